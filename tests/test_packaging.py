@@ -1,0 +1,53 @@
+"""The project's packaging files agree with each other."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names that differ from PyPI names
+CONDA_TO_PYPI = {"python-duckdb": "duckdb"}
+
+
+def _split(req: str) -> tuple[str, str]:
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", req)
+    return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
+
+
+def test_environment_yml_mirrors_pyproject():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_deps = dict(_split(r) for r in py["dependencies"] + py["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str):
+            name, spec = _split(dep.replace("=", "==", 1) if re.match(r"^[\w.-]+=[^=]", dep) else dep)
+            conda[CONDA_TO_PYPI.get(name, name)] = spec
+    assert conda.pop("python") == "==3.11"
+    conda.pop("pip")
+    assert conda == pip_deps, "environment.yml and pyproject.toml list different packages or versions"
+
+
+def test_ci_calls_readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "make test" in ci
+    assert "make demo" in readme
+
+
+def test_cli_help_is_fast_and_lists_commands():
+    out = subprocess.run([sys.executable, "-m", "crm_research.cli", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    for cmd in ("render", "simulate", "validate"):
+        assert cmd in out
+    # --help must not import the heavy stack
+    code = ("import sys, crm_research.cli as c; c.build_parser(); "
+            "heavy = [m for m in ('pandas','semopy','pingouin','duckdb','seaborn','matplotlib','scipy') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert heavy == "", f"building the CLI parser imported heavy modules: {heavy}"
