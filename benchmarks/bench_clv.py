@@ -1,0 +1,147 @@
+"""Benchmark crm_research.clv against lifetimes, side by side.
+
+1. RFM calibration/holdout summary from raw orders: ``clv.rfm_summary`` (DuckDB) vs.
+   ``lifetimes.utils.calibration_and_holdout_data`` (pandas), on synthetic logs of growing
+   size; wall time and peak resident memory, each measured in a fresh process.
+2. Model fitting on the CDNOW summary and on a large synthetic summary: our MLE vs.
+   lifetimes' fitters (BG/NBD, Pareto/NBD, Gamma-Gamma); wall time and the log-likelihood
+   reached (higher is better; equal up to rounding means both found the maximum).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_clv.py                 # default sizes
+    .venv/bin/python benchmarks/bench_clv.py --orders 1e5 1e6 3e6
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+CAL_END, OBS_END = "2023-06-30", "2023-12-31"
+
+
+def synthetic_orders(n_orders: int, seed: int = 1) -> pd.DataFrame:
+    """Pareto/NBD-style log over 2022-2023 with about ``n_orders`` rows (gamma spend)."""
+    rng = np.random.default_rng(seed)
+    n_cust = max(100, n_orders // 8)
+    start = np.datetime64("2022-01-01")
+    horizon = 730.0
+    first = rng.uniform(0, 365, n_cust)
+    lam = rng.gamma(0.8, 1 / 40.0, n_cust)            # purchases per day
+    life = rng.exponential(1 / rng.gamma(0.7, 1 / 300.0, n_cust))
+    end = np.minimum(first + life, horizon)
+    k = rng.poisson(lam * np.maximum(end - first, 0)) + 1
+    cust = np.repeat(np.arange(n_cust), k)
+    t = np.where(np.r_[True, cust[1:] != cust[:-1]], first[cust],
+                 rng.uniform(first[cust], np.maximum(end[cust], first[cust])))
+    amount = np.round(rng.gamma(3.0, 1.0, cust.size) * rng.gamma(4.0, 8.0, n_cust)[cust], 2)
+    ts = start + (t * 86400).astype("timedelta64[s]")
+    return pd.DataFrame({"customer_id": cust, "timestamp": ts, "amount": amount})
+
+
+def _task_summary(impl: str, n: int) -> dict:
+    orders = synthetic_orders(n)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    if impl == "crm_research":
+        from crm_research import clv
+
+        out = clv.rfm_summary(orders, calibration_end=CAL_END, observation_end=OBS_END, freq="W")
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from lifetimes.utils import calibration_and_holdout_data
+
+            out = calibration_and_holdout_data(orders, "customer_id", "timestamp", CAL_END, OBS_END, freq="D",
+                                               monetary_value_col="amount")
+    secs = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": secs, "peak_mb": peak / 1024, "extra_mb": (peak - base_rss) / 1024,
+            "rows": len(orders), "customers": len(out)}
+
+
+def _run_task(*args) -> dict:
+    res = subprocess.run([sys.executable, __file__, "--task", *map(str, args)], capture_output=True, text=True,
+                         check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def bench_summary(sizes: list[int]) -> None:
+    print("RFM calibration/holdout summary from raw orders (fresh process each)")
+    print(f"{'orders':>10} {'customers':>10} {'ours s':>8} {'lifetimes s':>12} {'speed-up':>9} "
+          f"{'ours peak MB':>13} {'lifetimes peak MB':>18}")
+    for n in sizes:
+        a = _run_task("summary", "crm_research", n)
+        b = _run_task("summary", "lifetimes", n)
+        print(f"{a['rows']:>10,} {a['customers']:>10,} {a['seconds']:>8.2f} {b['seconds']:>12.2f} "
+              f"{b['seconds'] / a['seconds']:>8.1f}x {a['peak_mb']:>13.0f} {b['peak_mb']:>18.0f}")
+
+
+def bench_fits(n_orders: int) -> None:
+    from crm_research import clv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lifetimes as lt
+
+    cases = {"CDNOW (2,357)": clv.rfm_summary(clv.read_cdnow(), calibration_end="1997-09-30", freq="W")}
+    big = clv.rfm_summary(synthetic_orders(n_orders), calibration_end=CAL_END, freq="W")
+    cases[f"synthetic ({len(big):,})"] = big
+    print("\nModel fitting: wall time (s) and log-likelihood reached")
+    print(f"{'data':<22}{'model':<12}{'ours s':>8}{'lifetimes s':>13}{'speed-up':>10}"
+          f"{'ours LL':>16}{'lifetimes LL':>16}")
+    for name, s in cases.items():
+        rep = s[s["frequency"] > 0]
+        for model in ("BG/NBD", "Pareto/NBD", "Gamma-Gamma"):
+            t0 = time.perf_counter()
+            if model == "BG/NBD":
+                ours = clv.fit_bgnbd(s)
+            elif model == "Pareto/NBD":
+                ours = clv.fit_pareto_nbd(s)
+            else:
+                ours = clv.fit_gamma_gamma(s)
+            t_ours = time.perf_counter() - t0
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                if model == "BG/NBD":
+                    f = lt.BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+                    ll = float(np.sum(clv.bgnbd_loglik(f.params_[["r", "alpha", "a", "b"]].to_numpy(),
+                                                       s["frequency"], s["recency"], s["T"])))
+                elif model == "Pareto/NBD":
+                    f = lt.ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
+                    ll = float(np.sum(clv.pnbd_loglik(f.params_[["r", "alpha", "s", "beta"]].to_numpy(),
+                                                      s["frequency"], s["recency"], s["T"])))
+                else:
+                    f = lt.GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+                    ll = float(np.sum(clv.gamma_gamma_loglik(f.params_[["p", "q", "v"]].to_numpy(),
+                                                             rep["frequency"], rep["monetary_value"])))
+                t_lt = time.perf_counter() - t0
+            print(f"{name:<22}{model:<12}{t_ours:>8.2f}{t_lt:>13.2f}{t_lt / t_ours:>9.1f}x"
+                  f"{ours.loglik:>16.3f}{ll:>16.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--orders", nargs="+", type=float, default=[1e5, 1e6],
+                    help="synthetic log sizes for the summary benchmark")
+    ap.add_argument("--fit-orders", type=float, default=4e5, help="synthetic log size for the fitting benchmark")
+    ap.add_argument("--task", nargs="+", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.task:
+        print(json.dumps(_task_summary(a.task[1], int(float(a.task[2])))))
+        return
+    bench_summary([int(n) for n in a.orders])
+    bench_fits(int(a.fit_orders))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""Maximum-likelihood machinery shared by the CLV models.
+
+Parameters of the CLV models are all positive, so the optimizer works on their logarithms
+(unconstrained). Fitting is two-stage:
+
+1. quasi-Newton (BFGS; analytic gradients for BG/NBD and Gamma-Gamma, finite differences
+   for Pareto/NBD) from the start values, with a Nelder-Mead fallback when BFGS fails to
+   make progress;
+2. Newton polishing with a central-difference Hessian (of the analytic gradient where there
+   is one) until the Newton decrement, the predicted further gain in log-likelihood per
+   customer, is below 1e-14. This is what makes the published estimates reproducible to
+   their last digit regardless of the start values; the final Hessian is also the one the
+   standard errors come from.
+
+Standard errors are the square roots of the diagonal of the inverse observed information
+(negative Hessian of the log-likelihood) on the natural scale. At the maximum the natural-
+scale Hessian equals ``D^-1 H_log D^-1`` with ``D = diag(theta)`` because the gradient is
+zero there, so ``se(theta_j) = theta_j * se(log theta_j)``.
+
+Data are compressed to unique rows with integer weights before fitting (CDNOW: 2,357
+customers -> far fewer distinct (x, t_x, T) triples), which makes every likelihood
+evaluation proportionally cheaper and does not change the estimates.
+"""
+from __future__ import annotations
+
+import html
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelError
+
+Z_975 = 1.959963984540054  # standard normal 97.5% quantile
+
+
+def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Unique rows of the stacked columns and their multiplicities."""
+    stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
+    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
+    return [uniq[:, j].copy() for j in range(uniq.shape[1])], counts.astype(float)
+
+
+@dataclass
+class Optimum:
+    params: np.ndarray           # natural scale
+    loglik: float
+    hessian_log: np.ndarray      # Hessian of the total log-likelihood wrt log-parameters
+    converged: bool
+    iterations: int
+    message: str
+
+
+def _hessian(f: Callable[[np.ndarray], float], u: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """Central-difference Hessian of ``f`` at ``u`` (f is smooth, evaluation is cheap)."""
+    k = u.size
+    H = np.empty((k, k))
+    f0 = f(u)
+    E = np.eye(k) * h
+    for i in range(k):
+        fp, fm = f(u + E[i]), f(u - E[i])
+        H[i, i] = (fp - 2.0 * f0 + fm) / h ** 2
+        for j in range(i):
+            fpp = f(u + E[i] + E[j])
+            fpm = f(u + E[i] - E[j])
+            fmp = f(u - E[i] + E[j])
+            fmm = f(u - E[i] - E[j])
+            H[i, j] = H[j, i] = (fpp - fpm - fmp + fmm) / (4.0 * h ** 2)
+    return H
+
+
+def _jacobian(g: Callable[[np.ndarray], np.ndarray], u: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Hessian as the symmetrized central-difference Jacobian of an analytic gradient."""
+    E = np.eye(u.size) * h
+    J = np.array([(g(u + e) - g(u - e)) / (2.0 * h) for e in E])
+    return (J + J.T) / 2.0
+
+
+def _gradient(f: Callable[[np.ndarray], float], u: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    E = np.eye(u.size) * h
+    return np.array([(f(u + e) - f(u - e)) / (2.0 * h) for e in E])
+
+
+def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: float, model: str,
+             gradient: Callable[[np.ndarray], np.ndarray] | None = None) -> Optimum:
+    """Maximize ``loglik(theta)`` over positive ``theta`` (see the module docstring).
+
+    ``loglik`` returns the total (weighted) log-likelihood; non-finite values are treated
+    as an infeasible point. ``gradient(theta)``, if given, returns its analytic gradient
+    with respect to ``theta`` (used by BFGS and for the Hessian). ``n`` (number of
+    customers) only scales the objective.
+    """
+    from scipy import optimize
+
+    def nll(u: np.ndarray) -> float:
+        if np.any(np.abs(u) > 30):  # theta outside [1e-13, 1e13]: numerically meaningless
+            return 1e300
+        with np.errstate(all="ignore"):
+            v = loglik(np.exp(u))
+        return -v / n if np.isfinite(v) else 1e300
+
+    if gradient is not None:
+        def grad(u: np.ndarray) -> np.ndarray:
+            th = np.exp(u)
+            with np.errstate(all="ignore"):
+                g = -gradient(th) * th / n  # chain rule: d/du = theta * d/dtheta
+            return np.where(np.isfinite(g), g, 0.0)
+
+        def hess(u: np.ndarray) -> np.ndarray:
+            return _jacobian(grad, u)
+    else:
+        grad = None
+
+        def hess(u: np.ndarray) -> np.ndarray:
+            return _hessian(nll, u)
+
+    def grad_at(u: np.ndarray) -> np.ndarray:
+        return grad(u) if grad is not None else _gradient(nll, u)
+
+    u0 = np.log(np.asarray(start, dtype=float))
+    if nll(u0) >= 1e300:
+        raise ModelError(f"{model}: the log-likelihood is not finite at the start values {list(start)}",
+                         hint="check the data (recency <= T, frequency >= 0) or pass other start values")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = optimize.minimize(nll, u0, jac=grad, method="BFGS", options={"gtol": 1e-7, "maxiter": 2000})
+        u = res.x
+        iters = int(res.nit)
+        if not np.isfinite(res.fun) or res.fun >= nll(u0) - 1e-12 and np.max(np.abs(u - u0)) < 1e-8:
+            res = optimize.minimize(nll, u0, method="Nelder-Mead",
+                                    options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20000})
+            u = res.x
+            iters += int(res.nit)
+
+    # Newton polishing (also yields the Hessian for the standard errors). Converged when the
+    # Newton decrement g' H^-1 g / 2 (the predicted further gain in the per-customer
+    # log-likelihood) is below 1e-14 at a point with a positive-definite Hessian of -LL.
+    converged = False
+    message = "Newton polishing did not reach a maximum within 50 iterations"
+    H = None
+    for _ in range(50):
+        H = hess(u)
+        g = grad_at(u)
+        try:
+            eig = np.linalg.eigvalsh(H)
+        except np.linalg.LinAlgError:
+            eig = np.array([-1.0])
+        concave = bool(np.all(eig > 0))
+        if concave:
+            step = -np.linalg.solve(H, g)
+            decrement = float(-g @ step) / 2.0
+            if decrement < 1e-14:
+                converged = True
+                message = "converged"
+                break
+        else:  # not locally concave: fall back to a short gradient step
+            step = -g / max(1.0, float(np.max(np.abs(g)))) * 0.1
+        f0 = nll(u)
+        t = 1.0
+        while t > 1e-8 and nll(u + t * step) > f0:
+            t *= 0.5
+        iters += 1
+        if t <= 1e-8:
+            message = ("stopped at a point where the log-likelihood is flat or not concave "
+                       "(a parameter may be drifting to 0 or infinity)")
+            break
+        u = u + t * step
+        H = None
+    if H is None:
+        H = hess(u)
+    theta = np.exp(u)
+    ll = loglik(theta)
+    return Optimum(params=theta, loglik=float(ll), hessian_log=-H * n, converged=converged,
+                   iterations=iters, message=message)
+
+
+def standard_errors(opt: Optimum) -> np.ndarray:
+    """Natural-scale standard errors from the observed information (NaN if singular)."""
+    info = -opt.hessian_log  # observed information on the log scale
+    try:
+        cov_log = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return np.full(opt.params.size, np.nan)
+    d = np.diag(cov_log)
+    with np.errstate(invalid="ignore"):
+        se_log = np.where(d > 0, np.sqrt(np.abs(d)), np.nan)
+    return opt.params * se_log
+
+
+# --------------------------------------------------------------------------- result base
+@dataclass
+class FitResult:
+    """Common part of a fitted CLV model: estimates, fit measures, printing.
+
+    Attributes
+    ----------
+    model : str
+        Model name, e.g. ``"BG/NBD"``.
+    params : pandas.Series
+        Maximum-likelihood estimates, indexed by parameter name.
+    se : pandas.Series
+        Standard errors (inverse observed information; NaN when it is singular).
+    loglik : float
+        Maximized log-likelihood.
+    n : int
+        Number of customers the model was fitted to.
+    converged : bool
+        Whether the optimizer reached a point with zero gradient and a negative-definite
+        Hessian.
+    iterations : int
+        Optimizer iterations (BFGS + Newton).
+    message : str
+        Optimizer status.
+    """
+
+    model: str
+    params: pd.Series
+    se: pd.Series
+    loglik: float
+    n: int
+    converged: bool
+    iterations: int
+    message: str
+    references: tuple[str, ...] = field(default=(), repr=False)
+
+    # ---- derived measures
+    @property
+    def npar(self) -> int:
+        return int(self.params.size)
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + math.log(self.n) * self.npar
+
+    @property
+    def fit_measures(self) -> dict[str, float]:
+        """``npar, ntotal, logl, aic, bic`` (lavaan's names)."""
+        return {"npar": self.npar, "ntotal": self.n, "logl": self.loglik, "aic": self.aic, "bic": self.bic}
+
+    @property
+    def estimates(self) -> pd.DataFrame:
+        """Tidy parameter table: ``model, param, est, se, ci.lower, ci.upper``.
+
+        Wald intervals are formed on the log scale (the parameters are positive) and
+        transformed back, so they never include 0.
+        """
+        est, se = self.params.to_numpy(), self.se.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se_log = se / est
+        return pd.DataFrame({
+            "model": self.model,
+            "param": self.params.index,
+            "est": est,
+            "se": se,
+            "ci.lower": est * np.exp(-Z_975 * se_log),
+            "ci.upper": est * np.exp(Z_975 * se_log),
+        })
+
+    def _extra_lines(self) -> list[str]:
+        return []
+
+    def summary(self) -> str:
+        """Plain-text summary a reader can paste into a paper's appendix."""
+        est = self.estimates
+        w = 64
+        lines = [f"{self.model} model, maximum likelihood".center(w), "=" * w,
+                 f"{'Customers:':<22}{self.n:>10,d}      {'Log-likelihood:':<16}{self.loglik:>10.2f}",
+                 f"{'Parameters:':<22}{self.npar:>10d}      {'AIC:':<16}{self.aic:>10.2f}",
+                 f"{'Converged:':<22}{'yes' if self.converged else 'NO':>10}      {'BIC:':<16}{self.bic:>10.2f}",
+                 "-" * w,
+                 f"{'':<10}{'estimate':>12}{'std.err':>12}{'95% CI':>24}",
+                 "-" * w]
+        for _, r in est.iterrows():
+            lines.append(f"{r['param']:<10}{r['est']:>12.4f}{r['se']:>12.4f}"
+                         f"{'[' + format(r['ci.lower'], '.4f') + ', ' + format(r['ci.upper'], '.4f') + ']':>24}")
+        lines.append("-" * w)
+        lines += self._extra_lines()
+        if not self.converged:
+            lines.append(f"Warning: {self.message}.")
+        if self.references:
+            lines.append("Reference: " + "; ".join(self.references))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"<{type(self).__name__} n={self.n}: {ps}, logl={self.loglik:.2f}>"
+
+    def _repr_html_(self) -> str:
+        est = self.estimates
+        rows = "".join(
+            f"<tr><td>{html.escape(str(r['param']))}</td><td>{r['est']:.4f}</td><td>{r['se']:.4f}</td>"
+            f"<td>[{r['ci.lower']:.4f}, {r['ci.upper']:.4f}]</td></tr>" for _, r in est.iterrows())
+        extra = "".join(f"<br>{html.escape(x)}" for x in self._extra_lines())
+        warn = "" if self.converged else f"<p><b>Warning:</b> {html.escape(self.message)}.</p>"
+        return (f"<div><b>{html.escape(self.model)}</b> (maximum likelihood), {self.n:,} customers; "
+                f"log-likelihood {self.loglik:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}"
+                f"<table><thead><tr><th></th><th>estimate</th><th>std.err</th><th>95% CI</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>{warn}<small>{extra}</small></div>")

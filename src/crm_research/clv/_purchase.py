@@ -1,0 +1,151 @@
+"""What the two purchase-count models (BG/NBD, Pareto/NBD) share: input checks, the fitted-
+result class with its predictions, and the fitting driver."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataFileError, ModelError
+from ._mle import FitResult, compress, maximize, standard_errors
+from .summary import py_scalar
+
+
+def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_col: str = "recency",
+                  T_col: str = "T", *, what: str = "summary") -> pd.DataFrame:
+    """Check an RFM summary and return ``customer_id, frequency, recency, T`` (float).
+
+    ``customer_id`` is taken from a ``customer_id`` column when present, else the index.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataFileError(what, f"expected a DataFrame with {frequency_col}, {recency_col}, {T_col} "
+                            f"(see rfm_summary), got {type(data).__name__}")
+    missing = [c for c in (frequency_col, recency_col, T_col) if c not in data.columns]
+    if missing:
+        raise DataFileError(what, f"missing column(s) {missing}; it has {list(data.columns)}",
+                            hint="build the summary with rfm_summary() or name the columns with "
+                                 "frequency_col=, recency_col=, T_col=")
+    if len(data) == 0:
+        raise DataFileError(what, "has no customers")
+    ids = data["customer_id"].to_numpy() if "customer_id" in data.columns else data.index.to_numpy()
+    cols = {}
+    for name in (frequency_col, recency_col, T_col):
+        v = pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataFileError(what, "must be a finite number >= 0", row=i + 2, column=name,
+                                value=py_scalar(data[name].iloc[i]))
+        cols[name] = v
+    x, tx, T = cols[frequency_col], cols[recency_col], cols[T_col]
+    bad = x != np.round(x)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataFileError(what, "frequency (number of repeat purchases) must be a whole number",
+                            row=i + 2, column=frequency_col, value=float(x[i]))
+    tol = 1e-9 * np.maximum(1.0, T)
+    bad = tx > T + tol
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataFileError(what, f"recency {float(tx[i]):g} is larger than T {float(T[i]):g} "
+                            f"(customer {py_scalar(ids[i])!r})",
+                            row=i + 2, column=recency_col, value=float(tx[i]),
+                            hint="recency is the time from the first to the last purchase, T the time from the "
+                                 "first purchase to the end of the calibration period")
+    bad = (x == 0) & (tx != 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataFileError(what, f"recency must be 0 when frequency is 0 (customer {py_scalar(ids[i])!r})",
+                            row=i + 2, column=recency_col, value=float(tx[i]))
+    return pd.DataFrame({"customer_id": ids, "frequency": x, "recency": np.minimum(tx, T), "T": T})
+
+
+@dataclass(repr=False)
+class PurchaseModelResult(FitResult):
+    """A fitted purchase-count model (BG/NBD or Pareto/NBD).
+
+    Every prediction method takes an optional summary DataFrame (columns ``frequency,
+    recency, T`` and ``customer_id``, as returned by :func:`rfm_summary`); without it the
+    customers the model was fitted to are used. Times are in the model's time unit (the
+    ``freq`` of the summary, weeks for CDNOW).
+    """
+
+    data: pd.DataFrame = field(default=None, repr=False)
+
+    # subclasses set these to staticmethods: numpy functions of (params, ...)
+    MODEL = ""
+    _expected = None
+    _conditional = None
+    _p_alive = None
+
+    def _arrays(self, data):
+        d = self.data if data is None else purchase_data(data)
+        return d, d["frequency"].to_numpy(), d["recency"].to_numpy(), d["T"].to_numpy()
+
+    def expected_purchases(self, t):
+        """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired.
+
+        ``t`` may be a scalar or an array; returns the same shape.
+        """
+        t_arr = np.asarray(t, dtype=float)
+        if np.any(t_arr < 0) or not np.all(np.isfinite(t_arr)):
+            raise ModelError(f"{self.model}: t must be finite and >= 0, got {t!r}")
+        out = type(self)._expected(self.params.to_numpy(), t_arr)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def conditional_expected_purchases(self, t, data: pd.DataFrame | None = None) -> pd.Series:
+        """E[Y(t) | x, t_x, T]: expected repeat purchases in the next ``t`` time units.
+
+        ``t`` is a scalar or one value per customer. Returns a Series indexed by customer.
+        """
+        d, x, tx, T = self._arrays(data)
+        t_arr = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
+        if np.any(t_arr < 0) or not np.all(np.isfinite(t_arr)):
+            raise ModelError(f"{self.model}: t must be finite and >= 0")
+        v = type(self)._conditional(self.params.to_numpy(), t_arr, x, tx, T)
+        return pd.Series(v, index=pd.Index(d["customer_id"], name="customer_id"),
+                         name="expected_purchases")
+
+    def p_alive(self, data: pd.DataFrame | None = None) -> pd.Series:
+        """P(alive | x, t_x, T): probability the customer is still active at the end of T."""
+        d, x, tx, T = self._arrays(data)
+        v = type(self)._p_alive(self.params.to_numpy(), x, tx, T)
+        return pd.Series(v, index=pd.Index(d["customer_id"], name="customer_id"), name="p_alive")
+
+    def predict(self, t, data: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Per-customer table: ``customer_id, frequency, recency, T, p_alive,
+        expected_purchases`` (over the next ``t`` time units)."""
+        d, *_ = self._arrays(data)
+        out = d.copy()
+        out["p_alive"] = self.p_alive(d).to_numpy()
+        out["expected_purchases"] = self.conditional_expected_purchases(t, d).to_numpy()
+        return out
+
+    def _extra_lines(self) -> list[str]:
+        return [f"Mean repeat purchases per customer: observed {self.data['frequency'].mean():.4f}, "
+                f"expected {np.mean(type(self)._expected(self.params.to_numpy(), self.data['T'].to_numpy())):.4f}"]
+
+
+def fit_purchase_model(cls, data: pd.DataFrame, loglik: Callable, names: list[str], start,
+                       frequency_col: str, recency_col: str, T_col: str, references: tuple[str, ...],
+                       gradient: Callable | None = None):
+    d = purchase_data(data, frequency_col, recency_col, T_col)
+    (x, tx, T), w = compress(d["frequency"], d["recency"], d["T"])
+    n = len(d)
+
+    def total(theta: np.ndarray) -> float:
+        return float(np.dot(w, loglik(theta, x, tx, T)))
+
+    total_gradient = None
+    if gradient is not None:
+        def total_gradient(theta: np.ndarray) -> np.ndarray:
+            return w @ gradient(theta, x, tx, T)
+
+    opt = maximize(total, np.asarray(start, dtype=float), n=n, model=cls.MODEL, gradient=total_gradient)
+    se = standard_errors(opt)
+    return cls(model=cls.MODEL, params=pd.Series(opt.params, index=names, name="est"),
+               se=pd.Series(se, index=names, name="se"), loglik=opt.loglik, n=n,
+               converged=opt.converged, iterations=opt.iterations, message=opt.message,
+               references=references, data=d)

@@ -1,0 +1,166 @@
+"""``crm-research clv``: fit BG/NBD, Pareto/NBD and Gamma-Gamma to an order log; write CLV."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MODEL_KEYS = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD"}
+_CDNOW_LINE = re.compile(r"^\s*\d+\s+\d+\s+\d{8}\s+\d+\s+-?\d+(\.\d+)?\s*$")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "clv", help="customer lifetime value: BG/NBD, Pareto/NBD, Gamma-Gamma from an order log",
+        description="Build the RFM summary from raw orders (CSV, Parquet or the CDNOW text format), fit "
+                    "the BG/NBD and Pareto/NBD purchase models and the Gamma-Gamma spend model by maximum "
+                    "likelihood, and write parameter tables, per-customer P(alive) and CLV, and, with "
+                    "--observation-end, the calibration/holdout check and tracking plots.",
+        epilog="example: crm-research clv tests/data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 "
+               "--observation-end 1998-06-30 -o reports/cdnow_clv")
+    p.add_argument("orders", help="order file: .csv, .parquet, or CDNOW_sample.txt-style text")
+    p.add_argument("--calibration-end", required=True, metavar="DATE",
+                   help="last day (inclusive) of the calibration period, e.g. 1997-09-30")
+    p.add_argument("--observation-end", metavar="DATE",
+                   help="last day (inclusive) of the holdout period; enables the holdout check")
+    p.add_argument("--freq", default="W", choices=["W", "D"], help="time unit: W weeks, D days (default: W)")
+    p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
+    p.add_argument("--force", action="store_true", help="overwrite existing result files")
+    p.add_argument("--customer-col", default="customer_id", help="customer id column (default: %(default)s)")
+    p.add_argument("--datetime-col", default="timestamp", help="order time column (default: %(default)s)")
+    p.add_argument("--amount-col", default="amount", help="order amount column (default: %(default)s)")
+    p.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "cdnow"],
+                   help="input format (default: from the file name / first line)")
+    p.add_argument("--models", nargs="+", default=["bgnbd", "pnbd"], choices=sorted(MODEL_KEYS),
+                   help="purchase models to fit (default: bgnbd pnbd)")
+    p.add_argument("--horizon", type=int, default=12, help="CLV horizon in months (default: 12)")
+    p.add_argument("--discount-rate", type=float, default=0.01,
+                   help="discount rate per month (default: 0.01)")
+    p.set_defaults(func=run)
+
+
+def _detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    if _CDNOW_LINE.match(first):
+        return "cdnow"
+    return "csv"
+
+
+def read_orders(path: str, fmt: str = "auto"):
+    """Read an order file into pandas (rows in file order, so errors can name the row)."""
+    import duckdb
+
+    from ..clv import read_cdnow
+    from ..errors import DataFileError
+
+    p = Path(path)
+    if not p.exists():
+        raise DataFileError(path, "file not found")
+    if p.is_dir():
+        raise DataFileError(path, "is a folder, expected an order file")
+    fmt = _detect_format(p) if fmt == "auto" else fmt
+    if fmt == "cdnow":
+        return read_cdnow(p)
+    con = duckdb.connect()
+    try:
+        reader = "read_parquet" if fmt == "parquet" else "read_csv"
+        return con.execute(f"SELECT * FROM {reader}(?)", [str(p)]).fetchdf()
+    except duckdb.Error as e:
+        msg = str(e).strip().splitlines()[0]
+        raise DataFileError(path, f"cannot be read as {fmt}: {msg}") from None
+    finally:
+        con.close()
+
+
+def run(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from .. import clv
+    from ..errors import ConfigError
+
+    out = Path(args.out)
+    has_holdout = args.observation_end is not None
+    targets = ["rfm_summary.csv", "parameters.csv", "fit_measures.csv", "customers.csv", "summary.txt"]
+    if has_holdout:
+        targets += ["calibration_holdout.csv", "calibration_holdout.png", "tracking.csv", "tracking.png"]
+    if out.exists() and not out.is_dir():
+        raise ConfigError(str(out), "", "exists and is not a folder", hint="choose another -o OUTDIR")
+    existing = [t for t in targets if (out / t).exists()]
+    if existing and not args.force:
+        raise ConfigError(str(out / existing[0]), "", "exists; refusing to overwrite results",
+                          hint="pass --force or choose another -o OUTDIR")
+
+    orders = read_orders(args.orders, args.format)
+    cal = clv.rfm_summary(orders, args.customer_col, args.datetime_col, args.amount_col,
+                          calibration_end=args.calibration_end, observation_end=args.observation_end,
+                          freq=args.freq, source=args.orders)
+    fits = {}
+    for key in dict.fromkeys(args.models):
+        fits[key] = clv.fit_bgnbd(cal) if key == "bgnbd" else clv.fit_pareto_nbd(cal)
+    gg = clv.fit_gamma_gamma(cal)
+
+    customers = cal[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
+    customers["expected_spend"] = gg.conditional_expected_spend(cal).to_numpy()
+    for key, fit in fits.items():
+        v = clv.customer_lifetime_value(fit, gg, cal, horizon=args.horizon, discount_rate=args.discount_rate)
+        customers[f"p_alive_{key}"] = v["p_alive"].to_numpy()
+        customers[f"expected_purchases_{key}"] = v["expected_purchases"].to_numpy()
+        customers[f"clv_{key}"] = v["clv"].to_numpy()
+
+    all_fits = list(fits.values()) + [gg]
+    params = pd.concat([f.estimates for f in all_fits], ignore_index=True)
+    measures = pd.DataFrame([{"model": f.model, **f.fit_measures, "converged": f.converged} for f in all_fits])
+
+    out.mkdir(parents=True, exist_ok=True)
+    cal.to_csv(out / "rfm_summary.csv", index=False)
+    params.to_csv(out / "parameters.csv", index=False)
+    measures.to_csv(out / "fit_measures.csv", index=False)
+    customers.to_csv(out / "customers.csv", index=False)
+    a = cal.attrs
+    text = [f"crm-research clv: {args.orders}",
+            f"orders {len(orders):,} from {a['first_order_day']} to {a['last_order_day']}; calibration ends "
+            f"{a['calibration_end']}" + (f", holdout ends {a['observation_end']}" if has_holdout else "")
+            + f"; time unit {a['freq']}",
+            f"customers in the calibration cohort {len(cal):,}"
+            + (f" ({a['n_customers_after_calibration']:,} later first-time buyers left out)"
+               if a["n_customers_after_calibration"] else ""),
+            f"CLV: {args.horizon} months, discount rate {args.discount_rate:g} per month", ""]
+    text += [f.summary() + "\n" for f in all_fits]
+    if has_holdout:
+        table = clv.calibration_holdout(list(fits.values()), cal)
+        table.to_csv(out / "calibration_holdout.csv", index=False)
+        ax = clv.plot_calibration_holdout(table)
+        ax.figure.tight_layout()
+        ax.figure.savefig(out / "calibration_holdout.png", dpi=150)
+        plt.close(ax.figure)
+        track = clv.repeat_purchase_tracking(orders, list(fits.values()), args.customer_col, args.datetime_col,
+                                             calibration_end=args.calibration_end,
+                                             observation_end=args.observation_end, freq=args.freq,
+                                             source=args.orders)
+        track.to_csv(out / "tracking.csv", index=False)
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+        clv.plot_tracking(track, cumulative=False, ax=axes[0])
+        clv.plot_tracking(track, cumulative=True, ax=axes[1])
+        fig.tight_layout()
+        fig.savefig(out / "tracking.png", dpi=150)
+        plt.close(fig)
+        wide = table.pivot_table(index="frequency_calibration", columns="series", values="holdout_purchases",
+                                 observed=True)
+        text += ["Calibration/holdout: mean repeat purchases in the holdout by calibration frequency",
+                 wide.round(3).to_string(), ""]
+    (out / "summary.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
+
+    for f in all_fits:
+        print(f"{f.model:<12} " + "  ".join(f"{k}={v:.4f}" for k, v in f.params.items())
+              + f"  logl={f.loglik:.2f}" + ("" if f.converged else "  (NOT CONVERGED)"))
+    print(f"customers {len(cal):,}; results in {out}/")
+    for t in targets:
+        print(f"  {t}")
+    return 0
