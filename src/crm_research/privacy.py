@@ -1,0 +1,523 @@
+"""Personal data: find it, then drop or pseudonymize it before anything else sees the data.
+
+A column is personal data when it is
+
+- **declared** (an instrument's ``personal_data`` fields, or columns the caller names),
+- **named like PII** (header patterns in Chinese and English: 手机/电话/phone/mobile, 邮箱/email,
+  姓名/name, 地址/address, IP, 身份证/ID number, 微信/QQ/wechat), or
+- **filled with PII** (at least ``min_share`` of its non-missing cells look like a phone number,
+  an e-mail address, an IPv4/IPv6 address or a Chinese resident ID number).
+
+Such columns are dropped or replaced by a pseudonym: ``HMAC-SHA256(salt, normalized value)``,
+first 16 hex digits. The salt is the caller's (then pseudonyms are stable across runs and tables,
+so survey answers can be linked to KPI customer tables) or 32 random bytes drawn per call and
+discarded (then nothing, not even the caller, can recompute a pseudonym). The salt is never
+stored on a result object: with the salt, a phone number's pseudonym can be brute-forced.
+
+Phone numbers, e-mails, IPs and ID numbers that appear inside *other* text cells (a free-text
+comment "call me on 13912345678") are replaced by ``[phone]``, ``[email]``, ``[ip]``,
+``[id_number]``.
+
+The functions here take and return DataFrames, so any module (survey intake, KPI customer
+tables) can call :func:`protect` on its input.
+
+Examples
+--------
+>>> import pandas as pd
+>>> df = pd.DataFrame({"customer": ["a@x.com", "b@y.org"], "spend": [10.0, 20.0]})
+>>> safe, report = protect(df, salt="project-salt")
+>>> safe["customer"].str.len().tolist()
+[16, 16]
+>>> report.table[["column", "kind", "reason", "action"]].values.tolist()
+[['customer', 'email', 'content', 'pseudonymized']]
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+POLICIES = ("drop", "pseudonymize")
+KINDS = ("phone", "email", "name", "address", "ip", "id_number", "account", "location", "other")
+#: kinds whose values the content patterns recognise: a column *named* like one of them is only
+#: personal data if some of its values look like it (or it is empty) -- "email_opt_in" is not
+VERIFIABLE = ("phone", "email", "ip", "id_number")
+PSEUDONYM_HEX = 16  # 64 bits: collision-free in practice for any survey or customer table
+
+# --------------------------------------------------------------------------- header patterns
+# Matched against the NFKC-normalized, case-folded header. Order matters: the first kind that
+# matches wins ("email address" is an e-mail, not an address).
+HEADER_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
+    (kind, re.compile(p)) for kind, p in [
+        ("email", r"邮箱|电子邮件|邮件地址|e-?mail"),
+        ("ip", r"(?<![a-z])ip(?![a-z])|ip[ _-]?addr"),
+        ("phone", r"手机|电话|联系方式|(?<![a-z])(?:tele)?phone|^mobile$|mobile[ _-]?(?:no|num|number|phone)(?![a-z])"
+                  r"|cell[ _-]?phone|^tel$|(?<![a-z])tel[ _-]?(?:no|number)(?![a-z])|whatsapp"),
+        ("id_number", r"身份证|证件号|护照|passport|national[ _-]?id|id[ _-]?card|^ssn$"),
+        ("address", r"地址|住址|收货地|邮编|(?<![a-z])address|^street|post[ _-]?code|zip[ _-]?code"),
+        ("name", r"姓名|您的名字|真实姓名|联系人|收件人|收货人|称呼|(?:full|first|last|real|sur|given|family|middle)[ _-]?name"
+                 r"|^(?:(?:contact|customer|respondent|client|buyer|recipient|your)[ _-]?)?name$|^name[ _-]?of"),
+        ("account", r"微信号|wechat|qq号|^qq$|支付宝账号|alipay|^username$|^user[ _-]name$|openid|unionid|nickname|昵称"),
+        ("location", r"latitude|longitude|^lat$|^lng$|^lon$|(?<![a-z])gps(?![a-z])|经度|纬度|定位|地理位置"),
+    ])
+
+
+# --------------------------------------------------------------------------- content patterns
+_CN_MOBILE = r"(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}"
+_INTL_PHONE = r"\+\d{1,3}[\s-]?(?:\(\d{1,4}\)[\s-]?)?\d{1,4}(?:[\s-]?\d{2,4}){2,4}"
+_CN_LANDLINE = r"(?:\(0\d{2,3}\)|0\d{2,3}-)\s?\d{7,8}"
+_NANP = r"\(\d{3}\)\s?\d{3}-\d{4}|\d{3}-\d{3}-\d{4}"
+# Look-arounds use ASCII classes: Chinese text runs straight into numbers ("电话13912345678").
+PHONE_RE = re.compile(rf"(?<![A-Za-z0-9_+.-])(?:{_CN_MOBILE}|{_INTL_PHONE}|{_CN_LANDLINE}|{_NANP})(?![A-Za-z0-9_-])")
+EMAIL_RE = re.compile(r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+                      r"(?![A-Za-z0-9_-])")
+IPV4_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
+_IPV6_CAND = re.compile(r"(?<![A-Za-z0-9_:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![A-Za-z0-9_:])")
+_CN_ID_CAND = re.compile(r"(?<!\d)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+# Cheap pre-filter: every pattern above contains one of these (7 digits in a row, a digit group
+# split by a space or dash, an @, a dotted quad, or IPv6 colons); most cells contain none.
+_MAYBE_PII = re.compile(r"\d{7}|\d{2,4}[\s-]\d{4}|\)\s?\d{3}|@|\d\.\d{1,3}\.\d|::|(?:[0-9A-Fa-f]{1,4}:){3}")
+
+REDACTION = {"phone": "[phone]", "email": "[email]", "ip": "[ip]", "id_number": "[id_number]"}
+
+
+def _valid_cn_id(s: str) -> bool:
+    """ISO 7064 MOD 11-2 check digit of an 18-character Chinese resident ID number."""
+    total = sum(int(c) * w for c, w in zip(s[:17], _ID_WEIGHTS))
+    return _ID_CHECK[total % 11] == s[17].upper()
+
+
+def _ipv6_spans(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _IPV6_CAND.finditer(text):
+        tok = m.group(0)
+        if tok.count(":") < 2 or not any(c in "0123456789abcdefABCDEF" for c in tok):
+            continue
+        try:
+            ipaddress.IPv6Address(tok)
+        except ValueError:
+            continue
+        out.append(m.span())
+    return out
+
+
+def find_pii(text: str) -> list[tuple[str, int, int]]:
+    """Spans of PII in a text: ``[(kind, start, end), ...]``, non-overlapping, in order.
+
+    Kinds: ``email``, ``id_number`` (check digit verified), ``phone`` (Chinese mobile and
+    landline, ``+``-prefixed international, North-American formats), ``ip`` (IPv4, IPv6).
+    """
+    if not text or len(text) < 6 or not _MAYBE_PII.search(text):
+        return []
+    spans: list[tuple[str, int, int]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, a: int, b: int) -> None:
+        if any(a < e and s < b for s, e in taken):
+            return
+        taken.append((a, b))
+        spans.append((kind, a, b))
+
+    for m in EMAIL_RE.finditer(text):
+        add("email", *m.span())
+    for m in _CN_ID_CAND.finditer(text):
+        if _valid_cn_id(m.group(0)):
+            add("id_number", *m.span())
+    for m in IPV4_RE.finditer(text):
+        add("ip", *m.span())
+    for a, b in _ipv6_spans(text):
+        add("ip", a, b)
+    for m in PHONE_RE.finditer(text):
+        digits = sum(c.isdigit() for c in m.group(0))
+        if digits >= 7:
+            add("phone", *m.span())
+    spans.sort(key=lambda t: t[1])
+    return spans
+
+
+def find_pii_in_text(text: str) -> list[tuple[str, str]]:
+    """``[(kind, matched text), ...]`` of the PII in ``text`` (used by report exporters)."""
+    return [(k, text[a:b]) for k, a, b in find_pii(text)]
+
+
+def redact_text(text: str) -> tuple[str, tuple[str, ...]]:
+    """Replace every PII span in ``text`` by its placeholder; return (text, kinds found)."""
+    spans = find_pii(text)
+    if not spans:
+        return text, ()
+    out, pos = [], 0
+    for kind, a, b in spans:
+        out.append(text[pos:a])
+        out.append(REDACTION[kind])
+        pos = b
+    out.append(text[pos:])
+    return "".join(out), tuple(k for k, _, _ in spans)
+
+
+def header_kind(column: str) -> str | None:
+    """The PII kind a column *name* suggests (``"phone"``, ``"email"``, ...) or None."""
+    h = unicodedata.normalize("NFKC", str(column)).casefold().strip()
+    h = re.sub(r"^\s*(?:第\s*\d+\s*题|q?\d+)\s*[、.:：)\]_-]?\s*", "", h)  # numbering
+    for kind, pat in HEADER_PATTERNS:
+        if pat.search(h):
+            return kind
+    return None
+
+
+def _cell_text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, (bytes, bytearray)):
+        v = bytes(v).decode("utf-8", "replace")
+    s = str(v).strip()
+    return s or None
+
+
+def _whole_kind(s: str) -> str | None:
+    """The kind when the whole cell is (essentially) one PII value, e.g. an IP with a city."""
+    spans = find_pii(s)
+    if not spans:
+        return None
+    covered = sum(b - a for _, a, b in spans)
+    rest = len(re.sub(r"[\s,;/|()（）\[\]\-省市区·]+", "", s))
+    if rest - covered <= 6:  # a short tag such as "(广东-广州)" or "(手机)" may remain
+        return spans[0][0]
+    return None
+
+
+CONTENT_SAMPLE = 2000  # distinct values inspected to classify a column (deterministic, evenly spaced)
+
+
+def _text_counts(values: pd.Series, sample: int | None = None) -> list[tuple[str, int]]:
+    """(cell text, count) for the distinct non-blank cells of a column (an evenly spaced
+    subset of ``sample`` distinct values when there are more)."""
+    vc = values.value_counts(dropna=True, sort=False)
+    if sample is not None and len(vc) > sample:
+        vc = vc.iloc[np.linspace(0, len(vc) - 1, sample).round().astype(int)]
+    out = []
+    for v, n in vc.items():
+        t = _cell_text(v)
+        if t is not None:
+            out.append((t, int(n)))
+    return out
+
+
+def _n_nonblank(values: pd.Series) -> int:
+    ok = values.notna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        ok &= values.astype(str).str.strip().ne("")
+    return int(ok.sum())
+
+
+def content_kind(values: pd.Series, min_share: float = 0.5) -> tuple[str | None, float]:
+    """(kind, share) when at least ``min_share`` of the non-blank cells are PII of one kind.
+
+    A cell counts when it essentially *is* one PII value (``117.136.2.1(广东-广州)`` is an IP);
+    a comment that mentions a phone number does not make its column a phone column (such
+    cells are redacted instead). Columns with more than ``CONTENT_SAMPLE`` distinct values
+    are judged on an evenly spaced subset of them (weighted by their counts); cells of a
+    column not judged PII are still all searched and redacted by :func:`protect`.
+    """
+    counts = _text_counts(values, CONTENT_SAMPLE)
+    total = sum(n for _, n in counts)
+    if total == 0:
+        return None, 0.0
+    hits: dict[str, int] = {}
+    for t, n in counts:
+        k = _whole_kind(t)
+        if k:
+            hits[k] = hits.get(k, 0) + n
+    if not hits:
+        return None, 0.0
+    kind = max(hits, key=hits.get)
+    share = hits[kind] / total
+    return (kind, share) if share >= min_share else (None, share)
+
+
+# --------------------------------------------------------------------------- pseudonyms
+def make_salt(salt: str | bytes | None = None) -> tuple[bytes, str]:
+    """(salt bytes, source). ``None`` draws 32 random bytes (source ``"random"``)."""
+    if salt is None:
+        return secrets.token_bytes(32), "random"
+    if isinstance(salt, str):
+        if not salt:
+            raise ValueError("salt must not be empty; omit it to draw a random salt")
+        return salt.encode("utf-8"), "user"
+    if isinstance(salt, (bytes, bytearray)):
+        if not salt:
+            raise ValueError("salt must not be empty; omit it to draw a random salt")
+        return bytes(salt), "user"
+    raise TypeError(f"salt must be str or bytes, got {type(salt).__name__}")
+
+
+def normalize_value(s: str, kind: str | None = None) -> str:
+    """Canonical form hashed into a pseudonym, so ``+86 138-0013-8000`` and ``13800138000``
+    (or ``A@X.com`` and ``a@x.com``) get the same pseudonym."""
+    s = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s).strip())
+    if kind is None:
+        kind = "phone" if PHONE_RE.fullmatch(s) else "email" if EMAIL_RE.fullmatch(s) else None
+    if kind == "phone":
+        d = re.sub(r"\D", "", s)
+        if len(d) == 13 and d.startswith("861"):
+            d = d[2:]
+        return d or s
+    if kind == "id_number":
+        return s.replace(" ", "").upper()
+    if kind in ("email", "name", "address", "account"):
+        return s.casefold()
+    return s
+
+
+def pseudonymize(values: pd.Series, salt: str | bytes, kind: str | None = None) -> pd.Series:
+    """Replace each non-missing value by ``HMAC-SHA256(salt, normalized value)[:16]`` (hex).
+
+    Missing values stay missing. Equal values (after normalization) get equal pseudonyms.
+    """
+    key, _ = make_salt(salt)
+    base = hmac.new(key, digestmod=hashlib.sha256)
+    cache: dict[str, str] = {}
+
+    def one(v: Any) -> Any:
+        t = _cell_text(v)
+        if t is None:
+            return None
+        n = normalize_value(t, kind)
+        p = cache.get(n)
+        if p is None:
+            h = base.copy()
+            h.update(n.encode("utf-8"))
+            p = cache[n] = h.hexdigest()[:PSEUDONYM_HEX]
+        return p
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([one(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object)
+
+
+# --------------------------------------------------------------------------- report
+@dataclass
+class PrivacyReport:
+    """What :func:`protect` did, without any personal value.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per affected column: ``column, kind, reason, action, cells`` where reason is
+        ``declared``, ``header``, ``content`` (or ``header+content``), action ``dropped``,
+        ``pseudonymized`` or ``redacted`` (PII inside free text) and cells the number of
+        non-missing cells changed.
+    redactions : DataFrame
+        One row per redacted cell: ``row_index, column, kinds`` (positions, never values).
+    salt_source : str
+        ``"user"`` (pseudonyms reproducible with the same salt) or ``"random"`` (salt discarded).
+    """
+
+    table: pd.DataFrame
+    redactions: pd.DataFrame
+    salt_source: str
+    policy: str
+
+    @property
+    def columns(self) -> list[str]:
+        """Columns that were dropped or pseudonymized."""
+        return self.table.loc[self.table.action != "redacted", "column"].tolist()
+
+    @property
+    def dropped(self) -> list[str]:
+        return self.table.loc[self.table.action == "dropped", "column"].tolist()
+
+    @property
+    def pseudonymized(self) -> list[str]:
+        return self.table.loc[self.table.action == "pseudonymized", "column"].tolist()
+
+    def summary(self) -> str:
+        if self.table.empty:
+            return "Privacy: no personal data found."
+        lines = ["Privacy:"]
+        for r in self.table.itertuples(index=False):
+            lines.append(f"  {r.column!s:<28} {r.kind:<10} {r.reason:<15} {r.action} ({r.cells} cells)")
+        if self.pseudonymized:
+            lines.append("  pseudonyms: HMAC-SHA256, " + ("user-supplied salt (reproducible)"
+                         if self.salt_source == "user" else "random salt, discarded (not reproducible)"))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return "<p><b>Privacy</b></p>" + (self.table.to_html(index=False) if not self.table.empty
+                                            else "<p>no personal data found</p>")
+
+    def to_markdown(self) -> str:
+        if self.table.empty:
+            return "No personal data found.\n"
+        return _md_table(self.table)
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        out.append("| " + " | ".join("" if v is None or (isinstance(v, float) and np.isnan(v))
+                                     else str(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- protect
+def _declared_policies(declared: Any, policy: str) -> dict[str, str]:
+    if declared is None:
+        return {}
+    if isinstance(declared, str):
+        return {declared: policy}
+    if isinstance(declared, Mapping):
+        out = {}
+        for col, pol in declared.items():
+            pol = pol or policy
+            if pol not in POLICIES:
+                raise ValueError(f"policy for declared column {col!r} must be 'drop' or 'pseudonymize', got {pol!r}")
+            out[str(col)] = pol
+        return out
+    out = {}
+    for d in declared:
+        if hasattr(d, "id") and hasattr(d, "policy"):  # instruments.PersonalField
+            out[str(d.id)] = d.policy
+        else:
+            out[str(d)] = policy
+    return out
+
+
+def protect(df: pd.DataFrame, declared: Iterable[Any] | Mapping[str, str] = (), policy: str = "pseudonymize",
+            salt: str | bytes | None = None, *, skip: Iterable[str] = (), detect: bool = True,
+            redact: bool = True, min_share: float = 0.5,
+            kinds: Mapping[str, str] | None = None,
+            policy_by_kind: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, PrivacyReport]:
+    """Drop or pseudonymize personal data in any DataFrame.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Input; not modified.
+    declared : iterable of str or PersonalField, or mapping {column: policy}
+        Columns known to hold personal data (e.g. ``instrument.personal_data``). A
+        PersonalField or mapping entry carries its own policy; bare names use ``policy``.
+        Declared columns absent from ``df`` are ignored.
+    policy : {"pseudonymize", "drop"}
+        What to do with detected (undeclared) PII columns and bare declared names.
+    salt : str or bytes, optional
+        HMAC key. Give one to get the same pseudonyms across runs and tables; by default a
+        random salt is drawn for this call and discarded.
+    skip : iterable of str
+        Columns that are never *detected* as PII by header or content (e.g. mapped survey
+        items). PII inside their text cells is still redacted.
+    detect : bool
+        Detect PII columns by header name and content (default True).
+    redact : bool
+        Replace PII found inside other text cells by ``[phone]``, ``[email]``, ... (default True).
+    min_share : float
+        Share of non-missing cells that must be PII for a column to count as a PII column.
+    kinds : mapping {column: kind}, optional
+        Kind of declared columns (``phone``, ``email``, ...), used to normalize before hashing.
+    policy_by_kind : mapping {kind: policy}, optional
+        Policy for detected columns of a kind (e.g. the policy an instrument declares for its
+        phone field, applied to a "手机号" column it did not recognise); default ``policy``.
+
+    Returns
+    -------
+    (DataFrame, PrivacyReport)
+        The protected copy, and a report naming columns and counts (never values).
+    """
+    for pol in [policy, *(policy_by_kind or {}).values()]:
+        if pol not in POLICIES:
+            raise ValueError(f"policy must be 'drop' or 'pseudonymize', got {pol!r}")
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"protect() needs a pandas DataFrame, got {type(df).__name__}")
+    key, salt_source = make_salt(salt)
+    decl = _declared_policies(declared, policy)
+    kinds = dict(kinds or {})
+    for d in (declared if not isinstance(declared, (str, Mapping)) and declared is not None else ()):
+        if hasattr(d, "kind") and hasattr(d, "id"):
+            kinds.setdefault(str(d.id), d.kind)
+    skip = {str(c) for c in skip}
+
+    rows: list[dict[str, Any]] = []
+    actions: dict[Any, tuple[str, str, str]] = {}  # column -> (kind, reason, policy)
+    for col in df.columns:
+        name = str(col)
+        if name in decl:
+            actions[col] = (kinds.get(name) or header_kind(name) or content_kind(df[col], min_share)[0] or "other",
+                            "declared", decl[name])
+            continue
+        if not detect or name in skip:
+            continue
+        hk = header_kind(name)
+        ck, _ = content_kind(df[col], min_share)
+        if hk in VERIFIABLE and not ck:
+            sample = _text_counts(df[col], CONTENT_SAMPLE)
+            if sample and not any(find_pii(t) for t, _ in sample):
+                hk = None  # named like a phone/e-mail/IP column but holds none (e.g. "email_opt_in")
+        if hk or ck:
+            reason = "header+content" if hk and ck else ("header" if hk else "content")
+            kind = ck or hk
+            actions[col] = (kind, reason, (policy_by_kind or {}).get(kind, policy))
+
+    out = df.copy()
+    for col, (kind, reason, pol) in actions.items():
+        n = _n_nonblank(df[col])
+        if pol == "drop":
+            out = out.drop(columns=[col])
+            rows.append(dict(column=str(col), kind=kind, reason=reason, action="dropped", cells=n))
+        else:
+            ser = df[col]
+            if ser.dtype == object or pd.api.types.is_string_dtype(ser):
+                ser = ser.where(ser.astype(str).str.strip() != "", None)
+            out[col] = pseudonymize(ser, key, kind)
+            rows.append(dict(column=str(col), kind=kind, reason=reason, action="pseudonymized", cells=n))
+
+    red_rows: list[dict[str, Any]] = []
+    if redact:
+        for col in out.columns:
+            if col in actions:
+                continue
+            ser = out[col]
+            if not (ser.dtype == object or pd.api.types.is_string_dtype(ser)):
+                continue
+            codes, uniques = pd.factorize(ser, use_na_sentinel=True)
+            new_uniques, changed_kinds = [], {}
+            for j, u in enumerate(uniques):
+                if isinstance(u, str) and len(u) >= 6 and any(c.isdigit() or c == "@" or c == ":" for c in u):
+                    t, ks = redact_text(u)
+                    if ks:
+                        changed_kinds[j] = ks
+                        u = t
+                new_uniques.append(u)
+            if not changed_kinds:
+                continue
+            arr = np.array(new_uniques + [None], dtype=object)
+            new = pd.Series(arr[codes], index=ser.index, name=ser.name, dtype=object)
+            new = new.where(codes >= 0, ser)
+            out[col] = new
+            hit = np.flatnonzero(np.isin(codes, list(changed_kinds)))
+            kinds_seen: set[str] = set()
+            for pos in hit:
+                ks = changed_kinds[codes[pos]]
+                kinds_seen.update(ks)
+                red_rows.append(dict(row_index=int(pos), column=str(col), kinds=",".join(sorted(set(ks)))))
+            rows.append(dict(column=str(col), kind=",".join(sorted(kinds_seen)), reason="content",
+                             action="redacted", cells=len(hit)))
+
+    table = pd.DataFrame(rows, columns=["column", "kind", "reason", "action", "cells"])
+    redactions = pd.DataFrame(red_rows, columns=["row_index", "column", "kinds"])
+    return out, PrivacyReport(table, redactions, salt_source, policy)

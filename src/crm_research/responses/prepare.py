@@ -1,0 +1,297 @@
+"""One call from a response file to clean, scored, PII-free data: :func:`prepare_responses`."""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CRMResearchError, DataFileError
+from ..instruments import Instrument, load_instrument
+from .cleaning import apply_policies, reverse_code
+from .mapping import ColumnMapping, map_columns
+from .reading import SourceInfo, frame_responses, read_responses
+from .scoring import score_responses
+from .validation import ValidationReport, validate_responses
+
+
+@dataclass
+class ResponseSet:
+    """Validated, cleaned and scored survey responses, with personal data removed.
+
+    Attributes
+    ----------
+    data : DataFrame
+        Kept respondents (index ``row`` = spreadsheet row): respondent id, items
+        (**reverse-coded** where the instrument says ``reverse: true``; ``data.attrs
+        ["reverse_coded"]`` lists them), attention checks, demographics (codes), duration in
+        seconds, and ``flag_<check>`` columns for flagged checks.
+    scores : DataFrame
+        Same rows: mean score per first-order dimension and per higher-order construct.
+    report : ValidationReport
+        Every finding, and what the cleaning policies did.
+    mapping : ColumnMapping
+        Which file column holds which variable.
+    source : SourceInfo
+        File, format, encoding, sha256, rows.
+    privacy : PrivacyReport
+        Personal-data columns dropped or pseudonymized, free-text cells redacted (no values).
+    excluded : DataFrame
+        Dropped respondents: ``row, respondent, checks``.
+    other : DataFrame
+        The file's other columns for the kept respondents (metadata, free text with PII
+        redacted, pseudonyms of personal-data fields).
+    """
+
+    data: pd.DataFrame
+    scores: pd.DataFrame
+    report: ValidationReport
+    mapping: ColumnMapping
+    source: SourceInfo
+    privacy: Any
+    excluded: pd.DataFrame
+    other: pd.DataFrame
+    instrument: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    item_ids: list[str] = field(default_factory=list)
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """Item answers only (reverse-coded), for measurement and SEM."""
+        return self.data[[c for c in self.item_ids if c in self.data.columns]]
+
+    def describe_scores(self) -> pd.DataFrame:
+        """n, mean, sd, min, max per score (sd with n - 1)."""
+        s = self.scores.drop(columns=[c for c in self.scores.columns if not pd.api.types.is_float_dtype(self.scores[c])])
+        return pd.DataFrame({"n": s.notna().sum(), "mean": s.mean(), "sd": s.std(ddof=1),
+                             "min": s.min(), "max": s.max()}).rename_axis("score").reset_index()
+
+    def summary(self) -> str:
+        lines = [f"ResponseSet: {len(self.data)} of {self.report.n_rows} respondents kept "
+                 f"({len(self.excluded)} excluded), {len(self.scores.columns) - 1} scores"]
+        lines.append(self.mapping.summary())
+        lines.append(self.privacy.summary())
+        lines.append(self.report.summary())
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"ResponseSet({len(self.data)} of {self.report.n_rows} respondents kept, "
+                f"{self.report.n_errors} errors, {self.report.n_warnings} warnings; source {self.source.file})")
+
+    def _repr_html_(self) -> str:
+        from ._render import table_html
+
+        return (f"<p><b>ResponseSet</b>: {len(self.data)} of {self.report.n_rows} respondents kept "
+                f"({len(self.excluded)} excluded) from <code>{html.escape(self.source.summary())}</code></p>"
+                + self.report.to_html(max_rows=50, full_page=False)
+                + "<h2>Scores</h2>" + table_html(self.describe_scores().round(3)))
+
+
+def _as_instrument(instrument: Instrument | str | Path) -> Instrument:
+    if isinstance(instrument, Instrument):
+        return instrument
+    return load_instrument(instrument)
+
+
+def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument | str | Path, *,
+                      column_map: Mapping[str, Any] | str | Path | None = None,
+                      policies: Mapping[str, str] | Iterable[str] | None = None,
+                      salt: str | bytes | None = None, pii_policy: str = "pseudonymize",
+                      sheet: str | int | None = None, encoding: str | None = None, delimiter: str | None = None,
+                      min_seconds: float | None = None, speed_ratio: float | None = 1 / 3,
+                      straight_min_share: float = 0.5, longstring: int | None = None,
+                      duplicate_columns: str | list[str] | None = None, missing_values: Iterable[str] = (),
+                      min_valid: float | int = 0.5, require_all_items: bool = True) -> ResponseSet:
+    """Read, map, protect, validate, clean and score a response file in one call.
+
+    Order of work: read the file; map its columns (headers only); drop or pseudonymize
+    personal data (:func:`~crm_research.privacy.protect`) -- from here on no step sees a raw
+    phone number or e-mail; code and validate answers; apply cleaning policies; reverse-code;
+    score. The raw cells are not kept on the result.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        CSV / Excel / SPSS file (see :func:`read_responses`) or a DataFrame.
+    instrument : Instrument or path to its YAML
+    column_map : dict or YAML path, optional
+        ``{column: variable id}`` for columns automatic matching cannot map.
+    policies : mapping or iterable of "check=policy", optional
+        Cleaning policies (drop / flag / keep) overriding
+        :data:`~crm_research.responses.DEFAULT_POLICIES`.
+    salt : str or bytes, optional
+        Salt for pseudonyms (stable across runs); default random per run and discarded.
+    pii_policy : {"pseudonymize", "drop"}
+        What to do with detected, undeclared personal-data columns.
+    sheet, encoding, delimiter
+        Passed to :func:`read_responses`.
+    min_seconds, speed_ratio, straight_min_share, longstring, duplicate_columns, missing_values
+        Passed to :func:`validate_responses`.
+    min_valid : float or int
+        Minimum share / number of valid items per score (see :func:`score_responses`).
+    require_all_items : bool
+        Raise when an item has no column (default). With False, missing items are
+        reported (``missing_column``) and count as unanswered in the ``min_valid`` rule.
+
+    Notes
+    -----
+    Without a respondent-id column (``instrument.respondent_id`` or a platform name such as
+    ``序号`` / ``ResponseId``) ids ``row<N>`` are generated from the spreadsheet rows and a
+    ``respondent_id_generated`` warning is reported (duplicate ids cannot be checked then);
+    an empty id cell gets ``row<N>`` with a ``missing_id`` warning.
+
+    Returns
+    -------
+    ResponseSet
+
+    Raises
+    ------
+    DataFileError
+        Unreadable file, or items without a column (listing them, with the unmapped and
+        ambiguous columns to map).
+
+    Examples
+    --------
+    >>> rs = prepare_responses("surveys/examples/wjx_ecommerce_crm_gbk.csv",
+    ...                        "surveys/ecommerce_crm.yaml", salt="my-project")  # doctest: +SKIP
+    >>> rs.scores[["OPS", "CRM", "SAT", "LOY"]].mean()  # doctest: +SKIP
+    """
+    from ..privacy import protect
+
+    inst = _as_instrument(instrument)
+    raw = frame_responses(source) if isinstance(source, pd.DataFrame) else \
+        read_responses(source, sheet=sheet, encoding=encoding, delimiter=delimiter)
+    src = raw.source
+    mapping = map_columns(raw.data.columns, inst, column_map, raw.labels)
+    missing_items = mapping.missing_items
+    if missing_items and (require_all_items or len(missing_items) == len(inst.item_ids)):
+        amb = [f"{r.column!r} ({r.candidates})" for r in mapping.table.itertuples(index=False)
+               if r.method in ("ambiguous", "conflict")]
+        unm = mapping.unmapped
+        bits = []
+        if amb:
+            bits.append("ambiguous columns: " + "; ".join(amb[:6]))
+        if unm:
+            bits.append("unmapped columns: " + ", ".join(repr(c) for c in unm[:8]) + (" ..." if len(unm) > 8 else ""))
+        raise DataFileError(
+            src.file, f"no column found for {len(missing_items)} of {len(inst.item_ids)} items: "
+                      f"{', '.join(missing_items)}" + (f" ({'; '.join(bits)})" if bits else ""),
+            hint="name the columns by item id, or map them with a column map (--map MAP.yaml, "
+                 "lines like '\"1、您对商品搜索便捷性的评价\": PF1')")
+
+    # headers only so far; now rename and protect before anything reads the cells
+    rename = mapping.rename
+    taken = set(rename.values())
+    cols = []
+    for c in raw.data.columns:
+        if c in rename:
+            cols.append(rename[c])
+        elif c in taken:
+            cols.append(f"{c} (unmapped)")
+        else:
+            cols.append(c)
+    df = raw.data.set_axis(cols, axis=1)
+    value_labels = {rename.get(k, k): v for k, v in raw.value_labels.items()}
+    del raw
+    declared = {p.id: p.policy for p in inst.personal_data if p.id in df.columns}
+    kinds = {p.id: p.kind for p in inst.personal_data}
+    answer_ids = set(inst.item_ids) | {a.id for a in inst.attention_checks} | {q.id for q in inst.demographics} \
+        | {inst.duration_column or "duration_sec"}
+    skip = [c for c in df.columns if c in answer_ids]
+    # a declared field the mapping did not find keeps its policy for a column detected as its kind
+    by_kind: dict[str, str] = {}
+    for p in inst.personal_data:
+        if p.id not in df.columns:
+            by_kind[p.kind] = "drop" if by_kind.get(p.kind) == "drop" else p.policy
+    protected, privacy = protect(df, declared=declared, policy=pii_policy, salt=salt, skip=skip, kinds=kinds,
+                                 policy_by_kind=by_kind)
+    del df
+    value_labels = {k: v for k, v in value_labels.items() if k in protected.columns and k not in declared}
+
+    report = validate_responses(protected, inst, min_seconds=min_seconds, speed_ratio=speed_ratio,
+                                straight_min_share=straight_min_share, longstring=longstring,
+                                duplicate_columns=duplicate_columns, missing_values=missing_values,
+                                value_labels=value_labels, mapping=mapping, privacy=privacy, source=src)
+    inverse = {v: k for k, v in rename.items()}
+    report.findings["file_column"] = pd.Series(
+        [inverse.get(c, c) if c is not None else None for c in report.findings["column"]],
+        index=report.findings.index, dtype=object)
+
+    data, excluded, _ = apply_policies(report, policies)
+    data = reverse_code(data, inst)
+    scores = score_responses(data, inst, min_valid=min_valid, reverse=False)
+    instrument_cols = set(report.data.columns)
+    other_cols = [c for c in protected.columns if c not in instrument_cols]
+    other = protected.loc[:, other_cols].copy()
+    other.index = report.data.index
+    other = other.loc[data.index]
+    options = dict(instrument=inst.id, instrument_version=inst.version,
+                   policies=report.policies, pii_policy=pii_policy, salt=privacy.salt_source,
+                   min_seconds=report.settings.get("min_seconds"), speed_ratio=speed_ratio,
+                   straight_min_share=straight_min_share, longstring=longstring,
+                   duplicate_columns=report.settings.get("duplicate_columns"), min_valid=min_valid,
+                   reverse_coded=list(data.attrs.get("reverse_coded", [])))
+    return ResponseSet(data=data, scores=scores, report=report, mapping=mapping, source=src, privacy=privacy,
+                       excluded=excluded, other=other, instrument=inst.id, options=options,
+                       item_ids=list(inst.item_ids))
+
+
+# --------------------------------------------------------------------------- writing
+OUTPUT_FILES = {
+    "report_html": "validation_report.html",
+    "report_md": "validation_report.md",
+    "findings": "findings.csv",
+    "mapping": "mapping.csv",
+    "data": "clean.csv",
+    "scores": "scores.csv",
+    "excluded": "excluded.csv",
+    "provenance": "provenance.json",
+}
+
+
+def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """Whole-number float columns as nullable integers, so a Likert 4 is written ``4``."""
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if pd.api.types.is_float_dtype(col):
+            v = col.to_numpy(dtype=float)
+            ok = v[~np.isnan(v)]
+            if len(ok) and np.all(ok == np.round(ok)) and np.all(np.abs(ok) < 2 ** 53):
+                out[c] = col.astype("Int64")
+    return out
+
+
+def write_outputs(rs: ResponseSet, out_dir: str | Path, *, force: bool = False) -> dict[str, Path]:
+    """Write the report (HTML, Markdown), findings, mapping, cleaned data, scores, excluded
+    respondents and a provenance JSON into ``out_dir``. CSVs are UTF-8 with BOM (Excel opens
+    them correctly). Existing files are not overwritten unless ``force``."""
+    from .. import __version__
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CRMResearchError(f"{out}: exists and is not a folder", hint="choose another output folder (-o)")
+    paths = {k: out / v for k, v in OUTPUT_FILES.items()}
+    existing = [p.name for p in paths.values() if p.exists()]
+    if existing and not force:
+        raise CRMResearchError(f"{out}: would overwrite existing outputs {', '.join(existing)}",
+                               hint="pass --force to overwrite, or choose another output folder (-o)")
+    out.mkdir(parents=True, exist_ok=True)
+    paths["report_html"].write_text(rs.report.to_html(), encoding="utf-8")
+    paths["report_md"].write_text(rs.report.to_markdown(), encoding="utf-8")
+    rs.report.findings.to_csv(paths["findings"], index=False, encoding="utf-8-sig")
+    rs.mapping.table.to_csv(paths["mapping"], index=False, encoding="utf-8-sig")
+    _csv_ready(rs.data).to_csv(paths["data"], encoding="utf-8-sig")
+    rs.scores.to_csv(paths["scores"], encoding="utf-8-sig")
+    rs.excluded.to_csv(paths["excluded"], index=False, encoding="utf-8-sig")
+    prov = dict(tool=f"crm-research {__version__}", source=rs.source.to_dict(), options=rs.options,
+                rows=rs.report.n_rows, kept=len(rs.data), excluded=len(rs.excluded),
+                findings={r.check: int(r.findings) for r in rs.report.counts.itertuples(index=False)},
+                privacy=rs.privacy.table.to_dict(orient="records"))
+    paths["provenance"].write_text(json.dumps(prov, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return paths

@@ -1,0 +1,212 @@
+"""``crm-research validate``: outputs, exit codes, one-line errors, the bundled messy export."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crm_research.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTRUMENT = str(ROOT / "surveys" / "ecommerce_crm.yaml")
+EXAMPLE = ROOT / "surveys" / "examples" / "wjx_ecommerce_crm_gbk.csv"
+MANIFEST = ROOT / "surveys" / "examples" / "wjx_ecommerce_crm_gbk.manifest.json"
+OUTPUTS = ["validation_report.html", "validation_report.md", "findings.csv", "mapping.csv", "clean.csv",
+           "scores.csv", "excluded.csv", "provenance.json"]
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _example_rows() -> pd.DataFrame:
+    return pd.read_csv(EXAMPLE, encoding="gbk", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wjx")
+    code = main(["validate", str(EXAMPLE), "--instrument", INSTRUMENT, "-o", str(out), "--salt", "t"])
+    return code, out
+
+
+def test_example_processed_and_outputs_written(example_run):
+    code, out = example_run
+    assert code == 0
+    for name in OUTPUTS:
+        assert (out / name).is_file(), name
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["source"]["encoding"] == "gb18030" and prov["rows"] == 143
+    assert prov["options"]["salt"] == "user" and "t" not in prov["options"].values()
+
+
+def test_example_every_injected_problem_reported_with_its_row(example_run):
+    _, out = example_run
+    f = pd.read_csv(out / "findings.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    assert len(manifest["problems"]) >= 20
+    for m in manifest["problems"]:
+        hit = f[(f.check == m["problem"]) & (f.row == str(m["row"]))]
+        assert len(hit), m
+        if m["column"]:
+            assert m["column"] in set(hit.column), m
+        if m["value"] and m["problem"] not in ("straight_lining",):
+            assert m["value"] in set(hit.value), m
+    # and nothing else is flagged as an error or warning
+    serious = f[f.severity.isin(["error", "warning"])]
+    expected = {(m["problem"], str(m["row"])) for m in manifest["problems"]}
+    assert set(zip(serious.check, serious.row)) <= expected
+
+
+def test_example_outputs_hold_no_personal_data(example_run):
+    _, out = example_run
+    raw = _example_rows()
+    phones = [p for p in raw.filter(like="手机").iloc[:, 0] if p]
+    emails = [e for e in raw.filter(like="邮箱").iloc[:, 0] if e]
+    ips = [ip.split("(")[0] for ip in raw["来自IP"]]
+    assert len(phones) > 50 and len(emails) > 20
+    blob = "".join((out / n).read_text(encoding="utf-8-sig") for n in OUTPUTS)
+    for v in phones + emails + ips + ["13912345678", "zhang.wei@example.com"]:
+        assert v not in blob, v
+
+
+def test_example_clean_data_and_scores(example_run):
+    _, out = example_run
+    data = pd.read_csv(out / "clean.csv", encoding="utf-8-sig")
+    scores = pd.read_csv(out / "scores.csv", encoding="utf-8-sig")
+    excluded = pd.read_csv(out / "excluded.csv", encoding="utf-8-sig")
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    dropped = {m["row"] for m in manifest["problems"]
+               if m["problem"] in ("attention_failed", "screened_out", "duplicate_id", "duplicate_row")}
+    assert set(excluded.row) == dropped
+    assert len(data) == 143 - len(dropped) == len(scores)
+    assert data.PF1.dropna().between(1, 5).all() and str(data.PF1.dtype) == "int64"
+    assert data.flag_too_fast.sum() == sum(m["problem"] == "too_fast" for m in manifest["problems"])
+    assert scores.columns.tolist()[:3] == ["row", "respondent_id", "PF"]
+
+
+def test_example_regenerates_identically(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_messy_export", EXAMPLE.parent / "make_messy_export.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    csv_path, man_path = gen.write(tmp_path)
+    assert csv_path.read_bytes() == EXAMPLE.read_bytes()
+    assert man_path.read_bytes() == MANIFEST.read_bytes()
+
+
+def test_refuses_to_overwrite_then_force(tmp_path, capsys):
+    args = ["validate", str(EXAMPLE), "--instrument", INSTRUMENT, "-o", str(tmp_path / "o")]
+    assert run(args, capsys)[0] == 0
+    code, out, err = run(args, capsys)
+    assert code == 2
+    assert err.startswith("error: ") and "would overwrite existing outputs" in err and "--force" in err
+    assert run(args + ["--force"], capsys)[0] == 0
+
+
+def test_summary_printed(tmp_path, capsys):
+    code, out, err = run(["validate", str(EXAMPLE), "-i", INSTRUMENT, "-o", str(tmp_path / "o"),
+                          "--policy", "too_fast=drop"], capsys)
+    assert code == 0 and err == ""
+    assert "respondents: 143 read, 131 kept, 12 excluded" in out
+    assert "too_fast" in out and "(drop: 4 dropped)" in out
+    assert "personal data: 来自IP (ip, pseudonymized); phone (phone, pseudonymized)" in out
+
+
+def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
+    files = {}
+    p = tmp / "empty.csv"
+    p.write_bytes(b"")
+    files["empty"] = (p, "the file is empty")
+    p = tmp / "enc.csv"
+    p.write_bytes(b"respondent_id,PF1\n1,\xff\xfe\x80\n")
+    files["encoding"] = (p, "text encoding not recognised")
+    p = tmp / "delim.csv"
+    p.write_text("respondent_id PF1\n1 4\n", encoding="utf-8")
+    files["delimiter"] = (p, "all values are in one column")
+    p = tmp / "header.csv"
+    p.write_text("respondent_id,PF1\n", encoding="utf-8")
+    files["header_only"] = (p, "has a header row but no data rows")
+    p = tmp / "data.pdf"
+    p.write_text("%PDF", encoding="utf-8")
+    files["format"] = (p, "unsupported file type '.pdf'")
+    p = tmp / "items.csv"
+    p.write_text("respondent_id,PF1,PF2\n1,4,5\n", encoding="utf-8")
+    files["missing_items"] = (p, "no column found for 25 of 27 items")
+    p = tmp / "bad.xlsx"
+    p.write_bytes(b"PK\x03\x04 not really a zip")
+    files["xlsx"] = (p, "is not a readable .xlsx workbook")
+    p = tmp / "bad.sav"
+    p.write_bytes(b"$FL2 not really spss")
+    files["sav"] = (p, "is not a readable SPSS .sav file")
+    files["absent"] = (tmp / "nope.csv", "file not found")
+    return files
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
+    for name, (path, expect) in _bad_files(tmp_path).items():
+        code, out, err = run(["validate", str(path), "-i", INSTRUMENT, "-o", str(tmp_path / f"o_{name}")], capsys)
+        assert code == 2, name
+        assert err.startswith("error: ") and expect in err, (name, err)
+        assert err.count("\n") == 1 and "Traceback" not in err, name
+        assert not (tmp_path / f"o_{name}").exists(), name  # nothing written
+
+
+def test_bad_options_exit_2(tmp_path, capsys):
+    base = ["validate", str(EXAMPLE), "-i", INSTRUMENT, "-o", str(tmp_path / "o")]
+    for extra, expect in [(["--policy", "too_fast=later"], "policy must be drop, flag or keep"),
+                          (["--policy", "nonsense"], "expected CHECK=POLICY"),
+                          (["--speed-ratio", "3"], "--speed-ratio"),
+                          (["--map", str(tmp_path / "none.yaml")], "column map file not found"),
+                          (["--salt-file", str(tmp_path / "none.txt")], "salt file not found"),
+                          (["--sheet", "x", "--encoding", "klingon"], "unknown encoding 'klingon'")]:
+        code, _, err = run(base + extra, capsys)
+        assert code == 2 and expect in err and "Traceback" not in err, (extra, err)
+    code, _, err = run(["validate", str(EXAMPLE), "-i", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "o")], capsys)
+    assert code == 2 and "file not found" in err
+
+
+def test_column_map_file(tmp_path, capsys):
+    df = pd.read_csv(EXAMPLE, encoding="gbk", dtype=str, keep_default_na=False)
+    df = df.rename(columns={df.columns[6]: "Q1", df.columns[7]: "Q2"})
+    p = tmp_path / "renamed.csv"
+    df.to_csv(p, index=False, encoding="utf-8-sig")
+    code, _, err = run(["validate", str(p), "-i", INSTRUMENT, "-o", str(tmp_path / "a")], capsys)
+    assert code == 2 and "no column found for 2 of 27 items: PF1, PF2" in err and "'Q1'" in err
+    m = tmp_path / "map.yaml"
+    m.write_text("Q1: PF1\nQ2: PF2\n", encoding="utf-8")
+    code, out, err = run(["validate", str(p), "-i", INSTRUMENT, "--map", str(m), "-o", str(tmp_path / "b")], capsys)
+    assert code == 0, err
+    mapping = pd.read_csv(tmp_path / "b" / "mapping.csv", encoding="utf-8-sig").set_index("column")
+    assert mapping.loc["Q1", "mapped_to"] == "PF1" and mapping.loc["Q1", "method"] == "column_map"
+
+
+def test_salt_file_makes_pseudonyms_reproducible(tmp_path, capsys):
+    s = tmp_path / "salt.txt"
+    s.write_text("secret-salt\n", encoding="utf-8")
+    for o in ("a", "b"):
+        assert run(["validate", str(EXAMPLE), "-i", INSTRUMENT, "--salt-file", str(s), "-o", str(tmp_path / o)],
+                   capsys)[0] == 0
+    for name in OUTPUTS:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_real_process_exit_codes(tmp_path):
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("CRM_RESEARCH_DEBUG", None)
+    cmd = [sys.executable, "-m", "crm_research.cli", "validate"]
+    bad = tmp_path / "x.csv"
+    bad.write_text("a;b\n", encoding="utf-8")
+    r = subprocess.run(cmd + [str(bad), "-i", INSTRUMENT, "-o", str(tmp_path / "o")], capture_output=True,
+                       text=True, env=env, cwd=ROOT)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("error: ")
+    r = subprocess.run(cmd + ["--help"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0 and "--policy CHECK=POLICY" in r.stdout and "exit status" in r.stdout
