@@ -1,0 +1,499 @@
+"""Benchmark: the full KPI suite on a synthetic log, DuckDB engine vs straightforward pandas.
+
+Usage::
+
+    python benchmarks/bench_kpi.py                       # 10 million orders (default)
+    python benchmarks/bench_kpi.py --orders 1000000      # quicker
+    python benchmarks/bench_kpi.py --orders 100000000    # engine only (pandas would not fit)
+
+The log (orders + sessions, ``crm_research.simulate.write_transactions``) is generated once
+and cached in ``benchmarks/_data/`` (git-ignored). Each side runs in its own child process, so
+the peak memory reported is that side's own resident-set high-water mark
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at the end of the child). Wall time and CPU
+time are both printed: on a shared machine wall time depends on the other processes, CPU time
+much less. Both sides compute the same KPIs with the same definitions (read from the source
+of :mod:`crm_research.kpi`), and the script checks that their headline numbers agree.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "_data"
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _maxrss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2   # Linux: KiB
+
+
+# ============================================================================ engine side
+def run_engine(orders: str, sessions: str, memory_limit: str | None, temp_dir: str | None,
+               threads: int | None, database: str | None) -> dict:
+    t0, c0 = time.perf_counter(), _cpu()
+    from crm_research import kpi
+
+    t_imp = time.perf_counter() - t0
+    t1, c1 = time.perf_counter(), _cpu()
+    if database and Path(database).exists():
+        Path(database).unlink()
+    eng = kpi.load(orders, sessions=sessions, memory_limit=memory_limit, temp_directory=temp_dir,
+                   threads=threads, database=database)
+    t_load, c_load = time.perf_counter() - t1, _cpu() - c1
+    t2, c2 = time.perf_counter(), _cpu()
+    eng.facts
+    t_facts, c_facts = time.perf_counter() - t2, _cpu() - c2
+    t3, c3 = time.perf_counter(), _cpu()
+    suite = kpi.kpi_suite(eng)
+    t_suite, c_suite = time.perf_counter() - t3, _cpu() - c3
+    T = suite.tables
+    if suite.in_engine:   # per-customer tables kept in the engine: the digest needs only aggregates
+        digest = {}
+    else:
+        digest = make_digest(
+            retention=T["retention"], retention_n=T["retention_n"], repurchase=T["repurchase"],
+            repeat=T["repeat_customers"], activity=T["activity"], churn=T["churn_risk"],
+            rfm=T["rfm"], lifecycle=T["lifecycle"], shares=T["stage_shares"],
+            transitions=T["stage_transitions"], products=T["product_lifecycle"],
+            stage_kpis=T["product_stage_kpis"])
+    return dict(side="engine", in_engine=suite.in_engine, import_s=t_imp, load_s=t_load, load_cpu=c_load, prep_s=t_facts, prep_cpu=c_facts,
+                kpi_s=t_suite, kpi_cpu=c_suite, total_s=t_load + t_facts + t_suite,
+                total_cpu=c_load + c_facts + c_suite, maxrss_gib=_maxrss_gib(),
+                per_table={k: round(v, 2) for k, v in suite.timings.items()}, digest=digest)
+
+
+# ============================================================================ pandas side
+def run_pandas(orders: str, sessions: str) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    t1, c1 = time.perf_counter(), _cpu()
+    o = pd.read_parquet(orders)
+    s = pd.read_parquet(sessions)
+    # validation: the same checks as the engine's loader
+    req = ["customer_id", "order_id", "timestamp", "amount"]
+    bad = o[req].isna().any(axis=1) | ~np.isfinite(o["amount"]) | (o["amount"] < 0)
+    dups = o["order_id"].duplicated()
+    assert not bad.any() and not dups.any(), "benchmark data must be clean"
+    sbad = s[["customer_id", "start", "duration"]].isna().any(axis=1) | (s["duration"] < 0)
+    assert not sbad.any()
+    t_load, c_load = time.perf_counter() - t1, _cpu() - c1
+
+    t2, c2 = time.perf_counter(), _cpu()
+    f = o[["customer_id", "order_id", "timestamp", "amount"]].sort_values(["customer_id", "timestamp", "order_id"])
+    f["order_date"] = f["timestamp"].dt.normalize()
+    g = f.groupby("customer_id", sort=False)
+    f["seq"] = g.cumcount() + 1
+    f["gap_days"] = (f["order_date"] - g["order_date"].shift()).dt.days
+    f["first_date"] = g["order_date"].transform("first")
+    f = f.drop(columns="timestamp").reset_index(drop=True)
+    t_prep, c_prep = time.perf_counter() - t2, _cpu() - c2
+
+    t3, c3 = time.perf_counter(), _cpu()
+    as_of = f["order_date"].max()
+    out = pandas_kpis(f, o, s, as_of)
+    t_kpi, c_kpi = time.perf_counter() - t3, _cpu() - c3
+    return dict(side="pandas", load_s=t_load, load_cpu=c_load, prep_s=t_prep, prep_cpu=c_prep, kpi_s=t_kpi,
+                kpi_cpu=c_kpi, total_s=t_load + t_prep + t_kpi, total_cpu=c_load + c_prep + c_kpi,
+                maxrss_gib=_maxrss_gib(), per_table=out.pop("_timings"), digest=make_digest(**out))
+
+
+def _midx(d):
+    return d.dt.year * 12 + d.dt.month - 1
+
+
+def _last_complete_month(as_of):
+    import pandas as pd
+
+    i = as_of.year * 12 + as_of.month - 1
+    return i if (as_of + pd.Timedelta(days=1)).month != as_of.month else i - 1
+
+
+def _month_end(i):
+    import pandas as pd
+
+    return pd.Timestamp(year=i // 12, month=i % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
+
+
+def pandas_kpis(f, o, s, as_of) -> dict:
+    """The KPI suite written plainly in pandas (monthly periods, default rules)."""
+    import numpy as np
+    import pandas as pd
+
+    timings = {}
+    res = {}
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        res[name] = fn()
+        timings[name] = round(time.perf_counter() - t, 2)
+
+    last_full = _last_complete_month(as_of)
+    f = f[f["order_date"] <= as_of]
+    f = f.assign(cohort_idx=_midx(f["first_date"]), idx=_midx(f["order_date"]))
+
+    # ---- retention
+    def retention():
+        cp = f.groupby(["customer_id", "cohort_idx", "idx"], sort=False).agg(
+            orders=("order_id", "size"), revenue=("amount", "sum")).reset_index()
+        cp["k"] = cp["idx"] - cp["cohort_idx"]
+        r = cp.groupby(["cohort_idx", "k"]).agg(active_customers=("customer_id", "size"),
+                                               orders=("orders", "sum"), revenue=("revenue", "sum")).reset_index()
+        r = r[r["cohort_idx"] + r["k"] <= last_full]
+        size = r[r["k"] == 0].set_index("cohort_idx")["active_customers"]
+        r["cohort_size"] = r["cohort_idx"].map(size)
+        r["retention_rate"] = r["active_customers"] / r["cohort_size"]
+        res["_cp"] = cp
+        return r.rename(columns={"k": "period"})
+    timed("retention", retention)
+
+    def retention_n():
+        cp = res["_cp"]
+        c = cp[cp["idx"] <= last_full].groupby("customer_id").agg(cohort_idx=("cohort_idx", "first"),
+                                                                  last_k=("k", "max"))
+        r = res["retention"]
+        rows = []
+        for n in (1, 2, 3, 6, 12):
+            el = c[c["cohort_idx"] + n <= last_full]
+            kept = r[r["period"] == n]["active_customers"].sum()
+            rows.append(dict(n=n, customers=len(el), retained=int(kept),
+                             retention_rate=kept / len(el) if len(el) else np.nan,
+                             rolling_retention_rate=(el["last_k"] >= n).sum() / len(el) if len(el) else np.nan))
+        return pd.DataFrame(rows)
+    timed("retention_n", retention_n)
+
+    # ---- repurchase
+    def repurchase():
+        later = f[(f["order_date"] - f["first_date"]).dt.days >= 1]
+        c = f.groupby("customer_id")["first_date"].first().to_frame()
+        c["rep"] = later.groupby("customer_id")["order_date"].min()
+        gap = (c["rep"] - c["first_date"]).dt.days
+        obs = (as_of - c["first_date"]).dt.days
+        rows = []
+        for w in (30, 90, 180):
+            e = obs >= w
+            r = e & gap.notna() & (gap <= w)
+            rows.append(dict(window_days=w, eligible_customers=int(e.sum()), repurchasers=int(r.sum()),
+                             repurchase_rate=r.sum() / e.sum()))
+        return pd.DataFrame(rows)
+    timed("repurchase", repurchase)
+
+    def repeat():
+        cp = res["_cp"]
+        rep = f[f["seq"] > 1].groupby("idx").size()
+        r = cp.groupby("idx").agg(customers=("customer_id", "size"),
+                                  new_customers=("k", lambda k: int((k == 0).sum())),
+                                  orders=("orders", "sum")).reset_index()
+        r["repeat_orders"] = r["idx"].map(rep).fillna(0).astype(int)
+        r["returning_customers"] = r["customers"] - r["new_customers"]
+        return r
+    timed("repeat_customers", repeat)
+
+    # ---- activity
+    def activity():
+        ss = s[s["start"].dt.normalize() <= as_of].copy()
+        ss["day"] = ss["start"].dt.normalize()
+        ss["idx"] = _midx(ss["start"])
+        per = ss.groupby("idx").agg(sessions=("duration", "size"), seconds=("duration", "sum"),
+                                    median_session_seconds=("duration", "median"))
+        cpd = ss.groupby(["customer_id", "idx"])["day"].nunique().reset_index()
+        v = cpd.groupby("idx").agg(visitors=("customer_id", "size"), visitor_days=("day", "sum"))
+        a = per.join(v).reset_index()
+        first = ss["start"].min().normalize()
+        days = []
+        for i in a["idx"]:
+            st = max(pd.Timestamp(year=i // 12, month=i % 12 + 1, day=1), first)
+            days.append((min(_month_end(i), as_of) - st).days + 1)
+        a["days"] = days
+        a["stickiness"] = a["visitor_days"] / a["days"] / a["visitors"]
+        return a
+    timed("activity", activity)
+
+    # ---- churn (default ChurnRules: 90-day windows, overdue x2, drops 50 %, lost after 365 days)
+    def churn():
+        W = 90
+        age = (as_of - f["order_date"]).dt.days
+        ff = f.assign(recent=age < W, previous=(age >= W) & (age < 2 * W),
+                      newday=(f["gap_days"] > 0) | f["gap_days"].isna(),
+                      gpos=f["gap_days"].where(f["gap_days"] > 0))
+        c = ff.groupby("customer_id").agg(orders=("order_id", "size"), purchase_days=("newday", "sum"),
+                                          total_spend=("amount", "sum"), last=("order_date", "max"),
+                                          typical=("gpos", "median"), rec=("recent", "sum"), prev=("previous", "sum"))
+        pop = c["typical"].median()
+        ref = c["typical"].fillna(pop)
+        days_since = (as_of - c["last"]).dt.days
+        c["days_since_last"] = days_since
+        c["gap_ratio"] = days_since / ref
+        c["frequency_change"] = np.where(c["prev"] > 0, (c["rec"] - c["prev"]) / c["prev"].where(c["prev"] > 0, 1), np.nan)
+        sa = (as_of - s["start"].dt.normalize()).dt.days
+        sw = s[(sa >= 0) & (sa < 2 * W)].assign(recent=sa < W)
+        vr = sw[sw["recent"]].groupby("customer_id")["duration"].sum()
+        vp = sw[~sw["recent"]].groupby("customer_id")["duration"].sum()
+        c["vr"] = vr.reindex(c.index).fillna(0)
+        c["vp"] = vp.reindex(c.index).fillna(0)
+        c["visit_time_change"] = np.where(c["vp"] > 0, (c["vr"] - c["vp"]) / c["vp"].where(c["vp"] > 0, 1), np.nan)
+        so = ((c["gap_ratio"] - 1) / (2.0 - 1)).clip(0, 1)
+        sf = (-c["frequency_change"] / 0.5).clip(0, 1)
+        sv = (-c["visit_time_change"] / 0.5).clip(0, 1)
+        sc = pd.concat([so, sf, sv], axis=1)
+        c["risk_score"] = sc.mean(axis=1)
+        c["n_warnings"] = (so >= 1).astype(int) + (sf >= 1).astype(int) + (sv >= 1).astype(int)
+        r = c[(c["n_warnings"] >= 1) & (c["days_since_last"] <= 365)].reset_index()
+        return r.sort_values(["risk_score", "total_spend", "customer_id"], ascending=[False, False, True])
+    timed("churn_risk", churn)
+
+    # ---- RFM
+    def rfm():
+        c = f.groupby("customer_id").agg(last=("order_date", "max"), frequency=("order_id", "size"),
+                                         monetary=("amount", "sum"))
+        c["recency_days"] = (as_of - c["last"]).dt.days
+        n = len(c)
+
+        def score(x):
+            return 1 + (5 * (x.rank(method="min") - 1) // n).astype(int)
+        c["r_score"] = score(-c["recency_days"])
+        c["f_score"] = score(c["frequency"])
+        c["m_score"] = score(c["monetary"])
+        rules = [("Champions", 4, 5, 4, 5), ("Loyal", 3, 5, 3, 5), ("Potential loyalist", 4, 5, 2, 3),
+                 ("New", 4, 5, 1, 1), ("Promising", 3, 3, 1, 2), ("Can't lose them", 1, 1, 4, 5),
+                 ("At risk", 1, 2, 3, 5), ("About to sleep", 2, 2, 1, 2), ("Hibernating", 1, 1, 2, 2),
+                 ("Lost", 1, 1, 1, 1)]
+        conds = [c["r_score"].between(a, b) & c["f_score"].between(x, y) for _, a, b, x, y in rules]
+        c["segment"] = np.select(conds, [r[0] for r in rules], "Unclassified")
+        return c.reset_index()
+    timed("rfm", rfm)
+
+    # ---- lifecycle (default LifecycleRules)
+    def stages(d):
+        ff = f[f["order_date"] <= d]
+        age = (d - ff["order_date"]).dt.days
+        ff = ff.assign(recent=age < 90, previous=(age >= 90) & (age < 180),
+                       rgap=ff["gap_days"].where(age < 90))
+        c = ff.groupby("customer_id").agg(first=("first_date", "first"), last=("order_date", "max"),
+                                          rec=("recent", "sum"), prev=("previous", "sum"), mg=("rgap", "max"))
+        since = (d - c["last"]).dt.days
+        tenure = (d - c["first"]).dt.days
+        conds = [since > 180, tenure < 30, c["mg"].fillna(0) > 180,
+                 (since > 90) | ((c["prev"] > 0) & (c["rec"] < 0.5 * c["prev"])),
+                 (tenure < 180) | ((c["rec"] >= 2) & (c["rec"] >= 1.5 * c["prev"]))]
+        return pd.Series(np.select(conds, ["churned", "new", "reactivated", "declining", "growing"], "mature"),
+                         index=c.index)
+    timed("lifecycle", lambda: stages(as_of))
+
+    def shares():
+        first = _midx(f["order_date"]).min()
+        ends = [_month_end(i) for i in range(first, last_full + 1)][-12:]
+        if not ends or ends[-1] != as_of:
+            ends.append(as_of)
+        rows = []
+        for d in ends:
+            vc = stages(d).value_counts()
+            for st, n in vc.items():
+                rows.append(dict(date=d, stage=st, customers=int(n)))
+        return pd.DataFrame(rows)
+    timed("stage_shares", shares)
+
+    def transitions():
+        d0 = max(as_of - pd.Timedelta(days=365), f["order_date"].min())
+        a, b = stages(d0), stages(as_of)
+        m = pd.DataFrame({"to_stage": b, "from_stage": a.reindex(b.index).fillna("prospect")})
+        return m.groupby(["from_stage", "to_stage"]).size().rename("customers").reset_index()
+    timed("stage_transitions", transitions)
+
+    # ---- products (default ProductLifecycleRules: orders, 3-period moving average, lag 3)
+    def products():
+        ol = o[o["timestamp"].dt.normalize() <= as_of]
+        ps = ol.groupby(["product_id", _midx(ol["timestamp"]).rename("idx")]).size().rename("n").reset_index()
+        ps = ps[ps["idx"] <= last_full]
+        first = ps.groupby("product_id")["idx"].min()
+        wide = ps.pivot(index="product_id", columns="idx", values="n").reindex(
+            columns=range(int(first.min()), last_full + 1)).fillna(0.0)
+        mask = np.arange(wide.shape[1])[None, :] >= (first.reindex(wide.index).to_numpy() - first.min())[:, None]
+        wide = wide.where(mask)
+        sm = wide.T.rolling(3, min_periods=1).mean().T.where(mask)
+        peak = sm.max(axis=1)
+        cur = sm.iloc[:, -1]
+        age = last_full - first.reindex(wide.index) + 1
+        prev = sm.iloc[:, -4].where(age > 3)
+        level = (cur / peak).where(peak > 0, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = np.where(prev.isna(), np.nan, np.where(prev > 0, cur / prev - 1, np.where(cur > 0, np.inf, 0.0)))
+        stage = np.where(age <= 3, "introduction", np.where(growth >= 0.2, "growth",
+                         np.where((level < 0.5) | (growth <= -0.2), "decline", "maturity")))
+        return pd.DataFrame({"product_id": wide.index, "stage": stage})
+    timed("product_lifecycle", products)
+
+    def stage_kpis():
+        st = res["product_lifecycle"].set_index("product_id")["stage"]
+        lo = pd.Timestamp(year=(last_full - 2) // 12, month=(last_full - 2) % 12 + 1, day=1)
+        d = o["timestamp"].dt.normalize()
+        ol = o[(d >= lo) & (d <= _month_end(last_full))].copy()
+        ol["stage"] = ol["product_id"].map(st)
+        firsts = set(f.loc[f["seq"] == 1, "order_id"])
+        ol["first"] = ol["order_id"].isin(firsts)
+        return ol.groupby("stage").agg(orders=("order_id", "size"), revenue=("amount", "sum"),
+                                       buyers=("customer_id", "nunique"), first_orders=("first", "sum")).reset_index()
+    timed("product_stage_kpis", stage_kpis)
+
+    return dict(retention=res["retention"], retention_n=res["retention_n"], repurchase=res["repurchase"],
+                repeat=res["repeat_customers"], activity=res["activity"], churn=res["churn_risk"],
+                rfm=res["rfm"], lifecycle=res["lifecycle"].rename("stage").to_frame(),
+                shares=res["stage_shares"], transitions=res["stage_transitions"], products=res["product_lifecycle"],
+                stage_kpis=res["product_stage_kpis"], _timings=timings)
+
+
+# ============================================================================ digest
+def make_digest(retention, retention_n, repurchase, repeat, activity, churn, rfm, lifecycle, shares,
+                transitions, products, stage_kpis) -> dict:
+    """Headline numbers both sides must agree on."""
+    def r(x, nd=6):
+        return round(float(x), nd)
+
+    sh = shares[shares["customers"] > 0]
+    tr = transitions[transitions["customers"] > 0]
+    return {
+        "retention_cells": int(len(retention[retention["active_customers"] > 0])),
+        "retention_active_sum": int(retention["active_customers"].sum()),
+        "retention_revenue_sum": r(retention["revenue"].sum(), 2),
+        "retention_n_rates": [r(x) for x in retention_n["retention_rate"]],
+        "rolling_rates": [r(x) for x in retention_n["rolling_retention_rate"]],
+        "repurchase_rates": [r(x) for x in repurchase["repurchase_rate"]],
+        "returning_customers": int(repeat["returning_customers"].sum()),
+        "repeat_orders": int(repeat["repeat_orders"].sum()),
+        "activity_sessions": int(activity["sessions"].sum()),
+        "activity_visitor_sum": int(activity["visitors"].sum()),
+        "stickiness": [r(x) for x in activity["stickiness"]],
+        "median_session_seconds": [r(x) for x in activity["median_session_seconds"]],
+        "churn_at_risk": int(len(churn)),
+        "churn_top20": [int(x) for x in churn["customer_id"].head(20)],
+        "rfm_segments": {str(k): int(v) for k, v in sorted(rfm["segment"].value_counts().items())},
+        "lifecycle": {str(k): int(v) for k, v in sorted(lifecycle["stage"].value_counts().items())},
+        "stage_shares": sorted((str(pd_ts(d)), str(s), int(n)) for d, s, n in zip(sh["date"], sh["stage"], sh["customers"])),
+        "transitions": sorted((str(a), str(b), int(n)) for a, b, n in zip(tr["from_stage"], tr["to_stage"], tr["customers"])),
+        "product_stages": {str(k): int(v) for k, v in sorted(products["stage"].value_counts().items())},
+        "stage_kpi_orders": {str(k): int(v) for k, v in zip(stage_kpis["stage"], stage_kpis["orders"]) if v},
+    }
+
+
+def pd_ts(d):
+    import pandas as pd
+
+    return pd.Timestamp(d).date()
+
+
+def compare(a: dict, b: dict) -> list[str]:
+    out = []
+    for k in a:
+        x, y = a[k], b.get(k)
+        if isinstance(x, list) and x and isinstance(x[0], float):
+            same = len(x) == len(y) and all(abs(p - q) <= 1e-6 * max(1, abs(p)) for p, q in zip(x, y))
+        elif isinstance(x, float):
+            same = abs(x - y) <= 1e-6 * max(1, abs(x))
+        else:
+            same = x == y
+        if not same:
+            out.append(k)
+    return out
+
+
+# ============================================================================ driver
+def ensure_data(n_orders: int, seed: int) -> tuple[Path, float | None]:
+    d = DATA / f"tx_{n_orders}_{seed}"
+    if (d / "orders.parquet").exists() and (d / "sessions.parquet").exists():
+        return d, None
+    from crm_research.simulate import write_transactions
+
+    t = time.perf_counter()
+    write_transactions(d, n_orders=n_orders, seed=seed, overwrite=True)
+    return d, time.perf_counter() - t
+
+
+def child(side: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--side", side, "--orders", str(args.orders), "--seed", str(args.seed)]
+    for k in ("memory_limit", "threads", "database"):
+        v = getattr(args, k)
+        if v:
+            cmd += [f"--{k.replace('_', '-')}", str(v)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        return {"side": side, "error": (p.stderr.strip().splitlines() or ["failed"])[-1],
+                "maxrss_gib": float("nan")}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--orders", type=int, default=10_000_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit (default 3GB)")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--database", default=None, help="DuckDB database file (default: in memory)")
+    ap.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
+    ap.add_argument("--pandas", action="store_true", help="run pandas even above 20 million orders")
+    ap.add_argument("--side", choices=["engine", "pandas"], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    d = DATA / f"tx_{args.orders}_{args.seed}"
+    if args.side == "engine":
+        tmp = DATA / "duckdb_tmp"
+        print(json.dumps(run_engine(str(d / "orders.parquet"), str(d / "sessions.parquet"), args.memory_limit,
+                                    str(tmp), args.threads, args.database)))
+        return 0
+    if args.side == "pandas":
+        print(json.dumps(run_pandas(str(d / "orders.parquet"), str(d / "sessions.parquet"))))
+        return 0
+
+    d, gen_s = ensure_data(args.orders, args.seed)
+    import pyarrow.parquet as pq
+
+    n_o = pq.ParquetFile(d / "orders.parquet").metadata.num_rows
+    n_s = pq.ParquetFile(d / "sessions.parquet").metadata.num_rows
+    print(f"KPI suite benchmark: {n_o:,} orders, {n_s:,} sessions ({d.relative_to(HERE.parent)}), "
+          f"{os.cpu_count()} cores, DuckDB memory_limit {args.memory_limit}")
+    if gen_s is not None:
+        print(f"  generated the log in {gen_s:.1f} s (cached for later runs)")
+    load = os.getloadavg()[0]
+    print(f"  load average before the run: {load:.1f} (other processes share the CPU; compare CPU seconds too)")
+    eng = child("engine", args)
+    skip_pandas = args.no_pandas or (args.orders > 20_000_000 and not args.pandas)
+    pdr = None if skip_pandas else child("pandas", args)
+
+    def line(r):
+        if r is None:
+            return "skipped (pass --pandas to force)"
+        if "error" in r:
+            return f"FAILED: {r['error']}"
+        return (f"load {r['load_s']:6.1f} s | prepare {r['prep_s']:5.1f} s | KPIs {r['kpi_s']:6.1f} s | "
+                f"total {r['total_s']:6.1f} s wall, {r['total_cpu']:6.1f} s CPU | peak RSS {r['maxrss_gib']:.2f} GiB")
+
+    print(f"  engine (DuckDB/ibis): {line(eng)}")
+    print(f"  pandas baseline     : {line(pdr)}")
+    if pdr is not None and "error" not in pdr and "error" not in eng:
+        print(f"  ratio pandas / engine: wall {pdr['total_s'] / eng['total_s']:.1f}x, "
+              f"CPU {pdr['total_cpu'] / eng['total_cpu']:.1f}x, peak memory {pdr['maxrss_gib'] / eng['maxrss_gib']:.1f}x")
+        diff = compare(eng["digest"], pdr["digest"])
+        print("  results agree: " + ("yes (" + str(len(eng["digest"])) + " headline figures)" if not diff
+                                       else "NO, differ in " + ", ".join(diff)))
+        print("  per table (s):  " + "  ".join(f"{k} {eng['per_table'].get(k, '-')}/{v}"
+                                             for k, v in pdr["per_table"].items()) + "   (engine/pandas)")
+    if "error" not in eng and args.orders == 10_000_000:
+        ok_t = eng["total_s"] <= 30
+        ok_m = eng["maxrss_gib"] <= 4
+        print(f"  targets (10M orders): total <= 30 s: {'met' if ok_t else 'missed'}; "
+              f"peak <= 4 GiB: {'met' if ok_m else 'missed'}")
+    return 0 if "error" not in eng else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,896 @@
+"""Execute a batch: notebooks x parameter sets in parallel, into ``reports/<batch>/``.
+
+Layout of the output folder::
+
+    reports/<batch>/
+      index.html                      every run: status, parameters, headline figures, links
+      results.csv, results.parquet    tidy key results of all successful runs
+      tables/<name>.csv|.parquet      tables recorded with record_table(), all runs stacked
+      manifest.json                   state of every run (rewritten atomically after each run)
+      runs/<run>/                     the last successful result of each run:
+        <run>.ipynb  <run>.html  <run>.log  run.json  results/  (+ files the notebook wrote)
+      failed/<run>/                   the last failure of a run: partial notebook, report, log
+
+Guarantees:
+
+* **Isolation** - every run gets a fresh kernel process (forked warm, see
+  :mod:`crm_research.batch.kernels`); a failing run does not stop the others.
+* **Nothing good is overwritten by a failure** - a run executes in ``.work/``; only on
+  success does its folder replace ``runs/<run>`` (a rename). A failure goes to
+  ``failed/<run>`` and the previous good result stays where it was.
+* **Skip and resume** - a run's *key* hashes the notebook file, the parameters, the
+  contents of every input file or folder they reference, the crm-research version and
+  source code, and the Python version. A run whose ``runs/<run>/run.json`` carries the same
+  key is reused, unless ``force``. A batch killed midway therefore resumes where it
+  stopped: finished runs are in place with their ``run.json``; the rest run again.
+* **Same results whatever the worker count** - runs are independent processes and the
+  index, tables and manifest list runs in config order.
+* **No personal data published** - reports pass :func:`crm_research.reporting.export.export_html`'s
+  guard; a run whose output shows phone numbers or e-mail addresses fails.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..errors import ConfigError
+from .config import BatchConfig, RunSpec, load_batch_config
+
+KEY_FORMAT = 1
+ENGINE_NAME = "crm-research"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- keys
+_CODE_DIGEST: str | None = None
+
+
+def code_digest() -> str:
+    """SHA-256 over crm-research's own source files (changes whenever the library does)."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        root = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        for p in sorted(root.rglob("*.py")):
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        _CODE_DIGEST = h.hexdigest()
+    return _CODE_DIGEST
+
+
+def input_hashes(spec: RunSpec, base: Path) -> dict[str, str]:
+    """SHA-256 of each existing file or folder referenced by the run's parameters,
+    keyed by its path relative to the config folder."""
+    from ..reporting.provenance import file_sha256, tree_sha256
+
+    out = {}
+    for p in spec.inputs:
+        try:
+            label = Path(os.path.relpath(p, base)).as_posix()  # "../data/a.csv": machine-independent
+        except ValueError:  # another drive (Windows)
+            label = p.as_posix()
+        out[label] = tree_sha256(p) if p.is_dir() else file_sha256(p)
+    return out
+
+
+def run_key(spec: RunSpec, inputs: Mapping[str, str]) -> str:
+    """Content hash deciding whether a run must execute again."""
+    import platform
+
+    from .. import __version__
+    from ..reporting.provenance import file_sha256
+
+    payload = {"format": KEY_FORMAT, "notebook": file_sha256(spec.notebook), "kernel": spec.kernel,
+               "parameters": spec.parameters, "inputs": dict(sorted(inputs.items())),
+               "crm_research": __version__, "code": code_digest(), "python": platform.python_version()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- papermill engine
+def _register_engine() -> None:
+    from nbclient.exceptions import CellExecutionError
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.utils import remove_args
+
+    if ENGINE_NAME in papermill_engines._engines:
+        return
+
+    class BatchEngine(NBClientEngine):
+        """papermill engine using a kernel we started (``km=``), running our setup code
+        first and shutting the kernel down (kill) afterwards. On any error the partial
+        notebook is saved before the error propagates."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None,
+                                     setup_code=None, partial_path=None, **kwargs):
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            client = PapermillNotebookClient(
+                nb_man, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
+                log=logging.getLogger("papermill"), log_output=log_output, stdout_file=stdout_file,
+                stderr_file=stderr_file, shutdown_kernel="immediate", **kwargs)
+            if setup_code:
+                async def _setup(notebook=None, **_kw):
+                    reply = await client.kc.execute_interactive(setup_code, silent=True, store_history=False,
+                                                                timeout=60, allow_stdin=False)
+                    if reply["content"].get("status") != "ok":
+                        raise RuntimeError(f"kernel setup failed: {reply['content'].get('evalue')}")
+                client.on_notebook_start = _setup
+            try:
+                return client.execute(cleanup_kc=True)
+            except CellExecutionError:
+                raise
+            except BaseException:
+                try:
+                    if partial_path:
+                        import nbformat
+
+                        nbformat.write(nb_man.nb, partial_path)
+                finally:
+                    try:
+                        client._cleanup_kernel()
+                    except Exception:  # noqa: BLE001
+                        pass
+                raise
+
+    papermill_engines.register(ENGINE_NAME, BatchEngine)
+
+
+# --------------------------------------------------------------------------- parameters
+def inject_parameters(nb: Any, parameters: Mapping[str, Any]) -> Any:
+    """Insert the parameters cell papermill-style: a code cell tagged
+    ``injected-parameters`` right after the cell tagged ``parameters`` (replacing an earlier
+    injected cell), its source from :func:`crm_research.batch.config.parameters_source`."""
+    import nbformat
+
+    from .config import parameters_source
+
+    cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    if not parameters:
+        nb.cells = cells
+        return nb
+    new = nbformat.v4.new_code_cell(parameters_source(parameters), metadata={"tags": ["injected-parameters"]})
+    idx = next((i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), -1)
+    cells.insert(idx + 1, new)
+    nb.cells = cells
+    return nb
+
+
+# --------------------------------------------------------------------------- errors
+def _error_from_notebook(nb: Any, fallback: BaseException | None, timeout: float | None) -> dict[str, Any]:
+    """Locate the failure: cell, execution count, line, exception."""
+    cell_idx, cell = None, None
+    for i, c in enumerate(nb.cells if nb is not None else []):
+        if c.cell_type != "code":
+            continue
+        if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+            cell_idx, cell = i, c
+            break
+    if cell is None and nb is not None:  # timeout / dead kernel: the last cell that started
+        for i, c in enumerate(nb.cells):
+            if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time"):
+                cell_idx, cell = i, c
+    ename, evalue, line_no, line = None, None, None, None
+    if cell is not None:
+        err = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+        if err is not None:
+            ename, evalue = err.get("ename"), err.get("evalue")
+            tb = [_ANSI.sub("", t) for t in err.get("traceback", [])]
+            text = "\n".join(tb).splitlines()
+            in_cell = False
+            for t in text:
+                m = re.match(r"\s*Cell In\s*\[\d*\],\s*line (\d+)", t)
+                if m:
+                    in_cell, line_no = True, int(m.group(1))
+                    continue
+                if in_cell and t.startswith("---->"):
+                    line = re.sub(r"^---->\s*\d+\s?", "", t).rstrip()
+                    in_cell = False
+            if line is None and line_no is not None:
+                src = cell.source.splitlines()
+                if 0 < line_no <= len(src):
+                    line = src[line_no - 1].rstrip()
+    if ename is None and fallback is not None:
+        ename = type(fallback).__name__
+        evalue = str(fallback).strip().splitlines()[0] if str(fallback).strip() else ""
+        if ename == "CellTimeoutError" and timeout:
+            evalue = f"cell did not finish within {timeout:g} s (batch 'timeout')"
+        elif ename == "DeadKernelError":
+            evalue = "the kernel died (out of memory, or the process was killed)"
+    where = []
+    if cell_idx is not None:  # number the cell as in the user's notebook (no injected/papermill cells)
+        skip = {"injected-parameters", "papermill-error-cell-tag"}
+        n = sum(1 for c in nb.cells[:cell_idx] if not skip & set(c.get("metadata", {}).get("tags", [])))
+        where.append(f"cell {n + 1}")
+        if cell.get("execution_count"):
+            where.append(f"(In [{cell['execution_count']}])")
+    loc = " ".join(where)
+    if line_no is not None:
+        loc = f"{loc}, line {line_no}" if loc else f"line {line_no}"
+    msg = f"{loc + ': ' if loc else ''}{ename or 'Error'}: {evalue or ''}".rstrip(": ")
+    if line:
+        msg += f"\n    {line.strip()}"
+    return {"cell": cell_idx, "execution_count": cell.get("execution_count") if cell is not None else None,
+            "line_no": line_no, "line": line, "ename": ename, "evalue": evalue, "message": msg}
+
+
+# --------------------------------------------------------------------------- worker
+def _redact(text: str) -> str:
+    """Text with personal data (phone, e-mail, ...) replaced: run logs are published too."""
+    from ..reporting.export import scan_text
+
+    for kind, value in scan_text(text):
+        text = text.replace(value, f"[{kind} redacted]")
+    return text
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Log lines (cell outputs echoed by papermill) pass the same personal-data scan as reports."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _redact(super().format(record))
+
+
+class _Worker:
+    """Executes runs in one process; kernels come from the batch's zygote (socket path) or,
+    when it is None, are started fresh for every run."""
+
+    def __init__(self, zygote: str | None):
+        import threading
+
+        from .kernels import KernelPool
+
+        _register_engine()
+        self.pool = KernelPool(zygote)
+        # nbconvert's import and template compilation cost ~2 s: pay them while the first
+        # notebook executes (which mostly waits on its kernel), not after it.
+        self._warmup = threading.Thread(target=_warm_exporters, name="crm-export-warmup", daemon=True)
+        self._warmup.start()
+
+    def close(self) -> None:
+        self._warmup.join(timeout=30)
+        self.pool.close()
+
+    def run(self, task: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._run(task)
+        except BaseException as e:  # noqa: BLE001 - never lose a run's outcome
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            return {**task["record"], "status": "failed", "action": "ran", "finished": _utc_now(),
+                    "duration": 0.0, "error": {"message": f"internal error: {type(e).__name__}: {e}",
+                                               "ename": type(e).__name__, "evalue": str(e),
+                                               "traceback": traceback.format_exc()}}
+
+    def _run(self, task: dict[str, Any]) -> dict[str, Any]:
+        import nbformat
+        import papermill as pm
+        from papermill.exceptions import PapermillExecutionError
+
+        from ..reporting.export import PersonalDataError, export_html, redact_personal_data
+        from ..reporting.results import read_records, recorded_tables
+        from .index import run_footer, run_header
+
+        out = Path(task["out_dir"])
+        name = task["name"]
+        work = out / ".work" / f"{name}-{uuid.uuid4().hex[:8]}"
+        work.mkdir(parents=True)
+        rec: dict[str, Any] = dict(task["record"])
+        started = _utc_now()
+        t0 = time.perf_counter()
+        rec.update(started=started, action="ran")
+        nb_out = work / f"{name}.ipynb"
+        nb_input = work.parent / f"{work.name}.input.ipynb"
+        log_path = work / f"{name}.log"
+        log_f = open(log_path, "a", encoding="utf-8")
+        handler = logging.StreamHandler(log_f)
+        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler.addFilter(lambda r: not str(r.msg).startswith(("Input Notebook:", "Output Notebook:")))
+        pm_log = logging.getLogger("papermill")
+        pm_log.addHandler(handler)
+        old_level = pm_log.level
+        pm_log.setLevel(logging.INFO)
+        log_f.write(f"run {name} of batch {task['batch']}\nnotebook {rec['notebook']}\nparameters "
+                    f"{json.dumps(rec['parameters'], ensure_ascii=False)}\nkey {rec['key']}\nstarted {started}\n")
+        env = {"CRM_RESEARCH_RUN_DIR": str(work), "CRM_RESEARCH_RUN": name, "CRM_RESEARCH_BATCH": task["batch"],
+               "CRM_RESEARCH_RUN_STARTED": started, "CRM_RESEARCH_PROJECT_DIR": task["project_dir"]}
+        error: dict[str, Any] | None = None
+        timing: dict[str, float] = {}
+        km = None
+        try:
+            tk = time.perf_counter()
+            km = self.pool.acquire(task["kernel"], str(work), env)
+            timing["kernel"] = round(time.perf_counter() - tk, 3)
+            warm = getattr(km, "provisioner", None).__class__.__name__ == "ForkedKernelProvisioner"
+            how = f"warm (forked, {getattr(km, 'preloaded', 0)} modules preloaded)" if warm else "fresh process"
+            log_f.write(f"kernel {task['kernel']}: {how}, ready in {time.perf_counter() - tk:.2f} s\n")
+            log_f.flush()
+            from .kernels import setup_code
+
+            code = setup_code(str(work), env, [str(Path(task["notebook"]).parent)])
+            nb_in = inject_parameters(nbformat.read(task["notebook"], as_version=4), task["resolved"])
+            nbformat.write(nb_in, str(nb_input))
+            te = time.perf_counter()
+            try:
+                pm.execute_notebook(str(nb_input), str(nb_out), parameters=None, engine_name=ENGINE_NAME,
+                                    kernel_name=task["kernel"], km=km, progress_bar=False, log_output=True,
+                                    execution_timeout=task["timeout"], request_save_on_cell_execute=False,
+                                    setup_code=code, partial_path=str(nb_out))
+            finally:
+                timing["execute"] = round(time.perf_counter() - te, 3)
+        except PapermillExecutionError as e:
+            error = {"exc": e}
+        except Exception as e:  # noqa: BLE001 - timeouts, dead kernels, unreadable notebooks
+            error = {"exc": e}
+        finally:
+            if km is not None:
+                try:
+                    from jupyter_core.utils import run_sync
+
+                    if km.has_kernel:
+                        run_sync(km.shutdown_kernel)(now=True)
+                except Exception:  # noqa: BLE001
+                    pass
+            pm_log.removeHandler(handler)
+            pm_log.setLevel(old_level)
+            nb_input.unlink(missing_ok=True)
+        klog = getattr(km, "kernel_log", None) if km is not None else None
+        if klog and os.path.exists(klog):
+            text = Path(klog).read_text(encoding="utf-8", errors="replace").strip()
+            if text:
+                log_f.write("--- kernel process output ---\n" + _redact(text) + "\n")
+            os.unlink(klog)
+
+        nb = nbformat.read(str(nb_out), as_version=4) if nb_out.exists() else None
+        if error is not None:
+            error = _error_from_notebook(nb, error["exc"], task["timeout"])
+        rec["results"] = read_records(work) if error is None else []
+        rec["tables"] = list(recorded_tables(work)) if error is None else []
+        if nb is not None:  # store paths as the user knows them, not the temporary ones
+            meta = nb.metadata.setdefault("papermill", {})
+            meta["input_path"] = rec["notebook"]
+            meta["output_path"] = f"{name}.ipynb"
+            meta["parameters"] = rec["parameters"]
+            meta["default_parameters"] = {}
+        final_dir = ("runs" if error is None else "failed")
+        rec["files"] = {"notebook": f"{final_dir}/{name}/{name}.ipynb", "log": f"{final_dir}/{name}/{name}.log",
+                        "html": f"{final_dir}/{name}/{name}.html"}
+        prev_ok = out / "runs" / name / f"{name}.html"
+        if error is not None and prev_ok.exists():
+            rec["previous_ok"] = f"runs/{name}/{name}.html"
+        rec["finished"] = _utc_now()
+        rec["duration"] = round(time.perf_counter() - t0, 3)
+        rec["status"] = "ok" if error is None else "failed"
+        rec["error"] = error
+        rec["provenance"] = task["provenance"] | {"started": started, "finished": rec["finished"]}
+        tx = time.perf_counter()
+        if nb is not None:
+            title = _notebook_title(nb, name)
+            for attempt in range(2):
+                header, header_text = run_header({**rec, "files": {k: Path(v).name for k, v in rec["files"].items()}},
+                                                  title=title, batch_title=task["batch_title"],
+                                                  index_href="../../index.html", show_code=task["show_code"])
+                try:
+                    export_html(nb, work / f"{name}.html", show_code=task["show_code"], title=f"{title} · {name}",
+                                header_html=header, footer_html=run_footer(rec), header_text=header_text,
+                                source=f"report of run {name}")
+                    break
+                except PersonalDataError as e:
+                    if attempt == 1:
+                        rec["files"].pop("html", None)
+                        break
+                    n = redact_personal_data(nb)
+                    log_f.write(f"personal data guard: {e}\n")
+                    rec["status"], rec["results"], rec["tables"] = "failed", [], []
+                    rec["error"] = {"message": str(e), "ename": "PersonalDataError", "evalue": str(e),
+                                    "cell": e.findings[0].cell if e.findings else None}
+                    rec["files"] = {k: v.replace("runs/", "failed/", 1) for k, v in rec["files"].items()}
+                    if prev_ok.exists():
+                        rec["previous_ok"] = f"runs/{name}/{name}.html"
+                    log_f.write(f"{n} value(s) redacted in the kept notebook\n")
+                except Exception as e:  # noqa: BLE001 - keep the run's notebook even if rendering fails
+                    log_f.write(f"HTML export failed: {type(e).__name__}: {e}\n")
+                    rec["files"].pop("html", None)
+                    if rec["status"] == "ok":
+                        rec["status"] = "failed"
+                        rec["error"] = {"message": f"HTML export failed: {type(e).__name__}: {e}",
+                                        "ename": type(e).__name__, "evalue": str(e)}
+                        rec["files"] = {k: v.replace("runs/", "failed/", 1) for k, v in rec["files"].items()}
+                    break
+            nbformat.write(nb, str(nb_out))
+        else:
+            rec["files"].pop("notebook", None)
+            rec["files"].pop("html", None)
+        timing["export"] = round(time.perf_counter() - tx, 3)
+        rec["timing"] = timing
+        rec["finished"] = _utc_now()
+        rec["duration"] = round(time.perf_counter() - t0, 3)
+        log_f.write(f"{rec['status']} after {rec['duration']:.2f} s ({', '.join(f'{k} {v:.2f} s' for k, v in timing.items())})"
+                    + (f": {rec['error']['message']}" if rec["error"] else "") + "\n")
+        log_f.close()
+        _atomic_json(work / "run.json", rec)
+        _place(out, name, work, "runs" if rec["status"] == "ok" else "failed")
+        if rec["status"] == "ok":
+            shutil.rmtree(out / "failed" / name, ignore_errors=True)
+        return rec
+
+
+def _warm_exporters() -> None:
+    try:
+        import nbformat
+
+        from ..reporting.export import _exporter
+
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"), nbformat.v4.new_code_cell("1")])
+        from ..reporting.export import _EXPORT_LOCK
+
+        with _EXPORT_LOCK:
+            _exporter(False).from_notebook_node(nb)
+    except Exception:  # noqa: BLE001 - only a warm-up
+        pass
+
+
+def _notebook_title(nb: Any, default: str) -> str:
+    from ..reporting.export import notebook_title
+
+    return notebook_title(nb, default)
+
+
+def _place(out: Path, name: str, work: Path, kind: str) -> None:
+    """Move a finished run folder to ``<kind>/<name>``, replacing the previous one.
+
+    The old folder is first renamed to ``.work/replaced-<kind>-<name>`` and deleted after
+    the new one is in place; :func:`_recover` restores it if we die in between.
+    """
+    final = out / kind / name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    trash = out / ".work" / f"replaced-{kind}-{name}"
+    if trash.exists():
+        shutil.rmtree(trash)
+    if final.exists():
+        os.rename(final, trash)
+    os.rename(work, final)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _recover(out: Path) -> None:
+    """Clean ``.work`` after an interrupted batch, restoring folders caught mid-replacement."""
+    w = out / ".work"
+    if not w.is_dir():
+        return
+    for p in w.iterdir():
+        m = re.match(r"replaced-(runs|failed)-(.+)$", p.name)
+        if m and not (out / m.group(1) / m.group(2)).exists():
+            (out / m.group(1)).mkdir(exist_ok=True)
+            os.rename(p, out / m.group(1) / m.group(2))
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- batch
+@dataclass
+class BatchResult:
+    """Outcome of :func:`run_batch`.
+
+    Attributes
+    ----------
+    name : str
+    out_dir : Path
+    records : list of dict
+        One record per run in config order (``status`` ok / failed / pending, ``action``
+        ran / reused, ``error``, ``results``, ``files`` ...).
+    index : Path
+    wall_seconds : float
+    workers : int
+    """
+
+    name: str
+    out_dir: Path
+    records: list[dict[str, Any]]
+    index: Path
+    wall_seconds: float
+    workers: int
+    kernel_stats: dict[str, Any] = field(default_factory=dict)
+
+    def _count(self, pred: Callable[[dict[str, Any]], bool]) -> int:
+        return sum(1 for r in self.records if pred(r))
+
+    @property
+    def n_ok(self) -> int:
+        return self._count(lambda r: r.get("status") == "ok")
+
+    @property
+    def n_failed(self) -> int:
+        """Failures that count (not the runs labelled ``expect: failure``)."""
+        return self._count(lambda r: r.get("status") == "failed" and not r.get("expect_failure"))
+
+    @property
+    def n_expected_failures(self) -> int:
+        return self._count(lambda r: r.get("status") == "failed" and bool(r.get("expect_failure")))
+
+    @property
+    def n_reused(self) -> int:
+        return self._count(lambda r: r.get("action") == "reused")
+
+    @property
+    def n_ran(self) -> int:
+        return self._count(lambda r: r.get("action") == "ran")
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every run of this invocation succeeded (or failed as labelled), 1 otherwise.
+
+        Runs left out with ``only=`` do not count; a run not executed because the batch was
+        interrupted does."""
+        bad = self._count(lambda r: r.get("action") != "kept" and (
+            (r.get("status") == "failed" and not r.get("expect_failure")) or r.get("status") not in ("ok", "failed")))
+        return 1 if bad else 0
+
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r.get("status") == "failed"]
+
+    def summary(self) -> str:
+        lines = [f"batch {self.name}: {len(self.records)} runs, {self.n_ok} ok"
+                 f" ({self.n_reused} reused, {self.n_ran} executed), {self.n_failed} failed"
+                 + (f", {self.n_expected_failures} failed as expected" if self.n_expected_failures else "")
+                 + f" in {self.wall_seconds:.1f} s on {self.workers} worker(s)"]
+        for r in self.failed():
+            tag = " (expected)" if r.get("expect_failure") else ""
+            msg = (r.get("error") or {}).get("message", "").replace("\n", "\n      ")
+            lines.append(f"  FAILED{tag} {r['run']}: {msg}")
+            if r.get("files", {}).get("notebook"):
+                lines.append(f"      partial notebook: {self.out_dir / r['files']['notebook']}")
+        lines.append(f"index: {self.index}")
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def __repr__(self) -> str:
+        return (f"BatchResult({self.name!r}, ok={self.n_ok}, failed={self.n_failed}, reused={self.n_reused}, "
+                f"out_dir={str(self.out_dir)!r})")
+
+
+def _lock(out: Path):
+    """Exclusive lock on the output folder (two batches must not write it at once)."""
+    f = open(out / ".lock", "a+")
+    try:
+        import fcntl
+
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, accept
+        pass
+    except OSError:
+        f.close()
+        raise ConfigError(str(out), "", "another batch is writing to this folder right now",
+                          hint="wait for it to finish, or pass a different --out") from None
+    return f
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover
+        return max(1, os.cpu_count() or 1)
+
+
+def _project_dir(config: BatchConfig) -> str:
+    """The git work tree holding the config (paths in provenance are shown relative to it),
+    else the config's folder."""
+    import subprocess
+
+    d = config.folder
+    try:
+        top = subprocess.run(["git", "-C", str(d), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=10)
+        if top.returncode == 0 and top.stdout.strip():
+            return top.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return str(d)
+
+
+def _out_dir(cfg: BatchConfig, out: str | os.PathLike | None) -> Path:
+    return (Path(out) if out is not None else (cfg.out or Path("reports") / cfg.name)).resolve()
+
+
+def _check_only(cfg: BatchConfig, only: list[str] | None) -> None:
+    if only:
+        names = {r.name for r in cfg.runs}
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise ConfigError(str(cfg.path), "runs", f"no run named {unknown[0]!r}",
+                              hint="run names: " + ", ".join(r.name for r in cfg.runs))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class BatchPlan:
+    """What :func:`run_batch` would do: one record per run (config order), the runs to
+    execute (``tasks``) and the reused runs whose HTML must be re-rendered."""
+
+    config: BatchConfig
+    out_dir: Path
+    config_label: str
+    records: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    reexport: list[dict[str, Any]]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        todo = {t["name"] for t in self.tasks}
+        return [{"run": r["run"], "notebook": r.get("notebook"), "parameters": r.get("parameters", {}),
+                 "action": "run" if r["run"] in todo else ("reuse" if r.get("action") == "reused" else "keep")}
+                for r in self.records]
+
+
+def plan_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike | None = None,
+               force: bool = False, only: list[str] | None = None, show_code: bool = False) -> BatchPlan:
+    """Decide, without running or writing anything, which runs execute and which are reused."""
+    import platform
+
+    from .. import __version__
+    from ..reporting.provenance import git_state, package_versions
+
+    cfg = config if isinstance(config, BatchConfig) else load_batch_config(config)
+    out_dir = _out_dir(cfg, out)
+    _check_only(cfg, only)
+    project_dir = _project_dir(cfg)
+    versions = package_versions()
+    git = git_state(project_dir)
+    try:
+        config_label = cfg.path.relative_to(Path(project_dir)).as_posix()
+    except ValueError:
+        config_label = cfg.path.name
+    records: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    reexport: list[dict[str, Any]] = []
+    for spec in cfg.runs:
+        inputs = input_hashes(spec, cfg.folder)
+        key = run_key(spec, inputs)
+        rec = {"run": spec.name, "batch": cfg.name, "notebook": spec.notebook_label, "parameters": spec.parameters,
+               "key": key, "inputs": inputs, "expect_failure": spec.expect_failure,
+               "description": spec.description, "status": "pending"}
+        prev = _read_json(out_dir / "runs" / spec.name / "run.json")
+        selected = not only or spec.name in only
+        if prev and prev.get("key") == key and prev.get("status") == "ok" and not (force and selected):
+            prev.update(action="reused", description=spec.description, expect_failure=spec.expect_failure)
+            if bool(prev.get("show_code")) != show_code:
+                reexport.append(prev)
+            records.append(prev)
+            continue
+        if not selected:  # keep showing the latest state of runs not selected with --only
+            fail = _read_json(out_dir / "failed" / spec.name / "run.json")
+            latest = max([r for r in (prev, fail) if r], key=lambda r: r.get("finished") or "", default=None)
+            records.append({**(latest or rec), "action": "kept"})
+            continue
+        rec["show_code"] = show_code
+        records.append(rec)
+        prov = {"parameters": spec.parameters, "data_files": [{"path": k, "sha256": v} for k, v in inputs.items()],
+                "versions": versions, "git": git,
+                "seed": spec.parameters.get("seed") if isinstance(spec.parameters.get("seed"), int) else None,
+                "platform": f"{platform.system()}-{platform.machine()}", "crm_research": __version__}
+        tasks.append({"name": spec.name, "batch": cfg.name, "batch_title": cfg.title or cfg.name,
+                      "notebook": str(spec.notebook), "kernel": spec.kernel, "resolved": spec.resolved,
+                      "timeout": cfg.timeout, "out_dir": str(out_dir), "show_code": show_code,
+                      "project_dir": project_dir, "record": rec, "provenance": prov})
+    return BatchPlan(cfg, out_dir, config_label, records, tasks, reexport)
+
+
+def run_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike | None = None,
+              workers: int | None = None, force: bool = False, show_code: bool = False, warm: bool = True,
+              progress: bool = True, only: list[str] | None = None,
+              on_done: Callable[[dict[str, Any]], None] | None = None) -> BatchResult:
+    """Run a batch (see the module docstring for outputs and guarantees).
+
+    Parameters
+    ----------
+    config : BatchConfig or path
+        The batch (a YAML path is loaded and validated first: nothing runs if it is wrong).
+    out : path, optional
+        Output folder (default: the config's ``out``, else ``reports/<batch>``).
+    workers : int, optional
+        Parallel worker processes (default: the config's ``workers``, else the number of
+        cores); never more than there are runs to execute.
+    force : bool
+        Execute every run, even unchanged ones.
+    show_code : bool
+        Show code in the HTML reports (reused runs are re-exported when this changes).
+    warm : bool
+        Use warm (forked, preloaded) kernels; False starts an ordinary kernel per run.
+    progress : bool
+        Show a progress bar on stderr.
+    only : list of str, optional
+        Execute only these runs (others keep their state); names must exist.
+    on_done : callable, optional
+        Called with each run's record as it finishes (in the parent process).
+
+    Returns
+    -------
+    BatchResult
+    """
+    from .. import __version__
+    from .index import write_index, write_results
+
+    t_start = time.perf_counter()
+    cfg = config if isinstance(config, BatchConfig) else load_batch_config(config)
+    out_dir = _out_dir(cfg, out)
+    _check_only(cfg, only)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(str(out_dir), "", "output path exists and is not a folder", hint="pass another --out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(out_dir)
+    try:
+        _recover(out_dir)
+        plan = plan_batch(cfg, out=out_dir, force=force, only=only, show_code=show_code)
+        for rec in plan.reexport:
+            _reexport(out_dir, rec, show_code, cfg)
+        records, tasks, config_label = plan.records, plan.tasks, plan.config_label
+        by_name = {r["run"]: i for i, r in enumerate(records)}
+        n_workers = max(1, min(workers or cfg.workers or default_workers(), len(tasks) or 1))
+        preload = _preload_for(cfg, tasks) if warm else None
+        manifest_path = out_dir / "manifest.json"
+
+        def write_manifest() -> None:
+            _atomic_json(manifest_path, {
+                "batch": cfg.name, "title": cfg.title, "config": config_label, "crm_research": __version__,
+                "updated": _utc_now(), "runs": {r["run"]: {k: r.get(k) for k in (
+                    "status", "action", "key", "notebook", "parameters", "inputs", "started", "finished", "duration",
+                    "error", "expect_failure", "files", "provenance")} for r in records}})
+
+        def done(rec: dict[str, Any]) -> None:
+            records[by_name[rec["run"]]] = rec
+            write_manifest()
+            if on_done:
+                on_done(rec)
+
+        write_manifest()
+        kernel_stats: dict[str, Any] = {}
+        interrupted = False
+        zygote = None
+        try:
+            if tasks:
+                if preload is not None:
+                    from .kernels import ZygoteServer
+
+                    try:
+                        zygote = ZygoteServer(preload)
+                    except (OSError, RuntimeError):  # no fork / sockets here: ordinary kernels
+                        zygote = None
+                kernel_stats = _execute(tasks, n_workers, zygote.socket if zygote else None, progress,
+                                        cfg.name, done)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if zygote is not None:
+                zygote.close()
+            write_manifest()
+            write_results(out_dir, records)
+            downloads = {"results.csv": "results.csv", "results.parquet": "results.parquet",
+                         "manifest.json": "manifest.json"}
+            for p in sorted((out_dir / "tables").glob("*.csv")) if (out_dir / "tables").is_dir() else []:
+                downloads[f"tables/{p.name}"] = f"tables/{p.name}"
+            index = write_index(out_dir / "index.html", batch=cfg.name, title=cfg.title, description=cfg.description,
+                                config_label=config_label, records=records, downloads=downloads,
+                                workers=n_workers if tasks else None, wall_seconds=time.perf_counter() - t_start)
+            if not interrupted:
+                shutil.rmtree(out_dir / ".work", ignore_errors=True)
+        if interrupted:
+            raise KeyboardInterrupt
+        return BatchResult(cfg.name, out_dir, records, index, time.perf_counter() - t_start,
+                           n_workers if tasks else 0, kernel_stats)
+    finally:
+        lock.close()
+
+
+def _preload_for(cfg: BatchConfig, tasks: list[dict[str, Any]]) -> list[list[Any]] | None:
+    from .kernels import notebook_imports
+
+    if cfg.preload is False or not hasattr(os, "fork"):
+        return None
+    nbs = sorted({t["notebook"] for t in tasks})
+    mods = notebook_imports(nbs)
+    if isinstance(cfg.preload, list):
+        have = {m for m, _ in mods}
+        mods += [[m, []] for m in cfg.preload if m not in have]
+    return mods
+
+
+def _execute(tasks: list[dict[str, Any]], n_workers: int, zygote: str | None, progress: bool,
+             label: str, done: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Run tasks on ``n_workers`` worker processes (in this process when 1), reporting each
+    finished run to ``done`` as soon as it completes."""
+    from tqdm.auto import tqdm
+
+    from .worker import WorkerPool
+
+    bar = tqdm(total=len(tasks), desc=label, unit="run", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, leave=True)
+    failed = 0
+
+    def finish(rec: dict[str, Any]) -> None:
+        nonlocal failed
+        done(rec)
+        if rec.get("status") == "failed":
+            failed += 0 if rec.get("expect_failure") else 1
+            msg = (rec.get("error") or {}).get("message", "").splitlines()[0] if rec.get("error") else ""
+            tag = "failed as expected" if rec.get("expect_failure") else "FAILED"
+            if progress:
+                bar.write(f"{tag}: {rec['run']}: {msg}", file=sys.stderr)
+        bar.set_postfix_str(f"last {rec['run']}" + (f", {failed} failed" if failed else ""), refresh=False)
+        bar.update(1)
+
+    try:
+        if n_workers == 1:
+            worker = _Worker(zygote)
+            try:
+                for t in tasks:
+                    finish(worker.run(t))
+            finally:
+                s = worker.pool.stats
+                stats = {"warm": s.warm, "cold": s.cold, "preloaded": s.preloaded,
+                         "preload_failed": s.preload_failed}
+                worker.close()
+            return stats
+        pool = WorkerPool(n_workers, zygote, Path(tasks[0]["out_dir"]) / ".work")
+        try:
+            pool.run(tasks, finish)
+        finally:
+            pool.close()
+        return pool.stats
+    finally:
+        bar.close()
+
+
+def _reexport(out_dir: Path, rec: dict[str, Any], show_code: bool, cfg: BatchConfig) -> None:
+    """Re-render a reused run's HTML with code shown / hidden (no re-execution)."""
+    import nbformat
+
+    from ..reporting.export import PersonalDataError, export_html
+    from .index import run_footer, run_header
+
+    nb_path = out_dir / rec["files"]["notebook"]
+    if not nb_path.exists():
+        return
+    nb = nbformat.read(str(nb_path), as_version=4)
+    title = _notebook_title(nb, rec["run"])
+    header, text = run_header({**rec, "files": {k: Path(v).name for k, v in rec.get("files", {}).items()}},
+                              title=title, batch_title=cfg.title or cfg.name, index_href="../../index.html",
+                              show_code=show_code)
+    try:
+        export_html(nb, out_dir / rec["files"]["html"], show_code=show_code, title=f"{title} · {rec['run']}",
+                    header_html=header, footer_html=run_footer(rec), header_text=text)
+    except PersonalDataError as e:  # code shown may contain what outputs did not
+        rec["status"] = "failed"
+        rec["error"] = {"message": str(e), "ename": "PersonalDataError", "evalue": str(e)}
+        (out_dir / rec["files"]["html"]).unlink(missing_ok=True)
+        return
+    rec["show_code"] = show_code
+    _atomic_json(out_dir / "runs" / rec["run"] / "run.json", {k: v for k, v in rec.items() if k != "action"})

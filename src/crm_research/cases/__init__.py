@@ -1,0 +1,59 @@
+"""Cases as data, and the evaluation of the strategies they describe.
+
+A *case* (``cases/*.yaml``) is a platform or product, its lifecycle stages, the strategies it
+applied with their start dates and target customers, the KPIs that judge them, the
+comparison design, and its data (files, or a simulated data set with documented true
+effects). This package turns a case into a tidy table of effects, one row per strategy, KPI
+and design, with the test that fits the measure, a confidence interval, an effect size, a
+multiple-testing correction and a verdict ("worked", "no evidence", "harmful", "not
+identified").
+
+Modules: :mod:`.vocabulary` (KPIs, designs, stages), :mod:`.definition` (load/validate),
+:mod:`.data` (read files), :mod:`.panel` (KPIs per customer and period), :mod:`.effects`
+(two-sample tests and effect sizes), :mod:`.did` (difference-in-differences),
+:mod:`.evaluate` (designs, identification checks, verdicts), :mod:`.compare` (cases side by
+side), :mod:`.figures` (seaborn figures).
+
+Examples
+--------
+>>> from crm_research import cases
+>>> ev = cases.evaluate_case("r2_retention_strategies")     # doctest: +SKIP
+>>> print(ev.summary())                                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    # definition
+    "load_case": "definition", "CaseDefinition": "definition", "Strategy": "definition", "Stage": "definition",
+    "bundled_cases": "definition", "cases_dir": "definition", "resolve_case_path": "definition",
+    # vocabulary
+    "KPIS": "vocabulary", "DESIGNS": "vocabulary", "STAGES": "vocabulary", "VERDICTS": "vocabulary",
+    "kpi_table": "vocabulary", "resolve_kpi": "vocabulary",
+    # data and panels
+    "CaseData": "data", "load_case_data": "data", "kpi_panel": "panel", "kpi_panels": "panel",
+    # statistics
+    "compare_rates": "effects", "compare_means": "effects", "choose_test": "effects", "trend_test": "effects",
+    "did_estimate": "did", "event_study": "did", "parallel_trends_test": "did", "DiDResult": "did",
+    # evaluation
+    "evaluate_case": "evaluate", "CaseEvaluation": "evaluate", "RESULT_COLUMNS": "evaluate",
+    # comparison and figures
+    "kpi_framework": "compare", "kpi_framework_matrix": "compare", "compare_cases": "compare", "verdict_matrix": "compare",
+    "plot_kpi_framework": "figures", "plot_kpi_series": "figures", "plot_effects": "figures",
+    "plot_event_study": "figures",
+}
+
+
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+
+__all__ = sorted(_WHERE)

@@ -1,0 +1,638 @@
+"""Cases as data: load and validate a case YAML file.
+
+A case is a platform or product, its lifecycle stages, the strategies applied (with start
+dates, target customers and the KPIs that judge them), the comparison design, and either the
+data files or a ``simulate:`` block. The format is documented in ``cases/README.md``; in
+short (``*`` = required)::
+
+    id*: r2_retention
+    title*: {zh: ..., en: ...}
+    subject*: {kind*: platform | product, name*: {zh, en}, category: ...}
+    description: {zh, en}
+    source: "R2, chapter 6"
+    period: month                       # week | month | quarter (analysis period)
+    lifecycle:                          # stages with dates
+      - {stage*: growth, start*: 2019-07-01, end*: 2020-06-30, focus: {zh, en}}
+    design: did                         # before_after | treated_control | ab_test | did
+    compare_designs: [before_after]     # also run these, e.g. the naive before/after
+    window: {pre: 6, post: 6}           # periods before / after each start
+    alpha: 0.05
+    correction: holm                    # holm | bonferroni | fdr_bh | none  (across KPIs)
+    pretrend_alpha: 0.05                # level of the identification checks
+    kpi_options: {high_tiers: [gold, platinum], satisfaction_items: [SAT1, SAT2, SAT3],
+                  tests: {satisfaction_score: mwu}}
+    strategies*:
+      - id*: personalized_recommendation
+        name*: {zh, en}
+        stage: maturity
+        start*: 2020-03-01
+        end: 2020-12-31                 # optional
+        arm_column: group               # customers' column that says who is exposed
+        target: [rollout]               # values of arm_column exposed, or "all"
+        control: [holdout]              # comparison customers (default: everybody else)
+        kpis*: [click_through_rate, conversion_rate]
+        design: ab_test                 # optional override; also compare_designs, window
+        allocation: 0.5                 # A/B: planned share of target (sample-ratio check)
+    data:                               # paths relative to the case file ...
+      customers: data/customers.csv
+      orders: data/orders.csv
+      sessions: data/sessions.csv
+      survey: data/survey.csv
+      columns: {orders: {timestamp: paid_at}}
+    simulate: {...}                     # ... or a simulated data set (crm_research.simulate.cases)
+
+Every error is a :class:`~crm_research.errors.ConfigError` naming the case file and the key
+path (``strategies[2].kpis[1]``) with what was expected.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..errors import ConfigError
+from . import periods as _periods
+from .vocabulary import (CONTROL_DESIGNS, DESIGNS, KPIS, STAGE_ALIASES, STAGES, resolve_kpi,
+                         suggest)
+
+CORRECTIONS = {"holm": "holm", "bonferroni": "bonf", "bonf": "bonf", "fdr_bh": "fdr_bh", "bh": "fdr_bh",
+               "fdr_by": "fdr_by", "sidak": "sidak", "none": "none"}
+DATA_TABLES = ("customers", "orders", "sessions", "survey")
+CASES_ENV = "CRM_RESEARCH_CASES"
+
+_TOP_KEYS = {"id", "title", "subject", "description", "source", "period", "lifecycle", "design",
+             "compare_designs", "window", "alpha", "correction", "pretrend_alpha", "placebo",
+             "kpi_options", "strategies", "data", "simulate", "notes"}
+_STRATEGY_KEYS = {"id", "name", "stage", "start", "end", "arm_column", "target", "control", "kpis",
+                  "design", "compare_designs", "window", "allocation", "description"}
+_STAGE_KEYS = {"stage", "start", "end", "name", "focus"}
+_KPI_OPTION_KEYS = {"high_tiers", "satisfaction_items", "tests"}
+_SUBJECT_KEYS = {"kind", "name", "category"}
+
+
+# --------------------------------------------------------------------------- data model
+@dataclass(frozen=True)
+class Stage:
+    """A lifecycle stage with its dates (``end`` inclusive)."""
+
+    stage: str
+    start: _dt.date
+    end: _dt.date
+    focus: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def zh(self) -> str:
+        return STAGES[self.stage][0]
+
+    def contains(self, day: _dt.date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A strategy applied from ``start`` (and until ``end``, inclusive) to ``target`` customers."""
+
+    id: str
+    name: dict[str, str]
+    start: _dt.date
+    kpis: tuple[str, ...]
+    design: str
+    compare_designs: tuple[str, ...] = ()
+    stage: str | None = None
+    end: _dt.date | None = None
+    arm_column: str = "group"
+    target: tuple[str, ...] = ("all",)
+    control: tuple[str, ...] | None = None
+    window_pre: int = 6
+    window_post: int = 6
+    allocation: float | None = None
+    description: dict[str, str] = field(default_factory=dict)
+    index: int = 0
+
+    @property
+    def targets_all(self) -> bool:
+        return self.target == ("all",)
+
+    @property
+    def designs(self) -> tuple[str, ...]:
+        return (self.design,) + tuple(d for d in self.compare_designs if d != self.design)
+
+    @property
+    def label(self) -> str:
+        return self.name.get("en") or self.id
+
+
+@dataclass(frozen=True)
+class CaseDefinition:
+    """A validated case file. Build with :func:`load_case`."""
+
+    path: Path
+    id: str
+    title: dict[str, str]
+    subject: dict[str, Any]
+    strategies: tuple[Strategy, ...]
+    period: str = "month"
+    lifecycle: tuple[Stage, ...] = ()
+    description: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    design: str = "did"
+    alpha: float = 0.05
+    correction: str = "holm"
+    pretrend_alpha: float = 0.05
+    placebo: bool = True
+    high_tiers: tuple[str, ...] = ("gold", "platinum")
+    satisfaction_items: tuple[str, ...] = ("SAT1", "SAT2", "SAT3")
+    test_overrides: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Path] | None = None
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    simulate: Any = None  # crm_research.simulate.cases.SimulationSpec
+    notes: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def kpis(self) -> tuple[str, ...]:
+        """All KPIs used by the case, in first-use order (the case's KPI framework)."""
+        out: list[str] = []
+        for s in self.strategies:
+            out += [k for k in s.kpis if k not in out]
+        return tuple(out)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The data tables the case's KPIs need."""
+        need = {"customers"}
+        for k in self.kpis:
+            need.update(KPIS[k].data)
+        return tuple(t for t in DATA_TABLES if t in need)
+
+    def strategy(self, id_: str) -> Strategy:
+        for s in self.strategies:
+            if s.id == id_:
+                return s
+        raise KeyError(id_)
+
+    def stage_of(self, s: Strategy) -> Stage | None:
+        for st in self.lifecycle:
+            if st.stage == s.stage:
+                return st
+        return None
+
+    def name(self, lang: str = "en") -> str:
+        return self.title.get(lang) or self.title.get("en") or self.id
+
+    def describe(self, lang: str = "en") -> str:
+        """The case in Markdown: subject, description, lifecycle stages and strategies."""
+        from .vocabulary import DESIGN_LABELS
+
+        def t(d: dict) -> str:
+            return d.get(lang) or d.get("en") or next(iter(d.values()), "") if d else ""
+
+        other = "zh" if lang == "en" else "en"
+        lines = [f"**{t(self.title)}**", "",
+                 f"*{self.subject['kind'].capitalize()}:* {t(self.subject['name'])}"
+                 f" ({self.subject['name'].get(other, '')})"
+                 + (f", {self.subject['category']}" if self.subject.get("category") else "")
+                 + (f". *Source:* {self.source}" if self.source else ""), ""]
+        if self.description:
+            lines += [t(self.description), ""]
+        if self.lifecycle:
+            lines += ["| stage | from | to | focus |", "|---|---|---|---|"]
+            for st in self.lifecycle:
+                lines.append(f"| {st.stage} ({st.zh}) | {st.start} | {st.end} | {t(st.focus)} |")
+            lines.append("")
+        lines += ["| strategy | stage | start | exposed | compared with | design | KPIs |",
+                  "|---|---|---|---|---|---|---|"]
+        for s in self.strategies:
+            exposed = "all customers" if s.targets_all else f"{s.arm_column} = {', '.join(s.target)}"
+            ctrl = ("their own past" if s.design == "before_after" else
+                    (f"{s.arm_column} = {', '.join(s.control)}" if s.control else "all other customers"))
+            designs = DESIGN_LABELS[s.design] + "".join(f" (+ {DESIGN_LABELS[d]})" for d in s.compare_designs
+                                                         if d != s.design)
+            kp = ", ".join(KPIS[k].en if lang == "en" else KPIS[k].zh for k in s.kpis)
+            lines.append(f"| {t(s.name)} ({s.name.get(other, '')}) | {s.stage or ''} | {s.start}"
+                         f"{' to ' + str(s.end) if s.end else ''} | {exposed} | {ctrl} | {designs} | {kp} |")
+        lines.append("")
+        if self.simulate is not None:
+            sim = self.simulate
+            lines.append(f"*Data:* simulated ({sim.customers:,} customers, {sim.start} to {sim.end}, seed "
+                         f"{sim.seed}) with documented true effects; point `data:` at real files to analyse "
+                         "your own platform.")
+        else:
+            lines.append("*Data:* " + ", ".join(f"{k} `{v.name}`" for k, v in (self.data or {}).items()))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        src = "simulated" if self.simulate is not None else "data files"
+        return (f"CaseDefinition({self.id!r}, {self.subject.get('kind')}, {len(self.lifecycle)} stages, "
+                f"{len(self.strategies)} strategies, {len(self.kpis)} KPIs, {src})")
+
+
+# --------------------------------------------------------------------------- locating cases
+def cases_dir() -> Path | None:
+    """The folder of bundled cases: ``$CRM_RESEARCH_CASES``, else ``cases/`` of the source checkout."""
+    env = os.environ.get(CASES_ENV)
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        cand = parent / "cases"
+        if cand.is_dir() and any(cand.glob("*.yaml")) and parent != here.parent:
+            return cand
+    cand = Path.cwd() / "cases"
+    return cand if cand.is_dir() else None
+
+
+def bundled_cases() -> list[Path]:
+    """Paths of the bundled case files, sorted by name."""
+    d = cases_dir()
+    return sorted(d.glob("*.yaml")) if d else []
+
+
+def resolve_case_path(case: str | os.PathLike) -> Path:
+    """A case file path from a path or a bundled case id (``r2_retention_strategies``)."""
+    p = Path(case)
+    if p.exists():
+        return p
+    for cand in bundled_cases():
+        if cand.stem == str(case) or cand.name == str(case):
+            return cand
+    # a relative path written for another working folder (repository root, notebooks/)
+    d = cases_dir()
+    if d is not None and not p.is_absolute():
+        for alt in (d.parent / p, d.parent / "notebooks" / p):
+            if alt.exists():
+                return alt.resolve()
+    known = ", ".join(c.stem for c in bundled_cases()) or "none found"
+    raise ConfigError(str(case), "", "case file not found",
+                      hint=f"give a path to a case YAML or a bundled case id ({known})")
+
+
+# --------------------------------------------------------------------------- reading helpers
+class _Reader:
+    """Validation helpers that raise ConfigError naming the file and key path."""
+
+    def __init__(self, file: Path):
+        self.file = str(file)
+
+    def err(self, key: str, problem: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(self.file, key, problem, hint=hint)
+
+    def mapping(self, value: Any, key: str) -> dict:
+        if not isinstance(value, Mapping):
+            raise self.err(key, f"expected a mapping (key: value), got {type(value).__name__} {value!r}")
+        return dict(value)
+
+    def keys(self, d: Mapping, allowed: set[str], key: str) -> None:
+        for k in d:
+            if k not in allowed:
+                near = suggest(k, allowed)
+                where = f"{key}.{k}" if key else str(k)
+                raise self.err(where, "unknown key", hint=f"did you mean {near!r}?" if near
+                               else f"allowed keys: {', '.join(sorted(allowed))}")
+
+    def require(self, d: Mapping, k: str, key: str) -> Any:
+        if k not in d or d[k] is None:
+            where = f"{key}.{k}" if key else k
+            raise self.err(where, "required key is missing")
+        return d[k]
+
+    def text(self, value: Any, key: str) -> dict[str, str]:
+        if isinstance(value, str):
+            return {"zh": value, "en": value}
+        d = self.mapping(value, key)
+        out = {str(k): str(v) for k, v in d.items() if v is not None}
+        if not out:
+            raise self.err(key, "expected text, e.g. {zh: ..., en: ...}")
+        return out
+
+    def date(self, value: Any, key: str) -> _dt.date:
+        try:
+            return _periods.to_date(value)
+        except (TypeError, ValueError):
+            raise self.err(key, f"{value!r} is not a date", hint="write dates as YYYY-MM-DD") from None
+
+    def number(self, value: Any, key: str, lo: float | None = None, hi: float | None = None,
+               integer: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.err(key, f"expected a number, got {value!r}")
+        if integer and int(value) != value:
+            raise self.err(key, f"expected a whole number, got {value!r}")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            rng = f"between {lo} and {hi}" if lo is not None and hi is not None else (
+                f">= {lo}" if lo is not None else f"<= {hi}")
+            raise self.err(key, f"{value!r} is out of range; expected {rng}")
+        return int(value) if integer else float(value)
+
+    def str_list(self, value: Any, key: str) -> list[str]:
+        if isinstance(value, (str, int)):
+            return [str(value)]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise self.err(key, f"expected a non-empty list, got {value!r}")
+        return [str(v) for v in value]
+
+    def design(self, value: Any, key: str) -> str:
+        v = str(value).strip().lower().replace("-", "_").replace("/", "_")
+        v = {"before_after": "before_after", "beforeafter": "before_after", "pre_post": "before_after",
+             "treated_control": "treated_control", "treatment_control": "treated_control",
+             "ab": "ab_test", "a_b": "ab_test", "ab_test": "ab_test", "a_b_test": "ab_test",
+             "did": "did", "diff_in_diff": "did", "difference_in_differences": "did"}.get(v, v)
+        if v not in DESIGNS:
+            near = suggest(v, DESIGNS)
+            raise self.err(key, f"unknown design {value!r}",
+                           hint=(f"did you mean {near!r}? " if near else "") + f"designs: {', '.join(DESIGNS)}")
+        return v
+
+    def window(self, value: Any, key: str, default: tuple[int, int]) -> tuple[int, int]:
+        if value is None:
+            return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            n = self.number(value, key, lo=1, integer=True)
+            return n, n
+        d = self.mapping(value, key)
+        self.keys(d, {"pre", "post"}, key)
+        pre = self.number(d.get("pre", default[0]), f"{key}.pre", lo=1, integer=True)
+        post = self.number(d.get("post", default[1]), f"{key}.post", lo=1, integer=True)
+        return pre, post
+
+
+# --------------------------------------------------------------------------- loading
+def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike | None = None) -> CaseDefinition:
+    """Load and validate a case file.
+
+    Parameters
+    ----------
+    path : str, Path or mapping
+        A case YAML file, the id of a bundled case (``r2_retention_strategies``), or an
+        already parsed mapping (then ``base_dir`` resolves data paths).
+    base_dir : path, optional
+        Folder data paths are relative to when ``path`` is a mapping.
+
+    Returns
+    -------
+    CaseDefinition
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and key: unknown keys, KPIs, designs or stages; dates out of order
+        or outside the simulated period; data files that do not exist.
+
+    Examples
+    --------
+    >>> from crm_research.cases import load_case
+    >>> case = load_case("r2_retention_strategies")          # doctest: +SKIP
+    >>> case.kpis                                             # doctest: +SKIP
+    ('click_through_rate', 'conversion_rate', 'repurchase_rate', ...)
+    """
+    if isinstance(path, Mapping):
+        raw = dict(path)
+        file = Path(base_dir or ".") / f"{raw.get('id', 'case')}.yaml"
+    else:
+        file = resolve_case_path(path)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except IsADirectoryError:
+            raise ConfigError(str(file), "", "is a folder, expected a case YAML file") from None
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(str(file), where, f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    r = _Reader(file)
+    if not isinstance(raw, Mapping):
+        raise r.err("", "expected a mapping at the top level (id:, title:, strategies: ...)")
+    raw = dict(raw)
+    r.keys(raw, _TOP_KEYS, "")
+
+    cid = str(r.require(raw, "id", ""))
+    title = r.text(r.require(raw, "title", ""), "title")
+    subject = r.mapping(r.require(raw, "subject", ""), "subject")
+    r.keys(subject, _SUBJECT_KEYS, "subject")
+    kind = str(r.require(subject, "kind", "subject"))
+    if kind not in ("platform", "product"):
+        raise r.err("subject.kind", f"{kind!r} is not a subject kind", hint="use platform or product")
+    subject = {"kind": kind, "name": r.text(r.require(subject, "name", "subject"), "subject.name"),
+               "category": str(subject.get("category") or "")}
+
+    unit = str(raw.get("period", "month"))
+    if unit not in _periods.UNITS:
+        raise r.err("period", f"unknown period {unit!r}", hint=f"use one of {', '.join(_periods.UNITS)}")
+
+    # stages
+    stages: list[Stage] = []
+    for i, st in enumerate(raw.get("lifecycle") or []):
+        key = f"lifecycle[{i}]"
+        st = r.mapping(st, key)
+        r.keys(st, _STAGE_KEYS, key)
+        name = str(r.require(st, "stage", key)).strip()
+        sid = name.lower() if name.lower() in STAGES else STAGE_ALIASES.get(name, STAGE_ALIASES.get(name.lower()))
+        if sid is None:
+            near = suggest(name.lower(), STAGES)
+            raise r.err(f"{key}.stage", f"unknown lifecycle stage {name!r}",
+                        hint=(f"did you mean {near!r}? " if near else "") + f"stages: {', '.join(STAGES)}")
+        s0 = r.date(r.require(st, "start", key), f"{key}.start")
+        s1 = r.date(r.require(st, "end", key), f"{key}.end")
+        if s1 < s0:
+            raise r.err(f"{key}.end", f"{s1} is before the stage start {s0}")
+        if stages and s0 <= stages[-1].end:
+            raise r.err(f"{key}.start", f"{s0} overlaps the previous stage ({stages[-1].stage} ends {stages[-1].end})",
+                        hint="list stages in time order without overlap")
+        if any(x.stage == sid for x in stages):
+            raise r.err(f"{key}.stage", f"stage {sid!r} is listed twice")
+        stages.append(Stage(sid, s0, s1, r.text(st["focus"], f"{key}.focus") if st.get("focus") else {}))
+
+    design = r.design(raw.get("design", "did"), "design")
+    compare = tuple(r.design(d, f"compare_designs[{j}]")
+                    for j, d in enumerate(r.str_list(raw["compare_designs"], "compare_designs")
+                                          if raw.get("compare_designs") else []))
+    window = r.window(raw.get("window"), "window", (6, 6))
+    alpha = r.number(raw.get("alpha", 0.05), "alpha", lo=1e-6, hi=0.5)
+    pre_alpha = r.number(raw.get("pretrend_alpha", 0.05), "pretrend_alpha", lo=1e-6, hi=0.5)
+    corr = str(raw.get("correction", "holm")).lower()
+    if corr not in CORRECTIONS:
+        raise r.err("correction", f"unknown correction {corr!r}",
+                    hint="use holm, bonferroni, fdr_bh (Benjamini-Hochberg) or none")
+    placebo = raw.get("placebo", True)
+    if not isinstance(placebo, bool):
+        raise r.err("placebo", f"expected true or false, got {placebo!r}")
+
+    # KPI options
+    opts = r.mapping(raw.get("kpi_options") or {}, "kpi_options")
+    r.keys(opts, _KPI_OPTION_KEYS, "kpi_options")
+    high_tiers = tuple(r.str_list(opts["high_tiers"], "kpi_options.high_tiers")) if "high_tiers" in opts \
+        else ("gold", "platinum")
+    sat_items = tuple(r.str_list(opts["satisfaction_items"], "kpi_options.satisfaction_items")) \
+        if "satisfaction_items" in opts else ("SAT1", "SAT2", "SAT3")
+    tests: dict[str, str] = {}
+    for k, v in r.mapping(opts.get("tests") or {}, "kpi_options.tests").items():
+        kid = resolve_kpi(k)
+        if kid is None:
+            raise _unknown_kpi(r, f"kpi_options.tests.{k}", k)
+        if str(v) not in ("welch", "mwu", "auto"):
+            raise r.err(f"kpi_options.tests.{k}", f"unknown test {v!r}", hint="use welch, mwu or auto")
+        if KPIS[kid].kind != "mean":
+            raise r.err(f"kpi_options.tests.{k}", f"{kid} is a {KPIS[kid].kind}; its test is fixed (z test)",
+                        hint="test overrides apply to score/spend/activity KPIs")
+        tests[kid] = str(v)
+
+    # strategies
+    raw_strats = r.require(raw, "strategies", "")
+    if not isinstance(raw_strats, list) or not raw_strats:
+        raise r.err("strategies", "expected a non-empty list of strategies")
+    strategies: list[Strategy] = []
+    for i, s in enumerate(raw_strats):
+        strategies.append(_strategy(r, s, i, stages, design, compare, window, [x.id for x in strategies]))
+
+    # data or simulate
+    has_data, has_sim = raw.get("data") is not None, raw.get("simulate") is not None
+    if has_data == has_sim:
+        raise r.err("data" if has_data else "", "give exactly one of data: (files) or simulate: (synthetic data)"
+                    if has_data else "missing data: (files) or simulate: (synthetic data)",
+                    hint="point data: at your orders/sessions/survey files, or keep a simulate: block")
+    base = file.parent if base_dir is None else Path(base_dir)
+    data_paths: dict[str, Path] | None = None
+    columns: dict[str, dict[str, str]] = {}
+    sim = None
+    need = {"customers"} | {t for k in {k for s in strategies for k in s.kpis} for t in KPIS[k].data}
+    if has_data:
+        d = r.mapping(raw["data"], "data")
+        r.keys(d, set(DATA_TABLES) | {"columns"}, "data")
+        data_paths = {}
+        for t in [k for k in d if k in DATA_TABLES]:  # in the file's order: the first problem first
+            if d.get(t) is None:
+                continue
+            p = Path(str(d[t]))
+            p = p if p.is_absolute() else (base / p)
+            if not p.exists():
+                raise r.err(f"data.{t}", f"file not found: {p}",
+                            hint="paths are relative to the case file's folder")
+            data_paths[t] = p
+        for t in sorted(need):
+            if t not in data_paths and t != "customers":
+                users = [k for k in dict.fromkeys(k for s in strategies for k in s.kpis) if t in KPIS[k].data]
+                if t == "orders" and users == ["retention_rate"] and "sessions" in data_paths:
+                    continue
+                if t == "sessions" and set(users) <= {"retention_rate", "spend_per_customer"} and "orders" in data_paths:
+                    continue
+                raise r.err(f"data.{t}", f"missing: the KPIs {', '.join(users)} need the {t} table",
+                            hint=f"add data.{t}: path/to/{t}.csv")
+        cols = r.mapping(d.get("columns") or {}, "data.columns")
+        for t, m in cols.items():
+            if t not in DATA_TABLES:
+                raise r.err(f"data.columns.{t}", "unknown table", hint=f"tables: {', '.join(DATA_TABLES)}")
+            columns[t] = {str(k): str(v) for k, v in r.mapping(m, f"data.columns.{t}").items()}
+    else:
+        from ..simulate.cases import parse_simulation
+
+        sim = parse_simulation(raw["simulate"], file=file, key="simulate", strategies=strategies,
+                               unit=unit, satisfaction_items=sat_items, high_tiers=high_tiers)
+        lo, hi = sim.start, sim.end
+        for s in strategies:
+            check_start_in_range(file, s, lo, hi, unit, what="the simulated period")
+        for i, st in enumerate(stages):
+            if st.end < lo or st.start > hi:
+                raise r.err(f"lifecycle[{i}]", f"stage {st.stage} ({st.start} to {st.end}) lies outside the "
+                            f"simulated period {lo} to {hi}")
+
+    notes = r.text(raw["notes"], "notes") if raw.get("notes") else {}
+    return CaseDefinition(
+        path=file, id=cid, title=title, subject=subject, strategies=tuple(strategies), period=unit,
+        lifecycle=tuple(stages), description=r.text(raw["description"], "description") if raw.get("description") else {},
+        source=str(raw.get("source") or ""), design=design, alpha=alpha, correction=corr,
+        pretrend_alpha=pre_alpha, placebo=placebo, high_tiers=high_tiers, satisfaction_items=sat_items,
+        test_overrides=tests, data=data_paths, columns=columns, simulate=sim, notes=notes, raw=raw)
+
+
+def _unknown_kpi(r: _Reader, key: str, name: Any) -> ConfigError:
+    from .vocabulary import KPI_ALIASES
+
+    near = suggest(str(name), list(KPIS) + [a for a in KPI_ALIASES if a.isascii()])
+    near = resolve_kpi(near) if near else None
+    return r.err(key, f"unknown KPI {name!r}",
+                 hint=(f"did you mean {near!r}? " if near else "") + f"KPIs: {', '.join(KPIS)}")
+
+
+def _strategy(r: _Reader, s: Any, i: int, stages: list[Stage], design: str, compare: tuple[str, ...],
+              window: tuple[int, int], seen: list[str]) -> Strategy:
+    key = f"strategies[{i}]"
+    s = r.mapping(s, key)
+    r.keys(s, _STRATEGY_KEYS, key)
+    sid = str(r.require(s, "id", key))
+    if sid in seen:
+        raise r.err(f"{key}.id", f"strategy id {sid!r} is used twice")
+    name = r.text(r.require(s, "name", key), f"{key}.name")
+    start = r.date(r.require(s, "start", key), f"{key}.start")
+    end = r.date(s["end"], f"{key}.end") if s.get("end") is not None else None
+    if end is not None and end < start:
+        raise r.err(f"{key}.end", f"{end} is before the start {start}")
+    stage = None
+    if s.get("stage") is not None:
+        name_ = str(s["stage"]).strip()
+        stage = name_.lower() if name_.lower() in STAGES else STAGE_ALIASES.get(name_)
+        st = next((x for x in stages if x.stage == stage), None)
+        if st is None:
+            listed = ", ".join(x.stage for x in stages) or "none (add lifecycle:)"
+            raise r.err(f"{key}.stage", f"stage {name_!r} is not in this case's lifecycle", hint=f"stages: {listed}")
+        if not st.contains(start):
+            raise r.err(f"{key}.start", f"{start} is outside its stage {stage} ({st.start} to {st.end})",
+                        hint="move the start date or the stage's dates")
+    kpis: list[str] = []
+    for j, k in enumerate(r.str_list(r.require(s, "kpis", key), f"{key}.kpis")):
+        kid = resolve_kpi(k)
+        if kid is None:
+            raise _unknown_kpi(r, f"{key}.kpis[{j}]", k)
+        if kid in kpis:
+            raise r.err(f"{key}.kpis[{j}]", f"KPI {kid!r} is listed twice")
+        kpis.append(kid)
+    d = r.design(s["design"], f"{key}.design") if s.get("design") is not None else design
+    if s.get("compare_designs") is not None:
+        comp = tuple(r.design(x, f"{key}.compare_designs[{j}]")
+                     for j, x in enumerate(r.str_list(s["compare_designs"], f"{key}.compare_designs")))
+    else:
+        comp = compare
+    pre, post = r.window(s.get("window"), f"{key}.window", window)
+    arm = str(s.get("arm_column") or "group")
+    target = tuple(r.str_list(s.get("target", "all"), f"{key}.target"))
+    if "all" in target and len(target) > 1:
+        raise r.err(f"{key}.target", "'all' cannot be combined with group names")
+    control = tuple(r.str_list(s["control"], f"{key}.control")) if s.get("control") is not None else None
+    if control is not None:
+        both = set(control) & set(target)
+        if both or "all" in control:
+            raise r.err(f"{key}.control", f"{sorted(both) or ['all']} cannot be both target and control")
+    for dd, k2 in [(d, f"{key}.design")] + [(c, f"{key}.compare_designs") for c in comp]:
+        if dd in CONTROL_DESIGNS and target == ("all",):
+            raise r.err(k2, f"design {dd} needs a control group, but target is 'all'",
+                        hint="name the exposed groups in target: (values of arm_column) and the comparison "
+                             "groups in control:, or use design: before_after")
+    alloc = None
+    if s.get("allocation") is not None:
+        alloc = r.number(s["allocation"], f"{key}.allocation", lo=0.001, hi=0.999)
+    return Strategy(id=sid, name=name, start=start, kpis=tuple(kpis), design=d, compare_designs=comp,
+                    stage=stage, end=end, arm_column=arm, target=target, control=control,
+                    window_pre=pre, window_post=post, allocation=alloc,
+                    description=r.text(s["description"], f"{key}.description") if s.get("description") else {},
+                    index=i)
+
+
+def check_start_in_range(file: Path | str, s: Strategy, lo: _dt.date, hi: _dt.date, unit: str,
+                         what: str = "the data") -> None:
+    """ConfigError unless ``s.start`` leaves at least one full period before it and one after it."""
+    first, last = _periods.code(lo, unit), _periods.code(hi, unit)
+    c0 = _periods.first_full_period(s.start, unit)
+    key = f"strategies[{s.index}].start"
+    if s.start < lo or s.start > hi:
+        raise ConfigError(str(file), key, f"{s.start} is outside {what}'s date range {lo} to {hi}",
+                          hint="a strategy needs data before and after its start date")
+    # periods fully before the start: codes < code(start) (a mid-period start leaves its period out)
+    if _periods.code(s.start, unit) - 1 < first + (0 if _periods.start(first, unit).date() >= lo else 1):
+        raise ConfigError(str(file), key, f"{s.start} leaves no full {unit} of {what} before the start "
+                          f"({what} begins {lo})", hint="move the start later or add earlier data")
+    if c0 > last or (c0 == last and _periods.end(last, unit).date() - _dt.timedelta(days=1) > hi):
+        raise ConfigError(str(file), key, f"{s.start} leaves no full {unit} of {what} after the start "
+                          f"({what} ends {hi})", hint="move the start earlier or add later data")

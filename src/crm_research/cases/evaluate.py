@@ -1,0 +1,718 @@
+"""Evaluate a case: every strategy x KPI x design, with identification checks and verdicts.
+
+Windows
+    For each strategy and KPI the *post* window is the ``window.post`` full periods from the
+    start (the period a mid-period start falls in is left out of both windows), the *pre*
+    window the ``window.pre`` full periods before it. Windows stop at the data's edges, at the
+    strategy's end, and at the start (or end) of any other strategy judged by the same KPI,
+    so a window never mixes two strategies' changes.
+
+Designs and what identifies them
+    ``before_after``  exposed customers after vs before. Identified only if (1) the KPI had no
+                      trend over the pre window (linear trend, SE clustered by customer),
+                      (2) the same comparison made one window earlier (the pre window vs the
+                      window before it: a placebo in time, as precise as the estimate itself)
+                      shows no change, and (3) where the data reach a year back, the same
+                      calendar windows one year earlier show no change (placebo: seasonality);
+                      each at ``pretrend_alpha``. Otherwise "not identified: pre-existing
+                      trend" (or "pre-existing change", "seasonal change") and no causal
+                      claim; with none of the checks possible, also not identified.
+    ``treated_control`` exposed vs control customers after the start; identified only if the
+                      groups did not differ on the KPI in the pre window (same test).
+    ``ab_test``       randomized arms after the start; identified unless the arms' sizes
+                      contradict the planned ``allocation`` (sample-ratio mismatch,
+                      chi-square p < 0.001).
+    ``did``           difference-in-differences (:mod:`crm_research.cases.did`); identified
+                      unless the treated group's pre-period trend differs from the
+                      control's (parallel-trends test).
+
+Multiple testing
+    p-values are adjusted across the case's KPIs and strategies within each design
+    (``correction``: Holm by default, or Bonferroni, Benjamini-Hochberg) with
+    :func:`pingouin.multicomp`; rows that are not identified are not tested.
+
+Verdicts
+    ``worked`` (identified, adjusted p < alpha, in the KPI's good direction), ``harmful``
+    (identified, adjusted p < alpha, the other way), ``no evidence`` (identified, not
+    significant) and ``not identified``.
+"""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import periods as _periods
+from .definition import CORRECTIONS, CaseDefinition, Strategy, load_case
+from .vocabulary import DESIGN_LABELS, KPIS
+
+RESULT_COLUMNS = [
+    "case", "strategy", "stage", "kpi", "kpi_kind", "design", "comparison", "test",
+    "n_treated", "n_comparison", "baseline", "value", "estimate", "ci_low", "ci_high", "lift",
+    "effect_size", "effect_size_type", "es_ci_low", "es_ci_high", "statistic", "p", "p_adj",
+    "identified", "verdict", "check", "check_estimate", "check_p", "note",
+    "pre_start", "pre_end", "post_start", "post_end",
+]
+COMPARISON = {
+    "before_after": "exposed customers after vs before the start",
+    "treated_control": "exposed vs control customers after the start",
+    "ab_test": "treatment vs control arm after the start",
+    "did": "(exposed after - before) - (control after - before)",
+}
+
+
+# --------------------------------------------------------------------------- result object
+@dataclass
+class CaseEvaluation:
+    """The evaluation of one case.
+
+    Attributes
+    ----------
+    case : CaseDefinition
+    table : DataFrame
+        Tidy results, one row per strategy, KPI and design (:data:`RESULT_COLUMNS`).
+    series : DataFrame
+        KPI per period for each strategy's exposed and control customers (for figures):
+        ``strategy, kpi, group, period, period_start, value, customers``.
+    event_study : DataFrame
+        Difference-in-differences leads and lags per strategy and KPI.
+    data : CaseData
+    simulation : CaseSimulation or None
+        For simulated cases: the true effects (:meth:`with_truth`).
+    settings : dict
+        alpha, correction, seed and the other choices made.
+    """
+
+    case: CaseDefinition
+    table: pd.DataFrame
+    series: pd.DataFrame
+    event_study: pd.DataFrame
+    data: Any = field(repr=False, default=None)
+    simulation: Any = field(repr=False, default=None)
+    settings: dict = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- views
+    def primary(self) -> pd.DataFrame:
+        """The rows of each strategy's own design (without the comparison designs)."""
+        prim = {s.id: s.design for s in self.case.strategies}
+        t = self.table
+        return t[t["design"] == t["strategy"].map(prim)].reset_index(drop=True)
+
+    def verdicts(self, design: str | None = None) -> pd.DataFrame:
+        """Strategy x KPI table of verdicts (primary designs unless ``design`` is given)."""
+        t = self.primary() if design is None else self.table[self.table["design"] == design]
+        order = [s.id for s in self.case.strategies]
+        v = t.pivot(index="strategy", columns="kpi", values="verdict")
+        return v.reindex([s for s in order if s in v.index])
+
+    def with_truth(self) -> pd.DataFrame:
+        """For simulated cases: the table with ``true_effect``, ``declared_effect`` and ``covered``."""
+        if self.simulation is None:
+            raise ValueError("true effects are known only for simulated cases")
+        t = self.table.copy()
+        t["true_effect"] = self.simulation.true_effects(t)
+        t["declared_effect"] = [self.simulation.spec.declared_effect(s, k) for s, k in zip(t["strategy"], t["kpi"])]
+        t["covered"] = (t["ci_low"] <= t["true_effect"]) & (t["true_effect"] <= t["ci_high"])
+        return t
+
+    def caveats(self) -> list[str]:
+        """Plain statements of what the designs cannot show, case-specific first."""
+        out = []
+        for _, r in self.table[~self.table["identified"]].iterrows():
+            out.append(f"{self.case.strategy(r['strategy']).label}, {KPIS[r['kpi']].en} "
+                       f"[{DESIGN_LABELS[r['design']]}]: not identified: {r['note']}")
+        designs = set(self.table["design"])
+        if "before_after" in designs:
+            out.append("Before/after comparisons assume that nothing but the strategy changed at its start: no trend, "
+                       "no season, no other campaign. The checks (pre-period trend, placebo a year earlier) can reject "
+                       "that assumption but never prove it; an identified before/after estimate is weaker evidence than "
+                       "one with a control group.")
+        if "treated_control" in designs:
+            out.append("Treated vs control comparisons without randomization assume the groups would have moved alike; "
+                       "balance before the start is necessary, not sufficient.")
+        if "did" in designs:
+            out.append("Difference-in-differences assumes parallel trends without the strategy (tested on the "
+                       "pre-period, where a test can only fail to reject) and that the control customers were "
+                       "not reached by the strategy (no spill-over).")
+        if "ab_test" in designs:
+            out.append("A/B tests identify the effect of the assignment during the test window; effects may fade "
+                       "or grow later (novelty), and customers in several tests at once are assumed not to interact.")
+        out.append(f"p-values are {self.settings.get('correction')}-adjusted across the KPIs within each design; "
+                   "\"no evidence\" is not evidence of no effect: read the confidence interval.")
+        return out
+
+    def results_table(self, *, design: str | None = None) -> pd.DataFrame:
+        """A readable version of the results: shares in percentage points, CI as text."""
+        t = self.table if design is None else self.table[self.table["design"] == design]
+        names = {s.id: s.label for s in self.case.strategies}
+        rows = []
+        for _, r in t.iterrows():
+            sc = 100.0 if KPIS[r["kpi"]].is_share else 1.0
+            unit = "pp" if sc == 100.0 else {"CNY": "CNY", "points": "points", "visits": "visits",
+                                              "minutes": "min"}.get(KPIS[r["kpi"]].unit, "")
+            rows.append({"Strategy": names.get(r["strategy"], r["strategy"]), "KPI": KPIS[r["kpi"]].en,
+                         "Design": DESIGN_LABELS[r["design"]], "Test": r["test"],
+                         "Estimate": r["estimate"] * sc, "95% CI": _ci_text(r["ci_low"] * sc, r["ci_high"] * sc),
+                         "Unit": unit, "Lift": r["lift"], "p (adj.)": r["p_adj"], "Verdict": r["verdict"]})
+        return pd.DataFrame(rows)
+
+    def worked(self) -> pd.DataFrame:
+        """Primary-design rows whose verdict is ``worked``."""
+        p = self.primary()
+        return p[p["verdict"] == "worked"].reset_index(drop=True)
+
+    # ---------------------------------------------------------------- text
+    def sentences(self, design: str | None = None) -> list[str]:
+        """One plain sentence per row: what changed, by how much, and the verdict."""
+        t = self.primary() if design is None else self.table[self.table["design"] == design]
+        return [_sentence(r, self.case) for _, r in t.iterrows()]
+
+    def summary(self) -> str:
+        c = self.case
+        s = self.settings
+        lines = [f"{c.name('en')}  [{c.id}]",
+                 f"{c.subject['kind']}: {c.subject['name'].get('en', '')} ({c.subject['name'].get('zh', '')}); "
+                 f"data: {s.get('source', '')}; {c.period}ly periods",
+                 f"alpha = {s.get('alpha')}, {s.get('correction')} correction across KPIs within each design", ""]
+        for st in c.strategies:
+            stage = f" [{st.stage}]" if st.stage else ""
+            lines.append(f"{st.name.get('en', st.id)} ({st.name.get('zh', '')}){stage}, from {st.start}, "
+                         f"design {DESIGN_LABELS[st.design]}")
+            rows = self.table[self.table["strategy"] == st.id]
+            for _, r in rows.iterrows():
+                tag = "" if r["design"] == st.design else f"  [{DESIGN_LABELS[r['design']]}]"
+                lines.append(f"  - {_sentence(r, c)}{tag}")
+            lines.append("")
+        prim = self.primary()
+        counts = prim["verdict"].value_counts()
+        lines.append("Verdicts (own designs): " + ", ".join(f"{v} {counts.get(v, 0)}" for v in
+                                                           ("worked", "no evidence", "harmful", "not identified")))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        prim = self.primary()
+        counts = prim["verdict"].value_counts()
+        return (f"CaseEvaluation({self.case.id!r}: {len(self.case.strategies)} strategies, {len(self.table)} rows; "
+                + ", ".join(f"{v} {counts.get(v, 0)}" for v in ("worked", "no evidence", "harmful", "not identified"))
+                + ")")
+
+    def _repr_html_(self) -> str:
+        c = self.case
+        head = (f"<h4 style='margin:4px 0'>{html.escape(c.name('en'))} "
+                f"<span style='color:#616e7c;font-weight:400'>{html.escape(c.name('zh'))}</span></h4>")
+        t = self.table
+        cols = ["strategy", "kpi", "design", "test", "estimate", "ci_low", "ci_high", "lift", "p_adj", "verdict"]
+        colors = {"worked": "#2f855a", "harmful": "#c53030", "no evidence": "#616e7c", "not identified": "#b7791f"}
+        body = []
+        for _, r in t.iterrows():
+            cells = []
+            for col in cols:
+                v = r[col]
+                if col == "verdict":
+                    cells.append(f"<td style='color:{colors.get(v, '#000')};font-weight:600'>{html.escape(str(v))}</td>")
+                elif isinstance(v, float):
+                    cells.append(f"<td style='text-align:right'>{'' if math.isnan(v) else _fmt(v, r, col)}</td>")
+                else:
+                    cells.append(f"<td>{html.escape(str(v))}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        table = ("<table style='border-collapse:collapse;font-size:13px'><thead><tr>"
+                 + "".join(f"<th style='text-align:left;border-bottom:1px solid #999;padding:2px 6px'>{c_}</th>"
+                           for c_ in cols) + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+        return head + table
+
+
+def _ci_text(lo: float, hi: float) -> str:
+    if pd.isna(lo) or pd.isna(hi):
+        return ""
+    return f"[{lo:.3g}, {hi:.3g}]"
+
+
+def _fmt(v: float, r, col: str) -> str:
+    kind = r["kpi_kind"] if "kpi_kind" in r else "mean"
+    if col in ("p", "p_adj"):
+        return "<.001" if v < 0.001 else f"{v:.3f}"
+    if col == "lift":
+        return f"{v:+.1%}"
+    if kind in ("rate", "ratio") and col in ("estimate", "ci_low", "ci_high"):
+        return f"{v * 100:+.2f} pp" if col == "estimate" else f"{v * 100:.2f}"
+    return f"{v:+.3g}" if col == "estimate" else f"{v:.3g}"
+
+
+def _amount(kpi: str, x: float, signed: bool = True) -> str:
+    k = KPIS[kpi]
+    if k.is_share:
+        return f"{x * 100:+.2f} pp" if signed else f"{x * 100:.2f}%"
+    unit = {"CNY": " CNY", "points": " points", "visits": " visits", "minutes": " min"}.get(k.unit, "")
+    return (f"{x:+.3g}" if signed else f"{x:.3g}") + unit
+
+
+def _sentence(r, case) -> str:
+    k = KPIS[r["kpi"]]
+    name = k.en
+    if r["verdict"] == "not identified":
+        change = "" if pd.isna(r["estimate"]) else f" (observed change {_amount(r['kpi'], r['estimate'])}, not an effect estimate)"
+        return f"{name}: not identified: {r['note']}{change}"
+    ci = f"95% CI {_amount(r['kpi'], r['ci_low'])} to {_amount(r['kpi'], r['ci_high'])}"
+    lift = "" if pd.isna(r["lift"]) else f", {r['lift']:+.1%} relative"
+    p = "p_adj < .001" if r["p_adj"] < 0.001 else f"p_adj = {r['p_adj']:.3f}"
+    return (f"{name}: {_amount(r['kpi'], r['estimate'])} ({ci}{lift}; {r['test']}, {p}): {r['verdict']}")
+
+
+# --------------------------------------------------------------------------- windows
+def _data_periods(data, unit: str) -> tuple[int, int]:
+    """First and last *full* period covered by the data."""
+    lo, hi = data.date_range
+    first = _periods.code(lo, unit)
+    if _periods.start(first, unit).date() < lo:
+        first += 1
+    last = _periods.code(hi, unit)
+    if (_periods.end(last, unit) - pd.Timedelta(days=1)).date() > hi:
+        last -= 1
+    return first, last
+
+
+def _last_full_before(day, unit: str) -> int:
+    """Last period that ends before ``day`` (day exclusive)."""
+    return _periods.code(day, unit) - 1
+
+
+def _change_points(o: Strategy) -> list:
+    pts = [o.start]
+    if o.end is not None:
+        pts.append(o.end + pd.Timedelta(days=1).to_pytimedelta())
+    return pts
+
+
+def _overlap(s: Strategy, o: Strategy) -> bool:
+    """Could strategy ``o`` reach customers that ``s`` compares (its target or its control)?"""
+    if s.targets_all or o.targets_all or s.arm_column != o.arm_column:
+        return True
+    mine = set(s.target) | set(s.control or ())
+    if s.control is None:  # control = everybody else in the column
+        return True
+    return bool(set(o.target) & mine)
+
+
+def strategy_windows(case: CaseDefinition, s: Strategy, kpi: str, data_first: int, data_last: int) -> dict:
+    """Pre and post periods of strategy ``s`` for ``kpi`` (see module docstring).
+
+    Returns
+    -------
+    dict
+        ``pre``, ``post`` (lists of period codes), ``bounded_by`` (strategies that shortened
+        them), ``floor`` (earliest period before the start not crossing another strategy's
+        change: the limit for placebo windows) and ``changes`` (first periods touched by the
+        other strategies' starts/ends).
+    """
+    unit = case.period
+    post_first = _periods.first_full_period(s.start, unit)
+    pre_last = _last_full_before(s.start, unit)
+    post_last = min(post_first + s.window_post - 1, data_last)
+    if s.end is not None:
+        post_last = min(post_last, _last_full_before(s.end + pd.Timedelta(days=1).to_pytimedelta(), unit))
+    floor = data_first
+    changes: list[int] = []
+    bounded_by = []
+    pre_first = max(pre_last - s.window_pre + 1, data_first)
+    for o in case.strategies:
+        if o.id == s.id or kpi not in o.kpis or not _overlap(s, o):
+            continue
+        for cp in _change_points(o):
+            changes.append(_periods.code(cp, unit))
+            if cp <= s.start:
+                f = _periods.first_full_period(cp, unit)
+                floor = max(floor, f)
+                if f > pre_first:
+                    pre_first = f
+                    bounded_by.append(o.id)
+            else:
+                l_ = _last_full_before(cp, unit)
+                if l_ < post_last:
+                    post_last = l_
+                    bounded_by.append(o.id)
+    return dict(pre=list(range(pre_first, pre_last + 1)), post=list(range(post_first, post_last + 1)),
+                bounded_by=sorted(set(bounded_by)), floor=floor, changes=sorted(set(changes)))
+
+
+# --------------------------------------------------------------------------- evaluation
+def _members(customers: pd.DataFrame, s: Strategy) -> tuple[np.ndarray, np.ndarray]:
+    ids = customers["customer_id"].to_numpy()
+    if s.targets_all:
+        return ids, np.array([], dtype=ids.dtype)
+    col = customers[s.arm_column].astype(str)
+    target = col.isin(s.target).to_numpy()
+    if s.control is not None:
+        control = col.isin(s.control).to_numpy()
+    else:
+        control = ~target & customers[s.arm_column].notna().to_numpy()
+    return ids[target], ids[control]
+
+
+def _compare(kind: str, rows1: pd.DataFrame, rows0: pd.DataFrame, alpha: float, ordinal: bool,
+             override: str | None) -> dict[str, Any]:
+    from .effects import compare_means, compare_rates
+    from .panel import customer_values
+
+    if kind in ("rate", "ratio"):
+        return compare_rates(rows1, rows0, alpha=alpha, kind=kind)
+    x1 = customer_values(rows1)["value"].to_numpy() if len(rows1) else np.zeros(0)
+    x0 = customer_values(rows0)["value"].to_numpy() if len(rows0) else np.zeros(0)
+    return compare_means(x1, x0, alpha=alpha, ordinal=ordinal, override=override)
+
+
+def _fmt_check(kpi: str, x: float) -> str:
+    return _amount(kpi, x)
+
+
+def _row_base(case, s, kpi, design, win) -> dict[str, Any]:
+    unit = case.period
+    pre, post = win["pre"], win["post"]
+
+    def span(ps):
+        if not ps:
+            return (pd.NaT, pd.NaT)
+        return (_periods.start(ps[0], unit).date(), (_periods.end(ps[-1], unit) - pd.Timedelta(days=1)).date())
+
+    (a, b), (c, d) = span(pre), span(post)
+    return dict(case=case.id, strategy=s.id, stage=s.stage or "", kpi=kpi, kpi_kind=KPIS[kpi].kind, design=design,
+                comparison=COMPARISON[design], pre_start=a, pre_end=b, post_start=c, post_end=d)
+
+
+def _evaluate_row(case, s, kpi, design, win, panel, target, control, alpha, data_first) -> tuple[dict, pd.DataFrame | None]:
+    from .did import did_estimate, event_study, parallel_trends_test
+    from .effects import sample_ratio_test, trend_test
+
+    k = KPIS[kpi]
+    row = _row_base(case, s, kpi, design, win)
+    pre, post = win["pre"], win["post"]
+    # a single Likert item is ordinal data (several items averaged are treated as a scale score)
+    ordinal = k.ordinal or (kpi == "satisfaction_score" and len(case.satisfaction_items) == 1)
+    override = case.test_overrides.get(kpi)
+    pa = case.pretrend_alpha
+    notes: list[str] = []
+    if win["bounded_by"]:
+        notes.append("window shortened by " + ", ".join(win["bounded_by"]))
+    es = None
+    identified, reason = True, ""
+    check, check_est, check_p = "", np.nan, np.nan
+    in_t = panel["customer_id"].isin(target)
+    in_c = panel["customer_id"].isin(control)
+    per = panel["period"]
+    if not post or not pre:
+        res = dict(test="", estimate=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, p=np.nan,
+                   baseline=np.nan, value=np.nan, lift=np.nan, effect_size=np.nan, es_ci_low=np.nan,
+                   es_ci_high=np.nan, effect_size_type="", n1=0, n0=0, note="")
+        identified, reason = False, ("no full period after the start in the data" if not post
+                                     else "no full period before the start in the data")
+    elif design == "did":
+        t_rows, c_rows = panel[in_t], panel[in_c]
+        r = did_estimate(t_rows, c_rows, pre, post, alpha=alpha)
+        res = dict(test="DiD (WLS, period effects, customer-clustered SE)", estimate=r.estimate, ci_low=r.ci_low,
+                   ci_high=r.ci_high, statistic=r.t, p=r.p, baseline=r.counterfactual, value=r.means["treated_post"],
+                   n1=r.n_treated, n0=r.n_control, note="")
+        if k.is_share:
+            cf = r.counterfactual
+            res.update(lift=r.estimate / cf if cf else np.nan, effect_size=r.estimate / cf if cf else np.nan,
+                       es_ci_low=r.ci_low / cf if cf else np.nan, es_ci_high=r.ci_high / cf if cf else np.nan,
+                       effect_size_type="relative lift (vs counterfactual)")
+        else:
+            from .panel import customer_values
+            pre_vals = customer_values(panel[(in_t | in_c) & per.isin(pre)])["value"]
+            sd = float(pre_vals.std(ddof=1)) if len(pre_vals) > 1 else np.nan
+            cf = r.counterfactual
+            res.update(lift=r.estimate / cf if cf else np.nan,
+                       effect_size=r.estimate / sd if sd else np.nan,
+                       es_ci_low=r.ci_low / sd if sd else np.nan, es_ci_high=r.ci_high / sd if sd else np.nan,
+                       effect_size_type="standardized DiD (d, pre-period SD)")
+        if np.isnan(r.estimate):
+            identified, reason = False, "insufficient data in one of the four cells"
+        pt = parallel_trends_test(t_rows, c_rows, pre)
+        check = "parallel pre-trends (treated - control slope per period)"
+        check_est, check_p = pt["slope"], pt["p"]
+        if identified and not np.isnan(pt["p"]) and pt["p"] < pa:
+            identified = False
+            reason = (f"pre-trends differ: the exposed group's {k.en} trended {_fmt_check(kpi, pt['slope'])} per "
+                      f"{case.period} relative to the control before the start (p = {pt['p']:.3g})")
+        elif np.isnan(pt["p"]):
+            notes.append(f"parallel trends not testable ({pt['periods']} pre-periods)")
+        if not np.isnan(r.estimate):  # also when not identified: the leads show the diverging trends
+            es = event_study(t_rows, c_rows, pre, post, alpha=alpha)
+    elif design == "before_after":
+        rows1 = panel[in_t & per.isin(post)]
+        rows0 = panel[in_t & per.isin(pre)]
+        res = _compare(k.kind, rows1, rows0, alpha, ordinal, override)
+        if np.isnan(res["estimate"]):
+            identified, reason = False, res.get("note") or "insufficient data"
+        # (1) trend over the pre window
+        tt = trend_test(panel[in_t & per.isin(pre)])
+        check = "pre-period trend (slope per period)"
+        check_est, check_p = tt["slope"], tt["p"]
+        # (2) placebo in time: the same comparison between the pre window and the window before it
+        fake_pre = list(range(pre[0] - len(pre), pre[0])) if pre else []
+        ptime = None
+        if fake_pre and fake_pre[0] >= win["floor"]:
+            ptime = _compare(k.kind, rows0, panel[in_t & per.isin(fake_pre)], alpha, ordinal, override)
+        # (3) placebo a year earlier (seasonality), where the data reach back and no other
+        #     strategy judged by this KPI changed in between
+        lag = _periods.PER_YEAR[case.period]
+        pyear = None
+        if case.placebo and pre and pre[0] - lag >= data_first:
+            y_pre, y_post = [p - lag for p in pre], [p - lag for p in post]
+            if not any(y_pre[0] < c <= y_post[-1] for c in win["changes"]):
+                pyear = _compare(k.kind, panel[in_t & per.isin(y_post)], panel[in_t & per.isin(y_pre)], alpha,
+                                 ordinal, override)
+        if identified:
+            if not np.isnan(tt["p"]) and tt["p"] < pa:
+                identified = False
+                reason = (f"pre-existing trend: {k.en} was already changing by {_fmt_check(kpi, tt['slope'])} per "
+                          f"{case.period} before the start (p = {tt['p']:.3g}); a before/after difference mixes "
+                          "that trend with the strategy")
+            elif ptime is not None and not np.isnan(ptime["p"]) and ptime["p"] < pa:
+                identified = False
+                check = "placebo: the same comparison one window earlier"
+                check_est, check_p = ptime["estimate"], ptime["p"]
+                reason = (f"pre-existing change: before the start {k.en} already moved by "
+                          f"{_fmt_check(kpi, ptime['estimate'])} between two windows of the same length "
+                          f"(p = {ptime['p']:.3g}); the before/after change need not be the strategy's")
+            elif pyear is not None and not np.isnan(pyear["p"]) and pyear["p"] < pa:
+                identified = False
+                check = "placebo: same calendar windows one year earlier"
+                check_est, check_p = pyear["estimate"], pyear["p"]
+                reason = (f"seasonal or other change: the same calendar windows one year earlier already differ by "
+                          f"{_fmt_check(kpi, pyear['estimate'])} (p = {pyear['p']:.3g})")
+            elif np.isnan(tt["p"]) and ptime is None and pyear is None:
+                identified = False
+                reason = (f"cannot check for a trend: only {tt['periods']} pre-periods and no earlier data; "
+                          "use a control group")
+            else:
+                done = ["no pre-period trend"] + (["no change one window earlier"] if ptime is not None else []) \
+                    + (["no change a year earlier"] if pyear is not None else [])
+                notes.append(", ".join(done) + "; before/after still assumes nothing else changed at the start")
+    else:  # treated_control / ab_test
+        rows1 = panel[in_t & per.isin(post)]
+        rows0 = panel[in_c & per.isin(post)]
+        res = _compare(k.kind, rows1, rows0, alpha, ordinal, override)
+        if np.isnan(res["estimate"]):
+            identified, reason = False, res.get("note") or "insufficient data"
+        bal = _compare(k.kind, panel[in_t & per.isin(pre)], panel[in_c & per.isin(pre)], alpha, ordinal, override) \
+            if pre else None
+        if design == "treated_control":
+            check = "pre-period balance (exposed - control before the start)"
+            if bal is not None:
+                check_est, check_p = bal["estimate"], bal["p"]
+            if identified and bal is not None and not np.isnan(bal["p"]) and bal["p"] < pa:
+                identified = False
+                reason = (f"groups not comparable: before the start the exposed customers' {k.en} already differed "
+                          f"by {_fmt_check(kpi, bal['estimate'])} (p = {bal['p']:.3g}); use did")
+            elif bal is None or np.isnan(bal.get("p", np.nan)):
+                notes.append("balance before the start not checkable")
+        else:
+            if s.allocation is not None:
+                p_srm = sample_ratio_test(len(target), len(control), s.allocation)
+                check, check_est, check_p = "sample ratio (chi-square vs planned allocation)", \
+                    len(target) / max(len(target) + len(control), 1), p_srm
+                if identified and p_srm < 0.001:
+                    identified = False
+                    reason = (f"sample ratio mismatch: {len(target):,} vs {len(control):,} customers for a planned "
+                              f"{s.allocation:.0%} allocation (p = {p_srm:.2g}); the randomization failed")
+            elif bal is not None:
+                check, check_est, check_p = "pre-period difference (informational)", bal["estimate"], bal["p"]
+            if bal is not None and not np.isnan(bal.get("p", np.nan)) and bal["p"] < pa:
+                notes.append(f"arms differed before the start by {_fmt_check(kpi, bal['estimate'])} "
+                             f"(p = {bal['p']:.3g}); chance or a flawed randomization")
+    if res.get("note") and res["note"] != reason:
+        notes.append(res["note"])
+    if res.get("reason") and (res["test"].startswith("Mann") or min(res.get("n1", 0), res.get("n0", 0)) < 30):
+        notes.append(f"test chosen: {res['reason']}")
+    row.update(test=res["test"], n_treated=int(res.get("n1", 0)), n_comparison=int(res.get("n0", 0)),
+               baseline=res["baseline"], value=res["value"], estimate=res["estimate"], ci_low=res["ci_low"],
+               ci_high=res["ci_high"], lift=res["lift"], effect_size=res["effect_size"],
+               effect_size_type=res["effect_size_type"], es_ci_low=res["es_ci_low"], es_ci_high=res["es_ci_high"],
+               statistic=res["statistic"], p=res["p"], identified=bool(identified), check=check,
+               check_estimate=check_est, check_p=check_p,
+               note="; ".join(([reason] if reason else []) + notes))
+    if es is not None and len(es):
+        es = es.assign(strategy=s.id, kpi=kpi, period_start=[_periods.start(p, case.period).date() for p in es["period"]])
+    return row, es
+
+
+def _adjust(table: pd.DataFrame, alpha: float, method: str) -> pd.DataFrame:
+    import pingouin as pg
+
+    t = table.copy()
+    t["p_adj"] = np.nan
+    for design, idx in t.groupby("design").groups.items():
+        sub = t.loc[idx]
+        ok = sub["identified"] & sub["p"].notna()
+        if not ok.any():
+            continue
+        ps = sub.loc[ok, "p"].to_numpy(dtype=float)
+        if method == "none":
+            adj = ps
+        else:
+            _, adj = pg.multicomp(ps, alpha=alpha, method=method)
+        t.loc[sub.index[ok], "p_adj"] = np.asarray(adj, dtype=float)
+    return t
+
+
+def _verdict(r, alpha: float) -> str:
+    if not r["identified"] or pd.isna(r["estimate"]):
+        return "not identified"
+    if pd.isna(r["p_adj"]) or r["p_adj"] >= alpha or r["estimate"] == 0:
+        return "no evidence"
+    good = np.sign(r["estimate"]) == KPIS[r["kpi"]].direction
+    return "worked" if good else "harmful"
+
+
+def _series(case, panels, members) -> pd.DataFrame:
+    rows = []
+    for s in case.strategies:
+        target, control = members[s.id]
+        for kpi in s.kpis:
+            p = panels[kpi]
+            for name, ids in (("exposed", target), ("control", control)):
+                if len(ids) == 0:
+                    continue
+                sub = p[p["customer_id"].isin(ids)]
+                g = sub.groupby("period").agg(num=("num", "sum"), den=("den", "sum"), customers=("customer_id", "nunique"))
+                for per, r in g.iterrows():
+                    rows.append(dict(strategy=s.id, kpi=kpi, group=name, period=int(per),
+                                     period_start=_periods.start(per, case.period),
+                                     value=r["num"] / r["den"] if r["den"] > 0 else np.nan,
+                                     customers=int(r["customers"])))
+    return pd.DataFrame(rows, columns=["strategy", "kpi", "group", "period", "period_start", "value", "customers"])
+
+
+def evaluate_case(case, *, data=None, seed: int | None = None, customers: int | None = None,
+                  alpha: float | None = None, correction: str | None = None) -> CaseEvaluation:
+    """Evaluate every strategy of a case on its KPIs with the case's designs.
+
+    Parameters
+    ----------
+    case : CaseDefinition, path or bundled case id
+    data : CaseData, optional
+        Use these tables instead of reading/simulating the case's data.
+    seed, customers : int, optional
+        Override the simulation's seed / size (simulated cases).
+    alpha : float, optional
+        Significance level (default: the case's ``alpha``).
+    correction : str, optional
+        ``holm``, ``bonferroni``, ``fdr_bh`` or ``none`` (default: the case's).
+
+    Returns
+    -------
+    CaseEvaluation
+        ``.table`` (tidy results), ``.summary()``, ``.verdicts()``, ``.with_truth()``.
+
+    Examples
+    --------
+    >>> from crm_research.cases import evaluate_case
+    >>> ev = evaluate_case("r2_retention_strategies")      # doctest: +SKIP
+    >>> ev.verdicts()                                       # doctest: +SKIP
+    """
+    from .data import check_case_data, load_case_data
+    from .panel import kpi_panels
+
+    if not isinstance(case, CaseDefinition):
+        case = load_case(case)
+    sim = None
+    if data is None:
+        data, sim = load_case_data(case, seed=seed, customers=customers)
+    else:
+        check_case_data(case, data)
+    alpha = case.alpha if alpha is None else float(alpha)
+    corr = case.correction if correction is None else str(correction).lower()
+    if corr not in CORRECTIONS:
+        from ..errors import ConfigError
+        raise ConfigError(str(case.path), "correction", f"unknown correction {corr!r}",
+                          hint="use holm, bonferroni, fdr_bh or none")
+    panels = kpi_panels(data, case.kpis, unit=case.period, high_tiers=case.high_tiers,
+                        satisfaction_items=case.satisfaction_items)
+    first, last = _data_periods(data, case.period)
+    members = {s.id: _members(data.customers, s) for s in case.strategies}
+    rows, studies = [], []
+    for s in case.strategies:
+        target, control = members[s.id]
+        for kpi in s.kpis:
+            win = strategy_windows(case, s, kpi, first, last)
+            for design in s.designs:
+                row, es = _evaluate_row(case, s, kpi, design, win, panels[kpi], target, control, alpha, first)
+                rows.append(row)
+                if es is not None:
+                    studies.append(es)
+    table = pd.DataFrame(rows)
+    for c in RESULT_COLUMNS:
+        if c not in table:
+            table[c] = np.nan
+    table = _adjust(table, alpha, CORRECTIONS[corr])
+    table["verdict"] = [_verdict(r, alpha) for _, r in table.iterrows()]
+    table = table[RESULT_COLUMNS]
+    es_cols = ["strategy", "kpi", "period", "period_start", "rel", "estimate", "ci_low", "ci_high"]
+    event = pd.concat(studies, ignore_index=True)[es_cols] if studies else pd.DataFrame(columns=es_cols)
+    settings = dict(alpha=alpha, correction=corr, pretrend_alpha=case.pretrend_alpha,
+                    seed=(sim.spec.seed if sim is not None else None),
+                    customers=(sim.spec.customers if sim is not None else len(data.customers)),
+                    source=(data.source if sim is None else f"simulated, seed {sim.spec.seed}"),
+                    data_periods=(_periods.label(first, case.period), _periods.label(last, case.period)))
+    return CaseEvaluation(case=case, table=table, series=_series(case, panels, members), event_study=event,
+                          data=data, simulation=sim, settings=settings)
+
+
+# --------------------------------------------------------------------------- output
+OUTPUT_FILES = ("results.csv", "summary.txt", "series.csv", "event_study.csv", "kpi_framework.csv",
+                "figures")
+
+
+def write_evaluation(ev: CaseEvaluation, out: str | Path, *, force: bool = False, figures: bool = True) -> dict[str, Path]:
+    """Write the results table, summary, series and figures of an evaluation into folder ``out``.
+
+    Refuses (CRMResearchError) to overwrite existing result files unless ``force``.
+    """
+    from ..errors import CRMResearchError
+    from .compare import kpi_framework
+
+    out = Path(out)
+    existing = [out / f for f in OUTPUT_FILES if (out / f).exists()]
+    if existing and not force:
+        raise CRMResearchError(f"{out}: already holds results ({existing[0].name}); not overwritten",
+                               hint="choose another folder with -o or pass --force")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    t = ev.table
+    if ev.simulation is not None:
+        t = ev.with_truth()
+    t.to_csv(out / "results.csv", index=False)
+    paths["results"] = out / "results.csv"
+    (out / "summary.txt").write_text(ev.summary() + "\n", encoding="utf-8")
+    paths["summary"] = out / "summary.txt"
+    ev.series.to_csv(out / "series.csv", index=False)
+    paths["series"] = out / "series.csv"
+    ev.event_study.to_csv(out / "event_study.csv", index=False)
+    paths["event_study"] = out / "event_study.csv"
+    kpi_framework([ev.case]).to_csv(out / "kpi_framework.csv", index=False)
+    paths["kpi_framework"] = out / "kpi_framework.csv"
+    if figures:
+        import matplotlib
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        from .figures import plot_effects, plot_event_study, plot_kpi_series
+
+        fig_dir = out / "figures"
+        fig_dir.mkdir(exist_ok=True)
+        for name, fn in (("effects", plot_effects), ("kpi_series", plot_kpi_series),
+                         ("event_study", plot_event_study)):
+            fig = fn(ev)
+            if fig is None:
+                continue
+            fig = getattr(fig, "figure", fig)
+            p = fig_dir / f"{name}.png"
+            fig.savefig(p, dpi=120, bbox_inches="tight")
+            plt.close(fig)
+            paths[f"figure_{name}"] = p
+    return paths

@@ -1,0 +1,57 @@
+"""KPI engine: retention, repurchase, activity, satisfaction, churn warnings, RFM, customer and
+product lifecycle stages, on DuckDB through ibis.
+
+Quick start::
+
+    from crm_research import kpi
+    eng = kpi.load("orders.parquet", sessions="sessions.parquet")   # validated, in DuckDB
+    ret = kpi.cohort_retention(eng, period="month")                  # tidy DataFrame
+    kpi.cohort_heatmap(ret)                                          # matplotlib Axes
+    suite = kpi.kpi_suite(eng, as_of="2023-12-31")                   # everything
+    suite.write("reports/kpi")
+
+Modules: :mod:`.orders` (reading and validation), :mod:`.engine` (the engine, dates and
+periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.satisfaction`,
+:mod:`.churn`, :mod:`.rfm`, :mod:`.lifecycle`, :mod:`.product_lifecycle`, :mod:`.figures`,
+:mod:`.suite`. Names are resolved lazily: importing this package loads nothing heavy.
+"""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    # loading
+    "KPIEngine": "engine", "load": "engine", "ValidationPolicy": "orders", "ValidationReport": "orders",
+    "ORDERS": "orders", "SESSIONS": "orders",
+    # retention / repurchase / activity
+    "cohort_retention": "retention", "retention_matrix": "retention", "n_period_retention": "retention",
+    "repurchase_rates": "repurchase", "repeat_customer_share": "repurchase", "first_repurchase": "repurchase",
+    "activity_summary": "activity", "customer_activity": "activity",
+    # satisfaction
+    "link_survey": "satisfaction", "loyalty_correlations": "satisfaction",
+    # churn
+    "ChurnRules": "churn", "churn_risk": "churn", "churn_indicators": "churn",
+    # RFM
+    "rfm_scores": "rfm", "rfm_table": "rfm", "rfm_segment_summary": "rfm", "RFM_SEGMENTS": "rfm",
+    # lifecycle
+    "LifecycleRules": "lifecycle", "lifecycle_stages": "lifecycle", "lifecycle_table": "lifecycle",
+    "stage_shares": "lifecycle", "stage_transitions": "lifecycle", "STAGES": "lifecycle",
+    "STAGE_LABELS": "lifecycle",
+    "ProductLifecycleRules": "product_lifecycle", "product_sales": "product_lifecycle",
+    "product_lifecycle_stages": "product_lifecycle", "product_stage_kpis": "product_lifecycle",
+    # figures
+    "cohort_heatmap": "figures", "stage_shares_plot": "figures", "rfm_segments_plot": "figures",
+    "repurchase_plot": "figures", "product_lifecycle_plot": "figures", "activity_plot": "figures",
+    # suite
+    "kpi_suite": "suite", "KPISuite": "suite",
+}
+
+
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+
+
+__all__ = sorted(_WHERE)

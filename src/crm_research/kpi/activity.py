@@ -1,0 +1,157 @@
+"""Activity (活跃度, R2 chapter 6) from session logs: visit frequency, dwell time, stickiness.
+
+Definitions (per calendar period, sessions with a start date on or before ``as_of``)
+----------------------------------------------------------------------------------
+``visitors``
+    Distinct customers with at least one session in the period (MAU for months, WAU for
+    weeks).
+``sessions``, ``sessions_per_visitor``
+    Visit frequency.
+``mean_session_seconds``, ``median_session_seconds``
+    Dwell time per visit (the median is the continuous median: mean of the two middle values
+    for an even count).
+``dwell_seconds_per_visitor``
+    Total session time / visitors.
+``page_views_per_session``
+    NaN when sessions have no page views.
+``days``
+    Calendar days of the period observed (from the first session, up to ``as_of``).
+``avg_daily_visitors``
+    DAU averaged over those days: sum over days of distinct visitors that day / ``days``.
+``stickiness``
+    ``avg_daily_visitors / visitors`` (DAU/MAU for months, DAU/WAU for weeks): the share of
+    the period's visitors who come back on an average day.
+``buyers``, ``visitor_conversion``
+    Customers with an order in the period, and buyers / visitors (buyers need not have a
+    recorded session).
+``complete``
+    False for the period running at ``as_of``.
+
+:func:`customer_activity` gives per-customer visits and visit time in a recent window and
+the window before it, the input of the churn indicator "falling visit time".
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from .engine import (KPIEngine, _date_lit, check_period, last_complete_index,
+                     period_end, period_index, period_start_of_index)
+
+ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visitor",
+                    "mean_session_seconds", "median_session_seconds", "dwell_seconds_per_visitor",
+                    "page_views_per_session", "days", "avg_daily_visitors", "stickiness",
+                    "buyers", "visitor_conversion", "complete"]
+
+
+def _need_sessions(engine: KPIEngine):
+    if not engine.has_sessions:
+        raise ConfigError("<engine>", "sessions", "activity KPIs need a session log",
+                          hint="load one: KPIEngine.load(orders, sessions=...) (CLI: --sessions FILE)")
+    return engine.sessions
+
+
+def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd.DataFrame:
+    """Visit frequency, dwell time and stickiness per calendar period.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``period_start, visitors, sessions, sessions_per_visitor,
+        mean_session_seconds, median_session_seconds, dwell_seconds_per_visitor,
+        page_views_per_session, days, avg_daily_visitors, stickiness, buyers,
+        visitor_conversion, complete`` (module docstring).
+    """
+    import ibis
+
+    from .retention import _activity
+
+    check_period(period)
+    s = _need_sessions(engine)
+    a = engine.as_of(as_of)
+    s = s.filter(s.start < _day_after(a))
+    has_pv = "page_views" in s.columns
+    # day within the period (0..30): active days per customer and period are the set bits of
+    # BIT_OR(1 << day), which avoids a distinct count over customer x day pairs
+    if period == "month":
+        idx = (s.start.year() * 12 + s.start.month() - 1).cast("int64")
+        day_in = s.start.day() - 1
+    else:
+        d = s.start.date()
+        idx = period_index(d, period)
+        day_in = d.delta(ibis.date(1970, 1, 5), unit="day") % 7
+    s = s.mutate(idx=idx, day_bit=ibis.literal(1, type="int64") << day_in.cast("int64"))
+    cp = s.group_by(["customer_id", "idx"]).aggregate(
+        sessions=s.count(), seconds=s.duration.sum(), days_mask=s.day_bit.bit_or(),
+        page_views=(s.page_views.sum() if has_pv else ibis.literal(0, type="int64").sum()))
+    active_days = _popcount31(cp.days_mask)
+    per = cp.group_by("idx").aggregate(
+        visitors=cp.count(), visitor_days=active_days.sum(), sessions=cp.sessions.sum(),
+        seconds=cp.seconds.sum(), page_views=cp.page_views.sum())
+    med = s.group_by("idx").aggregate(median_session_seconds=engine.median(s.duration))
+    bp = _activity(engine, period, a)
+    buyers = bp.group_by("idx").aggregate(buyers=bp.count())
+    df = (engine.execute(per).merge(engine.execute(med), on="idx", how="left")
+          .merge(engine.execute(buyers), on="idx", how="left").sort_values("idx").reset_index(drop=True))
+    if df.empty:
+        return pd.DataFrame(columns=ACTIVITY_COLUMNS)
+    for col in ("visitors", "sessions", "visitor_days"):
+        df[col] = df[col].astype("int64")
+    df["buyers"] = df["buyers"].fillna(0).astype("int64")
+    df["sessions_per_visitor"] = df["sessions"] / df["visitors"]
+    df["mean_session_seconds"] = df["seconds"] / df["sessions"]
+    df["dwell_seconds_per_visitor"] = df["seconds"] / df["visitors"]
+    df["page_views_per_session"] = (df["page_views"] / df["sessions"]) if has_pv else np.nan
+    first_day = pd.Timestamp(engine.execute(engine.sessions.start.min())).date()
+    days = []
+    for i in df["idx"]:
+        i = int(i)
+        start = period_start_of_index([i], period)[0].date()
+        start = max(start, first_day)
+        end = min(period_end(i, period), a)
+        days.append((end - start).days + 1)
+    df["days"] = days
+    df["avg_daily_visitors"] = df["visitor_days"] / df["days"]
+    df["stickiness"] = df["avg_daily_visitors"] / df["visitors"]
+    df["visitor_conversion"] = df["buyers"] / df["visitors"]
+    df["complete"] = df["idx"] <= last_complete_index(a, period)
+    df["period_start"] = period_start_of_index(df["idx"], period).values
+    return df[ACTIVITY_COLUMNS]
+
+
+def _day_after(a):
+    import datetime as _dt
+
+    import ibis
+
+    n = a + _dt.timedelta(days=1)
+    return ibis.timestamp(n.year, n.month, n.day, 0, 0, 0)
+
+
+def _popcount31(x):
+    """Number of set bits of a non-negative integer < 2**31 (SWAR, portable arithmetic)."""
+    x = x - ((x >> 1) & 0x55555555)
+    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F
+    return ((x * 0x01010101) >> 24) & 0xFF
+
+
+def customer_activity(engine: KPIEngine, as_of=None, window_days: int = 90):
+    """Per customer (ibis Table) visits and visit time in two consecutive windows.
+
+    Columns ``customer_id, visits_recent, visits_previous, visit_seconds_recent,
+    visit_seconds_previous``: recent = sessions starting in ``(as_of - window_days, as_of]``,
+    previous = in ``(as_of - 2 window_days, as_of - window_days]`` (by date).
+    """
+    s = _need_sessions(engine)
+    a = engine.as_of(as_of)
+    d = s.start.date()
+    age = _date_lit(a).delta(d, unit="day")
+    s = s.mutate(age=age).filter((age >= 0) & (age < 2 * window_days))
+    recent = s.age < window_days
+    return s.group_by("customer_id").aggregate(
+        visits_recent=recent.cast("int64").sum(),
+        visits_previous=(~recent).cast("int64").sum(),
+        visit_seconds_recent=s.duration.sum(where=recent),
+        visit_seconds_previous=s.duration.sum(where=~recent))

@@ -1,0 +1,279 @@
+"""Churn early-warning indicators (流失预警指标, R2 chapter 6; R3 churn prediction).
+
+For every customer with an order on or before ``as_of`` (windows of ``window_days``; recent =
+``(as_of - W, as_of]``, previous = ``(as_of - 2W, as_of - W]``, by date):
+
+=========================== ===================================================================
+``days_since_last``         days from the last order to ``as_of``
+``typical_gap_days``        the customer's own median gap between consecutive purchase days
+                            (continuous median); for customers with a single purchase day the
+                            median of all customers' typical gaps (``gap_reference`` says
+                            ``own`` or ``population``)
+``gap_ratio``               days_since_last / typical gap
+``orders_recent``,          orders in the recent and the previous window;
+``orders_previous``,        ``frequency_change`` = (recent - previous) / previous (NaN when
+``frequency_change``        previous = 0)
+``visit_seconds_recent``,   session time in the two windows (sessions given);
+``visit_seconds_previous``, ``visit_time_change`` likewise
+``visit_time_change``
+``p_alive``                 P(alive) from a fitted BG/NBD / Pareto/NBD model (optional)
+=========================== ===================================================================
+
+Warnings (:class:`ChurnRules` holds the thresholds) and the risk score
+----------------------------------------------------------------------
+Each indicator is mapped to a score in [0, 1]; a warning is raised when its score reaches 1:
+
+- overdue: ``clip((gap_ratio - 1) / (overdue_ratio - 1), 0, 1)``: 0 while on schedule, 1 once
+  the customer is ``overdue_ratio`` times their typical gap late;
+- falling purchase frequency: ``clip(-frequency_change / frequency_drop, 0, 1)``;
+- falling visit time: ``clip(-visit_time_change / visit_drop, 0, 1)``;
+- low P(alive): score ``1 - p_alive``; warning when ``p_alive < p_alive_threshold``.
+
+``risk_score`` is the mean of the available scores. The **at-risk list** holds customers with
+at least one warning who are not yet lost (``days_since_last <= churned_after_days``), ranked by
+risk score, then total spend (value at stake), then customer id; ``reasons`` spells the
+warnings out.
+
+P(alive) uses the conventions of :func:`crm_research.clv.rfm_summary`: ``frequency`` = distinct
+purchase days - 1, ``recency`` = days from first to last purchase day, ``T`` = days from the
+first purchase day to ``as_of``, divided by 7 for ``freq="W"``. Any object with
+``p_alive(summary_df)`` (crm_research.clv), ``p_alive(frequency, recency, T)`` or lifetimes'
+``conditional_probability_alive(frequency, recency, T)`` works.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .engine import KPIEngine, _date_lit, memtable
+
+CHURN_COLUMNS = [
+    "rank", "customer_id", "risk_score", "n_warnings", "reasons", "orders", "total_spend",
+    "first_order_date", "last_order_date", "days_since_last", "typical_gap_days", "gap_reference",
+    "gap_ratio", "orders_recent", "orders_previous", "frequency_change", "visit_seconds_recent",
+    "visit_seconds_previous", "visit_time_change", "p_alive", "overdue", "frequency_falling",
+    "visit_time_falling", "low_p_alive"]
+
+
+@dataclass(frozen=True)
+class ChurnRules:
+    """Thresholds of the churn early-warning indicators (see module docstring)."""
+
+    window_days: int = 90
+    overdue_ratio: float = 2.0
+    frequency_drop: float = 0.5
+    visit_drop: float = 0.5
+    p_alive_threshold: float = 0.5
+    churned_after_days: int = 365
+
+    def __post_init__(self):
+        if self.window_days < 1:
+            raise ValueError("window_days must be >= 1")
+        if self.overdue_ratio <= 1:
+            raise ValueError("overdue_ratio must be > 1")
+        for name in ("frequency_drop", "visit_drop", "p_alive_threshold"):
+            v = getattr(self, name)
+            if not 0 < v <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {v}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *,
+                     model=None, freq: str | None = None):
+    """Per-customer indicators, warnings and risk score (ibis Table stored in the engine).
+
+    See :func:`churn_risk` for the ranked list; this returns every customer.
+    """
+    import ibis
+
+    a = engine.as_of(as_of)
+    W = int(rules.window_days)
+    f = engine.facts_until(a)
+    age = _date_lit(a).delta(f.order_date, unit="day")
+    recent = age < W
+    previous = (age >= W) & (age < 2 * W)
+    c = f.group_by("customer_id").aggregate(
+        orders=f.count(),
+        purchase_days=((f.gap_days > 0) | f.gap_days.isnull()).cast("int64").sum(),
+        total_spend=f.amount.sum(),
+        first_order_date=f.first_date.min(),
+        last_order_date=f.order_date.max(),
+        typical_gap_days=engine.median(f.gap_days, where=f.gap_days > 0).cast("float64"),
+        orders_recent=recent.cast("int64").sum(),
+        orders_previous=previous.cast("int64").sum())
+    c = engine.materialize(c, "_kpi_churn_base")
+    pop_gap = engine.execute(engine.median(c.typical_gap_days))
+    pop_gap = float(pop_gap) if pop_gap is not None and not pd.isna(pop_gap) else float(W)
+
+    ref_gap = c.typical_gap_days.fill_null(pop_gap)
+    days_since = _date_lit(a).delta(c.last_order_date, unit="day")
+    t = c.mutate(
+        typical_gap_days=ref_gap,
+        days_since_last=days_since,
+        gap_reference=ibis.ifelse(c.typical_gap_days.isnull(), "population", "own"),
+        gap_ratio=days_since.cast("float64") / ref_gap,
+        frequency_change=ibis.ifelse(c.orders_previous > 0,
+                                     (c.orders_recent - c.orders_previous).cast("float64") / c.orders_previous,
+                                     ibis.null("float64")))
+    if engine.has_sessions:
+        from .activity import customer_activity
+
+        v = customer_activity(engine, a, W)
+        t = t.left_join(v, "customer_id").drop("customer_id_right")
+        vr = t.visit_seconds_recent.fill_null(0).cast("float64")
+        vp = t.visit_seconds_previous.fill_null(0).cast("float64")
+        t = t.mutate(visit_seconds_recent=vr, visit_seconds_previous=vp,
+                     visit_time_change=ibis.ifelse(vp > 0, (vr - vp) / vp, ibis.null("float64")))
+        t = t.drop("visits_recent", "visits_previous")
+    else:
+        t = t.mutate(visit_seconds_recent=ibis.null("float64"), visit_seconds_previous=ibis.null("float64"),
+                     visit_time_change=ibis.null("float64"))
+
+    if model is not None:
+        pa = _p_alive_table(engine, t, a, model, freq, rules)
+        t = t.left_join(pa, "customer_id").drop("customer_id_right")
+    else:
+        t = t.mutate(p_alive=ibis.null("float64"))
+
+    def clip01(x):
+        # explicit NULL handling: GREATEST/LEAST skip NULLs on some engines (DuckDB, PostgreSQL)
+        return ibis.cases((x.isnull(), ibis.null("float64")), (x >= 1.0, 1.0), (x <= 0.0, 0.0),
+                          else_=x.cast("float64"))
+
+    s_over = clip01((t.gap_ratio - 1.0) / (rules.overdue_ratio - 1.0))
+    s_freq = clip01(-t.frequency_change / rules.frequency_drop)
+    s_visit = clip01(-t.visit_time_change / rules.visit_drop)
+    s_alive = 1.0 - t.p_alive
+    scores = [s_over, s_freq, s_visit, s_alive]
+    total = sum(sc.fill_null(0.0) for sc in scores)
+    count = sum(sc.notnull().cast("float64") for sc in scores)
+    t = t.mutate(
+        overdue=(s_over >= 1.0).fill_null(False),
+        frequency_falling=(s_freq >= 1.0).fill_null(False),
+        visit_time_falling=(s_visit >= 1.0).fill_null(False),
+        low_p_alive=(t.p_alive < rules.p_alive_threshold).fill_null(False),
+        risk_score=total / count)
+    t = t.mutate(n_warnings=t.overdue.cast("int64") + t.frequency_falling.cast("int64")
+                 + t.visit_time_falling.cast("int64") + t.low_p_alive.cast("int64"))
+    return t
+
+
+def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
+    import ibis
+
+    if freq is None:
+        data = getattr(model, "data", None)
+        freq = (getattr(data, "attrs", {}) or {}).get("freq") or "D"
+    unit = {"D": 1.0, "W": 7.0}.get(str(freq).upper())
+    if unit is None:
+        raise ValueError(f"freq must be 'D' or 'W', got {freq!r}")
+    live = t.filter(t.days_since_last <= rules.churned_after_days)
+    q = live.select(
+        "customer_id",
+        frequency=(live.purchase_days - 1).cast("float64") / unit,
+        recency=live.last_order_date.delta(live.first_order_date, unit="day").cast("float64") / unit,
+        T=_date_lit(a).delta(live.first_order_date, unit="day").cast("float64") / unit)
+    d = engine.execute(q)
+    d["p_alive"] = _call_p_alive(model, d)
+    return memtable(d[["customer_id", "p_alive"]])
+
+
+def _call_p_alive(model, d: pd.DataFrame) -> np.ndarray:
+    """P(alive) from any model object (duck typing, see module docstring)."""
+    if hasattr(model, "conditional_probability_alive"):          # lifetimes
+        return np.asarray(model.conditional_probability_alive(d["frequency"], d["recency"], d["T"]), float)
+    fn = getattr(model, "p_alive", None)
+    if fn is None:
+        raise TypeError("model needs a p_alive(...) or conditional_probability_alive(...) method")
+    try:
+        out = fn(d[["customer_id", "frequency", "recency", "T"]])
+    except TypeError:
+        out = fn(d["frequency"].to_numpy(), d["recency"].to_numpy(), d["T"].to_numpy())
+    out = np.asarray(out, dtype=float)
+    if out.shape != (len(d),):
+        raise ValueError(f"model.p_alive returned shape {out.shape}, expected ({len(d)},)")
+    return out
+
+
+def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *, model=None,
+                     freq: str | None = None, top: int | None = None, all_customers: bool = False):
+    """The ranked at-risk list as an ibis Table (stays in the engine; see :func:`churn_risk`)."""
+    import ibis
+
+    t = churn_indicators(engine, as_of, rules, model=model, freq=freq)
+    if not all_customers:
+        t = t.filter((t.n_warnings >= 1) & (t.days_since_last <= rules.churned_after_days))
+    order = [t.risk_score.desc(), t.total_spend.desc(), t.customer_id.asc()]
+    t = t.mutate(rank=(ibis.row_number().over(ibis.window(order_by=order)) + 1).cast("int64"))
+    if top is not None:
+        t = t.filter(t.rank <= int(top))
+    t = t.mutate(reasons=_reasons_expr(t, rules))
+    return t.select(*CHURN_COLUMNS)
+
+
+def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *, model=None,
+               freq: str | None = None, top: int | None = None, all_customers: bool = False) -> pd.DataFrame:
+    """Ranked at-risk list of customers with the reasons.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+    rules : ChurnRules
+        Window length and thresholds.
+    model : fitted BG/NBD or Pareto/NBD model, optional
+        Adds ``p_alive`` (see module docstring); import :mod:`crm_research.clv` to fit one.
+    freq : {"D", "W"}, optional
+        Time unit the model was fitted in (default: the model's summary ``freq``, else days).
+    top : int, optional
+        Return the first ``top`` customers only.
+    all_customers : bool
+        Return every customer (warnings or not, lost or not), ranked the same way.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``rank, customer_id, risk_score, n_warnings, reasons, orders, total_spend,
+        first_order_date, last_order_date, days_since_last, typical_gap_days, gap_reference,
+        gap_ratio, orders_recent, orders_previous, frequency_change, visit_seconds_recent,
+        visit_seconds_previous, visit_time_change, p_alive, overdue, frequency_falling,
+        visit_time_falling, low_p_alive``.
+    """
+    t = churn_risk_table(engine, as_of, rules, model=model, freq=freq, top=top, all_customers=all_customers)
+    df = engine.execute(t.order_by("rank"))
+    for col in ("rank", "orders", "orders_recent", "orders_previous", "days_since_last", "n_warnings"):
+        df[col] = df[col].astype("int64")
+    for col in ("overdue", "frequency_falling", "visit_time_falling", "low_p_alive"):
+        df[col] = df[col].astype(bool)
+    df["reasons"] = df["reasons"].fillna("").astype(object)
+    return df[CHURN_COLUMNS]
+
+
+def _reasons_expr(t, rules: ChurnRules):
+    """The warnings spelled out, as a string expression computed in the engine."""
+    import ibis
+
+    W = rules.window_days
+
+    def num0(x):
+        return ibis.ifelse(x.isnull(), "?", x.round(0).cast("int64").cast("string"))
+
+    def num1(x):
+        return ibis.ifelse(x.isnull(), "?", x.round(1).cast("string"))
+
+    ref = ibis.ifelse(t.gap_reference == "own", "own typical", "platform-typical")
+    over = ("overdue: " + t.days_since_last.cast("string") + " days since last order vs " + ref + " gap "
+            + num0(t.typical_gap_days) + " (" + num1(t.gap_ratio) + "x)")
+    freq = ("orders down " + t.orders_previous.cast("string") + " -> " + t.orders_recent.cast("string")
+            + f" (last {W} days vs the {W} before)")
+    visit = ("visit time down " + num0(-100 * t.visit_time_change) + "% ("
+             + num0(t.visit_seconds_previous / 60) + " -> " + num0(t.visit_seconds_recent / 60) + " min)")
+    alive = "P(alive) " + ibis.ifelse(t.p_alive.isnull(), "?", t.p_alive.round(2).cast("string"))
+    parts = [ibis.ifelse(flag, text, ibis.null("string")) for flag, text in
+             ((t.overdue, over), (t.frequency_falling, freq), (t.visit_time_falling, visit), (t.low_p_alive, alive))]
+    # concat_ws skips NULLs
+    return ibis.literal("; ").join(parts)

@@ -1,0 +1,496 @@
+"""The KPI engine: a DuckDB database holding the validated logs, seen through ibis.
+
+Why ibis expressions (and not hand-written SQL strings)
+------------------------------------------------------
+Every KPI in :mod:`crm_research.kpi` is written as an `ibis <https://ibis-project.org>`_
+expression over two tables with canonical columns (``orders``: ``customer_id, order_id,
+timestamp, amount[, product_id, category, channel]``; ``sessions``: ``customer_id, start,
+duration[, page_views]``). ibis compiles one expression to the SQL dialect of the backend it
+runs on: DuckDB here, and unchanged on Spark, Trino, BigQuery, Snowflake, ClickHouse,
+Databricks or PostgreSQL. Hand-written SQL would tie the definitions to one dialect
+(``date_trunc``/``date_diff``/``median`` are spelled differently everywhere), and sqlglot
+transpiling of strings is less reliable than compiling an expression tree. Only the small
+result tables (one row per cohort, period, segment ... or per customer) come back to pandas;
+post-processing of those (labels, pivots, a moving average over a product's 36 monthly
+totals) is plain pandas.
+
+Loading (:meth:`KPIEngine.load`) is DuckDB-specific on purpose: validation with row numbers
+needs the engine that reads the file. On a cluster the data are already typed tables; there
+:meth:`KPIEngine.from_ibis` takes them as they are.
+
+Billions of rows
+----------------
+- On one machine: keep the logs as Parquet (a glob over partitioned files). In memory the
+  engine reads Parquet directly (no copy); set ``memory_limit`` and ``temp_directory`` so
+  DuckDB spills sorts and joins to disk, or load into a database *file*
+  (``database="shop.duckdb"``, reopened later with :meth:`KPIEngine.open`). Per-customer
+  tables (RFM, lifecycle, churn list) stay in the engine from 2 million customers on and are
+  streamed to CSV (``kpi_suite(..., per_customer="engine")``).
+- On a cluster: connect ibis to the warehouse and hand the tables over::
+
+      import ibis
+      from crm_research import kpi
+      con = ibis.trino.connect(host=..., database="dw")           # or ibis.pyspark / bigquery ...
+      eng = kpi.KPIEngine.from_ibis(con.table("orders"), con.table("sessions"))
+      suite = kpi.kpi_suite(eng, as_of="2024-06-30")
+
+  The tables need the canonical column names and types (rename with ``Table.rename`` or a
+  view); every KPI then runs where the data live. The definitions are checked to compile for
+  Trino, BigQuery, Snowflake, Databricks/Spark SQL, PostgreSQL and ClickHouse
+  (``tests/test_kpi_portability.py``). Medians (typical purchase gap, median session) are
+  exact where the engine has an exact median; engines that only offer approximate
+  percentiles (Trino, BigQuery) give approximate medians.
+
+Dates
+-----
+Day-based measures use calendar dates of the timestamps (``order_date``). ``as_of`` is a date:
+orders on or before it are observed; it defaults to the date of the last order.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from ..errors import ConfigError, DataFileError
+from .orders import ORDERS, SESSIONS, ValidationReport, ingest
+
+PERIODS = ("month", "week")
+COMPRESS_ROWS = 20_000_000   # compress engine tables from this many orders on
+
+
+def as_date(value: Any, what: str = "as_of") -> dt.date:
+    """A date from a date, datetime, pandas Timestamp or ISO string."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    try:
+        return pd.Timestamp(str(value)).date()
+    except (ValueError, TypeError):
+        raise ConfigError("<argument>", what, f"{value!r} is not a date", hint="use YYYY-MM-DD") from None
+
+
+def check_period(period: str) -> str:
+    if period not in PERIODS:
+        raise ConfigError("<argument>", "period", f"{period!r} is not a period", hint="use 'month' or 'week'")
+    return period
+
+
+class KPIEngine:
+    """Validated order (and session) tables in an analytical engine.
+
+    Build one with :meth:`load` (files or DataFrames into DuckDB) or :meth:`from_ibis`
+    (tables already in any ibis backend). Pass it to every KPI function.
+
+    Attributes
+    ----------
+    orders : ibis.Table
+        One row per order.
+    order_lines : ibis.Table
+        One row per order line (the same table unless duplicate order ids were kept as lines).
+    sessions : ibis.Table or None
+    reports : dict[str, ValidationReport]
+    """
+
+    def __init__(self, backend, orders, sessions=None, order_lines=None, *, con=None,
+                 reports: Mapping[str, ValidationReport] | None = None, owns: bool = False,
+                 database: str | None = None):
+        self.backend = backend
+        self.con = con                      # the raw duckdb connection when DuckDB
+        self.orders = orders
+        self.order_lines = order_lines if order_lines is not None else orders
+        self.sessions = sessions
+        self.reports = dict(reports or {})
+        self.database = database
+        self._owns = owns
+        self._facts = None
+        self._cache: dict = {}
+        self._max_date: dt.date | None = None
+        self._compress = False
+        self._exact_median: bool | None = None
+        cols = set(orders.columns)
+        missing = {"customer_id", "order_id", "timestamp", "amount"} - cols
+        if missing:
+            raise ConfigError("<orders table>", "columns", f"missing {sorted(missing)}",
+                              hint="rename the table's columns to the canonical names")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def load(cls, orders, sessions=None, *, database: str | Path | None = None,
+             columns: Mapping[str, str] | None = None, session_columns: Mapping[str, str] | None = None,
+             policy=None, session_policy=None, timestamp_format: str | None = None,
+             session_timestamp_format: str | None = None, timezone: str = "UTC",
+             csv_options: Mapping[str, Any] | None = None, materialize: bool | None = None,
+             pseudonymize: bool | None = None, salt: str | bytes | None = None,
+             memory_limit: str | None = None, temp_directory: str | Path | None = None,
+             threads: int | None = None, replace: bool = False) -> "KPIEngine":
+        """Validate order (and session) logs and load them into DuckDB.
+
+        Parameters
+        ----------
+        orders, sessions : path, glob, list of paths, DataFrame or pyarrow Table
+            CSV or Parquet; see :mod:`crm_research.kpi.orders` for columns and checks.
+        database : path, optional
+            A DuckDB database file to load into (created if missing); default in memory.
+            An existing file that already holds an ``orders`` table is refused unless
+            ``replace=True``; reopen it with :meth:`open` instead.
+        columns, session_columns : dict, optional
+            Column maps, canonical name -> file column.
+        policy, session_policy : ValidationPolicy, "error" | "drop", or dict
+            What to do with bad rows (see :class:`~crm_research.kpi.orders.ValidationPolicy`).
+        timestamp_format, session_timestamp_format : str, optional
+            strptime format when timestamps are not ISO 8601.
+        timezone : str
+            IANA zone that timestamps with a UTC offset are converted to.
+        materialize : bool, optional
+            Copy Parquet data into the database. Default: only when ``database`` is given;
+            in memory DuckDB reads the Parquet files directly on every query (no copy, little
+            memory; the per-order facts the KPIs share are computed once and stored).
+            CSV files and DataFrames are always copied.
+        pseudonymize, salt
+            Customer ids that are personal data are pseudonymized (``None``: when detected).
+        memory_limit, temp_directory, threads
+            DuckDB settings; with a memory limit DuckDB spills to ``temp_directory``.
+        """
+        import duckdb
+        import ibis
+
+        if database is not None:
+            database = str(database)
+            if Path(database).exists() and not replace:
+                probe = duckdb.connect(database, read_only=True)
+                try:
+                    has = probe.execute("SELECT count(*) FROM information_schema.tables "
+                                        "WHERE table_name IN ('orders', '_orders_stage')").fetchall()[0][0]
+                finally:
+                    probe.close()
+                if has:
+                    raise DataFileError(database, "database already holds an orders table",
+                                        hint="reopen it with KPIEngine.open(path), or pass replace=True to reload")
+        con = duckdb.connect(database if database is not None else ":memory:")
+        try:
+            _configure(con, memory_limit, temp_directory, threads)
+            if database is None:
+                # compressed in-memory storage: about 7x less memory than plain in-memory tables
+                con.execute("ATTACH ':memory:' AS kpi (COMPRESS)")
+                con.execute("USE kpi")
+            temporary = False
+            if materialize is None:
+                materialize = database is not None
+            reports = {"orders": ingest(con, orders, ORDERS, columns=columns, policy=policy,
+                                        timestamp_format=timestamp_format, timezone=timezone,
+                                        csv_options=csv_options, materialize=materialize,
+                                        pseudonymize=pseudonymize, salt=salt, temporary=temporary)}
+            if sessions is not None:
+                reports["sessions"] = ingest(con, sessions, SESSIONS, columns=session_columns,
+                                             policy=session_policy if session_policy is not None else policy,
+                                             timestamp_format=session_timestamp_format, timezone=timezone,
+                                             csv_options=csv_options, materialize=materialize,
+                                             pseudonymize=pseudonymize, salt=salt, temporary=temporary)
+        except BaseException:
+            con.close()
+            raise
+        backend = ibis.duckdb.from_connection(con)
+        eng = cls._from_con(con, backend, reports, database, owns=True)
+        # compress stored tables (about 5x less memory) when they are big enough to matter;
+        # compression costs CPU time, so small and mid-size logs skip it
+        eng._compress = database is not None or reports["orders"].rows_read >= COMPRESS_ROWS
+        if eng._compress:
+            _checkpoint(con)
+        return eng
+
+    @classmethod
+    def open(cls, database: str | Path, *, memory_limit: str | None = None,
+             temp_directory: str | Path | None = None, threads: int | None = None,
+             read_only: bool = False) -> "KPIEngine":
+        """Reopen a database file written by :meth:`load` (no re-validation)."""
+        import duckdb
+        import ibis
+
+        if not Path(database).exists():
+            raise DataFileError(str(database), "database file not found")
+        con = duckdb.connect(str(database), read_only=read_only)
+        _configure(con, memory_limit, temp_directory, threads)
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "orders" not in names:
+            con.close()
+            raise DataFileError(str(database), "no orders table in this database",
+                                hint="create it with KPIEngine.load(..., database=path)")
+        backend = ibis.duckdb.from_connection(con)
+        eng = cls._from_con(con, backend, {}, str(database), owns=True)
+        eng._compress = True
+        return eng
+
+    @classmethod
+    def _from_con(cls, con, backend, reports, database, owns):
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        with _quiet():
+            orders = backend.table("orders")
+            lines = backend.table("orders_lines") if "orders_lines" in names else None
+            sessions = backend.table("sessions") if "sessions" in names else None
+        return cls(backend, orders, sessions, lines, con=con, reports=reports, owns=owns, database=database)
+
+    @classmethod
+    def from_ibis(cls, orders, sessions=None, order_lines=None) -> "KPIEngine":
+        """Use tables that already live in an ibis backend (DuckDB, Spark, Trino, BigQuery ...).
+
+        The tables must carry the canonical column names and types; no validation is done.
+        Derived tables (``_kpi_order_facts`` and friends) are created in the backend's current
+        database (on DuckDB) or cached with ``Table.cache()`` (elsewhere).
+        """
+        backend = orders._find_backend()
+        con = getattr(backend, "con", None)
+        return cls(backend, orders, sessions, order_lines, con=con if _is_duckdb(con) else None)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def has_sessions(self) -> bool:
+        return self.sessions is not None
+
+    @property
+    def has_products(self) -> bool:
+        return "product_id" in self.order_lines.columns
+
+    @property
+    def has_channel(self) -> bool:
+        return "channel" in self.orders.columns
+
+    def max_date(self) -> dt.date:
+        """Date of the last order."""
+        if self._max_date is None:
+            v = self.execute(self.orders.timestamp.max())
+            self._max_date = pd.Timestamp(v).date()
+        return self._max_date
+
+    def min_date(self) -> dt.date:
+        """Date of the first order."""
+        if "min_date" not in self._cache:
+            self._cache["min_date"] = pd.Timestamp(self.execute(self.orders.timestamp.min())).date()
+        return self._cache["min_date"]
+
+    def as_of(self, as_of=None) -> dt.date:
+        """Resolve an as-of date (default: the date of the last order)."""
+        return self.max_date() if as_of is None else as_date(as_of)
+
+    # ------------------------------------------------------------------ execution
+    def execute(self, expr):
+        """Run an ibis expression on the backend; tables come back as pandas DataFrames."""
+        import ibis.expr.types as ir
+
+        with _quiet():
+            if isinstance(expr, ir.Table) and _is_duckdb(self.con):
+                # arrow round trip: faster than ibis' row conversion, same dtypes
+                return self.backend.to_pyarrow(expr).to_pandas()
+            return self.backend.execute(expr)
+
+    def materialize(self, expr, name: str):
+        """Store an expression's result as a temporary table and return it as an ibis Table."""
+        if _is_duckdb(self.con):
+            import ibis
+
+            # register in-memory tables (ibis.memtable) the expression uses; ibis'
+            # create_table would do this too, but its overwrite path breaks on DuckDB 2
+            hook = getattr(self.backend, "_run_pre_execute_hooks", None)
+            if hook is not None:
+                hook(expr)
+            sql = ibis.to_sql(expr, dialect="duckdb")
+            self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {sql}')
+            if self._compress:
+                _checkpoint(self.con)
+            with _quiet():
+                return self.backend.table(name)
+        return expr.cache()
+
+    def median(self, col, where=None):
+        """Median of a column expression: exact where the backend has one (DuckDB, Spark,
+        Snowflake, PostgreSQL, ClickHouse), else approximate (Trino, BigQuery)."""
+        if self._exact_median is None:
+            import ibis.expr.operations as ops
+
+            try:
+                self._exact_median = bool(self.backend.has_operation(ops.Median))
+            except Exception:
+                self._exact_median = True
+        return col.median(where=where) if self._exact_median else col.approx_median(where=where)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run SQL on the DuckDB connection (DuckDB engines only)."""
+        if not _is_duckdb(self.con):
+            raise ConfigError("<engine>", "sql", "raw SQL is available on DuckDB engines only",
+                              hint="use ibis expressions on other backends")
+        return self.con.execute(query).df()
+
+    # ------------------------------------------------------------------ derived relations
+    @property
+    def facts(self):
+        """Per-order facts, computed once and stored in the engine.
+
+        Columns: ``customer_id, order_id, order_date`` (date), ``amount``, ``seq`` (1 = the
+        customer's first order, by timestamp then order id), ``first_date`` (the customer's
+        first order date), ``gap_days`` (days since the customer's previous order; 0 for a
+        second order the same day; NULL for the first order). Valid for any ``as_of``: filter
+        ``order_date <= as_of``.
+        """
+        if self._facts is None:
+            import ibis
+
+            o = self.orders
+            d = o.timestamp.date()
+            # one window (one sort): sequence number, previous and first order date
+            w = ibis.window(group_by=o.customer_id, order_by=[o.timestamp, o.order_id])
+            f = o.select(customer_id=o.customer_id, order_id=o.order_id, order_date=d,
+                         amount=o.amount.cast("float64"),
+                         seq=(ibis.row_number().over(w) + 1).cast("int64"),
+                         prev_date=d.lag().over(w), first_date=d.first().over(w))
+            f = f.mutate(gap_days=f.order_date.delta(f.prev_date, unit="day").cast("int64")).drop("prev_date")
+            self._facts = self.materialize(f, "_kpi_order_facts")
+        return self._facts
+
+    def facts_until(self, as_of=None):
+        """Facts of orders on or before ``as_of``."""
+        a = self.as_of(as_of)
+        f = self.facts
+        return f.filter(f.order_date <= _date_lit(a))
+
+    def cached(self, key, build):
+        """Memoize a derived ibis table (materialized once per engine)."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    # ------------------------------------------------------------------ misc
+    def close(self) -> None:
+        if self._owns and self.con is not None:
+            self.con.close()
+            self.con = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def summary(self) -> str:
+        lines = [f"KPI engine ({'DuckDB ' + (self.database or 'in memory') if self.con is not None else self.backend.name})"]
+        for name, rep in self.reports.items():
+            lines.append("  " + rep.summary().replace("\n", "\n  "))
+        if not self.reports:
+            lines.append(f"  orders: {self.execute(self.orders.count()):,} rows")
+        lines.append(f"  sessions: {'yes' if self.has_sessions else 'no'}; products: {'yes' if self.has_products else 'no'}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"KPIEngine(database={self.database or ':memory:'!s}, sessions={self.has_sessions}, "
+                f"products={self.has_products})")
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+
+def memtable(df: pd.DataFrame):
+    """An ibis in-memory table (for small inputs joined to engine tables)."""
+    import ibis
+
+    with _quiet():
+        return ibis.memtable(df)
+
+
+def load(orders, sessions=None, **kwargs) -> KPIEngine:
+    """Shorthand for :meth:`KPIEngine.load`."""
+    return KPIEngine.load(orders, sessions, **kwargs)
+
+
+# ---------------------------------------------------------------------- helpers
+def _configure(con, memory_limit, temp_directory, threads) -> None:
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if temp_directory:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{Path(temp_directory).as_posix()}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    # keep row order for validation row numbers; nothing else depends on it
+    con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
+
+
+class _quiet:
+    """Silence deprecation noise from ibis 12 running on DuckDB 2 / pandas 3 (not the user's concern)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._cm = warnings.catch_warnings()
+        self._cm.__enter__()
+        warnings.filterwarnings("ignore", message=".*fetch_arrow_table.*", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*future.infer_string.*")
+        return self
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+def _checkpoint(con) -> None:
+    """Compress freshly written tables (in-memory COMPRESS database or file)."""
+    try:
+        con.execute("CHECKPOINT")
+    except Exception:  # read-only or nothing to do
+        pass
+
+
+def _is_duckdb(con) -> bool:
+    return con is not None and type(con).__module__.split(".")[0] in ("duckdb", "_duckdb")
+
+
+def _date_lit(d: dt.date):
+    import ibis
+
+    return ibis.date(d.year, d.month, d.day)
+
+
+def period_index(d, period: str):
+    """Integer index of the calendar period containing date expression ``d``.
+
+    month: ``year * 12 + month - 1``; week (ISO, Monday first): whole weeks since Monday
+    1970-01-05.
+    """
+    import ibis
+
+    if period == "month":
+        return (d.year() * 12 + d.month() - 1).cast("int64")
+    return (d.delta(ibis.date(1970, 1, 5), unit="day") // 7).cast("int64")
+
+
+def period_start_of_index(idx, period: str) -> pd.Series:
+    """First day of each period index (vectorized, pandas)."""
+    idx = pd.Series(idx, dtype="int64")
+    if period == "month":
+        return pd.to_datetime(pd.DataFrame({"year": idx // 12, "month": idx % 12 + 1, "day": 1}))
+    return pd.Timestamp("1970-01-05") + pd.to_timedelta(idx * 7, unit="D")
+
+
+def index_of_date(d: dt.date, period: str) -> int:
+    if period == "month":
+        return d.year * 12 + d.month - 1
+    return (d - dt.date(1970, 1, 5)).days // 7
+
+
+def last_complete_index(as_of: dt.date, period: str) -> int:
+    """Index of the last period that has fully ended on or before ``as_of``."""
+    i = index_of_date(as_of, period)
+    nxt = as_of + dt.timedelta(days=1)
+    return i if index_of_date(nxt, period) != i else i - 1
+
+
+def period_end(idx: int, period: str) -> dt.date:
+    """Last day of period ``idx``."""
+    if period == "month":
+        y, m = divmod(idx + 1, 12)
+        return dt.date(y, m + 1, 1) - dt.timedelta(days=1)
+    return dt.date(1970, 1, 5) + dt.timedelta(days=7 * idx + 6)

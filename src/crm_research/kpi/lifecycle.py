@@ -1,0 +1,256 @@
+"""Customer lifecycle stage at any as-of date (R3 relationship stages; R2 customer groups).
+
+Stages and rules
+----------------
+Evaluated per customer with at least one order on or before the as-of date ``A``, in this
+order (the first rule that holds wins); ``W = window_days``, recent window ``(A - W, A]``,
+previous window ``(A - 2W, A - W]``, all by calendar date:
+
+=============== ========================================================================== ==========
+stage           rule (thresholds are fields of :class:`LifecycleRules`)                    R2 group
+=============== ========================================================================== ==========
+``churned``     no order for more than ``churn_days`` (days since last order > churn_days)  流失 churned
+``new``         first order less than ``new_days`` days before A                            新 new
+``reactivated`` an order in the recent window came after a gap of more than ``churn_days``  活跃 active
+                since the previous purchase (the customer had churned and came back)
+``declining``   no order for more than ``silent_days``, or recent orders fell below         沉默 silent
+                ``decline_ratio`` x previous orders (previous > 0)
+``growing``     relationship younger than ``growth_days``, or recent orders >=              活跃 active
+                ``min_growth_orders`` and >= ``growth_ratio`` x previous orders
+``mature``      everything else: an established customer buying at a steady rate            活跃 active
+=============== ========================================================================== ==========
+
+R3's stages map as: acquisition/introduction = new, growth/cultivation = growing, maturity =
+mature, decline = declining (at risk), churn = churned, plus reactivation. The ``group`` column
+gives R2's four customer groups (new / active / silent / churned).
+
+:func:`lifecycle_stages` gives the stage per customer at one date, :func:`stage_shares` the
+stage distribution over a series of dates, :func:`stage_transitions` the transition matrix
+between two dates (customers not yet acquired at the first date appear as ``prospect``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .engine import KPIEngine, _date_lit, as_date, check_period, period_end
+
+STAGES = ("new", "growing", "mature", "declining", "churned", "reactivated")
+STAGE_LABELS = pd.DataFrame(
+    [("new", "新客户 / 获取期", "acquisition", "new"),
+     ("growing", "成长期", "growth / cultivation", "active"),
+     ("mature", "成熟期", "maturity", "active"),
+     ("declining", "衰退期 (风险)", "decline (at risk)", "silent"),
+     ("churned", "流失期", "churn", "churned"),
+     ("reactivated", "再激活", "reactivation", "active")],
+    columns=["stage", "stage_zh", "r3_stage", "group"])
+GROUPS = dict(zip(STAGE_LABELS["stage"], STAGE_LABELS["group"]))
+LIFECYCLE_COLUMNS = ["customer_id", "stage", "group", "first_order_date", "last_order_date",
+                     "tenure_days", "days_since_last", "orders", "orders_recent", "orders_previous",
+                     "max_recent_gap_days"]
+
+
+@dataclass(frozen=True)
+class LifecycleRules:
+    """Thresholds of the lifecycle rules (days unless said otherwise)."""
+
+    new_days: int = 30
+    window_days: int = 90
+    silent_days: int = 90
+    churn_days: int = 180
+    decline_ratio: float = 0.5
+    growth_days: int = 180
+    growth_ratio: float = 1.5
+    min_growth_orders: int = 2
+
+    def __post_init__(self):
+        if not (0 < self.new_days <= self.churn_days and 0 < self.silent_days <= self.churn_days):
+            raise ValueError("need 0 < new_days <= churn_days and 0 < silent_days <= churn_days")
+        if self.window_days < 1 or not 0 < self.decline_ratio <= 1 or self.growth_ratio < 1:
+            raise ValueError("need window_days >= 1, 0 < decline_ratio <= 1, growth_ratio >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def lookback_days(rules: "LifecycleRules") -> int:
+    """Days of history that decide every stage except "churned" (see :func:`lifecycle_table`)."""
+    return max(2 * int(rules.window_days), int(rules.churn_days) + 1)
+
+
+def lifecycle_table(engine: KPIEngine, as_of=None, rules: LifecycleRules = LifecycleRules(), *,
+                    recent_only: bool = False):
+    """Stage per customer at ``as_of`` as an ibis Table (runs in the engine).
+
+    With ``recent_only`` only customers with an order in the last :func:`lookback_days` days
+    are evaluated (reading only those orders). Everyone else acquired by ``as_of`` is churned
+    by the first rule, since their last order is more than ``churn_days`` old; the counting
+    functions add them back from the customer table. This makes stage shares over many dates
+    cheap.
+    """
+    import ibis
+
+    a = engine.as_of(as_of)
+    A = _date_lit(a)
+    W = int(rules.window_days)
+    f = engine.facts_until(a)
+    age = A.delta(f.order_date, unit="day")
+    if recent_only:
+        f = f.filter(age < lookback_days(rules))
+        age = A.delta(f.order_date, unit="day")
+    recent = age < W
+    previous = (age >= W) & (age < 2 * W)
+    c = f.group_by("customer_id").aggregate(
+        first_order_date=f.first_date.min(), last_order_date=f.order_date.max(), orders=f.count(),
+        orders_recent=recent.cast("int64").sum(), orders_previous=previous.cast("int64").sum(),
+        max_recent_gap_days=f.gap_days.max(where=recent))
+    tenure = A.delta(c.first_order_date, unit="day")
+    since = A.delta(c.last_order_date, unit="day")
+    c = c.mutate(tenure_days=tenure, days_since_last=since)
+    r = rules
+    stage = ibis.cases(
+        (c.days_since_last > r.churn_days, "churned"),
+        (c.tenure_days < r.new_days, "new"),
+        (c.max_recent_gap_days.fill_null(0) > r.churn_days, "reactivated"),
+        ((c.days_since_last > r.silent_days)
+         | ((c.orders_previous > 0) & (c.orders_recent.cast("float64") < r.decline_ratio * c.orders_previous)),
+         "declining"),
+        ((c.tenure_days < r.growth_days)
+         | ((c.orders_recent >= r.min_growth_orders) & (c.orders_recent.cast("float64") >= r.growth_ratio * c.orders_previous)),
+         "growing"),
+        else_="mature")
+    group = ibis.cases(*[(stage == s, g) for s, g in GROUPS.items()], else_="active")
+    return c.mutate(stage=stage, group=group).select(*LIFECYCLE_COLUMNS)
+
+
+def lifecycle_stages(engine: KPIEngine, as_of=None, rules: LifecycleRules = LifecycleRules()) -> pd.DataFrame:
+    """Lifecycle stage of every customer at ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, stage, group, first_order_date, last_order_date, tenure_days,
+        days_since_last, orders, orders_recent, orders_previous, max_recent_gap_days`` (the
+        longest gap before an order in the recent window, NaN if none), sorted by customer.
+    """
+    df = engine.execute(lifecycle_table(engine, as_of, rules).order_by("customer_id"))
+    for col in ("tenure_days", "days_since_last", "orders", "orders_recent", "orders_previous"):
+        df[col] = df[col].astype("int64")
+    return df.reset_index(drop=True)
+
+
+def default_dates(engine: KPIEngine, as_of=None, period: str = "month", n: int | None = 12) -> list[dt.date]:
+    """Period ends (last day of each month/week) up to ``as_of``, the last ``n`` of them
+    (all when ``n`` is None), plus ``as_of`` itself when it is not a period end."""
+    from .engine import index_of_date, last_complete_index
+
+    check_period(period)
+    a = engine.as_of(as_of)
+    first = index_of_date(engine.min_date(), period)
+    last = last_complete_index(a, period)
+    dates = [period_end(i, period) for i in range(first, last + 1)]
+    if n is not None:
+        dates = dates[-n:]
+    if not dates or dates[-1] != a:
+        dates.append(a)
+    return dates
+
+
+def _customers(engine: KPIEngine):
+    """Customer table stored in the engine: ``customer_id, first_date``."""
+    def build():
+        f = engine.facts
+        return engine.materialize(f.filter(f.seq == 1).select("customer_id", "first_date"), "_kpi_customers")
+
+    return engine.cached("customers", build)
+
+
+def stage_counts(engine: KPIEngine, as_of=None, rules: LifecycleRules = LifecycleRules()) -> dict[str, int]:
+    """Customers per stage at one date (reads only the last :func:`lookback_days` of orders)."""
+    a = engine.as_of(as_of)
+    t = lifecycle_table(engine, a, rules, recent_only=True)
+    res = engine.execute(t.group_by("stage").aggregate(customers=t.count()))
+    counts = {s: 0 for s in STAGES}
+    counts.update({k: int(v) for k, v in zip(res["stage"], res["customers"])})
+    cust = _customers(engine)
+    acquired = int(engine.execute(cust.filter(cust.first_date <= _date_lit(a)).count()))
+    counts["churned"] += acquired - sum(counts.values())
+    return counts
+
+
+def stage_shares(engine: KPIEngine, dates=None, rules: LifecycleRules = LifecycleRules(), *,
+                 period: str = "month", n: int | None = 12, as_of=None) -> pd.DataFrame:
+    """Customers per lifecycle stage at each date.
+
+    Parameters
+    ----------
+    dates : sequence of date-like, optional
+        As-of dates; default :func:`default_dates` (the last ``n`` period ends up to ``as_of``,
+        and ``as_of``).
+
+    Returns
+    -------
+    DataFrame
+        ``date, stage, customers, share`` (share of customers acquired by that date); every
+        stage appears at every date (0 when empty), stages in lifecycle order.
+    """
+    dates = default_dates(engine, as_of, period, n) if dates is None else [as_date(d, "dates") for d in dates]
+    rows = []
+    for d in dates:
+        counts = stage_counts(engine, d, rules)
+        total = sum(counts.values())
+        for s in STAGES:
+            k = counts[s]
+            rows.append(dict(date=pd.Timestamp(d), stage=s, customers=k, share=k / total if total else np.nan))
+    out = pd.DataFrame(rows, columns=["date", "stage", "customers", "share"])
+    out["stage"] = pd.Categorical(out["stage"], categories=list(STAGES), ordered=True)
+    return out
+
+
+def stage_transitions(engine: KPIEngine, date_from, date_to, rules: LifecycleRules = LifecycleRules(), *,
+                      wide: bool = False) -> pd.DataFrame:
+    """Stage transition matrix between two dates.
+
+    Parameters
+    ----------
+    date_from, date_to : date-like
+        ``date_from`` < ``date_to``.
+    wide : bool
+        Return the crosstab of counts (rows: from stage incl. ``prospect``, columns: to stage).
+
+    Returns
+    -------
+    DataFrame
+        Long: ``from_stage, to_stage, customers, share`` where share = customers / all
+        customers in ``from_stage`` (row-normalized transition probabilities). Customers
+        acquired after ``date_from`` have ``from_stage = "prospect"``.
+    """
+    d0, d1 = as_date(date_from, "date_from"), as_date(date_to, "date_to")
+    if d1 <= d0:
+        raise ValueError("date_to must be after date_from")
+    import ibis
+
+    t0 = lifecycle_table(engine, d0, rules, recent_only=True).select("customer_id", from_stage="stage")
+    t1 = lifecycle_table(engine, d1, rules, recent_only=True).select("customer_id", to_stage="stage")
+    cust = _customers(engine)
+    cust = cust.filter(cust.first_date <= _date_lit(d1))
+    j = cust.left_join(t0, "customer_id").select(cust.customer_id, cust.first_date, t0.from_stage)
+    j = j.left_join(t1, "customer_id").select(j.customer_id, j.first_date, j.from_stage, t1.to_stage)
+    j = j.mutate(
+        from_stage=ibis.cases((j.from_stage.notnull(), j.from_stage),
+                              (j.first_date <= _date_lit(d0), "churned"), else_="prospect"),
+        to_stage=j.to_stage.fill_null("churned"))
+    res = engine.execute(j.group_by(["from_stage", "to_stage"]).aggregate(customers=j.count()))
+    order_from = ["prospect"] + list(STAGES)
+    grid = pd.MultiIndex.from_product([order_from, list(STAGES)], names=["from_stage", "to_stage"])
+    res = res.set_index(["from_stage", "to_stage"])["customers"].reindex(grid, fill_value=0).astype("int64")
+    out = res.reset_index()
+    tot = out.groupby("from_stage")["customers"].transform("sum")
+    out["share"] = np.where(tot > 0, out["customers"] / tot.where(tot > 0, 1), np.nan)
+    if wide:
+        return out.pivot(index="from_stage", columns="to_stage", values="customers").reindex(
+            index=order_from, columns=list(STAGES))
+    return out

@@ -1,0 +1,771 @@
+"""Reading and validating order and session logs, inside DuckDB.
+
+A log comes from a CSV file, a Parquet file (or a glob / list of them), a pandas DataFrame or a
+pyarrow Table. Only the declared KPI columns are selected from it:
+
+========= ===================================================== ====================================
+table     required columns                                       optional columns
+========= ===================================================== ====================================
+orders    ``customer_id, order_id, timestamp, amount``          ``product_id, category, channel``
+sessions  ``customer_id, start, duration`` (seconds)             ``page_views``
+========= ===================================================== ====================================
+
+Columns named differently in the file are mapped with ``columns={"customer_id": "user",
+"timestamp": "paid_at"}`` (canonical name -> file name; the reverse direction is accepted too).
+
+Personal data never enters the engine: every column that is not a declared KPI column (phone,
+e-mail, name, address ...) is left unread, and the report lists the ones whose header names
+personal data. When the *customer id itself* is personal data (an e-mail address or a phone
+number, by header or by content) it is replaced by a keyed pseudonym
+(:func:`crm_research.privacy.pseudonymize`, HMAC-SHA256 with ``salt``) before any table is
+built; pass the same ``salt`` as for the survey data to keep the two linkable.
+
+Validation runs in the engine (``TRY_CAST``/``TRY_STRPTIME`` over the raw text, one pass; one
+byte per row records the row's first problem), so it scales to files larger than memory. CSV
+files and DataFrames are copied into the engine; Parquet files are scanned in place by
+default (a clean Parquet file becomes a plain typed view). Problems and what a policy may do
+with them:
+
+===================== ====================================================== ======================
+problem               meaning                                                policies
+===================== ====================================================== ======================
+``missing_value``     a required cell is empty                               error, drop
+``bad_timestamp``     timestamp text that is not a date/time                 error, drop
+``bad_number``        amount / duration / page views that is not a finite    error, drop
+                      number
+``negative_amount``   amount < 0 (a refund?)                                 error, drop, keep
+``negative_value``    duration or page views < 0                             error, drop
+``duplicate_order_id`` an order id on more than one row                      error, drop (keep the
+                                                                             first row in file
+                                                                             order), keep (rows
+                                                                             are lines of one
+                                                                             order)
+===================== ====================================================== ======================
+
+A row with several problems is reported under the first one in the order above. ``error``
+raises :class:`~crm_research.errors.DataFileError` naming the file, the first offending row, the
+column and the value, and how many rows share the problem. Missing required columns and files
+without data rows are always errors.
+
+Row numbers: for CSV the line a spreadsheet shows (header = row 1, first record = row 2); for
+Parquet the 1-based record number within its file; for DataFrames the 0-based position
+(``df.iloc[row]``).
+
+Timestamps: ISO 8601 text (``2024-05-01``, ``2024-05-01 13:45:00``, ``2024-05-01T13:45:00``)
+or ``timestamp_format`` (strptime codes, e.g. ``"%d/%m/%Y %H:%M"``). Values with a UTC offset
+(``...+08:00``, ``...Z``) are converted to local time in ``timezone`` (default UTC); values
+without one are taken as local time already. Timezone-aware Parquet columns likewise.
+"""
+from __future__ import annotations
+
+import glob as _glob
+import html
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from ..errors import DataFileError
+
+PROBLEMS = ("missing_value", "bad_timestamp", "bad_number", "negative_amount", "negative_value",
+            "duplicate_order_id")
+PROBLEM_TEXT = {
+    "missing_value": "required value is empty",
+    "bad_timestamp": "not a date/time",
+    "bad_number": "not a finite number",
+    "negative_amount": "negative amount",
+    "negative_value": "negative value",
+    "duplicate_order_id": "order id already used on an earlier row",
+    "conflicting_order": "rows of one order id belong to different customers",
+}
+
+
+# --------------------------------------------------------------------------- schema
+@dataclass(frozen=True)
+class TableSpec:
+    """What a log table must contain (see module docstring)."""
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    ids: tuple[str, ...]                 # id columns: BIGINT when every value is an integer
+    timestamp: str
+    numbers: tuple[str, ...]             # parsed as DOUBLE (page_views as BIGINT)
+    nonnegative: dict                    # column -> problem code when < 0
+    unique: str | None = None
+    labels: tuple[str, ...] = ()         # free text (category, channel)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+ORDERS = TableSpec(
+    name="orders",
+    required=("customer_id", "order_id", "timestamp", "amount"),
+    optional=("product_id", "category", "channel"),
+    ids=("customer_id", "order_id", "product_id"),
+    timestamp="timestamp",
+    numbers=("amount",),
+    nonnegative={"amount": "negative_amount"},
+    unique="order_id",
+    labels=("category", "channel"),
+)
+SESSIONS = TableSpec(
+    name="sessions",
+    required=("customer_id", "start", "duration"),
+    optional=("page_views",),
+    ids=("customer_id",),
+    timestamp="start",
+    numbers=("duration", "page_views"),
+    nonnegative={"duration": "negative_value", "page_views": "negative_value"},
+)
+
+
+# --------------------------------------------------------------------------- policy
+POLICY_CHOICES = {
+    "missing_value": ("error", "drop"),
+    "bad_timestamp": ("error", "drop"),
+    "bad_number": ("error", "drop"),
+    "negative_amount": ("error", "drop", "keep"),
+    "negative_value": ("error", "drop"),
+    "duplicate_order_id": ("error", "drop", "keep"),
+}
+
+
+@dataclass(frozen=True)
+class ValidationPolicy:
+    """What to do with each kind of bad row: ``"error"`` (default), ``"drop"`` or ``"keep"``.
+
+    ``ValidationPolicy.coerce("drop")`` drops every bad row; a dict sets single problems:
+    ``{"negative_amount": "keep", "duplicate_order_id": "drop"}``.
+    """
+
+    missing_value: str = "error"
+    bad_timestamp: str = "error"
+    bad_number: str = "error"
+    negative_amount: str = "error"
+    negative_value: str = "error"
+    duplicate_order_id: str = "error"
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v not in POLICY_CHOICES[f.name]:
+                raise ValueError(f"policy for {f.name!r} must be one of {POLICY_CHOICES[f.name]}, got {v!r}")
+
+    @classmethod
+    def coerce(cls, policy: "ValidationPolicy | str | Mapping[str, str] | None") -> "ValidationPolicy":
+        if policy is None:
+            return cls()
+        if isinstance(policy, cls):
+            return policy
+        if isinstance(policy, str):
+            if policy not in ("error", "drop"):
+                raise ValueError("a single policy applies to every problem and must be 'error' or 'drop'; "
+                                 "use a dict for 'keep', e.g. {'negative_amount': 'keep'}")
+            return cls(**{f.name: policy for f in fields(cls)})
+        unknown = set(policy) - set(POLICY_CHOICES)
+        if unknown:
+            raise ValueError(f"unknown problem(s) in policy: {sorted(unknown)}; known: {list(POLICY_CHOICES)}")
+        return cls(**dict(policy))
+
+    def to_dict(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# --------------------------------------------------------------------------- report
+@dataclass
+class ValidationReport:
+    """Result of reading one log.
+
+    Attributes
+    ----------
+    file : str
+        The source (path, glob, or ``<DataFrame>``).
+    table : str
+        ``orders`` or ``sessions``.
+    rows_read, rows_kept : int
+    counts : DataFrame
+        One row per problem found: ``problem, column, rows, action`` (``action`` is
+        ``dropped``, ``kept`` or ``error``).
+    issues : DataFrame
+        Example rows, at most ``max_examples`` per problem, in file order:
+        ``file, row, column, value, problem, action``.
+    columns : dict
+        Canonical name -> column read from the source.
+    ignored_columns : list of str
+        Source columns not read.
+    personal_data : DataFrame
+        ``column, kind, action`` for ignored columns whose header names personal data and for
+        a pseudonymized customer id.
+    policy : dict
+    """
+
+    file: str
+    table: str
+    rows_read: int = 0
+    rows_kept: int = 0
+    counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["problem", "column", "rows", "action"]))
+    issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["file", "row", "column", "value", "problem", "action"]))
+    columns: dict = field(default_factory=dict)
+    ignored_columns: list = field(default_factory=list)
+    personal_data: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["column", "kind", "action"]))
+    policy: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return self.counts.empty
+
+    def summary(self) -> str:
+        lines = [f"{self.table} from {self.file}: {self.rows_read:,} rows read, {self.rows_kept:,} kept"]
+        if self.counts.empty:
+            lines.append("  no problems found")
+        for r in self.counts.itertuples():
+            lines.append(f"  {r.problem:<20} {r.column:<12} {r.rows:>10,} rows  {r.action}")
+        for r in self.personal_data.itertuples():
+            lines.append(f"  personal data: column {r.column!r} ({r.kind}) {r.action}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"ValidationReport({self.table}, file={self.file!r}, rows_read={self.rows_read}, "
+                f"rows_kept={self.rows_kept}, problems={len(self.counts)})")
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p><b>{html.escape(self.table)}</b> from <code>{html.escape(self.file)}</code>: "
+                 f"{self.rows_read:,} rows read, {self.rows_kept:,} kept</p>"]
+        if not self.counts.empty:
+            parts.append(self.counts.to_html(index=False))
+            parts.append(self.issues.to_html(index=False))
+        if not self.personal_data.empty:
+            parts.append(self.personal_data.to_html(index=False))
+        return "".join(parts)
+
+
+# --------------------------------------------------------------------------- sources
+@dataclass
+class _Source:
+    label: str                 # for messages
+    kind: str                  # csv | parquet | frame | table
+    reader: str                # SQL FROM-clause fragment
+    multi_file: bool = False
+    frame_name: str | None = None
+    files: list = field(default_factory=list)
+    reader_rows: str = ""      # parquet reader with file_row_number
+
+    @property
+    def files_sql(self) -> str:
+        return "[" + ", ".join(_lit(p) for p in self.files) + "]"
+
+
+def _q(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+_CSV_EXT = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zst")
+_PARQUET_EXT = (".parquet", ".pq", ".parq")
+
+
+def _resolve_source(con, source, table: str, csv_options: Mapping[str, Any] | None) -> _Source:
+    import pyarrow as pa
+
+    if isinstance(source, pd.DataFrame) or isinstance(source, pa.Table):
+        name = f"_src_{table}"
+        con.register(name, source)
+        return _Source(label="<DataFrame>", kind="frame", reader=_q(name), frame_name=name)
+    paths: list[str]
+    if isinstance(source, (str, Path)):
+        s = str(source)
+        if any(ch in s for ch in "*?["):
+            paths = sorted(_glob.glob(s))
+            if not paths:
+                raise DataFileError(s, "no file matches this pattern", hint="check the path and the pattern")
+        else:
+            paths = [s]
+    elif isinstance(source, Sequence) and source and all(isinstance(p, (str, Path)) for p in source):
+        paths = [str(p) for p in source]
+    else:
+        raise TypeError(f"{table} must be a path, a list of paths, a DataFrame or a pyarrow Table, "
+                        f"got {type(source).__name__}")
+    for p in paths:
+        if not Path(p).exists():
+            raise DataFileError(p, "file not found", hint="check the path")
+        if Path(p).is_dir():
+            raise DataFileError(p, "is a folder, expected a file", hint=f"use a glob such as {p}/*.parquet")
+        if Path(p).stat().st_size == 0:
+            raise DataFileError(p, "file is empty (0 bytes)", hint="export the data again")
+    low = [p.lower() for p in paths]
+    label = str(source) if isinstance(source, (str, Path)) else (paths[0] if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1} files)")
+    plist = "[" + ", ".join(_lit(p) for p in paths) + "]"
+    if all(p.endswith(_PARQUET_EXT) for p in low):
+        return _Source(label=label, kind="parquet", multi_file=len(paths) > 1, files=paths,
+                       reader=f"read_parquet({plist}, filename=true)",
+                       reader_rows=f"read_parquet({plist}, filename=true, file_row_number=true)")
+    if all(p.endswith(_CSV_EXT) for p in low) or not any(p.endswith(_PARQUET_EXT) for p in low):
+        opts = {"header": True, "all_varchar": True, "filename": True}
+        opts.update(csv_options or {})
+        opt_sql = ", ".join(f"{k}={_lit(v) if isinstance(v, str) else str(v).lower()}" for k, v in opts.items())
+        return _Source(label=label, kind="csv", multi_file=len(paths) > 1, files=paths,
+                       reader=f"read_csv({plist}, {opt_sql})")
+    raise DataFileError(label, "mixes CSV and Parquet files", hint="load one format at a time")
+
+
+def _duck_error(source: _Source, err: Exception) -> DataFileError:
+    msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    msg = re.sub(r"^[A-Za-z ]+Error: ", "", msg)
+    what = {"csv": "CSV", "parquet": "Parquet"}.get(source.kind, "a table")
+    return DataFileError(source.label, f"cannot be read as {what}: {msg}",
+                         hint="check the delimiter/quoting, or pass csv_options={'delim': ';'}"
+                         if source.kind == "csv" else "check that the file is a valid Parquet file")
+
+
+def _map_columns(spec: TableSpec, found: list[str], columns: Mapping[str, str] | None,
+                 label: str) -> dict[str, str]:
+    columns = dict(columns or {})
+    canon = set(spec.columns)
+    if columns and not set(columns) <= canon and set(columns.values()) <= canon:
+        columns = {v: k for k, v in columns.items()}      # given as {file name: canonical}
+    unknown = set(columns) - canon
+    if unknown:
+        raise DataFileError(label, f"column map names unknown {spec.name} column(s) {sorted(unknown)}",
+                            hint=f"map these canonical names: {', '.join(spec.columns)}")
+    lower = {}
+    for c in found:
+        lower.setdefault(c.strip().lower(), c)
+    out: dict[str, str] = {}
+    for c in spec.columns:
+        want = columns.get(c, c)
+        if want in found:
+            out[c] = want
+        elif want.strip().lower() in lower:
+            out[c] = lower[want.strip().lower()]
+        elif c in columns:
+            raise DataFileError(label, f"mapped column {want!r} (for {c}) not found; columns are {found}",
+                                column=want, hint="fix the column map")
+        elif c in spec.required:
+            raise DataFileError(label, f"required column missing; columns found: {found}", column=c,
+                                hint=f"rename the column or map it, e.g. columns={{'{c}': 'your_column'}}")
+    return out
+
+
+# --------------------------------------------------------------------------- SQL pieces
+_OFFSET_RE = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([+-]\d\d(:?\d\d)?|Z|UTC)$"
+
+
+def _ts_expr(col: str, dtype: str, timestamp_format: str | None, timezone: str) -> str:
+    c = _q(col)
+    t = dtype.upper()
+    if t.startswith("TIMESTAMP WITH TIME ZONE") or t == "TIMESTAMPTZ":
+        return f"timezone({_lit(timezone)}, {c})"
+    if t.startswith("TIMESTAMP"):
+        return f"CAST({c} AS TIMESTAMP)"
+    if t == "DATE":
+        return f"CAST({c} AS TIMESTAMP)"
+    txt = f"trim(CAST({c} AS VARCHAR))"
+    if timestamp_format:
+        return f"TRY_STRPTIME({txt}, {_lit(timestamp_format)})"
+    return (f"CASE WHEN length({txt}) > 19 AND regexp_matches({txt}, {_lit(_OFFSET_RE)}) "
+            f"THEN timezone({_lit(timezone)}, TRY_CAST({txt} AS TIMESTAMPTZ)) "
+            f"ELSE TRY_CAST({txt} AS TIMESTAMP) END")
+
+
+def _num_expr(col: str, dtype: str, integer: bool = False) -> str:
+    c = _q(col)
+    target = "BIGINT" if integer else "DOUBLE"
+    t = dtype.upper()
+    if any(t.startswith(k) for k in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                                     "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")):
+        if integer and t.startswith(("FLOAT", "DOUBLE", "DECIMAL")):
+            return f"CASE WHEN {c} = round({c}) THEN TRY_CAST({c} AS BIGINT) END"
+        return f"CAST({c} AS {target})"
+    txt = f"trim(CAST({c} AS VARCHAR))"
+    if integer:
+        return f"TRY_CAST(TRY_CAST({txt} AS DOUBLE) AS BIGINT)"
+    return f"TRY_CAST({txt} AS DOUBLE)"
+
+
+_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def _id_kinds(con, source: _Source, cols: dict[str, str], dtypes: dict[str, str]) -> dict[str, str]:
+    """Per id column: 'int' when it holds integers only (stored as BIGINT), else 'text'.
+
+    Text ids count as integers only when every value round-trips (so ``007`` stays text).
+    All columns needing a look at the data are checked in one scan.
+    """
+    out, tests = {}, {}
+    for c, s in cols.items():
+        t = dtypes[s].upper()
+        if t.startswith(_INT_TYPES):
+            out[c] = "int"
+        elif t.startswith(("FLOAT", "DOUBLE", "DECIMAL")):
+            tests[c] = f"bool_and({_q(s)} IS NULL OR {_q(s)} = round({_q(s)}))"
+        elif t == "VARCHAR":
+            x = f"trim({_q(s)})"
+            tests[c] = (f"bool_and({_q(s)} IS NULL OR {x} = '' OR (TRY_CAST({x} AS BIGINT) IS NOT NULL "
+                        f"AND CAST(TRY_CAST({x} AS BIGINT) AS VARCHAR) = {x}))")
+        else:
+            out[c] = "text"
+    if tests:
+        try:
+            row = con.execute(f"SELECT {', '.join(tests.values())} FROM {source.reader}").fetchall()[0]
+        except Exception as e:
+            raise _duck_error(source, e) from None
+        for c, ok in zip(tests, row):
+            out[c] = "int" if ok in (True, None) else "text"
+    return out
+
+
+def _id_expr(col: str, kind: str, dtype: str) -> str:
+    c = _q(col)
+    if kind == "int":
+        if dtype.upper() == "VARCHAR":
+            return f"TRY_CAST(trim({c}) AS BIGINT)"
+        return f"TRY_CAST({c} AS BIGINT)"
+    return f"NULLIF(trim(CAST({c} AS VARCHAR)), '')"
+
+
+# --------------------------------------------------------------------------- ingest
+def ingest(con, source, spec: TableSpec, *, table: str | None = None,
+           columns: Mapping[str, str] | None = None,
+           policy: ValidationPolicy | str | Mapping[str, str] | None = None,
+           timestamp_format: str | None = None, timezone: str = "UTC",
+           csv_options: Mapping[str, Any] | None = None, materialize: bool | None = None,
+           pseudonymize: bool | None = None, salt: str | bytes | None = None,
+           max_examples: int = 20, temporary: bool = True) -> ValidationReport:
+    """Read, validate and load one log into a DuckDB connection.
+
+    Creates a staging table ``_<table>_stage`` (for Parquet by default a view: DuckDB reads the
+    columnar file directly on every query, which costs no copy and little memory; pass
+    ``materialize=True`` to copy it into the database) and a view ``<table>`` holding exactly
+    the kept rows
+    with canonical column names and types: ids BIGINT or VARCHAR, timestamps TIMESTAMP,
+    amounts/durations DOUBLE, page views BIGINT. For ``duplicate_order_id="keep"`` the rows
+    are order lines: the view ``<table>_lines`` holds them and ``<table>`` one row per order
+    (earliest timestamp, summed amount, first line's product/category/channel).
+
+    Returns
+    -------
+    ValidationReport
+        Raises :class:`DataFileError` for a problem whose policy is ``"error"``.
+    """
+    pol = ValidationPolicy.coerce(policy)
+    table = table or spec.name
+    src = _resolve_source(con, source, table, csv_options)
+    report = ValidationReport(file=src.label, table=table, policy=pol.to_dict())
+    try:
+        desc = con.execute(f"DESCRIBE SELECT * FROM {src.reader} LIMIT 0").fetchall()
+    except Exception as e:  # duckdb.Error and friends
+        raise _duck_error(src, e) from None
+    found = [r[0] for r in desc if r[0] not in ("filename",) or src.kind == "frame"]
+    dtypes = {r[0]: r[1] for r in desc}
+    if src.kind == "csv" and len(found) <= 1 and found and ";" in found[0]:
+        raise DataFileError(src.label, f"only one column {found[0]!r} found; the file looks ';'-separated",
+                            hint="pass csv_options={'delim': ';'} (CLI: --delimiter ';')")
+    cmap = _map_columns(spec, found, columns, src.label)
+    report.columns = dict(cmap)
+    report.ignored_columns = [c for c in found if c not in cmap.values()]
+    _note_personal_data(report)
+
+    # -- typed expressions (inner query) and the first problem of each row (outer query)
+    id_cols = {c: cmap[c] for c in spec.ids if c in cmap}
+    # CSV ids are staged as text and narrowed to BIGINT afterwards (no second pass over the file)
+    id_kinds = ({c: "text" for c in id_cols} if src.kind == "csv" else _id_kinds(con, src, id_cols, dtypes))
+    exprs: dict[str, str] = {}
+    for c, s in cmap.items():
+        dt = dtypes[s]
+        if c in spec.ids:
+            exprs[c] = _id_expr(s, id_kinds[c], dt)
+        elif c == spec.timestamp:
+            exprs[c] = _ts_expr(s, dt, timestamp_format, timezone)
+        elif c in spec.numbers:
+            exprs[c] = _num_expr(s, dt, integer=(c == "page_views"))
+        else:
+            exprs[c] = f"NULLIF(trim(CAST({_q(s)} AS VARCHAR)), '')"
+
+    def raw(c: str) -> str:
+        return _q("_r_" + c)
+
+    def empty(c: str) -> str:
+        if dtypes[cmap[c]].upper() == "VARCHAR":
+            return f"({raw(c)} IS NULL OR trim({raw(c)}) = '')"
+        return f"{raw(c)} IS NULL"
+
+    checks: list[tuple[str, str, str]] = []  # (problem, column, condition)
+    for c in spec.required:
+        checks.append(("missing_value", c, empty(c)))
+    checks.append(("bad_timestamp", spec.timestamp, f"{_q(spec.timestamp)} IS NULL"))
+    for c in spec.numbers:
+        if c in cmap:
+            cond = f"({_q(c)} IS NULL OR NOT isfinite(CAST({_q(c)} AS DOUBLE)))"
+            if c not in spec.required:   # optional numbers may be empty
+                cond = f"(NOT {empty(c)} AND {cond})"
+            checks.append(("bad_number", c, cond))
+    for c, prob in spec.nonnegative.items():
+        if c in cmap:
+            checks.append((prob, c, f"{_q(c)} < 0"))
+    # problem codes 1..n (UTINYINT; NULL = no problem): one byte per row, no strings stored
+    code_of = {(p, c): i + 1 for i, (p, c, _) in enumerate(checks)}
+    problem_sql = ("CAST(CASE " + " ".join(f"WHEN {cond} THEN {i + 1}" for i, (_, _, cond) in enumerate(checks))
+                   + " END AS UTINYINT)")
+
+    as_view = src.kind == "parquet" and not materialize
+    stage = f"_{table}_stage"
+    tmp = "TEMP " if temporary else ""
+    multi = src.multi_file
+    keys = (["_file_idx"] if multi else []) + (["_file_row"] if as_view else ["rowid"])
+    extra = (["_file_idx"] if multi else []) + (["_file_row"] if as_view else [])
+    inner = ", ".join([f"{e} AS {_q(c)}" for c, e in exprs.items()]
+                      + [f"{_q(cmap[c])} AS {raw(c)}" for c in cmap]
+                      + ([f"CAST(list_position({src.files_sql}, filename) AS USMALLINT) AS _file_idx"] if multi else [])
+                      + (["file_row_number AS _file_row"] if as_view else []))
+    outer = ", ".join([_q(c) for c in exprs] + [f"{problem_sql} AS _problem"] + extra)
+    body = f"SELECT {outer} FROM (SELECT {inner} FROM {src.reader_rows if as_view else src.reader})"
+    try:
+        for kind, name in (("VIEW", table), ("TABLE", table), ("VIEW", table + "_lines"), ("TABLE", stage),
+                           ("VIEW", stage), ("TABLE", stage + "_skip")):
+            con.execute(f"DROP {kind} IF EXISTS {_q(name)}")
+        con.execute(f"CREATE {tmp}{'VIEW' if as_view else 'TABLE'} {_q(stage)} AS {body}")
+        n_rows = int(con.execute(f"SELECT count(*) FROM {_q(stage)}").fetchall()[0][0])
+    except DataFileError:
+        raise
+    except Exception as e:
+        raise _duck_error(src, e) from None
+    report.rows_read = n_rows
+    if n_rows == 0:
+        raise DataFileError(src.label, "no data rows (only a header, or nothing)",
+                            hint="check that the export contains data")
+    if src.kind == "csv" and id_cols:
+        staged = _Source(label=src.label, kind="table", reader=_q(stage))
+        kinds = _id_kinds(con, staged, {c: c for c in id_cols}, {c: "VARCHAR" for c in id_cols})
+        for c, k in kinds.items():
+            if k == "int":
+                con.execute(f"ALTER TABLE {_q(stage)} ALTER {_q(c)} TYPE BIGINT USING TRY_CAST({_q(c)} AS BIGINT)")
+
+    ctx = _Ctx(con=con, src=src, stage=stage, keys=keys, cmap=cmap, as_view=as_view, limit=max_examples)
+    found_codes = dict(con.execute(f"SELECT _problem, count(*) FROM {_q(stage)} WHERE _problem IS NOT NULL "
+                                   f"GROUP BY _problem").fetchall())
+    order = {p: i for i, p in enumerate(PROBLEMS)}
+    problems = sorted(((p, c, int(found_codes[code_of[(p, c)]])) for (p, c) in code_of if code_of[(p, c)] in found_codes),
+                      key=lambda t: (order[t[0]], spec.columns.index(t[1])))
+
+    def action(problem: str) -> str:
+        return {"error": "error", "drop": "dropped", "keep": "kept"}[getattr(pol, problem)]
+
+    count_rows, issue_frames = [], []
+    for prob, col, n in problems:
+        count_rows.append((prob, col, n, action(prob)))
+        issue_frames.append(_examples(ctx, f"_problem = {code_of[(prob, col)]}", prob, col, action(prob)))
+    kept_codes = [code_of[(p, c)] for (p, c) in code_of if getattr(pol, p) == "keep"]
+    usable = "_problem IS NULL" + (f" OR _problem IN ({', '.join(map(str, kept_codes))})" if kept_codes else "")
+    n_dropped = sum(n for p, c, n in problems if getattr(pol, p) == "drop")
+
+    # -- duplicate order ids among usable rows
+    skip = False
+    lines = False
+    if spec.unique and spec.unique in cmap:
+        u = _q(spec.unique)
+        dup_ids = f"SELECT {u} FROM {_q(stage)} WHERE {usable} GROUP BY {u} HAVING count(*) > 1"
+        # rows beyond the first per id; count(DISTINCT) is the cheapest exact check in DuckDB
+        n_dup = int(con.execute(f"SELECT count({u}) - count(DISTINCT {u}) FROM {_q(stage)} "
+                                f"WHERE {usable}").fetchall()[0][0])
+        if n_dup:
+            key_list = ", ".join(f"s.{k}" for k in keys)
+            later = (f"SELECT {key_list} FROM {_q(stage)} s JOIN ({dup_ids}) d USING ({u}) "
+                     f"WHERE {usable} QUALIFY row_number() OVER (PARTITION BY s.{u} ORDER BY {key_list}) > 1")
+            count_rows.append(("duplicate_order_id", spec.unique, n_dup, action("duplicate_order_id")))
+            con.execute(f"CREATE OR REPLACE {tmp}TABLE {_q(stage + '_dups')} AS {later}")
+            issue_frames.append(_examples(ctx, f"({', '.join(keys)}) IN (SELECT ({', '.join(keys)}) FROM {_q(stage + '_dups')})"
+                                          if len(keys) > 1 else f"{keys[0]} IN (SELECT {keys[0]} FROM {_q(stage + '_dups')})",
+                                          "duplicate_order_id", spec.unique, action("duplicate_order_id")))
+            if pol.duplicate_order_id == "drop":
+                con.execute(f"ALTER TABLE {_q(stage + '_dups')} RENAME TO {_q(stage + '_skip')}")
+                skip = True
+                n_dropped += n_dup
+            else:
+                con.execute(f"DROP TABLE {_q(stage + '_dups')}")
+            if pol.duplicate_order_id == "keep":
+                lines = True
+                conflict = con.execute(
+                    f"SELECT {u} FROM {_q(stage)} WHERE ({usable}) AND {u} IN ({dup_ids}) "
+                    f"GROUP BY {u} HAVING count(DISTINCT customer_id) > 1 ORDER BY {u} LIMIT 1").fetchall()
+                if conflict:
+                    v = conflict[0][0]
+                    ex = _examples(ctx, f"{u} = {_lit(v) if isinstance(v, str) else v}", "conflicting_order",
+                                   spec.unique, "error")
+                    r = ex.iloc[-1]
+                    raise DataFileError(r["file"], f"{PROBLEM_TEXT['conflicting_order']} (order lines need one customer)",
+                                        row=int(r["row"]), column=spec.unique, value=v,
+                                        hint="fix the order ids, or drop duplicates with policy duplicate_order_id='drop'")
+
+    report.counts = pd.DataFrame(count_rows, columns=["problem", "column", "rows", "action"])
+    report.issues = (pd.concat(issue_frames, ignore_index=True) if issue_frames else report.issues)
+
+    # -- first error in file order
+    errs = [(p, c, n) for p, c, n, a in count_rows if a == "error"]
+    if errs:
+        ex = report.issues[report.issues["action"] == "error"].sort_values(["file", "row"], kind="stable")
+        first = ex.iloc[0]
+        p = first["problem"]
+        n = int(report.counts.loc[report.counts["problem"] == p, "rows"].sum())
+        others = sum(int(x) for _, _, x in errs) - n
+        more = f"; {n:,} row(s) with this problem" + (f", {others:,} with other errors" if others else "")
+        hint_flag = {"duplicate_order_id": "'drop' (keep first) or 'keep' (order lines)",
+                     "negative_amount": "'drop' or 'keep' (refunds)"}.get(p, "'drop'")
+        err = DataFileError(first["file"], PROBLEM_TEXT[p] + more, row=int(first["row"]), column=first["column"],
+                            value=first["value"],
+                            hint=f"correct the file, or set policy {p}={hint_flag} "
+                                 f"(CLI: --on-{p.replace('_', '-')} ...)")
+        err.report = report
+        raise err
+
+    # -- the clean view(s)
+    _pseudonymize_ids(con, stage, cmap, report, pseudonymize, salt, tmp, keys)
+    cols = ", ".join(_q(c) for c in exprs)
+    frm = f"{_q(stage)} ANTI JOIN {_q(stage + '_skip')} USING ({', '.join(keys)})" if skip else _q(stage)
+    if skip and "rowid" in keys:  # rowid cannot be joined USING; compare explicitly
+        frm = _q(stage)
+        usable = f"({usable}) AND rowid NOT IN (SELECT rowid FROM {_q(stage + '_skip')})"
+    view = table + "_lines" if lines else table
+    pseudo = not report.personal_data.empty and (report.personal_data["action"].str.startswith("pseudonymized")).any()
+    if as_view and not count_rows and not pseudo:
+        # clean Parquet: the view is a plain typed scan (no per-row validation on every query)
+        typed = ", ".join(f"{e} AS {_q(c)}" for c, e in exprs.items())
+        con.execute(f"CREATE {tmp}VIEW {_q(view)} AS SELECT {typed} FROM {src.reader}")
+    else:
+        con.execute(f"CREATE {tmp}VIEW {_q(view)} AS SELECT {cols} FROM {frm} WHERE {usable}")
+    if lines:
+        extra_cols = "".join(f", arg_min({_q(c)}, timestamp) AS {_q(c)}" for c in spec.optional if c in exprs)
+        con.execute(f"CREATE OR REPLACE {tmp}TABLE {_q(table)} AS SELECT customer_id, order_id, "
+                    f"min(timestamp) AS timestamp, sum(amount) AS amount{extra_cols} "
+                    f"FROM {_q(view)} GROUP BY customer_id, order_id")
+        report.notes.append("duplicate order ids kept as order lines: the orders table has one row per "
+                            "order (earliest timestamp, summed amount)")
+    report.rows_kept = n_rows - n_dropped
+    if src.frame_name:   # the data were copied: drop the reference to the caller's DataFrame
+        con.unregister(src.frame_name)
+    if report.rows_kept == 0:
+        raise DataFileError(src.label, "no rows left after validation", hint="check the policies and the file")
+    return report
+
+
+@dataclass
+class _Ctx:
+    con: Any
+    src: _Source
+    stage: str
+    keys: list
+    cmap: dict
+    as_view: bool
+    limit: int
+
+
+def _examples(ctx: _Ctx, cond: str, problem: str, column: str, act: str) -> pd.DataFrame:
+    """Example rows for one problem: file, file-relative row, column, raw value."""
+    src, con = ctx.src, ctx.con
+    first = {"csv": 2, "parquet": 1}.get(src.kind, 0)   # header line / 1-based / 0-based
+    pos = ctx.keys[-1]                                   # rowid (global) or _file_row (per file)
+    fidx = "_file_idx" if src.multi_file else "1"
+    if pos == "rowid" and src.multi_file:
+        row_sel = f"rowid - min(rowid) OVER (PARTITION BY _file_idx) + {first}"
+    else:
+        row_sel = f"{pos} + {first}"
+    typed = _q(column)
+    q = (f"SELECT file_idx, row, key, typed FROM (SELECT {fidx} AS file_idx, {row_sel} AS row, {pos} AS key, "
+         f"CAST({typed} AS VARCHAR) AS typed, {cond} AS hit FROM {_q(ctx.stage)}) WHERE hit "
+         f"ORDER BY file_idx, row LIMIT {int(ctx.limit)}")
+    df = con.execute(q).df()
+    files = src.files or [src.label]
+    df["file"] = [files[int(i) - 1] if src.multi_file else src.label for i in df["file_idx"]]
+    if problem in ("bad_timestamp", "bad_number") and len(df):
+        df["value"] = _raw_values(ctx, column, df)
+    elif problem == "missing_value":
+        df["value"] = None
+    else:
+        df["value"] = df["typed"]
+    df["column"] = column
+    df["problem"] = problem
+    df["action"] = act
+    df["row"] = df["row"].astype("int64")
+    return df[["file", "row", "column", "value", "problem", "action"]]
+
+
+def _raw_values(ctx: _Ctx, column: str, df: pd.DataFrame) -> list:
+    """Raw text of ``column`` for the example rows (read again from the source: error path only)."""
+    src, con = ctx.src, ctx.con
+    s = _q(ctx.cmap[column])
+    keys = ", ".join(str(int(k)) for k in df["key"])
+    if ctx.as_view:   # parquet: file_row_number addresses the rows
+        fid = f"CAST(list_position({src.files_sql}, filename) AS USMALLINT)" if src.multi_file else "1"
+        got = con.execute(f"SELECT {fid} AS f, file_row_number AS k, CAST({s} AS VARCHAR) AS v "
+                          f"FROM {src.reader_rows} WHERE file_row_number IN ({keys})").fetchall()
+        look = {(int(f), int(k)): v for f, k, v in got}
+        return [look.get((int(f) if src.multi_file else 1, int(k))) for f, k in zip(df["file_idx"], df["key"])]
+    # table mode: copy the raw column in file order once; rowid then matches the stage's rowid
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_lookup AS SELECT CAST({s} AS VARCHAR) AS v FROM {src.reader}")
+    got = dict(con.execute(f"SELECT rowid, v FROM _raw_lookup WHERE rowid IN ({keys})").fetchall())
+    con.execute("DROP TABLE _raw_lookup")
+    return [got.get(int(k)) for k in df["key"]]
+
+
+def _note_personal_data(report: ValidationReport) -> None:
+    try:
+        from ..privacy import header_kind
+    except ImportError:  # pragma: no cover - privacy module is part of the package
+        return
+    rows = [(c, header_kind(c), "not read") for c in report.ignored_columns if header_kind(c)]
+    if rows:
+        report.personal_data = pd.DataFrame(rows, columns=["column", "kind", "action"])
+
+
+def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
+                      pseudonymize: bool | None, salt, tmp: str, keys: list) -> None:
+    """Replace a customer id that is personal data (by header or content) by a keyed pseudonym."""
+    if pseudonymize is False or "customer_id" not in cmap:
+        return
+    from ..privacy import content_kind, header_kind, pseudonymize as _pseudo
+
+    src_col = cmap["customer_id"]
+    dtype = con.execute(f"SELECT typeof(customer_id) FROM {_q(stage)} LIMIT 1").fetchall()[0][0]
+    kind = header_kind(src_col)
+    if kind is None and dtype == "VARCHAR":
+        sample = con.execute(f"SELECT customer_id FROM {_q(stage)} WHERE customer_id IS NOT NULL "
+                             f"USING SAMPLE 2000 ROWS").df()["customer_id"]
+        kind, _ = content_kind(sample)
+    if kind is None and not pseudonymize:
+        return
+    ids = con.execute(f"SELECT DISTINCT customer_id FROM {_q(stage)} WHERE customer_id IS NOT NULL").df()
+    mapping = pd.DataFrame({"_v": ids["customer_id"].astype(str),
+                            "_p": _pseudo(ids["customer_id"].astype(str), salt if salt is not None else _random_salt(report),
+                                          kind=kind if kind in ("phone", "email") else None).astype(str)})
+    con.register("_pseudo_map", mapping)
+    order = ", ".join(f"s.{k}" for k in keys)
+    con.execute(f"CREATE {tmp}TABLE {_q(stage + '_p')} AS SELECT s.* REPLACE (m._p AS customer_id) "
+                f"FROM {_q(stage)} s LEFT JOIN _pseudo_map m ON CAST(s.customer_id AS VARCHAR) = m._v "
+                f"ORDER BY {order}")
+    is_view = bool(con.execute(f"SELECT count(*) FROM duckdb_views() WHERE view_name = {_lit(stage)}").fetchall()[0][0])
+    con.execute(f"DROP {'VIEW' if is_view else 'TABLE'} {_q(stage)}")
+    con.execute(f"ALTER TABLE {_q(stage + '_p')} RENAME TO {_q(stage)}")
+    con.unregister("_pseudo_map")
+    row = (src_col, kind or "requested", "pseudonymized (HMAC-SHA256)")
+    report.personal_data = pd.concat([report.personal_data, pd.DataFrame([row], columns=["column", "kind", "action"])],
+                                     ignore_index=True)
+    if salt is None:
+        report.notes.append("customer ids pseudonymized with a random salt: pseudonyms differ between runs; "
+                            "pass salt= to make them stable and linkable to survey data")
+
+
+def _random_salt(report: ValidationReport) -> bytes:
+    import secrets
+
+    return secrets.token_bytes(32)

@@ -1,0 +1,235 @@
+"""Product lifecycle stage (R0: 引入期 introduction, 成长期 growth, 成熟期 maturity, 衰退期 decline).
+
+Method
+------
+1. Sales series: per product and calendar period, ``orders`` (order lines; the default
+   measure) or ``revenue``, from the product's first sale period to the last complete period
+   at ``as_of``; periods without sales count as 0.
+2. Smoothing: trailing moving average over ``smooth`` periods (``s_t``); the first periods
+   average what exists.
+3. ``level`` = s_T / max(s_1..s_T): the current smoothed sales relative to the product's peak so
+   far. ``growth`` = s_T / s_{T-lag} - 1 over ``lag`` periods (+inf when s_{T-lag} = 0 < s_T;
+   NaN when the product is younger than ``lag + 1`` periods).
+4. Stage, first rule that holds (thresholds are fields of :class:`ProductLifecycleRules`):
+
+   ================ =======================================================================
+   ``introduction`` ``age_periods`` (periods since first sale, counting both ends) <=
+                    ``intro_periods``
+   ``growth``       growth >= ``growth_threshold``
+   ``decline``      level < ``decline_level``, or growth <= -``growth_threshold``
+   ``maturity``     otherwise: near its peak and flat
+   ================ =======================================================================
+
+So a product far below its peak but rebounding counts as growing again, one near its peak
+but falling fast as declining.
+
+:func:`product_stage_kpis` then compares the stages over the last ``window_periods`` complete
+periods: products, orders, revenue and its share, buyers, the share of order lines that were
+a customer's first order ever (the stage's role in acquisition), the share of buyers who bought
+the same product more than once, and the average line value.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from .engine import (KPIEngine, _date_lit, check_period, last_complete_index, memtable, period_end,
+                     period_index, period_start_of_index)
+
+PRODUCT_STAGES = ("introduction", "growth", "maturity", "decline")
+PRODUCT_STAGE_ZH = {"introduction": "引入期", "growth": "成长期", "maturity": "成熟期", "decline": "衰退期"}
+PRODUCT_COLUMNS = ["product_id", "category", "first_period", "age_periods", "last_period_sales",
+                   "smoothed_sales", "peak_smoothed_sales", "peak_period", "level", "growth", "stage"]
+STAGE_KPI_COLUMNS = ["stage", "products", "orders", "revenue", "revenue_share", "buyers",
+                     "first_order_share", "repeat_buyer_share", "avg_line_value"]
+
+
+@dataclass(frozen=True)
+class ProductLifecycleRules:
+    """Thresholds of the product lifecycle rules (periods are calendar periods)."""
+
+    measure: str = "orders"
+    smooth: int = 3
+    lag: int = 3
+    intro_periods: int = 3
+    growth_threshold: float = 0.2
+    decline_level: float = 0.5
+
+    def __post_init__(self):
+        if self.measure not in ("orders", "revenue"):
+            raise ValueError("measure must be 'orders' or 'revenue'")
+        if self.smooth < 1 or self.lag < 1 or self.intro_periods < 0:
+            raise ValueError("need smooth >= 1, lag >= 1, intro_periods >= 0")
+        if not 0 < self.decline_level < 1 or self.growth_threshold <= 0:
+            raise ValueError("need 0 < decline_level < 1 and growth_threshold > 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _need_products(engine: KPIEngine):
+    if not engine.has_products:
+        raise ConfigError("<engine>", "product_id", "product KPIs need a product_id column in the orders",
+                          hint="load orders with a product_id column (or map one: columns={'product_id': ...})")
+
+
+def product_sales(engine: KPIEngine, period: str = "month", as_of=None) -> pd.DataFrame:
+    """Sales per product and period (order lines on or before ``as_of``).
+
+    Returns
+    -------
+    DataFrame
+        ``product_id, period_start, orders, revenue, complete`` (only periods with sales;
+        ``orders`` counts order lines).
+    """
+    _need_products(engine)
+    check_period(period)
+    a = engine.as_of(as_of)
+    ol = engine.order_lines
+    d = ol.timestamp.date()
+    ol = ol.filter(d <= _date_lit(a)).mutate(idx=period_index(d, period))
+    res = engine.execute(ol.group_by(["product_id", "idx"]).aggregate(
+        orders=ol.count(), revenue=ol.amount.sum()))
+    res = res.sort_values(["product_id", "idx"]).reset_index(drop=True)
+    res["complete"] = res["idx"] <= last_complete_index(a, period)
+    res["period_start"] = period_start_of_index(res["idx"], period).values
+    res["orders"] = res["orders"].astype("int64")
+    return res[["product_id", "period_start", "orders", "revenue", "complete", "idx"]]
+
+
+def product_lifecycle_stages(engine: KPIEngine, as_of=None, period: str = "month",
+                      rules: ProductLifecycleRules = ProductLifecycleRules(), *,
+                      sales: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Lifecycle stage of every product at ``as_of`` (method in the module docstring).
+
+    Returns
+    -------
+    DataFrame
+        ``product_id, category, first_period, age_periods, last_period_sales,
+        smoothed_sales, peak_smoothed_sales, peak_period, level, growth, stage``; products
+        whose first sale falls in the running (incomplete) period are left out.
+    """
+    a = engine.as_of(as_of)
+    if sales is None:
+        sales = product_sales(engine, period, a)
+    T = last_complete_index(a, period)
+    s = sales[sales["idx"] <= T]
+    if s.empty:
+        return pd.DataFrame(columns=PRODUCT_COLUMNS)
+    ms = rules.measure
+    first = s.groupby("product_id")["idx"].min()
+    # dense product x period matrix from each product's first period to T (small: products x periods)
+    pids = first.index.to_numpy()
+    n_per = T - int(first.min()) + 1
+    base = int(first.min())
+    mat = np.zeros((len(pids), n_per))
+    pos = pd.Series(np.arange(len(pids)), index=pids)
+    mat[pos[s["product_id"]].to_numpy(), (s["idx"] - base).to_numpy()] = s[ms].to_numpy(float)
+    start = (first.to_numpy() - base)
+    cols = np.arange(n_per)[None, :]
+    alive = cols >= start[:, None]
+    # trailing moving average over the observed part of each series
+    csum = np.cumsum(np.where(alive, mat, 0.0), axis=1)
+    k = rules.smooth
+    lagged = np.zeros_like(csum)
+    if k < n_per:
+        lagged[:, k:] = csum[:, :-k]
+    nobs = np.minimum(cols - start[:, None] + 1, k)
+    smooth = np.where(alive, (csum - lagged) / np.maximum(nobs, 1), np.nan)
+    peak = np.nanmax(smooth, axis=1)
+    peak_pos = np.nanargmax(np.where(np.isnan(smooth), -np.inf, smooth), axis=1)
+    cur = smooth[:, -1]
+    age = (T - first.to_numpy() + 1).astype(int)
+    prev = np.where(age > rules.lag, smooth[:, -1 - rules.lag] if n_per > rules.lag else np.nan, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.where(peak > 0, cur / peak, 0.0)
+        growth = np.where(np.isnan(prev), np.nan,
+                          np.where(prev > 0, cur / prev - 1.0, np.where(cur > 0, np.inf, 0.0)))
+    stage = np.where(age <= rules.intro_periods, "introduction",
+                     np.where(growth >= rules.growth_threshold, "growth",
+                              np.where((level < rules.decline_level) | (growth <= -rules.growth_threshold),
+                                       "decline", "maturity")))
+    out = pd.DataFrame({
+        "product_id": pids,
+        "first_period": period_start_of_index(first.to_numpy(), period).values,
+        "age_periods": age,
+        "last_period_sales": mat[:, -1],
+        "smoothed_sales": cur,
+        "peak_smoothed_sales": peak,
+        "peak_period": period_start_of_index(peak_pos + base, period).values,
+        "level": level,
+        "growth": growth,
+        "stage": stage,
+    })
+    out["category"] = _categories(engine, out["product_id"])
+    out.attrs.update(rules.to_dict())
+    out.attrs["as_of_period"] = str(period_start_of_index([T], period)[0].date())
+    return out[PRODUCT_COLUMNS]
+
+
+def _categories(engine: KPIEngine, pids: pd.Series) -> pd.Series:
+    if "category" not in engine.order_lines.columns:
+        return pd.Series([None] * len(pids), index=pids.index, dtype=object)
+    ol = engine.order_lines
+    # a product's category; the smallest label if the log gives several (deterministic, cheap)
+    cat = engine.execute(ol.group_by("product_id").aggregate(category=ol.category.min()))
+    return pids.map(dict(zip(cat["product_id"], cat["category"])))
+
+
+def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, period: str = "month",
+                       window_periods: int = 3) -> pd.DataFrame:
+    """KPIs by product lifecycle stage over the last ``window_periods`` complete periods.
+
+    Parameters
+    ----------
+    stages : DataFrame
+        :func:`product_lifecycle_stages` output (``product_id, stage``).
+
+    Returns
+    -------
+    DataFrame
+        ``stage, products, orders, revenue, revenue_share, buyers, first_order_share,
+        repeat_buyer_share, avg_line_value``, one row per stage in lifecycle order.
+    """
+    _need_products(engine)
+    a = engine.as_of(as_of)
+    T = last_complete_index(a, period)
+    lo_idx = T - int(window_periods) + 1
+    end = period_end(T, period)
+    m = memtable(stages[["product_id", "stage"]].astype({"stage": str}))
+    ol = engine.order_lines
+    d = ol.timestamp.date()
+    ol = ol.mutate(idx=period_index(d, period), order_date=d)
+    start = period_start_of_index([lo_idx], period)[0].date()
+    ol = ol.filter((ol.order_date >= _date_lit(start)) & (ol.order_date <= _date_lit(end)))
+    f = engine.facts
+    firsts = f.filter((f.seq == 1) & (f.order_date >= _date_lit(start)) & (f.order_date <= _date_lit(end)))
+    firsts = firsts.select(first_order_id="order_id")
+    j = ol.join(m, "product_id").left_join(firsts, ol.order_id == firsts.first_order_id)
+    # product x buyer pairs in the window (stored once, read twice)
+    pb = j.group_by(["stage", "product_id", "customer_id"]).aggregate(
+        n=j.count(), revenue=j.amount.sum(), first=j.first_order_id.notnull().cast("int64").sum())
+    pb = engine.materialize(pb, "_kpi_product_buyers")
+    per_stage = pb.group_by("stage").aggregate(
+        products=pb.product_id.nunique(), orders=pb.n.sum(), revenue=pb.revenue.sum(),
+        product_buyers=pb.count(), repeat_pairs=(pb.n >= 2).cast("int64").sum(),
+        first_orders=pb.first.sum())
+    buyers = pb.group_by("stage").aggregate(buyers=pb.customer_id.nunique())
+    df = engine.execute(per_stage).merge(engine.execute(buyers), on="stage", how="left")
+    df = df.set_index("stage").reindex(list(PRODUCT_STAGES)).reset_index()
+    for col in ("products", "orders", "buyers", "product_buyers", "repeat_pairs", "first_orders"):
+        df[col] = df[col].fillna(0).astype("int64")
+    df["revenue"] = df["revenue"].fillna(0.0)
+    total = df["revenue"].sum()
+    df["revenue_share"] = df["revenue"] / total if total else np.nan
+    df["first_order_share"] = np.where(df["orders"] > 0, df["first_orders"] / df["orders"].where(df["orders"] > 0, 1), np.nan)
+    df["repeat_buyer_share"] = np.where(df["product_buyers"] > 0,
+                                        df["repeat_pairs"] / df["product_buyers"].where(df["product_buyers"] > 0, 1), np.nan)
+    df["avg_line_value"] = np.where(df["orders"] > 0, df["revenue"] / df["orders"].where(df["orders"] > 0, 1), np.nan)
+    # products per stage as classified (also those without sales in the window)
+    df["products"] = df["stage"].map(stages["stage"].value_counts()).fillna(0).astype("int64")
+    df.attrs["window"] = (str(period_start_of_index([lo_idx], period)[0].date()), str(end))
+    return df[STAGE_KPI_COLUMNS]

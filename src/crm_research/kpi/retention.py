@@ -1,0 +1,203 @@
+"""Retention (留存率, R2 chapter 6): acquisition cohorts followed period by period.
+
+Definitions
+-----------
+- A customer's **cohort** is the calendar period (month, or ISO week starting Monday) of their
+  first order.
+- A customer is **active** in a period when they placed at least one order in it.
+- **Period** ``k`` of a cohort is the k-th calendar period after the acquisition period
+  (``k = 0`` is the acquisition period itself, where every cohort member is active).
+- **Retention rate** at ``k`` = active cohort members in period ``k`` / cohort size
+  ("classic" or "return" retention).
+- **Rolling retention** at ``k`` = share of the cohort active in period ``k`` *or any later
+  observed period* ("unbounded" retention, always >= classic).
+- Right censoring: a cell (cohort, ``k``) is reported only when period ``cohort + k`` has
+  ended on or before ``as_of`` (a partly observed current period would understate
+  retention). Pass ``include_partial=True`` to also see the running period.
+
+Columns of :func:`cohort_retention`:
+``cohort`` (first day of the acquisition period), ``period`` (k), ``period_start`` (first day
+of period k), ``cohort_size``, ``active_customers``, ``retention_rate``, ``orders``,
+``revenue``, ``revenue_per_customer`` (revenue in period k / cohort size), ``complete``
+(period fully observed).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .engine import (KPIEngine, check_period, last_complete_index, period_index,
+                     period_start_of_index)
+
+RETENTION_COLUMNS = ["cohort", "period", "period_start", "cohort_size", "active_customers",
+                     "retention_rate", "orders", "revenue", "revenue_per_customer", "complete"]
+
+
+def customer_periods(engine: KPIEngine, period: str = "month"):
+    """Customer x period activity, stored in the engine (ibis Table).
+
+    Columns: ``customer_id, cohort_idx, idx`` (period indices), ``order_date_max``,
+    ``orders, revenue, repeat_orders`` (orders that are not the customer's first).
+    Valid for any ``as_of`` that is the last day of a period or later than the data; for other
+    dates :func:`cohort_retention` filters the facts directly.
+    """
+    check_period(period)
+
+    def build():
+        f = engine.facts
+        f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
+        cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
+            orders=f.count(), revenue=f.amount.sum(), repeat_orders=(f.seq > 1).cast("int64").sum(),
+            last_date=f.order_date.max())
+        return engine.materialize(cp, f"_kpi_customer_{period}s")
+
+    return engine.cached(("customer_periods", period), build)
+
+
+def _activity(engine: KPIEngine, period: str, as_of):
+    """Customer-period activity for orders on or before ``as_of``."""
+    a = engine.as_of(as_of)
+    if a >= engine.max_date():
+        return customer_periods(engine, period)
+
+    def build():
+        f = engine.facts_until(a)
+        f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
+        cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
+            orders=f.count(), revenue=f.amount.sum(), repeat_orders=(f.seq > 1).cast("int64").sum(),
+            last_date=f.order_date.max())
+        return engine.materialize(cp, f"_kpi_customer_{period}s_{a:%Y%m%d}")
+
+    return engine.cached(("customer_periods", period, a), build)
+
+
+def cohort_retention(engine: KPIEngine, period: str = "month", as_of=None, *,
+                     include_partial: bool = False, max_periods: int | None = None) -> pd.DataFrame:
+    """Cohort retention table, long format (one row per cohort and period since acquisition).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    period : {"month", "week"}
+    as_of : date-like, optional
+        Observation end (default: date of the last order).
+    include_partial : bool
+        Also report the period running at ``as_of`` (``complete`` is then False).
+    max_periods : int, optional
+        Keep periods ``0..max_periods`` only.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``cohort, period, period_start, cohort_size, active_customers, retention_rate,
+        orders, revenue, revenue_per_customer, complete`` (see module docstring), sorted by
+        cohort and period. Cells with no active customer appear with 0.
+
+    Examples
+    --------
+    >>> ret = cohort_retention(eng, "month")                       # doctest: +SKIP
+    >>> retention_matrix(ret)                                      # doctest: +SKIP
+    """
+    check_period(period)
+    a = engine.as_of(as_of)
+    last_full = last_complete_index(a, period)
+    cp = _activity(engine, period, a)
+    cp = cp.mutate(k=cp.idx - cp.cohort_idx)
+    agg = cp.group_by(["cohort_idx", "k"]).aggregate(
+        active_customers=cp.count(), orders=cp.orders.sum(), revenue=cp.revenue.sum())
+    df = engine.execute(agg)
+    return _retention_frame(df, period, last_full, include_partial, max_periods)
+
+
+def _retention_frame(df: pd.DataFrame, period: str, last_full: int, include_partial: bool,
+                     max_periods: int | None) -> pd.DataFrame:
+    if df.empty:
+        return pd.DataFrame(columns=RETENTION_COLUMNS)
+    df = df.astype({"cohort_idx": "int64", "k": "int64", "active_customers": "int64", "orders": "int64"})
+    sizes = df.loc[df["k"] == 0, ["cohort_idx", "active_customers"]].rename(columns={"active_customers": "cohort_size"})
+    last_seen = int((df["cohort_idx"] + df["k"]).max())
+    # complete grid: every cohort x every observable k (zero activity included)
+    limit = last_seen if include_partial else min(last_seen, last_full)
+    rows = []
+    for c in sorted(sizes["cohort_idx"]):
+        if c > limit:
+            continue
+        ks = np.arange(0, limit - c + 1)
+        if max_periods is not None:
+            ks = ks[ks <= max_periods]
+        rows.append(pd.DataFrame({"cohort_idx": c, "k": ks}))
+    if not rows:
+        return pd.DataFrame(columns=RETENTION_COLUMNS)
+    grid = pd.concat(rows, ignore_index=True)
+    out = grid.merge(df, on=["cohort_idx", "k"], how="left").merge(sizes, on="cohort_idx")
+    out[["active_customers", "orders"]] = out[["active_customers", "orders"]].fillna(0).astype("int64")
+    out["revenue"] = out["revenue"].fillna(0.0).astype(float)
+    out["retention_rate"] = out["active_customers"] / out["cohort_size"]
+    out["revenue_per_customer"] = out["revenue"] / out["cohort_size"]
+    out["complete"] = (out["cohort_idx"] + out["k"]) <= last_full
+    out["cohort"] = period_start_of_index(out["cohort_idx"], period).values
+    out["period_start"] = period_start_of_index(out["cohort_idx"] + out["k"], period).values
+    out = out.rename(columns={"k": "period"}).sort_values(["cohort", "period"], kind="stable")
+    return out[RETENTION_COLUMNS].reset_index(drop=True)
+
+
+def retention_matrix(retention: pd.DataFrame, values: str = "retention_rate") -> pd.DataFrame:
+    """Wide cohort x period matrix from :func:`cohort_retention` output.
+
+    ``values``: any numeric column, e.g. ``"retention_rate"`` (default),
+    ``"active_customers"``, ``"revenue_per_customer"``. Rows are cohorts (with the cohort size
+    as a second index level), columns periods since acquisition; unobserved cells are NaN.
+    """
+    if values not in retention.columns:
+        raise KeyError(f"{values!r} is not a column of the retention table; choose from {list(retention.columns)}")
+    wide = retention.pivot_table(index=["cohort", "cohort_size"], columns="period", values=values,
+                                 aggfunc="first", sort=True)
+    wide.columns.name = "period"
+    return wide
+
+
+def n_period_retention(engine: KPIEngine, n=(1, 2, 3, 6, 12), period: str = "month", as_of=None, *,
+                       retention: pd.DataFrame | None = None) -> pd.DataFrame:
+    """N-period retention pooled over all cohorts observed for at least ``n`` full periods.
+
+    Parameters
+    ----------
+    n : int or sequence of int
+        Periods after acquisition.
+    retention : DataFrame, optional
+        A :func:`cohort_retention` result for the same ``period``/``as_of`` (saves a query).
+
+    Returns
+    -------
+    DataFrame
+        ``n, cohorts, customers, retained, retention_rate, rolling_retained,
+        rolling_retention_rate``: customers = members of the eligible cohorts; retained =
+        active in period n; rolling_retained = active in period n or any later complete
+        period.
+    """
+    check_period(period)
+    ns = [int(n)] if np.isscalar(n) else [int(x) for x in n]
+    if any(x < 1 for x in ns):
+        raise ValueError("n must be >= 1 (period 0 is the acquisition period)")
+    a = engine.as_of(as_of)
+    last_full = last_complete_index(a, period)
+    if retention is None:
+        retention = cohort_retention(engine, period, a)
+    # last complete period in which each customer was active
+    cp = _activity(engine, period, a)
+    cp = cp.filter(cp.idx <= last_full)
+    last = cp.group_by(["customer_id", "cohort_idx"]).aggregate(last_k=(cp.idx - cp.cohort_idx).max())
+    dist = engine.execute(last.group_by(["cohort_idx", "last_k"]).aggregate(customers=last.count()))
+    rows = []
+    for k in ns:
+        eligible = dist[dist["cohort_idx"] + k <= last_full]
+        customers = int(eligible.groupby("cohort_idx")["customers"].sum().sum())
+        rolling = int(eligible.loc[eligible["last_k"] >= k, "customers"].sum())
+        r = retention[(retention["period"] == k) & retention["complete"]]
+        retained = int(r["active_customers"].sum())
+        cohorts = int(r["cohort"].nunique())
+        rows.append(dict(n=k, cohorts=cohorts, customers=customers, retained=retained,
+                         retention_rate=retained / customers if customers else np.nan,
+                         rolling_retained=rolling,
+                         rolling_retention_rate=rolling / customers if customers else np.nan))
+    return pd.DataFrame(rows)

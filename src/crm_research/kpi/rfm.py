@@ -1,0 +1,154 @@
+"""RFM scores and named segments (R1 customer classification, R3 customer value).
+
+Measures per customer, orders on or before ``as_of``:
+``recency_days`` (days from the last order to ``as_of``), ``frequency`` (orders),
+``monetary`` (total spend; ``monetary="mean"`` for the mean order value).
+
+Scores (quintiles for ``bins=5``; 5 is best)
+--------------------------------------------
+``score = 1 + floor(bins * (rank - 1) / n)`` where ``n`` is the number of customers and ``rank``
+the 1-based *minimum* rank (SQL ``RANK()``) of the customer's value, ordered so that better
+values rank higher: recency by days *descending* (the most recent customers get the top
+score), frequency and monetary ascending. Ties share one rank and therefore one score, so the
+result is deterministic and never splits equal customers; with many ties (most customers have
+one order) the classes are unequal and some scores may be unused (all one-order customers
+get ``F = 1``).
+
+Segments (:data:`RFM_SEGMENTS`, first matching rule wins; R and F scores)
+--------------------------------------------------------------------------
+================== ======= ======= =========================================================
+segment            R       F       reading / typical CRM action
+================== ======= ======= =========================================================
+Champions          4-5     4-5     bought recently, buy often: reward, early access
+Loyal              3-5     3-5     regular buyers: membership tiers, cross-sell
+Potential loyalist 4-5     2-3     recent, second purchases: loyalty programme offers
+New                4-5     1       first purchase recently: onboarding, second-order coupon
+Promising          3       1-2     recent-ish, few orders: personalised recommendations
+Can't lose them    1       4-5     used to buy often, gone quiet: win-back, contact
+At risk            1-2     3-5     frequent before, slipping: reactivation offers
+About to sleep     2       1-2     few orders, fading: reminders
+Hibernating        1       2       long inactive, few orders: low-cost campaigns
+Lost               1       1       one order long ago: exclude or last-chance offer
+================== ======= ======= =========================================================
+
+The grid covers all 25 R x F cells. The monetary score is reported (and ``rfm_cell``/
+``rfm_score`` use it) but segment names follow the classic R x F grid, so that "New" means a
+single recent order whatever its size. Thresholds refer to scores on a 1-5 scale; with
+another ``bins`` they apply after rescaling ``ceil(score * 5 / bins)``.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .engine import KPIEngine, _date_lit
+
+RFM_SEGMENTS = pd.DataFrame(
+    [("Champions", 4, 5, 4, 5, "bought recently, buy often: reward, early access"),
+     ("Loyal", 3, 5, 3, 5, "regular buyers: membership tiers, cross-sell"),
+     ("Potential loyalist", 4, 5, 2, 3, "recent, second purchases: loyalty programme offers"),
+     ("New", 4, 5, 1, 1, "first purchase recently: onboarding, second-order coupon"),
+     ("Promising", 3, 3, 1, 2, "recent-ish, few orders: personalised recommendations"),
+     ("Can't lose them", 1, 1, 4, 5, "used to buy often, gone quiet: win-back, contact"),
+     ("At risk", 1, 2, 3, 5, "frequent before, slipping: reactivation offers"),
+     ("About to sleep", 2, 2, 1, 2, "few orders, fading: reminders"),
+     ("Hibernating", 1, 1, 2, 2, "long inactive, few orders: low-cost campaigns"),
+     ("Lost", 1, 1, 1, 1, "one order long ago: exclude or last-chance offer")],
+    columns=["segment", "r_min", "r_max", "f_min", "f_max", "description"])
+
+RFM_COLUMNS = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score",
+               "m_score", "rfm_cell", "rfm_score", "segment"]
+SEGMENT_SUMMARY_COLUMNS = ["segment", "customers", "share", "mean_recency_days", "mean_frequency",
+                           "mean_monetary", "revenue", "revenue_share", "description"]
+
+
+def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "total",
+              segments: pd.DataFrame = RFM_SEGMENTS):
+    """RFM measures, scores and segment per customer as an ibis Table (runs in the engine)."""
+    import ibis
+
+    if bins < 2:
+        raise ValueError("bins must be >= 2")
+    if monetary not in ("total", "mean"):
+        raise ValueError("monetary must be 'total' or 'mean'")
+    a = engine.as_of(as_of)
+    f = engine.facts_until(a)
+    c = f.group_by("customer_id").aggregate(
+        last_date=f.order_date.max(), frequency=f.count(),
+        monetary=(f.amount.sum() if monetary == "total" else f.amount.mean()))
+    c = c.mutate(recency_days=_date_lit(a).delta(c.last_date, unit="day"))
+    n = c.count().over(ibis.window())
+
+    def score(order):
+        rank0 = ibis.rank().over(ibis.window(order_by=order))      # 0-based min rank
+        return (1 + (bins * rank0) // n).cast("int64")
+
+    c = c.mutate(r_score=score(c.recency_days.desc()), f_score=score(c.frequency.asc()),
+                 m_score=score(c.monetary.asc()))
+    r5 = c.r_score if bins == 5 else ((c.r_score * 5 + bins - 1) // bins)
+    f5 = c.f_score if bins == 5 else ((c.f_score * 5 + bins - 1) // bins)
+    branches = [((r5 >= int(s.r_min)) & (r5 <= int(s.r_max)) & (f5 >= int(s.f_min)) & (f5 <= int(s.f_max)), s.segment)
+                for s in segments.itertuples()]
+    seg = ibis.cases(*branches, else_="Unclassified")
+    c = c.mutate(segment=seg, rfm_score=c.r_score + c.f_score + c.m_score,
+                 rfm_cell=c.r_score.cast("string") + c.f_score.cast("string") + c.m_score.cast("string"))
+    return c.select(*RFM_COLUMNS)
+
+
+def rfm_scores(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "total",
+               segments: pd.DataFrame = RFM_SEGMENTS) -> pd.DataFrame:
+    """RFM measures, scores (1..bins) and segment for every customer.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, recency_days, frequency, monetary, r_score, f_score, m_score,
+        rfm_cell`` (e.g. ``"545"``), ``rfm_score`` (R + F + M), ``segment``; sorted by customer.
+    """
+    t = rfm_table(engine, as_of, bins=bins, monetary=monetary, segments=segments)
+    df = engine.execute(t.order_by("customer_id"))
+    for col in ("recency_days", "frequency", "r_score", "f_score", "m_score", "rfm_score"):
+        df[col] = df[col].astype("int64")
+    return df.reset_index(drop=True)
+
+
+def rfm_segment_summary(scores, segments: pd.DataFrame = RFM_SEGMENTS) -> pd.DataFrame:
+    """Customers, means and revenue per segment, in the order of the rule table.
+
+    ``scores`` is the :func:`rfm_scores` DataFrame or the :func:`rfm_table` ibis Table (then
+    the aggregation runs in the engine).
+
+    Returns
+    -------
+    DataFrame
+        ``segment, customers, share, mean_recency_days, mean_frequency, mean_monetary, revenue,
+        revenue_share, description`` (``revenue`` = sum of ``monetary``; with
+        ``monetary="mean"`` it is a sum of means, so read the shares only for totals).
+    """
+    if isinstance(scores, pd.DataFrame):
+        g = scores.groupby("segment", sort=False)
+        out = pd.DataFrame({
+            "customers": g.size(),
+            "mean_recency_days": g["recency_days"].mean(),
+            "mean_frequency": g["frequency"].mean(),
+            "mean_monetary": g["monetary"].mean(),
+            "revenue": g["monetary"].sum()})
+    else:   # an ibis table (rfm_table) kept in the engine: aggregate there
+        t = scores
+        out = t.group_by("segment").aggregate(
+            customers=t.count(), mean_recency_days=t.recency_days.mean(), mean_frequency=t.frequency.mean(),
+            mean_monetary=t.monetary.mean(), revenue=t.monetary.sum())
+        from ..kpi.engine import _quiet
+
+        with _quiet():
+            out = out.to_pyarrow().to_pandas().set_index("segment")
+    order = list(segments["segment"]) + [s for s in out.index if s not in set(segments["segment"])]
+    out = out.reindex(order).dropna(how="all", subset=["customers"]) if len(out) else out
+    out.index.name = "segment"
+    out = out.reset_index()
+    if out.empty:
+        return pd.DataFrame(columns=SEGMENT_SUMMARY_COLUMNS)
+    out["customers"] = out["customers"].astype("int64")
+    out["share"] = out["customers"] / out["customers"].sum()
+    out["revenue_share"] = out["revenue"] / out["revenue"].sum()
+    out = out.merge(segments[["segment", "description"]], on="segment", how="left")
+    return out[SEGMENT_SUMMARY_COLUMNS]

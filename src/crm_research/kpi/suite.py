@@ -1,0 +1,295 @@
+"""All KPIs at once: :func:`kpi_suite` computes every table for one as-of date."""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ConfigError
+from .churn import ChurnRules
+from .engine import KPIEngine, check_period
+from .lifecycle import LifecycleRules
+from .product_lifecycle import ProductLifecycleRules
+
+#: from this many customers on, kpi_suite(per_customer="auto") keeps per-customer tables in the engine
+PER_CUSTOMER_IN_ENGINE = 2_000_000
+
+# name -> one-line description (also the CSV file names)
+TABLES = {
+    "retention": "cohort retention, long: cohort x periods since acquisition (counts, rates, revenue)",
+    "retention_matrix": "cohort retention rates, wide: cohorts x periods",
+    "retention_n": "N-period retention pooled over cohorts (classic and rolling)",
+    "repurchase": "repurchase within 30/90/180 days of the first order (censoring-aware)",
+    "repurchase_by_cohort": "repurchase windows per acquisition cohort",
+    "repeat_customers": "new vs returning customers and repeat orders per period",
+    "activity": "visit frequency, dwell time, DAU/MAU stickiness per period",
+    "churn_risk": "ranked at-risk customers with reasons",
+    "rfm": "RFM measures, scores and segment per customer",
+    "rfm_segments": "customers and revenue per RFM segment",
+    "lifecycle": "lifecycle stage per customer at as_of",
+    "stage_shares": "lifecycle stage shares over time",
+    "stage_transitions": "lifecycle stage transitions between two dates",
+    "product_sales": "sales per product and period",
+    "product_lifecycle": "lifecycle stage per product",
+    "product_stage_kpis": "KPIs by product lifecycle stage",
+    "satisfaction": "survey scores joined to purchase behaviour",
+    "loyalty_correlations": "attitudinal vs behavioural loyalty correlations",
+}
+
+
+@dataclass
+class KPISuite:
+    """Every KPI table for one as-of date (attributes named as in :data:`TABLES`).
+
+    Tables that need missing inputs (sessions, product ids, a survey) are None and listed in
+    ``skipped`` with the reason.
+    """
+
+    as_of: dt.date
+    period: str
+    tables: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    cpu_seconds: dict = field(default_factory=dict)
+    transition_dates: tuple | None = None
+    engine: object = field(default=None, repr=False)
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """A table as a DataFrame (per-customer tables kept in the engine are fetched now)."""
+        t = self.tables[name]
+        if isinstance(t, pd.DataFrame):
+            return t
+        key = "rank" if "rank" in t.columns else "customer_id"
+        return self.engine.execute(t.order_by(key))
+
+    def n_rows(self, name: str) -> int:
+        t = self.tables[name]
+        return len(t) if isinstance(t, pd.DataFrame) else int(self.engine.execute(t.count()))
+
+    @property
+    def in_engine(self) -> list[str]:
+        """Names of the tables kept in the engine (ibis Tables), not in pandas."""
+        return [k for k, v in self.tables.items() if not isinstance(v, pd.DataFrame)]
+
+    def __getattr__(self, name):
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        if name in TABLES:
+            return None
+        raise AttributeError(name)
+
+    def summary(self) -> str:
+        lines = [f"KPI suite as of {self.as_of} (period: {self.period})"]
+        for name in self.tables:
+            where = "" if name not in self.in_engine else "  (kept in the engine)"
+            lines.append(f"  {name:<22} {self.n_rows(name):>10,} rows  {self.timings.get(name, 0):6.2f} s wall "
+                         f"{self.cpu_seconds.get(name, 0):6.2f} s cpu{where}")
+        for name, why in self.skipped.items():
+            lines.append(f"  {name:<22} skipped: {why}")
+        rep = self.tables.get("repurchase")
+        if rep is not None and len(rep):
+            lines.append("  repurchase rate: " + ", ".join(
+                f"{int(r.window_days)} d {r.repurchase_rate:.1%}" for r in rep.itertuples()))
+        rn = self.tables.get("retention_n")
+        if rn is not None and len(rn):
+            lines.append(f"  retention ({self.period}s): " + ", ".join(
+                f"{int(r.n)}: {r.retention_rate:.1%}" for r in rn.itertuples() if pd.notna(r.retention_rate)))
+        sh = self.tables.get("stage_shares")
+        if sh is not None and len(sh):
+            last = sh[sh["date"] == sh["date"].max()]
+            lines.append(f"  lifecycle on {sh['date'].max():%Y-%m-%d}: " + ", ".join(
+                f"{k} {v:.1%}" for k, v in zip(last["stage"], last["share"])))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"KPISuite(as_of={self.as_of}, period={self.period!r}, tables={list(self.tables)})"
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+    def figures(self) -> dict:
+        """Figures of the suite: name -> matplotlib Figure."""
+        from . import figures as F
+
+        out = {}
+        if self.tables.get("retention") is not None and len(self.tables["retention"]):
+            out["cohort_heatmap"] = F.cohort_heatmap(self.tables["retention"]).figure
+        if self.tables.get("stage_shares") is not None:
+            out["lifecycle_stage_shares"] = F.stage_shares_plot(self.tables["stage_shares"]).figure
+        if self.tables.get("rfm_segments") is not None:
+            out["rfm_segments"] = F.rfm_segments_plot(self.tables["rfm_segments"]).figure
+        if self.tables.get("repeat_customers") is not None and len(self.tables["repeat_customers"]):
+            out["repeat_customers"] = F.repurchase_plot(self.tables["repeat_customers"]).figure
+        if self.tables.get("activity") is not None and len(self.tables["activity"]):
+            out["activity"] = F.activity_plot(self.tables["activity"]).figure
+        if self.tables.get("product_lifecycle") is not None and len(self.tables["product_lifecycle"]):
+            out["product_lifecycle"] = F.product_lifecycle_plot(self.tables["product_sales"],
+                                                                self.tables["product_lifecycle"]).figure
+        return out
+
+    def write(self, out_dir: str | Path, *, force: bool = False, figures: bool = True) -> dict[str, Path]:
+        """Write every table as CSV (and figures as PNG) into ``out_dir``.
+
+        Refuses to write into a folder that already holds files unless ``force=True``.
+        Returns name -> path.
+        """
+        out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(str(out), "", "exists and is not a folder", hint="choose another output folder")
+        if out.exists() and any(out.iterdir()) and not force:
+            raise ConfigError(str(out), "", "output folder is not empty; refusing to overwrite",
+                              hint="choose a new folder or pass --force / force=True")
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, df in self.tables.items():
+            p = out / f"{name}.csv"
+            if isinstance(df, pd.DataFrame):
+                df.to_csv(p, index=not isinstance(df.index, pd.RangeIndex), encoding="utf-8")
+            else:
+                _write_csv_in_engine(self.engine, df, p)
+            paths[name] = p
+        if figures:
+            import matplotlib
+
+            matplotlib.use("Agg", force=False)
+            import matplotlib.pyplot as plt
+
+            for name, fig in self.figures().items():
+                p = out / f"{name}.png"
+                fig.savefig(p, dpi=130, bbox_inches="tight")
+                plt.close(fig)
+                paths[name + "_png"] = p
+        p = out / "summary.txt"
+        p.write_text(self.summary() + "\n", encoding="utf-8")
+        paths["summary"] = p
+        return paths
+
+
+def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
+              repurchase_windows=(30, 90, 180), retention_periods=(1, 2, 3, 6, 12),
+              churn_rules: ChurnRules = ChurnRules(), lifecycle_rules: LifecycleRules = LifecycleRules(),
+              product_rules: ProductLifecycleRules = ProductLifecycleRules(),
+              stage_dates=None, transition_from=None, clv_model=None, clv_freq: str | None = None,
+              survey: pd.DataFrame | None = None, survey_options: dict | None = None,
+              churn_top: int | None = None, per_customer: str = "auto") -> KPISuite:
+    """Compute every KPI for one as-of date.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Default: the date of the last order.
+    period : {"month", "week"}
+        Cohort / reporting period.
+    stage_dates : sequence of dates, optional
+        Dates for the lifecycle stage shares (default: the last 12 period ends).
+    transition_from : date-like, optional
+        Start date of the stage transition matrix (default: one year before ``as_of``, or the
+        first order date if later); it ends at ``as_of``.
+    clv_model : fitted purchase model, optional
+        Adds P(alive) to the churn list (see :mod:`crm_research.kpi.churn`).
+    survey : DataFrame, optional
+        Survey scores; ``survey_options`` are passed to
+        :func:`~crm_research.kpi.satisfaction.link_survey` (``respondent``, ``customer`` or
+        ``link``, ``scores``).
+    churn_top : int, optional
+        Keep the top of the at-risk list only.
+    per_customer : {"auto", "pandas", "engine"}
+        Where the per-customer tables (``rfm``, ``lifecycle``, ``churn_risk``) live: as pandas
+        DataFrames, or as tables kept in the engine (ibis Tables; :meth:`KPISuite.frame`
+        fetches one, :meth:`KPISuite.write` streams them to CSV from the engine, so memory
+        stays flat). ``"auto"``: in the engine from :data:`PER_CUSTOMER_IN_ENGINE` customers on.
+
+    Returns
+    -------
+    KPISuite
+    """
+    from . import activity as act
+    from . import churn, lifecycle, product_lifecycle as plc, repurchase, retention, rfm
+
+    check_period(period)
+    a = engine.as_of(as_of)
+    suite = KPISuite(as_of=a, period=period, engine=engine)
+    T = suite.tables
+
+    def timed(name, fn):
+        t0, c0 = time.perf_counter(), time.process_time()
+        T[name] = fn()
+        suite.timings[name] = time.perf_counter() - t0
+        suite.cpu_seconds[name] = time.process_time() - c0
+
+    timed("retention", lambda: retention.cohort_retention(engine, period, a))
+    timed("retention_matrix", lambda: retention.retention_matrix(T["retention"]).reset_index())
+    timed("retention_n", lambda: retention.n_period_retention(engine, retention_periods, period, a,
+                                                              retention=T["retention"]))
+    timed("repurchase", lambda: repurchase.repurchase_rates(engine, repurchase_windows, a))
+    timed("repurchase_by_cohort", lambda: repurchase.repurchase_rates(engine, repurchase_windows, a,
+                                                                      by_cohort=True, period=period))
+    timed("repeat_customers", lambda: repurchase.repeat_customer_share(engine, period, a))
+    if engine.has_sessions:
+        timed("activity", lambda: act.activity_summary(engine, period, a))
+    else:
+        suite.skipped["activity"] = "no session log"
+    if per_customer not in ("auto", "pandas", "engine"):
+        raise ConfigError("<argument>", "per_customer", f"{per_customer!r} is not a choice",
+                          hint="use 'auto', 'pandas' or 'engine'")
+    keep = per_customer == "engine" or (
+        per_customer == "auto" and engine.execute(lifecycle._customers(engine).count()) >= PER_CUSTOMER_IN_ENGINE)
+    if keep:
+        timed("churn_risk", lambda: engine.materialize(
+            churn.churn_risk_table(engine, a, churn_rules, model=clv_model, freq=clv_freq, top=churn_top),
+            "_kpi_churn_risk"))
+        timed("rfm", lambda: engine.materialize(rfm.rfm_table(engine, a), "_kpi_rfm"))
+        timed("lifecycle", lambda: engine.materialize(lifecycle.lifecycle_table(engine, a, lifecycle_rules),
+                                                      "_kpi_lifecycle"))
+    else:
+        timed("churn_risk", lambda: churn.churn_risk(engine, a, churn_rules, model=clv_model, freq=clv_freq,
+                                                     top=churn_top))
+        timed("rfm", lambda: rfm.rfm_scores(engine, a))
+        timed("lifecycle", lambda: lifecycle.lifecycle_stages(engine, a, lifecycle_rules))
+    timed("rfm_segments", lambda: rfm.rfm_segment_summary(T["rfm"]))
+    timed("stage_shares", lambda: lifecycle.stage_shares(engine, stage_dates, lifecycle_rules, period=period, as_of=a))
+    d0 = engine.as_of(transition_from) if transition_from is not None else max(
+        a - dt.timedelta(days=365), engine.min_date())
+    if d0 < a:
+        timed("stage_transitions", lambda: lifecycle.stage_transitions(engine, d0, a, lifecycle_rules))
+        suite.transition_dates = (d0, a)
+    else:
+        suite.skipped["stage_transitions"] = "as_of is the first order date"
+    if engine.has_products:
+        timed("product_sales", lambda: plc.product_sales(engine, period, a))
+        timed("product_lifecycle", lambda: plc.product_lifecycle_stages(engine, a, period, product_rules,
+                                                                 sales=T["product_sales"]))
+        timed("product_stage_kpis", lambda: plc.product_stage_kpis(engine, T["product_lifecycle"], a, period))
+        T["product_sales"] = T["product_sales"].drop(columns="idx")
+    else:
+        for name in ("product_sales", "product_lifecycle", "product_stage_kpis"):
+            suite.skipped[name] = "no product_id column"
+    if survey is not None:
+        from . import satisfaction
+
+        opts = dict(survey_options or {})
+        timed("satisfaction", lambda: satisfaction.link_survey(engine, survey, as_of=a, **opts))
+        timed("loyalty_correlations", lambda: satisfaction.loyalty_correlations(T["satisfaction"]))
+    else:
+        suite.skipped["satisfaction"] = "no survey given"
+    return suite
+
+
+def _write_csv_in_engine(engine, table, path: Path) -> None:
+    """Stream a table kept in the engine to CSV without passing through pandas."""
+    key = "rank" if "rank" in table.columns else "customer_id"
+    expr = table.order_by(key)
+    if getattr(engine, "con", None) is not None:
+        import ibis
+
+        sql = ibis.to_sql(expr, dialect="duckdb")
+        target = str(path).replace("'", "''")
+        engine.con.execute(f"COPY ({sql}) TO '{target}' (HEADER, DELIMITER ',')")
+    else:
+        expr.to_csv(path)

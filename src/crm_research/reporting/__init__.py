@@ -1,0 +1,59 @@
+"""Reports people can use: APA tables, figures, provenance, recorded key results, HTML export.
+
+In a notebook::
+
+    from crm_research import reporting
+    reporting.apa_table(df, title="Descriptive statistics")        # APA-style table
+    reporting.record("cfi", 0.97, label="CFI", bounded=True)       # headline figure for the batch index
+    reporting.record_table("hypotheses", hyp)                      # table for cross-run comparison
+    reporting.provenance(parameters, seed=seed)                    # provenance block (end of report)
+
+Submodules: :mod:`.tables` (APA formatting), :mod:`.figures` (seaborn figures; path
+diagrams come from :mod:`crm_research.path_diagram`), :mod:`.provenance`, :mod:`.results` (what a run records), :mod:`.export`
+(notebook -> HTML, personal-data guard), :mod:`.style` (CSS). Names are imported lazily so
+``import crm_research.reporting`` stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+
+# Eager on purpose: the function shares its name with its (stdlib-only, cheap) module, and a
+# lazily resolved name would be shadowed by the submodule once anything imports it.
+from .provenance import Provenance, provenance  # noqa: E402
+
+_EXPORTS = {
+    # results
+    "record": "results", "record_table": "results", "Record": "results", "run_dir": "results",
+    "recorded": "results",
+    # provenance
+    "file_sha256": "provenance",
+    "package_versions": "provenance", "git_state": "provenance",
+    # tables
+    "apa_table": "tables", "APATable": "tables", "format_number": "tables", "format_p": "tables",
+    "format_ci": "tables", "significance_stars": "tables", "fit_table": "tables",
+    "loadings_table": "tables", "reliability_table": "tables", "hypotheses_table": "tables",
+    "matrix_table": "tables",
+    # figures
+    "set_theme": "figures", "likert_distribution": "figures", "missingness_plot": "figures",
+    "path_diagram": "..path_diagram",
+    # export
+    "export_html": "export", "find_personal_data": "export", "PersonalDataError": "export",
+}
+_SUBMODULES = {"tables", "figures", "provenance", "results", "export", "style"}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        mod = _EXPORTS[name]
+        target = f"crm_research.{mod[2:]}" if mod.startswith("..") else f"{__name__}.{mod}"
+        return getattr(importlib.import_module(target), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(_EXPORTS) | _SUBMODULES)
+
+
+__all__ = sorted(set(_EXPORTS) | {"provenance", "Provenance"})

@@ -1,0 +1,330 @@
+"""Nonparametric bootstrap of rows (lavaan ``se = "bootstrap"``), fast and reproducible.
+
+How it is fast (1,000 refits of a 21-parameter SEM in well under a second of CPU):
+
+* a replicate is a vector of frequency weights over the rows, so its sample moments are two
+  small matrix products (no copied data frames);
+* replicates are refitted *together*: a vectorized Fisher-scoring kernel on stacks of model
+  matrices (analytic gradient and expected information of :mod:`.model`), warm-started at
+  the full-sample estimate, with a per-replicate backtracking line search; a replicate
+  stops iterating as soon as it has converged;
+* chunks of replicates go to a process pool (all cores) when the remaining work, timed on
+  the first chunk, is worth it (``n_jobs=None``), or to ``n_jobs`` processes if given.
+
+How it is reproducible: replicate ``r`` draws its rows from its own generator,
+``numpy.random.SeedSequence(seed).spawn(R)[r]``, and chunk boundaries do not depend on
+the number of workers, so the replicates -- and every number derived from them -- are
+identical for a given seed whatever ``n_jobs`` is.
+
+Replicates that fail (non-positive-definite resampled covariance matrix, no convergence)
+and, unless ``keep_nonadmissible=True``, nonadmissible ones (negative variance estimates,
+non-positive-definite latent covariance matrix) are excluded and counted.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .estimate import one_blas_thread
+
+
+CHUNK = 125          # replicates per task; fixed, so results do not depend on n_jobs
+MAX_ITER = 100
+STEP_TOL = 1e-9      # convergence: max |step| <= STEP_TOL * (1 + max |theta|)
+EPS34 = np.finfo(float).eps ** 0.75
+STATUS = {0: "ok", 1: "failed", 2: "nonadmissible"}
+
+
+@dataclass
+class _Data:
+    X: np.ndarray         # data centered at the full-sample mean (N, p)
+    center: np.ndarray
+    XX: np.ndarray        # row-wise outer products (N, p*p)
+    N: int
+
+
+@dataclass
+class Kernel:
+    """What a worker needs: the model structure and the data (plain arrays)."""
+
+    model: object         # RAMModel (weights and structure; fixed.x moments come per replicate)
+    data: list
+    var_par: np.ndarray   # free parameters that are variances (admissibility)
+
+
+def make_kernel(model, stats) -> Kernel:
+    data = []
+    for st in stats.groups:
+        X = st.X - st.mean
+        XX = (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
+        data.append(_Data(X, st.mean.copy(), XX, st.N))
+    f = model.pt.frame
+    var_rows = f[(f["op"] == "~~") & (f["lhs"] == f["rhs"]) & (f["free"] > 0)]
+    var_par = np.unique(var_rows["free"].to_numpy() - 1)
+    return Kernel(model, data, var_par)
+
+
+# ------------------------------------------------------------------------ moments
+def resample_moments(kern: Kernel, counts: list[np.ndarray]):
+    """Per group: (mean (B,p), S (B,p,p), logdetS (B,), ok (B,)) from frequency weights."""
+    out = []
+    p = kern.model.p
+    for dat, W in zip(kern.data, counts):
+        W = W.astype(float)
+        n = dat.N
+        M = W @ dat.X / n
+        S = (W @ dat.XX / n).reshape(-1, p, p) - M[:, :, None] * M[:, None, :]
+        S = 0.5 * (S + np.swapaxes(S, 1, 2))
+        sign, logdet = np.linalg.slogdet(S)
+        out.append((M + dat.center, S, logdet, sign > 0))
+    return out
+
+
+def _admissible(kern: Kernel, theta, moms):
+    model = kern.model
+    ok = np.all(theta[:, kern.var_par] >= 0, axis=1) if len(kern.var_par) else np.ones(len(theta), bool)
+    if model.lv:
+        p = model.p
+        for g, mom in enumerate(moms):
+            _, C, _, _ = model.batch_implied(theta, g, mom)
+            Clv = C[:, p:, p:]
+            ev = np.linalg.eigvalsh(Clv)
+            ok &= ev.min(axis=1) >= -EPS34
+    return ok
+
+
+def draw_counts(kern: Kernel, entropy: int, reps: np.ndarray) -> list[np.ndarray]:
+    """Frequency weights of replicates ``reps``: per group an (len(reps), N_g) int array.
+    Replicate r uses the generator of SeedSequence(entropy, spawn_key=(r,)), i.e. the r-th
+    child of SeedSequence(entropy).spawn()."""
+    counts = [np.zeros((len(reps), d.N), dtype=np.int32) for d in kern.data]
+    for i, r in enumerate(reps):
+        rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(int(r),)))
+        for gi, d in enumerate(kern.data):
+            counts[gi][i] = np.bincount(rng.integers(0, d.N, size=d.N), minlength=d.N)
+    return counts
+
+
+def run_chunk(kern: Kernel, theta_hat: np.ndarray, entropy: int, start: int, stop: int):
+    """Refit replicates start..stop-1; returns (theta (n,q), status (n,), iterations (n,))."""
+    from .estimate import newton_fisher
+
+    reps = np.arange(start, stop)
+    counts = draw_counts(kern, entropy, reps)
+    moms = resample_moments(kern, counts)
+    n = len(reps)
+    q = kern.model.q
+    status = np.ones(n, dtype=np.int8)
+    theta = np.full((n, q), np.nan)
+    iters = np.zeros(n, dtype=int)
+    okS = np.all(np.stack([m[3] for m in moms]), axis=0)
+    idx = np.where(okS)[0]
+    if len(idx):
+        sub = [tuple(x[idx] for x in mom[:3]) for mom in moms]
+        th0 = np.broadcast_to(theta_hat, (len(idx), q))
+        th, conv, it, _, _ = newton_fisher(kern.model, th0, sub, max_iter=MAX_ITER, tol=STEP_TOL, fisher_first=0)
+        theta[idx] = th
+        iters[idx] = it
+        adm = _admissible(kern, th, sub)
+        status[idx] = np.where(conv, np.where(adm, 0, 2), 1)
+        theta[idx[~conv]] = np.nan
+    return theta, status, iters
+
+
+# ------------------------------------------------------------------------ process pool
+_WORKER = {}
+
+
+def _init_worker(kern, theta_hat, entropy):
+    _WORKER["args"] = (kern, theta_hat, entropy)
+
+
+def _work(bounds):
+    kern, theta_hat, entropy = _WORKER["args"]
+    with one_blas_thread():
+        return run_chunk(kern, theta_hat, entropy, *bounds)
+
+
+POOL_MIN_SECONDS = 0.5   # below this much remaining work a process pool costs more than it saves
+
+
+def bootstrap_replicates(kern: Kernel, theta_hat: np.ndarray, R: int, entropy: int, n_jobs: int | None):
+    """Run R replicates; returns (theta (R,q), status (R,), iterations (R,), n_jobs used)."""
+    with one_blas_thread():
+        return _bootstrap_replicates(kern, theta_hat, R, entropy, n_jobs)
+
+
+def _bootstrap_replicates(kern, theta_hat, R, entropy, n_jobs):
+    """Chunks have fixed boundaries, so which process runs a chunk cannot change a number.
+    With ``n_jobs=None`` the first chunk runs here and is timed; the rest goes to a pool of
+    all cores only if it would take longer than ``POOL_MIN_SECONDS`` in one process."""
+    bounds = [(s, min(s + CHUNK, R)) for s in range(0, R, CHUNK)]
+    cores = os.cpu_count() or 1
+    parts = []
+    if n_jobs is None:
+        t0 = time.perf_counter()
+        parts.append(run_chunk(kern, theta_hat, entropy, *bounds[0]))
+        remaining = (time.perf_counter() - t0) * (len(bounds) - 1)
+        bounds = bounds[1:]
+        jobs = min(cores, len(bounds)) if remaining > POOL_MIN_SECONDS else 1
+    else:
+        jobs = min(max(1, int(n_jobs)), len(bounds))
+    if jobs <= 1:
+        parts += [run_chunk(kern, theta_hat, entropy, a, b) for a, b in bounds]
+    elif bounds:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork where available: no re-import of __main__ (scripts and notebooks without a
+        # main guard work) and no start-up cost; elsewhere spawn
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(kern, theta_hat, entropy)) as ex:
+            parts += list(ex.map(_work, bounds))
+    theta = np.concatenate([p[0] for p in parts])
+    status = np.concatenate([p[1] for p in parts])
+    iters = np.concatenate([p[2] for p in parts])
+    return theta, status, iters, max(jobs, 1)
+
+
+# ------------------------------------------------------------------------ intervals
+def norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Quantiles by interpolation on the normal scale, as boot::norm.inter (used by lavaan)."""
+    from scipy.stats import norm
+
+    t = np.sort(t[np.isfinite(t)])
+    R = len(t)
+    alpha = np.atleast_1d(np.asarray(alpha, dtype=float))
+    if R == 0:
+        return np.full(len(alpha), np.nan)
+    rk = (R + 1) * alpha
+    k = np.trunc(rk).astype(int)
+    out = np.empty(len(alpha))
+    for i in range(len(alpha)):
+        ki = k[i]
+        if ki == rk[i] and 1 <= ki <= R:
+            out[i] = t[ki - 1]
+        elif ki <= 0:
+            out[i] = t[0]
+        elif ki >= R:
+            out[i] = t[R - 1]
+        else:
+            z1 = norm.ppf(alpha[i])
+            z2 = norm.ppf(ki / (R + 1))
+            z3 = norm.ppf((ki + 1) / (R + 1))
+            tk, tk1 = t[ki - 1], t[ki]
+            out[i] = tk + (z1 - z2) / (z3 - z2) * (tk1 - tk)
+    return out
+
+
+def percentile_ci(t: np.ndarray, level: float) -> np.ndarray:
+    return norm_inter(t, np.array([(1 - level) / 2, (1 + level) / 2]))
+
+
+def bc_ci(t: np.ndarray, t0: float, level: float) -> np.ndarray:
+    """Bias-corrected percentile interval (lavaan's ``bca.simple``: no acceleration)."""
+    from scipy.stats import norm
+
+    t = t[np.isfinite(t)]
+    if len(t) < 2 or np.var(t) == 0:
+        return np.array([t0, t0])
+    zalpha = norm.ppf([(1 - level) / 2, (1 + level) / 2])
+    w = norm.ppf(np.sum(t < t0) / len(t))
+    adj = norm.cdf(w + (w + zalpha))
+    return norm_inter(t, adj)
+
+
+# ------------------------------------------------------------------------ driver
+def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_level, boot_ci,
+                  keep_nonadmissible):
+    """Bootstrap a fitted model in place: fills ``res.bootstrap`` and the bootstrap columns
+    of ``res.estimates`` (se, z, pvalue, ci.lower/upper, boot.perc.*, boot.bc.*)."""
+    from scipy.stats import norm
+
+    from .fitting import row_names
+    from .result import BootstrapResult
+
+    t0 = time.perf_counter()
+    entropy = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2 ** 63))
+    kern = make_kernel(model, stats)
+    theta, status, iters, jobs = bootstrap_replicates(kern, np.asarray(theta_hat, float), R, entropy, n_jobs)
+    defined = pt.defined()
+    f = pt.frame
+    grouped = pt.ngroups > 1
+    names = row_names(f, grouped)
+    free_first = {}
+    for k, fr in enumerate(f["free"]):
+        if fr > 0 and fr not in free_first:
+            free_first[fr] = k
+    cols = {"replicate": np.arange(R), "status": [STATUS[int(s)] for s in status]}
+    for fr in sorted(free_first):
+        cols[names[free_first[fr]]] = theta[:, fr - 1]
+    dvals = defined.values(np.nan_to_num(theta)) if len(defined) else np.zeros((R, 0))
+    dvals = np.where(np.isnan(theta).any(axis=1, keepdims=True), np.nan, dvals)
+    for j, nm in enumerate(defined.names):
+        cols[nm] = dvals[:, j]
+    reps = pd.DataFrame(cols)
+    use = (status == 0) | ((status == 2) & keep_nonadmissible)
+    n_ok = int(use.sum())
+    n_failed = int((status == 1).sum())
+    n_nonadm = int((status == 2).sum())
+    est = res.estimates
+    se = np.zeros(len(est))
+    perc = np.column_stack([est["est"].to_numpy(), est["est"].to_numpy()]).astype(float)
+    bc = perc.copy()
+    tu = theta[use]
+    du = dvals[use]
+    for k, fr in enumerate(f["free"]):
+        if f["op"].iat[k] == ":=":
+            j = defined.names.index(f["lhs"].iat[k])
+            col, t0v = du[:, j], est["est"].iat[k]
+        elif fr > 0:
+            col, t0v = tu[:, fr - 1], est["est"].iat[k]
+        else:
+            continue
+        if n_ok >= 2:
+            se[k] = np.std(col, ddof=1)
+            perc[k] = percentile_ci(col, ci_level)
+            bc[k] = bc_ci(col, t0v, ci_level)
+        else:
+            se[k] = np.nan
+            perc[k] = bc[k] = np.nan
+    se = np.where(se < np.sqrt(np.finfo(float).eps), 0.0, se)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, est["est"].to_numpy() / np.where(se > 0, se, 1.0), np.nan)
+    chosen = perc if boot_ci == "perc" else bc
+    est = est.copy()
+    est["se"] = se
+    est["z"] = z
+    est["pvalue"] = 2 * norm.sf(np.abs(z))
+    est["ci.lower"], est["ci.upper"] = chosen[:, 0], chosen[:, 1]
+    std_cols = ["std.lv", "std.all"]
+    extra = pd.DataFrame({"boot.perc.lower": perc[:, 0], "boot.perc.upper": perc[:, 1],
+                          "boot.bc.lower": bc[:, 0], "boot.bc.upper": bc[:, 1]}, index=est.index)
+    est = pd.concat([est.drop(columns=std_cols), extra, est[std_cols]], axis=1)
+    res.estimates = est
+    res.se_type = "bootstrap"
+    seconds = time.perf_counter() - t0
+    res.bootstrap = BootstrapResult(R=R, n_ok=n_ok, n_failed=n_failed, n_nonadmissible=n_nonadm, seed=entropy,
+                                    replicates=reps, seconds=seconds, n_jobs=jobs, ci_type=boot_ci)
+    if n_failed:
+        res.warnings.append(f"{n_failed} of {R} bootstrap replicates failed (no convergence or a non-positive-"
+                            "definite resampled covariance matrix) and were excluded")
+    if n_nonadm:
+        what = "kept" if keep_nonadmissible else "excluded"
+        res.warnings.append(f"{n_nonadm} of {R} bootstrap replicates were nonadmissible (negative variance or "
+                            f"non-positive-definite latent covariance matrix) and were {what}")
+    if n_ok < max(2, 0.5 * R):
+        res.warnings.append(f"only {n_ok} of {R} bootstrap replicates are usable: bootstrap SEs and CIs are unreliable")
+    if n_ok >= 2:
+        fr_sorted = sorted(free_first)
+        V = np.cov(tu.T, ddof=1).reshape(len(fr_sorted), len(fr_sorted)) if len(fr_sorted) else np.zeros((0, 0))
+        nm = [pt.frame["label"].iat[free_first[fr]] if pt.frame["label"].iat[free_first[fr]]
+              and not pt.frame["label"].iat[free_first[fr]].startswith(".p") else names[free_first[fr]]
+              for fr in fr_sorted]
+        res.vcov = pd.DataFrame(V, index=nm, columns=nm)
+    return res

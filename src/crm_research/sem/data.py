@@ -1,0 +1,138 @@
+"""Data checks and sample moments (ML: covariances divide by N, as lavaan's default)."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelError
+
+
+@dataclass
+class GroupStats:
+    label: object
+    X: np.ndarray        # complete cases (n, p), columns in model order
+    N: int
+    mean: np.ndarray
+    S: np.ndarray        # ML covariance (divisor N)
+    logdetS: float
+    weight: float = 1.0  # N_g / N
+
+
+@dataclass
+class SampleStats:
+    ov: list[str]
+    groups: list[GroupStats]
+    ntotal: int
+    n_dropped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ngroups(self) -> int:
+        return len(self.groups)
+
+
+def moments(X: np.ndarray):
+    n = X.shape[0]
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    S = (Xc.T @ Xc) / n
+    return mean, 0.5 * (S + S.T)
+
+
+def prepare(data: pd.DataFrame, ov: list[str], *, group: str | None = None, missing: str = "listwise",
+            source: str = "data") -> SampleStats:
+    """Select the model's observed variables, delete incomplete rows, compute moments.
+
+    Raises
+    ------
+    ModelError
+        When variables are missing or not numeric, too few rows remain, or a sample
+        covariance matrix is not positive definite.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ModelError(f"{source}: expected a pandas DataFrame, got {type(data).__name__}",
+                         hint="read the file with pandas.read_csv() first")
+    if missing not in ("listwise", "listwise.deletion"):
+        raise ModelError(f"missing={missing!r} is not supported",
+                         hint="use missing='listwise' (lavaan's default); impute beforehand for other schemes")
+    cols = [str(c) for c in data.columns]
+    absent = [v for v in ov if v not in cols]
+    if absent:
+        lower = {c.lower(): c for c in cols}
+        close = {v: ([lower[v.lower()]] if v.lower() in lower else difflib.get_close_matches(v, cols, n=1))
+                 for v in absent}
+        sugg = "; ".join(f"{v} -> {c[0]}?" for v, c in close.items() if c)
+        raise ModelError(f"{source}: observed variable(s) not in the data: {', '.join(absent)}",
+                         hint=("check the spelling" + (f" ({sugg})" if sugg else "")
+                               + " or name latent variables on the left of '=~'"))
+    if group is not None and group not in cols:
+        raise ModelError(f"{source}: group column {group!r} not in the data",
+                         hint=f"available columns: {', '.join(cols[:20])}")
+    if group is not None and group in ov:
+        raise ModelError(f"{source}: the group column {group!r} is also a variable of the model",
+                         hint="use another column to define the groups")
+    df = data.copy()
+    df.columns = cols
+    bad = []
+    for v in ov:
+        s = df[v]
+        if pd.api.types.is_bool_dtype(s):
+            df[v] = s.astype(float)
+            continue
+        if not pd.api.types.is_numeric_dtype(s):
+            conv = pd.to_numeric(s, errors="coerce")
+            offending = s[conv.isna() & s.notna()]
+            if len(offending):
+                bad.append((v, offending.iloc[0], int(offending.index[0])))
+                continue
+            df[v] = conv
+        else:
+            df[v] = s.astype(float)
+    if bad:
+        v, val, idx = bad[0]
+        others = f" (also: {', '.join(b[0] for b in bad[1:])})" if len(bad) > 1 else ""
+        raise ModelError(f"{source}: column {v!r} is not numeric (value {val!r} at index {idx}){others}",
+                         hint="recode the column to numbers or leave it out of the model")
+    use = ov + ([group] if group is not None else [])
+    complete = df[use].notna().all(axis=1)
+    n_dropped = int((~complete).sum())
+    df = df.loc[complete]
+    notes = []
+    if group is None:
+        parts = [(None, df)]
+    else:
+        labels = list(pd.unique(df[group]))
+        parts = [(lab, df[df[group] == lab]) for lab in labels]
+        if len(parts) < 2:
+            raise ModelError(f"{source}: group column {group!r} has {len(parts)} distinct value(s) in the complete cases",
+                             hint="a multiple-group model needs at least two groups")
+    groups = []
+    ntotal = sum(len(d) for _, d in parts)
+    p = len(ov)
+    for lab, d in parts:
+        X = d[ov].to_numpy(dtype=float)
+        where = f" in group {lab!r}" if lab is not None else ""
+        if X.shape[0] < 2:
+            raise ModelError(f"{source}: only {X.shape[0]} complete row(s){where}",
+                             hint="check missing values in the model's variables")
+        mean, S = moments(X)
+        var = np.diag(S)
+        const = [ov[i] for i in range(p) if not var[i] > 0]
+        if const:
+            raise ModelError(f"{source}: variable(s) with zero variance{where}: {', '.join(const)}",
+                             hint="drop constant variables from the model")
+        sign, logdet = np.linalg.slogdet(S)
+        ev = np.linalg.eigvalsh(S / np.sqrt(np.outer(var, var)))
+        if sign <= 0 or ev.min() < 1e-12:
+            hint = "some variables are linear combinations of others (or there are fewer rows than variables); drop one of them"
+            if X.shape[0] <= p:
+                hint = f"{X.shape[0]} rows for {p} variables: collect more data or use fewer variables"
+            raise ModelError(f"{source}: the sample covariance matrix{where} is not positive definite", hint=hint)
+        groups.append(GroupStats(lab, X, X.shape[0], mean, S, float(logdet), X.shape[0] / ntotal))
+        if var.max() / var.min() > 1000:
+            notes.append("some observed variances are (at least) a factor 1000 times larger than others"
+                         f"{where}; consider rescaling variables")
+    return SampleStats(ov=list(ov), groups=groups, ntotal=ntotal, n_dropped=n_dropped, notes=notes)

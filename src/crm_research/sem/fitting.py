@@ -1,0 +1,293 @@
+"""``sem.fit``: lavaan-syntax model + data -> :class:`~crm_research.sem.result.SEMResult`."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelError
+from .data import prepare
+from .diagnostics import information_check, post_check
+from .estimate import estimate, fisher_scoring, one_blas_thread, semopy_start
+from .measures import compute_fit_measures
+from .model import RAMModel
+from .partable import build_partable, var_names
+from .result import SEMResult
+from .standardized import standardize
+from .syntax import parse_syntax
+
+SE_TYPES = ("standard", "bootstrap", "none")
+
+
+def row_names(frame: pd.DataFrame, grouped: bool) -> list[str]:
+    """Readable names of parameter-table rows: ``visual=~x2``, ``x1~1``, ``indirect``
+    (``.g2`` appended in group 2 and beyond)."""
+    out = []
+    for lhs, op, rhs, g in zip(frame["lhs"], frame["op"], frame["rhs"], frame["group"]):
+        if op == ":=":
+            out.append(lhs)
+        else:
+            out.append(f"{lhs}{op}{rhs}" + (f".g{g}" if grouped and g > 1 else ""))
+    return out
+
+
+def _est_all_rows(pt, model, theta, stats) -> np.ndarray:
+    f = pt.frame
+    est = np.full(len(f), np.nan)
+    pos = {v: i for i, v in enumerate(model.ov)}
+    for k, (lhs, op, rhs, fr, us, ex, g) in enumerate(zip(f["lhs"], f["op"], f["rhs"], f["free"], f["ustart"],
+                                                          f["exo"], f["group"])):
+        if op == ":=":
+            continue
+        if fr > 0:
+            est[k] = theta[fr - 1]
+        elif ex:
+            st = stats.groups[g - 1]
+            est[k] = st.S[pos[lhs], pos[rhs]] if op == "~~" else st.mean[pos[lhs]]
+        else:
+            est[k] = 0.0 if math.isnan(us) else us
+    return est
+
+
+def fit(model: str, data: pd.DataFrame, *, se: str = "standard", bootstrap: int = 1000, seed: int | None = None,
+        n_jobs: int | None = None, ci_level: float = 0.95, missing: str = "listwise", group: str | None = None,
+        group_equal=(), group_partial=(), fixed_x: bool = True, meanstructure: bool | None = None,
+        boot_ci: str = "perc", keep_nonadmissible: bool = False, engine: str = "native") -> SEMResult:
+    """Fit a structural equation model by maximum likelihood, as lavaan's ``sem()``.
+
+    Parameters
+    ----------
+    model : str
+        lavaan syntax (``=~ ~ ~~ ~1 :=``, labels, fixed values, ``NA*``, ``start()``).
+    data : DataFrame
+        Raw data; extra columns are ignored.
+    se : {"standard", "bootstrap", "none"}
+        Standard errors: expected information (lavaan's default for complete-data ML), a
+        nonparametric bootstrap of rows, or none.
+    bootstrap : int
+        Number of bootstrap replicates when ``se="bootstrap"``.
+    seed : int, optional
+        Seed of the bootstrap; the result is identical for a given seed whatever ``n_jobs``.
+    n_jobs : int, optional
+        Worker processes for the bootstrap.  Default: all cores when the work (timed on
+        the first 125 replicates) is worth a process pool, else one.
+    ci_level : float
+        Level of the confidence intervals.
+    missing : {"listwise"}
+        Rows with a missing value in a model variable (or the group column) are dropped.
+    group : str, optional
+        Column defining groups for a multiple-group model.
+    group_equal : sequence of str
+        lavaan's ``group.equal``: ``loadings``, ``intercepts``, ``means``, ``regressions``,
+        ``residuals``, ``residual.covariances``, ``lv.variances``, ``lv.covariances``.
+    group_partial : sequence of str
+        Exceptions to ``group_equal``, e.g. ``["visual=~x2", "x3~1"]``.
+    fixed_x : bool
+        Exogenous observed covariates fixed at their sample moments (lavaan default).
+    meanstructure : bool, optional
+        Default: only with ``~ 1`` in the syntax or with groups (lavaan's default).
+    boot_ci : {"perc", "bca.simple"}
+        Which bootstrap interval fills ``ci.lower``/``ci.upper`` (both are always
+        reported as ``boot.perc.*`` and ``boot.bc.*``).
+    keep_nonadmissible : bool
+        Keep bootstrap replicates with negative variances (lavaan keeps them; by default
+        they are excluded and counted).
+    engine : {"native", "semopy"}
+        Optimizer for the point estimate.  "native" (default): our Fisher scoring/Newton
+        on lavaan's ML objective.  "semopy": semopy's estimate (ftol 1e-12) polished by the
+        same Newton steps, where semopy can express the model (single group, no mean
+        structure, no fixed.x covariates); otherwise "native" with a note.
+
+    Returns
+    -------
+    SEMResult
+
+    Raises
+    ------
+    ModelSyntaxError
+        Syntax that is invalid or not supported (names the line).
+    ModelError
+        Variables missing from the data or not numeric, too few observations, a model with
+        negative degrees of freedom, a non-positive-definite sample covariance matrix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")  # doctest: +SKIP
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\nspeed =~ x7 + x8 + x9", hs)  # doctest: +SKIP
+    >>> round(res.fit_measures["cfi"], 3)  # doctest: +SKIP
+    0.931
+    >>> print(res.summary())  # doctest: +SKIP
+    """
+    with one_blas_thread():
+        return _fit(model, data, se=se, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, ci_level=ci_level,
+                    missing=missing, group=group, group_equal=group_equal, group_partial=group_partial,
+                    fixed_x=fixed_x, meanstructure=meanstructure, boot_ci=boot_ci,
+                    keep_nonadmissible=keep_nonadmissible, engine=engine)
+
+
+def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, group_equal, group_partial,
+         fixed_x, meanstructure, boot_ci, keep_nonadmissible, engine) -> SEMResult:
+    if se not in SE_TYPES:
+        raise ModelError(f"se={se!r} is not supported", hint=f"use one of {', '.join(SE_TYPES)}")
+    if not (0 < float(ci_level) < 1):
+        raise ModelError(f"ci_level={ci_level!r} must be between 0 and 1", hint="e.g. ci_level=0.95")
+    if boot_ci not in ("perc", "bca.simple"):
+        raise ModelError(f"boot_ci={boot_ci!r} is not supported", hint="use 'perc' or 'bca.simple'")
+    if engine not in ("native", "semopy"):
+        raise ModelError(f"engine={engine!r} is not supported", hint="use 'native' or 'semopy'")
+    if se == "bootstrap" and (not isinstance(bootstrap, (int, np.integer)) or bootstrap < 2):
+        raise ModelError(f"bootstrap={bootstrap!r}: need an integer number of replicates >= 2",
+                         hint="e.g. bootstrap=1000")
+    parsed = parse_syntax(model)
+    stats = prepare(data, var_names(parsed.rows).ov, group=group, missing=missing)
+    G = stats.ngroups
+    if G == 1 and (group_equal or group_partial):
+        raise ModelError("group_equal/group_partial need a multiple-group model", hint="pass group='column'")
+    pt = build_partable(parsed, ngroups=G, group_equal=group_equal, group_partial=group_partial,
+                        meanstructure=meanstructure, fixed_x=fixed_x)
+    if list(pt.names.ov) != list(stats.ov):   # variable order after lavaan's covariance reordering
+        stats = prepare(data, pt.names.ov, group=group, missing=missing)
+    rm = RAMModel(pt)
+    rm.use_sample(stats)
+    x_idx = [pt.names.ov.index(v) for v in pt.names.ov_x] if fixed_x else []
+    p = len(pt.names.ov)
+    px = len(x_idx)
+    ms = pt.meanstructure
+    ndat = G * (p * (p + 1) // 2 + (p if ms else 0) - (px * (px + 1) // 2 + (px if ms else 0)))
+    df = ndat - pt.npar
+    if df < 0:
+        raise ModelError(f"the model is not identified: {pt.npar} free parameters but only {ndat} sample moments "
+                         f"(df = {df})",
+                         hint="fix more parameters (e.g. a marker loading or a latent variance), add indicators, "
+                              "or drop paths/covariances")
+    warnings: list[str] = []
+    warnings.extend(list(pt.notes) + list(stats.notes))
+    notes: list[str] = []
+    # ---- estimation ----
+    theta0 = None
+    optimizer_note = ""
+    if engine == "semopy":
+        theta0 = semopy_start(rm, stats, data)
+        if theta0 is None:
+            optimizer_note = ("engine='semopy': semopy cannot express this model (groups, mean structure, "
+                              "fixed.x covariates, start values or a latent without a fixed loading) "
+                              "or failed; native optimizer used")
+    if theta0 is not None:
+        opt = fisher_scoring(rm, stats, theta0)
+        opt.method = "semopy+" + opt.method
+        if not opt.converged:
+            opt = estimate(rm, stats)
+    else:
+        opt = estimate(rm, stats)
+    if optimizer_note:
+        notes.append(optimizer_note)
+    theta = opt.theta
+    if not opt.converged:
+        warnings.append(f"the optimizer did not converge ({'; '.join(opt.messages) or 'unknown reason'}; largest "
+                        f"gradient {opt.grad_max:.2g}); estimates, standard errors and fit are NOT reliable")
+    f = pt.frame
+    grouped = G > 1
+    est = _est_all_rows(pt, rm, theta, stats)
+    defined = pt.defined()
+    dmask = (f["op"] == ":=").to_numpy()
+    if len(defined):
+        est[dmask] = defined.values(theta)
+    # ---- standard errors ----
+    N = stats.ntotal
+    q = pt.npar
+    se_vec = np.full(len(f), np.nan)
+    vcov = None
+    if se == "standard" and q > 0:
+        _, info, _ = rm.score_information(theta, stats, need_grad=False)
+        ok, mineig = (False, 0.0) if info is None else information_check(info)
+        if ok:
+            V = np.linalg.inv(info) / N
+            V = 0.5 * (V + V.T)
+            vcov = V
+            ev = np.linalg.eigvalsh(V)
+            if ev.min() < np.finfo(float).eps ** 0.75:
+                warnings.append("the variance-covariance matrix of the estimates is not positive definite "
+                                f"(smallest eigenvalue {ev.min():.3g}); the model may not be identified")
+        else:
+            warnings.append("could not compute standard errors: the information matrix is singular "
+                            f"(smallest scaled eigenvalue {mineig:.2g}); the model is probably not identified "
+                            "(e.g. a latent variable without a fixed loading or variance)")
+    if vcov is not None:
+        sd = np.sqrt(np.clip(np.diag(vcov), 0, None))
+        fr = f["free"].to_numpy()
+        se_vec = np.where(fr > 0, sd[np.maximum(fr, 1) - 1], 0.0)
+        if len(defined):
+            J = defined.jacobian(theta)
+            Vd = J @ vcov @ J.T
+            se_vec[dmask] = np.sqrt(np.clip(np.diag(Vd), 0, None))
+    elif se == "none":
+        se_vec = np.full(len(f), np.nan)
+    # ---- standardized ----
+    std_lv, std_all = standardize(f, est, rm, theta, defined)
+    # ---- table ----
+    tab = _table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
+    # ---- fit ----
+    implied = [(rm.implied(theta, g)["Sigma"], rm.implied(theta, g)["mu"]) for g in range(G)]
+    try:
+        fm = compute_fit_measures(stats=stats, implied=implied, npar=q, meanstructure=ms, x_idx=x_idx,
+                                  fixed_x=fixed_x)
+    except np.linalg.LinAlgError:
+        fm = {}
+        warnings.append("fit measures unavailable: the implied covariance matrix is singular")
+    warnings.extend(post_check(tab, rm, theta, group_labels=[g.label for g in stats.groups] if grouped else None))
+    endo = set(pt.names.ov_ind) | {r for r in f.loc[f["op"] == "=~", "rhs"]} | set(f.loc[f["op"] == "~", "lhs"])
+    res = SEMResult(
+        model=model, estimates=tab, fit_measures=fm, warnings=warnings, converged=opt.converged,
+        nobs=N, partable=_public_partable(f, est, se_vec), se_type=se, ci_level=float(ci_level),
+        group=group, group_labels=[g.label for g in stats.groups] if grouped else [],
+        nobs_groups=[g.N for g in stats.groups], n_dropped=stats.n_dropped, iterations=opt.iterations,
+        optimizer=opt.method, vcov=None, notes=notes, endogenous=endo, latent=list(pt.names.lv),
+    )
+    if vcov is not None:
+        names = _free_names(f, grouped)
+        res.vcov = pd.DataFrame(vcov, index=names, columns=names)
+    if se == "bootstrap":
+        from .bootstrap import run_bootstrap
+
+        if not opt.converged:
+            raise ModelError("cannot bootstrap a model that did not converge on the full sample",
+                             hint="fix the model first (see the warnings of a fit with se='standard')")
+        run_bootstrap(res, rm, pt, stats, theta, R=int(bootstrap), seed=seed, n_jobs=n_jobs, ci_level=ci_level,
+                      boot_ci=boot_ci, keep_nonadmissible=keep_nonadmissible)
+    return res
+
+
+def _free_names(f: pd.DataFrame, grouped: bool) -> list[str]:
+    names = {}
+    for nm, fr, lab in zip(row_names(f, grouped), f["free"], f["label"]):
+        if fr > 0 and fr not in names:
+            names[fr] = lab if lab and not lab.startswith(".p") else nm
+    return [names[k] for k in sorted(names)]
+
+
+def _public_partable(f, est, se_vec):
+    out = f.copy()
+    out["est"] = est
+    out["se"] = se_vec
+    return out
+
+
+def _table(f, est, se_vec, std_lv, std_all, ci_level, grouped) -> pd.DataFrame:
+    from scipy.stats import norm
+
+    se_clean = np.where(se_vec < np.sqrt(np.finfo(float).eps), 0.0, se_vec)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se_clean > 0, est / np.where(se_clean > 0, se_clean, 1.0), np.nan)
+    pval = 2 * norm.sf(np.abs(z))
+    crit = norm.ppf(1 - (1 - ci_level) / 2)
+    lo = np.where(np.isnan(se_clean), np.nan, est - crit * np.nan_to_num(se_clean))
+    hi = np.where(np.isnan(se_clean), np.nan, est + crit * np.nan_to_num(se_clean))
+    cols = {"lhs": f["lhs"].to_numpy(), "op": f["op"].to_numpy(), "rhs": f["rhs"].to_numpy()}
+    if grouped:
+        cols["group"] = f["group"].to_numpy()
+    cols.update({"label": f["label"].to_numpy(), "est": est, "se": se_clean, "z": z, "pvalue": pval,
+                 "ci.lower": lo, "ci.upper": hi, "std.lv": std_lv, "std.all": std_all})
+    return pd.DataFrame(cols)

@@ -1,0 +1,296 @@
+"""Result objects of :func:`crm_research.sem.fit`: :class:`SEMResult` and :class:`BootstrapResult`."""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+SECTIONS = [
+    ("=~", "Latent Variables"),
+    ("~", "Regressions"),
+    ("~~cov", "Covariances"),
+    ("~1", "Intercepts"),
+    ("~~var", "Variances"),
+    (":=", "Defined Parameters"),
+]
+
+
+@dataclass
+class BootstrapResult:
+    """Nonparametric bootstrap of rows (lavaan ``se = "bootstrap"``).
+
+    Attributes
+    ----------
+    R : int
+        Replicates requested.
+    n_ok : int
+        Replicates used for SEs and CIs (converged and admissible).
+    n_failed : int
+        Replicates whose refit did not converge or whose sample covariance matrix was not
+        positive definite; excluded.
+    n_nonadmissible : int
+        Converged replicates with a negative variance estimate (Heywood case) or a
+        non-positive-definite latent/residual covariance matrix; excluded unless
+        ``keep_nonadmissible=True`` was passed to :func:`~crm_research.sem.fit`.
+    seed : int or None
+    replicates : DataFrame
+        One row per replicate: ``replicate``, ``status`` (``ok``, ``failed``,
+        ``nonadmissible``) and one column per free and defined parameter (named like the
+        ``estimates`` rows, e.g. ``visual=~x2``, ``indirect``).
+    seconds : float
+        Wall time of the bootstrap.
+    n_jobs : int
+        Worker processes used (results do not depend on it).
+    """
+
+    R: int
+    n_ok: int
+    n_failed: int
+    n_nonadmissible: int
+    seed: int | None
+    replicates: pd.DataFrame
+    seconds: float = 0.0
+    n_jobs: int = 1
+    ci_type: str = "perc"
+
+    def summary(self) -> str:
+        return (f"bootstrap: R = {self.R}, used {self.n_ok}, failed {self.n_failed}, "
+                f"nonadmissible {self.n_nonadmissible} (seed {self.seed}, {self.seconds:.2f} s, {self.n_jobs} job(s))")
+
+    def __repr__(self) -> str:
+        return f"<BootstrapResult {self.summary()}>"
+
+
+def _fmt(x, width=9, digits=3):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return " " * width
+    return f"{x:{width}.{digits}f}"
+
+
+def _p_text(p):
+    if p is None or not math.isfinite(p):
+        return "p = NA"
+    if p < 0.001:
+        return "p < .001"
+    return f"p = {p:.3f}".replace("0.", ".", 1)
+
+
+@dataclass
+class SEMResult:
+    """A fitted structural equation model.
+
+    Attributes
+    ----------
+    model : str
+        The lavaan syntax as given.
+    estimates : DataFrame
+        lavaan's ``parameterEstimates(fit, standardized = TRUE)``: ``lhs, op, rhs, label,
+        est, se, z, pvalue, ci.lower, ci.upper, std.lv, std.all`` (``group`` after ``rhs``
+        for multiple groups; with a bootstrap also ``boot.perc.lower/upper`` and
+        ``boot.bc.lower/upper``, ``ci.lower/upper`` then being the interval chosen by
+        ``boot_ci``).
+    fit_measures : dict
+        lavaan ``fitMeasures()`` names and values.
+    warnings : list of str
+        Problems found (never silently dropped): non-convergence, Heywood cases,
+        non-positive-definite matrices, identification, failed standard errors.
+    converged : bool
+    nobs : int
+        Observations used (all groups).
+    partable : DataFrame
+        The parameter table (lavaan layout).
+    bootstrap : BootstrapResult or None
+    """
+
+    model: str
+    estimates: pd.DataFrame
+    fit_measures: dict
+    warnings: list
+    converged: bool
+    nobs: int
+    partable: pd.DataFrame
+    bootstrap: BootstrapResult | None = None
+    se_type: str = "standard"
+    ci_level: float = 0.95
+    group: str | None = None
+    group_labels: list = field(default_factory=list)
+    nobs_groups: list = field(default_factory=list)
+    n_dropped: int = 0
+    iterations: int = 0
+    optimizer: str = ""
+    vcov: pd.DataFrame | None = None
+    notes: list = field(default_factory=list)
+    endogenous: set = field(default_factory=set)
+    latent: list = field(default_factory=list)
+
+    # ------------------------------------------------------------------ text
+    def fit_lines(self) -> list[str]:
+        fm = self.fit_measures
+        if not fm:
+            return ["  (fit measures unavailable)"]
+        chisq, df = fm.get("chisq", float("nan")), fm.get("df", float("nan"))
+        lines = [
+            f"  chi2({int(df)}) = {chisq:.3f}, {_p_text(fm.get('pvalue'))}",
+            f"  CFI = {fm['cfi']:.3f}, TLI = {fm['tli']:.3f}",
+            f"  RMSEA = {fm['rmsea']:.3f}, 90% CI [{fm['rmsea.ci.lower']:.3f}, {fm['rmsea.ci.upper']:.3f}], "
+            f"p(RMSEA <= .05) = {fm['rmsea.pvalue']:.3f}" if math.isfinite(fm.get("rmsea.pvalue", float("nan")))
+            else f"  RMSEA = {fm['rmsea']:.3f}, 90% CI [{fm['rmsea.ci.lower']:.3f}, {fm['rmsea.ci.upper']:.3f}]",
+            f"  SRMR = {fm['srmr']:.3f}",
+            f"  GFI = {fm['gfi']:.3f}, AGFI = {fm['agfi']:.3f}",
+            f"  AIC = {fm['aic']:.3f}, BIC = {fm['bic']:.3f}, log-likelihood = {fm['logl']:.3f}",
+            f"  baseline chi2({int(fm['baseline.df'])}) = {fm['baseline.chisq']:.3f}",
+        ]
+        return lines
+
+    def _section_rows(self, est: pd.DataFrame):
+        out = []
+        for key, title in SECTIONS:
+            if key == "~~cov":
+                sub = est[(est["op"] == "~~") & (est["lhs"] != est["rhs"])]
+            elif key == "~~var":
+                sub = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])]
+            else:
+                sub = est[est["op"] == key]
+            if len(sub):
+                out.append((key, title, sub))
+        return out
+
+    def _estimate_block(self, est: pd.DataFrame) -> list[str]:
+        lines = []
+        boot = self.bootstrap is not None
+        ci_name = f"{int(round(self.ci_level * 100))}% CI"
+        head = f"{'':<22}{'Estimate':>9}{'Std.Err':>9}{'z-value':>9}{'P(>|z|)':>9}{ci_name:>19}{'Std.lv':>9}{'Std.all':>9}"
+        for key, title, sub in self._section_rows(est):
+            lines.append("")
+            lines.append(f"{title}:")
+            lines.append(head)
+            prev = None
+            for r in sub.itertuples(index=False):
+                d = r._asdict()
+                lhs, op, rhs = d["lhs"], d["op"], d["rhs"]
+                label = d.get("label", "") or ""
+                if key in ("=~", "~", "~~cov"):
+                    if lhs != prev:
+                        lines.append(f"  {lhs} {op.replace('cov', '')}")
+                        prev = lhs
+                    name = rhs
+                    indent = "    "
+                elif key == ":=":
+                    name, indent = lhs, "    "
+                else:
+                    dot = "." if lhs in self.endogenous else " "
+                    name, indent = lhs, "   " + dot
+                if label and key != ":=" and not label.startswith(".p"):
+                    name = f"{name} ({label})"
+                se = d["se"]
+                fixed = (se == 0) if se is not None and math.isfinite(se) else False
+                ci = ""
+                lo, hi = d.get("ci_lower"), d.get("ci_upper")
+                if not fixed and lo is not None and math.isfinite(lo) and math.isfinite(hi):
+                    ci = f"[{lo:7.3f}, {hi:7.3f}]"
+                line = (f"{indent}{name:<18.18}{_fmt(d['est'])}"
+                        f"{'' if fixed else _fmt(se)}{'' if fixed else _fmt(d['z'])}{'' if fixed else _fmt(d['pvalue'])}")
+                if fixed:
+                    line = line + " " * 27
+                line += f"{ci:>19}{_fmt(d.get('std_lv'))}{_fmt(d.get('std_all'))}"
+                lines.append(line.rstrip())
+        return lines
+
+    def summary(self) -> str:
+        """A report a reader can paste into a paper: fit, problems, then the estimates grouped
+        as lavaan's ``summary()`` prints them, with standardized solutions."""
+        from .. import __version__
+
+        out = [f"Structural equation model, maximum likelihood (crm-research {__version__}, lavaan 0.6 parity)"]
+        conv = "converged" if self.converged else "DID NOT CONVERGE"
+        out.append(f"  Optimizer: {self.optimizer}, {conv} after {self.iterations} iterations")
+        if self.group_labels:
+            grp = ", ".join(f"{lab}: {n}" for lab, n in zip(self.group_labels, self.nobs_groups))
+            out.append(f"  Observations: {self.nobs} ({grp}); groups from column {self.group!r}")
+        else:
+            out.append(f"  Observations: {self.nobs}")
+        if self.n_dropped:
+            out.append(f"  Listwise deletion dropped {self.n_dropped} incomplete row(s)")
+        out.append(f"  Free parameters: {int(self.fit_measures.get('npar', 0)) if self.fit_measures else '?'}")
+        if self.bootstrap is not None:
+            b = self.bootstrap
+            ci = {"perc": "percentile", "bca.simple": "bias-corrected (BC)"}.get(b.ci_type, b.ci_type)
+            out.append(f"  Standard errors: bootstrap (R = {b.R}: {b.n_ok} used, {b.n_failed} failed, "
+                       f"{b.n_nonadmissible} nonadmissible; seed {b.seed}); CIs: {ci}")
+        elif self.se_type == "none":
+            out.append("  Standard errors: none")
+        else:
+            out.append("  Standard errors: expected information (normal ML); CIs: Wald")
+        out.append("")
+        out.append("Model fit:")
+        out.extend(self.fit_lines())
+        if self.warnings:
+            out.append("")
+            out.append("Warnings:")
+            out.extend(f"  ! {w}" for w in self.warnings)
+        if self.notes:
+            out.append("")
+            out.append("Notes:")
+            out.extend(f"  - {n}" for n in self.notes)
+        est = self.estimates.rename(columns={"ci.lower": "ci_lower", "ci.upper": "ci_upper",
+                                             "std.lv": "std_lv", "std.all": "std_all"})
+        if "group" in est.columns and self.group_labels:
+            for g, lab in enumerate(self.group_labels, start=1):
+                out.append("")
+                out.append(f"Group {g} [{lab}]:")
+                out.extend(self._estimate_block(est[est["group"] == g]))
+            rest = est[est["group"] == 0]
+            if len(rest):
+                out.extend(self._estimate_block(rest))
+        else:
+            out.extend(self._estimate_block(est))
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        fm = self.fit_measures or {}
+        chi = f"chi2({int(fm['df'])}) = {fm['chisq']:.3f}" if fm else "no fit"
+        return (f"<SEMResult N={self.nobs}, npar={int(fm.get('npar', 0))}, {chi}, "
+                f"{'converged' if self.converged else 'NOT converged'}, {len(self.warnings)} warning(s)>")
+
+    # ------------------------------------------------------------------ html
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        fm = self.fit_measures or {}
+        status = "converged" if self.converged else "<span style='color:#b00'>did not converge</span>"
+        parts = ["<div class='crm-sem'>",
+                 f"<p><b>SEM (ML)</b>: N = {self.nobs}, {int(fm.get('npar', 0))} free parameters, {status}</p>"]
+        if fm:
+            rows = [("&chi;&sup2;(df)", f"{fm['chisq']:.3f} ({int(fm['df'])}), {esc(_p_text(fm['pvalue']))}"),
+                    ("CFI / TLI", f"{fm['cfi']:.3f} / {fm['tli']:.3f}"),
+                    ("RMSEA [90% CI]", f"{fm['rmsea']:.3f} [{fm['rmsea.ci.lower']:.3f}, {fm['rmsea.ci.upper']:.3f}]"),
+                    ("SRMR", f"{fm['srmr']:.3f}"),
+                    ("AIC / BIC", f"{fm['aic']:.3f} / {fm['bic']:.3f}")]
+            parts.append("<table><tbody>" + "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>"
+                                                     for k, v in rows) + "</tbody></table>")
+        if self.bootstrap is not None:
+            parts.append(f"<p>{esc(self.bootstrap.summary())}</p>")
+        if self.warnings:
+            parts.append("<ul style='color:#b00'>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>")
+        show = self.estimates.copy()
+        num = show.select_dtypes("number").columns.difference(["group"])
+        show[num] = show[num].round(3)
+        parts.append(show.to_html(index=False, na_rep="", border=0))
+        parts.append("</div>")
+        return "\n".join(parts)
+
+    # ------------------------------------------------------------------ helpers
+    def get(self, lhs: str, op: str, rhs: str = "", group: int | None = None) -> pd.Series:
+        """The estimates row ``lhs op rhs`` (e.g. ``res.get("SAT", "~", "OPS")``)."""
+        e = self.estimates
+        sel = (e["lhs"] == lhs) & (e["op"] == op) & (e["rhs"] == rhs)
+        if group is not None and "group" in e.columns:
+            sel &= e["group"] == group
+        rows = e[sel]
+        if len(rows) == 0:
+            raise KeyError(f"no parameter {lhs} {op} {rhs}".rstrip())
+        return rows.iloc[0]

@@ -1,0 +1,102 @@
+"""Customer lifecycle stages, stage shares and transitions, hand-computed (default rules:
+new < 30 days, windows of 90 days, silent > 90, churned > 180, decline < 0.5 x, growth
+younger than 180 days or >= 2 recent orders and >= 1.5 x previous)."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from crm_research import kpi
+from crm_research.kpi import LifecycleRules
+
+# At 2024-12-31: recent window = Oct 3 .. Dec 31, previous window = Jul 5 .. Oct 2.
+CUSTOMERS = {
+    "N": ["2024-12-20"],                                  # tenure 11 days -> new
+    "X": ["2024-03-01", "2024-05-01"],                   # 244 days since last -> churned
+    "R": ["2023-01-01", "2024-12-01"],                   # came back after 700 days -> reactivated
+    "Dc": ["2023-06-01", "2024-08-15"],                  # 138 days silent -> declining
+    "Dc2": ["2023-01-15", "2024-08-01", "2024-08-15", "2024-09-01", "2024-09-15", "2024-12-15"],
+    #                                                       previous 4, recent 1 < 0.5 x 4 -> declining
+    "G": ["2024-09-01", "2024-12-01"],                   # tenure 121 < 180 -> growing
+    "G2": ["2022-01-01", "2024-09-01", "2024-11-01", "2024-11-15", "2024-12-01"],
+    #                                                       recent 3 >= 2 and >= 1.5 x 1 -> growing
+    "M": ["2023-01-01", "2024-08-01", "2024-09-01", "2024-11-01", "2024-12-01"],
+    #                                                       2 and 2: steady -> mature
+}
+EXPECTED = {"N": "new", "X": "churned", "R": "reactivated", "Dc": "declining", "Dc2": "declining",
+            "G": "growing", "G2": "growing", "M": "mature"}
+
+
+@pytest.fixture(scope="module")
+def eng():
+    rows = [(c, d) for c, ds in CUSTOMERS.items() for d in ds]
+    df = pd.DataFrame(rows, columns=["customer_id", "timestamp"])
+    df["timestamp"] = pd.to_datetime(df["timestamp"]) + pd.Timedelta(hours=8)
+    df["order_id"] = range(1, len(df) + 1)
+    df["amount"] = 1.0
+    with kpi.load(df) as e:
+        yield e
+
+
+def test_stage_per_customer(eng):
+    s = kpi.lifecycle_stages(eng, "2024-12-31").set_index("customer_id")
+    assert s["stage"].to_dict() == EXPECTED
+    assert s.loc["Dc2", ["orders_recent", "orders_previous"]].tolist() == [1, 4]
+    assert s.loc["R", "max_recent_gap_days"] == 700
+    assert s.loc["N", "tenure_days"] == 11 and s.loc["X", "days_since_last"] == 244
+    assert s["group"].to_dict() == {"N": "new", "X": "churned", "R": "active", "Dc": "silent", "Dc2": "silent",
+                                    "G": "active", "G2": "active", "M": "active"}
+
+
+def test_stage_at_an_earlier_date(eng):
+    s = kpi.lifecycle_stages(eng, "2024-06-30").set_index("customer_id")["stage"]
+    # N and G not acquired yet; X (first Mar 1, tenure 121, May 1 in the recent window) growing;
+    # everyone else's last order is more than 180 days old
+    assert s.to_dict() == {"X": "growing", "R": "churned", "Dc": "churned", "Dc2": "churned",
+                           "G2": "churned", "M": "churned"}
+
+
+def test_rules_are_parameters(eng):
+    strict = LifecycleRules(churn_days=120, silent_days=60)
+    s = kpi.lifecycle_stages(eng, "2024-12-31", strict).set_index("customer_id")["stage"]
+    assert s["Dc"] == "churned"                           # 138 > 120
+    with pytest.raises(ValueError):
+        LifecycleRules(new_days=400)
+
+
+def test_stage_shares(eng):
+    sh = kpi.stage_shares(eng, ["2024-06-30", "2024-12-31"])
+    end = sh[sh["date"] == "2024-12-31"].set_index("stage")["customers"].to_dict()
+    assert end == {"new": 1, "growing": 2, "mature": 1, "declining": 2, "churned": 1, "reactivated": 1}
+    mid = sh[sh["date"] == "2024-06-30"].set_index("stage")
+    assert mid.loc["growing", "customers"] == 1 and mid.loc["churned", "customers"] == 5
+    assert mid.loc["churned", "share"] == pytest.approx(5 / 6)
+    # the counting shortcut agrees with the per-customer table at every date
+    for d in ("2024-03-15", "2024-09-30", "2024-12-31"):
+        full = kpi.lifecycle_stages(eng, d)["stage"].value_counts().to_dict()
+        fast = sh_counts(kpi.stage_shares(eng, [d]))
+        assert fast == full
+
+
+def sh_counts(sh):
+    return {str(k): int(v) for k, v in zip(sh["stage"], sh["customers"]) if v}
+
+
+def test_default_dates_are_month_ends(eng):
+    sh = kpi.stage_shares(eng, as_of="2024-12-31", n=3)
+    assert sorted(sh["date"].dt.strftime("%Y-%m-%d").unique()) == ["2024-10-31", "2024-11-30", "2024-12-31"]
+
+
+def test_transition_matrix(eng):
+    t = kpi.stage_transitions(eng, "2024-06-30", "2024-12-31")
+    nz = {(a, b): n for a, b, n in zip(t["from_stage"], t["to_stage"], t["customers"]) if n}
+    assert nz == {("prospect", "new"): 1, ("prospect", "growing"): 1, ("growing", "churned"): 1,
+                  ("churned", "reactivated"): 1, ("churned", "declining"): 2, ("churned", "growing"): 1,
+                  ("churned", "mature"): 1}
+    share = t.set_index(["from_stage", "to_stage"])["share"]
+    assert share[("churned", "declining")] == pytest.approx(2 / 5)
+    assert share[("prospect", "new")] == pytest.approx(0.5)
+    wide = kpi.stage_transitions(eng, "2024-06-30", "2024-12-31", wide=True)
+    assert wide.loc["churned"].sum() == 5 and list(wide.index)[0] == "prospect"
+    with pytest.raises(ValueError):
+        kpi.stage_transitions(eng, "2024-12-31", "2024-06-30")
