@@ -5,7 +5,7 @@ Two workloads:
 
 * **trivial** - a notebook with one cheap cell: what a run costs besides its own work
   (kernel start, parameter injection, saving, HTML export) = the per-run overhead;
-* **representative** - ``notebooks/00_instrument_and_sample.ipynb`` on small synthetic
+* **representative** - ``notebooks/01_instrument_and_data_quality.ipynb`` on small synthetic
   samples (imports pandas, seaborn and crm-research, simulates, validates, draws figures).
 
 Baseline = what a user scripts with the stock tools: ``papermill.execute_notebook`` per run
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-NB00 = REPO / "notebooks" / "00_instrument_and_sample.ipynb"
+NB00 = REPO / "notebooks" / "01_instrument_and_data_quality.ipynb"
 
 
 def trivial_notebook(path: Path) -> None:

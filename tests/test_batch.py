@@ -276,19 +276,3 @@ def test_cli_config_error_names_run_and_parameter_and_runs_nothing(tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.slow
-def test_instrument_notebook_runs_on_a_small_sample(tmp_path):
-    repo = Path(__file__).resolve().parents[1]
-    cfg = tmp_path / "b.yaml"
-    cfg.write_text(textwrap.dedent(f"""
-        batch: nb00
-        runs:
-          - notebook: {repo / 'notebooks' / '00_instrument_and_sample.ipynb'}
-            parameters: {{n: 120, seed: 3}}
-    """), encoding="utf-8")
-    result = run_batch(cfg, out=tmp_path / "out", workers=1, progress=False)
-    rec = result.records[0]
-    assert rec["status"] == "ok", rec.get("error")
-    vals = {r["key"]: r["value"] for r in rec["results"]}
-    assert vals["n_read"] == 120 and 0 < vals["n_kept"] <= 120
-    assert set(rec["tables"]) == {"construct_scores", "validation"}

@@ -12,7 +12,7 @@ A batch config lists runs, each a notebook with a parameter set::
       instrument_path: ../surveys/ecommerce_crm.yaml
       seed: 20240501
     runs:
-      - notebook: 00_instrument_and_sample.ipynb        # relative to this file
+      - notebook: 01_instrument_and_data_quality.ipynb        # relative to this file
         name: sample-n500                               # optional (derived otherwise)
         parameters: {n: 500}
       - notebooks: [01_measurement.ipynb, 02_ops.ipynb]  # several notebooks, same sets
@@ -22,7 +22,7 @@ A batch config lists runs, each a notebook with a parameter set::
       - notebook: 01_measurement.ipynb
         grid: {n: [250, 500], careless_share: [0.0, 0.1]}   # cartesian product: 4 runs
         name: "grid-n{n}-c{careless_share}"             # template over notebook, set, parameters
-      - notebook: 00_instrument_and_sample.ipynb
+      - notebook: 01_instrument_and_data_quality.ipynb
         parameters: {population_path: missing.yaml}
         expect: failure                                 # a deliberate failure, labelled as such
 

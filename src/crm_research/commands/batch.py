@@ -10,7 +10,7 @@ named sets or a grid (cartesian product), with shared defaults:
   runs:
     - notebooks: [01_measurement.ipynb, 03_ops_model.ipynb]
       sets: {A: {responses_path: ../data/a.csv}, B: {responses_path: ../data/b.csv}}
-    - notebook: 00_instrument_and_sample.ipynb
+    - notebook: 01_instrument_and_data_quality.ipynb
       grid: {n: [250, 500, 1000]}
 
 Parameters are checked against each notebook's parameters cell (names and types)
