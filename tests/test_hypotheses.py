@@ -3,9 +3,7 @@ indirect effects and every mediation verdict, the chi-square difference test aga
 hand computation, bad input, and (when sem.fit exists) the full run from an instrument."""
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,28 +11,10 @@ import pandas as pd
 import pytest
 
 from crm_research import hypotheses as H
-from crm_research import instruments
 from crm_research.errors import InstrumentError, ModelError
 from crm_research.instruments import Hypothesis
 
-ROOT = Path(__file__).resolve().parents[1]
-REF = ROOT / "tests" / "reference" / "lavaan"
-
-
-def lavaan_result(name: str) -> SimpleNamespace:
-    d = json.loads((REF / f"{name}.json").read_text())
-    return SimpleNamespace(estimates=pd.DataFrame(d["estimates"]), fit_measures=d["fit_measures"],
-                           warnings=[], converged=True)
-
-
-def lav_row(res, lhs, op, rhs):
-    e = res.estimates
-    return e[(e.lhs == lhs) & (e.op == op) & (e.rhs == rhs)].iloc[0]
-
-
-@pytest.fixture(scope="module")
-def inst():
-    return instruments.load_instrument(ROOT / "surveys" / "ecommerce_crm.yaml")
+from _helpers import REF, lav_row, lavaan_result
 
 
 # --------------------------------------------------------------------------- hypothesis table

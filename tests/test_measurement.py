@@ -3,9 +3,7 @@ built from lavaan reference estimates, bad input, and (when sem.fit exists) the 
 pipeline from an instrument."""
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,26 +14,7 @@ from crm_research import instruments
 from crm_research import measurement as m
 from crm_research.errors import ConfigError, DataFileError, ModelError
 
-ROOT = Path(__file__).resolve().parents[1]
-REF = ROOT / "tests" / "reference" / "lavaan"
-INSTRUMENT = ROOT / "surveys" / "ecommerce_crm.yaml"
-
-
-def lavaan_result(name: str) -> SimpleNamespace:
-    """Stand-in for a sem.fit result made from a lavaan reference JSON."""
-    d = json.loads((REF / f"{name}.json").read_text())
-    return SimpleNamespace(estimates=pd.DataFrame(d["estimates"]), fit_measures=d["fit_measures"],
-                           warnings=[], converged=True)
-
-
-def lav_row(res, lhs, op, rhs):
-    e = res.estimates
-    return e[(e.lhs == lhs) & (e.op == op) & (e.rhs == rhs)].iloc[0]
-
-
-@pytest.fixture(scope="module")
-def inst():
-    return instruments.load_instrument(INSTRUMENT)
+from _helpers import INSTRUMENT, REF, lav_row, lavaan_result
 
 
 @pytest.fixture(scope="module")

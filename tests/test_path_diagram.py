@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +15,7 @@ from crm_research import instruments
 from crm_research import path_diagram as P
 from crm_research.errors import CRMResearchError, ModelError
 
-ROOT = Path(__file__).resolve().parents[1]
-REF = ROOT / "tests" / "reference" / "lavaan"
+from _helpers import REF
 
 
 def lavaan(name: str) -> dict:
@@ -58,11 +56,6 @@ def fake_estimates(syntax: str, seed: int = 0) -> pd.DataFrame:
     df = pd.DataFrame(rows).rename(columns={"std_all": "std.all"})
     df["ci.lower"], df["ci.upper"], df["std.lv"] = df.est - .1, df.est + .1, df["std.all"]
     return df
-
-
-@pytest.fixture(scope="module")
-def inst():
-    return instruments.load_instrument(ROOT / "surveys" / "ecommerce_crm.yaml")
 
 
 def bundled_models(inst):

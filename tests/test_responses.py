@@ -15,22 +15,15 @@ from crm_research.responses import (DEFAULT_POLICIES, apply_policies, code_liker
                                     prepare_responses, resolve_policies, reverse_code, score_responses,
                                     validate_responses)
 
+from _helpers import clean_responses
+
 INST = load_instrument("surveys/ecommerce_crm.yaml")
 AGREE5 = INST.scales["agree5"]
 
 
 def clean_frame(n: int = 6) -> pd.DataFrame:
     """Valid numeric responses: no finding at all (checked by the first test)."""
-    rows = []
-    for i in range(n):
-        r = {"respondent_id": 101 + i}
-        for j, item in enumerate(INST.item_ids):
-            r[item] = 1 + (j * (i % 4 + 1) + i + j // 5) % 5
-        r["AC1"] = 4
-        r.update(gender=1 + i % 3, age_band=2 + i % 5, platform=1 + i % 5, years_customer=1 + i % 4,
-                 purchase_frequency=1 + (i + 1) % 4, duration_sec=300 + 10 * i)
-        rows.append(r)
-    return pd.DataFrame(rows).astype(object)
+    return clean_responses(INST, n).astype(object)
 
 
 def validate(df: pd.DataFrame, **kw):

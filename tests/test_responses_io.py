@@ -15,6 +15,8 @@ from crm_research.errors import DataFileError
 from crm_research.instruments import load_instrument
 from crm_research.responses import prepare_responses, read_responses, sniff_delimiter
 
+from _helpers import clean_responses
+
 INSTRUMENT = "surveys/ecommerce_crm.yaml"
 INST = load_instrument(INSTRUMENT)
 LIKERT_ZH = ["非常不同意", "不同意", "一般", "同意", "非常同意"]
@@ -22,16 +24,7 @@ LIKERT_ZH = ["非常不同意", "不同意", "一般", "同意", "非常同意"]
 
 def clean_frame(n: int = 5) -> pd.DataFrame:
     """Valid responses to the bundled instrument (no finding but label conversions)."""
-    rows = []
-    for i in range(n):
-        r = {"respondent_id": 101 + i}
-        for j, item in enumerate(INST.item_ids):
-            r[item] = 1 + (j * (i % 4 + 1) + i + j // 5) % 5
-        r["AC1"] = 4
-        r.update(gender=1 + i % 3, age_band=2 + i % 5, platform=1 + i % 5, years_customer=1 + i % 4,
-                 purchase_frequency=1 + (i + 1) % 4, duration_sec=300 + 10 * i)
-        rows.append(r)
-    return pd.DataFrame(rows)
+    return clean_responses(INST, n)
 
 
 def wjx_frame(n: int = 5) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "batch", "cases", "clv", "cli", "errors", "hypotheses", "instruments", "kpi",
+    "batch", "cases", "clv", "cli", "errors", "hypotheses", "instruments", "invariance", "kpi",
     "measurement", "privacy", "reporting", "responses", "sem", "simulate",
 }
 

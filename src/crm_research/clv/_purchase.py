@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import DataFileError, ModelError
 from ._mle import FitResult, compress, maximize, standard_errors
-from .summary import py_scalar
+from .summary import py_scalar, summary_columns
 
 
 def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_col: str = "recency",
@@ -19,26 +19,11 @@ def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_
 
     ``customer_id`` is taken from a ``customer_id`` column when present, else the index.
     """
-    if not isinstance(data, pd.DataFrame):
-        raise DataFileError(what, f"expected a DataFrame with {frequency_col}, {recency_col}, {T_col} "
-                            f"(see rfm_summary), got {type(data).__name__}")
-    missing = [c for c in (frequency_col, recency_col, T_col) if c not in data.columns]
-    if missing:
-        raise DataFileError(what, f"missing column(s) {missing}; it has {list(data.columns)}",
-                            hint="build the summary with rfm_summary() or name the columns with "
-                                 "frequency_col=, recency_col=, T_col=")
-    if len(data) == 0:
+    ids, cols = summary_columns(data, [frequency_col, recency_col, T_col], what, see=" (see rfm_summary)",
+                                hint="build the summary with rfm_summary() or name the columns with "
+                                     "frequency_col=, recency_col=, T_col=")
+    if len(data) == 0:  # the column checks above pass trivially on an empty frame
         raise DataFileError(what, "has no customers")
-    ids = data["customer_id"].to_numpy() if "customer_id" in data.columns else data.index.to_numpy()
-    cols = {}
-    for name in (frequency_col, recency_col, T_col):
-        v = pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(v) | (v < 0)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise DataFileError(what, "must be a finite number >= 0", row=i + 2, column=name,
-                                value=py_scalar(data[name].iloc[i]))
-        cols[name] = v
     x, tx, T = cols[frequency_col], cols[recency_col], cols[T_col]
     bad = x != np.round(x)
     if bad.any():

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..errors import DataFileError, ModelError
 from ._mle import FitResult, compress, maximize, standard_errors
-from .summary import py_scalar
+from .summary import py_scalar, summary_columns
 
 PARAMS = ["p", "q", "gamma"]
 REFERENCES = ('Fader, Hardie & Lee (2005), RFM and CLV: using iso-value curves for customer base analysis, '
@@ -74,24 +74,10 @@ def gamma_gamma_expected_spend(params, x, zbar) -> np.ndarray:
 
 
 def _spend_data(data: pd.DataFrame, frequency_col: str, monetary_col: str, what: str = "summary"):
-    if not isinstance(data, pd.DataFrame):
-        raise DataFileError(what, f"expected a DataFrame with {frequency_col}, {monetary_col}, got "
-                            f"{type(data).__name__}")
-    missing = [c for c in (frequency_col, monetary_col) if c not in data.columns]
-    if missing:
-        raise DataFileError(what, f"missing column(s) {missing}; it has {list(data.columns)}",
-                            hint="build the summary with rfm_summary() (monetary_col must be given) or name "
-                                 "the columns with frequency_col=, monetary_col=")
-    ids = data["customer_id"].to_numpy() if "customer_id" in data.columns else data.index.to_numpy()
-    x = pd.to_numeric(data[frequency_col], errors="coerce").to_numpy(dtype=float)
-    m = pd.to_numeric(data[monetary_col], errors="coerce").to_numpy(dtype=float)
-    for name, v in ((frequency_col, x), (monetary_col, m)):
-        bad = ~np.isfinite(v) | (v < 0)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise DataFileError(what, "must be a finite number >= 0", row=i + 2, column=name,
-                                value=py_scalar(data[name].iloc[i]))
-    return pd.DataFrame({"customer_id": ids, "frequency": x, "monetary_value": m})
+    ids, cols = summary_columns(data, [frequency_col, monetary_col], what,
+                                hint="build the summary with rfm_summary() (monetary_col must be given) or name "
+                                     "the columns with frequency_col=, monetary_col=")
+    return pd.DataFrame({"customer_id": ids, "frequency": cols[frequency_col], "monetary_value": cols[monetary_col]})
 
 
 @dataclass(repr=False)

@@ -83,6 +83,34 @@ def _row(pos: int) -> int:
     return int(pos) + 2
 
 
+def summary_columns(data: pd.DataFrame, columns: list[str], what: str, *, hint: str,
+                    see: str = "") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Check the columns a model reads from an RFM summary (:func:`rfm_summary`).
+
+    Returns the customer ids (the ``customer_id`` column when present, else the index) and
+    each of ``columns`` as a float array; raises :class:`DataFileError` (naming ``what``) when
+    ``data`` is not a DataFrame, a column is missing (with ``hint``) or a value is not a
+    finite number >= 0. ``see`` is appended to the "expected a DataFrame" message.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataFileError(what, f"expected a DataFrame with {', '.join(columns)}{see}, got "
+                            f"{type(data).__name__}")
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise DataFileError(what, f"missing column(s) {missing}; it has {list(data.columns)}", hint=hint)
+    ids = data["customer_id"].to_numpy() if "customer_id" in data.columns else data.index.to_numpy()
+    cols = {}
+    for name in columns:
+        v = pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataFileError(what, "must be a finite number >= 0", row=_row(i), column=name,
+                                value=py_scalar(data[name].iloc[i]))
+        cols[name] = v
+    return ids, cols
+
+
 def _validate_frame(orders: pd.DataFrame, customer_col: str, datetime_col: str,
                     monetary_col: str | None, source: str) -> pd.DataFrame:
     """Check an order DataFrame and return the standard three-column frame.

@@ -103,3 +103,12 @@ if (!file.exists("hs_mediation_boot.json") || force) {
   writeLines(toJSON(res, auto_unbox = TRUE, digits = NA, na = "null"), "hs_mediation_boot.json")
   cat("wrote hs_mediation_boot.json\n")
 }
+
+# ---- grouped e-commerce references (eco_mg_*, hs_mg_metric, hs_mg_strict) -------------
+# seed_survey_groups.csv (two segments of 300 simulated respondents whose SAT ~ OPS path
+# differs, .60 vs .15) is made in Python by make_grouped_survey.py from the project's
+# simulator; the manifest loop above fits eco_mg_config / eco_mg_metric / eco_mg_h1equal
+# (configural, metric, metric + H1 equal across groups) and hs_mg_metric / hs_mg_strict.
+# They back tests/test_invariance.py (measurement_invariance, compare_paths).  Make the CSV
+# first (python tests/reference/lavaan/make_grouped_survey.py from the repository root):
+# the loop above reads it.
