@@ -234,24 +234,22 @@ def _sub_bezier(p0, c, p1, t0, t1):
     return q0, q1, q2
 
 
+def _outline_crossing(nd: _Node, p0, c, p1, t_in: float, t_out: float) -> float:
+    """Bisect for where the curve crosses the outline of ``nd`` between parameter ``t_in``
+    (inside the node) and ``t_out`` (outside); returns the outside end of the final bracket."""
+    for _ in range(40):
+        mid = (t_in + t_out) / 2
+        if _inside(nd, _bez(p0, c, p1, mid)):
+            t_in = mid
+        else:
+            t_out = mid
+    return t_out
+
+
 def _clip(p0, c, p1, a: _Node, b: _Node):
     """Cut the curve from centre of ``a`` to centre of ``b`` at the two node outlines."""
-    lo, hi = 0.0, 0.5
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if _inside(a, _bez(p0, c, p1, mid)):
-            lo = mid
-        else:
-            hi = mid
-    t0 = hi
-    lo, hi = 0.5, 1.0
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if _inside(b, _bez(p0, c, p1, mid)):
-            hi = mid
-        else:
-            lo = mid
-    t1 = lo
+    t0 = _outline_crossing(a, p0, c, p1, 0.0, 0.5)
+    t1 = _outline_crossing(b, p0, c, p1, 1.0, 0.5)
     return _sub_bezier(p0, c, p1, t0, t1)
 
 

@@ -80,6 +80,16 @@ def _grouped(cust, period, num, den) -> pd.DataFrame:
     return g[g["den"] > 0].reset_index(drop=True)
 
 
+
+def _per_active_period(act: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """Panel rows for every active (customer, period) of ``act``: ``num`` from the per-period
+    ``totals`` (:func:`_grouped`), 0 where the customer had none, ``den`` = 1."""
+    rows = act.sort_values(["customer_id", "period"], ignore_index=True)
+    rows = rows.merge(totals[["customer_id", "period", "num"]], on=["customer_id", "period"], how="left")
+    rows["num"] = rows["num"].fillna(0.0)
+    rows["den"] = 1.0
+    return rows[PANEL_COLUMNS]
+
 def kpi_panel(data, kpi: str, *, unit: str = "month", high_tiers=("gold", "platinum"),
               satisfaction_items=("SAT1", "SAT2", "SAT3")) -> pd.DataFrame:
     """One KPI per customer and period.
@@ -135,20 +145,12 @@ def kpi_panel(data, kpi: str, *, unit: str = "month", high_tiers=("gold", "plati
         o = data.orders
         spend = _grouped(o["customer_id"].to_numpy(), _periods.codes(o["timestamp"], unit),
                          o["amount"].to_numpy(), np.ones(len(o)))
-        rows = act.sort_values(["customer_id", "period"], ignore_index=True)
-        rows = rows.merge(spend[["customer_id", "period", "num"]], on=["customer_id", "period"], how="left")
-        rows["num"] = rows["num"].fillna(0.0)
-        rows["den"] = 1.0
-        return rows[PANEL_COLUMNS]
+        return _per_active_period(act, spend)
     if kpi == "visit_frequency":
         s = data.sessions
         cnt = _grouped(s["customer_id"].to_numpy(), _periods.codes(s["start"], unit),
                        np.ones(len(s)), np.ones(len(s)))
-        rows = act.sort_values(["customer_id", "period"], ignore_index=True)
-        rows = rows.merge(cnt[["customer_id", "period", "num"]], on=["customer_id", "period"], how="left")
-        rows["num"] = rows["num"].fillna(0.0)
-        rows["den"] = 1.0
-        return rows[PANEL_COLUMNS]
+        return _per_active_period(act, cnt)
     if kpi == "conversion_rate":
         s = data.sessions
         if "converted" in s.columns:

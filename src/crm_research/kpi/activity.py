@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .engine import (KPIEngine, _date_lit, check_period, last_complete_index,
-                     period_end, period_index, period_start_of_index)
+from .engine import (KPIEngine, _date_lit, add_period_columns, check_period, period_end, period_index,
+                     period_start_of_index)
 
 ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visitor",
                     "mean_session_seconds", "median_session_seconds", "dwell_seconds_per_visitor",
@@ -115,8 +115,7 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     df["avg_daily_visitors"] = df["visitor_days"] / df["days"]
     df["stickiness"] = df["avg_daily_visitors"] / df["visitors"]
     df["visitor_conversion"] = df["buyers"] / df["visitors"]
-    df["complete"] = df["idx"] <= last_complete_index(a, period)
-    df["period_start"] = period_start_of_index(df["idx"], period).values
+    add_period_columns(df, a, period)
     return df[ACTIVITY_COLUMNS]
 
 

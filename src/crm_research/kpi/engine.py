@@ -408,6 +408,8 @@ def load(orders, sessions=None, **kwargs) -> KPIEngine:
 
 # ---------------------------------------------------------------------- helpers
 def _configure(con, memory_limit, temp_directory, threads) -> None:
+    import duckdb
+
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     if temp_directory:
@@ -417,7 +419,12 @@ def _configure(con, memory_limit, temp_directory, threads) -> None:
         con.execute(f"SET threads = {int(threads)}")
     # keep row order for validation row numbers; nothing else depends on it
     con.execute("SET preserve_insertion_order = true")
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        # DuckDB 2 refuses this setting inside a Jupyter kernel without ipywidgets (it
+        # checks for its notebook progress widget); the bar is off there anyway.
+        pass
 
 
 class _quiet:
@@ -486,6 +493,14 @@ def last_complete_index(as_of: dt.date, period: str) -> int:
     i = index_of_date(as_of, period)
     nxt = as_of + dt.timedelta(days=1)
     return i if index_of_date(nxt, period) != i else i - 1
+
+
+def add_period_columns(df: pd.DataFrame, as_of: dt.date, period: str) -> pd.DataFrame:
+    """Add ``complete`` (the period had fully ended by ``as_of``) and ``period_start`` (its
+    first day) to a per-period table with a period index column ``idx``; returns ``df``."""
+    df["complete"] = df["idx"] <= last_complete_index(as_of, period)
+    df["period_start"] = period_start_of_index(df["idx"], period).values
+    return df
 
 
 def period_end(idx: int, period: str) -> dt.date:

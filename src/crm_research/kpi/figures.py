@@ -13,6 +13,11 @@ def _axes(ax, figsize):
     return ax
 
 
+def _bar_width(x: pd.Series) -> float:
+    """Width in days of bars on a period_start axis: 80% of the period, 20 with one period."""
+    return 20 if len(x) < 2 else max(1, (x.iloc[1] - x.iloc[0]).days * 0.8)
+
+
 def cohort_heatmap(retention: pd.DataFrame, values: str = "retention_rate", *, max_periods: int | None = 12,
                    annot: bool | None = None, ax=None, cmap: str = "YlGnBu", title: str | None = None):
     """Heatmap of a cohort retention table (:func:`~crm_research.kpi.retention.cohort_retention`).
@@ -80,7 +85,7 @@ def repurchase_plot(repeat: pd.DataFrame, *, ax=None, title: str = "New and retu
     """Active customers per period split into new and returning, with the returning share."""
     ax = _axes(ax, (8, 4))
     x = repeat["period_start"]
-    width = 20 if len(x) < 2 else max(1, (x.iloc[1] - x.iloc[0]).days * 0.8)
+    width = _bar_width(x)
     ax.bar(x, repeat["new_customers"], width=width, label="new", color="#4C9BE8")
     ax.bar(x, repeat["returning_customers"], width=width, bottom=repeat["new_customers"], label="returning",
            color="#2E7D32")
@@ -118,7 +123,7 @@ def activity_plot(act: pd.DataFrame, *, ax=None, title: str = "Activity: visitor
     """Visitors per period (bars) and DAU/MAU stickiness (line)."""
     ax = _axes(ax, (8, 4))
     x = act["period_start"]
-    width = 20 if len(x) < 2 else max(1, (x.iloc[1] - x.iloc[0]).days * 0.8)
+    width = _bar_width(x)
     ax.bar(x, act["visitors"], width=width, color="#4C9BE8", label="visitors")
     ax.set_ylabel("visitors")
     ax2 = ax.twinx()

@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .engine import (KPIEngine, _date_lit, check_period, last_complete_index, memtable, period_end,
-                     period_index, period_start_of_index)
+from .engine import (KPIEngine, _date_lit, add_period_columns, check_period, last_complete_index, memtable,
+                     period_end, period_index, period_start_of_index)
 
 PRODUCT_STAGES = ("introduction", "growth", "maturity", "decline")
 PRODUCT_STAGE_ZH = {"introduction": "引入期", "growth": "成长期", "maturity": "成熟期", "decline": "衰退期"}
@@ -94,8 +94,7 @@ def product_sales(engine: KPIEngine, period: str = "month", as_of=None) -> pd.Da
     res = engine.execute(ol.group_by(["product_id", "idx"]).aggregate(
         orders=ol.count(), revenue=ol.amount.sum()))
     res = res.sort_values(["product_id", "idx"]).reset_index(drop=True)
-    res["complete"] = res["idx"] <= last_complete_index(a, period)
-    res["period_start"] = period_start_of_index(res["idx"], period).values
+    add_period_columns(res, a, period)
     res["orders"] = res["orders"].astype("int64")
     return res[["product_id", "period_start", "orders", "revenue", "complete", "idx"]]
 

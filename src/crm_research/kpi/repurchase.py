@@ -26,8 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .engine import (KPIEngine, _date_lit, check_period, last_complete_index, period_index,
-                     period_start_of_index)
+from .engine import KPIEngine, _date_lit, add_period_columns, check_period, period_index, period_start_of_index
 from .retention import _activity
 
 REPURCHASE_COLUMNS = ["window_days", "eligible_customers", "repurchasers", "repurchase_rate",
@@ -135,6 +134,5 @@ def repeat_customer_share(engine: KPIEngine, period: str = "month", as_of=None) 
     df["repeat_order_share"] = df["repeat_orders"] / df["orders"]
     df["multi_order_share"] = df["multi_order_customers"] / df["customers"]
     df["returning_revenue_share"] = df["returning_revenue"] / df["revenue"]
-    df["complete"] = df["idx"] <= last_complete_index(a, period)
-    df["period_start"] = period_start_of_index(df["idx"], period).values
+    add_period_columns(df, a, period)
     return df[REPEAT_COLUMNS]

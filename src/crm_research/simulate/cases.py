@@ -493,6 +493,13 @@ def _clip_values(vals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+# ratio KPIs: the column of the expectation rows that weights the per-customer value (the
+# denominator of the ratio in crm_research.cases.panel)
+_KPI_WEIGHTS = {"repurchase_rate": "prior", "conversion_rate": "sessions", "click_through_rate": "impressions",
+                "average_order_value": "orders", "satisfaction_score": "responses", "visit_frequency": "active",
+                "dwell_time": "sessions"}
+
+
 def _expected_kpi(kpi: str, rows: pd.DataFrame, v: dict[str, np.ndarray]) -> float:
     """Expected KPI over ``rows`` as :mod:`crm_research.cases.panel` computes it (ratio of sums)."""
     def wmean(x, w):
@@ -503,20 +510,8 @@ def _expected_kpi(kpi: str, rows: pd.DataFrame, v: dict[str, np.ndarray]) -> flo
     pa = np.where(joined, 1.0, v["retention_rate"])
     if kpi == "retention_rate":
         return wmean(v["retention_rate"], ~joined)
-    if kpi == "repurchase_rate":
-        return wmean(v["repurchase_rate"], rows["prior"].to_numpy())
-    if kpi == "conversion_rate":
-        return wmean(v["conversion_rate"], rows["sessions"].to_numpy())
-    if kpi == "click_through_rate":
-        return wmean(v["click_through_rate"], rows["impressions"].to_numpy())
-    if kpi == "average_order_value":
-        return wmean(v["average_order_value"], rows["orders"].to_numpy())
-    if kpi == "satisfaction_score":
-        return wmean(v["satisfaction_score"], rows["responses"].to_numpy())
-    if kpi == "visit_frequency":
-        return wmean(v["visit_frequency"], rows["active"].to_numpy())
-    if kpi == "dwell_time":
-        return wmean(v["dwell_time"], rows["sessions"].to_numpy())
+    if kpi in _KPI_WEIGHTS:
+        return wmean(v[kpi], rows[_KPI_WEIGHTS[kpi]].to_numpy())
     if kpi == "spend_per_customer":
         # E[spend | active]: converting sessions per active period x order value
         prior = rows["prior"].to_numpy()
