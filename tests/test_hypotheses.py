@@ -14,7 +14,7 @@ from crm_research import hypotheses as H
 from crm_research.errors import InstrumentError, ModelError
 from crm_research.instruments import Hypothesis
 
-from _helpers import REF, lav_row, lavaan_result
+from _helpers import REF, lav_row, lavaan_result, needs_sem, sem_available
 
 
 # --------------------------------------------------------------------------- hypothesis table
@@ -195,17 +195,6 @@ def test_compare_models_warns_on_different_variables():
 
 
 # --------------------------------------------------------------------------- through sem.fit
-def _sem_available() -> bool:
-    try:
-        from crm_research import sem
-        return callable(getattr(sem, "fit", None))
-    except Exception:
-        return False
-
-
-needs_sem = pytest.mark.skipif(not _sem_available(), reason="crm_research.sem.fit not available yet")
-
-
 @needs_sem
 def test_test_hypotheses_ops_model(inst):
     data = pd.read_csv(REF / "seed_survey_a.csv")
@@ -249,7 +238,7 @@ def test_multi_group_estimates_are_refused():
 
 def _sem_bootstrap_available() -> bool:
     import importlib.util
-    return _sem_available() and importlib.util.find_spec("crm_research.sem.bootstrap") is not None
+    return sem_available() and importlib.util.find_spec("crm_research.sem.bootstrap") is not None
 
 
 @pytest.mark.skipif(not _sem_bootstrap_available(), reason="sem bootstrap not available yet")

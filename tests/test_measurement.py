@@ -14,7 +14,7 @@ from crm_research import instruments
 from crm_research import measurement as m
 from crm_research.errors import ConfigError, DataFileError, ModelError
 
-from _helpers import INSTRUMENT, REF, lav_row, lavaan_result
+from _helpers import INSTRUMENT, REF, lav_row, lavaan_result, needs_sem
 
 
 @pytest.fixture(scope="module")
@@ -340,17 +340,6 @@ def test_negative_loading_warns_about_reverse_keying(survey, inst):
 
 
 # --------------------------------------------------------------------------- through sem.fit
-def _sem_available() -> bool:
-    try:
-        from crm_research import sem
-        return callable(getattr(sem, "fit", None))
-    except Exception:
-        return False
-
-
-needs_sem = pytest.mark.skipif(not _sem_available(), reason="crm_research.sem.fit not available yet")
-
-
 @needs_sem
 def test_assess_measurement_fits_from_instrument(survey, inst):
     rep = m.assess_measurement(survey, inst, constructs=["OPS", "SAT", "LOY"])
