@@ -1,6 +1,8 @@
 """``crm-research kpi``: every KPI table and figure from an order log (and sessions)."""
 from __future__ import annotations
 
+# Light copy of crm_research.kpi.orders.POLICY_CHOICES (that module imports pandas, which
+# --help must not pay for); tests/test_cli_consistency.py keeps the two equal.
 PROBLEM_FLAGS = {
     "missing_value": ("error", "drop"),
     "bad_timestamp": ("error", "drop"),
