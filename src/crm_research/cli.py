@@ -18,7 +18,7 @@ import sys
 from . import __version__
 
 # (module name under crm_research.commands) in the order --help lists them
-COMMANDS = ["render", "simulate", "validate", "fit", "demo", "batch", "kpi", "clv", "cases"]
+COMMANDS = ["render", "simulate", "validate", "fit", "demo", "batch", "kpi", "clv", "cases", "invariance"]
 
 DESCRIPTION = """\
 crm-research: reproducible CRM research on e-commerce platforms.
