@@ -52,6 +52,7 @@ class Optimum:
     converged: bool
     iterations: int
     message: str
+    at_bound: np.ndarray | None = None  # which parameters ended on their upper bound (``upper=``)
 
 
 def _hessian(f: Callable[[np.ndarray], float], u: np.ndarray, h: float = 1e-4) -> np.ndarray:
@@ -85,13 +86,20 @@ def _gradient(f: Callable[[np.ndarray], float], u: np.ndarray, h: float = 1e-5) 
 
 
 def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: float, model: str,
-             gradient: Callable[[np.ndarray], np.ndarray] | None = None) -> Optimum:
+             gradient: Callable[[np.ndarray], np.ndarray] | None = None,
+             upper: np.ndarray | None = None) -> Optimum:
     """Maximize ``loglik(theta)`` over positive ``theta`` (see the module docstring).
 
     ``loglik`` returns the total (weighted) log-likelihood; non-finite values are treated
     as an infeasible point. ``gradient(theta)``, if given, returns its analytic gradient
     with respect to ``theta`` (used by BFGS and for the Hessian). ``n`` (number of
     customers) only scales the objective.
+
+    ``upper`` (natural scale, ``inf`` for none) bounds parameters that the likelihood may
+    push to infinity along a flat ridge. The quasi-Newton stage is then L-BFGS-B with
+    these bounds (at most 500 iterations, no Nelder-Mead fallback); if the optimum lies on
+    a bound, Newton polishing is skipped and the result is flagged ``converged=False`` with
+    ``at_bound`` set, so a model can explain the ridge instead of drifting for minutes.
     """
     from scipy import optimize
 
@@ -124,16 +132,33 @@ def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: flo
     if nll(u0) >= 1e300:
         raise ModelError(f"{model}: the log-likelihood is not finite at the start values {list(start)}",
                          hint="check the data (recency <= T, frequency >= 0) or pass other start values")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = optimize.minimize(nll, u0, jac=grad, method="BFGS", options={"gtol": 1e-7, "maxiter": 2000})
+    if upper is not None:
+        u_hi = np.minimum(np.log(np.asarray(upper, dtype=float)), 30.0)
+        u0 = np.minimum(u0, u_hi)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = optimize.minimize(nll, u0, jac=grad if grad is not None else "2-point", method="L-BFGS-B",
+                                    bounds=[(-30.0, hi) for hi in u_hi],
+                                    options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-9})
         u = res.x
+        at_bound = u >= u_hi - 1e-6
+        if at_bound.any():
+            theta = np.exp(u)
+            return Optimum(params=theta, loglik=float(loglik(theta)), hessian_log=-hess(u) * n, converged=False,
+                           iterations=int(res.nit), at_bound=at_bound,
+                           message="a parameter reached its upper bound: the likelihood rises along a flat ridge")
         iters = int(res.nit)
-        if not np.isfinite(res.fun) or res.fun >= nll(u0) - 1e-12 and np.max(np.abs(u - u0)) < 1e-8:
-            res = optimize.minimize(nll, u0, method="Nelder-Mead",
-                                    options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20000})
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = optimize.minimize(nll, u0, jac=grad, method="BFGS", options={"gtol": 1e-7, "maxiter": 2000})
             u = res.x
-            iters += int(res.nit)
+            iters = int(res.nit)
+            if not np.isfinite(res.fun) or res.fun >= nll(u0) - 1e-12 and np.max(np.abs(u - u0)) < 1e-8:
+                res = optimize.minimize(nll, u0, method="Nelder-Mead",
+                                        options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20000})
+                u = res.x
+                iters += int(res.nit)
 
     # Newton polishing (also yields the Hessian for the standard errors). Converged when the
     # Newton decrement g' H^-1 g / 2 (the predicted further gain in the per-customer
@@ -141,6 +166,7 @@ def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: flo
     converged = False
     message = "Newton polishing did not reach a maximum within 50 iterations"
     H = None
+    flat = 0
     for _ in range(50):
         H = hess(u)
         g = grad_at(u)
@@ -157,6 +183,11 @@ def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: flo
                 message = "converged"
                 break
         else:  # not locally concave: fall back to a short gradient step
+            flat += 1
+            if upper is not None and flat > 5:  # bounded fits: a ridge, do not crawl along it
+                message = ("stopped where the log-likelihood is not concave after 5 gradient steps "
+                           "(a parameter may be drifting to 0 or infinity)")
+                break
             step = -g / max(1.0, float(np.max(np.abs(g)))) * 0.1
         f0 = nll(u)
         t = 1.0
@@ -174,7 +205,7 @@ def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: flo
     theta = np.exp(u)
     ll = loglik(theta)
     return Optimum(params=theta, loglik=float(ll), hessian_log=-H * n, converged=converged,
-                   iterations=iters, message=message)
+                   iterations=iters, message=message, at_bound=np.zeros(theta.size, dtype=bool))
 
 
 def standard_errors(opt: Optimum) -> np.ndarray:

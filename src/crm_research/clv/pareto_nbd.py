@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._purchase import PurchaseModelResult, fit_purchase_model
+from ._purchase import PurchaseModelResult
 
 PARAMS = ["r", "alpha", "s", "beta"]
 REFERENCES = ("Schmittlein, Morrison & Colombo (1987), Counting your customers: who are they and what will "
@@ -58,11 +58,69 @@ def _log_A0(params, x, t_x, T) -> np.ndarray:
         return np.where(diff < 0, l1 + np.log(-np.expm1(np.minimum(diff, 0.0))), -np.inf)
 
 
+def _log_died_integral(params, x, t_x, T) -> np.ndarray:
+    """``log I``, ``I = int_{t_x}^T (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau``, by quadrature.
+
+    Used where SciPy's ``hyp2f1`` is inaccurate: large ``s`` with ``beta > alpha`` (the
+    near-homogeneous-dropout region, ``z -> 1`` with large parameters; there the closed form
+    is off by hundreds of log-likelihood units for ``s`` of a few hundred). With
+    ``u = log(alpha+tau)`` the log-integrand ``l(u)`` is smooth and convex. ``[u0, u1]`` is
+    cut into panels; on each, ``l`` is split into the secant line through its end points
+    (integrated exactly as an exponential) and a small smooth remainder, integrated by
+    Gauss-Legendre after the substitution that makes the exponential weight uniform.
+    Checked against adaptive quadrature in the tests.
+    """
+    from scipy.special import logsumexp
+
+    r, alpha, s, beta = params
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    u0, u1 = np.log(alpha + t_x), np.log(alpha + T)
+
+    def logint(u):  # log of the integrand in u (includes the Jacobian e^u)
+        return -(r + x[..., None] - 1.0) * u - (s + 1.0) * np.log(beta - alpha + np.exp(u))
+
+    edges = u0[:, None] + (u1 - u0)[:, None] * (np.linspace(0.0, 1.0, _PANELS + 1) ** 2)[None, :]
+    la, lb = edges[:, :-1], edges[:, 1:]
+    h = lb - la
+    fa, fb = logint(la), logint(lb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(h > 0, (fa - fb) / np.where(h > 0, h, 1.0), 0.0)  # secant decay rate
+    kh = k * h
+    small = np.abs(kh) < 1e-8
+    ks = np.where(small, 1.0, k)
+    em = np.expm1(-kh)  # e^{-kh} - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_jac = np.where(small, np.log(h), np.log(np.abs(em)) - np.log(np.abs(ks)))  # log (1-e^{-kh})/k
+    nodes, weights = np.polynomial.legendre.leggauss(_GL_NODES)
+    v = (nodes + 1.0) / 2.0
+    logw = np.log(weights / 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        du = np.where(small[..., None], v * h[..., None], -np.log1p(v * em[..., None]) / ks[..., None])
+        u = la[..., None] + du
+        lu = -(r + x[:, None, None] - 1.0) * u - (s + 1.0) * np.log(beta - alpha + np.exp(u))
+        rem = lu - (fa[..., None] - k[..., None] * du)  # remainder: 0 at both panel ends
+        panel = fa + log_jac + logsumexp(rem + logw, axis=-1)
+        out = logsumexp(panel, axis=-1)
+    return np.where(u1 > u0, out, -np.inf)
+
+
+_PANELS = 16
+_GL_NODES = 8
+S_MAX = 1e4  # upper bound on s: Gamma(s, beta) then has a coefficient of variation of 1%
+_RIDGE_S = 100.0  # s beyond which a failed fit is diagnosed as the homogeneous-dropout ridge
+_QUADRATURE_S = 50.0  # above this s (with beta > alpha) hyp2f1 can lose accuracy: use quadrature
+
+
 def _log_terms(params, x, t_x, T):
     """(log of the 'alive throughout' term, log of the 'died in (t_x, T]' term) of L/prefactor."""
     r, alpha, s, beta = params
     alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    died = np.log(s) - np.log(r + s + x) + _log_A0(params, x, t_x, T)
+    if s > _QUADRATURE_S and beta > alpha:
+        x_, tx_, T_ = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+        shape = x_.shape
+        died = np.log(s) + _log_died_integral(params, x_.ravel(), tx_.ravel(), T_.ravel()).reshape(shape)
+    else:
+        died = np.log(s) - np.log(r + s + x) + _log_A0(params, x, t_x, T)
     return alive, died
 
 
@@ -141,5 +199,42 @@ def fit_pareto_nbd(data: pd.DataFrame, *, frequency_col: str = "frequency", rece
     >>> fit_pareto_nbd(cal).params.round(3).to_dict()
     {'r': 0.553, 'alpha': 10.578, 's': 0.606, 'beta': 11.669}
     """
-    return fit_purchase_model(ParetoNBDResult, data, pnbd_loglik, PARAMS, start,
-                              frequency_col, recency_col, T_col, REFERENCES)
+    import warnings
+
+    from ._mle import compress, maximize, standard_errors
+    from ._purchase import purchase_data
+
+    d = purchase_data(data, frequency_col, recency_col, T_col)
+    (x, tx, T), w = compress(d["frequency"], d["recency"], d["T"])
+    n = len(d)
+
+    # Optimise over (r, alpha, s, mu = s/beta): the ridge of data without dropout
+    # heterogeneity (s, beta -> inf with s/beta fixed) then runs along one coordinate, which
+    # is bounded by S_MAX so the fit stops quickly instead of drifting.
+    def total(th: np.ndarray) -> float:
+        r, alpha, s, mu = th
+        return float(np.dot(w, pnbd_loglik((r, alpha, s, s / mu), x, tx, T)))
+
+    r0, a0, s0, b0 = (float(v) for v in start)
+    opt = maximize(total, np.array([r0, a0, s0, s0 / b0]), n=n, model=ParetoNBDResult.MODEL,
+                   upper=np.array([np.inf, np.inf, S_MAX, np.inf]))
+    r, alpha, s, mu = opt.params
+    # back to log(r, alpha, s, beta): log beta = log s - log mu, a linear map A of the log-parameters
+    A_inv = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, -1]], dtype=float)  # u' = A_inv u
+    opt.hessian_log = A_inv.T @ opt.hessian_log @ A_inv
+    opt.params = np.array([r, alpha, s, s / mu])
+    se = standard_errors(opt)
+    message = opt.message
+    ridge = bool(opt.at_bound is not None and opt.at_bound[2]) or (not opt.converged and s > _RIDGE_S)
+    if ridge:
+        se[2:] = np.nan
+        message = (f"the data do not identify s and beta separately: the likelihood keeps rising as s and beta "
+                   f"grow together with s/beta = {mu:.4g} fixed (the limit in which every customer has the same "
+                   f"dropout rate, exponential lifetimes); estimates are reported where the optimizer stopped (s = {s:.4g}). The dropout "
+                   f"rate is nearly homogeneous in these data: consider BG/NBD, or read s/beta as the common "
+                   f"dropout rate")
+        warnings.warn(f"Pareto/NBD: {message}", RuntimeWarning, stacklevel=2)
+    return ParetoNBDResult(model=ParetoNBDResult.MODEL, params=pd.Series(opt.params, index=PARAMS, name="est"),
+                           se=pd.Series(se, index=PARAMS, name="se"), loglik=opt.loglik, n=n,
+                           converged=opt.converged, iterations=opt.iterations, message=message,
+                           references=REFERENCES, data=d)

@@ -140,6 +140,43 @@ def _expand(values, ngroups, row: FlatRow, kind: str):
     return list(values)
 
 
+def _merge_equalities(parsed: ParsedModel, LABEL: list[str], user_labels: list[str]) -> None:
+    """Simple equality constraints ``a == b``: every parameter labelled ``b`` gets the
+    equality key of ``a`` (union-find over chains such as ``a == b; b == c``), so they share
+    one free parameter.  lavaan estimates the same model with a Lagrangian and counts
+    ``npar`` as free parameters minus equality constraints, which is the merged count."""
+    eqs = getattr(parsed, "equalities", None) or []
+    if not eqs:
+        return
+    known = {lab for lab in user_labels if lab}
+    def_names = {d.name for d in parsed.definitions}
+    parent: dict[str, str] = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for eq in eqs:
+        for lab in (eq.lhs, eq.rhs):
+            if lab in def_names:
+                raise ModelSyntaxError(eq.line_no, eq.line,
+                                       f"constraints on defined (:=) parameters are not supported ({lab!r})",
+                                       hint="constrain the model parameters the definition is made of")
+            if lab not in known:
+                raise ModelSyntaxError(eq.line_no, eq.line, f"unknown label {lab!r} in the constraint",
+                                       hint="label the parameters in the model first, e.g. 'f =~ x1 + a*x2 + b*x3', "
+                                            "then write 'a == b'")
+        ra, rb = find(eq.lhs), find(eq.rhs)
+        if ra != rb:
+            parent[rb] = ra
+    if not parent:
+        return
+    for i, lab in enumerate(LABEL):
+        if lab in known and find(lab) != lab:
+            LABEL[i] = find(lab)
+
+
 def build_partable(model: str | ParsedModel, *, ngroups: int = 1, group_equal=(), group_partial=(),
                    meanstructure: bool | None = None, fixed_x: bool = True) -> ParTable:
     """Complete a model with lavaan ``sem()`` defaults.
@@ -325,6 +362,7 @@ def build_partable(model: str | ParsedModel, *, ngroups: int = 1, group_equal=()
     for i in range(N):
         if cols["label"][i]:
             LABEL[i] = cols["label"][i]
+    _merge_equalities(parsed, LABEL, cols["label"])
     groups_of = {}
     for i, lab in enumerate(LABEL):
         groups_of.setdefault(lab, []).append(i)

@@ -3,7 +3,8 @@
 Supported (lavaan 0.6 semantics):
 
 * operators ``=~`` (measured by), ``~`` (regressed on), ``~~`` (covaries with), ``~ 1``
-  (intercept / mean) and ``:=`` (defined parameter);
+  (intercept / mean), ``:=`` (defined parameter) and simple equality constraints
+  ``a == b`` between two parameter labels (merged into one free parameter, as lavaan);
 * several terms on either side (``y1 + y2 ~ x1 + x2``), formulas spread over several lines
   (a line without an operator continues the previous formula), ``;`` as separator,
   comments starting with ``#`` or ``!``;
@@ -14,7 +15,7 @@ Supported (lavaan 0.6 semantics):
   A term repeated within one formula merges its modifiers (``NA*x1 + a*x1``), as in lavaan.
 
 Everything else lavaan knows but this package does not estimate (``<~``, ``|``, ``~*~``,
-``==``, ``<``, ``>``, block/group ``:`` lines, interaction terms, ``lower()``, ``upper()``,
+``==`` with anything but two labels, ``<``, ``>``, block/group ``:`` lines, interaction terms, ``lower()``, ``upper()``,
 ``prior()``, ``efa()``, ``rv()``) raises :class:`~crm_research.errors.ModelSyntaxError`
 naming the line; nothing is silently dropped.
 """
@@ -33,8 +34,6 @@ _UNSUPPORTED = {
            "model the composite as a reflective factor '=~' or compute a sum score"),
     "~*~": ("scale parameters '~*~' (ordered indicators) are not supported",
             "treat the indicators as continuous"),
-    "==": ("explicit equality constraints '==' are not supported",
-           "use a shared label instead: e.g. 'y ~ a*x1 + a*x2' constrains both paths equal"),
     "<": ("inequality constraints '<' are not supported", "remove the constraint"),
     ">": ("inequality constraints '>' are not supported", "remove the constraint"),
     ":": ("block/group sections ('group: 1') are not supported in the syntax",
@@ -99,10 +98,21 @@ class Definition:
 
 
 @dataclass
+class Equality:
+    """A simple equality constraint ``lhs == rhs`` between two parameter labels."""
+
+    lhs: str
+    rhs: str
+    line_no: int
+    line: str
+
+
+@dataclass
 class ParsedModel:
     rows: list[FlatRow]
     definitions: list[Definition]
     text: str
+    equalities: list[Equality] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------
@@ -373,6 +383,7 @@ def parse_syntax(model: str) -> ParsedModel:
         raise ModelSyntaxError(0, "", "the model syntax is empty", hint="write e.g. 'f =~ x1 + x2 + x3'")
     rows: list[FlatRow] = []
     defs: list[Definition] = []
+    eqs: list[Equality] = []
     seen: dict[tuple, FlatRow] = {}
     for line_no, stmt, raw in statements:
         op = _detect_op(stmt)
@@ -389,6 +400,9 @@ def parse_syntax(model: str) -> ParsedModel:
             if not rhs_txt:
                 raise ModelSyntaxError(line_no, raw, "the expression after ':=' is empty")
             defs.append(Definition(lhs_txt, re.sub(r"\s+", "", rhs_txt), line_no, raw))
+            continue
+        if op == "==":
+            eqs.append(_parse_equality(lhs_txt, rhs_txt, line_no, raw))
             continue
         if not lhs_txt:
             raise ModelSyntaxError(line_no, raw, f"nothing on the left of {op!r}")
@@ -432,4 +446,21 @@ def parse_syntax(model: str) -> ParsedModel:
     if not rows:
         raise ModelSyntaxError(statements[0][0], statements[0][2], "the model has no =~, ~ or ~~ formula",
                                hint="defined parameters (:=) need a model to refer to")
-    return ParsedModel(rows, defs, model)
+    return ParsedModel(rows, defs, model, eqs)
+
+
+def _parse_equality(lhs_txt: str, rhs_txt: str, line_no: int, raw: str) -> Equality:
+    """``a == b`` with two plain labels; anything else (``a == 2*b``, ``a == 0.5``, sums)
+    is rejected: only simple equalities can be merged into one free parameter."""
+    for side, txt in (("left", lhs_txt), ("right", rhs_txt)):
+        if not txt:
+            raise ModelSyntaxError(line_no, raw, f"nothing on the {side} of '=='")
+        if not _NAME_RE.match(txt) or txt in _RESERVED:
+            raise ModelSyntaxError(line_no, raw,
+                                   f"only simple equality constraints between two labels are supported "
+                                   f"(got {txt!r} on the {side} of '==')",
+                                   hint="write 'a == b' with two parameter labels; for a fixed value use "
+                                        "'2*x' in the formula, for other constraints reparametrize")
+    if lhs_txt == rhs_txt:
+        raise ModelSyntaxError(line_no, raw, f"the constraint {lhs_txt} == {rhs_txt} compares a label with itself")
+    return Equality(lhs_txt, rhs_txt, line_no, raw)
