@@ -20,6 +20,10 @@ whose series has bounded terms, and everything is carried in logarithms; ``log A
 ``log F(t_x) + log(1 - exp(log F(T) - log F(t_x)))``. This stays finite for customers
 with hundreds of purchases, where the textbook expression overflows. The closed form is
 checked against direct numerical integration of its defining integral in the tests.
+For ``s > 50`` with ``beta > alpha`` (near-homogeneous dropout) SciPy's ``hyp2f1`` itself
+becomes inaccurate (z -> 1 with large parameters; hundreds of log-likelihood units off at
+s ~ 300), so the 'died' integral is then evaluated by panelled Gauss-Legendre quadrature
+(:func:`_log_died_integral`, agreeing with adaptive quadrature to ~1e-8).
 """
 from __future__ import annotations
 
@@ -191,6 +195,15 @@ def fit_pareto_nbd(data: pd.DataFrame, *, frequency_col: str = "frequency", rece
     ParetoNBDResult
         ``.params`` (``r, alpha, s, beta``), ``.se``, fit measures, ``.summary()`` and the
         prediction methods.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the data carry no dropout heterogeneity the likelihood rises along a ridge
+        ``s, beta -> inf`` with ``s/beta`` (the common dropout rate) fixed. The optimizer works
+        on ``(r, alpha, s, s/beta)`` with ``s <= S_MAX`` and stops within seconds; the result
+        is flagged ``converged=False``, ``se`` of ``s`` and ``beta`` is NaN, and the message
+        suggests BG/NBD or reading ``s/beta`` as the common dropout rate.
 
     Examples
     --------
