@@ -8,13 +8,15 @@
 * :func:`fit` estimates a model by maximum likelihood exactly as lavaan's ``sem()``
   (defaults, standard errors from the expected information, lavaan's fit measures and
   standardized solutions, ``:=`` parameters with delta-method SEs), optionally with a fast,
-  reproducible nonparametric bootstrap (``se="bootstrap"``).
+  reproducible nonparametric bootstrap (``se="bootstrap"``); ``missing="ml"`` fits
+  incomplete data by full-information ML (EM h1, observed information), as lavaan's
+  ``missing = "ml"``; simple equality constraints ``a == b`` between labels are merged.
 * :func:`parse` returns the lavaan-style parameter table a syntax implies.
 
 Modules: :mod:`.syntax` (parser), :mod:`.partable` (lavaan defaults), :mod:`.model`
 (matrices, implied moments, information), :mod:`.estimate` (optimizer),
 :mod:`.measures` (fit measures), :mod:`.standardized`, :mod:`.defined` (``:=``),
-:mod:`.bootstrap`, :mod:`.diagnostics` (warnings), :mod:`.result`.
+:mod:`.bootstrap`, :mod:`.fiml` (missing="ml"), :mod:`.diagnostics` (warnings), :mod:`.result`.
 """
 from __future__ import annotations
 

@@ -10,6 +10,10 @@ import pandas as pd
 from ..errors import ModelError
 
 
+MISSING_LISTWISE = ("listwise", "listwise.deletion")
+MISSING_ML = ("ml", "fiml", "direct")
+
+
 @dataclass
 class GroupStats:
     label: object
@@ -19,6 +23,8 @@ class GroupStats:
     S: np.ndarray        # ML covariance (divisor N)
     logdetS: float
     weight: float = 1.0  # N_g / N
+    patterns: list | None = None   # missing="ml": rows grouped by missing pattern (fiml.Pattern)
+    logl_h1: float = float("nan")  # missing="ml": log-likelihood of the EM (h1) moments
 
 
 @dataclass
@@ -28,6 +34,7 @@ class SampleStats:
     ntotal: int
     n_dropped: int = 0
     notes: list[str] = field(default_factory=list)
+    missing: str = "listwise"
 
     @property
     def ngroups(self) -> int:
@@ -55,9 +62,10 @@ def prepare(data: pd.DataFrame, ov: list[str], *, group: str | None = None, miss
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"{source}: expected a pandas DataFrame, got {type(data).__name__}",
                          hint="read the file with pandas.read_csv() first")
-    if missing not in ("listwise", "listwise.deletion"):
+    if missing not in MISSING_LISTWISE + MISSING_ML:
         raise ModelError(f"missing={missing!r} is not supported",
-                         hint="use missing='listwise' (lavaan's default); impute beforehand for other schemes")
+                         hint="use missing='listwise' (lavaan's default) or missing='ml' (full-information ML)")
+    fiml = missing in MISSING_ML
     cols = [str(c) for c in data.columns]
     absent = [v for v in ov if v not in cols]
     if absent:
@@ -97,7 +105,14 @@ def prepare(data: pd.DataFrame, ov: list[str], *, group: str | None = None, miss
         raise ModelError(f"{source}: column {v!r} is not numeric (value {val!r} at index {idx}){others}",
                          hint="recode the column to numbers or leave it out of the model")
     use = ov + ([group] if group is not None else [])
-    complete = df[use].notna().all(axis=1)
+    if fiml:
+        # FIML keeps every row with at least one observed model variable (lavaan drops
+        # the empty ones with a warning); the group column itself must be known
+        complete = df[ov].notna().any(axis=1)
+        if group is not None:
+            complete &= df[group].notna()
+    else:
+        complete = df[use].notna().all(axis=1)
     n_dropped = int((~complete).sum())
     df = df.loc[complete]
     notes = []
@@ -112,9 +127,15 @@ def prepare(data: pd.DataFrame, ov: list[str], *, group: str | None = None, miss
     groups = []
     ntotal = sum(len(d) for _, d in parts)
     p = len(ov)
+    if fiml and n_dropped:
+        notes.append(f"{n_dropped} case(s) with no observed value on any model variable were ignored "
+                     "(missing='ml')")
     for lab, d in parts:
         X = d[ov].to_numpy(dtype=float)
         where = f" in group {lab!r}" if lab is not None else ""
+        if fiml:
+            groups.append(_fiml_group(X, lab, ov, ntotal, where, source, notes))
+            continue
         if X.shape[0] < 2:
             raise ModelError(f"{source}: only {X.shape[0]} complete row(s){where}",
                              hint="check missing values in the model's variables")
@@ -135,4 +156,38 @@ def prepare(data: pd.DataFrame, ov: list[str], *, group: str | None = None, miss
         if var.max() / var.min() > 1000:
             notes.append("some observed variances are (at least) a factor 1000 times larger than others"
                          f"{where}; consider rescaling variables")
-    return SampleStats(ov=list(ov), groups=groups, ntotal=ntotal, n_dropped=n_dropped, notes=notes)
+    return SampleStats(ov=list(ov), groups=groups, ntotal=ntotal, n_dropped=n_dropped, notes=notes,
+                       missing="ml" if fiml else "listwise")
+
+
+def _fiml_group(X, lab, ov, ntotal, where, source, notes) -> GroupStats:
+    """Missing patterns and EM (h1) moments of one group for missing='ml'."""
+    from .fiml import em_moments, loglik, patterns
+
+    p = len(ov)
+    nobs_var = (~np.isnan(X)).sum(axis=0)
+    empty = [ov[i] for i in range(p) if nobs_var[i] < 2]
+    if empty:
+        raise ModelError(f"{source}: variable(s) with fewer than 2 observed values{where}: {', '.join(empty)}",
+                         hint="drop these variables from the model")
+    pats = patterns(X)
+    mean, S, conv, it = em_moments(pats, p)
+    if not conv:
+        notes.append(f"the EM algorithm for the unrestricted (h1) moments{where} did not converge in {it} "
+                     "iterations; chi-square and fit measures may be inaccurate")
+    var = np.diag(S)
+    const = [ov[i] for i in range(p) if not var[i] > 0]
+    if const:
+        raise ModelError(f"{source}: variable(s) with zero variance{where}: {', '.join(const)}",
+                         hint="drop constant variables from the model")
+    sign, logdet = np.linalg.slogdet(S)
+    ev = np.linalg.eigvalsh(S / np.sqrt(np.outer(var, var)))
+    if sign <= 0 or ev.min() < 1e-12:
+        raise ModelError(f"{source}: the EM estimate of the covariance matrix{where} is not positive definite",
+                         hint="some variables are (nearly) linear combinations of others, or too few rows "
+                              "observe them jointly; drop one of them")
+    if var.max() / var.min() > 1000:
+        notes.append("some observed variances are (at least) a factor 1000 times larger than others"
+                     f"{where}; consider rescaling variables")
+    return GroupStats(lab, X, X.shape[0], mean, S, float(logdet), X.shape[0] / ntotal, patterns=pats,
+                      logl_h1=loglik(pats, S, mean))

@@ -74,8 +74,13 @@ def fit(model: str, data: pd.DataFrame, *, se: str = "standard", bootstrap: int 
         the first 125 replicates) is worth a process pool, else one.
     ci_level : float
         Level of the confidence intervals.
-    missing : {"listwise"}
-        Rows with a missing value in a model variable (or the group column) are dropped.
+    missing : {"listwise", "ml"}
+        "listwise" (default): rows with a missing value in a model variable (or the group
+        column) are dropped.  "ml" (aliases "fiml", "direct"): full-information ML as
+        lavaan's ``missing = "ml"``: every row with at least one observed model variable is
+        used, a mean structure is implied, the unrestricted (h1) moments come from EM and
+        standard errors from the observed information.  Not combined with fixed exogenous
+        covariates (pass ``fixed_x=False``) or ``se="bootstrap"``.
     group : str, optional
         Column defining groups for a multiple-group model.
     group_equal : sequence of str
@@ -143,6 +148,16 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
                          hint="e.g. bootstrap=1000")
     parsed = parse_syntax(model)
     stats = prepare(data, var_names(parsed.rows).ov, group=group, missing=missing)
+    fiml = stats.missing == "ml"
+    if fiml:
+        if se == "bootstrap":
+            raise ModelError("se='bootstrap' is not supported with missing='ml'",
+                             hint="use se='standard' (observed information, lavaan's default for FIML) "
+                                  "or missing='listwise'")
+        if meanstructure is False:
+            raise ModelError("missing='ml' needs a mean structure; meanstructure=False is not possible",
+                             hint="leave meanstructure unset (FIML always estimates means, as lavaan)")
+        meanstructure = True
     G = stats.ngroups
     if G == 1 and (group_equal or group_partial):
         raise ModelError("group_equal/group_partial need a multiple-group model", hint="pass group='column'")
@@ -153,6 +168,11 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
     rm = RAMModel(pt)
     rm.use_sample(stats)
     x_idx = [pt.names.ov.index(v) for v in pt.names.ov_x] if fixed_x else []
+    if fiml and x_idx:
+        raise ModelError("missing='ml' with fixed exogenous covariates (fixed_x=True) is not supported: "
+                         f"{', '.join(pt.names.ov_x)}",
+                         hint="pass fixed_x=False to model the covariates' means and variances too, "
+                              "or use missing='listwise'")
     p = len(pt.names.ov)
     px = len(x_idx)
     ms = pt.meanstructure
@@ -169,13 +189,23 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
     # ---- estimation ----
     theta0 = None
     optimizer_note = ""
-    if engine == "semopy":
+    info_fiml = None
+    if fiml:
+        from .estimate import start_values
+        from .fiml import estimate_fiml
+
+        if engine == "semopy":
+            optimizer_note = "engine='semopy' cannot fit missing='ml'; native FIML optimizer used"
+        opt, info_fiml = estimate_fiml(rm, stats, start_values(rm, stats))
+    elif engine == "semopy":
         theta0 = semopy_start(rm, stats, data)
         if theta0 is None:
             optimizer_note = ("engine='semopy': semopy cannot express this model (groups, mean structure, "
                               "fixed.x covariates, start values or a latent without a fixed loading) "
                               "or failed; native optimizer used")
-    if theta0 is not None:
+    if fiml:
+        pass
+    elif theta0 is not None:
         opt = fisher_scoring(rm, stats, theta0)
         opt.method = "semopy+" + opt.method
         if not opt.converged:
@@ -201,7 +231,10 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
     se_vec = np.full(len(f), np.nan)
     vcov = None
     if se == "standard" and q > 0:
-        _, info, _ = rm.score_information(theta, stats, need_grad=False)
+        if fiml:   # observed information (Hessian of the casewise log-likelihood), as lavaan
+            info = info_fiml
+        else:
+            _, info, _ = rm.score_information(theta, stats, need_grad=False)
         ok, mineig = (False, 0.0) if info is None else information_check(info)
         if ok:
             V = np.linalg.inv(info) / N

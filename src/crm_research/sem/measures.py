@@ -228,6 +228,34 @@ def gfi_terms(S, Sig, mean, mu, meanstructure, x_idx):
     return t1, t2
 
 
+def gfi_terms_missing(X, Sig, mu, patterns):
+    """(t1, t2) of lavaan's GFI with missing='ml': the weight matrix is the expected h1
+    information under the missing patterns (lavaan's lav_mvnorm_missing_information_expected
+    at the implied moments): sum_k (n_k / N) blockdiag(Om_k, 1/2 D'(Om_k (x) Om_k) D), with
+    Om_k the inverse implied covariance of pattern k's observed block embedded in p x p.
+    The "observed" moments are lavaan's ``wls.obs`` for incomplete data (not the EM ones):
+    available-case means and pairwise-complete covariances (divisor n_ij - 1) times
+    (N - 1) / N, N the number of non-empty rows."""
+    import pandas as pd
+
+    p = X.shape[1]
+    N = sum(pt.n for pt in patterns)
+    mean = np.nanmean(X, axis=0)
+    S = pd.DataFrame(X).cov().to_numpy() * (N - 1) / N
+    E = S - Sig
+    d = mean - mu
+    t1 = t2 = 0.0
+    for pt in patterns:
+        o = pt.obs
+        Om = np.zeros((p, p))
+        Om[np.ix_(o, o)] = np.linalg.inv(Sig[np.ix_(o, o)])
+        w = pt.n / N
+        OE, OS = Om @ E, Om @ S
+        t1 += w * (0.5 * np.sum(OE * OE.T) + d @ Om @ d)
+        t2 += w * (0.5 * np.sum(OS * OS.T) + mean @ Om @ mean)
+    return t1, t2
+
+
 def compute_fit_measures(*, stats, implied, npar: int, meanstructure: bool, x_idx: list[int],
                          fixed_x: bool) -> dict:
     """All lavaan fit measures.
@@ -266,8 +294,22 @@ def compute_fit_measures(*, stats, implied, npar: int, meanstructure: bool, x_id
         if meanstructure:
             d = st.mean - mu
             q = d @ Om @ d
-        logl += -st.N / 2 * (p * math.log(2 * math.pi) + logdet + tr + q)
-        logl_h1 += -st.N / 2 * (p * math.log(2 * math.pi) + st.logdetS + p)
+        if st.patterns is not None:
+            # missing="ml": casewise likelihoods; h1 = EM moments; the baseline (independence)
+            # likelihood factorizes into univariate ML fits on each variable's observed values
+            from .fiml import loglik
+
+            logl += loglik(st.patterns, Sig, mu)
+            logl_h1 += st.logl_h1
+            llb = 0.0
+            for j in range(p):
+                xj = st.X[:, j]
+                xj = xj[~np.isnan(xj)]
+                llb += -len(xj) / 2 * (math.log(2 * math.pi) + math.log(np.mean((xj - xj.mean()) ** 2)) + 1)
+            X2b += 2 * (st.logl_h1 - llb)
+        else:
+            logl += -st.N / 2 * (p * math.log(2 * math.pi) + logdet + tr + q)
+            logl_h1 += -st.N / 2 * (p * math.log(2 * math.pi) + st.logdetS + p)
         if px:
             # fixed.x: lavaan reports the likelihood conditional on the exogenous covariates,
             # i.e. minus their (saturated) marginal log-likelihood
@@ -281,8 +323,12 @@ def compute_fit_measures(*, stats, implied, npar: int, meanstructure: bool, x_id
         if px:
             xi = np.asarray(x_idx)
             ll_b += np.linalg.slogdet(st.S[np.ix_(xi, xi)])[1]
-        X2b += st.N * (ll_b - st.logdetS)
-        t1, t2 = gfi_terms(st.S, Sig, st.mean, mu, meanstructure, x_idx if fixed_x else [])
+        if st.patterns is None:
+            X2b += st.N * (ll_b - st.logdetS)
+        if st.patterns is not None:
+            t1, t2 = gfi_terms_missing(st.X, Sig, mu, st.patterns)
+        else:
+            t1, t2 = gfi_terms(st.S, Sig, st.mean, mu, meanstructure, x_idx if fixed_x else [])
         gfi_num += st.N * (1 - t1 / t2)
         res_g.append((st.N, residual_summaries(st.S, Sig, st.mean, mu, meanstructure)))
     X2 = 2 * (logl_h1 - logl)

@@ -161,10 +161,12 @@ def _merge_equalities(parsed: ParsedModel, LABEL: list[str], user_labels: list[s
         for lab in (eq.lhs, eq.rhs):
             if lab in def_names:
                 raise ModelSyntaxError(eq.line_no, eq.line,
-                                       f"constraints on defined (:=) parameters are not supported ({lab!r})",
+                                       f"equality constraints on defined (:=) parameters are not supported "
+                                       f"({lab!r})",
                                        hint="constrain the model parameters the definition is made of")
             if lab not in known:
-                raise ModelSyntaxError(eq.line_no, eq.line, f"unknown label {lab!r} in the constraint",
+                raise ModelSyntaxError(eq.line_no, eq.line,
+                                       f"equality constraints compare parameter labels: unknown label {lab!r}",
                                        hint="label the parameters in the model first, e.g. 'f =~ x1 + a*x2 + b*x3', "
                                             "then write 'a == b'")
         ra, rb = find(eq.lhs), find(eq.rhs)
