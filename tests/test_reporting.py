@@ -230,3 +230,17 @@ def test_no_false_alarm_on_hashes_decimals_and_versions():
     text = ("sha256 1381234567801234567890abcdef13812345678ab revision 4f13812345678901ab "
             "value 0.13812345678 version 3.11.7 n = 1,381,234,567")
     assert scan_text(text) == []
+
+
+def test_record_table_ignores_attrs_that_are_not_data(tmp_path, monkeypatch):
+    # invariance.compare_paths keeps its fitted models in DataFrame.attrs; recording the table
+    # inside a batch run must store the table, not fail on the attrs' JSON encoding.
+    from crm_research.reporting import results as res
+
+    monkeypatch.setenv(res.RUN_DIR_ENV, str(tmp_path))
+    df = pd.DataFrame({"path": ["SAT~OPS"], "p": [0.01]})
+    df.attrs["fits"] = {"base": object()}
+    path = reporting.record_table("paths", df, display=False)
+    back = pd.read_parquet(path)
+    assert back.to_dict("list") == {"path": ["SAT~OPS"], "p": [0.01]}
+    assert df.attrs["fits"]  # the caller's frame is untouched

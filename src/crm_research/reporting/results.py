@@ -240,6 +240,9 @@ def record_table(name: str, table: Any, *, display: bool = False) -> Path | None
     else:
         df = df.reset_index(drop=True)
     df = df.copy()
+    # pandas writes DataFrame.attrs into Parquet metadata as JSON; attrs may hold arbitrary
+    # objects (e.g. the fitted models behind invariance.compare_paths), which are not results.
+    df.attrs = {}
     df.columns = [str(c) for c in df.columns]
     if display:
         _display(table)
