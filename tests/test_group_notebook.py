@@ -45,12 +45,21 @@ def test_demo_batch_runs_the_notebook():
 
 
 def _run(tmp_path, **params):
+    import os
+
     import nbformat
     import papermill as pm
 
+    from crm_research.reporting import results
+
     out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
-                        parameters={"instrument": str(INSTRUMENT), "population": str(POPULATION), **params})
+    # record()/record_table() write their files as they do inside a batch run
+    os.environ[results.RUN_DIR_ENV] = str(tmp_path / "run")
+    try:
+        pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
+                            parameters={"instrument": str(INSTRUMENT), "population": str(POPULATION), **params})
+    finally:
+        os.environ.pop(results.RUN_DIR_ENV, None)
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
@@ -64,6 +73,7 @@ def test_executes_on_a_small_simulated_sample(tmp_path):
     assert "new/recent (&lt; 3 years)" in text or "new/recent (< 3 years)" in text
     assert "Structural paths compared across" in text and "H1 (SAT ~ OPS)" in text
     assert "image/png" in text
+    assert (tmp_path / "run" / "results" / "path_comparison.parquet").exists()
 
 
 def test_finds_the_simulated_difference_in_h1(tmp_path):
