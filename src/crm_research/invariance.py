@@ -335,9 +335,35 @@ class InvarianceResult:
                 f"highest supported: {self.highest}>")
 
     def _repr_html_(self) -> str:
-        t = self.table.drop(columns=["group_equal"])
+        # compact, paper-style table; the verdict sentences go below it (they are too long
+        # for a table cell). The full tidy table stays in ``.table``.
+        def num(v, d=3):
+            return "" if v is None or pd.isna(v) else f"{v:.{d}f}"
+
+        head = ["Step", "npar", "\u03c7\u00b2 (df)", "p", "CFI", "TLI", "RMSEA [90% CI]", "SRMR",
+                "\u0394\u03c7\u00b2 (\u0394df)", "p", "\u0394CFI", "\u0394RMSEA", "Holds"]
+        rows = []
+        for _, r in self.table.iterrows():
+            diff = "" if pd.isna(r.get("chisq.diff")) else f"{r['chisq.diff']:.2f} ({int(r['df.diff'])})"
+            holds = r.get("holds")
+            rows.append([r["step"], str(int(r["npar"])), f"{r['chisq']:.2f} ({int(r['df'])})", num(r["pvalue"]),
+                         num(r["cfi"]), num(r["tli"]),
+                         f"{num(r['rmsea'])} [{num(r['rmsea.ci.lower'])}, {num(r['rmsea.ci.upper'])}]",
+                         num(r["srmr"]), diff, num(r.get("pvalue.diff")),
+                         "" if pd.isna(r.get("delta.cfi")) else f"{r['delta.cfi']:+.3f}",
+                         "" if pd.isna(r.get("delta.rmsea")) else f"{r['delta.rmsea']:+.3f}",
+                         "" if holds is None or (isinstance(holds, float) and pd.isna(holds)) else ("yes" if holds else "no")])
+        cell = "padding:2px 8px;text-align:right;white-space:nowrap"
+        table = ("<table style='border-collapse:collapse'><thead><tr>"
+                 + "".join(f"<th style='{cell};border-bottom:1px solid #333'>{h}</th>" for h in head)
+                 + "</tr></thead><tbody>"
+                 + "".join("<tr>" + "".join(f"<td style='{cell}'>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                           for row in rows)
+                 + "</tbody></table>")
+        verdicts = "".join(f"<li><b>{html.escape(str(r['step']))}</b>: {html.escape(str(r['verdict']))}</li>"
+                           for _, r in self.table.iterrows() if isinstance(r.get("verdict"), str) and r["verdict"])
         return ("<div><p><b>Measurement invariance</b> across " + html.escape(repr(self.group)) + "</p>"
-                + t.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="")
+                + table + (f"<ul>{verdicts}</ul>" if verdicts else "")
                 + f"<p>Rule: {html.escape(self.rule.text())}.</p>"
                 + f"<p>Highest level supported: <b>{html.escape(str(self.highest))}</b></p>"
                 + "".join(f"<p style='color:#a40'>Warning: {html.escape(w)}</p>" for w in self.warnings)
