@@ -140,22 +140,11 @@ def prepare(data: pd.DataFrame, ov: list[str], *, group: str | None = None, miss
             raise ModelError(f"{source}: only {X.shape[0]} complete row(s){where}",
                              hint="check missing values in the model's variables")
         mean, S = moments(X)
-        var = np.diag(S)
-        const = [ov[i] for i in range(p) if not var[i] > 0]
-        if const:
-            raise ModelError(f"{source}: variable(s) with zero variance{where}: {', '.join(const)}",
-                             hint="drop constant variables from the model")
-        sign, logdet = np.linalg.slogdet(S)
-        ev = np.linalg.eigvalsh(S / np.sqrt(np.outer(var, var)))
-        if sign <= 0 or ev.min() < 1e-12:
-            hint = "some variables are linear combinations of others (or there are fewer rows than variables); drop one of them"
-            if X.shape[0] <= p:
-                hint = f"{X.shape[0]} rows for {p} variables: collect more data or use fewer variables"
-            raise ModelError(f"{source}: the sample covariance matrix{where} is not positive definite", hint=hint)
-        groups.append(GroupStats(lab, X, X.shape[0], mean, S, float(logdet), X.shape[0] / ntotal))
-        if var.max() / var.min() > 1000:
-            notes.append("some observed variances are (at least) a factor 1000 times larger than others"
-                         f"{where}; consider rescaling variables")
+        hint = "some variables are linear combinations of others (or there are fewer rows than variables); drop one of them"
+        if X.shape[0] <= p:
+            hint = f"{X.shape[0]} rows for {p} variables: collect more data or use fewer variables"
+        logdet = _checked_logdet(S, ov, where, source, notes, "the sample covariance matrix", hint)
+        groups.append(GroupStats(lab, X, X.shape[0], mean, S, logdet, X.shape[0] / ntotal))
     return SampleStats(ov=list(ov), groups=groups, ntotal=ntotal, n_dropped=n_dropped, notes=notes,
                        missing="ml" if fiml else "listwise")
 
@@ -175,19 +164,27 @@ def _fiml_group(X, lab, ov, ntotal, where, source, notes) -> GroupStats:
     if not conv:
         notes.append(f"the EM algorithm for the unrestricted (h1) moments{where} did not converge in {it} "
                      "iterations; chi-square and fit measures may be inaccurate")
+    logdet = _checked_logdet(S, ov, where, source, notes, "the EM estimate of the covariance matrix",
+                             "some variables are (nearly) linear combinations of others, or too few rows "
+                             "observe them jointly; drop one of them")
+    return GroupStats(lab, X, X.shape[0], mean, S, logdet, X.shape[0] / ntotal, patterns=pats,
+                      logl_h1=loglik(pats, S, mean))
+
+
+def _checked_logdet(S, ov, where, source, notes, what, pd_hint) -> float:
+    """log|S| of an h1 covariance matrix after the checks both estimators need: no constant
+    variable, positive definite (else ModelError naming ``what``), and a note on badly scaled
+    variances."""
     var = np.diag(S)
-    const = [ov[i] for i in range(p) if not var[i] > 0]
+    const = [ov[i] for i in range(len(ov)) if not var[i] > 0]
     if const:
         raise ModelError(f"{source}: variable(s) with zero variance{where}: {', '.join(const)}",
                          hint="drop constant variables from the model")
     sign, logdet = np.linalg.slogdet(S)
     ev = np.linalg.eigvalsh(S / np.sqrt(np.outer(var, var)))
     if sign <= 0 or ev.min() < 1e-12:
-        raise ModelError(f"{source}: the EM estimate of the covariance matrix{where} is not positive definite",
-                         hint="some variables are (nearly) linear combinations of others, or too few rows "
-                              "observe them jointly; drop one of them")
+        raise ModelError(f"{source}: {what}{where} is not positive definite", hint=pd_hint)
     if var.max() / var.min() > 1000:
         notes.append("some observed variances are (at least) a factor 1000 times larger than others"
                      f"{where}; consider rescaling variables")
-    return GroupStats(lab, X, X.shape[0], mean, S, float(logdet), X.shape[0] / ntotal, patterns=pats,
-                      logl_h1=loglik(pats, S, mean))
+    return float(logdet)
