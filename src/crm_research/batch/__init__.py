@@ -10,7 +10,7 @@ Modules: :mod:`.config` (batch YAML: parse, expand, check parameters), :mod:`.ru
 """
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "load_batch_config": "config", "BatchConfig": "config", "RunSpec": "config",
@@ -19,11 +19,4 @@ _EXPORTS = {
     "run_key": "runner",
 }
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = sorted(_EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

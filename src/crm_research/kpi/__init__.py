@@ -17,7 +17,7 @@ periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.satisf
 """
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 _WHERE = {
     # loading
@@ -46,12 +46,4 @@ _WHERE = {
     "kpi_suite": "suite", "KPISuite": "suite",
 }
 
-
-def __getattr__(name: str):
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-
-
-__all__ = sorted(_WHERE)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)

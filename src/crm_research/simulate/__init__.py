@@ -11,7 +11,7 @@ Names are resolved lazily so importing this package costs nothing until a genera
 """
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 _WHERE = {
     # survey
@@ -24,12 +24,4 @@ _WHERE = {
     "simulate_case": "cases",
 }
 
-
-def __getattr__(name: str):
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-
-
-__all__ = sorted(_WHERE)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)
