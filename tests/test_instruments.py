@@ -52,7 +52,7 @@ def test_bundled_instrument_matches_source_study(inst):
     (lambda r: r.pop("title"), "title", "required key is missing"),
     (lambda r: r["constructs"][0]["items"][1]["text"].pop("en"), "constructs[0].items[1].text.en", "English"),
     (lambda r: r["constructs"][0].update(scale="nope"), "constructs[0].scale", "unknown scale 'nope'"),
-    (lambda r: r["scales"]["agree5"].update(points=6), "scales.agree5.points", "must be 5 or 7"),
+    (lambda r: r["scales"]["agree5"].update(points=12), "scales.agree5.points", "must be between 2 and 11"),
     (lambda r: r["scales"]["agree5"]["labels"]["zh"].pop(), "scales.agree5.labels.zh", "needs 5 labels"),
     (lambda r: r["constructs"][1]["items"][0].update(id="PF1"), "constructs[1].items[0].id", "already used"),
     (lambda r: r["constructs"][4].update(dimensions=["PF", "XX"]), "constructs[4].dimensions[1]", "unknown construct 'XX'"),
@@ -150,3 +150,91 @@ def test_render_cli(tmp_path):
     out = subprocess.run([sys.executable, "-m", "crm_research.cli", "render", str(bad)], capture_output=True, text=True)
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and "bad.yaml: id: '1x' is not a valid id" in out.stderr
+
+
+# --------------------------------------------------------------------------- single-item constructs
+def _with_single_items(raw, reliability=None):
+    """The bundled instrument with LOY measured by LOY1 alone (optionally with a reliability)."""
+    loy = next(c for c in raw["constructs"] if c["id"] == "LOY")
+    loy["items"] = loy["items"][:1]
+    if reliability is not None:
+        loy["reliability"] = reliability
+    return raw
+
+
+def test_single_item_construct_schema(raw):
+    inst = instrument_from_dict(_with_single_items(raw), source="x.yaml")
+    loy = inst.construct("LOY")
+    assert loy.is_single_item and loy.reliability is None and [c.id for c in inst.single_item] == ["LOY"]
+    assert not inst.construct("SAT").is_single_item and not inst.construct("OPS").is_single_item
+    inst = instrument_from_dict(_with_single_items(raw, 0.8), source="x.yaml")
+    assert inst.construct("LOY").reliability == 0.8
+
+
+@pytest.mark.parametrize("where, value, problem", [
+    ("LOY", 0, "0 < reliability <= 1"), ("LOY", 1.2, "0 < reliability <= 1"), ("LOY", "high", "0 < reliability"),
+    ("SAT", 0.8, "only single-item constructs take a reliability"),
+])
+def test_reliability_errors(raw, where, value, problem):
+    _with_single_items(raw)
+    ci = next(i for i, c in enumerate(raw["constructs"]) if c["id"] == where)
+    raw["constructs"][ci]["reliability"] = value
+    with pytest.raises(InstrumentError) as ei:
+        instrument_from_dict(raw, source="x.yaml")
+    assert ei.value.key == f"constructs[{ci}].reliability" and problem in str(ei.value)
+
+
+def test_construct_without_items_is_rejected(raw):
+    raw["constructs"][0]["items"] = []
+    with pytest.raises(InstrumentError, match=r"constructs\[0\]\.items: construct 'PF' needs at least 1 item"):
+        instrument_from_dict(raw, source="x.yaml")
+
+
+def test_single_item_syntax_fixes_error_variance(raw):
+    inst = instrument_from_dict(_with_single_items(raw), source="x.yaml")
+    m = measurement_syntax(inst)
+    assert "LOY =~ LOY1\n" in m and "LOY1 ~~ 0*LOY1" in m
+    ops = structural_syntax(inst, "ops")
+    assert "LOY1 ~~ 0*LOY1" in ops and "LOY ~ h2*SAT" in ops
+    assert "~~" not in structural_syntax(instrument_from_dict(raw | {"constructs": yaml.safe_load(
+        YAML.read_text(encoding="utf-8"))["constructs"]}, source="x.yaml"), "ops")
+
+
+def test_single_item_syntax_with_reliability_needs_data(raw):
+    inst = instrument_from_dict(_with_single_items(raw, 0.8), source="x.yaml")
+    with pytest.raises(InstrumentError, match="needs data to fix the error variance of single item LOY1") as ei:
+        measurement_syntax(inst)
+    assert "LOY" in str(ei.value) and ei.value.key.endswith(".reliability")
+    data = pd.DataFrame({"LOY1": [1, 2, 2, 4, 5, None, 3]})
+    # hand computation: answers 1, 2, 2, 4, 5, 3 -> mean 17/6, sum of squares 59 - 17^2/6 = 10.8333,
+    # var (N - 1 = 5) = 2.166667; (1 - 0.8) * var = 0.4333333
+    m = measurement_syntax(inst, data=data)
+    line = next(x for x in m.splitlines() if x.startswith("LOY1 ~~"))
+    v = float(line.split("~~")[1].split("*")[0])
+    assert v == pytest.approx(0.2 * (59 - 17 ** 2 / 6) / 5, rel=1e-14) and v == pytest.approx(0.43333333333, abs=1e-10)
+    assert line.endswith("*LOY1")
+    assert line in structural_syntax(inst, "ops", data=data)
+    with pytest.raises(InstrumentError, match="no column 'LOY1'"):
+        measurement_syntax(inst, data=pd.DataFrame({"X": [1, 2]}))
+    # reliability 1: error variance 0, no data needed
+    inst1 = instrument_from_dict(_with_single_items(yaml.safe_load(YAML.read_text(encoding="utf-8")), 1.0),
+                                 source="x.yaml")
+    assert "LOY1 ~~ 0*LOY1" in measurement_syntax(inst1)
+
+
+def test_render_single_item_with_reliability(raw, tmp_path):
+    from crm_research.sem.syntax import parse_syntax
+    from crm_research.errors import ModelSyntaxError
+
+    inst = instrument_from_dict(_with_single_items(raw, 0.8), source="x.yaml")
+    paths = render_instrument(inst, tmp_path / "nodata")
+    text = paths["lavaan_ops"].read_text()
+    assert "# LOY1 is the single item of LOY (reliability 0.8)" in text
+    assert "LOY1 ~~ needs_data_to_fix_error_variance(0.2)*LOY1" in text
+    with pytest.raises(ModelSyntaxError, match="needs_data_to_fix_error_variance"):
+        parse_syntax(text)   # cannot be fitted by mistake
+    data = pd.DataFrame({"LOY1": [1, 2, 2, 4, 5, None, 3]})
+    paths = render_instrument(inst, tmp_path / "data", data=data)
+    text = paths["lavaan_ops"].read_text()
+    assert "needs_data" not in text and "LOY1 ~~ 0.43333" in text
+    parse_syntax(text)
