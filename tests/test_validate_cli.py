@@ -84,8 +84,11 @@ def test_example_clean_data_and_scores(example_run):
     excluded = pd.read_csv(out / "excluded.csv", encoding="utf-8-sig")
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
     dropped = {m["row"] for m in manifest["problems"]
-               if m["problem"] in ("attention_failed", "screened_out", "duplicate_id", "duplicate_row")}
+               if m["problem"] in ("attention_failed", "screened_out", "duplicate_id")}
     assert set(excluded.row) == dropped
+    # identical answers under another id are flagged, not dropped, by default
+    same = {m["row"] for m in manifest["problems"] if m["problem"] == "duplicate_row"} - dropped
+    assert same and data.flag_duplicate_row.sum() == len(same)
     assert len(data) == 143 - len(dropped) == len(scores)
     assert data.PF1.dropna().between(1, 5).all() and str(data.PF1.dtype) == "int64"
     assert data.flag_too_fast.sum() == sum(m["problem"] == "too_fast" for m in manifest["problems"])
@@ -116,7 +119,7 @@ def test_summary_printed(tmp_path, capsys):
     code, out, err = run(["validate", str(EXAMPLE), "-i", INSTRUMENT, "-o", str(tmp_path / "o"),
                           "--policy", "too_fast=drop"], capsys)
     assert code == 0 and err == ""
-    assert "respondents: 143 read, 131 kept, 12 excluded" in out
+    assert "respondents: 143 read, 132 kept, 11 excluded" in out
     assert "too_fast" in out and "(drop: 4 dropped)" in out
     assert "personal data: 来自IP (ip, pseudonymized); phone (phone, pseudonymized)" in out
 

@@ -23,11 +23,12 @@ from .validation import CHECKS, RESPONDENT_CHECKS, ValidationReport
 
 POLICY_VALUES = ("drop", "flag", "keep")
 #: documented defaults: remove what is certainly not a valid, unique, eligible, attentive
-#: response; flag what a researcher judges case by case; keep incomplete answers (scores
-#: handle them with a minimum-valid-items rule).
+#: response; flag what a researcher judges case by case (identical answer patterns under
+#: different ids are common among real respondents of short surveys: flagged, not dropped);
+#: keep incomplete answers (scores handle them with a minimum-valid-items rule).
 DEFAULT_POLICIES: dict[str, str] = {
     "duplicate_id": "drop",
-    "duplicate_row": "drop",
+    "duplicate_row": "flag",
     "attention_failed": "drop",
     "screened_out": "drop",
     "too_fast": "flag",
@@ -131,7 +132,8 @@ def apply_policies(report: ValidationReport, policies: Mapping[str, str] | Itera
 
 
 def reverse_code(data: pd.DataFrame, instrument: Instrument, items: Iterable[str] | None = None) -> pd.DataFrame:
-    """Reverse-code items: ``x -> points + 1 - x`` (5-point: 1<->5, 2<->4).
+    """Reverse-code items: ``x -> min + max - x`` on each item's scale (1-5: 1<->5, 2<->4;
+    0-10: 0<->10, 3<->7).
 
     Parameters
     ----------
@@ -151,7 +153,7 @@ def reverse_code(data: pd.DataFrame, instrument: Instrument, items: Iterable[str
         raise ValueError(f"items already reverse-coded: {', '.join(again)}")
     out = data.copy()
     for i in items:
-        pts = instrument.scale_of(i).points
-        out[i] = pts + 1 - out[i].astype(float)
+        sc = instrument.scale_of(i)
+        out[i] = sc.min + sc.max - out[i].astype(float)
     out.attrs["reverse_coded"] = done + items
     return out

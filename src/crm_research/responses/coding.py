@@ -1,4 +1,7 @@
-"""Turn answer cells into numbers: Likert points, demographic codes, seconds.
+"""Turn answer cells into numbers: rating-scale points, demographic codes, seconds.
+
+Scales are any run of 2 to 11 consecutive whole numbers (1-5, 1-7, 0-10, -3..3); answers are
+numbers or the labels of labelled points, in any language of the instrument.
 
 Each function codes the *distinct* cells of a column once (a Likert column has a handful),
 so coding is fast whatever the number of rows. A cell's status is one of:
@@ -7,7 +10,7 @@ so coding is fast whatever the number of rows. A cell's status is one of:
 ``missing``       empty or a missing-value token (``(跳过)``, ``(空)``, ``NA`` ...);
 ``converted``     a label (``同意``, ``Strongly agree``, ``5-非常同意``, ``男``) turned into its value;
 ``non_numeric``   text that is neither a number nor a label of the scale / an option;
-``out_of_range``  a number that is not a point of the scale (``6`` or ``4.5`` on 1-5);
+``out_of_range``  a number that is not a point of the scale (``6`` or ``4.5`` on 1-5, ``-1`` on 0-10);
 ``invalid``       (demographics, durations) a value that is not an option / not a duration.
 """
 from __future__ import annotations
@@ -33,9 +36,13 @@ _POINTS = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(?:分|points?|pts?)$", re.I)
 
 @dataclass(frozen=True)
 class Coded:
+    """One coded cell: its value (NaN when not a valid answer), status and a note; ``found``
+    is the number read from an out-of-range cell (NaN otherwise)."""
+
     value: float
     status: str
     note: str = ""
+    found: float = np.nan
 
 
 def cell_text(v: Any) -> str | None:
@@ -72,32 +79,47 @@ def is_missing(v: Any, tokens: frozenset[str] = MISSING_TOKENS) -> bool:
 
 
 def likert_lookup(scale: Scale) -> dict[str, int]:
-    """``{compact label: point}`` for both languages of a scale."""
+    """``{compact label: point}`` for every labelled point of a scale, in all its languages."""
     out: dict[str, int] = {}
     for labels in scale.labels.values():
-        for i, lab in enumerate(labels, start=1):
-            out[compact(lab)] = i
+        for value, lab in zip(scale.values, labels):
+            if lab is not None:
+                out[compact(lab)] = value
     return out
 
 
 def _scale_desc(scale: Scale) -> str:
-    zh, en = scale.labels.get("zh", ()), scale.labels.get("en", ())
-    return f"1-{scale.points} ({'; '.join(f'{i}={z}/{e}' for i, (z, e) in enumerate(zip(zh, en), 1))})"
+    return scale.describe()
+
+
+def _on_scale(x: float, scale: Scale) -> bool:
+    return x.is_integer() and scale.min <= x <= scale.max
 
 
 def code_likert(v: Any, scale: Scale, lookup: Mapping[str, int] | None = None,
                 tokens: frozenset[str] = MISSING_TOKENS) -> Coded:
-    """Code one Likert cell (see module docstring)."""
+    """Code one answer cell on a rating scale (see module docstring).
+
+    Numbers must be whole points of the scale (``scale.min`` to ``scale.max``); labels of
+    labelled points are converted to their value. An out-of-range number keeps the number
+    found in ``Coded.found`` (for the check of a wrongly declared scale).
+
+    Examples
+    --------
+    >>> code_likert("Strongly agree", inst.scales["agree5"])  # doctest: +SKIP
+    Coded(value=5.0, status='converted', note="label 'Strongly agree' converted to 5", found=nan)
+    """
     lookup = lookup if lookup is not None else likert_lookup(scale)
     t = cell_text(v)
     if t is None or soft(t) in tokens:
         return Coded(np.nan, "missing")
     x = _as_number(v)
     if x is not None:
-        if x.is_integer() and 1 <= x <= scale.points:
+        if _on_scale(x, scale):
             return Coded(x, "ok")
-        what = "not a whole scale point" if not x.is_integer() and 1 <= x <= scale.points else "outside the scale"
-        return Coded(np.nan, "out_of_range", f"{t} is {what} {_scale_desc(scale)}; set to missing")
+        what = "not a whole scale point" if not x.is_integer() and scale.min <= x <= scale.max \
+            else "outside the scale"
+        return Coded(np.nan, "out_of_range", f"{t} is {what} {_scale_desc(scale)}; set to missing", x)
     lab = lookup.get(compact(t))
     if lab is not None:
         return Coded(float(lab), "converted", f"label {t!r} converted to {lab}")
@@ -105,9 +127,9 @@ def code_likert(v: Any, scale: Scale, lookup: Mapping[str, int] | None = None,
     m = _POINTS.match(s)
     if m:
         x = float(m.group(1))
-        if x.is_integer() and 1 <= x <= scale.points:
+        if _on_scale(x, scale):
             return Coded(x, "converted", f"{t!r} converted to {int(x)}")
-        return Coded(np.nan, "out_of_range", f"{t} is outside the scale {_scale_desc(scale)}; set to missing")
+        return Coded(np.nan, "out_of_range", f"{t} is outside the scale {_scale_desc(scale)}; set to missing", x)
     for pat, num_first in ((_NUM_LABEL, True), (_LABEL_NUM, False)):
         m = pat.match(s)
         if not m:
@@ -125,15 +147,17 @@ def code_likert(v: Any, scale: Scale, lookup: Mapping[str, int] | None = None,
 
 
 def option_lookup(q: Question) -> dict[str, Any]:
+    """``{compact option text: value}`` over every language of the options."""
     out: dict[str, Any] = {}
     for o in q.options:
-        for k in ("zh", "en"):
-            out.setdefault(compact(o[k]), o["value"])
+        for k, text in o.items():
+            if k != "value":
+                out.setdefault(compact(text), o["value"])
     return out
 
 
 def _options_desc(q: Question) -> str:
-    return ", ".join(f"{o['value']}={o['zh']}/{o['en']}" for o in q.options)
+    return ", ".join(f"{o['value']}=" + "/".join(str(t) for k, t in o.items() if k != "value") for o in q.options)
 
 
 def code_option(v: Any, q: Question, lookup: Mapping[str, Any] | None = None,

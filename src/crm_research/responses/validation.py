@@ -9,13 +9,15 @@ and the offending value.
 check                  severity  rule
 =====================  ========  ==================================================================
 non_numeric            error     item answer neither a number nor a label of its scale (set missing)
-out_of_range           error     item answer a number that is not a point of its scale (set missing)
+out_of_range           error     item answer a number that is not a point of its scale (set missing);
+                                 when a column's answers systematically fall outside the declared
+                                 scale (a wrong declaration), validation stops with an error instead
 label_converted        info      item or demographic answer given as a label and converted
 value_labels_recoded   info      SPSS codes recoded to scale points through their value labels
 missing                warning   item without an answer
 duplicate_id           error     respondent id seen on an earlier row (the later rows are reported)
-duplicate_row          error     row identical to an earlier row in every column but the respondent
-                                 id (or in ``duplicate_columns``)
+duplicate_row          warning   row identical to an earlier row in every column but the respondent
+                                 id (or in ``duplicate_columns``); flagged, not dropped, by default
 straight_lining        warning   the same answer on every answered item (at least
                                  ``straight_min_share`` of the items answered); optionally a run of
                                  ``longstring`` or more identical answers in questionnaire order
@@ -45,9 +47,11 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..instruments import Instrument
+from ..errors import InstrumentError
+from ..instruments import Instrument, Scale
 from .coding import (MISSING_TOKENS, Coded, cell_text, code_column, code_likert, code_option,
                      likert_lookup, normalize_ids, option_lookup, parse_seconds)
+from .duplicates import DuplicatePatterns, duplicate_patterns
 
 CHECKS: dict[str, tuple[str, str]] = {
     "non_numeric": ("error", "answer is neither a number nor a scale label; set to missing"),
@@ -56,7 +60,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "value_labels_recoded": ("info", "SPSS codes recoded to scale points via value labels"),
     "missing": ("warning", "item not answered"),
     "duplicate_id": ("error", "respondent id already seen on an earlier row"),
-    "duplicate_row": ("error", "row identical to an earlier row"),
+    "duplicate_row": ("warning", "same answers as an earlier row under another id (real respondents can answer alike)"),
     "straight_lining": ("warning", "same answer on all items (or a long run of identical answers)"),
     "too_fast": ("warning", "completion time below the minimum"),
     "duration_invalid": ("warning", "duration is not a number of seconds"),
@@ -96,6 +100,9 @@ class ValidationReport:
         ``{check: drop | flag | keep}`` once cleaning has run.
     actions : DataFrame
         Per check: findings, respondents, policy, dropped, flagged (after cleaning).
+    duplicates : DuplicatePatterns
+        Answer patterns shared by several respondents and how many identical pairs chance
+        alone would give on this instrument (:meth:`DuplicatePatterns.sentence`, ``.table()``).
     """
 
     findings: pd.DataFrame
@@ -108,6 +115,7 @@ class ValidationReport:
     policies: dict[str, str] | None = None
     actions: pd.DataFrame | None = None
     n_kept: int | None = None
+    duplicates: DuplicatePatterns | None = None
 
     # ---- queries
     def of(self, check: str) -> pd.DataFrame:
@@ -165,6 +173,11 @@ class ValidationReport:
                         extra += f": {r.flagged} flagged"
                 lines.append(f"  {r.check:<{w}}  {r.severity:<7} {r.findings:>6} findings, "
                              f"{r.respondents:>5} respondents{extra}")
+        d = self.duplicates
+        if d is not None and d.n_items:
+            lines.append(f"  identical answer patterns: {d.observed_pairs} pairs observed, "
+                         f"{d.expected_pairs:.3g} expected by chance ({d.straight_line_patterns} of "
+                         f"{d.shared_patterns} shared patterns are straight lines)")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -206,6 +219,9 @@ class ValidationReport:
         out += [f"{self.n_rows} rows validated: {self.n_errors} errors, {self.n_warnings} warnings{kept}.", ""]
         out += [f"- {x}" for x in self._settings_lines()] + [""]
         out += ["## Checks", "", md_table(self.counts) if not self.counts.empty else "No findings.", ""]
+        if self.duplicates is not None and self.duplicates.n_items:
+            out += ["## Identical answer patterns", "", self.duplicates.sentence(), "",
+                    md_table(self.duplicates.table()), ""]
         if self.mapping is not None:
             out += ["## Column mapping", "", md_table(self.mapping.table), ""]
         if self.privacy is not None and not self.privacy.table.empty:
@@ -240,6 +256,9 @@ class ValidationReport:
             h.append("<ul>" + "".join(f"<li>{esc(x).replace('`', '')}</li>" for x in sl) + "</ul>")
         h.append("<h2>Checks</h2>")
         h.append(table_html(self.counts) if not self.counts.empty else "<p>No findings.</p>")
+        if self.duplicates is not None and self.duplicates.n_items:
+            h.append("<h2>Identical answer patterns</h2>"
+                     f"<p>{esc(self.duplicates.sentence())}</p>" + table_html(self.duplicates.table()))
         if self.mapping is not None:
             h.append("<h2>Column mapping</h2>" + table_html(self.mapping.table))
         if self.privacy is not None and not self.privacy.table.empty:
@@ -346,7 +365,8 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
                        speed_ratio: float | None = 1 / 3, straight_min_share: float = 0.5,
                        longstring: int | None = None, duplicate_columns: str | list[str] | None = None,
                        missing_values: Iterable[str] = (), value_labels: Mapping[str, Mapping[Any, str]] | None = None,
-                       mapping: Any = None, privacy: Any = None, source: Any = None) -> ValidationReport:
+                       mapping: Any = None, privacy: Any = None, source: Any = None,
+                       max_out_of_range: float | None = 0.02) -> ValidationReport:
     """Code and check survey responses.
 
     Parameters
@@ -378,10 +398,28 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
         are recoded to the scale points.
     mapping, privacy, source
         Column mapping, privacy report and source info to include in the report.
+    max_out_of_range : float or None
+        A column where more than this share of the numeric answers (and at least
+        3 answers) are whole numbers outside the declared scale says the scale is declared
+        wrongly (e.g. a 10-point item declared 1-7): validation stops with an
+        :class:`~crm_research.errors.InstrumentError` naming the scale, its range, the
+        columns, the values found and their counts, instead of blanking those answers.
+        None turns the check off (out-of-range answers are then error findings, set to
+        missing).
 
     Returns
     -------
     ValidationReport
+
+    Raises
+    ------
+    InstrumentError
+        When answers systematically fall outside a declared scale (see ``max_out_of_range``).
+
+    Examples
+    --------
+    >>> rep = validate_responses(df, inst)  # doctest: +SKIP
+    >>> print(rep.duplicates.sentence())  # doctest: +SKIP
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"validate_responses() needs a DataFrame, got {type(df).__name__}")
@@ -389,6 +427,8 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
         raise ValueError(f"speed_ratio must be between 0 and 1 (e.g. 1/3) or None, got {speed_ratio!r}")
     if not 0 < straight_min_share <= 1:
         raise ValueError(f"straight_min_share must be in (0, 1], got {straight_min_share!r}")
+    if max_out_of_range is not None and not 0 <= max_out_of_range < 1:
+        raise ValueError(f"max_out_of_range must be a share between 0 and 1 or None, got {max_out_of_range!r}")
     if longstring is not None and (int(longstring) != longstring or longstring < 2):
         raise ValueError(f"longstring must be a whole number >= 2 or None, got {longstring!r}")
     tokens = MISSING_TOKENS | frozenset(str(t).strip().casefold() for t in missing_values)
@@ -458,6 +498,7 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
             F.one("missing_column", column=i, message=f"item {i!r} not in the file: it counts as unanswered "
                                                       f"in every score of {inst.item(i).construct}")
     ac_ids = [a.id for a in inst.attention_checks if a.id in df.columns]
+    outside: dict[str, list[tuple[str, dict[int, int], int, int]]] = {}
     for col in item_ids + ac_ids:
         scale = inst.scale_of(col)
         lookup = likert_lookup(scale)
@@ -493,14 +534,17 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
         for st, check in (("non_numeric", "non_numeric"), ("out_of_range", "out_of_range")):
             pos = _unique_positions(codes, [j for j, s in enumerate(status[:-1]) if s == st])
             F.cells(check, col, pos, texts_arr[codes[pos]], notes[codes[pos]])
+        _tally_out_of_range(outside, scale, col, codes, res)
         if col in item_ids:
             miss = np.flatnonzero((codes == -1) | np.isin(codes, [j for j, s in enumerate(status[:-1]) if s == "missing"]))
             F.cells("missing", col, miss, texts_arr[codes[miss]], ["no answer"] * len(miss))
 
+    _stop_on_wrong_scale(inst, outside, max_out_of_range, source)
+
     # ---- demographics
     for q in inst.demographics:
         if q.id not in df.columns:
-            F.one("missing_column", column=q.id, message=f"demographic {q.id!r} ({q.text['en']}) not in the file")
+            F.one("missing_column", column=q.id, message=f"demographic {q.id!r} ({inst.text_in(q.text, 'en')}) not in the file")
             continue
         lookup = option_lookup(q)
         recode = None
@@ -603,15 +647,14 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
         v = np.asarray(coded[ac.id], dtype=float)
         pos = np.flatnonzero(np.isnan(v) | (v != ac.expected))
         raw_text = df[ac.id].to_numpy(dtype=object)
-        exp = f"{ac.expected} ({sc.labels['zh'][ac.expected - 1]}/{sc.labels['en'][ac.expected - 1]})"
+        exp = _point_text(sc, ac.expected)
         msgs, vals_ = [], []
         for p in pos:
             vals_.append(cell_text(raw_text[p]))
             if np.isnan(v[p]):
                 msgs.append(f"no valid answer; the check asks for {exp}")
             else:
-                k = int(v[p])
-                msgs.append(f"answered {k} ({sc.labels['zh'][k - 1]}/{sc.labels['en'][k - 1]}); the check asks for {exp}")
+                msgs.append(f"answered {_point_text(sc, int(v[p]))}; the check asks for {exp}")
         F.cells("attention_failed", ac.id, pos, vals_, msgs)
 
     # ---- straight-lining
@@ -685,13 +728,64 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
                     [f"identical to row {first[int(h[p])]} in {desc}" for p in pos])
 
     coded_df = pd.DataFrame(coded, index=pd.Index(rows, name="row"))
+    dup_stats = duplicate_patterns(coded_df[item_ids], [inst.scale_of(i).points for i in item_ids]) \
+        if item_ids else None
     col_order = {c: i for i, c in enumerate(list(coded) + [c for c in df.columns if c not in coded])}
     if mapping is not None:
         for i, c in enumerate(mapping.table.column):
             col_order.setdefault(c, len(col_order) + i)
     findings = F.table(col_order)
     return ValidationReport(findings=findings, data=coded_df, n_rows=n, settings=settings,
-                            source=source, mapping=mapping, privacy=privacy)
+                            source=source, mapping=mapping, privacy=privacy, duplicates=dup_stats)
+
+
+def _point_text(sc: Scale, value: int) -> str:
+    labs = [sc.labels[lg][value - sc.min] for lg in sc.labels
+            if sc.min <= value <= sc.max and sc.labels[lg][value - sc.min] is not None]
+    return f"{value} ({'/'.join(labs)})" if labs else str(value)
+
+
+def _tally_out_of_range(outside: dict, scale: Scale, col: str, codes: np.ndarray, res: list[Coded]) -> None:
+    """Record, per scale, the whole numbers outside the scale found in one column."""
+    wrong = [j for j, r in enumerate(res) if r.status == "out_of_range" and math.isfinite(r.found)
+             and float(r.found).is_integer()]
+    if not wrong:
+        return
+    counts = np.bincount(codes[codes >= 0], minlength=len(res))
+    found: dict[int, int] = {}
+    for j in wrong:
+        found[int(res[j].found)] = found.get(int(res[j].found), 0) + int(counts[j])
+    numeric = int(sum(counts[j] for j, r in enumerate(res) if r.status in ("ok", "converted", "out_of_range")))
+    outside.setdefault(scale.id, []).append((col, dict(sorted(found.items())), sum(found.values()), numeric))
+
+
+def _stop_on_wrong_scale(inst: Instrument, outside: dict, share: float | None, source: Any) -> None:
+    """InstrumentError when answers systematically fall outside a declared scale."""
+    if share is None:
+        return
+    for sid, cols in outside.items():
+        bad = [c for c in cols if c[2] >= 3 and c[2] > share * c[3]]
+        if not bad:
+            continue
+        sc = inst.scales[sid]
+        every: dict[int, int] = {}
+        for _, found, _, _ in bad:
+            for k, v in found.items():
+                every[k] = every.get(k, 0) + v
+        lo, hi = min([sc.min, *every]), max([sc.max, *every])
+        shown = bad[:8]
+        parts = [f"{col}: {', '.join(f'{k} ({v}x)' for k, v in found.items())} = {n_out} of {n_num} answers"
+                 for col, found, n_out, n_num in shown]
+        more = f"; and {len(bad) - len(shown)} more columns" if len(bad) > len(shown) else ""
+        where = f" in {source.file}" if getattr(source, "file", None) else ""
+        total = sum(c[2] for c in bad)
+        raise InstrumentError(
+            inst.path or inst.id, f"scales.{sid}",
+            f"scale {sid!r} is declared {sc.range_text} ({sc.points} points), but {total} answers{where} lie outside "
+            f"it in {len(bad)} column{'s' if len(bad) != 1 else ''}: " + "; ".join(parts) + more
+            + "; these answers would be blanked",
+            hint=f"if the items really run {lo}-{hi}, declare scales.{sid} with min: {lo} and max: {hi}; "
+                 f"if a number is a code for 'no answer', pass it as a missing value (missing_values=[...])")
 
 
 def _same(a: Any, b: Any) -> bool:
