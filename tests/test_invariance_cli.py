@@ -113,10 +113,9 @@ def test_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert list(pd.read_csv(out / "invariance.csv")["step"]) == ["configural", "metric"]
 
 
-def test_model_and_instrument_are_exclusive(tmp_path, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["invariance", str(HS), "--group", "school", "-o", str(tmp_path / "o")])
-    assert e.value.code == 2
+def test_model_or_instrument_is_needed(tmp_path, capsys):
+    assert main(["invariance", str(HS), "--group", "school", "-o", str(tmp_path / "o")]) == 2
+    assert "give the model: --model MODEL.lav or --instrument YAML" in capsys.readouterr().err
     assert main(["invariance", str(GROUPED), "--group", "segment", "--instrument", str(INSTRUMENT),
                  "--structural", "model_z", "-o", str(tmp_path / "o")]) == 2
     assert "model_z" in capsys.readouterr().err

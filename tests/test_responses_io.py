@@ -115,7 +115,8 @@ def test_sniff_reports_widths():
 
 def test_wrong_delimiter_everything_in_one_column(tmp_path):
     p = tmp_path / "one.csv"
-    p.write_text("respondent_id PF1 PF2\n1 4 5\n2 3 3\n", encoding="utf-8")
+    # spaces that do not split every row alike are not a delimiter
+    p.write_text("respondent_id PF1 PF2\n1 4 5\n2 3\n", encoding="utf-8")
     with pytest.raises(DataFileError, match=r"row 1: all values are in one column: the delimiter is not comma"):
         read_responses(p)
     p2 = tmp_path / "semi.csv"

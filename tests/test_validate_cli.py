@@ -133,7 +133,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     p.write_bytes(b"respondent_id,PF1\n1,\xff\xfe\x80\n")
     files["encoding"] = (p, "text encoding not recognised")
     p = tmp / "delim.csv"
-    p.write_text("respondent_id PF1\n1 4\n", encoding="utf-8")
+    p.write_text("respondent_id PF1\n1 4 5\n", encoding="utf-8")   # spaces, but not a consistent delimiter
     files["delimiter"] = (p, "all values are in one column")
     p = tmp / "header.csv"
     p.write_text("respondent_id,PF1\n", encoding="utf-8")

@@ -3,18 +3,26 @@ from __future__ import annotations
 
 import argparse
 
+from . import options
+
 EPILOG = """\
 examples:
   crm-research invariance survey.csv --group platform --instrument surveys/ecommerce_crm.yaml -o reports/inv
   crm-research invariance survey.csv --group segment --instrument surveys/ecommerce_crm.yaml \\
       --structural ops --paths H1 H2 -o reports/inv-ops
   crm-research invariance hs.csv --group school --model hs_cfa.lav --steps configural metric scalar -o reports/hs
+  crm-research invariance export.xlsx --sheet 2 --group 平台 --instrument my_survey.yaml --map Q1=A1 -o out
 
-With --instrument the file is prepared as `crm-research validate` does (columns mapped, personal
-data pseudonymized, cleaning policies applied, reverse-keyed items recoded); a demographic group
-column is labelled with the instrument's option texts.  Without --structural the measurement
-model is tested; with it (ops, crm, combined) the structural model, and its paths (H1...) are
-compared across groups.  With --model the file is read as it is and the lavaan syntax is used.
+Data: CSV/TSV/TXT/DAT (UTF-8, BOM, GBK; delimiter detected), Excel .xlsx (--sheet), SPSS .sav,
+Parquet.  With --instrument the file is prepared as `crm-research validate` does (columns mapped,
+personal data pseudonymized, cleaning policies applied, reverse-keyed items recoded); a
+demographic group column is labelled with the instrument's option texts.  Without --structural
+the measurement model is tested; with it (a model name declared under the instrument's
+models:) the structural model, and its paths (H1...) are compared across groups.  With --model
+the lavaan syntax of that file is used (only its variables and the group column are read).
+
+Missing answers (--missing): ml (default) = full-information ML, listwise = complete rows only;
+when no model variable has a missing value both coincide.
 
 Each step (configural, metric, scalar, strict) is judged by Chen (2007): invariance holds when
 delta CFI >= -.010 and delta RMSEA <= .015 relative to the previous step; the chi-square
@@ -34,14 +42,16 @@ def add_parser(sub) -> None:
         description="Test configural, metric, scalar and strict measurement invariance across the groups "
                     "of a column (lavaan group.equal) and compare structural paths across the groups.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("data", help="response file: .csv/.tsv/.txt, .xlsx or .sav (one row per respondent)")
+    p.add_argument("data", help="data file: .csv/.tsv/.txt/.dat, .xlsx, .sav or .parquet (one row per respondent)")
     p.add_argument("--group", required=True, metavar="COL", help="column defining the groups")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", metavar="MODEL.lav", help="model file with lavaan syntax")
-    src.add_argument("--instrument", metavar="YAML", help="instrument YAML, e.g. surveys/ecommerce_crm.yaml")
+    p.add_argument("--model", metavar="MODEL.lav", help="model file with lavaan syntax (UTF-8 or GBK)")
+    p.add_argument("--instrument", "-i", metavar="YAML",
+                   help="instrument YAML: prepare the responses as `validate` does; without --model its "
+                        "measurement model (or --structural NAME) is tested")
     p.add_argument("--structural", metavar="NAME",
-                   help="with --instrument: structural model to test (e.g. ops, crm, combined); "
+                   help="with --instrument: structural model to test (a name under the instrument's models:); "
                         "default: the measurement model")
+    options.add_missing_option(p)
     p.add_argument("--steps", nargs="+", default=["configural", "metric", "scalar", "strict"],
                    choices=("configural", "metric", "scalar", "strict"), metavar="STEP",
                    help="invariance steps in nesting order (default: configural metric scalar strict)")
@@ -55,131 +65,79 @@ def add_parser(sub) -> None:
     p.add_argument("--rmsea-rise", type=float, default=0.015,
                    help="largest tolerated rise in RMSEA (default: %(default)s)")
     p.add_argument("--alpha", type=float, default=0.05, help="level of the tests (default: %(default)s)")
-    p.add_argument("--column-map", metavar="YAML", help="with --instrument: {file column: variable id} mapping")
+    options.add_map_option(p, target="ID", meaning="an instrument variable id with --instrument, else a "
+                                                   "variable of the --model", example="--map Q1=PF1")
+    options.add_deprecated(p, "--column-map", new="--map", dest="column_map", metavar="YAML", append=True)
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    options.add_reading_options(p)
+    options.add_intake_options(p)
     p.set_defaults(func=run)
 
 
 # --------------------------------------------------------------------------- data
 def _load(args):
-    """(data, syntax, instrument or None, group labels note) for the arguments."""
-    from pathlib import Path
-
-    from ..errors import ConfigError, DataFileError
+    """(data, syntax, instrument or None, lines to print) for the arguments."""
+    from ..errors import ConfigError
     from ..invariance import resolve_syntax
+    from ..responses import read_text
 
-    group = args.group
+    if not args.model and not args.instrument:
+        raise ConfigError("invariance", "", "give the model: --model MODEL.lav or --instrument YAML",
+                          hint="--instrument tests the instrument's measurement model (or --structural NAME)")
+    inst = None
+    if args.instrument:
+        from ..instruments import load_instrument
+
+        inst = load_instrument(args.instrument)
     if args.model:
         if args.structural:
-            raise ConfigError("--structural", "", "only used with --instrument",
-                              hint="put the structural part in the --model file, or use --instrument")
-        if args.column_map:
-            raise ConfigError("--column-map", "", "only used with --instrument", hint="drop --column-map")
-        mpath = Path(args.model)
-        if not mpath.is_file():
-            raise DataFileError(str(mpath), "model file not found", hint="give a file with lavaan syntax")
-        syntax = mpath.read_text(encoding="utf-8")
-        from ..responses.reading import read_responses
-
-        data = read_responses(args.data).data.copy()
-        from ..privacy import header_kind
-
-        if group in data.columns and header_kind(group):
-            raise DataFileError(args.data, f"the group column looks like personal data ({header_kind(group)})",
-                                column=group, hint="group by a non-identifying column")
-        _check_group(data, group, args.data)
-        data = _numeric_variables(data, syntax, args.data)
-        return data, syntax, None
-    from ..instruments import load_instrument
-    from ..responses import prepare_responses
-
-    inst = load_instrument(args.instrument)
-    model = args.structural or "measurement"
-    if model != "measurement" and model not in inst.models:
-        raise ConfigError("--structural", "", f"instrument {inst.id!r} has no model {model!r}",
-                          hint=f"use one of: {', '.join(inst.models)} (or omit it for the measurement model)")
-    syntax = resolve_syntax(model, inst)
-    rs = prepare_responses(args.data, inst, column_map=args.column_map)
-    if group in set(rs.privacy.table.get("column", [])):
-        raise DataFileError(args.data, "the group column is personal data; it was pseudonymized and cannot "
-                            "define groups", column=group, hint="group by a non-identifying column")
-    if group in rs.data.columns:
-        data = rs.items.copy()
-        data[group] = rs.data[group]
-    elif rs.other is not None and group in rs.other.columns:
-        data = rs.items.copy()
-        data[group] = rs.other[group]
+            raise ConfigError("--structural", "", "not used with --model",
+                              hint="put the structural part in the --model file, or drop --model")
+        syntax = read_text(args.model, what="model file")
     else:
-        data = rs.items.copy()
-        _check_group(data, group, args.data, extra=list(rs.data.columns) + list(getattr(rs.other, "columns", [])))
-    q = next((d for d in inst.demographics if d.id == group), None)
-    if q is not None and q.options:    # demographic codes -> the instrument's option texts
-        labels = {o["value"]: o.get("en", str(o["value"])) for o in q.options}
-        data[group] = data[group].map(lambda v: labels.get(_code(v), v))
-    return data, syntax, inst
+        model = args.structural or "measurement"
+        if model != "measurement" and model not in inst.models:
+            raise ConfigError("--structural", "", f"instrument {inst.id!r} has no model {model!r}",
+                              hint=f"use one of: {', '.join(inst.models)} (or omit it for the measurement model)")
+        syntax = resolve_syntax(model, inst)
+    data, lines = options.model_data(args, options.observed_variables(syntax), args.group)
+    return data, syntax, inst, lines
 
 
-def _code(v):
-    """1.0 -> 1 (option values are whole numbers); anything else unchanged."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return v
-    return int(f) if f == f and f.is_integer() else v
+def _drop_small(data, group, syntax, min_n, missing="listwise"):
+    """Leave out groups with fewer than ``min_n`` usable cases; returns (data, note).
 
-
-def _numeric_variables(data, syntax, file):
-    """The model's observed variables as numbers; a cell that is not a number is a DataFileError."""
-    import pandas as pd
-
-    from ..errors import DataFileError
-    from ..sem.partable import var_names
-    from ..sem.syntax import parse_syntax
-
-    ov = var_names(parse_syntax(syntax).rows).ov
-    missing = [v for v in ov if v not in data.columns]
-    if missing:
-        raise DataFileError(str(file), f"the model's observed variable(s) {', '.join(missing)} have no column",
-                            column=missing[0], hint="check the spelling in the model file or the file's header")
-    for v in ov:
-        col = data[v]
-        txt = col.astype("string").str.strip()
-        blank = col.isna() | (txt == "")
-        num = pd.to_numeric(txt.where(~blank), errors="coerce")
-        bad = num.isna() & ~blank
-        if bad.any():
-            row = bad.idxmax()
-            raise DataFileError(str(file), "not a number", row=int(row) if str(row).isdigit() else None, column=v, value=col[row],
-                                hint="model variables must be numeric; recode the answers or leave the cell blank")
-        data[v] = num.astype(float)
-    return data
-
-
-def _check_group(data, group, file, extra=None) -> None:
-    from ..errors import DataFileError
-
-    cols = [str(c) for c in (extra if extra is not None else data.columns)]
-    if group not in data.columns:
-        shown = ", ".join(c for c in cols if not c.startswith("flag_"))[:300]
-        raise DataFileError(str(file), "group column not found", column=group,
-                            hint=f"--group must name a column of the file; available: {shown}")
-
-
-def _drop_small(data, group, syntax, min_n):
-    """Leave out groups with fewer than ``min_n`` complete cases; returns (data, note)."""
-    from ..sem.partable import var_names
-    from ..sem.syntax import parse_syntax
-
-    ov = [v for v in var_names(parse_syntax(syntax).rows).ov if v in data.columns]
-    complete = data[ov + [group]].notna().all(axis=1)
-    counts = data.loc[complete, group].value_counts()
+    Usable: complete on the model's variables (listwise), or with at least one answer (ml).
+    """
+    ov = [v for v in options.observed_variables(syntax) if v in data.columns]
+    if missing == "ml":
+        usable = data[ov].notna().any(axis=1) & data[group].notna()
+        what = "cases with an answer"
+    else:
+        usable = data[ov + [group]].notna().all(axis=1)
+        what = "complete cases"
+    counts = data.loc[usable, group].value_counts()
     small = counts[counts < min_n]
     if small.empty:
         return data, ""
-    note = ("left out group(s) with fewer than %d complete cases: " % min_n
+    note = (f"left out group(s) with fewer than {min_n} {what}: "
             + ", ".join(f"{g!r} (n = {n})" for g, n in small.items()))
     return data[~data[group].isin(small.index)], note
+
+
+def _missing_kw(fn, missing: str) -> dict:
+    """``{missing: ...}`` when the library function takes it; listwise needs no argument."""
+    import inspect
+
+    from ..errors import ConfigError
+
+    if "missing" in inspect.signature(fn).parameters:
+        return {"missing": missing}
+    if missing != "listwise":
+        raise ConfigError("--missing", "", f"{missing} is not available for invariance tests in this version",
+                          hint="use --missing listwise")
+    return {}
 
 
 # --------------------------------------------------------------------------- output
@@ -210,8 +168,10 @@ def _md_table(df) -> str:
 def _summary_md(args, inv, paths, notes) -> str:
     groups = ", ".join(f"{g} (n = {n})" for g, n in zip(inv.group_labels, inv.nobs_groups))
     model = args.model or f"{args.instrument}: {args.structural or 'measurement'} model"
+    if args.model and args.instrument:
+        model += f" (responses prepared with {args.instrument})"
     s = [f"# Measurement invariance across `{args.group}`", "",
-         f"- Data: `{args.data}`", f"- Model: `{model}`", f"- Groups (complete cases): {groups}"]
+         f"- Data: `{args.data}`", f"- Model: `{model}`", f"- Groups (cases used): {groups}"]
     s += [f"- Note: {n}" for n in notes]
     cols = ["step", "npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "chisq.diff", "df.diff",
             "pvalue.diff", "delta.cfi", "delta.rmsea", "holds"]
@@ -254,28 +214,36 @@ def run(args) -> int:
         raise ConfigError("--min-n", "", f"must be 2 or more, got {args.min_n}")
     if not 0 < args.alpha < 1:
         raise ConfigError("--alpha", "", f"must be between 0 and 1, got {args.alpha}")
-    data, syntax, inst = _load(args)
+    data, syntax, inst, lines = _load(args)
+    variables = options.observed_variables(syntax)
+    missing, had_missing, mnotes = options.resolve_missing(args, data, variables, args.group)
+    fit_missing = missing if had_missing else "listwise"
+    rows = len(data)
     notes = []
     if args.min_n:
-        data, note = _drop_small(data, args.group, syntax, args.min_n)
+        data, note = _drop_small(data, args.group, syntax, args.min_n, fit_missing)
         if note:
             notes.append(note)
     try:
         inv = measurement_invariance(syntax, data, args.group, steps=args.steps, cfi_drop=args.cfi_drop,
-                                     rmsea_rise=args.rmsea_rise, alpha=args.alpha)
+                                     rmsea_rise=args.rmsea_rise, alpha=args.alpha,
+                                     **_missing_kw(measurement_invariance, fit_missing))
     except ModelError as e:
-        if "complete case" in e.message and not args.min_n:
+        if ("complete case" in e.message or "case(s)" in e.message) and not args.min_n:
             raise ModelError(f"{args.data}: {e.message}", hint="pass --min-n N to leave out groups with fewer than "
                              "N complete cases, or merge groups in the file") from None
         raise
     has_paths = any(r.op == "~" for r in parse_syntax(syntax).rows)
     if args.paths and not has_paths:
         raise ConfigError("--paths", "", "the model has no structural path to compare",
-                          hint="use --structural ops|crm|combined, or a --model with '~' regressions")
+                          hint="use --structural NAME (a model of the instrument), or a --model with '~' regressions")
     paths = None
     if has_paths:
         paths = compare_paths(syntax, data, args.group, paths=args.paths, invariance=args.path_invariance,
-                              instrument=inst, alpha=args.alpha)
+                              instrument=inst, alpha=args.alpha, **_missing_kw(compare_paths, fit_missing))
+    notes.insert(0, options.describe_missing(missing, rows, int(sum(inv.nobs_groups)), had_missing=had_missing))
+    for line in lines + mnotes:
+        print(line)
     text = _summary_md(args, inv, paths, notes)
     out.mkdir(parents=True, exist_ok=True)
     inv.table.to_csv(out / OUTPUTS["invariance"], index=False)

@@ -3,11 +3,20 @@ from __future__ import annotations
 
 import argparse
 
+from . import options
+
 EPILOG = """\
 examples:
   crm-research validate export.csv --instrument surveys/ecommerce_crm.yaml -o reports/validation
   crm-research validate surveys/examples/wjx_ecommerce_crm_gbk.csv --instrument surveys/ecommerce_crm.yaml \\
       --policy too_fast=drop --policy straight_lining=drop --salt-file ~/.crm_salt -o reports/wjx
+  crm-research validate export.xlsx --sheet 答卷数据 -i my_survey.yaml --map Q1=A1 --map Q2=A2 -o reports/v
+  crm-research validate survey.sav -i my_survey.yaml --map columns.yaml --na 99 -o reports/v
+
+reading: CSV/TSV/TXT/DAT (UTF-8, UTF-8 with BOM, UTF-16, GBK/GB18030; comma, semicolon, tab, |
+or whitespace, detected), Excel .xlsx (--sheet NAME or 0-based INDEX), SPSS .sav, Parquet.
+column map (--map, repeatable): a YAML file 'file column: variable id' or COLUMN=ID pairs; columns
+named by item id, by a platform's id/duration names or by the question text are found without it.
 
 outputs (in the -o folder): validation_report.html / .md, findings.csv (one row per problem:
 check, severity, respondent, row, column, value, message), mapping.csv, clean.csv,
@@ -29,26 +38,22 @@ def add_parser(sub) -> None:
                     "the instrument (by id, a column map or the exported question text), remove personal "
                     "data, check every answer and write a validation report, the cleaned data and scores.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("responses", help="response file: .csv/.tsv/.txt, .xlsx, .sav")
+    p.add_argument("responses", help="response file: .csv/.tsv/.txt/.dat, .xlsx, .sav or .parquet")
     p.add_argument("--instrument", "-i", required=True, help="instrument YAML, e.g. surveys/ecommerce_crm.yaml")
     p.add_argument("-o", "--out", default="reports/validation", help="output folder (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs in the folder")
-    p.add_argument("--map", dest="column_map", metavar="MAP.yaml",
-                   help="column map YAML {column header: variable id} for columns not matched automatically")
-    p.add_argument("--policy", action="append", default=[], metavar="CHECK=POLICY",
-                   help="cleaning policy drop|flag|keep per check, repeatable (e.g. too_fast=drop); all=POLICY sets every check")
-    g = p.add_argument_group("privacy")
-    g.add_argument("--salt", help="salt for pseudonyms of personal data (same salt, same pseudonyms); "
-                                  "default: random per run, so pseudonyms cannot be recomputed")
-    g.add_argument("--salt-file", metavar="FILE", help="read the salt from a file (keeps it out of shell history)")
+    options.add_map_option(p, target="ID", meaning="an item, attention-check, demographic, personal-data, "
+                                                   "respondent-id or duration id of the instrument",
+                           example="--map Q1=PF1")
+    g = options.add_intake_options(p, title="cleaning and privacy")
     g.add_argument("--pii-policy", choices=("pseudonymize", "drop"), default="pseudonymize",
                    help="for personal-data columns detected by name or content (default: %(default)s)")
-    r = p.add_argument_group("reading")
-    r.add_argument("--sheet", help="Excel sheet name or 0-based number (default: first sheet)")
-    r.add_argument("--encoding", help="CSV encoding (default: detect UTF-8 / UTF-8 BOM / UTF-16 / GBK-GB18030)")
-    r.add_argument("--delimiter", help="CSV delimiter (default: detect comma, tab, semicolon, |); 'tab' for tab")
-    r.add_argument("--missing", action="append", default=[], metavar="TOKEN",
+    r = options.add_reading_options(p)
+    r.add_argument("--na", action="append", default=[], metavar="TOKEN",
                    help="extra cell text meaning 'no answer' (e.g. -3 or 99), repeatable")
+    options.add_deprecated(r, "--missing", new="--na TOKEN (validate fits no model: --missing ml|listwise "
+                                                "belongs to fit, invariance and study)",
+                           dest="na", metavar="TOKEN", append=True, transform=_token)
     c = p.add_argument_group("checks")
     c.add_argument("--min-seconds", type=float, help="speed check: absolute minimum duration "
                                                      "(default: the instrument's duration.min_seconds)")
@@ -66,6 +71,13 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _token(value: str) -> str:
+    if value.strip().lower() in ("ml", "listwise"):
+        raise ValueError(f"validate fits no model: --missing {value} belongs to fit, invariance and study; "
+                         "to name a 'no answer' code here use --na TOKEN")
+    return value
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -73,18 +85,7 @@ def run(args) -> int:
     from ..instruments import load_instrument
     from ..responses import OUTPUT_FILES, prepare_responses, write_outputs
 
-    salt = args.salt
-    if args.salt_file:
-        if salt:
-            raise ConfigError("--salt-file", "", "give either --salt or --salt-file, not both")
-        sp = Path(args.salt_file).expanduser()
-        if not sp.is_file():
-            raise ConfigError(str(sp), "", "salt file not found", hint="create it, e.g. with a random passphrase")
-        salt = sp.read_text(encoding="utf-8").strip()
-        if not salt:
-            raise ConfigError(str(sp), "", "salt file is empty")
-    if salt == "":
-        raise ConfigError("--salt", "", "the salt must not be empty", hint="omit --salt for a random salt")
+    intake = options.intake_options(args)
     if not 0 <= args.speed_ratio < 1:
         raise ConfigError("--speed-ratio", "", f"must be between 0 and 1, got {args.speed_ratio}",
                           hint="e.g. 0.333 for a third of the median; 0 turns the relative rule off")
@@ -102,15 +103,12 @@ def run(args) -> int:
         raise CRMResearchError(f"{out}: would overwrite existing outputs {', '.join(existing)}",
                                hint="pass --force to overwrite, or choose another output folder (-o)")
     inst = load_instrument(args.instrument)
-    sheet = args.sheet
-    if sheet is not None and sheet.isdigit():
-        sheet = int(sheet)
     rs = prepare_responses(
-        args.responses, inst, column_map=args.column_map, policies=args.policy, salt=salt,
-        pii_policy=args.pii_policy, sheet=sheet, encoding=args.encoding, delimiter=args.delimiter,
+        args.responses, inst, column_map=options.column_map(args), map_label="--map", **intake,
+        pii_policy=args.pii_policy, **options.reading_options(args),
         min_seconds=args.min_seconds, speed_ratio=args.speed_ratio or None,
         straight_min_share=args.straight_min_share, longstring=args.longstring,
-        duplicate_columns=None if args.duplicates_on == "all" else "answers", missing_values=args.missing,
+        duplicate_columns=None if args.duplicates_on == "all" else "answers", missing_values=args.na,
         min_valid=args.min_valid, require_all_items=not args.allow_missing_items)
     paths = write_outputs(rs, out, force=args.force)
     _print_summary(rs, paths)
@@ -120,6 +118,8 @@ def run(args) -> int:
 def _print_summary(rs, paths) -> None:
     rep = rs.report
     print(rs.source.summary())
+    for n in rs.mapping.notes:
+        print(f"note: {n}")
     t = rs.mapping.table
     items = rs.mapping.expected[rs.mapping.expected.role == "item"]
     print(f"columns: {int(t.mapped_to.notna().sum())} of {len(t)} mapped; items {int(items.column.notna().sum())}"

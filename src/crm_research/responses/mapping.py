@@ -18,11 +18,22 @@ A column is mapped, in this order of precedence:
 Exactly one candidate maps the column; several make it ``ambiguous`` (listed, not mapped);
 none leave it ``unmapped``. Nothing is guessed. When two columns claim one variable with the
 same precedence, both are reported as ``conflict`` and neither is mapped.
+
+**One column-map convention for every verb.** A column map says which *file column* holds
+which *id*: an instrument variable for survey data, a model variable for ``fit``, a canonical
+field (``customer_id``, ``timestamp``, ``amount`` ...) for transaction data. It is given as a
+YAML file ``{file column: id}``, a dict ``{file column: id}``, a list of ``"COLUMN=ID"``
+strings, or a list mixing these (the CLI's repeatable ``--map``); :func:`parse_column_map`
+reads all of them and :func:`resolve_column_map` checks them against a file's columns. A
+``COLUMN=ID`` pair written the other way round (``ID=COLUMN``, the old order of ``kpi
+--map``) is accepted with a note when only that reading fits; when both readings fit it is an
+error (a map file is never turned round).
 """
 from __future__ import annotations
 
+import difflib
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -80,10 +91,13 @@ class ColumnMapping:
         lists the competing variables of an ambiguous or conflicting column.
     expected : DataFrame
         One row per instrument variable: ``variable, role, column`` (column empty if absent).
+    notes : list of str
+        Notes about the column map (a ``COLUMN=ID`` pair read the other way round).
     """
 
     table: pd.DataFrame
     expected: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rename(self) -> dict[str, str]:
@@ -119,6 +133,7 @@ class ColumnMapping:
         mapped = t.mapped_to.notna()
         lines = [f"Column mapping: {int(mapped.sum())} of {len(t)} columns mapped "
                  f"({', '.join(f'{m} {n}' for m, n in t.loc[mapped, 'method'].value_counts().items())})"]
+        lines += [f"  note: {n}" for n in self.notes]
         items = self.expected[self.expected.role == "item"]
         lines.append(f"  items found: {int(items.column.notna().sum())} of {len(items)}")
         if self.missing_items:
@@ -138,38 +153,207 @@ class ColumnMapping:
         return f"<pre>{html.escape(self.summary())}</pre>" + self.table.to_html(index=False, na_rep="")
 
 
-def load_column_map(spec: str | Path | Mapping[str, Any] | None) -> dict[str, str | None]:
-    """A column map from a dict or a YAML file ``{column: variable id or null}``."""
-    if spec is None:
-        return {}
-    if isinstance(spec, Mapping):
-        raw, src = dict(spec), "column_map"
-    else:
-        import yaml
+@dataclass(frozen=True)
+class MapEntry:
+    """One entry of a column map: file ``column`` -> ``target`` id (None: ignore the column).
 
-        p = Path(spec)
-        src = str(p)
-        if not p.exists():
-            raise ConfigError(src, "", "column map file not found", hint="pass a YAML file {column: item_id}")
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
-        except UnicodeDecodeError:
-            raise ConfigError(src, "", "not UTF-8 text", hint="save the column map as UTF-8") from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark else ""
-            raise ConfigError(src, where, f"invalid YAML: {getattr(e, 'problem', e)}") from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise ConfigError(src, "", f"expected a mapping {{column: item_id}}, got {type(raw).__name__}",
-                              hint='write one line per column, e.g. "1、您对商品搜索便捷性的评价": PF1')
-    out: dict[str, str | None] = {}
+    ``pair`` is True for a ``"COLUMN=ID"`` string (which may have been written the other way
+    round); ``source`` names where it came from (a YAML path, ``column_map`` or ``--map``).
+    """
+
+    column: str
+    target: str | None
+    source: str
+    pair: bool = False
+
+
+def _is_pair(text: str) -> bool:
+    return "=" in text and not Path(text).is_file()
+
+
+def _yaml_entries(path: str | Path) -> list[MapEntry]:
+    import yaml
+
+    p = Path(path)
+    src = str(p)
+    if not p.exists():
+        raise ConfigError(src, "", "column map file not found",
+                          hint="pass a YAML file {file column: id}, or COLUMN=ID pairs")
+    if p.is_dir():
+        raise ConfigError(src, "", "is a folder, not a column map file", hint="pass a YAML file {file column: id}")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(src, "", "not UTF-8 text", hint="save the column map as UTF-8") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        raise ConfigError(src, where, f"invalid YAML: {getattr(e, 'problem', e)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(src, "", f"expected a mapping {{file column: id}}, got {type(raw).__name__}",
+                          hint='write one line per column, e.g. "1、您对商品搜索便捷性的评价": PF1')
+    return _dict_entries(raw, src)
+
+
+def _dict_entries(raw: Mapping[Any, Any], src: str) -> list[MapEntry]:
+    out = []
     for k, v in raw.items():
         if v is not None and not isinstance(v, (str, int)):
-            raise ConfigError(src, str(k), f"target must be a variable id or null, got {type(v).__name__}")
-        out[str(k).strip()] = None if v is None or str(v).strip() == "" else str(v).strip()
+            raise ConfigError(src, str(k), f"target must be an id or null, got {type(v).__name__}")
+        out.append(MapEntry(str(k).strip(), None if v is None or str(v).strip() == "" else str(v).strip(), src))
     return out
+
+
+def _pair_entry(text: str, src: str) -> MapEntry:
+    col, _, tgt = text.partition("=")
+    col, tgt = col.strip(), tgt.strip()
+    if not col:
+        raise ConfigError(src, text, "expected COLUMN=ID with a file column before '='",
+                          hint="e.g. --map Q1=PF1 or --map user_id=customer_id")
+    return MapEntry(col, tgt or None, src, pair=True)
+
+
+def parse_column_map(spec: Any, *, label: str = "column_map") -> list[MapEntry]:
+    """Read a column map in any of its forms; the one parser of every verb.
+
+    Parameters
+    ----------
+    spec : None, str, Path, dict, or a list/tuple of these and of "COLUMN=ID" strings
+        A YAML file ``{file column: id}`` (``null`` ignores a column), a dict
+        ``{file column: id}``, a ``"COLUMN=ID"`` string (``"COLUMN="`` ignores the column), or a
+        list mixing them (later entries override earlier ones for the same column). A string
+        is a pair when it contains ``=`` and is not an existing file.
+    label : str
+        How pairs and dicts are named in error messages (the CLI passes ``"--map"``).
+
+    Returns
+    -------
+    list of MapEntry
+
+    Raises
+    ------
+    ConfigError
+        A missing or invalid YAML file, a target that is not text, a pair without a column.
+
+    Examples
+    --------
+    >>> from crm_research.responses import parse_column_map
+    >>> [(e.column, e.target, e.pair) for e in parse_column_map(["Q1=PF1", {"Q2": "PF2"}])]
+    [('Q1', 'PF1', True), ('Q2', 'PF2', False)]
+    """
+    if spec is None:
+        return []
+    if isinstance(spec, Mapping):
+        return _dict_entries(spec, label)
+    if isinstance(spec, Path):
+        return _yaml_entries(spec)
+    if isinstance(spec, str):
+        return [_pair_entry(spec, label)] if _is_pair(spec) else _yaml_entries(spec)
+    if isinstance(spec, (list, tuple)):
+        out: list[MapEntry] = []
+        for part in spec:
+            if isinstance(part, (list, tuple)):
+                raise ConfigError(label, str(part), "nested lists are not a column map",
+                                  hint='give a flat list such as ["Q1=PF1", "map.yaml"]')
+            out.extend(parse_column_map(part, label=label))
+        return out
+    raise ConfigError(label, "", f"a column map must be a YAML path, a dict or a list of 'COLUMN=ID' strings, "
+                                 f"got {type(spec).__name__}", hint="e.g. column_map={'Q1': 'PF1'}")
+
+
+def load_column_map(spec: Any) -> dict[str, str | None]:
+    """A column map ``{file column: id or None}`` from any form :func:`parse_column_map` reads.
+
+    Entries are taken as written (no check against a file; see :func:`resolve_column_map`).
+    """
+    return {e.column: e.target for e in parse_column_map(spec)}
+
+
+def resolve_column_map(spec: Any, columns: Iterable[Any] | None, targets: Iterable[str], *,
+                       label: str = "column_map", file_what: str = "the response file",
+                       target_what: str = "variable", target_hint: str | None = None
+                       ) -> tuple[dict[str, str | None], list[str]]:
+    """Check a column map against a file's columns and the valid ids; turn reversed pairs round.
+
+    Parameters
+    ----------
+    spec
+        Anything :func:`parse_column_map` reads.
+    columns : iterable or None
+        The file's column names; None when unknown (then only ``targets`` decide the order
+        of a pair, and columns are not checked).
+    targets : iterable of str
+        The ids a column may be mapped to (instrument variables, model variables, canonical
+        fields).
+    label, file_what, target_what, target_hint
+        Wording of messages: how pairs are named (``--map``), what the file is, what an id
+        is (``variable``, ``field``) and how to fix an unknown id.
+
+    Returns
+    -------
+    (dict, list of str)
+        ``{file column: id or None}`` and notes (one per pair read the other way round).
+
+    Raises
+    ------
+    ConfigError
+        A column not in the file (with a did-you-mean), an unknown id, a pair that reads
+        both ways (``A=B`` where A and B are both columns and both ids), one column mapped
+        to two ids or two columns to one id.
+
+    Examples
+    --------
+    >>> from crm_research.responses import resolve_column_map
+    >>> resolve_column_map(["customer_id=user"], ["user", "paid_at"], ["customer_id", "timestamp"], label="--map")
+    ({'user': 'customer_id'}, ["--map customer_id=user: read as file column 'user' -> 'customer_id' (the older ID=COLUMN order); write --map user=customer_id"])
+    """
+    entries = parse_column_map(spec, label=label)
+    cols = None if columns is None else [str(c) for c in columns]
+    colset = None if cols is None else set(cols)
+    tset = {str(t) for t in targets}
+    out: dict[str, str | None] = {}
+    notes: list[str] = []
+    claimed: dict[str, str] = {}
+    for e in entries:
+        col, tgt = e.column, e.target
+        key = f"{col}={tgt or ''}" if e.pair else col
+        if e.pair and tgt is not None and col != tgt:
+            fwd = (colset is None or col in colset) and tgt in tset
+            rev = (colset is None or tgt in colset) and col in tset
+            if fwd and rev:
+                both = "are both " + ("ids" if colset is None else f"columns of {file_what} and ids")
+                raise ConfigError(e.source, key, f"ambiguous: {col!r} and {tgt!r} {both}, so the pair reads both "
+                                  f"ways (file column {col!r} -> {tgt!r}, or file column {tgt!r} -> {col!r})",
+                                  hint=f"put the mapping in a YAML file (--map MAP.yaml), which is always "
+                                       f"'file column: {target_what}', e.g. '{col}: {tgt}'")
+            if rev and not fwd:
+                notes.append(f"{e.source} {col}={tgt}: read as file column {tgt!r} -> {col!r} (the older "
+                             f"ID=COLUMN order); write {e.source} {tgt}={col}")
+                col, tgt = tgt, col
+                key = f"{col}={tgt}"
+        if colset is not None and col not in colset:
+            near = [c for c in cols if compact(c) == compact(col)] or difflib.get_close_matches(col, cols, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else "copy the header exactly as it appears in the file"
+            if not e.pair and tgt is not None and tgt in colset and col in tset:
+                hint = f"a map file is 'file column: {target_what}'; write '{tgt}: {col}'"
+            raise ConfigError(e.source, key, f"this column is not in {file_what}", hint=hint)
+        if tgt is not None and tgt not in tset:
+            near = difflib.get_close_matches(tgt, sorted(tset), n=1)
+            hint = target_hint or f"use one of: {', '.join(sorted(tset)[:30])}"
+            if near:
+                hint = f"did you mean {near[0]!r}? " + hint
+            raise ConfigError(e.source, key, f"unknown {target_what} {tgt!r}", hint=hint)
+        if tgt is not None and tgt in claimed and claimed[tgt] != col:
+            raise ConfigError(e.source, key, f"{target_what} {tgt!r} is mapped from two columns, "
+                              f"{claimed[tgt]!r} and {col!r}", hint="map one column to each id")
+        if out.get(col) is not None and out[col] != tgt:
+            claimed.pop(out[col], None)
+        out[col] = tgt
+        if tgt is not None:
+            claimed[tgt] = col
+    return out, notes
 
 
 def _keys(texts: Iterable[str]) -> list[tuple[str, str]]:
@@ -212,8 +396,8 @@ def _partial(header: str, tkeys: dict[str, list[tuple[str, str]]]) -> set[str]:
 
 
 def map_columns(columns: Iterable[Any], instrument: Instrument,
-                column_map: Mapping[str, Any] | str | Path | None = None,
-                labels: Mapping[str, str] | None = None) -> ColumnMapping:
+                column_map: Mapping[str, Any] | str | Path | list | None = None,
+                labels: Mapping[str, str] | None = None, *, map_label: str = "column_map") -> ColumnMapping:
     """Map file columns to instrument variables (see module docstring for the rules).
 
     Parameters
@@ -221,11 +405,15 @@ def map_columns(columns: Iterable[Any], instrument: Instrument,
     columns : iterable
         Column names of the response file, in file order.
     instrument : Instrument
-    column_map : dict or path to YAML, optional
-        ``{column: variable id}``; ``null`` ignores a column. Unknown variable ids and
-        columns absent from the file raise :class:`~crm_research.errors.ConfigError`.
+    column_map : YAML path, dict, list of "COLUMN=ID" strings, optional
+        ``{file column: variable id}`` in any form :func:`parse_column_map` reads; ``null``
+        ignores a column. Unknown variable ids and columns absent from the file raise
+        :class:`~crm_research.errors.ConfigError`; a pair written ``ID=COLUMN`` is turned
+        round with a note (``ColumnMapping.notes``) when that is the only reading.
     labels : dict, optional
         ``{column: question text}`` from the file's metadata (SPSS variable labels).
+    map_label : str
+        How pairs are named in messages (the CLI passes ``"--map"``).
 
     Returns
     -------
@@ -235,18 +423,10 @@ def map_columns(columns: Iterable[Any], instrument: Instrument,
     labels = dict(labels or {})
     tlist = targets(instrument)
     by_id = {t.id: t for t in tlist}
-    cmap = load_column_map(column_map)
-    src = str(column_map) if isinstance(column_map, (str, Path)) else "column_map"
-    for col, target in cmap.items():
-        if col not in cols:
-            near = [c for c in cols if compact(c) == compact(col)]
-            raise ConfigError(src, col, "this column is not in the response file",
-                              hint=f"did you mean {near[0]!r}?" if near else
-                              "copy the header exactly as it appears in the file")
-        if target is not None and target not in by_id:
-            raise ConfigError(src, col, f"unknown variable {target!r}",
-                              hint="use an item, attention-check, demographic or personal-data id of the "
-                                   f"instrument, or {instrument.respondent_id!r} / {by_id_duration(tlist)!r}")
+    cmap, notes = resolve_column_map(
+        column_map, cols, by_id, label=map_label, file_what="the response file", target_what="variable",
+        target_hint="use an item, attention-check, demographic or personal-data id of the "
+                    f"instrument, or {instrument.respondent_id!r} / {by_id_duration(tlist)!r}")
 
     id_index: dict[str, set[str]] = {}
     syn_index: dict[str, set[str]] = {}
@@ -331,7 +511,7 @@ def map_columns(columns: Iterable[Any], instrument: Instrument,
     expected = pd.DataFrame([dict(variable=t.id, role=t.role, column=mapped.get(t.id)) for t in tlist],
                             columns=["variable", "role", "column"])
     expected["column"] = expected["column"].astype(object)
-    return ColumnMapping(table, expected)
+    return ColumnMapping(table, expected, notes)
 
 
 def by_id_duration(tlist: list[Target]) -> str:

@@ -1,6 +1,12 @@
-"""One call from a response file to clean, scored, PII-free data: :func:`prepare_responses`."""
+"""From a data file to analysis data, in one call.
+
+* :func:`prepare_responses`: survey responses to an instrument -> clean, scored, PII-free data.
+* :func:`read_model_data`: any data file -> the numeric variables a model needs (and a group
+  column), nothing else (so no personal data goes further).
+"""
 from __future__ import annotations
 
+import difflib
 import html
 import json
 from dataclasses import dataclass, field
@@ -12,9 +18,11 @@ import pandas as pd
 
 from ..errors import CRMResearchError, DataFileError
 from ..instruments import Instrument, load_instrument
+from ._text import soft
 from .cleaning import apply_policies, reverse_code
-from .mapping import ColumnMapping, map_columns
-from .reading import SourceInfo, frame_responses, read_responses
+from .coding import MISSING_TOKENS
+from .mapping import ColumnMapping, map_columns, resolve_column_map
+from .reading import SourceInfo, frame_responses, read_table
 from .scoring import score_responses
 from .validation import ValidationReport, validate_responses
 
@@ -99,14 +107,15 @@ def _as_instrument(instrument: Instrument | str | Path) -> Instrument:
 
 
 def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument | str | Path, *,
-                      column_map: Mapping[str, Any] | str | Path | None = None,
+                      column_map: Mapping[str, Any] | str | Path | list | None = None,
                       policies: Mapping[str, str] | Iterable[str] | None = None,
                       salt: str | bytes | None = None, pii_policy: str = "pseudonymize",
                       sheet: str | int | None = None, encoding: str | None = None, delimiter: str | None = None,
                       min_seconds: float | None = None, speed_ratio: float | None = 1 / 3,
                       straight_min_share: float = 0.5, longstring: int | None = None,
                       duplicate_columns: str | list[str] | None = None, missing_values: Iterable[str] = (),
-                      min_valid: float | int = 0.5, require_all_items: bool = True) -> ResponseSet:
+                      min_valid: float | int = 0.5, require_all_items: bool = True,
+                      map_label: str = "column_map") -> ResponseSet:
     """Read, map, protect, validate, clean and score a response file in one call.
 
     Order of work: read the file; map its columns (headers only); drop or pseudonymize
@@ -117,10 +126,12 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
     Parameters
     ----------
     source : path or DataFrame
-        CSV / Excel / SPSS file (see :func:`read_responses`) or a DataFrame.
+        CSV / Excel / SPSS / Parquet file (see :func:`~crm_research.responses.read_table`) or
+        a DataFrame.
     instrument : Instrument or path to its YAML
-    column_map : dict or YAML path, optional
-        ``{column: variable id}`` for columns automatic matching cannot map.
+    column_map : YAML path, dict or list of "COLUMN=ID" strings, optional
+        ``{file column: variable id}`` for columns automatic matching cannot map (see
+        :func:`~crm_research.responses.parse_column_map`).
     policies : mapping or iterable of "check=policy", optional
         Cleaning policies (drop / flag / keep) overriding
         :data:`~crm_research.responses.DEFAULT_POLICIES`.
@@ -129,7 +140,7 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
     pii_policy : {"pseudonymize", "drop"}
         What to do with detected, undeclared personal-data columns.
     sheet, encoding, delimiter
-        Passed to :func:`read_responses`.
+        Passed to :func:`~crm_research.responses.read_table`.
     min_seconds, speed_ratio, straight_min_share, longstring, duplicate_columns, missing_values
         Passed to :func:`validate_responses`.
     min_valid : float or int
@@ -137,6 +148,8 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
     require_all_items : bool
         Raise when an item has no column (default). With False, missing items are
         reported (``missing_column``) and count as unanswered in the ``min_valid`` rule.
+    map_label : str
+        How ``COLUMN=ID`` pairs are named in messages (the CLI passes ``"--map"``).
 
     Notes
     -----
@@ -165,9 +178,9 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
 
     inst = _as_instrument(instrument)
     raw = frame_responses(source) if isinstance(source, pd.DataFrame) else \
-        read_responses(source, sheet=sheet, encoding=encoding, delimiter=delimiter)
+        read_table(source, sheet=sheet, encoding=encoding, delimiter=delimiter)
     src = raw.source
-    mapping = map_columns(raw.data.columns, inst, column_map, raw.labels)
+    mapping = map_columns(raw.data.columns, inst, column_map, raw.labels, map_label=map_label)
     missing_items = mapping.missing_items
     if missing_items and (require_all_items or len(missing_items) == len(inst.item_ids)):
         amb = [f"{r.column!r} ({r.candidates})" for r in mapping.table.itertuples(index=False)
@@ -181,8 +194,8 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
         raise DataFileError(
             src.file, f"no column found for {len(missing_items)} of {len(inst.item_ids)} items: "
                       f"{', '.join(missing_items)}" + (f" ({'; '.join(bits)})" if bits else ""),
-            hint="name the columns by item id, or map them with a column map (--map MAP.yaml, "
-                 "lines like '\"1、您对商品搜索便捷性的评价\": PF1')")
+            hint="name the columns by item id, or map them: --map COLUMN=ID (e.g. --map Q1=PF1) or a column map "
+                 "file --map MAP.yaml with lines like '\"1、您对商品搜索便捷性的评价\": PF1'")
 
     # headers only so far; now rename and protect before anything reads the cells
     rename = mapping.rename
@@ -239,6 +252,137 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
     return ResponseSet(data=data, scores=scores, report=report, mapping=mapping, source=src, privacy=privacy,
                        excluded=excluded, other=other, instrument=inst.id, options=options,
                        item_ids=list(inst.item_ids))
+
+
+# --------------------------------------------------------------------------- model data
+@dataclass
+class ModelData:
+    """The variables a model needs, read from a data file (see :func:`read_model_data`).
+
+    Attributes
+    ----------
+    data : DataFrame
+        The variables as floats (NaN = no answer) and the group column as read; index
+        ``row`` = spreadsheet row.
+    source : SourceInfo
+        File, format, encoding, delimiter, sheet, rows.
+    notes : list of str
+        Notes about the column map (pairs read the other way round).
+    rows : int
+        Data rows read.
+    """
+
+    data: pd.DataFrame
+    source: SourceInfo
+    notes: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+def _numeric_column(col: pd.Series, name: str, file: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype(float)
+    if pd.api.types.is_numeric_dtype(col):
+        return col.astype(float)
+    out = np.full(len(col), np.nan)
+    for i, v in enumerate(col.to_numpy(dtype=object)):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+            continue
+        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+            out[i] = float(v)
+            continue
+        t = soft(str(v)).strip()
+        if t.casefold() in MISSING_TOKENS:
+            continue
+        try:
+            x = float(t)
+        except ValueError:
+            x = float("nan")
+        if not np.isfinite(x):
+            row = col.index[i]
+            raise DataFileError(file, "not a number", row=int(row) if isinstance(row, (int, np.integer)) else None,
+                                column=name, value=v,
+                                hint="model variables must be numeric; recode the answers or leave the cell blank "
+                                     "(NA, '.', and empty cells count as missing)")
+        out[i] = x
+    return pd.Series(out, index=col.index, name=name)
+
+
+def read_model_data(source: str | Path | pd.DataFrame, variables: Iterable[str], *, group: str | None = None,
+                    column_map: Any = None, sheet: str | int | None = None, encoding: str | None = None,
+                    delimiter: str | None = None, map_label: str = "column_map") -> ModelData:
+    """The numeric variables of a model (and a group column) from a data file.
+
+    The file is read by :func:`~crm_research.responses.read_table`; ``column_map`` renames
+    file columns to model variables (``{file column: variable}``, any form of
+    :func:`~crm_research.responses.parse_column_map`). Only the model's variables and the group
+    column are kept, so no other column (names, phone numbers ...) goes further; a group
+    column whose header names personal data is refused. Cells that are empty or a
+    missing-value token (``NA``, ``.``, ``n/a`` ...) become NaN; any other cell that is not a
+    number is an error naming its row and column.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+    variables : iterable of str
+        The model's observed variables.
+    group : str, optional
+        Column defining groups (kept as read).
+    column_map, sheet, encoding, delimiter, map_label
+        As for :func:`prepare_responses`.
+
+    Returns
+    -------
+    ModelData
+
+    Raises
+    ------
+    DataFileError
+        Unreadable file, a variable or the group column without a column (listing the
+        columns), a cell that is not a number.
+    ConfigError
+        A bad column map.
+
+    Examples
+    --------
+    >>> from crm_research.responses import read_model_data
+    >>> md = read_model_data("tests/reference/lavaan/hs_missing.csv", ["x1", "x2", "x3"], group="school")
+    >>> md.data.shape, int(md.data["x2"].isna().sum()) > 0
+    ((301, 4), True)
+    """
+    from ..privacy import header_kind
+
+    raw = frame_responses(source) if isinstance(source, pd.DataFrame) else \
+        read_table(source, sheet=sheet, encoding=encoding, delimiter=delimiter)
+    file = raw.source.file
+    variables = list(dict.fromkeys(str(v) for v in variables))
+    wanted = variables + ([group] if group is not None and group not in variables else [])
+    cmap, notes = resolve_column_map(column_map, raw.data.columns, wanted, label=map_label,
+                                     file_what="the data file", target_what="model variable",
+                                     target_hint="map columns to the model's variables"
+                                                 + (" or the group column" if group else ""))
+    rename = {c: t for c, t in cmap.items() if t is not None}
+    df = raw.data.drop(columns=[c for c, t in cmap.items() if t is None])
+    clash = [c for c in df.columns if c in set(rename.values()) and c not in rename]
+    df = df.drop(columns=clash).rename(columns=rename)
+    cols = list(df.columns)
+    absent = [v for v in wanted if v not in cols]
+    if absent:
+        lower = {c.casefold(): c for c in cols}
+        near = [(v, lower.get(v.casefold()) or next(iter(difflib.get_close_matches(v, cols, n=1)), None)) for v in absent]
+        sugg = "; ".join(f"{v} -> {c!r}?" for v, c in near if c)
+        what = "group column not found" if absent == [group] else \
+            f"no column for the model variable(s) {', '.join(absent)}"
+        raise DataFileError(file, what, column=absent[0],
+                            hint=(f"{sugg}; " if sugg else "") + "name the column in the model, or map a file column "
+                                 f"with --map COLUMN={'GROUP' if absent == [group] else 'VARIABLE'}; columns in the "
+                                 f"file: {', '.join(cols[:25])}" + (" ..." if len(cols) > 25 else ""))
+    if group is not None and header_kind(group):
+        raise DataFileError(file, f"the group column looks like personal data ({header_kind(group)})", column=group,
+                            hint="group by a non-identifying column")
+    out = df[wanted].copy()
+    for v in variables:
+        out[v] = _numeric_column(out[v], v, file)
+    return ModelData(out, raw.source, notes, rows=raw.source.rows)
 
 
 # --------------------------------------------------------------------------- writing
