@@ -7,7 +7,8 @@ points (thresholds), and how real respondents misbehave (missing answers, carele
 responders, completion time). :func:`simulate_survey` draws respondents from it and returns
 a table shaped like a survey platform's export, together with the ground truth.
 
-Population-model YAML schema (keys marked * are required)::
+Population-model YAML schema (keys marked * are required; any other key is an error naming
+its key path with a did-you-mean suggestion)::
 
     id: ecommerce_crm_demo              # default: the file name without extension
     description: free text
@@ -24,9 +25,11 @@ Population-model YAML schema (keys marked * are required)::
     paths:                              # standardized structural paths, outcome: predictors
       SAT: {OPS: 0.45, CRM: 0.35}       #   as a mapping predictor: beta,
       LOY: "0.70*SAT"                   #   or a lavaan-style right-hand side
-    thresholds*:                        # Likert cut points on the unit-variance item scale
+    thresholds*:                        # cut points on the unit-variance item scale
       agree5: [-1.6, -0.8, 0.2, 1.1]    #   per scale id: points - 1 increasing numbers
       LOY3: [-1.2, -0.4, 0.5, 1.4]      #   per item id: overrides the item's scale
+      nps11: {probs: [0.02, 0.01, 0.02, 0.03, 0.04, 0.08, 0.10, 0.20, 0.22, 0.14, 0.14]}
+                                        #   or the probability of each point (any scale size)
     defaults:                           # used when simulate_survey / the CLI is not told otherwise
       n: 500
       missing: none                     # none | MCAR | MAR
@@ -63,10 +66,13 @@ The data-generating process, per respondent:
    each endogenous factor (a dimension of a higher-order construct, or an outcome of
    structural paths) ``eta_j = sum_k b_jk eta_k + sqrt(psi_j) zeta_j`` in causal order.
 2. Items ``y*_i = lambda_i eta_c(i) + sqrt(1 - lambda_i**2) e_i``; the answer is
-   ``1 + #{thresholds < y*_i}``; reverse-coded items are mirrored (``points + 1 - answer``,
-   or ``-y*`` for continuous output). Loadings therefore describe items *after* reverse coding.
+   the scale's ``min + #{thresholds < y*_i}`` (any scale: 1-5, 0-10, 1-6 ...); reverse-coded
+   items are mirrored (``min + max - answer``, or ``-y*`` for continuous output). Loadings
+   therefore describe items *after* reverse coding. A single-item construct's item is
+   simulated like any other (its loading sets its reliability, ``loading**2``).
 3. Careless respondents (exactly ``round(careless * n)``, split over ``careless_types`` by
-   weight) overwrite their answers: ``straightline`` (one point for every item), ``random``
+   weight) overwrite their answers: ``straightline`` (the same position on every item's
+   scale, capped at the scale's last point), ``random``
    (uniform points), ``speeder`` (very short duration, ``speeder_random_share`` of answers
    random), ``attention_fail`` (model answers, but fails the attention check).
 4. Attention checks: attentive respondents give the expected point except with probability
@@ -110,6 +116,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..instruments import Instrument, load_instrument
+from ..schema import check_keys, suggest
 
 MISSING_MECHANISMS = ("none", "MCAR", "MAR")
 CARELESS_TYPES = ("straightline", "random", "speeder", "attention_fail")
@@ -323,8 +330,9 @@ class PopulationModel:
         for iid in self.items:
             t = self.thresholds[iid]
             cdf = [0.0] + [nd.cdf(x) for x in t] + [1.0]
+            vals = self.instrument.scale_of(iid).values
             rows.append({"item": iid, "thresholds": list(t),
-                         **{f"p{k}": cdf[k] - cdf[k - 1] for k in range(1, len(cdf))}})
+                         **{f"p{vals[k - 1]}": cdf[k] - cdf[k - 1] for k in range(1, len(cdf))}})
         return pd.DataFrame(rows)
 
     # ---- display
@@ -414,9 +422,7 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
     """Validate a parsed population mapping (see module docstring) and build the model."""
     v = _V(source)
     v.mapping(raw, "")
-    for k in raw:
-        if k not in _TOP_KEYS:
-            v.fail(str(k), f"unknown key; known keys: {', '.join(_TOP_KEYS)}")
+    check_keys(raw, _TOP_KEYS, "", v.fail)
     pid = raw.get("id", default_id)
     if not isinstance(pid, str) or not pid:
         v.fail("id", f"expected text, got {pid!r}")
@@ -439,7 +445,8 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
     lraw = v.req(raw, "loadings", "", dict)
     for k in lraw:
         if k not in first:
-            v.fail(f"loadings.{k}", f"unknown first-order construct {k!r}; expected one of {', '.join(first)}"
+            v.fail(f"loadings.{k}", f"unknown first-order construct {k!r}" + _near(k, first)
+                   + f"; expected one of {', '.join(first)}"
                    + (" (higher-order constructs go under 'second_order')" if k in higher else ""))
     loadings: dict[str, float] = {}
     for cid, c in first.items():
@@ -481,7 +488,7 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
     for lhs, rhs in praw.items():
         k = f"paths.{lhs}"
         if lhs not in latents:
-            v.fail(k, f"unknown construct {lhs!r}; expected one of {', '.join(latents)}")
+            v.fail(k, f"unknown construct {lhs!r}{_near(lhs, latents)}; expected one of {', '.join(latents)}")
         if isinstance(rhs, str):
             terms = v.parse_rhs(rhs, k)
         elif isinstance(rhs, dict):
@@ -494,7 +501,7 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
             v.fail(k, "no predictors given")
         for p, b in terms.items():
             if p not in latents:
-                v.fail(f"{k}.{p}", f"unknown construct {p!r}; expected one of {', '.join(latents)}")
+                v.fail(f"{k}.{p}", f"unknown construct {p!r}{_near(p, latents)}; expected one of {', '.join(latents)}")
             if p == lhs:
                 v.fail(f"{k}.{p}", f"{lhs} cannot predict itself")
             if not math.isfinite(b) or abs(b) >= 1.5:
@@ -535,7 +542,7 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
         a, b = m.groups()
         for x in (a, b):
             if x not in latents:
-                v.fail(k, f"unknown construct {x!r}; expected one of {', '.join(latents)}")
+                v.fail(k, f"unknown construct {x!r}{_near(x, latents)}; expected one of {', '.join(latents)}")
             if x not in exogenous:
                 v.fail(k, f"{x} is endogenous (it has {', '.join(sorted(parents[x]))} as causes); correlations are "
                           f"declared among exogenous factors only ({', '.join(exogenous)})",
@@ -592,22 +599,19 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
         if k in inst.scales and k in item_ids:
             v.fail(f"thresholds.{k}", f"{k!r} is both a scale id and an item id; rename one of them")
         if k not in inst.scales and k not in item_ids:
-            v.fail(f"thresholds.{k}", f"unknown scale or item {k!r}; scales: {', '.join(inst.scales)}")
+            v.fail(f"thresholds.{k}", f"unknown scale or item {k!r}{_near(k, [*inst.scales, *item_ids])}; "
+                                      f"scales: {', '.join(inst.scales)}")
     thresholds: dict[str, tuple[float, ...]] = {}
+    done: dict[str, tuple[float, ...]] = {}
     for it in inst.items:
         key = it.id if it.id in traw else it.scale if it.scale in traw else None
         if key is None:
             v.fail(f"thresholds.{it.scale}", f"required key is missing (cut points for scale {it.scale!r}, used by {it.id})",
-                   hint=f"give {inst.scales[it.scale].points - 1} increasing numbers, e.g. [-1.6, -0.8, 0.2, 1.1]")
-        pts = inst.scales[it.scale].points
-        t = traw[key]
-        if not isinstance(t, list) or len(t) != pts - 1:
-            v.fail(f"thresholds.{key}", f"expected a list of {pts - 1} cut points for the {pts}-point scale of "
-                                        f"{it.id}, got {t!r}")
-        tv = [v.number(x, f"thresholds.{key}[{i}]") for i, x in enumerate(t)]
-        if any(not math.isfinite(x) for x in tv) or any(b <= a for a, b in zip(tv, tv[1:])):
-            v.fail(f"thresholds.{key}", f"cut points must be finite and strictly increasing, got {t!r}")
-        thresholds[it.id] = tuple(tv)
+                   hint=f"give {inst.scales[it.scale].points - 1} increasing numbers, e.g. [-1.6, -0.8, 0.2, 1.1], "
+                        f"or {{probs: [...]}} with {inst.scales[it.scale].points} probabilities")
+        if key not in done:
+            done[key] = _thresholds(traw[key], f"thresholds.{key}", inst.scales[it.scale], it.id, v)
+        thresholds[it.id] = done[key]
 
     defaults = _defaults(raw.get("defaults"), v, inst)
     behaviour = Behaviour(**v.section(raw.get("behaviour"), "behaviour", Behaviour,
@@ -618,9 +622,7 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
     demographics = _demographics(raw.get("demographics"), v, inst, latents)
     pdraw = raw.get("personal_data") or {}
     v.mapping(pdraw, "personal_data")
-    for k in pdraw:
-        if k != "fill_rate":
-            v.fail(f"personal_data.{k}", "unknown key; known: fill_rate")
+    check_keys(pdraw, ("fill_rate",), "personal_data", v.fail)
     fill = v.number(pdraw.get("fill_rate", 0.6), "personal_data.fill_rate")
     if not 0.0 <= fill <= 1.0:
         v.fail("personal_data.fill_rate", f"must be a share between 0 and 1, got {fill!r}")
@@ -633,8 +635,41 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
         _cov=tuple(tuple(r) for r in cov), _chol=tuple(tuple(r) for r in chol))
 
 
+def _near(word: Any, options: Iterable[Any]) -> str:
+    near = suggest(word, options) if isinstance(word, str) else None
+    return f"; did you mean {near!r}?" if near else ""
+
+
 def _scalar(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _thresholds(t: Any, key: str, scale: Any, item: str, v: "_V") -> tuple[float, ...]:
+    """Cut points from a list of ``points - 1`` numbers or ``{probs: [one per point]}``."""
+    pts = scale.points
+    if isinstance(t, dict):
+        check_keys(t, ("probs",), key, v.fail)
+        pr = v.req(t, "probs", key, list)
+        if len(pr) != pts:
+            v.fail(f"{key}.probs", f"expected {pts} probabilities (one per point {scale.range_text}) for the "
+                                   f"scale of {item}, got {len(pr)}")
+        probs = [v.number(x, f"{key}.probs[{i}]") for i, x in enumerate(pr)]
+        if any(p <= 0 for p in probs) or not abs(math.fsum(probs) - 1.0) < 1e-6:
+            v.fail(f"{key}.probs", f"probabilities must be > 0 and sum to 1, got {pr} (sum {math.fsum(probs):.6g})")
+        nd, acc, cuts = NormalDist(), 0.0, []
+        for p in probs[:-1]:
+            acc += p
+            cuts.append(nd.inv_cdf(min(acc, 1 - 1e-12)))
+        if any(b <= a for a, b in zip(cuts, cuts[1:])):
+            v.fail(f"{key}.probs", "probabilities too small to give distinct cut points")
+        return tuple(cuts)
+    if not isinstance(t, list) or len(t) != pts - 1:
+        v.fail(key, f"expected a list of {pts - 1} cut points for the {pts}-point scale of {item} "
+                    f"({scale.range_text}), or {{probs: [{pts} probabilities]}}, got {t!r}")
+    tv = [v.number(x, f"{key}[{i}]") for i, x in enumerate(t)]
+    if any(not math.isfinite(x) for x in tv) or any(b <= a for a, b in zip(tv, tv[1:])):
+        v.fail(key, f"cut points must be finite and strictly increasing, got {t!r}")
+    return tuple(tv)
 
 
 def _parents_in_order(x: str, second: Mapping[str, Mapping[str, float]], paths: Mapping[str, Mapping[str, float]],
@@ -670,10 +705,7 @@ def _defaults(raw: Any, v: "_V", inst: Instrument) -> SimulationDefaults:
     if raw is None:
         raw = {}
     v.mapping(raw, "defaults")
-    known = SimulationDefaults.__dataclass_fields__
-    for k in raw:
-        if k not in known:
-            v.fail(f"defaults.{k}", f"unknown key; known: {', '.join(known)}")
+    check_keys(raw, SimulationDefaults.__dataclass_fields__, "defaults", v.fail)
     out: dict[str, Any] = {}
     if "n" in raw:
         n = raw["n"]
@@ -751,15 +783,14 @@ def _demographics(raw: Any, v: "_V", inst: Instrument, latents: list[str]) -> di
     qs = {q.id: q for q in inst.demographics}
     for k in raw:
         if k not in qs:
-            v.fail(f"demographics.{k}", f"unknown demographic question {k!r}; expected one of {', '.join(qs) or '(none)'}")
+            v.fail(f"demographics.{k}", f"unknown demographic question {k!r}{_near(k, qs)}; "
+                                        f"expected one of {', '.join(qs) or '(none)'}")
     out = {}
     for qid, q in qs.items():
         spec = raw.get(qid) or {}
         k = f"demographics.{qid}"
         v.mapping(spec, k)
-        for key in spec:
-            if key not in ("probs", "related_to"):
-                v.fail(f"{k}.{key}", "unknown key; known: probs, related_to")
+        check_keys(spec, ("probs", "related_to"), k, v.fail)
         values = q.values
         if "probs" in spec:
             pr = spec["probs"]
@@ -783,9 +814,11 @@ def _demographics(raw: Any, v: "_V", inst: Instrument, latents: list[str]) -> di
         if "related_to" in spec:
             rt = spec["related_to"]
             v.mapping(rt, f"{k}.related_to")
+            check_keys(rt, ("construct", "r"), f"{k}.related_to", v.fail)
             rel = v.req(rt, "construct", f"{k}.related_to", str)
             if rel not in latents:
-                v.fail(f"{k}.related_to.construct", f"unknown construct {rel!r}; expected one of {', '.join(latents)}")
+                v.fail(f"{k}.related_to.construct", f"unknown construct {rel!r}{_near(rel, latents)}; "
+                                                    f"expected one of {', '.join(latents)}")
             r = v.number(v.req(rt, "r", f"{k}.related_to", object), f"{k}.related_to.r")
             if not -1.0 < r < 1.0:
                 v.fail(f"{k}.related_to.r", f"must be a correlation between -1 and 1, got {r!r}")
@@ -830,7 +863,7 @@ class _V:
         if isinstance(spec, dict):
             for m in spec:
                 if m not in members:
-                    self.fail(f"{key}.{m}", f"unknown {what} {m!r}; expected {', '.join(members)}")
+                    self.fail(f"{key}.{m}", f"unknown {what} {m!r}{_near(m, members)}; expected {', '.join(members)}")
             for m in members:
                 if m not in spec:
                     self.fail(f"{key}.{m}", f"required key is missing (every {what} needs a value)")
@@ -859,10 +892,9 @@ class _V:
         raw = raw or {}
         self.mapping(raw, key)
         fields = cls.__dataclass_fields__
+        check_keys(raw, fields, key, self.fail)
         out = {}
         for k, x in raw.items():
-            if k not in fields:
-                self.fail(f"{key}.{k}", f"unknown key; known: {', '.join(fields)}")
             val = self.number(x, f"{key}.{k}")
             lo, hi = bounds.get(k, (None, None))
             if lo is not None and (val < lo or (strict_low and val == lo)) or hi is not None and val > hi:
@@ -1070,12 +1102,13 @@ def simulate_survey(population: PopulationModel | str | Path, n: int | None, see
         ystar[:, i] = lam * eta[it.construct] + math.sqrt(_resid(lam)) * z[nlat + i]
 
     points = np.array([inst.scales[it.scale].points for it in items])
-    if likert:
+    mins = np.array([inst.scales[it.scale].min for it in items], dtype=np.int64)
+    if likert:  # answers as positions 1..points first, shifted to the scale's values at the end
         ans = np.empty((n, nitem), dtype=np.int64)
         for i, it in enumerate(items):
             ans[:, i] = np.searchsorted(np.asarray(pop.thresholds[it.id]), ystar[:, i], side="left") + 1
             if it.reverse:
-                ans[:, i] = points[i] + 1 - ans[:, i]
+                ans[:, i] = points[i] + 1 - ans[:, i]   # = min + max - x on the scale's values
         values: np.ndarray = ans
     else:
         values = ystar.copy()
@@ -1107,6 +1140,7 @@ def simulate_survey(population: PopulationModel | str | Path, n: int | None, see
         values[is_rand] = uni[is_rand]
         sp = is_speed[:, None] & (speed_u < beh.speeder_random_share)
         values[sp] = uni[sp]
+        values += (mins - 1)[None, :]
     else:
         values[is_sl] = sl_cont[is_sl, None]
         values[is_rand] = rand_cont[is_rand]
@@ -1117,19 +1151,21 @@ def simulate_survey(population: PopulationModel | str | Path, n: int | None, see
     rng = _stream(seed, _S_ATTENTION)
     checks: dict[str, np.ndarray] = {}
     for ac in inst.attention_checks:
-        p = inst.scales[ac.scale].points
+        sc = inst.scales[ac.scale]
+        p = sc.points
+        e = ac.expected - sc.min + 1                           # expected point as position 1..p
         u = rng.random(n)
         step = np.where(rng.random(n) < 0.5, -1, 1)
         anyp = rng.integers(1, p + 1, size=n)
         notexp = rng.integers(1, p, size=n)
-        notexp = notexp + (notexp >= ac.expected)             # uniform over the other points
-        slip = ac.expected + step
-        slip = np.where((slip < 1) | (slip > p), ac.expected - step, slip)
-        a = np.where(u < beh.attention_slip, slip, ac.expected)
+        notexp = notexp + (notexp >= e)                        # uniform over the other points
+        slip = e + step
+        slip = np.where((slip < 1) | (slip > p), e - step, slip)
+        a = np.where(u < beh.attention_slip, slip, e)
         a = np.where(is_sl, np.minimum(sl_point, p), a)
         a = np.where(is_rand | is_speed, anyp, a)
         a = np.where(kind == "attention_fail", notexp, a)
-        checks[ac.id] = a.astype(np.int64)
+        checks[ac.id] = a.astype(np.int64) + (sc.min - 1)
 
     # 4. demographics -----------------------------------------------------------------
     rng = _stream(seed, _S_DEMO)
