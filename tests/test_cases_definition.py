@@ -293,3 +293,20 @@ def test_period_codes_round_trip():
     assert P.first_full_period("2020-05-01", "month") == P.code("2020-05-01", "month")
     assert P.first_full_period("2020-05-02", "month") == P.code("2020-06-01", "month")
     assert P.first_full_period("2021-01-04", "week") == P.code("2021-01-04", "week")
+
+
+@pytest.mark.parametrize("change, key, near", [
+    (dict(windw=3), "windw", "window"),
+    (dict(subject__nme={"zh": "x", "en": "x"}), "subject.nme", "name"),
+    (dict(lifecycle__0__strat="2020-01-01"), "lifecycle[0].strat", "start"),
+    (dict(strategies__0__kpi=["x"]), "strategies[0].kpi", "kpis"),
+    (dict(strategies__0__arm_colum="group"), "strategies[0].arm_colum", "arm_column"),
+    (dict(window={"pre": 3, "psot": 3}), "window.psot", "post"),
+    (dict(kpi_options={"high_tier": ["gold"]}), "kpi_options.high_tier", "high_tiers"),
+    (dict(title={"zh": "玩具", "eng": "Toy"}), "title.eng", "en"),
+    (dict(strategies__0__name={"zh": "优惠券", "en": "Coupons", "enn": "x"}), "strategies[0].name.enn", "en"),
+])
+def test_unknown_keys_at_every_level_suggest_the_known_key(tmp_path, change, key, near):
+    raw = variant(**change)
+    err = expect_error(tmp_path, raw, key, "unknown key", f"did you mean {near!r}?")
+    assert err.key == key

@@ -55,6 +55,7 @@ from typing import Any, Mapping
 import yaml
 
 from ..errors import ConfigError
+from ..schema import check_keys
 from . import periods as _periods
 from .vocabulary import (CONTROL_DESIGNS, DESIGNS, KPIS, STAGE_ALIASES, STAGES, resolve_kpi,
                          suggest)
@@ -287,12 +288,11 @@ class _Reader:
         return dict(value)
 
     def keys(self, d: Mapping, allowed: set[str], key: str) -> None:
-        for k in d:
-            if k not in allowed:
-                near = suggest(k, allowed)
-                where = f"{key}.{k}" if key else str(k)
-                raise self.err(where, "unknown key", hint=f"did you mean {near!r}?" if near
-                               else f"allowed keys: {', '.join(sorted(allowed))}")
+        """ConfigError for the first unknown key: ``strategies[0].kpi: unknown key; did you mean 'kpis'?``."""
+        check_keys(d, sorted(allowed), key, self._fail)
+
+    def _fail(self, key: str, problem: str) -> None:
+        raise self.err(key, problem)
 
     def require(self, d: Mapping, k: str, key: str) -> Any:
         if k not in d or d[k] is None:
@@ -304,6 +304,7 @@ class _Reader:
         if isinstance(value, str):
             return {"zh": value, "en": value}
         d = self.mapping(value, key)
+        self.keys(d, {"zh", "en"}, key)
         out = {str(k): str(v) for k, v in d.items() if v is not None}
         if not out:
             raise self.err(key, "expected text, e.g. {zh: ..., en: ...}")
