@@ -144,8 +144,11 @@ def test_nonadmissible_replicates_counted_and_excluded():
 
 def test_failed_replicates_counted():
     """With 6 rows and 3 variables many resamples repeat rows until the covariance matrix
-    is singular: those replicates fail and are reported, not silently dropped."""
-    small = HS[["x1", "x2", "x3"]].iloc[:6]
+    is singular: those replicates fail and are reported, not silently dropped.  (Rows 6-11:
+    the first six rows have a sample covariance of x2 and x3 that is 0 up to rounding, so
+    the full-sample model itself is empirically unidentified and cannot be bootstrapped.)"""
+    small = HS[["x1", "x2", "x3"]].iloc[6:12]
+    assert sem.fit("f =~ x1 + x2 + x3", small).converged
     res = sem.fit("f =~ x1 + x2 + x3", small, se="bootstrap", bootstrap=200, seed=5, keep_nonadmissible=True)
     b = res.bootstrap
     assert b.n_failed > 0

@@ -11,18 +11,27 @@
   reproducible nonparametric bootstrap (``se="bootstrap"``); ``missing="ml"`` fits
   incomplete data by full-information ML (EM h1, observed information), as lavaan's
   ``missing = "ml"``; simple equality constraints ``a == b`` between labels are merged.
+* :func:`compare_models` compares nested fits (one- or multi-group) by the chi-square
+  difference test; :func:`sample_moments` gives saturated moments (EM under ``missing="ml"``).
 * :func:`parse` returns the lavaan-style parameter table a syntax implies.
 
 Modules: :mod:`.syntax` (parser), :mod:`.partable` (lavaan defaults), :mod:`.model`
 (matrices, implied moments, information), :mod:`.estimate` (optimizer),
 :mod:`.measures` (fit measures), :mod:`.standardized`, :mod:`.defined` (``:=``),
-:mod:`.bootstrap`, :mod:`.fiml` (missing="ml"), :mod:`.diagnostics` (warnings), :mod:`.result`.
+:mod:`.bootstrap`, :mod:`.fiml` (missing="ml"), :mod:`.diagnostics` (warnings), :mod:`.result`
+(results and the accessors :func:`estimates_of`, :func:`fit_measures_of`, :func:`warnings_of`,
+:func:`fit_sentence`), :mod:`.compare` (:func:`compare_models`: nested models, chi-square
+difference as lavaan's ``lavTestLRT``).
 """
 from __future__ import annotations
 
+from .compare import ModelComparison, compare_models
+from .data import Moments, sample_moments
 from .fitting import fit
 from .measures import FIT_MEASURE_NAMES
 from .partable import parse
-from .result import BootstrapResult, SEMResult
+from .result import BootstrapResult, SEMResult, estimates_of, fit_measures_of, fit_sentence, warnings_of
 
-__all__ = ["fit", "parse", "SEMResult", "BootstrapResult", "FIT_MEASURE_NAMES"]
+__all__ = ["fit", "parse", "SEMResult", "BootstrapResult", "FIT_MEASURE_NAMES", "compare_models",
+           "ModelComparison", "sample_moments", "Moments", "estimates_of", "fit_measures_of", "warnings_of",
+           "fit_sentence"]

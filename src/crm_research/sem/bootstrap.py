@@ -245,7 +245,7 @@ def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_
     of ``res.estimates`` (se, z, pvalue, ci.lower/upper, boot.perc.*, boot.bc.*)."""
     from scipy.stats import norm
 
-    from .fitting import row_names
+    from .partable import row_names
     from .result import BootstrapResult
 
     t0 = time.perf_counter()

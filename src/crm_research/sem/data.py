@@ -188,3 +188,49 @@ def _checked_logdet(S, ov, where, source, notes, what, pd_hint) -> float:
         notes.append("some observed variances are (at least) a factor 1000 times larger than others"
                      f"{where}; consider rescaling variables")
     return float(logdet)
+
+
+@dataclass
+class Moments:
+    """Saturated (unrestricted) sample moments of some variables: see :func:`sample_moments`."""
+
+    mean: pd.Series
+    cov: pd.DataFrame     # ML covariance matrix (divisor n), as lavaan's h1 moments
+    n: int                # rows used
+    n_input: int          # rows given
+    missing: str          # "listwise" or "ml"
+
+    @property
+    def corr(self) -> pd.DataFrame:
+        """The correlation matrix implied by ``cov``."""
+        sd = np.sqrt(np.diag(self.cov.to_numpy()))
+        return pd.DataFrame(self.cov.to_numpy() / np.outer(sd, sd), index=self.cov.index, columns=self.cov.columns)
+
+
+def sample_moments(data: pd.DataFrame, variables: list[str], *, missing: str = "ml",
+                   source: str = "data") -> Moments:
+    """Means and covariances of ``variables`` under a missing-data treatment.
+
+    ``missing="ml"``: the saturated normal-theory ML estimates from every row with at least
+    one observed value, by EM (lavaan's h1 moments under ``missing = "ml"``, as
+    ``lavCor(missing = "ml")``); ``"listwise"``: moments of the complete rows.  The covariance
+    divisor is n (ML).
+
+    Raises
+    ------
+    ModelError
+        Variables missing or not numeric, constant, or a covariance matrix that is not
+        positive definite (see :func:`prepare`).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"a": [1.0, 2, 3, 4, None], "b": [2.0, 1, 4, 3, 5]})
+    >>> m = sample_moments(d, ["a", "b"], missing="listwise")
+    >>> m.n, m.n_input, float(m.cov.loc["a", "a"])
+    (4, 5, 1.25)
+    """
+    st = prepare(data, list(variables), missing=missing, source=source)
+    g = st.groups[0]
+    return Moments(mean=pd.Series(g.mean, index=list(variables)),
+                   cov=pd.DataFrame(g.S, index=list(variables), columns=list(variables)),
+                   n=int(st.ntotal), n_input=int(st.ntotal + st.n_dropped), missing=st.missing)

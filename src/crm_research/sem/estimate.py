@@ -18,6 +18,7 @@ import numpy as np
 
 from .data import SampleStats
 from .model import RAMModel
+from .optimum import Optimum
 
 
 def one_blas_thread():
@@ -32,17 +33,6 @@ def one_blas_thread():
 
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
-
-
-@dataclass
-class Optimum:
-    theta: np.ndarray
-    F: float
-    converged: bool
-    iterations: int
-    method: str
-    grad_max: float
-    messages: list = field(default_factory=list)
 
 
 def start_values(model: RAMModel, stats: SampleStats) -> np.ndarray:

@@ -220,7 +220,7 @@ def estimate_fiml(model, stats, theta0):
     """
     from scipy.optimize import minimize
 
-    from .estimate import Optimum
+    from .optimum import Optimum
 
     obj = FIMLObjective(model, stats)
     res = minimize(obj.fun, np.asarray(theta0, float), jac=True, method="BFGS",

@@ -12,24 +12,12 @@ from .diagnostics import information_check, post_check
 from .estimate import estimate, fisher_scoring, one_blas_thread, semopy_start
 from .measures import compute_fit_measures
 from .model import RAMModel
-from .partable import build_partable, var_names
+from .partable import build_partable, row_names, var_names
 from .result import SEMResult
 from .standardized import standardize
 from .syntax import parse_syntax
 
 SE_TYPES = ("standard", "bootstrap", "none")
-
-
-def row_names(frame: pd.DataFrame, grouped: bool) -> list[str]:
-    """Readable names of parameter-table rows: ``visual=~x2``, ``x1~1``, ``indirect``
-    (``.g2`` appended in group 2 and beyond)."""
-    out = []
-    for lhs, op, rhs, g in zip(frame["lhs"], frame["op"], frame["rhs"], frame["group"]):
-        if op == ":=":
-            out.append(lhs)
-        else:
-            out.append(f"{lhs}{op}{rhs}" + (f".g{g}" if grouped and g > 1 else ""))
-    return out
 
 
 def _est_all_rows(pt, model, theta, stats) -> np.ndarray:
@@ -278,6 +266,7 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
         group=group, group_labels=[g.label for g in stats.groups] if grouped else [],
         nobs_groups=[g.N for g in stats.groups], n_dropped=stats.n_dropped, iterations=opt.iterations,
         optimizer=opt.method, vcov=None, notes=notes, endogenous=endo, latent=list(pt.names.lv),
+        missing=stats.missing,
     )
     if vcov is not None:
         names = _free_names(f, grouped)

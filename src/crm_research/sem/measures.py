@@ -333,6 +333,10 @@ def compute_fit_measures(*, stats, implied, npar: int, meanstructure: bool, x_id
         res_g.append((st.N, residual_summaries(st.S, Sig, st.mean, mu, meanstructure)))
     X2 = 2 * (logl_h1 - logl)
     X2 = max(X2, 0.0) if X2 > -1e-8 else X2
+    # a perfect fit (e.g. exact sample moments) leaves rounding noise of the log-likelihoods
+    # (~1e-13 relative); lavaan's X2 is exactly 0 there, so are its Inf Hoelter Ns
+    if 0 < X2 < 1e-10 * max(1.0, abs(logl_h1)):
+        X2 = 0.0
     npar_b = G * (len(nox) * (2 if meanstructure else 1))
     dfb = ndat - npar_b
     pvalue = float(chi2_dist.sf(X2, df)) if df > 0 else NAN

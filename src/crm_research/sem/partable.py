@@ -470,3 +470,15 @@ def parse(model: str, *, ngroups: int = 1, group_equal=(), group_partial=(), mea
 
 def free_mask(frame: pd.DataFrame) -> np.ndarray:
     return (frame["free"].to_numpy() > 0)
+
+
+def row_names(frame: pd.DataFrame, grouped: bool) -> list[str]:
+    """Readable names of parameter-table rows: ``visual=~x2``, ``x1~1``, ``indirect``
+    (``.g2`` appended in group 2 and beyond)."""
+    out = []
+    for lhs, op, rhs, g in zip(frame["lhs"], frame["op"], frame["rhs"], frame["group"]):
+        if op == ":=":
+            out.append(lhs)
+        else:
+            out.append(f"{lhs}{op}{rhs}" + (f".g{g}" if grouped and g > 1 else ""))
+    return out

@@ -1,11 +1,22 @@
-"""Result objects of :func:`crm_research.sem.fit`: :class:`SEMResult` and :class:`BootstrapResult`."""
+"""Result objects of :func:`crm_research.sem.fit` (:class:`SEMResult`, :class:`BootstrapResult`)
+and the public accessors other modules use to read any fitted model: :func:`estimates_of`,
+:func:`fit_measures_of`, :func:`warnings_of` and :func:`fit_sentence`.
+
+The accessors take a :class:`SEMResult`, a lavaan-style estimates DataFrame, a lavaan JSON
+dict (``{"estimates": [...], "fit_measures": {...}}``) or anything with ``.estimates`` /
+``.fit_measures`` / ``.warnings`` attributes, so tables can be built from lavaan's own output.
+"""
 from __future__ import annotations
 
 import html
 import math
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
+
+from ..errors import ModelError
 
 SECTIONS = [
     ("=~", "Latent Variables"),
@@ -124,6 +135,27 @@ class SEMResult:
     notes: list = field(default_factory=list)
     endogenous: set = field(default_factory=set)
     latent: list = field(default_factory=list)
+    missing: str = "listwise"
+
+    # ------------------------------------------------------------------ sample
+    @property
+    def n_input(self) -> int:
+        """Rows in the data given to :func:`~crm_research.sem.fit` (used plus dropped)."""
+        return int(self.nobs) + int(self.n_dropped)
+
+    @property
+    def missing_summary(self) -> str:
+        """One sentence: which missing-data treatment, how many respondents it used.
+
+        >>> SEMResult("", pd.DataFrame(), {}, [], True, 353, pd.DataFrame(), n_dropped=147).missing_summary
+        'listwise deletion: 353 of 500 respondents with complete answers used'
+        """
+        if self.missing == "ml":
+            txt = f"full-information ML (missing = \"ml\"): {self.nobs} of {self.n_input} respondents used"
+            if self.n_dropped:
+                txt += f" ({self.n_dropped} without any answer to the model's items left out)"
+            return txt
+        return (f"listwise deletion: {self.nobs} of {self.n_input} respondents with complete answers used")
 
     # ------------------------------------------------------------------ text
     def fit_lines(self) -> list[str]:
@@ -211,7 +243,9 @@ class SEMResult:
             out.append(f"  Observations: {self.nobs} ({grp}); groups from column {self.group!r}")
         else:
             out.append(f"  Observations: {self.nobs}")
-        if self.n_dropped:
+        if self.missing == "ml":
+            out.append(f"  Missing data: {self.missing_summary}")
+        elif self.n_dropped:
             out.append(f"  Listwise deletion dropped {self.n_dropped} incomplete row(s)")
         out.append(f"  Free parameters: {int(self.fit_measures.get('npar', 0)) if self.fit_measures else '?'}")
         if self.bootstrap is not None:
@@ -294,3 +328,138 @@ class SEMResult:
         if len(rows) == 0:
             raise KeyError(f"no parameter {lhs} {op} {rhs}".rstrip())
         return rows.iloc[0]
+
+
+# ============================================================================ accessors
+_NUM_COLS = ("est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all")
+
+
+def estimates_of(obj: Any, *, groups_ok: bool = False) -> pd.DataFrame:
+    """The lavaan-style estimates table of any fitted model, cleaned for analysis.
+
+    Parameters
+    ----------
+    obj : SEMResult, DataFrame, dict or object with ``.estimates``
+        A :func:`~crm_research.sem.fit` result, its ``estimates`` table, a lavaan JSON dict
+        (``{"estimates": [...]}``) or a list of records with ``lhs, op, rhs, est, ...``.
+    groups_ok : bool
+        Accept a multi-group table (several values in ``group``); by default such a table
+        is refused, because most analyses take one group.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``label`` filled ("" when none), lavaan's numeric columns present (NaN
+        when absent) and as floats, ``lhs, op, rhs`` as strings, a fresh index.
+
+    Raises
+    ------
+    TypeError
+        ``obj`` holds no estimates table.
+    ModelError
+        Several groups and ``groups_ok=False``.
+
+    Examples
+    --------
+    >>> est = estimates_of(pd.DataFrame({"lhs": ["f"], "op": ["=~"], "rhs": ["x1"], "est": [1.0]}))
+    >>> list(est.columns[:5]), est.loc[0, "label"]
+    (['lhs', 'op', 'rhs', 'est', 'label'], '')
+    """
+    est = getattr(obj, "estimates", None)
+    if est is None and isinstance(obj, Mapping):
+        est = obj.get("estimates")
+    if est is None:
+        est = obj
+    if isinstance(est, list):
+        est = pd.DataFrame.from_records(est)
+    if not isinstance(est, pd.DataFrame) or not {"lhs", "op", "rhs"} <= set(est.columns):
+        raise TypeError("expected a fitted model (sem.fit result), or its estimates table with "
+                        f"columns lhs, op, rhs, est, ...; got {type(obj).__name__}")
+    est = est.copy()
+    if "label" not in est.columns:
+        est["label"] = ""
+    est["label"] = est["label"].fillna("").astype(str)
+    for c in _NUM_COLS:
+        if c in est.columns:
+            est[c] = pd.to_numeric(est[c], errors="coerce").astype(float)
+        else:
+            est[c] = np.nan
+    for c in ("lhs", "op", "rhs"):
+        est[c] = est[c].astype(str)
+    if not groups_ok and "group" in est.columns and est["group"].nunique() > 1:
+        groups = ", ".join(map(str, est["group"].unique()))
+        raise ModelError(f"the estimates hold several groups ({groups}); this analysis takes one group",
+                         hint="select one group's rows, e.g. result.estimates.query('group == 1')")
+    return est.reset_index(drop=True)
+
+
+def fit_measures_of(obj: Any) -> dict[str, Any]:
+    """lavaan ``fitMeasures()`` of a fitted model (a copy; ``{}`` when it has none).
+
+    >>> fit_measures_of({"fit_measures": {"cfi": 0.95}})
+    {'cfi': 0.95}
+    """
+    fm = getattr(obj, "fit_measures", None)
+    if fm is None and isinstance(obj, Mapping):
+        fm = obj.get("fit_measures")
+    return dict(fm or {})
+
+
+def warnings_of(obj: Any) -> list[str]:
+    """Estimation warnings of a fitted model, with a non-convergence warning added when the
+    object says it did not converge but its warnings do not mention it.
+
+    >>> from types import SimpleNamespace
+    >>> warnings_of(SimpleNamespace(warnings=[], converged=False))
+    ['the model did not converge; its estimates are not trustworthy']
+    """
+    w = list(getattr(obj, "warnings", None) or [])
+    if getattr(obj, "converged", True) is False and not any("converge" in str(x).lower() for x in w):
+        w.append("the model did not converge; its estimates are not trustworthy")
+    return [str(x) for x in w]
+
+
+def _num(x: float, digits: int = 3, bounded: bool = True) -> str:
+    s = f"{x:.{digits}f}"
+    if bounded:
+        s = s.replace("0.", ".", 1) if s.startswith(("0.", "-0.")) else s
+    return s
+
+
+def fit_sentence(fit_measures: Mapping[str, Any] | pd.Series | Any) -> str:
+    """The fit of a model in one line, APA style.
+
+    Parameters
+    ----------
+    fit_measures : mapping, Series, or a fitted model
+
+    Examples
+    --------
+    >>> fit_sentence({"chisq": 85.306, "df": 24, "pvalue": 1e-8, "cfi": 0.931, "tli": 0.896,
+    ...               "rmsea": 0.092, "rmsea.ci.lower": 0.071, "rmsea.ci.upper": 0.114, "srmr": 0.065})
+    'chi2(24) = 85.31, p < .001; CFI = .931; TLI = .896; RMSEA = .092 [.071, .114]; SRMR = .065'
+    """
+    if not isinstance(fit_measures, (Mapping, pd.Series)):
+        fit_measures = fit_measures_of(fit_measures)
+
+    def g(k: str) -> float:
+        v = fit_measures.get(k, np.nan)
+        try:
+            return float(v) if v is not None and pd.notna(v) else float("nan")
+        except (TypeError, ValueError):
+            return float("nan")
+
+    parts = []
+    if not math.isnan(g("chisq")):
+        p = g("pvalue")
+        ptxt = "" if math.isnan(p) else ", p < .001" if p < .001 else f", p = {_num(p)}"
+        parts.append(f"chi2({int(g('df')) if not math.isnan(g('df')) else '?'}) = {g('chisq'):.2f}{ptxt}"
+                     + (" (saturated)" if g("df") == 0 else ""))
+    for k, lab in (("cfi", "CFI"), ("tli", "TLI")):
+        if not math.isnan(g(k)):
+            parts.append(f"{lab} = {_num(g(k))}")
+    if not math.isnan(g("rmsea")):
+        parts.append(f"RMSEA = {_num(g('rmsea'))} [{_num(g('rmsea.ci.lower'))}, {_num(g('rmsea.ci.upper'))}]")
+    if not math.isnan(g("srmr")):
+        parts.append(f"SRMR = {_num(g('srmr'))}")
+    return "; ".join(parts) or "no fit measures"

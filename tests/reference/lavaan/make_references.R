@@ -118,3 +118,47 @@ if (!file.exists("hs_mediation_boot.json") || force) {
 # They back tests/test_invariance.py (measurement_invariance, compare_paths).  Make the CSV
 # first (python tests/reference/lavaan/make_grouped_survey.py from the repository root):
 # the loop above reads it.
+
+# ---- single-item references (hs_si_*, eco_si_fiml) -------------------------------------
+# Their .lav files are written by make_single_item.py (python tests/reference/lavaan/
+# make_single_item.py from the repository root): a single-item construct F =~ x with its
+# error variance fixed, x ~~ 0*x or x ~~ v*x with v = (1 - reliability) var(x) printed with 17
+# significant digits.  The manifest loop above fits them like every other case.
+
+# ---- chi-square difference tests (lavTestLRT) ------------------------------------------
+# lrt_<name>.json: lavaan's anova() / lavTestLRT() table of nested models listed below, each
+# fitted as its manifest line says (data, group, group.equal, missing).  Columns as lavaan
+# prints them: Df, AIC, BIC, Chisq, Chisq diff, RMSEA, Df diff, Pr(>Chisq); rows in lavaan's
+# order (fewest df first).  Checked by tests/test_sem_compare.py.
+lrt_cases <- list(
+  lrt_hs_si = c("hs_si_zero", "hs_si_restricted"),
+  lrt_hs_mg = c("hs_mg_config", "hs_mg_metric", "hs_mg_scalar", "hs_mg_strict")
+)
+fit_case <- function(name) {
+  cs <- cases[cases$name == name, ]
+  stopifnot(nrow(cs) == 1)
+  miss <- if (nchar(cs$missing) > 0) cs$missing else "listwise"
+  model <- paste(readLines(paste0(name, ".lav")), collapse = "\n")
+  data <- read.csv(cs$data, stringsAsFactors = FALSE)
+  if (nchar(cs$group) > 0) {
+    ge <- if (nchar(cs$group_equal) > 0) strsplit(cs$group_equal, ";")[[1]] else ""
+    sem(model, data = data, group = cs$group, group.equal = ge, missing = miss)
+  } else {
+    sem(model, data = data, missing = miss)
+  }
+}
+for (nm in names(lrt_cases)) {
+  out <- paste0(nm, ".json")
+  if (file.exists(out) && !force) next
+  fits <- lapply(lrt_cases[[nm]], fit_case)
+  tab <- do.call(lavTestLRT, c(fits, list(model.names = lrt_cases[[nm]])))
+  res <- list(
+    lavaan_version = as.character(packageVersion("lavaan")),
+    models = as.list(lrt_cases[[nm]]),
+    table = data.frame(model = rownames(tab), Df = tab$Df, AIC = tab$AIC, BIC = tab$BIC, Chisq = tab$Chisq,
+                       Chisq.diff = tab[["Chisq diff"]], RMSEA = tab$RMSEA, Df.diff = tab[["Df diff"]],
+                       p = tab[["Pr(>Chisq)"]])
+  )
+  writeLines(toJSON(res, auto_unbox = TRUE, digits = NA, na = "null", pretty = FALSE), out)
+  cat("wrote", out, "\n")
+}
