@@ -1,6 +1,16 @@
 """``crm-research cases``: evaluate a case's strategies, or list the bundled cases."""
 from __future__ import annotations
 
+from . import options
+
+# the fields each data table of a case knows (crm_research.cases.data documents them)
+TABLE_FIELDS = {
+    "customers": ("customer_id", "signup_date"),
+    "orders": ("customer_id", "timestamp", "amount", "order_id", "session_id", "member_tier"),
+    "sessions": ("customer_id", "start", "session_id", "converted", "duration", "rec_impressions", "rec_clicks"),
+    "survey": ("customer_id", "timestamp", "satisfaction"),
+}
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -13,7 +23,15 @@ def add_parser(sub) -> None:
         epilog="examples:\n"
                "  crm-research cases --list\n"
                "  crm-research cases cases/r2_retention_strategies.yaml -o reports/cases/r2\n"
-               "  crm-research cases r0_yuexuan_platform --seed 7 --write-data reports/yuexuan_data",
+               "  crm-research cases r0_yuexuan_platform --seed 7 --write-data reports/yuexuan_data\n"
+               "  crm-research cases my_case.yaml --map user_id=customer_id --map paid_at=timestamp\n\n"
+               "column map (--map, repeatable; cases that read data files): a YAML file 'file column: field'\n"
+               "or COLUMN=FIELD pairs, the same convention as every other verb; a pair applies to every data\n"
+               "file of the case that has the column. Fields: customer_id, signup_date, the strategies'\n"
+               "arm columns (customers); customer_id, timestamp, amount, order_id, session_id, member_tier\n"
+               "(orders); customer_id, start, session_id, converted, duration, rec_impressions, rec_clicks\n"
+               "(sessions); customer_id, timestamp, satisfaction or the satisfaction items (survey). It adds\n"
+               "to the case file's data.columns.",
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("case", nargs="?", help="case YAML file, or the id of a bundled case")
     p.add_argument("-o", "--out", help="output folder (default: reports/cases/<case id>)")
@@ -27,7 +45,69 @@ def add_parser(sub) -> None:
                    help="multiple-testing correction across KPIs (default: the case's, usually holm)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--write-data", metavar="DIR", help="also write the case's (simulated) data tables as CSV to DIR")
+    options.add_map_option(p, target="FIELD", meaning="a field of the case's data tables, e.g. customer_id, "
+                                                      "timestamp, amount", example="--map user_id=customer_id")
     p.set_defaults(func=run)
+
+
+def table_fields(case) -> dict[str, tuple[str, ...]]:
+    """The fields each data table of ``case`` knows (with its arm columns and satisfaction items)."""
+    arms = tuple(dict.fromkeys(s.arm_column for s in case.strategies))
+    out = dict(TABLE_FIELDS)
+    out["customers"] = TABLE_FIELDS["customers"] + arms
+    out["survey"] = TABLE_FIELDS["survey"] + tuple(case.satisfaction_items)
+    return out
+
+
+def map_case_columns(case, spec):
+    """The case with ``--map`` entries added to its ``data.columns`` (``{table: {field: column}}``), and notes.
+
+    A pair applies to each data file whose header has the column (or, written FIELD=COLUMN,
+    the column on the right) and whose table knows the field.
+    """
+    import dataclasses
+
+    from ..errors import ConfigError
+    from ..responses import parse_column_map, read_columns, resolve_column_map
+
+    entries = parse_column_map(spec, label="--map")
+    if not entries:
+        return case, []
+    if case.simulate is not None or not case.data:
+        raise ConfigError("--map", "", f"case {case.id!r} simulates its data; a column map applies to cases "
+                          "that read data files", hint="drop --map")
+    fields = table_fields(case)
+    headers = {}
+    for t, path in case.data.items():
+        try:
+            headers[t] = read_columns(path)
+        except Exception:   # e.g. .csv.gz: the case loader reads it and reports its own errors
+            headers[t] = None
+    columns = {t: dict(m) for t, m in case.columns.items()}
+    notes: list[str] = []
+    used = set()
+    for t, head in headers.items():
+        mine = [e for e in entries if (e.target in fields[t] and (head is None or e.column in head))
+                or (e.column in fields[t] and head is not None and e.target in head)]
+        if not mine:
+            continue
+        cmap, n = resolve_column_map(mine, head, fields[t], label="--map", file_what=str(case.data[t]),
+                                     target_what="field", target_hint=f"{t} fields: {', '.join(fields[t])}")
+        notes += [x for x in n if x not in notes]
+        used |= {id(e) for e in mine}
+        for col, fld in cmap.items():
+            if fld is not None:
+                columns.setdefault(t, {})[fld] = col
+    for e in entries:
+        if id(e) not in used:
+            known = sorted({f for fs in fields.values() for f in fs})
+            where = "; ".join(f"{t}: {', '.join(h[:12])}" for t, h in headers.items() if h)
+            if e.target not in known and e.column not in known:
+                raise ConfigError("--map", f"{e.column}={e.target or ''}", f"unknown field {e.target!r}",
+                                  hint=f"fields: {', '.join(known)}")
+            raise ConfigError("--map", f"{e.column}={e.target or ''}", "no data file of the case has this column",
+                              hint=f"columns: {where}" if where else "check the column name")
+    return dataclasses.replace(case, columns=columns), notes
 
 
 def _list() -> int:
@@ -72,6 +152,9 @@ def run(args) -> int:
     from ..cases.evaluate import OUTPUT_FILES, evaluate_case, write_evaluation
 
     case = load_case(args.case)
+    case, notes = map_case_columns(case, options.column_map(args))
+    for n in notes:
+        print(f"note: {n}")
     out = Path(args.out) if args.out else Path("reports") / "cases" / case.id
     existing = [out / f for f in OUTPUT_FILES if (out / f).exists()]
     if existing and not args.force:  # check before the (slower) evaluation

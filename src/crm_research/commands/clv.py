@@ -1,10 +1,25 @@
 """``crm-research clv``: fit BG/NBD, Pareto/NBD and Gamma-Gamma to an order log; write CLV."""
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
+from . import options
+
 MODEL_KEYS = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD"}
+FIELDS = ("customer_id", "timestamp", "amount")
+EPILOG = """\
+examples:
+  crm-research clv tests/data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 --observation-end 1998-06-30 \\
+      -o reports/cdnow_clv
+  crm-research clv orders.csv --map user_id=customer_id --map paid_at=timestamp --map total=amount \\
+      --calibration-end 2024-06-30 -o reports/clv
+
+column map (--map, repeatable): a YAML file 'file column: field' or COLUMN=FIELD pairs, the same
+convention as every other verb; fields: customer_id, timestamp (order time), amount.  The older
+--customer-col, --datetime-col and --amount-col still work (deprecated).
+"""
 _CDNOW_LINE = re.compile(r"^\s*\d+\s+\d+\s+\d{8}\s+\d+\s+-?\d+(\.\d+)?\s*$")
 
 
@@ -15,8 +30,7 @@ def add_parser(sub) -> None:
                     "the BG/NBD and Pareto/NBD purchase models and the Gamma-Gamma spend model by maximum "
                     "likelihood, and write parameter tables, per-customer P(alive) and CLV, and, with "
                     "--observation-end, the calibration/holdout check and tracking plots.",
-        epilog="example: crm-research clv tests/data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 "
-               "--observation-end 1998-06-30 -o reports/cdnow_clv")
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("orders", help="order file: .csv, .parquet, or CDNOW_sample.txt-style text")
     p.add_argument("--calibration-end", required=True, metavar="DATE",
                    help="last day (inclusive) of the calibration period, e.g. 1997-09-30")
@@ -25,9 +39,11 @@ def add_parser(sub) -> None:
     p.add_argument("--freq", default="W", choices=["W", "D"], help="time unit: W weeks, D days (default: W)")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
     p.add_argument("--force", action="store_true", help="overwrite existing result files")
-    p.add_argument("--customer-col", default="customer_id", help="customer id column (default: %(default)s)")
-    p.add_argument("--datetime-col", default="timestamp", help="order time column (default: %(default)s)")
-    p.add_argument("--amount-col", default="amount", help="order amount column (default: %(default)s)")
+    options.add_map_option(p, target="FIELD", meaning="customer_id, timestamp or amount",
+                           example="--map user_id=customer_id --map paid_at=timestamp")
+    for old, field in (("--customer-col", "customer_id"), ("--datetime-col", "timestamp"), ("--amount-col", "amount")):
+        options.add_deprecated(p, old, new=f"--map COLUMN={field}", dest="column_map", metavar="COLUMN", append=True,
+                               transform=lambda col, field=field: f"{col}={field}")
     p.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "cdnow"],
                    help="input format (default: from the file name / first line)")
     p.add_argument("--models", nargs="+", default=["bgnbd", "pnbd"], choices=sorted(MODEL_KEYS),
@@ -75,6 +91,19 @@ def read_orders(path: str, fmt: str = "auto"):
         con.close()
 
 
+def map_orders(orders, spec, source: str):
+    """Rename the order table's columns to the fields customer_id, timestamp, amount (``--map``)."""
+    from ..responses import resolve_column_map
+
+    if not spec:
+        return orders, []
+    cmap, notes = resolve_column_map(spec, list(orders.columns), FIELDS, label="--map", file_what=source,
+                                     target_what="field", target_hint=f"fields: {', '.join(FIELDS)}")
+    rename = {c: t for c, t in cmap.items() if t is not None}
+    shadowed = [t for t in rename.values() if t in orders.columns and t not in rename]
+    return orders.drop(columns=shadowed).rename(columns=rename), notes
+
+
 def run(args) -> int:
     import matplotlib
 
@@ -98,7 +127,10 @@ def run(args) -> int:
                           hint="pass --force or choose another -o OUTDIR")
 
     orders = read_orders(args.orders, args.format)
-    cal = clv.rfm_summary(orders, args.customer_col, args.datetime_col, args.amount_col,
+    orders, notes = map_orders(orders, options.column_map(args), args.orders)
+    for n in notes:
+        print(f"note: {n}")
+    cal = clv.rfm_summary(orders, "customer_id", "timestamp", "amount",
                           calibration_end=args.calibration_end, observation_end=args.observation_end,
                           freq=args.freq, source=args.orders)
     fits = {}
@@ -140,7 +172,7 @@ def run(args) -> int:
         ax.figure.tight_layout()
         ax.figure.savefig(out / "calibration_holdout.png", dpi=150)
         plt.close(ax.figure)
-        track = clv.repeat_purchase_tracking(orders, list(fits.values()), args.customer_col, args.datetime_col,
+        track = clv.repeat_purchase_tracking(orders, list(fits.values()), "customer_id", "timestamp",
                                              calibration_end=args.calibration_end,
                                              observation_end=args.observation_end, freq=args.freq,
                                              source=args.orders)

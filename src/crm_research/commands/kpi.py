@@ -1,6 +1,24 @@
 """``crm-research kpi``: every KPI table and figure from an order log (and sessions)."""
 from __future__ import annotations
 
+import argparse
+
+from . import options
+
+EPILOG = """\
+examples:
+  crm-research kpi orders.csv -o reports/kpi
+  crm-research kpi orders.csv --map user_id=customer_id --map paid_at=timestamp --map total=amount -o reports/kpi
+  crm-research kpi 'data/orders_*.parquet' --sessions sessions.csv --session-map uid=customer_id -o reports/kpi
+  crm-research kpi orders.csv --map columns.yaml -o reports/kpi
+
+column maps (--map for the order file, --session-map for the session file; repeatable): a YAML
+file 'file column: field' or COLUMN=FIELD pairs, the same convention as every other verb.
+Fields: orders customer_id, order_id, timestamp, amount (required), product_id, category,
+channel; sessions customer_id, start, duration (required), page_views.  The older order
+FIELD=COLUMN (e.g. --map customer_id=user_id) is still read, with a note.
+"""
+
 # Light copy of crm_research.kpi.orders.POLICY_CHOICES (that module imports pandas, which
 # --help must not pay for); tests/test_cli_consistency.py keeps the two equal.
 PROBLEM_FLAGS = {
@@ -19,17 +37,20 @@ def add_parser(sub) -> None:
         description="Validate an order log (CSV or Parquet; optional session log), load it into DuckDB and write "
                     "every KPI table as CSV plus figures: cohort retention, repurchase, new vs returning "
                     "customers, activity (with --sessions), churn early-warning list, RFM segments, customer "
-                    "lifecycle stages and transitions, product lifecycle stages.")
+                    "lifecycle stages and transitions, product lifecycle stages.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("orders", help="order log: CSV or Parquet file (or a quoted glob such as 'data/*.parquet')")
     p.add_argument("--sessions", help="session log: customer_id, start, duration (seconds)[, page_views]")
     p.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: date of the last order)")
     p.add_argument("--period", choices=["month", "week"], default="month", help="cohort/report period (default: month)")
     p.add_argument("-o", "--out", required=True, help="output folder for the CSV tables and PNG figures")
     p.add_argument("--force", action="store_true", help="write into a folder that already holds files")
-    p.add_argument("--map", action="append", default=[], metavar="CANONICAL=COLUMN",
-                   help="column map for the order file, e.g. --map customer_id=user_id --map timestamp=paid_at")
-    p.add_argument("--session-map", action="append", default=[], metavar="CANONICAL=COLUMN",
-                   help="column map for the session file")
+    options.add_map_option(p, target="FIELD", meaning="a field of the order log: customer_id, order_id, "
+                                                      "timestamp, amount, product_id, category, channel",
+                           example="--map user_id=customer_id --map paid_at=timestamp")
+    options.add_map_option(p, target="FIELD", meaning="a field of the session log: customer_id, start, duration, "
+                                                      "page_views", example="--session-map uid=customer_id",
+                           option="--session-map", dest="session_map")
     p.add_argument("--on-bad", choices=["error", "drop"], default="error",
                    help="policy for every kind of bad row (default: error)")
     for prob, choices in PROBLEM_FLAGS.items():
@@ -45,17 +66,32 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _parse_map(items, label):
-    from ..errors import ConfigError
+def _header(source, delimiter):
+    """Column names of an order/session file (first file of a glob), or None when unknown."""
+    import glob
 
-    out = {}
-    for it in items:
-        if "=" not in it:
-            raise ConfigError("<command line>", label, f"{it!r} is not CANONICAL=COLUMN",
-                              hint="e.g. --map customer_id=user_id")
-        k, v = it.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+    from ..errors import CRMResearchError
+    from ..responses import read_columns
+
+    paths = sorted(glob.glob(str(source))) if any(ch in str(source) for ch in "*?[") else [str(source)]
+    if not paths:
+        return None
+    try:
+        return read_columns(paths[0], delimiter=delimiter)
+    except CRMResearchError:
+        return None   # the loader reports an unreadable file with its own message
+
+
+def table_columns(spec, source, fields, delimiter=None, label="--map"):
+    """``{field: file column}`` for the KPI loader from a ``--map`` list, plus notes."""
+    from ..responses import resolve_column_map
+
+    if not spec:
+        return {}, []
+    cmap, notes = resolve_column_map(spec, _header(source, delimiter), fields, label=label,
+                                     file_what=f"{source}", target_what="field",
+                                     target_hint=f"fields: {', '.join(fields)}")
+    return {t: c for c, t in cmap.items() if t is not None}, notes
 
 
 def run(args) -> int:
@@ -63,6 +99,7 @@ def run(args) -> int:
 
     from ..errors import ConfigError
     from ..kpi import KPIEngine, kpi_suite
+    from ..kpi.orders import ORDERS, SESSIONS
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
@@ -70,9 +107,16 @@ def run(args) -> int:
                           hint="choose a new folder or pass --force")
     policy = {prob: (getattr(args, f"on_{prob}") or args.on_bad) for prob in PROBLEM_FLAGS}
     csv_options = {"delim": args.delimiter} if args.delimiter else None
+    columns, notes = table_columns(options.column_map(args), args.orders, ORDERS.columns, args.delimiter)
+    session_columns, snotes = ({}, []) if not args.sessions else table_columns(
+        options.column_map(args, "session_map"), args.sessions, SESSIONS.columns, args.delimiter, "--session-map")
+    if args.session_map and not args.sessions:
+        raise ConfigError("--session-map", "", "there is no session file", hint="add --sessions FILE or drop --session-map")
+    for n in notes + snotes:
+        print(f"note: {n}")
     engine = KPIEngine.load(
-        args.orders, args.sessions, database=args.database, columns=_parse_map(args.map, "--map"),
-        session_columns=_parse_map(args.session_map, "--session-map"), policy=policy,
+        args.orders, args.sessions, database=args.database, columns=columns,
+        session_columns=session_columns, policy=policy,
         timestamp_format=args.timestamp_format, timezone=args.timezone, csv_options=csv_options,
         memory_limit=args.memory_limit, temp_directory=args.temp_directory)
     with engine:

@@ -256,12 +256,13 @@ class _Deprecated(argparse.Action):
 
 
 def add_deprecated(parser, old: str, *, new: str, dest: str, metavar: str | None = None,
-                   transform: Callable[[str], Any] | None = None, append: bool = False) -> None:
+                   transform: Callable[[str], Any] | None = None, append: bool = False, **kwargs) -> None:
     """Keep ``old`` working as an alias of ``new``: same destination, a deprecation note when used.
 
     ``transform`` turns the old value into the new one (e.g. ``--customer-col user`` into the
     ``--map`` pair ``user=customer_id``); with ``append`` it is added to a list (``--map``).
-    The alias is listed in ``--help`` as deprecated.
+    The alias is listed in ``--help`` as deprecated; ``kwargs`` (``type``, ``choices``) go to
+    :meth:`argparse.ArgumentParser.add_argument`.
     """
     parser.add_argument(old, action=_Deprecated, dest=dest, new=new, transform=transform, append=append,
-                        metavar=metavar, help=f"deprecated: use {new}")
+                        metavar=metavar, help=f"deprecated: use {new}", **kwargs)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from . import options
+
 FORMATS = (".csv", ".xlsx", ".parquet")
 
 
@@ -25,6 +27,10 @@ def _count(text: str) -> int:
     if x < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return x
+
+
+def _mechanism(text: str) -> str:
+    return {"mcar": "MCAR", "mar": "MAR"}.get(text.lower(), text.lower())
 
 
 def _seed(text: str) -> int:
@@ -49,17 +55,24 @@ def add_parser(sub) -> None:
         epilog="examples:\n"
                "  crm-research simulate surveys/ecommerce_crm_population.yaml -n 500 --seed 1 -o reports/sample.csv\n"
                "  crm-research simulate surveys/ecommerce_crm_population.yaml -n 2000 --seed 7 \\\n"
-               "      --missing MAR --missing-rate .05 --careless .1 --no-pii -o reports/messy.xlsx\n"
+               "      --sim-missing MAR --sim-missing-rate .05 --careless .1 --no-pii -o reports/messy.xlsx\n"
                "  crm-research simulate surveys/ecommerce_crm_population.yaml -n 20000 --seed 1 \\\n"
-               "      --careless 0 --missing none --continuous -o reports/clean.parquet",
+               "      --careless 0 --sim-missing none --continuous -o reports/clean.parquet\n\n"
+               "--sim-missing and --sim-missing-rate make blank answers in the simulated file (the older\n"
+               "--missing and --missing-rate still work, deprecated: on the verbs that fit models --missing\n"
+               "ml|listwise says how blank answers are analysed).",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("population", help="population-model YAML, e.g. surveys/ecommerce_crm_population.yaml")
     p.add_argument("-n", type=_count, default=None, help="number of respondents (default: the file's defaults.n)")
     p.add_argument("--seed", type=_seed, default=1, help="random seed (default: %(default)s)")
-    p.add_argument("--missing", choices=["none", "MCAR", "MAR"], type=lambda s: {"mcar": "MCAR", "mar": "MAR"}.get(
-        s.lower(), s.lower()), default=None, help="missing-answer mechanism (default: the file's)")
-    p.add_argument("--missing-rate", type=_share, default=None, metavar="SHARE",
-                   help="expected share of item answers left blank, e.g. .05")
+    p.add_argument("--sim-missing", dest="sim_missing", choices=["none", "MCAR", "MAR"], type=_mechanism,
+                   default=None, help="mechanism that blanks simulated answers: none, MCAR, MAR (default: the file's)")
+    p.add_argument("--sim-missing-rate", dest="sim_missing_rate", type=_share, default=None, metavar="SHARE",
+                   help="expected share of simulated item answers left blank, e.g. .05")
+    options.add_deprecated(p, "--missing", new="--sim-missing", dest="sim_missing", metavar="MECHANISM",
+                           type=_mechanism, choices=["none", "MCAR", "MAR"])
+    options.add_deprecated(p, "--missing-rate", new="--sim-missing-rate", dest="sim_missing_rate", metavar="SHARE",
+                           type=_share)
     p.add_argument("--mar-driver", default=None, metavar="COLUMN",
                    help="observed column driving MAR missingness, e.g. age_band or LOY1 (default: the file's)")
     p.add_argument("--careless", type=_share, default=None, metavar="SHARE",
@@ -93,7 +106,7 @@ def run(args) -> int:
     pop = load_population(args.population)
     try:
         sample = simulate_survey(
-            pop, args.n, args.seed, missing=args.missing, missing_rate=args.missing_rate,
+            pop, args.n, args.seed, missing=args.sim_missing, missing_rate=args.sim_missing_rate,
             careless=args.careless, careless_types=args.careless_types.split(",") if args.careless_types else None,
             likert=not args.continuous, include_demographics=not args.no_demographics,
             include_pii=not args.no_pii, mar_driver=args.mar_driver)

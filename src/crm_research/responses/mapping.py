@@ -220,7 +220,7 @@ def parse_column_map(spec: Any, *, label: str = "column_map") -> list[MapEntry]:
 
     Parameters
     ----------
-    spec : None, str, Path, dict, or a list/tuple of these and of "COLUMN=ID" strings
+    spec : None, str, Path, dict, MapEntry, or a list/tuple of these and of "COLUMN=ID" strings
         A YAML file ``{file column: id}`` (``null`` ignores a column), a dict
         ``{file column: id}``, a ``"COLUMN=ID"`` string (``"COLUMN="`` ignores the column), or a
         list mixing them (later entries override earlier ones for the same column). A string
@@ -245,6 +245,8 @@ def parse_column_map(spec: Any, *, label: str = "column_map") -> list[MapEntry]:
     """
     if spec is None:
         return []
+    if isinstance(spec, MapEntry):
+        return [spec]
     if isinstance(spec, Mapping):
         return _dict_entries(spec, label)
     if isinstance(spec, Path):
