@@ -7,14 +7,14 @@ answering would produce: if respondent answers to item ``j`` are drawn independe
 observed answer distribution ``p_j`` (a blank counting as one more answer), two respondents
 give the same pattern with probability ``prod_j sum_v p_jv**2``, and among ``n`` respondents
 ``n (n - 1) / 2`` times that many identical pairs are expected. Items of one construct are
-correlated, so real matches are more frequent than this: the expected number is a lower
-bound, a yardstick for "rare" or "common" rather than a test.
+correlated, so real matches are usually more frequent than this: the expected number is a
+yardstick for "rare" or "common", not a test.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,7 @@ class DuplicatePatterns:
     respondents_sharing : int
         Respondents whose pattern at least one other respondent gave too.
     straight_line_patterns : int
-        Shared patterns with the same answer on every answered item.
+        Shared patterns with the same answer on every answered item (of each scale).
     straight_line_respondents : int
         Respondents giving one of those straight-line patterns.
     """
@@ -81,18 +81,20 @@ class DuplicatePatterns:
         chance = (f"If respondents answered the {k} items independently with the observed answer "
                   f"distributions, two of them would match with probability {self.match_probability:.3g}, "
                   f"i.e. {_count(self.expected_pairs)} identical pairs expected among {n} respondents "
-                  f"({_big(self.possible_patterns)} possible patterns); correlated items make real matches "
-                  f"more frequent, so this is a lower bound.")
+                  f"({_big(self.possible_patterns)} possible patterns); items of one construct are correlated, "
+                  f"so real matches are usually more frequent than this.")
         if not self.observed_pairs:
             return f"No two respondents gave the same answers to all {k} items. " + chance
         sl = ""
         if self.straight_line_patterns:
-            sl = (f"; {self.straight_line_patterns} of these patterns "
-                  f"({self.straight_line_respondents} respondents) are straight lines (the same answer to every "
-                  f"answered item)")
-        return (f"{self.observed_pairs} pair{'s' if self.observed_pairs != 1 else ''} of respondents gave identical "
-                f"answers to all {k} items ({self.respondents_sharing} respondents, {self.shared_patterns} distinct "
-                f"pattern{'s' if self.shared_patterns != 1 else ''}{sl}). " + chance)
+            one = self.straight_line_patterns == 1
+            sl = (f" {self.straight_line_patterns} of these pattern{'' if one else 's'}, given by "
+                  f"{self.straight_line_respondents} respondents, {'is a straight line' if one else 'are straight lines'} "
+                  f"(the same answer to every answered item of a scale).")
+        pairs = f"{self.observed_pairs} pair{'s' if self.observed_pairs != 1 else ''}"
+        return (f"{pairs} of respondents gave identical answers to all {k} items ({self.respondents_sharing} "
+                f"respondents, {self.shared_patterns} distinct pattern{'s' if self.shared_patterns != 1 else ''})."
+                f"{sl} " + chance)
 
     def _repr_html_(self) -> str:
         return f"<p>{self.sentence()}</p>" + self.table().to_html(index=False)
@@ -110,7 +112,8 @@ def _count(x: float) -> str:
     return f"about {x:.2g}"
 
 
-def duplicate_patterns(answers: pd.DataFrame, points: Sequence[int] | None = None) -> DuplicatePatterns:
+def duplicate_patterns(answers: pd.DataFrame, points: Sequence[int] | None = None,
+                       groups: Sequence[Hashable] | None = None) -> DuplicatePatterns:
     """Count shared answer patterns and the number expected by chance.
 
     Parameters
@@ -121,6 +124,9 @@ def duplicate_patterns(answers: pd.DataFrame, points: Sequence[int] | None = Non
     points : sequence of int, optional
         Number of points of each column's scale (for ``possible_patterns``); default the
         number of distinct answers observed per column.
+    groups : sequence, optional
+        One key per column, e.g. its scale's range: a pattern is a straight line when it has
+        the same answer on every answered item of each group (default: one group).
 
     Returns
     -------
@@ -158,10 +164,17 @@ def duplicate_patterns(answers: pd.DataFrame, points: Sequence[int] | None = Non
     sizes = key.groupby(list(key.columns), sort=False).size() if k and n else pd.Series(dtype=int)
     shared = sizes[sizes > 1]
     observed = int(sum(s * (s - 1) // 2 for s in shared.tolist()))
+    groups = list(groups) if groups is not None else [0] * k
+    if len(groups) != k:
+        raise ValueError(f"groups needs one entry per column ({k}), got {len(groups)}")
     sl_patterns = sl_resp = 0
     for pattern, size in shared.items():
-        vals = [v for v in (pattern if isinstance(pattern, tuple) else (pattern,)) if v != -np.inf]
-        if vals and min(vals) == max(vals):
+        pattern = pattern if isinstance(pattern, tuple) else (pattern,)
+        by_group: dict[Hashable, set[float]] = {}
+        for g, v in zip(groups, pattern):
+            if v != -np.inf:
+                by_group.setdefault(g, set()).add(v)
+        if by_group and all(len(vs) == 1 for vs in by_group.values()):
             sl_patterns += 1
             sl_resp += int(size)
     return DuplicatePatterns(n_respondents=int(n), n_items=int(k), possible_patterns=int(possible),

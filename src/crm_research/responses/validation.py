@@ -18,7 +18,7 @@ missing                warning   item without an answer
 duplicate_id           error     respondent id seen on an earlier row (the later rows are reported)
 duplicate_row          warning   row identical to an earlier row in every column but the respondent
                                  id (or in ``duplicate_columns``); flagged, not dropped, by default
-straight_lining        warning   the same answer on every answered item (at least
+straight_lining        warning   the same answer on every answered item of each scale (at least
                                  ``straight_min_share`` of the items answered); optionally a run of
                                  ``longstring`` or more identical answers in questionnaire order
 too_fast               warning   duration below ``min_seconds`` (default: the instrument's
@@ -196,8 +196,8 @@ class ValidationReport:
                             + (f" ({med:g} s, threshold {s['relative_threshold']:g} s)" if med is not None else ""))
             out.append(f"Speed rule on `{s['duration_column']}`: " + (" or ".join(bits) if bits else "off"))
         if s.get("n_items"):
-            rule = (f"same answer on all answered items, with at least {s['straight_min_items']} of "
-                    f"{s['n_items']} items answered")
+            rule = (f"same answer on all answered items{' of each scale' if s.get('straight_scales', 1) > 1 else ''}, "
+                    f"with at least {s['straight_min_items']} of {s['n_items']} items answered")
             if s.get("longstring"):
                 rule += f"; or {s['longstring']}+ identical answers in a row"
             out.append("Straight-lining: " + rule)
@@ -663,16 +663,36 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
         k = len(item_ids)
         answered = (~np.isnan(X)).sum(axis=1)
         need = max(2, math.ceil(straight_min_share * k))
-        with np.errstate(all="ignore"):
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                lo, hi = np.nanmin(X, axis=1), np.nanmax(X, axis=1)
-        flat = (answered >= need) & (lo == hi)
-        settings.update(n_items=k, straight_min_items=need, longstring=longstring)
+        # one group per scale range: a straight line is the same answer on every answered item
+        # of each scale (with one scale: the same answer on every item)
+        ranges = [(inst.scale_of(i).min, inst.scale_of(i).max) for i in item_ids]
+        groups = list(dict.fromkeys(ranges))
+        flat = answered >= need
+        multi = np.zeros(n, dtype=bool)       # some scale with 2+ answered items
+        lows = []
+        import warnings
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for g in groups:
+                cols = [j for j, r in enumerate(ranges) if r == g]
+                Xg = X[:, cols]
+                lo, hi = np.nanmin(Xg, axis=1), np.nanmax(Xg, axis=1)
+                flat &= np.isnan(lo) | (lo == hi)
+                multi |= (~np.isnan(Xg)).sum(axis=1) >= 2
+                lows.append(lo)
+        flat &= multi
+        settings.update(n_items=k, straight_min_items=need, longstring=longstring, straight_scales=len(groups))
         pos = np.flatnonzero(flat)
-        F.cells("straight_lining", None, pos, [str(int(lo[p])) for p in pos],
-                [f"same answer {int(lo[p])} on all {answered[p]} answered items" for p in pos])
+        if len(groups) == 1:
+            vals_ = [str(int(lows[0][p])) for p in pos]
+            msgs = [f"same answer {int(lows[0][p])} on all {answered[p]} answered items" for p in pos]
+        else:
+            def per_scale(p: int) -> list[tuple[int, tuple[int, int]]]:
+                return [(int(lo[p]), g) for lo, g in zip(lows, groups) if not np.isnan(lo[p])]
+            vals_ = ["/".join(str(v) for v, _ in per_scale(p)) for p in pos]
+            msgs = [f"same answer on all {answered[p]} answered items of each scale: "
+                    + ", ".join(f"{v} on {g[0]}-{g[1]}" for v, g in per_scale(p)) for p in pos]
+        F.cells("straight_lining", None, pos, vals_, msgs)
         if longstring:
             run = np.ones(n, dtype=np.int64)
             best = np.where(np.isnan(X[:, 0]), 0, 1).astype(np.int64)
@@ -728,7 +748,8 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
                     [f"identical to row {first[int(h[p])]} in {desc}" for p in pos])
 
     coded_df = pd.DataFrame(coded, index=pd.Index(rows, name="row"))
-    dup_stats = duplicate_patterns(coded_df[item_ids], [inst.scale_of(i).points for i in item_ids]) \
+    dup_stats = duplicate_patterns(coded_df[item_ids], [inst.scale_of(i).points for i in item_ids],
+                                   groups=[(inst.scale_of(i).min, inst.scale_of(i).max) for i in item_ids]) \
         if item_ids else None
     col_order = {c: i for i, c in enumerate(list(coded) + [c for c in df.columns if c not in coded])}
     if mapping is not None:
