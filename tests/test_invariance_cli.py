@@ -135,3 +135,98 @@ def test_small_group_needs_min_n(tmp_path, capsys):
     md = (tmp_path / "b" / "summary.md").read_text(encoding="utf-8")
     assert "left out group(s) with fewer than 30 complete cases: 'Tiny' (n = 6)" in md
     assert "Pasteur (n = 150)" in md and "Grant-White (n = 145)" in md      # 156 - 6 moved to Tiny
+
+
+# --------------------------------------------------------------------------- one reader, one map, --missing
+from _formats import FORMATS, with_chinese_column, write_as  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hs_formats(tmp_path_factory):
+    d = tmp_path_factory.mktemp("formats")
+    return {fmt: write_as(with_chinese_column(pd.read_csv(HS)), d, fmt) for fmt in FORMATS}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format(hs_formats, fmt, tmp_path, capsys):
+    path, extra, _ = hs_formats[fmt]
+    out = tmp_path / "o"
+    assert main(["invariance", str(path), "--group", "school", "--model", str(REF / "hs_cfa.lav"),
+                 "--steps", "configural", "metric", "-o", str(out), *extra]) == 0
+    capsys.readouterr()
+    t = pd.read_csv(out / "invariance.csv").set_index("step")
+    assert t.loc["configural", "chisq"] == pytest.approx(lavaan_fm("hs_mg_config")["chisq"], abs=2e-3)
+    assert t.loc["metric", "chisq"] == pytest.approx(lavaan_fm("hs_mg_metric")["chisq"], abs=2e-3)
+
+
+def test_missing_sheet_is_one_line(hs_formats, tmp_path, capsys):
+    path, _, _ = hs_formats["xlsx_name"]
+    assert main(["invariance", str(path), "--group", "school", "--model", str(REF / "hs_cfa.lav"),
+                 "--sheet", "nope", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "has no sheet 'nope'; sheets: 说明, 答卷数据" in err and err.count("\n") == 1
+
+
+def _supports_missing() -> bool:
+    import inspect
+
+    from crm_research.invariance import measurement_invariance
+
+    return "missing" in inspect.signature(measurement_invariance).parameters
+
+
+@pytest.mark.skipif(not _supports_missing(), reason="crm_research.invariance has no missing= argument yet")
+def test_missing_ml_is_lavaan_fiml(tmp_path, capsys):
+    """hs_missing.csv by school, metric step by FIML: lavaan's hs_mg_fiml (N 155 + 145, chi-square)."""
+    ref = json.loads((REF / "hs_mg_fiml.ml.json").read_text())
+    out = tmp_path / "ml"
+    assert main(["invariance", str(REF / "hs_missing.csv"), "--group", "school", "--model", str(REF / "hs_cfa.lav"),
+                 "--steps", "configural", "metric", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    t = pd.read_csv(out / "invariance.csv").set_index("step")
+    assert t.loc["metric", "chisq"] == pytest.approx(ref["fit_measures"]["chisq"], abs=5e-3)
+    assert "full-information ML (--missing ml): 300 of 301 rows used" in printed
+    assert "Pasteur (n = 155)" in printed and "Grant-White (n = 145)" in printed
+
+
+def test_missing_listwise_uses_complete_rows(tmp_path, capsys):
+    out = tmp_path / "lw"
+    assert main(["invariance", str(REF / "hs_missing.csv"), "--group", "school", "--model", str(REF / "hs_cfa.lav"),
+                 "--steps", "configural", "--missing", "listwise", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    n = pd.read_csv(REF / "hs_missing.csv")
+    complete = n.dropna(subset=[f"x{i}" for i in range(1, 10)])
+    assert len(complete) == 180        # lavaan's listwise N (tests/data/fit_cli/listwise_fit.csv)
+    assert f"listwise deletion (--missing listwise): 180 of 301 rows used, 121 dropped (incomplete)" in printed
+    sizes = complete["school"].value_counts()
+    assert all(f"{g} (n = {k})" in printed for g, k in sizes.items())
+
+
+def test_map_pairs_file_and_deprecated_column_map(tmp_path, capsys):
+    d = pd.read_csv(GROUPED).rename(columns={"PF1": "Q1", "SQ2": "服务2"})
+    f = tmp_path / "renamed.csv"
+    d.to_csv(f, index=False, encoding="utf-8-sig")
+    base = ["invariance", str(f), "--group", "segment", "--instrument", str(INSTRUMENT), "--structural", "combined",
+            "--steps", "configural", "--paths", "H1"]
+    want = lavaan_fm("eco_mg_config")["chisq"]
+    assert main(base + ["-o", str(tmp_path / "a"), "--map", "Q1=PF1", "--map", "服务2=SQ2"]) == 0
+    assert pd.read_csv(tmp_path / "a" / "invariance.csv")["chisq"].iloc[0] == pytest.approx(want, abs=5e-3)
+    y = tmp_path / "map.yaml"
+    y.write_text("Q1: PF1\n服务2: SQ2\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(base + ["-o", str(tmp_path / "b"), "--column-map", str(y)]) == 0
+    err = capsys.readouterr().err
+    assert err == "note: --column-map is deprecated; use --map\n"
+    assert pd.read_csv(tmp_path / "b" / "invariance.csv")["chisq"].iloc[0] == pytest.approx(want, abs=5e-3)
+
+
+def test_model_file_with_instrument(tmp_path, capsys):
+    """--model with --instrument: responses prepared as validate does, the model file's syntax fitted."""
+    out = tmp_path / "o"
+    assert main(["invariance", str(GROUPED), "--group", "segment", "--instrument", str(INSTRUMENT),
+                 "--model", str(REF / "eco_mg_config.lav"), "--steps", "configural", "--paths", "SAT~OPS",
+                 "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Responses prepared with" in printed
+    assert pd.read_csv(out / "invariance.csv")["chisq"].iloc[0] == pytest.approx(
+        lavaan_fm("eco_mg_config")["chisq"], abs=5e-3)
