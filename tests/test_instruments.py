@@ -238,3 +238,251 @@ def test_render_single_item_with_reliability(raw, tmp_path):
     text = paths["lavaan_ops"].read_text()
     assert "needs_data" not in text and "LOY1 ~~ 0.43333" in text
     parse_syntax(text)
+
+
+# --------------------------------------------------------------------------- scales of any kind
+SQ_YAML = ROOT / "tests" / "data" / "service_quality" / "service_quality.yaml"
+
+
+def _mini(scales, items=None, languages=("en",), **extra):
+    """A one-construct instrument on the first scale given."""
+    sid = next(iter(scales))
+    raw = {"id": "mini", "languages": list(languages),
+           "title": {lg: f"Mini {lg}" for lg in languages}, "scales": scales,
+           "constructs": [{"id": "A", "name": {lg: "A" for lg in languages}, "scale": sid,
+                           "items": items or [{"id": f"A{i}", "text": {lg: f"item {i} {lg}" for lg in languages}}
+                                              for i in (1, 2)]}]}
+    raw.update(extra)
+    return raw
+
+
+@pytest.mark.parametrize("decl, values", [
+    ({"points": 2}, (1, 2)),
+    ({"points": 6}, (1, 2, 3, 4, 5, 6)),
+    ({"min": 0, "max": 10}, tuple(range(0, 11))),
+    ({"points": 11, "min": 0}, tuple(range(0, 11))),
+    ({"max": 10}, tuple(range(1, 11))),
+    ({"points": 7, "min": -3}, tuple(range(-3, 4))),
+    ({"points": 7, "max": 3}, tuple(range(-3, 4))),
+])
+def test_scale_ranges(decl, values):
+    sc = instrument_from_dict(_mini({"s": decl})).scales["s"]
+    assert sc.values == values and sc.points == len(values) and (sc.min, sc.max) == (values[0], values[-1])
+    assert sc.labels == {"en": (None,) * len(values)}           # declared without labels
+    assert sc.reverse(values[0]) == values[-1] and sc.reverse(values[1]) == values[-2]
+
+
+@pytest.mark.parametrize("decl, key, problem", [
+    ({"points": 1}, "scales.s.points", "between 2 and 11"),
+    ({"points": 12}, "scales.s.points", "between 2 and 11"),
+    ({"min": 0, "max": 11}, "scales.s.points", "between 2 and 11"),
+    ({"min": 5, "max": 5}, "scales.s.max", "at least min + 1"),
+    ({"points": 5, "min": 0, "max": 5}, "scales.s.max", "end at 4, not 5"),
+    ({"min": 0}, "scales.s", "give 'points'"),
+    ({"points": 5.5}, "scales.s.points", "expected an integer"),
+    ({"points": 4, "labels": {"en": ["a", "b", "c"]}}, "scales.s.labels.en", "needs 4 labels"),
+    ({"points": 4, "labels": {"en": ["a", "b", "a", "d"]}}, "scales.s.labels.en", "used for points 1 and 3"),
+    ({"points": 4, "labels": {"en": [None] * 4}}, "scales.s.labels", "every label is null"),
+    ({"points": 4, "labels": {"en": list("abcd")}, "anchors": {"low": "a", "high": "d"}}, "scales.s", "not both"),
+    ({"points": 4, "anchors": {"low": "a"}}, "scales.s.anchors", "both 'low'"),
+    ({"points": 4, "anchors": {"low": "a", "high": "b", "mid": "c"}}, "scales.s.anchors.mid", "no middle point"),
+])
+def test_scale_declaration_errors(decl, key, problem):
+    with pytest.raises(InstrumentError) as ei:
+        instrument_from_dict(_mini({"s": decl}), source="s.yaml")
+    assert ei.value.key == key and problem in str(ei.value), str(ei.value)
+
+
+def test_end_point_labels_0_to_10_in_codebook_and_questionnaire():
+    raw = _mini({"nps": {"min": 0, "max": 10, "anchors": {"low": "Not at all likely", "mid": "Neutral",
+                                                          "high": "Extremely likely"}}})
+    inst = instrument_from_dict(raw)
+    sc = inst.scales["nps"]
+    assert sc.labels["en"][0] == "Not at all likely" and sc.labels["en"][5] == "Neutral" \
+        and sc.labels["en"][10] == "Extremely likely" and sc.labels["en"].count(None) == 8
+    assert sc.label(10, "en") == "Extremely likely" and sc.label(3, "en") is None and not sc.fully_labelled
+    assert sc.label_to_value() == {"notatalllikely": 0, "neutral": 5, "extremelylikely": 10}
+    cb = codebook(inst).set_index("variable")
+    assert cb.loc["A1", "values"] == "0-10"
+    assert cb.loc["A1", "value_labels_en"] == "0=Not at all likely; 5=Neutral; 10=Extremely likely"
+    assert not any(c.endswith("_zh") for c in cb.columns)          # English-only: no Chinese columns
+    md = codebook_markdown(inst)
+    assert "`nps`: 11-point, 0-10; 0=Not at all likely; 5=Neutral; 10=Extremely likely" in md
+    page = questionnaire_html(inst)
+    heads = re.findall(r"<th>(.*?)</th>", page)
+    assert heads[1:] == (["0<br>Not at all likely"] + [str(i) for i in range(1, 5)] + ["5<br>Neutral"]
+                         + [str(i) for i in range(6, 10)] + ["10<br>Extremely likely"])
+    assert page.count('<span class="box-sym">') == 2 * 11
+
+
+def test_all_labels_6_point_and_2_point():
+    six = ["Strongly disagree", "Disagree", "Slightly disagree", "Slightly agree", "Agree", "Strongly agree"]
+    inst = instrument_from_dict(_mini({"a6": {"points": 6, "labels": {"en": six}},
+                                       "yn": {"points": 2, "min": 0, "labels": {"en": ["No", "Yes"]}}},
+                                      attention_checks=[{"id": "CHK", "scale": "yn", "expected": 1,
+                                                         "text": "Answer yes"}]))
+    assert inst.scales["a6"].fully_labelled and inst.scales["a6"].value_labels("en").endswith("6=Strongly agree")
+    cb = codebook(inst).set_index("variable")
+    assert cb.loc["A1", "values"] == "1-6" and cb.loc["CHK", "values"] == "0-1"
+    assert cb.loc["CHK", "value_labels_en"] == "0=No; 1=Yes" and cb.loc["CHK", "expected"] == "1"
+    page = questionnaire_html(inst, "en")
+    assert "<th>6<br>Strongly agree</th>" in page and "<th>0<br>No</th>" in page
+    with pytest.raises(InstrumentError, match=r"attention_checks\[0\]\.expected: must be a point of scale 'yn' \(0-1\)"):
+        instrument_from_dict(_mini({"a6": {"points": 6}, "yn": {"points": 2, "min": 0}},
+                                   attention_checks=[{"id": "CHK", "scale": "yn", "expected": 2, "text": "x"}]))
+
+
+def test_semantic_differential_item_anchors():
+    items = [{"id": "E1", "text": "The branch is ...", "anchors": {"low": "Unpleasant", "high": "Pleasant"}},
+             {"id": "E2", "text": "The staff are ...", "anchors": {"low": "Slow", "high": "Fast"}}]
+    inst = instrument_from_dict(_mini({"sd7": {"points": 7, "min": -3}}, items=items))
+    assert inst.item("E1").anchors == {"low": {"en": "Unpleasant"}, "high": {"en": "Pleasant"}}
+    s1 = inst.scale_of("E1")
+    assert s1.values == tuple(range(-3, 4)) and s1.label(-3, "en") == "Unpleasant" and s1.label(3, "en") == "Pleasant"
+    assert inst.scales["sd7"].label(3, "en") is None                # the declared scale is unchanged
+    cb = codebook(inst).set_index("variable")
+    assert cb.loc["E2", "values"] == "-3 to 3" and cb.loc["E2", "value_labels_en"] == "-3=Slow; 3=Fast"
+    assert "- `E1`: -3=Unpleasant; 3=Pleasant" in codebook_markdown(inst)
+    page = questionnaire_html(inst)
+    row = page[page.index("The branch is"):].split("</tr>")[0]   # anchors left and right of the boxes
+    assert row.index("Unpleasant") < row.index("&#9744;") < row.index("Pleasant") and row.count("&#9744;") == 7
+    with pytest.raises(InstrumentError) as ei:
+        instrument_from_dict(_mini({"sd7": {"points": 7}}, items=[
+            {"id": "E1", "text": "x", "anchors": {"low": "a", "hi": "b"}}]))
+    assert ei.value.key == "constructs[0].items[0].anchors.hi" and "did you mean 'high'?" in str(ei.value)
+
+
+def test_one_language_instruments_render_without_the_other_language(tmp_path):
+    for lang, other in (("en", "zh"), ("zh", "en")):
+        demo = [{"id": "g", "text": {lang: "group"}, "options": [{"value": 1, lang: "one"}, {"value": 2, lang: "two"}]}]
+        inst = instrument_from_dict(_mini({"s": {"points": 5, "labels": {lang: list("abcde")}}}, languages=(lang,),
+                                          demographics=demo))
+        assert inst.languages == (lang,)
+        cb = codebook(inst)
+        assert not [c for c in cb.columns if c.endswith("_" + other)]
+        assert (cb[f"text_{lang}"] != "").all()
+        paths = render_instrument(inst, tmp_path / lang)
+        assert f"questionnaire_{other}" not in paths and {f"questionnaire_{lang}", "questionnaire_both"} <= set(paths)
+        both = paths["questionnaire_both"].read_text()
+        assert both == questionnaire_html(inst, lang) and 'class="en"' not in both and "<br><br>" not in both
+        assert ("About you" in both) == (lang == "en") and ("基本信息" in both) == (lang == "zh")
+        assert codebook(inst).set_index("variable").loc["g", f"value_labels_{lang}"] == "1=one; 2=two"
+        with pytest.raises(ValueError, match="languages of instrument"):
+            questionnaire_html(inst, other)
+        md = paths["md"].read_text()
+        assert f"Mini {lang}" in md and f"Mini {other}" not in md and "None" not in md
+
+
+@pytest.mark.parametrize("mutate, key, problem", [
+    (lambda r: r.update(languages=["fr"]), "languages[0]", "unsupported language 'fr'"),
+    (lambda r: r.update(languages=["en", "en"]), "languages[1]", "listed twice"),
+    (lambda r: r.update(languages=[]), "languages", "expected a list"),
+    (lambda r: r["title"].update(zh="迷你"), "title.zh", "the instrument's languages are [en]"),
+    (lambda r: r["title"].update(eng="x"), "title.eng", "did you mean 'en'?"),
+    (lambda r: r["constructs"][0]["items"][0].update(text={}), "constructs[0].items[0].text.en", "missing English text"),
+])
+def test_language_errors(mutate, key, problem):
+    raw = _mini({"s": {"points": 5}})
+    mutate(raw)
+    with pytest.raises(InstrumentError) as ei:
+        instrument_from_dict(raw, source="l.yaml")
+    assert ei.value.key == key and problem in str(ei.value), str(ei.value)
+
+
+def test_plain_text_only_for_one_language(raw):
+    inst = instrument_from_dict(_mini({"s": {"points": 3}}) | {"title": "Plain title"})
+    assert inst.title == {"en": "Plain title"}
+    raw["title"] = "Plain title"
+    with pytest.raises(InstrumentError, match="title: expected a mapping with 'zh' and 'en' text"):
+        instrument_from_dict(raw, source="x.yaml")
+
+
+# --------------------------------------------------------------------------- strict schema
+@pytest.mark.parametrize("mutate, key, near", [
+    (lambda r: r.update(respondant_column="rid"), "respondant_column", "respondent_id"),
+    (lambda r: r.update(hypothesis=[]), "hypothesis", "hypotheses"),
+    (lambda r: r.update(contxt={}), "contxt", "context"),
+    (lambda r: r["scales"]["agree5"].update(point=5), "scales.agree5.point", "points"),
+    (lambda r: r["scales"]["agree5"].update(label={}), "scales.agree5.label", "labels"),
+    (lambda r: r["scales"]["agree5"]["labels"].update(eng=[]), "scales.agree5.labels.eng", "en"),
+    (lambda r: r["constructs"][2].update(item=[]), "constructs[2].item", "items"),
+    (lambda r: r["constructs"][0].update(reliabilty=0.8), "constructs[0].reliabilty", "reliability"),
+    (lambda r: r["constructs"][4].update(dimension=["PF"]), "constructs[4].dimension", "dimensions"),
+    (lambda r: r["constructs"][2]["items"][0].update(reversed=True), "constructs[2].items[0].reversed", "reverse"),
+    (lambda r: r["constructs"][2]["items"][0].update(alias=["x"]), "constructs[2].items[0].alias", "aliases"),
+    (lambda r: r["constructs"][2]["items"][0]["text"].update(ZH="x"), "constructs[2].items[0].text.ZH", "zh"),
+    (lambda r: r["attention_checks"][0].update(expect=4), "attention_checks[0].expect", "expected"),
+    (lambda r: r["demographics"][0].update(option=[]), "demographics[0].option", "options"),
+    (lambda r: r["demographics"][0]["options"][0].update(vale=1), "demographics[0].options[0].vale", "value"),
+    (lambda r: r["demographics"][1]["screening"].update(excluded=[1]), "demographics[1].screening.excluded", "exclude"),
+    (lambda r: r["personal_data"][0].update(polcy="drop"), "personal_data[0].polcy", "policy"),
+    (lambda r: r["hypotheses"][0].update(sgn="positive"), "hypotheses[0].sgn", "sign"),
+    (lambda r: r["models"]["ops"].update(hypothesis=["H1"]), "models.ops.hypothesis", "hypotheses"),
+    (lambda r: r["models"]["ops"].update(descripton={}), "models.ops.descripton", "description"),
+    (lambda r: r["models"]["ops"]["indirect"].update(frm="OPS"), "models.ops.indirect.frm", "from"),
+    (lambda r: r["models"]["combined"]["indirect"][1].update(va="SAT"), "models.combined.indirect[1].va", "via"),
+    (lambda r: r["duration"].update(min_second=60), "duration.min_second", "min_seconds"),
+    (lambda r: r["context"].update(refrence="x"), "context.refrence", "reference"),
+    (lambda r: r["context"]["summary"].update(en_US="x"), "context.summary.en_US", "en"),
+])
+def test_unknown_keys_at_every_level_are_errors_with_a_suggestion(raw, mutate, key, near):
+    mutate(raw)
+    with pytest.raises(InstrumentError) as ei:
+        instrument_from_dict(raw, source="my_survey.yaml")
+    assert ei.value.key == key
+    msg = str(ei.value)
+    assert msg.startswith(f"my_survey.yaml: {key}: unknown ") and msg.endswith(f"; did you mean {near!r}?"), msg
+
+
+def test_misspelt_references_suggest_the_declared_name(raw):
+    raw["constructs"][0]["scale"] = "agre5"
+    with pytest.raises(InstrumentError, match=r"constructs\[0\]\.scale: unknown scale 'agre5'; did you mean 'agree5'\?"):
+        instrument_from_dict(raw, source="x.yaml")
+    raw["constructs"][0]["scale"] = "agree5"
+    raw["hypotheses"][0]["path"] = "SAT ~ OSP"
+    with pytest.raises(InstrumentError, match=r"unknown construct 'OSP' in 'SAT ~ OSP'; did you mean 'OPS'\?"):
+        instrument_from_dict(raw, source="x.yaml")
+
+
+def test_reversed_typo_no_longer_leaves_an_item_unreversed(raw, tmp_path):
+    raw["constructs"][0]["items"][2]["reversed"] = True
+    p = tmp_path / "typo.yaml"
+    p.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "crm_research.cli", "render", str(p), "-o", str(tmp_path / "o")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "typo.yaml: constructs[0].items[2].reversed: unknown key; did you mean 'reverse'?" in out.stderr
+
+
+# --------------------------------------------------------------------------- context, models, second instrument
+def test_bundled_context_holds_the_source_study(inst):
+    ctx = inst.context
+    assert ctx is not None and "chapter 7" in ctx.reference
+    assert ctx.summary["en"].startswith("Replication of the structural equation study in R1")
+    assert "H1" in ctx.background["en"] and "H4" in ctx.background["zh"]
+    assert "AMOS (maximum likelihood), without numbers" in ctx.reported["en"]
+    assert all(m.description.get("en") for m in inst.models.values())
+
+
+def test_service_quality_instrument(tmp_path):
+    sq = load_instrument(SQ_YAML)
+    assert sq.languages == ("en",) and sq.context is None
+    assert {s.id: s.range_text for s in sq.scales.values()} == {"rate10": "1-10", "agree6": "1-6",
+                                                               "sat11": "0-10", "nps11": "0-10"}
+    assert [c.id for c in sq.single_item] == ["OSAT", "REC"]
+    assert sq.construct("REC").reliability == 0.8 and sq.construct("OSAT").reliability is None
+    assert sq.reverse_items == ["DG3"] and sq.scale_of("DG3").label(10, "en") == "All the time"
+    assert list(sq.models) == ["core", "extended"] and [h.id for h in sq.hypotheses] == ["P1", "P2", "P3", "P4", "P5"]
+    core = structural_syntax(sq, "core", data=pd.DataFrame({"NPS": [0, 10, 5, 5]}))
+    # var(0, 10, 5, 5) = 50/3; (1 - 0.8) x 50/3 = 10/3
+    assert "OS1 ~~ 0*OS1" in core
+    fixed = next(x for x in core.splitlines() if x.startswith("NPS ~~ "))
+    assert float(fixed[len("NPS ~~ "):-len("*NPS")]) == pytest.approx(10 / 3, rel=1e-14)
+    assert "OSAT ~ p1*STAFF + p2*DIGI + p3*FEES" in core and "ind_STAFF_REC := p1*p4" in core
+    paths = render_instrument(sq, tmp_path)
+    assert "questionnaire_zh" not in paths
+    page = paths["questionnaire_en"].read_text()
+    assert "<th>1<br>Very poor</th>" in page and "<th>0<br>Completely dissatisfied</th>" in page
+    assert re.search(r"[\u4e00-\u9fff]", page) is None
+    cb = pd.read_csv(paths["csv"], encoding="utf-8-sig").set_index("variable")
+    assert cb.loc["NPS", "reliability"] == 0.8 and cb.loc["OS1", "values"] == "0-10"

@@ -23,8 +23,8 @@ def suggest(word: Any, options: Iterable[Any], cutoff: float = 0.6) -> str | Non
     """The option closest to a misspelt ``word``, or None when nothing is close.
 
     Compares the whole word (:func:`difflib.get_close_matches`), then, failing that, its
-    first part before ``_``/``-`` with the options' first parts (``respondant_column`` ->
-    ``respondent_id``), case-insensitively.
+    first part before ``_``/``-`` with the options (``en_US`` -> ``en``) and their first parts
+    (``respondant_column`` -> ``respondent_id``), case-insensitively.
 
     Examples
     --------
@@ -46,6 +46,8 @@ def suggest(word: Any, options: Iterable[Any], cutoff: float = 0.6) -> str | Non
     if m:
         return lower[m[0]]
     head = re.split(r"[_\-\s.]", w.casefold(), maxsplit=1)[0]
+    if head in lower:                       # en_US -> en
+        return lower[head]
     if len(head) >= 4:
         heads = {}
         for o in opts:
