@@ -7,6 +7,7 @@ whitespace-separated file, empty Excel cells, system-missing in SPSS, null in Pa
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ def write_as(df: pd.DataFrame, folder: Path, fmt: str, stem: str = "data") -> tu
         return p, [], {"encoding": {"bom": "utf-8-sig", "gbk": "gb18030"}.get(fmt, "utf-8"), "delimiter": sep}
     if fmt == "whitespace":
         p = folder / f"{stem}.dat"      # as R's write.table: text with spaces quoted, NA for missing
-        p.write_text(_text(df, " ", na="NA"), encoding="utf-8")
+        body = df.replace("", np.nan)  # an empty field cannot be told apart from a run of spaces
+        p.write_text(_text(body, " ", na="NA"), encoding="utf-8")
         return p, [], {"delimiter": r"\s+"}
     if fmt in ("xlsx_name", "xlsx_index"):
         p = folder / f"{stem}_{fmt}.xlsx"
@@ -47,7 +49,13 @@ def write_as(df: pd.DataFrame, folder: Path, fmt: str, stem: str = "data") -> tu
         for c in out.columns:
             if not pd.api.types.is_numeric_dtype(out[c]):
                 out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)
-        pyreadstat.write_sav(out, str(p))
+        # SPSS names must be identifiers: other headers become V<k> with the header as variable label,
+        # as SPSS exports of survey platforms do
+        labels = [str(c) for c in out.columns]
+        names = [c if re.fullmatch(r"[A-Za-z_\u4e00-\u9fff][\w\u4e00-\u9fff]{0,63}", c) else f"V{k}"
+                 for k, c in enumerate(labels, 1)]
+        out.columns = names
+        pyreadstat.write_sav(out, str(p), column_labels=labels)
         return p, [], {"format": "sav"}
     if fmt == "parquet":
         p = folder / f"{stem}.parquet"

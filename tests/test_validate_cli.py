@@ -213,3 +213,76 @@ def test_real_process_exit_codes(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("error: ")
     r = subprocess.run(cmd + ["--help"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert r.returncode == 0 and "--policy CHECK=POLICY" in r.stdout and "exit status" in r.stdout
+
+
+# --------------------------------------------------------------------------- one reader, one map
+from _formats import FORMATS, write_as  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def example_frame():
+    return _example_rows()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format(example_run, example_frame, fmt, tmp_path, capsys):
+    """The bundled GBK export, re-saved in every format: the same respondents kept, the same clean data and
+    scores as from the original file (SPSS: headers as variable labels, names V1...)."""
+    path, extra, detected = write_as(example_frame, tmp_path / "in", fmt, stem="wjx")
+    code, out, err = run(["validate", str(path), "-i", INSTRUMENT, "--salt", "t", "-o", str(tmp_path / "o"),
+                          *extra], capsys)
+    assert code == 0, err
+    for value in detected.values():
+        shown = {",": "comma-separated", ";": "semicolon-separated", "\t": "tab-separated",
+                 r"\s+": "whitespace-separated"}.get(value, value)
+        assert shown in out.splitlines()[0]
+    _, ref_dir = example_run
+    for name in ("scores.csv", "clean.csv"):
+        ours = pd.read_csv(tmp_path / "o" / name, encoding="utf-8-sig").drop(columns="row")
+        ref = pd.read_csv(ref_dir / name, encoding="utf-8-sig").drop(columns="row")
+        assert len(ours) == len(ref) > 100
+        ours = ours[[c for c in ref.columns if c in ours.columns]]
+        pd.testing.assert_frame_equal(ours, ref, check_dtype=False, obj=f"{fmt} {name}")
+
+
+def test_map_pairs_reversed_pairs_and_file(tmp_path, capsys):
+    df = _example_rows()
+    df = df.rename(columns={df.columns[6]: "Q1", df.columns[7]: "Q2"})
+    p = tmp_path / "renamed.xlsx"
+    df.to_excel(p, index=False)
+    code, out, err = run(["validate", str(p), "-i", INSTRUMENT, "-o", str(tmp_path / "a"),
+                          "--map", "Q1=PF1", "--map", "PF2=Q2"], capsys)
+    assert code == 0, err
+    assert "note: --map PF2=Q2: read as file column 'Q2' -> 'PF2' (the older ID=COLUMN order)" in out
+    m = pd.read_csv(tmp_path / "a" / "mapping.csv", encoding="utf-8-sig").set_index("column")
+    assert m.loc["Q1", "mapped_to"] == "PF1" and m.loc["Q2", "mapped_to"] == "PF2"
+    y = tmp_path / "map.yaml"
+    y.write_text("Q1: PF1\n", encoding="utf-8")
+    code, _, err = run(["validate", str(p), "-i", INSTRUMENT, "-o", str(tmp_path / "b"),
+                        "--map", str(y), "--map", "Q2=PF2"], capsys)
+    assert code == 0, err
+    for f in ("clean.csv", "scores.csv", "mapping.csv"):
+        assert (tmp_path / "a" / f).read_bytes() != b""
+        assert pd.read_csv(tmp_path / "a" / f, encoding="utf-8-sig").equals(
+            pd.read_csv(tmp_path / "b" / f, encoding="utf-8-sig")), f
+    code, _, err = run(["validate", str(p), "-i", INSTRUMENT, "-o", str(tmp_path / "c"), "--map", "Q1=PF99"], capsys)
+    assert code == 2 and "--map: Q1=PF99: unknown variable 'PF99'" in err
+
+
+def test_na_tokens_and_the_deprecated_missing(tmp_path, capsys):
+    df = _example_rows()
+    col = df.columns[6]
+    df.loc[0, col] = "99"
+    p = tmp_path / "x.csv"
+    df.to_csv(p, index=False, encoding="utf-8-sig")
+    code, _, err = run(["validate", str(p), "-i", INSTRUMENT, "-o", str(tmp_path / "a"), "--na", "99"], capsys)
+    assert code == 0 and err == ""
+    f = pd.read_csv(tmp_path / "a" / "findings.csv", encoding="utf-8-sig")
+    assert not ((f.check == "out_of_range") & (f.row == 2)).any()
+    code, _, err = run(["validate", str(p), "-i", INSTRUMENT, "-o", str(tmp_path / "b"), "--missing", "99"], capsys)
+    assert code == 0 and err.startswith("note: --missing is deprecated; use --na TOKEN")
+    assert (tmp_path / "a" / "findings.csv").read_bytes() == (tmp_path / "b" / "findings.csv").read_bytes()
+    with pytest.raises(SystemExit) as e:
+        main(["validate", str(p), "-i", INSTRUMENT, "-o", str(tmp_path / "c"), "--missing", "ml"])
+    assert e.value.code == 2
+    assert "validate fits no model" in capsys.readouterr().err

@@ -386,7 +386,8 @@ def _records(sample: str, delim: str) -> list[list[str]]:
 def _ws_split(line: str) -> list[str]:
     """Fields of a whitespace-separated line (double quotes group, as R's write.table quotes)."""
     try:
-        return next(csv.reader([re.sub(r"[ \t]+", " ", line.strip())], delimiter=" ", quotechar='"'))
+        return next(csv.reader([line.replace("\t", " ").strip()], delimiter=" ", quotechar='"',
+                               skipinitialspace=True))
     except (StopIteration, csv.Error):
         return line.split()
 
