@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from crm_research.errors import ConfigError
+from crm_research.errors import ConfigError, InstrumentError
 from crm_research.instruments import instrument_from_dict, load_instrument
 from crm_research.responses import (DEFAULT_POLICIES, apply_policies, code_likert, parse_seconds,
                                     prepare_responses, resolve_policies, reverse_code, score_responses,
@@ -500,3 +501,199 @@ def test_allow_missing_items():
     # PF has 2 of 3 items (enough); LOY has 1 of 3 (not enough with min_valid=0.5)
     assert rs.scores["PF"].notna().all() and rs.scores["LOY"].isna().all()
     np.testing.assert_allclose(rs.scores["PF"], rs.data[["PF1", "PF2"]].mean(axis=1))
+
+
+# --------------------------------------------------------------------------- any scale
+SQ_DIR = Path(__file__).resolve().parent / "data" / "service_quality"
+SQ = load_instrument(SQ_DIR / "service_quality.yaml")
+
+
+def _scale_inst(scales: dict, items_scale: str, n_items: int = 3, **item_extra) -> "Instrument":
+    return instrument_from_dict({
+        "id": "s", "languages": ["en"], "title": "s", "scales": scales,
+        "constructs": [{"id": "A", "name": "A", "scale": items_scale,
+                        "items": [{"id": f"A{i}", "text": f"a {i}", **item_extra} for i in range(1, n_items + 1)]}]})
+
+
+@pytest.mark.parametrize("scale, cell, value, status", [
+    ("rate10", 10, 10, "ok"), ("rate10", "1", 1, "ok"), ("rate10", "Excellent", 10, "converted"),
+    ("rate10", "very POOR", 1, "converted"), ("rate10", "10 - Excellent", 10, "converted"), ("rate10", "8分", 8, "converted"),
+    ("rate10", 0, None, "out_of_range"), ("rate10", 11, None, "out_of_range"), ("rate10", "Good", None, "non_numeric"),
+    ("sat11", 0, 0, "ok"), ("sat11", "0", 0, "ok"), ("sat11", "Neither", 5, "converted"), ("sat11", -1, None, "out_of_range"),
+    ("sat11", "Completely satisfied", 10, "converted"), ("sat11", 10.5, None, "out_of_range"),
+    ("agree6", 6, 6, "ok"), ("agree6", "Slightly agree", 4, "converted"), ("agree6", 7, None, "out_of_range"),
+    ("agree6", 0, None, "out_of_range"),
+])
+def test_code_answers_on_any_scale(scale, cell, value, status):
+    c = code_likert(cell, SQ.scales[scale])
+    assert c.status == status, c
+    assert (math.isnan(c.value) if value is None else c.value == value)
+
+
+def test_out_of_range_names_the_scale_and_its_range():
+    c = code_likert(11, SQ.scales["rate10"])
+    assert c.note == "11 is outside the scale rate10 1-10 (1=Very poor; 10=Excellent); set to missing" and c.found == 11
+    c = code_likert("-1", SQ.scales["nps11"])
+    assert "outside the scale nps11 0-10 (0=Not at all likely; 10=Extremely likely)" in c.note
+    inst = _scale_inst({"yn": {"points": 2, "min": 0, "labels": {"en": ["No", "Yes"]}}}, "yn")
+    df = pd.DataFrame({"respondent_id": [1, 2, 3], "A1": ["Yes", 0, 2], "A2": [1, "no", 1], "A3": [0, 1, 1]})
+    rep = validate_responses(df, inst)
+    assert rep.data["A1"].tolist()[:2] == [1, 0] and rep.data["A2"].tolist() == [1, 0, 1]
+    f = rep.of("out_of_range")
+    assert f[["row", "column", "value"]].values.tolist() == [[4, "A1", "2"]]
+    assert f.message.iloc[0] == "2 is outside the scale yn 0-1 (0=No; 1=Yes); set to missing"
+
+
+def test_semantic_differential_labels_are_accepted_per_item():
+    inst = instrument_from_dict({
+        "id": "sd", "languages": ["en"], "title": "sd", "scales": {"sd7": {"points": 7, "min": -3}},
+        "constructs": [{"id": "E", "name": "E", "scale": "sd7", "items": [
+            {"id": "E1", "text": "branch", "anchors": {"low": "Unpleasant", "high": "Pleasant"}},
+            {"id": "E2", "text": "staff", "anchors": {"low": "Slow", "high": "Fast"}, "reverse": True}]}]})
+    df = pd.DataFrame({"respondent_id": [1, 2, 3], "E1": ["Pleasant", -3, "Fast"], "E2": ["Slow", 0, 3]})
+    rep = validate_responses(df, inst)
+    assert rep.data["E1"].tolist()[:2] == [3, -3] and math.isnan(rep.data["E1"].tolist()[2])   # "Fast" is E2's
+    assert rep.data["E2"].tolist() == [-3, 0, 3]
+    assert only(rep, "non_numeric") == [(3, 4, "E1", "Fast")]
+    assert reverse_code(rep.data, inst)["E2"].tolist() == [3, 0, -3]          # min + max - x = -x
+
+
+def test_reverse_coding_is_min_plus_max_minus_x():
+    inst = _scale_inst({"nps": {"min": 0, "max": 10}}, "nps", reverse=True)
+    df = pd.DataFrame({"respondent_id": [1, 2, 3], "A1": [0, 3, 10], "A2": [10, 7, 5], "A3": [1, 2, 9]})
+    rc = reverse_code(validate_responses(df, inst).data, inst)
+    assert rc["A1"].tolist() == [10, 7, 0] and rc["A2"].tolist() == [0, 3, 5] and rc["A3"].tolist() == [9, 8, 1]
+    inst6 = _scale_inst({"a6": {"points": 6}}, "a6", reverse=True)
+    rc = reverse_code(validate_responses(df.assign(A1=[1, 3, 6], A2=[2, 4, 5], A3=[6, 6, 1]), inst6).data, inst6)
+    assert rc["A1"].tolist() == [6, 4, 1] and rc["A2"].tolist() == [5, 3, 2]
+
+
+# --------------------------------------------------------------------------- a wrongly declared scale
+def _ten_point_answers(n: int = 60, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 11, size=(n, 3))
+    return pd.DataFrame({"respondent_id": range(1, n + 1), "A1": x[:, 0], "A2": x[:, 1], "A3": x[:, 2]})
+
+
+def test_ten_point_answers_on_a_seven_point_declaration_stop_with_a_clear_error():
+    inst = _scale_inst({"sat7": {"points": 7}}, "sat7")
+    df = _ten_point_answers()
+    with pytest.raises(InstrumentError) as ei:
+        validate_responses(df, inst)
+    msg = str(ei.value)
+    assert ei.value.key == "scales.sat7"
+    assert "scale 'sat7' is declared 1-7 (7 points)" in msg
+    for col in ("A1", "A2", "A3"):
+        found = df[col][df[col] > 7].value_counts().sort_index()
+        expect = f"{col}: " + ", ".join(f"{k} ({v}x)" for k, v in found.items()) + f" = {found.sum()} of 60 answers"
+        assert expect in msg, (expect, msg)
+    total = int((df[["A1", "A2", "A3"]] > 7).sum().sum())
+    assert f"but {total} answers lie outside it in 3 columns" in msg
+    assert "declare scales.sat7 with min: 1 and max: 10" in ei.value.hint
+    # the same answers on the right declaration validate without a finding
+    ok = validate_responses(df, _scale_inst({"sat10": {"points": 10}}, "sat10"))
+    assert ok.n_errors == 0 and ok.of("out_of_range").empty and ok.data["A1"].tolist() == df["A1"].tolist()
+    # a few stray out-of-range answers stay error findings (set to missing), as before
+    df2 = df.clip(upper=7).assign(respondent_id=df.respondent_id)
+    df2.loc[[3, 9], "A2"] = 9
+    rep = validate_responses(df2, inst)
+    assert rep.of("out_of_range")[["row", "column", "value"]].values.tolist() == [[5, "A2", "9"], [11, "A2", "9"]]
+    # the check can be turned off: every out-of-range cell becomes an error finding
+    rep = validate_responses(df, inst, max_out_of_range=None)
+    assert len(rep.of("out_of_range")) == int((df[["A1", "A2", "A3"]] > 7).sum().sum())
+
+
+def test_a_zero_on_a_scale_declared_from_one_stops_too():
+    inst = _scale_inst({"r10": {"points": 10}}, "r10", n_items=2)
+    df = pd.DataFrame({"respondent_id": range(40), "A1": [0] * 5 + [5] * 35, "A2": [5] * 40})
+    with pytest.raises(InstrumentError, match=r"A1: 0 \(5x\) = 5 of 40 answers") as ei:
+        validate_responses(df, inst)
+    assert "min: 0 and max: 10" in ei.value.hint
+
+
+# --------------------------------------------------------------------------- duplicate answer patterns
+def test_duplicate_rows_are_flagged_not_dropped_by_default():
+    df = clean_frame()
+    again = df.iloc[[1]].copy()
+    again["respondent_id"] = 999
+    df = pd.concat([df, again], ignore_index=True)        # row 8: answers of row 3 under another id
+    rep = validate(df)
+    assert only(rep, "duplicate_row") == [(999, 8, None, None)]
+    assert rep.of("duplicate_row").severity.iloc[0] == "warning"
+    data, excluded, actions = apply_policies(rep)
+    assert 8 in data.index and excluded.empty and data.loc[8, "flag_duplicate_row"]
+    assert actions.set_index("check").loc["duplicate_row", "policy"] == "flag"
+    data, excluded, _ = apply_policies(rep, {"duplicate_row": "drop"})
+    assert 8 not in data.index and excluded.checks.tolist() == ["duplicate_row"]
+
+
+def test_chance_of_identical_patterns_hand_computed():
+    from crm_research.responses.duplicates import duplicate_patterns
+
+    # 6 respondents x 3 items on 1-3: patterns (1,1,1) x2, (2,3,2) x2, (1,2,3), (3,3,blank)
+    X = pd.DataFrame({"Q1": [1, 1, 2, 2, 1, 3], "Q2": [1, 1, 3, 3, 2, 3], "Q3": [1, 1, 2, 2, 3, np.nan]})
+    d = duplicate_patterns(X, points=[3, 3, 3])
+    # item distributions: Q1 1:3/6 2:2/6 3:1/6 -> sum p^2 = (9 + 4 + 1)/36 = 14/36
+    #                     Q2 1:2/6 2:1/6 3:3/6 -> 14/36;  Q3 1:2 2:2 3:1 blank:1 -> (4+4+1+1)/36 = 10/36
+    p = (14 / 36) * (14 / 36) * (10 / 36)
+    assert d.match_probability == pytest.approx(p, rel=1e-15)
+    assert d.expected_pairs == pytest.approx(15 * p, rel=1e-15)          # 6 * 5 / 2 = 15 pairs
+    assert (d.observed_pairs, d.shared_patterns, d.respondents_sharing) == (2, 2, 4)
+    assert (d.straight_line_patterns, d.straight_line_respondents) == (1, 2)   # (1,1,1)
+    assert d.possible_patterns == 27 and d.n_respondents == 6 and d.n_items == 3
+    assert "2 pairs of respondents gave identical answers to all 3 items" in d.sentence()
+    assert "1 of these patterns, given by 2 respondents, is a straight line" in d.sentence()
+    t = d.table().set_index("measure").value
+    assert t["identical pairs observed"] == "2" and t["possible answer patterns"] == "27"
+    # straight lines per group (scale): (1, 1, 3) is one when Q3 is on another scale
+    d = duplicate_patterns(pd.DataFrame({"a": [1, 1], "b": [1, 1], "c": [3, 3]}), groups=["s", "s", "t"])
+    assert d.straight_line_patterns == 1
+    assert duplicate_patterns(pd.DataFrame({"a": [1, 1], "b": [1, 1], "c": [3, 3]})).straight_line_patterns == 0
+
+
+def test_validation_report_states_the_chance_of_identical_patterns():
+    df = clean_frame()
+    df = pd.concat([df, df.iloc[[2]].assign(respondent_id=998)], ignore_index=True)
+    rep = validate(df)
+    d = rep.duplicates
+    assert d.n_items == 27 and d.n_respondents == 7 and d.observed_pairs == 1
+    assert d.possible_patterns == 5 ** 27
+    X = rep.data[INST.item_ids]
+    p = 1.0
+    for c in X:
+        share = X[c].value_counts(normalize=True)
+        p *= float((share ** 2).sum())
+    assert d.match_probability == pytest.approx(p, rel=1e-12) and d.expected_pairs == pytest.approx(21 * p, rel=1e-12)
+    assert "## Identical answer patterns" in rep.to_markdown() and d.sentence() in rep.to_markdown()
+    assert "Identical answer patterns" in rep.to_html() and "identical answer patterns: 1 pairs" in rep.summary()
+
+
+# --------------------------------------------------------------------------- the second instrument
+def test_service_quality_responses_regenerate_identically(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_responses", SQ_DIR / "make_responses.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    out = gen.write(tmp_path / "responses.csv")
+    assert out.read_bytes() == (SQ_DIR / "responses.csv").read_bytes()
+
+
+def test_service_quality_responses_validate():
+    rs = prepare_responses(SQ_DIR / "responses.csv", SQ)
+    rep = rs.report
+    assert rep.n_rows == 400 and rep.of("out_of_range").empty and rep.of("non_numeric").empty
+    assert rep.of("duplicate_row").row.tolist() == [122, 312]            # the two planted copies
+    assert rep.data.loc[122, SQ.item_ids].equals(rep.data.loc[22, SQ.item_ids])
+    assert len(rep.of("missing")) == 34
+    for it in SQ.items:                                                  # answers within each item's scale
+        sc = SQ.scale_of(it.id)
+        v = rep.data[it.id].dropna()
+        assert v.between(sc.min, sc.max).all() and (v.min(), v.max()) == (sc.min, sc.max), it.id
+    # no respondent is lost to duplicate_row: only attention checks and screening drop
+    dropped = set(rs.excluded.checks.str.split("; ").explode())
+    assert dropped <= {"attention_failed", "screened_out", "duplicate_id"} and 122 in rs.data.index
+    assert rs.data.attrs["reverse_coded"] == ["DG3"]
+    raw_dg3 = rep.data.loc[rs.data.index, "DG3"]
+    assert (rs.data["DG3"].dropna() == (11 - raw_dg3).dropna()).all()      # 1 + 10 - x on 1-10
+    assert rs.scores.loc[2, "REC"] == rep.data.loc[2, "NPS"]               # a single item's score is the item

@@ -88,7 +88,7 @@ class DuplicatePatterns:
         sl = ""
         if self.straight_line_patterns:
             one = self.straight_line_patterns == 1
-            sl = (f" {self.straight_line_patterns} of these pattern{'' if one else 's'}, given by "
+            sl = (f" {self.straight_line_patterns} of these patterns, given by "
                   f"{self.straight_line_respondents} respondents, {'is a straight line' if one else 'are straight lines'} "
                   f"(the same answer to every answered item of a scale).")
         pairs = f"{self.observed_pairs} pair{'s' if self.observed_pairs != 1 else ''}"
