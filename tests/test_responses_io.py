@@ -13,7 +13,8 @@ import pytest
 
 from crm_research.errors import DataFileError
 from crm_research.instruments import load_instrument
-from crm_research.responses import prepare_responses, read_responses, sniff_delimiter
+from crm_research.responses import (WHITESPACE, prepare_responses, read_columns, read_responses, read_table,
+                                   read_text, sniff_delimiter)
 
 from _helpers import clean_responses
 
@@ -358,3 +359,98 @@ def test_qualtrics_three_header_rows(tmp_path):
     assert rs.mapping.table.set_index("column").loc["Q27", "mapped_to"] == "LOY3"
     assert rs.items.to_numpy().tolist() == df[INST.item_ids].to_numpy(float).tolist()
     assert re.search(r"duration_sec", rs.report.settings["duration_column"])
+
+
+# --------------------------------------------------------------------------- Parquet, whitespace, one reader
+def test_parquet_keeps_types_and_numbers_rows_from_1(tmp_path):
+    df = clean_frame(4)
+    df["comment"] = ["好", None, "ok", ""]
+    p = tmp_path / "r.parquet"
+    df.to_parquet(p, index=False)
+    raw = read_table(p)
+    assert raw.source.format == "parquet" and raw.source.first_data_row == 1
+    assert raw.data.index.tolist() == [1, 2, 3, 4]
+    assert raw.data["PF1"].dtype.kind == "i" and raw.data.loc[1, "comment"] == "好"
+    rs = prepare_responses(p, INST)
+    assert rs.items.to_numpy().tolist() == df[INST.item_ids].to_numpy(float).tolist()
+
+
+def test_damaged_parquet(tmp_path):
+    good = tmp_path / "good.parquet"
+    clean_frame().to_parquet(good)
+    p = tmp_path / "bad.parquet"
+    p.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(DataFileError, match=r"bad.parquet: is not a readable Parquet file"):
+        read_table(p)
+
+
+def test_whitespace_separated_like_r_write_table(tmp_path):
+    p = tmp_path / "r.dat"
+    p.write_text('"id" "x1" "school"\n"1" 3.5 "Grant White"\n\n"2"   NA "Pasteur"\n', encoding="utf-8")
+    raw = read_table(p)
+    assert raw.source.delimiter == WHITESPACE and raw.source.summary().count("whitespace-separated") == 1
+    assert raw.data.index.tolist() == [2, 4]                 # file lines, the blank line skipped
+    assert raw.data["school"].tolist() == ["Grant White", "Pasteur"] and raw.data["x1"].tolist() == ["3.5", "NA"]
+    assert read_columns(p) == ["id", "x1", "school"]
+    assert read_table(p, delimiter="whitespace").data.shape == (2, 3)
+
+
+def test_whitespace_loses_to_a_real_delimiter(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("respondent id,PF 1\n1,4\n2,5\n", encoding="utf-8")
+    assert read_table(p).source.delimiter == ","
+
+
+@pytest.mark.parametrize("name, sep", [("comma", ","), ("semicolon", ";"), ("tab", "\t"), ("\\t", "\t"),
+                                       ("pipe", "|"), ("|", "|")])
+def test_delimiter_names(tmp_path, name, sep):
+    p = tmp_path / "d.csv"
+    p.write_text(f"a{sep}b\n1{sep}2\n", encoding="utf-8")
+    assert read_table(p, delimiter=name).source.delimiter == sep
+    with pytest.raises(DataFileError, match="delimiter must be one character or a name"):
+        read_table(p, delimiter="colon-ish")
+
+
+def test_sheet_by_name_by_position_and_digits(tmp_path):
+    p = tmp_path / "s.xlsx"
+    _xlsx(p, {"notes": pd.DataFrame({"a": [1], "b": [2]}), "2024": clean_frame(3), "1": clean_frame(2)})
+    assert read_table(p, sheet="2024").source.sheet == "2024"
+    assert read_table(p, sheet=1).source.sheet == "2024"
+    assert read_table(p, sheet="1").source.sheet == "1"           # a sheet named "1" wins over position 1
+    assert read_table(p, sheet="0").source.sheet == "notes"
+    with pytest.raises(DataFileError, match=r"has no sheet 'x'; sheets: notes, 2024, 1"):
+        read_table(p, sheet="x")
+    with pytest.raises(DataFileError, match=r"has no sheet number 7 \(it has 3: notes, 2024, 1\)"):
+        read_table(p, sheet=7)
+    assert read_columns(p, sheet="2024")[:2] == ["respondent_id", "PF1"]
+
+
+def test_read_columns_without_reading_rows(tmp_path):
+    df = wjx_frame(3)
+    for enc in ("gbk", "utf-8"):
+        p = tmp_path / f"{enc}.csv"
+        write_text(p, df, enc, sep=";")
+        assert read_columns(p) == list(df.columns)
+    pq = tmp_path / "x.parquet"
+    clean_frame().to_parquet(pq)
+    assert read_columns(pq) == list(clean_frame().columns)
+    with pytest.raises(DataFileError, match="file not found"):
+        read_columns(tmp_path / "none.csv")
+
+
+def test_read_text_encodings(tmp_path):
+    text = "# 模型\nF =~ x1 + x2 + x3\n"
+    for enc in ("utf-8", "utf-8-sig", "gbk", "utf-16"):
+        p = tmp_path / f"m_{enc}.lav"
+        p.write_bytes(text.encode(enc))
+        assert read_text(p) == text, enc
+    p = tmp_path / "bin.lav"
+    p.write_bytes(b"\x00\x01" * 100)
+    with pytest.raises(DataFileError, match="bin.lav: is a binary file"):
+        read_text(p, what="model file")
+    with pytest.raises(DataFileError, match="model file not found"):
+        read_text(tmp_path / "none.lav", what="model file")
+
+
+def test_read_responses_is_read_table():
+    assert read_responses is read_table

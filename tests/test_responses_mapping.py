@@ -1,11 +1,12 @@
 """Mapping file columns to instrument variables: ids, column maps, exported question text."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from crm_research.errors import ConfigError
 from crm_research.instruments import instrument_from_dict, load_instrument
-from crm_research.responses import load_column_map, map_columns
+from crm_research.responses import load_column_map, map_columns, parse_column_map, resolve_column_map
 from crm_research.responses._text import header_variants, strip_question
 
 INST = load_instrument("surveys/ecommerce_crm.yaml")
@@ -160,3 +161,70 @@ def test_aliases_and_a_tiny_instrument():
     assert mapped(["我喜欢这个平台的程度"], inst=inst)[1].loc["我喜欢这个平台的程度", "mapped_to"] == "A1"
     assert m.expected.set_index("variable").loc["A1", "column"] == "Q1: like it"
     assert "items found: 2 of 2" in m.summary()
+
+
+# --------------------------------------------------------------------------- one column-map convention
+def test_every_form_of_a_column_map_is_the_same(tmp_path):
+    y = tmp_path / "m.yaml"
+    y.write_text("Q1: PF1\n来源: null\n", encoding="utf-8")
+    cols = ["Q1", "Q2", "来源", "PF3"]
+    forms = [{"Q1": "PF1", "Q2": "PF2", "来源": None}, ["Q1=PF1", "Q2=PF2", "来源="], [str(y), "Q2=PF2"],
+             [y, {"Q2": "PF2"}], ("Q1=PF1", "Q2=PF2", "来源=")]
+    tables = [map_columns(cols, INST, column_map=f).table for f in forms]
+    for t in tables[1:]:
+        pd.testing.assert_frame_equal(t, tables[0])
+    assert tables[0].set_index("column").loc["来源", "method"] == "ignored"
+
+
+def test_parse_column_map_entries(tmp_path):
+    es = parse_column_map(["a=PF1", {"b": "PF2"}, "c = PF3 ", "d="], label="--map")
+    assert [(e.column, e.target, e.pair, e.source) for e in es] == [
+        ("a", "PF1", True, "--map"), ("b", "PF2", False, "--map"), ("c", "PF3", True, "--map"), ("d", None, True, "--map")]
+    assert load_column_map(["a=PF1", "a=PF2"]) == {"a": "PF2"}          # later entries win
+    with pytest.raises(ConfigError, match="expected COLUMN=ID with a file column before '='"):
+        parse_column_map(["=PF1"])
+    with pytest.raises(ConfigError, match="a column map must be a YAML path, a dict or a list"):
+        parse_column_map(42)
+    with pytest.raises(ConfigError, match="column map file not found"):
+        parse_column_map(["no_such_map.yaml"])
+
+
+def test_a_file_named_with_an_equals_sign_is_a_file(tmp_path):
+    y = tmp_path / "a=b.yaml"
+    y.write_text("Q1: PF1\n", encoding="utf-8")
+    assert load_column_map(str(y)) == {"Q1": "PF1"}
+
+
+def test_reversed_pair_turned_round_with_a_note():
+    m = map_columns(["Q1", "PF2"], INST, column_map=["PF1=Q1"], map_label="--map")
+    assert m.rename["Q1"] == "PF1" and m.table.set_index("column").loc["Q1", "method"] == "column_map"
+    assert m.notes == ["--map PF1=Q1: read as file column 'Q1' -> 'PF1' (the older ID=COLUMN order); "
+                       "write --map Q1=PF1"]
+    assert "note: --map PF1=Q1" in m.summary()
+
+
+def test_a_map_file_is_never_turned_round(tmp_path):
+    with pytest.raises(ConfigError, match=r"column_map: PF1: this column is not in the response file.*write 'Q1: PF1'"):
+        map_columns(["Q1"], INST, column_map={"PF1": "Q1"})
+
+
+def test_ambiguous_pair_fails():
+    with pytest.raises(ConfigError, match=r"--map: PF1=PF2: ambiguous: 'PF1' and 'PF2' are both columns of the "
+                                          r"response file and ids"):
+        map_columns(["PF1", "PF2"], INST, column_map=["PF1=PF2"], map_label="--map")
+
+
+def test_two_columns_for_one_id_in_a_map_fails():
+    with pytest.raises(ConfigError, match=r"variable 'PF1' is mapped from two columns, 'Q1' and 'Q2'"):
+        map_columns(["Q1", "Q2"], INST, column_map=["Q1=PF1", "Q2=PF1"])
+
+
+def test_resolve_for_canonical_fields_without_a_header():
+    fields = ["customer_id", "order_id", "timestamp", "amount"]
+    cmap, notes = resolve_column_map(["user=customer_id", "timestamp=paid_at"], None, fields, label="--map",
+                                     target_what="field")
+    assert cmap == {"user": "customer_id", "paid_at": "timestamp"} and len(notes) == 1
+    with pytest.raises(ConfigError, match=r"ambiguous: 'order_id' and 'customer_id' are both ids"):
+        resolve_column_map(["order_id=customer_id"], None, fields, label="--map", target_what="field")
+    with pytest.raises(ConfigError, match=r"unknown field 'amout'.*did you mean 'amount'"):
+        resolve_column_map(["total=amout"], None, fields, label="--map", target_what="field")
