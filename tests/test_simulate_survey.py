@@ -645,3 +645,115 @@ def test_lavaan_fits_generated_syntax_to_simulated_sample(tmp_path, pop):
         assert set(want) <= set(got)
         worst = max(want, key=lambda k: abs(got[k] - want[k]))
         assert abs(got[worst] - want[worst]) < 0.03, (name, worst, got[worst], want[worst])
+
+
+# --------------------------------------------------------------------------- strict keys, any scale
+TYPOS = [
+    (lambda d: _set(d, {}, "loading"), "loading", "loadings"),
+    (lambda d: _set(d, {}, "treshholds"), "treshholds", "thresholds"),
+    (lambda d: _set(d, .7, "loadings", "SATT"), "loadings.SATT", "SAT"),
+    (lambda d: _set(d, .5, "paths", "LOY", "SATT"), "paths.LOY.SATT", "SAT"),
+    (lambda d: _set(d, 500, "defaults", "size"), "defaults.size", "known keys: n, missing, missing_rate, careless"),
+    (lambda d: _set(d, .01, "defaults", "missing_rte"), "defaults.missing_rte", "missing_rate"),
+    (lambda d: _set(d, .01, "behaviour", "attention_slp"), "behaviour.attention_slp", "attention_slip"),
+    (lambda d: _set(d, 300, "duration", "median_secs"), "duration.median_secs", "median_sec"),
+    (lambda d: _set(d, {"prob": [.5, .5, 0]}, "demographics", "gender"), "demographics.gender.prob", "probs"),
+    (lambda d: _set(d, {"probs": [.5, .5, 0]}, "demographics", "gendr"), "demographics.gendr", "gender"),
+    (lambda d: _set(d, {"construct": "LOY", "rho": .3}, "demographics", "years_customer", "related_to"),
+     "demographics.years_customer.related_to.rho", "known keys: construct, r"),
+    (lambda d: _set(d, .5, "personal_data", "fill"), "personal_data.fill", "fill_rate"),
+    (lambda d: _set(d, {"prob": [.2] * 5}, "thresholds", "agree5"), "thresholds.agree5.prob", "probs"),
+    (lambda d: _set(d, [-1, 0, 1, 2], "thresholds", "agre5"), "thresholds.agre5", "agree5"),
+]
+
+
+@pytest.mark.parametrize("mutate, key, near", TYPOS, ids=[t[1] for t in TYPOS])
+def test_unknown_keys_in_population_files_suggest_the_known_one(tmp_path, mutate, key, near):
+    p = _write(tmp_path, mutate(_base()))
+    with pytest.raises(ConfigError) as e:
+        load_population(p)
+    assert e.value.key == key, str(e.value)
+    if near.startswith("known keys:"):   # nothing close: the message lists the known keys
+        assert f"unknown key; {near}" in str(e.value)
+    else:
+        assert f"did you mean {near!r}?" in str(e.value), str(e.value)
+
+
+def test_thresholds_from_probabilities_hand_computed(tmp_path, pop):
+    from statistics import NormalDist
+
+    probs = [0.055, 0.157, 0.367, 0.285, 0.136]
+    d = _set(_base(), {"probs": probs}, "thresholds", "agree5")
+    p2 = load_population(_write(tmp_path, d))
+    cuts = [NormalDist().inv_cdf(x) for x in (0.055, 0.212, 0.579, 0.864)]
+    assert p2.thresholds["PF1"] == pytest.approx(tuple(cuts), abs=1e-12)
+    assert p2.thresholds_table().loc[0, ["p1", "p2", "p3", "p4", "p5"]].tolist() == pytest.approx(probs, abs=1e-12)
+    for bad, words in (({"probs": [.5, .5]}, "expected 5 probabilities"),
+                       ({"probs": [.5, .2, .1, .1, .2]}, "sum to 1"), ({"probs": [.5, .3, .2, 0, 0]}, "> 0")):
+        with pytest.raises(ConfigError, match=words) as e:
+            load_population(_write(tmp_path, _set(_base(), bad, "thresholds", "agree5")))
+        assert e.value.key == "thresholds.agree5.probs"
+
+
+SQ_POP = ROOT / "tests" / "data" / "service_quality" / "service_quality_population.yaml"
+
+
+@pytest.fixture(scope="module")
+def sq_sample():
+    return simulate_survey(SQ_POP, 20000, 11, careless=0, missing="none")
+
+
+def test_any_scale_is_simulated_within_its_range(sq_sample):
+    inst = sq_sample.population.instrument
+    r = sq_sample.responses
+    for it in inst.items:
+        sc = inst.scale_of(it.id)
+        assert r[it.id].min() == sc.min and r[it.id].max() == sc.max, it.id
+    assert r["OS1"].min() == 0 and r["ST1"].min() == 1 and r["TR1"].max() == 6
+    assert (r["ATT"] == 8).mean() == pytest.approx(0.99, abs=0.005)       # attention_slip .01
+    assert set(r["ATT"].unique()) <= {7, 8, 9}                             # slips go to a neighbouring point
+
+
+def test_point_shares_follow_the_declared_probabilities(sq_sample):
+    pop = sq_sample.population
+    r = sq_sample.responses
+    table = pop.thresholds_table().set_index("item")
+    for item, probs in (("OS1", [0.01, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.20, 0.22, 0.14, 0.12]),
+                        ("NPS", [0.03, 0.02, 0.03, 0.04, 0.05, 0.09, 0.10, 0.18, 0.20, 0.12, 0.14]),
+                        ("ST2", [0.02, 0.02, 0.04, 0.06, 0.10, 0.14, 0.20, 0.20, 0.12, 0.10])):
+        sc = pop.instrument.scale_of(item)
+        assert table.loc[item, [f"p{v}" for v in sc.values]].tolist() == pytest.approx(probs, abs=1e-9)
+        share = r[item].value_counts(normalize=True).reindex(sc.values, fill_value=0).to_numpy()
+        assert share == pytest.approx(probs, abs=0.012)                    # binomial SE <= .0036 at N = 20000
+    # the 6-point item: 1 + #{cut points below y*}, cut points -1.8 -1.1 -0.4 0.4 1.3
+    cdf = [NormalDist_cdf(x) for x in (-1.8, -1.1, -0.4, 0.4, 1.3)]
+    expect = np.diff([0.0, *cdf, 1.0])
+    assert r["TR1"].value_counts(normalize=True).sort_index().to_numpy() == pytest.approx(expect, abs=0.012)
+
+
+def NormalDist_cdf(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+def test_reverse_item_on_a_ten_point_scale_is_mirrored(sq_sample):
+    pop = sq_sample.population
+    s = simulate_survey(pop, 3000, 5, careless=0, missing="none", likert=False)
+    cont = s.responses["DG3"].to_numpy()                   # continuous output: -y*
+    lik = simulate_survey(pop, 3000, 5, careless=0, missing="none").responses["DG3"].to_numpy()
+    cuts = np.asarray(pop.thresholds["DG3"])
+    # the Likert answer is min + max - (1 + #{cuts < y*}) = 11 - (1 + #{cuts < -cont}) on 1-10
+    assert (lik == 11 - (1 + np.searchsorted(cuts, -cont, side="left"))).all()
+    assert np.corrcoef(lik, s.responses["DG1"])[0, 1] < -0.3    # as answered, before reverse coding
+
+
+def test_straightliners_on_mixed_scales_stay_within_each_scale():
+    s = simulate_survey(SQ_POP, 400, 3, careless=0.05, careless_types=["straightline"], missing="none")
+    inst = s.population.instrument
+    sl = s.responses[s.truth.careless == "straightline"]
+    assert len(sl) == 20
+    for _, row in sl.iterrows():
+        by_range = {}
+        for it in inst.items:
+            sc = inst.scale_of(it.id)
+            by_range.setdefault((sc.min, sc.max), set()).add(int(row[it.id]))
+        assert all(len(v) == 1 for v in by_range.values()), row
