@@ -23,7 +23,7 @@ check, severity, respondent, row, column, value, message), mapping.csv, clean.cs
 scores.csv, excluded.csv, provenance.json.
 
 checks and default policies (drop = remove respondent, flag = add a flag_<check> column,
-keep = do nothing): duplicate_id, duplicate_row, attention_failed, screened_out: drop;
+keep = do nothing): duplicate_id, attention_failed, screened_out: drop; duplicate_row,
 too_fast, straight_lining, non_numeric, out_of_range, demographic_invalid, duration_invalid:
 flag; missing, missing_id: keep. Invalid cells are always set to missing.
 
