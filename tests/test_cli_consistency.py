@@ -172,6 +172,9 @@ def test_clv_map_both_orders_and_deprecated_columns(clv_files, tmp_path, capsys)
     code = main(["clv", str(clv_files / "renamed.csv"), "--calibration-end", "1997-09-30", "-o", str(tmp_path / "x"),
                  "--map", "客户=customer"])
     assert code == 2 and "unknown field 'customer'" in capsys.readouterr().err
+    code = main(["clv", str(clv_files / "renamed.csv"), "--calibration-end", "1997-09-30", "-o", str(tmp_path / "y")])
+    err = capsys.readouterr().err
+    assert code == 2 and "missing column(s)" in err and "--map COLUMN=customer_id" in err
 
 
 # --------------------------------------------------------------------------- cases

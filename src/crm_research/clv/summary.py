@@ -125,7 +125,7 @@ def _validate_frame(orders: pd.DataFrame, customer_col: str, datetime_col: str,
     if missing:
         raise DataFileError(source, f"missing column(s) {missing}; the file has {list(orders.columns)}",
                             hint="name the columns with customer_col=, datetime_col=, monetary_col= "
-                                 "(CLI: --customer-col, --datetime-col, --amount-col)")
+                                 "(CLI: --map COLUMN=customer_id, --map COLUMN=timestamp, --map COLUMN=amount)")
     if len(orders) == 0:
         raise DataFileError(source, "contains no orders")
 
