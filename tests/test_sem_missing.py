@@ -130,8 +130,52 @@ def test_saturated_fiml_by_hand():
     assert res.fit_measures["chisq"] == pytest.approx(0.0, abs=1e-6)
 
 
+# ------------------------------------------------------------------ bootstrap with missing="ml"
+def test_fiml_bootstrap_equals_listwise_bootstrap_on_complete_data():
+    """Complete data: FIML is ML, and the same seed draws the same rows, so every replicate
+    must be the listwise bootstrap's replicate (the two use different optimizers)."""
+    d = pd.read_csv(REF / "PoliticalDemocracy.csv")
+    model = (REF / "poldem.lav").read_text()
+    lw = sem.fit(model, d, se="bootstrap", bootstrap=250, seed=3, n_jobs=1)
+    ml = sem.fit(model, d, se="bootstrap", bootstrap=250, seed=3, n_jobs=1, missing="ml")
+    a, b = lw.bootstrap.replicates, ml.bootstrap.replicates
+    assert (a.status == b.status).all() and (a.status == "ok").sum() > 150
+    common = [c for c in a.columns if c in b.columns and c not in ("replicate", "status")]
+    assert len(common) == len(a.columns) - 2       # every listwise parameter is in the FIML model
+    ok = (a.status != "failed").to_numpy()
+    assert np.abs(a.loc[ok, common].to_numpy() - b.loc[ok, common].to_numpy()).max() < 1e-4
+    assert ml.se_type == "bootstrap" and ml.missing == "ml"
+
+
+def test_fiml_bootstrap_replicate_equals_a_fiml_fit_of_the_resample():
+    from crm_research.sem.bootstrap import _Size, draw_counts
+    from types import SimpleNamespace
+
+    d = pd.read_csv(REF / "hs_missing.csv")
+    res = sem.fit(CFA, d, missing="ml", se="bootstrap", bootstrap=20, seed=17, n_jobs=1)
+    assert res.bootstrap.n_ok == 20
+    used = d[d[[f"x{i}" for i in range(1, 10)]].notna().any(axis=1)].reset_index(drop=True)
+    counts = draw_counts(SimpleNamespace(data=[_Size(len(used))]), 17, np.array([0, 7]))[0]
+    for r, W in zip((0, 7), counts):
+        again = sem.fit(CFA, used.loc[np.repeat(np.arange(len(used)), W)], missing="ml")
+        rep = res.bootstrap.replicates.iloc[r]
+        for name, (lhs, op, rhs) in {"visual=~x2": ("visual", "=~", "x2"), "x5~~x5": ("x5", "~~", "x5"),
+                                     "x7~1": ("x7", "~1", ""), "visual~~speed": ("visual", "~~", "speed")}.items():
+            assert rep[name] == pytest.approx(again.get(lhs, op, rhs)["est"], abs=1e-4), (r, name)
+
+
+def test_fiml_bootstrap_is_reproducible_and_independent_of_jobs():
+    d = pd.read_csv(REF / "hs_missing.csv")
+    a = sem.fit(CFA, d, missing="ml", se="bootstrap", bootstrap=130, seed=5, n_jobs=1)
+    b = sem.fit(CFA, d, missing="ml", se="bootstrap", bootstrap=130, seed=5, n_jobs=2)
+    pd.testing.assert_frame_equal(a.estimates, b.estimates)
+    e = a.estimates.set_index(["lhs", "op", "rhs"])
+    row = e.loc[("visual", "=~", "x2")]
+    assert row["ci.lower"] < row["est"] < row["ci.upper"] and row["se"] > 0
+    assert "boot.perc.lower" in a.estimates.columns
+
+
 @pytest.mark.parametrize("kwargs, fragment", [
-    ({"se": "bootstrap", "bootstrap": 10}, "bootstrap"),
     ({"meanstructure": False}, "mean structure"),
 ])
 def test_unsupported_options_with_ml_are_clear_errors(kwargs, fragment):

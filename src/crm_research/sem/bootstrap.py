@@ -16,6 +16,11 @@ How it is reproducible: replicate ``r`` draws its rows from its own generator,
 the number of workers, so the replicates -- and every number derived from them -- are
 identical for a given seed whatever ``n_jobs`` is.
 
+With ``missing="ml"`` a replicate resamples rows (their missing patterns with them) and is
+refitted by full-information ML: per missing pattern the weighted counts, means and
+covariances of the drawn rows, and a batched BFGS on the FIML objective started at the
+full-sample estimate with its inverse observed information (:mod:`.fiml`).
+
 Replicates that fail (non-positive-definite resampled covariance matrix, no convergence)
 and, unless ``keep_nonadmissible=True``, nonadmissible ones (negative variance estimates,
 non-positive-definite latent covariance matrix) are excluded and counted.
@@ -54,6 +59,54 @@ class Kernel:
     model: object         # RAMModel (weights and structure; fixed.x moments come per replicate)
     data: list
     var_par: np.ndarray   # free parameters that are variances (admissibility)
+
+
+@dataclass
+class _Size:
+    N: int
+
+
+@dataclass
+class FIMLKernel:
+    """What a worker needs to bootstrap a missing="ml" fit: rows by missing pattern."""
+
+    model: object
+    groups: list          # per group: list of fiml.PatternRows
+    data: list            # per group: _Size (for draw_counts)
+    N: int
+    Hinv: np.ndarray      # inverse of the full-sample FIML Hessian (BFGS start)
+    var_par: np.ndarray
+
+
+def make_fiml_kernel(model, stats, info) -> FIMLKernel:
+    from .fiml import pattern_rows
+
+    f = model.pt.frame
+    var_rows = f[(f["op"] == "~~") & (f["lhs"] == f["rhs"]) & (f["free"] > 0)]
+    try:
+        Hinv = np.linalg.inv(info)
+        Hinv = 0.5 * (Hinv + Hinv.T)
+        if np.linalg.eigvalsh(Hinv).min() <= 0:
+            raise np.linalg.LinAlgError
+    except (np.linalg.LinAlgError, TypeError, ValueError):
+        Hinv = np.eye(model.q)
+    return FIMLKernel(model, [pattern_rows(st.X) for st in stats.groups], [_Size(st.N) for st in stats.groups],
+                      int(stats.ntotal), Hinv, np.unique(var_rows["free"].to_numpy() - 1))
+
+
+def run_chunk_fiml(kern: FIMLKernel, theta_hat: np.ndarray, entropy: int, start: int, stop: int):
+    """Refit replicates start..stop-1 by FIML (batched BFGS from the full-sample estimate)."""
+    from .fiml import batch_bfgs, resampled_patterns
+
+    reps = np.arange(start, stop)
+    counts = draw_counts(kern, entropy, reps)
+    moms = [resampled_patterns(pats, W) for pats, W in zip(kern.groups, counts)]
+    th0 = np.broadcast_to(theta_hat, (len(reps), kern.model.q))
+    theta, conv, iters = batch_bfgs(kern.model, th0, kern.Hinv, kern.groups, moms, kern.N)
+    adm = _admissible(kern, theta, [None] * len(kern.groups))
+    status = np.where(conv, np.where(adm, 0, 2), 1).astype(np.int8)
+    theta[~conv] = np.nan
+    return theta, status, iters
 
 
 def make_kernel(model, stats) -> Kernel:
@@ -113,6 +166,8 @@ def run_chunk(kern: Kernel, theta_hat: np.ndarray, entropy: int, start: int, sto
     """Refit replicates start..stop-1; returns (theta (n,q), status (n,), iterations (n,))."""
     from .estimate import newton_fisher
 
+    if isinstance(kern, FIMLKernel):
+        return run_chunk_fiml(kern, theta_hat, entropy, start, stop)
     reps = np.arange(start, stop)
     counts = draw_counts(kern, entropy, reps)
     moms = resample_moments(kern, counts)
@@ -240,7 +295,7 @@ def bc_ci(t: np.ndarray, t0: float, level: float) -> np.ndarray:
 
 # ------------------------------------------------------------------------ driver
 def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_level, boot_ci,
-                  keep_nonadmissible):
+                  keep_nonadmissible, info=None):
     """Bootstrap a fitted model in place: fills ``res.bootstrap`` and the bootstrap columns
     of ``res.estimates`` (se, z, pvalue, ci.lower/upper, boot.perc.*, boot.bc.*)."""
     from scipy.stats import norm
@@ -250,7 +305,7 @@ def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_
 
     t0 = time.perf_counter()
     entropy = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2 ** 63))
-    kern = make_kernel(model, stats)
+    kern = make_fiml_kernel(model, stats, info) if stats.missing == "ml" else make_kernel(model, stats)
     theta, status, iters, jobs = bootstrap_replicates(kern, np.asarray(theta_hat, float), R, entropy, n_jobs)
     defined = pt.defined()
     f = pt.frame

@@ -48,7 +48,8 @@ class ModelComparison:
     Attributes
     ----------
     names : tuple of str
-        Model names in table order: least restricted (fewest df) first, as lavaan prints them.
+        Model names in the order the models were given (the table's index is in lavaan's
+        order: least restricted, fewest df, first).
     table : DataFrame
         One row per model (index: ``names``): ``df, npar, aic, bic, chisq, cfi, tli, rmsea,
         srmr`` and, from the second row on, the test against the row above: ``chisq.diff,
@@ -89,8 +90,8 @@ class ModelComparison:
     ngroups: int = 1
 
     def summary(self) -> str:
-        t = self.table.copy()
-        txt = t.to_string(float_format=lambda v: f"{v:.3f}", na_rep="")
+        t = self.table.astype(object).where(self.table.notna(), "")
+        txt = t.to_string(float_format=lambda v: f"{v:.3f}")
         s = ["Chi-squared difference test (standard ML)", "", "\n".join("  " + ln for ln in txt.splitlines()),
              "", self.verdict]
         if self.warnings:
@@ -295,5 +296,5 @@ def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: flo
     table["df"] = table["df"].astype(int)
     table["npar"] = table["npar"].astype("Int64") if table["npar"].notna().all() else table["npar"]
     table["df.diff"] = pd.array([pd.NA if pd.isna(x) else int(x) for x in table["df.diff"]], dtype="Int64")
-    return ModelComparison(names=tuple(table.index), table=table, alpha=alpha, preferred=preferred,
+    return ModelComparison(names=tuple(names), table=table, alpha=alpha, preferred=preferred,
                            verdict=" ".join(verdicts), warnings=warnings, ngroups=int(G), **last)

@@ -258,3 +258,163 @@ def estimate_fiml(model, stats, theta0):
     conv = bool(np.isfinite(F) and gmax < 1e-5)
     msgs = [] if conv else [str(res.message)]
     return Optimum(theta, float(F), conv, its, "fiml-bfgs+newton", gmax, msgs), H
+
+
+# ------------------------------------------------------------------------ bootstrap (batched)
+@dataclass
+class PatternRows:
+    """Rows of one missing pattern of one group, kept for resampling."""
+
+    idx: np.ndarray      # row numbers in the group's data
+    obs: np.ndarray      # observed variables
+    X: np.ndarray        # (n_k, |obs|)
+    XX: np.ndarray       # (n_k, |obs|^2) row-wise outer products
+
+
+def pattern_rows(X: np.ndarray) -> list[PatternRows]:
+    """Missing patterns of a group's rows (NaN = missing) with the row numbers of each."""
+    M = ~np.isnan(X)
+    keys, inv = np.unique(M, axis=0, return_inverse=True)
+    inv = np.asarray(inv).reshape(-1)
+    out = []
+    for k, key in enumerate(keys):
+        idx = np.where(inv == k)[0]
+        obs = np.where(key)[0]
+        Xk = X[np.ix_(idx, obs)]
+        out.append(PatternRows(idx, obs, Xk, (Xk[:, :, None] * Xk[:, None, :]).reshape(len(idx), -1)))
+    return out
+
+
+def resampled_patterns(pats: list[PatternRows], W: np.ndarray):
+    """Per pattern the weighted count (B,), mean (B, k) and ML covariance (B, k, k) of the
+    replicates whose row frequencies are ``W`` (B, N_g); zeros where a pattern is not drawn."""
+    out = []
+    for pr in pats:
+        Wk = W[:, pr.idx].astype(float)
+        n = Wk.sum(axis=1)
+        k = len(pr.obs)
+        safe = np.where(n > 0, n, 1.0)
+        mean = (Wk @ pr.X) / safe[:, None]
+        S = (Wk @ pr.XX).reshape(-1, k, k) / safe[:, None, None] - mean[:, :, None] * mean[:, None, :]
+        S = 0.5 * (S + np.swapaxes(S, 1, 2))
+        out.append((n, mean, S))
+    return out
+
+
+def batch_value_grad(model, theta: np.ndarray, groups: list[list[PatternRows]], moms: list, N: int,
+                     need_grad: bool = True):
+    """FIML objective F = -logl / N (+ const) and its gradient for many parameter vectors at
+    once, each with its own resampled pattern statistics ``moms[g]`` (see
+    :func:`resampled_patterns`).  Returns F (B,) (inf where an implied block is not positive
+    definite) and grad (B, q) or None."""
+    from .model import KIND_A, KIND_M, KIND_S
+
+    Bn, q = theta.shape
+    p = model.p
+    F = np.zeros(Bn)
+    grad = np.zeros((Bn, q)) if need_grad else None
+    T = lambda X: np.swapaxes(X, 1, 2)  # noqa: E731
+    for g, (pats, stats) in enumerate(zip(groups, moms)):
+        gs = model.groups[g]
+        Bi, C, Bm, _ = model.batch_implied(theta, g, None)
+        Sigma, mu = C[:, :p, :p], Bm[:, :p]
+        G = np.zeros((Bn, p, p)) if need_grad else None
+        gm = np.zeros((Bn, p)) if need_grad else None
+        for pr, (n, mean, S) in zip(pats, stats):
+            w = n / N
+            if not np.any(w > 0):
+                continue
+            o = pr.obs
+            ok, logdet, Om = model._chol_inv(Sigma[:, o][:, :, o])
+            d = mean - mu[:, o]
+            Od = np.einsum("bij,bj->bi", Om, d)
+            Fk = logdet + np.einsum("bij,bij->b", Om, S) + np.einsum("bi,bi->b", d, Od) + len(o) * LOG2PI
+            F += np.where(w > 0, np.where(ok, 0.5 * w * Fk, np.inf), 0.0)
+            if need_grad:
+                Gk = Om - Om @ S @ Om - Od[:, :, None] * Od[:, None, :]
+                G[:, o[:, None], o[None, :]] += 0.5 * w[:, None, None] * Gk
+                gm[:, o] -= w[:, None] * Od
+        if need_grad:
+            r = len(gs.kind)
+            Bp = Bi[:, :p, :]
+            U = np.zeros((Bn, r, p)); V = np.zeros((Bn, r, p)); D = np.zeros((Bn, r, p))
+            a, s, mm = gs.kind == KIND_A, gs.kind == KIND_S, gs.kind == KIND_M
+            if a.any():
+                U[:, a] = T(Bp[:, :, gs.row[a]])
+                V[:, a] = C[:, gs.col[a], :p]
+                D[:, a] = U[:, a] * Bm[:, gs.col[a]][:, :, None]
+            if s.any():
+                U[:, s] = T(Bp[:, :, gs.row[s]])
+                V[:, s] = T(Bp[:, :, gs.col[s]]) * np.where(gs.row[s] == gs.col[s], 0.5, 1.0)[None, :, None]
+            if mm.any():
+                D[:, mm] = T(Bp[:, :, gs.row[mm]])
+            graw = 2.0 * np.einsum("brp,bpq,brq->br", U, G, V) + np.einsum("brp,bp->br", D, gm)
+            grad += graw @ gs.P
+    return F, grad
+
+
+def batch_bfgs(model, theta0: np.ndarray, Hinv0: np.ndarray, groups, moms, N: int, *, max_iter: int = 200,
+               gtol: float = 1e-7, xtol: float = 1e-10, gtol_stalled: float = 1e-5):
+    """Minimize the FIML objective of every replicate (row of ``theta0``) by BFGS started at
+    the full-sample estimate with the full-sample inverse Hessian ``Hinv0``, with a
+    backtracking (Armijo) line search; a replicate has converged once its largest gradient is
+    below ``gtol``, or when it cannot move any more (step below ``xtol``, relative, or no
+    decrease of F found: the limit of floating point) with its largest gradient below
+    ``gtol_stalled``.
+
+    Returns theta (B, q), converged (B,), iterations (B,)."""
+    theta = np.array(theta0, dtype=float, copy=True)
+    Bn, q = theta.shape
+    H = np.broadcast_to(Hinv0, (Bn, q, q)).copy()
+    F, g = batch_value_grad(model, theta, groups, moms, N)
+    conv = np.zeros(Bn, dtype=bool)
+    bad = ~np.isfinite(F)
+    iters = np.zeros(Bn, dtype=int)
+    conv |= ~bad & (np.abs(g).max(axis=1) < gtol)
+    for _ in range(max_iter):
+        act = np.where(~conv & ~bad)[0]
+        if not len(act):
+            break
+        sub = [[tuple(x[act] for x in st) for st in stats] for stats in moms]
+        th, Fa, ga, Ha = theta[act], F[act], g[act], H[act]
+        step = -np.einsum("bij,bj->bi", Ha, ga)
+        slope = np.einsum("bi,bi->b", ga, step)
+        reset = ~(slope < 0)
+        if reset.any():     # not a descent direction: restart from the full-sample inverse Hessian
+            Ha[reset] = Hinv0
+            step[reset] = -ga[reset] @ Hinv0.T
+            slope[reset] = np.einsum("bi,bi->b", ga[reset], step[reset])
+        t = np.ones(len(act))
+        Fn = np.full(len(act), np.inf)
+        todo = np.arange(len(act))
+        for _ls in range(30):
+            cand = th[todo] + t[todo, None] * step[todo]
+            sub_t = [[tuple(x[todo] for x in st) for st in stats] for stats in sub]
+            Fc, _ = batch_value_grad(model, cand, groups, sub_t, N, need_grad=False)
+            okc = np.isfinite(Fc) & (Fc <= Fa[todo] + 1e-4 * t[todo] * slope[todo])
+            Fn[todo[okc]] = Fc[okc]
+            todo = todo[~okc]
+            if not len(todo):
+                break
+            t[todo] *= 0.5
+        failed = ~np.isfinite(Fn)
+        t[failed] = 0.0
+        new = th + t[:, None] * step
+        Fnew, gnew = batch_value_grad(model, new, groups, sub, N)
+        s = new - th
+        y = gnew - ga
+        sy = np.einsum("bi,bi->b", s, y)
+        upd = (sy > 1e-14) & ~failed
+        if upd.any():
+            rho = 1.0 / sy[upd]
+            I = np.eye(q)[None]
+            Vm = I - rho[:, None, None] * s[upd][:, :, None] * y[upd][:, None, :]
+            Ha[upd] = Vm @ Ha[upd] @ np.swapaxes(Vm, 1, 2) + rho[:, None, None] * s[upd][:, :, None] * s[upd][:, None, :]
+        theta[act], F[act], g[act], H[act] = new, Fnew, gnew, Ha
+        iters[act] += 1
+        gmax = np.abs(gnew).max(axis=1)
+        stalled = failed | (np.abs(s).max(axis=1) <= xtol * (1 + np.abs(new).max(axis=1)))
+        done = (gmax < gtol) | (stalled & (gmax < gtol_stalled))
+        conv[act] = done
+        bad[act[stalled & ~done]] = True
+    return theta, conv, iters

@@ -67,8 +67,9 @@ def fit(model: str, data: pd.DataFrame, *, se: str = "standard", bootstrap: int 
         column) are dropped.  "ml" (aliases "fiml", "direct"): full-information ML as
         lavaan's ``missing = "ml"``: every row with at least one observed model variable is
         used, a mean structure is implied, the unrestricted (h1) moments come from EM and
-        standard errors from the observed information.  Not combined with fixed exogenous
-        covariates (pass ``fixed_x=False``) or ``se="bootstrap"``.
+        standard errors from the observed information; with ``se="bootstrap"`` every
+        replicate is refitted by FIML (batched BFGS from the full-sample estimate).  Not
+        combined with fixed exogenous covariates (pass ``fixed_x=False``).
     group : str, optional
         Column defining groups for a multiple-group model.
     group_equal : sequence of str
@@ -138,10 +139,6 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
     stats = prepare(data, var_names(parsed.rows).ov, group=group, missing=missing)
     fiml = stats.missing == "ml"
     if fiml:
-        if se == "bootstrap":
-            raise ModelError("se='bootstrap' is not supported with missing='ml'",
-                             hint="use se='standard' (observed information, lavaan's default for FIML) "
-                                  "or missing='listwise'")
         if meanstructure is False:
             raise ModelError("missing='ml' needs a mean structure; meanstructure=False is not possible",
                              hint="leave meanstructure unset (FIML always estimates means, as lavaan)")
@@ -278,7 +275,7 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
             raise ModelError("cannot bootstrap a model that did not converge on the full sample",
                              hint="fix the model first (see the warnings of a fit with se='standard')")
         run_bootstrap(res, rm, pt, stats, theta, R=int(bootstrap), seed=seed, n_jobs=n_jobs, ci_level=ci_level,
-                      boot_ci=boot_ci, keep_nonadmissible=keep_nonadmissible)
+                      boot_ci=boot_ci, keep_nonadmissible=keep_nonadmissible, info=info_fiml)
     return res
 
 
