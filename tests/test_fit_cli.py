@@ -227,12 +227,15 @@ def test_unreadable_model_file_is_one_line(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- bootstrap, covariates, bad cells
-def test_bootstrap_uses_listwise_and_says_so(tmp_path, capsys):
-    printed, _, js = fitted(tmp_path, capsys, HS_MISSING, "--bootstrap", "20", "--seed", "1", "--jobs", "1")
+def test_bootstrap_keeps_the_missing_treatment(tmp_path, capsys):
+    printed, est, js = fitted(tmp_path, capsys, HS_MISSING, "--bootstrap", "20", "--seed", "1", "--jobs", "1",
+                              name="ml")
+    assert js["missing"] == "ml" and js["nobs"] == 300 and "bootstrap (R = 20" in printed
+    ref = fiml_ref("hs_fiml")
+    assert js["fit_measures"]["chisq"] == pytest.approx(ref["fit_measures"]["chisq"], abs=2e-3)
+    _, _, js = fitted(tmp_path, capsys, HS_MISSING, "--bootstrap", "20", "--seed", "1", "--jobs", "1",
+                      "--missing", "listwise", name="lw")
     assert js["missing"] == "listwise" and js["nobs"] == 180
-    assert "the bootstrap needs complete rows: listwise deletion used" in printed
-    code, _, err = run_fit(capsys, HS_LAV, HS_MISSING, "--bootstrap", "20", "--missing", "ml")
-    assert code == 2 and "the bootstrap is not available with --missing ml" in err
 
 
 def test_fixed_covariates_with_ml_say_what_to_do(tmp_path, capsys):

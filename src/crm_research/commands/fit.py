@@ -29,7 +29,7 @@ errors from the observed information.  listwise uses complete rows only (lavaan'
 expected information).  The summary says which was used and how many rows it used.  When no
 model variable has a missing value both coincide and the complete-data fit is printed.
 --bootstrap R (a nonparametric bootstrap of rows with percentile and bias-corrected
-intervals) needs complete rows: without --missing it uses listwise deletion and says so.
+intervals) resamples the rows and refits each resample with the same treatment.
 
 Outputs: the summary on stdout; with -o, the estimates table (CSV) and, next to it,
 <name>_fit.json with every fit measure (lavaan names), the missing-data treatment and N.

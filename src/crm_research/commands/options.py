@@ -211,25 +211,16 @@ def _code(v):
 
 
 def resolve_missing(args, data, variables: list[str], group: str | None) -> tuple[str, bool, list[str]]:
-    """(missing treatment to fit with, whether any model variable has a missing value, notes)."""
-    from ..errors import ConfigError
+    """(missing treatment asked for, whether any model variable has a missing value, notes).
 
-    notes = []
+    ``--missing`` not given means ``ml``. When no model variable (and no group cell) is
+    missing both treatments coincide; callers then fit the complete-data model (lavaan's
+    default ``sem()``, expected information) and say so.
+    """
     use = [v for v in variables if v in data.columns]
     had_missing = bool(data[use].isna().to_numpy().any()) or (group is not None and group in data.columns
                                                                and bool(data[group].isna().any()))
-    missing = args.missing
-    boot = getattr(args, "bootstrap", None) is not None
-    if missing is None:
-        missing = "ml"
-        if boot and had_missing:
-            missing = "listwise"
-            notes.append("note: the bootstrap needs complete rows: listwise deletion used (pass --missing listwise "
-                         "to make it explicit)")
-    if boot and missing == "ml" and had_missing:
-        raise ConfigError("--bootstrap", "", "the bootstrap is not available with --missing ml",
-                          hint="use --missing listwise with --bootstrap, or drop --bootstrap for FIML standard errors")
-    return missing, had_missing, notes
+    return args.missing or "ml", had_missing, []
 
 
 # --------------------------------------------------------------------------- deprecated aliases
