@@ -1,7 +1,11 @@
-"""The group-comparison notebook (09): house style, batch entry, runs under papermill."""
+"""The group-comparison notebook (09): generic (any instrument, any model, the demographic's own
+option labels, an optional recode), in the demo batch, runs under papermill, finds a simulated
+difference and stops with a clear error on a bad group column."""
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,40 +17,41 @@ BATCH = ROOT / "notebooks" / "demo_batch.yaml"
 INSTRUMENT = ROOT / "surveys" / "ecommerce_crm.yaml"
 POPULATION = ROOT / "surveys" / "ecommerce_crm_population.yaml"
 GROUPED = ROOT / "tests" / "reference" / "lavaan" / "seed_survey_groups.csv"
+SQ_DIR = ROOT / "tests" / "data" / "service_quality"
 
 
 def _code(nb):
     return [c for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-def test_committed_without_outputs_in_house_style():
+def test_committed_without_outputs_and_generic():
     nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     code = _code(nb)
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1
     src = "".join(params[0]["source"])
-    for name in ("data_file: Optional[str] = None", "instrument: str", "population: str", "n: int", "seed: int",
-                 "careless: float", "missing: str", "missing_rate: float", "column_map:", "salt: Optional[str]",
-                 "policies: Optional[dict]", 'group: str = "years_customer"', 'model: str = "ops"'):
+    for name in ("data_file: Optional[str] = None", "sim_missing: str", "sim_missing_rate: float",
+                 'missing: str = "ml"', "group: Optional[str] = None", "recode: Optional[dict] = None",
+                 "model: Optional[str] = None", "min_group_n: int", "alpha: float"):
         assert name in src, name
     assert "reporting.provenance(" in "".join(code[-1]["source"])
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
-    assert nb["cells"][0]["cell_type"] == "markdown" and "R1" in "".join(nb["cells"][0]["source"])
-    body = "\n".join("".join(c["source"]) for c in code)
-    for heavy in ("def ", "import scipy", "statsmodels", "pingouin"):
-        assert heavy not in body
+    body = "\n".join("".join(c["source"]) for c in nb["cells"] if c is not params[0])
+    for word in ("years_customer", "TENURE", "def ", "import scipy", "statsmodels", "pingouin", '"ops"', "R1",
+                 "H1", "OPS"):
+        assert word not in body, word
 
 
-def test_demo_batch_runs_the_notebook():
+def test_demo_batch_runs_the_notebook_with_a_recode():
     cfg = yaml.safe_load(BATCH.read_text(encoding="utf-8"))
     runs = [r for r in cfg["runs"] if r.get("notebook") == NOTEBOOK.name]
     assert len(runs) == 1 and cfg["runs"][-1] is runs[0]
+    tenure = runs[0]["sets"]["tenure-ops"]
+    assert tenure["group"] == "years_customer" and set(tenure["recode"]) == {"1", "2", "3", "4"}
 
 
 def _run(tmp_path, **params):
-    import os
-
     import nbformat
     import papermill as pm
 
@@ -57,28 +62,46 @@ def _run(tmp_path, **params):
     os.environ[results.RUN_DIR_ENV] = str(tmp_path / "run")
     try:
         pm.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
-                            parameters={"instrument": str(INSTRUMENT), "population": str(POPULATION), **params})
+                            parameters=params)
     finally:
         os.environ.pop(results.RUN_DIR_ENV, None)
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, errors
-    return json.dumps(nb, ensure_ascii=False)
+    from crm_research.reporting.results import read_records
+
+    return json.dumps(nb, ensure_ascii=False), {r["key"]: r for r in read_records(tmp_path / "run")}
 
 
-def test_executes_on_a_small_simulated_sample(tmp_path):
-    text = _run(tmp_path, n=300, seed=9)
-    # the invariance table (its HTML) and the documented years_customer split
+@pytest.mark.slow
+def test_another_instrument_grouped_by_a_recoded_demographic(tmp_path):
+    """The test survey's `tenure` (three answer bands after screening) merged into two groups."""
+    text, rec = _run(tmp_path, instrument=str(SQ_DIR / "service_quality.yaml"),
+                     data_file=str(SQ_DIR / "responses.csv"), group="tenure", model="core",
+                     recode={1: "up to 10 years", 2: "up to 10 years", 3: "more than 10 years"})
     assert "Measurement invariance" in text and "delta.cfi" in text and "configural" in text
-    assert "new/recent (&lt; 3 years)" in text or "new/recent (< 3 years)" in text
-    assert "Structural paths compared across" in text and "H1 (SAT ~ OPS)" in text
-    assert "image/png" in text
+    assert "up to 10 years" in text and "more than 10 years" in text and "tenure_group" in text
+    assert "P1 (OSAT ~ STAFF)" in text or "P1" in text
+    assert rec["groups"]["value"] == 2 and rec["missing"]["value"] == "ml"
     assert (tmp_path / "run" / "results" / "path_comparison.parquet").exists()
+    visible = re.sub(r"<style.*?</style>|<[^>]*>", " ", text, flags=re.S)
+    for w in ("OPS", "SAT", "LOY", "H1", "years_customer", "platform"):
+        assert not re.search(rf"(?<![A-Za-z0-9_]){w}(?![A-Za-z0-9_])", visible), w
 
 
+@pytest.mark.slow
+def test_groups_labelled_with_the_demographics_options(tmp_path):
+    text, rec = _run(tmp_path, instrument=str(INSTRUMENT), population=str(POPULATION), n=400, seed=9,
+                     group="platform", model="ops", min_group_n=40)
+    assert "Taobao/Tmall" in text and "Structural paths compared across" in text
+    assert "H1 (SAT ~ OPS)" in text and "image/png" in text
+    assert rec["groups"]["value"] >= 2
+
+
+@pytest.mark.slow
 def test_finds_the_simulated_difference_in_h1(tmp_path):
     """seed_survey_groups.csv: standardized SAT ~ OPS .60 (new) vs .15 (returning), same measurement."""
-    text = _run(tmp_path, data_file=str(GROUPED), group="segment")
+    text, _ = _run(tmp_path, instrument=str(INSTRUMENT), data_file=str(GROUPED), group="segment", model="ops")
     assert "The groups differ** in H1" in text
     assert "LOY ~ SAT)**" in text and "no evidence of a difference" in text      # H2 was simulated equal
     assert "highest level of invariance the data support is **" in text

@@ -1,8 +1,8 @@
-"""Tests for crm_research.study, the glue of the replication notebooks: path resolution in and
-out of batch runs, the sample (simulated or from a file, prepared alike, no personal data),
-descriptives against hand-computed values, fit ratings at their cut-offs, the relative-effects
-syntax against identities the standardized solution must satisfy, population values implied for
-a sub-model, and the records a batch collects."""
+"""Tests for crm_research.study: path resolution in and out of batch runs, the sample (simulated
+or from a file, prepared alike, no personal data), how many respondents each missing-data
+treatment uses, descriptives against hand-computed values on two instruments (5-point and
+0-10 / 1-10 scales), models and their items, the groups of a multiple-group analysis, and the
+plan of a study's runs."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,13 +13,16 @@ import pandas as pd
 import pytest
 
 from crm_research import study
-from crm_research.errors import ConfigError, DataFileError, InstrumentError, ModelError
-from crm_research.instruments import load_instrument, structural_syntax
-from crm_research.simulate import load_population, simulate_survey
+from crm_research.errors import ConfigError, DataFileError, InstrumentError
+from crm_research.instruments import load_instrument
+from crm_research.simulate import simulate_survey
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTRUMENT = ROOT / "surveys" / "ecommerce_crm.yaml"
 POPULATION = ROOT / "surveys" / "ecommerce_crm_population.yaml"
+SQ_DIR = ROOT / "tests" / "data" / "service_quality"
+SQ_INSTRUMENT = SQ_DIR / "service_quality.yaml"
+SQ_RESPONSES = SQ_DIR / "responses.csv"
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +31,19 @@ def inst():
 
 
 @pytest.fixture(scope="module")
+def sq():
+    return load_instrument(SQ_INSTRUMENT)
+
+
+@pytest.fixture(scope="module")
 def sim_sample():
     """A small simulated sample with the population defaults (careless 5 %, MCAR 1 %)."""
     return study.load_study_sample(None, INSTRUMENT, POPULATION, n=240, seed=11)
+
+
+@pytest.fixture(scope="module")
+def sq_sample():
+    return study.load_study_sample(str(SQ_RESPONSES), SQ_INSTRUMENT, None)
 
 
 # --------------------------------------------------------------------------- paths
@@ -89,7 +102,29 @@ def test_simulated_sample_is_prepared_and_free_of_personal_data(sim_sample):
     assert (s.truth.careless != "none").sum() == round(0.05 * 240)
     assert s.n_complete == int(s.items.notna().all(axis=1).sum()) < s.n_kept   # MCAR blanks exist
     assert [p.name for p in s.input_files] == ["ecommerce_crm.yaml", "ecommerce_crm_population.yaml"]
-    assert "seed 11" in s.label and "240" in s.label
+    assert "seed 11" in s.label and "240" in s.label and "MCAR missingness at rate 0.01" in s.label
+
+
+def test_each_missing_data_treatment_counts_its_respondents():
+    """FIML uses every respondent with at least one answer on the items, listwise only complete ones."""
+    items = pd.DataFrame({"A": [1, None, 3, None, 5], "B": [1, 2, None, None, 5], "C": [1, 2, 3, None, None]})
+    s = study.StudySample(responses=SimpleNamespace(items=items, data=items), instrument=None, origin="file")
+    assert s.n_analysed("ml") == 4 and s.n_analysed("listwise") == 1
+    assert s.n_analysed("ml", ["A"]) == 3 and s.n_analysed("listwise", ["A", "C"]) == 2
+    assert s.n_analysed("FIML", ["B"]) == 3                      # alias of "ml"
+    with pytest.raises(ConfigError, match="missing"):
+        s.n_analysed("pairwise")
+
+
+@pytest.mark.parametrize("value, expected", [("ml", "ml"), ("ML", "ml"), ("fiml", "ml"), (" listwise ", "listwise")])
+def test_check_missing(value, expected):
+    assert study.check_missing(value) == expected
+
+
+@pytest.mark.parametrize("value", ["pairwise", "", None, 1])
+def test_check_missing_rejects_others(value):
+    with pytest.raises(ConfigError, match="'ml' .*or 'listwise'"):
+        study.check_missing(value)
 
 
 def test_same_seed_same_sample_different_seed_different():
@@ -101,10 +136,10 @@ def test_same_seed_same_sample_different_seed_different():
 
 
 def test_clean_simulation_keeps_everyone_complete():
-    s = study.load_study_sample(None, INSTRUMENT, POPULATION, n=150, seed=2, careless=0, missing="none")
-    assert s.settings["missing"] == "none" and s.settings["missing_rate"] == 0.0
+    s = study.load_study_sample(None, INSTRUMENT, POPULATION, n=150, seed=2, careless=0, sim_missing="none")
+    assert s.settings["sim_missing"] == "none" and s.settings["sim_missing_rate"] == 0.0
     assert (s.truth.careless == "none").all()
-    assert s.n_complete == s.n_kept        # no blanks at all
+    assert s.n_complete == s.n_kept == s.n_analysed("ml")        # no blanks at all
     assert study.missingness_summary(s)["missing_cells"] == 0
 
 
@@ -126,7 +161,7 @@ def test_file_and_simulation_give_the_same_data(tmp_path, inst):
     assert secrets and not any(v in shown for v in secrets)
 
 
-def test_column_map_as_mapping(tmp_path):
+def test_column_map_as_mapping_and_as_pairs(tmp_path):
     sim = simulate_survey(POPULATION, 80, seed=9, include_pii=False)
     ren = {iid: f"question {i + 1}" for i, iid in enumerate(sim.item_columns)}
     csv = tmp_path / "renamed.csv"
@@ -135,14 +170,44 @@ def test_column_map_as_mapping(tmp_path):
         study.load_study_sample(str(csv), INSTRUMENT)
     s = study.load_study_sample(str(csv), INSTRUMENT, column_map={v: k for k, v in ren.items()})
     assert list(s.items.columns) == sim.item_columns and s.n_rows == 80
+    pairs = study.load_study_sample(str(csv), INSTRUMENT, column_map=[f"{v}={k}" for k, v in ren.items()])
+    pd.testing.assert_frame_equal(pairs.items, s.items)
+
+
+def test_a_file_of_another_instrument_loses_no_clean_respondent(sq_sample):
+    """The test survey: 400 rows; only the attention-check failures and screened-out
+    non-customers are dropped (the two identical answer patterns are flagged, not dropped)."""
+    s = sq_sample
+    assert s.n_rows == 400
+    dropped = s.responses.excluded["checks"].astype(str)
+    assert all(set(c.split("; ")) <= {"attention_failed", "screened_out"} for c in dropped)
+    assert s.n_kept == 400 - len(dropped)
+    assert s.n_analysed("ml") == s.n_kept > s.n_analysed("listwise")
 
 
 @pytest.mark.parametrize("kw, key", [({"n": 0}, "n"), ({"n": 12.5}, "n"), ({"seed": -1}, "seed"),
-                                     ({"careless": 1.5}, "careless"), ({"missing": "sometimes"}, "missing"),
-                                     ({"missing_rate": 0}, "missing_rate"), ({"population": None}, "population")])
+                                     ({"careless": 1.5}, "careless"), ({"sim_missing": "sometimes"}, "sim_missing"),
+                                     ({"sim_missing_rate": 0}, "sim_missing_rate"), ({"population": None}, "population")])
 def test_impossible_parameters_are_named(kw, key):
     with pytest.raises(ConfigError, match=key):
         study.load_study_sample(None, INSTRUMENT, **({"population": POPULATION} | kw))
+
+
+# --------------------------------------------------------------------------- models
+def test_choose_model(inst, sq):
+    assert study.choose_model(inst) == "ops" and study.choose_model(sq, None) == "core"
+    assert study.choose_model(sq, "extended") == "extended"
+    with pytest.raises(ConfigError, match="no model 'combined'") as e:
+        study.choose_model(sq, "combined")
+    assert "core, extended" in e.value.hint
+
+
+def test_model_items_and_predictors(inst, sq):
+    assert study.model_items(inst, "ops") == inst.items_of("OPS") + inst.items_of("SAT") + inst.items_of("LOY")
+    assert len(study.model_items(inst, "combined")) == 27 and study.model_items(inst) == inst.item_ids
+    assert study.model_items(sq, "core") == ["ST1", "ST2", "ST3", "DG1", "DG2", "DG3", "FE1", "FE2", "FE3", "OS1", "NPS"]
+    assert study.model_predictors(sq, "extended") == {"OSAT": ["STAFF", "DIGI", "FEES", "TRUST"], "REC": ["OSAT"]}
+    assert study.model_predictors(inst, "ops") == {"SAT": ["OPS"], "LOY": ["SAT"]}
 
 
 # --------------------------------------------------------------------------- descriptives
@@ -157,6 +222,19 @@ def test_answer_shares_by_hand(inst):
     assert set(sh.item) == {"PF1", "PF2"}      # items absent from the data are skipped
 
 
+def test_answer_shares_on_an_eleven_point_scale_with_end_labels(sq):
+    """0-10 scale: eleven points starting at 0; unlabelled points show the number, the item's
+    own anchors (DG3) replace the scale's end labels."""
+    d = pd.DataFrame({"NPS": [0, 0, 10, 7], "DG3": [1, 10, 10, 5]})
+    sh = study.answer_shares(d, sq)
+    nps = sh[sh.item == "NPS"].set_index("point")
+    assert list(nps.index) == list(range(0, 11))
+    assert nps.loc[0, "n"] == 2 and nps.loc[10, "percent"] == pytest.approx(25)
+    assert nps.loc[0, "answer"] == "Not at all likely" and nps.loc[5, "answer"] == "5"
+    dg3 = sh[sh.item == "DG3"].set_index("point")
+    assert list(dg3.index) == list(range(1, 11)) and dg3.loc[10, "answer"] == "All the time"
+
+
 def test_item_statistics_by_hand(inst):
     d = pd.DataFrame({"PF1": [1, 2, 3, 4, 5, 5, None, None]})
     st = study.item_statistics(d, inst).iloc[0]
@@ -169,19 +247,31 @@ def test_item_statistics_by_hand(inst):
     assert st.floor_pct == pytest.approx(100 / 6) and st.ceiling_pct == pytest.approx(200 / 6)
 
 
+def test_floor_and_ceiling_use_the_items_own_scale(sq):
+    """On a 0-10 scale the floor is 0 (an answer of 1 is not at the floor); on 1-10 it is 1."""
+    d = pd.DataFrame({"NPS": [0, 1, 1, 10], "ST1": [1, 1, 10, 5]})
+    st = study.item_statistics(d, sq).set_index("item")
+    assert st.loc["NPS", "floor_pct"] == pytest.approx(25) and st.loc["NPS", "ceiling_pct"] == pytest.approx(25)
+    assert st.loc["ST1", "floor_pct"] == pytest.approx(50) and st.loc["ST1", "ceiling_pct"] == pytest.approx(25)
+    assert st.loc["NPS", "label"] == "likelihood to recommend"
+
+
 def test_missingness_summary_by_hand():
     items = pd.DataFrame({"A": [1, None, 3, 4], "B": [1, 2, None, None], "C": [1, 2, 3, 4]})
     m = study.missingness_summary(SimpleNamespace(items=items))
     assert m["missing_cells"] == 3 and m["cells"] == 12 and m["missing_pct"] == pytest.approx(25.0)
     assert m["respondents_any"] == 3 and m["n_complete"] == 1 and m["lost_pct"] == pytest.approx(75.0)
-    assert m["worst_item"] == "B" and m["worst_item_pct"] == pytest.approx(50.0)
+    assert m["n_any"] == 4 and m["worst_item"] == "B" and m["worst_item_pct"] == pytest.approx(50.0)
+    sub = study.missingness_summary(SimpleNamespace(items=items), ["A", "C"])
+    assert sub["cells"] == 8 and sub["n_complete"] == 3
 
 
 def test_careless_detection_matches_the_simulator_design():
     """Speeders are always faster than the instrument minimum (simulated at most 0.9 x 120 s)
     and attention_fail respondents never give the expected answer, so both are always caught."""
-    s = study.load_study_sample(None, INSTRUMENT, POPULATION, n=300, seed=21, careless=0.2,
-                                missing="none")
+    from crm_research.reporting.narrative import describe_careless
+
+    s = study.load_study_sample(None, INSTRUMENT, POPULATION, n=300, seed=21, careless=0.2, sim_missing="none")
     det = study.careless_detection(s).set_index("type")
     truth = s.truth.careless.value_counts()
     for t, row in det.iterrows():
@@ -189,149 +279,77 @@ def test_careless_detection_matches_the_simulator_design():
         assert row.dropped + row.flagged + row.unflagged == row.respondents
     assert det.loc["speeder", "caught_pct"] == 100
     assert det.loc["attention_fail", "dropped"] == det.loc["attention_fail", "respondents"]
-    text = study.describe_careless(s, det.reset_index())
+    text = describe_careless(study.screening_table(s), s.data, det.reset_index())
     caught = int((det.drop("none").dropped + det.drop("none").flagged).sum())
     assert f"caught {caught} of {int(det.drop('none').respondents.sum())} careless" in text
     assert study.careless_detection(SimpleNamespace(truth=None)) is None
 
 
-# --------------------------------------------------------------------------- fit and narrative
-@pytest.mark.parametrize("fm, expected", [
-    ({"cfi": 0.95, "tli": 0.95, "rmsea": 0.06, "srmr": 0.08}, "good"),           # cut-offs are inclusive
-    ({"cfi": 0.9499, "tli": 0.96, "rmsea": 0.05, "srmr": 0.05}, "acceptable"),
-    ({"cfi": 0.97, "tli": 0.97, "rmsea": 0.0801, "srmr": 0.05}, "poor"),
-    ({"cfi": 0.97, "tli": 0.97, "rmsea": 0.03, "srmr": 0.1001}, "poor"),
-    ({"cfi": 0.89, "rmsea": 0.03}, "poor"),
-])
-def test_fit_rating_overall(fm, expected):
-    assert study.fit_rating(fm)["overall"] == expected
+# --------------------------------------------------------------------------- groups
+def test_group_columns_exclude_items_ids_and_personal_data(sq_sample):
+    cols = study.group_columns(sq_sample)
+    assert cols[:3] == ["customer_type", "region", "tenure"]
+    for bad in ("email", "resp_id", "ST1", "ATT", "duration_sec"):
+        assert bad not in cols
 
 
-def test_fit_rating_per_index():
-    r = study.fit_rating({"cfi": 0.92, "tli": float("nan"), "rmsea": 0.07, "srmr": 0.09})
-    assert r == {"cfi": "acceptable", "rmsea": "acceptable", "srmr": "acceptable", "overall": "acceptable"}
+def test_split_groups_labels_with_the_options_and_counts_by_hand(sq_sample):
+    s = sq_sample
+    split = study.split_groups(s, "customer_type", "core", min_group_n=30, missing="listwise")
+    items = study.model_items(s.instrument, "core")
+    raw = s.data["customer_type"]
+    complete = s.items[items].notna().all(axis=1)
+    sizes = split.sizes.set_index("group")
+    for code, label in ((1, "Personal accounts only"), (2, "Business accounts only"),
+                        (3, "Both personal and business accounts")):
+        assert sizes.loc[label, "kept"] == int((raw == code).sum())
+        assert sizes.loc[label, "usable"] == int(((raw == code) & complete).sum())
+    assert set(split.data[split.column]) == set(sizes.index[sizes.analysed])
+    assert len(split.data) == int(sizes.loc[sizes.analysed, "usable"].sum())
+    assert split.data[items].notna().all().all()
+    fiml = study.split_groups(s, "customer_type", "core", min_group_n=30, missing="ml")
+    assert fiml.sizes.set_index("group").loc["Personal accounts only", "usable"] == int((raw == 1).sum())
 
 
-def test_describe_fit_reads_the_numbers():
-    good = study.describe_fit({"chisq": 150.2, "df": 129, "pvalue": 0.1, "cfi": 0.97, "tli": 0.965,
-                               "rmsea": 0.031, "rmsea.ci.lower": 0.0, "rmsea.ci.upper": 0.045, "srmr": 0.04})
-    assert "χ²(129) = 150.20, p = .100 (exact fit not rejected)" in good
-    assert "CFI = .970 (≥ .95: good)" in good and "RMSEA = .031, 90% CI [.000, .045] (≤ .06: good)" in good
-    assert "fits the data well" in good
-    bad = study.describe_fit({"chisq": 900.0, "df": 100, "pvalue": 1e-9, "cfi": 0.85, "rmsea": 0.12,
-                              "srmr": 0.07})
-    assert "p < .001 (exact fit rejected" in bad and "CFI = .850 (misses ≥ .90: poor)" in bad
-    assert "does not fit the data well" in bad and "SRMR = .070 (≤ .08: good)" in bad
-    assert bad._repr_markdown_() == str(bad)
+def test_split_groups_recode_merges_values(sq_sample):
+    split = study.split_groups(sq_sample, "tenure", None, recode={1: "newer", "2": "newer", 3: "long-standing"},
+                               min_group_n=20)
+    assert split.column == "tenure_group" and split.source == "tenure"
+    assert set(split.sizes.group) == {"newer", "long-standing"}
+    raw = sq_sample.data["tenure"]
+    assert split.sizes.set_index("group").loc["newer", "kept"] == int(raw.isin([1, 2]).sum())
 
 
-def test_describe_hypotheses_counts_support():
-    t = pd.DataFrame({"hypothesis": ["H1", "H2"], "path": ["OPS → SAT", "SAT → LOY"], "expected": ["+", "+"],
-                      "std.all": [0.41, 0.05], "est": [0.5, 0.06], "se": [0.1, 0.08], "z": [5.0, 0.75],
-                      "pvalue": [1e-6, 0.45], "ci.lower": [0.3, -0.1], "ci.upper": [0.7, 0.22],
-                      "supported": [True, False], "verdict": ["supported", "not supported (p = .450 ≥ .05)"]})
-    text = study.describe_hypotheses(t, "95% CI")
-    assert text.startswith("1 of 2 hypotheses are supported") and "does not fully replicate" in text
-    assert "**H1** (OPS → SAT, expected positive): β = .41" in text and "[0.30, 0.70]" in text
+def test_split_groups_errors_name_the_column(sq_sample):
+    with pytest.raises(ConfigError, match="shoe_size") as e:
+        study.split_groups(sq_sample, "shoe_size")
+    assert "customer_type" in e.value.hint
+    with pytest.raises(ConfigError, match="email"):
+        study.split_groups(sq_sample, "email")                 # personal data never defines groups
+    with pytest.raises(ConfigError, match="two are needed"):
+        study.split_groups(sq_sample, "customer_type", min_group_n=10_000)
 
 
-def test_warnings_box_dedupes_and_escapes():
-    res = SimpleNamespace(warnings=["Heywood case: <LE3>", "x"])
-    box = study.warnings_box(res, ["x", "y"], None)
-    assert box.messages == ["Heywood case: <LE3>", "x", "y"] and bool(box)
-    h = box._repr_html_()
-    assert "&lt;LE3&gt;" in h and "(3)" in h and "role='alert'" in h
-    empty = study.warnings_box(SimpleNamespace(warnings=[]))
-    assert not empty and "No estimation warnings" in empty._repr_html_()
+# --------------------------------------------------------------------------- a study's plan
+def test_plan_study_runs_every_model_and_group(tmp_path, sq):
+    cfg = study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, groups=["region", "tenure"], column_map=["Q1=ST1"],
+                           sheet=None, encoding="utf-8", missing="listwise", bootstrap=0, seed=3)
+    names = [r["name"] for r in cfg["runs"]]
+    assert names == ["01-data-quality", "02-measurement", "03-model-core", "03-model-extended",
+                     "09-groups-region-core", "09-groups-region-extended", "09-groups-tenure-core",
+                     "09-groups-tenure-extended"]
+    d = cfg["defaults"]
+    assert d["data_file"] == str(SQ_RESPONSES.resolve()) and d["instrument"] == str(SQ_INSTRUMENT.resolve())
+    assert d["missing"] == "listwise" and d["population"] is None and d["column_map"] == ["Q1=ST1"]
+    assert d["encoding"] == "utf-8" and "sheet" not in d
+    run03 = cfg["runs"][2]
+    assert run03["parameters"] == {"model": "core", "bootstrap": 0, "seed": 3}
+    assert Path(run03["notebook"]).name == "03_structural_model.ipynb" and Path(run03["notebook"]).is_file()
+    assert "bootstrap" not in cfg["description"]
 
 
-def test_r_squared_and_labels():
-    est = pd.DataFrame({"lhs": ["SAT", "SAT", "LOY", "LOY", "OPS"], "op": ["~", "~~", "~", "~~", "~~"],
-                        "rhs": ["OPS", "SAT", "SAT", "LOY", "OPS"], "std.all": [0.6, 0.64, 0.7, 0.51, 1.0]})
-    assert study.r_squared(est) == pytest.approx({"SAT": 0.36, "LOY": 0.49})
-    assert study.r2_labels(est) == {"SAT": "SAT\nR² = .36", "LOY": "LOY\nR² = .49"}
-
-
-def test_questionnaire_frame_isolates_page_styles(inst):
-    h = study.questionnaire_frame(inst, "en")._repr_html_()
-    assert h.startswith("<iframe") and "srcdoc=" in h
-    assert "<style" not in h and "&lt;style&gt;" in h     # the page's CSS stays inside the frame
-
-
-# --------------------------------------------------------------------------- relative effects
-def test_relative_effects_syntax_identities(sim_sample, inst):
-    """The defined standardized paths must equal lavaan-style std.all, the fit must not change."""
-    from crm_research import sem
-
-    syn = study.relative_effects_syntax(inst, "combined")
-    assert "beta_diff_OPS_CRM := beta_OPS - beta_CRM" in syn and "std_ind_OPS := beta_OPS*beta_SAT_LOY" in syn
-    rel = sem.fit(syn, sim_sample.items)
-    plain = sem.fit(structural_syntax(inst, "combined"), sim_sample.items)
-    assert rel.fit_measures["chisq"] == pytest.approx(plain.fit_measures["chisq"], rel=1e-8)
-    assert rel.fit_measures["df"] == plain.fit_measures["df"]
-    e = rel.estimates.set_index("lhs")
-    std = plain.get("SAT", "~", "OPS")["std.all"], plain.get("SAT", "~", "CRM")["std.all"]
-    assert e.loc["beta_OPS", "est"] == pytest.approx(std[0], abs=1e-8)
-    assert e.loc["beta_CRM", "est"] == pytest.approx(std[1], abs=1e-8)
-    assert e.loc["beta_diff_OPS_CRM", "est"] == pytest.approx(std[0] - std[1], abs=1e-8)
-    assert e.loc["beta_SAT_LOY", "est"] == pytest.approx(plain.get("LOY", "~", "SAT")["std.all"], abs=1e-8)
-    ind_std = plain.estimates.set_index("lhs").loc["ind_OPS_LOY", "std.all"]
-    assert e.loc["std_ind_OPS", "est"] == pytest.approx(ind_std, abs=1e-8)
-    table = study.relative_effects(rel)
-    assert table.set_index("effect").loc["beta_diff_OPS_CRM", "kind"] == "path difference"
-    assert table.set_index("effect").loc["beta_diff_OPS_CRM", "description"] == "(OPS → SAT) − (CRM → SAT)"
-    assert set(table.kind) == {"path", "path difference", "indirect", "indirect difference"}
-    with pytest.raises(ModelError, match="two or more exogenous predictors"):
-        study.relative_effects_syntax(inst, "ops")
-    with pytest.raises(ModelError, match="bootstrap"):
-        study.bootstrap_draws(rel, "beta_OPS")
-
-
-def test_relative_effects_with_bootstrap(sim_sample, inst):
-    test = study.test_relative_effects(sim_sample.items, inst, "combined", bootstrap=20, seed=1)
-    res = test.results["model"]
-    rel = study.relative_effects(res)
-    row = rel.set_index("effect").loc["beta_diff_OPS_CRM"]
-    draws = study.bootstrap_draws(res, "beta_diff_OPS_CRM")
-    assert len(draws) == res.bootstrap.n_ok
-    assert draws.min() <= row["ci.lower"] < row["ci.upper"] <= draws.max()      # a percentile interval
-    assert row["significant"] == bool(row["ci.lower"] > 0 or row["ci.upper"] < 0)
-    assert list(test.hypotheses.hypothesis) == ["H1", "H2", "H3"]
-    assert test.comparison.df_diff == 2                      # two direct paths in the partial model
-    text = study.describe_relative_effects(rel, res)
-    assert "OPS − CRM" in text and "bootstrap percentile" in text
-
-
-# --------------------------------------------------------------------------- population truth
-def test_population_values_implied_for_a_sub_model():
-    """Model A omits CRM: the population value of OPS -> SAT is .45 + .35 x .50 = .625."""
-    pop = load_population(POPULATION)
-    est = pd.DataFrame({"lhs": ["SAT", "LOY", "PF"], "op": ["~", "~", "=~"], "rhs": ["OPS", "SAT", "PF1"],
-                        "std.all": [0.60, 0.66, 0.78]})
-    t = study.compare_with_population(est, pop).set_index(["lhs", "op", "rhs"])
-    assert t.loc[("SAT", "~", "OPS"), "population"] == pytest.approx(0.625)
-    assert t.loc[("LOY", "~", "SAT"), "population"] == pytest.approx(0.70)
-    assert t.loc[("PF", "=~", "PF1"), "population"] == pytest.approx(0.82)
-    assert t.loc[("SAT", "~", "OPS"), "difference"] == pytest.approx(0.60 - 0.625)
-    both = pd.DataFrame({"lhs": ["SAT", "SAT"], "op": ["~", "~"], "rhs": ["OPS", "CRM"], "std.all": [0.4, 0.3]})
-    t2 = study.compare_with_population(both, pop, ops=("~",)).set_index("rhs")
-    assert t2.population.to_dict() == pytest.approx({"OPS": 0.45, "CRM": 0.35})
-
-
-# --------------------------------------------------------------------------- records
-def test_records_reach_the_batch_run_folder(tmp_path, monkeypatch, sim_sample):
-    from crm_research.reporting.results import read_records
-
-    monkeypatch.setenv("CRM_RESEARCH_RUN_DIR", str(tmp_path))
-    study.record_sample(sim_sample)
-    study.record_fit({"chisq": 10.0, "df": 8, "pvalue": 0.27, "cfi": 0.99, "tli": 0.98, "rmsea": 0.02,
-                      "rmsea.ci.lower": 0.0, "rmsea.ci.upper": 0.05, "srmr": 0.03}, prefix="partial_")
-    hyp = pd.DataFrame({"hypothesis": ["H3"], "path": ["CRM → SAT"], "std.all": [0.4], "pvalue": [0.001],
-                        "supported": [True]})
-    study.record_hypotheses(hyp)
-    recs = {r["key"]: r for r in read_records(tmp_path)}
-    assert recs["n"]["value"] == sim_sample.n_complete and recs["n_rows"]["value"] == 240
-    assert recs["partial_df"]["value"] == 8 and recs["partial_rmsea_ci_upper"]["value"] == 0.05
-    assert recs["partial_fit"]["value"] == "good"
-    assert recs["h3_beta"]["value"] == 0.4 and recs["h3_supported"]["value"] is True
-    assert recs["h3_p"]["headline"] is False and recs["n"]["headline"] is True
+def test_plan_study_checks_its_options():
+    with pytest.raises(ConfigError, match="missing"):
+        study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, missing="pairwise")
+    with pytest.raises(ConfigError, match="bootstrap"):
+        study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, bootstrap=1)

@@ -18,7 +18,7 @@ import sys
 from . import __version__
 
 # (module name under crm_research.commands) in the order --help lists them
-COMMANDS = ["render", "simulate", "validate", "fit", "demo", "batch", "kpi", "clv", "cases", "invariance"]
+COMMANDS = ["render", "simulate", "validate", "study", "fit", "demo", "batch", "kpi", "clv", "cases", "invariance"]
 
 DESCRIPTION = """\
 crm-research: reproducible CRM research on e-commerce platforms.
@@ -27,6 +27,7 @@ Typical first steps:
   crm-research render surveys/ecommerce_crm.yaml -o reports/instrument
   crm-research simulate surveys/ecommerce_crm_population.yaml -n 500 --seed 1 -o reports/sample.csv
   crm-research validate reports/sample.csv --instrument surveys/ecommerce_crm.yaml -o reports/validation
+  crm-research study surveys/ecommerce_crm.yaml reports/sample.csv --groups platform -o reports/study
   crm-research demo
 """
 

@@ -1,36 +1,40 @@
-"""Glue shared by the replication notebooks of the source study (R1, chapter 7).
+"""A study's sample and its plan: what the survey notebooks and ``crm-research study`` share.
 
-The five notebooks in ``notebooks/`` are thin: each loads a sample with
-:func:`load_study_sample`, calls the analysis modules (:mod:`~crm_research.measurement`,
-:mod:`~crm_research.hypotheses`, :mod:`~crm_research.sem`), and tells the story with the
-helpers here. What lives here is what the notebooks share and what no analysis module owns:
+The survey notebooks in ``notebooks/`` (01 data quality, 02 measurement model, 03 structural
+model, 09 group comparison) are thin: each loads a sample with :func:`load_study_sample`,
+calls the analysis modules (:mod:`~crm_research.measurement`, :mod:`~crm_research.hypotheses`,
+:mod:`~crm_research.invariance`) and tells the story with :mod:`crm_research.reporting`
+(narrative sentences in :mod:`~crm_research.reporting.narrative`, records of key results in
+:mod:`~crm_research.reporting.results`). What lives here:
 
-* **paths** -- :func:`resolve_path` finds ``../surveys/ecommerce_crm.yaml`` whether the
-  notebook runs in its own folder (Jupyter, papermill) or in a batch run's work folder;
+* **paths** -- :func:`resolve_path` finds ``../surveys/x.yaml`` whether a notebook runs in its
+  own folder (Jupyter, papermill) or in a batch run's work folder;
 * **the sample** -- :func:`load_study_sample` prepares the user's response file, or simulates
-  a sample from the population model and prepares it the same way (:class:`StudySample`);
-* **descriptives** for the data-quality notebook (:func:`answer_shares`,
-  :func:`item_statistics`, :func:`missingness_summary`, :func:`careless_detection`);
-* **narrative** computed from the numbers, never typed by hand (``describe_*`` functions
-  return a :class:`Narrative`, which a notebook shows as Markdown), and a prominent
-  :func:`warnings_box` for estimation problems;
-* **relative effects** of the combined model: standardized paths as ``:=`` parameters so that
-  the bootstrap gives their CIs and the CI of their difference
-  (:func:`relative_effects_syntax`, :func:`relative_effects`);
-* **records** of headline figures for the batch index (:func:`record_sample`,
-  :func:`record_fit`, :func:`record_hypotheses`, :func:`record_mediation`).
+  a sample from a population model and prepares it the same way (:class:`StudySample`),
+  and says how many respondents each missing-data treatment uses
+  (:meth:`StudySample.n_analysed`);
+* **descriptives of the sample** for the data-quality notebook (:func:`answer_shares`,
+  :func:`item_statistics`, :func:`missingness_summary`, :func:`screening_table`,
+  :func:`careless_detection`) and the groups of a multiple-group analysis
+  (:func:`split_groups`);
+* **a study's plan** -- :func:`plan_study`: the batch of notebook runs ``crm-research study``
+  executes for an instrument and a response file (01, 02, 03 per declared model, 09 per
+  group column and model).
+
+Nothing here knows the bundled study: models, constructs and demographics come from the
+instrument.
 
 Examples
 --------
 >>> from crm_research import study                                     # doctest: +SKIP
 >>> s = study.load_study_sample(None, "../surveys/ecommerce_crm.yaml",
 ...                             "../surveys/ecommerce_crm_population.yaml", n=500, seed=1)  # doctest: +SKIP
->>> s.items.shape                                                      # doctest: +SKIP
+>>> s.n_analysed("ml"), s.n_analysed("listwise")                       # doctest: +SKIP
+(467, 355)
 """
 from __future__ import annotations
 
 import html
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,89 +43,28 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataFileError, InstrumentError, ModelError
+from .errors import ConfigError, DataFileError, InstrumentError
 from .instruments import Instrument, load_instrument
 
 __all__ = [
-    "CARELESS_ORDER", "DEFAULT_INSTRUMENT", "DEFAULT_POPULATION", "FIT_CUTOFFS", "MEASUREMENT_PARTS",
-    "Narrative", "StudySample", "WarningsBox", "alone_vs_together", "ci_label", "record_relative_effects", "answer_shares", "bootstrap_draws",
-    "careless_detection", "compare_with_population", "construct_overview", "describe_alone_vs_together",
-    "describe_careless", "describe_comparison", "describe_fit", "describe_hypotheses", "describe_items",
-    "describe_measurement", "describe_mediation", "describe_missingness", "describe_recovery",
-    "describe_relative_effects", "describe_sample", "details", "fit_model", "fit_rating",
-    "hypotheses_overview", "item_statistics", "load_study_sample", "missingness_summary", "preferred_model",
-    "project_root", "questionnaire_frame", "r2_labels", "r_squared", "describe_r_squared", "record_fit", "record_hypotheses",
-    "record_mediation", "record_sample", "relative_effects", "relative_effects_syntax", "resolve_path",
-    "screening_table", "search_dirs", "show_diagram", "source_checkout", "syntax_block", "test_relative_effects", "warnings_box",
+    "CARELESS_ORDER", "DEFAULT_INSTRUMENT", "DEFAULT_POPULATION", "MISSING_CHOICES", "PROJECT_DIR_ENV", "SALT_ENV",
+    "STUDY_NOTEBOOKS", "GroupSplit", "StudySample", "answer_shares", "careless_detection", "check_missing",
+    "choose_model", "group_columns", "item_statistics", "load_study_sample", "missingness_summary", "model_items",
+    "model_predictors",
+    "notebooks_dir", "plan_study", "project_root", "resolve_path", "screening_table", "search_dirs",
+    "source_checkout", "split_groups",
 ]
 
 #: Defaults of the notebooks' ``parameters`` cells (relative to ``notebooks/``).
 DEFAULT_INSTRUMENT = "../surveys/ecommerce_crm.yaml"
 DEFAULT_POPULATION = "../surveys/ecommerce_crm_population.yaml"
 PROJECT_DIR_ENV = "CRM_RESEARCH_PROJECT_DIR"
+#: A pseudonym salt given to ``crm-research study`` reaches the notebooks through this variable,
+#: so that it never appears in a batch config, a run's parameters or the index page.
+SALT_ENV = "CRM_RESEARCH_SALT"
+#: The analysis' missing-data treatments (``missing`` parameter): full-information ML, listwise.
+MISSING_CHOICES = ("ml", "listwise")
 
-#: Hu & Bentler (1999) style cut-offs: (good, acceptable). CFI/TLI: at least; RMSEA/SRMR: at most.
-FIT_CUTOFFS: dict[str, tuple[float, float]] = {
-    "cfi": (0.95, 0.90), "tli": (0.95, 0.90), "rmsea": (0.06, 0.08), "srmr": (0.08, 0.10),
-}
-_HIGHER_IS_BETTER = {"cfi": True, "tli": True, "rmsea": False, "srmr": False}
-
-
-# =========================================================================== display helpers
-class Narrative(str):
-    """Text written from computed numbers; shows as Markdown in a notebook."""
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
-
-    def __repr__(self) -> str:  # plain-text fallback without quotes
-        return str(self)
-
-
-@dataclass
-class _HTML:
-    html: str
-    text: str = ""
-
-    def _repr_html_(self) -> str:
-        return self.html
-
-    def __repr__(self) -> str:
-        return self.text or "(HTML)"
-
-
-def details(obj: Any, summary: str, *, open: bool = False) -> _HTML:  # noqa: A002 - HTML attribute name
-    """Wrap an object's HTML in a collapsible ``<details>`` block (e.g. a long report)."""
-    body = obj._repr_html_() if hasattr(obj, "_repr_html_") else f"<pre>{html.escape(str(obj))}</pre>"
-    return _HTML(f"<details{' open' if open else ''}><summary style='cursor:pointer;font-weight:600'>"
-                 f"{html.escape(summary)}</summary>{body}</details>", text=summary)
-
-
-def syntax_block(syntax: str, title: str | None = None) -> Narrative:
-    """lavaan model syntax as a Markdown code block."""
-    head = f"{title}\n\n" if title else ""
-    return Narrative(f"{head}```\n{syntax.rstrip()}\n```")
-
-
-def questionnaire_frame(instrument: Instrument, lang: str = "both", height: int = 560) -> _HTML:
-    """The printable questionnaire embedded in an ``<iframe>`` (its page styles stay inside)."""
-    from .instruments import questionnaire_html
-
-    page = questionnaire_html(instrument, lang)
-    return _HTML(f'<iframe title="questionnaire" srcdoc="{html.escape(page, quote=True)}" '
-                 f'style="width:100%;height:{int(height)}px;border:1px solid #d9e2ec;border-radius:6px">'
-                 "</iframe>", text=f"questionnaire of {instrument.id} ({lang})")
-
-
-
-def show_diagram(diagram: Any, max_width: str = "100%") -> _HTML:
-    """A path diagram scaled to the page width (its SVG keeps its aspect ratio)."""
-    svg = diagram.svg
-    start = svg.find("<svg")
-    svg = svg[start:] if start >= 0 else svg
-    return _HTML("<style>.crm-diagram svg{max-width:100%;height:auto}</style>"
-                 f"<div class='crm-diagram' style='max-width:{html.escape(max_width)}'>{svg}</div>",
-                 text="path diagram")
 
 # =========================================================================== paths
 def source_checkout() -> Path | None:
@@ -183,6 +126,11 @@ def resolve_path(path: str | os.PathLike, *, what: str = "data file") -> Path:
     ------
     DataFileError, InstrumentError or ConfigError
         The file exists nowhere; the message lists the folders searched.
+
+    Examples
+    --------
+    >>> resolve_path("surveys/ecommerce_crm.yaml", what="instrument").name   # doctest: +SKIP
+    'ecommerce_crm.yaml'
     """
     if path is None or str(path).strip() == "":
         raise ConfigError("parameters", what.replace(" ", "_"), "no file given",
@@ -193,20 +141,103 @@ def resolve_path(path: str | os.PathLike, *, what: str = "data file") -> Path:
         if cand.is_file():
             return Path(os.path.abspath(cand))
         if cand.is_dir():
-            _missing(what, str(path), f"is a folder, expected a file ({cand})")
+            _missing_file(what, str(path), f"is a folder, expected a file ({cand})")
     where = ", ".join(str(Path(os.path.normpath(c)).parent) for c in tried)
-    _missing(what, str(path), f"file not found (looked in: {where})")
+    _missing_file(what, str(path), f"file not found (looked in: {where})")
     raise AssertionError  # pragma: no cover
 
 
-def _missing(what: str, path: str, problem: str) -> None:
+def _missing_file(what: str, path: str, problem: str) -> None:
     hint = ("paths in notebook parameters are relative to the notebooks/ folder or the project folder, "
-            "e.g. ../surveys/ecommerce_crm.yaml")
+            "e.g. ../surveys/my_survey.yaml")
     if what == "instrument":
         raise InstrumentError(path, "", problem, hint=hint)
     if what in ("population model", "column map"):
         raise ConfigError(path, "", problem, hint=hint)
     raise DataFileError(path, problem, hint=hint)
+
+
+# =========================================================================== parameters
+def _check_param(name: str, ok: bool, expected: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError("parameters", name, f"expected {expected}, got {value!r}")
+
+
+def check_missing(missing: Any) -> str:
+    """The analysis' missing-data treatment, normalised: ``"ml"`` (full-information ML; aliases
+    ``fiml``, ``direct``) or ``"listwise"``.
+
+    Raises
+    ------
+    ConfigError
+        Anything else, naming the parameter.
+
+    Examples
+    --------
+    >>> check_missing("FIML"), check_missing("listwise")
+    ('ml', 'listwise')
+    """
+    key = str(missing).strip().lower() if isinstance(missing, str) else None
+    key = {"fiml": "ml", "direct": "ml"}.get(key, key)
+    _check_param("missing", key in MISSING_CHOICES,
+                 "'ml' (full-information maximum likelihood) or 'listwise'", missing)
+    return key  # type: ignore[return-value]
+
+
+def choose_model(instrument: Instrument, model: str | None = None) -> str:
+    """The structural model a notebook analyses: ``model``, or the instrument's first declared model.
+
+    Raises
+    ------
+    ConfigError
+        The instrument declares no model, or not this one (the message lists its models).
+
+    Examples
+    --------
+    >>> from crm_research.instruments import load_instrument               # doctest: +SKIP
+    >>> choose_model(load_instrument("surveys/ecommerce_crm.yaml"))         # doctest: +SKIP
+    'ops'
+    """
+    names = list(instrument.models)
+    if not names:
+        raise ConfigError("parameters", "model", f"instrument {instrument.id!r} declares no structural model",
+                          hint="add a `models:` section with hypotheses to the instrument")
+    if model is None or (isinstance(model, str) and not model.strip()):
+        return names[0]
+    if model not in instrument.models:
+        raise ConfigError("parameters", "model", f"instrument {instrument.id!r} has no model {model!r}",
+                          hint="its models: " + ", ".join(names))
+    return str(model)
+
+
+def model_items(instrument: Instrument, model: str | None = None) -> list[str]:
+    """Item ids a structural model uses (all items of the constructs its hypotheses name;
+    higher-order constructs bring their dimensions' items), in instrument order.
+    ``model=None``: every item of the instrument."""
+    if model is None:
+        return list(instrument.item_ids)
+    spec = instrument.models[model]
+    used: set[str] = set()
+    for hid in spec.hypotheses:
+        h = instrument.hypothesis(hid)
+        used |= set(instrument.items_of(h.lhs)) | set(instrument.items_of(h.rhs))
+    return [i for i in instrument.item_ids if i in used]
+
+
+def model_predictors(instrument: Instrument, model: str) -> dict[str, list[str]]:
+    """``{outcome: [predictors]}`` of a structural model, from its hypotheses (declaration order).
+
+    Examples
+    --------
+    >>> model_predictors(inst, "m1")              # doctest: +SKIP
+    {'SAT': ['SQ', 'VAL'], 'LOY': ['SAT']}
+    """
+    out: dict[str, list[str]] = {}
+    for hid in instrument.models[model].hypotheses:
+        h = instrument.hypothesis(hid)
+        if h.rhs not in out.setdefault(h.lhs, []):
+            out[h.lhs].append(h.rhs)
+    return out
 
 
 # =========================================================================== the sample
@@ -227,10 +258,11 @@ class StudySample:
     population : PopulationModel or None
         The population model the sample was drawn from (simulated samples only).
     truth : DataFrame or None
-        Simulated samples: per respondent ``respondent_id``, ``careless`` (true type, or
-        ``"none"``), ``n_missing``. No latent scores, no personal data.
+        Simulated samples: per respondent the id, ``careless`` (true type, or ``"none"``),
+        ``n_missing``. No latent scores, no personal data.
     settings : dict
-        How the sample was drawn or read (n, seed, careless share, missingness, policies).
+        How the sample was drawn or read (n, seed, careless share, simulated missingness,
+        column map, sheet, encoding, policies).
     input_files : list of Path
         Files the sample depends on (for provenance): instrument, population model or data
         file, column map.
@@ -280,16 +312,33 @@ class StudySample:
 
     @property
     def n_complete(self) -> int:
-        """Kept respondents who answered every item: the N of a listwise-deletion SEM."""
-        return int(self.items.notna().all(axis=1).sum())
+        """Kept respondents who answered every item: the N of listwise deletion over all items."""
+        return self.n_analysed("listwise")
+
+    def n_analysed(self, missing: str = "ml", items: Sequence[str] | None = None) -> int:
+        """Respondents an analysis of ``items`` uses under a missing-data treatment.
+
+        ``"ml"`` (full-information ML) uses every kept respondent who answered at least one of
+        the items; ``"listwise"`` only those who answered all of them.
+
+        Parameters
+        ----------
+        missing : {"ml", "listwise"}
+        items : list of str, optional
+            Default: every item of the instrument (:func:`model_items` gives a model's).
+        """
+        key = check_missing(missing)
+        cols = [c for c in (items if items is not None else self.items.columns) if c in self.items.columns]
+        answered = self.items[cols].notna()
+        return int(answered.any(axis=1).sum() if key == "ml" else answered.all(axis=1).sum())
 
     @property
     def label(self) -> str:
         """One line saying where the data come from."""
         if self.origin == "simulated":
             s = self.settings
-            miss = "no missing answers" if s["missing"] == "none" else \
-                f"{s['missing']} missingness at rate {s['missing_rate']:g}"
+            miss = "no missing answers" if s["sim_missing"] == "none" else \
+                f"{s['sim_missing']} missingness at rate {s['sim_missing_rate']:g}"
             return (f"simulated sample of {s['n']:,} respondents from population model "
                     f"`{self.population.id}` (seed {s['seed']}, careless share {s['careless']:g}, {miss})")
         return f"response file `{_show_path(self.data_file)}`"
@@ -321,47 +370,73 @@ def _show_path(p: Any) -> str:
     return display_path(p, project_root())
 
 
-def _check_param(name: str, ok: bool, expected: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError("parameters", name, f"expected {expected}, got {value!r}")
+def _column_map_arg(column_map: Any, inputs: list[Path]) -> Any:
+    """Resolve file paths in a column map given as a path or as a list mixing a YAML path and
+    ``COLUMN=ID`` pairs; mappings and pairs pass through."""
+    if column_map is None:
+        return None
+    if isinstance(column_map, (str, os.PathLike)) and "=" not in os.fspath(column_map):
+        p = resolve_path(column_map, what="column map")
+        inputs.append(p)
+        return p
+    if isinstance(column_map, (list, tuple)):
+        out: list[Any] = []
+        for v in column_map:
+            if isinstance(v, (str, os.PathLike)) and "=" not in os.fspath(v):
+                p = resolve_path(v, what="column map")
+                inputs.append(p)
+                out.append(str(p))
+            else:
+                out.append(v)
+        return out
+    return column_map
 
 
-def load_study_sample(data_file: str | os.PathLike | None = None, instrument: str | os.PathLike | Instrument =
-                      DEFAULT_INSTRUMENT, population: str | os.PathLike | None = DEFAULT_POPULATION, *,
-                      n: int = 500, seed: int = 20240501, careless: float = 0.05, missing: str = "MCAR",
-                      missing_rate: float = 0.01, column_map: str | os.PathLike | Mapping[str, Any] | None = None,
-                      salt: str | None = None, policies: Mapping[str, str] | Iterable[str] | None = None
-                      ) -> StudySample:
+def load_study_sample(data_file: str | os.PathLike | None = None,
+                      instrument: str | os.PathLike | Instrument = DEFAULT_INSTRUMENT,
+                      population: str | os.PathLike | None = DEFAULT_POPULATION, *,
+                      n: int = 500, seed: int = 20240501, careless: float = 0.05, sim_missing: str = "MCAR",
+                      sim_missing_rate: float = 0.01, column_map: Any = None, sheet: str | int | None = None,
+                      encoding: str | None = None, delimiter: str | None = None, salt: str | None = None,
+                      policies: Mapping[str, str] | Iterable[str] | None = None) -> StudySample:
     """The notebooks' sample: the user's response file, or a simulated one, prepared alike.
 
     With ``data_file`` the file is read, mapped, stripped of personal data, validated,
     cleaned and scored by :func:`~crm_research.responses.prepare_responses`. Without it a
     sample of ``n`` respondents is drawn from ``population``
-    (:func:`~crm_research.simulate.simulate_survey`, with fake phone numbers and e-mails,
-    careless respondents and missing answers) and goes through exactly the same
-    preparation, so the notebooks never see a difference.
+    (:func:`~crm_research.simulate.simulate_survey`, with fake personal data, careless
+    respondents and missing answers) and goes through exactly the same preparation, so the
+    notebooks never see a difference.
 
     Parameters
     ----------
     data_file : path, optional
-        CSV / Excel / SPSS response file. None: simulate.
+        Response file (CSV, Excel, SPSS, Parquet). None: simulate.
     instrument : path or Instrument
-        Instrument YAML (``../surveys/ecommerce_crm.yaml``); paths are found with
-        :func:`resolve_path`.
+        Instrument YAML; paths are found with :func:`resolve_path`.
     population : path, optional
         Population-model YAML used when simulating (ignored with ``data_file``).
     n, seed : int
         Sample size and seed of the simulation.
     careless : float
         Share of careless respondents in the simulation (0 to 1).
-    missing : {"none", "MCAR", "MAR"}
-        Missing-answer mechanism of the simulation.
-    missing_rate : float
-        Expected share of item answers left blank (ignored with ``missing="none"``).
-    column_map : path or mapping, optional
-        ``{file column: variable id}`` for a file whose columns are not recognised.
+    sim_missing : {"none", "MCAR", "MAR"}
+        Missing-answer mechanism of the simulation (not the analysis' treatment of missing
+        answers, which each analysis chooses with its own ``missing`` parameter).
+    sim_missing_rate : float
+        Expected share of item answers left blank in the simulation.
+    column_map : path, mapping or list, optional
+        ``{file column: variable id}``, a YAML file of such pairs, or a list of ``"COLUMN=ID"``
+        strings (and YAML paths), for a file whose columns are not recognised.
+    sheet : str or int, optional
+        Excel sheet.
+    encoding : str, optional
+        CSV encoding (default: detected).
+    delimiter : str, optional
+        CSV delimiter (default: detected).
     salt : str, optional
-        Salt of the pseudonyms of personal-data fields (default: random per run).
+        Salt of the pseudonyms of personal-data fields (default: ``$CRM_RESEARCH_SALT``, else
+        random per run).
     policies : mapping or list of "check=policy", optional
         Cleaning policies overriding the defaults (e.g. ``{"too_fast": "drop"}``).
 
@@ -373,6 +448,13 @@ def load_study_sample(data_file: str | os.PathLike | None = None, instrument: st
     ------
     DataFileError, InstrumentError, ConfigError
         A file is missing or malformed, or a parameter has an impossible value.
+
+    Examples
+    --------
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)                       # doctest: +SKIP
+    >>> s.origin, s.n_rows                                        # doctest: +SKIP
+    ('simulated', 200)
     """
     from .responses import prepare_responses
 
@@ -385,19 +467,19 @@ def load_study_sample(data_file: str | os.PathLike | None = None, instrument: st
         ipath = resolve_path(instrument, what="instrument")
         inst = load_instrument(ipath)
         inputs.append(ipath)
-    cmap: Any = column_map
-    if isinstance(column_map, (str, os.PathLike)):
-        cmap = resolve_path(column_map, what="column map")
+    if salt is None:
+        salt = os.environ.get(SALT_ENV) or None
     policy_arg = dict(policies) if isinstance(policies, Mapping) else (list(policies) if policies else None)
+    read_kw = {k: v for k, v in (("sheet", sheet), ("encoding", encoding), ("delimiter", delimiter)) if v is not None}
 
     if data_file is not None and str(data_file).strip() != "":
         dpath = resolve_path(data_file, what="data file")
         inputs.insert(0, dpath)
-        if isinstance(cmap, Path):
-            inputs.append(cmap)
-        rs = prepare_responses(dpath, inst, column_map=cmap, salt=salt, policies=policy_arg)
-        settings = dict(data_file=_show_path(dpath), column_map=_show_path(cmap) if isinstance(cmap, Path) else cmap,
-                        policies=dict(rs.report.policies or {}))
+        cmap = _column_map_arg(column_map, inputs)
+        rs = prepare_responses(dpath, inst, column_map=cmap, salt=salt, policies=policy_arg, **read_kw)
+        shown_map = _show_path(cmap) if isinstance(cmap, Path) else cmap
+        settings = dict(data_file=_show_path(dpath), column_map=shown_map, sheet=sheet, encoding=encoding,
+                        delimiter=delimiter, policies=dict(rs.report.policies or {}))
         return StudySample(responses=rs, instrument=inst, origin="file", data_file=dpath, settings=settings,
                            input_files=inputs)
 
@@ -410,25 +492,27 @@ def load_study_sample(data_file: str | os.PathLike | None = None, instrument: st
                  "a non-negative whole number", seed)
     _check_param("careless", isinstance(careless, (int, float)) and not isinstance(careless, bool)
                  and 0 <= careless <= 1, "a share between 0 and 1", careless)
-    mech = {"none": "none", "mcar": "MCAR", "mar": "MAR"}.get(str(missing).strip().lower()) if missing is not None \
-        else "none"
-    _check_param("missing", mech is not None, "'none', 'MCAR' or 'MAR'", missing)
+    mech = {"none": "none", "mcar": "MCAR", "mar": "MAR"}.get(str(sim_missing).strip().lower()) \
+        if sim_missing is not None else "none"
+    _check_param("sim_missing", mech is not None, "'none', 'MCAR' or 'MAR'", sim_missing)
     if mech != "none":
-        _check_param("missing_rate", isinstance(missing_rate, (int, float)) and not isinstance(missing_rate, bool)
-                     and 0 < missing_rate <= 0.95, "a share above 0 and at most 0.95", missing_rate)
-    if population is None:
+        _check_param("sim_missing_rate", isinstance(sim_missing_rate, (int, float))
+                     and not isinstance(sim_missing_rate, bool) and 0 < sim_missing_rate <= 0.95,
+                     "a share above 0 and at most 0.95", sim_missing_rate)
+    if population is None or str(population).strip() == "":
         raise ConfigError("parameters", "population", "no data_file and no population model to simulate from",
                           hint="set data_file to your response file, or population to a population-model YAML")
     ppath = resolve_path(population, what="population model")
     pop = load_population(ppath, instrument=inst)
     inputs.append(ppath)
+    cmap = _column_map_arg(column_map, inputs)
     sim = simulate_survey(pop, int(n), int(seed), careless=float(careless), missing=mech,
-                          missing_rate=float(missing_rate) if mech != "none" else None)
+                          missing_rate=float(sim_missing_rate) if mech != "none" else None)
     rs = prepare_responses(sim.responses, inst, column_map=cmap, salt=salt, policies=policy_arg)
     rid = inst.respondent_id
     truth = sim.truth[[rid, "careless", "n_missing"]].copy()
-    settings = dict(n=int(n), seed=int(seed), careless=float(careless), missing=mech,
-                    missing_rate=float(missing_rate) if mech != "none" else 0.0,
+    settings = dict(n=int(n), seed=int(seed), careless=float(careless), sim_missing=mech,
+                    sim_missing_rate=float(sim_missing_rate) if mech != "none" else 0.0,
                     policies=dict(rs.report.policies or {}))
     del sim  # its responses hold the (fake) personal data; nothing downstream needs them
     return StudySample(responses=rs, instrument=inst, origin="simulated", population=pop, truth=truth,
@@ -436,9 +520,24 @@ def load_study_sample(data_file: str | os.PathLike | None = None, instrument: st
 
 
 # =========================================================================== descriptives
-def _item_meta(instrument: Instrument) -> pd.DataFrame:
-    return pd.DataFrame([{"item": it.id, "construct": it.construct, "label": it.label["en"],
-                          "points": instrument.scales[it.scale].points} for it in instrument.items])
+def _text(d: Any, lang: str = "en") -> str:
+    from .reporting.narrative import text_of
+
+    return text_of(d, lang)
+
+
+def _scale_values(scale: Any) -> list[int]:
+    return [int(v) for v in scale.values]
+
+
+def _scale_label(scale: Any, value: int, lang: str = "en") -> str:
+    """The label of one scale point in ``lang`` (else another language), or ``str(value)``
+    where the point has no label."""
+    for lg in [lang, *scale.labels]:
+        lab = scale.label(value, lg)
+        if lab:
+            return str(lab)
+    return str(value)
 
 
 def answer_shares(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
@@ -447,19 +546,24 @@ def answer_shares(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Long format: ``item, construct, point, answer`` (English scale label), ``n``,
-        ``percent`` (of the item's answers; rows of an item sum to 100).
+        Long format: ``item, construct, point, answer`` (the point's label, English where the
+        instrument has it, else the point itself), ``n``, ``percent`` (of the item's answers;
+        rows of an item sum to 100). Items absent from ``data`` are skipped.
+
+    Examples
+    --------
+    >>> answer_shares(df, inst).query("item == 'Q1'")            # doctest: +SKIP
     """
     rows = []
     for it in instrument.items:
         if it.id not in data.columns:
             continue
-        sc = instrument.scales[it.scale]
+        sc = instrument.scale_of(it.id)
         col = pd.to_numeric(data[it.id], errors="coerce")
         answered = int(col.notna().sum())
-        for pt in sc.values:
+        for pt in _scale_values(sc):
             k = int((col == pt).sum())
-            rows.append({"item": it.id, "construct": it.construct, "point": pt, "answer": sc.labels["en"][pt - 1],
+            rows.append({"item": it.id, "construct": it.construct, "point": pt, "answer": _scale_label(sc, pt),
                          "n": k, "percent": 100.0 * k / answered if answered else float("nan")})
     return pd.DataFrame(rows, columns=["item", "construct", "point", "answer", "n", "percent"])
 
@@ -468,40 +572,47 @@ def item_statistics(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     """Per item: n answered, % missing, mean, SD, skewness, excess kurtosis, floor and ceiling %.
 
     Skewness and kurtosis are the bias-corrected sample statistics (as SPSS and
-    ``pandas.Series.skew``/``kurt`` report them). Items outside |skew| < 2 and |kurtosis| < 7
-    (Curran, West & Finch 1996) strain normal-theory ML.
+    ``pandas.Series.skew``/``kurt`` report them). Floor and ceiling are the shares of answers
+    at the lowest and highest point of the item's own scale. Items outside |skew| < 2 and
+    |kurtosis| < 7 (Curran, West & Finch 1996) strain normal-theory ML.
     """
-    meta = _item_meta(instrument)
     rows = []
-    for r in meta.itertuples(index=False):
-        if r.item not in data.columns:
+    for it in instrument.items:
+        if it.id not in data.columns:
             continue
-        col = pd.to_numeric(data[r.item], errors="coerce").astype(float)
+        vals = _scale_values(instrument.scale_of(it.id))
+        col = pd.to_numeric(data[it.id], errors="coerce").astype(float)
         ok = col.dropna()
-        rows.append({"item": r.item, "construct": r.construct, "label": r.label, "n": int(len(ok)),
+        rows.append({"item": it.id, "construct": it.construct, "label": _text(it.label), "n": int(len(ok)),
                      "missing_pct": 100.0 * float(col.isna().mean()) if len(col) else float("nan"),
                      "mean": float(ok.mean()) if len(ok) else float("nan"),
                      "sd": float(ok.std(ddof=1)) if len(ok) > 1 else float("nan"),
                      "skew": float(ok.skew()) if len(ok) > 2 else float("nan"),
                      "kurtosis": float(ok.kurt()) if len(ok) > 3 else float("nan"),
-                     "floor_pct": 100.0 * float((ok == 1).mean()) if len(ok) else float("nan"),
-                     "ceiling_pct": 100.0 * float((ok == r.points).mean()) if len(ok) else float("nan")})
+                     "floor_pct": 100.0 * float((ok == vals[0]).mean()) if len(ok) else float("nan"),
+                     "ceiling_pct": 100.0 * float((ok == vals[-1]).mean()) if len(ok) else float("nan")})
     return pd.DataFrame(rows, columns=["item", "construct", "label", "n", "missing_pct", "mean", "sd", "skew",
                                        "kurtosis", "floor_pct", "ceiling_pct"])
 
 
-def missingness_summary(sample: StudySample) -> dict[str, Any]:
+def missingness_summary(sample: Any, items: Sequence[str] | None = None) -> dict[str, Any]:
     """How much is missing among the kept respondents, and what listwise deletion costs.
+
+    Parameters
+    ----------
+    sample : StudySample (or anything with ``items``)
+    items : list of str, optional
+        Restrict to these items (default: all).
 
     Returns
     -------
     dict
         ``n_kept, cells, missing_cells, missing_pct`` (of item cells), ``respondents_any``
-        (respondents with at least one blank), ``n_complete`` (the SEM's N),
-        ``lost_pct`` (share of kept respondents listwise deletion drops), ``worst_item``,
-        ``worst_item_pct``.
+        (respondents with at least one blank), ``n_complete`` (listwise N), ``n_any``
+        (respondents with at least one answer: the FIML N), ``lost_pct`` (share of kept
+        respondents listwise deletion drops), ``worst_item``, ``worst_item_pct``.
     """
-    X = sample.items
+    X = sample.items if items is None else sample.items[[c for c in items if c in sample.items.columns]]
     miss = X.isna()
     cells = int(miss.size)
     per_item = miss.mean() * 100 if len(X) else pd.Series(dtype=float)
@@ -510,6 +621,7 @@ def missingness_summary(sample: StudySample) -> dict[str, Any]:
     return {"n_kept": int(len(X)), "cells": cells, "missing_cells": int(miss.to_numpy().sum()),
             "missing_pct": 100.0 * float(miss.to_numpy().mean()) if cells else 0.0,
             "respondents_any": any_, "n_complete": int(len(X) - any_),
+            "n_any": int((~miss).any(axis=1).sum()),
             "lost_pct": 100.0 * any_ / len(X) if len(X) else 0.0,
             "worst_item": worst, "worst_item_pct": float(per_item.max()) if worst is not None else 0.0}
 
@@ -523,12 +635,11 @@ def screening_table(sample: StudySample) -> pd.DataFrame:
     from .responses import RESPONDENT_CHECKS
 
     c = sample.report.counts
+    cols_all = ["check", "severity", "respondents", "policy", "dropped", "flagged", "description"]
     if c.empty:
-        return pd.DataFrame(columns=["check", "severity", "respondents", "policy", "dropped", "flagged",
-                                     "description"])
+        return pd.DataFrame(columns=cols_all)
     c = c[c.check.isin(RESPONDENT_CHECKS)]
-    cols = [k for k in ("check", "severity", "respondents", "policy", "dropped", "flagged", "description")
-            if k in c.columns]
+    cols = [k for k in cols_all if k in c.columns]
     return c[cols].reset_index(drop=True)
 
 
@@ -565,954 +676,281 @@ def careless_detection(sample: StudySample) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["type", "respondents", "dropped", "flagged", "unflagged", "caught_pct"])
 
 
-# =========================================================================== number formatting
-def _n(x: Any, d: int = 2, bounded: bool = False) -> str:
-    from .reporting.tables import format_number
-
-    return format_number(x, d, bounded=bounded)
-
-
-def _p(p: Any) -> str:
-    from .reporting.tables import format_p
-
-    return format_p(p, prefix=True)
+# =========================================================================== groups
+def _personal_columns(sample: StudySample) -> set[str]:
+    tab = getattr(sample.responses.privacy, "table", None)
+    cols = set(tab["column"]) if tab is not None and len(tab) else set()
+    return cols | set(sample.instrument.pii_columns)
 
 
-def _ci(lo: Any, hi: Any, d: int = 2, bounded: bool = False) -> str:
-    from .reporting.tables import format_ci
-
-    return format_ci(lo, hi, d, bounded=bounded)
-
-
-def _near(v: Any, cut: float, bounded: bool = True) -> str:
-    """``v`` to 2 decimals, or 3 when 2 would print it equal to ``cut`` (.497 vs .50)."""
-    s2 = _n(v, 2, bounded)
-    return _n(v, 3, bounded) if s2 == _n(cut, 2, bounded) and not math.isclose(float(v), cut) else s2
-
-
-def _pct(x: float, d: int = 1) -> str:
-    return f"{x:.{d}f}%"
-
-
-# =========================================================================== narrative: sample
-def describe_sample(sample: StudySample) -> Narrative:
-    """Where the data come from, how many respondents survived cleaning and why others did not."""
-    out = [f"**Data:** {sample.label}."]
-    out.append(f"Of **{sample.n_rows:,}** respondents, **{sample.n_kept:,}** were kept after cleaning "
-               f"and **{sample.n_excluded:,}** excluded" + ("." if not sample.n_excluded else ":"))
-    if sample.n_excluded:
-        reasons: dict[str, int] = {}
-        for s in sample.responses.excluded["checks"].astype(str):
-            for c in s.split("; "):
-                reasons[c] = reasons.get(c, 0) + 1
-        out.append(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
-                   + " (a respondent can fail several checks).")
-    m = missingness_summary(sample)
-    if m["respondents_any"]:
-        out.append(f"{m['respondents_any']:,} kept respondents left at least one item blank, so a model "
-                   f"estimated with listwise deletion uses **N = {m['n_complete']:,}** complete cases.")
-    else:
-        out.append(f"Every kept respondent answered every item: the models use **N = {m['n_complete']:,}**.")
-    return Narrative(" ".join(out))
-
-
-def describe_missingness(sample: StudySample) -> Narrative:
-    """Missing answers in words, with the consequence for the SEM's sample size."""
-    m = missingness_summary(sample)
-    if not m["missing_cells"]:
-        return Narrative("No item answer is missing among the kept respondents; listwise deletion loses nobody.")
-    txt = (f"{m['missing_cells']:,} of {m['cells']:,} item answers are missing ({_pct(m['missing_pct'], 2)}). "
-           f"They are spread over {m['respondents_any']:,} respondents ({_pct(m['lost_pct'])} of the kept "
-           f"sample); the item skipped most often is {m['worst_item']} ({_pct(m['worst_item_pct'])}). "
-           f"The SEM (maximum likelihood with listwise deletion) therefore analyses **{m['n_complete']:,}** "
-           "complete respondents. ")
-    if m["lost_pct"] > 20:
-        txt += ("Losing more than a fifth of the sample costs power and, unless answers are missing "
-                "completely at random, can bias the estimates: compare the complete cases with the rest, "
-                "or re-field the survey with required answers.")
-    elif m["lost_pct"] > 5:
-        txt += "A loss of this size is tolerable if answers are missing at random; check who skipped."
-    else:
-        txt += "A loss this small hardly matters."
-    return Narrative(txt)
-
-
-def describe_items(stats: pd.DataFrame) -> Narrative:
-    """Item distributions in words: skewness, kurtosis, floor and ceiling effects."""
-    if stats.empty:
-        return Narrative("No item answers to describe.")
-    lo, hi = stats["mean"].min(), stats["mean"].max()
-    parts = [f"Item means range from {_n(lo)} to {_n(hi)} (scale midpoint 3); SDs from "
-             f"{_n(stats.sd.min())} to {_n(stats.sd.max())}."]
-    bad = stats[(stats["skew"].abs() >= 2) | (stats["kurtosis"].abs() >= 7)]
-    if len(bad):
-        parts.append("Strongly non-normal items (|skew| ≥ 2 or |kurtosis| ≥ 7): " +
-                     ", ".join(f"{r.item} (skew {_n(r.skew)}, kurtosis {_n(r.kurtosis)})" for r in bad.itertuples())
-                     + "; normal-theory ML standard errors may be too small, which is one reason to trust "
-                       "the bootstrap intervals of the later notebooks.")
-    else:
-        parts.append(f"No item is strongly non-normal (largest |skew| {_n(stats['skew'].abs().max())}, "
-                     f"largest |kurtosis| {_n(stats['kurtosis'].abs().max())}; limits 2 and 7).")
-    ceil = stats[stats.ceiling_pct > 15]
-    floor = stats[stats.floor_pct > 15]
-    if len(ceil) or len(floor):
-        parts.append("More than 15% of answers sit at an end of the scale for " +
-                     ", ".join([f"{r.item} (top {_pct(r.ceiling_pct, 0)})" for r in ceil.itertuples()] +
-                               [f"{r.item} (bottom {_pct(r.floor_pct, 0)})" for r in floor.itertuples()]) +
-                     ": a ceiling or floor effect limits how well these items separate respondents.")
-    else:
-        parts.append("No item has more than 15% of its answers at either end of the scale (no floor or "
-                     "ceiling effect).")
-    return Narrative(" ".join(parts))
-
-
-def describe_careless(sample: StudySample, detection: pd.DataFrame | None = None) -> Narrative:
-    """The screening for careless responding, and (simulated samples) how well it worked."""
-    sc = screening_table(sample)
-    if sc.empty:
-        txt = "No respondent-level check found anything."
-    else:
-        bits = [f"{r.check.replace('_', ' ')}: {r.respondents} ({r.policy}"
-                + (f", {r.dropped} dropped" if r.dropped else "") + (f", {r.flagged} flagged" if r.flagged else "")
-                + ")" for r in sc.itertuples()]
-        txt = "Respondent checks: " + "; ".join(bits) + "."
-    flag_cols = [c for c in sample.data.columns if c.startswith("flag_") and sample.data[c].any()]
-    if flag_cols:
-        nflag = int(sample.data[flag_cols].any(axis=1).sum())
-        txt += (f" {nflag} flagged respondents remain in the analysis sample; set the `policies` parameter "
-                "(e.g. `{'too_fast': 'drop', 'straight_lining': 'drop'}`) to drop them instead.")
-    if detection is not None and len(detection):
-        care = detection[detection.type != "none"]
-        att = detection[detection.type == "none"]
-        if len(care):
-            tot = int(care.respondents.sum())
-            caught = int((care.dropped + care.flagged).sum())
-            txt += (f" Because this sample is simulated, we know who answered carelessly: the checks caught "
-                    f"{caught} of {tot} careless respondents ({_pct(100 * caught / tot, 0)})")
-            missed = care[care.unflagged > 0]
-            if len(missed):
-                txt += "; missed: " + ", ".join(f"{r.unflagged} {r.type.replace('_', ' ')}" for r in missed.itertuples())
-            txt += "."
-        if len(att):
-            a = att.iloc[0]
-            fp = int(a.dropped + a.flagged)
-            txt += (f" Of {int(a.respondents)} attentive respondents, {fp} were dropped or flagged anyway "
-                    f"({_pct(100 * fp / a.respondents)}; e.g. an attention-check slip or a fast reader).")
-    return Narrative(txt)
-
-
-# =========================================================================== fit
-def fit_rating(fit_measures: Mapping[str, Any]) -> dict[str, str]:
-    """Rate CFI, TLI, RMSEA and SRMR against :data:`FIT_CUTOFFS`: ``good``, ``acceptable``, ``poor``
-    (missing measures are left out), plus ``overall``: poor if any is poor, good if all are
-    good, else acceptable."""
-    out: dict[str, str] = {}
-    for k, (good, ok) in FIT_CUTOFFS.items():
-        v = fit_measures.get(k)
-        if v is None or not np.isfinite(float(v)):
-            continue
-        v = float(v)
-        if _HIGHER_IS_BETTER[k]:
-            out[k] = "good" if v >= good else "acceptable" if v >= ok else "poor"
-        else:
-            out[k] = "good" if v <= good else "acceptable" if v <= ok else "poor"
-    vals = list(out.values())
-    if vals:
-        out["overall"] = "poor" if "poor" in vals else "good" if all(v == "good" for v in vals) else "acceptable"
+def group_columns(sample: StudySample) -> list[str]:
+    """Columns a multiple-group analysis can split by: the instrument's demographics, then other
+    columns of the file that are neither items, checks, flags, the id nor personal data."""
+    inst = sample.instrument
+    bad = _personal_columns(sample) | set(inst.item_ids) | {inst.respondent_id}
+    bad |= {a.id for a in inst.attention_checks}
+    if inst.duration_column:
+        bad.add(inst.duration_column)
+    out = [q.id for q in inst.demographics if q.id in sample.data.columns]
+    for c in [*sample.data.columns, *sample.responses.other.columns]:
+        if c not in bad and c not in out and not str(c).startswith("flag_"):
+            out.append(str(c))
     return out
 
 
-def describe_fit(fit_measures: Mapping[str, Any], what: str = "The model") -> Narrative:
-    """Fit in one paragraph: each index with its cut-off and rating, then an overall verdict.
-
-    Examples
-    --------
-    >>> describe_fit({"chisq": 150.2, "df": 129, "pvalue": 0.1, "cfi": 0.97, "rmsea": 0.03,
-    ...               "srmr": 0.04})  # doctest: +SKIP
-    The model: χ²(129) = 150.20, p = .100 (exact fit not rejected); CFI = .970 (≥ .95: good); ...
-    """
-    fm = dict(fit_measures)
-    rating = fit_rating(fm)
-    parts = []
-    if fm.get("chisq") is not None and fm.get("df") is not None:
-        chi = f"χ²({int(round(float(fm['df'])))}) = {_n(fm['chisq'])}, {_p(fm.get('pvalue'))}"
-        pv = fm.get("pvalue")
-        if pv is not None and np.isfinite(pv):
-            chi += (" (exact fit not rejected)" if pv >= 0.05 else
-                    " (exact fit rejected, as is usual with samples in the hundreds; judge by the indices)")
-        parts.append(chi)
-    for k, name in (("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("srmr", "SRMR")):
-        if k not in rating:
-            continue
-        good, ok = FIT_CUTOFFS[k]
-        sign = "≥" if _HIGHER_IS_BETTER[k] else "≤"
-        cut = good if rating[k] == "good" else ok
-        val = _n(fm[k], 3, bounded=True)
-        if k == "rmsea" and fm.get("rmsea.ci.lower") is not None:
-            val += f", 90% CI {_ci(fm['rmsea.ci.lower'], fm['rmsea.ci.upper'], 3, bounded=True)}"
-        if rating[k] == "poor":
-            parts.append(f"{name} = {val} (misses {sign} {_n(ok, 2, True)}: poor)")
-        else:
-            parts.append(f"{name} = {val} ({sign} {_n(cut, 2, True)}: {rating[k]})")
-    overall = rating.get("overall")
-    verdict = {"good": "fits the data well", "acceptable": "fits the data acceptably",
-               "poor": "does not fit the data well: interpret its estimates with caution"}.get(overall, "")
-    txt = f"{what}: " + "; ".join(parts) + "."
-    if verdict:
-        txt += f" Overall, {what[0].lower() + what[1:] if not what.isupper() else what} {verdict} " \
-               "(cut-offs after Hu & Bentler, 1999)."
-    return Narrative(txt)
-
-
-def r_squared(result: Any) -> dict[str, float]:
-    """R² of every regression outcome: 1 minus its standardized residual variance."""
-    from .measurement import _estimates
-
-    est = _estimates(result)
-    out: dict[str, float] = {}
-    for y in dict.fromkeys(est.loc[est.op == "~", "lhs"]):
-        r = est[(est.op == "~~") & (est.lhs == y) & (est.rhs == y)]
-        if len(r) and pd.notna(r["std.all"].iloc[0]):
-            out[str(y)] = 1.0 - float(r["std.all"].iloc[0])
-    return out
-
-
-
-def r2_labels(result: Any) -> dict[str, str]:
-    """Path-diagram labels that show each outcome's R² under its name (``SAT\nR² = .39``)."""
-    return {y: f"{y}\nR² = {_n(v, 2, True)}" for y, v in r_squared(result).items()}
-
-
-def describe_r_squared(result: Any) -> Narrative:
-    """Variance explained of every outcome, with Cohen's (1988) labels (.02 small, .13 medium, .26 large)."""
-    r2 = r_squared(result)
-    if not r2:
-        return Narrative("")
-
-    def size(v: float) -> str:
-        return "large" if v >= 0.26 else "medium" if v >= 0.13 else "small" if v >= 0.02 else "negligible"
-
-    from .measurement import _estimates
-
-    est = _estimates(result)
-    bits = []
-    for y, v in r2.items():
-        xs = list(dict.fromkeys(est.loc[(est.op == "~") & (est.lhs == y), "rhs"]))
-        bits.append(f"{' and '.join(xs)} explain{'s' if len(xs) == 1 else ''} {_pct(100 * v, 0)} of the variance of "
-                    f"{y} (R² = {_n(v, 2, True)}, {size(v)} by Cohen's benchmarks)")
-    return Narrative("; ".join(bits) + ".")
-
-# =========================================================================== warnings
 @dataclass
-class WarningsBox:
-    """Estimation warnings collected from several results, shown prominently."""
+class GroupSplit:
+    """Respondents split into groups for a multiple-group analysis (see :func:`split_groups`).
 
-    messages: list[str]
-    title: str = "Estimation warnings"
-
-    def __bool__(self) -> bool:
-        return bool(self.messages)
-
-    def __repr__(self) -> str:
-        if not self.messages:
-            return "No estimation warnings."
-        return f"{self.title} ({len(self.messages)}):\n" + "\n".join(f"  ! {m}" for m in self.messages)
-
-    def _repr_html_(self) -> str:
-        if not self.messages:
-            return ("<div class='crm-warnings none' style='margin:8px 0;padding:6px 12px;border-left:4px solid "
-                    "#1f7a4d;background:#e3f4ea;color:#1f7a4d'>No estimation warnings: the models converged "
-                    "and every estimate is admissible.</div>")
-        items = "".join(f"<li>{html.escape(m)}</li>" for m in self.messages)
-        return ("<div class='crm-warnings' role='alert' style='margin:10px 0;padding:10px 14px;"
-                "border:2px solid #b42318;border-radius:6px;background:#fdecea;color:#7a1a12'>"
-                f"<b>&#9888; {html.escape(self.title)} ({len(self.messages)})</b> &mdash; read these before "
-                f"interpreting the results:<ul style='margin:6px 0 0'>{items}</ul></div>")
-
-
-def warnings_box(*sources: Any, title: str = "Estimation warnings") -> WarningsBox:
-    """Collect warnings from fitted models, measurement reports, hypothesis tests or lists of text.
-
-    Duplicates are shown once, in first-seen order.
+    Attributes
+    ----------
+    column : str
+        Name of the group column in ``data`` (``source``, or ``<source>_group`` after a recode).
+    source : str
+        The demographic or file column the groups come from.
+    data : DataFrame
+        The model's items and the group column, for the groups analysed only.
+    sizes : DataFrame
+        ``group, kept, usable, analysed`` per group (``usable``: respondents the missing-data
+        treatment can use; ``analysed``: at least ``min_group_n`` usable).
+    items : list of str
+    labels : dict
+        Value -> group label applied.
+    n_unknown : int
+        Kept respondents without a group value.
+    min_group_n : int
+    missing : str
+        The missing-data treatment the counts assume.
     """
-    msgs: list[str] = []
-    for s in sources:
-        if s is None:
-            continue
-        if isinstance(s, str):
-            msgs.append(s)
-        elif isinstance(s, (list, tuple)):
-            msgs += [str(x) for x in s]
-        else:
-            msgs += [str(x) for x in (getattr(s, "warnings", None) or [])]
-    return WarningsBox(list(dict.fromkeys(msgs)), title=title)
+
+    column: str
+    source: str
+    data: pd.DataFrame
+    sizes: pd.DataFrame
+    items: list[str]
+    labels: dict[Any, str]
+    n_unknown: int
+    min_group_n: int
+    missing: str
+
+    @property
+    def groups(self) -> list[str]:
+        return [str(g) for g in self.sizes.loc[self.sizes["analysed"], "group"]]
 
 
-# =========================================================================== measurement
-MEASUREMENT_PARTS = ("loadings", "reliability", "discriminant", "method", "verdict")
+def _lookup(mapping: Mapping[Any, Any], value: Any) -> Any:
+    """``mapping[value]`` tolerant of 1 vs 1.0 vs "1" keys (YAML / JSON parameters)."""
+    if value in mapping:
+        return mapping[value]
+    keys = {str(k): v for k, v in mapping.items()}
+    s = str(value)
+    if s in keys:
+        return keys[s]
+    try:
+        f = float(value)
+        if f.is_integer() and str(int(f)) in keys:
+            return keys[str(int(f))]
+    except (TypeError, ValueError):
+        pass
+    return None
 
 
-def describe_measurement(report: Any, part: str | Sequence[str] | None = None) -> Narrative:
-    """Loadings, reliability and convergent validity, discriminant validity, common-method
-    variance and an overall verdict, in words.
+def split_groups(sample: StudySample, group: str, model: str | None = None, *,
+                 recode: Mapping[Any, str] | None = None, min_group_n: int = 50,
+                 missing: str = "listwise") -> GroupSplit:
+    """Split the kept respondents by a demographic (or another non-personal column) for a
+    multiple-group analysis of ``model``.
+
+    Group labels are the demographic's answer options as the instrument words them (English
+    where given), or the values themselves; ``recode`` maps values to labels first, e.g.
+    ``{1: "new", 2: "new", 3: "long-standing", 4: "long-standing"}`` to merge answer bands.
+    Groups with fewer than ``min_group_n`` usable respondents are left out (and listed).
 
     Parameters
     ----------
-    report : MeasurementReport
-    part : str or list of str, optional
-        Any of ``loadings``, ``reliability``, ``discriminant``, ``method``, ``verdict``
-        (default: all, in that order), so a notebook can interpret each table where it shows it.
-    """
-    wanted = list(MEASUREMENT_PARTS) if part is None else ([part] if isinstance(part, str) else list(part))
-    unknown = [p for p in wanted if p not in MEASUREMENT_PARTS]
-    if unknown:
-        raise ValueError(f"unknown part(s) {unknown}; choose from {', '.join(MEASUREMENT_PARTS)}")
-    th = report.thresholds
-    R = report.reliability
-    first = R[R.level == "first-order"]
-    fl = report.flagged
-    out: dict[str, str] = {}
+    sample : StudySample
+    group : str
+        A column among :func:`group_columns`.
+    model : str, optional
+        Structural model of the instrument (default: the first).
+    recode : mapping, optional
+        Value -> group label (values not listed keep their own label).
+    min_group_n : int
+    missing : {"listwise", "ml"}
+        How usable respondents are counted (listwise: complete on the model's items; ml: at
+        least one answer). The data returned are filtered accordingly.
 
-    L = report.loadings
-    bad_l = L[L.flag]
-    out["loadings"] = (
-        f"**Loadings.** Standardized loadings range from {_n(L.loading.min(), 2, True)} to "
-        f"{_n(L.loading.max(), 2, True)}"
-        + (("; below " + _n(th.loading, 2, True) + ": " + ", ".join(
-            f"{r.item} on {r.construct} ({_near(r.loading, th.loading)})" for r in bad_l.itertuples())
-            + ". A weak indicator shares little variance with its construct; drop it only if theory allows "
-              "and reliability does not suffer")
-           if len(bad_l) else f": every indicator reaches {_n(th.loading, 2, True)}") + ".")
-
-    rel = (f"**Reliability and convergent validity.** Cronbach's α ranges from {_n(first.alpha.min(), 2, True)} to "
-           f"{_n(first.alpha.max(), 2, True)}"
-           + (f", McDonald's ω from {_n(first.omega.min(), 2, True)} to {_n(first.omega.max(), 2, True)}"
-              if first.omega.notna().any() else "")
-           + f", composite reliability (CR) from {_n(R.cr.min(), 2, True)} to {_n(R.cr.max(), 2, True)} and "
-             f"the average variance extracted (AVE) from {_n(R.ave.min(), 2, True)} to {_n(R.ave.max(), 2, True)}. ")
-    rel_bad = R[R.flag]
-    if len(rel_bad):
-        probs = []
-        for r in rel_bad.to_dict("records"):
-            bits = [f"{name} {_near(r[k], cut)} < {_n(cut, 2, True)}"
-                    for k, name, cut in (("alpha", "α", th.alpha), ("omega", "ω", th.omega), ("cr", "CR", th.cr),
-                                         ("ave", "AVE", th.ave)) if pd.notna(r[k]) and r[k] < cut]
-            probs.append(f"{r['construct']} ({', '.join(bits)})")
-        rel += ("Below threshold (α, ω, CR ≥ " + _n(th.alpha, 2, True) + ", AVE ≥ " + _n(th.ave, 2, True) + "): "
-                + "; ".join(probs) + ".")
-        if all(("AVE" in p and "α" not in p and "CR" not in p and "ω" not in p) for p in probs):
-            rel += (" Only AVE falls short while CR is adequate: by Fornell and Larcker's (1981) own argument "
-                    "convergent validity is then still acceptable.")
-    else:
-        rel += f"Every construct meets α, ω and CR ≥ {_n(th.alpha, 2, True)} and AVE ≥ {_n(th.ave, 2, True)}."
-    out["reliability"] = rel
-
-    d = report.discriminant
-    disc = "**Discriminant validity.** "
-    if len(d) == 0:
-        disc += "Not assessed (fewer than two first-order constructs)."
-    else:
-        if fl["fornell_larcker"]:
-            disc += ("Fornell-Larcker is violated for " + ", ".join(fl["fornell_larcker"]) +
-                     " (their latent correlation exceeds a √AVE)")
-        else:
-            disc += "Every √AVE exceeds the construct's correlations with the others (Fornell-Larcker met)"
-        dh = d.dropna(subset=["htmt"])
-        if len(dh):
-            top = dh.loc[dh.htmt.idxmax()]
-            disc += (f"; the largest HTMT is {_n(top.htmt, 2)} ({top.construct_1}-{top.construct_2})"
-                     + (f", and {len(fl['htmt'])} pair(s) reach the {_n(th.htmt, 2, True)} cut-off: "
-                        + ", ".join(fl["htmt"]) if fl["htmt"] else f", below the {_n(th.htmt, 2, True)} cut-off"))
-        disc += "."
-        if fl["fornell_larcker"] and not fl["htmt"]:
-            disc += (" HTMT, the more sensitive criterion (Henseler et al., 2015), does not confirm the "
-                     "problem; constructs that are theoretically close, such as satisfaction and loyalty, often "
-                     "fail Fornell-Larcker narrowly.")
-    out["discriminant"] = disc
-
-    if report.harman is not None:
-        h = report.harman
-        cm = (f"**Common-method variance.** The first unrotated factor explains "
-              f"{_pct(100 * h.first_factor_share)} of the item variance "
-              + ("(more than " if h.flag else "(below ") + f"{_pct(100 * h.threshold, 0)})")
-        if h.comparison is not None:
-            cm += (f", and a single-factor CFA fits far worse than the measurement model ({h.comparison.apa()}, "
-                   f"ΔCFI = {h.comparison.delta_cfi:+.3f})" if h.comparison.pvalue < 0.05 else
-                   f"; a single-factor CFA does not fit significantly worse ({h.comparison.apa()})")
-        cm += (": a single method factor does not dominate the data (Harman's test is a weak check, "
-               "though: it rules out only gross common-method bias)." if not h.flag and
-               (h.comparison is None or h.comparison.pvalue < 0.05) else
-               ": common-method variance may inflate the relations; consider a marker variable or a "
-               "method factor.")
-        out["method"] = cm
-    else:
-        out["method"] = "**Common-method variance.** Not assessed."
-
-    n_bad = sum(len(v) for v in fl.values())
-    out["verdict"] = "**Verdict.** " + ("The measurement model passes every check." if report.ok else
-                                         f"{n_bad} check(s) fall short (see above); read the structural results "
-                                         "with that in mind.")
-    return Narrative("\n\n".join(out[p] for p in wanted))
-
-
-# =========================================================================== hypotheses and mediation
-def describe_hypotheses(table: pd.DataFrame, ci: str = "95% CI") -> Narrative:
-    """One line per hypothesis: β, p, CI of B and the verdict."""
-    lines = []
-    for d in table.to_dict("records"):
-        sign = "positive" if d["expected"] == "+" else "negative"
-        lines.append(f"- **{d['hypothesis']}** ({d['path']}, expected {sign}): β = {_n(d['std.all'], 2, True)}, "
-                     f"B = {_n(d['est'])}, {_p(d['pvalue'])}, {ci} of B {_ci(d['ci.lower'], d['ci.upper'])} "
-                     f"→ **{d['verdict']}**.")
-    n_sup = int(table.supported.sum())
-    head = (f"{n_sup} of {len(table)} hypotheses are supported" +
-            (" (the source study, R1 ch. 7, reports all of them supported)." if n_sup == len(table) else
-             "; the source study (R1 ch. 7) reports all of them supported, so this sample does not fully "
-             "replicate it."))
-    return Narrative(head + "\n\n" + "\n".join(lines))
-
-
-def ci_label(result: Any) -> str:
-    """How a fit's confidence intervals were made, e.g. ``95% bootstrap percentile CI (R = 1,000, 998 used)``."""
-    b = getattr(result, "bootstrap", None)
-    lvl = int(round(100 * float(getattr(result, "ci_level", 0.95) or 0.95)))
-    if b is not None:
-        kind = {"perc": "percentile", "bca.simple": "bias-corrected"}.get(b.ci_type, b.ci_type)
-        return f"{lvl}% bootstrap {kind} CI (R = {b.R:,}, {b.n_ok:,} used)"
-    return f"{lvl}% delta-method CI"
-
-
-def describe_mediation(test: Any) -> Narrative:
-    """Indirect effects, their CIs and the full/partial mediation verdict, from a HypothesisTest."""
-    res = test.results["model"]
-    ind = test.indirect[test.indirect.kind == "indirect"]
-    lines = []
-    for r in ind.to_dict("records"):
-        sig = "excludes 0: the indirect effect is significant" if r["significant"] else \
-            "includes 0: no evidence of an indirect effect"
-        lines.append(f"- **{r['path']}**: indirect effect {_n(r['est'], 3)} (standardized {_n(r['std.all'], 3, True)}), "
-                     f"{ci_label(res)} {_ci(r['ci.lower'], r['ci.upper'], 3)}, which {sig}.")
-    med = test.mediation
-    res_p = test.results.get("partial")
-    for r in med.to_dict("records"):
-        if math.isnan(r["direct"]):
-            lines.append(f"- {r['path']}: {r['verdict']}.")
-            continue
-        x, y = r["path"].split(" → ")[0], r["path"].split(" → ")[-1]
-        sig = "excludes" if r["indirect.significant"] else "includes"
-        lines.append(f"- With the direct path {x} → {y} added (partial-mediation model) the indirect effect is "
-                     f"{_n(r['indirect'], 3)}, CI {_ci(r['indirect.ci.lower'], r['indirect.ci.upper'], 3)} ({sig} 0), "
-                     f"and the direct effect {_n(r['direct'], 3)} ({_p(r['direct.pvalue'])}) → **{r['verdict']}** "
-                     "(Zhao, Lynch & Chen, 2010: " + {
-                         "indirect-only": "only the indirect effect is significant",
-                         "complementary": "indirect and direct effects are significant and point the same way",
-                         "competitive": "indirect and direct effects are significant but point in opposite ways",
-                         "direct-only": "only the direct effect is significant",
-                         "no-effect": "neither effect is significant"}.get(r["type"], r["type"]) + ").")
-    if res_p is not None and len(ind) and len(med):
-        full_sig = dict(zip(ind.path, ind.significant))
-        for r in med.to_dict("records"):
-            if full_sig.get(r["path"]) is not None and bool(full_sig[r["path"]]) != bool(r["indirect.significant"]):
-                lines.append(f"- Note: for {r['path']} the two models disagree on whether the indirect effect's "
-                             "interval excludes 0, so the evidence for this indirect effect is borderline; more "
-                             "bootstrap resamples or a larger sample would settle it.")
-    return Narrative("\n".join(lines))
-
-
-def describe_comparison(comp: Any) -> Narrative:
-    """Full vs partial mediation: the chi-square difference test, ΔCFI and information criteria."""
-    if comp is None:
-        return Narrative("No alternative model was compared.")
-    r_name, f_name = comp.names
-    better = f_name if comp.pvalue < comp.alpha else r_name
-    crit = []
-    crit.append(f"{comp.apa()} ({'significant' if comp.pvalue < comp.alpha else 'not significant'} at "
-                f"α = {_n(comp.alpha, 2, True)})")
-    crit.append(f"ΔCFI = {comp.delta_cfi:+.3f} ({'a loss larger than .01' if comp.delta_cfi < -0.01 else 'within .01'})")
-    crit.append(f"ΔAIC = {comp.delta_aic:+.1f} (favours {r_name if comp.delta_aic < 0 else f_name})")
-    crit.append(f"ΔBIC = {comp.delta_bic:+.1f} (favours {r_name if comp.delta_bic < 0 else f_name})")
-    agree = sum([(comp.pvalue < comp.alpha) == (better == f_name), (comp.delta_aic > 0) == (better == f_name),
-                 (comp.delta_bic > 0) == (better == f_name)])
-    txt = (f"Comparing the {r_name} model (restricted: no direct path) with the {f_name} model: "
-           + "; ".join(crit) + f". Differences are {r_name} minus {f_name}. "
-           f"**Preferred: {better}** ({agree} of 3 criteria agree).")
-    if better == r_name:
-        txt += " The direct path adds nothing the data need: satisfaction carries the effect on loyalty."
-    else:
-        txt += " The direct path is needed: satisfaction carries only part of the effect on loyalty."
-    return Narrative(txt)
-
-
-def preferred_model(comp: Any) -> str | None:
-    """Name of the model the chi-square difference test prefers (None without a comparison)."""
-    if comp is None:
-        return None
-    return comp.names[1] if comp.pvalue < comp.alpha else comp.names[0]
-
-
-def bootstrap_draws(result: Any, parameter: str) -> pd.Series:
-    """Usable bootstrap replicates of one parameter (``ind_OPS_LOY``, ``SAT~OPS``)."""
-    b = getattr(result, "bootstrap", None)
-    if b is None:
-        raise ModelError("the model was not fitted with a bootstrap", hint="fit with se='bootstrap'")
-    reps = b.replicates
-    if parameter not in reps.columns:
-        raise KeyError(f"no bootstrap replicates of {parameter!r}; have: "
-                       + ", ".join(c for c in reps.columns if c not in ("replicate", "status")))
-    return reps.loc[reps.status == "ok", parameter].astype(float).reset_index(drop=True)
-
-
-# =========================================================================== relative effects
-def relative_effects_syntax(instrument: Instrument, model: str = "combined") -> str:
-    """The model's syntax plus ``:=`` parameters for standardized paths and their differences.
-
-    For an outcome with several exogenous predictors (the combined model: SAT ~ OPS + CRM)
-    the standardized path of predictor *x* is ``b_x * sd(x) / sd(outcome)``, with the
-    outcome's model-implied variance ``b' Φ b + ψ``. Writing it as a defined parameter makes
-    the bootstrap give a CI of each standardized path and of their difference, which answers
-    "which driver matters more?" with an interval instead of eyeballing two betas.
-    Standardized indirect effects through a mediator with a single outcome (SAT -> LOY) are
-    added the same way.
-
-    The added labels (``v_OPS``, ``c_OPS_CRM``, ``z_SAT``...) only name parameters the model
-    estimates anyway: the fit is identical to :func:`~crm_research.instruments.structural_syntax`.
-
-    Defined parameters: ``beta_<X>`` per predictor, ``beta_diff_<X>_<Y>`` per pair; with a
-    declared indirect effect through the outcome also ``beta_<M>_<Y>`` and ``std_ind_<X>``
-    and ``std_ind_diff_<X>_<Y>``.
+    Returns
+    -------
+    GroupSplit
 
     Raises
     ------
-    ModelError
-        The model has no outcome with two or more exogenous latent predictors.
+    ConfigError
+        Unknown or personal-data column (the message lists the usable ones), or fewer than
+        two groups large enough.
     """
-    from .instruments import structural_syntax
+    inst = sample.instrument
+    key = check_missing(missing)
+    model = choose_model(inst, model)
+    allowed = group_columns(sample)
+    if group not in allowed:
+        raise ConfigError("parameters", "group", f"expected a demographic or other non-item column without personal "
+                          f"data, got {group!r}", hint="available: " + (", ".join(allowed) or "none"))
+    source = sample.data if group in sample.data.columns else sample.responses.other
+    items = model_items(inst, model)
+    labels: dict[Any, str] = {}
+    for q in inst.demographics:
+        if q.id == group:
+            labels = {o["value"]: (_text({k: v for k, v in o.items() if k != "value"}) or str(o["value"]))
+                      for o in q.options}
+    if recode:
+        _check_param("recode", isinstance(recode, Mapping), "a mapping {value: group label}", recode)
+    raw = source[group]
 
-    syntax = structural_syntax(instrument, model)
-    spec = instrument.models[model]
-    hyps = [instrument.hypothesis(h) for h in spec.hypotheses]
-    preds: dict[str, dict[str, str]] = {}
-    for h in hyps:
-        preds.setdefault(h.lhs, {}).setdefault(h.rhs, h.label)
-    outcomes = {h.lhs for h in hyps}
-    target = next((y for y, p in preds.items() if len(p) >= 2 and not (set(p) & outcomes)), None)
-    if target is None:
-        raise ModelError(f"model {model!r} has no outcome with two or more exogenous predictors, so there are "
-                         "no standardized paths to compare", hint="use the combined model")
-    xs = list(preds[target])
-    lines = [f"{x} ~~ v_{x}*{x}" for x in xs]
-    for i, a in enumerate(xs):
-        for b in xs[i + 1:]:
-            lines.append(f"{a} ~~ c_{a}_{b}*{b}")
-    lines.append(f"{target} ~~ z_{target}*{target}")
-    lab = preds[target]
-    terms = [f"{lab[x]}^2*v_{x}" for x in xs]
-    for i, a in enumerate(xs):
-        for b in xs[i + 1:]:
-            terms.append(f"2*{lab[a]}*{lab[b]}*c_{a}_{b}")
-    lines.append(f"var_{target} := " + " + ".join(terms) + f" + z_{target}")
-    for x in xs:
-        lines.append(f"beta_{x} := {lab[x]}*sqrt(v_{x})/sqrt(var_{target})")
-    for i, a in enumerate(xs):
-        for b in xs[i + 1:]:
-            lines.append(f"beta_diff_{a}_{b} := beta_{a} - beta_{b}")
-    # standardized indirect effects through `target` when it has a single outcome of its own
-    downstream = [y for y, p in preds.items() if target in p]
-    inds = [ind for ind in spec.indirect if ind["via"] == target]
-    if len(downstream) == 1 and set(preds[downstream[0]]) == {target} and inds:
-        y = downstream[0]
-        b_lab = preds[y][target]
-        lines.append(f"{y} ~~ z_{y}*{y}")
-        lines.append(f"beta_{target}_{y} := {b_lab}*sqrt(var_{target})/sqrt({b_lab}^2*var_{target} + z_{y})")
-        done = [ind["from"] for ind in inds if ind["from"] in xs]
-        for x in done:
-            lines.append(f"std_ind_{x} := beta_{x}*beta_{target}_{y}")
-        for i, a in enumerate(done):
-            for b in done[i + 1:]:
-                lines.append(f"std_ind_diff_{a}_{b} := std_ind_{a} - std_ind_{b}")
-    return syntax + "\n".join(lines) + "\n"
+    def label(v: Any) -> Any:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            return None
+        if recode:
+            hit = _lookup(recode, v)
+            if hit is not None:
+                return str(hit)
+        hit = _lookup(labels, v)
+        return str(hit) if hit is not None else str(v)
+
+    column = f"{group}_group" if recode else group
+    data = sample.items[items].copy()
+    data[column] = [label(v) for v in raw.to_numpy()]
+    answered = data[items].notna()
+    usable_mask = answered.all(axis=1) if key == "listwise" else answered.any(axis=1)
+    known = data[column].notna()
+    kept = data.loc[known, column].value_counts()
+    usable = data.loc[known & usable_mask, column].value_counts()
+    sizes = pd.DataFrame({"kept": kept, "usable": usable}).fillna(0).astype(int)
+    sizes["analysed"] = sizes["usable"] >= int(min_group_n)
+    sizes = sizes.rename_axis("group").reset_index().sort_values("group", key=lambda s: s.astype(str),
+                                                                  ignore_index=True)
+    used = sizes.loc[sizes["analysed"], "group"]
+    out = data[known & usable_mask & data[column].isin(used)].reset_index(drop=True)
+    split = GroupSplit(column=column, source=group, data=out, sizes=sizes, items=items, labels=labels,
+                       n_unknown=int((~known).sum()), min_group_n=int(min_group_n), missing=key)
+    if len(used) < 2:
+        raise ConfigError("parameters", "group", f"{group!r} leaves {len(used)} group(s) with at least {min_group_n} "
+                          "usable respondents; two are needed",
+                          hint="use a larger sample, a lower min_group_n, a recode merging small groups, "
+                               "or another group column")
+    return split
 
 
-def relative_effects(result: Any) -> pd.DataFrame:
-    """The standardized paths, indirect effects and differences of a model fitted with
-    :func:`relative_effects_syntax`.
+# =========================================================================== a study's plan
+#: The survey notebooks a study runs, in order.
+STUDY_NOTEBOOKS = {"quality": "01_instrument_and_data_quality.ipynb", "measurement": "02_measurement_model.ipynb",
+                   "structural": "03_structural_model.ipynb", "groups": "09_group_comparison.ipynb"}
+
+
+def notebooks_dir() -> Path:
+    """The folder holding the survey notebooks (``notebooks/`` of the project or source checkout).
+
+    Raises
+    ------
+    ConfigError
+        Not found (crm-research installed without its notebooks).
+    """
+    for root in (project_root(), source_checkout()):
+        if root is not None and (root / "notebooks" / STUDY_NOTEBOOKS["structural"]).is_file():
+            return (root / "notebooks").resolve()
+    raise ConfigError("notebooks", "", "the survey notebooks were not found",
+                      hint=f"run from a crm-research checkout, or set {PROJECT_DIR_ENV} to a folder holding notebooks/")
+
+
+def _slug(s: Any) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(s)).strip("-") or "x"
+
+
+def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, groups: Sequence[str] = (),
+               column_map: Any = None, sheet: str | int | None = None, encoding: str | None = None,
+               delimiter: str | None = None, missing: str = "ml", bootstrap: int = 1000, seed: int = 20240501,
+               policies: Mapping[str, str] | None = None, name: str = "study", title: str | None = None,
+               notebooks: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The batch of notebook runs that make up a study, as a batch config (a dict to write as YAML
+    and run with :func:`crm_research.batch.run_batch`).
+
+    Runs: data quality (01), measurement model (02), the structural-model notebook (03) once per
+    model the instrument declares, and the group comparison (09) once per group column and
+    model. Every run reads the same response file with the same reading, mapping, cleaning and
+    missing-data options.
+
+    Parameters
+    ----------
+    instrument, responses : path
+        Instrument YAML and response file (made absolute).
+    groups : list of str
+        Demographics or columns to compare groups by (notebook 09).
+    column_map, sheet, encoding, delimiter, policies
+        Reading, mapping and cleaning options (as :func:`load_study_sample` takes them); a
+        column map file is made absolute.
+    missing : {"ml", "listwise"}
+    bootstrap : int
+        Bootstrap resamples of notebook 03 (0: normal-theory intervals).
+    seed : int
+    name, title : str
+        Batch name (output subfolder when no ``out`` is given) and index title.
+    notebooks : path, optional
+        Folder of the survey notebooks (default :func:`notebooks_dir`).
 
     Returns
     -------
-    DataFrame
-        ``effect`` (label), ``kind`` (``path``, ``path difference``, ``indirect``,
-        ``indirect difference``), ``description`` (e.g. ``OPS → SAT``), ``estimate``
-        (standardized), ``se``, ``ci.lower``, ``ci.upper`` (bootstrap when fitted with
-        one), ``significant`` (the CI excludes 0).
+    dict
+        ``batch, title, description, defaults, runs`` as :func:`crm_research.batch.load_batch_config` reads them.
+
+    Examples
+    --------
+    >>> cfg = plan_study("surveys/ecommerce_crm.yaml", "answers.csv", groups=["platform"])   # doctest: +SKIP
+    >>> [r.get("name") for r in cfg["runs"]]                                                   # doctest: +SKIP
     """
-    from .measurement import _estimates
+    ipath = Path(instrument).expanduser().resolve()
+    inst = load_instrument(ipath)
+    key = check_missing(missing)
+    _check_param("bootstrap", isinstance(bootstrap, (int, np.integer)) and not isinstance(bootstrap, bool)
+                 and (bootstrap == 0 or bootstrap >= 2), "0 or a whole number of resamples >= 2", bootstrap)
+    nb_dir = Path(notebooks).resolve() if notebooks else notebooks_dir()
+    data = str(Path(responses).expanduser().resolve())
 
-    est = _estimates(result)
-    d = est[est.op == ":="]
-    reg = est[est.op == "~"]
-    targets = {str(x)[len("var_"):] for x in d.lhs if str(x).startswith("var_")}
-    target = next(iter(targets)) if len(targets) == 1 else None
-    rows = []
-    for r in d.itertuples(index=False):
-        name = str(r.lhs)
-        if name.startswith("beta_diff_"):
-            a, b = name[len("beta_diff_"):].split("_", 1)
-            kind, desc = "path difference", f"({a} → {target}) − ({b} → {target})"
-        elif name.startswith("std_ind_diff_"):
-            a, b = name[len("std_ind_diff_"):].split("_", 1)
-            kind, desc = "indirect difference", f"indirect via {target}: {a} − {b}"
-        elif name.startswith("std_ind_"):
-            x = name[len("std_ind_"):]
-            y = next((str(q.lhs) for q in reg.itertuples() if q.rhs == target), "?")
-            kind, desc = "indirect", f"{x} → {target} → {y}"
-        elif name.startswith("beta_"):
-            rest = name[len("beta_"):]
-            if "_" in rest:
-                m, y = rest.split("_", 1)
-                kind, desc = "path", f"{m} → {y}"
-            else:
-                kind, desc = "path", f"{rest} → {target}"
-        else:
-            continue
-        rows.append({"effect": name, "kind": kind, "description": desc, "estimate": float(r.est),
-                     "se": float(r.se) if pd.notna(r.se) else np.nan})
-    out = pd.DataFrame(rows, columns=["effect", "kind", "description", "estimate", "se"])
-    if len(out):
-        ci = d.set_index("lhs")[["ci.lower", "ci.upper"]]
-        out["ci.lower"] = out.effect.map(ci["ci.lower"]).astype(float)
-        out["ci.upper"] = out.effect.map(ci["ci.upper"]).astype(float)
-        out["significant"] = (out["ci.lower"] > 0) | (out["ci.upper"] < 0)
-    else:
-        out["ci.lower"] = out["ci.upper"] = []
-        out["significant"] = []
-    return out
+    def absolute(v: Any) -> Any:
+        if isinstance(v, (str, os.PathLike)) and "=" not in os.fspath(v):
+            return str(Path(os.fspath(v)).expanduser().resolve())
+        return v
 
-
-def describe_relative_effects(table: pd.DataFrame, result: Any = None) -> Narrative:
-    """Which driver matters more, judged by the CI of the difference of standardized effects."""
-    if table.empty:
-        return Narrative("No relative effects were estimated.")
-    ci = ci_label(result) if result is not None else "95% CI"
-    t = table.set_index("effect")
-    lines = []
-    paths = table[(table.kind == "path") & table.description.str.count("→").eq(1)]
-    for r in table[table.kind == "path difference"].to_dict("records"):
-        a, b = r["effect"][len("beta_diff_"):].split("_", 1)
-        ba, bb = t.loc[f"beta_{a}", "estimate"], t.loc[f"beta_{b}", "estimate"]
-        big = a if ba >= bb else b
-        lines.append(f"- Standardized paths to {r['description'].split('→ ')[1].split(')')[0]}: "
-                     f"{a} β = {_n(ba, 2, True)}, {b} β = {_n(bb, 2, True)}. "
-                     f"The difference {a} − {b} = {_n(r['estimate'], 2, True)}, {ci} "
-                     f"{_ci(r['ci.lower'], r['ci.upper'], 2, True)}"
-                     + (f": **{big} has the stronger effect**." if r["significant"] else
-                        f": the interval includes 0, so the data **do not tell which is stronger** "
-                        f"({big}'s larger point estimate may be chance)."))
-    for r in table[table.kind == "indirect difference"].to_dict("records"):
-        a, b = r["effect"][len("std_ind_diff_"):].split("_", 1)
-        lines.append(f"- The standardized indirect effects ({r['description']}) differ by "
-                     f"{_n(r['estimate'], 3, True)}, {ci} {_ci(r['ci.lower'], r['ci.upper'], 3, True)}"
-                     + (": a reliable difference." if r["significant"] else
-                        ": the interval includes 0, no reliable difference."))
-    if not lines and len(paths):
-        lines.append("- " + "; ".join(f"{r.description}: β = {_n(r.estimate, 2, True)}" for r in paths.itertuples()))
-    return Narrative("\n".join(lines))
-
-
-# =========================================================================== population truth
-def compare_with_population(result: Any, population: Any, ops: Sequence[str] = ("=~", "~")) -> pd.DataFrame:
-    """Estimated standardized parameters next to the population values they estimate.
-
-    Loadings (``=~``) are compared with the population's standardized loadings. A
-    regression (``~``) is compared with the standardized coefficient the *population implies
-    for the fitted model's predictors* (``beta = R_xx^-1 r_xy`` from the population's latent
-    correlations), which differs from the population path when the fitted model leaves out
-    a correlated predictor (model A omits CRM, so OPS -> SAT absorbs part of CRM's effect).
-
-    Returns
-    -------
-    DataFrame
-        ``lhs, op, rhs, population, estimate`` (``std.all``), ``difference``.
-    """
-    from .measurement import _estimates
-
-    est = _estimates(result)
-    truth = population.standardized_parameters()
-    tl = {(a, b): float(v) for a, b, v in zip(truth.lhs[truth.op == "=~"], truth.rhs[truth.op == "=~"],
-                                                  truth["std.all"][truth.op == "=~"])}
-    R = population.latent_correlations()
-    rows = []
-    if "=~" in ops:
-        for r in est[est.op == "=~"].itertuples(index=False):
-            if (r.lhs, r.rhs) in tl:
-                rows.append((r.lhs, "=~", r.rhs, tl[(r.lhs, r.rhs)], np.nan))
-    if "~" in ops:
-        reg = est[est.op == "~"]
-        for y, block in reg.groupby("lhs", sort=False):
-            xs = [str(x) for x in block.rhs]
-            if y not in R.index or any(x not in R.index for x in xs):
-                continue
-            Rxx = R.loc[xs, xs].to_numpy(float)
-            rxy = R.loc[xs, y].to_numpy(float)
-            beta = np.linalg.solve(Rxx, rxy)
-            for x, b in zip(xs, beta):
-                rows.append((y, "~", x, float(b), np.nan))
-    out = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "population", "estimate"])
-    std = est.set_index(["lhs", "op", "rhs"])["std.all"]
-    out["estimate"] = [float(std.get((a, o, b), np.nan)) for a, o, b in zip(out.lhs, out.op, out.rhs)]
-    out["difference"] = out.estimate - out.population
-    return out
-
-
-def describe_recovery(table: pd.DataFrame) -> Narrative:
-    """How close the estimates come to the population values (simulated samples)."""
-    if table.empty:
-        return Narrative("")
-    parts = []
-    reg = table[table.op == "~"]
-    if len(reg):
-        parts.append("Structural paths (estimate vs population): " + "; ".join(
-            f"{r.rhs} → {r.lhs} {_n(r.estimate, 2, True)} vs {_n(r.population, 2, True)}" for r in reg.itertuples()) + ".")
-    ld = table[table.op == "=~"]
-    if len(ld):
-        items = ld[~ld.rhs.isin(set(table.lhs))]
-        if len(items):
-            parts.append(f"Item loadings deviate from their population values by {_n(items.difference.mean(), 3)} "
-                         f"on average (the population loadings describe continuous responses; cutting them into "
-                         "five answer categories attenuates correlations, so estimated loadings tend to be lower).")
-    return Narrative(" ".join(parts))
-
-
-# =========================================================================== overviews
-def construct_overview(instrument: Instrument) -> pd.DataFrame:
-    """One row per construct: ``construct, name, name_zh, level, measured_by``."""
-    rows = []
-    for c in instrument.constructs:
-        rows.append({"construct": c.id, "name": c.name["en"], "name_zh": c.name["zh"],
-                     "level": "second-order" if c.is_higher_order else "first-order",
-                     "measured_by": ", ".join(c.dimensions) if c.is_higher_order else
-                     ", ".join(it.id for it in c.items)})
-    return pd.DataFrame(rows, columns=["construct", "name", "name_zh", "level", "measured_by"])
-
-
-def hypotheses_overview(instrument: Instrument) -> pd.DataFrame:
-    """One row per hypothesis: ``hypothesis, path, expected, models, statement``."""
-    rows = []
-    for h in instrument.hypotheses:
-        models = [m for m, spec in instrument.models.items() if h.id in spec.hypotheses]
-        rows.append({"hypothesis": h.id, "path": f"{h.rhs} \u2192 {h.lhs}",
-                     "expected": "+" if h.sign == "positive" else "\u2212", "models": ", ".join(models),
-                     "statement": h.text.get("en", "")})
-    return pd.DataFrame(rows, columns=["hypothesis", "path", "expected", "models", "statement"])
-
-
-# =========================================================================== fitting
-def fit_model(syntax: str, data: pd.DataFrame, *, bootstrap: int = 0, seed: int | None = None) -> Any:
-    """:func:`crm_research.sem.fit` with a bootstrap of ``bootstrap`` rows-resamples (0: normal-theory SEs)."""
-    from . import sem
-
-    if bootstrap:
-        return sem.fit(syntax, data, se="bootstrap", bootstrap=int(bootstrap), seed=seed)
-    return sem.fit(syntax, data)
-
-
-def test_relative_effects(data: pd.DataFrame, instrument: Instrument, model: str = "combined", *,
-                          bootstrap: int = 0, seed: int | None = None, alpha: float = 0.05) -> Any:
-    """:func:`crm_research.hypotheses.test_hypotheses` for a model with several drivers, fitted
-    with :func:`relative_effects_syntax` so that one bootstrap gives the hypotheses, the
-    indirect effects *and* the CIs of the standardized paths and their differences.
-
-    Returns
-    -------
-    HypothesisTest
-        As ``test_hypotheses`` (``results["model"]`` is the relative-effects fit, whose fit is
-        identical to the plain model's; ``results["partial"]`` the partial-mediation model).
-    """
-    from .hypotheses import (HypothesisTest, compare_models, hypothesis_table, indirect_effects,
-                             mediation_table)
-    from .instruments import structural_syntax
-    from .measurement import _sem_warnings
-
-    res = fit_model(relative_effects_syntax(instrument, model), data, bootstrap=bootstrap, seed=seed)
-    warnings = [f"model {model}: {w}" for w in _sem_warnings(res)]
-    table = hypothesis_table(res, instrument, model, alpha=alpha)
-    ind = indirect_effects(res, alpha=alpha)
-    results = {"model": res}
-    p_table = p_ind = comp = None
-    med_src = res
-    if instrument.models[model].indirect:
-        res_p = fit_model(structural_syntax(instrument, model, partial=True), data, bootstrap=bootstrap, seed=seed)
-        results["partial"] = res_p
-        warnings += [f"partial model {model}: {w}" for w in _sem_warnings(res_p)]
-        p_table = hypothesis_table(res_p, instrument, model, alpha=alpha)
-        p_ind = indirect_effects(res_p, alpha=alpha)
-        comp = compare_models(res, res_p, names=("full mediation", "partial mediation"), alpha=alpha)
-        warnings += comp.warnings
-        med_src = res_p
-    return HypothesisTest(model=model, hypotheses=table, indirect=ind, mediation=mediation_table(med_src, alpha=alpha),
-                          partial_hypotheses=p_table, partial_indirect=p_ind, comparison=comp, results=results,
-                          alpha=alpha, warnings=list(dict.fromkeys(warnings)))
-
-
-test_relative_effects.__test__ = False  # not a pytest test despite its name
-
-
-def alone_vs_together(data: pd.DataFrame, instrument: Instrument, combined: Any,
-                      models: Sequence[str] = ("ops", "crm")) -> pd.DataFrame:
-    """Each driver's standardized path in its own model next to its path in the combined model.
-
-    Fits the single-driver models (normal-theory SEs; only the point estimates are used).
-
-    Returns
-    -------
-    DataFrame
-        ``outcome, predictor, model, beta_alone, beta_together, change``.
-    """
-    from .instruments import structural_syntax
-    from .measurement import _estimates
-
-    est_c = _estimates(combined)
-    reg_c = est_c[est_c.op == "~"]
-    rows = []
+    cmap = column_map
+    if isinstance(cmap, (list, tuple)):
+        cmap = [absolute(v) for v in cmap]
+    elif isinstance(cmap, (str, os.PathLike)):
+        cmap = absolute(cmap)
+    common: dict[str, Any] = {"data_file": data, "instrument": str(ipath), "population": None, "missing": key}
+    for k, v in (("column_map", cmap), ("sheet", sheet), ("encoding", encoding), ("delimiter", delimiter),
+                 ("policies", dict(policies) if policies else None)):
+        if v is not None:
+            common[k] = v
+    models = list(inst.models)
+    nb = {k: str(nb_dir / v) for k, v in STUDY_NOTEBOOKS.items()}
+    runs: list[dict[str, Any]] = [
+        {"notebook": nb["quality"], "name": "01-data-quality", "description": "instrument and data quality"},
+        {"notebook": nb["measurement"], "name": "02-measurement", "description": "measurement model"},
+    ]
     for m in models:
-        res = fit_model(structural_syntax(instrument, m), data)
-        est = _estimates(res)
-        for r in est[est.op == "~"].itertuples(index=False):
-            hit = reg_c[(reg_c.lhs == r.lhs) & (reg_c.rhs == r.rhs)]
-            if hit.empty or str(r.rhs) in set(reg_c.lhs):
-                continue  # e.g. SAT -> LOY, the same path in every model
-            together = float(hit["std.all"].iloc[0])
-            alone = float(est.loc[(est.op == "~") & (est.lhs == r.lhs) & (est.rhs == r.rhs), "std.all"].iloc[0])
-            rows.append({"outcome": r.lhs, "predictor": r.rhs, "model": m, "beta_alone": alone,
-                         "beta_together": together, "change": together - alone})
-    return pd.DataFrame(rows, columns=["outcome", "predictor", "model", "beta_alone", "beta_together", "change"])
-
-
-def describe_alone_vs_together(table: pd.DataFrame, combined: Any) -> Narrative:
-    """Why the drivers' paths shrink when they compete for the same outcome."""
-    from .measurement import _estimates
-
-    if table.empty:
-        return Narrative("")
-    est = _estimates(combined)
-    xs = list(table.predictor)
-    cov = est[(est.op == "~~") & est.lhs.isin(xs) & est.rhs.isin(xs) & (est.lhs != est.rhs)]
-    r_txt = ""
-    if len(cov):
-        r = float(cov["std.all"].iloc[0])
-        r_txt = f"The drivers correlate r = {_n(r, 2, True)}. "
-    bits = [f"{r.predictor} → {r.outcome}: β = {_n(r.beta_alone, 2, True)} alone, {_n(r.beta_together, 2, True)} "
-            f"together" for r in table.itertuples()]
-    shrink = bool((table.change < 0).all())
-    txt = "; ".join(bits) + ". " + r_txt
-    if shrink:
-        txt += ("Each path shrinks once the other driver is in the model: alone, a driver also carries the part of "
-                "satisfaction it shares with the other. The combined model separates the two unique contributions, "
-                "which is what \"relative effect\" means.")
-    else:
-        txt += "The paths do not all shrink together; check for suppression (a path growing or changing sign)."
-    return Narrative(txt)
-
-
-# =========================================================================== records
-def record_sample(sample: StudySample) -> None:
-    """Record the sample's size for the batch results: rows, kept, excluded, complete cases."""
-    from .reporting import record as _record
-
-    def record(*a: Any, headline: bool = True, **k: Any) -> None:
-        _record(*a, headline=headline, display=headline, **k)
-
-    record("n_rows", sample.n_rows, label="respondents (rows)", headline=False)
-    record("n_kept", sample.n_kept, label="kept after cleaning", headline=False)
-    record("n_excluded", sample.n_excluded, label="excluded", headline=False)
-    record("n", sample.n_complete, label="N (complete cases)")
-    record("data_origin", sample.origin, label="data", headline=False)
-
-
-def record_fit(fit_measures: Mapping[str, Any], prefix: str = "", *, label: str = "",
-               headline: bool = True) -> None:
-    """Record chi-square, df, p, CFI, TLI, RMSEA (with CI), SRMR, AIC, BIC and the fit rating."""
-    from .reporting import record as _record
-
-    def record(*a: Any, headline: bool = True, **k: Any) -> None:
-        _record(*a, headline=headline, display=headline, **k)
-
-    fm = dict(fit_measures)
-    lab = f"{label} " if label else ""
-    spec = [("chisq", "χ²", 2, False, False), ("df", "df", 0, False, False), ("pvalue", "p (χ²)", 3, True, False),
-            ("cfi", "CFI", 3, True, True), ("tli", "TLI", 3, True, False), ("rmsea", "RMSEA", 3, True, True),
-            ("rmsea.ci.lower", "RMSEA 90% CI lower", 3, True, False),
-            ("rmsea.ci.upper", "RMSEA 90% CI upper", 3, True, False), ("srmr", "SRMR", 3, True, True),
-            ("aic", "AIC", 1, False, False), ("bic", "BIC", 1, False, False)]
-    for k, name, dec, bounded, head in spec:
-        if k not in fm or fm[k] is None:
-            continue
-        v = fm[k]
-        if k == "df":
-            v = int(round(float(v)))
-        key = prefix + k.replace(".", "_")
-        record(key, v, label=lab + name, decimals=dec, bounded=bounded, headline=headline and head)
-    rating = fit_rating(fm).get("overall")
-    if rating:
-        record(prefix + "fit", rating, label=lab + "fit", headline=headline)
-
-
-def record_hypotheses(table: pd.DataFrame) -> None:
-    """Record β, p and the verdict of every hypothesis (``h1_beta``, ``h1_p``, ``h1_supported``)."""
-    from .reporting import record as _record
-
-    def record(*a: Any, headline: bool = True, **k: Any) -> None:
-        _record(*a, headline=headline, display=headline, **k)
-
-    for r in table.to_dict("records"):
-        h = str(r["hypothesis"]).lower()
-        record(f"{h}_beta", r["std.all"], label=f"{r['hypothesis']} β ({r['path']})", decimals=2, bounded=True)
-        record(f"{h}_p", r["pvalue"], label=f"{r['hypothesis']} p", decimals=3, bounded=True, headline=False)
-        record(f"{h}_supported", bool(r["supported"]), label=f"{r['hypothesis']} supported")
-
-
-def record_mediation(test: Any) -> None:
-    """Record each indirect effect with its CI, the mediation verdict and the preferred model."""
-    from .reporting import record as _record
-
-    def record(*a: Any, headline: bool = True, **k: Any) -> None:
-        _record(*a, headline=headline, display=headline, **k)
-
-    ind = test.indirect[test.indirect.kind == "indirect"]
-    for r in ind.to_dict("records"):
-        k = str(r["effect"])
-        record(k, r["est"], label=f"indirect {r['path']}", decimals=3)
-        record(f"{k}_ci_lower", r["ci.lower"], label=f"indirect {r['path']} CI lower", decimals=3, headline=False)
-        record(f"{k}_ci_upper", r["ci.upper"], label=f"indirect {r['path']} CI upper", decimals=3, headline=False)
-        record(f"{k}_std", r["std.all"], label=f"indirect {r['path']} (standardized)", decimals=3, bounded=True,
-               headline=False)
-        record(f"{k}_significant", bool(r["significant"]), label=f"indirect {r['path']} CI excludes 0",
-               headline=False)
-    for r in test.mediation.to_dict("records"):
-        record(f"{r['effect']}_mediation", r["verdict"], label=f"mediation {r['path']}")
-    comp = test.comparison
-    if comp is not None:
-        record("delta_chisq", comp.chisq_diff, label="Δχ² full vs partial", decimals=2, headline=False)
-        record("delta_df", int(comp.df_diff), label="Δdf", headline=False)
-        record("delta_chisq_p", comp.pvalue, label="p (Δχ²)", decimals=3, bounded=True, headline=False)
-        record("delta_cfi", comp.delta_cfi, label="ΔCFI (full − partial)", decimals=3, headline=False)
-        record("preferred_model", preferred_model(comp), label="preferred model")
-
-
-def record_relative_effects(table: pd.DataFrame) -> None:
-    """Record the standardized paths, indirect effects and their differences with CIs."""
-    from .reporting import record as _record
-
-    def record(*a: Any, headline: bool = True, **k: Any) -> None:
-        _record(*a, headline=headline, display=headline, **k)
-
-    for r in table.to_dict("records"):
-        k = r["effect"]
-        head = r["kind"] == "path difference"
-        record(k, r["estimate"], label=f"β {r['description']}" if r["kind"] == "path" else r["description"],
-               decimals=3, bounded=True, headline=head)
-        record(f"{k}_ci_lower", r["ci.lower"], label=f"{r['description']} CI lower", decimals=3, bounded=True,
-               headline=False)
-        record(f"{k}_ci_upper", r["ci.upper"], label=f"{r['description']} CI upper", decimals=3, bounded=True,
-               headline=False)
-        if "difference" in r["kind"]:
-            record(f"{k}_significant", bool(r["significant"]), label=f"{r['description']}: CI excludes 0")
+        runs.append({"notebook": nb["structural"], "name": f"03-model-{_slug(m)}",
+                     "description": f"structural model {m}",
+                     "parameters": {"model": m, "bootstrap": int(bootstrap), "seed": int(seed)}})
+    for g in groups:
+        for m in models:
+            runs.append({"notebook": nb["groups"], "name": f"09-groups-{_slug(g)}-{_slug(m)}",
+                         "description": f"group comparison by {g}, model {m}",
+                         "parameters": {"group": g, "model": m}})
+    return {"batch": _slug(name), "title": title or f"Study of {Path(data).name} with instrument {inst.id}",
+            "description": (f"Instrument {inst.id} {inst.version} ({len(inst.item_ids)} items, "
+                            f"{len(models)} structural model(s)); responses {Path(data).name}; missing answers: "
+                            + ("full-information ML" if key == "ml" else "listwise deletion")
+                            + (f"; bootstrap {bootstrap} resamples" if bootstrap else "") + "."),
+            "defaults": common, "runs": runs}

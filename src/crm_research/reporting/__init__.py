@@ -9,7 +9,10 @@ In a notebook::
     reporting.provenance(parameters, seed=seed)                    # provenance block (end of report)
 
 Submodules: :mod:`.tables` (APA formatting), :mod:`.figures` (seaborn figures; path
-diagrams come from :mod:`crm_research.path_diagram`), :mod:`.provenance`, :mod:`.results` (what a run records), :mod:`.export`
+diagrams come from :mod:`crm_research.path_diagram`), :mod:`.provenance`, :mod:`.results` (what a run
+records, and the records of the survey notebooks), :mod:`.narrative` (sentences written from the
+instrument and a run's numbers), :mod:`.display` (Markdown, collapsible blocks, warnings box),
+:mod:`.overview` (tables of an instrument's constructs, hypotheses and models), :mod:`.export`
 (notebook -> HTML, personal-data guard), :mod:`.style` (CSS). Names are imported lazily so
 ``import crm_research.reporting`` stays cheap.
 """
@@ -24,7 +27,14 @@ from .provenance import Provenance, provenance  # noqa: E402
 _EXPORTS = {
     # results
     "record": "results", "record_table": "results", "Record": "results", "run_dir": "results",
-    "recorded": "results",
+    "recorded": "results", "record_sample": "results", "record_fit": "results", "record_hypotheses": "results",
+    "record_mediation": "results", "record_relative_effects": "results", "record_r_squared": "results",
+    "record_measurement": "results", "record_group_comparison": "results",
+    # display
+    "Narrative": "display", "details": "display", "syntax_block": "display", "questionnaire_frame": "display",
+    "show_diagram": "display", "warnings_box": "display", "WarningsBox": "display", "r2_labels": "display",
+    # tables of the instrument
+    "construct_overview": "overview", "hypotheses_overview": "overview", "models_overview": "overview",
     # provenance
     "file_sha256": "provenance",
     "package_versions": "provenance", "git_state": "provenance",
@@ -34,12 +44,12 @@ _EXPORTS = {
     "loadings_table": "tables", "reliability_table": "tables", "hypotheses_table": "tables",
     "matrix_table": "tables",
     # figures
-    "set_theme": "figures", "likert_distribution": "figures", "missingness_plot": "figures",
+    "set_theme": "figures", "likert_distribution": "figures", "missingness_plot": "figures", "item_distributions": "figures",
     "path_diagram": "..path_diagram",
     # export
     "export_html": "export", "find_personal_data": "export", "PersonalDataError": "export",
 }
-_SUBMODULES = {"tables", "figures", "provenance", "results", "export", "style"}
+_SUBMODULES = {"tables", "figures", "provenance", "results", "export", "style", "display", "narrative", "overview"}
 
 
 def __getattr__(name: str):

@@ -34,21 +34,24 @@ def set_theme(context: str = "notebook", font_scale: float = 1.0) -> None:
 
 
 def likert_distribution(responses: pd.DataFrame, items: Sequence[str] | None = None, *,
-                        points: int | None = None, labels: Sequence[str] | None = None,
+                        points: int | None = None, labels: Sequence[str | None] | None = None,
+                        values: Sequence[int] | None = None,
                         item_labels: Mapping[str, str] | None = None, ax: Any = None,
                         title: str | None = None):
-    """Diverging stacked bars: share of each answer per Likert item, centred on the midpoint.
+    """Diverging stacked bars: share of each answer per rating-scale item, centred on the midpoint.
 
     Parameters
     ----------
     responses : pandas.DataFrame
-        Item columns holding scale points 1..points (missing allowed, not counted).
+        Item columns holding scale points (missing allowed, not counted).
     items : list of str, optional
         Items to plot (default: all numeric columns), top to bottom.
     points : int, optional
-        Scale points (default: the largest value observed).
+        Scale points 1..points (default: the largest value observed); ignored with ``values``.
     labels : list of str, optional
-        Category labels for the legend (``Strongly disagree`` ... ).
+        Category labels for the legend, one per point (``None`` entries show the point).
+    values : list of int, optional
+        The scale's points when they do not run 1..points (e.g. 0..10).
     item_labels : dict, optional
         Display names for items (e.g. ``{"PF1": "PF1 search convenience"}``).
     ax : matplotlib Axes, optional
@@ -57,6 +60,10 @@ def likert_distribution(responses: pd.DataFrame, items: Sequence[str] | None = N
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = likert_distribution(df, ["Q1", "Q2"], values=range(0, 11))   # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
     import numpy as np
@@ -69,8 +76,11 @@ def likert_distribution(responses: pd.DataFrame, items: Sequence[str] | None = N
     if missing:
         raise KeyError(f"likert_distribution: columns {missing} not in the responses")
     data = responses[items].apply(pd.to_numeric, errors="coerce")
-    k = int(points or np.nanmax(data.to_numpy(dtype=float)))
-    shares = np.vstack([[(data[c] == v).sum() for v in range(1, k + 1)] for c in items]).astype(float)
+    if values is None:
+        values = list(range(1, int(points or np.nanmax(data.to_numpy(dtype=float))) + 1))
+    values = [int(v) for v in values]
+    k = len(values)
+    shares = np.vstack([[(data[c] == v).sum() for v in values] for c in items]).astype(float)
     totals = shares.sum(axis=1, keepdims=True)
     shares = np.divide(shares, totals, out=np.zeros_like(shares), where=totals > 0) * 100
     colors = LIKERT_COLORS.get(k) or [plt.get_cmap("RdBu")(x) for x in np.linspace(0.1, 0.9, k)]
@@ -80,7 +90,7 @@ def likert_distribution(responses: pd.DataFrame, items: Sequence[str] | None = N
     mid = k / 2
     left = -(shares[:, : int(mid)].sum(axis=1) + (shares[:, int(mid)] / 2 if k % 2 else 0))
     y = np.arange(len(items))[::-1]
-    names = labels or [str(v) for v in range(1, k + 1)]
+    names = [str(lab) if lab else str(v) for v, lab in zip(values, list(labels or []) + [None] * k)]
     for j in range(k):
         ax.barh(y, shares[:, j], left=left, color=colors[j], height=0.72, label=names[j],
                 edgecolor="white", linewidth=0.6)
@@ -93,11 +103,43 @@ def likert_distribution(responses: pd.DataFrame, items: Sequence[str] | None = N
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{abs(v):.0f}%"))
     ax.set_xlabel("share of responses")
     ax.grid(axis="y", visible=False)
-    ax.legend(ncol=k, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize="small",
+    ax.legend(ncol=min(k, 6), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize="small",
               handlelength=1.0, columnspacing=1.0)
     if title:
-        ax.set_title(title, pad=28)
+        ax.set_title(title, pad=28 if k <= 6 else 44)
     return ax
+
+
+def item_distributions(responses: pd.DataFrame, instrument: Any, *, lang: str = "en",
+                       title: str = "Answers per item") -> list:
+    """One :func:`likert_distribution` figure per response scale of an instrument's items
+    (items answered on different scales are not mixed in one figure).
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+    """
+    from .narrative import text_of
+
+    groups: dict[tuple, list[str]] = {}
+    scales: dict[tuple, Any] = {}
+    for it in instrument.items:
+        if it.id not in responses.columns:
+            continue
+        sc = instrument.scale_of(it.id)
+        key = (tuple(sc.values), tuple(sc.label(v, lang) or "" for v in sc.values))
+        groups.setdefault(key, []).append(it.id)
+        scales[key] = sc
+    axes = []
+    for key, ids in groups.items():
+        sc = scales[key]
+        labels = [sc.label(v, lang) or next((sc.label(v, lg) for lg in sc.labels if sc.label(v, lg)), None)
+                  for v in sc.values]
+        head = title if len(groups) == 1 else f"{title}: scale {sc.range_text} ({len(ids)} items)"
+        axes.append(likert_distribution(responses, ids, values=list(sc.values), labels=labels,
+                                        item_labels={i: f"{i} {text_of(instrument.item(i).label, lang)}".strip()
+                                                     for i in ids}, title=head))
+    return axes
 
 
 def missingness_plot(df: pd.DataFrame, *, columns: Sequence[str] | None = None, ax: Any = None,

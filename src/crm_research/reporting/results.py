@@ -280,3 +280,169 @@ def recorded_tables(directory: str | os.PathLike) -> dict[str, Path]:
     """Tables recorded in a run folder: name -> Parquet path."""
     d = Path(directory) / RESULTS_DIR
     return {p.stem: p for p in sorted(d.glob("*.parquet"))} if d.is_dir() else {}
+
+
+# --------------------------------------------------------------------------- records of a study's runs
+# Headline figures of the survey notebooks (sample, fit, hypotheses, mediation, relative
+# effects, measurement, group comparison). Keys are generic: hypothesis ids and effect names
+# come from the instrument (``h1_beta``, ``ind_X_Y``), never from a particular study.
+def _rec(key: str, value: Any, *, headline: bool = True, **kw: Any) -> None:
+    """record() shown in the notebook exactly when it is a headline figure."""
+    record(key, value, headline=headline, display=headline, **kw)
+
+
+def record_sample(sample: Any, missing: str | None = None, *, nobs: int | None = None,
+                  items: Any = None) -> None:
+    """Record the sample's size: rows, kept, excluded, complete cases, origin and the N analysed.
+
+    Parameters
+    ----------
+    sample : StudySample
+    missing : {"ml", "listwise"}, optional
+        The run's missing-data treatment (recorded as ``missing``); ``n`` is then the number
+        of respondents it uses (over ``items``), else the kept respondents.
+    nobs : int, optional
+        The N an estimation reported; recorded as ``n`` instead of the count.
+    items : list of str, optional
+        Items the analysis uses (default: all).
+
+    Examples
+    --------
+    >>> record_sample(sample, "ml")            # doctest: +SKIP
+    """
+    _rec("n_rows", sample.n_rows, label="respondents (rows)", headline=False)
+    _rec("n_kept", sample.n_kept, label="kept after cleaning", headline=False)
+    _rec("n_excluded", sample.n_excluded, label="excluded", headline=False)
+    _rec("n_complete", sample.n_complete, label="complete on all items", headline=False)
+    _rec("data_origin", sample.origin, label="data", headline=False)
+    if missing is not None:
+        n = int(nobs) if nobs is not None else sample.n_analysed(missing, items)
+        _rec("missing", missing, label="missing answers", headline=False)
+        _rec("n", n, label="N analysed (FIML)" if missing == "ml" else "N analysed (listwise)")
+    else:
+        _rec("n", int(nobs) if nobs is not None else sample.n_kept, label="N")
+
+
+def record_fit(fit_measures: Any, prefix: str = "", *, label: str = "", headline: bool = True) -> None:
+    """Record chi-square, df, p, CFI, TLI, RMSEA (with CI), SRMR, AIC, BIC and the fit rating
+    (:func:`crm_research.reporting.narrative.fit_rating`)."""
+    from .narrative import fit_rating
+
+    fm = dict(fit_measures)
+    lab = f"{label} " if label else ""
+    spec = [("chisq", "χ²", 2, False, False), ("df", "df", 0, False, False), ("pvalue", "p (χ²)", 3, True, False),
+            ("cfi", "CFI", 3, True, True), ("tli", "TLI", 3, True, False), ("rmsea", "RMSEA", 3, True, True),
+            ("rmsea.ci.lower", "RMSEA 90% CI lower", 3, True, False),
+            ("rmsea.ci.upper", "RMSEA 90% CI upper", 3, True, False), ("srmr", "SRMR", 3, True, True),
+            ("aic", "AIC", 1, False, False), ("bic", "BIC", 1, False, False)]
+    for k, name, dec, bounded, head in spec:
+        if k not in fm or fm[k] is None:
+            continue
+        v = fm[k]
+        if k == "df":
+            v = int(round(float(v)))
+        _rec(prefix + k.replace(".", "_"), v, label=lab + name, decimals=dec, bounded=bounded,
+             headline=headline and head)
+    rating = fit_rating(fm).get("overall")
+    if rating:
+        _rec(prefix + "fit", rating, label=lab + "fit", headline=headline)
+
+
+def record_hypotheses(table: Any) -> None:
+    """Record β, p and the verdict of every hypothesis (``<id>_beta``, ``<id>_p``, ``<id>_supported``)."""
+    for r in table.to_dict("records"):
+        h = str(r["hypothesis"]).lower()
+        _rec(f"{h}_beta", r["std.all"], label=f"{r['hypothesis']} β ({r['path']})", decimals=2, bounded=True)
+        _rec(f"{h}_p", r["pvalue"], label=f"{r['hypothesis']} p", decimals=3, bounded=True, headline=False)
+        _rec(f"{h}_supported", bool(r["supported"]), label=f"{r['hypothesis']} supported")
+
+
+def record_mediation(test: Any) -> None:
+    """Record each indirect effect with its CI, the mediation verdicts and, with an alternative
+    model, the comparison and the preferred model."""
+    from .narrative import preferred_model
+
+    ind = test.indirect[test.indirect.kind == "indirect"] if "kind" in test.indirect.columns else test.indirect
+    for r in ind.to_dict("records"):
+        k = str(r["effect"])
+        _rec(k, r["est"], label=f"indirect {r['path']}", decimals=3)
+        _rec(f"{k}_ci_lower", r["ci.lower"], label=f"indirect {r['path']} CI lower", decimals=3, headline=False)
+        _rec(f"{k}_ci_upper", r["ci.upper"], label=f"indirect {r['path']} CI upper", decimals=3, headline=False)
+        _rec(f"{k}_std", r["std.all"], label=f"indirect {r['path']} (standardized)", decimals=3, bounded=True,
+             headline=False)
+        _rec(f"{k}_significant", bool(r["significant"]), label=f"indirect {r['path']} CI excludes 0",
+             headline=False)
+    for r in test.mediation.to_dict("records"):
+        _rec(f"{r['effect']}_mediation", r["verdict"], label=f"mediation {r['path']}")
+    comp = test.comparison
+    if comp is not None:
+        _rec("delta_chisq", comp.chisq_diff, label="Δχ² full vs partial", decimals=2, headline=False)
+        _rec("delta_df", int(comp.df_diff), label="Δdf", headline=False)
+        _rec("delta_chisq_p", comp.pvalue, label="p (Δχ²)", decimals=3, bounded=True, headline=False)
+        _rec("delta_cfi", comp.delta_cfi, label="ΔCFI (full − partial)", decimals=3, headline=False)
+        _rec("preferred_model", preferred_model(comp), label="preferred model")
+
+
+def record_relative_effects(table: Any) -> None:
+    """Record the standardized paths, indirect effects and their differences with CIs."""
+    for r in table.to_dict("records"):
+        k = r["effect"]
+        head = r["kind"] == "path difference"
+        _rec(k, r["estimate"], label=f"β {r['description']}" if r["kind"] == "path" else r["description"],
+             decimals=3, bounded=True, headline=head)
+        _rec(f"{k}_ci_lower", r["ci.lower"], label=f"{r['description']} CI lower", decimals=3, bounded=True,
+             headline=False)
+        _rec(f"{k}_ci_upper", r["ci.upper"], label=f"{r['description']} CI upper", decimals=3, bounded=True,
+             headline=False)
+        if "difference" in r["kind"]:
+            _rec(f"{k}_significant", bool(r["significant"]), label=f"{r['description']}: CI excludes 0")
+
+
+def record_r_squared(r2: Any) -> None:
+    """Record R² of every outcome (``r2_<outcome>``), not as headline figures."""
+    for y, v in dict(r2).items():
+        _rec(f"r2_{y}", v, label=f"R² {y}", decimals=2, bounded=True, headline=False)
+
+
+def record_measurement(report: Any) -> None:
+    """Record the measurement model's headline figures: lowest α / CR / AVE / loading (over
+    constructs with several items), largest HTMT, Harman's first factor, checks falling short."""
+    import pandas as pd
+
+    R = report.reliability
+    multi = R[R["n_items"] > 1] if "n_items" in R.columns else R
+    L = report.loadings
+    if "n_items" in R.columns:
+        L = L[~L.construct.isin(set(R.loc[R["n_items"] <= 1, "construct"]))]
+
+    def low(frame: Any, col: str) -> Any:
+        v = pd.to_numeric(frame[col], errors="coerce").dropna() if col in frame.columns else []
+        return float(v.min()) if len(v) else None
+
+    _rec("alpha_min", low(multi, "alpha"), label="lowest α", decimals=2, bounded=True)
+    _rec("cr_min", low(multi, "cr"), label="lowest CR", decimals=2, bounded=True, headline=False)
+    _rec("ave_min", low(multi, "ave"), label="lowest AVE", decimals=2, bounded=True)
+    _rec("loading_min", low(L, "loading"), label="lowest loading", decimals=2, bounded=True, headline=False)
+    htmt = pd.to_numeric(report.htmt.stack(), errors="coerce").dropna() if report.htmt is not None else []
+    _rec("htmt_max", float(htmt.max()) if len(htmt) else None, label="largest HTMT", decimals=2)
+    if report.harman is not None:
+        _rec("harman_first_factor", 100 * report.harman.first_factor_share, label="Harman first factor",
+             unit="%", decimals=1, headline=False)
+    _rec("measurement_flags", sum(len(v) for v in report.flagged.values()), label="checks falling short")
+
+
+def record_group_comparison(split: Any, inv: Any, paths: Any, alpha: float) -> None:
+    """Record a multiple-group analysis: groups, N, highest invariance level, ΔCFI per step,
+    Holm-adjusted p per path and how many paths differ."""
+    _rec("groups", len(inv.group_labels), label=f"groups compared ({split.column})")
+    _rec("n_analysed", int(sum(inv.nobs_groups)), label="respondents in the group comparison", headline=False)
+    _rec("invariance_highest", inv.highest or "none", label="highest level of measurement invariance")
+    for r in inv.table.to_dict("records"):
+        if r["step"] != "configural":
+            _rec(f"delta_cfi_{r['step']}", r["delta.cfi"], label=f"ΔCFI {r['step']}", decimals=3, headline=False)
+    for r in paths.to_dict("records"):
+        hyp = str(r.get("hypothesis") or "")
+        key = re.sub(r"[^a-z0-9_]+", "_", (hyp.split(",")[0].strip() or str(r["path"])).lower()).strip("_")
+        _rec(f"p_adj_{key}", r["p_adj"], label=f"p (Holm) of equal {hyp or r['path']} across groups",
+             decimals=3, bounded=True)
+    _rec("paths_differing", int((paths["p_adj"] < alpha).sum()), label="paths differing across groups")

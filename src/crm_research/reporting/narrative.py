@@ -1,0 +1,1036 @@
+"""Narrative sentences of the study reports, written from the instrument and the numbers of a run.
+
+Every sentence here takes its words from its arguments: construct ids and names, hypothesis
+ids and texts, model names and titles, paths and indirect effects come from the instrument;
+numbers, verdicts and choices (estimator, missing-data treatment, bootstrap or not) come
+from the run. Nothing here knows the source study: text about it appears only through
+:func:`describe_context`, which prints an instrument's optional ``context:`` block.
+
+Each ``describe_*`` function returns a :class:`~crm_research.reporting.display.Narrative`
+(a ``str`` that a notebook shows as Markdown).
+
+Examples
+--------
+>>> from crm_research.reporting.narrative import describe_fit
+>>> print(describe_fit({"chisq": 52.3, "df": 41, "pvalue": 0.11, "cfi": 0.991, "rmsea": 0.024,
+...                     "srmr": 0.031}, "The measurement model"))  # doctest: +ELLIPSIS
+The measurement model: χ²(41) = 52.30, p = .110 (exact fit not rejected); CFI = .991 (≥ .95: good); ...
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .display import Narrative
+
+__all__ = [
+    "FIT_CUTOFFS", "MEASUREMENT_PARTS", "MISSING_TREATMENTS", "text_of", "fit_rating", "preferred_model",
+    "ci_label", "describe_context", "describe_instrument", "describe_model", "describe_sample",
+    "describe_missing_data", "describe_missingness", "describe_items", "describe_careless", "describe_fit",
+    "describe_fit_change", "describe_estimation", "describe_r_squared", "describe_measurement",
+    "describe_hypotheses", "describe_mediation", "describe_comparison", "describe_relative_effects",
+    "describe_alone_vs_together", "describe_recovery", "describe_groups", "describe_invariance",
+    "describe_path_comparison", "not_applicable",
+]
+
+#: Hu & Bentler (1999) style cut-offs: (good, acceptable). CFI/TLI: at least; RMSEA/SRMR: at most.
+FIT_CUTOFFS: dict[str, tuple[float, float]] = {
+    "cfi": (0.95, 0.90), "tli": (0.95, 0.90), "rmsea": (0.06, 0.08), "srmr": (0.08, 0.10),
+}
+_HIGHER_IS_BETTER = {"cfi": True, "tli": True, "rmsea": False, "srmr": False}
+
+#: The analysis' missing-data treatments: name -> (short name, what it does).
+MISSING_TREATMENTS: dict[str, tuple[str, str]] = {
+    "ml": ("full-information maximum likelihood (FIML)",
+           "every respondent contributes the answers they gave"),
+    "listwise": ("listwise deletion", "only respondents who answered every item of the model are used"),
+}
+
+MEASUREMENT_PARTS = ("loadings", "reliability", "discriminant", "method", "verdict")
+
+
+# =========================================================================== small helpers
+def text_of(texts: Any, lang: str = "en") -> str:
+    """The text of a ``{language: text}`` mapping in ``lang``, else in its first language.
+
+    Examples
+    --------
+    >>> text_of({"zh": "满意度", "en": "Satisfaction"}), text_of({"zh": "满意度"}), text_of("plain")
+    ('Satisfaction', '满意度', 'plain')
+    """
+    if texts is None:
+        return ""
+    if isinstance(texts, str):
+        return texts
+    if isinstance(texts, Mapping):
+        v = texts.get(lang)
+        if v:
+            return str(v)
+        for v in texts.values():
+            if v:
+                return str(v)
+    return ""
+
+
+def _n(x: Any, d: int = 2, bounded: bool = False) -> str:
+    from .tables import format_number
+
+    return format_number(x, d, bounded=bounded)
+
+
+def _p(p: Any) -> str:
+    from .tables import format_p
+
+    return format_p(p, prefix=True)
+
+
+def _ci(lo: Any, hi: Any, d: int = 2, bounded: bool = False) -> str:
+    from .tables import format_ci
+
+    return format_ci(lo, hi, d, bounded=bounded)
+
+
+def _near(v: Any, cut: float, bounded: bool = True) -> str:
+    """``v`` to 2 decimals, or 3 when 2 would print it equal to ``cut`` (.497 vs .50)."""
+    s2 = _n(v, 2, bounded)
+    return _n(v, 3, bounded) if s2 == _n(cut, 2, bounded) and not math.isclose(float(v), cut) else s2
+
+
+def _pct(x: float, d: int = 1) -> str:
+    return f"{x:.{d}f}%"
+
+
+def _list(words: Sequence[str], conj: str = "and", sep: str = ", ") -> str:
+    """``a``, ``a and b``, ``a, b and c`` (``sep="; "``: ``a; b; and c``)."""
+    words = [str(w) for w in words if str(w)]
+    if len(words) <= 1:
+        return "".join(words)
+    if sep != ", ":
+        return sep.join(words[:-1]) + f"{sep}{conj} " + words[-1]
+    return ", ".join(words[:-1]) + f" {conj} " + words[-1]
+
+
+def _plural(k: int, one: str, many: str | None = None) -> str:
+    return f"{k:,} {one if k == 1 else (many or one + 's')}"
+
+
+def _missing_name(missing: str) -> str:
+    key = str(missing).strip().lower()
+    key = {"fiml": "ml", "direct": "ml"}.get(key, key)
+    if key not in MISSING_TREATMENTS:
+        raise ValueError(f"unknown missing-data treatment {missing!r}; choose from {', '.join(MISSING_TREATMENTS)}")
+    return key
+
+
+def not_applicable(what: str, why: str) -> Narrative:
+    """A section that does not apply to this run, and why (``what``: the section's subject).
+
+    Examples
+    --------
+    >>> not_applicable("Mediation", "model m1 declares no indirect effect")
+    *Mediation: not applicable here: model m1 declares no indirect effect.*
+    """
+    return Narrative(f"*{what}: not applicable here: {why}.*")
+
+
+# =========================================================================== rules used in words
+def fit_rating(fit_measures: Mapping[str, Any]) -> dict[str, str]:
+    """Rate CFI, TLI, RMSEA and SRMR against :data:`FIT_CUTOFFS`.
+
+    Returns ``good``, ``acceptable`` or ``poor`` per available index (missing or NaN
+    measures are left out) plus ``overall``: poor if any is poor, good if all are good,
+    else acceptable. Cut-offs are inclusive.
+
+    Examples
+    --------
+    >>> fit_rating({"cfi": 0.95, "rmsea": 0.07})
+    {'cfi': 'good', 'rmsea': 'acceptable', 'overall': 'acceptable'}
+    """
+    out: dict[str, str] = {}
+    for k, (good, ok) in FIT_CUTOFFS.items():
+        v = fit_measures.get(k)
+        if v is None or not np.isfinite(float(v)):
+            continue
+        v = float(v)
+        if _HIGHER_IS_BETTER[k]:
+            out[k] = "good" if v >= good else "acceptable" if v >= ok else "poor"
+        else:
+            out[k] = "good" if v <= good else "acceptable" if v <= ok else "poor"
+    vals = list(out.values())
+    if vals:
+        out["overall"] = "poor" if "poor" in vals else "good" if all(v == "good" for v in vals) else "acceptable"
+    return out
+
+
+def preferred_model(comp: Any) -> str | None:
+    """Name of the model a nested comparison prefers (the larger one only when the chi-square
+    difference test rejects the restricted one); None without a comparison."""
+    if comp is None:
+        return None
+    if getattr(comp, "preferred", None):
+        return str(comp.preferred)
+    restricted, full = _comparison_names(comp)
+    return full if comp.pvalue < comp.alpha else restricted
+
+
+def _comparison_names(comp: Any) -> tuple[str, str]:
+    """(restricted, full) names of a two-model comparison."""
+    r, f = getattr(comp, "restricted", None), getattr(comp, "full", None)
+    if r and f:
+        return str(r), str(f)
+    return str(comp.names[0]), str(comp.names[1])
+
+
+def ci_label(result: Any) -> str:
+    """How a fit's confidence intervals were made.
+
+    ``95% bootstrap percentile CI (R = 1,000, 998 used)`` for a bootstrapped fit, else
+    ``95% normal-theory CI`` (the delta method for defined parameters).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> ci_label(SimpleNamespace(bootstrap=None, ci_level=0.9))
+    '90% normal-theory CI'
+    """
+    b = getattr(result, "bootstrap", None)
+    lvl = int(round(100 * float(getattr(result, "ci_level", 0.95) or 0.95)))
+    if b is not None:
+        kind = {"perc": "percentile", "bca.simple": "bias-corrected"}.get(b.ci_type, b.ci_type)
+        return f"{lvl}% bootstrap {kind} CI (R = {b.R:,}, {b.n_ok:,} used)"
+    return f"{lvl}% normal-theory CI"
+
+
+# =========================================================================== the instrument
+def _context_parts(ctx: Any) -> dict[str, Any]:
+    if ctx is None:
+        return {}
+    if isinstance(ctx, Mapping):
+        return dict(ctx)
+    if hasattr(ctx, "__dataclass_fields__"):
+        return {k: getattr(ctx, k) for k in ctx.__dataclass_fields__}
+    return {k: v for k, v in vars(ctx).items() if not k.startswith("_")}
+
+
+def describe_context(instrument: Any, lang: str = "en") -> Narrative:
+    """The instrument's ``context:`` block (text about the study it comes from), or nothing.
+
+    Generic reports describe only the run; an instrument may add what its source study was
+    (``summary``, ``background``), what it reported (``reported``), ``notes`` and a
+    ``reference``. Without a ``context`` block this returns an empty Narrative.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> describe_context(SimpleNamespace(context=None)) == ""
+    True
+    >>> print(describe_context(SimpleNamespace(context={"summary": {"en": "A replication."},
+    ...                                                 "reference": "Doe (2020)"})))
+    **About this study.** A replication. *Source:* Doe (2020).
+    """
+    parts = _context_parts(getattr(instrument, "context", None))
+    if not parts:
+        return Narrative("")
+    heads = {"summary": "**About this study.**", "background": "**Background.**",
+             "reported": "**What the source study reports.**", "notes": "**Notes.**"}
+    out = []
+    for key in [*heads, *[k for k in parts if k not in heads and k != "reference"]]:
+        txt = text_of(parts.get(key), lang).strip()
+        if txt:
+            out.append(f"{heads.get(key, f'**{key.replace(chr(95), chr(32)).capitalize()}.**')} {txt}")
+    ref = text_of(parts.get("reference"), lang).strip()
+    if ref:
+        out.append(f"*Source:* {ref}" + ("" if ref.endswith((".", "!", "?")) else "."))
+    return Narrative(" ".join(out))
+
+
+def _construct_name(instrument: Any, cid: str, lang: str = "en") -> str:
+    try:
+        return text_of(instrument.construct(cid).name, lang)
+    except (KeyError, AttributeError):
+        return ""
+
+
+def _named(instrument: Any, cid: str, lang: str = "en") -> str:
+    """``ID (name)`` or the id alone when the construct has no name."""
+    name = _construct_name(instrument, cid, lang)
+    return f"{cid} ({name})" if name and name != cid else cid
+
+
+def describe_instrument(instrument: Any, lang: str = "en") -> Narrative:
+    """What the instrument measures and tests: items, scales, constructs, hypotheses, models.
+
+    Examples
+    --------
+    >>> from crm_research.instruments import load_instrument       # doctest: +SKIP
+    >>> describe_instrument(load_instrument("tests/data/service_quality/instrument.yaml"))  # doctest: +SKIP
+    """
+    inst = instrument
+    items = list(inst.items)
+    scales = {it.scale for it in items}
+    first = list(inst.first_order)
+    higher = list(inst.higher_order)
+    single = [c.id for c in first if len(c.items) == 1]
+    sc_txt: list[str] = []
+    for sid in sorted(scales, key=lambda s: (inst.scales[s].points, inst.scales[s].values[0])):
+        sc = inst.scales[sid]
+        vals = list(sc.values)
+        txt = f"{sc.points}-point ({vals[0]} to {vals[-1]})"
+        if txt not in sc_txt:
+            sc_txt.append(txt)
+    out = [f"The instrument `{inst.id}` has {_plural(len(items), 'item')} answered on "
+           f"{_list(sc_txt)} {'scales' if len(sc_txt) > 1 else 'scale'}, measuring "
+           f"{_plural(len(first), 'first-order construct')}: "
+           + _list([f"{_named(inst, c.id, lang)}, {_plural(len(c.items), 'item')}" for c in first], sep="; ") + "."]
+    if higher:
+        out.append(_list([f"{_named(inst, c.id, lang)} is a higher-order construct over {_list(list(c.dimensions))}"
+                          for c in higher], sep="; ") + ".")
+    if single:
+        out.append(f"{_list(single)} {'is a single-item construct' if len(single) == 1 else 'are single-item constructs'}"
+                   + (": its indicator's error variance is fixed" if len(single) == 1 else
+                      ": their indicators' error variances are fixed")
+                   + " (to 0, or from a stated reliability), so " + ("it has" if len(single) == 1 else "they have")
+                   + " no α, CR or AVE.")
+    hyps = list(inst.hypotheses)
+    if hyps:
+        out.append(f"It states {_plural(len(hyps), 'hypothesis', 'hypotheses')}, tested in "
+                   f"{_plural(len(inst.models), 'structural model')}: "
+                   + "; ".join(f"`{name}` ({text_of(spec.title, lang) or 'untitled'}: {', '.join(spec.hypotheses)})"
+                               for name, spec in inst.models.items()) + ".")
+    return Narrative(" ".join(out))
+
+
+def _paths_of(instrument: Any, model: str) -> list[Any]:
+    spec = instrument.models[model]
+    return [instrument.hypothesis(h) for h in spec.hypotheses]
+
+
+def _indirect_path(ind: Mapping[str, str]) -> str:
+    return f"{ind['from']} → {ind['via']} → {ind['to']}"
+
+
+def describe_model(instrument: Any, model: str, lang: str = "en") -> Narrative:
+    """One structural model in words: its title, hypotheses (paths and statements), the
+    constructs it uses, its indirect effects and, if it declares any, the partial-mediation
+    alternative."""
+    inst = instrument
+    spec = inst.models[model]
+    hyps = _paths_of(inst, model)
+    title = text_of(spec.title, lang)
+    out = [f"**Model `{model}`**" + (f" ({title})" if title else "") + " tests "
+           + _list([f"**{h.id}** {h.rhs} → {h.lhs}" + (f" (“{text_of(h.text, lang)}”)" if text_of(h.text, lang) else "")
+                    + ("" if h.sign == "positive" else ", expected negative") for h in hyps]) + "."]
+    used = list(dict.fromkeys([h.rhs for h in hyps] + [h.lhs for h in hyps]))
+    higher = [c for c in used if inst.construct(c).is_higher_order]
+    if higher:
+        out.append(_list([f"{c} is a higher-order construct over {_list(list(inst.construct(c).dimensions))}"
+                          for c in higher], sep="; ") + ".")
+    single = [c for c in used if not inst.construct(c).is_higher_order and len(inst.construct(c).items) == 1]
+    if single:
+        out.append(f"{_list(single)} {'is' if len(single) == 1 else 'are'} measured by a single item.")
+    if spec.indirect:
+        ind = list(spec.indirect)
+        out.append(f"The model implies {_plural(len(ind), 'indirect effect')}: "
+                   + _list([f"{_indirect_path(i)}" for i in ind]) + ". As hypothesized it has no direct "
+                   + ("path " if len(ind) == 1 else "paths ") + _list([f"{i['from']} → {i['to']}" for i in ind])
+                   + " (full mediation); the alternative adds " + ("it" if len(ind) == 1 else "them")
+                   + " (partial mediation).")
+    else:
+        out.append("It declares no indirect effect, so there is no mediation analysis and no "
+                   "partial-mediation alternative.")
+    return Narrative(" ".join(out))
+
+
+# =========================================================================== the sample
+def describe_sample(sample: Any) -> Narrative:
+    """Where the data come from and how many respondents survived cleaning (and why not)."""
+    out = [f"**Data:** {sample.label}."]
+    out.append(f"Of **{sample.n_rows:,}** respondents, **{sample.n_kept:,}** were kept after cleaning "
+               f"and **{sample.n_excluded:,}** excluded" + ("." if not sample.n_excluded else ":"))
+    if sample.n_excluded:
+        reasons: dict[str, int] = {}
+        for s in sample.responses.excluded["checks"].astype(str):
+            for c in s.split("; "):
+                reasons[c] = reasons.get(c, 0) + 1
+        out.append(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
+                   + " (a respondent can fail several checks).")
+    return Narrative(" ".join(out))
+
+
+def describe_missing_data(sample: Any, missing: str, items: Sequence[str] | None = None, *,
+                          nobs: int | None = None, what: str = "the analysis") -> Narrative:
+    """How many respondents each missing-data treatment uses, and which one this run uses.
+
+    Parameters
+    ----------
+    sample : StudySample
+        Provides ``n_kept`` and ``n_analysed(missing, items)``.
+    missing : {"ml", "listwise"}
+        The treatment this run uses.
+    items : list of str, optional
+        The items the analysis uses (default: all items of the instrument).
+    nobs : int, optional
+        The N the estimation actually reported (stated when it differs from the count).
+    what : str
+        What is estimated, for the sentence (``"the analysis"``, ``"model `m1`"``).
+    """
+    key = _missing_name(missing)
+    n_ml = int(sample.n_analysed("ml", items))
+    n_lw = int(sample.n_analysed("listwise", items))
+    k = len(items) if items is not None else len(sample.instrument.item_ids)
+    used_name = MISSING_TREATMENTS[key][0]
+    if n_ml == n_lw:
+        txt = (f"Every kept respondent answered all {k} items of {what}, so full-information ML and listwise "
+               f"deletion both use **N = {n_ml:,}**. This run uses {used_name} (`missing = \"{key}\"`).")
+    else:
+        lost = n_ml - n_lw
+        txt = (f"Missing answers: full-information ML (`missing = \"ml\"`, every respondent contributes the answers "
+               f"they gave) uses **{n_ml:,}** respondents; listwise deletion (`missing = \"listwise\"`, complete "
+               f"cases on the {k} items of {what}) would use **{n_lw:,}**, {lost:,} fewer "
+               f"({_pct(100 * lost / n_ml if n_ml else 0)}). **This run uses {used_name}: "
+               f"N = {n_ml if key == 'ml' else n_lw:,}.**")
+        if key == "listwise":
+            txt += (" Listwise deletion is unbiased only if answers are missing completely at random; FIML also "
+                    "under the weaker missing-at-random assumption.")
+    if n_ml < sample.n_kept:
+        txt += (f" {sample.n_kept - n_ml:,} kept respondent(s) answered none of these items and cannot be "
+                "used by either treatment.")
+    expected = n_ml if key == "ml" else n_lw
+    if nobs is not None and int(nobs) != expected:
+        txt += f" The estimation reports N = {int(nobs):,}."
+    return Narrative(txt)
+
+
+def describe_missingness(summary: Mapping[str, Any]) -> Narrative:
+    """Missing answers in words (from :func:`crm_research.study.missingness_summary`): how many,
+    where, and what each treatment of them would cost."""
+    m = summary
+    if not m["missing_cells"]:
+        return Narrative("No item answer is missing among the kept respondents: every analysis uses all of them.")
+    txt = (f"{m['missing_cells']:,} of {m['cells']:,} item answers are missing ({_pct(m['missing_pct'], 2)}). "
+           f"They are spread over {m['respondents_any']:,} respondents ({_pct(m['lost_pct'])} of the kept "
+           f"sample); the item skipped most often is {m['worst_item']} ({_pct(m['worst_item_pct'])}). "
+           f"Listwise deletion over all items would keep only **{m['n_complete']:,}** complete respondents; "
+           "full-information ML keeps everyone who answered. ")
+    if m["lost_pct"] > 20:
+        txt += ("Losing more than a fifth of the sample to listwise deletion costs power and, unless answers are "
+                "missing completely at random, can bias the estimates: prefer full-information ML.")
+    elif m["lost_pct"] > 5:
+        txt += "A listwise loss of this size is tolerable if answers are missing completely at random."
+    else:
+        txt += "A listwise loss this small hardly matters."
+    return Narrative(txt)
+
+
+def describe_items(stats: pd.DataFrame, instrument: Any = None) -> Narrative:
+    """Item distributions in words: range of means (against the scale midpoint), skewness,
+    kurtosis, floor and ceiling effects. ``stats`` is :func:`crm_research.study.item_statistics`."""
+    if stats.empty:
+        return Narrative("No item answers to describe.")
+    lo, hi = stats["mean"].min(), stats["mean"].max()
+    mid = ""
+    if instrument is not None:
+        mids = {(inst_sc.values[0] + inst_sc.values[-1]) / 2 for inst_sc in
+                (instrument.scale_of(i) for i in stats["item"])}
+        if len(mids) == 1:
+            mid = f" (scale midpoint {_n(next(iter(mids)), 1).rstrip('0').rstrip('.')})"
+    parts = [f"Item means range from {_n(lo)} to {_n(hi)}{mid}; SDs from "
+             f"{_n(stats.sd.min())} to {_n(stats.sd.max())}."]
+    bad = stats[(stats["skew"].abs() >= 2) | (stats["kurtosis"].abs() >= 7)]
+    if len(bad):
+        parts.append("Strongly non-normal items (|skew| ≥ 2 or |kurtosis| ≥ 7): " +
+                     ", ".join(f"{r.item} (skew {_n(r.skew)}, kurtosis {_n(r.kurtosis)})" for r in bad.itertuples())
+                     + "; normal-theory ML standard errors may be too small for models using them.")
+    else:
+        parts.append(f"No item is strongly non-normal (largest |skew| {_n(stats['skew'].abs().max())}, "
+                     f"largest |kurtosis| {_n(stats['kurtosis'].abs().max())}; limits 2 and 7).")
+    ceil = stats[stats.ceiling_pct > 15]
+    floor = stats[stats.floor_pct > 15]
+    if len(ceil) or len(floor):
+        parts.append("More than 15% of answers sit at an end of the scale for " +
+                     ", ".join([f"{r.item} (top {_pct(r.ceiling_pct, 0)})" for r in ceil.itertuples()] +
+                               [f"{r.item} (bottom {_pct(r.floor_pct, 0)})" for r in floor.itertuples()]) +
+                     ": a ceiling or floor effect limits how well these items separate respondents.")
+    else:
+        parts.append("No item has more than 15% of its answers at either end of the scale (no floor or "
+                     "ceiling effect).")
+    return Narrative(" ".join(parts))
+
+
+def describe_careless(screening: pd.DataFrame, data: pd.DataFrame,
+                      detection: pd.DataFrame | None = None) -> Narrative:
+    """The screening for careless responding and (simulated samples) how well it worked.
+
+    Parameters
+    ----------
+    screening : DataFrame
+        :func:`crm_research.study.screening_table`.
+    data : DataFrame
+        The kept respondents (their ``flag_<check>`` columns).
+    detection : DataFrame, optional
+        :func:`crm_research.study.careless_detection` (simulated samples only).
+    """
+    sc = screening
+    if sc.empty:
+        txt = "No respondent-level check found anything."
+    else:
+        bits = [f"{r.check.replace('_', ' ')}: {r.respondents} ({r.policy}"
+                + (f", {r.dropped} dropped" if r.dropped else "") + (f", {r.flagged} flagged" if r.flagged else "")
+                + ")" for r in sc.itertuples()]
+        txt = "Respondent checks: " + "; ".join(bits) + "."
+    flag_cols = [c for c in data.columns if c.startswith("flag_") and data[c].any()]
+    if flag_cols:
+        nflag = int(data[flag_cols].any(axis=1).sum())
+        example = ", ".join(f"'{c[len('flag_'):]}': 'drop'" for c in flag_cols[:2])
+        txt += (f" {nflag} flagged respondents remain in the analysis sample; set the `policies` parameter "
+                f"(e.g. `{{{example}}}`) to drop them instead.")
+    if detection is not None and len(detection):
+        care = detection[detection.type != "none"]
+        att = detection[detection.type == "none"]
+        if len(care):
+            tot = int(care.respondents.sum())
+            caught = int((care.dropped + care.flagged).sum())
+            txt += (f" Because this sample is simulated, we know who answered carelessly: the checks caught "
+                    f"{caught} of {tot} careless respondents ({_pct(100 * caught / tot, 0)})")
+            missed = care[care.unflagged > 0]
+            if len(missed):
+                txt += "; missed: " + ", ".join(f"{r.unflagged} {r.type.replace('_', ' ')}" for r in missed.itertuples())
+            txt += "."
+        if len(att):
+            a = att.iloc[0]
+            fp = int(a.dropped + a.flagged)
+            txt += (f" Of {int(a.respondents)} attentive respondents, {fp} were dropped or flagged anyway "
+                    f"({_pct(100 * fp / a.respondents)}).")
+    return Narrative(txt)
+
+
+# =========================================================================== fit and estimation
+def describe_fit(fit_measures: Mapping[str, Any], what: str = "The model") -> Narrative:
+    """Fit in one paragraph: each index with its cut-off and rating, then an overall verdict.
+
+    Examples
+    --------
+    >>> t = describe_fit({"chisq": 900.0, "df": 100, "pvalue": 1e-9, "cfi": 0.85, "rmsea": 0.12})
+    >>> "CFI = .850 (misses ≥ .90: poor)" in t and "does not fit the data well" in t
+    True
+    """
+    fm = dict(fit_measures)
+    rating = fit_rating(fm)
+    parts = []
+    if fm.get("chisq") is not None and fm.get("df") is not None:
+        chi = f"χ²({int(round(float(fm['df'])))}) = {_n(fm['chisq'])}, {_p(fm.get('pvalue'))}"
+        pv = fm.get("pvalue")
+        if pv is not None and np.isfinite(pv):
+            chi += (" (exact fit not rejected)" if pv >= 0.05 else
+                    " (exact fit rejected, as is usual with samples in the hundreds; judge by the indices)")
+        parts.append(chi)
+    for k, name in (("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("srmr", "SRMR")):
+        if k not in rating:
+            continue
+        good, ok = FIT_CUTOFFS[k]
+        sign = "≥" if _HIGHER_IS_BETTER[k] else "≤"
+        cut = good if rating[k] == "good" else ok
+        val = _n(fm[k], 3, bounded=True)
+        if k == "rmsea" and fm.get("rmsea.ci.lower") is not None:
+            val += f", 90% CI {_ci(fm['rmsea.ci.lower'], fm['rmsea.ci.upper'], 3, bounded=True)}"
+        if rating[k] == "poor":
+            parts.append(f"{name} = {val} (misses {sign} {_n(ok, 2, True)}: poor)")
+        else:
+            parts.append(f"{name} = {val} ({sign} {_n(cut, 2, True)}: {rating[k]})")
+    overall = rating.get("overall")
+    verdict = {"good": "fits the data well", "acceptable": "fits the data acceptably",
+               "poor": "does not fit the data well: interpret its estimates with caution"}.get(overall, "")
+    txt = f"{what}: " + "; ".join(parts) + "."
+    if verdict:
+        first = what.split(" ")[0]
+        subject = what if first.isupper() else what[:1].lower() + what[1:]
+        txt += f" Overall, {subject} {verdict} (cut-offs after Hu & Bentler, 1999)."
+    return Narrative(txt)
+
+
+def describe_fit_change(restricted: Mapping[str, Any], free: Mapping[str, Any], what: str) -> Narrative:
+    """What imposing a restriction (e.g. the higher-order structure) costs in χ² and fit.
+
+    Parameters
+    ----------
+    restricted, free : mapping
+        Fit measures of the restricted and of the less restricted model.
+    what : str
+        The restriction, e.g. ``"the higher-order structure"``.
+    """
+    d_chi = float(restricted["chisq"]) - float(free["chisq"])
+    d_df = int(round(float(restricted["df"]) - float(free["df"])))
+    if d_df == 0:
+        return Narrative(f"Imposing {what} costs no degrees of freedom: the two models are equivalent "
+                         f"(Δχ² = {d_chi:.2f}).")
+    rating = fit_rating(restricted).get("overall")
+    return Narrative(f"Imposing {what} costs Δχ²({d_df}) = {d_chi:.2f}; the restricted model's fit is "
+                     f"{rating or 'not rated'}" + (": the restriction describes the data well." if rating == "good" else
+                                                   ": acceptable." if rating == "acceptable" else
+                                                   ": the restriction does not describe the data well."))
+
+
+def describe_estimation(result: Any, missing: str, *, n_available: int | None = None,
+                        what: str = "The model") -> Narrative:
+    """Which estimator, missing-data treatment, N and kind of confidence interval a fit used.
+
+    Parameters
+    ----------
+    result : SEMResult
+        The fit (``nobs``, ``bootstrap``, ``ci_level``).
+    missing : {"ml", "listwise"}
+        The treatment the fit was asked for.
+    n_available : int, optional
+        Respondents kept after cleaning (to say how many the fit left out).
+    what : str
+        Subject of the sentence.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> print(describe_estimation(SimpleNamespace(nobs=480, bootstrap=None, ci_level=0.95), "ml"))
+    The model was estimated by maximum likelihood (ML) with full-information maximum likelihood (FIML) for missing answers (every respondent contributes the answers they gave), on N = 480 respondents. Confidence intervals are 95% normal-theory intervals.
+    """
+    key = _missing_name(missing)
+    name, how = MISSING_TREATMENTS[key]
+    nobs = getattr(result, "nobs", None)
+    txt = (f"{what} was estimated by maximum likelihood (ML) with {name} for missing answers ({how})"
+           + (f", on N = {int(nobs):,} respondents" if nobs is not None else "")
+           + (f" of the {int(n_available):,} kept" if n_available is not None and nobs is not None
+              and int(nobs) != int(n_available) else "") + ".")
+    b = getattr(result, "bootstrap", None)
+    lvl = int(round(100 * float(getattr(result, "ci_level", 0.95) or 0.95)))
+    if b is not None:
+        kind = {"perc": "percentile", "bca.simple": "bias-corrected"}.get(b.ci_type, b.ci_type)
+        txt += (f" Confidence intervals are {lvl}% nonparametric bootstrap {kind} intervals from R = {b.R:,} "
+                f"resamples of respondents ({b.n_ok:,} usable), refitting the model each time; a product of "
+                "paths is not normally distributed, and the bootstrap does not assume it is.")
+        if b.n_ok < b.R:
+            txt += f" {b.R - b.n_ok:,} resample(s) failed or gave inadmissible estimates and were left out."
+    else:
+        est = getattr(result, "estimates", None)
+        defined = est is not None and hasattr(est, "op") and bool((est.op == ":=").any())
+        txt += (f" Confidence intervals are {lvl}% normal-theory intervals"
+                + (" (the delta method for defined parameters such as indirect effects)." if defined else "."))
+    return Narrative(txt)
+
+
+def describe_r_squared(r2: Mapping[str, float], predictors: Mapping[str, Sequence[str]] | None = None) -> Narrative:
+    """Variance explained of every outcome, with Cohen's (1988) labels (.02 small, .13 medium, .26 large).
+
+    Examples
+    --------
+    >>> print(describe_r_squared({"Y": 0.3}, {"Y": ["X1", "X2"]}))
+    X1 and X2 explain 30% of the variance of Y (R² = .30, large by Cohen's benchmarks).
+    """
+    if not r2:
+        return Narrative("")
+
+    def size(v: float) -> str:
+        return "large" if v >= 0.26 else "medium" if v >= 0.13 else "small" if v >= 0.02 else "negligible"
+
+    bits = []
+    for y, v in r2.items():
+        xs = list((predictors or {}).get(y, []))
+        who = f"{_list(xs)} explain{'s' if len(xs) == 1 else ''}" if xs else "The model explains"
+        bits.append(f"{who} {_pct(100 * v, 0)} of the variance of {y} (R² = {_n(v, 2, True)}, {size(v)} by "
+                    "Cohen's benchmarks)")
+    txt = "; ".join(bits) + "."
+    return Narrative(txt[0].upper() + txt[1:])
+
+
+# =========================================================================== measurement
+def describe_measurement(report: Any, part: str | Sequence[str] | None = None) -> Narrative:
+    """Loadings, reliability and convergent validity, discriminant validity, common-method
+    variance and an overall verdict, in words.
+
+    Parameters
+    ----------
+    report : MeasurementReport
+    part : str or list of str, optional
+        Any of ``loadings``, ``reliability``, ``discriminant``, ``method``, ``verdict``
+        (default: all, in that order), so a notebook can interpret each table where it shows it.
+    """
+    wanted = list(MEASUREMENT_PARTS) if part is None else ([part] if isinstance(part, str) else list(part))
+    unknown = [p for p in wanted if p not in MEASUREMENT_PARTS]
+    if unknown:
+        raise ValueError(f"unknown part(s) {unknown}; choose from {', '.join(MEASUREMENT_PARTS)}")
+    th = report.thresholds
+    R = report.reliability
+    single_mask = R["n_items"].eq(1) if "n_items" in R.columns else pd.Series(False, index=R.index)
+    if "single_item" in R.columns:
+        single_mask = single_mask | R["single_item"].fillna(False).astype(bool)
+    single = list(R.loc[single_mask, "construct"])
+    multi = R[~single_mask]
+    first = multi[multi.level == "first-order"] if "level" in multi.columns else multi
+    fl = report.flagged
+    out: dict[str, str] = {}
+
+    L = report.loadings
+    L_multi = L[~L.construct.isin(single)] if len(single) else L
+    bad_l = L_multi[L_multi.flag]
+    if len(L_multi):
+        out["loadings"] = (
+            f"**Loadings.** Standardized loadings range from {_n(L_multi.loading.min(), 2, True)} to "
+            f"{_n(L_multi.loading.max(), 2, True)}"
+            + (("; below " + _n(th.loading, 2, True) + ": " + ", ".join(
+                f"{r.item} on {r.construct} ({_near(r.loading, th.loading)})" for r in bad_l.itertuples())
+                + ". A weak indicator shares little variance with its construct; drop it only if theory allows "
+                  "and reliability does not suffer")
+               if len(bad_l) else f": every indicator reaches {_n(th.loading, 2, True)}") + ".")
+    else:
+        out["loadings"] = "**Loadings.** No construct has more than one indicator."
+    if single:
+        out["loadings"] += (f" {_list(single)} {'is' if len(single) == 1 else 'are'} measured by a single item whose "
+                            "loading follows from its fixed error variance, so "
+                            + ("it is" if len(single) == 1 else "these loadings are") + " not evaluated.")
+
+    def rng(col: str, frame: pd.DataFrame) -> tuple[str, str] | None:
+        v = pd.to_numeric(frame[col], errors="coerce").dropna() if col in frame.columns else pd.Series(dtype=float)
+        return (_n(v.min(), 2, True), _n(v.max(), 2, True)) if len(v) else None
+
+    if len(multi):
+        a, o, c, v = rng("alpha", first), rng("omega", first), rng("cr", multi), rng("ave", multi)
+        bits = []
+        if a:
+            bits.append(f"Cronbach's α ranges from {a[0]} to {a[1]}")
+        if o:
+            bits.append(f"McDonald's ω from {o[0]} to {o[1]}")
+        if c:
+            bits.append(f"composite reliability (CR) from {c[0]} to {c[1]}")
+        if v:
+            bits.append(f"the average variance extracted (AVE) from {v[0]} to {v[1]}")
+        rel = "**Reliability and convergent validity.** " + (_list(bits) + ". " if bits else "")
+        rel_bad = multi[multi.flag]
+        if len(rel_bad):
+            probs = []
+            for r in rel_bad.to_dict("records"):
+                pb = [f"{name} {_near(r[k], cut)} < {_n(cut, 2, True)}"
+                      for k, name, cut in (("alpha", "α", th.alpha), ("omega", "ω", th.omega), ("cr", "CR", th.cr),
+                                           ("ave", "AVE", th.ave)) if pd.notna(r.get(k)) and r[k] < cut]
+                probs.append((r["construct"], pb))
+            rel += ("Below threshold (α, ω, CR ≥ " + _n(th.alpha, 2, True) + ", AVE ≥ " + _n(th.ave, 2, True) + "): "
+                    + "; ".join(f"{cid} ({', '.join(pb)})" for cid, pb in probs) + ".")
+            if all(pb and all(p.startswith("AVE") for p in pb) for _, pb in probs):
+                rel += (" Only AVE falls short while CR is adequate: by Fornell and Larcker's (1981) own argument "
+                        "convergent validity is then still acceptable.")
+        else:
+            rel += f"Every construct meets α, ω and CR ≥ {_n(th.alpha, 2, True)} and AVE ≥ {_n(th.ave, 2, True)}."
+    else:
+        rel = "**Reliability and convergent validity.** No construct has more than one item."
+    if single:
+        rel += (f" {_list(single)}: single item, so no α, ω, CR or AVE; "
+                + ("its reliability is" if len(single) == 1 else "their reliabilities are")
+                + " assumed through the fixed error variance, not estimated.")
+    out["reliability"] = rel
+
+    d = report.discriminant
+    disc = "**Discriminant validity.** "
+    if len(d) == 0:
+        disc += "Not assessed (fewer than two first-order constructs)."
+    else:
+        if fl["fornell_larcker"]:
+            disc += ("Fornell-Larcker is violated for " + ", ".join(fl["fornell_larcker"]) +
+                     " (their latent correlation exceeds a √AVE)")
+        else:
+            disc += "Every √AVE exceeds the construct's correlations with the others (Fornell-Larcker met)"
+        dh = d.dropna(subset=["htmt"])
+        if len(dh):
+            top = dh.loc[dh.htmt.idxmax()]
+            disc += (f"; the largest HTMT is {_n(top.htmt, 2)} ({top.construct_1}-{top.construct_2})"
+                     + (f", and {len(fl['htmt'])} pair(s) reach the {_n(th.htmt, 2, True)} cut-off: "
+                        + ", ".join(fl["htmt"]) if fl["htmt"] else f", below the {_n(th.htmt, 2, True)} cut-off"))
+        disc += "."
+        if fl["fornell_larcker"] and not fl["htmt"]:
+            disc += (" HTMT, the more sensitive criterion (Henseler et al., 2015), does not confirm the "
+                     "problem; theoretically close constructs often fail Fornell-Larcker narrowly.")
+    out["discriminant"] = disc
+
+    if report.harman is not None:
+        h = report.harman
+        cm = (f"**Common-method variance.** The first unrotated factor explains "
+              f"{_pct(100 * h.first_factor_share)} of the item variance "
+              + ("(more than " if h.flag else "(below ") + f"{_pct(100 * h.threshold, 0)})")
+        if h.comparison is not None:
+            cm += (f", and a single-factor CFA fits far worse than the measurement model ({h.comparison.apa()}, "
+                   f"ΔCFI = {h.comparison.delta_cfi:+.3f})" if h.comparison.pvalue < 0.05 else
+                   f"; a single-factor CFA does not fit significantly worse ({h.comparison.apa()})")
+        cm += (": a single method factor does not dominate the data (Harman's test is a weak check, "
+               "though: it rules out only gross common-method bias)." if not h.flag and
+               (h.comparison is None or h.comparison.pvalue < 0.05) else
+               ": common-method variance may inflate the relations; consider a marker variable or a "
+               "method factor.")
+        out["method"] = cm
+    else:
+        out["method"] = "**Common-method variance.** Not assessed."
+
+    n_bad = sum(len(v) for v in fl.values())
+    out["verdict"] = "**Verdict.** " + ("The measurement model passes every check." if report.ok else
+                                         f"{n_bad} check(s) fall short (see above); read the structural results "
+                                         "with that in mind.")
+    return Narrative("\n\n".join(out[p] for p in wanted))
+
+
+# =========================================================================== hypotheses and mediation
+def describe_hypotheses(table: pd.DataFrame, ci: str = "95% CI", alpha: float | None = None) -> Narrative:
+    """How many hypotheses are supported, then one line per hypothesis: β, B, p, CI, verdict.
+
+    ``table`` is :func:`crm_research.hypotheses.hypothesis_table` (``hypothesis, path,
+    expected, std.all, est, pvalue, ci.lower, ci.upper, supported, verdict``).
+    """
+    lines = []
+    for d in table.to_dict("records"):
+        sign = "positive" if d["expected"] == "+" else "negative"
+        lines.append(f"- **{d['hypothesis']}** ({d['path']}, expected {sign}): β = {_n(d['std.all'], 2, True)}, "
+                     f"B = {_n(d['est'])}, {_p(d['pvalue'])}, {ci} of B {_ci(d['ci.lower'], d['ci.upper'])} "
+                     f"→ **{d['verdict']}**.")
+    n_sup = int(table.supported.sum())
+    at = f" at α = {_n(alpha, 2, True)}" if alpha is not None else ""
+    head = (f"{n_sup} of {len(table)} hypotheses {'is' if n_sup == 1 else 'are'} supported{at} (a hypothesis is "
+            "supported when its path is significant and has the expected sign).")
+    return Narrative(head + "\n\n" + "\n".join(lines))
+
+
+_ZLC = {"indirect-only": "only the indirect effect is significant",
+        "complementary": "indirect and direct effects are significant and point the same way",
+        "competitive": "indirect and direct effects are significant but point in opposite ways",
+        "direct-only": "only the direct effect is significant",
+        "no-effect": "neither effect is significant"}
+
+
+def describe_mediation(test: Any) -> Narrative:
+    """Indirect effects, their CIs and the mediation verdicts, from a HypothesisTest."""
+    res = test.results["model"]
+    ind = test.indirect[test.indirect.kind == "indirect"] if "kind" in test.indirect.columns else test.indirect
+    if not len(ind):
+        return Narrative("The model has no indirect effect.")
+    lines = []
+    for r in ind.to_dict("records"):
+        sig = "excludes 0: the indirect effect is significant" if r["significant"] else \
+            "includes 0: no evidence of an indirect effect"
+        lines.append(f"- **{r['path']}**: indirect effect {_n(r['est'], 3)} (standardized {_n(r['std.all'], 3, True)}), "
+                     f"{ci_label(res)} {_ci(r['ci.lower'], r['ci.upper'], 3)}, which {sig}.")
+    med = test.mediation
+    res_p = test.results.get("partial")
+    for r in med.to_dict("records"):
+        if math.isnan(r["direct"]):
+            lines.append(f"- {r['path']}: {r['verdict']}.")
+            continue
+        x, y = r["path"].split(" → ")[0], r["path"].split(" → ")[-1]
+        sig = "excludes" if r["indirect.significant"] else "includes"
+        lines.append(f"- With the direct path {x} → {y} added (partial-mediation model) the indirect effect is "
+                     f"{_n(r['indirect'], 3)}, CI {_ci(r['indirect.ci.lower'], r['indirect.ci.upper'], 3)} ({sig} 0), "
+                     f"and the direct effect {_n(r['direct'], 3)} ({_p(r['direct.pvalue'])}) → **{r['verdict']}** "
+                     "(Zhao, Lynch & Chen, 2010: " + _ZLC.get(r["type"], str(r["type"])) + ").")
+    if res_p is not None and len(ind) and len(med):
+        full_sig = dict(zip(ind.path, ind.significant))
+        for r in med.to_dict("records"):
+            if full_sig.get(r["path"]) is not None and bool(full_sig[r["path"]]) != bool(r["indirect.significant"]):
+                lines.append(f"- Note: for {r['path']} the two models disagree on whether the indirect effect's "
+                             "interval excludes 0, so the evidence for this indirect effect is borderline.")
+    return Narrative("\n".join(lines))
+
+
+def describe_comparison(comp: Any, indirect: Iterable[Mapping[str, str]] = ()) -> Narrative:
+    """Full vs partial mediation: the chi-square difference test, ΔCFI and information criteria.
+
+    Parameters
+    ----------
+    comp : ModelComparison or None
+        ``names`` = (restricted, full).
+    indirect : list of dict
+        The model's declared indirect effects (``from``, ``via``, ``to``), for the conclusion.
+    """
+    if comp is None:
+        return Narrative("No alternative model was compared.")
+    r_name, f_name = _comparison_names(comp)
+    better = preferred_model(comp)
+    crit = [f"{comp.apa()} ({'significant' if comp.pvalue < comp.alpha else 'not significant'} at "
+            f"α = {_n(comp.alpha, 2, True)})",
+            f"ΔCFI = {comp.delta_cfi:+.3f} ({'a loss larger than .01' if comp.delta_cfi < -0.01 else 'within .01'})",
+            f"ΔAIC = {comp.delta_aic:+.1f} (favours {r_name if comp.delta_aic < 0 else f_name})",
+            f"ΔBIC = {comp.delta_bic:+.1f} (favours {r_name if comp.delta_bic < 0 else f_name})"]
+    agree = sum([True, (comp.delta_aic > 0) == (better == f_name), (comp.delta_bic > 0) == (better == f_name)])
+    txt = (f"Comparing the {r_name} model (restricted) with the {f_name} model: "
+           + "; ".join(crit) + f". Differences are {r_name} minus {f_name}. "
+           f"**Preferred: {better}** ({agree} of 3 criteria agree).")
+    ind = list(indirect)
+    if ind:
+        direct = _list([f"{i['from']} → {i['to']}" for i in ind])
+        carried = _list([f"{i['via']} carries the effect of {i['from']} on {i['to']}" for i in ind], sep="; ")
+        if better == r_name:
+            txt += f" The direct path{'s' if len(ind) > 1 else ''} {direct} add{'' if len(ind) > 1 else 's'} nothing the data need: {carried}."
+        else:
+            txt += (f" The direct path{'s are' if len(ind) > 1 else ' is'} needed: the mediator carries only part "
+                    f"of the effect ({direct}).")
+    return Narrative(txt)
+
+
+def describe_relative_effects(table: pd.DataFrame, result: Any = None) -> Narrative:
+    """Which predictor matters more, judged by the CI of the difference of standardized effects.
+
+    ``table`` is :func:`crm_research.hypotheses.relative_effects` (``effect, kind, outcome,
+    predictor, other, mediator, description, estimate, ci.lower, ci.upper, significant``).
+    """
+    if table.empty:
+        return Narrative("No relative effects were estimated.")
+    ci = ci_label(result) if result is not None else "95% CI"
+    paths = table[table.kind == "path"]
+
+    def beta(y: str, x: str) -> float:
+        hit = paths[(paths.outcome == y) & (paths.predictor == x)]
+        return float(hit.estimate.iloc[0]) if len(hit) else float("nan")
+
+    lines = []
+    for r in table[table.kind == "path difference"].to_dict("records"):
+        y, a, b = r["outcome"], r["predictor"], r["other"]
+        ba, bb = beta(y, a), beta(y, b)
+        big = a if ba >= bb else b
+        lines.append(f"- Standardized paths to {y}: {a} β = {_n(ba, 2, True)}, {b} β = {_n(bb, 2, True)}. "
+                     f"The difference {a} − {b} = {_n(r['estimate'], 2, True)}, {ci} "
+                     f"{_ci(r['ci.lower'], r['ci.upper'], 2, True)}"
+                     + (f": **{big} has the stronger effect on {y}**." if r["significant"] else
+                        f": the interval includes 0, so the data **do not tell which is stronger** "
+                        f"({big}'s larger point estimate may be chance)."))
+    for r in table[table.kind == "indirect difference"].to_dict("records"):
+        lines.append(f"- The standardized indirect effects of {r['predictor']} and {r['other']} on {r['outcome']} "
+                     f"through {r['mediator']} differ by {_n(r['estimate'], 3, True)}, {ci} "
+                     f"{_ci(r['ci.lower'], r['ci.upper'], 3, True)}"
+                     + (": a reliable difference." if r["significant"] else
+                        ": the interval includes 0, no reliable difference."))
+    if not lines and len(paths):
+        lines.append("- " + "; ".join(f"{r.description}: β = {_n(r.estimate, 2, True)}" for r in paths.itertuples()))
+    return Narrative("\n".join(lines))
+
+
+def describe_alone_vs_together(table: pd.DataFrame, result: Any = None) -> Narrative:
+    """Why predictors' paths shrink when they compete for the same outcome.
+
+    ``table`` is :func:`crm_research.hypotheses.alone_vs_together` (``outcome, predictor,
+    beta_alone, beta_together, change``); ``result`` the joint model's fit, whose standardized
+    covariances of the predictors are quoted.
+    """
+    if table.empty:
+        return Narrative("")
+    xs = list(dict.fromkeys(table.predictor))
+    r_txt = ""
+    if result is not None:
+        est = getattr(result, "estimates", result)
+        cov = est[(est.op == "~~") & est.lhs.isin(xs) & est.rhs.isin(xs) & (est.lhs != est.rhs)]
+        if len(cov):
+            r_txt = ("The predictors correlate " + ", ".join(
+                f"r({c.lhs}, {c.rhs}) = {_n(float(c.std_all), 2, True)}"
+                for c in cov.rename(columns={"std.all": "std_all"}).itertuples()) + ". ")
+    bits = [f"{r.predictor} → {r.outcome}: β = {_n(r.beta_alone, 2, True)} alone, "
+            f"{_n(r.beta_together, 2, True)} together" for r in table.itertuples()]
+    txt = "; ".join(bits) + ". " + r_txt
+    outcomes = _list(list(dict.fromkeys(table.outcome)))
+    if bool((table.change < 0).all()):
+        txt += (f"Each path shrinks once the other predictors are in the model: alone, a predictor also carries the "
+                f"part of {outcomes} it shares with them. The joint model separates the unique contributions, "
+                "which is what \"relative effect\" means.")
+    else:
+        txt += "The paths do not all shrink together; check for suppression (a path growing or changing sign)."
+    return Narrative(txt)
+
+
+def describe_recovery(table: pd.DataFrame, instrument: Any = None) -> Narrative:
+    """How close the estimates come to the population values (simulated samples).
+
+    ``table`` is :func:`crm_research.hypotheses.compare_with_population` (``lhs, op, rhs,
+    population, estimate, difference``).
+    """
+    if table.empty:
+        return Narrative("")
+    parts = []
+    reg = table[table.op == "~"]
+    if len(reg):
+        parts.append("Structural paths (estimate vs population): " + "; ".join(
+            f"{r.rhs} → {r.lhs} {_n(r.estimate, 2, True)} vs {_n(r.population, 2, True)}" for r in reg.itertuples()) + ".")
+    ld = table[table.op == "=~"]
+    if len(ld):
+        items = ld[~ld.rhs.isin(set(table.lhs))]
+        if len(items):
+            cats = "a few answer categories"
+            if instrument is not None:
+                pts = sorted({instrument.scale_of(i).points for i in items.rhs if i in instrument.item_ids})
+                if pts:
+                    cats = f"{_list([str(p) for p in pts], 'or')} answer categories"
+            parts.append(f"Item loadings deviate from their population values by {_n(items.difference.mean(), 3)} "
+                         f"on average (the population loadings describe continuous responses; cutting them into "
+                         f"{cats} attenuates correlations, so estimated loadings tend to be lower).")
+    return Narrative(" ".join(parts))
+
+
+# =========================================================================== group comparison
+def describe_groups(split: Any) -> Narrative:
+    """The groups a multiple-group analysis compares, those left out, and caveats.
+
+    ``split`` is a :class:`crm_research.study.GroupSplit`.
+    """
+    used = split.sizes[split.sizes["analysed"]]
+    left = split.sizes[~split.sizes["analysed"]]
+    text = (f"The analysis compares **{len(used)} groups** of `{split.column}`: "
+            + ", ".join(f"{g} (n = {c:,})" for g, c in zip(used["group"], used["usable"]))
+            + f", {len(split.data):,} respondents in all.")
+    if len(left):
+        text += (f" Left out for fewer than {split.min_group_n} usable respondents: "
+                 + ", ".join(f"{g} (n = {c})" for g, c in zip(left["group"], left["usable"])) + ".")
+    if split.n_unknown:
+        text += f" {split.n_unknown} respondent(s) did not answer `{split.source}` and cannot be assigned to a group."
+    if len(used) and used["usable"].min() < 100:
+        text += " At least one group has fewer than 100 respondents: read the fit-index changes below with caution."
+    return Narrative(text)
+
+
+_LEVELS = ("configural", "metric", "scalar", "strict")
+
+
+def describe_invariance(inv: Any) -> Narrative:
+    """The highest level of measurement invariance the data support and what it allows."""
+    top = inv.highest
+    if top is None:
+        return Narrative("**Even the configural model is not acceptable**: the factor structure does not hold (or "
+                         "fit) in every group, so the groups cannot be compared on this model.")
+    rows = inv.table.set_index("step")
+    text = f"The highest level of invariance the data support is **{top}**. "
+    failed = [s for s in _LEVELS[_LEVELS.index(top) + 1:] if s in rows.index]
+    if failed:
+        r = rows.loc[failed[0]]
+        text += f"The {failed[0]} step fails (ΔCFI = {r['delta.cfi']:+.3f}, ΔRMSEA = {r['delta.rmsea']:+.3f}). "
+    if _LEVELS.index(top) >= 1:
+        text += "Loadings are equal across groups, so the structural paths below can be compared directly"
+        text += (" and, with equal intercepts, so could the construct means." if _LEVELS.index(top) >= 2 else
+                 "; construct means should not be compared (unequal intercepts).")
+    else:
+        text += ("Loadings differ between groups: the paths below are compared on the configural model, and a "
+                 "difference may reflect how the groups read the items rather than how the constructs relate.")
+    return Narrative(text)
+
+
+def describe_path_comparison(paths: pd.DataFrame, labels: Sequence[str], alpha: float, level: str) -> Narrative:
+    """Which structural paths differ across groups (Holm-adjusted), one line per path.
+
+    ``paths`` is :func:`crm_research.invariance.compare_paths`; ``labels`` the group labels;
+    ``level`` the measurement constraints kept (``metric`` or ``configural``).
+    """
+    lines = []
+    for r in paths.to_dict("records"):
+        betas = ", ".join(f"β = {r[f'std.all.{g}']:.2f} among {g}" for g in labels)
+        name = f"{r['hypothesis']} ({r['path']})" if r["hypothesis"] else r["path"]
+        lines.append(f"* **{name}**: {betas}; {r['verdict']}.")
+    differ = paths[paths["p_adj"] < alpha]
+    if len(differ):
+        summary = ("**The groups differ** in " + ", ".join(differ["hypothesis"].where(differ["hypothesis"] != "",
+                                                                                      differ["path"]))
+                   + f" (Holm-adjusted p < {alpha:g}): a single-sample estimate averages over groups in which the "
+                   "effect is not the same, and conclusions should be drawn per group.")
+    else:
+        summary = (f"**No path differs significantly** between the groups (all Holm-adjusted p ≥ {alpha:g}): the "
+                   "paths hold alike for these groups, within the precision this sample allows.")
+    if level == "configural":
+        summary += " Metric invariance is not supported, so these comparisons are tentative."
+    return Narrative(summary + "\n\n" + "\n".join(lines))
