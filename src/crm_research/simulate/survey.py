@@ -467,7 +467,7 @@ def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path 
     for k in sraw:
         if k not in higher:
             v.fail(f"second_order.{k}", f"{k!r} is not a higher-order construct of instrument {inst.id!r}"
-                   + (f"; expected one of {', '.join(higher)}" if higher else ""))
+                   + _near(k, higher) + (f"; expected one of {', '.join(higher)}" if higher else ""))
     second: dict[str, dict[str, float]] = {}
     for hid, c in higher.items():
         if hid not in sraw:
