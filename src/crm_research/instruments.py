@@ -1049,18 +1049,16 @@ def codebook_markdown(inst: Instrument) -> str:
         labelled = [i for i, v in enumerate(s.values) if any(s.labels[lg][i] is not None for lg in langs)]
         pts = "; ".join(f"{s.values[i]}=" + " / ".join(s.labels[lg][i] or "(no label)" for lg in langs)
                         for i in labelled)
-        bare = [str(v) for i, v in enumerate(s.values) if i not in labelled]
+        bare = [v for i, v in enumerate(s.values) if i not in labelled]
         extra = ""
         if bare and labelled:
-            extra = f" (points {', '.join(bare)} shown as numbers)" if len(bare) <= 3 else \
-                f" (points {bare[0]}-{bare[-1]} shown as numbers)" if len(labelled) == 2 and labelled == [0, len(s.values) - 1] \
-                else f" ({len(bare)} points shown as numbers)"
+            extra = f" (points {_runs(bare)} shown as numbers)"
         elif not labelled:
             extra = " (points shown as numbers, no labels)"
         out.append(f"- `{s.id}`: {s.points}-point, {s.range_text}" + (f"; {pts}" if pts else "") + extra)
     anchored = [it for it in inst.items if it.anchors]
     if anchored:
-        out += ["", "Items with their own end-point labels (semantic differentials):", ""]
+        out += ["", "Items with their own end-point labels (e.g. semantic differentials):", ""]
         for it in anchored:
             sc = inst.scale_of(it.id)
             ends = [f"{sc.min}=" + " / ".join(it.anchors['low'][lg] for lg in langs),
@@ -1068,6 +1066,18 @@ def codebook_markdown(inst: Instrument) -> str:
             out.append(f"- `{it.id}`: " + "; ".join(ends))
     out.append("")
     return "\n".join(out)
+
+
+def _runs(values: list[int]) -> str:
+    """``[1, 2, 3, 4, 6, 7]`` -> ``"1-4, 6-7"``."""
+    out, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            out.append(str(start) if start == v else f"{start}-{v}" if start >= 0 else f"{start} to {v}")
+            start = None
+    return ", ".join(out)
 
 
 def write_codebook(inst: Instrument, out_dir: str | Path) -> dict[str, Path]:
