@@ -136,55 +136,24 @@ def test_non_chain_defined_parameters_are_left_alone():
 
 
 # --------------------------------------------------------------------------- model comparison
-def _fit(chisq, df, n=400, cfi=0.95, rmsea=0.05, aic=1000.0, bic=1100.0):
-    return SimpleNamespace(fit_measures=dict(chisq=chisq, df=df, ntotal=n, cfi=cfi, tli=cfi - 0.01, rmsea=rmsea,
-                                             srmr=0.04, aic=aic, bic=bic), converged=True)
+def test_compare_models_is_the_one_in_sem():
+    from crm_research import sem
+
+    assert H.compare_models is sem.compare_models and H.ModelComparison is sem.ModelComparison
 
 
-def test_compare_models_hand_computed():
-    restricted = _fit(100.0, 50, cfi=0.950, rmsea=0.050, aic=1010.0, bic=1100.0)
-    full = _fit(90.0, 49, cfi=0.958, rmsea=0.046, aic=1002.0, bic=1096.0)
-    c = H.compare_models(restricted, full, names=("full mediation", "partial mediation"))
-    assert c.chisq_diff == pytest.approx(10.0) and c.df_diff == 1
-    # P(chi2_1 > 10) = erfc(sqrt(10 / 2))
-    assert c.pvalue == pytest.approx(math.erfc(math.sqrt(5.0)), rel=1e-10)
-    # lavaan's RMSEA of the difference: sqrt((10/400)/1 - 1/400) = .15
-    assert c.rmsea_diff == pytest.approx(0.15, abs=1e-12)
-    assert c.delta_cfi == pytest.approx(-0.008) and c.delta_rmsea == pytest.approx(0.004)
-    assert c.delta_aic == pytest.approx(8.0) and c.delta_bic == pytest.approx(4.0)
-    assert list(c.table.index) == ["full mediation", "partial mediation"]
-    assert c.table.loc["partial mediation", "chisq.diff"] == pytest.approx(10.0)
-    assert np.isnan(c.table.loc["full mediation", "pvalue.diff"])
+def test_compare_models_two_models_as_hypotheses_uses_them():
+    """The full- vs partial-mediation call of test_model: restricted first, named roles."""
+    fm = lambda chisq, df, cfi: SimpleNamespace(fit_measures=dict(chisq=chisq, df=df, ntotal=400, cfi=cfi,  # noqa
+                                                                  rmsea=0.05, aic=1000.0, bic=1100.0))
+    c = H.compare_models(fm(100.0, 50, .950), fm(90.0, 49, .958), names=("full mediation", "partial mediation"))
+    assert c.names == ("full mediation", "partial mediation")
+    assert (c.restricted, c.full, c.preferred) == ("full mediation", "partial mediation", "partial mediation")
+    assert list(c.table.index) == ["partial mediation", "full mediation"]      # lavaan's order
+    assert c.table.loc["full mediation", "chisq.diff"] == pytest.approx(10.0)
     assert "partial mediation model fits significantly better than the full mediation model" in c.verdict
-    assert "\u0394\u03c7\u00b2(1) = 10.00, p = .002" in c.verdict
-    assert c.apa() == "\u0394\u03c7\u00b2(1) = 10.00, p = .002"
-    assert "Chi-squared difference test" in c.summary() and "<table" in c._repr_html_()
-
-
-def test_compare_models_not_significant_prefers_restricted():
-    c = H.compare_models(_fit(100.0, 50), _fit(99.0, 49))
-    assert c.pvalue > 0.05 and "prefer the more parsimonious restricted model" in c.verdict
-    c2 = H.compare_models(_fit(100.0, 50), _fit(99.0, 49), names=("constrained model", "free model"))
-    assert "parsimonious constrained model" in c2.verdict
-    assert c.rmsea_diff == 0.0   # chi-square difference below its df
-
-
-def test_compare_models_rejects_non_nested():
-    hs, med = lavaan_result("hs_cfa"), lavaan_result("hs_mediation")   # equivalent models, df 24 both
-    with pytest.raises(ModelError, match="same degrees of freedom"):
-        H.compare_models(hs, med)
-    with pytest.raises(ModelError, match="pass the model with more degrees of freedom first"):
-        H.compare_models(_fit(90.0, 49), _fit(100.0, 50))
-    with pytest.raises(ModelError, match="different samples"):
-        H.compare_models(_fit(100.0, 50, n=400), _fit(90.0, 49, n=399))
-    with pytest.raises(ModelError, match="chisq"):
-        H.compare_models(SimpleNamespace(fit_measures={"df": 3}), _fit(1.0, 2))
-
-
-def test_compare_models_warns_when_restricted_fits_better():
-    c = H.compare_models(_fit(90.0, 50), _fit(95.0, 49))
-    assert any("restricted model fits better" in w for w in c.warnings)
-    assert c.pvalue == 1.0
+    c2 = H.compare_models(fm(100.0, 50, .95), fm(99.0, 49, .95), names=("constrained model", "free model"))
+    assert c2.preferred == "constrained model" and "parsimonious constrained model" in c2.verdict
 
 
 def test_compare_models_warns_on_different_variables():
@@ -251,3 +220,196 @@ def test_test_hypotheses_with_bootstrap_is_reproducible(inst):
     r = a.indirect.iloc[0]
     assert r["ci.lower"] < r["est"] < r["ci.upper"]
     assert "boot.perc.lower" in a.indirect.columns
+
+
+# --------------------------------------------------------------------------- any instrument
+HS_INSTRUMENT = REF / "hs_abilities.yaml"     # VIS, TXT, single-item SPD; models direct/mediated/both/textual
+
+
+@pytest.fixture(scope="module")
+def abil():
+    from crm_research.instruments import load_instrument
+
+    return load_instrument(HS_INSTRUMENT)
+
+
+@pytest.fixture(scope="module")
+def hs():
+    return pd.read_csv(REF / "HolzingerSwineford1939.csv")
+
+
+_RENAME = {"visual": "VIS", "textual": "TXT", "speed": "SPD"}
+
+
+def _lavaan(name):
+    res = lavaan_result(name)
+    e = res.estimates.copy()
+    e["lhs"], e["rhs"] = e.lhs.replace(_RENAME), e.rhs.replace(_RENAME)
+    res.estimates = e
+    return res
+
+
+@needs_sem
+@pytest.mark.parametrize("reliability, ref", [(None, "hs_si_zero"), (0.8, "hs_si_rel80")])
+def test_model_with_single_item_outcome_matches_lavaan(abil, hs, reliability, ref):
+    """Model "direct" is hs_si_zero.lav / hs_si_rel80.lav: the instrument writes the same fixed
+    error variance, and the hypothesis table carries lavaan's numbers."""
+    import dataclasses
+
+    inst = abil
+    if reliability is not None:
+        spd = dataclasses.replace(abil.construct("SPD"), reliability=reliability)
+        inst = dataclasses.replace(abil, constructs=tuple(spd if c.id == "SPD" else c for c in abil.constructs))
+    t = H.test_model(hs, inst, "direct", missing="listwise")
+    lav = _lavaan(ref)
+    tab = t.hypotheses.set_index("hypothesis")
+    for hid, x in (("Hb", "VIS"), ("Hc", "TXT")):
+        row = lav_row(lav, "SPD", "~", x)
+        for col in ("est", "se", "std.all", "pvalue"):
+            assert tab.loc[hid, col] == pytest.approx(row[col], abs=1e-3), (hid, col)
+    assert t.results["model"].fit_measures["chisq"] == pytest.approx(lav.fit_measures["chisq"], abs=1e-3)
+    assert t.comparison is None and t.partial_hypotheses is None      # no indirect effect declared
+    assert (t.missing, t.n_used, t.n_input) == ("listwise", 301, 301)
+    # the relative-effects parameters are the standardized paths lavaan reports
+    rel = t.relative_effects.set_index("effect")
+    assert rel.loc["std.SPD.VIS", "estimate"] == pytest.approx(lav_row(lav, "SPD", "~", "VIS")["std.all"], abs=1e-3)
+    assert rel.loc["diff.SPD.VIS.TXT", "estimate"] == pytest.approx(
+        rel.loc["std.SPD.VIS", "estimate"] - rel.loc["std.SPD.TXT", "estimate"], abs=1e-12)
+    assert rel.loc["diff.SPD.VIS.TXT", "kind"] == "path difference"
+    assert rel.loc["diff.SPD.VIS.TXT", "description"] == "(VIS \u2192 SPD) \u2212 (TXT \u2192 SPD)"
+    d = rel.loc["diff.SPD.VIS.TXT"]
+    assert d["ci.lower"] < d["estimate"] < d["ci.upper"] and d["ci"] == "delta"
+    assert d["significant"] == (d["ci.lower"] > 0 or d["ci.upper"] < 0)
+
+
+@needs_sem
+def test_relative_effects_with_an_endogenous_predictor(abil, hs):
+    """Model "both": SPD ~ VIS + TXT with TXT ~ VIS.  The := standardized paths use the implied
+    variances through TXT and must equal the std.all the standardization computes."""
+    syntax = H.relative_effects_syntax(abil, "both")
+    assert "var.TXT :=" in syntax and "var.SPD :=" in syntax and "cov.TXT.VIS :=" in syntax
+    t = H.test_model(hs, abil, "both", missing="listwise")
+    est = t.results["model"].estimates
+    rel = t.relative_effects.set_index("effect")
+    for x in ("VIS", "TXT"):
+        std = est[(est.op == "~") & (est.lhs == "SPD") & (est.rhs == x)]["std.all"].iloc[0]
+        assert rel.loc[f"std.SPD.{x}", "estimate"] == pytest.approx(std, abs=1e-9)
+        assert rel.loc[f"std.SPD.{x}", "se"] > 0
+    # same fit as the plain model: the labels only name parameters
+    from crm_research import instruments, sem
+
+    plain = sem.fit(instruments.structural_syntax(abil, "both"), hs)
+    assert t.results["model"].fit_measures["chisq"] == pytest.approx(plain.fit_measures["chisq"], abs=1e-8)
+    # the direct path of the declared indirect effect is in the model: no partial alternative
+    assert t.comparison is None and len(t.mediation) == 1
+    assert list(t.indirect.effect) == ["ind_VIS_SPD"]            # relative-effect helpers left out
+
+
+@needs_sem
+def test_no_multi_predictor_outcome_gives_plain_syntax_and_empty_table(abil, hs):
+    from crm_research import instruments
+
+    assert H.relative_effects_syntax(abil, "textual") == instruments.structural_syntax(abil, "textual")
+    t = H.test_model(hs, abil, "textual", missing="listwise")
+    assert t.relative_effects.empty
+    assert list(t.relative_effects.columns) == ["effect", "kind", "outcome", "predictor", "other", "mediator",
+                                                "description", "estimate", "se", "ci.lower", "ci.upper",
+                                                "significant", "ci"]
+    assert H.relative_effects(lavaan_result("hs_cfa")).empty
+
+
+@needs_sem
+def test_mediated_model_is_compared_with_its_partial_alternative(abil, hs):
+    t = H.test_model(hs, abil, "mediated", missing="listwise")
+    both = H.test_model(hs, abil, "both", missing="listwise")
+    assert t.comparison is not None and t.comparison.df_diff == 1
+    # the partial model of "mediated" is "both"
+    assert t.results["partial"].fit_measures["chisq"] == pytest.approx(
+        both.results["model"].fit_measures["chisq"], abs=1e-6)
+    assert t.comparison.chisq_diff == pytest.approx(t.results["model"].fit_measures["chisq"]
+                                                    - both.results["model"].fit_measures["chisq"], abs=1e-9)
+    assert "Mediation" in t.summary() and t.mediation.iloc[0].path == "VIS \u2192 TXT \u2192 SPD"
+
+
+@needs_sem
+def test_alone_vs_together_refits_one_model_per_predictor(abil, hs):
+    from crm_research import sem
+
+    t = H.test_model(hs, abil, "direct", missing="listwise")
+    avt = H.alone_vs_together(hs, abil, t)
+    assert list(avt.predictor) == ["VIS", "TXT"] and set(avt.outcome) == {"SPD"}
+    a = avt.set_index("predictor")
+    est = t.results["model"].estimates
+    for x in ("VIS", "TXT"):
+        assert a.loc[x, "beta_together"] == pytest.approx(
+            est[(est.op == "~") & (est.rhs == x)]["std.all"].iloc[0], abs=1e-12)
+    # TXT alone is the model "textual"; VIS alone is SPD ~ VIS
+    alone_txt = H.test_model(hs, abil, "textual", missing="listwise").hypotheses.set_index("hypothesis")
+    assert a.loc["TXT", "beta_alone"] == pytest.approx(alone_txt.loc["Hc", "std.all"], abs=1e-8)
+    vis = sem.fit("VIS =~ x1 + x2 + x3\nSPD =~ x7\nx7 ~~ 0*x7\nSPD ~ VIS", hs)
+    assert a.loc["VIS", "beta_alone"] == pytest.approx(vis.get("SPD", "~", "VIS")["std.all"], abs=1e-8)
+    assert a.loc["TXT", "change"] == pytest.approx(a.loc["TXT", "beta_together"] - a.loc["TXT", "beta_alone"])
+    assert set(avt.attrs["fits"]) == {"SPD ~ VIS", "SPD ~ TXT"} and (avt.n == 301).all()
+    # from a plain SEMResult (paths read from its regressions) the same table
+    again = H.alone_vs_together(hs, abil, t.results["model"], missing="listwise")
+    pd.testing.assert_frame_equal(avt, again)
+    assert H.alone_vs_together(hs, abil, H.test_model(hs, abil, "textual", missing="listwise")).empty
+
+
+@needs_sem
+def test_missing_ml_uses_every_respondent_listwise_only_complete_ones(abil):
+    d = pd.read_csv(REF / "hs_missing.csv")
+    items = [f"x{i}" for i in range(1, 8)]
+    ml = H.test_model(d, abil, "direct", missing="ml")
+    lw = H.test_model(d, abil, "direct", missing="listwise")
+    assert ml.n_input == lw.n_input == len(d) == 301
+    assert ml.n_used == int(d[items].notna().any(axis=1).sum()) == 300       # row 8 is empty
+    assert lw.n_used == int(d[items].notna().all(axis=1).sum()) < 260
+    assert "full-information ML" in ml.summary() and "listwise deletion" in lw.summary()
+    assert ml.results["model"].missing == "ml" and lw.results["model"].missing == "listwise"
+    assert ml.hypotheses.loc[0, "est"] != pytest.approx(lw.hypotheses.loc[0, "est"], abs=1e-4)
+
+
+@needs_sem
+def test_fiml_bootstrap_through_test_model(abil):
+    d = pd.read_csv(REF / "hs_missing.csv")
+    a = H.test_model(d, abil, "direct", missing="ml", bootstrap=60, seed=4)
+    b = H.test_model(d, abil, "direct", missing="ml", bootstrap=60, seed=4)
+    pd.testing.assert_frame_equal(a.relative_effects, b.relative_effects)
+    assert a.bootstrap == 60 and a.relative_effects.ci.iloc[0].startswith("bootstrap")
+    draws = H.bootstrap_draws(a.results["model"], "diff.SPD.VIS.TXT")
+    assert len(draws) == a.results["model"].bootstrap.n_ok and draws.std() > 0
+    r = a.relative_effects.set_index("effect").loc["diff.SPD.VIS.TXT"]
+    assert r["ci.lower"] < r["estimate"] < r["ci.upper"]
+
+
+def test_bad_arguments_are_named(abil, hs):
+    with pytest.raises(InstrumentError, match="nope"):
+        H.test_model(hs, abil, "nope")
+    with pytest.raises(ModelError, match="pairwise"):
+        H.test_model(hs, abil, "direct", missing="pairwise")
+    with pytest.raises(ModelError, match="bootstrap"):
+        H.fit_model("f =~ x1 + x2 + x3", hs, bootstrap=-5)
+    with pytest.raises(InstrumentError, match="nope"):
+        H.relative_effects_syntax(abil, "nope")
+    with pytest.raises(ModelError, match="not fitted with a bootstrap"):
+        H.bootstrap_draws(lavaan_result("hs_cfa"), "x")
+
+
+def test_r_squared_is_one_minus_standardized_residual_variance():
+    r2 = H.r_squared(lavaan_result("hs_si_zero"))
+    # lavaan's inspect(fit, "r2") for speed: .025
+    assert r2 == {"speed": pytest.approx(0.025, abs=5e-4)}
+
+
+def test_compare_with_population_implied_betas():
+    R = pd.DataFrame([[1, .5, .4], [.5, 1, .3], [.4, .3, 1]], index=["A", "B", "Y"], columns=["A", "B", "Y"])
+    pop = SimpleNamespace(standardized_parameters=lambda: pd.DataFrame(
+        {"lhs": ["A"], "op": ["=~"], "rhs": ["a1"], "std.all": [0.8]}), latent_correlations=lambda: R)
+    est = pd.DataFrame({"lhs": ["A", "Y", "Y"], "op": ["=~", "~", "~"], "rhs": ["a1", "A", "B"],
+                        "est": [1, .3, .2], "std.all": [.75, .35, .12]})
+    out = H.compare_with_population(est, pop).set_index(["lhs", "op", "rhs"])
+    # beta = R_xx^-1 r_xy: [[1, .5], [.5, 1]]^-1 [.4, .3] = [(.4 - .15), (.3 - .2)] / .75
+    assert out.loc[("Y", "~", "A"), "population"] == pytest.approx(0.25 / 0.75)
+    assert out.loc[("Y", "~", "B"), "population"] == pytest.approx(0.10 / 0.75)
+    assert out.loc[("A", "=~", "a1"), "difference"] == pytest.approx(-0.05)

@@ -38,7 +38,7 @@ def hs():
 
 @pytest.fixture(scope="module")
 def inv(hs):
-    return measurement_invariance(HS_MODEL, hs, "school")
+    return measurement_invariance(HS_MODEL, hs, "school", missing="listwise")   # as the references
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_configural_with_labelled_instrument_syntax_is_free(eco, inst):
 
 # ----------------------------------------------------------------- structural paths
 def test_compare_paths_matches_lavaan_lrt(eco, inst):
-    t = compare_paths("combined", eco, "segment", instrument=inst)
+    t = compare_paths("combined", eco, "segment", instrument=inst, missing="listwise")
     assert list(t["path"]) == ["SAT ~ OPS", "SAT ~ CRM", "LOY ~ SAT"]
     row = t.set_index("path").loc["SAT ~ OPS"]
     free, equal = _ref("eco_mg_metric"), _ref("eco_mg_h1equal")
@@ -225,8 +225,10 @@ def test_bad_input(hs):
     with pytest.raises(ModelError, match="1 group"):
         measurement_invariance(HS_MODEL, hs.assign(one="x"), "one")
     tiny = pd.concat([hs[hs.school == "Pasteur"], hs[hs.school == "Grant-White"].head(6)])
-    with pytest.raises(ModelError, match="'Grant-White'.*6 complete case"):
+    with pytest.raises(ModelError, match="'Grant-White'.*6 respondent"):
         measurement_invariance(HS_MODEL, tiny, "school")
+    with pytest.raises(ModelError, match="'Grant-White'.*6 complete case"):
+        measurement_invariance(HS_MODEL, tiny, "school", missing="listwise")
     with pytest.raises(ModelError, match="unknown invariance step"):
         measurement_invariance(HS_MODEL, hs, "school", steps=("configural", "weak"))
     with pytest.raises(ModelError, match="nesting order"):
@@ -244,3 +246,30 @@ def test_small_group_warns(hs):
     small = pd.concat([hs[hs.school == "Pasteur"], hs[hs.school == "Grant-White"].head(60)])
     r = measurement_invariance(HS_MODEL, small, "school", steps=("configural", "metric"))
     assert any("small group" in w and "Grant-White" in w for w in r.warnings)
+
+
+# ----------------------------------------------------------------- missing answers
+def test_missing_ml_uses_every_respondent_listwise_the_complete(hs):
+    from crm_research import sem
+
+    d = pd.read_csv(REF / "hs_missing.csv")
+    xs = [f"x{i}" for i in range(1, 10)]
+    ml = measurement_invariance(HS_MODEL, d, "school", steps=("configural", "metric"))      # default: ml
+    lw = measurement_invariance(HS_MODEL, d, "school", steps=("configural", "metric"), missing="listwise")
+    assert ml.missing == "ml" and lw.missing == "listwise"
+    any_obs, complete = d[xs].notna().any(axis=1), d[xs].notna().all(axis=1)
+    assert ml.nobs_groups == [int(any_obs[d.school == g].sum()) for g in ml.group_labels]
+    assert lw.nobs_groups == [int(complete[d.school == g].sum()) for g in lw.group_labels]
+    assert sum(ml.nobs_groups) == 300 and sum(lw.nobs_groups) < 260
+    assert all(f.missing == "ml" and f.nobs == 300 for f in ml.fits.values())
+    assert "full-information ML" in ml.summary() and "listwise deletion" in lw.summary()
+    # the table's test is sem.compare_models of the two fits (multi-group, FIML)
+    c = sem.compare_models(ml.fits["configural"], ml.fits["metric"])
+    row = ml.table.set_index("step").loc["metric"]
+    assert row["chisq.diff"] == pytest.approx(c.chisq_diff, abs=1e-12) and row["df.diff"] == c.df_diff == 6
+    assert row["pvalue.diff"] == pytest.approx(c.pvalue, abs=1e-12)
+    t = compare_paths("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\ntextual ~ visual", d, "school")
+    assert t.attrs["missing"] == "ml" and sum(t.attrs["nobs_groups"].values()) == int(
+        d[["x1", "x2", "x3", "x4", "x5", "x6"]].notna().any(axis=1).sum())
+    with pytest.raises(ModelError, match="pairwise"):
+        measurement_invariance(HS_MODEL, d, "school", missing="pairwise")

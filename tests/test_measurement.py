@@ -192,7 +192,9 @@ def test_apa_formatting():
 def test_standardized_loadings_table_and_flags():
     res = lavaan_result("seed_ops")
     L = m.standardized_loadings(res, m.Thresholds(loading=0.70))
-    assert list(L.columns) == ["construct", "level", "item", "loading", "est", "se", "z", "pvalue", "flag"]
+    assert list(L.columns) == ["construct", "level", "item", "loading", "est", "se", "z", "pvalue", "single_item",
+                               "flag"]
+    assert not L.single_item.any()
     row = L[(L.construct == "SQ") & (L["item"] == "SQ3")].iloc[0]
     lav = lav_row(res, "SQ", "=~", "SQ3")
     assert row.loading == pytest.approx(lav["std.all"]) and row.z == pytest.approx(lav["z"])
@@ -312,9 +314,18 @@ def test_missing_rows_are_deleted_listwise_with_warning(survey, inst):
     data.loc[[3, 10, 11], "UI2"] = np.nan
     res = lavaan_result("seed_ops")
     rep = m.assess_measurement(data, inst, constructs=["OPS", "SAT", "LOY"], result=res, higher_order_result=res,
-                               omega=None, harman=None)
-    assert rep.n_obs == 397
+                               omega=None, harman=None, missing="listwise")
+    assert rep.n_obs == 397 and rep.n_input == 400 and rep.n_complete == 397 and rep.missing == "listwise"
     assert any("3 of 400" in w and "listwise" in w for w in rep.warnings)
+    assert "listwise deletion: 397 of 400" in rep.summary()
+    # missing="ml" keeps every respondent; alpha then comes from the EM covariance matrix
+    ml = m.assess_measurement(data, inst, constructs=["OPS", "SAT", "LOY"], result=res, higher_order_result=res,
+                              omega=None, harman=None, missing="ml")
+    assert ml.n_obs == 400 and ml.n_complete == 397 and ml.missing == "ml"
+    assert "full-information ML" in ml.summary() and not any("listwise" in w for w in ml.warnings)
+    ui_lw = rep.reliability.set_index("construct").loc["UI", "alpha"]
+    ui_ml = ml.reliability.set_index("construct").loc["UI", "alpha"]
+    assert ui_ml != ui_lw and ui_ml == pytest.approx(ui_lw, abs=0.01)
 
 
 def test_unknown_construct_and_too_few_rows(survey, inst):
@@ -322,8 +333,13 @@ def test_unknown_construct_and_too_few_rows(survey, inst):
 
     with pytest.raises(InstrumentError, match="NOPE"):
         m.assess_measurement(survey, inst, constructs=["NOPE"])
-    with pytest.raises(ModelError, match="complete respondents"):
+    with pytest.raises(ModelError, match="only 4 respondents for 3 items"):
         m.assess_measurement(survey.head(4), inst, constructs=["SAT"], result=lavaan_result("seed_ops"))
+    with pytest.raises(ModelError, match="only 4 complete respondents"):
+        m.assess_measurement(survey.head(4), inst, constructs=["SAT"], result=lavaan_result("seed_ops"),
+                             missing="listwise")
+    with pytest.raises(ConfigError, match="missing"):
+        m.assess_measurement(survey, inst, constructs=["SAT"], missing="pairwise")
 
 
 def test_negative_loading_warns_about_reverse_keying(survey, inst):
@@ -385,3 +401,88 @@ def test_assess_measurement_is_deterministic(survey, inst):
     pd.testing.assert_frame_equal(a.reliability, b.reliability)
     pd.testing.assert_frame_equal(a.fornell_larcker, b.fornell_larcker)
     assert a.summary() == b.summary()
+
+
+# --------------------------------------------------------------------------- single-item constructs
+@pytest.fixture(scope="module")
+def abil():
+    return instruments.load_instrument(REF / "hs_abilities.yaml")   # VIS, TXT (3 items), SPD (x7 alone)
+
+
+def _with_reliability(inst, cid, r):
+    import dataclasses
+
+    c = dataclasses.replace(inst.construct(cid), reliability=r)
+    return dataclasses.replace(inst, constructs=tuple(c if x.id == cid else x for x in inst.constructs))
+
+
+_LAV = {"visual": "VIS", "textual": "TXT", "speed": "SPD"}
+
+
+@needs_sem
+@pytest.mark.parametrize("reliability, ref", [(None, "hs_si_zero"), (0.8, "hs_si_rel80")])
+def test_single_item_construct_in_the_measurement_tables(abil, reliability, ref):
+    hs = pd.read_csv(REF / "HolzingerSwineford1939.csv")
+    inst = abil if reliability is None else _with_reliability(abil, "SPD", reliability)
+    rep = m.assess_measurement(hs, inst, missing="listwise", harman_cfa=True)
+    lav = lavaan_result(ref)
+    # the CFA of three correlated constructs is the just-identified structural model of the reference
+    assert rep.fit.loc["first-order CFA", "chisq"] == pytest.approx(lav.fit_measures["chisq"], abs=1e-3)
+    assert rep.fit.loc["first-order CFA", "df"] == lav.fit_measures["df"] == 12
+    L = rep.loadings.set_index("item")
+    for lhs, item in (("visual", "x2"), ("textual", "x6"), ("speed", "x7")):
+        assert L.loc[item, "loading"] == pytest.approx(lav_row(lav, lhs, "=~", item)["std.all"], abs=1e-3)
+    assert L.loc["x7", "single_item"] and not L.loc["x7", "flag"] and not L.loc["x2", "single_item"]
+    # reliability row: no alpha/omega/CR/AVE, the declared (or assumed) reliability, never flagged
+    R = rep.reliability.set_index("construct")
+    spd = R.loc["SPD"]
+    assert spd.single_item and spd.n_items == 1 and not spd.flag and spd.problems == ""
+    assert all(np.isnan(spd[c]) for c in ("alpha", "omega", "cr", "ave", "sqrt_ave"))
+    assert spd.reliability == (1.0 if reliability is None else 0.8)
+    assert "single item" in spd.note and ("assumed 1" in spd.note if reliability is None else ".80 declared" in spd.note)
+    assert not R.loc["VIS"].single_item and R.loc["VIS", "alpha"] > 0 and np.isnan(R.loc["VIS", "reliability"])
+    assert rep.single_items == ["SPD"] and "reliability" not in rep.flagged or "SPD" not in rep.flagged["reliability"]
+    # HTMT undefined for its pairs, said so; Fornell-Larcker judged by the other construct
+    assert np.isnan(rep.htmt.loc["SPD", "VIS"]) and not np.isnan(rep.htmt.loc["VIS", "TXT"])
+    d = rep.discriminant.set_index(["construct_1", "construct_2"])
+    assert d.loc[("VIS", "SPD"), "htmt_ok"] is None and "SPD is a single item" in d.loc[("VIS", "SPD"), "note"]
+    fl = rep.fornell_larcker
+    assert np.isnan(fl.loc["SPD", "SPD"])
+    r = abs(fl.loc["TXT", "SPD"])
+    assert d.loc[("TXT", "SPD"), "fornell_larcker_ok"] == bool(fl.loc["TXT", "TXT"] > r)
+    assert any("HTMT is undefined for a single-item construct" in n for n in rep.notes)
+    assert any(n.startswith("SPD is measured by a single item (x7)") for n in rep.notes)
+    # tables and text say "single item"
+    t = rep.apa_tables()
+    rel = t["reliability"].set_index("Construct")
+    assert rel.loc["SPD"].iloc[2] == "single item" and rel.loc["SPD", "CR"] == "\u2014"
+    assert "Note" in rel.columns and rel.loc["VIS", "Note"] == ""
+    assert t["htmt"].loc["SPD", "VIS"] == "n/a" and t["fornell_larcker"].loc["SPD", "SPD"] == "\u2014"
+    assert t["loadings"].set_index("Indicator").loc["x7"].iloc[-1] == "single item"
+    s = rep.summary()
+    assert "SPD: single item" in s and "HTMT is undefined for single-item constructs (SPD)" in s
+    assert "omega of SPD" not in s          # no "needs 3 items" warning for a single item
+    md = rep.to_markdown()
+    assert "single item" in md and "Notes:" in md
+    assert rep.harman.comparison is not None and rep.harman.comparison.df_diff == 3
+
+
+@needs_sem
+def test_single_item_measurement_with_fiml(abil):
+    d = pd.read_csv(REF / "hs_missing.csv")
+    items = ["x1", "x2", "x3", "x4", "x5", "x6", "x7"]
+    rep = m.assess_measurement(d, _with_reliability(abil, "SPD", 0.8), missing="ml", harman=None)
+    assert rep.missing == "ml" and rep.n_obs == int(d[items].notna().any(axis=1).sum()) == 300
+    assert rep.n_input == 301 and rep.n_complete == int(d[items].notna().all(axis=1).sum())
+    assert rep.results["first_order"].missing == "ml" and rep.results["first_order"].nobs == 300
+    # the error variance of x7 is fixed from its observed answers: (1 - .8) var(x7)
+    est = rep.results["first_order"].estimates
+    theta = est[(est.lhs == "x7") & (est.op == "~~") & (est.rhs == "x7")].iloc[0]
+    assert theta["est"] == pytest.approx(0.2 * d["x7"].var(ddof=1), rel=1e-12) and theta["se"] == 0
+    # alpha from the EM covariance matrix = alpha of the saturated ML moments
+    from crm_research import sem
+
+    C = sem.sample_moments(d, items, missing="ml").cov        # EM over all assessed items (lavaan's h1)
+    a, _, _ = m.alpha_from_cov(C.loc[["x1", "x2", "x3"], ["x1", "x2", "x3"]], 300)
+    assert rep.reliability.set_index("construct").loc["VIS", "alpha"] == pytest.approx(a, abs=1e-12)
+    assert "full-information ML" in rep.summary()

@@ -15,7 +15,7 @@ from crm_research import instruments
 from crm_research import path_diagram as P
 from crm_research.errors import CRMResearchError, ModelError
 
-from _helpers import REF
+from _helpers import REF, lavaan_result
 
 
 def lavaan(name: str) -> dict:
@@ -266,3 +266,29 @@ def test_diagram_of_a_fitted_model(inst):
     assert ("CRM", "LOY") in lab   # the direct path of the partial model
     labels, _, nodes = rendered_boxes(d.figure)
     assert len(labels) == len(d._graph.edges) and len(nodes) == len(d._graph.nodes)
+
+
+# --------------------------------------------------------------------------- single-item constructs
+@pytest.mark.parametrize("ref, text", [("hs_si_zero", "\u03b5 = 0 (fixed)"), ("hs_si_rel80", "\u03b5 = .20 (fixed)")])
+def test_single_item_construct_drawn_with_its_fixed_error_variance(ref, text):
+    """lavaan's estimates of speed =~ x7 with x7's error variance fixed (0, or (1 - .8) var(x7):
+    standardized .20): the indicator box says so; the multi-item indicators say nothing."""
+    res = lavaan_result(ref)
+    d = P.path_diagram(res, engine="matplotlib")
+    nodes = d._graph.nodes
+    assert nodes["x7"].text == "x7\n" + text and nodes["x7"].owner == "speed"
+    assert nodes["x1"].text == "x1" and nodes["speed"].kind == "latent"
+    lab = {(e.src, e.dst): e.label for e in d._graph.edges}
+    est = pd.DataFrame(res.estimates)
+    lam = est[(est.lhs == "speed") & (est.op == "=~")]["std.all"].iloc[0]   # 1, or sqrt(.8)
+    assert lab[("speed", "x7")] == P.apa_number(lam) and lam == pytest.approx(1.0 if ref == "hs_si_zero" else
+                                                                             0.894, abs=1e-3)   # fixed: no stars
+    assert _q_text(text) in P.dot_source(res)
+    unstd = P.path_diagram(res, engine="matplotlib", std=False)._graph.nodes["x7"].text
+    assert unstd.endswith("(fixed)") and ("= 0 (" in unstd if ref == "hs_si_zero" else "= 0.24 (" in unstd)
+    labels, _, boxes = rendered_boxes(d.figure)
+    assert len(boxes) == len(nodes)
+
+
+def _q_text(s):
+    return s.replace("\n", "\\n")

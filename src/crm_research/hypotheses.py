@@ -1,10 +1,21 @@
-"""The study's hypotheses: the table a paper prints, indirect effects and mediation
-verdicts, and nested model comparison (full vs partial mediation).
+"""The study's hypotheses, tested for any instrument and any declared model: the table a
+paper prints, indirect effects and mediation verdicts, full vs partial mediation, relative
+effects of several predictors of one outcome, and the refits that show each predictor alone.
 
-    >>> from crm_research import hypotheses, instruments                      # doctest: +SKIP
-    >>> inst = instruments.load_instrument("surveys/ecommerce_crm.yaml")        # doctest: +SKIP
-    >>> t = hypotheses.test_hypotheses(data, inst, "ops", bootstrap=1000, seed=1)  # doctest: +SKIP
-    >>> print(t.summary())                                                      # doctest: +SKIP
+    >>> from crm_research import hypotheses, instruments                        # doctest: +SKIP
+    >>> inst = instruments.load_instrument("surveys/ecommerce_crm.yaml")          # doctest: +SKIP
+    >>> t = hypotheses.test_model(data, inst, "combined", bootstrap=1000, seed=1)  # doctest: +SKIP
+    >>> print(t.summary())                                                        # doctest: +SKIP
+
+Fitting (every function takes ``missing="ml"`` (full-information ML, the default) or
+``"listwise"``, and records which on its result, with the number of respondents used):
+
+- :func:`fit_model` — :func:`crm_research.sem.fit` with a bootstrap of ``bootstrap`` replicates.
+- :func:`test_model` — one declared model (its relative-effects syntax, which fits exactly as
+  the plain model) and, when it declares indirect effects, its partial-mediation alternative:
+  hypothesis tables, indirect effects, mediation verdicts, relative effects and the
+  chi-square difference test between the two (:func:`crm_research.sem.compare_models`).
+- :func:`alone_vs_together` — each predictor of a multi-predictor outcome refitted alone.
 
 Working from any fitted model (a :func:`crm_research.sem.fit` result, or its lavaan-style
 estimates table):
@@ -16,8 +27,13 @@ estimates table):
   the model was fitted with ``se="bootstrap"``).
 - :func:`mediation_table` — per indirect effect the direct path and a verdict: full,
   partial or no mediation (Zhao, Lynch & Chen 2010 types).
-- :func:`compare_models` — chi-square difference test as lavaan's ``lavTestLRT`` (standard
-  ML), with RMSEA of the difference, delta CFI / RMSEA, AIC and BIC.
+- :func:`relative_effects_syntax` / :func:`relative_effects` — standardized paths of every
+  outcome with two or more predictors as ``:=`` parameters, with their pairwise differences,
+  so that one bootstrap gives the CI of "which predictor matters more".
+- :func:`r_squared`, :func:`bootstrap_draws`, :func:`compare_with_population`.
+
+Nothing here knows the bundled study's construct or model names: everything comes from the
+instrument's hypotheses and models.
 """
 from __future__ import annotations
 
@@ -25,22 +41,47 @@ import html
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .errors import ModelError
-from .measurement import _estimates, _fit_measures, _indent, _markdown, _sem_warnings, apa_number, apa_p
+from .errors import InstrumentError, ModelError
+from .measurement import apa_number, apa_p
+from .sem.compare import ModelComparison, compare_models
+from .sem.result import estimates_of, fit_measures_of, fit_sentence, warnings_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .instruments import Hypothesis, Instrument
 
-__all__ = ["hypothesis_table", "indirect_effects", "mediation_table", "compare_models", "ModelComparison",
-           "test_hypotheses", "HypothesisTest", "format_hypothesis_table"]
+__all__ = ["hypothesis_table", "indirect_effects", "mediation_table", "format_hypothesis_table",
+           "fit_model", "test_model", "HypothesisTest", "relative_effects_syntax", "relative_effects",
+           "alone_vs_together", "r_squared", "bootstrap_draws", "compare_with_population",
+           "compare_models", "ModelComparison", "test_hypotheses"]
 
 ARROW = "\u2192"
+MINUS = "\u2212"
 _SIGN = {"positive": "+", "negative": "-"}
+MISSING = ("ml", "listwise")
+
+
+def _indent(s: str, n: int) -> str:
+    pad = " " * n
+    return "\n".join(pad + line for line in s.splitlines())
+
+
+def _markdown(df: pd.DataFrame, index: bool = False) -> str:
+    cols = ([""] if index else []) + [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, r in df.iterrows():
+        cells = ([str(idx)] if index else []) + [str(v).replace("|", "\\|") for v in r.values]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _p_eq(p: float) -> str:
+    s = apa_p(p)
+    return s if s.startswith("<") else f"= {s}"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -119,7 +160,7 @@ def hypothesis_table(result: Any, hypotheses: "Instrument | Iterable[Hypothesis]
     ModelError
         A hypothesis' path is not in the model.
     """
-    est = _estimates(result)
+    est = estimates_of(result)
     hyps, strict = _hyps(hypotheses, model)
     labels = {h.label for h in hyps}
     rows = []
@@ -209,8 +250,18 @@ def _chain(est: pd.DataFrame, labels: Sequence[str]) -> list[str] | None:
     return path if len(path) == len(edges) + 1 else None
 
 
+_RELATIVE_PREFIXES = ("std", "diff", "ind", "inddiff", "var", "cov")
+
+
+def _is_relative_name(name: str) -> bool:
+    """A defined parameter written by :func:`relative_effects_syntax` (``std.SAT.OPS``, ``var.SAT``)."""
+    head, dot, _ = str(name).partition(".")
+    return bool(dot) and head in _RELATIVE_PREFIXES
+
+
 def indirect_effects(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
-    """The defined parameters (``:=``) of a fitted model, classified.
+    """The defined parameters (``:=``) of a fitted model, classified (the standardized
+    effects of :func:`relative_effects_syntax` are left to :func:`relative_effects`).
 
     Returns
     -------
@@ -222,7 +273,8 @@ def indirect_effects(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
         (how the interval was made, e.g. ``bootstrap percentile (R = 1000)`` or ``delta``);
         with a bootstrap also ``boot.perc.lower/upper`` and ``boot.bc.lower/upper``.
     """
-    est = _estimates(result)
+    est = estimates_of(result)
+    est = est[~((est.op == ":=") & est.lhs.map(_is_relative_name))].reset_index(drop=True)
     method = _ci_method(result)
     rows = []
     for r in est[est.op == ":="].itertuples(index=False):
@@ -279,7 +331,7 @@ def mediation_table(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
         ``effect, path, indirect, indirect.ci.lower, indirect.ci.upper, indirect.significant,
         direct, direct.pvalue, direct.significant, total, type, verdict``.
     """
-    est = _estimates(result)
+    est = estimates_of(result)
     ind = indirect_effects(result, alpha=alpha)
     ind = ind[ind.kind == "indirect"]
     rows = []
@@ -318,187 +370,363 @@ def mediation_table(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
                                        "total", "type", "verdict"])
 
 
-# --------------------------------------------------------------------------- model comparison
-@dataclass
-class ModelComparison:
-    """Chi-square difference test of two nested models (lavaan's ``lavTestLRT``, standard ML).
-
-    Attributes
-    ----------
-    table : DataFrame
-        One row per model (restricted first, as lavaan orders by df): ``df, aic, bic, chisq,
-        cfi, tli, rmsea, srmr``, and on the second row ``chisq.diff, rmsea.diff`` (RMSEA of
-        the difference, lavaan 0.6-13+), ``df.diff, pvalue.diff``.
-    chisq_diff, df_diff, pvalue : float
-    rmsea_diff : float
-        RMSEA_D of the difference test (Savalei et al.), lavaan's ``RMSEA`` column.
-    delta_cfi, delta_rmsea, delta_aic, delta_bic : float
-        Restricted minus full (delta CFI < -.01 signals a meaningful loss of fit).
-    verdict : str
-    """
-
-    names: tuple[str, str]
-    table: pd.DataFrame
-    chisq_diff: float
-    df_diff: int
-    pvalue: float
-    rmsea_diff: float
-    delta_cfi: float
-    delta_rmsea: float
-    delta_aic: float
-    delta_bic: float
-    alpha: float
-    verdict: str
-    warnings: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        t = self.table.copy()
-        s = ["Chi-squared difference test (standard ML)", "",
-             _indent(t.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""), 2), "", self.verdict]
-        if self.warnings:
-            s += [""] + [f"Warning: {w}" for w in self.warnings]
-        return "\n".join(s)
-
-    def apa(self) -> str:
-        """One APA sentence fragment, e.g. 'Δχ²(1) = 5.32, p = .021'."""
-        return f"\u0394\u03c7\u00b2({self.df_diff}) = {self.chisq_diff:.2f}, p {_p_eq(self.pvalue)}"
-
-    def __repr__(self) -> str:
-        return (f"ModelComparison({self.names[0]!r} vs {self.names[1]!r}: chisq_diff={self.chisq_diff:.3f}, "
-                f"df_diff={self.df_diff}, pvalue={self.pvalue:.4g})")
-
-    def _repr_html_(self) -> str:
-        return (self.table.to_html(float_format=lambda v: f"{v:.3f}", na_rep="")
-                + f"<p>{html.escape(self.verdict)}</p>"
-                + "".join(f"<p style='color:#a40'>Warning: {html.escape(w)}</p>" for w in self.warnings))
+# --------------------------------------------------------------------------- fitting
+def _check_missing(missing: str) -> str:
+    m = {"fiml": "ml", "direct": "ml", "listwise.deletion": "listwise"}.get(str(missing), str(missing))
+    if m not in MISSING:
+        raise ModelError(f"missing={missing!r} is not supported",
+                         hint="use missing='ml' (full-information ML, every respondent with an answer) or "
+                              "'listwise' (complete cases only)")
+    return m
 
 
-def _model(name: str) -> str:
-    return name if name.lower().endswith("model") else f"{name} model"
-
-
-def _p_eq(p: float) -> str:
-    s = apa_p(p)
-    return s if s.startswith("<") else f"= {s}"
-
-
-def _observed(est: pd.DataFrame) -> set[str]:
-    lv = set(est.loc[est.op == "=~", "lhs"])
-    defined = set(est.loc[est.op == ":=", "lhs"])
-    names = set(est.loc[est.op.isin(["=~", "~", "~~"]), "rhs"]) | set(est.loc[est.op.isin(["~", "~~"]), "lhs"])
-    return names - lv - defined
-
-
-def compare_models(restricted: Any, full: Any, *, names: tuple[str, str] = ("restricted", "full"),
-                   alpha: float = 0.05) -> ModelComparison:
-    """Compare two nested models by chi-square difference (as ``lavTestLRT``, standard ML).
+def fit_model(syntax: str, data: pd.DataFrame, *, missing: str = "ml", bootstrap: int = 0,
+              seed: int | None = None, ci_level: float = 0.95) -> Any:
+    """Fit lavaan syntax by ML with the chosen missing-data treatment, optionally bootstrapped.
 
     Parameters
     ----------
-    restricted : SEMResult
-        The model with more degrees of freedom (e.g. full mediation: no direct path).
-    full : SEMResult
-        The less restricted model (e.g. partial mediation: direct path added).
-    names : (str, str)
-        Row names for the table.
-    alpha : float
+    syntax : str
+        lavaan model syntax (e.g. :func:`crm_research.instruments.structural_syntax`).
+    data : DataFrame
+    missing : {"ml", "listwise"}
+        ``"ml"`` (default): full-information ML, every respondent with at least one answer to
+        the model's items; ``"listwise"``: complete cases only.
+    bootstrap : int
+        Nonparametric bootstrap replicates (0: normal-theory SEs; with ``missing="ml"`` the
+        observed information, as lavaan).
+    seed : int, optional
+        Bootstrap seed (same seed, same intervals).
 
     Returns
     -------
-    ModelComparison
+    SEMResult
+        ``missing``, ``nobs`` (respondents used), ``n_input`` and ``missing_summary`` say
+        what was done.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")       # doctest: +SKIP
+    >>> res = fit_model("visual =~ x1 + x2 + x3\\nspeed =~ x7\\nx7 ~~ 0*x7\\nspeed ~ visual", hs)  # doctest: +SKIP
+    >>> res.missing_summary                                                          # doctest: +SKIP
+    'full-information ML (missing = "ml"): 301 of 301 respondents used'
+    """
+    from . import sem
+
+    missing = _check_missing(missing)
+    if bootstrap is None:
+        bootstrap = 0
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ModelError(f"bootstrap={bootstrap!r}: expected 0 (no bootstrap) or a number of replicates",
+                         hint="e.g. bootstrap=1000")
+    if bootstrap:
+        return sem.fit(syntax, data, missing=missing, se="bootstrap", bootstrap=int(bootstrap), seed=seed,
+                       ci_level=ci_level)
+    return sem.fit(syntax, data, missing=missing, ci_level=ci_level)
+
+
+# --------------------------------------------------------------------------- model structure
+def _model_paths(instrument: "Instrument", model: str) -> list[tuple[str, str, str]]:
+    """(outcome, predictor, label) of every hypothesis of ``model``, one per path."""
+    spec = instrument.models[model]
+    out: dict[tuple[str, str], str] = {}
+    for hid in spec.hypotheses:
+        h = instrument.hypothesis(hid)
+        out.setdefault((h.lhs, h.rhs), h.label)
+    return [(y, x, lab) for (y, x), lab in out.items()]
+
+
+def _predictors(paths: Sequence[tuple[str, str, str]]) -> dict[str, dict[str, str]]:
+    preds: dict[str, dict[str, str]] = {}
+    for y, x, lab in paths:
+        preds.setdefault(y, {}).setdefault(x, lab)
+    return preds
+
+
+def _topological(paths: Sequence[tuple[str, str, str]]) -> list[str]:
+    """Variables of a structural model, causes before effects; ModelError if not recursive."""
+    preds = _predictors(paths)
+    nodes = list(dict.fromkeys([v for y, x, _ in paths for v in (x, y)]))
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(v: str) -> None:
+        if state.get(v) == 2:
+            return
+        if state.get(v) == 1:
+            raise ModelError(f"the structural model is not recursive (a feedback loop through {v})",
+                             hint="relative effects need a model without feedback loops")
+        state[v] = 1
+        for x in preds.get(v, {}):
+            visit(x)
+        state[v] = 2
+        order.append(v)
+
+    for v in nodes:
+        visit(v)
+    return order
+
+
+def _model_items(instrument: "Instrument", constructs: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for c in constructs:
+        out += [i for i in instrument.items_of(c) if i not in out]
+    return out
+
+
+def _analysis_rows(data: pd.DataFrame, items: list[str], missing: str) -> pd.DataFrame:
+    """The rows a fit with this missing-data treatment uses (to fix single items' error variances)."""
+    cols = [i for i in items if i in data.columns]
+    if not cols:
+        return data
+    sub = data[cols].apply(pd.to_numeric, errors="coerce")
+    keep = sub.notna().all(axis=1) if missing == "listwise" else sub.notna().any(axis=1)
+    return data.loc[keep]
+
+
+def _model_constructs(instrument: "Instrument", model: str) -> list[str]:
+    spec = instrument.models[model]
+    used = [v for y, x, _ in _model_paths(instrument, model) for v in (x, y)]
+    for ind in spec.indirect:
+        used += [ind["from"], ind["via"], ind["to"]]
+    return list(dict.fromkeys(used))
+
+
+def _first_model(instrument: "Instrument") -> str:
+    if not instrument.models:
+        raise InstrumentError(instrument.path or instrument.id, "models", "the instrument declares no model",
+                              hint="declare a structural model under models: with its hypotheses")
+    return next(iter(instrument.models))
+
+
+def _check_model(instrument: "Instrument", model: str) -> None:
+    if model not in instrument.models:
+        raise InstrumentError(instrument.path or instrument.id, "models", f"no model {model!r}",
+                              hint="known: " + ", ".join(instrument.models))
+
+
+# --------------------------------------------------------------------------- relative effects
+def relative_effects_syntax(instrument: "Instrument", model: str, *, data: pd.DataFrame | None = None) -> str:
+    """A model's syntax plus ``:=`` standardized paths of every outcome with several predictors.
+
+    For each outcome ``Y`` with two or more predictors, the standardized path of predictor
+    ``X`` is ``b * sd(X) / sd(Y)``, with the model-implied variances written as defined
+    parameters (exogenous constructs: their variance ``v.X`` and covariances ``c.A.B``;
+    endogenous ones: ``var.Y`` from their predictors and residual variance ``z.Y``; implied
+    covariances ``cov.A.B``).  As defined parameters they get delta-method or bootstrap CIs,
+    and so do their pairwise differences: "which predictor matters more" answered with an
+    interval.  For a declared indirect effect ``X -> M -> Z`` through such an outcome ``M``
+    the standardized indirect effect and the differences between those sharing ``M`` and
+    ``Z`` are added too.
+
+    The added labels only name parameters the model estimates anyway, so the fit (chi-square,
+    estimates, SEs) is identical to :func:`~crm_research.instruments.structural_syntax`.
+    A model without an outcome of two or more predictors gets the plain syntax.
+
+    Defined parameters (construct ids never contain a dot):
+
+    ============================  ============================================
+    ``std.Y.X``                   standardized path X -> Y
+    ``diff.Y.A.B``                ``std.Y.A - std.Y.B``
+    ``ind.Z.M.X``                 standardized indirect effect X -> M -> Z
+    ``inddiff.Z.M.A.B``           ``ind.Z.M.A - ind.Z.M.B``
+    ============================  ============================================
+
+    Parameters
+    ----------
+    instrument : Instrument
+    model : str
+        A model declared in the instrument.
+    data : DataFrame, optional
+        The answers; needed when a single-item construct states a reliability (its error
+        variance is fixed from the item's variance).
 
     Raises
     ------
+    InstrumentError
+        Unknown model.
     ModelError
-        The models are not nested by degrees of freedom (restricted df not larger than the
-        full model's), or fitted to different sample sizes.
+        A feedback loop among the paths, or a predictor that is also a dimension of a
+        higher-order construct in the model (its variance is not a model parameter).
 
-    Notes
-    -----
-    ``chisq.diff = chisq_r - chisq_f`` on ``df_r - df_f`` degrees of freedom, ``p =
-    P(chi2 > chisq.diff)``; ``RMSEA_D = sqrt(max(0, (chisq.diff / N) / df.diff - 1 / N))`` as
-    lavaan's ``lav_fit_rmsea`` computes the ``RMSEA`` column of ``lavTestLRT``.
+    Examples
+    --------
+    >>> print(relative_effects_syntax(inst, "combined"))   # doctest: +SKIP
     """
-    from scipy.stats import chi2
+    from .instruments import structural_syntax
 
-    fr, ff = _fit_measures(restricted), _fit_measures(full)
-    for nm, fm in zip(names, (fr, ff)):
-        for k in ("chisq", "df"):
-            if fm.get(k) is None or pd.isna(fm.get(k)):
-                raise ModelError(f"model {nm!r} has no {k!r} fit measure; compare fitted models (sem.fit results)")
-    df_r, df_f = int(round(float(fr["df"]))), int(round(float(ff["df"])))
-    if df_r == df_f:
-        raise ModelError(f"models {names[0]!r} and {names[1]!r} have the same degrees of freedom ({df_r}), so they "
-                         "are not nested and cannot be compared by a chi-square difference test",
-                         hint="compare non-nested models by AIC/BIC instead")
-    if df_r < df_f:
-        raise ModelError(f"model {names[0]!r} (df = {df_r}) is less restricted than {names[1]!r} (df = {df_f})",
-                         hint="pass the model with more degrees of freedom first: compare_models(restricted, full)")
-    n_r, n_f = fr.get("ntotal"), ff.get("ntotal")
-    if n_r is not None and n_f is not None and pd.notna(n_r) and pd.notna(n_f) and int(n_r) != int(n_f):
-        raise ModelError(f"the models were fitted to different samples (N = {int(n_r)} vs {int(n_f)})",
-                         hint="fit both models to the same data")
-    warnings = []
-    try:
-        o_r, o_f = _observed(_estimates(restricted)), _observed(_estimates(full))
-        if o_r != o_f:
-            warnings.append("the models use different observed variables (" +
-                            ", ".join(sorted(o_r ^ o_f)) + "): the difference test is not valid")
-    except TypeError:
-        pass
-    for nm, m in zip(names, (restricted, full)):
-        if getattr(m, "converged", True) is False:
-            warnings.append(f"model {nm!r} did not converge")
-    d = float(fr["chisq"]) - float(ff["chisq"])
-    ddf = df_r - df_f
-    if d < -np.finfo(float).eps ** (1 / 3):
-        warnings.append(f"the restricted model fits better than the full one (chi-square difference {d:.4f}); "
-                        "either the models are not nested, or the full model missed the global optimum")
-    p = float(chi2.sf(d, ddf)) if d >= 0 else 1.0
-    n = float(n_f) if n_f is not None and pd.notna(n_f) else float("nan")
-    rmsea_d = math.sqrt(max((d / n) / ddf - 1 / n, 0.0)) if n > 0 else float("nan")
+    _check_model(instrument, model)
+    syntax = structural_syntax(instrument, model, data=data)
+    paths = _model_paths(instrument, model)
+    preds = _predictors(paths)
+    multi = [y for y, p in preds.items() if len(p) >= 2]
+    if not multi:
+        return syntax
+    order = _topological(paths)
+    rank = {v: i for i, v in enumerate(order)}
+    endo = set(preds)
+    exo = [v for v in order if v not in endo]
+    used = set(_model_constructs(instrument, model))
+    dims = {d for c in instrument.higher_order if c.id in used for d in c.dimensions}
+    for v in order:
+        if v in dims:
+            raise ModelError(f"{v} is a dimension of a higher-order construct in model {model!r}, so its variance is "
+                             "not a parameter of the model; its standardized paths cannot be written as := parameters",
+                             hint="read the standardized paths (std.all) of the hypothesis table instead")
+    labels: list[str] = []
+    defs: list[str] = []
+    have: dict[tuple[str, str], str] = {}
 
-    def g(fm: dict, k: str) -> float:
-        v = fm.get(k)
-        return float(v) if v is not None and pd.notna(v) else float("nan")
+    def cov(a: str, b: str) -> str:
+        """Name of the parameter or defined parameter holding cov(a, b)."""
+        if rank[a] < rank[b]:
+            a, b = b, a            # expand the later variable (never an ancestor of the other)
+        if (a, b) in have:
+            return have[(a, b)]
+        if a == b and a not in endo:
+            name = f"v.{a}"
+            labels.append(f"{a} ~~ {name}*{a}")
+        elif a not in endo and b not in endo:
+            x, y = sorted((a, b), key=exo.index)
+            name = f"c.{x}.{y}"
+            if (y, x) not in have:
+                labels.append(f"{x} ~~ {name}*{y}")
+            have[(y, x)] = name
+        elif a == b:
+            ps = list(preds[a].items())
+            terms = []
+            for i, (k, bk) in enumerate(ps):
+                terms.append(f"{bk}^2*{cov(k, k)}")
+                for m_, bm in ps[i + 1:]:
+                    terms.append(f"2*{bk}*{bm}*{cov(k, m_)}")
+            labels.append(f"{a} ~~ z.{a}*{a}")
+            name = f"var.{a}"
+            defs.append(f"{name} := " + " + ".join(terms) + f" + z.{a}")
+        else:
+            terms = [f"{bk}*{cov(k, b)}" for k, bk in preds[a].items()]
+            name = f"cov.{a}.{b}"
+            defs.append(f"{name} := " + " + ".join(terms))
+        have[(a, b)] = name
+        return name
 
-    cols = ["df", "aic", "bic", "chisq", "cfi", "tli", "rmsea", "srmr"]
-    table = pd.DataFrame([{c: g(fm, c) for c in cols} for fm in (fr, ff)], index=list(names))
-    table["df"] = table["df"].astype(int)
-    table["chisq.diff"] = [np.nan, d]
-    table["rmsea.diff"] = [np.nan, rmsea_d]
-    table["df.diff"] = pd.array([pd.NA, ddf], dtype="Int64")
-    table["pvalue.diff"] = [np.nan, p]
-    dcfi = g(fr, "cfi") - g(ff, "cfi")
-    drmsea = g(fr, "rmsea") - g(ff, "rmsea")
-    daic = g(fr, "aic") - g(ff, "aic")
-    dbic = g(fr, "bic") - g(ff, "bic")
-    test = f"\u0394\u03c7\u00b2({ddf}) = {d:.2f}, p {_p_eq(p)}"
-    extra = []
-    if not math.isnan(dcfi):
-        extra.append(f"\u0394CFI = {dcfi:+.3f}" if abs(dcfi) >= 0.0005 else "\u0394CFI = 0.000")
-    if not math.isnan(daic):
-        extra.append(f"AIC favours {names[0] if daic < 0 else names[1]} by {abs(daic):.1f}")
-    if not math.isnan(dbic):
-        extra.append(f"BIC favours {names[0] if dbic < 0 else names[1]} by {abs(dbic):.1f}")
-    if p < alpha:
-        verdict = (f"The {_model(names[1])} fits significantly better than the {_model(names[0])} ({test}): "
-                   f"its {ddf} restriction(s) are rejected")
-    else:
-        verdict = (f"No significant loss of fit from the {ddf} restriction(s) ({test}): prefer the more "
-                   f"parsimonious {_model(names[0])}")
-    verdict += ("; " + "; ".join(extra) if extra else "") + "."
-    return ModelComparison(names=tuple(names), table=table, chisq_diff=d, df_diff=ddf, pvalue=p,
-                           rmsea_diff=rmsea_d, delta_cfi=dcfi, delta_rmsea=drmsea, delta_aic=daic,
-                           delta_bic=dbic, alpha=alpha, verdict=verdict, warnings=warnings)
+    def std_path(y: str, x: str) -> str:
+        name = f"std.{y}.{x}"
+        if name not in done:
+            vx, vy = cov(x, x), cov(y, y)
+            defs.append(f"{name} := {preds[y][x]}*sqrt({vx})/sqrt({vy})")
+            done.add(name)
+        return name
+
+    done: set[str] = set()
+    for y in multi:
+        xs = list(preds[y])
+        for x in xs:
+            std_path(y, x)
+        for i, a in enumerate(xs):
+            for b in xs[i + 1:]:
+                defs.append(f"diff.{y}.{a}.{b} := std.{y}.{a} - std.{y}.{b}")
+    spec = instrument.models[model]
+    by_route: dict[tuple[str, str], list[str]] = {}
+    for ind in spec.indirect:
+        x, m_, z = ind["from"], ind["via"], ind["to"]
+        if m_ in multi and x in preds.get(m_, {}) and m_ in preds.get(z, {}):
+            std_path(z, m_)
+            defs.append(f"ind.{z}.{m_}.{x} := std.{m_}.{x}*std.{z}.{m_}")
+            by_route.setdefault((z, m_), []).append(x)
+    for (z, m_), xs in by_route.items():
+        for i, a in enumerate(xs):
+            for b in xs[i + 1:]:
+                defs.append(f"inddiff.{z}.{m_}.{a}.{b} := ind.{z}.{m_}.{a} - ind.{z}.{m_}.{b}")
+    return syntax + "\n".join(labels + defs) + "\n"
 
 
-# --------------------------------------------------------------------------- convenience
+_REL_KINDS = {"std": "path", "diff": "path difference", "ind": "indirect", "inddiff": "indirect difference"}
+_REL_COLS = ["effect", "kind", "outcome", "predictor", "other", "mediator", "description", "estimate", "se",
+             "ci.lower", "ci.upper"]
+
+
+def _empty_relative() -> pd.DataFrame:
+    out = pd.DataFrame(columns=_REL_COLS + ["significant", "ci"])
+    return out.astype({"estimate": float, "se": float, "ci.lower": float, "ci.upper": float, "significant": bool})
+
+
+def relative_effects(result: Any) -> pd.DataFrame:
+    """Standardized paths, their differences and standardized indirect effects of a model
+    fitted with :func:`relative_effects_syntax`.
+
+    Returns
+    -------
+    DataFrame
+        ``effect`` (the defined parameter), ``kind`` (``path``, ``path difference``,
+        ``indirect``, ``indirect difference``), ``outcome``, ``predictor``, ``other`` (the
+        second predictor of a difference), ``mediator`` (ids; "" where not applicable),
+        ``description`` (``OPS → SAT``, ``(OPS → SAT) − (CRM → SAT)``, ``OPS → SAT → LOY``),
+        ``estimate`` (standardized), ``se``, ``ci.lower``, ``ci.upper`` (bootstrap when the
+        model was fitted with one), ``significant`` (the CI excludes 0) and ``ci`` (how the
+        interval was made).  Empty (same columns) for a model without such parameters.
+    """
+    est = estimates_of(result)
+    method = _ci_method(result)
+    rows = []
+    for r in est[est.op == ":="].to_dict("records"):
+        parts = str(r["lhs"]).split(".")
+        kind = _REL_KINDS.get(parts[0])
+        if kind is None:
+            continue
+        n_ids = {"path": 2, "path difference": 3, "indirect": 3, "indirect difference": 4}[kind]
+        if len(parts) != n_ids + 1:
+            continue
+        ids = parts[1:]
+        row = {"effect": str(r["lhs"]), "kind": kind, "outcome": ids[0], "predictor": "", "other": "", "mediator": ""}
+        if kind == "path":
+            row["predictor"] = ids[1]
+            desc = f"{ids[1]} {ARROW} {ids[0]}"
+        elif kind == "path difference":
+            row.update(predictor=ids[1], other=ids[2])
+            desc = f"({ids[1]} {ARROW} {ids[0]}) {MINUS} ({ids[2]} {ARROW} {ids[0]})"
+        elif kind == "indirect":
+            row.update(mediator=ids[1], predictor=ids[2])
+            desc = f"{ids[2]} {ARROW} {ids[1]} {ARROW} {ids[0]}"
+        else:
+            row.update(mediator=ids[1], predictor=ids[2], other=ids[3])
+            desc = (f"({ids[2]} {ARROW} {ids[1]} {ARROW} {ids[0]}) {MINUS} "
+                    f"({ids[3]} {ARROW} {ids[1]} {ARROW} {ids[0]})")
+        row.update(description=desc, estimate=float(r["est"]), se=float(r["se"]),
+                   **{"ci.lower": float(r["ci.lower"]), "ci.upper": float(r["ci.upper"])})
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=_REL_COLS)
+    out["significant"] = ((out["ci.lower"] > 0) | (out["ci.upper"] < 0)).astype(bool)
+    out["ci"] = method
+    return out
+
+
+# --------------------------------------------------------------------------- results of a model
 @dataclass
 class HypothesisTest:
-    """Result of :func:`test_hypotheses`: the model as specified and its partial-mediation
-    alternative, with hypothesis tables, indirect effects, mediation verdicts and their
-    comparison."""
+    """Result of :func:`test_model`: one declared model and, when it declares indirect effects,
+    its partial-mediation alternative.
+
+    Attributes
+    ----------
+    model : str
+        The instrument's model name.
+    hypotheses, indirect, mediation : DataFrame
+        :func:`hypothesis_table`, :func:`indirect_effects`, :func:`mediation_table`
+        (mediation verdicts from the partial model when there is one).
+    partial_hypotheses, partial_indirect : DataFrame or None
+    comparison : crm_research.sem.ModelComparison or None
+        Full vs partial mediation (chi-square difference test).
+    relative_effects : DataFrame
+        :func:`relative_effects` (empty when no outcome has two or more predictors).
+    results : dict
+        ``"model"`` (the fit of the model as declared) and ``"partial"``.
+    missing : {"ml", "listwise"}
+    n_used, n_input : int
+        Respondents the fits used, and given.
+    bootstrap : int
+        Bootstrap replicates (0: none).
+    """
 
     model: str
     hypotheses: pd.DataFrame
@@ -510,17 +738,29 @@ class HypothesisTest:
     results: dict[str, Any]
     alpha: float = 0.05
     warnings: list[str] = field(default_factory=list)
+    relative_effects: pd.DataFrame = field(default_factory=_empty_relative)
+    missing: str = "ml"
+    n_used: int | None = None
+    n_input: int | None = None
+    bootstrap: int = 0
 
     @property
     def supported(self) -> dict[str, bool]:
         return dict(zip(self.hypotheses.hypothesis, self.hypotheses.supported))
 
+    @property
+    def missing_summary(self) -> str:
+        res = self.results.get("model")
+        if res is not None and hasattr(res, "missing_summary"):
+            return res.missing_summary
+        return f"missing = {self.missing!r}"
+
     def summary(self) -> str:
         res = self.results.get("model")
-        fm = _fit_measures(res) if res is not None else {}
-        from .measurement import _fit_sentence
+        fm = fit_measures_of(res) if res is not None else {}
         level = _ci_level(res) if res is not None else 0.95
-        out = [f"Hypothesis tests: model {self.model!r}", f"  fit: {_fit_sentence(pd.Series(fm))}", ""]
+        out = [f"Hypothesis tests: model {self.model!r}", f"  data: {self.missing_summary}",
+               f"  fit: {fit_sentence(fm)}", ""]
         out.append(_indent(format_hypothesis_table(self.hypotheses, ci_level=level).to_string(index=False), 2))
         if len(self.indirect):
             out += ["", "Indirect effects (CI: " + ", ".join(sorted(set(self.indirect.ci))) + ")"]
@@ -528,6 +768,12 @@ class HypothesisTest:
                 out.append(f"  {r['effect']} ({r['path'] or r['definition']}): {r['est']:.3f} "
                            f"[{r['ci.lower']:.3f}, {r['ci.upper']:.3f}], std.all = {r['std.all']:.3f}"
                            f"{'' if r['significant'] else ' (CI includes 0)'}")
+        if len(self.relative_effects):
+            out += ["", "Relative effects (standardized; CI: " + ", ".join(sorted(set(self.relative_effects.ci)))
+                    + ")"]
+            for r in self.relative_effects.to_dict("records"):
+                out.append(f"  {r['description']}: {r['estimate']:.3f} [{r['ci.lower']:.3f}, {r['ci.upper']:.3f}]"
+                           + ("" if r["significant"] or r["kind"] in ("path", "indirect") else " (CI includes 0)"))
         if self.partial_hypotheses is not None:
             out += ["", "Partial-mediation alternative (direct paths added)"]
             out.append(_indent(format_hypothesis_table(self.partial_hypotheses, ci_level=level)
@@ -551,11 +797,15 @@ class HypothesisTest:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        h = [f"<h4>Hypothesis tests: model {esc(self.model)}</h4>",
+        h = [f"<h4>Hypothesis tests: model {esc(self.model)}</h4>", f"<p>Data: {esc(self.missing_summary)}</p>",
              format_hypothesis_table(self.hypotheses).to_html(index=False)]
         if len(self.indirect):
             h += ["<h5>Indirect effects</h5>", self.indirect.drop(columns=["definition"]).to_html(
                 index=False, float_format=lambda v: f"{v:.3f}")]
+        if len(self.relative_effects):
+            h += ["<h5>Relative effects (standardized)</h5>",
+                  self.relative_effects[["description", "estimate", "ci.lower", "ci.upper", "significant"]].to_html(
+                      index=False, float_format=lambda v: f"{v:.3f}")]
         if len(self.mediation):
             h += ["<h5>Mediation</h5>", self.mediation[["path", "indirect", "direct", "verdict"]].to_html(
                 index=False, float_format=lambda v: f"{v:.3f}")]
@@ -566,7 +816,7 @@ class HypothesisTest:
         return "\n".join(h)
 
     def to_markdown(self) -> str:
-        parts = [f"**Hypothesis tests (model {self.model})**", "",
+        parts = [f"**Hypothesis tests (model {self.model})**", "", f"Data: {self.missing_summary}.", "",
                  _markdown(format_hypothesis_table(self.hypotheses)), ""]
         if len(self.mediation):
             m = pd.DataFrame({"Path": self.mediation.path,
@@ -578,26 +828,40 @@ class HypothesisTest:
                               "p (direct)": [apa_p(x) for x in self.mediation["direct.pvalue"]],
                               "Verdict": self.mediation.verdict})
             parts += ["**Mediation**", "", _markdown(m), ""]
+        if len(self.relative_effects):
+            r = self.relative_effects
+            t = pd.DataFrame({"Effect": r.description, "Estimate": [apa_number(x, 3) for x in r.estimate],
+                              "CI": [f"[{apa_number(lo, 3)}, {apa_number(hi, 3)}]"
+                                     for lo, hi in zip(r["ci.lower"], r["ci.upper"])]})
+            parts += ["**Relative effects (standardized)**", "", _markdown(t), ""]
         if self.comparison is not None:
             parts += [self.comparison.verdict, ""]
         return "\n".join(parts)
 
 
-def test_hypotheses(data: pd.DataFrame, instrument: "Instrument", model: str, *, bootstrap: int | None = None,
-                    seed: int | None = None, alpha: float = 0.05, partial: bool = True) -> HypothesisTest:
-    """Fit one of the instrument's structural models and its partial-mediation alternative,
-    and return the hypothesis tables, indirect effects, mediation verdicts and the chi-square
-    difference test between them.
+def test_model(data: pd.DataFrame, instrument: "Instrument", model: str | None = None, *, missing: str = "ml",
+               bootstrap: int = 0, seed: int | None = None, alpha: float = 0.05,
+               partial: bool = True) -> HypothesisTest:
+    """Test the hypotheses of one declared model, with its partial-mediation alternative.
+
+    Fits :func:`relative_effects_syntax` of the model (the model as declared, with its
+    standardized paths and their differences as defined parameters: the same fit), and,
+    when the model declares indirect effects and ``partial`` is True, the model with the
+    direct paths added (only when a declared indirect effect has no direct path in the
+    model); returns hypothesis tables, indirect effects, mediation verdicts,
+    relative effects and the chi-square difference test between the two models.
 
     Parameters
     ----------
     data : DataFrame
         Scored responses with the instrument's item columns.
     instrument : Instrument
-    model : str
-        A model of the instrument (``ops``, ``crm``, ``combined``).
-    bootstrap : int, optional
-        Number of bootstrap replicates (``se="bootstrap"``); None: standard (delta) SEs.
+    model : str, optional
+        A model declared in the instrument; default the first one.
+    missing : {"ml", "listwise"}
+        Full-information ML (default) or complete cases only.
+    bootstrap : int
+        Bootstrap replicates for SEs and percentile CIs (0: normal-theory).
     seed : int, optional
         Bootstrap seed (same seed, same result).
     alpha : float
@@ -607,29 +871,46 @@ def test_hypotheses(data: pd.DataFrame, instrument: "Instrument", model: str, *,
     Returns
     -------
     HypothesisTest
+
+    Raises
+    ------
+    InstrumentError
+        Unknown model, or an instrument without models.
+    ModelError
+        Bad ``missing`` or ``bootstrap``, or a model that cannot be fitted.
+
+    Examples
+    --------
+    >>> t = test_model(data, inst, missing="ml", bootstrap=1000, seed=1)  # doctest: +SKIP
+    >>> t.hypotheses, t.relative_effects, t.comparison.verdict            # doctest: +SKIP
     """
-    from . import sem
     from .instruments import structural_syntax
 
-    if model not in instrument.models:
-        from .errors import InstrumentError
-        raise InstrumentError(instrument.path or instrument.id, "models", f"no model {model!r}",
-                              hint="known: " + ", ".join(instrument.models))
-    kw: dict[str, Any] = {}
-    if bootstrap:
-        kw = {"se": "bootstrap", "bootstrap": int(bootstrap), "seed": seed}
+    model = _first_model(instrument) if model is None else model
+    _check_model(instrument, model)
+    missing = _check_missing(missing)
+    rows = _analysis_rows(data, _model_items(instrument, _model_constructs(instrument, model)), missing)
     warnings: list[str] = []
-    res = sem.fit(structural_syntax(instrument, model), data, **kw)
+    try:
+        syntax = relative_effects_syntax(instrument, model, data=rows)
+    except ModelError as e:
+        warnings.append(f"relative effects not estimated: {e}")
+        syntax = structural_syntax(instrument, model, data=rows)
+    res = fit_model(syntax, data, missing=missing, bootstrap=bootstrap, seed=seed)
     results = {"model": res}
-    warnings += [f"model {model}: {w}" for w in _sem_warnings(res)]
+    warnings += [f"model {model}: {w}" for w in warnings_of(res)]
     table = hypothesis_table(res, instrument, model, alpha=alpha)
     ind = indirect_effects(res, alpha=alpha)
+    rel = relative_effects(res)
     p_table = p_ind = comp = None
     med_src = res
-    if partial and instrument.models[model].indirect:
-        res_p = sem.fit(structural_syntax(instrument, model, partial=True), data, **kw)
+    have = {(y, x) for y, x, _ in _model_paths(instrument, model)}
+    missing_direct = [ind for ind in instrument.models[model].indirect if (ind["to"], ind["from"]) not in have]
+    if partial and missing_direct:
+        res_p = fit_model(structural_syntax(instrument, model, partial=True, data=rows), data, missing=missing,
+                          bootstrap=bootstrap, seed=seed)
         results["partial"] = res_p
-        warnings += [f"partial model {model}: {w}" for w in _sem_warnings(res_p)]
+        warnings += [f"partial model {model}: {w}" for w in warnings_of(res_p)]
         p_table = hypothesis_table(res_p, instrument, model, alpha=alpha)
         p_ind = indirect_effects(res_p, alpha=alpha)
         comp = compare_models(res, res_p, names=("full mediation", "partial mediation"), alpha=alpha)
@@ -638,7 +919,185 @@ def test_hypotheses(data: pd.DataFrame, instrument: "Instrument", model: str, *,
     med = mediation_table(med_src, alpha=alpha)
     return HypothesisTest(model=model, hypotheses=table, indirect=ind, mediation=med, partial_hypotheses=p_table,
                           partial_indirect=p_ind, comparison=comp, results=results, alpha=alpha,
-                          warnings=list(dict.fromkeys(warnings)))
+                          warnings=list(dict.fromkeys(warnings)), relative_effects=rel, missing=missing,
+                          n_used=int(res.nobs), n_input=int(res.n_input), bootstrap=int(bootstrap or 0))
 
 
-test_hypotheses.__test__ = False  # not a pytest test despite its name
+test_model.__test__ = False  # not a pytest test despite its name
+
+
+def test_hypotheses(data: pd.DataFrame, instrument: "Instrument", model: str | None = None, *,
+                    bootstrap: int | None = None, seed: int | None = None, alpha: float = 0.05,
+                    partial: bool = True, missing: str = "ml") -> HypothesisTest:
+    """Deprecated name of :func:`test_model` (same arguments, same result)."""
+    return test_model(data, instrument, model, missing=missing, bootstrap=bootstrap or 0, seed=seed, alpha=alpha,
+                      partial=partial)
+
+
+test_hypotheses.__test__ = False
+
+
+# --------------------------------------------------------------------------- alone vs together
+def _paths_syntax(instrument: "Instrument", paths: Sequence[tuple[str, str, str]], data: pd.DataFrame) -> str:
+    from .instruments import measurement_syntax
+
+    used = list(dict.fromkeys(v for y, x, _ in paths for v in (x, y)))
+    lines = [measurement_syntax(instrument, used, data=data).rstrip("\n")]
+    for y, xs in _predictors(paths).items():
+        lines.append(f"{y} ~ " + " + ".join(f"{lab}*{x}" if lab else x for x, lab in xs.items()))
+    return "\n".join(lines) + "\n"
+
+
+def alone_vs_together(data: pd.DataFrame, instrument: "Instrument", fitted: Any, *, model: str | None = None,
+                      missing: str | None = None) -> pd.DataFrame:
+    """Each predictor of a multi-predictor outcome alone, next to its path among the others.
+
+    For every outcome with two or more predictors in the fitted model, one model per
+    predictor is refitted in which that outcome keeps only this predictor (every other path
+    of the model stays), built from the instrument's hypotheses.  A path that shrinks once
+    the other predictors are in the model carried variance it shares with them.
+
+    Parameters
+    ----------
+    data : DataFrame
+    instrument : Instrument
+    fitted : HypothesisTest or SEMResult
+        The model with all predictors (its ``std.all`` are the "together" paths).
+    model : str, optional
+        The instrument's model name; taken from a HypothesisTest; without it the paths are
+        read from the fitted regressions.
+    missing : {"ml", "listwise"}, optional
+        Default: the fitted model's treatment.
+
+    Returns
+    -------
+    DataFrame
+        ``outcome, predictor, beta_alone, beta_together, change`` (together minus alone),
+        ``n`` (respondents of the refit); empty when no outcome has two or more predictors.
+        ``attrs["fits"]``: ``{"Y ~ X": SEMResult}``.
+    """
+    if isinstance(fitted, HypothesisTest):
+        model = model or fitted.model
+        missing = missing or fitted.missing
+        res = fitted.results["model"]
+    else:
+        res = fitted
+    missing = _check_missing(missing or getattr(res, "missing", None) or "ml")
+    est = estimates_of(res)
+    if model is not None:
+        _check_model(instrument, model)
+        paths = _model_paths(instrument, model)
+    else:
+        ids = {c.id for c in instrument.constructs}
+        reg = est[(est.op == "~") & est.lhs.isin(ids) & est.rhs.isin(ids)]
+        paths = [(str(r.lhs), str(r.rhs), str(r.label)) for r in reg.itertuples(index=False)]
+    preds = _predictors(paths)
+    cols = ["outcome", "predictor", "beta_alone", "beta_together", "change", "n"]
+    rows, fits = [], {}
+    for y, xs in preds.items():
+        if len(xs) < 2:
+            continue
+        for x in xs:
+            keep = [(yy, xx, lab) for yy, xx, lab in paths if yy != y or xx == x]
+            used = list(dict.fromkeys(v for a, b, _ in keep for v in (a, b)))
+            sub = _analysis_rows(data, _model_items(instrument, used), missing)
+            r = fit_model(_paths_syntax(instrument, keep, sub), data, missing=missing)
+            e = estimates_of(r)
+            alone = e.loc[(e.op == "~") & (e.lhs == y) & (e.rhs == x), "std.all"]
+            together = est.loc[(est.op == "~") & (est.lhs == y) & (est.rhs == x), "std.all"]
+            a = float(alone.iloc[0]) if len(alone) else np.nan
+            t = float(together.iloc[0]) if len(together) else np.nan
+            rows.append({"outcome": y, "predictor": x, "beta_alone": a, "beta_together": t, "change": t - a,
+                         "n": int(r.nobs)})
+            fits[f"{y} ~ {x}"] = r
+    out = pd.DataFrame(rows, columns=cols)
+    out.attrs["fits"] = fits
+    return out
+
+
+# --------------------------------------------------------------------------- more from a fit
+def r_squared(result: Any) -> dict[str, float]:
+    """R² of every regression outcome: 1 minus its standardized residual variance.
+
+    >>> est = pd.DataFrame({"lhs": ["Y", "Y"], "op": ["~", "~~"], "rhs": ["X", "Y"], "est": [.5, .75],
+    ...                     "std.all": [.5, .75]})
+    >>> r_squared(est)
+    {'Y': 0.25}
+    """
+    est = estimates_of(result)
+    out: dict[str, float] = {}
+    for y in dict.fromkeys(est.loc[est.op == "~", "lhs"]):
+        r = est[(est.op == "~~") & (est.lhs == y) & (est.rhs == y)]
+        if len(r) and pd.notna(r["std.all"].iloc[0]):
+            out[str(y)] = 1.0 - float(r["std.all"].iloc[0])
+    return out
+
+
+def bootstrap_draws(result: Any, parameter: str) -> pd.Series:
+    """Usable bootstrap replicates of one parameter (a ``:=`` name such as ``std.SAT.OPS``, or
+    ``SAT~OPS``), e.g. to plot the bootstrap distribution of a difference.
+
+    Raises
+    ------
+    ModelError
+        The model was not bootstrapped.
+    KeyError
+        No such parameter (the message lists them).
+    """
+    b = getattr(result, "bootstrap", None)
+    if b is None:
+        raise ModelError("the model was not fitted with a bootstrap", hint="fit with bootstrap=1000 (or se='bootstrap')")
+    reps = b.replicates
+    if parameter not in reps.columns:
+        raise KeyError(f"no bootstrap replicates of {parameter!r}; have: "
+                       + ", ".join(c for c in reps.columns if c not in ("replicate", "status")))
+    return reps.loc[reps.status == "ok", parameter].astype(float).reset_index(drop=True)
+
+
+def compare_with_population(result: Any, population: Any, ops: Sequence[str] = ("=~", "~")) -> pd.DataFrame:
+    """Estimated standardized parameters next to the population values they estimate
+    (simulated samples).
+
+    Loadings (``=~``) are compared with the population's standardized loadings.  A regression
+    (``~``) is compared with the standardized coefficient the *population implies for the
+    fitted model's predictors* (``beta = R_xx^-1 r_xy`` from the population's latent
+    correlations), which differs from the population path when the fitted model leaves out a
+    correlated predictor.
+
+    Parameters
+    ----------
+    result : SEMResult or estimates table
+    population : PopulationModel
+        With ``standardized_parameters()`` and ``latent_correlations()``.
+
+    Returns
+    -------
+    DataFrame
+        ``lhs, op, rhs, population, estimate`` (``std.all``), ``difference``.
+    """
+    est = estimates_of(result)
+    truth = population.standardized_parameters()
+    tl = {(a, b): float(v) for a, b, v in zip(truth.lhs[truth.op == "=~"], truth.rhs[truth.op == "=~"],
+                                                  truth["std.all"][truth.op == "=~"])}
+    R = population.latent_correlations()
+    rows = []
+    if "=~" in ops:
+        for r in est[est.op == "=~"].itertuples(index=False):
+            if (r.lhs, r.rhs) in tl:
+                rows.append((r.lhs, "=~", r.rhs, tl[(r.lhs, r.rhs)], np.nan))
+    if "~" in ops:
+        reg = est[est.op == "~"]
+        for y, block in reg.groupby("lhs", sort=False):
+            xs = [str(x) for x in block.rhs]
+            if y not in R.index or any(x not in R.index for x in xs):
+                continue
+            Rxx = R.loc[xs, xs].to_numpy(float)
+            rxy = R.loc[xs, y].to_numpy(float)
+            beta = np.linalg.solve(Rxx, rxy)
+            for x, b in zip(xs, beta):
+                rows.append((y, "~", x, float(b), np.nan))
+    out = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "population", "estimate"])
+    std = est.set_index(["lhs", "op", "rhs"])["std.all"]
+    out["estimate"] = [float(std.get((a, o, b), np.nan)) for a, o, b in zip(out.lhs, out.op, out.rhs)]
+    out["difference"] = out.estimate - out.population
+    return out

@@ -8,7 +8,7 @@
 * :func:`measurement_invariance` fits the configural, metric (equal loadings), scalar
   (+ equal intercepts) and optionally strict (+ equal residual variances) models exactly as
   lavaan's ``group.equal`` does (through :func:`crm_research.sem.fit`), compares each step with
-  the previous one by lavaan's ``lavTestLRT`` (:func:`crm_research.hypotheses.compare_models`)
+  the previous one by lavaan's ``lavTestLRT`` (:func:`crm_research.sem.compare_models`)
   and by the change in CFI and RMSEA, and judges each step by Chen (2007) / Cheung &
   Rensvold (2002): invariance holds when ``delta CFI >= -.010`` and ``delta RMSEA <= .015``
   (thresholds configurable).  The chi-square difference is reported, not decisive: with
@@ -25,6 +25,10 @@ this way (``h1``, ``h2``), which would silently make every "free" model a constr
 both functions rewrite single labels to one label per group (``c(h1.g1, h1.g2)*OPS``) and
 ``:=`` lines referring to them to one line per group (``ind.g1 := h1.g1*h2.g1``).  The syntax
 actually fitted is kept on the results (``InvarianceResult.syntax``).
+
+Missing answers: ``missing="ml"`` (default) fits every model by full-information ML, using
+every respondent with a known group and at least one answer; ``"listwise"`` uses complete
+cases only.  The results record which, and the group sizes used.
 """
 from __future__ import annotations
 
@@ -221,8 +225,17 @@ def per_group_syntax(model: str, ngroups: int, *, shared: Sequence[tuple[str, st
     return "\n".join(lines) + "\n"
 
 
-def _check_groups(data: pd.DataFrame, group: str, syntax: str) -> tuple[list, list[int]]:
-    """Clear errors for a missing group column, a single group or a group too small."""
+def _check_missing(missing: str) -> str:
+    m = {"fiml": "ml", "direct": "ml", "listwise.deletion": "listwise"}.get(str(missing), str(missing))
+    if m not in ("ml", "listwise"):
+        raise ModelError(f"missing={missing!r} is not supported",
+                         hint="use missing='ml' (full-information ML) or 'listwise' (complete cases)")
+    return m
+
+
+def _check_groups(data: pd.DataFrame, group: str, syntax: str, missing: str = "listwise") -> tuple[list, list[int]]:
+    """Clear errors for a missing group column, a single group or a group too small; the group
+    sizes are those the missing-data treatment uses."""
     from .sem.partable import var_names
     from .sem.syntax import parse_syntax
 
@@ -236,15 +249,20 @@ def _check_groups(data: pd.DataFrame, group: str, syntax: str) -> tuple[list, li
         raise ModelError(f"data: group column {group!r} not in the data",
                          hint=f"available columns: {', '.join(map(str, list(data.columns)[:25]))}")
     ov = var_names(parse_syntax(syntax).rows).ov
-    missing = [v for v in ov if v not in data.columns]
-    if missing:
-        raise ModelError(f"data: observed variable(s) not in the data: {', '.join(missing)}",
+    absent = [v for v in ov if v not in data.columns]
+    if absent:
+        raise ModelError(f"data: observed variable(s) not in the data: {', '.join(absent)}",
                          hint="check the spelling or the model")
-    complete = data[list(ov) + [group]].notna().all(axis=1)
+    if missing == "ml":
+        complete = data[list(ov)].notna().any(axis=1) & data[group].notna()
+        what = "respondents with an answer"
+    else:
+        complete = data[list(ov) + [group]].notna().all(axis=1)
+        what = "complete cases"
     counts = data.loc[complete, group].value_counts(sort=False)
     labels = list(pd.unique(data.loc[complete, group]))
     if len(labels) < 2:
-        raise ModelError(f"data: group column {group!r} has {len(labels)} group(s) with complete data "
+        raise ModelError(f"data: group column {group!r} has {len(labels)} group(s) with {what} "
                          f"({', '.join(map(repr, labels)) or 'none'})",
                          hint="measurement invariance compares at least two groups; check the column")
     p = len(ov)
@@ -252,30 +270,18 @@ def _check_groups(data: pd.DataFrame, group: str, syntax: str) -> tuple[list, li
     small = [(lab, n) for lab, n in zip(labels, ns) if n <= p]
     if small:
         lab, n = small[0]
-        raise ModelError(f"data: group {lab!r} of column {group!r} has {n} complete case(s) for {p} observed "
+        unit = "respondent(s) with an answer" if missing == "ml" else "complete case(s)"
+        raise ModelError(f"data: group {lab!r} of column {group!r} has {n} {unit} for {p} observed "
                          f"variables; each group needs more cases than variables ({p + 1} at the very least)",
                          hint="merge small groups, drop the group, or use a smaller model")
     return labels, ns
 
 
 def _lrt(restricted, full, names, alpha):
-    """lavTestLRT of two grouped fits via :func:`crm_research.hypotheses.compare_models`.
+    """lavTestLRT of two grouped fits (:func:`crm_research.sem.compare_models`)."""
+    from .sem import compare_models
 
-    compare_models checks that both models use the same observed variables on a one-group
-    estimates table and refuses multi-group tables, so it gets a view holding group 1's rows
-    (every group has the same variables) and the full fit measures.
-    """
-    from types import SimpleNamespace
-
-    from .hypotheses import compare_models
-
-    def view(res):
-        e = res.estimates
-        e1 = e[e["group"] == 1] if "group" in e.columns else e
-        return SimpleNamespace(fit_measures=res.fit_measures, estimates=e1, converged=res.converged,
-                               warnings=res.warnings)
-
-    return compare_models(view(restricted), view(full), names=names, alpha=alpha)
+    return compare_models(restricted, full, names=names, alpha=alpha)
 
 
 def _fm(res, key: str) -> float:
@@ -304,6 +310,9 @@ class InvarianceResult:
     syntax : str
         The syntax fitted (group-specific labels, see the module docstring).
     group, group_labels, nobs_groups
+        The group column, its groups and the respondents each group's fits used.
+    missing : {"ml", "listwise"}
+        Missing-data treatment of every fit.
     warnings : list of str
     """
 
@@ -316,13 +325,21 @@ class InvarianceResult:
     group_labels: list
     nobs_groups: list
     warnings: list = field(default_factory=list)
+    missing: str = "listwise"
+
+    @property
+    def missing_summary(self) -> str:
+        n = sum(self.nobs_groups)
+        if self.missing == "ml":
+            return f"full-information ML (missing = \"ml\"): {n} respondents with an answer used"
+        return f"listwise deletion: {n} respondents with complete answers used"
 
     def summary(self) -> str:
         cols = ["npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "chisq.diff", "df.diff",
                 "pvalue.diff", "delta.cfi", "delta.rmsea"]
         t = self.table.set_index("step")[cols]
         groups = ", ".join(f"{g} (n = {n})" for g, n in zip(self.group_labels, self.nobs_groups))
-        s = [f"Measurement invariance across {self.group!r}: {groups}", "",
+        s = [f"Measurement invariance across {self.group!r}: {groups}", f"Missing data: {self.missing_summary}", "",
              _indent(t.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""), 2), ""]
         s += [f"  {st}: {v}" for st, v in zip(self.table["step"], self.table["verdict"])]
         s += ["", f"Rule: {self.rule.text()}.",
@@ -374,7 +391,8 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
                            steps: Sequence[str] = ("configural", "metric", "scalar", "strict"),
                            instrument: "Instrument | None" = None, group_partial: Sequence[str] = (),
                            cfi_drop: float = -0.010, rmsea_rise: float = 0.015,
-                           configural_cfi: float | None = 0.90, alpha: float = 0.05) -> InvarianceResult:
+                           configural_cfi: float | None = 0.90, alpha: float = 0.05,
+                           missing: str = "ml") -> InvarianceResult:
     """Test configural, metric, scalar and strict invariance across groups (lavaan ``group.equal``).
 
     Parameters
@@ -401,6 +419,9 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
         Minimum CFI for the configural model to count as acceptable (None: not judged).
     alpha : float
         Level of the reported chi-square difference tests.
+    missing : {"ml", "listwise"}
+        Full-information ML (default: every respondent with a known group and an answer) or
+        complete cases only.
 
     Returns
     -------
@@ -423,8 +444,9 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
     if [order.index(s) for s in steps] != sorted({order.index(s) for s in steps}):
         raise ModelError(f"steps {steps} are not in nesting order (or repeat a step)",
                          hint=f"list them as {', '.join(order)}")
+    missing = _check_missing(missing)
     syntax0 = resolve_syntax(model, instrument)
-    labels, ns = _check_groups(data, group, syntax0)
+    labels, ns = _check_groups(data, group, syntax0, missing)
     syntax = per_group_syntax(syntax0, len(labels))
     warnings: list[str] = []
     small = [f"{lab!r} (n = {n})" for lab, n in zip(labels, ns) if n < 100]
@@ -438,7 +460,8 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
     highest = None
     for st in steps:
         ge = list(STEPS[st])
-        res = sem.fit(syntax, data, group=group, group_equal=ge, group_partial=list(group_partial) if ge else [])
+        res = sem.fit(syntax, data, group=group, group_equal=ge, group_partial=list(group_partial) if ge else [],
+                      missing=missing)
         fits[st] = res
         for w in res.warnings:
             warnings.append(f"{st}: {w}")
@@ -496,7 +519,7 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
     if steps[0] != "configural" and highest is not None:
         warnings.append(f"the first step listed is {steps[0]!r}: it is the baseline and is not tested itself")
     return InvarianceResult(table=table, fits=fits, highest=highest, rule=rule, syntax=syntax, group=group,
-                            group_labels=labels, nobs_groups=ns, warnings=warnings)
+                            group_labels=labels, nobs_groups=ns, warnings=warnings, missing=missing)
 
 
 # --------------------------------------------------------------------------- structural paths
@@ -511,7 +534,7 @@ def _hypothesis_ids(instrument, rows) -> dict[tuple[str, str], str]:
 
 def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, paths: Sequence[str] | None = None,
                   invariance: str = "metric", instrument: "Instrument | None" = None,
-                  group_partial: Sequence[str] = (), alpha: float = 0.05) -> pd.DataFrame:
+                  group_partial: Sequence[str] = (), alpha: float = 0.05, missing: str = "ml") -> pd.DataFrame:
     """Compare structural paths across groups, one equality test per path.
 
     For each path the model with that path constrained equal across groups (one shared
@@ -539,6 +562,8 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         Exceptions to the measurement constraints (partial invariance).
     alpha : float
         Level for the verdicts (applied to the Holm-adjusted p).
+    missing : {"ml", "listwise"}
+        Full-information ML (default) or complete cases only.
 
     Returns
     -------
@@ -546,7 +571,8 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         One row per path: ``path, lhs, op, rhs, hypothesis, label``, per group ``est.<g>,
         se.<g>, std.all.<g>`` (group labels as in the data), then ``chisq.diff, df.diff,
         pvalue, p_adj`` and ``verdict``.  ``attrs["base"]`` holds the base SEMResult,
-        ``attrs["restricted"]`` the constrained fits by path.
+        ``attrs["restricted"]`` the constrained fits by path, ``attrs["missing"]`` the
+        missing-data treatment and ``attrs["nobs_groups"]`` the group sizes used.
     """
     from statsmodels.stats.multitest import multipletests
 
@@ -556,8 +582,9 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
     if invariance not in ("configural", "metric", "scalar"):
         raise ModelError(f"invariance={invariance!r} is not supported",
                          hint="use 'configural', 'metric' (default) or 'scalar'")
+    missing = _check_missing(missing)
     syntax0 = resolve_syntax(model, instrument)
-    labels, ns = _check_groups(data, group, syntax0)
+    labels, ns = _check_groups(data, group, syntax0, missing)
     G = len(labels)
     parsed = parse_syntax(syntax0)
     regs = [r for r in parsed.rows if r.op == "~"]
@@ -590,7 +617,7 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
     ge = list(STEPS[invariance])
     gp = list(group_partial) if ge else []
     base_syntax = per_group_syntax(syntax0, G)
-    base = sem.fit(base_syntax, data, group=group, group_equal=ge, group_partial=gp)
+    base = sem.fit(base_syntax, data, group=group, group_equal=ge, group_partial=gp, missing=missing)
     est = base.estimates
     restricted = {}
     rows = []
@@ -604,7 +631,7 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
             for c in ("est", "se", "std.all"):
                 row[f"{c}.{lab}"] = float(e.loc[g, c])
         res_r = sem.fit(per_group_syntax(syntax0, G, shared=[key]), data, group=group, group_equal=ge,
-                        group_partial=gp)
+                        group_partial=gp, missing=missing)
         restricted[row["path"]] = res_r
         cmp = _lrt(res_r, base, ("equal", "free"), alpha)
         row.update({"chisq.diff": cmp.chisq_diff, "df.diff": cmp.df_diff, "pvalue": cmp.pvalue})
@@ -628,6 +655,8 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
     table.attrs["invariance"] = invariance
     table.attrs["syntax"] = base_syntax
     table.attrs["warnings"] = [f"base model: {w}" for w in base.warnings]
+    table.attrs["missing"] = missing
+    table.attrs["nobs_groups"] = dict(zip(labels, base.nobs_groups))
     return table
 
 

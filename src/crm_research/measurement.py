@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataFileError, ModelError
+from .sem.result import estimates_of, fit_measures_of, fit_sentence, warnings_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from .instruments import Instrument
@@ -139,53 +140,12 @@ def _mark(ok: Any) -> str:
 
 
 # --------------------------------------------------------------------------- coercion
-_NUM_COLS = ("est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all")
-
-
-def _estimates(obj: Any, groups_ok: bool = False) -> pd.DataFrame:
-    """The lavaan-style estimates table of a SEMResult, a DataFrame, a lavaan JSON dict or a
-    list of records (duck typing: anything with ``.estimates``). A multi-group table is
-    refused unless ``groups_ok`` (pass one group's rows instead)."""
-    est = getattr(obj, "estimates", None)
-    if est is None and isinstance(obj, Mapping):
-        est = obj.get("estimates")
-    if est is None:
-        est = obj
-    if isinstance(est, list):
-        est = pd.DataFrame.from_records(est)
-    if not isinstance(est, pd.DataFrame) or not {"lhs", "op", "rhs"} <= set(est.columns):
-        raise TypeError("expected a fitted model (sem.fit result), or its estimates table with "
-                        f"columns lhs, op, rhs, est, ...; got {type(obj).__name__}")
-    est = est.copy()
-    if "label" not in est.columns:
-        est["label"] = ""
-    est["label"] = est["label"].fillna("").astype(str)
-    for c in _NUM_COLS:
-        if c in est.columns:
-            est[c] = pd.to_numeric(est[c], errors="coerce").astype(float)
-        else:
-            est[c] = np.nan
-    for c in ("lhs", "op", "rhs"):
-        est[c] = est[c].astype(str)
-    if not groups_ok and "group" in est.columns and est["group"].nunique() > 1:
-        groups = ", ".join(map(str, est["group"].unique()))
-        raise ModelError(f"the estimates hold several groups ({groups}); this analysis takes one group",
-                         hint="select one group's rows, e.g. result.estimates.query('group == 1')")
-    return est.reset_index(drop=True)
-
-
-def _fit_measures(obj: Any) -> dict[str, Any]:
-    fm = getattr(obj, "fit_measures", None)
-    if fm is None and isinstance(obj, Mapping):
-        fm = obj.get("fit_measures")
-    return dict(fm or {})
-
-
-def _sem_warnings(obj: Any) -> list[str]:
-    w = list(getattr(obj, "warnings", None) or [])
-    if getattr(obj, "converged", True) is False and not any("converge" in str(x).lower() for x in w):
-        w.append("the model did not converge; its estimates are not trustworthy")
-    return [str(x) for x in w]
+# Reading fitted models goes through crm_research.sem's public accessors.  The two aliases
+# below keep crm_research.study (being rewritten) working; new code uses sem.estimates_of
+# and sem.warnings_of.
+_estimates = estimates_of
+_sem_warnings = warnings_of
+_fit_measures = fit_measures_of
 
 
 def _latents(est: pd.DataFrame) -> list[str]:
@@ -258,6 +218,35 @@ def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> tuple[float, float,
     return a, float(lo), float(hi)
 
 
+def alpha_from_cov(cov: pd.DataFrame | np.ndarray, n: int, ci: float = 0.95) -> tuple[float, float, float]:
+    """Cronbach's alpha of items with covariance matrix ``cov`` and Feldt's CI for ``n`` respondents.
+
+    ``alpha = k / (k - 1) * (1 - trace(C) / sum(C))``, the formula :func:`cronbach_alpha` applies
+    to complete rows (any covariance divisor gives the same alpha).  Used with the EM
+    (saturated ML) covariance matrix of incomplete data under ``missing="ml"``.
+
+    >>> items = pd.DataFrame({"a": [1, 2, 3, 4, 5], "b": [2, 2, 3, 5, 4], "c": [1, 3, 3, 4, 5]})
+    >>> alpha_from_cov(items.cov(), len(items)) == cronbach_alpha(items)
+    True
+
+    Returns
+    -------
+    (alpha, ci_lower, ci_upper); NaN for fewer than 2 items or 3 respondents.
+    """
+    from scipy.stats import f as f_dist
+
+    C = np.asarray(cov, dtype=float)
+    k = C.shape[0]
+    if k < 2 or n < 3:
+        return float("nan"), float("nan"), float("nan")
+    a = k / (k - 1) * (1 - np.trace(C) / C.sum())
+    lev = 1 - ci
+    df1, df2 = n - 1, (n - 1) * (k - 1)
+    lo = 1 - (1 - a) * f_dist.isf(lev / 2, df1, df2)
+    hi = 1 - (1 - a) * f_dist.isf(1 - lev / 2, df1, df2)
+    return float(a), float(lo), float(hi)
+
+
 def latent_correlations(result: Any) -> pd.DataFrame:
     """Model-implied correlations among all latent variables of a fitted model.
 
@@ -276,7 +265,7 @@ def latent_correlations(result: Any) -> pd.DataFrame:
     DataFrame
         Square, latent x latent, in order of definition.
     """
-    est = _estimates(result)
+    est = estimates_of(result)
     lv = _latents(est)
     if not lv:
         raise ModelError("the model has no latent variables (no '=~' rows), so there are no latent correlations")
@@ -321,16 +310,30 @@ def fornell_larcker(ave: Mapping[str, float] | pd.Series, correlations: pd.DataF
         raise ModelError(f"no latent correlation for construct(s) {', '.join(missing)}")
     out = correlations.loc[names, names].astype(float).copy()
     for c in names:
-        out.loc[c, c] = math.sqrt(ave[c]) if ave[c] >= 0 else float("nan")
+        out.loc[c, c] = math.sqrt(ave[c]) if pd.notna(ave[c]) and ave[c] >= 0 else float("nan")
     return out
 
 
 def _fl_ok(fl: pd.DataFrame) -> pd.Series:
+    """Per construct: sqrt(AVE) above every |r| in its row (None without an AVE: single item)."""
     ok = {}
     for c in fl.index:
         others = fl.loc[c].drop(c).abs()
-        ok[c] = bool(fl.loc[c, c] > others.max()) if len(others) else True
-    return pd.Series(ok)
+        if pd.isna(fl.loc[c, c]):
+            ok[c] = None
+        else:
+            ok[c] = bool(fl.loc[c, c] > others.max()) if len(others) else True
+    return pd.Series(ok, dtype=object)
+
+
+def _fl_pair_ok(fl: pd.DataFrame, a: str, b: str) -> bool | None:
+    """Fornell-Larcker for one pair: each sqrt(AVE) that exists exceeds |r|; None when neither
+    construct has an AVE (two single items)."""
+    r = abs(float(fl.loc[a, b]))
+    roots = [float(fl.loc[c, c]) for c in (a, b) if pd.notna(fl.loc[c, c])]
+    if not roots:
+        return None
+    return bool(all(x > r for x in roots))
 
 
 def htmt(data: pd.DataFrame | None, blocks: "Mapping[str, Sequence[str]] | Instrument", *,
@@ -477,8 +480,8 @@ class HarmanResult:
                 f"flag={self.flag})")
 
 
-def harman_test(data: pd.DataFrame, items: Sequence[str] | None = None, *, method: str = "pca",
-                threshold: float = 0.50) -> HarmanResult:
+def harman_test(data: pd.DataFrame | None, items: Sequence[str] | None = None, *, method: str = "pca",
+                threshold: float = 0.50, corr: pd.DataFrame | None = None, n: int | None = None) -> HarmanResult:
     """Harman's single-factor test: the share of all items' variance explained by the first
     unrotated factor (Podsakoff et al. 2003). More than ``threshold`` (50 %) suggests a
     dominant common-method factor.
@@ -493,6 +496,11 @@ def harman_test(data: pd.DataFrame, items: Sequence[str] | None = None, *, metho
         SPSS "principal components, unrotated" procedure). ``"paf"``: one principal-axis
         factor with iterated communalities (starting from squared multiple correlations);
         share = sum of its squared loadings / number of items.
+    corr : DataFrame, optional
+        Item correlation matrix to use instead of the complete rows of ``data`` (e.g. the EM
+        estimate under ``missing="ml"``, :func:`crm_research.sem.sample_moments`).
+    n : int, optional
+        Respondents behind ``corr`` (reported only).
 
     Examples
     --------
@@ -504,14 +512,26 @@ def harman_test(data: pd.DataFrame, items: Sequence[str] | None = None, *, metho
     """
     if method not in ("pca", "paf"):
         raise ValueError(f"method must be 'pca' or 'paf', got {method!r}")
-    if items is None:
-        items = [c for c in data.columns if pd.api.types.is_numeric_dtype(data[c])]
-    _require_columns(data, items, what="Harman's test")
-    X = data[list(items)].astype(float).dropna()
-    p = X.shape[1]
+    if corr is not None:
+        items = list(corr.index) if items is None else list(items)
+        miss = [i for i in items if i not in corr.index]
+        if miss:
+            raise ModelError(f"correlation matrix lacks item(s) {', '.join(miss)}")
+        R = corr.loc[items, items].to_numpy(dtype=float)
+        d = np.sqrt(np.diag(R))
+        R = R / np.outer(d, d)
+        p, n_obs = len(items), int(n) if n is not None else 0
+    else:
+        if data is None:
+            raise ValueError("give either data or corr")
+        if items is None:
+            items = [c for c in data.columns if pd.api.types.is_numeric_dtype(data[c])]
+        _require_columns(data, items, what="Harman's test")
+        X = data[list(items)].astype(float).dropna()
+        p, n_obs = X.shape[1], int(X.shape[0])
+        R = X.corr().to_numpy() if p >= 2 else None
     if p < 2:
         raise ModelError(f"Harman's test needs at least 2 items, got {p}")
-    R = X.corr().to_numpy()
     ev = np.sort(np.linalg.eigvalsh(R))[::-1]
     if method == "pca":
         share = ev[0] / p
@@ -531,24 +551,50 @@ def harman_test(data: pd.DataFrame, items: Sequence[str] | None = None, *, metho
                 break
             h = h_new
         share = float(np.sum(lam ** 2)) / p
-    return HarmanResult(method=method, n_items=p, n_obs=int(X.shape[0]), first_factor_share=float(share),
+    return HarmanResult(method=method, n_items=p, n_obs=n_obs, first_factor_share=float(share),
                         eigenvalues=pd.Series(ev, index=range(1, p + 1), name="eigenvalue"),
                         n_factors_kaiser=int(np.sum(ev > 1)), threshold=threshold,
                         flag=bool(share > threshold))
 
 
 # --------------------------------------------------------------------------- tables from a fit
+SINGLE_ITEM = "single item"
+
+
+def single_item_constructs(result: Any) -> list[str]:
+    """Constructs measured by exactly one observed indicator in a fitted model (``F =~ x``).
+
+    Such a construct is identified only because the indicator's error variance is fixed
+    (``x ~~ 0*x``, or ``x ~~ v*x`` with v = (1 - reliability) var(x)), so its loading,
+    reliability and AVE are declared, not estimated.
+
+    >>> est = pd.DataFrame({"lhs": ["F", "F", "G", "y"], "op": ["=~", "=~", "=~", "~~"],
+    ...                     "rhs": ["a", "b", "y", "y"], "est": [1, .8, 1, 0]})
+    >>> single_item_constructs(est)
+    ['G']
+    """
+    est = estimates_of(result)
+    lv = set(_latents(est))
+    ld = est[(est.op == "=~") & ~est.rhs.isin(lv)]
+    counts = ld.groupby("lhs", sort=False).size()
+    return [str(c) for c, k in counts.items() if k == 1 and not (est[(est.op == "=~") & (est.lhs == c)].rhs
+                                                                 .isin(lv).any())]
+
+
 def standardized_loadings(result: Any, thresholds: Thresholds | None = None) -> pd.DataFrame:
     """Standardized loadings of a fitted model as a tidy table.
 
     Columns: ``construct, level, item, loading`` (lavaan ``std.all``), ``est, se, z, pvalue``
-    (of the unstandardized loading; the marker's are missing because it is fixed), ``flag``
-    (True when the loading is below ``thresholds.loading``). ``level`` is ``first-order``
-    for items and ``second-order`` for dimensions of a higher-order construct.
+    (of the unstandardized loading; the marker's are missing because it is fixed),
+    ``single_item`` (the construct has this one indicator: its loading follows from the fixed
+    error variance and is not judged) and ``flag`` (True when an estimated loading is below
+    ``thresholds.loading``). ``level`` is ``first-order`` for items and ``second-order`` for
+    dimensions of a higher-order construct.
     """
     th = thresholds or Thresholds()
-    est = _estimates(result)
+    est = estimates_of(result)
     lv = set(_latents(est))
+    single = set(single_item_constructs(est))
     rows = est[est.op == "=~"]
     out = pd.DataFrame({
         "construct": rows.lhs.values,
@@ -560,19 +606,30 @@ def standardized_loadings(result: Any, thresholds: Thresholds | None = None) -> 
         "z": rows.z.values,
         "pvalue": rows.pvalue.values,
     })
-    out["flag"] = ~(out["loading"] >= th.loading)
+    out["single_item"] = out.construct.isin(single).to_numpy(bool)
+    out["flag"] = ~(out["loading"] >= th.loading) & ~out["single_item"]
     return out
 
 
-def reliability_table(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], result: Any = None, *,
+def _single_item_note(reliability: float | None) -> str:
+    if reliability is None or pd.isna(reliability) or reliability >= 1:
+        return "single item: error variance fixed to 0 (reliability assumed 1); no alpha, omega, CR or AVE"
+    return (f"single item: error variance fixed to (1 - {apa_number(reliability)}) x its variance "
+            f"(reliability {apa_number(reliability)} declared); no alpha, omega, CR or AVE")
+
+
+def reliability_table(data: pd.DataFrame | None, blocks: Mapping[str, Sequence[str]], result: Any = None, *,
                       thresholds: Thresholds | None = None, omega: Mapping[str, float] | None = None,
-                      levels: Mapping[str, str] | None = None, ci: float = 0.95) -> pd.DataFrame:
+                      levels: Mapping[str, str] | None = None, ci: float = 0.95,
+                      cov: pd.DataFrame | None = None, n: int | None = None,
+                      reliability: Mapping[str, float | None] | None = None) -> pd.DataFrame:
     """Reliability and convergent validity per construct.
 
     Parameters
     ----------
-    data : DataFrame
-        Item responses (for Cronbach's alpha).
+    data : DataFrame or None
+        Item responses (for Cronbach's alpha, complete rows per construct); not needed with
+        ``cov``.
     blocks : mapping construct -> item names
         Items whose alpha is computed (for a higher-order construct: all its items).
     result : SEMResult or estimates table, optional
@@ -580,18 +637,39 @@ def reliability_table(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], r
         (items for first-order, dimensions for higher-order constructs).
     omega : mapping construct -> omega, optional
     levels : mapping construct -> "first-order" | "second-order"
+    cov : DataFrame, optional
+        Item covariance matrix for alpha (e.g. the EM estimate under ``missing="ml"``), with
+        ``n`` respondents for its confidence interval.
+    reliability : mapping construct -> float or None, optional
+        Declared reliability of single-item constructs (None or 1: error variance fixed to 0).
 
     Returns
     -------
     DataFrame
         ``construct, level, n_items, alpha, alpha.ci.lower, alpha.ci.upper, omega, cr, ave,
-        sqrt_ave, flag, problems``.
+        sqrt_ave, single_item, reliability, flag, problems, note``.  A construct with one
+        item gets no alpha, omega, CR or AVE (NaN), ``single_item`` True, ``reliability`` its
+        declared (or assumed, 1) reliability, a ``note`` saying so, and is never flagged.
     """
     th = thresholds or Thresholds()
-    est = _estimates(result) if result is not None else None
+    est = estimates_of(result) if result is not None else None
+    rel = dict(reliability or {})
     rows = []
     for c, its in blocks.items():
-        a, lo, hi = cronbach_alpha(data[list(its)], ci=ci)
+        its = list(its)
+        single = len(its) == 1 and (levels or {}).get(c, "first-order") == "first-order"
+        if single:
+            r = rel.get(c)
+            r = 1.0 if r is None or pd.isna(r) else float(r)
+            rows.append(dict(construct=c, level=(levels or {}).get(c, "first-order"), n_items=1, alpha=np.nan,
+                             **{"alpha.ci.lower": np.nan, "alpha.ci.upper": np.nan}, omega=np.nan, cr=np.nan,
+                             ave=np.nan, sqrt_ave=np.nan, single_item=True, reliability=r,
+                             note=_single_item_note(r)))
+            continue
+        if cov is not None:
+            a, lo, hi = alpha_from_cov(cov.loc[its, its], int(n or 0), ci=ci)
+        else:
+            a, lo, hi = cronbach_alpha(data[its], ci=ci)
         cr = ave = float("nan")
         if est is not None:
             ld = est[(est.op == "=~") & (est.lhs == c)]
@@ -609,20 +687,25 @@ def reliability_table(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], r
         om = float(omega.get(c, np.nan)) if omega else float("nan")
         rows.append(dict(construct=c, level=(levels or {}).get(c, "first-order"), n_items=len(its), alpha=a,
                          **{"alpha.ci.lower": lo, "alpha.ci.upper": hi}, omega=om, cr=cr, ave=ave,
-                         sqrt_ave=math.sqrt(ave) if ave >= 0 else float("nan")))
-    out = pd.DataFrame(rows)
+                         sqrt_ave=math.sqrt(ave) if ave >= 0 else float("nan"), single_item=False,
+                         reliability=np.nan, note=""))
+    cols = ["construct", "level", "n_items", "alpha", "alpha.ci.lower", "alpha.ci.upper", "omega", "cr", "ave",
+            "sqrt_ave", "single_item", "reliability", "note"]
+    out = pd.DataFrame(rows, columns=cols)
     flags, probs = [], []
     for r in out.itertuples(index=False):
         p = []
-        for name, val, cut in (("alpha", r.alpha, th.alpha), ("omega", r.omega, th.omega),
-                               ("CR", r.cr, th.cr), ("AVE", r.ave, th.ave)):
-            if pd.notna(val) and val < cut:
-                p.append(f"{name} {apa_number(val)} < {apa_number(cut)}")
+        if not r.single_item:
+            for name, val, cut in (("alpha", r.alpha, th.alpha), ("omega", r.omega, th.omega),
+                                   ("CR", r.cr, th.cr), ("AVE", r.ave, th.ave)):
+                if pd.notna(val) and val < cut:
+                    p.append(f"{name} {apa_number(val)} < {apa_number(cut)}")
         flags.append(bool(p))
         probs.append("; ".join(p))
+    out["single_item"] = out["single_item"].astype(bool)
     out["flag"] = flags
     out["problems"] = probs
-    return out
+    return out[cols[:-1] + ["flag", "problems", "note"]]
 
 
 # --------------------------------------------------------------------------- the report
@@ -644,12 +727,23 @@ class MeasurementReport:
         HTMT of the first-order constructs (NaN on the diagonal).
     discriminant : DataFrame
         One row per pair of first-order constructs: ``construct_1, construct_2, r,
-        sqrt_ave_1, sqrt_ave_2, fornell_larcker_ok, htmt, htmt_ok, flag``.
+        sqrt_ave_1, sqrt_ave_2, fornell_larcker_ok, htmt, htmt_ok, flag, note``
+        (``fornell_larcker_ok`` judged by the sqrt(AVE)s that exist, None for two single
+        items; ``htmt_ok`` None where HTMT is undefined, i.e. a single-item construct).
     harman : HarmanResult
     fit : DataFrame
         Fit measures of the CFA(s) fitted (lavaan names as columns).
+    n_obs : int
+        Respondents used (all with at least one answer under ``missing="ml"``; complete
+        cases under ``"listwise"``).
+    n_input, n_complete : int
+        Respondents given, and those who answered every item assessed.
+    missing : {"ml", "listwise"}
+        Missing-data treatment of the CFAs and of alpha/HTMT/Harman.
     warnings : list of str
         Problems found (SEM warnings, negative or Heywood loadings, deleted rows, ...).
+    notes : list of str
+        Sentences a report should print: single-item constructs, undefined HTMT, missing data.
     results : dict
         The fitted models (``first_order``, ``higher_order``, ``single_factor``, ``omega:<c>``).
     """
@@ -669,6 +763,26 @@ class MeasurementReport:
     omega_method: str = "congeneric"
     htmt_method: str = "htmt"
     ci: float = 0.95
+    missing: str = "listwise"
+    n_input: int | None = None
+    n_complete: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def single_items(self) -> list[str]:
+        """Constructs measured by a single item."""
+        if "single_item" not in self.reliability.columns:
+            return []
+        return list(self.reliability.loc[self.reliability.single_item.astype(bool), "construct"])
+
+    @property
+    def missing_summary(self) -> str:
+        """Which missing-data treatment, how many respondents it used."""
+        n_in = self.n_input if self.n_input is not None else self.n_obs
+        if self.missing == "ml":
+            return (f"full-information ML (missing = \"ml\"): {self.n_obs} of {n_in} respondents used"
+                    + (f", {self.n_complete} of them with every item answered" if self.n_complete is not None else ""))
+        return f"listwise deletion: {self.n_obs} of {n_in} respondents with complete answers used"
 
     # ---- verdicts
     @property
@@ -678,7 +792,8 @@ class MeasurementReport:
         return {
             "loadings": [f"{r.construct}=~{r.item}" for r in self.loadings.itertuples() if r.flag],
             "reliability": [r.construct for r in self.reliability.itertuples() if r.flag],
-            "fornell_larcker": [f"{r.construct_1}-{r.construct_2}" for r in d.itertuples() if not r.fornell_larcker_ok],
+            "fornell_larcker": [f"{r.construct_1}-{r.construct_2}" for r in d.itertuples()
+                                if r.fornell_larcker_ok is False or r.fornell_larcker_ok == False],  # noqa: E712
             "htmt": [f"{r.construct_1}-{r.construct_2}" for r in d.itertuples() if r.htmt_ok is False],
             "harman": ["first factor"] if self.harman is not None and self.harman.flag else [],
         }
@@ -705,9 +820,12 @@ class MeasurementReport:
             "SE": [apa_number(s, digits, True) if pd.notna(z) else "fixed" for s, z in zip(L.se, L.z)],
             "z": [apa_number(x, digits, True) for x in L.z],
             "p": [apa_p(x) for x in L.pvalue],
-            f"\u2265 {apa_number(th.loading)}": [_mark(not f) for f in L.flag],
+            f"\u2265 {apa_number(th.loading)}": [
+                SINGLE_ITEM if si else _mark(not f)
+                for f, si in zip(L.flag, L.get("single_item", pd.Series(False, index=L.index)))],
         })
         R = self.reliability
+        single = R.get("single_item", pd.Series(False, index=R.index)).astype(bool)
 
         def cell(v: float, cut: float) -> str:
             return "" if pd.isna(v) else f"{apa_number(v, digits)} {_mark(v >= cut)}"
@@ -715,13 +833,19 @@ class MeasurementReport:
         rel = pd.DataFrame({
             "Construct": R.construct, "Level": R.level, "Items": R.n_items,
             f"\u03b1 [{100 * self.ci:g}% CI]": [
+                SINGLE_ITEM if si else
                 f"{apa_number(a, digits)} [{apa_number(lo, digits)}, {apa_number(hi, digits)}] {_mark(a >= th.alpha)}"
-                if pd.notna(a) else "" for a, lo, hi in
-                                zip(R.alpha, R["alpha.ci.lower"], R["alpha.ci.upper"])],
-            "\u03c9": [cell(v, th.omega) for v in R.omega],
-            "CR": [cell(v, th.cr) for v in R.cr],
-            "AVE": [cell(v, th.ave) for v in R.ave],
+                if pd.notna(a) else "" for a, lo, hi, si in
+                zip(R.alpha, R["alpha.ci.lower"], R["alpha.ci.upper"], single)],
+            "\u03c9": ["\u2014" if si else cell(v, th.omega) for v, si in zip(R.omega, single)],
+            "CR": ["\u2014" if si else cell(v, th.cr) for v, si in zip(R.cr, single)],
+            "AVE": ["\u2014" if si else cell(v, th.ave) for v, si in zip(R.ave, single)],
         })
+        if single.any():
+            rel["Note"] = [
+                (f"reliability {apa_number(r, digits)} declared" if pd.notna(r) and r < 1 else
+                 "reliability 1 assumed (error variance 0)") if si else ""
+                for r, si in zip(R["reliability"], single)]
         out = {"loadings": loadings, "reliability": rel,
                "fornell_larcker": _lower_triangle(self.fornell_larcker, digits, diag_ok=_fl_ok(self.fornell_larcker)),
                "htmt": _lower_triangle(self.htmt, digits, cut=th.htmt),
@@ -747,6 +871,9 @@ class MeasurementReport:
                                                                                "fornell_larcker_higher_order", "fit")), ""]
         if self.harman is not None:
             parts += [self.harman.summary().splitlines()[0], ""]
+        parts += [f"Missing data: {self.missing_summary}.", ""]
+        if self.notes:
+            parts += ["Notes:", ""] + [f"- {w}" for w in self.notes] + [""]
         if self.warnings:
             parts += ["Warnings:", ""] + [f"- {w}" for w in self.warnings] + [""]
         return "\n".join(parts)
@@ -758,20 +885,22 @@ class MeasurementReport:
         n_high = int((self.reliability.level == "second-order").sum())
         n_items = int((self.loadings.level == "first-order").sum())
         lines = [f"Measurement model assessment (N = {self.n_obs}; {n_items} items, {n_first} first-order"
-                 + (f" and {n_high} higher-order" if n_high else "") + " constructs)"]
+                 + (f" and {n_high} higher-order" if n_high else "") + " constructs)",
+                 f"  Missing data: {self.missing_summary}"]
         for name, row in self.fit.iterrows():
-            lines.append(f"  {name}: {_fit_sentence(row)}")
+            lines.append(f"  {name}: {fit_sentence(row)}")
         lines.append("")
         lines.append("Reliability and convergent validity")
         R = self.reliability
+        single = R.get("single_item", pd.Series(False, index=R.index)).astype(bool)
         tab = pd.DataFrame({
             "construct": R.construct, "level": R.level.str.replace("-order", ""), "k": R.n_items,
-            "alpha [95% CI]": [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" if pd.notna(a) else "" for a, lo, hi in
-                               zip(R.alpha, R["alpha.ci.lower"], R["alpha.ci.upper"])],
+            "alpha [95% CI]": [SINGLE_ITEM if si else f"{a:.3f} [{lo:.3f}, {hi:.3f}]" if pd.notna(a) else ""
+                               for a, lo, hi, si in zip(R.alpha, R["alpha.ci.lower"], R["alpha.ci.upper"], single)],
             "omega": [f"{x:.3f}" if pd.notna(x) else "" for x in R.omega],
             "CR": [f"{x:.3f}" if pd.notna(x) else "" for x in R.cr],
             "AVE": [f"{x:.3f}" if pd.notna(x) else "" for x in R.ave],
-            "ok": [_mark(not f) for f in R.flag],
+            "ok": ["" if si else _mark(not f) for f, si in zip(R.flag, single)],
         })
         lines.append(_indent(tab.to_string(index=False), 2))
         fl = self.flagged
@@ -782,6 +911,8 @@ class MeasurementReport:
                      + f" (range {self.loadings.loading.min():.3f} to {self.loadings.loading.max():.3f})")
         for r in R[R.flag].itertuples():
             lines.append(f"  {r.construct}: {r.problems}")
+        for r in R[single].itertuples():
+            lines.append(f"  {r.construct}: {r.note}")
         lines.append("")
         lines.append("Discriminant validity")
         if len(self.fornell_larcker) < 2:
@@ -797,6 +928,13 @@ class MeasurementReport:
             hdr = f"  {self.htmt_method.upper()}: max {top.htmt:.3f} ({top.construct_1}-{top.construct_2})"
             lines.append(hdr + (f"; not below {apa_number(th.htmt)}: " + ", ".join(fl["htmt"]) if fl["htmt"]
                                 else f"; all below {apa_number(th.htmt)}"))
+        if self.single_items and len(self.fornell_larcker) >= 2:
+            lines.append(f"  {self.htmt_method.upper()} is undefined for single-item constructs ("
+                         + ", ".join(self.single_items) + "): a construct with one item has no monotrait correlation")
+        if self.notes:
+            lines.append("")
+            lines.append("Notes")
+            lines += [f"  - {w}" for w in self.notes]
         if self.harman is not None:
             lines.append("")
             lines.append(self.harman.summary())
@@ -813,7 +951,9 @@ class MeasurementReport:
     def _repr_html_(self) -> str:
         t = self.apa_tables()
         esc = html.escape
-        h = [f"<h4>Measurement model (N = {self.n_obs})</h4>"]
+        h = [f"<h4>Measurement model (N = {self.n_obs})</h4>", f"<p>Missing data: {esc(self.missing_summary)}</p>"]
+        if self.notes:
+            h.append("<ul>" + "".join(f"<li>{esc(w)}</li>" for w in self.notes) + "</ul>")
         if self.warnings:
             h.append("<div style='color:#a40'><b>Warnings</b><ul>" +
                      "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul></div>")
@@ -840,11 +980,11 @@ def _lower_triangle(m: pd.DataFrame, digits: int, *, diag_ok: pd.Series | None =
             v = m.loc[a, b]
             if i == j:
                 if diag_ok is not None and pd.notna(v):
-                    out.loc[a, b] = f"{apa_number(v, digits)}{'' if diag_ok.get(a, True) else ' ' + CROSS}"
-                else:
-                    out.loc[a, b] = apa_number(v, digits) if diag_ok is not None else "\u2014"
+                    out.loc[a, b] = f"{apa_number(v, digits)}{' ' + CROSS if diag_ok.get(a) is False else ''}"
+                else:   # HTMT diagonal, or no sqrt(AVE) (single item)
+                    out.loc[a, b] = "\u2014"
             else:
-                s = apa_number(v, digits)
+                s = apa_number(v, digits) if pd.notna(v) else ("n/a" if cut is not None else "")
                 if cut is not None and pd.notna(v) and v >= cut:
                     s += " " + CROSS
                 out.loc[a, b] = s
@@ -869,28 +1009,6 @@ def _apa_fit(fit: pd.DataFrame) -> pd.DataFrame:
                              g("rmsea.ci.lower", pd.Series(np.nan, index=fit.index)),
                              g("rmsea.ci.upper", pd.Series(np.nan, index=fit.index)))]
     return out
-
-
-def _fit_sentence(row: pd.Series) -> str:
-    def g(k: str) -> float:
-        v = row.get(k, np.nan)
-        return float(v) if v is not None and pd.notna(v) else float("nan")
-
-    parts = []
-    if not math.isnan(g("chisq")):
-        p = g("pvalue")
-        ptxt = "" if math.isnan(p) else ", p < .001" if p < .001 else f", p = {apa_number(p, 3)}"
-        parts.append(f"chi2({int(g('df')) if not math.isnan(g('df')) else '?'}) = {g('chisq'):.2f}{ptxt}"
-                     + (" (saturated)" if g("df") == 0 else ""))
-    for k, lab in (("cfi", "CFI"), ("tli", "TLI")):
-        if not math.isnan(g(k)):
-            parts.append(f"{lab} = {apa_number(g(k), 3)}")
-    if not math.isnan(g("rmsea")):
-        parts.append(f"RMSEA = {apa_number(g('rmsea'), 3)} [{apa_number(g('rmsea.ci.lower'), 3)}, "
-                     f"{apa_number(g('rmsea.ci.upper'), 3)}]")
-    if not math.isnan(g("srmr")):
-        parts.append(f"SRMR = {apa_number(g('srmr'), 3)}")
-    return "; ".join(parts) or "no fit measures"
 
 
 def _markdown(df: pd.DataFrame, index: bool = False) -> str:
@@ -923,8 +1041,25 @@ def _source(data: pd.DataFrame) -> str:
     return str(getattr(data, "attrs", {}).get("source", "data frame"))
 
 
-def _clean_items(data: pd.DataFrame, items: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Numeric item columns, complete rows only (listwise deletion as lavaan's default)."""
+MISSING = ("ml", "listwise")
+
+
+def _check_missing(missing: str) -> str:
+    m = {"fiml": "ml", "direct": "ml", "listwise.deletion": "listwise"}.get(str(missing), str(missing))
+    if m not in MISSING:
+        raise ConfigError("assess_measurement", "missing", f"must be 'ml' (full-information ML) or 'listwise', "
+                          f"got {missing!r}", hint="missing='ml' uses every respondent with at least one answer")
+    return m
+
+
+def _item_data(data: pd.DataFrame, items: list[str], missing: str = "listwise"
+               ) -> tuple[pd.DataFrame, list[str], dict[str, int]]:
+    """Numeric item columns of the respondents a missing-data treatment uses.
+
+    ``"listwise"``: complete rows only (lavaan's default); ``"ml"``: every row with at least one
+    item answered (full-information ML).  Returns the data, warnings and counts
+    ``{"input", "used", "complete"}``.
+    """
     _require_columns(data, items, what="the measurement model")
     warnings = []
     X = pd.DataFrame(index=data.index)
@@ -939,18 +1074,29 @@ def _clean_items(data: pd.DataFrame, items: list[str]) -> tuple[pd.DataFrame, li
                                 hint="recode text labels to scale points first (crm_research.responses)")
         X[c] = num.astype(float)
     n0 = len(X)
-    X = X.dropna()
-    if len(X) < n0:
-        warnings.append(f"{n0 - len(X)} of {n0} respondents with missing item responses were left out "
-                        "(listwise deletion)")
+    complete = int(X.notna().all(axis=1).sum())
+    if missing == "listwise":
+        X = X.dropna()
+        if len(X) < n0:
+            warnings.append(f"{n0 - len(X)} of {n0} respondents with missing item responses were left out "
+                            "(listwise deletion)")
+    else:
+        X = X[X.notna().any(axis=1)]
+        if len(X) < n0:
+            warnings.append(f"{n0 - len(X)} of {n0} respondents answered none of the items and were left out")
     for c in items:
-        if len(X) and X[c].std() == 0:
-            raise DataFileError(_source(data), f"item has no variance (every answer is {X[c].iloc[0]:g})",
+        obs = X[c].dropna()
+        if len(obs) and obs.std() == 0:
+            raise DataFileError(_source(data), f"item has no variance (every answer is {obs.iloc[0]:g})",
                                 column=c, hint="drop the item from the instrument or check the data")
+        if missing == "ml" and len(obs) < 2:
+            raise DataFileError(_source(data), f"item has {len(obs)} answer(s)", column=c,
+                                hint="drop the item from the instrument or check the data")
     if len(X) < len(items) + 2:
-        raise ModelError(f"only {len(X)} complete respondents for {len(items)} items; a CFA needs more "
+        what = "complete respondents" if missing == "listwise" else "respondents"
+        raise ModelError(f"only {len(X)} {what} for {len(items)} items; a CFA needs more "
                          "respondents than items (and 200+ for stable ML estimates)")
-    return X, warnings
+    return X, warnings, {"input": n0, "used": len(X), "complete": complete}
 
 
 def _wanted(inst: "Instrument", constructs: Iterable[str] | None) -> list[str]:
@@ -980,24 +1126,33 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
                        constructs: Iterable[str] | None = None, result: Any = None,
                        higher_order_result: Any = None, omega: str | None = "congeneric",
                        htmt_method: str = "htmt", harman: str | None = "pca", harman_cfa: bool = False,
-                       ci: float = 0.95) -> MeasurementReport:
+                       ci: float = 0.95, missing: str = "ml") -> MeasurementReport:
     """Assess reliability and validity of an instrument's constructs in one call.
 
-    Fits, with :func:`crm_research.sem.fit` (ML, lavaan defaults):
+    Fits, with :func:`crm_research.sem.fit` (ML, lavaan defaults, ``missing`` as given):
 
     1. the first-order CFA with all first-order constructs correlating freely — loadings,
        CR/AVE of first-order constructs, Fornell-Larcker;
     2. when the instrument has higher-order constructs, the higher-order CFA — CR/AVE of the
        second-order loadings and the Fornell-Larcker matrix at the top level;
-    3. with ``omega="congeneric"``, a one-factor model per first-order construct for
-       McDonald's omega;
-    4. with ``harman_cfa=True``, a single-factor CFA over all items, compared with (1).
+    3. with ``omega="congeneric"``, a one-factor model per first-order construct of three or
+       more items for McDonald's omega;
+    4. with ``harman_cfa=True``, a single-factor CFA over all items, compared with (1) by
+       :func:`crm_research.sem.compare_models`.
+
+    Single-item constructs (one item; :attr:`Construct.is_single_item`) are handled as the
+    literature does: the item's error variance is fixed (to 0, or to (1 - reliability) x its
+    variance when the instrument states a reliability), so the loading is not estimated
+    freely; no alpha, omega, CR or AVE is computed and nothing about them is flagged (the
+    reliability table says "single item" and gives the declared or assumed reliability); HTMT
+    is undefined for their pairs (NaN, ``htmt_ok`` None, a note says so); Fornell-Larcker
+    is judged by the other construct's sqrt(AVE).
 
     Parameters
     ----------
     data : DataFrame
         Scored responses (reverse-keyed items already recoded), one column per item id.
-        Extra columns are ignored; rows with a missing item are left out (listwise).
+        Extra columns are ignored.
     instrument : Instrument
     thresholds : Thresholds, optional
     constructs : list of str, optional
@@ -1016,6 +1171,11 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
         Also fit the single-factor CFA (one more model fit).
     ci : float
         Confidence level of alpha's interval.
+    missing : {"ml", "listwise"}
+        ``"ml"`` (default): every respondent with at least one answer; the CFAs by
+        full-information ML, alpha, HTMT and Harman's test from the EM (saturated ML) item
+        covariance matrix (as semTools' ``htmt(missing = "ml")``).  ``"listwise"``: respondents
+        who answered every assessed item.  The report records which, and the counts.
 
     Returns
     -------
@@ -1027,56 +1187,77 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
         Item columns missing, non-numeric or constant.
     ModelError
         Too few respondents.
+    ConfigError
+        An unknown ``missing``.
+
+    Examples
+    --------
+    >>> from crm_research import instruments                                   # doctest: +SKIP
+    >>> inst = instruments.load_instrument("surveys/ecommerce_crm.yaml")        # doctest: +SKIP
+    >>> rep = assess_measurement(data, inst, missing="ml")                      # doctest: +SKIP
+    >>> rep.reliability[["construct", "alpha", "cr", "ave", "note"]]            # doctest: +SKIP
     """
     if omega not in ("congeneric", "model", None):
         raise ValueError(f"omega must be 'congeneric', 'model' or None, got {omega!r}")
     if harman not in ("pca", "paf", None):
         raise ValueError(f"harman must be 'pca', 'paf' or None, got {harman!r}")
+    missing = _check_missing(missing)
     th = thresholds or Thresholds()
     from .instruments import measurement_syntax
+    from .sem import compare_models, sample_moments
 
     wanted = _wanted(instrument, constructs)
     first = [c for c in instrument.first_order if c.id in wanted]
     higher = [c for c in instrument.higher_order if c.id in wanted]
+    singles = [c for c in first if len(c.items) == 1]
     items = [it.id for c in first for it in c.items]
-    X, warnings = _clean_items(data, items)
+    X, warnings, counts = _item_data(data, items, missing)
     n = len(X)
+    moments = sample_moments(X, items, missing=missing, source=_source(data))
+    notes: list[str] = []
+    if missing == "ml":
+        notes.append(f"Missing answers: full-information ML (missing = \"ml\") uses all {n} respondents with at "
+                     f"least one answer ({counts['complete']} answered every item); alpha, HTMT and Harman's test "
+                     "use the EM estimate of the item covariances.")
+    else:
+        notes.append(f"Missing answers: listwise deletion uses the {n} of {counts['input']} respondents who "
+                     "answered every item.")
     results: dict[str, Any] = {}
     fit_rows: dict[str, dict] = {}
 
     def run(name: str, syntax: str, label: str) -> Any:
         from . import sem
         try:
-            res = sem.fit(syntax, X)
+            res = sem.fit(syntax, X, missing=missing)
         except Exception as e:  # keep the user's error type, add where it happened
             if hasattr(e, "message"):
                 e.message = f"{label}: {e.message}"
                 e.args = (str(e),)
             raise
         results[name] = res
-        warnings.extend(f"{label}: {w}" for w in _sem_warnings(res))
+        warnings.extend(f"{label}: {w}" for w in warnings_of(res))
         return res
 
     # (1) first-order CFA
     if result is None:
-        syntax1 = measurement_syntax(instrument, [c.id for c in first], higher_order=False)
+        syntax1 = measurement_syntax(instrument, [c.id for c in first], higher_order=False, data=X)
         result = run("first_order", syntax1, "first-order CFA")
-        fit_rows["first-order CFA"] = _fit_measures(result)
+        fit_rows["first-order CFA"] = fit_measures_of(result)
     else:
         results["first_order"] = result
-        warnings.extend(f"supplied model: {w}" for w in _sem_warnings(result))
-        fit_rows["supplied model"] = _fit_measures(result)
-    est1 = _estimates(result)
+        warnings.extend(f"supplied model: {w}" for w in warnings_of(result))
+        fit_rows["supplied model"] = fit_measures_of(result)
+    est1 = estimates_of(result)
 
     # (2) higher-order CFA
     if higher and higher_order_result is None:
-        syntax2 = measurement_syntax(instrument, wanted, higher_order=True)
+        syntax2 = measurement_syntax(instrument, wanted, higher_order=True, data=X)
         higher_order_result = run("higher_order", syntax2, "higher-order CFA")
-        fit_rows["higher-order CFA"] = _fit_measures(higher_order_result)
+        fit_rows["higher-order CFA"] = fit_measures_of(higher_order_result)
     elif higher_order_result is not None and higher_order_result is not result:
         results["higher_order"] = higher_order_result
-        fit_rows["higher-order CFA"] = _fit_measures(higher_order_result)
-        warnings.extend(f"supplied higher-order model: {w}" for w in _sem_warnings(higher_order_result))
+        fit_rows["higher-order CFA"] = fit_measures_of(higher_order_result)
+        warnings.extend(f"supplied higher-order model: {w}" for w in warnings_of(higher_order_result))
 
     # loadings: items from (1), second-order loadings from (2) (or from (1) if it has them)
     L1 = standardized_loadings(est1, th)
@@ -1100,7 +1281,7 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
             rev = " (it is reverse-keyed: recode it before analysis)" if r.level == "first-order" and \
                 r.item in instrument.reverse_items else ""
             warnings.append(f"{r.item} loads negatively on {r.construct} ({r.loading:.3f}){rev}")
-        elif r.loading > 1:
+        elif r.loading > 1 + 1e-9:
             warnings.append(f"Heywood case: standardized loading of {r.item} on {r.construct} is "
                             f"{r.loading:.3f} (> 1)")
 
@@ -1109,6 +1290,9 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
     if omega == "congeneric":
         for c in first:
             its = [it.id for it in c.items]
+            if len(its) == 1:
+                omegas[c.id] = float("nan")
+                continue
             if len(its) < 3:
                 omegas[c.id] = float("nan")
                 warnings.append(f"omega of {c.id} not computed: a one-factor model needs at least 3 items")
@@ -1117,19 +1301,24 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
             omegas[c.id] = _omega_from(r1, c.id)
     elif omega == "model":
         for c in first:
-            omegas[c.id] = _omega_from(est1, c.id)
+            omegas[c.id] = float("nan") if len(c.items) == 1 else _omega_from(est1, c.id)
 
     # reliability table
     blocks = {c.id: [it.id for it in c.items] for c in first}
     blocks.update({c.id: instrument.items_of(c.id) for c in higher})
     levels = {c.id: "first-order" for c in first} | {c.id: "second-order" for c in higher}
-    rel1 = reliability_table(X, {k: blocks[k] for k in blocks if levels[k] == "first-order"}, est1,
-                             thresholds=th, omega=omegas, levels=levels, ci=ci)
+    declared = {c.id: getattr(c, "reliability", None) for c in singles}
+    rel1 = reliability_table(None, {k: blocks[k] for k in blocks if levels[k] == "first-order"}, est1,
+                             thresholds=th, omega=omegas, levels=levels, ci=ci, cov=moments.cov, n=n,
+                             reliability=declared)
     rels = [rel1]
     if higher:
-        rels.append(reliability_table(X, {c.id: blocks[c.id] for c in higher}, src2, thresholds=th,
-                                      omega=None, levels=levels, ci=ci))
+        rels.append(reliability_table(None, {c.id: blocks[c.id] for c in higher}, src2, thresholds=th,
+                                      omega=None, levels=levels, ci=ci, cov=moments.cov, n=n))
     reliability = pd.concat(rels, ignore_index=True)
+    for c in singles:
+        notes.append(f"{c.id} is measured by a single item ({c.items[0].id}): "
+                     + rel1.set_index("construct").loc[c.id, "note"].split(": ", 1)[1] + ".")
 
     # Fornell-Larcker (first-order)
     ave1 = rel1.set_index("construct")["ave"]
@@ -1137,35 +1326,45 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
     fl = fornell_larcker(ave1, corr1)
     fl2 = None
     if higher and src2 is not None:
-        est2 = _estimates(src2)
+        est2 = estimates_of(src2)
         dims = {d for c in higher for d in c.dimensions}
         top = [c for c in wanted if c not in dims]
         ld2 = est2[est2.op == "=~"]
+        single_ids = {c.id for c in singles}
         ave_top = {}
         for c in top:
             lam = ld2.loc[ld2.lhs == c, "std.all"].to_numpy(float)
-            if lam.size:
+            if c in single_ids:
+                ave_top[c] = float("nan")
+            elif lam.size:
                 ave_top[c] = average_variance_extracted(lam)
         if len(ave_top) >= 2:
             fl2 = fornell_larcker(pd.Series(ave_top), latent_correlations(est2))
 
-    # HTMT
-    H = htmt(X, blocks={c.id: [it.id for it in c.items] for c in first}, method=htmt_method)
+    # HTMT (from the item correlations of the respondents used: EM under missing="ml")
+    H = htmt(None, blocks={c.id: [it.id for it in c.items] for c in first}, corr=moments.cov, method=htmt_method)
+    if singles and len(first) >= 2:
+        notes.append(f"{htmt_method.upper()} is undefined for a single-item construct (a construct with one item has "
+                     "no correlations among its own items): the pairs with " + ", ".join(c.id for c in singles)
+                     + " have no HTMT; their discriminant validity rests on the Fornell-Larcker criterion.")
 
     # discriminant pairs
     names = list(fl.index)
+    single_ids = {c.id for c in singles}
     pairs = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             r = float(fl.loc[a, b])
-            fl_pair = bool(fl.loc[a, a] > abs(r) and fl.loc[b, b] > abs(r))
+            fl_pair = _fl_pair_ok(fl, a, b)
             hv = float(H.loc[a, b]) if a in H.index and b in H.columns else float("nan")
             h_ok = None if math.isnan(hv) else bool(hv < th.htmt)
+            why = [f"{x} is a single item" for x in (a, b) if x in single_ids]
+            note = ("HTMT undefined: " + " and ".join(why)) if why else ""
             pairs.append(dict(construct_1=a, construct_2=b, r=r, sqrt_ave_1=fl.loc[a, a], sqrt_ave_2=fl.loc[b, b],
                               fornell_larcker_ok=fl_pair, htmt=hv, htmt_ok=h_ok,
-                              flag=(not fl_pair) or (h_ok is False)))
+                              flag=(fl_pair is False) or (h_ok is False), note=note))
     discriminant = pd.DataFrame(pairs, columns=["construct_1", "construct_2", "r", "sqrt_ave_1", "sqrt_ave_2",
-                                                "fornell_larcker_ok", "htmt", "htmt_ok", "flag"])
+                                                "fornell_larcker_ok", "htmt", "htmt_ok", "flag", "note"])
 
     # Harman
     hres = None
@@ -1173,14 +1372,20 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
         if len(first) < 2:
             warnings.append("Harman's test over the items of a single construct says nothing about "
                             "common-method variance; assess all constructs together")
-        hres = harman_test(X, items, method=harman, threshold=th.harman)
+        hres = harman_test(None, items, method=harman, threshold=th.harman, corr=moments.cov, n=n)
         if harman_cfa:
-            r_sf = run("single_factor", "CMV =~ " + " + ".join(items) + "\n", "single-factor CFA")
-            fit_rows["single-factor CFA"] = _fit_measures(r_sf)
+            # single items keep their fixed error variances, so the one-factor model is the
+            # measurement model with every latent correlation 1 (nested in it)
+            from .instruments import single_item_error_variance
+
+            fixes = "".join(f"{c.items[0].id} ~~ {single_item_error_variance(instrument, c.id, X)!r}*"
+                            f"{c.items[0].id}\n" for c in singles)
+            r_sf = run("single_factor", "CMV =~ " + " + ".join(items) + "\n" + fixes, "single-factor CFA")
+            fit_rows["single-factor CFA"] = fit_measures_of(r_sf)
             hres.single_factor_fit = pd.DataFrame(
                 {k: {kk: v.get(kk, np.nan) for kk in ("chisq", "df", "cfi", "tli", "rmsea", "srmr", "aic", "bic")}
-                 for k, v in (("single factor", _fit_measures(r_sf)), ("measurement model", _fit_measures(result)))}).T
-            from .hypotheses import compare_models
+                 for k, v in (("single factor", fit_measures_of(r_sf)),
+                              ("measurement model", fit_measures_of(result)))}).T
             try:
                 hres.comparison = compare_models(r_sf, result, names=("single factor", "measurement model"))
             except Exception as e:  # e.g. degenerate df; the fit table is still informative
@@ -1191,11 +1396,13 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
     return MeasurementReport(loadings=loadings, reliability=reliability, fornell_larcker=fl, htmt=H,
                              discriminant=discriminant, harman=hres, fit=fit, thresholds=th, n_obs=n,
                              warnings=list(dict.fromkeys(warnings)), fornell_larcker_higher_order=fl2,
-                             results=results, omega_method=omega or "none", htmt_method=htmt_method, ci=ci)
+                             results=results, omega_method=omega or "none", htmt_method=htmt_method, ci=ci,
+                             missing=missing, n_input=counts["input"], n_complete=counts["complete"],
+                             notes=list(dict.fromkeys(notes)))
 
 
 def _omega_from(result: Any, construct: str) -> float:
-    est = _estimates(result)
+    est = estimates_of(result)
     ld = est[(est.op == "=~") & (est.lhs == construct)]
     if ld.empty:
         return float("nan")

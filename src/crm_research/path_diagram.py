@@ -5,7 +5,9 @@
     >>> d.save("reports/ops_model.png")                              # doctest: +SKIP
 
 Latent variables are ovals, observed variables boxes; single-headed arrows are loadings
-and regressions, double-headed curved arrows covariances (``show_covariances=True``).
+and regressions, double-headed curved arrows covariances (``show_covariances=True``).  A
+single-item construct is drawn with its one indicator, whose box states the fixed error
+variance (``ε = 0 (fixed)``, or the standardized 1 - reliability).
 Edges carry the standardized estimate (lavaan's ``std.all``; ``std=False`` for the
 unstandardized one) with significance stars (* p < .05, ** p < .01, *** p < .001; fixed
 parameters have none).
@@ -41,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import CRMResearchError, ModelError
-from .measurement import _estimates, apa_number
+from .measurement import apa_number, single_item_constructs
+from .sem.result import estimates_of
 
 __all__ = ["path_diagram", "Diagram", "dot_source", "significance_stars"]
 
@@ -115,6 +118,13 @@ def _edge_label(r: Any, std: bool, digits: int) -> str:
     return s + ("" if fixed else significance_stars(r.pvalue))
 
 
+def _error_variance_text(r: Any, std: bool, digits: int) -> str:
+    """``ε = 0 (fixed)`` / ``ε = .20 (fixed)``: the fixed error variance of a single item."""
+    v = r["std.all"] if std and not pd.isna(r["std.all"]) else r["est"]
+    txt = "0" if abs(float(v)) < 1e-12 else (apa_number(v, digits) if std else f"{float(v):.{digits}f}")
+    return f"\u03b5 = {txt} (fixed)"
+
+
 def _build_graph(est: pd.DataFrame, *, std: bool, show_covariances: bool, digits: int,
                  labels: Mapping[str, str] | None, title: str | None) -> _Graph:
     labels = dict(labels or {})
@@ -137,6 +147,12 @@ def _build_graph(est: pd.DataFrame, *, std: bool, show_covariances: bool, digits
     for r in est.itertuples(index=False):
         if r.op == "=~" and r.rhs in indicators and nodes[r.rhs].owner is None:
             nodes[r.rhs].owner = r.lhs
+    # a single-item construct: its one indicator shows the fixed error variance
+    for c in single_item_constructs(est):
+        item = str(est.loc[(est.op == "=~") & (est.lhs == c), "rhs"].iloc[0])
+        rv = est[(est.op == "~~") & (est.lhs == item) & (est.rhs == item)]
+        if item in nodes and len(rv) and pd.isna(rv["z"].iloc[0]):
+            nodes[item].text += "\n" + _error_variance_text(rv.iloc[0], std, digits)
     edges = []
     rows = est.to_dict("records")
     ser = [pd.Series(r) for r in rows]
@@ -605,7 +621,7 @@ def dot_source(g_or_estimates: Any, *, std: bool = True, show_covariances: bool 
     if isinstance(g_or_estimates, _Graph):
         g = g_or_estimates
     else:
-        g = _build_graph(_estimates(g_or_estimates), std=std, show_covariances=show_covariances,
+        g = _build_graph(estimates_of(g_or_estimates), std=std, show_covariances=show_covariances,
                          digits=digits, labels=labels, title=title)
         _layers(g)
         _assign_roles(g)
@@ -783,7 +799,7 @@ def path_diagram(result_or_estimates: Any, *, std: bool = True, show_covariances
     """
     if engine not in ("auto", "dot", "matplotlib"):
         raise ValueError(f"engine must be 'auto', 'dot' or 'matplotlib', got {engine!r}")
-    est = _estimates(result_or_estimates, groups_ok=True)
+    est = estimates_of(result_or_estimates, groups_ok=True)
     if "group" in est.columns and est["group"].nunique() > 1:
         g0 = est["group"].iloc[0] if group is None else group
         if g0 not in set(est["group"]):

@@ -181,7 +181,13 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
 
         if engine == "semopy":
             optimizer_note = "engine='semopy' cannot fit missing='ml'; native FIML optimizer used"
-        opt, info_fiml = estimate_fiml(rm, stats, start_values(rm, stats))
+        # start from the ML fit to the EM (h1) moments (two-stage ML): with complete data it
+        # is the FIML estimate itself, with incomplete data a close start for the FIML optimizer
+        start = start_values(rm, stats)
+        two_stage = estimate(rm, stats, start)
+        if two_stage.converged and np.all(np.isfinite(two_stage.theta)):
+            start = two_stage.theta
+        opt, info_fiml = estimate_fiml(rm, stats, start)
     elif engine == "semopy":
         theta0 = semopy_start(rm, stats, data)
         if theta0 is None:
