@@ -139,15 +139,6 @@ def _mark(ok: Any) -> str:
     return CHECK if bool(ok) else CROSS
 
 
-# --------------------------------------------------------------------------- coercion
-# Reading fitted models goes through crm_research.sem's public accessors.  The two aliases
-# below keep crm_research.study (being rewritten) working; new code uses sem.estimates_of
-# and sem.warnings_of.
-_estimates = estimates_of
-_sem_warnings = warnings_of
-_fit_measures = fit_measures_of
-
-
 def _latents(est: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(est.loc[est.op == "=~", "lhs"]))
 
