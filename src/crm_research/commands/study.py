@@ -93,7 +93,7 @@ def check_inputs(args) -> dict:
     cmap = column_map(args)
     read = {k: v for k, v in reading_options(args).items() if v is not None}
     intake = intake_options(args)
-    rs = prepare_responses(dpath, inst, column_map=cmap, **read, **intake)
+    rs = prepare_responses(dpath, inst, column_map=cmap, map_label="--map", **read, **intake)
     sample = StudySample(responses=rs, instrument=inst, origin="file", data_file=dpath.resolve())
     if sample.n_kept == 0:
         raise DataFileError(str(dpath), f"no respondent is left after cleaning ({sample.n_rows} rows read)",

@@ -1019,17 +1019,17 @@ def describe_path_comparison(paths: pd.DataFrame, labels: Sequence[str], alpha: 
     """
     lines = []
     for r in paths.to_dict("records"):
-        betas = ", ".join(f"β = {r[f'std.all.{g}']:.2f} among {g}" for g in labels)
+        betas = ", ".join(f"β = {_n(r[f'std.all.{g}'], 2, True)} among {g}" for g in labels)
         name = f"{r['hypothesis']} ({r['path']})" if r["hypothesis"] else r["path"]
         lines.append(f"* **{name}**: {betas}; {r['verdict']}.")
     differ = paths[paths["p_adj"] < alpha]
     if len(differ):
         summary = ("**The groups differ** in " + ", ".join(differ["hypothesis"].where(differ["hypothesis"] != "",
                                                                                       differ["path"]))
-                   + f" (Holm-adjusted p < {alpha:g}): a single-sample estimate averages over groups in which the "
+                   + f" (Holm-adjusted p < {_n(alpha, 2, True)}): a single-sample estimate averages over groups in which the "
                    "effect is not the same, and conclusions should be drawn per group.")
     else:
-        summary = (f"**No path differs significantly** between the groups (all Holm-adjusted p ≥ {alpha:g}): the "
+        summary = (f"**No path differs significantly** between the groups (all Holm-adjusted p ≥ {_n(alpha, 2, True)}): the "
                    "paths hold alike for these groups, within the precision this sample allows.")
     if level == "configural":
         summary += " Metric invariance is not supported, so these comparisons are tentative."
