@@ -413,3 +413,33 @@ def test_compare_with_population_implied_betas():
     assert out.loc[("Y", "~", "A"), "population"] == pytest.approx(0.25 / 0.75)
     assert out.loc[("Y", "~", "B"), "population"] == pytest.approx(0.10 / 0.75)
     assert out.loc[("A", "=~", "a1"), "difference"] == pytest.approx(-0.05)
+
+
+@needs_sem
+def test_instrument_single_item_outcome_by_fiml_matches_lavaan():
+    """The bundled instrument with LOY measured by LOY1 alone (reliability .80), model "ops",
+    on eco_missing.csv by FIML: test_model fits what lavaan fitted for eco_si_fiml.ml.json
+    (the syntax written by the instrument, the error variance from the observed answers)."""
+    import json
+
+    import yaml
+
+    from crm_research.instruments import instrument_from_dict
+
+    raw = yaml.safe_load((REF.parents[2] / "surveys" / "ecommerce_crm.yaml").read_text(encoding="utf-8"))
+    loy = next(c for c in raw["constructs"] if c["id"] == "LOY")
+    loy["items"], loy["reliability"] = loy["items"][:1], 0.8
+    inst = instrument_from_dict(raw, source="LOY single item")
+    data = pd.read_csv(REF / "eco_missing.csv")
+    t = H.test_model(data, inst, "ops", missing="ml", partial=False)
+    assert (t.missing, t.n_used, t.n_input) == ("ml", 400, 400)
+    ref = json.loads((REF / "eco_si_fiml.ml.json").read_text())
+    lav = pd.DataFrame(ref["estimates"])
+    tab = t.hypotheses.set_index("hypothesis")
+    for hid, (lhs, rhs) in {"H1": ("SAT", "OPS"), "H2": ("LOY", "SAT")}.items():
+        row = lav[(lav.lhs == lhs) & (lav.op == "~") & (lav.rhs == rhs)].iloc[0]
+        for col in ("est", "se", "std.all"):
+            assert tab.loc[hid, col] == pytest.approx(row[col], abs=1e-3), (hid, col)
+    ind = lav[lav.lhs == "ind_OPS_LOY"].iloc[0]
+    assert t.indirect.set_index("effect").loc["ind_OPS_LOY", "est"] == pytest.approx(ind["est"], abs=1e-3)
+    assert t.results["model"].fit_measures["chisq"] == pytest.approx(ref["fit_measures"]["chisq"], abs=1e-3)

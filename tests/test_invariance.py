@@ -273,3 +273,21 @@ def test_missing_ml_uses_every_respondent_listwise_the_complete(hs):
         d[["x1", "x2", "x3", "x4", "x5", "x6"]].notna().any(axis=1).sum())
     with pytest.raises(ModelError, match="pairwise"):
         measurement_invariance(HS_MODEL, d, "school", missing="pairwise")
+
+
+def test_instrument_with_a_single_item_of_stated_reliability(hs):
+    """hs_abilities.yaml with SPD (x7 alone) at reliability .8: the instrument's syntax needs the
+    data to fix x7's error variance; the fixed value is the same in both groups."""
+    import dataclasses
+
+    inst = load_instrument(REF / "hs_abilities.yaml")
+    spd = dataclasses.replace(inst.construct("SPD"), reliability=0.8)
+    inst = dataclasses.replace(inst, constructs=tuple(spd if c.id == "SPD" else c for c in inst.constructs))
+    r = measurement_invariance(inst, hs, "school", steps=("configural", "metric"), missing="listwise")
+    v = 0.2 * hs["x7"].var(ddof=1)
+    est = r.fits["metric"].estimates
+    th = est[(est.lhs == "x7") & (est.op == "~~") & (est.rhs == "x7")]
+    assert len(th) == 2 and np.allclose(th["est"], v, rtol=1e-12) and (th["se"] == 0).all()
+    assert r.table.set_index("step").loc["metric", "df.diff"] == 4      # x2, x3, x5, x6 loadings
+    t = compare_paths("direct", hs, "school", instrument=inst, missing="listwise")
+    assert list(t.hypothesis) == ["Hb", "Hc"]

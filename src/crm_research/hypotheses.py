@@ -406,11 +406,18 @@ def fit_model(syntax: str, data: pd.DataFrame, *, missing: str = "ml", bootstrap
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")       # doctest: +SKIP
-    >>> res = fit_model("visual =~ x1 + x2 + x3\\nspeed =~ x7\\nx7 ~~ 0*x7\\nspeed ~ visual", hs)  # doctest: +SKIP
-    >>> res.missing_summary                                                          # doctest: +SKIP
-    'full-information ML (missing = "ml"): 301 of 301 respondents used'
+    A single-item outcome (error variance fixed to 0) and one blank answer in ten:
+
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=300)
+    >>> d = pd.DataFrame({f"x{i}": f + rng.normal(scale=0.7, size=300) for i in (1, 2, 3)})
+    >>> d["y"] = 0.5 * f + rng.normal(size=300)
+    >>> d.loc[::10, "x1"] = np.nan
+    >>> res = fit_model("F =~ x1 + x2 + x3\\nY =~ y\\ny ~~ 0*y\\nY ~ F", d)
+    >>> res.missing_summary
+    'full-information ML (missing = "ml"): 300 of 300 respondents used'
+    >>> fit_model("F =~ x1 + x2 + x3\\nY =~ y\\ny ~~ 0*y\\nY ~ F", d, missing="listwise").nobs
+    270
     """
     from . import sem
 

@@ -106,19 +106,22 @@ def invariance_verdict(delta_cfi: float, delta_rmsea: float, *, cfi_drop: float 
 
 
 # --------------------------------------------------------------------------- syntax helpers
-def resolve_syntax(model: "str | Instrument", instrument: "Instrument | None" = None) -> str:
+def resolve_syntax(model: "str | Instrument", instrument: "Instrument | None" = None,
+                   data: pd.DataFrame | None = None) -> str:
     """lavaan syntax from raw syntax, an instrument (its measurement model) or a model name
-    of ``instrument`` (``"measurement"``, ``"ops"``, ``"combined"`` ...)."""
+    of ``instrument`` (``"measurement"`` or any declared model).  ``data`` fixes the error
+    variance of a single-item construct that states a reliability (see
+    :func:`crm_research.instruments.measurement_syntax`)."""
     from .instruments import Instrument, measurement_syntax, structural_syntax
 
     if isinstance(model, Instrument):
-        return measurement_syntax(model)
+        return measurement_syntax(model, data=data)
     if not isinstance(model, str):
         raise ModelError(f"model: expected lavaan syntax, a model name or an Instrument, got {type(model).__name__}",
                          hint="pass syntax like 'f =~ x1 + x2 + x3', or a model name together with instrument=")
     if instrument is not None:
         if model == "measurement" or model in instrument.models:
-            return structural_syntax(instrument, model)
+            return structural_syntax(instrument, model, data=data)
         if "~" not in model:
             raise ModelError(f"instrument {instrument.id!r} has no model {model!r}",
                              hint=f"use one of: measurement, {', '.join(instrument.models)}")
@@ -445,7 +448,7 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
         raise ModelError(f"steps {steps} are not in nesting order (or repeat a step)",
                          hint=f"list them as {', '.join(order)}")
     missing = _check_missing(missing)
-    syntax0 = resolve_syntax(model, instrument)
+    syntax0 = resolve_syntax(model, instrument, data)
     labels, ns = _check_groups(data, group, syntax0, missing)
     syntax = per_group_syntax(syntax0, len(labels))
     warnings: list[str] = []
@@ -583,7 +586,7 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         raise ModelError(f"invariance={invariance!r} is not supported",
                          hint="use 'configural', 'metric' (default) or 'scalar'")
     missing = _check_missing(missing)
-    syntax0 = resolve_syntax(model, instrument)
+    syntax0 = resolve_syntax(model, instrument, data)
     labels, ns = _check_groups(data, group, syntax0, missing)
     G = len(labels)
     parsed = parse_syntax(syntax0)
