@@ -195,18 +195,20 @@ class FIMLObjective:
         return F, g
 
     def hessian(self, theta, h=1e-5):
-        """Central finite differences of the analytic gradient (symmetrized)."""
+        """Central finite differences of the analytic gradient (symmetrized), the 2q gradients
+        evaluated in one batch (:func:`batch_value_grad`)."""
         q = len(theta)
-        H = np.zeros((q, q))
-        for k in range(q):
-            e = np.zeros(q)
-            step = h * max(1.0, abs(theta[k]))
-            e[k] = step
-            _, gp = self.value_grad(theta + e)
-            _, gn = self.value_grad(theta - e)
-            if gp is None or gn is None:
-                return None
-            H[:, k] = (gp - gn) / (2 * step)
+        steps = h * np.maximum(1.0, np.abs(theta))
+        E = np.diag(steps)
+        thetas = np.concatenate([theta[None, :] + E, theta[None, :] - E])
+        B = thetas.shape[0]
+        groups = [st.patterns for st in self.stats.groups]
+        moms = [[(np.full(B, float(pt.n)), np.broadcast_to(pt.mean, (B,) + pt.mean.shape),
+                  np.broadcast_to(pt.S, (B,) + pt.S.shape)) for pt in st.patterns] for st in self.stats.groups]
+        F, g = batch_value_grad(self.model, thetas, groups, moms, self.N)
+        if not np.all(np.isfinite(F)):
+            return None
+        H = ((g[:q] - g[q:]) / (2 * steps[:, None])).T
         return 0.5 * (H + H.T)
 
 
