@@ -353,3 +353,15 @@ def test_plan_study_checks_its_options():
         study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, missing="pairwise")
     with pytest.raises(ConfigError, match="bootstrap"):
         study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, bootstrap=1)
+
+
+def test_salt_from_the_environment_gives_stable_pseudonyms(monkeypatch):
+    """`crm-research study --salt` reaches the notebooks through $CRM_RESEARCH_SALT (never a parameter)."""
+    monkeypatch.setenv(study.SALT_ENV, "a-secret")
+    a = study.load_study_sample(str(SQ_RESPONSES), SQ_INSTRUMENT, None)
+    b = study.load_study_sample(str(SQ_RESPONSES), SQ_INSTRUMENT, None)
+    c = study.load_study_sample(str(SQ_RESPONSES), SQ_INSTRUMENT, None, salt="another")
+    pa, pb, pc = (s.responses.other["email"].dropna().tolist() for s in (a, b, c))
+    assert pa and pa == pb and pa != pc
+    raw = pd.read_csv(SQ_RESPONSES)["email"].dropna().tolist()
+    assert not set(raw) & set(pa)

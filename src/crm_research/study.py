@@ -575,6 +575,10 @@ def item_statistics(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     ``pandas.Series.skew``/``kurt`` report them). Floor and ceiling are the shares of answers
     at the lowest and highest point of the item's own scale. Items outside |skew| < 2 and
     |kurtosis| < 7 (Curran, West & Finch 1996) strain normal-theory ML.
+
+    Examples
+    --------
+    >>> item_statistics(sample.items, sample.instrument)[["item", "mean", "floor_pct"]]   # doctest: +SKIP
     """
     rows = []
     for it in instrument.items:
@@ -611,6 +615,14 @@ def missingness_summary(sample: Any, items: Sequence[str] | None = None) -> dict
         (respondents with at least one blank), ``n_complete`` (listwise N), ``n_any``
         (respondents with at least one answer: the FIML N), ``lost_pct`` (share of kept
         respondents listwise deletion drops), ``worst_item``, ``worst_item_pct``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> items = pd.DataFrame({"A": [1, None, 3], "B": [1, 2, 3]})
+    >>> m = missingness_summary(SimpleNamespace(items=items))
+    >>> m["n_complete"], m["n_any"], m["worst_item"]
+    (2, 3, 'A')
     """
     X = sample.items if items is None else sample.items[[c for c in items if c in sample.items.columns]]
     miss = X.isna()
@@ -631,6 +643,10 @@ def screening_table(sample: StudySample) -> pd.DataFrame:
 
     Returns ``check, severity, respondents, policy, dropped, flagged, description`` for the
     checks that found something and take a policy (drop / flag / keep).
+
+    Examples
+    --------
+    >>> screening_table(sample)[["check", "respondents", "policy"]]     # doctest: +SKIP
     """
     from .responses import RESPONDENT_CHECKS
 
@@ -655,6 +671,10 @@ def careless_detection(sample: StudySample) -> pd.DataFrame | None:
         One row per true type (``none`` = attentive): ``type, respondents, dropped, flagged``
         (kept but flagged by a check), ``unflagged`` (kept, no flag), ``caught_pct``
         (dropped or flagged). None for a user's file (the truth is unknown).
+
+    Examples
+    --------
+    >>> careless_detection(load_study_sample(None, n=300, seed=1)).set_index("type").caught_pct   # doctest: +SKIP
     """
     if sample.truth is None:
         return None
@@ -685,7 +705,13 @@ def _personal_columns(sample: StudySample) -> set[str]:
 
 def group_columns(sample: StudySample) -> list[str]:
     """Columns a multiple-group analysis can split by: the instrument's demographics, then other
-    columns of the file that are neither items, checks, flags, the id nor personal data."""
+    columns of the file that are neither items, checks, flags, the id nor personal data.
+
+    Examples
+    --------
+    >>> group_columns(load_study_sample("answers.csv", "my_survey.yaml"))   # doctest: +SKIP
+    ['customer_type', 'region', 'tenure']
+    """
     inst = sample.instrument
     bad = _personal_columns(sample) | set(inst.item_ids) | {inst.respondent_id}
     bad |= {a.id for a in inst.attention_checks}
@@ -789,6 +815,11 @@ def split_groups(sample: StudySample, group: str, model: str | None = None, *,
     ConfigError
         Unknown or personal-data column (the message lists the usable ones), or fewer than
         two groups large enough.
+
+    Examples
+    --------
+    >>> split = split_groups(sample, "tenure", "core", recode={1: "new", 2: "new", 3: "old"})   # doctest: +SKIP
+    >>> split.sizes                                                                             # doctest: +SKIP
     """
     inst = sample.instrument
     key = check_missing(missing)
@@ -855,6 +886,11 @@ def notebooks_dir() -> Path:
     ------
     ConfigError
         Not found (crm-research installed without its notebooks).
+
+    Examples
+    --------
+    >>> notebooks_dir().name                          # doctest: +SKIP
+    'notebooks'
     """
     for root in (project_root(), source_checkout()):
         if root is not None and (root / "notebooks" / STUDY_NOTEBOOKS["structural"]).is_file():

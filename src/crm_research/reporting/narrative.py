@@ -167,7 +167,14 @@ def fit_rating(fit_measures: Mapping[str, Any]) -> dict[str, str]:
 
 def preferred_model(comp: Any) -> str | None:
     """Name of the model a nested comparison prefers (the larger one only when the chi-square
-    difference test rejects the restricted one); None without a comparison."""
+    difference test rejects the restricted one); None without a comparison.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> preferred_model(SimpleNamespace(restricted="full", full="partial", pvalue=0.2, alpha=0.05))
+    'full'
+    """
     if comp is None:
         return None
     if getattr(comp, "preferred", None):
@@ -315,7 +322,14 @@ def _indirect_path(ind: Mapping[str, str]) -> str:
 def describe_model(instrument: Any, model: str, lang: str = "en") -> Narrative:
     """One structural model in words: its title, hypotheses (paths and statements), the
     constructs it uses, its indirect effects and, if it declares any, the partial-mediation
-    alternative."""
+    alternative.
+
+    Examples
+    --------
+    >>> from crm_research.instruments import load_instrument                          # doctest: +SKIP
+    >>> print(describe_model(load_instrument("my_survey.yaml"), "core"))            # doctest: +SKIP
+    **Model `core`** (...) tests **P1** STAFF → OSAT (...) ...
+    """
     inst = instrument
     spec = inst.models[model]
     hyps = _paths_of(inst, model)
@@ -346,7 +360,13 @@ def describe_model(instrument: Any, model: str, lang: str = "en") -> Narrative:
 
 # =========================================================================== the sample
 def describe_sample(sample: Any) -> Narrative:
-    """Where the data come from and how many respondents survived cleaning (and why not)."""
+    """Where the data come from and how many respondents survived cleaning (and why not).
+
+    Examples
+    --------
+    >>> describe_sample(study.load_study_sample("answers.csv", "my_survey.yaml"))   # doctest: +SKIP
+    **Data:** response file `answers.csv`. Of **400** respondents, **377** were kept ...
+    """
     out = [f"**Data:** {sample.label}."]
     out.append(f"Of **{sample.n_rows:,}** respondents, **{sample.n_kept:,}** were kept after cleaning "
                f"and **{sample.n_excluded:,}** excluded" + ("." if not sample.n_excluded else ":"))
@@ -406,7 +426,14 @@ def describe_missing_data(sample: Any, missing: str, items: Sequence[str] | None
 
 def describe_missingness(summary: Mapping[str, Any]) -> Narrative:
     """Missing answers in words (from :func:`crm_research.study.missingness_summary`): how many,
-    where, and what each treatment of them would cost."""
+    where, and what each treatment of them would cost.
+
+    Examples
+    --------
+    >>> m = {"missing_cells": 0, "cells": 100}
+    >>> print(describe_missingness(m))
+    No item answer is missing among the kept respondents: every analysis uses all of them.
+    """
     m = summary
     if not m["missing_cells"]:
         return Narrative("No item answer is missing among the kept respondents: every analysis uses all of them.")
@@ -560,6 +587,12 @@ def describe_fit_change(restricted: Mapping[str, Any], free: Mapping[str, Any], 
         Fit measures of the restricted and of the less restricted model.
     what : str
         The restriction, e.g. ``"the higher-order structure"``.
+
+    Examples
+    --------
+    >>> print(describe_fit_change({"chisq": 130.0, "df": 60, "cfi": 0.97, "rmsea": 0.04, "srmr": 0.05},
+    ...                           {"chisq": 120.5, "df": 57}, "the higher-order structure"))
+    Imposing the higher-order structure costs Δχ²(3) = 9.50; the restricted model's fit is good: the restriction describes the data well.
     """
     d_chi = float(restricted["chisq"]) - float(free["chisq"])
     d_df = int(round(float(restricted["df"]) - float(free["df"])))
@@ -780,6 +813,14 @@ def describe_hypotheses(table: pd.DataFrame, ci: str = "95% CI", alpha: float | 
 
     ``table`` is :func:`crm_research.hypotheses.hypothesis_table` (``hypothesis, path,
     expected, std.all, est, pvalue, ci.lower, ci.upper, supported, verdict``).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"hypothesis": ["P1"], "path": ["X → Y"], "expected": ["+"], "std.all": [0.41],
+    ...                   "est": [0.5], "pvalue": [1e-6], "ci.lower": [0.3], "ci.upper": [0.7],
+    ...                   "supported": [True], "verdict": ["supported"]})
+    >>> print(describe_hypotheses(t, "95% normal-theory CI", 0.05).splitlines()[0])
+    1 of 1 hypotheses is supported at α = .05 (a hypothesis is supported when its path is significant and has the expected sign).
     """
     lines = []
     for d in table.to_dict("records"):

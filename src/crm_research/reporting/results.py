@@ -325,7 +325,12 @@ def record_sample(sample: Any, missing: str | None = None, *, nobs: int | None =
 
 def record_fit(fit_measures: Any, prefix: str = "", *, label: str = "", headline: bool = True) -> None:
     """Record chi-square, df, p, CFI, TLI, RMSEA (with CI), SRMR, AIC, BIC and the fit rating
-    (:func:`crm_research.reporting.narrative.fit_rating`)."""
+    (:func:`crm_research.reporting.narrative.fit_rating`), each key prefixed by ``prefix``.
+
+    Examples
+    --------
+    >>> record_fit({"chisq": 10.0, "df": 8, "cfi": 0.99}, prefix="partial_", headline=False)  # no-op outside a batch
+    """
     from .narrative import fit_rating
 
     fm = dict(fit_measures)
@@ -349,7 +354,12 @@ def record_fit(fit_measures: Any, prefix: str = "", *, label: str = "", headline
 
 
 def record_hypotheses(table: Any) -> None:
-    """Record β, p and the verdict of every hypothesis (``<id>_beta``, ``<id>_p``, ``<id>_supported``)."""
+    """Record β, p and the verdict of every hypothesis (``<id>_beta``, ``<id>_p``, ``<id>_supported``).
+
+    Examples
+    --------
+    >>> record_hypotheses(test.hypotheses)          # doctest: +SKIP
+    """
     for r in table.to_dict("records"):
         h = str(r["hypothesis"]).lower()
         _rec(f"{h}_beta", r["std.all"], label=f"{r['hypothesis']} β ({r['path']})", decimals=2, bounded=True)
@@ -359,7 +369,12 @@ def record_hypotheses(table: Any) -> None:
 
 def record_mediation(test: Any) -> None:
     """Record each indirect effect with its CI, the mediation verdicts and, with an alternative
-    model, the comparison and the preferred model."""
+    model, the comparison and the preferred model.
+
+    Examples
+    --------
+    >>> record_mediation(hypotheses.test_model(data, inst, "core"))      # doctest: +SKIP
+    """
     from .narrative import preferred_model
 
     ind = test.indirect[test.indirect.kind == "indirect"] if "kind" in test.indirect.columns else test.indirect
@@ -384,7 +399,13 @@ def record_mediation(test: Any) -> None:
 
 
 def record_relative_effects(table: Any) -> None:
-    """Record the standardized paths, indirect effects and their differences with CIs."""
+    """Record the standardized paths, indirect effects and their differences with CIs
+    (:func:`crm_research.hypotheses.relative_effects`).
+
+    Examples
+    --------
+    >>> record_relative_effects(test.relative_effects)     # doctest: +SKIP
+    """
     for r in table.to_dict("records"):
         k = r["effect"]
         head = r["kind"] == "path difference"
@@ -399,14 +420,24 @@ def record_relative_effects(table: Any) -> None:
 
 
 def record_r_squared(r2: Any) -> None:
-    """Record R² of every outcome (``r2_<outcome>``), not as headline figures."""
+    """Record R² of every outcome (``r2_<outcome>``), not as headline figures.
+
+    Examples
+    --------
+    >>> record_r_squared({"Y": 0.31})       # no-op outside a batch run
+    """
     for y, v in dict(r2).items():
         _rec(f"r2_{y}", v, label=f"R² {y}", decimals=2, bounded=True, headline=False)
 
 
 def record_measurement(report: Any) -> None:
     """Record the measurement model's headline figures: lowest α / CR / AVE / loading (over
-    constructs with several items), largest HTMT, Harman's first factor, checks falling short."""
+    constructs with several items), largest HTMT, Harman's first factor, checks falling short.
+
+    Examples
+    --------
+    >>> record_measurement(measurement.assess_measurement(data, inst))     # doctest: +SKIP
+    """
     import pandas as pd
 
     R = report.reliability
@@ -433,7 +464,12 @@ def record_measurement(report: Any) -> None:
 
 def record_group_comparison(split: Any, inv: Any, paths: Any, alpha: float) -> None:
     """Record a multiple-group analysis: groups, N, highest invariance level, ΔCFI per step,
-    Holm-adjusted p per path and how many paths differ."""
+    Holm-adjusted p per path and how many paths differ.
+
+    Examples
+    --------
+    >>> record_group_comparison(split, inv, paths, alpha=0.05)     # doctest: +SKIP
+    """
     _rec("groups", len(inv.group_labels), label=f"groups compared ({split.column})")
     _rec("n_analysed", int(sum(inv.nobs_groups)), label="respondents in the group comparison", headline=False)
     _rec("invariance_highest", inv.highest or "none", label="highest level of measurement invariance")
