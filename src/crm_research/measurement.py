@@ -30,6 +30,16 @@ Every statistic is flagged against :class:`Thresholds` (alpha, omega and CR >= .
 AVE >= .50, HTMT < .85, loadings >= .60, Harman first factor <= 50 %). A ``flag`` column is
 True where a value *falls short* of its threshold; ``problems`` says which and by how much.
 
+Single-item constructs (``F =~ x`` with x's error variance fixed to 0, or to (1 - reliability)
+x var(x)) are reported as the literature does: their row says "single item" with the declared
+(or assumed, 1) reliability; no alpha, omega, CR or AVE is computed and nothing is flagged;
+HTMT is undefined for their pairs; Fornell-Larcker rests on the other construct's sqrt(AVE).
+
+Missing answers: ``missing="ml"`` (default) fits the CFAs by full-information ML and takes
+alpha, HTMT and Harman's test from the EM estimate of the item covariances;
+``missing="listwise"`` uses the respondents who answered every item.  The report says which
+and how many respondents were used.
+
 The formulas are also available one by one (:func:`composite_reliability`,
 :func:`average_variance_extracted`, :func:`mcdonald_omega`, :func:`cronbach_alpha`,
 :func:`htmt`, :func:`fornell_larcker`, :func:`latent_correlations`, :func:`harman_test`) for
@@ -55,7 +65,7 @@ __all__ = [
     "Thresholds", "MeasurementReport", "HarmanResult", "assess_measurement",
     "standardized_loadings", "reliability_table", "composite_reliability",
     "average_variance_extracted", "mcdonald_omega", "cronbach_alpha", "latent_correlations",
-    "fornell_larcker", "htmt", "harman_test", "apa_number", "apa_p",
+    "fornell_larcker", "htmt", "harman_test", "apa_number", "apa_p", "alpha_from_cov", "single_item_constructs",
 ]
 
 CHECK, CROSS = "\u2713", "\u2717"
@@ -425,7 +435,7 @@ class HarmanResult:
     single_factor_fit : DataFrame or None
         Optional: fit of a one-factor CFA over all items against the measurement model.
     comparison : object or None
-        Chi-square difference test (:class:`crm_research.hypotheses.ModelComparison`).
+        Chi-square difference test (:class:`crm_research.sem.ModelComparison`).
     """
 
     method: str

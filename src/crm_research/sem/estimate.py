@@ -12,7 +12,6 @@ the same scoring steps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 
