@@ -443,3 +443,26 @@ def test_instrument_single_item_outcome_by_fiml_matches_lavaan():
     ind = lav[lav.lhs == "ind_OPS_LOY"].iloc[0]
     assert t.indirect.set_index("effect").loc["ind_OPS_LOY", "est"] == pytest.approx(ind["est"], abs=1e-3)
     assert t.results["model"].fit_measures["chisq"] == pytest.approx(ref["fit_measures"]["chisq"], abs=1e-3)
+
+
+@needs_sem
+def test_full_vs_partial_mediation_by_fiml_matches_lavaan_lrt():
+    """test_model's comparison of the single-item FIML model with its partial alternative is
+    lavaan's lavTestLRT of eco_si_fiml vs eco_si_fiml_partial (lrt_eco_si_fiml.json)."""
+    import json
+
+    import yaml
+
+    from crm_research.instruments import instrument_from_dict
+
+    raw = yaml.safe_load((REF.parents[2] / "surveys" / "ecommerce_crm.yaml").read_text(encoding="utf-8"))
+    loy = next(c for c in raw["constructs"] if c["id"] == "LOY")
+    loy["items"], loy["reliability"] = loy["items"][:1], 0.8
+    inst = instrument_from_dict(raw, source="LOY single item")
+    t = H.test_model(pd.read_csv(REF / "eco_missing.csv"), inst, "ops", missing="ml")
+    lrt = pd.DataFrame(json.loads((REF / "lrt_eco_si_fiml.json").read_text())["table"]).iloc[1]
+    c = t.comparison
+    assert c.chisq_diff == pytest.approx(lrt["Chisq.diff"], abs=1e-3) and c.df_diff == int(lrt["Df.diff"])
+    assert c.pvalue == pytest.approx(lrt["p"], abs=1e-3) and c.rmsea_diff == pytest.approx(lrt["RMSEA"], abs=1e-6)
+    assert c.preferred == "full mediation"
+    assert t.results["partial"].missing == "ml" and t.results["partial"].nobs == 400

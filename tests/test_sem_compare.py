@@ -29,7 +29,7 @@ def _fit(name: str):
     return _FITS[name]
 
 
-@pytest.mark.parametrize("case", ["lrt_hs_si", "lrt_hs_mg"])
+@pytest.mark.parametrize("case", ["lrt_hs_si", "lrt_hs_mg", "lrt_eco_si_fiml"])
 def test_compare_models_matches_lavaan_lavTestLRT(case):
     ref = json.loads((REF / f"{case}.json").read_text())
     names = ref["models"]

@@ -132,7 +132,8 @@ if (!file.exists("hs_mediation_boot.json") || force) {
 # order (fewest df first).  Checked by tests/test_sem_compare.py.
 lrt_cases <- list(
   lrt_hs_si = c("hs_si_zero", "hs_si_restricted"),
-  lrt_hs_mg = c("hs_mg_config", "hs_mg_metric", "hs_mg_scalar", "hs_mg_strict")
+  lrt_hs_mg = c("hs_mg_config", "hs_mg_metric", "hs_mg_scalar", "hs_mg_strict"),
+  lrt_eco_si_fiml = c("eco_si_fiml_partial", "eco_si_fiml")
 )
 fit_case <- function(name) {
   cs <- cases[cases$name == name, ]

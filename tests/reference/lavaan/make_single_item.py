@@ -16,6 +16,8 @@ so the reference also covers the syntax the instruments write.
   chi-square difference test of lrt_hs_si.json).
 * ``eco_si_fiml.lav``: eco_missing.csv by FIML (missing = "ml"); the bundled instrument's model "ops"
   with LOY measured by LOY1 alone at a stated reliability of .80 (LOY2, LOY3 left out).
+* ``eco_si_fiml_partial.lav``: the same model's partial-mediation alternative (direct path LOY ~ OPS);
+  lrt_eco_si_fiml.json is the FIML chi-square difference test of the two.
 
 Deterministic: same data, same bytes.  Existing files are kept unless --force is given.
 """
@@ -63,7 +65,9 @@ def eco_models() -> dict[str, str]:
     from crm_research.instruments import structural_syntax
 
     data = pd.read_csv(HERE / "eco_missing.csv")
-    return {"eco_si_fiml": structural_syntax(eco_single_item_instrument(), "ops", data=data)}
+    inst = eco_single_item_instrument()
+    return {"eco_si_fiml": structural_syntax(inst, "ops", data=data),
+            "eco_si_fiml_partial": structural_syntax(inst, "ops", partial=True, data=data)}
 
 
 def main(argv: list[str]) -> None:
