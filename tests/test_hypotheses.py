@@ -268,6 +268,8 @@ def test_model_with_single_item_outcome_matches_lavaan(abil, hs, reliability, re
         for col in ("est", "se", "std.all", "pvalue"):
             assert tab.loc[hid, col] == pytest.approx(row[col], abs=1e-3), (hid, col)
     assert t.results["model"].fit_measures["chisq"] == pytest.approx(lav.fit_measures["chisq"], abs=1e-3)
+    # R² of the single-item outcome (lavaan's inspect(fit, "r2"): .025 with error variance 0)
+    assert H.r_squared(t.results["model"])["SPD"] == pytest.approx(H.r_squared(lav)["SPD"], abs=1e-3)
     assert t.comparison is None and t.partial_hypotheses is None      # no indirect effect declared
     assert (t.missing, t.n_used, t.n_input) == ("listwise", 301, 301)
     # the relative-effects parameters are the standardized paths lavaan reports
