@@ -167,15 +167,6 @@ def test_missing_sheet_is_one_line(hs_formats, tmp_path, capsys):
     assert "has no sheet 'nope'; sheets: 说明, 答卷数据" in err and err.count("\n") == 1
 
 
-def _supports_missing() -> bool:
-    import inspect
-
-    from crm_research.invariance import measurement_invariance
-
-    return "missing" in inspect.signature(measurement_invariance).parameters
-
-
-@pytest.mark.skipif(not _supports_missing(), reason="crm_research.invariance has no missing= argument yet")
 def test_missing_ml_is_lavaan_fiml(tmp_path, capsys):
     """hs_missing.csv by school, metric step by FIML: lavaan's hs_mg_fiml (N 155 + 145, chi-square)."""
     ref = json.loads((REF / "hs_mg_fiml.ml.json").read_text())
@@ -230,3 +221,23 @@ def test_model_file_with_instrument(tmp_path, capsys):
     assert "Responses prepared with" in printed
     assert pd.read_csv(out / "invariance.csv")["chisq"].iloc[0] == pytest.approx(
         lavaan_fm("eco_mg_config")["chisq"], abs=5e-3)
+
+
+def test_instrument_with_a_single_item_of_stated_reliability(tmp_path, capsys):
+    """The fixed error variance of a single item (reliability .8) needs the data: the CLI reads
+    them first, then writes the syntax, so the fit uses (1 - .8) x var(NPS) of this file."""
+    from crm_research.instruments import load_instrument, structural_syntax
+
+    sq = Path(__file__).parent / "data" / "service_quality"
+    out = tmp_path / "sq"
+    assert main(["invariance", str(sq / "responses.csv"), "--group", "customer_type", "--instrument",
+                 str(sq / "service_quality.yaml"), "--structural", "core", "--steps", "configural",
+                 "--min-n", "50", "-o", str(out)]) == 0
+    t = pd.read_csv(out / "invariance.csv")
+    assert t["chisq"].notna().all()
+    inst = load_instrument(sq / "service_quality.yaml")
+    d = pd.read_csv(sq / "responses.csv")
+    syntax = structural_syntax(inst, "core", data=d)
+    want = 0.2 * d["NPS"].dropna().var(ddof=1)
+    fixed = [ln for ln in syntax.splitlines() if ln.startswith("NPS ~~")][0]
+    assert float(fixed.split("~~")[1].split("*")[0]) == pytest.approx(want, rel=1e-12)

@@ -100,7 +100,18 @@ def _load(args):
         if model != "measurement" and model not in inst.models:
             raise ConfigError("--structural", "", f"instrument {inst.id!r} has no model {model!r}",
                               hint=f"use one of: {', '.join(inst.models)} (or omit it for the measurement model)")
-        syntax = resolve_syntax(model, inst)
+        syntax = None
+    if syntax is None:
+        from ..instruments import needs_data
+
+        # which items the model uses does not depend on the data; the fixed error variance of
+        # a single item with a stated reliability does, so the syntax is made after reading
+        probe = {c: [0.0, 1.0] for cid in needs_data(inst) for c in inst.items_of(cid)}
+        import pandas as pd
+
+        variables = options.observed_variables(resolve_syntax(model, inst, data=pd.DataFrame(probe) if probe else None))
+        data, lines = options.model_data(args, variables, args.group)
+        return data, resolve_syntax(model, inst, data=data), inst, lines
     data, lines = options.model_data(args, options.observed_variables(syntax), args.group)
     return data, syntax, inst, lines
 
@@ -126,18 +137,6 @@ def _drop_small(data, group, syntax, min_n, missing="listwise"):
     return data[~data[group].isin(small.index)], note
 
 
-def _missing_kw(fn, missing: str) -> dict:
-    """``{missing: ...}`` when the library function takes it; listwise needs no argument."""
-    import inspect
-
-    from ..errors import ConfigError
-
-    if "missing" in inspect.signature(fn).parameters:
-        return {"missing": missing}
-    if missing != "listwise":
-        raise ConfigError("--missing", "", f"{missing} is not available for invariance tests in this version",
-                          hint="use --missing listwise")
-    return {}
 
 
 # --------------------------------------------------------------------------- output
@@ -227,7 +226,7 @@ def run(args) -> int:
     try:
         inv = measurement_invariance(syntax, data, args.group, steps=args.steps, cfi_drop=args.cfi_drop,
                                      rmsea_rise=args.rmsea_rise, alpha=args.alpha,
-                                     **_missing_kw(measurement_invariance, fit_missing))
+                                     missing=fit_missing)
     except ModelError as e:
         if ("complete case" in e.message or "case(s)" in e.message) and not args.min_n:
             raise ModelError(f"{args.data}: {e.message}", hint="pass --min-n N to leave out groups with fewer than "
@@ -240,7 +239,7 @@ def run(args) -> int:
     paths = None
     if has_paths:
         paths = compare_paths(syntax, data, args.group, paths=args.paths, invariance=args.path_invariance,
-                              instrument=inst, alpha=args.alpha, **_missing_kw(compare_paths, fit_missing))
+                              instrument=inst, alpha=args.alpha, missing=fit_missing)
     notes.insert(0, options.describe_missing(missing, rows, int(sum(inv.nobs_groups)), had_missing=had_missing))
     for line in lines + mnotes:
         print(line)
