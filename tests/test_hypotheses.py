@@ -274,13 +274,13 @@ def test_model_with_single_item_outcome_matches_lavaan(abil, hs, reliability, re
     assert (t.missing, t.n_used, t.n_input) == ("listwise", 301, 301)
     # the relative-effects parameters are the standardized paths lavaan reports
     rel = t.relative_effects.set_index("effect")
-    assert rel.loc["std.SPD.VIS", "estimate"] == pytest.approx(lav_row(lav, "SPD", "~", "VIS")["std.all"], abs=1e-3)
-    assert rel.loc["diff.SPD.VIS.TXT", "estimate"] == pytest.approx(
-        rel.loc["std.SPD.VIS", "estimate"] - rel.loc["std.SPD.TXT", "estimate"], abs=1e-12)
+    assert rel.loc["std.SPD.VIS", "est"] == pytest.approx(lav_row(lav, "SPD", "~", "VIS")["std.all"], abs=1e-3)
+    assert rel.loc["diff.SPD.VIS.TXT", "est"] == pytest.approx(
+        rel.loc["std.SPD.VIS", "est"] - rel.loc["std.SPD.TXT", "est"], abs=1e-12)
     assert rel.loc["diff.SPD.VIS.TXT", "kind"] == "path difference"
     assert rel.loc["diff.SPD.VIS.TXT", "description"] == "(VIS \u2192 SPD) \u2212 (TXT \u2192 SPD)"
     d = rel.loc["diff.SPD.VIS.TXT"]
-    assert d["ci.lower"] < d["estimate"] < d["ci.upper"] and d["ci"] == "delta"
+    assert d["ci.lower"] < d["est"] < d["ci.upper"] and d["ci"] == "delta"
     assert d["significant"] == (d["ci.lower"] > 0 or d["ci.upper"] < 0)
 
 
@@ -295,7 +295,7 @@ def test_relative_effects_with_an_endogenous_predictor(abil, hs):
     rel = t.relative_effects.set_index("effect")
     for x in ("VIS", "TXT"):
         std = est[(est.op == "~") & (est.lhs == "SPD") & (est.rhs == x)]["std.all"].iloc[0]
-        assert rel.loc[f"std.SPD.{x}", "estimate"] == pytest.approx(std, abs=1e-9)
+        assert rel.loc[f"std.SPD.{x}", "est"] == pytest.approx(std, abs=1e-9)
         assert rel.loc[f"std.SPD.{x}", "se"] > 0
     # same fit as the plain model: the labels only name parameters
     from crm_research import instruments, sem
@@ -315,7 +315,7 @@ def test_no_multi_predictor_outcome_gives_plain_syntax_and_empty_table(abil, hs)
     t = H.test_model(hs, abil, "textual", missing="listwise")
     assert t.relative_effects.empty
     assert list(t.relative_effects.columns) == ["effect", "kind", "outcome", "predictor", "other", "mediator",
-                                                "description", "estimate", "se", "ci.lower", "ci.upper",
+                                                "description", "est", "se", "ci.lower", "ci.upper",
                                                 "significant", "ci"]
     assert H.relative_effects(lavaan_result("hs_cfa")).empty
 
@@ -382,7 +382,7 @@ def test_fiml_bootstrap_through_test_model(abil):
     draws = H.bootstrap_draws(a.results["model"], "diff.SPD.VIS.TXT")
     assert len(draws) == a.results["model"].bootstrap.n_ok and draws.std() > 0
     r = a.relative_effects.set_index("effect").loc["diff.SPD.VIS.TXT"]
-    assert r["ci.lower"] < r["estimate"] < r["ci.upper"]
+    assert r["ci.lower"] < r["est"] < r["ci.upper"]
 
 
 def test_bad_arguments_are_named(abil, hs):

@@ -168,7 +168,7 @@ def test_compare_paths_matches_lavaan_lrt(eco, inst):
     # Holm by hand
     p = np.sort(t["pvalue"].to_numpy())
     holm = np.minimum(1, np.maximum.accumulate(p * np.arange(len(p), 0, -1)))
-    assert np.allclose(np.sort(t["p_adj"].to_numpy()), holm)
+    assert np.allclose(np.sort(t["pvalue.adj"].to_numpy()), holm)
     assert row["verdict"].startswith("differs")
 
 
@@ -176,7 +176,7 @@ def test_compare_paths_selection(eco, inst):
     a = compare_paths("combined", eco, "segment", instrument=inst, paths=["H3"])
     b = compare_paths("combined", eco, "segment", instrument=inst, paths=["SAT ~ CRM"])
     assert list(a["path"]) == list(b["path"]) == ["SAT ~ CRM"]
-    assert a["p_adj"].iloc[0] == pytest.approx(a["pvalue"].iloc[0])
+    assert a["pvalue.adj"].iloc[0] == pytest.approx(a["pvalue"].iloc[0])
     with pytest.raises(ModelError, match="LOY ~ OPS|LOY~OPS"):
         compare_paths("combined", eco, "segment", instrument=inst, paths=["LOY~OPS"])
 
@@ -212,10 +212,10 @@ SAT ~ h1*OPS
 @pytest.mark.parametrize("seed", [11, 12])
 def test_simulated_difference_detected_and_absence_not(seed):
     diff = compare_paths(OPS_MODEL, _simulate({"A": 0.65, "B": 0.15}, seed), "grp")
-    assert diff["p_adj"].iloc[0] < 0.01 and diff["verdict"].iloc[0].startswith("differs")
+    assert diff["pvalue.adj"].iloc[0] < 0.01 and diff["verdict"].iloc[0].startswith("differs")
     assert diff["est.A"].iloc[0] > diff["est.B"].iloc[0]
     same = compare_paths(OPS_MODEL, _simulate({"A": 0.45, "B": 0.45}, seed), "grp")
-    assert same["p_adj"].iloc[0] > 0.05 and same["verdict"].iloc[0].startswith("no evidence")
+    assert same["pvalue.adj"].iloc[0] > 0.05 and same["verdict"].iloc[0].startswith("no evidence")
 
 
 # ----------------------------------------------------------------- bad input

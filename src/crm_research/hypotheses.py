@@ -649,13 +649,13 @@ def relative_effects_syntax(instrument: "Instrument", model: str, *, data: pd.Da
 
 
 _REL_KINDS = {"std": "path", "diff": "path difference", "ind": "indirect", "inddiff": "indirect difference"}
-_REL_COLS = ["effect", "kind", "outcome", "predictor", "other", "mediator", "description", "estimate", "se",
+_REL_COLS = ["effect", "kind", "outcome", "predictor", "other", "mediator", "description", "est", "se",
              "ci.lower", "ci.upper"]
 
 
 def _empty_relative() -> pd.DataFrame:
     out = pd.DataFrame(columns=_REL_COLS + ["significant", "ci"])
-    return out.astype({"estimate": float, "se": float, "ci.lower": float, "ci.upper": float, "significant": bool})
+    return out.astype({"est": float, "se": float, "ci.lower": float, "ci.upper": float, "significant": bool})
 
 
 def relative_effects(result: Any) -> pd.DataFrame:
@@ -669,7 +669,7 @@ def relative_effects(result: Any) -> pd.DataFrame:
         ``indirect``, ``indirect difference``), ``outcome``, ``predictor``, ``other`` (the
         second predictor of a difference), ``mediator`` (ids; "" where not applicable),
         ``description`` (``OPS → SAT``, ``(OPS → SAT) − (CRM → SAT)``, ``OPS → SAT → LOY``),
-        ``estimate`` (standardized), ``se``, ``ci.lower``, ``ci.upper`` (bootstrap when the
+        ``est`` (standardized), ``se``, ``ci.lower``, ``ci.upper`` (bootstrap when the
         model was fitted with one), ``significant`` (the CI excludes 0) and ``ci`` (how the
         interval was made).  Empty (same columns) for a model without such parameters.
     """
@@ -699,7 +699,7 @@ def relative_effects(result: Any) -> pd.DataFrame:
             row.update(mediator=ids[1], predictor=ids[2], other=ids[3])
             desc = (f"({ids[2]} {ARROW} {ids[1]} {ARROW} {ids[0]}) {MINUS} "
                     f"({ids[3]} {ARROW} {ids[1]} {ARROW} {ids[0]})")
-        row.update(description=desc, estimate=float(r["est"]), se=float(r["se"]),
+        row.update(description=desc, est=float(r["est"]), se=float(r["se"]),
                    **{"ci.lower": float(r["ci.lower"]), "ci.upper": float(r["ci.upper"])})
         rows.append(row)
     out = pd.DataFrame(rows, columns=_REL_COLS)
@@ -779,7 +779,7 @@ class HypothesisTest:
             out += ["", "Relative effects (standardized; CI: " + ", ".join(sorted(set(self.relative_effects.ci)))
                     + ")"]
             for r in self.relative_effects.to_dict("records"):
-                out.append(f"  {r['description']}: {r['estimate']:.3f} [{r['ci.lower']:.3f}, {r['ci.upper']:.3f}]"
+                out.append(f"  {r['description']}: {r['est']:.3f} [{r['ci.lower']:.3f}, {r['ci.upper']:.3f}]"
                            + ("" if r["significant"] or r["kind"] in ("path", "indirect") else " (CI includes 0)"))
         if self.partial_hypotheses is not None:
             out += ["", "Partial-mediation alternative (direct paths added)"]
@@ -811,7 +811,7 @@ class HypothesisTest:
                 index=False, float_format=lambda v: f"{v:.3f}")]
         if len(self.relative_effects):
             h += ["<h5>Relative effects (standardized)</h5>",
-                  self.relative_effects[["description", "estimate", "ci.lower", "ci.upper", "significant"]].to_html(
+                  self.relative_effects[["description", "est", "ci.lower", "ci.upper", "significant"]].to_html(
                       index=False, float_format=lambda v: f"{v:.3f}")]
         if len(self.mediation):
             h += ["<h5>Mediation</h5>", self.mediation[["path", "indirect", "direct", "verdict"]].to_html(
@@ -837,7 +837,7 @@ class HypothesisTest:
             parts += ["**Mediation**", "", _markdown(m), ""]
         if len(self.relative_effects):
             r = self.relative_effects
-            t = pd.DataFrame({"Effect": r.description, "Estimate": [apa_number(x, 3) for x in r.estimate],
+            t = pd.DataFrame({"Effect": r.description, "Estimate": [apa_number(x, 3) for x in r.est],
                               "CI": [f"[{apa_number(lo, 3)}, {apa_number(hi, 3)}]"
                                      for lo, hi in zip(r["ci.lower"], r["ci.upper"])]})
             parts += ["**Relative effects (standardized)**", "", _markdown(t), ""]
@@ -1080,7 +1080,7 @@ def compare_with_population(result: Any, population: Any, ops: Sequence[str] = (
     Returns
     -------
     DataFrame
-        ``lhs, op, rhs, population, estimate`` (``std.all``), ``difference``.
+        ``lhs, op, rhs, population, est`` (``std.all``), ``difference``.
     """
     est = estimates_of(result)
     truth = population.standardized_parameters()
@@ -1103,8 +1103,8 @@ def compare_with_population(result: Any, population: Any, ops: Sequence[str] = (
             beta = np.linalg.solve(Rxx, rxy)
             for x, b in zip(xs, beta):
                 rows.append((y, "~", x, float(b), np.nan))
-    out = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "population", "estimate"])
+    out = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "population", "est"])
     std = est.set_index(["lhs", "op", "rhs"])["std.all"]
-    out["estimate"] = [float(std.get((a, o, b), np.nan)) for a, o, b in zip(out.lhs, out.op, out.rhs)]
-    out["difference"] = out.estimate - out.population
+    out["est"] = [float(std.get((a, o, b), np.nan)) for a, o, b in zip(out.lhs, out.op, out.rhs)]
+    out["difference"] = out.est - out.population
     return out

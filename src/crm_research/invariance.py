@@ -573,7 +573,7 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
     DataFrame
         One row per path: ``path, lhs, op, rhs, hypothesis, label``, per group ``est.<g>,
         se.<g>, std.all.<g>`` (group labels as in the data), then ``chisq.diff, df.diff,
-        pvalue, p_adj`` and ``verdict``.  ``attrs["base"]`` holds the base SEMResult,
+        pvalue, pvalue.adj`` (Holm; ``attrs["p.adjust"]``) and ``verdict``.  ``attrs["base"]`` holds the base SEMResult,
         ``attrs["restricted"]`` the constrained fits by path, ``attrs["missing"]`` the
         missing-data treatment and ``attrs["nobs_groups"]`` the group sizes used.
     """
@@ -641,11 +641,11 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         rows.append(row)
     table = pd.DataFrame(rows)
     if len(table):
-        table["p_adj"] = multipletests(table["pvalue"].to_numpy(), method="holm")[1]
+        table["pvalue.adj"] = multipletests(table["pvalue"].to_numpy(), method="holm")[1]
         verdicts = []
         for _, t in table.iterrows():
-            pa = t["p_adj"]
-            ptxt = "p_adj < .001" if pa < 0.001 else f"p_adj = {pa:.3f}".replace("0.", ".", 1)
+            pa = t["pvalue.adj"]
+            ptxt = "Holm-adjusted p < .001" if pa < 0.001 else f"Holm-adjusted p = {pa:.3f}".replace("0.", ".", 1)
             dtxt = f"\u0394\u03c7\u00b2({int(t['df.diff'])}) = {t['chisq.diff']:.2f}, {ptxt}"
             if pa < alpha:
                 verdicts.append(f"differs across groups ({dtxt})")
@@ -653,6 +653,7 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
                 verdicts.append(f"no evidence of a difference across groups ({dtxt})")
         table["verdict"] = verdicts
         table["df.diff"] = table["df.diff"].astype(int)
+    table.attrs["p.adjust"] = "holm"
     table.attrs["base"] = base
     table.attrs["restricted"] = restricted
     table.attrs["invariance"] = invariance

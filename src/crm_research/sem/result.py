@@ -199,8 +199,7 @@ class SEMResult:
             lines.append(f"{title}:")
             lines.append(head)
             prev = None
-            for r in sub.itertuples(index=False):
-                d = r._asdict()
+            for d in sub.to_dict("records"):
                 lhs, op, rhs = d["lhs"], d["op"], d["rhs"]
                 label = d.get("label", "") or ""
                 if key in ("=~", "~", "~~cov"):
@@ -219,14 +218,14 @@ class SEMResult:
                 se = d["se"]
                 fixed = (se == 0) if se is not None and math.isfinite(se) else False
                 ci = ""
-                lo, hi = d.get("ci_lower"), d.get("ci_upper")
+                lo, hi = d.get("ci.lower"), d.get("ci.upper")
                 if not fixed and lo is not None and math.isfinite(lo) and math.isfinite(hi):
                     ci = f"[{lo:7.3f}, {hi:7.3f}]"
                 line = (f"{indent}{name:<18.18}{_fmt(d['est'])}"
                         f"{'' if fixed else _fmt(se)}{'' if fixed else _fmt(d['z'])}{'' if fixed else _fmt(d['pvalue'])}")
                 if fixed:
                     line = line + " " * 27
-                line += f"{ci:>19}{_fmt(d.get('std_lv'))}{_fmt(d.get('std_all'))}"
+                line += f"{ci:>19}{_fmt(d.get('std.lv'))}{_fmt(d.get('std.all'))}"
                 lines.append(line.rstrip())
         return lines
 
@@ -268,8 +267,7 @@ class SEMResult:
             out.append("")
             out.append("Notes:")
             out.extend(f"  - {n}" for n in self.notes)
-        est = self.estimates.rename(columns={"ci.lower": "ci_lower", "ci.upper": "ci_upper",
-                                             "std.lv": "std_lv", "std.all": "std_all"})
+        est = self.estimates
         if "group" in est.columns and self.group_labels:
             for g, lab in enumerate(self.group_labels, start=1):
                 out.append("")
