@@ -14,8 +14,9 @@ import pytest
 from crm_research import reporting
 from crm_research.reporting import results as res
 from crm_research.reporting.export import PersonalDataError, export_html, find_personal_data, scan_text
-from crm_research.reporting.tables import (apa_table, fit_table, format_ci, format_number, format_p,
-                                           hypotheses_table, loadings_table, matrix_table, reliability_table)
+from crm_research.reporting.format import format_ci, format_number, format_p
+from crm_research.reporting.tables import (apa_table, fit_table, hypotheses_table, loadings_table, matrix_table,
+                                           reliability_table)
 
 
 # --------------------------------------------------------------------------- numbers
@@ -35,7 +36,7 @@ def test_format_number(x, kw, expected):
 
 
 @pytest.mark.parametrize("p, expected", [(0.0004, "< .001"), (0.001, ".001"), (0.0123, ".012"),
-                                         (0.05, ".050"), (0.9999, "> .999"), (1.0, "1.000")])
+                                         (0.05, ".050"), (0.9999, "> .999"), (1.0, "> .999")])
 def test_format_p(p, expected):
     assert format_p(p) == expected
 
@@ -412,14 +413,14 @@ def test_describe_comparison_names_the_declared_mediators():
 def test_describe_relative_effects_judges_by_the_interval_of_the_difference():
     rel = pd.DataFrame([
         {"effect": "std.OSAT.STAFF", "kind": "path", "outcome": "OSAT", "predictor": "STAFF", "other": "", "mediator": "",
-         "description": "STAFF → OSAT", "estimate": 0.35, "ci.lower": 0.2, "ci.upper": 0.5, "significant": True},
+         "description": "STAFF → OSAT", "est": 0.35, "ci.lower": 0.2, "ci.upper": 0.5, "significant": True},
         {"effect": "std.OSAT.DIGI", "kind": "path", "outcome": "OSAT", "predictor": "DIGI", "other": "", "mediator": "",
-         "description": "DIGI → OSAT", "estimate": 0.12, "ci.lower": 0.0, "ci.upper": 0.25, "significant": False},
+         "description": "DIGI → OSAT", "est": 0.12, "ci.lower": 0.0, "ci.upper": 0.25, "significant": False},
         {"effect": "diff.OSAT.STAFF.DIGI", "kind": "path difference", "outcome": "OSAT", "predictor": "STAFF",
-         "other": "DIGI", "mediator": "", "description": "(STAFF → OSAT) − (DIGI → OSAT)", "estimate": 0.23,
+         "other": "DIGI", "mediator": "", "description": "(STAFF → OSAT) − (DIGI → OSAT)", "est": 0.23,
          "ci.lower": 0.02, "ci.upper": 0.44, "significant": True},
         {"effect": "inddiff.REC.OSAT.STAFF.DIGI", "kind": "indirect difference", "outcome": "REC", "predictor": "STAFF",
-         "other": "DIGI", "mediator": "OSAT", "description": "x", "estimate": 0.1, "ci.lower": -0.01,
+         "other": "DIGI", "mediator": "OSAT", "description": "x", "est": 0.1, "ci.lower": -0.01,
          "ci.upper": 0.2, "significant": False}])
     t = nar.describe_relative_effects(rel)
     assert "STAFF β = .35, DIGI β = .12" in t and "**STAFF has the stronger effect on OSAT**" in t

@@ -460,7 +460,7 @@ def test_report_rendering_and_counts():
     md = rep.to_markdown()
     assert "| attention_failed | error | 102 | 3 | AC1 | 1 |" in md
     html = rep.to_html()
-    assert html.startswith("<!DOCTYPE html>") and "attention_failed" in html and "<tr class='error'>" in html
+    assert html.startswith("<!DOCTYPE html>") and "attention_failed" in html and '<tr class="error">' in html
     assert "<div class='crm-validation'>" in rep._repr_html_()
     assert "attention_failed" in rep.summary()
     with pytest.raises(KeyError, match="unknown check"):

@@ -45,6 +45,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from .reporting.format import markdown_table
+
 POLICIES = ("drop", "pseudonymize")
 KINDS = ("phone", "email", "name", "address", "ip", "id_number", "account", "location", "other")
 #: kinds whose values the content patterns recognise: a column *named* like one of them is only
@@ -364,16 +366,7 @@ class PrivacyReport:
     def to_markdown(self) -> str:
         if self.table.empty:
             return "No personal data found.\n"
-        return _md_table(self.table)
-
-
-def _md_table(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        out.append("| " + " | ".join("" if v is None or (isinstance(v, float) and np.isnan(v))
-                                     else str(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |")
-    return "\n".join(out) + "\n"
+        return markdown_table(self.table) + "\n"
 
 
 # --------------------------------------------------------------------------- protect

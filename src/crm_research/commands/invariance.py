@@ -140,31 +140,9 @@ def _drop_small(data, group, syntax, min_n, missing="listwise"):
 
 
 # --------------------------------------------------------------------------- output
-def _md_table(df) -> str:
-    import math
-
-    def cell(v):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return ""
-        if isinstance(v, float):
-            return f"{v:.3f}"
-        try:
-            import pandas as pd
-
-            if v is pd.NA:
-                return ""
-        except Exception:  # pragma: no cover
-            pass
-        return str(v).replace("|", "\\|")
-
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
 def _summary_md(args, inv, paths, notes) -> str:
+    from ..reporting.format import markdown_table
+
     groups = ", ".join(f"{g} (n = {n})" for g, n in zip(inv.group_labels, inv.nobs_groups))
     model = args.model or f"{args.instrument}: {args.structural or 'measurement'} model"
     if args.model and args.instrument:
@@ -174,15 +152,15 @@ def _summary_md(args, inv, paths, notes) -> str:
     s += [f"- Note: {n}" for n in notes]
     cols = ["step", "npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "chisq.diff", "df.diff",
             "pvalue.diff", "delta.cfi", "delta.rmsea", "holds"]
-    s += ["", "## Invariance steps", "", _md_table(inv.table[cols]), ""]
+    s += ["", "## Invariance steps", "", markdown_table(inv.table[cols], decimals=3), ""]
     s += [f"- **{st}**: {v}" for st, v in zip(inv.table["step"], inv.table["verdict"])]
     s += ["", f"Rule: {inv.rule.text()}.", "",
           f"**Highest level supported: {inv.highest or 'none (the configural model is not acceptable)'}.**"]
     if paths is not None:
         est = [c for c in paths.columns if c.startswith(("est.", "std.all."))]
-        show = paths[["path", "hypothesis"] + est + ["chisq.diff", "df.diff", "pvalue", "p_adj", "verdict"]]
+        show = paths[["path", "hypothesis"] + est + ["chisq.diff", "df.diff", "pvalue", "pvalue.adj", "verdict"]]
         s += ["", f"## Structural paths compared across groups ({paths.attrs.get('invariance')} invariance kept)", "",
-              _md_table(show), ""]
+              markdown_table(show, decimals=3), ""]
         s += [f"- **{r.path}**{' (' + r.hypothesis + ')' if r.hypothesis else ''}: {r.verdict}"
               for r in paths.itertuples(index=False)]
         if inv.highest is None or ["configural", "metric", "scalar"].index(paths.attrs["invariance"]) > \

@@ -8,7 +8,8 @@ In a notebook::
     reporting.record_table("hypotheses", hyp)                      # table for cross-run comparison
     reporting.provenance(parameters, seed=seed)                    # provenance block (end of report)
 
-Submodules: :mod:`.tables` (APA formatting), :mod:`.figures` (seaborn figures; path
+Submodules: :mod:`.format` (the one formatting layer: p values, stars, numbers, intervals,
+Markdown and HTML tables), :mod:`.tables` (APA tables), :mod:`.figures` (seaborn figures; path
 diagrams come from :mod:`crm_research.path_diagram`), :mod:`.provenance`, :mod:`.results` (what a run
 records, and the records of the survey notebooks), :mod:`.narrative` (sentences written from the
 instrument and a run's numbers), :mod:`.display` (Markdown, collapsible blocks, warnings box),
@@ -38,9 +39,11 @@ _EXPORTS = {
     # provenance
     "file_sha256": "provenance",
     "package_versions": "provenance", "git_state": "provenance",
+    # formatting (the one place for numbers, p values, stars, Markdown and HTML tables)
+    "format_number": "format", "format_p": "format", "format_ci": "format", "stars": "format",
+    "markdown_table": "format", "html_table": "format", "is_missing": "format",
     # tables
-    "apa_table": "tables", "APATable": "tables", "format_number": "tables", "format_p": "tables",
-    "format_ci": "tables", "significance_stars": "tables", "fit_table": "tables",
+    "apa_table": "tables", "APATable": "tables", "fit_table": "tables",
     "loadings_table": "tables", "reliability_table": "tables", "hypotheses_table": "tables",
     "matrix_table": "tables",
     # figures
@@ -49,7 +52,7 @@ _EXPORTS = {
     # export
     "export_html": "export", "find_personal_data": "export", "PersonalDataError": "export",
 }
-_SUBMODULES = {"tables", "figures", "provenance", "results", "export", "style", "display", "narrative", "overview"}
+_SUBMODULES = {"format", "tables", "figures", "provenance", "results", "export", "style", "display", "narrative", "overview"}
 
 
 def __getattr__(name: str):

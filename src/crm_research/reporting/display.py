@@ -165,6 +165,6 @@ def r2_labels(r2: Any) -> dict[str, str]:
     >>> r2_labels({"Y": 0.391})
     {'Y': 'Y\\nR² = .39'}
     """
-    from .tables import format_number
+    from .format import format_number
 
     return {str(y): f"{y}\nR² = {format_number(v, 2, bounded=True)}" for y, v in dict(r2).items()}

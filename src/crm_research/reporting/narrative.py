@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .display import Narrative
+from .format import format_ci, format_number, format_p
 
 __all__ = [
     "FIT_CUTOFFS", "MEASUREMENT_PARTS", "MISSING_TREATMENTS", "text_of", "fit_rating", "preferred_model",
@@ -76,20 +77,14 @@ def text_of(texts: Any, lang: str = "en") -> str:
 
 
 def _n(x: Any, d: int = 2, bounded: bool = False) -> str:
-    from .tables import format_number
-
     return format_number(x, d, bounded=bounded)
 
 
 def _p(p: Any) -> str:
-    from .tables import format_p
-
     return format_p(p, prefix=True)
 
 
 def _ci(lo: Any, hi: Any, d: int = 2, bounded: bool = False) -> str:
-    from .tables import format_ci
-
     return format_ci(lo, hi, d, bounded=bounded)
 
 
@@ -914,7 +909,7 @@ def describe_relative_effects(table: pd.DataFrame, result: Any = None) -> Narrat
     """Which predictor matters more, judged by the CI of the difference of standardized effects.
 
     ``table`` is :func:`crm_research.hypotheses.relative_effects` (``effect, kind, outcome,
-    predictor, other, mediator, description, estimate, ci.lower, ci.upper, significant``).
+    predictor, other, mediator, description, est, ci.lower, ci.upper, significant``).
     """
     if table.empty:
         return Narrative("No relative effects were estimated.")
@@ -923,7 +918,7 @@ def describe_relative_effects(table: pd.DataFrame, result: Any = None) -> Narrat
 
     def beta(y: str, x: str) -> float:
         hit = paths[(paths.outcome == y) & (paths.predictor == x)]
-        return float(hit.estimate.iloc[0]) if len(hit) else float("nan")
+        return float(hit.est.iloc[0]) if len(hit) else float("nan")
 
     lines = []
     for r in table[table.kind == "path difference"].to_dict("records"):
@@ -931,19 +926,19 @@ def describe_relative_effects(table: pd.DataFrame, result: Any = None) -> Narrat
         ba, bb = beta(y, a), beta(y, b)
         big = a if ba >= bb else b
         lines.append(f"- Standardized paths to {y}: {a} β = {_n(ba, 2, True)}, {b} β = {_n(bb, 2, True)}. "
-                     f"The difference {a} − {b} = {_n(r['estimate'], 2, True)}, {ci} "
+                     f"The difference {a} − {b} = {_n(r['est'], 2, True)}, {ci} "
                      f"{_ci(r['ci.lower'], r['ci.upper'], 2, True)}"
                      + (f": **{big} has the stronger effect on {y}**." if r["significant"] else
                         f": the interval includes 0, so the data **do not tell which is stronger** "
                         f"({big}'s larger point estimate may be chance)."))
     for r in table[table.kind == "indirect difference"].to_dict("records"):
         lines.append(f"- The standardized indirect effects of {r['predictor']} and {r['other']} on {r['outcome']} "
-                     f"through {r['mediator']} differ by {_n(r['estimate'], 3, True)}, {ci} "
+                     f"through {r['mediator']} differ by {_n(r['est'], 3, True)}, {ci} "
                      f"{_ci(r['ci.lower'], r['ci.upper'], 3, True)}"
                      + (": a reliable difference." if r["significant"] else
                         ": the interval includes 0, no reliable difference."))
     if not lines and len(paths):
-        lines.append("- " + "; ".join(f"{r.description}: β = {_n(r.estimate, 2, True)}" for r in paths.itertuples()))
+        lines.append("- " + "; ".join(f"{r.description}: β = {_n(r.est, 2, True)}" for r in paths.itertuples()))
     return Narrative("\n".join(lines))
 
 
@@ -982,7 +977,7 @@ def describe_recovery(table: pd.DataFrame, instrument: Any = None) -> Narrative:
     """How close the estimates come to the population values (simulated samples).
 
     ``table`` is :func:`crm_research.hypotheses.compare_with_population` (``lhs, op, rhs,
-    population, estimate, difference``).
+    population, est, difference``).
     """
     if table.empty:
         return Narrative("")
@@ -990,7 +985,7 @@ def describe_recovery(table: pd.DataFrame, instrument: Any = None) -> Narrative:
     reg = table[table.op == "~"]
     if len(reg):
         parts.append("Structural paths (estimate vs population): " + "; ".join(
-            f"{r.rhs} → {r.lhs} {_n(r.estimate, 2, True)} vs {_n(r.population, 2, True)}" for r in reg.itertuples()) + ".")
+            f"{r.rhs} → {r.lhs} {_n(r.est, 2, True)} vs {_n(r.population, 2, True)}" for r in reg.itertuples()) + ".")
     ld = table[table.op == "=~"]
     if len(ld):
         items = ld[~ld.rhs.isin(set(table.lhs))]
@@ -1063,7 +1058,7 @@ def describe_path_comparison(paths: pd.DataFrame, labels: Sequence[str], alpha: 
         betas = ", ".join(f"β = {_n(r[f'std.all.{g}'], 2, True)} among {g}" for g in labels)
         name = f"{r['hypothesis']} ({r['path']})" if r["hypothesis"] else r["path"]
         lines.append(f"* **{name}**: {betas}; {r['verdict']}.")
-    differ = paths[paths["p_adj"] < alpha]
+    differ = paths[paths["pvalue.adj"] < alpha]
     if len(differ):
         summary = ("**The groups differ** in " + ", ".join(differ["hypothesis"].where(differ["hypothesis"] != "",
                                                                                       differ["path"]))

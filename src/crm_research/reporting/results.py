@@ -82,7 +82,7 @@ class Record:
 def format_value(value: Any, decimals: int | None = None, bounded: bool = False,
                  unit: str | None = None) -> str:
     """Format a recorded value: numbers APA-style (3 decimals by default), text as is."""
-    from .tables import format_number
+    from .format import format_number
 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         s = "\u2014"
@@ -409,7 +409,7 @@ def record_relative_effects(table: Any) -> None:
     for r in table.to_dict("records"):
         k = r["effect"]
         head = r["kind"] == "path difference"
-        _rec(k, r["estimate"], label=f"β {r['description']}" if r["kind"] == "path" else r["description"],
+        _rec(k, r["est"], label=f"β {r['description']}" if r["kind"] == "path" else r["description"],
              decimals=3, bounded=True, headline=head)
         _rec(f"{k}_ci_lower", r["ci.lower"], label=f"{r['description']} CI lower", decimals=3, bounded=True,
              headline=False)
@@ -479,6 +479,6 @@ def record_group_comparison(split: Any, inv: Any, paths: Any, alpha: float) -> N
     for r in paths.to_dict("records"):
         hyp = str(r.get("hypothesis") or "")
         key = re.sub(r"[^a-z0-9_]+", "_", (hyp.split(",")[0].strip() or str(r["path"])).lower()).strip("_")
-        _rec(f"p_adj_{key}", r["p_adj"], label=f"p (Holm) of equal {hyp or r['path']} across groups",
+        _rec(f"p_adj_{key}", r["pvalue.adj"], label=f"p (Holm) of equal {hyp or r['path']} across groups",
              decimals=3, bounded=True)
-    _rec("paths_differing", int((paths["p_adj"] < alpha).sum()), label="paths differing across groups")
+    _rec("paths_differing", int((paths["pvalue.adj"] < alpha).sum()), label="paths differing across groups")

@@ -35,8 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-MINUS = "\u2212"
-DASH = "\u2014"  # empty / not applicable cell
+from .format import DASH, format_ci, format_number, format_p, is_missing, markdown_table
 
 #: Column names (lower case) formatted as p values when ``p_cols`` is not given.
 P_NAMES = {"p", "pvalue", "p-value", "p_value", "pval", "p-unc", "p-corr", "p_unc", "p_corr",
@@ -50,117 +49,6 @@ BOUNDED_NAMES = {"r", "r2", "r²", "r-squared", "rho", "β", "beta", "std.all", 
 #: Header texts set in italics (APA: statistical symbols in Latin letters are italic).
 ITALIC_HEADERS = {"p", "z", "t", "F", "SE", "B", "b", "M", "SD", "N", "n", "df", "r", "R²", "d",
                   "U", "W", "H", "k", "Mdn", "CR", "AVE"}
-
-
-# --------------------------------------------------------------------------- numbers
-def _is_missing(x: Any) -> bool:
-    if x is None or x is pd.NA or x is pd.NaT:
-        return True
-    try:
-        return bool(isinstance(x, numbers.Real) and math.isnan(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def format_number(x: Any, decimals: int = 2, *, bounded: bool = False, thousands: bool = True,
-                  minus: str = MINUS, missing: str = DASH) -> str:
-    """Format one number APA-style.
-
-    Parameters
-    ----------
-    x : number or None
-        The value; ``None``/NaN give ``missing``.
-    decimals : int
-        Digits after the decimal point (integers are shown without decimals).
-    bounded : bool
-        The quantity cannot exceed 1 in absolute value (p, r, β, CFI, α ...): drop the
-        leading zero (``.97``). Values of 1 or more keep their integer part.
-    thousands : bool
-        Group digits of numbers of 1,000 or more with commas.
-    minus : str
-        Character for negative numbers (a true minus sign by default).
-    missing : str
-        Text for missing values (an em dash by default).
-
-    Examples
-    --------
-    >>> format_number(0.9712, 2, bounded=True)
-    '.97'
-    >>> format_number(-0.234, 2, bounded=True)
-    '−.23'
-    >>> format_number(12345.678, 1)
-    '12,345.7'
-    >>> format_number(-0.001, 2)
-    '0.00'
-    """
-    if _is_missing(x):
-        return missing
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, numbers.Integral):
-        s = f"{int(x):,}" if thousands else str(int(x))
-        return s.replace("-", minus)
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if math.isinf(v):
-        return ("" if v > 0 else minus) + "\u221e"
-    s = f"{abs(v):,.{decimals}f}" if thousands else f"{abs(v):.{decimals}f}"
-    negative = v < 0 and any(ch not in "0.," for ch in s)  # -0.001 -> "0.00", no minus
-    if bounded and s.startswith("0.") and decimals > 0:
-        s = s[1:]
-    return (minus if negative else "") + s
-
-
-def format_p(p: Any, decimals: int = 3, *, missing: str = DASH, prefix: bool = False) -> str:
-    """Format a p value APA-style: exact to ``decimals``, ``< .001`` below that.
-
-    ``prefix=True`` gives the in-text form (``p = .012``, ``p < .001``).
-
-    Examples
-    --------
-    >>> format_p(0.0004), format_p(0.0123), format_p(0.9999), format_p(0.05, prefix=True)
-    ('< .001', '.012', '> .999', 'p = .050')
-    """
-    if _is_missing(p):
-        return missing
-    p = float(p)
-    if p < 0 or p > 1:
-        raise ValueError(f"p value {p} outside [0, 1]")
-    floor = 10.0 ** -decimals
-    if p < floor:
-        s = "< " + format_number(floor, decimals, bounded=True)
-    elif p > 1 - floor / 2 and p < 1:
-        s = "> " + format_number(1 - floor, decimals, bounded=True)
-    else:
-        s = format_number(p, decimals, bounded=True)
-    if prefix:
-        return "p " + s if s[0] in "<>" else "p = " + s
-    return s
-
-
-def format_ci(lower: Any, upper: Any, decimals: int = 2, *, bounded: bool = False) -> str:
-    """Format a confidence interval as ``[lower, upper]``.
-
-    >>> format_ci(0.123, 0.456, bounded=True)
-    '[.12, .46]'
-    """
-    if _is_missing(lower) and _is_missing(upper):
-        return DASH
-    return (f"[{format_number(lower, decimals, bounded=bounded)}, "
-            f"{format_number(upper, decimals, bounded=bounded)}]")
-
-
-def significance_stars(p: Any, levels: Sequence[tuple[float, str]] = ((0.001, "***"), (0.01, "**"),
-                                                                       (0.05, "*"))) -> str:
-    """``***`` for p < .001, ``**`` for p < .01, ``*`` for p < .05, else ``''``."""
-    if _is_missing(p):
-        return ""
-    for cut, mark in levels:
-        if float(p) < cut:
-            return mark
-    return ""
 
 
 # --------------------------------------------------------------------------- table object
@@ -247,11 +135,9 @@ class APATable:
             lines.append(f"**Table {self.number}**  ")
         if self.title:
             lines.append(f"*{self.title}*\n")
-        esc = [c.replace("|", "\\|") for c in self.columns]
-        lines.append("| " + " | ".join(esc) + " |")
-        lines.append("|" + "|".join(":--" if c in self.text_cols else "--:" for c in self.columns) + "|")
-        for row in self.rows:
-            lines.append("| " + " | ".join(v.replace("|", "\\|") for v in row) + " |")
+        body = pd.DataFrame(self.rows, columns=self.columns) if self.rows else pd.DataFrame(columns=self.columns)
+        lines.append(markdown_table(body, align={c: "left" if c in self.text_cols else "right"
+                                                 for c in self.columns}))
         if self.note:
             lines.append(f"\n*Note.* {self.note}")
         return "\n".join(lines)
@@ -362,20 +248,20 @@ def apa_table(df: pd.DataFrame, *, title: str | None = None, note: str | None = 
         s = data.iloc[:, j]
         is_num = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
         if not is_num:
-            vals = [v for v in s if not _is_missing(v)]
+            vals = [v for v in s if not is_missing(v)]
             is_num = bool(vals) and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in vals)
         is_int = is_num and pd.api.types.is_integer_dtype(s)
         d = col_decimals.get(c, decimals)
         for i, v in enumerate(s.tolist()):
             if c in pcols:
-                cell = format_p(v, max(d, 3) if c not in col_decimals else d, missing=missing)
+                cell = format_p(v, decimals=max(d, 3) if c not in col_decimals else d, missing=missing)
             elif is_num:
                 if is_int or (isinstance(v, numbers.Integral) and not isinstance(v, bool)):
-                    cell = format_number(int(v), 0, missing=missing) if not _is_missing(v) else missing
+                    cell = format_number(int(v), 0, missing=missing) if not is_missing(v) else missing
                 else:
                     cell = format_number(v, d, bounded=c in bounded, missing=missing)
             else:
-                cell = missing if _is_missing(v) else str(v)
+                cell = missing if is_missing(v) else str(v)
             formatted[i].append(cell)
         if not is_num and c not in pcols:
             text_orig.add(c)
@@ -463,7 +349,7 @@ def fit_table(fit: Any, *, measures: Sequence[str] | None = None, title: str | N
             if kind == "p":
                 r.append(format_p(v))
             elif kind == "int":
-                r.append(format_number(int(round(float(v))), 0) if not _is_missing(v) else DASH)
+                r.append(format_number(int(round(float(v))), 0) if not is_missing(v) else DASH)
             elif kind == "bounded":
                 r.append(format_number(v, max(decimals, 3), bounded=True))  # fit indices: 3 decimals
             else:
@@ -513,7 +399,7 @@ def loadings_table(estimates: pd.DataFrame, *, title: str | None = "Factor loadi
         groups.append((len(rows), labels.get(construct, str(construct))))
         for _, r in block.iterrows():
             cells = [labels.get(r["rhs"], str(r["rhs"]))]
-            fixed = "se" in block.columns and (_is_missing(r["se"]) or float(r["se"]) == 0.0)
+            fixed = "se" in block.columns and (is_missing(r["se"]) or float(r["se"]) == 0.0)
             for col, _, kind in spec:
                 v = r[col]
                 if fixed and col in ("se", "z", "pvalue"):
@@ -616,7 +502,7 @@ def hypotheses_table(df: pd.DataFrame, *, title: str | None = "Hypothesis tests"
             cells.append(format_ci(rd["ci.lower"], rd["ci.upper"], decimals))
         if "supported" in df.columns:
             v = rd["supported"]
-            cells.append(DASH if _is_missing(v) else ("Yes" if v is True else "No" if v is False else str(v)))
+            cells.append(DASH if is_missing(v) else ("Yes" if v is True else "No" if v is False else str(v)))
         rows.append(cells)
     if note is None:
         parts = []

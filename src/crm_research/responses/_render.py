@@ -1,10 +1,10 @@
-"""Markdown and HTML rendering helpers for response reports."""
+"""Stylesheet and the findings table of the response reports (tables come from
+:mod:`crm_research.reporting.format`)."""
 from __future__ import annotations
 
-import html
-
-import numpy as np
 import pandas as pd
+
+from ..reporting.format import html_table
 
 CSS = """
 body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",Arial,sans-serif;max-width:72em;margin:2em auto;color:#222;line-height:1.4}
@@ -17,46 +17,17 @@ code{background:#f5f5f5;padding:0 .2em}
 """
 
 
-def _cell(v) -> str:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    return str(v)
-
-
-def md_table(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        out.append("| " + " | ".join(_cell(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |")
-    return "\n".join(out)
-
-
 def table_html(df: pd.DataFrame) -> str:
-    esc = html.escape
-    h = ["<table><thead><tr>" + "".join(f"<th>{esc(str(c))}</th>" for c in df.columns) + "</tr></thead><tbody>"]
-    for row in df.itertuples(index=False):
-        cells = []
-        for c, v in zip(df.columns, row):
-            cls = " class='num'" if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) else ""
-            if c == "severity":
-                cls = f" class='{esc(_cell(v))}'"
-            cells.append(f"<td{cls}>{esc(_cell(v))}</td>")
-        h.append("<tr>" + "".join(cells) + "</tr>")
-    h.append("</tbody></table>")
-    return "".join(h)
+    """A report table; a ``severity`` cell carries its value as CSS class."""
+    return html_table(df, cell_class=["severity"])
 
 
 def findings_html(f: pd.DataFrame, max_rows: int | None) -> str:
+    """The findings, one row per finding coloured by its severity, at most ``max_rows`` rows."""
     if f.empty:
         return "<p>None.</p>"
-    esc = html.escape
     shown = f if max_rows is None or len(f) <= max_rows else f.iloc[:max_rows]
-    h = ["<table><thead><tr>" + "".join(f"<th>{esc(str(c))}</th>" for c in shown.columns) + "</tr></thead><tbody>"]
-    for row in shown.itertuples(index=False):
-        d = dict(zip(shown.columns, row))
-        sev = esc(_cell(d.get("severity")))
-        h.append(f"<tr class='{sev}'>" + "".join(f"<td>{esc(_cell(v))}</td>" for v in row) + "</tr>")
-    h.append("</tbody></table>")
+    out = html_table(shown, row_class="severity", numeric_class=None)
     if len(shown) < len(f):
-        h.append(f"<p>{len(f) - len(shown)} more are in the CSV of findings.</p>")
-    return "".join(h)
+        out += f"<p>{len(f) - len(shown)} more are in the CSV of findings.</p>"
+    return out

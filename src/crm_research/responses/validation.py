@@ -49,6 +49,7 @@ import pandas as pd
 
 from ..errors import InstrumentError
 from ..instruments import Instrument, Scale
+from ..reporting.format import markdown_table
 from .coding import (MISSING_TOKENS, Coded, cell_text, code_column, code_likert, code_option,
                      likert_lookup, normalize_ids, option_lookup, parse_seconds)
 from .duplicates import DuplicatePatterns, duplicate_patterns
@@ -207,8 +208,6 @@ class ValidationReport:
 
     def to_markdown(self, max_rows: int | None = 5000) -> str:
         """The report as Markdown: summary, thresholds, counts per check, findings."""
-        from ._render import md_table
-
         out = ["# Validation report", ""]
         if self.source is not None:
             out += [f"Source: `{self.source.file}` ({self.source.format}"
@@ -218,14 +217,14 @@ class ValidationReport:
         kept = f"; {self.n_kept} respondents kept after cleaning" if self.n_kept is not None else ""
         out += [f"{self.n_rows} rows validated: {self.n_errors} errors, {self.n_warnings} warnings{kept}.", ""]
         out += [f"- {x}" for x in self._settings_lines()] + [""]
-        out += ["## Checks", "", md_table(self.counts) if not self.counts.empty else "No findings.", ""]
+        out += ["## Checks", "", markdown_table(self.counts) if not self.counts.empty else "No findings.", ""]
         if self.duplicates is not None and self.duplicates.n_items:
             out += ["## Identical answer patterns", "", self.duplicates.sentence(), "",
-                    md_table(self.duplicates.table()), ""]
+                    markdown_table(self.duplicates.table()), ""]
         if self.mapping is not None:
-            out += ["## Column mapping", "", md_table(self.mapping.table), ""]
+            out += ["## Column mapping", "", markdown_table(self.mapping.table), ""]
         if self.privacy is not None and not self.privacy.table.empty:
-            out += ["## Personal data", "", md_table(self.privacy.table), ""]
+            out += ["## Personal data", "", markdown_table(self.privacy.table), ""]
         f = self.findings
         for title, part in (("Problems (errors and warnings)", f[f.severity != "info"]),
                             ("Notes (conversions, columns, personal data)", f[f.severity == "info"])):
@@ -234,7 +233,7 @@ class ValidationReport:
                 out.append("None.")
             else:
                 shown = part if max_rows is None or len(part) <= max_rows else part.iloc[:max_rows]
-                out.append(md_table(shown))
+                out.append(markdown_table(shown))
                 if len(shown) < len(part):
                     out.append(f"\n{len(part) - len(shown)} more are in the CSV of findings.")
             out.append("")
