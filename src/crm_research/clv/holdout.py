@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import DataFileError, ModelError
 from ._purchase import PurchaseModelResult, purchase_data
-from .summary import _as_day, _freq_days, _validate_frame
+from .summary import as_day, freq_days, validate_orders_frame
 
 ACTUAL = "actual"
 
@@ -143,12 +143,12 @@ def repeat_purchase_tracking(orders: pd.DataFrame, models, customer_col: str = "
     import duckdb
 
     ms = _models(models)
-    unit = _freq_days(freq)
-    cal_end = _as_day(calibration_end, "calibration_end")
-    obs_end = _as_day(observation_end, "observation_end")
+    unit = freq_days(freq)
+    cal_end = as_day(calibration_end, "calibration_end")
+    obs_end = as_day(observation_end, "observation_end")
     if obs_end <= cal_end:
         raise ModelError(f"observation_end {obs_end.date()} must be after calibration_end {cal_end.date()}")
-    std = _validate_frame(orders, customer_col, datetime_col, None, source)
+    std = validate_orders_frame(orders, customer_col, datetime_col, None, source)
     con = duckdb.connect()
     try:
         con.register("orders_in", std)
@@ -167,7 +167,7 @@ def repeat_purchase_tracking(orders: pd.DataFrame, models, customer_col: str = "
                             column=datetime_col)
     days["first_day"] = pd.to_datetime(days["first_day"])
     days["day"] = pd.to_datetime(days["day"])
-    start_day = _as_day(start, "start") if start is not None else days["first_day"].min()
+    start_day = as_day(start, "start") if start is not None else days["first_day"].min()
     n_days = (obs_end - start_day).days + 1
     n_periods = int(np.ceil(n_days / unit))
     period_end = start_day + pd.to_timedelta(np.arange(1, n_periods + 1) * unit - 1, unit="D")

@@ -47,7 +47,7 @@ HOLDOUT_COLUMNS = ["frequency_holdout", "monetary_holdout", "duration_holdout"]
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_day(value: Any, name: str) -> pd.Timestamp:
+def as_day(value: Any, name: str) -> pd.Timestamp:
     """Parse a date argument; must be a calendar day (time of day is not allowed)."""
     try:
         ts = pd.Timestamp(value)
@@ -65,7 +65,7 @@ def _as_day(value: Any, name: str) -> pd.Timestamp:
     return ts
 
 
-def _freq_days(freq: str) -> float:
+def freq_days(freq: str) -> float:
     try:
         return FREQ_DAYS[str(freq).upper()]
     except KeyError:
@@ -111,7 +111,7 @@ def summary_columns(data: pd.DataFrame, columns: list[str], what: str, *, hint: 
     return ids, cols
 
 
-def _validate_frame(orders: pd.DataFrame, customer_col: str, datetime_col: str,
+def validate_orders_frame(orders: pd.DataFrame, customer_col: str, datetime_col: str,
                     monetary_col: str | None, source: str) -> pd.DataFrame:
     """Check an order DataFrame and return the standard three-column frame.
 
@@ -288,9 +288,9 @@ def rfm_summary(orders, customer_col: str = "customer_id", datetime_col: str = "
     """
     import duckdb
 
-    unit = _freq_days(freq)
-    cal_end = _as_day(calibration_end, "calibration_end")
-    obs_end = _as_day(observation_end, "observation_end") if observation_end is not None else None
+    unit = freq_days(freq)
+    cal_end = as_day(calibration_end, "calibration_end")
+    obs_end = as_day(observation_end, "observation_end") if observation_end is not None else None
     if obs_end is not None and obs_end <= cal_end:
         raise ConfigError("rfm_summary", "observation_end",
                           f"{obs_end.date()} is not after calibration_end {cal_end.date()}",
@@ -305,7 +305,7 @@ def rfm_summary(orders, customer_col: str = "customer_id", datetime_col: str = "
 
         std_sql = _validate_relation(query, customer_col, datetime_col, monetary_col, source)
     else:
-        std = _validate_frame(orders, customer_col, datetime_col, monetary_col, source)
+        std = validate_orders_frame(orders, customer_col, datetime_col, monetary_col, source)
         con = duckdb.connect()
         con.register("orders_in", std)
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .engine import (KPIEngine, _date_lit, add_period_columns, check_period, period_end, period_index,
+from .engine import (KPIEngine, date_literal, add_period_columns, check_period, period_end, period_index,
                      period_start_of_index)
 
 ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visitor",
@@ -65,7 +65,7 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     """
     import ibis
 
-    from .retention import _activity
+    from .retention import customer_periods_until
 
     check_period(period)
     s = _need_sessions(engine)
@@ -90,7 +90,7 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
         visitors=cp.count(), visitor_days=active_days.sum(), sessions=cp.sessions.sum(),
         seconds=cp.seconds.sum(), page_views=cp.page_views.sum())
     med = s.group_by("idx").aggregate(median_session_seconds=engine.median(s.duration))
-    bp = _activity(engine, period, a)
+    bp = customer_periods_until(engine, period, a)
     buyers = bp.group_by("idx").aggregate(buyers=bp.count())
     df = (engine.execute(per).merge(engine.execute(med), on="idx", how="left")
           .merge(engine.execute(buyers), on="idx", how="left").sort_values("idx").reset_index(drop=True))
@@ -146,7 +146,7 @@ def customer_activity(engine: KPIEngine, as_of=None, window_days: int = 90):
     s = _need_sessions(engine)
     a = engine.as_of(as_of)
     d = s.start.date()
-    age = _date_lit(a).delta(d, unit="day")
+    age = date_literal(a).delta(d, unit="day")
     s = s.mutate(age=age).filter((age >= 0) & (age < 2 * window_days))
     recent = s.age < window_days
     return s.group_by("customer_id").aggregate(

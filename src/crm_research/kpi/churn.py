@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .engine import KPIEngine, _date_lit, memtable
+from .engine import KPIEngine, date_literal, memtable
 
 CHURN_COLUMNS = [
     "rank", "customer_id", "risk_score", "n_warnings", "reasons", "orders", "total_spend",
@@ -93,7 +93,7 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     a = engine.as_of(as_of)
     W = int(rules.window_days)
     f = engine.facts_until(a)
-    age = _date_lit(a).delta(f.order_date, unit="day")
+    age = date_literal(a).delta(f.order_date, unit="day")
     recent = age < W
     previous = (age >= W) & (age < 2 * W)
     c = f.group_by("customer_id").aggregate(
@@ -110,7 +110,7 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     pop_gap = float(pop_gap) if pop_gap is not None and not pd.isna(pop_gap) else float(W)
 
     ref_gap = c.typical_gap_days.fill_null(pop_gap)
-    days_since = _date_lit(a).delta(c.last_order_date, unit="day")
+    days_since = date_literal(a).delta(c.last_order_date, unit="day")
     t = c.mutate(
         typical_gap_days=ref_gap,
         days_since_last=days_since,
@@ -176,7 +176,7 @@ def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
         "customer_id",
         frequency=(live.purchase_days - 1).cast("float64") / unit,
         recency=live.last_order_date.delta(live.first_order_date, unit="day").cast("float64") / unit,
-        T=_date_lit(a).delta(live.first_order_date, unit="day").cast("float64") / unit)
+        T=date_literal(a).delta(live.first_order_date, unit="day").cast("float64") / unit)
     d = engine.execute(q)
     d["p_alive"] = _call_p_alive(model, d)
     return memtable(d[["customer_id", "p_alive"]])

@@ -48,6 +48,7 @@ orders on or before it are observed; it defaults to the date of the last order.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 from pathlib import Path
@@ -230,7 +231,7 @@ class KPIEngine:
     @classmethod
     def _from_con(cls, con, backend, reports, database, owns):
         names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        with _quiet():
+        with quiet_ibis():
             orders = backend.table("orders")
             lines = backend.table("orders_lines") if "orders_lines" in names else None
             sessions = backend.table("sessions") if "sessions" in names else None
@@ -283,7 +284,7 @@ class KPIEngine:
         """Run an ibis expression on the backend; tables come back as pandas DataFrames."""
         import ibis.expr.types as ir
 
-        with _quiet():
+        with quiet_ibis():
             if isinstance(expr, ir.Table) and _is_duckdb(self.con):
                 # arrow round trip: faster than ibis' row conversion, same dtypes
                 return self.backend.to_pyarrow(expr).to_pandas()
@@ -303,7 +304,7 @@ class KPIEngine:
             self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {sql}')
             if self._compress:
                 _checkpoint(self.con)
-            with _quiet():
+            with quiet_ibis():
                 return self.backend.table(name)
         return expr.cache()
 
@@ -356,7 +357,7 @@ class KPIEngine:
         """Facts of orders on or before ``as_of``."""
         a = self.as_of(as_of)
         f = self.facts
-        return f.filter(f.order_date <= _date_lit(a))
+        return f.filter(f.order_date <= date_literal(a))
 
     def cached(self, key, build):
         """Memoize a derived ibis table (materialized once per engine)."""
@@ -397,7 +398,7 @@ def memtable(df: pd.DataFrame):
     """An ibis in-memory table (for small inputs joined to engine tables)."""
     import ibis
 
-    with _quiet():
+    with quiet_ibis():
         return ibis.memtable(df)
 
 
@@ -427,20 +428,36 @@ def _configure(con, memory_limit, temp_directory, threads) -> None:
         pass
 
 
-class _quiet:
-    """Silence deprecation noise from ibis 12 running on DuckDB 2 / pandas 3 (not the user's concern)."""
+@contextlib.contextmanager
+def quiet_ibis():
+    """Silence deprecation noise from ibis 12 running on DuckDB 2 / pandas 3.
 
-    def __enter__(self):
-        import warnings
+    The warnings concern ibis' own calls into DuckDB and pandas, not the user's code; every
+    KPI query runs inside this context.
 
-        self._cm = warnings.catch_warnings()
-        self._cm.__enter__()
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        A context manager; warnings outside it are untouched.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with quiet_ibis():
+    ...     warnings.warn("future.infer_string is set")   # silenced
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     with quiet_ibis():
+    ...         warnings.warn("something else")
+    >>> len(caught)
+    1
+    """
+    import warnings
+
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*fetch_arrow_table.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*future.infer_string.*")
-        return self
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
+        yield
 
 
 def _checkpoint(con) -> None:
@@ -455,7 +472,26 @@ def _is_duckdb(con) -> bool:
     return con is not None and type(con).__module__.split(".")[0] in ("duckdb", "_duckdb")
 
 
-def _date_lit(d: dt.date):
+def date_literal(d: dt.date):
+    """An ibis date literal for a Python date (portable across backends).
+
+    Parameters
+    ----------
+    d : datetime.date
+        The date.
+
+    Returns
+    -------
+    ibis.expr.types.DateScalar
+        ``DATE 'YYYY-MM-DD'`` in the backend's SQL dialect.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> import ibis
+    >>> "MAKE_DATE(2024, 3, 1)" in ibis.to_sql(date_literal(dt.date(2024, 3, 1)).name("d"), dialect="duckdb")
+    True
+    """
     import ibis
 
     return ibis.date(d.year, d.month, d.day)

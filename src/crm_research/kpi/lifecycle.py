@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .engine import KPIEngine, _date_lit, as_date, check_period, period_end
+from .engine import KPIEngine, date_literal, as_date, check_period, period_end
 
 STAGES = ("new", "growing", "mature", "declining", "churned", "reactivated")
 STAGE_LABELS = pd.DataFrame(
@@ -94,7 +94,7 @@ def lifecycle_table(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifec
     import ibis
 
     a = engine.as_of(as_of)
-    A = _date_lit(a)
+    A = date_literal(a)
     W = int(rules.window_days)
     f = engine.facts_until(a)
     age = A.delta(f.order_date, unit="day")
@@ -176,7 +176,7 @@ def stage_counts(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifecycl
     counts = {s: 0 for s in STAGES}
     counts.update({k: int(v) for k, v in zip(res["stage"], res["customers"])})
     cust = _customers(engine)
-    acquired = int(engine.execute(cust.filter(cust.first_date <= _date_lit(a)).count()))
+    acquired = int(engine.execute(cust.filter(cust.first_date <= date_literal(a)).count()))
     counts["churned"] += acquired - sum(counts.values())
     return counts
 
@@ -236,12 +236,12 @@ def stage_transitions(engine: KPIEngine, date_from, date_to, rules: LifecycleRul
     t0 = lifecycle_table(engine, d0, rules, recent_only=True).select("customer_id", from_stage="stage")
     t1 = lifecycle_table(engine, d1, rules, recent_only=True).select("customer_id", to_stage="stage")
     cust = _customers(engine)
-    cust = cust.filter(cust.first_date <= _date_lit(d1))
+    cust = cust.filter(cust.first_date <= date_literal(d1))
     j = cust.left_join(t0, "customer_id").select(cust.customer_id, cust.first_date, t0.from_stage)
     j = j.left_join(t1, "customer_id").select(j.customer_id, j.first_date, j.from_stage, t1.to_stage)
     j = j.mutate(
         from_stage=ibis.cases((j.from_stage.notnull(), j.from_stage),
-                              (j.first_date <= _date_lit(d0), "churned"), else_="prospect"),
+                              (j.first_date <= date_literal(d0), "churned"), else_="prospect"),
         to_stage=j.to_stage.fill_null("churned"))
     res = engine.execute(j.group_by(["from_stage", "to_stage"]).aggregate(customers=j.count()))
     order_from = ["prospect"] + list(STAGES)

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from .engine import (KPIEngine, _date_lit, add_period_columns, check_period, last_complete_index, memtable,
+from .engine import (KPIEngine, date_literal, add_period_columns, check_period, last_complete_index, memtable,
                      period_end, period_index, period_start_of_index)
 
 PRODUCT_STAGES = ("introduction", "growth", "maturity", "decline")
@@ -90,7 +90,7 @@ def product_sales(engine: KPIEngine, period: str = "month", as_of=None) -> pd.Da
     a = engine.as_of(as_of)
     ol = engine.order_lines
     d = ol.timestamp.date()
-    ol = ol.filter(d <= _date_lit(a)).mutate(idx=period_index(d, period))
+    ol = ol.filter(d <= date_literal(a)).mutate(idx=period_index(d, period))
     res = engine.execute(ol.group_by(["product_id", "idx"]).aggregate(
         orders=ol.count(), revenue=ol.amount.sum()))
     res = res.sort_values(["product_id", "idx"]).reset_index(drop=True)
@@ -203,9 +203,9 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
     d = ol.timestamp.date()
     ol = ol.mutate(idx=period_index(d, period), order_date=d)
     start = period_start_of_index([lo_idx], period)[0].date()
-    ol = ol.filter((ol.order_date >= _date_lit(start)) & (ol.order_date <= _date_lit(end)))
+    ol = ol.filter((ol.order_date >= date_literal(start)) & (ol.order_date <= date_literal(end)))
     f = engine.facts
-    firsts = f.filter((f.seq == 1) & (f.order_date >= _date_lit(start)) & (f.order_date <= _date_lit(end)))
+    firsts = f.filter((f.seq == 1) & (f.order_date >= date_literal(start)) & (f.order_date <= date_literal(end)))
     firsts = firsts.select(first_order_id="order_id")
     j = ol.join(m, "product_id").left_join(firsts, ol.order_id == firsts.first_order_id)
     # product x buyer pairs in the window (stored once, read twice)

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .engine import KPIEngine, _date_lit, add_period_columns, check_period, period_index, period_start_of_index
-from .retention import _activity
+from .engine import KPIEngine, date_literal, add_period_columns, check_period, period_index, period_start_of_index
+from .retention import customer_periods_until
 
 REPURCHASE_COLUMNS = ["window_days", "eligible_customers", "repurchasers", "repurchase_rate",
                       "censored_customers"]
@@ -81,7 +81,7 @@ def repurchase_rates(engine: KPIEngine, windows=(30, 90, 180), as_of=None, *, mi
         check_period(period)
         c = c.mutate(cohort_idx=period_index(c.first_date, period))
         keys = ["cohort_idx"]
-    observed = _date_lit(a).delta(c.first_date, unit="day")
+    observed = date_literal(a).delta(c.first_date, unit="day")
     aggs = {}
     for w in ws:
         elig = observed >= w
@@ -115,7 +115,7 @@ def repeat_customer_share(engine: KPIEngine, period: str = "month", as_of=None) 
     """
     check_period(period)
     a = engine.as_of(as_of)
-    cp = _activity(engine, period, a)
+    cp = customer_periods_until(engine, period, a)
     new = cp.idx == cp.cohort_idx
     agg = cp.group_by("idx").aggregate(
         customers=cp.count(),

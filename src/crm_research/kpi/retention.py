@@ -54,7 +54,7 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
     return engine.cached(("customer_periods", period), build)
 
 
-def _activity(engine: KPIEngine, period: str, as_of):
+def customer_periods_until(engine: KPIEngine, period: str, as_of):
     """Customer-period activity for orders on or before ``as_of``."""
     a = engine.as_of(as_of)
     if a >= engine.max_date():
@@ -101,7 +101,7 @@ def cohort_retention(engine: KPIEngine, period: str = "month", as_of=None, *,
     check_period(period)
     a = engine.as_of(as_of)
     last_full = last_complete_index(a, period)
-    cp = _activity(engine, period, a)
+    cp = customer_periods_until(engine, period, a)
     cp = cp.mutate(k=cp.idx - cp.cohort_idx)
     agg = cp.group_by(["cohort_idx", "k"]).aggregate(
         active_customers=cp.count(), orders=cp.orders.sum(), revenue=cp.revenue.sum())
@@ -184,7 +184,7 @@ def n_period_retention(engine: KPIEngine, n=(1, 2, 3, 6, 12), period: str = "mon
     if retention is None:
         retention = cohort_retention(engine, period, a)
     # last complete period in which each customer was active
-    cp = _activity(engine, period, a)
+    cp = customer_periods_until(engine, period, a)
     cp = cp.filter(cp.idx <= last_full)
     last = cp.group_by(["customer_id", "cohort_idx"]).aggregate(last_k=(cp.idx - cp.cohort_idx).max())
     dist = engine.execute(last.group_by(["cohort_idx", "last_k"]).aggregate(customers=last.count()))

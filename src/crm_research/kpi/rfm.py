@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .engine import KPIEngine, _date_lit
+from .engine import KPIEngine, date_literal, quiet_ibis
 
 RFM_SEGMENTS = pd.DataFrame(
     [("Champions", 4, 5, 4, 5, "bought recently, buy often: reward, early access"),
@@ -75,7 +75,7 @@ def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "
     c = f.group_by("customer_id").aggregate(
         last_date=f.order_date.max(), frequency=f.count(),
         monetary=(f.amount.sum() if monetary == "total" else f.amount.mean()))
-    c = c.mutate(recency_days=_date_lit(a).delta(c.last_date, unit="day"))
+    c = c.mutate(recency_days=date_literal(a).delta(c.last_date, unit="day"))
     n = c.count().over(ibis.window())
 
     def score(order):
@@ -137,9 +137,8 @@ def rfm_segment_summary(scores, segments: pd.DataFrame = RFM_SEGMENTS) -> pd.Dat
         out = t.group_by("segment").aggregate(
             customers=t.count(), mean_recency_days=t.recency_days.mean(), mean_frequency=t.frequency.mean(),
             mean_monetary=t.monetary.mean(), revenue=t.monetary.sum())
-        from ..kpi.engine import _quiet
 
-        with _quiet():
+        with quiet_ibis():
             out = out.to_pyarrow().to_pandas().set_index("segment")
     order = list(segments["segment"]) + [s for s in out.index if s not in set(segments["segment"])]
     out = out.reindex(order).dropna(how="all", subset=["customers"]) if len(out) else out
