@@ -63,7 +63,12 @@ def test_correlation_table(linked):
     row = c.iloc[0]
     assert (row["attitudinal"], row["behavioural"], row["n"]) == ("SAT", "orders", 4)
     assert row["r"] == pytest.approx(0.8)
-    assert 0 <= row["p_value"] <= 1 and row["ci95_low"] < 0.8 < row["ci95_high"]
+    assert 0 <= row["pvalue"] <= 1 and row["ci.lower"] < 0.8 < row["ci.upper"]
+    # the contract's vocabulary: lavaan's names, the level in attrs
+    assert list(c.columns) == ["attitudinal", "behavioural", "method", "n", "r", "ci.lower", "ci.upper", "pvalue"]
+    assert c.attrs["ci.level"] == 0.95
+    from scipy import stats
+    assert row["pvalue"] == pytest.approx(stats.spearmanr([5, 4, 2, 1], [4, 3, 1, 2]).pvalue)
     full = kpi.loyalty_correlations(linked)
     assert set(full["attitudinal"]) == {"SAT", "LOY"}
     assert "repurchased_within_90" in set(full["behavioural"])

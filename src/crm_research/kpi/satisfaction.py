@@ -37,7 +37,7 @@ from .engine import KPIEngine, memtable
 
 BEHAVIOURAL = ["orders", "repeat_orders", "purchase_days", "total_spend", "avg_order_value",
                "tenure_days", "recency_days", "repurchased", "orders_per_year"]
-CORRELATION_COLUMNS = ["attitudinal", "behavioural", "method", "n", "r", "ci95_low", "ci95_high", "p_value"]
+CORRELATION_COLUMNS = ["attitudinal", "behavioural", "method", "n", "r", "ci.lower", "ci.upper", "pvalue"]
 
 
 def link_survey(engine: KPIEngine, survey: pd.DataFrame, *, respondent: str = "respondent_id",
@@ -168,8 +168,9 @@ def loyalty_correlations(linked: pd.DataFrame, attitudinal: list[str] | None = N
     Returns
     -------
     DataFrame
-        ``attitudinal, behavioural, method, n, r, ci95_low, ci95_high, p_value``; r is NaN
-        when fewer than 3 complete pairs or a constant column.
+        ``attitudinal, behavioural, method, n, r, ci.lower, ci.upper, pvalue`` (the 95%
+        interval of r; ``attrs["ci.level"] = 0.95``); r is NaN when fewer than 3 complete
+        pairs or a constant column.
     """
     import pingouin as pg
 
@@ -198,5 +199,7 @@ def loyalty_correlations(linked: pd.DataFrame, attitudinal: list[str] | None = N
                 pcol = "p_val" if "p_val" in res else "p-val"
                 p = float(res[pcol].iloc[0])
             rows.append(dict(attitudinal=att, behavioural=beh, method=method, n=n, r=r,
-                             ci95_low=lo, ci95_high=hi, p_value=p))
-    return pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+                             **{"ci.lower": lo, "ci.upper": hi, "pvalue": p}))
+    out = pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+    out.attrs["ci.level"] = 0.95
+    return out
