@@ -279,13 +279,15 @@ class FitResult:
     def estimates(self) -> pd.DataFrame:
         """Tidy parameter table: ``model, param, est, se, ci.lower, ci.upper``.
 
+        The interval level is in ``attrs["ci.level"]`` (0.95).
+
         Wald intervals are formed on the log scale (the parameters are positive) and
         transformed back, so they never include 0.
         """
         est, se = self.params.to_numpy(), self.se.to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             se_log = se / est
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "model": self.model,
             "param": self.params.index,
             "est": est,
@@ -293,6 +295,8 @@ class FitResult:
             "ci.lower": est * np.exp(-Z_975 * se_log),
             "ci.upper": est * np.exp(Z_975 * se_log),
         })
+        out.attrs["ci.level"] = 0.95
+        return out
 
     def _extra_lines(self) -> list[str]:
         return []
@@ -327,13 +331,15 @@ class FitResult:
         return f"<{type(self).__name__} n={self.n}: {ps}, logl={self.loglik:.2f}>"
 
     def _repr_html_(self) -> str:
+        from ..reporting.format import format_ci, format_number, html_table
+
         est = self.estimates
-        rows = "".join(
-            f"<tr><td>{html.escape(str(r['param']))}</td><td>{r['est']:.4f}</td><td>{r['se']:.4f}</td>"
-            f"<td>[{r['ci.lower']:.4f}, {r['ci.upper']:.4f}]</td></tr>" for _, r in est.iterrows())
+        shown = pd.DataFrame({"": est["param"], "est": [format_number(v, 4) for v in est["est"]],
+                              "se": [format_number(v, 4) for v in est["se"]],
+                              "95% CI": [format_ci(lo, hi, 4) for lo, hi in zip(est["ci.lower"], est["ci.upper"])]})
         extra = "".join(f"<br>{html.escape(x)}" for x in self._extra_lines())
         warn = "" if self.converged else f"<p><b>Warning:</b> {html.escape(self.message)}.</p>"
         return (f"<div><b>{html.escape(self.model)}</b> (maximum likelihood), {self.n:,} customers; "
-                f"log-likelihood {self.loglik:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}"
-                f"<table><thead><tr><th></th><th>estimate</th><th>std.err</th><th>95% CI</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>{warn}<small>{extra}</small></div>")
+                f"log-likelihood {format_number(self.loglik, 2)}, AIC {format_number(self.aic, 2)}, "
+                f"BIC {format_number(self.bic, 2)}"
+                f"{html_table(shown)}{warn}<small>{extra}</small></div>")
