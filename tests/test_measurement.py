@@ -179,15 +179,6 @@ def test_thresholds_validation():
         m.Thresholds(alpha="high")
 
 
-def test_apa_formatting():
-    assert m.apa_number(0.8249) == ".82"
-    assert m.apa_number(-0.1349, 3) == "-.135"
-    assert m.apa_number(-0.0001, 2) == ".00"
-    assert m.apa_number(12.345, 2, leading_zero=True) == "12.35"
-    assert m.apa_number(float("nan")) == ""
-    assert m.apa_p(0.0004) == "< .001" and m.apa_p(0.0234) == ".023" and m.apa_p(None) == ""
-
-
 # --------------------------------------------------------------------------- tables from lavaan estimates
 def test_standardized_loadings_table_and_flags():
     res = lavaan_result("seed_ops")

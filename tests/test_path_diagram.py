@@ -13,6 +13,7 @@ import pytest
 
 from crm_research import instruments
 from crm_research import path_diagram as P
+from crm_research.reporting.format import format_number, stars
 from crm_research.errors import CRMResearchError, ModelError
 
 from _helpers import REF, lavaan_result
@@ -166,8 +167,8 @@ def test_unstandardized_labels_and_stars_thresholds():
     assert lab[("visual", "textual")] == "0.50***"     # est .5044, p 6e-8
     assert lab[("textual", "speed")] == "0.05"         # p = .318
     assert lab[("visual", "x1")] == "1"                # fixed marker
-    assert P.significance_stars(0.0099) == "**" and P.significance_stars(0.049) == "*"
-    assert P.significance_stars(0.05) == "" and P.significance_stars(float("nan")) == ""
+    assert stars(0.0099) == "**" and stars(0.049) == "*"
+    assert stars(0.05) == "" and stars(float("nan")) == ""
 
 
 def test_svg_is_valid_and_contains_variables(inst):
@@ -236,7 +237,7 @@ def test_multi_group_selects_one_group():
     both = pd.concat([e, e2], ignore_index=True)
     d = P.path_diagram(both, group=2)
     lab = {(x.src, x.dst): x.label for x in d._graph.edges}
-    assert lab[("visual", "x1")] == P.apa_number(e2.loc[0, "std.all"])
+    assert lab[("visual", "x1")] == format_number(e2.loc[0, "std.all"], 2, bounded=True)
     with pytest.raises(ModelError, match="group"):
         P.path_diagram(both, group=3)
 
@@ -262,7 +263,7 @@ def test_diagram_of_a_fitted_model(inst):
     lab = {(e.src, e.dst): e.label for e in d._graph.edges}
     est = res.estimates
     row = est[(est.lhs == "SAT") & (est.op == "~") & (est.rhs == "CRM")].iloc[0]
-    assert lab[("CRM", "SAT")] == P.apa_number(row["std.all"]) + P.significance_stars(row["pvalue"])
+    assert lab[("CRM", "SAT")] == format_number(row["std.all"], 2, bounded=True) + stars(row["pvalue"])
     assert ("CRM", "LOY") in lab   # the direct path of the partial model
     labels, _, nodes = rendered_boxes(d.figure)
     assert len(labels) == len(d._graph.edges) and len(nodes) == len(d._graph.nodes)
@@ -281,7 +282,7 @@ def test_single_item_construct_drawn_with_its_fixed_error_variance(ref, text):
     lab = {(e.src, e.dst): e.label for e in d._graph.edges}
     est = pd.DataFrame(res.estimates)
     lam = est[(est.lhs == "speed") & (est.op == "=~")]["std.all"].iloc[0]   # 1, or sqrt(.8)
-    assert lab[("speed", "x7")] == P.apa_number(lam) and lam == pytest.approx(1.0 if ref == "hs_si_zero" else
+    assert lab[("speed", "x7")] == format_number(lam, 2, bounded=True) and lam == pytest.approx(1.0 if ref == "hs_si_zero" else
                                                                              0.894, abs=1e-3)   # fixed: no stars
     assert _q_text(text) in P.dot_source(res)
     unstd = P.path_diagram(res, engine="matplotlib", std=False)._graph.nodes["x7"].text

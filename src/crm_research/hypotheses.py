@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InstrumentError, ModelError
-from .measurement import apa_number, apa_p
+from .reporting.format import format_number, format_p, markdown_table
 from .sem.compare import ModelComparison, compare_models
 from .sem.result import estimates_of, fit_measures_of, fit_sentence, warnings_of
 
@@ -68,20 +68,6 @@ MISSING = ("ml", "listwise")
 def _indent(s: str, n: int) -> str:
     pad = " " * n
     return "\n".join(pad + line for line in s.splitlines())
-
-
-def _markdown(df: pd.DataFrame, index: bool = False) -> str:
-    cols = ([""] if index else []) + [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for idx, r in df.iterrows():
-        cells = ([str(idx)] if index else []) + [str(v).replace("|", "\\|") for v in r.values]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _p_eq(p: float) -> str:
-    s = apa_p(p)
-    return s if s.startswith("<") else f"= {s}"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -184,7 +170,7 @@ def hypothesis_table(result: Any, hypotheses: "Instrument | Iterable[Hypothesis]
         elif sig:
             verdict = "not supported (significant, opposite sign)"
         else:
-            verdict = f"not supported (p = {apa_p(r.pvalue).replace('< ', '')} \u2265 {apa_number(alpha)})" \
+            verdict = f"not supported (p = {format_p(r.pvalue).replace('< ', '')} \u2265 {format_number(alpha, 2, bounded=True)})" \
                 if r.pvalue >= 0.001 else "not supported"
         rows.append({"hypothesis": h.id, "path": f"{h.rhs} {ARROW} {h.lhs}", "expected": _SIGN.get(h.sign, h.sign),
                      "std.all": r["std.all"], "est": r.est, "se": r.se, "z": r.z, "pvalue": r.pvalue,
@@ -201,12 +187,12 @@ def format_hypothesis_table(table: pd.DataFrame, digits: int = 2, ci_level: floa
     """APA-style version of :func:`hypothesis_table` output (strings; check marks)."""
     return pd.DataFrame({
         "Hypothesis": table.hypothesis, "Path": table.path, "Expected": table.expected,
-        "\u03b2": [apa_number(x, digits) for x in table["std.all"]],
-        "B": [apa_number(x, digits, True) for x in table.est],
-        "SE": [apa_number(x, digits, True) for x in table.se],
-        "z": [apa_number(x, digits, True) for x in table.z],
-        "p": [apa_p(x) for x in table.pvalue],
-        f"{100 * ci_level:g}% CI": [f"[{apa_number(lo, digits, True)}, {apa_number(hi, digits, True)}]"
+        "\u03b2": [format_number(x, digits, bounded=True) for x in table["std.all"]],
+        "B": [format_number(x, digits) for x in table.est],
+        "SE": [format_number(x, digits) for x in table.se],
+        "z": [format_number(x, digits) for x in table.z],
+        "p": [format_p(x) for x in table.pvalue],
+        f"{100 * ci_level:g}% CI": [f"[{format_number(lo, digits)}, {format_number(hi, digits)}]"
                                     for lo, hi in zip(table["ci.lower"], table["ci.upper"])],
         "Supported": ["Yes \u2713" if s else "No \u2717" for s in table.supported],
     })
@@ -791,7 +777,7 @@ class HypothesisTest:
                 out.append(f"  {r['path']}: {r['verdict']} (indirect {r['indirect']:.3f} "
                            f"[{r['indirect.ci.lower']:.3f}, {r['indirect.ci.upper']:.3f}]"
                            + ("" if math.isnan(r["direct"]) else
-                              f"; direct {r['direct']:.3f}, p {_p_eq(r['direct.pvalue'])}") + ")")
+                              f"; direct {r['direct']:.3f}, {format_p(r['direct.pvalue'], prefix=True)}") + ")")
         if self.comparison is not None:
             out += ["", self.comparison.summary()]
         if self.warnings:
@@ -824,23 +810,23 @@ class HypothesisTest:
 
     def to_markdown(self) -> str:
         parts = [f"**Hypothesis tests (model {self.model})**", "", f"Data: {self.missing_summary}.", "",
-                 _markdown(format_hypothesis_table(self.hypotheses)), ""]
+                 markdown_table(format_hypothesis_table(self.hypotheses)), ""]
         if len(self.mediation):
             m = pd.DataFrame({"Path": self.mediation.path,
-                              "Indirect [CI]": [f"{apa_number(a, 3, True)} [{apa_number(lo, 3, True)}, "
-                                                f"{apa_number(hi, 3, True)}]" for a, lo, hi in
+                              "Indirect [CI]": [f"{format_number(a, 3)} [{format_number(lo, 3)}, "
+                                                f"{format_number(hi, 3)}]" for a, lo, hi in
                                                 zip(self.mediation.indirect, self.mediation["indirect.ci.lower"],
                                                     self.mediation["indirect.ci.upper"])],
-                              "Direct": [apa_number(x, 3, True) for x in self.mediation.direct],
-                              "p (direct)": [apa_p(x) for x in self.mediation["direct.pvalue"]],
+                              "Direct": [format_number(x, 3) for x in self.mediation.direct],
+                              "p (direct)": [format_p(x) for x in self.mediation["direct.pvalue"]],
                               "Verdict": self.mediation.verdict})
-            parts += ["**Mediation**", "", _markdown(m), ""]
+            parts += ["**Mediation**", "", markdown_table(m), ""]
         if len(self.relative_effects):
             r = self.relative_effects
-            t = pd.DataFrame({"Effect": r.description, "Estimate": [apa_number(x, 3) for x in r.est],
-                              "CI": [f"[{apa_number(lo, 3)}, {apa_number(hi, 3)}]"
+            t = pd.DataFrame({"Effect": r.description, "Estimate": [format_number(x, 3, bounded=True) for x in r.est],
+                              "CI": [f"[{format_number(lo, 3, bounded=True)}, {format_number(hi, 3, bounded=True)}]"
                                      for lo, hi in zip(r["ci.lower"], r["ci.upper"])]})
-            parts += ["**Relative effects (standardized)**", "", _markdown(t), ""]
+            parts += ["**Relative effects (standardized)**", "", markdown_table(t), ""]
         if self.comparison is not None:
             parts += [self.comparison.verdict, ""]
         return "\n".join(parts)

@@ -73,6 +73,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from .errors import InstrumentError
+from .reporting.format import markdown_table
 from .schema import check_keys, join_key, suggest
 
 #: languages an instrument can be written in
@@ -1039,10 +1040,7 @@ def codebook_markdown(inst: Instrument) -> str:
             if role == "item" else ["variable", *text_cols, "values", f"value_labels_{first}", "expected", "pii"]
         cols = [c for c in cols if (part[c].astype(str) != "").any() and (part[c].astype(str) != "False").any()
                 or c == "variable"]
-        out.append("| " + " | ".join(cols) + " |")
-        out.append("|" + "---|" * len(cols))
-        for _, r in part.iterrows():
-            out.append("| " + " | ".join(str(r[c]).replace("|", "\\|") for c in cols) + " |")
+        out.append(markdown_table(part[cols]))
         out.append("")
     out += ["## Response scales", ""]
     for s in inst.scales.values():

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ModelError
+from .reporting.format import format_p
 
 if TYPE_CHECKING:  # pragma: no cover
     from .instruments import Instrument
@@ -366,10 +367,10 @@ class InvarianceResult:
         for _, r in self.table.iterrows():
             diff = "" if pd.isna(r.get("chisq.diff")) else f"{r['chisq.diff']:.2f} ({int(r['df.diff'])})"
             holds = r.get("holds")
-            rows.append([r["step"], str(int(r["npar"])), f"{r['chisq']:.2f} ({int(r['df'])})", num(r["pvalue"]),
+            rows.append([r["step"], str(int(r["npar"])), f"{r['chisq']:.2f} ({int(r['df'])})", format_p(r["pvalue"], missing=""),
                          num(r["cfi"]), num(r["tli"]),
                          f"{num(r['rmsea'])} [{num(r['rmsea.ci.lower'])}, {num(r['rmsea.ci.upper'])}]",
-                         num(r["srmr"]), diff, num(r.get("pvalue.diff")),
+                         num(r["srmr"]), diff, "" if pd.isna(r.get("pvalue.diff")) else format_p(r["pvalue.diff"]),
                          "" if pd.isna(r.get("delta.cfi")) else f"{r['delta.cfi']:+.3f}",
                          "" if pd.isna(r.get("delta.rmsea")) else f"{r['delta.rmsea']:+.3f}",
                          "" if holds is None or (isinstance(holds, float) and pd.isna(holds)) else ("yes" if holds else "no")])
@@ -492,7 +493,7 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
                         "delta.cfi": row["cfi"] - rows[-1]["cfi"], "delta.rmsea": row["rmsea"] - rows[-1]["rmsea"]})
             holds = res.converged and rule.holds(row["delta.cfi"], row["delta.rmsea"])
             p = cmp.pvalue
-            ptxt = "p < .001" if p < 0.001 else f"p = {p:.3f}".replace("0.", ".", 1)
+            ptxt = format_p(p, prefix=True)
             test = (f"\u0394CFI = {row['delta.cfi']:+.3f}, \u0394RMSEA = {row['delta.rmsea']:+.3f}; "
                     f"\u0394\u03c7\u00b2({cmp.df_diff}) = {cmp.chisq_diff:.2f}, {ptxt}")
             if not res.converged:
@@ -645,7 +646,7 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         verdicts = []
         for _, t in table.iterrows():
             pa = t["pvalue.adj"]
-            ptxt = "Holm-adjusted p < .001" if pa < 0.001 else f"Holm-adjusted p = {pa:.3f}".replace("0.", ".", 1)
+            ptxt = "Holm-adjusted " + format_p(pa, prefix=True)
             dtxt = f"\u0394\u03c7\u00b2({int(t['df.diff'])}) = {t['chisq.diff']:.2f}, {ptxt}"
             if pa < alpha:
                 verdicts.append(f"differs across groups ({dtxt})")

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataFileError, ModelError
+from .reporting.format import format_number, format_p, markdown_table
 from .sem.result import estimates_of, fit_measures_of, fit_sentence, warnings_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,7 +66,7 @@ __all__ = [
     "Thresholds", "MeasurementReport", "HarmanResult", "assess_measurement",
     "standardized_loadings", "reliability_table", "composite_reliability",
     "average_variance_extracted", "mcdonald_omega", "cronbach_alpha", "latent_correlations",
-    "fornell_larcker", "htmt", "harman_test", "apa_number", "apa_p", "alpha_from_cov", "single_item_constructs",
+    "fornell_larcker", "htmt", "harman_test", "alpha_from_cov", "single_item_constructs",
 ]
 
 CHECK, CROSS = "\u2713", "\u2717"
@@ -111,38 +112,6 @@ class Thresholds:
 
 
 # --------------------------------------------------------------------------- formatting
-def apa_number(x: Any, digits: int = 2, leading_zero: bool = False) -> str:
-    """Format a number APA style: ``.82``, ``-.13`` (no leading zero for values bounded by 1),
-    ``""`` for missing values.
-
-    >>> apa_number(0.8249), apa_number(-0.1349, 3), apa_number(1.234, leading_zero=True)
-    ('.82', '-.135', '1.23')
-    """
-    if x is None or (isinstance(x, float) and math.isnan(x)) or pd.isna(x):
-        return ""
-    s = f"{float(x):.{digits}f}"
-    if s.startswith("-") and float(s) == 0:
-        s = s[1:]
-    if not leading_zero:
-        if s.startswith("0."):
-            s = s[1:]
-        elif s.startswith("-0."):
-            s = "-" + s[2:]
-    return s
-
-
-def apa_p(p: Any) -> str:
-    """Format a p value APA style: ``< .001``, ``.023``; ``""`` when missing.
-
-    >>> apa_p(0.0004), apa_p(0.0234), apa_p(1.0)
-    ('< .001', '.023', '1.000')
-    """
-    if p is None or pd.isna(p):
-        return ""
-    p = float(p)
-    return "< .001" if p < 0.001 else apa_number(p, 3)
-
-
 def _mark(ok: Any) -> str:
     if ok is None or (isinstance(ok, float) and math.isnan(ok)):
         return ""
@@ -615,8 +584,8 @@ def standardized_loadings(result: Any, thresholds: Thresholds | None = None) -> 
 def _single_item_note(reliability: float | None) -> str:
     if reliability is None or pd.isna(reliability) or reliability >= 1:
         return "single item: error variance fixed to 0 (reliability assumed 1); no alpha, omega, CR or AVE"
-    return (f"single item: error variance fixed to (1 - {apa_number(reliability)}) x its variance "
-            f"(reliability {apa_number(reliability)} declared); no alpha, omega, CR or AVE")
+    return (f"single item: error variance fixed to (1 - {format_number(reliability, 2, bounded=True)}) x its variance "
+            f"(reliability {format_number(reliability, 2, bounded=True)} declared); no alpha, omega, CR or AVE")
 
 
 def reliability_table(data: pd.DataFrame | None, blocks: Mapping[str, Sequence[str]], result: Any = None, *,
@@ -700,7 +669,7 @@ def reliability_table(data: pd.DataFrame | None, blocks: Mapping[str, Sequence[s
             for name, val, cut in (("alpha", r.alpha, th.alpha), ("omega", r.omega, th.omega),
                                    ("CR", r.cr, th.cr), ("AVE", r.ave, th.ave)):
                 if pd.notna(val) and val < cut:
-                    p.append(f"{name} {apa_number(val)} < {apa_number(cut)}")
+                    p.append(f"{name} {format_number(val, 2, bounded=True)} < {format_number(cut, 2, bounded=True)}")
         flags.append(bool(p))
         probs.append("; ".join(p))
     out["single_item"] = out["single_item"].astype(bool)
@@ -816,12 +785,12 @@ class MeasurementReport:
         L = self.loadings
         loadings = pd.DataFrame({
             "Construct": L.construct, "Indicator": L["item"],
-            "\u03bb (std.)": [apa_number(x, digits) for x in L.loading],
-            "B": [apa_number(x, digits, leading_zero=True) for x in L.est],
-            "SE": [apa_number(s, digits, True) if pd.notna(z) else "fixed" for s, z in zip(L.se, L.z)],
-            "z": [apa_number(x, digits, True) for x in L.z],
-            "p": [apa_p(x) for x in L.pvalue],
-            f"\u2265 {apa_number(th.loading)}": [
+            "\u03bb (std.)": [format_number(x, digits, bounded=True) for x in L.loading],
+            "B": [format_number(x, digits) for x in L.est],
+            "SE": [format_number(s, digits) if pd.notna(z) else "fixed" for s, z in zip(L.se, L.z)],
+            "z": [format_number(x, digits) for x in L.z],
+            "p": [format_p(x) for x in L.pvalue],
+            f"\u2265 {format_number(th.loading, 2, bounded=True)}": [
                 SINGLE_ITEM if si else _mark(not f)
                 for f, si in zip(L.flag, L.get("single_item", pd.Series(False, index=L.index)))],
         })
@@ -829,13 +798,13 @@ class MeasurementReport:
         single = R.get("single_item", pd.Series(False, index=R.index)).astype(bool)
 
         def cell(v: float, cut: float) -> str:
-            return "" if pd.isna(v) else f"{apa_number(v, digits)} {_mark(v >= cut)}"
+            return "" if pd.isna(v) else f"{format_number(v, digits, bounded=True)} {_mark(v >= cut)}"
 
         rel = pd.DataFrame({
             "Construct": R.construct, "Level": R.level, "Items": R.n_items,
             f"\u03b1 [{100 * self.ci:g}% CI]": [
                 SINGLE_ITEM if si else
-                f"{apa_number(a, digits)} [{apa_number(lo, digits)}, {apa_number(hi, digits)}] {_mark(a >= th.alpha)}"
+                f"{format_number(a, digits, bounded=True)} [{format_number(lo, digits, bounded=True)}, {format_number(hi, digits, bounded=True)}] {_mark(a >= th.alpha)}"
                 if pd.notna(a) else "" for a, lo, hi, si in
                 zip(R.alpha, R["alpha.ci.lower"], R["alpha.ci.upper"], single)],
             "\u03c9": ["\u2014" if si else cell(v, th.omega) for v, si in zip(R.omega, single)],
@@ -844,7 +813,7 @@ class MeasurementReport:
         })
         if single.any():
             rel["Note"] = [
-                (f"reliability {apa_number(r, digits)} declared" if pd.notna(r) and r < 1 else
+                (f"reliability {format_number(r, digits, bounded=True)} declared" if pd.notna(r) and r < 1 else
                  "reliability 1 assumed (error variance 0)") if si else ""
                 for r, si in zip(R["reliability"], single)]
         out = {"loadings": loadings, "reliability": rel,
@@ -864,11 +833,11 @@ class MeasurementReport:
                   "fornell_larcker": "Fornell-Larcker criterion (diagonal: \u221aAVE)",
                   "fornell_larcker_higher_order": "Fornell-Larcker criterion, higher-order level",
                   "htmt": f"Heterotrait-monotrait ratio ({self.htmt_method.upper()}; {CROSS} = not below "
-                          f"{apa_number(self.thresholds.htmt)})"}
+                          f"{format_number(self.thresholds.htmt, 2, bounded=True)})"}
         parts = []
         for k in ("fit", "loadings", "reliability", "fornell_larcker", "fornell_larcker_higher_order", "htmt"):
             if k in t:
-                parts += [f"**{titles[k]}**", "", _markdown(t[k], index=k in ("fornell_larcker", "htmt",
+                parts += [f"**{titles[k]}**", "", markdown_table(t[k], index=k in ("fornell_larcker", "htmt",
                                                                                "fornell_larcker_higher_order", "fit")), ""]
         if self.harman is not None:
             parts += [self.harman.summary().splitlines()[0], ""]
@@ -907,7 +876,7 @@ class MeasurementReport:
         fl = self.flagged
         bad_l = self.loadings[self.loadings.flag]
         lines.append("")
-        lines.append(f"Loadings below {apa_number(th.loading)}: " + (", ".join(
+        lines.append(f"Loadings below {format_number(th.loading, 2, bounded=True)}: " + (", ".join(
             f"{r.item} on {r.construct} ({r.loading:.3f})" for r in bad_l.itertuples()) or "none")
                      + f" (range {self.loadings.loading.min():.3f} to {self.loadings.loading.max():.3f})")
         for r in R[R.flag].itertuples():
@@ -927,8 +896,8 @@ class MeasurementReport:
         if len(d):
             top = d.loc[d.htmt.idxmax()]
             hdr = f"  {self.htmt_method.upper()}: max {top.htmt:.3f} ({top.construct_1}-{top.construct_2})"
-            lines.append(hdr + (f"; not below {apa_number(th.htmt)}: " + ", ".join(fl["htmt"]) if fl["htmt"]
-                                else f"; all below {apa_number(th.htmt)}"))
+            lines.append(hdr + (f"; not below {format_number(th.htmt, 2, bounded=True)}: " + ", ".join(fl["htmt"]) if fl["htmt"]
+                                else f"; all below {format_number(th.htmt, 2, bounded=True)}"))
         if self.single_items and len(self.fornell_larcker) >= 2:
             lines.append(f"  {self.htmt_method.upper()} is undefined for single-item constructs ("
                          + ", ".join(self.single_items) + "): a construct with one item has no monotrait correlation")
@@ -981,11 +950,11 @@ def _lower_triangle(m: pd.DataFrame, digits: int, *, diag_ok: pd.Series | None =
             v = m.loc[a, b]
             if i == j:
                 if diag_ok is not None and pd.notna(v):
-                    out.loc[a, b] = f"{apa_number(v, digits)}{' ' + CROSS if diag_ok.get(a) is False else ''}"
+                    out.loc[a, b] = f"{format_number(v, digits, bounded=True)}{' ' + CROSS if diag_ok.get(a) is False else ''}"
                 else:   # HTMT diagonal, or no sqrt(AVE) (single item)
                     out.loc[a, b] = "\u2014"
             else:
-                s = apa_number(v, digits) if pd.notna(v) else ("n/a" if cut is not None else "")
+                s = format_number(v, digits, bounded=True) if pd.notna(v) else ("n/a" if cut is not None else "")
                 if cut is not None and pd.notna(v) and v >= cut:
                     s += " " + CROSS
                 out.loc[a, b] = s
@@ -999,26 +968,17 @@ _FIT_COLS = ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.l
 def _apa_fit(fit: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=fit.index)
     g = fit.get
-    out["\u03c7\u00b2"] = [apa_number(x, 2, True) for x in g("chisq", pd.Series(np.nan, index=fit.index))]
+    out["\u03c7\u00b2"] = [format_number(x, 2) for x in g("chisq", pd.Series(np.nan, index=fit.index))]
     out["df"] = [("" if pd.isna(x) else f"{int(x)}") for x in g("df", pd.Series(np.nan, index=fit.index))]
-    out["p"] = [apa_p(x) for x in g("pvalue", pd.Series(np.nan, index=fit.index))]
+    out["p"] = [format_p(x) for x in g("pvalue", pd.Series(np.nan, index=fit.index))]
     for k, lab in (("cfi", "CFI"), ("tli", "TLI"), ("srmr", "SRMR")):
-        out[lab] = [apa_number(x, 3) for x in g(k, pd.Series(np.nan, index=fit.index))]
+        out[lab] = [format_number(x, 3, bounded=True) for x in g(k, pd.Series(np.nan, index=fit.index))]
     out["RMSEA [90% CI]"] = [
-        "" if pd.isna(r) else f"{apa_number(r, 3)} [{apa_number(lo, 3)}, {apa_number(hi, 3)}]"
+        "" if pd.isna(r) else f"{format_number(r, 3, bounded=True)} [{format_number(lo, 3, bounded=True)}, {format_number(hi, 3, bounded=True)}]"
         for r, lo, hi in zip(g("rmsea", pd.Series(np.nan, index=fit.index)),
                              g("rmsea.ci.lower", pd.Series(np.nan, index=fit.index)),
                              g("rmsea.ci.upper", pd.Series(np.nan, index=fit.index)))]
     return out
-
-
-def _markdown(df: pd.DataFrame, index: bool = False) -> str:
-    cols = ([""] if index else []) + [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for idx, r in df.iterrows():
-        cells = ([str(idx)] if index else []) + [str(v).replace("|", "\\|") for v in r.values]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def _indent(s: str, n: int) -> str:

@@ -43,10 +43,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import CRMResearchError, ModelError
-from .measurement import apa_number, single_item_constructs
+from .measurement import single_item_constructs
+from .reporting.format import format_number, stars
 from .sem.result import estimates_of
 
-__all__ = ["path_diagram", "Diagram", "dot_source", "significance_stars"]
+__all__ = ["path_diagram", "Diagram", "dot_source"]
 
 NODE_FONT = 10.0   # points
 EDGE_FONT = 8.0
@@ -57,18 +58,6 @@ GROUP_GAP = 0.22   # between indicator groups
 BLOCK_GAP = 0.40   # between nodes of a column
 SAT_GAP = 0.55     # latent to its row of indicators
 MARGIN = 0.25
-
-
-def significance_stars(p: Any) -> str:
-    """``***`` p < .001, ``**`` p < .01, ``*`` p < .05, else ``""`` (also for missing p).
-
-    >>> significance_stars(0.0004), significance_stars(0.03), significance_stars(None)
-    ('***', '*', '')
-    """
-    if p is None or pd.isna(p):
-        return ""
-    p = float(p)
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
 # --------------------------------------------------------------------------- model graph
@@ -111,17 +100,17 @@ def _edge_label(r: Any, std: bool, digits: int) -> str:
     fixed = pd.isna(r.z) and (pd.isna(r.se) or r.se == 0)
     if std:
         v = r["std.all"] if not pd.isna(r["std.all"]) else r.est
-        s = apa_number(v, digits)
+        s = format_number(v, digits, bounded=True)
     else:
         v = r.est
         s = f"{v:g}" if fixed else f"{v:.{digits}f}"
-    return s + ("" if fixed else significance_stars(r.pvalue))
+    return s + ("" if fixed else stars(r.pvalue))
 
 
 def _error_variance_text(r: Any, std: bool, digits: int) -> str:
     """``ε = 0 (fixed)`` / ``ε = .20 (fixed)``: the fixed error variance of a single item."""
     v = r["std.all"] if std and not pd.isna(r["std.all"]) else r["est"]
-    txt = "0" if abs(float(v)) < 1e-12 else (apa_number(v, digits) if std else f"{float(v):.{digits}f}")
+    txt = "0" if abs(float(v)) < 1e-12 else (format_number(v, digits, bounded=True) if std else f"{float(v):.{digits}f}")
     return f"\u03b5 = {txt} (fixed)"
 
 

@@ -21,20 +21,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
+from ..reporting.format import format_p
 from .result import estimates_of, fit_measures_of
 
 __all__ = ["compare_models", "ModelComparison"]
 
 _COLS = ["df", "npar", "aic", "bic", "chisq", "cfi", "tli", "rmsea", "srmr"]
 _DIFF = ["chisq.diff", "df.diff", "pvalue.diff", "rmsea.diff", "delta.cfi", "delta.rmsea"]
-
-
-def _p_text(p: float) -> str:
-    if p is None or not math.isfinite(p):
-        return "= NA"
-    if p < 0.001:
-        return "< .001"
-    return "= " + f"{p:.3f}".replace("0.", ".", 1)
 
 
 def _model(name: str) -> str:
@@ -100,7 +93,7 @@ class ModelComparison:
 
     def apa(self) -> str:
         """The last step's test as an APA fragment, e.g. 'Δχ²(1) = 5.32, p = .021'."""
-        return f"\u0394\u03c7\u00b2({self.df_diff}) = {self.chisq_diff:.2f}, p {_p_text(self.pvalue)}"
+        return f"\u0394\u03c7\u00b2({self.df_diff}) = {self.chisq_diff:.2f}, {format_p(self.pvalue, prefix=True)}"
 
     def __repr__(self) -> str:
         return (f"ModelComparison({self.restricted!r} vs {self.full!r}: chisq_diff={self.chisq_diff:.3f}, "
@@ -268,7 +261,7 @@ def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: flo
             row.update({"chisq.diff": d, "df.diff": ddf, "pvalue.diff": p, "rmsea.diff": rd,
                         "delta.cfi": row["cfi"] - rows[-1]["cfi"], "delta.rmsea": row["rmsea"] - rows[-1]["rmsea"]})
             daic, dbic = row["aic"] - rows[-1]["aic"], row["bic"] - rows[-1]["bic"]
-            test = f"\u0394\u03c7\u00b2({ddf}) = {d:.2f}, p {_p_text(p)}"
+            test = f"\u0394\u03c7\u00b2({ddf}) = {d:.2f}, {format_p(p, prefix=True)}"
             extra = []
             if not math.isnan(row["delta.cfi"]):
                 dc = row["delta.cfi"]

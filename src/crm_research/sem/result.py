@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
+from ..reporting.format import format_number, format_p
 
 SECTIONS = [
     ("=~", "Latent Variables"),
@@ -78,14 +79,6 @@ def _fmt(x, width=9, digits=3):
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return " " * width
     return f"{x:{width}.{digits}f}"
-
-
-def _p_text(p):
-    if p is None or not math.isfinite(p):
-        return "p = NA"
-    if p < 0.001:
-        return "p < .001"
-    return f"p = {p:.3f}".replace("0.", ".", 1)
 
 
 @dataclass
@@ -164,7 +157,7 @@ class SEMResult:
             return ["  (fit measures unavailable)"]
         chisq, df = fm.get("chisq", float("nan")), fm.get("df", float("nan"))
         lines = [
-            f"  chi2({int(df)}) = {chisq:.3f}, {_p_text(fm.get('pvalue'))}",
+            f"  chi2({int(df)}) = {chisq:.3f}, {format_p(fm.get('pvalue'), prefix=True)}",
             f"  CFI = {fm['cfi']:.3f}, TLI = {fm['tli']:.3f}",
             f"  RMSEA = {fm['rmsea']:.3f}, 90% CI [{fm['rmsea.ci.lower']:.3f}, {fm['rmsea.ci.upper']:.3f}], "
             f"p(RMSEA <= .05) = {fm['rmsea.pvalue']:.3f}" if math.isfinite(fm.get("rmsea.pvalue", float("nan")))
@@ -297,7 +290,7 @@ class SEMResult:
         parts = ["<div class='crm-sem'>",
                  f"<p><b>SEM (ML)</b>: N = {self.nobs}, {int(fm.get('npar', 0))} free parameters, {status}</p>"]
         if fm:
-            rows = [("&chi;&sup2;(df)", f"{fm['chisq']:.3f} ({int(fm['df'])}), {esc(_p_text(fm['pvalue']))}"),
+            rows = [("&chi;&sup2;(df)", f"{fm['chisq']:.3f} ({int(fm['df'])}), {esc(format_p(fm['pvalue'], prefix=True))}"),
                     ("CFI / TLI", f"{fm['cfi']:.3f} / {fm['tli']:.3f}"),
                     ("RMSEA [90% CI]", f"{fm['rmsea']:.3f} [{fm['rmsea.ci.lower']:.3f}, {fm['rmsea.ci.upper']:.3f}]"),
                     ("SRMR", f"{fm['srmr']:.3f}"),
@@ -417,13 +410,6 @@ def warnings_of(obj: Any) -> list[str]:
     return [str(x) for x in w]
 
 
-def _num(x: float, digits: int = 3, bounded: bool = True) -> str:
-    s = f"{x:.{digits}f}"
-    if bounded:
-        s = s.replace("0.", ".", 1) if s.startswith(("0.", "-0.")) else s
-    return s
-
-
 def fit_sentence(fit_measures: Mapping[str, Any] | pd.Series | Any) -> str:
     """The fit of a model in one line, APA style.
 
@@ -450,14 +436,14 @@ def fit_sentence(fit_measures: Mapping[str, Any] | pd.Series | Any) -> str:
     parts = []
     if not math.isnan(g("chisq")):
         p = g("pvalue")
-        ptxt = "" if math.isnan(p) else ", p < .001" if p < .001 else f", p = {_num(p)}"
+        ptxt = "" if math.isnan(p) else ", " + format_p(p, prefix=True)
         parts.append(f"chi2({int(g('df')) if not math.isnan(g('df')) else '?'}) = {g('chisq'):.2f}{ptxt}"
                      + (" (saturated)" if g("df") == 0 else ""))
     for k, lab in (("cfi", "CFI"), ("tli", "TLI")):
         if not math.isnan(g(k)):
-            parts.append(f"{lab} = {_num(g(k))}")
+            parts.append(f"{lab} = {format_number(g(k), 3, bounded=True)}")
     if not math.isnan(g("rmsea")):
-        parts.append(f"RMSEA = {_num(g('rmsea'))} [{_num(g('rmsea.ci.lower'))}, {_num(g('rmsea.ci.upper'))}]")
+        parts.append(f"RMSEA = {format_number(g('rmsea'), 3, bounded=True)} [{format_number(g('rmsea.ci.lower'), 3, bounded=True)}, {format_number(g('rmsea.ci.upper'), 3, bounded=True)}]")
     if not math.isnan(g("srmr")):
-        parts.append(f"SRMR = {_num(g('srmr'))}")
+        parts.append(f"SRMR = {format_number(g('srmr'), 3, bounded=True)}")
     return "; ".join(parts) or "no fit measures"
