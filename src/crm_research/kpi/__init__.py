@@ -11,7 +11,7 @@ Quick start::
     suite.write("reports/kpi")
 
 Modules: :mod:`.orders` (reading and validation), :mod:`.engine` (the engine, dates and
-periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.satisfaction`,
+periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.before_after`, :mod:`.satisfaction`,
 :mod:`.churn`, :mod:`.rfm`, :mod:`.lifecycle`, :mod:`.product_lifecycle`, :mod:`.figures`,
 :mod:`.suite`. Names are resolved lazily: importing this package loads nothing heavy.
 """
@@ -27,6 +27,9 @@ _WHERE = {
     "cohort_retention": "retention", "retention_matrix": "retention", "n_period_retention": "retention",
     "repurchase_rates": "repurchase", "repeat_customer_share": "repurchase", "first_repurchase": "repurchase",
     "activity_summary": "activity", "customer_activity": "activity",
+    # before and after a strategy
+    "BeforeAfter": "before_after", "before_after_periods": "before_after", "before_after_kpis": "before_after",
+    "period_buyers": "before_after", "period_visit_time": "before_after",
     # satisfaction
     "link_survey": "satisfaction", "loyalty_correlations": "satisfaction",
     # churn

@@ -45,7 +45,34 @@ ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visito
                     "buyers", "visitor_conversion", "complete"]
 
 
-def _need_sessions(engine: KPIEngine):
+def need_sessions(engine: KPIEngine):
+    """The engine's session table, or a clear error when no session log was loaded.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+
+    Returns
+    -------
+    ibis.Table
+        ``engine.sessions``.
+
+    Raises
+    ------
+    ConfigError
+        The engine has no session log.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import kpi
+    >>> eng = kpi.load(pd.DataFrame({"customer_id": [1], "order_id": [1], "timestamp": ["2024-01-05"],
+    ...                              "amount": [1.0]}))
+    >>> need_sessions(eng)
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: ...
+    """
     if not engine.has_sessions:
         raise ConfigError("<engine>", "sessions", "activity KPIs need a session log",
                           hint="load one: KPIEngine.load(orders, sessions=...) (CLI: --sessions FILE)")
@@ -68,7 +95,7 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     from .retention import customer_periods_until
 
     check_period(period)
-    s = _need_sessions(engine)
+    s = need_sessions(engine)
     a = engine.as_of(as_of)
     s = s.filter(s.start < _day_after(a))
     has_pv = "page_views" in s.columns
@@ -143,7 +170,7 @@ def customer_activity(engine: KPIEngine, as_of=None, window_days: int = 90):
     visit_seconds_previous``: recent = sessions starting in ``(as_of - window_days, as_of]``,
     previous = in ``(as_of - 2 window_days, as_of - window_days]`` (by date).
     """
-    s = _need_sessions(engine)
+    s = need_sessions(engine)
     a = engine.as_of(as_of)
     d = s.start.date()
     age = date_literal(a).delta(d, unit="day")
