@@ -32,7 +32,7 @@ _WHERE = {
     "KPIS": "vocabulary", "DESIGNS": "vocabulary", "STAGES": "vocabulary", "VERDICTS": "vocabulary",
     "kpi_table": "vocabulary", "resolve_kpi": "vocabulary",
     # data and panels
-    "CaseData": "data", "load_case_data": "data", "kpi_panel": "panel", "kpi_panels": "panel",
+    "CaseData": "tables", "load_case_data": "data", "kpi_panel": "panel", "kpi_panels": "panel",
     # statistics
     "compare_rates": "effects", "compare_means": "effects", "choose_test": "effects", "trend_test": "effects",
     "did_estimate": "did", "event_study": "did", "parallel_trends_test": "did", "DiDResult": "did",
@@ -42,6 +42,9 @@ _WHERE = {
     "kpi_framework": "compare", "kpi_framework_matrix": "compare", "compare_cases": "compare", "verdict_matrix": "compare",
     "plot_kpi_framework": "figures", "plot_kpi_series": "figures", "plot_effects": "figures",
     "plot_event_study": "figures",
+    # output, reading
+    "write_evaluation": "output", "CaseReader": "reader", "SimulationSpec": "simulation_spec",
+    "parse_simulation": "simulation_spec",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _WHERE)

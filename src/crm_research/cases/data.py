@@ -23,75 +23,17 @@ the ids seen in the other tables and a customer's signup date is her first activ
 """
 from __future__ import annotations
 
-import datetime as _dt
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, CRMResearchError, DataFileError
+from ..errors import ConfigError, DataFileError
+from .definition import check_start_in_range
+from .tables import REQUIRED, TIME_COLUMNS, CaseData
 from .vocabulary import KPIS
 
-REQUIRED = {
-    "customers": ("customer_id",),
-    "orders": ("customer_id", "timestamp", "amount"),
-    "sessions": ("customer_id", "start"),
-    "survey": ("customer_id", "timestamp"),
-}
-TIME_COLUMNS = {"customers": "signup_date", "orders": "timestamp", "sessions": "start", "survey": "timestamp"}
-
-
-@dataclass
-class CaseData:
-    """The tables of one case (pandas DataFrames with canonical column names)."""
-
-    customers: pd.DataFrame
-    orders: pd.DataFrame | None = None
-    sessions: pd.DataFrame | None = None
-    survey: pd.DataFrame | None = None
-    source: str = ""
-    files: dict[str, Path] = field(default_factory=dict)
-    date_range: tuple[_dt.date, _dt.date] | None = None
-
-    def __post_init__(self):
-        if self.date_range is None:
-            lo, hi = [], []
-            for t in ("orders", "sessions", "survey"):
-                df = getattr(self, t)
-                if df is not None and len(df):
-                    col = df[TIME_COLUMNS[t]]
-                    lo.append(col.min())
-                    hi.append(col.max())
-            if lo:
-                self.date_range = (pd.Timestamp(min(lo)).date(), pd.Timestamp(max(hi)).date())
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        return {t: getattr(self, t) for t in ("customers", "orders", "sessions", "survey")
-                if getattr(self, t) is not None}
-
-    def write(self, folder: str | Path, *, fmt: str = "csv", overwrite: bool = False) -> dict[str, Path]:
-        """Write the tables to ``folder`` as ``<table>.csv`` (or ``.parquet``); never overwrites silently."""
-        out = Path(folder)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {}
-        for name, df in self.tables().items():
-            p = out / f"{name}.{fmt}"
-            if p.exists() and not overwrite:
-                raise CRMResearchError(f"{p}: exists; not overwritten", hint="choose another folder or pass overwrite")
-            if fmt == "csv":
-                df.to_csv(p, index=False)
-            elif fmt == "parquet":
-                df.to_parquet(p, index=False)
-            else:
-                raise ValueError(f"unknown format {fmt!r}; use csv or parquet")
-            paths[name] = p
-        return paths
-
-    def __repr__(self) -> str:
-        parts = [f"{t}={len(df):,}" for t, df in self.tables().items()]
-        return f"CaseData({', '.join(parts)}; {self.source})"
-
+__all__ = ["CaseData", "REQUIRED", "TIME_COLUMNS", "load_case_data", "check_case_data"]
 
 # --------------------------------------------------------------------------- reading
 def _read(path: Path, table: str) -> pd.DataFrame:
@@ -297,8 +239,6 @@ def load_case_data(case, *, seed: int | None = None, customers: int | None = Non
 
 def check_case_data(case, data: CaseData) -> None:
     """ConfigError when the case does not fit its data (dates out of range, unknown groups)."""
-    from .definition import check_start_in_range
-
     if data.date_range is None:
         raise ConfigError(str(case.path), "data", "the data files contain no dated rows")
     lo, hi = data.date_range

@@ -55,10 +55,10 @@ from typing import Any, Mapping
 import yaml
 
 from ..errors import ConfigError
-from ..schema import check_keys
 from . import periods as _periods
-from .vocabulary import (CONTROL_DESIGNS, DESIGNS, KPIS, STAGE_ALIASES, STAGES, resolve_kpi,
-                         suggest)
+from .reader import CaseReader
+from .simulation_spec import parse_simulation
+from .vocabulary import CONTROL_DESIGNS, DESIGN_LABELS, KPIS, STAGE_ALIASES, STAGES, resolve_kpi, suggest
 
 CORRECTIONS = {"holm": "holm", "bonferroni": "bonf", "bonf": "bonf", "fdr_bh": "fdr_bh", "bh": "fdr_bh",
                "fdr_by": "fdr_by", "sidak": "sidak", "none": "none"}
@@ -150,7 +150,7 @@ class CaseDefinition:
     test_overrides: dict[str, str] = field(default_factory=dict)
     data: dict[str, Path] | None = None
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
-    simulate: Any = None  # crm_research.simulate.cases.SimulationSpec
+    simulate: Any = None  # crm_research.cases.simulation_spec.SimulationSpec
     notes: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -187,8 +187,6 @@ class CaseDefinition:
 
     def describe(self, lang: str = "en") -> str:
         """The case in Markdown: subject, description, lifecycle stages and strategies."""
-        from .vocabulary import DESIGN_LABELS
-
         def t(d: dict) -> str:
             return d.get(lang) or d.get("en") or next(iter(d.values()), "") if d else ""
 
@@ -272,94 +270,6 @@ def resolve_case_path(case: str | os.PathLike) -> Path:
                       hint=f"give a path to a case YAML or a bundled case id ({known})")
 
 
-# --------------------------------------------------------------------------- reading helpers
-class _Reader:
-    """Validation helpers that raise ConfigError naming the file and key path."""
-
-    def __init__(self, file: Path):
-        self.file = str(file)
-
-    def err(self, key: str, problem: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(self.file, key, problem, hint=hint)
-
-    def mapping(self, value: Any, key: str) -> dict:
-        if not isinstance(value, Mapping):
-            raise self.err(key, f"expected a mapping (key: value), got {type(value).__name__} {value!r}")
-        return dict(value)
-
-    def keys(self, d: Mapping, allowed: set[str], key: str) -> None:
-        """ConfigError for the first unknown key: ``strategies[0].kpi: unknown key; did you mean 'kpis'?``."""
-        check_keys(d, sorted(allowed), key, self._fail)
-
-    def _fail(self, key: str, problem: str) -> None:
-        raise self.err(key, problem)
-
-    def require(self, d: Mapping, k: str, key: str) -> Any:
-        if k not in d or d[k] is None:
-            where = f"{key}.{k}" if key else k
-            raise self.err(where, "required key is missing")
-        return d[k]
-
-    def text(self, value: Any, key: str) -> dict[str, str]:
-        if isinstance(value, str):
-            return {"zh": value, "en": value}
-        d = self.mapping(value, key)
-        self.keys(d, {"zh", "en"}, key)
-        out = {str(k): str(v) for k, v in d.items() if v is not None}
-        if not out:
-            raise self.err(key, "expected text, e.g. {zh: ..., en: ...}")
-        return out
-
-    def date(self, value: Any, key: str) -> _dt.date:
-        try:
-            return _periods.to_date(value)
-        except (TypeError, ValueError):
-            raise self.err(key, f"{value!r} is not a date", hint="write dates as YYYY-MM-DD") from None
-
-    def number(self, value: Any, key: str, lo: float | None = None, hi: float | None = None,
-               integer: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.err(key, f"expected a number, got {value!r}")
-        if integer and int(value) != value:
-            raise self.err(key, f"expected a whole number, got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            rng = f"between {lo} and {hi}" if lo is not None and hi is not None else (
-                f">= {lo}" if lo is not None else f"<= {hi}")
-            raise self.err(key, f"{value!r} is out of range; expected {rng}")
-        return int(value) if integer else float(value)
-
-    def str_list(self, value: Any, key: str) -> list[str]:
-        if isinstance(value, (str, int)):
-            return [str(value)]
-        if not isinstance(value, (list, tuple)) or not value:
-            raise self.err(key, f"expected a non-empty list, got {value!r}")
-        return [str(v) for v in value]
-
-    def design(self, value: Any, key: str) -> str:
-        v = str(value).strip().lower().replace("-", "_").replace("/", "_")
-        v = {"before_after": "before_after", "beforeafter": "before_after", "pre_post": "before_after",
-             "treated_control": "treated_control", "treatment_control": "treated_control",
-             "ab": "ab_test", "a_b": "ab_test", "ab_test": "ab_test", "a_b_test": "ab_test",
-             "did": "did", "diff_in_diff": "did", "difference_in_differences": "did"}.get(v, v)
-        if v not in DESIGNS:
-            near = suggest(v, DESIGNS)
-            raise self.err(key, f"unknown design {value!r}",
-                           hint=(f"did you mean {near!r}? " if near else "") + f"designs: {', '.join(DESIGNS)}")
-        return v
-
-    def window(self, value: Any, key: str, default: tuple[int, int]) -> tuple[int, int]:
-        if value is None:
-            return default
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            n = self.number(value, key, lo=1, integer=True)
-            return n, n
-        d = self.mapping(value, key)
-        self.keys(d, {"pre", "post"}, key)
-        pre = self.number(d.get("pre", default[0]), f"{key}.pre", lo=1, integer=True)
-        post = self.number(d.get("post", default[1]), f"{key}.post", lo=1, integer=True)
-        return pre, post
-
-
 # --------------------------------------------------------------------------- loading
 def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike | None = None) -> CaseDefinition:
     """Load and validate a case file.
@@ -404,7 +314,7 @@ def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike 
             mark = getattr(e, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark is not None else ""
             raise ConfigError(str(file), where, f"not valid YAML: {getattr(e, 'problem', e)}") from None
-    r = _Reader(file)
+    r = CaseReader(file)
     if not isinstance(raw, Mapping):
         raise r.err("", "expected a mapping at the top level (id:, title:, strategies: ...)")
     raw = dict(raw)
@@ -473,7 +383,7 @@ def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike 
     for k, v in r.mapping(opts.get("tests") or {}, "kpi_options.tests").items():
         kid = resolve_kpi(k)
         if kid is None:
-            raise _unknown_kpi(r, f"kpi_options.tests.{k}", k)
+            raise r.unknown_kpi(f"kpi_options.tests.{k}", k)
         if str(v) not in ("welch", "mwu", "auto"):
             raise r.err(f"kpi_options.tests.{k}", f"unknown test {v!r}", hint="use welch, mwu or auto")
         if KPIS[kid].kind != "mean":
@@ -528,8 +438,6 @@ def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike 
                 raise r.err(f"data.columns.{t}", "unknown table", hint=f"tables: {', '.join(DATA_TABLES)}")
             columns[t] = {str(k): str(v) for k, v in r.mapping(m, f"data.columns.{t}").items()}
     else:
-        from ..simulate.cases import parse_simulation
-
         sim = parse_simulation(raw["simulate"], file=file, key="simulate", strategies=strategies,
                                unit=unit, satisfaction_items=sat_items, high_tiers=high_tiers)
         lo, hi = sim.start, sim.end
@@ -549,16 +457,7 @@ def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike 
         test_overrides=tests, data=data_paths, columns=columns, simulate=sim, notes=notes, raw=raw)
 
 
-def _unknown_kpi(r: _Reader, key: str, name: Any) -> ConfigError:
-    from .vocabulary import KPI_ALIASES
-
-    near = suggest(str(name), list(KPIS) + [a for a in KPI_ALIASES if a.isascii()])
-    near = resolve_kpi(near) if near else None
-    return r.err(key, f"unknown KPI {name!r}",
-                 hint=(f"did you mean {near!r}? " if near else "") + f"KPIs: {', '.join(KPIS)}")
-
-
-def _strategy(r: _Reader, s: Any, i: int, stages: list[Stage], design: str, compare: tuple[str, ...],
+def _strategy(r: CaseReader, s: Any, i: int, stages: list[Stage], design: str, compare: tuple[str, ...],
               window: tuple[int, int], seen: list[str]) -> Strategy:
     key = f"strategies[{i}]"
     s = r.mapping(s, key)
@@ -586,7 +485,7 @@ def _strategy(r: _Reader, s: Any, i: int, stages: list[Stage], design: str, comp
     for j, k in enumerate(r.str_list(r.require(s, "kpis", key), f"{key}.kpis")):
         kid = resolve_kpi(k)
         if kid is None:
-            raise _unknown_kpi(r, f"{key}.kpis[{j}]", k)
+            raise r.unknown_kpi(f"{key}.kpis[{j}]", k)
         if kid in kpis:
             raise r.err(f"{key}.kpis[{j}]", f"KPI {kid!r} is listed twice")
         kpis.append(kid)

@@ -149,7 +149,8 @@ def run(args) -> int:
         raise CRMResearchError("no case given", hint="crm-research cases CASE.yaml, or --list to see the bundled cases")
 
     from ..cases.definition import load_case
-    from ..cases.evaluate import OUTPUT_FILES, evaluate_case, write_evaluation
+    from ..cases.evaluate import evaluate_case
+    from ..cases.output import OUTPUT_FILES, write_evaluation
 
     case = load_case(args.case)
     case, notes = map_case_columns(case, options.column_map(args))

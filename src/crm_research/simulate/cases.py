@@ -67,237 +67,21 @@ where clipping binds or the KPI is derived.
 """
 from __future__ import annotations
 
-import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
+from ..cases import periods as P
+from ..cases.definition import CaseDefinition, load_case
+from ..cases.simulation_spec import (BOUNDS, DEFAULTS, PRIMITIVES, Assignment, Exposure, KPIModel,
+                                     SimulationSpec, parse_simulation)
+from ..cases.tables import CaseData
 from ..errors import ConfigError
 
-PRIMITIVES = ("retention_rate", "visit_frequency", "dwell_time", "click_through_rate", "conversion_rate",
-              "repurchase_rate", "average_order_value", "satisfaction_score", "high_tier_sales_share")
-DEFAULTS: dict[str, dict[str, float]] = {
-    "retention_rate": dict(level=0.55, sd=0.10),
-    "visit_frequency": dict(level=3.5, sd=0.8),
-    "dwell_time": dict(level=6.0, sd=1.5),
-    "click_through_rate": dict(level=0.06, sd=0.015),
-    "conversion_rate": dict(level=0.08, sd=0.015),
-    "repurchase_rate": dict(level=0.10, sd=0.03),
-    "average_order_value": dict(level=180.0, sd=40.0),
-    "satisfaction_score": dict(level=3.6, sd=0.4),
-    "high_tier_sales_share": dict(level=0.20, sd=0.05),
-}
-BOUNDS: dict[str, tuple[float, float]] = {
-    "retention_rate": (0.001, 0.999), "visit_frequency": (1.0, np.inf), "dwell_time": (0.5, np.inf),
-    "click_through_rate": (0.001, 0.999), "conversion_rate": (0.001, 0.999),
-    "repurchase_rate": (0.001, 0.999), "average_order_value": (5.0, np.inf),
-    "satisfaction_score": (1.05, 4.95), "high_tier_sales_share": (0.0, 1.0),
-}
-_KPI_KEYS = {"level", "sd", "trend", "seasonal", "peak_month", "curvature", "peak"}
-_TOP_KEYS = {"seed", "customers", "start", "end", "initial_share", "assignments", "kpis", "effects",
-             "survey_rate", "satisfaction_item_sd", "impressions_per_session", "order_value_spread",
-             "dwell_spread"}
 LOW_TIERS = ("regular", "silver")
-
-
-# --------------------------------------------------------------------------- specification
-@dataclass(frozen=True)
-class KPIModel:
-    """Baseline of one KPI: level, customer heterogeneity, trend, seasonality, curvature."""
-
-    level: float
-    sd: float = 0.0
-    trend: float = 0.0
-    seasonal: float = 0.0
-    peak_month: int = 11
-    curvature: float = 0.0
-    peak: _dt.date | None = None
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A customers' group column: the share of each value and baseline offsets per value."""
-
-    column: str
-    shares: dict[str, float]
-    offsets: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """Who a strategy reaches and when (copied from the case's strategies)."""
-
-    id: str
-    start: _dt.date
-    end: _dt.date | None
-    column: str
-    target: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SimulationSpec:
-    """A parsed ``simulate:`` block. Build with :func:`parse_simulation`."""
-
-    seed: int
-    customers: int
-    start: _dt.date
-    end: _dt.date
-    unit: str
-    initial_share: float
-    assignments: tuple[Assignment, ...]
-    kpis: dict[str, KPIModel]
-    effects: dict[str, dict[str, float]]
-    exposures: tuple[Exposure, ...]
-    survey_rate: float = 0.08
-    satisfaction_item_sd: float = 0.8
-    impressions_per_session: float = 6.0
-    order_value_spread: float = 0.5
-    dwell_spread: float = 0.6
-    satisfaction_items: tuple[str, ...] = ("SAT1", "SAT2", "SAT3")
-    high_tiers: tuple[str, ...] = ("gold", "platinum")
-    file: str = ""
-
-    def declared_effect(self, strategy: str, kpi: str) -> float:
-        """The effect written in the case file (0 when none is declared)."""
-        return float(self.effects.get(strategy, {}).get(kpi, 0.0))
-
-
-def parse_simulation(raw: Any, *, file: str | Path = "<case>", key: str = "simulate",
-                     strategies: Sequence[Any] = (), unit: str = "month",
-                     satisfaction_items: Sequence[str] = ("SAT1", "SAT2", "SAT3"),
-                     high_tiers: Sequence[str] = ("gold", "platinum")) -> SimulationSpec:
-    """Validate a ``simulate:`` block; errors are ConfigError naming ``file`` and the key path."""
-    from ..cases import periods as P
-    from ..cases.definition import _Reader
-
-    r = _Reader(Path(file))
-    d = r.mapping(raw, key)
-    r.keys(d, _TOP_KEYS, key)
-    seed = r.number(r.require(d, "seed", key), f"{key}.seed", lo=0, integer=True)
-    n = r.number(d.get("customers", 3000), f"{key}.customers", lo=20, hi=5_000_000, integer=True)
-    starts = [s.start for s in strategies]
-    start = r.date(d["start"], f"{key}.start") if d.get("start") is not None else (
-        _dt.date(min(starts).year - 1, 1, 1) if starts else _dt.date(2019, 1, 1))
-    end = r.date(d["end"], f"{key}.end") if d.get("end") is not None else (
-        _dt.date(max(starts).year + 1, 12, 31) if starts else _dt.date(2021, 12, 31))
-    if end <= start:
-        raise r.err(f"{key}.end", f"{end} is not after the start {start}")
-    n_periods = P.code(end, unit) - P.code(start, unit) + 1
-    if n_periods < 3:
-        raise r.err(f"{key}.end", f"the simulated period covers {n_periods} {unit}s; need at least 3")
-    init = r.number(d.get("initial_share", 0.5), f"{key}.initial_share", lo=0.0, hi=1.0)
-
-    # assignments
-    assigns: list[Assignment] = []
-    for col, spec in r.mapping(d.get("assignments") or {}, f"{key}.assignments").items():
-        k2 = f"{key}.assignments.{col}"
-        spec = r.mapping(spec, k2)
-        r.keys(spec, {"shares", "offsets"}, k2)
-        shares = {str(v): r.number(x, f"{k2}.shares.{v}", lo=0.0, hi=1.0)
-                  for v, x in r.mapping(r.require(spec, "shares", k2), f"{k2}.shares").items()}
-        tot = sum(shares.values())
-        if abs(tot - 1.0) > 1e-6:
-            raise r.err(f"{k2}.shares", f"shares add up to {tot:g}, expected 1")
-        offsets: dict[str, dict[str, float]] = {}
-        for v, off in r.mapping(spec.get("offsets") or {}, f"{k2}.offsets").items():
-            if str(v) not in shares:
-                raise r.err(f"{k2}.offsets.{v}", f"{v!r} is not a value of {col}", hint=f"values: {', '.join(shares)}")
-            offsets[str(v)] = {}
-            for kk, x in r.mapping(off, f"{k2}.offsets.{v}").items():
-                kid = _primitive(r, kk, f"{k2}.offsets.{v}.{kk}")
-                offsets[str(v)][kid] = r.number(x, f"{k2}.offsets.{v}.{kk}")
-        assigns.append(Assignment(str(col), shares, offsets))
-    by_col = {a.column: a for a in assigns}
-
-    # exposures follow the case's strategies
-    exposures = []
-    for s in strategies:
-        if not s.targets_all:
-            a = by_col.get(s.arm_column)
-            k2 = f"strategies[{s.index}].arm_column"
-            if a is None:
-                raise r.err(k2, f"column {s.arm_column!r} is not simulated",
-                            hint=f"add simulate.assignments.{s.arm_column} with the shares of its values")
-            for j, v in enumerate(s.target):
-                if v not in a.shares:
-                    raise r.err(f"strategies[{s.index}].target[{j}]", f"{v!r} is not a value of {s.arm_column}",
-                                hint=f"values: {', '.join(a.shares)}")
-            for j, v in enumerate(s.control or ()):
-                if v not in a.shares:
-                    raise r.err(f"strategies[{s.index}].control[{j}]", f"{v!r} is not a value of {s.arm_column}",
-                                hint=f"values: {', '.join(a.shares)}")
-        exposures.append(Exposure(s.id, s.start, s.end, s.arm_column, s.target))
-
-    # KPI baselines
-    kpis: dict[str, KPIModel] = {}
-    raw_k = r.mapping(d.get("kpis") or {}, f"{key}.kpis")
-    given = {}
-    for kk, spec in raw_k.items():
-        kid = _primitive(r, kk, f"{key}.kpis.{kk}")
-        given[kid] = (kk, spec)
-    for kid in PRIMITIVES:
-        base = dict(DEFAULTS[kid])
-        if kid in given:
-            kk, spec = given[kid]
-            k2 = f"{key}.kpis.{kk}"
-            spec = r.mapping(spec, k2)
-            r.keys(spec, _KPI_KEYS, k2)
-            for f_ in ("level", "sd", "trend", "seasonal", "curvature"):
-                if f_ in spec:
-                    base[f_] = r.number(spec[f_], f"{k2}.{f_}", lo=0.0 if f_ == "sd" else None)
-            if "peak_month" in spec:
-                base["peak_month"] = r.number(spec["peak_month"], f"{k2}.peak_month", lo=1, hi=12, integer=True)
-            if "peak" in spec:
-                base["peak"] = r.date(spec["peak"], f"{k2}.peak")
-            lo, hi = BOUNDS[kid]
-            if not (lo <= base["level"] <= hi):
-                raise r.err(f"{k2}.level", f"{base['level']!r} is outside the range of {kid} [{lo}, {hi}]")
-        kpis[kid] = KPIModel(**base)
-
-    # effects
-    ids = [s.id for s in strategies]
-    effects: dict[str, dict[str, float]] = {}
-    for sid, eff in r.mapping(d.get("effects") or {}, f"{key}.effects").items():
-        k2 = f"{key}.effects.{sid}"
-        if str(sid) not in ids:
-            from ..cases.vocabulary import suggest
-            near = suggest(str(sid), ids)
-            raise r.err(k2, f"{sid!r} is not a strategy of this case",
-                        hint=f"did you mean {near!r}?" if near else f"strategies: {', '.join(ids)}")
-        effects[str(sid)] = {}
-        for kk, x in r.mapping(eff, k2).items():
-            kid = _primitive(r, kk, f"{k2}.{kk}")
-            effects[str(sid)][kid] = r.number(x, f"{k2}.{kk}")
-
-    def num(name, default, lo, hi):
-        return r.number(d.get(name, default), f"{key}.{name}", lo=lo, hi=hi)
-
-    spec = SimulationSpec(
-        seed=int(seed), customers=int(n), start=start, end=end, unit=unit, initial_share=init,
-        assignments=tuple(assigns), kpis=kpis, effects=effects, exposures=tuple(exposures),
-        survey_rate=num("survey_rate", 0.08, 0.0, 1.0),
-        satisfaction_item_sd=num("satisfaction_item_sd", 0.8, 0.05, 5.0),
-        impressions_per_session=num("impressions_per_session", 6.0, 0.0, 1000.0),
-        order_value_spread=num("order_value_spread", 0.5, 0.0, 3.0),
-        dwell_spread=num("dwell_spread", 0.6, 0.0, 3.0),
-        satisfaction_items=tuple(satisfaction_items), high_tiers=tuple(high_tiers), file=str(file))
-    return spec
-
-
-def _primitive(r, name: Any, key: str) -> str:
-    from ..cases.vocabulary import KPIS, resolve_kpi
-
-    kid = resolve_kpi(str(name))
-    if kid is None:
-        from ..cases.definition import _unknown_kpi
-        raise _unknown_kpi(r, key, name)
-    if kid not in PRIMITIVES:
-        raise r.err(key, f"{kid} ({KPIS[kid].en}) is derived in the simulation and cannot be set directly",
-                    hint="set conversion_rate, visit_frequency or average_order_value instead")
-    return kid
 
 
 # --------------------------------------------------------------------------- satisfaction items
@@ -346,9 +130,7 @@ class CaseSimulation:
 
     # ---------------------------------------------------------------- effects
     def _exposure(self, s: Exposure, codes: np.ndarray, cust: np.ndarray) -> np.ndarray:
-        from ..cases import periods as P
-
-        frac = _exposure_fraction(s, codes, self.spec.unit, P)
+        frac = _exposure_fraction(s, codes, self.spec.unit)
         if s.target == ("all",):
             return frac
         member = self.groups[s.column].isin(s.target).to_numpy()[cust]
@@ -389,8 +171,6 @@ class CaseSimulation:
             Expected KPI with every effect minus expected KPI without this strategy's
             effects, over the units in the window weighted as the KPI weights them.
         """
-        from ..cases import periods as P
-
         exp = next((s for s in self.spec.exposures if s.id == strategy), None)
         if exp is None:
             raise KeyError(f"unknown strategy {strategy!r}")
@@ -415,8 +195,6 @@ class CaseSimulation:
 
     def true_effects(self, table: pd.DataFrame) -> pd.Series:
         """True effects for the rows of an evaluation table (its ``strategy``, ``kpi`` and post window)."""
-        from ..cases import periods as P
-
         out = []
         for _, row in table.iterrows():
             if pd.isna(row["post_start"]) or pd.isna(row["post_end"]):
@@ -466,7 +244,7 @@ class CaseSimulation:
         return f"<pre>{html.escape(self.summary())}</pre>"
 
 
-def _exposure_fraction(s: Exposure, codes: np.ndarray, unit: str, P) -> np.ndarray:
+def _exposure_fraction(s: Exposure, codes: np.ndarray, unit: str) -> np.ndarray:
     """Share of each period (by days) on or after ``s.start`` and on or before ``s.end``."""
     uniq = np.unique(codes)
     frac = {}
@@ -548,12 +326,6 @@ def simulate_case(case: Any, *, seed: int | None = None, customers: int | None =
     >>> sim.true_effect("personalized_recommendation", "click_through_rate")   # doctest: +SKIP
     0.015
     """
-    from dataclasses import replace
-
-    from ..cases import periods as P
-    from ..cases.data import CaseData
-    from ..cases.definition import CaseDefinition, load_case
-
     if not isinstance(case, CaseDefinition):
         case = load_case(case)
     spec: SimulationSpec = case.simulate
@@ -564,10 +336,10 @@ def simulate_case(case: Any, *, seed: int | None = None, customers: int | None =
         spec = replace(spec, seed=int(seed))
     if customers is not None:
         spec = replace(spec, customers=int(customers))
-    return _simulate(spec, CaseData, P)
+    return _simulate(spec)
 
 
-def _simulate(spec: SimulationSpec, CaseData, P) -> CaseSimulation:
+def _simulate(spec: SimulationSpec) -> CaseSimulation:
     rng = np.random.default_rng(spec.seed)
     unit = spec.unit
     n = spec.customers
@@ -629,7 +401,7 @@ def _simulate(spec: SimulationSpec, CaseData, P) -> CaseSimulation:
     members = {}
     fracs = {}
     for s in spec.exposures:
-        fracs[s.id] = _exposure_fraction(s, codes, unit, P)
+        fracs[s.id] = _exposure_fraction(s, codes, unit)
         members[s.id] = (np.ones(n, dtype=bool) if s.target == ("all",)
                          else groups[s.column].isin(s.target).to_numpy())
 
@@ -758,4 +530,5 @@ def _simulate(spec: SimulationSpec, CaseData, P) -> CaseSimulation:
     return CaseSimulation(spec=spec, data=data, units=units, groups=groups, clipped=clipped)
 
 
-__all__ = ["simulate_case", "CaseSimulation", "SimulationSpec", "parse_simulation", "PRIMITIVES", "DEFAULTS"]
+__all__ = ["simulate_case", "CaseSimulation", "SimulationSpec", "parse_simulation", "PRIMITIVES", "DEFAULTS",
+           "BOUNDS", "KPIModel", "Assignment"]

@@ -1,0 +1,73 @@
+"""The tables of one case (:class:`CaseData`): customers, orders, sessions, survey responses.
+
+Columns have canonical names (:data:`REQUIRED`; :mod:`crm_research.cases.data` documents them
+and reads them from files, :mod:`crm_research.simulate.cases` simulates them).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CRMResearchError
+
+REQUIRED = {
+    "customers": ("customer_id",),
+    "orders": ("customer_id", "timestamp", "amount"),
+    "sessions": ("customer_id", "start"),
+    "survey": ("customer_id", "timestamp"),
+}
+TIME_COLUMNS = {"customers": "signup_date", "orders": "timestamp", "sessions": "start", "survey": "timestamp"}
+
+
+@dataclass
+class CaseData:
+    """The tables of one case (pandas DataFrames with canonical column names)."""
+
+    customers: pd.DataFrame
+    orders: pd.DataFrame | None = None
+    sessions: pd.DataFrame | None = None
+    survey: pd.DataFrame | None = None
+    source: str = ""
+    files: dict[str, Path] = field(default_factory=dict)
+    date_range: tuple[_dt.date, _dt.date] | None = None
+
+    def __post_init__(self):
+        if self.date_range is None:
+            lo, hi = [], []
+            for t in ("orders", "sessions", "survey"):
+                df = getattr(self, t)
+                if df is not None and len(df):
+                    col = df[TIME_COLUMNS[t]]
+                    lo.append(col.min())
+                    hi.append(col.max())
+            if lo:
+                self.date_range = (pd.Timestamp(min(lo)).date(), pd.Timestamp(max(hi)).date())
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {t: getattr(self, t) for t in ("customers", "orders", "sessions", "survey")
+                if getattr(self, t) is not None}
+
+    def write(self, folder: str | Path, *, fmt: str = "csv", overwrite: bool = False) -> dict[str, Path]:
+        """Write the tables to ``folder`` as ``<table>.csv`` (or ``.parquet``); never overwrites silently."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, df in self.tables().items():
+            p = out / f"{name}.{fmt}"
+            if p.exists() and not overwrite:
+                raise CRMResearchError(f"{p}: exists; not overwritten", hint="choose another folder or pass overwrite")
+            if fmt == "csv":
+                df.to_csv(p, index=False)
+            elif fmt == "parquet":
+                df.to_parquet(p, index=False)
+            else:
+                raise ValueError(f"unknown format {fmt!r}; use csv or parquet")
+            paths[name] = p
+        return paths
+
+    def __repr__(self) -> str:
+        parts = [f"{t}={len(df):,}" for t, df in self.tables().items()]
+        return f"CaseData({', '.join(parts)}; {self.source})"
