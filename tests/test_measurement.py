@@ -56,6 +56,30 @@ def test_cronbach_alpha_hand_computed():
     assert lo < a < hi
 
 
+def test_cronbach_alpha_too_few_cases_or_items_raises_a_clear_error():
+    from crm_research.errors import CRMResearchError, InsufficientDataError
+
+    items = pd.DataFrame({"a": [1, 2, 3, 4], "b": [2, None, 3, None], "c": [1, 3, None, 4]})
+    with pytest.raises(InsufficientDataError, match=r"at least 3 complete cases.*4 row\(s\) in all.*got 1 \(items: 3\)"):
+        m.cronbach_alpha(items)                     # only row 1 is complete
+    with pytest.raises(ValueError, match="at least 2 items, got 1"):
+        m.cronbach_alpha(items[["a"]])
+    with pytest.raises(CRMResearchError, match="at least 3 respondents, got 2"):
+        m.alpha_from_cov(items.cov(), 2)
+    with pytest.raises(InsufficientDataError, match="at least 2 items, got 1"):
+        m.alpha_from_cov(np.ones((1, 1)), 100)
+    a, _, _ = m.cronbach_alpha(items.fillna(3).iloc[:3])   # 3 complete cases, 3 items: computed
+    assert np.isfinite(a)
+
+
+def test_reliability_table_names_the_construct_with_too_few_cases():
+    from crm_research.errors import InsufficientDataError
+
+    data = pd.DataFrame({"x1": [1, 2], "x2": [2, 3], "y1": [1, 2], "y2": [3, 1]})
+    with pytest.raises(InsufficientDataError, match=r"construct 'X' \(x1, x2\).*at least 3 complete cases"):
+        m.reliability_table(data, {"X": ["x1", "x2"], "Y": ["y1", "y2"]})
+
+
 def test_cronbach_alpha_ci_agrees_with_pingouin_unrounded(survey):
     import pingouin as pg
 

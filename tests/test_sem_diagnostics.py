@@ -164,3 +164,39 @@ def test_non_convergence_is_reported(monkeypatch):
     assert "DID NOT CONVERGE" in res.summary()
     with pytest.raises(ModelError, match="did not converge"):
         sem.fit(CFA, HS, se="bootstrap", bootstrap=10)
+
+
+def test_negative_sampling_variances_give_nan_standard_errors_with_a_warning(monkeypatch):
+    """An indefinite information matrix: a parameter whose sampling variance comes out
+    negative gets SE NaN (never 0.0, the SE of a fixed parameter) and a warning naming it."""
+    from crm_research.sem import fitting
+    from crm_research.sem.model import RAMModel
+
+    good = sem.fit(CFA, HS)
+    orig = RAMModel.score_information
+
+    def indefinite(self, theta, stats, need_grad=True):
+        g, info, F = orig(self, theta, stats, need_grad)
+        w, Q = np.linalg.eigh(info)
+        w[0] = -w[0]                       # flip the smallest eigenvalue: indefinite information
+        return g, (Q * w) @ Q.T, F
+
+    monkeypatch.setattr(RAMModel, "score_information", indefinite)
+    monkeypatch.setattr(fitting, "information_check", lambda info: (True, 1.0))
+    res = sem.fit(CFA, HS)
+    est, ref = res.estimates, good.estimates
+    free = ref["se"] > 0
+    neg = np.diag(res.vcov.to_numpy()) < 0
+    assert neg.any() and not neg.all()
+    bad = est[free & est["se"].isna()]
+    assert len(bad) == neg.sum()
+    assert bad[["z", "pvalue", "ci.lower", "ci.upper"]].isna().all().all()
+    assert not (est.loc[free, "se"] == 0).any()          # no free parameter passes for fixed
+    assert (est.loc[~free, "se"] == 0).all()             # fixed parameters keep SE 0
+    ok = free & est["se"].notna()
+    assert np.isfinite(est.loc[ok, "se"]).all() and ok.any()
+    text = " ".join(res.warnings)
+    assert f"sampling variance of {neg.sum()} parameter(s) is negative" in text
+    name = res.vcov.index[np.argmax(neg)]
+    assert name in text
+    assert np.allclose(est["est"], ref["est"])           # estimates untouched

@@ -74,6 +74,10 @@ class ModelError(CRMResearchError):
     """A model cannot be estimated (e.g. not identified, variables missing from the data)."""
 
 
+class InsufficientDataError(CRMResearchError, ValueError):
+    """Too few cases or variables for a statistic (says how many there are and how many are needed)."""
+
+
 class ConfigError(CRMResearchError):
     """A configuration file (batch, case, population model) is malformed; names file and key."""
 

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataFileError, ModelError
+from .errors import ConfigError, DataFileError, InsufficientDataError, ModelError
 from .reporting.format import format_number, format_p, markdown_table
 from .sem.result import estimates_of, fit_measures_of, fit_sentence, warnings_of
 
@@ -162,6 +162,16 @@ def mcdonald_omega(loadings: Sequence[float], residual_variances: Sequence[float
     return float(num / (num + th.sum()))
 
 
+def _require_alpha_size(n: int, k: int, cases: str) -> None:
+    if k < 2:
+        raise InsufficientDataError(f"Cronbach's alpha needs at least 2 items, got {k}",
+                                    hint="a single item has no internal consistency; declare it as a single "
+                                         "item with a stated reliability instead")
+    if n < 3:
+        raise InsufficientDataError(f"Cronbach's alpha needs at least 3 {cases}, got {n} (items: {k})",
+                                    hint="collect more responses or check that the item columns are not mostly empty")
+
+
 def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> tuple[float, float, float]:
     """Cronbach's alpha of the columns of ``items`` (complete rows) with Feldt's CI.
 
@@ -175,10 +185,10 @@ def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> tuple[float, float,
     import pingouin as pg
     from scipy.stats import f as f_dist
 
+    n_rows = len(items)
     items = items.dropna()
     n, k = items.shape
-    if k < 2 or n < 3:
-        return float("nan"), float("nan"), float("nan")
+    _require_alpha_size(n, k, f"complete cases (rows without a missing item; {n_rows} row(s) in all)")
     a, _ = pg.cronbach_alpha(data=items.astype(float), ci=ci, nan_policy="listwise")
     a = float(a)
     lev = 1 - ci
@@ -207,8 +217,7 @@ def alpha_from_cov(cov: pd.DataFrame | np.ndarray, n: int, ci: float = 0.95) -> 
 
     C = np.asarray(cov, dtype=float)
     k = C.shape[0]
-    if k < 2 or n < 3:
-        return float("nan"), float("nan"), float("nan")
+    _require_alpha_size(n, k, "respondents")
     a = k / (k - 1) * (1 - np.trace(C) / C.sum())
     lev = 1 - ci
     df1, df2 = n - 1, (n - 1) * (k - 1)
@@ -636,10 +645,14 @@ def reliability_table(data: pd.DataFrame | None, blocks: Mapping[str, Sequence[s
                              ave=np.nan, sqrt_ave=np.nan, single_item=True, reliability=r,
                              note=_single_item_note(r)))
             continue
-        if cov is not None:
-            a, lo, hi = alpha_from_cov(cov.loc[its, its], int(n or 0), ci=ci)
-        else:
-            a, lo, hi = cronbach_alpha(data[its], ci=ci)
+        try:
+            if cov is not None:
+                a, lo, hi = alpha_from_cov(cov.loc[its, its], int(n or 0), ci=ci)
+            else:
+                a, lo, hi = cronbach_alpha(data[its], ci=ci)
+        except InsufficientDataError as e:
+            raise InsufficientDataError(f"construct {c!r} ({', '.join(map(str, its))}): {e.message}",
+                                        hint=e.hint) from None
         cr = ave = float("nan")
         if est is not None:
             ld = est[(est.op == "=~") & (est.lhs == c)]

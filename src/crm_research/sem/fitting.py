@@ -240,13 +240,18 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
                             f"(smallest scaled eigenvalue {mineig:.2g}); the model is probably not identified "
                             "(e.g. a latent variable without a fixed loading or variance)")
     if vcov is not None:
-        sd = np.sqrt(np.clip(np.diag(vcov), 0, None))
         fr = f["free"].to_numpy()
-        se_vec = np.where(fr > 0, sd[np.maximum(fr, 1) - 1], 0.0)
+        se_vec = np.where(fr > 0, _sqrt_variances(np.diag(vcov))[np.maximum(fr, 1) - 1], 0.0)
         if len(defined):
             J = defined.jacobian(theta)
             Vd = J @ vcov @ J.T
-            se_vec[dmask] = np.sqrt(np.clip(np.diag(Vd), 0, None))
+            se_vec[dmask] = _sqrt_variances(np.diag(Vd))
+        bad = [nm for nm, neg in zip(row_names(f, grouped), np.isnan(se_vec) & ((fr > 0) | dmask)) if neg]
+        if bad:
+            shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+            warnings.append(f"the estimated sampling variance of {len(bad)} parameter(s) is negative ({shown}); "
+                            "their standard errors, z, p values and confidence intervals are NaN; the model may "
+                            "be empirically under-identified or the estimates may be at a boundary")
     elif se == "none":
         se_vec = np.full(len(f), np.nan)
     # ---- standardized ----
@@ -283,6 +288,14 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
         run_bootstrap(res, rm, pt, stats, theta, R=int(bootstrap), seed=seed, n_jobs=n_jobs, ci_level=ci_level,
                       boot_ci=boot_ci, keep_nonadmissible=keep_nonadmissible, info=info_fiml)
     return res
+
+
+def _sqrt_variances(v: np.ndarray) -> np.ndarray:
+    """Standard errors from sampling variances: NaN (never 0, the SE of a fixed parameter)
+    where a variance is negative, as lavaan does."""
+    v = np.asarray(v, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(v < 0, np.nan, np.sqrt(np.abs(v)))
 
 
 def _free_names(f: pd.DataFrame, grouped: bool) -> list[str]:
