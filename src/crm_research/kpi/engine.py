@@ -327,6 +327,47 @@ class KPIEngine:
                               hint="use ibis expressions on other backends")
         return self.con.execute(query).df()
 
+    def order_relation(self, as_of=None, columns=("customer_id", "timestamp", "amount")):
+        """The orders as a DuckDB relation, for code that takes one (e.g. :func:`crm_research.clv.rfm_summary`).
+
+        The relation is a query on the engine's tables: nothing is copied to pandas.
+
+        Parameters
+        ----------
+        as_of : date-like, optional
+            Keep orders on or before this date (default: all orders).
+        columns : sequence of str
+            Columns of the orders table to keep.
+
+        Returns
+        -------
+        duckdb.DuckDBPyRelation
+
+        Raises
+        ------
+        ConfigError
+            The engine does not run on DuckDB, or a column is not in the orders table.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> eng = load(pd.DataFrame({"customer_id": [1, 1, 2], "order_id": [1, 2, 3],
+        ...     "timestamp": ["2024-01-05", "2024-02-03", "2024-02-10"], "amount": [10.0, 20.0, 5.0]}))
+        >>> eng.order_relation(as_of="2024-02-05").df()["amount"].tolist()
+        [10.0, 20.0]
+        """
+        import ibis
+
+        if not _is_duckdb(self.con):
+            raise ConfigError("<engine>", "order_relation", "DuckDB relations are available on DuckDB engines only",
+                              hint="use engine.execute(expr) on other backends")
+        unknown = [c for c in columns if c not in self.orders.columns]
+        if unknown:
+            raise ConfigError("<engine>", "columns", f"{unknown} not in the orders table ({list(self.orders.columns)})")
+        o = self.orders.select(*columns) if as_of is None else \
+            self.orders.filter(self.orders.timestamp.date() <= date_literal(as_date(as_of))).select(*columns)
+        return self.con.sql(ibis.to_sql(o, dialect="duckdb"))
+
     # ------------------------------------------------------------------ derived relations
     @property
     def facts(self):
