@@ -5,8 +5,8 @@
     print(result.summary())          # or: crm-research batch notebooks/demo_batch.yaml
 
 Modules: :mod:`.config` (batch YAML: parse, expand, check parameters), :mod:`.runner`
-(execution, skip / resume, outputs), :mod:`.kernels` (warm, preloaded kernels),
-:mod:`.worker` (worker processes), :mod:`.index` (index.html and the results table).
+(the batch: skip / resume, outputs), :mod:`.execution` (one run executed in a process),
+:mod:`.kernels` (warm, preloaded kernels), :mod:`.worker` (worker processes), :mod:`.index` (index.html and the results table).
 """
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ class WorkerPool:
             p.close(kill=False)
 
 
-def _skip_slow_format_checkers() -> None:
+def skip_slow_format_checkers() -> None:
     """Import nbformat without the 3-second cost of jsonschema's optional IRI checker.
 
     jsonschema imports ``rfc3987_syntax`` (if installed) to register its "iri" format
@@ -143,14 +143,14 @@ def _skip_slow_format_checkers() -> None:
 
 def main() -> None:  # pragma: no cover - runs in the worker subprocess
     """Worker loop: read the zygote's address, then one task per line; answer one result per line."""
-    _skip_slow_format_checkers()
+    skip_slow_format_checkers()
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything printed by libraries goes to the worker log, not the protocol
     sys.stdout = sys.stderr
-    from .runner import _Worker
+    from .execution import RunExecutor
 
     setup = json.loads(sys.stdin.readline())
-    worker = _Worker(setup.get("zygote"))
+    worker = RunExecutor(setup.get("zygote"))
     try:
         for line in sys.stdin:
             if not line.strip():

@@ -62,9 +62,9 @@ def execute(config_path, out, args) -> int:
     import sys
     from pathlib import Path
 
-    from ..batch.worker import _skip_slow_format_checkers
+    from ..batch.worker import skip_slow_format_checkers
 
-    _skip_slow_format_checkers()  # this process is ours: no 3-second jsonschema extras
+    skip_slow_format_checkers()  # this process is ours: no 3-second jsonschema extras
     from ..batch.config import load_batch_config
     from ..batch.runner import plan_batch, run_batch
     from ..errors import ConfigError

@@ -129,10 +129,10 @@ def run(args) -> int:
     import yaml
 
     from ..batch.runner import run_batch
-    from ..batch.worker import _skip_slow_format_checkers
+    from ..batch.worker import skip_slow_format_checkers
     from ..study import SALT_ENV, plan_study
 
-    _skip_slow_format_checkers()
+    skip_slow_format_checkers()
     checked = check_inputs(args)
     for line in checked["summary"]:
         print(line)

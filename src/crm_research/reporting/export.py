@@ -6,7 +6,8 @@ it. Cells can be hidden case by case with the Jupyter Book tags ``remove-cell``,
 exporter (no ``jupyter nbconvert`` subprocess per report).
 
 Before anything is written, :func:`find_personal_data` scans every text the report would
-show (outputs, Markdown, and code when shown) for phone numbers and e-mail addresses;
+show (outputs, Markdown, and code when shown) for personal data with the one detector of
+:mod:`crm_research.privacy` (phone numbers, e-mail addresses, IP addresses, ID numbers);
 :func:`export_html` raises :class:`PersonalDataError` instead of publishing them. Images
 are not scanned (they are pixels, and base64 text would give false alarms).
 """
@@ -19,9 +20,10 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from ..errors import CRMResearchError
+from ..privacy import find_pii_in_text
 
 HIDE_CELL_TAGS = {"remove-cell", "remove_cell"}
 HIDE_INPUT_TAGS = {"remove-input", "remove_input", "hide-input", "hide_input"}
@@ -29,24 +31,6 @@ HIDE_OUTPUT_TAGS = {"remove-output", "remove_output"}
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 
 # --------------------------------------------------------------------------- personal data
-# Fallback detectors, used only when crm_research.privacy cannot be imported. Boundaries exclude
-# letters and digits so that hex digests (SHA-256, git revisions), decimals and long IDs
-# embedded in words do not trigger; a bare 11-digit mobile number or an e-mail address does.
-_B = r"(?<![0-9A-Za-z_.+\-@])"
-_E = r"(?![0-9A-Za-z_@]|\.\d)"
-PII_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("email", re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9\-])")),
-    # mainland China mobile: 1[3-9]x xxxx xxxx, optional +86, optional space/hyphen groups
-    ("phone", re.compile(_B + r"(?:\+?86[\s\-]?)?1[3-9]\d(?:[\s\-]?\d{4}){2}" + _E)),
-    # landline with area code: 010-12345678, 0571-8888888
-    ("phone", re.compile(_B + r"0\d{2,3}-\d{7,8}" + _E)),
-    # international E.164 with a plus sign: +44 20 7946 0958, +1-202-555-0143
-    ("phone", re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[\s\-]?\d{2,4}){2,5}" + _E)),
-    # North-American style (202) 555-0143
-    ("phone", re.compile(r"\(\d{3}\)\s?\d{3}-\d{4}" + _E)),
-]
-
-
 @dataclass(frozen=True)
 class PIIFinding:
     """Personal data found in a report: where (cell, part), what kind, masked excerpt."""
@@ -86,38 +70,19 @@ def mask(kind: str, text: str) -> str:
     return "".join(ch if (i in keep or not ch.isdigit()) else "*" for i, ch in enumerate(text))
 
 
-def _privacy_scanner() -> Callable[[str], list[tuple[str, str]]] | None:
-    """Use crm_research.privacy's text scanner when the package provides one."""
-    try:
-        from .. import privacy  # noqa: PLC0415
-    except Exception:  # noqa: BLE001 - module absent or broken: fall back to local patterns
-        return None
-    fn = getattr(privacy, "find_pii_in_text", None)
-    return fn if callable(fn) else None
-
-
 def scan_text(text: str) -> list[tuple[str, str]]:
     """``[(kind, matched text), ...]`` of personal data in ``text``.
 
-    Uses :func:`crm_research.privacy.find_pii_in_text` (phone numbers, e-mail addresses, IP
-    addresses, ID numbers), the project's one definition of what personal data looks like;
-    the local phone / e-mail patterns above stand in only if that module is unavailable.
+    The detector is :func:`crm_research.privacy.find_pii_in_text` (phone numbers, e-mail
+    addresses, IP addresses, ID numbers): the project's one definition of what personal data
+    looks like.
+
+    Examples
+    --------
+    >>> scan_text("call 13812345678 or mail a.b@example.com; sha 9f86d081884c7d65")
+    [('phone', '13812345678'), ('email', 'a.b@example.com')]
     """
-    ext = _privacy_scanner()
-    if ext is not None:
-        return [(str(k), str(v)) for k, v in ext(text)]
-    found: list[tuple[str, str]] = []
-    spans: list[tuple[int, int]] = []
-    for kind, pat in PII_PATTERNS:
-        for m in pat.finditer(text):
-            if any(a < m.end() and m.start() < b for a, b in spans):
-                continue
-            digits = sum(ch.isdigit() for ch in m.group())
-            if kind.startswith("phone") and digits < 7:
-                continue
-            spans.append((m.start(), m.end()))
-            found.append((kind, m.group()))
-    return found
+    return [(str(k), str(v)) for k, v in find_pii_in_text(text)]
 
 
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -224,6 +189,28 @@ def _exporter(show_code: bool):
     """A cached nbconvert HTMLExporter ('basic' markup: our page and CSS wrap it)."""
     with _EXPORT_LOCK:
         return _make_exporter(show_code)
+
+
+def warm_up(show_code: bool = False) -> None:
+    """Import nbconvert and compile the report template now, so the first report is fast.
+
+    Batch workers call it in a background thread while their first notebook executes.
+    Safe to call from several threads (the exporter is built under the export lock).
+
+    Parameters
+    ----------
+    show_code : bool
+        Warm the exporter that shows code (``True``) or the one that hides it (default).
+
+    Returns
+    -------
+    None
+    """
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"), nbformat.v4.new_code_cell("1")])
+    with _EXPORT_LOCK:
+        _exporter(show_code).from_notebook_node(nb)
 
 
 def _make_exporter(show_code: bool):
