@@ -1,9 +1,13 @@
 """Structural equation models in lavaan syntax with lavaan 0.6 parity.
 
+>>> import pandas as pd
 >>> from crm_research import sem
->>> res = sem.fit(model_syntax, df)                       # doctest: +SKIP
->>> res.fit_measures["cfi"], res.estimates, res.warnings  # doctest: +SKIP
->>> print(res.summary())                                  # doctest: +SKIP
+>>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+>>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs)
+>>> round(float(res.fit_measures["cfi"]), 3), res.warnings
+(0.975, [])
+>>> res.estimates.columns[:7].tolist()
+['lhs', 'op', 'rhs', 'label', 'est', 'se', 'z']
 
 * :func:`fit` estimates a model by maximum likelihood exactly as lavaan's ``sem()``
   (defaults, standard errors from the expected information, lavaan's fit measures and

@@ -62,6 +62,18 @@ class ModelComparison:
     verdict : str
         One sentence per step.
     warnings : list of str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> model = "visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6"
+    >>> free = sem.fit(model, hs, group="school")
+    >>> equal = sem.fit(model, hs, group="school", group_equal=["loadings"])
+    >>> cmp = sem.compare_models(free, equal, names=["configural", "metric"])
+    >>> cmp.apa(), cmp.preferred
+    ('Δχ²(4) = 10.38, p = .034', 'configural')
     """
 
     names: tuple

@@ -192,7 +192,28 @@ def _checked_logdet(S, ov, where, source, notes, what, pd_hint) -> float:
 
 @dataclass
 class Moments:
-    """Saturated (unrestricted) sample moments of some variables: see :func:`sample_moments`."""
+    """Saturated (unrestricted) sample moments of some variables: see :func:`sample_moments`.
+
+    Attributes
+    ----------
+    mean : Series
+        Means.
+    cov : DataFrame
+        ML covariance matrix (divisor n), as lavaan's h1 moments.
+    n : int
+        Rows used.
+    n_input : int
+        Rows given.
+    missing : str
+        ``"listwise"`` or ``"ml"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = sample_moments(pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [2.0, 1, 4, 3]}), ["a", "b"])
+    >>> m.mean.tolist(), round(float(m.corr.loc["a", "b"]), 2)
+    ([2.5, 2.5], 0.6)
+    """
 
     mean: pd.Series
     cov: pd.DataFrame     # ML covariance matrix (divisor n), as lavaan's h1 moments
@@ -215,6 +236,21 @@ def sample_moments(data: pd.DataFrame, variables: list[str], *, missing: str = "
     one observed value, by EM (lavaan's h1 moments under ``missing = "ml"``, as
     ``lavCor(missing = "ml")``); ``"listwise"``: moments of the complete rows.  The covariance
     divisor is n (ML).
+
+    Parameters
+    ----------
+    data : DataFrame
+        The data (one row per respondent).
+    variables : list of str
+        Numeric columns of ``data``.
+    missing : {"ml", "listwise"}
+        Missing-data treatment.
+    source : str
+        Name of the data in error messages (e.g. its file).
+
+    Returns
+    -------
+    Moments
 
     Raises
     ------

@@ -109,11 +109,13 @@ def fit(model: str, data: pd.DataFrame, *, se: str = "standard", bootstrap: int 
     --------
     >>> import pandas as pd
     >>> from crm_research import sem
-    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")  # doctest: +SKIP
-    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\nspeed =~ x7 + x8 + x9", hs)  # doctest: +SKIP
-    >>> round(res.fit_measures["cfi"], 3)  # doctest: +SKIP
-    0.931
-    >>> print(res.summary())  # doctest: +SKIP
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\nspeed =~ x7 + x8 + x9", hs)
+    >>> round(float(res.fit_measures["cfi"]), 3), int(res.fit_measures["df"])
+    (0.931, 24)
+    >>> row = res.get("visual", "=~", "x2")
+    >>> round(float(row["est"]), 3), round(float(row["se"]), 3)
+    (0.554, 0.1)
     """
     with one_blas_thread():
         return _fit(model, data, se=se, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, ci_level=ci_level,

@@ -55,6 +55,19 @@ class BootstrapResult:
         Wall time of the bootstrap.
     n_jobs : int
         Worker processes used (results do not depend on it).
+    ci_type : str
+        The interval in ``ci.lower``/``ci.upper``: ``"perc"`` or ``"bca.simple"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\ntextual ~ visual", hs,
+    ...               se="bootstrap", bootstrap=50, seed=1, n_jobs=1)
+    >>> b = res.bootstrap
+    >>> b.R, b.n_ok, b.n_failed, b.replicates.shape
+    (50, 50, 0, (50, 15))
     """
 
     R: int
@@ -106,6 +119,19 @@ class SEMResult:
     partable : DataFrame
         The parameter table (lavaan layout).
     bootstrap : BootstrapResult or None
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs)
+    >>> res.converged, res.nobs, int(res.fit_measures["npar"])
+    (True, 301, 13)
+    >>> round(float(res.get("visual", "~~", "textual")["std.all"]), 3)
+    0.461
+    >>> print(res.summary().splitlines()[2])
+      Observations: 301
     """
 
     model: str
@@ -387,6 +413,18 @@ def estimates_of(obj: Any, *, groups_ok: bool = False) -> pd.DataFrame:
 def fit_measures_of(obj: Any) -> dict[str, Any]:
     """lavaan ``fitMeasures()`` of a fitted model (a copy; ``{}`` when it has none).
 
+    Parameters
+    ----------
+    obj : SEMResult, mapping or object
+        Anything with a ``fit_measures`` attribute or key.
+
+    Returns
+    -------
+    dict
+        Fit measure name -> value.
+
+    Examples
+    --------
     >>> fit_measures_of({"fit_measures": {"cfi": 0.95}})
     {'cfi': 0.95}
     """
@@ -400,6 +438,17 @@ def warnings_of(obj: Any) -> list[str]:
     """Estimation warnings of a fitted model, with a non-convergence warning added when the
     object says it did not converge but its warnings do not mention it.
 
+    Parameters
+    ----------
+    obj : SEMResult or object
+        Anything with ``warnings`` (list of str) and, optionally, ``converged`` attributes.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
     >>> from types import SimpleNamespace
     >>> warnings_of(SimpleNamespace(warnings=[], converged=False))
     ['the model did not converge; its estimates are not trustworthy']
@@ -416,6 +465,12 @@ def fit_sentence(fit_measures: Mapping[str, Any] | pd.Series | Any) -> str:
     Parameters
     ----------
     fit_measures : mapping, Series, or a fitted model
+
+    Returns
+    -------
+    str
+        ``chi2(df) = ..., p ...; CFI = ...; TLI = ...; RMSEA = ... [90% CI]; SRMR = ...`` with
+        the measures present; ``"no fit measures"`` when there are none.
 
     Examples
     --------
