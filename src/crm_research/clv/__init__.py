@@ -13,7 +13,8 @@ Workflow::
 On the CDNOW 1/10 sample (:func:`read_cdnow`) this reproduces the published estimates:
 BG/NBD r=0.243, alpha=4.414, a=0.793, b=2.426, LL=-9582.4 (Fader, Hardie & Lee 2005);
 Pareto/NBD r=0.553, alpha=10.578, s=0.606, beta=11.669; Gamma-Gamma p=6.25, q=3.74,
-gamma=15.44 (Fader & Hardie 2013) -- see ``tests/test_clv.py``.
+gamma=15.44 (Fader & Hardie 2013); the values live in :mod:`.published`
+(:func:`replication_table` sets a fit next to them) -- see ``tests/test_clv.py``.
 
 Implementation choice
 ---------------------
@@ -59,12 +60,14 @@ from .gamma_gamma import (GammaGammaResult, fit_gamma_gamma, gamma_gamma_expecte
 from .holdout import calibration_holdout, plot_calibration_holdout, plot_tracking, repeat_purchase_tracking
 from .pareto_nbd import (ParetoNBDResult, fit_pareto_nbd, pnbd_conditional_expected, pnbd_expected,
                          pnbd_loglik, pnbd_p_alive)
-from .summary import (CDNOW_CALIBRATION_END, CDNOW_OBSERVATION_END, cdnow_sample_path, read_cdnow,
+from .published import CDNOW_PUBLISHED, cdnow_published, replication_table
+from .summary import (CDNOW_CALIBRATION_END, CDNOW_OBSERVATION_END, cdnow_sample_path, holdout_dates, read_cdnow,
                       rfm_summary)
 from .value import MONTH_LENGTH, customer_lifetime_value
 
 __all__ = [
     "rfm_summary", "read_cdnow", "cdnow_sample_path", "CDNOW_CALIBRATION_END", "CDNOW_OBSERVATION_END",
+    "holdout_dates", "CDNOW_PUBLISHED", "cdnow_published", "replication_table",
     "fit_bgnbd", "fit_pareto_nbd", "fit_gamma_gamma", "customer_lifetime_value", "MONTH_LENGTH",
     "calibration_holdout", "plot_calibration_holdout", "repeat_purchase_tracking", "plot_tracking",
     "FitResult", "PurchaseModelResult", "BGNBDResult", "ParetoNBDResult", "GammaGammaResult",

@@ -259,6 +259,23 @@ class FitResult:
 
     # ---- derived measures
     @property
+    def convergence_warning(self) -> str:
+        """A reader-facing warning when the fit did not converge; ``""`` when it did.
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> bg = clv.fit_bgnbd(clv.rfm_summary(clv.read_cdnow(), calibration_end="1997-09-30"))
+        >>> bg.convergence_warning
+        ''
+        """
+        if self.converged:
+            return ""
+        return (f"Warning: {self.model} did not converge ({self.message}); its estimates and forecasts are not "
+                "maximum-likelihood values. Small samples often leave the dropout parameters of the Pareto/NBD "
+                "unidentified (only their ratio is): use more customers or a longer calibration period.")
+
+    @property
     def npar(self) -> int:
         return int(self.params.size)
 

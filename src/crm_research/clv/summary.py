@@ -383,6 +383,52 @@ def rfm_summary(orders, customer_col: str = "customer_id", datetime_col: str = "
     return out
 
 
+def _timestamp(value: Any, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise ConfigError("holdout_dates", name, f"cannot parse {value!r} as a date", hint="give an ISO date such as 1997-09-30")
+    return ts
+
+
+def holdout_dates(first, last, calibration_end=None, observation_end=None) -> tuple[str, str]:
+    """Calibration and observation end dates: the given ones, else a split of the log in two.
+
+    The holdout runs to ``observation_end`` (default: the last order day); the calibration
+    period ends at ``calibration_end`` (default: half-way between the first order and the
+    end of the holdout).
+
+    Parameters
+    ----------
+    first, last : date-like
+        First and last order (timestamps with a time of day are fine).
+    calibration_end, observation_end : date-like, optional
+        Given dates (kept as they are).
+
+    Returns
+    -------
+    tuple of str
+        ``(calibration_end, observation_end)`` as ``YYYY-MM-DD``.
+
+    Examples
+    --------
+    >>> holdout_dates("2023-01-01", "2023-12-31")
+    ('2023-07-02', '2023-12-31')
+    >>> holdout_dates("2023-01-01", "2023-12-31", calibration_end="2023-09-30")
+    ('2023-09-30', '2023-12-31')
+    >>> holdout_dates("2023-01-01", "soon")
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: holdout_dates: last: cannot parse 'soon' as a date (fix: give an ISO date such as 1997-09-30)
+    """
+    first, last = _timestamp(first, "first"), _timestamp(last, "last")
+    obs = _timestamp(observation_end, "observation_end") if observation_end is not None else last
+    cal = _timestamp(calibration_end, "calibration_end") if calibration_end is not None else first + (obs - first) / 2
+    return f"{cal:%Y-%m-%d}", f"{obs:%Y-%m-%d}"
+
+
 # --------------------------------------------------------------------------- CDNOW data
 def cdnow_sample_path() -> Path:
     """Path of ``CDNOW_sample.txt`` shipped inside the installed ``lifetimes`` package.
