@@ -3,10 +3,13 @@ validity, common-method bias.
 
 One call does what a methods section needs, straight from an instrument::
 
-    >>> from crm_research import instruments, measurement            # doctest: +SKIP
-    >>> inst = instruments.load_instrument("surveys/ecommerce_crm.yaml")  # doctest: +SKIP
-    >>> rep = measurement.assess_measurement(data, inst)              # doctest: +SKIP
-    >>> print(rep.summary())                                          # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research import instruments, measurement
+    >>> data = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> rep = measurement.assess_measurement(data, inst)
+    >>> rep.reliability[["construct", "cr", "ave"]].round(2).to_dict("list")
+    {'construct': ['VIS', 'TXT', 'SPD'], 'cr': [0.63, 0.88, nan], 'ave': [0.37, 0.72, nan]}
 
 It fits the CFA itself (:func:`crm_research.sem.fit` on
 :func:`crm_research.instruments.measurement_syntax`) and returns a :class:`MeasurementReport`
@@ -93,6 +96,16 @@ class Thresholds:
         HTMT must be *below* this (default .85).
     harman : float
         Harman's first unrotated factor may explain at most this share of variance (.50).
+
+    Examples
+    --------
+    >>> th = Thresholds(htmt=0.90)
+    >>> th.htmt, th.loading
+    (0.9, 0.6)
+    >>> Thresholds(ave=1.5)
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: Thresholds: ave: must be a number in (0, 1], got 1.5 (fix: e.g. Thresholds(ave=0.5))
     """
 
     loading: float = 0.60
@@ -129,6 +142,19 @@ def composite_reliability(loadings: Sequence[float], residuals: Sequence[float] 
     ``CR = (sum l)^2 / ((sum l)^2 + sum theta)`` with ``theta = 1 - l^2`` unless the
     standardized residual variances are given.
 
+    Parameters
+    ----------
+    loadings : sequence of float
+        Standardized loadings of one construct.
+    residuals : sequence of float, optional
+        Standardized residual variances (default ``1 - loading**2``).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> round(composite_reliability([0.8, 0.7, 0.6]), 4)
     0.7449
     """
@@ -141,6 +167,17 @@ def composite_reliability(loadings: Sequence[float], residuals: Sequence[float] 
 def average_variance_extracted(loadings: Sequence[float]) -> float:
     """Average variance extracted: the mean squared standardized loading.
 
+    Parameters
+    ----------
+    loadings : sequence of float
+        Standardized loadings of one construct.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> round(average_variance_extracted([0.8, 0.7, 0.6]), 4)
     0.4967
     """
@@ -153,6 +190,19 @@ def mcdonald_omega(loadings: Sequence[float], residual_variances: Sequence[float
     ``(sum lambda)^2 / ((sum lambda)^2 + sum theta)``, loadings on the metric of a factor with
     variance 1 (lavaan's ``std.lv``), residual variances unstandardized.
 
+    Parameters
+    ----------
+    loadings : sequence of float
+        Loadings with the factor variance fixed to 1.
+    residual_variances : sequence of float
+        The items' residual variances.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> round(mcdonald_omega([0.9, 0.8, 0.7], [0.4, 0.5, 0.6]), 4)
     0.7934
     """
@@ -178,9 +228,32 @@ def cronbach_alpha(items: pd.DataFrame, ci: float = 0.95) -> tuple[float, float,
     Alpha comes from :func:`pingouin.cronbach_alpha`; the interval uses pingouin's own Feldt
     F-distribution formula but is computed here unrounded (pingouin rounds it to 3 decimals).
 
+    Parameters
+    ----------
+    items : DataFrame
+        One column per item; rows with a missing item are dropped.
+    ci : float
+        Confidence level of Feldt's interval.
+
     Returns
     -------
-    (alpha, ci_lower, ci_upper)
+    (alpha, ci.lower, ci.upper) : tuple of float
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than 2 items or fewer than 3 complete cases (a ``ValueError``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> items = pd.DataFrame({"a": [1, 2, 3, 4, 5], "b": [2, 2, 3, 5, 4], "c": [1, 3, 3, 4, 5]})
+    >>> [round(x, 3) for x in cronbach_alpha(items)]
+    [0.945, 0.723, 0.994]
+    >>> cronbach_alpha(items.iloc[:2])
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.InsufficientDataError: Cronbach's alpha needs at least 3 complete cases (rows without a missing item; 2 row(s) in all), got 2 (items: 3) (fix: collect more responses or check that the item columns are not mostly empty)
     """
     import pingouin as pg
     from scipy.stats import f as f_dist
@@ -205,13 +278,30 @@ def alpha_from_cov(cov: pd.DataFrame | np.ndarray, n: int, ci: float = 0.95) -> 
     to complete rows (any covariance divisor gives the same alpha).  Used with the EM
     (saturated ML) covariance matrix of incomplete data under ``missing="ml"``.
 
-    >>> items = pd.DataFrame({"a": [1, 2, 3, 4, 5], "b": [2, 2, 3, 5, 4], "c": [1, 3, 3, 4, 5]})
-    >>> alpha_from_cov(items.cov(), len(items)) == cronbach_alpha(items)
-    True
+    Parameters
+    ----------
+    cov : DataFrame or ndarray
+        Item covariance matrix (k x k).
+    n : int
+        Respondents behind ``cov`` (for the interval).
+    ci : float
+        Confidence level of Feldt's interval.
 
     Returns
     -------
-    (alpha, ci_lower, ci_upper); NaN for fewer than 2 items or 3 respondents.
+    (alpha, ci.lower, ci.upper) : tuple of float
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than 2 items or fewer than 3 respondents.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> items = pd.DataFrame({"a": [1, 2, 3, 4, 5], "b": [2, 2, 3, 5, 4], "c": [1, 3, 3, 4, 5]})
+    >>> alpha_from_cov(items.cov(), len(items)) == cronbach_alpha(items)
+    True
     """
     from scipy.stats import f as f_dist
 
@@ -243,6 +333,17 @@ def latent_correlations(result: Any) -> pd.DataFrame:
     -------
     DataFrame
         Square, latent x latent, in order of definition.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs)
+    >>> latent_correlations(res).round(3)
+             visual  textual
+    visual    1.000    0.461
+    textual   0.461    1.000
     """
     est = estimates_of(result)
     lv = _latents(est)
@@ -282,6 +383,15 @@ def fornell_larcker(ave: Mapping[str, float] | pd.Series, correlations: pd.DataF
     DataFrame
         Symmetric, in the order of ``ave``. Discriminant validity holds for construct *i* when
         its diagonal exceeds every absolute correlation in its row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> r = pd.DataFrame([[1, .46], [.46, 1]], index=["V", "T"], columns=["V", "T"])
+    >>> fornell_larcker({"V": 0.36, "T": 0.64}, r)
+          V     T
+    V  0.60  0.46
+    T  0.46  0.80
     """
     names = list(ave.keys() if isinstance(ave, Mapping) else ave.index)
     missing = [c for c in names if c not in correlations.index]
@@ -414,6 +524,14 @@ class HarmanResult:
         Optional: fit of a one-factor CFA over all items against the measurement model.
     comparison : object or None
         Chi-square difference test (:class:`crm_research.sem.ModelComparison`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> h = harman_test(hs, [f"x{i}" for i in range(1, 10)])
+    >>> round(h.first_factor_share, 3), h.n_factors_kaiser, h.flag
+    (0.357, 3, False)
     """
 
     method: str
@@ -481,6 +599,10 @@ def harman_test(data: pd.DataFrame | None, items: Sequence[str] | None = None, *
     n : int, optional
         Respondents behind ``corr`` (reported only).
 
+    Returns
+    -------
+    HarmanResult
+
     Examples
     --------
     >>> rng = np.random.default_rng(1)
@@ -547,6 +669,18 @@ def single_item_constructs(result: Any) -> list[str]:
     (``x ~~ 0*x``, or ``x ~~ v*x`` with v = (1 - reliability) var(x)), so its loading,
     reliability and AVE are declared, not estimated.
 
+    Parameters
+    ----------
+    result : SEMResult or estimates DataFrame
+        With ``lhs, op, rhs`` columns.
+
+    Returns
+    -------
+    list of str
+        In order of definition.
+
+    Examples
+    --------
     >>> est = pd.DataFrame({"lhs": ["F", "F", "G", "y"], "op": ["=~", "=~", "=~", "~~"],
     ...                     "rhs": ["a", "b", "y", "y"], "est": [1, .8, 1, 0]})
     >>> single_item_constructs(est)
@@ -569,6 +703,30 @@ def standardized_loadings(result: Any, thresholds: Thresholds | None = None) -> 
     error variance and is not judged) and ``flag`` (True when an estimated loading is below
     ``thresholds.loading``). ``level`` is ``first-order`` for items and ``second-order`` for
     dimensions of a higher-order construct.
+
+    Parameters
+    ----------
+    result : SEMResult or estimates DataFrame
+        A fitted CFA (lavaan-style estimates with ``std.all``).
+    thresholds : Thresholds, optional
+        ``thresholds.loading`` decides ``flag``.
+
+    Returns
+    -------
+    DataFrame
+        One row per loading (the columns above).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs)
+    >>> standardized_loadings(res)[["construct", "item", "loading", "flag"]].round(3).head(3)
+      construct   item  loading   flag
+    0    visual     x1    0.778  False
+    1    visual     x2    0.431   True
+    2    visual     x3    0.568   True
     """
     th = thresholds or Thresholds()
     est = estimates_of(result)
@@ -629,6 +787,23 @@ def reliability_table(data: pd.DataFrame | None, blocks: Mapping[str, Sequence[s
         sqrt_ave, single_item, reliability, flag, problems, note``.  A construct with one
         item gets no alpha, omega, CR or AVE (NaN), ``single_item`` True, ``reliability`` its
         declared (or assumed, 1) reliability, a ``note`` saying so, and is never flagged.
+
+    Raises
+    ------
+    InsufficientDataError
+        A construct with fewer than 3 complete cases for its alpha (names the construct).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs)
+    >>> blocks = {"visual": ["x1", "x2", "x3"], "textual": ["x4", "x5", "x6"]}
+    >>> reliability_table(hs, blocks, res)[["construct", "alpha", "cr", "ave", "flag"]].round(3)
+      construct  alpha     cr    ave   flag
+    0    visual  0.626  0.626  0.371   True
+    1   textual  0.883  0.885  0.720  False
     """
     th = thresholds or Thresholds()
     est = estimates_of(result) if result is not None else None
@@ -729,6 +904,23 @@ class MeasurementReport:
         Sentences a report should print: single-item constructs, undefined HTMT, missing data.
     results : dict
         The fitted models (``first_order``, ``higher_order``, ``single_factor``, ``omega:<c>``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> rep = assess_measurement(hs, inst)
+    >>> rep.n_obs, rep.missing, rep.flagged["reliability"]
+    (301, 'ml', ['VIS'])
+    >>> rep.fornell_larcker.round(3)
+           VIS    TXT    SPD
+    VIS  0.609  0.461  0.068
+    TXT  0.461  0.848  0.157
+    SPD  0.068  0.157    NaN
+    >>> sorted(rep.apa_tables())[:3]
+    ['fit', 'fornell_larcker', 'htmt']
     """
 
     loadings: pd.DataFrame
@@ -1166,10 +1358,18 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
 
     Examples
     --------
-    >>> from crm_research import instruments                                   # doctest: +SKIP
-    >>> inst = instruments.load_instrument("surveys/ecommerce_crm.yaml")        # doctest: +SKIP
-    >>> rep = assess_measurement(data, inst, missing="ml")                      # doctest: +SKIP
-    >>> rep.reliability[["construct", "alpha", "cr", "ave", "note"]]            # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> rep = assess_measurement(hs, inst)
+    >>> rep.reliability[["construct", "alpha", "cr", "ave", "single_item"]].round(3)
+      construct  alpha     cr    ave  single_item
+    0       VIS  0.626  0.626  0.371        False
+    1       TXT  0.883  0.885  0.719        False
+    2       SPD    NaN    NaN    NaN         True
+    >>> rep.ok, rep.flagged["loadings"]
+    (False, ['VIS=~x2', 'VIS=~x3'])
     """
     if omega not in ("congeneric", "model", None):
         raise ValueError(f"omega must be 'congeneric', 'model' or None, got {omega!r}")
