@@ -54,7 +54,7 @@ def test_compare_cases_and_verdict_matrix(evaluations):
     t = compare_cases(evaluations)
     assert set(t["case"]) == {"toy_one", "toy_two"} and len(t) == 4
     r = t.iloc[0]
-    assert r["relative_effect"] == pytest.approx(r["estimate"] / r["baseline"])
+    assert r["relative_effect"] == pytest.approx(r["est"] / r["baseline"])
     v = verdict_matrix(evaluations)
     assert v.shape == (2, 2) and set(v.index.get_level_values(0)) == {"toy_one", "toy_two"}
     assert set(v.to_numpy().ravel()) <= {"worked", "no evidence", "harmful", "not identified", ""}

@@ -26,8 +26,8 @@ def test_did_of_group_means_by_hand():
     r = did_estimate(treated, control, [0, 1, 2], [3, 4, 5])
     m = lambda d, ps: d[d["period"].isin(ps)]["num"].mean()
     hand = (m(treated, [3, 4, 5]) - m(treated, [0, 1, 2])) - (m(control, [3, 4, 5]) - m(control, [0, 1, 2]))
-    assert r.estimate == pytest.approx(hand, rel=1e-10)
-    assert r.ci_low < 2.0 < r.ci_high
+    assert r.est == pytest.approx(hand, rel=1e-10)
+    assert r.ci_lower < 2.0 < r.ci_upper
     assert r.n_treated == 20 and r.n_control == 20 and r.n_obs == 240
     assert r.counterfactual == pytest.approx(m(treated, [0, 1, 2]) + m(control, [3, 4, 5]) - m(control, [0, 1, 2]))
     assert r.df == 39
@@ -42,7 +42,7 @@ def test_weights_make_it_a_ratio_of_sums():
                       "den": [20, 20, 20, 20]}, dtype=float)
     r = did_estimate(t, c, [0], [1])
     hand = (22 / 40 - 10 / 40) - (6 / 40 - 4 / 40)
-    assert r.estimate == pytest.approx(hand, rel=1e-10)
+    assert r.est == pytest.approx(hand, rel=1e-10)
 
 
 def test_wls_cluster_equals_statsmodels():
@@ -67,10 +67,10 @@ def test_parallel_trends_test_flags_diverging_groups():
     t = panel(range(60), pre, lambda i, tt: 1 + 0.05 * tt + rng.normal(0, 0.1))
     c = panel(range(60, 120), pre, lambda i, tt: 1 + rng.normal(0, 0.1))
     res = parallel_trends_test(t, c, pre)
-    assert res["slope"] == pytest.approx(0.05, abs=0.01) and res["p"] < 0.001
+    assert res["slope"] == pytest.approx(0.05, abs=0.01) and res["pvalue"] < 0.001
     c2 = panel(range(60, 120), pre, lambda i, tt: 1 + 0.05 * tt + rng.normal(0, 0.1))
-    assert parallel_trends_test(t, c2, pre)["p"] > 0.01
-    assert np.isnan(parallel_trends_test(t, c, [0, 1])["p"])  # needs three pre-periods
+    assert parallel_trends_test(t, c2, pre)["pvalue"] > 0.01
+    assert np.isnan(parallel_trends_test(t, c, [0, 1])["pvalue"])  # needs three pre-periods
 
 
 def test_event_study_reference_and_effect_path():
@@ -80,7 +80,7 @@ def test_event_study_reference_and_effect_path():
     es = event_study(t, c, [0, 1, 2, 3], [4, 5, 6, 7])
     assert list(es["rel"]) == [-4, -3, -2, -1, 0, 1, 2, 3]
     ref = es[es["rel"] == -1].iloc[0]
-    assert ref["estimate"] == 0.0
-    post = es[es["rel"] >= 0]["estimate"].to_numpy()
+    assert ref["est"] == 0.0
+    post = es[es["rel"] >= 0]["est"].to_numpy()
     assert post == pytest.approx([0.5, 1.0, 1.5, 2.0], abs=0.05)
-    assert (es[es["rel"] < -1]["estimate"].abs() < 0.05).all()
+    assert (es[es["rel"] < -1]["est"].abs() < 0.05).all()

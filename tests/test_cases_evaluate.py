@@ -54,11 +54,11 @@ def test_before_after_with_a_pre_trend_is_not_identified(tmp_path):
     r = row(ev, "points", "retention_rate", "before_after")
     assert not r["identified"] and r["verdict"] == "not identified"
     assert r["note"].startswith("pre-existing trend")
-    assert r["check_p"] < 0.05 and r["check_estimate"] == pytest.approx(0.01, abs=0.004)
-    assert math.isnan(r["p_adj"])
+    assert r["check.pvalue"] < 0.05 and r["check.est"] == pytest.approx(0.01, abs=0.004)
+    assert math.isnan(r["pvalue.adj"])
     # the observed change is reported (it is what a naive report would print) but is biased
     truth = ev.with_truth().iloc[0]["true_effect"]
-    assert r["estimate"] > truth + 0.03  # the trend adds about 0.01 x 6 months
+    assert r["est"] > truth + 0.03  # the trend adds about 0.01 x 6 months
     assert "not identified" in ev.summary() and "not an effect estimate" in ev.summary()
 
 
@@ -72,7 +72,7 @@ def test_before_after_without_trend_recovers_the_effect(tmp_path):
         t = evaluate_case(case).with_truth()
         ok = t[t["identified"]]
         identified += len(ok)
-        assert ok["covered"].all(), ok[["kpi", "estimate", "ci_low", "ci_high", "true_effect"]]
+        assert ok["covered"].all(), ok[["kpi", "est", "ci.lower", "ci.upper", "true_effect"]]
         assert (ok["verdict"] == "worked").all()
         assert set(t["check"]) <= {"pre-period trend (slope per period)", "placebo: the same comparison one window earlier",
                                    "placebo: same calendar windows one year earlier"}
@@ -99,7 +99,7 @@ def test_treated_control_with_baseline_difference_is_flagged_and_did_recovers(tm
     t = ev.with_truth()
     tc = t[t["design"] == "treated_control"].iloc[0]
     assert not tc["identified"] and "groups not comparable" in tc["note"]
-    assert tc["estimate"] > tc["true_effect"] + 0.015  # biased by the baseline difference
+    assert tc["est"] > tc["true_effect"] + 0.015  # biased by the baseline difference
     did = t[t["design"] == "did"].iloc[0]
     assert did["identified"] and did["covered"]
     assert did["test"].startswith("DiD")
@@ -119,7 +119,7 @@ def test_ab_test_sample_ratio_mismatch(tmp_path):
               design="ab_test", allocation=0.6)],
         effects={"speed": {"conversion_rate": 0.01}})
     r = evaluate_case(case).table.iloc[0]
-    assert r["identified"] and r["check_p"] > 0.5
+    assert r["identified"] and r["check.pvalue"] > 0.5
 
 
 def test_harmful_and_no_evidence_verdicts(tmp_path):
@@ -130,10 +130,10 @@ def test_harmful_and_no_evidence_verdicts(tmp_path):
         effects={"coupons": {"average_order_value": -40.0}})
     ev = evaluate_case(case)
     aov = row(ev, "coupons", "average_order_value", "ab_test")
-    assert aov["verdict"] == "harmful" and aov["ci_high"] < 0
+    assert aov["verdict"] == "harmful" and aov["ci.upper"] < 0
     assert aov["test"] == "Welch t test" and aov["effect_size_type"] == "Hedges g" and aov["effect_size"] < 0
     dwell = row(ev, "coupons", "dwell_time", "ab_test")
-    assert dwell["verdict"] == "no evidence" and dwell["ci_low"] < 0 < dwell["ci_high"]
+    assert dwell["verdict"] == "no evidence" and dwell["ci.lower"] < 0 < dwell["ci.upper"]
     assert "coupons" in ev.verdicts().index
 
 
@@ -145,7 +145,7 @@ def test_holm_across_kpis_within_each_design(tmp_path):
     t = evaluate_case(case).table
     for design, sub in t.groupby("design"):
         ok = sub[sub["identified"]]
-        ps = ok["p"].to_numpy()
+        ps = ok["pvalue"].to_numpy()
         m = len(ps)
         order = np.argsort(ps)
         adj = np.empty(m)
@@ -153,11 +153,11 @@ def test_holm_across_kpis_within_each_design(tmp_path):
         for rank, i in enumerate(order):
             running = max(running, min(1.0, (m - rank) * ps[i]))
             adj[i] = running
-        assert ok["p_adj"].to_numpy() == pytest.approx(adj)
-        assert sub[~sub["identified"]]["p_adj"].isna().all()
+        assert ok["pvalue.adj"].to_numpy() == pytest.approx(adj)
+        assert sub[~sub["identified"]]["pvalue.adj"].isna().all()
     bonf = evaluate_case(case, correction="bonferroni").table
     ok = bonf[bonf["identified"]]
-    assert ok["p_adj"].to_numpy() == pytest.approx(np.minimum(ok["p"].to_numpy() * ok.groupby("design")["p"]
+    assert ok["pvalue.adj"].to_numpy() == pytest.approx(np.minimum(ok["pvalue"].to_numpy() * ok.groupby("design")["pvalue"]
                                                               .transform("size").to_numpy(), 1.0))
 
 
@@ -223,7 +223,7 @@ def test_real_files_give_the_same_results_as_the_simulation(tmp_path):
     p = tmp_path / "files.yaml"
     p.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     ev_files = evaluate_case(p)
-    cols = ["estimate", "ci_low", "ci_high", "p", "p_adj", "n_treated", "n_comparison"]
+    cols = ["est", "ci.lower", "ci.upper", "pvalue", "pvalue.adj", "n_treated", "n_comparison"]
     pd.testing.assert_frame_equal(ev_files.table[cols], ev_sim.table[cols], rtol=1e-9)
     assert list(ev_files.table["verdict"]) == list(ev_sim.table["verdict"])
     assert ev_files.simulation is None

@@ -43,8 +43,8 @@ def test_intervals_cover_the_true_effects(runs):
     # (2) no KPI is biased: the standardized errors (estimate - truth) / SE average zero; under
     #     calibration their mean over n rows is N(0, 1/n), so |mean| > 3.29 / sqrt(n) has
     #     probability 0.001 per KPI. A miss rate per KPI would need far more seeds to be as sharp.
-    se = (ok["ci_high"] - ok["ci_low"]) / (2 * 1.959963984540054)
-    ok["z"] = (ok["estimate"] - ok["true_effect"]) / se
+    se = (ok["ci.upper"] - ok["ci.lower"]) / (2 * 1.959963984540054)
+    ok["z"] = (ok["est"] - ok["true_effect"]) / se
     per = ok.groupby(["case", "kpi"])["z"].agg(["mean", "std", "size"])
     biased = per[per["mean"].abs() > 3.29 / per["size"] ** 0.5]
     assert biased.empty, f"biased estimates:\n{biased}"

@@ -110,8 +110,9 @@ def compare_cases(evaluations: Iterable, *, primary: bool = True) -> pd.DataFram
     Returns
     -------
     DataFrame
-        The results columns plus ``relative_effect`` (estimate / baseline, comparable across
-        KPIs and cases) and its approximate interval ``rel_ci_low``, ``rel_ci_high``.
+        The results columns plus ``case_title``, ``relative_effect`` (est / baseline,
+        comparable across KPIs and cases) and its approximate interval
+        ``relative_effect.ci.lower``, ``relative_effect.ci.upper``.
     """
     parts = []
     for ev in evaluations:
@@ -121,9 +122,9 @@ def compare_cases(evaluations: Iterable, *, primary: bool = True) -> pd.DataFram
         return pd.DataFrame()
     t = pd.concat(parts, ignore_index=True)
     base = t["baseline"].where(t["baseline"] != 0)
-    t["relative_effect"] = t["estimate"] / base
-    t["rel_ci_low"] = t["ci_low"] / base
-    t["rel_ci_high"] = t["ci_high"] / base
+    t["relative_effect"] = t["est"] / base
+    t["relative_effect.ci.lower"] = t["ci.lower"] / base
+    t["relative_effect.ci.upper"] = t["ci.upper"] / base
     return t
 
 

@@ -52,9 +52,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import pandas as pd
 import yaml
 
 from ..errors import ConfigError
+from ..reporting.format import markdown_table
 from . import periods as _periods
 from .reader import CaseReader
 from .simulation_spec import parse_simulation
@@ -199,12 +201,10 @@ class CaseDefinition:
         if self.description:
             lines += [t(self.description), ""]
         if self.lifecycle:
-            lines += ["| stage | from | to | focus |", "|---|---|---|---|"]
-            for st in self.lifecycle:
-                lines.append(f"| {st.stage} ({st.zh}) | {st.start} | {st.end} | {t(st.focus)} |")
-            lines.append("")
-        lines += ["| strategy | stage | start | exposed | compared with | design | KPIs |",
-                  "|---|---|---|---|---|---|---|"]
+            stages = pd.DataFrame([{"stage": f"{st.stage} ({st.zh})", "from": st.start, "to": st.end,
+                                    "focus": t(st.focus)} for st in self.lifecycle])
+            lines += [markdown_table(stages), ""]
+        rows = []
         for s in self.strategies:
             exposed = "all customers" if s.targets_all else f"{s.arm_column} = {', '.join(s.target)}"
             ctrl = ("their own past" if s.design == "before_after" else
@@ -212,9 +212,10 @@ class CaseDefinition:
             designs = DESIGN_LABELS[s.design] + "".join(f" (+ {DESIGN_LABELS[d]})" for d in s.compare_designs
                                                          if d != s.design)
             kp = ", ".join(KPIS[k].en if lang == "en" else KPIS[k].zh for k in s.kpis)
-            lines.append(f"| {t(s.name)} ({s.name.get(other, '')}) | {s.stage or ''} | {s.start}"
-                         f"{' to ' + str(s.end) if s.end else ''} | {exposed} | {ctrl} | {designs} | {kp} |")
-        lines.append("")
+            rows.append({"strategy": f"{t(s.name)} ({s.name.get(other, '')})", "stage": s.stage or "",
+                         "start": f"{s.start}{' to ' + str(s.end) if s.end else ''}", "exposed": exposed,
+                         "compared with": ctrl, "design": designs, "KPIs": kp})
+        lines += [markdown_table(pd.DataFrame(rows)), ""]
         if self.simulate is not None:
             sim = self.simulate
             lines.append(f"*Data:* simulated ({sim.customers:,} customers, {sim.start} to {sim.end}, seed "

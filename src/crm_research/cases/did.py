@@ -22,6 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..reporting.format import format_ci, format_number, format_p
+
 
 @dataclass(frozen=True)
 class DiDResult:
@@ -29,8 +31,9 @@ class DiDResult:
 
     Attributes
     ----------
-    estimate, se, ci_low, ci_high, t, p, df : float
-        ``delta`` with its cluster-robust standard error, interval and test (df = clusters - 1).
+    est, se, ci_lower, ci_upper, t, pvalue, df : float
+        ``delta`` with its cluster-robust standard error, interval and test (df = clusters - 1);
+        :meth:`to_frame` gives them as one row with lavaan's column names (``ci.lower`` ...).
     n_treated, n_control : int
         Customers in each group.
     n_obs : int
@@ -40,29 +43,69 @@ class DiDResult:
         ``control_pre``, ``control_post``.
     counterfactual : float
         ``treated_pre + (control_post - control_pre)``: the treated post level without the strategy.
+    level : float
+        Confidence level of the interval (``1 - alpha``).
     """
 
-    estimate: float
+    est: float
     se: float
-    ci_low: float
-    ci_high: float
+    ci_lower: float
+    ci_upper: float
     t: float
-    p: float
+    pvalue: float
     df: float
     n_treated: int
     n_control: int
     n_obs: int
     means: dict[str, float]
     counterfactual: float
+    level: float = 0.95
+
+    def to_frame(self) -> pd.DataFrame:
+        """The estimate as one row: ``est, se, t, df, pvalue, ci.lower, ci.upper, n_treated, n_control, n_obs``.
+
+        Returns
+        -------
+        DataFrame
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> rows = lambda ids, per, y: pd.DataFrame({"customer_id": ids, "period": per, "num": y, "den": 1.0})
+        >>> t = pd.concat([rows([1, 2], 0, [1.0, 2.0]), rows([1, 2], 1, [4.0, 5.0])])
+        >>> c = pd.concat([rows([3, 4], 0, [1.0, 2.0]), rows([3, 4], 1, [2.0, 3.0])])
+        >>> list(did_estimate(t, c, [0], [1]).to_frame().columns[:7])
+        ['est', 'se', 't', 'df', 'pvalue', 'ci.lower', 'ci.upper']
+        """
+        return pd.DataFrame([{"est": self.est, "se": self.se, "t": self.t, "df": self.df, "pvalue": self.pvalue,
+                              "ci.lower": self.ci_lower, "ci.upper": self.ci_upper, "n_treated": self.n_treated,
+                              "n_control": self.n_control, "n_obs": self.n_obs}])
 
     def summary(self) -> str:
+        """The estimate in four lines of text.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> rows = lambda ids, per, y: pd.DataFrame({"customer_id": ids, "period": per, "num": y, "den": 1.0})
+        >>> t = pd.concat([rows([1, 2], 0, [1.0, 2.0]), rows([1, 2], 1, [4.0, 5.0])])
+        >>> c = pd.concat([rows([3, 4], 0, [1.0, 2.0]), rows([3, 4], 1, [2.0, 3.0])])
+        >>> print(did_estimate(t, c, [0], [1]).summary().splitlines()[1])
+          treated: 1.500 -> 4.500   control: 1.500 -> 2.500
+        """
         m = self.means
+        n = format_number
         return "\n".join([
             "Difference-in-differences (WLS, SE clustered by customer)",
-            f"  treated: {m['treated_pre']:.4g} -> {m['treated_post']:.4g}   "
-            f"control: {m['control_pre']:.4g} -> {m['control_post']:.4g}",
-            f"  effect {self.estimate:+.4g}  95% CI [{self.ci_low:.4g}, {self.ci_high:.4g}]  "
-            f"t({self.df:.0f}) = {self.t:.2f}  p = {self.p:.3g}",
+            f"  treated: {n(m['treated_pre'], 3)} -> {n(m['treated_post'], 3)}   "
+            f"control: {n(m['control_pre'], 3)} -> {n(m['control_post'], 3)}",
+            f"  effect {'+' if self.est > 0 else ''}{n(self.est, 3)}  {self.level:.0%} CI "
+            f"{format_ci(self.ci_lower, self.ci_upper, 3)}  t({n(self.df, 0)}) = {n(self.t, 2)}, "
+            f"{format_p(self.pvalue, prefix=True)}",
             f"  customers: treated {self.n_treated:,}, control {self.n_control:,}; rows {self.n_obs:,}"])
 
 
@@ -158,7 +201,7 @@ def did_estimate(treated: pd.DataFrame, control: pd.DataFrame, pre: Sequence[int
     >>> rows = lambda ids, per, y: pd.DataFrame({"customer_id": ids, "period": per, "num": y, "den": 1.0})
     >>> t = pd.concat([rows([1, 2], 0, [1.0, 2.0]), rows([1, 2], 1, [4.0, 5.0])])
     >>> c = pd.concat([rows([3, 4], 0, [1.0, 2.0]), rows([3, 4], 1, [2.0, 3.0])])
-    >>> round(did_estimate(t, c, [0], [1]).estimate, 6)
+    >>> round(did_estimate(t, c, [0], [1]).est, 6)
     2.0
     """
     from scipy.stats import t as tdist
@@ -178,16 +221,16 @@ def did_estimate(treated: pd.DataFrame, control: pd.DataFrame, pre: Sequence[int
     n_c = int(d.loc[tr == 0, "customer_id"].nunique())
     if min(n_t, n_c) < 2 or np.isnan(list(means.values())).any():
         nan = float("nan")
-        return DiDResult(nan, nan, nan, nan, nan, nan, nan, n_t, n_c, len(d), means, cf)
+        return DiDResult(nan, nan, nan, nan, nan, nan, nan, n_t, n_c, len(d), means, cf, 1 - alpha)
     y = (d["num"] / d["den"]).to_numpy(dtype=float)
     X = np.column_stack([np.ones(len(d)), tr, _period_dummies(per), tr * is_post])
     fit = _fit(y, X, d["den"].to_numpy(dtype=float), d["cluster"].to_numpy())
     est, se = float(fit.params[-1]), float(fit.bse[-1])
     df = float(d["cluster"].nunique() - 1)
     crit = float(tdist.ppf(1 - alpha / 2, df))
-    return DiDResult(estimate=est, se=se, ci_low=est - crit * se, ci_high=est + crit * se,
-                     t=float(fit.tvalues[-1]), p=float(fit.pvalues[-1]), df=df, n_treated=n_t, n_control=n_c,
-                     n_obs=len(d), means=means, counterfactual=cf)
+    return DiDResult(est=est, se=se, ci_lower=est - crit * se, ci_upper=est + crit * se,
+                     t=float(fit.tvalues[-1]), pvalue=float(fit.pvalues[-1]), df=df, n_treated=n_t, n_control=n_c,
+                     n_obs=len(d), means=means, counterfactual=cf, level=1 - alpha)
 
 
 def parallel_trends_test(treated: pd.DataFrame, control: pd.DataFrame, pre: Sequence[int]) -> dict[str, Any]:
@@ -199,7 +242,7 @@ def parallel_trends_test(treated: pd.DataFrame, control: pd.DataFrame, pre: Sequ
     Returns
     -------
     dict
-        ``slope`` (treated minus control trend per period), ``se``, ``p``, ``periods``.
+        ``slope`` (treated minus control trend per period), ``se``, ``pvalue``, ``periods``.
         With fewer than 3 pre-periods the test is not possible (NaN).
     """
     pre = list(pre)
@@ -207,13 +250,14 @@ def parallel_trends_test(treated: pd.DataFrame, control: pd.DataFrame, pre: Sequ
     d = d[d["period"].isin(pre)].reset_index(drop=True)
     periods = int(d["period"].nunique())
     if periods < 3 or d["treated"].nunique() < 2:
-        return dict(slope=np.nan, se=np.nan, p=np.nan, periods=periods)
+        return {"slope": np.nan, "se": np.nan, "pvalue": np.nan, "periods": periods}
     per = d["period"].to_numpy()
     tr = d["treated"].to_numpy()
     X = np.column_stack([np.ones(len(d)), tr, _period_dummies(per), tr * (per - per.mean())])
     y = (d["num"] / d["den"]).to_numpy(dtype=float)
     fit = _fit(y, X, d["den"].to_numpy(dtype=float), d["cluster"].to_numpy())
-    return dict(slope=float(fit.params[-1]), se=float(fit.bse[-1]), p=float(fit.pvalues[-1]), periods=periods)
+    return {"slope": float(fit.params[-1]), "se": float(fit.bse[-1]), "pvalue": float(fit.pvalues[-1]),
+            "periods": periods}
 
 
 def event_study(treated: pd.DataFrame, control: pd.DataFrame, pre: Sequence[int], post: Sequence[int],
@@ -224,16 +268,19 @@ def event_study(treated: pd.DataFrame, control: pd.DataFrame, pre: Sequence[int]
     -------
     DataFrame
         ``period, rel`` (periods since the start; -1 = last pre-period, the reference),
-        ``estimate, ci_low, ci_high`` (cluster-robust), one row per period incl. the reference (0).
+        ``est, ci.lower, ci.upper`` (cluster-robust), one row per period incl. the reference (0);
+        the confidence level is in ``attrs["ci.level"]``.
     """
     from scipy.stats import t as tdist
 
     pre, post = sorted(pre), sorted(post)
     d = _stack(treated, control)
     d = d[d["period"].isin(pre + post)].reset_index(drop=True)
-    cols = ["period", "rel", "estimate", "ci_low", "ci_high"]
+    cols = ["period", "rel", "est", "ci.lower", "ci.upper"]
     if not pre or not post or d["treated"].nunique() < 2:
-        return pd.DataFrame(columns=cols)
+        out = pd.DataFrame(columns=cols)
+        out.attrs["ci.level"] = 1 - alpha
+        return out
     ref = pre[-1]
     others = [p for p in pre + post if p != ref]
     per = d["period"].to_numpy()
@@ -247,9 +294,11 @@ def event_study(treated: pd.DataFrame, control: pd.DataFrame, pre: Sequence[int]
     se = np.asarray(fit.bse)[-k:] if k else np.zeros(0)
     crit = float(tdist.ppf(1 - alpha / 2, d["cluster"].nunique() - 1))
     first_post = post[0]
-    rows = [dict(period=ref, rel=-1, estimate=0.0, ci_low=0.0, ci_high=0.0)]
+    rows = [{"period": ref, "rel": -1, "est": 0.0, "ci.lower": 0.0, "ci.upper": 0.0}]
     for p, e, s in zip(others, est, se):
         rel = (p - first_post) if p >= first_post else (p - ref - 1)
-        rows.append(dict(period=p, rel=int(rel), estimate=float(e), ci_low=float(e - crit * s),
-                         ci_high=float(e + crit * s)))
-    return pd.DataFrame(rows, columns=cols).sort_values("period", ignore_index=True)
+        rows.append({"period": p, "rel": int(rel), "est": float(e), "ci.lower": float(e - crit * s),
+                     "ci.upper": float(e + crit * s)})
+    out = pd.DataFrame(rows, columns=cols).sort_values("period", ignore_index=True)
+    out.attrs["ci.level"] = 1 - alpha
+    return out

@@ -44,10 +44,33 @@ def _z_crit(alpha: float) -> float:
     return float(norm.ppf(1 - alpha / 2))
 
 
-def _nan_result(test: str, note: str, **extra) -> dict[str, Any]:
-    out = dict(test=test, estimate=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, p=np.nan,
-               baseline=np.nan, value=np.nan, lift=np.nan, effect_size=np.nan, es_ci_low=np.nan,
-               es_ci_high=np.nan, effect_size_type="", n1=0, n0=0, note=note)
+def no_result(test: str, note: str, **extra) -> dict[str, Any]:
+    """The result of a comparison that could not be made: every number NaN, ``note`` says why.
+
+    Parameters
+    ----------
+    test : str
+        The test that would have been used.
+    note : str
+        Why there is no result.
+    **extra
+        Further keys (e.g. ``n1``, ``n0``).
+
+    Returns
+    -------
+    dict
+        The keys of :func:`compare_rates` / :func:`compare_means`.
+
+    Examples
+    --------
+    >>> r = no_result("Welch t test", "insufficient data", n1=1)
+    >>> r["est"], r["pvalue"], r["n1"]
+    (nan, nan, 1)
+    """
+    out = {"test": test, "est": np.nan, "ci.lower": np.nan, "ci.upper": np.nan, "statistic": np.nan,
+           "pvalue": np.nan, "baseline": np.nan, "value": np.nan, "lift": np.nan, "effect_size": np.nan,
+           "effect_size.ci.lower": np.nan, "effect_size.ci.upper": np.nan, "effect_size_type": "", "n1": 0,
+           "n0": 0, "note": note}
     out.update(extra)
     return out
 
@@ -70,9 +93,9 @@ def compare_rates(rows1: pd.DataFrame, rows0: pd.DataFrame, *, alpha: float = 0.
     Returns
     -------
     dict
-        ``estimate`` (risk difference p1 - p0), ``ci_low``, ``ci_high``, ``statistic`` (z),
-        ``p``, ``baseline`` (p0), ``value`` (p1), ``lift`` (p1/p0 - 1) as ``effect_size`` with
-        ``es_ci_low``/``es_ci_high``, ``n1``/``n0`` (customers), ``test``.
+        ``est`` (risk difference p1 - p0), ``ci.lower``, ``ci.upper``, ``statistic`` (z),
+        ``pvalue``, ``baseline`` (p0), ``value`` (p1), ``lift`` (p1/p0 - 1) as ``effect_size`` with
+        ``effect_size.ci.lower``/``effect_size.ci.upper``, ``n1``/``n0`` (customers), ``test``.
 
     Examples
     --------
@@ -82,13 +105,13 @@ def compare_rates(rows1: pd.DataFrame, rows0: pd.DataFrame, *, alpha: float = 0.
     >>> a = pd.DataFrame({"customer_id": range(100), "num": [1] * 30 + [0] * 70, "den": 1})
     >>> b = pd.DataFrame({"customer_id": range(100, 200), "num": [1] * 20 + [0] * 80, "den": 1})
     >>> r = compare_rates(a, b)
-    >>> round(r["estimate"], 2), r["test"]
+    >>> round(r["est"], 2), r["test"]
     (0.1, 'two-proportion z test')
     """
     c1, c0 = _per_customer(rows1), _per_customer(rows0)
     n1, n0 = len(c1), len(c0)
     if n1 < 2 or n0 < 2:
-        return _nan_result("two-proportion z test", "insufficient data: fewer than 2 customers in an arm",
+        return no_result("two-proportion z test", "insufficient data: fewer than 2 customers in an arm",
                            n1=n1, n0=n0)
     y1, t1, y0, t0 = c1["num"].sum(), c1["den"].sum(), c0["num"].sum(), c0["den"].sum()
     p1, p0 = y1 / t1, y0 / t0
@@ -136,10 +159,11 @@ def compare_rates(rows1: pd.DataFrame, rows0: pd.DataFrame, *, alpha: float = 0.
         test = ("ratio z test (delta method, customer-clustered)" if kind == "ratio"
                 else "two-proportion z test (customer-clustered SE)")
     lift = p1 / p0 - 1.0 if p0 > 0 else np.nan
-    return dict(test=test, estimate=float(est), ci_low=float(lo), ci_high=float(hi), statistic=float(z), p=float(p),
-                baseline=float(p0), value=float(p1), lift=float(lift), effect_size=float(lift),
-                es_ci_low=float(es_lo), es_ci_high=float(es_hi), effect_size_type="relative lift",
-                n1=n1, n0=n0, trials1=float(t1), trials0=float(t0), note="")
+    return {"test": test, "est": float(est), "ci.lower": float(lo), "ci.upper": float(hi), "statistic": float(z),
+            "pvalue": float(p), "baseline": float(p0), "value": float(p1), "lift": float(lift),
+            "effect_size": float(lift), "effect_size.ci.lower": float(es_lo), "effect_size.ci.upper": float(es_hi),
+            "effect_size_type": "relative lift", "n1": n1, "n0": n0, "trials1": float(t1), "trials0": float(t0),
+            "note": ""}
 
 
 # --------------------------------------------------------------------------- means
@@ -190,8 +214,9 @@ def compare_means(x1, x0, *, alpha: float = 0.05, ordinal: bool = False,
     Returns
     -------
     dict
-        ``estimate`` (mean difference) with Welch ``ci_low``/``ci_high``; ``p`` and
-        ``statistic`` of the chosen test; Hedges' g as ``effect_size`` with its interval;
+        ``est`` (mean difference) with Welch ``ci.lower``/``ci.upper``; ``pvalue`` and
+        ``statistic`` of the chosen test; Hedges' g as ``effect_size`` with its interval
+        ``effect_size.ci.lower``/``effect_size.ci.upper``;
         ``lift`` (relative to the arm-0 mean); ``test`` and ``reason``.
     """
     import pingouin as pg
@@ -202,7 +227,7 @@ def compare_means(x1, x0, *, alpha: float = 0.05, ordinal: bool = False,
     x1, x0 = x1[~np.isnan(x1)], x0[~np.isnan(x0)]
     n1, n0 = len(x1), len(x0)
     if n1 < 2 or n0 < 2:
-        return _nan_result("Welch t test", "insufficient data: fewer than 2 customers in an arm", n1=n1, n0=n0)
+        return no_result("Welch t test", "insufficient data: fewer than 2 customers in an arm", n1=n1, n0=n0)
     which, reason = choose_test(x1, x0, ordinal=ordinal, override=None if override == "auto" else override)
     m1, m0 = float(x1.mean()), float(x0.mean())
     est = m1 - m0
@@ -227,9 +252,10 @@ def compare_means(x1, x0, *, alpha: float = 0.05, ordinal: bool = False,
         stat, p = float(mw["U_val"].iloc[0]), float(mw["p_val"].iloc[0])
         test = "Mann-Whitney U test"
         note = f"rank-biserial r = {float(mw['RBC'].iloc[0]):+.3f}; estimate and CI: mean difference (Welch)"
-    return dict(test=test, reason=reason, estimate=est, ci_low=lo, ci_high=hi, statistic=stat, p=p,
-                baseline=m0, value=m1, lift=est / m0 if m0 else np.nan, effect_size=g, es_ci_low=glo,
-                es_ci_high=ghi, effect_size_type="Hedges g", n1=n1, n0=n0, note=note)
+    return {"test": test, "reason": reason, "est": est, "ci.lower": lo, "ci.upper": hi, "statistic": stat,
+            "pvalue": p, "baseline": m0, "value": m1, "lift": est / m0 if m0 else np.nan, "effect_size": g,
+            "effect_size.ci.lower": glo, "effect_size.ci.upper": ghi, "effect_size_type": "Hedges g", "n1": n1,
+            "n0": n0, "note": note}
 
 
 # --------------------------------------------------------------------------- trends
@@ -244,14 +270,15 @@ def trend_test(rows: pd.DataFrame) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``slope`` (change per period), ``se``, ``p``, its 95% interval ``ci_low``/``ci_high``,
+        ``slope`` (change per period), ``se``, ``pvalue``, its 95% interval ``ci.lower``/``ci.upper``,
         ``periods`` (number of distinct periods).
     """
     from .did import wls_cluster
 
     periods = rows["period"].nunique()
     if periods < 3 or rows["customer_id"].nunique() < 3:
-        return dict(slope=np.nan, se=np.nan, p=np.nan, periods=periods, ci_low=np.nan, ci_high=np.nan)
+        return {"slope": np.nan, "se": np.nan, "pvalue": np.nan, "periods": periods, "ci.lower": np.nan,
+                "ci.upper": np.nan}
     y = (rows["num"] / rows["den"]).to_numpy(dtype=float)
     t = rows["period"].to_numpy(dtype=float)
     X = np.column_stack([np.ones_like(t), t - t.mean()])
@@ -261,7 +288,8 @@ def trend_test(rows: pd.DataFrame) -> dict[str, Any]:
 
     crit = float(tdist.ppf(0.975, fit.df))
     b, se = float(fit.params[1]), float(fit.bse[1])
-    return dict(slope=b, se=se, p=float(fit.pvalues[1]), periods=periods, ci_low=b - crit * se, ci_high=b + crit * se)
+    return {"slope": b, "se": se, "pvalue": float(fit.pvalues[1]), "periods": periods, "ci.lower": b - crit * se,
+            "ci.upper": b + crit * se}
 
 
 def sample_ratio_test(n_target: int, n_control: int, allocation: float) -> float:

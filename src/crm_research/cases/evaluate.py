@@ -39,22 +39,22 @@ Verdicts
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..reporting.format import format_ci, format_number, format_p, html_table
 from . import periods as _periods
 from .definition import CORRECTIONS, CaseDefinition, Strategy, load_case
 from .vocabulary import DESIGN_LABELS, KPIS
 
 RESULT_COLUMNS = [
     "case", "strategy", "stage", "kpi", "kpi_kind", "design", "comparison", "test",
-    "n_treated", "n_comparison", "baseline", "value", "estimate", "ci_low", "ci_high", "lift",
-    "effect_size", "effect_size_type", "es_ci_low", "es_ci_high", "statistic", "p", "p_adj",
-    "identified", "verdict", "check", "check_estimate", "check_p", "note",
+    "n_treated", "n_comparison", "baseline", "value", "est", "ci.lower", "ci.upper", "lift",
+    "effect_size", "effect_size_type", "effect_size.ci.lower", "effect_size.ci.upper", "statistic", "pvalue",
+    "pvalue.adj", "identified", "verdict", "check", "check.est", "check.pvalue", "note",
     "pre_start", "pre_end", "post_start", "post_end",
 ]
 COMPARISON = {
@@ -116,7 +116,7 @@ class CaseEvaluation:
         t = self.table.copy()
         t["true_effect"] = self.simulation.true_effects(t)
         t["declared_effect"] = [self.simulation.spec.declared_effect(s, k) for s, k in zip(t["strategy"], t["kpi"])]
-        t["covered"] = (t["ci_low"] <= t["true_effect"]) & (t["true_effect"] <= t["ci_high"])
+        t["covered"] = (t["ci.lower"] <= t["true_effect"]) & (t["true_effect"] <= t["ci.upper"])
         return t
 
     def caveats(self) -> list[str]:
@@ -146,18 +146,31 @@ class CaseEvaluation:
         return out
 
     def results_table(self, *, design: str | None = None) -> pd.DataFrame:
-        """A readable version of the results: shares in percentage points, CI as text."""
+        """A readable version of the results: shares in percentage points, the interval as text.
+
+        Parameters
+        ----------
+        design : str, optional
+            Only this design's rows (default: every row).
+
+        Returns
+        -------
+        DataFrame
+            ``Strategy, KPI, Design, Test, Estimate, <level>% CI, Unit, Lift, p (adj.), Verdict``
+            (display labels; the numbers stay numbers except the interval).
+        """
         t = self.table if design is None else self.table[self.table["design"] == design]
         names = {s.id: s.label for s in self.case.strategies}
+        ci_label = f"{_ci_percent(self.table)}% CI"
         rows = []
         for _, r in t.iterrows():
-            sc = 100.0 if KPIS[r["kpi"]].is_share else 1.0
-            unit = "pp" if sc == 100.0 else {"CNY": "CNY", "points": "points", "visits": "visits",
-                                              "minutes": "min"}.get(KPIS[r["kpi"]].unit, "")
-            rows.append({"Strategy": names.get(r["strategy"], r["strategy"]), "KPI": KPIS[r["kpi"]].en,
+            k = KPIS[r["kpi"]]
+            rows.append({"Strategy": names.get(r["strategy"], r["strategy"]), "KPI": k.en,
                          "Design": DESIGN_LABELS[r["design"]], "Test": r["test"],
-                         "Estimate": r["estimate"] * sc, "95% CI": _ci_text(r["ci_low"] * sc, r["ci_high"] * sc),
-                         "Unit": unit, "Lift": r["lift"], "p (adj.)": r["p_adj"], "Verdict": r["verdict"]})
+                         "Estimate": r["est"] * k.scale,
+                         ci_label: format_ci(r["ci.lower"] * k.scale, r["ci.upper"] * k.scale, 2, missing=""),
+                         "Unit": k.difference_unit, "Lift": r["lift"], "p (adj.)": r["pvalue.adj"],
+                         "Verdict": r["verdict"]})
         return pd.DataFrame(rows)
 
     def worked(self) -> pd.DataFrame:
@@ -169,7 +182,7 @@ class CaseEvaluation:
     def sentences(self, design: str | None = None) -> list[str]:
         """One plain sentence per row: what changed, by how much, and the verdict."""
         t = self.primary() if design is None else self.table[self.table["design"] == design]
-        return [_sentence(r, self.case) for _, r in t.iterrows()]
+        return [_sentence(r, self.case, _ci_percent(self.table)) for _, r in t.iterrows()]
 
     def summary(self) -> str:
         c = self.case
@@ -185,7 +198,7 @@ class CaseEvaluation:
             rows = self.table[self.table["strategy"] == st.id]
             for _, r in rows.iterrows():
                 tag = "" if r["design"] == st.design else f"  [{DESIGN_LABELS[r['design']]}]"
-                lines.append(f"  - {_sentence(r, c)}{tag}")
+                lines.append(f"  - {_sentence(r, c, _ci_percent(self.table))}{tag}")
             lines.append("")
         prim = self.primary()
         counts = prim["verdict"].value_counts()
@@ -205,61 +218,35 @@ class CaseEvaluation:
         head = (f"<h4 style='margin:4px 0'>{html.escape(c.name('en'))} "
                 f"<span style='color:#616e7c;font-weight:400'>{html.escape(c.name('zh'))}</span></h4>")
         t = self.table
-        cols = ["strategy", "kpi", "design", "test", "estimate", "ci_low", "ci_high", "lift", "p_adj", "verdict"]
-        colors = {"worked": "#2f855a", "harmful": "#c53030", "no evidence": "#616e7c", "not identified": "#b7791f"}
-        body = []
-        for _, r in t.iterrows():
-            cells = []
-            for col in cols:
-                v = r[col]
-                if col == "verdict":
-                    cells.append(f"<td style='color:{colors.get(v, '#000')};font-weight:600'>{html.escape(str(v))}</td>")
-                elif isinstance(v, float):
-                    cells.append(f"<td style='text-align:right'>{'' if math.isnan(v) else _fmt(v, r, col)}</td>")
-                else:
-                    cells.append(f"<td>{html.escape(str(v))}</td>")
-            body.append("<tr>" + "".join(cells) + "</tr>")
-        table = ("<table style='border-collapse:collapse;font-size:13px'><thead><tr>"
-                 + "".join(f"<th style='text-align:left;border-bottom:1px solid #999;padding:2px 6px'>{c_}</th>"
-                           for c_ in cols) + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
-        return head + table
+        shown = pd.DataFrame({
+            "strategy": t["strategy"], "kpi": t["kpi"], "design": t["design"], "test": t["test"],
+            "est": [KPIS[k].format(v) for k, v in zip(t["kpi"], t["est"])],
+            f"{_ci_percent(t)}% CI": [format_ci(lo * KPIS[k].scale, hi * KPIS[k].scale, 2, missing="")
+                                      for k, lo, hi in zip(t["kpi"], t["ci.lower"], t["ci.upper"])],
+            "lift": ["" if pd.isna(v) else f"{v:+.1%}" for v in t["lift"]],
+            "p (adj.)": [format_p(v, missing="") for v in t["pvalue.adj"]],
+            "verdict": t["verdict"]})
+        style = ("<style>.crm-case td.worked{color:#2f855a}.crm-case td.harmful{color:#c53030}"
+                 ".crm-case td.evidence{color:#616e7c}.crm-case td.identified{color:#b7791f}"
+                 ".crm-case td.num{text-align:right}</style>")
+        return head + style + html_table(shown, cell_class=["verdict"], table_class="crm-case")
 
 
-def _ci_text(lo: float, hi: float) -> str:
-    if pd.isna(lo) or pd.isna(hi):
-        return ""
-    return f"[{lo:.3g}, {hi:.3g}]"
+def _ci_percent(table: pd.DataFrame) -> str:
+    """The confidence level of a results table in percent (``95``)."""
+    return format_number(100 * float(table.attrs.get("ci.level", 0.95)), 0)
 
 
-def _fmt(v: float, r, col: str) -> str:
-    kind = r["kpi_kind"] if "kpi_kind" in r else "mean"
-    if col in ("p", "p_adj"):
-        return "<.001" if v < 0.001 else f"{v:.3f}"
-    if col == "lift":
-        return f"{v:+.1%}"
-    if kind in ("rate", "ratio") and col in ("estimate", "ci_low", "ci_high"):
-        return f"{v * 100:+.2f} pp" if col == "estimate" else f"{v * 100:.2f}"
-    return f"{v:+.3g}" if col == "estimate" else f"{v:.3g}"
-
-
-def _amount(kpi: str, x: float, signed: bool = True) -> str:
-    k = KPIS[kpi]
-    if k.is_share:
-        return f"{x * 100:+.2f} pp" if signed else f"{x * 100:.2f}%"
-    unit = {"CNY": " CNY", "points": " points", "visits": " visits", "minutes": " min"}.get(k.unit, "")
-    return (f"{x:+.3g}" if signed else f"{x:.3g}") + unit
-
-
-def _sentence(r, case) -> str:
+def _sentence(r, case, level: str = "95") -> str:
     k = KPIS[r["kpi"]]
     name = k.en
     if r["verdict"] == "not identified":
-        change = "" if pd.isna(r["estimate"]) else f" (observed change {_amount(r['kpi'], r['estimate'])}, not an effect estimate)"
+        change = "" if pd.isna(r["est"]) else f" (observed change {k.format(r['est'])}, not an effect estimate)"
         return f"{name}: not identified: {r['note']}{change}"
-    ci = f"95% CI {_amount(r['kpi'], r['ci_low'])} to {_amount(r['kpi'], r['ci_high'])}"
+    ci = f"{level}% CI {k.format(r['ci.lower'])} to {k.format(r['ci.upper'])}"
     lift = "" if pd.isna(r["lift"]) else f", {r['lift']:+.1%} relative"
-    p = "p_adj < .001" if r["p_adj"] < 0.001 else f"p_adj = {r['p_adj']:.3f}"
-    return (f"{name}: {_amount(r['kpi'], r['estimate'])} ({ci}{lift}; {r['test']}, {p}): {r['verdict']}")
+    p = "adjusted " + format_p(r["pvalue.adj"], prefix=True)
+    return f"{name}: {k.format(r['est'])} ({ci}{lift}; {r['test']}, {p}): {r['verdict']}"
 
 
 # --------------------------------------------------------------------------- windows
@@ -364,10 +351,6 @@ def _compare(kind: str, rows1: pd.DataFrame, rows0: pd.DataFrame, alpha: float, 
     return compare_means(x1, x0, alpha=alpha, ordinal=ordinal, override=override)
 
 
-def _fmt_check(kpi: str, x: float) -> str:
-    return _amount(kpi, x)
-
-
 def _row_base(case, s, kpi, design, win) -> dict[str, Any]:
     unit = case.period
     pre, post = win["pre"], win["post"]
@@ -384,7 +367,7 @@ def _row_base(case, s, kpi, design, win) -> dict[str, Any]:
 
 def _evaluate_row(case, s, kpi, design, win, panel, target, control, alpha, data_first) -> tuple[dict, pd.DataFrame | None]:
     from .did import did_estimate, event_study, parallel_trends_test
-    from .effects import sample_ratio_test, trend_test
+    from .effects import no_result, sample_ratio_test, trend_test
 
     k = KPIS[kpi]
     row = _row_base(case, s, kpi, design, win)
@@ -403,54 +386,54 @@ def _evaluate_row(case, s, kpi, design, win, panel, target, control, alpha, data
     in_c = panel["customer_id"].isin(control)
     per = panel["period"]
     if not post or not pre:
-        res = dict(test="", estimate=np.nan, ci_low=np.nan, ci_high=np.nan, statistic=np.nan, p=np.nan,
-                   baseline=np.nan, value=np.nan, lift=np.nan, effect_size=np.nan, es_ci_low=np.nan,
-                   es_ci_high=np.nan, effect_size_type="", n1=0, n0=0, note="")
+        res = no_result("", "")
         identified, reason = False, ("no full period after the start in the data" if not post
                                      else "no full period before the start in the data")
     elif design == "did":
         t_rows, c_rows = panel[in_t], panel[in_c]
         r = did_estimate(t_rows, c_rows, pre, post, alpha=alpha)
-        res = dict(test="DiD (WLS, period effects, customer-clustered SE)", estimate=r.estimate, ci_low=r.ci_low,
-                   ci_high=r.ci_high, statistic=r.t, p=r.p, baseline=r.counterfactual, value=r.means["treated_post"],
-                   n1=r.n_treated, n0=r.n_control, note="")
+        res = {"test": "DiD (WLS, period effects, customer-clustered SE)", "est": r.est, "ci.lower": r.ci_lower,
+               "ci.upper": r.ci_upper, "statistic": r.t, "pvalue": r.pvalue, "baseline": r.counterfactual,
+               "value": r.means["treated_post"], "n1": r.n_treated, "n0": r.n_control, "note": ""}
         if k.is_share:
             cf = r.counterfactual
-            res.update(lift=r.estimate / cf if cf else np.nan, effect_size=r.estimate / cf if cf else np.nan,
-                       es_ci_low=r.ci_low / cf if cf else np.nan, es_ci_high=r.ci_high / cf if cf else np.nan,
-                       effect_size_type="relative lift (vs counterfactual)")
+            res.update({"lift": r.est / cf if cf else np.nan, "effect_size": r.est / cf if cf else np.nan,
+                        "effect_size.ci.lower": r.ci_lower / cf if cf else np.nan,
+                        "effect_size.ci.upper": r.ci_upper / cf if cf else np.nan,
+                        "effect_size_type": "relative lift (vs counterfactual)"})
         else:
             from .panel import customer_values
             pre_vals = customer_values(panel[(in_t | in_c) & per.isin(pre)])["value"]
             sd = float(pre_vals.std(ddof=1)) if len(pre_vals) > 1 else np.nan
             cf = r.counterfactual
-            res.update(lift=r.estimate / cf if cf else np.nan,
-                       effect_size=r.estimate / sd if sd else np.nan,
-                       es_ci_low=r.ci_low / sd if sd else np.nan, es_ci_high=r.ci_high / sd if sd else np.nan,
-                       effect_size_type="standardized DiD (d, pre-period SD)")
-        if np.isnan(r.estimate):
+            res.update({"lift": r.est / cf if cf else np.nan,
+                        "effect_size": r.est / sd if sd else np.nan,
+                        "effect_size.ci.lower": r.ci_lower / sd if sd else np.nan,
+                        "effect_size.ci.upper": r.ci_upper / sd if sd else np.nan,
+                        "effect_size_type": "standardized DiD (d, pre-period SD)"})
+        if np.isnan(r.est):
             identified, reason = False, "insufficient data in one of the four cells"
         pt = parallel_trends_test(t_rows, c_rows, pre)
         check = "parallel pre-trends (treated - control slope per period)"
-        check_est, check_p = pt["slope"], pt["p"]
-        if identified and not np.isnan(pt["p"]) and pt["p"] < pa:
+        check_est, check_p = pt["slope"], pt["pvalue"]
+        if identified and not np.isnan(pt["pvalue"]) and pt["pvalue"] < pa:
             identified = False
-            reason = (f"pre-trends differ: the exposed group's {k.en} trended {_fmt_check(kpi, pt['slope'])} per "
-                      f"{case.period} relative to the control before the start (p = {pt['p']:.3g})")
-        elif np.isnan(pt["p"]):
+            reason = (f"pre-trends differ: the exposed group's {k.en} trended {k.format(pt['slope'])} per "
+                      f"{case.period} relative to the control before the start ({format_p(pt['pvalue'], prefix=True)})")
+        elif np.isnan(pt["pvalue"]):
             notes.append(f"parallel trends not testable ({pt['periods']} pre-periods)")
-        if not np.isnan(r.estimate):  # also when not identified: the leads show the diverging trends
+        if not np.isnan(r.est):  # also when not identified: the leads show the diverging trends
             es = event_study(t_rows, c_rows, pre, post, alpha=alpha)
     elif design == "before_after":
         rows1 = panel[in_t & per.isin(post)]
         rows0 = panel[in_t & per.isin(pre)]
         res = _compare(k.kind, rows1, rows0, alpha, ordinal, override)
-        if np.isnan(res["estimate"]):
+        if np.isnan(res["est"]):
             identified, reason = False, res.get("note") or "insufficient data"
         # (1) trend over the pre window
         tt = trend_test(panel[in_t & per.isin(pre)])
         check = "pre-period trend (slope per period)"
-        check_est, check_p = tt["slope"], tt["p"]
+        check_est, check_p = tt["slope"], tt["pvalue"]
         # (2) placebo in time: the same comparison between the pre window and the window before it
         fake_pre = list(range(pre[0] - len(pre), pre[0])) if pre else []
         ptime = None
@@ -466,25 +449,25 @@ def _evaluate_row(case, s, kpi, design, win, panel, target, control, alpha, data
                 pyear = _compare(k.kind, panel[in_t & per.isin(y_post)], panel[in_t & per.isin(y_pre)], alpha,
                                  ordinal, override)
         if identified:
-            if not np.isnan(tt["p"]) and tt["p"] < pa:
+            if not np.isnan(tt["pvalue"]) and tt["pvalue"] < pa:
                 identified = False
-                reason = (f"pre-existing trend: {k.en} was already changing by {_fmt_check(kpi, tt['slope'])} per "
-                          f"{case.period} before the start (p = {tt['p']:.3g}); a before/after difference mixes "
+                reason = (f"pre-existing trend: {k.en} was already changing by {k.format(tt['slope'])} per "
+                          f"{case.period} before the start ({format_p(tt['pvalue'], prefix=True)}); a before/after difference mixes "
                           "that trend with the strategy")
-            elif ptime is not None and not np.isnan(ptime["p"]) and ptime["p"] < pa:
+            elif ptime is not None and not np.isnan(ptime["pvalue"]) and ptime["pvalue"] < pa:
                 identified = False
                 check = "placebo: the same comparison one window earlier"
-                check_est, check_p = ptime["estimate"], ptime["p"]
+                check_est, check_p = ptime["est"], ptime["pvalue"]
                 reason = (f"pre-existing change: before the start {k.en} already moved by "
-                          f"{_fmt_check(kpi, ptime['estimate'])} between two windows of the same length "
-                          f"(p = {ptime['p']:.3g}); the before/after change need not be the strategy's")
-            elif pyear is not None and not np.isnan(pyear["p"]) and pyear["p"] < pa:
+                          f"{k.format(ptime['est'])} between two windows of the same length "
+                          f"({format_p(ptime['pvalue'], prefix=True)}); the before/after change need not be the strategy's")
+            elif pyear is not None and not np.isnan(pyear["pvalue"]) and pyear["pvalue"] < pa:
                 identified = False
                 check = "placebo: same calendar windows one year earlier"
-                check_est, check_p = pyear["estimate"], pyear["p"]
+                check_est, check_p = pyear["est"], pyear["pvalue"]
                 reason = (f"seasonal or other change: the same calendar windows one year earlier already differ by "
-                          f"{_fmt_check(kpi, pyear['estimate'])} (p = {pyear['p']:.3g})")
-            elif np.isnan(tt["p"]) and ptime is None and pyear is None:
+                          f"{k.format(pyear['est'])} ({format_p(pyear['pvalue'], prefix=True)})")
+            elif np.isnan(tt["pvalue"]) and ptime is None and pyear is None:
                 identified = False
                 reason = (f"cannot check for a trend: only {tt['periods']} pre-periods and no earlier data; "
                           "use a control group")
@@ -496,19 +479,19 @@ def _evaluate_row(case, s, kpi, design, win, panel, target, control, alpha, data
         rows1 = panel[in_t & per.isin(post)]
         rows0 = panel[in_c & per.isin(post)]
         res = _compare(k.kind, rows1, rows0, alpha, ordinal, override)
-        if np.isnan(res["estimate"]):
+        if np.isnan(res["est"]):
             identified, reason = False, res.get("note") or "insufficient data"
         bal = _compare(k.kind, panel[in_t & per.isin(pre)], panel[in_c & per.isin(pre)], alpha, ordinal, override) \
             if pre else None
         if design == "treated_control":
             check = "pre-period balance (exposed - control before the start)"
             if bal is not None:
-                check_est, check_p = bal["estimate"], bal["p"]
-            if identified and bal is not None and not np.isnan(bal["p"]) and bal["p"] < pa:
+                check_est, check_p = bal["est"], bal["pvalue"]
+            if identified and bal is not None and not np.isnan(bal["pvalue"]) and bal["pvalue"] < pa:
                 identified = False
                 reason = (f"groups not comparable: before the start the exposed customers' {k.en} already differed "
-                          f"by {_fmt_check(kpi, bal['estimate'])} (p = {bal['p']:.3g}); use did")
-            elif bal is None or np.isnan(bal.get("p", np.nan)):
+                          f"by {k.format(bal['est'])} ({format_p(bal['pvalue'], prefix=True)}); use did")
+            elif bal is None or np.isnan(bal.get("pvalue", np.nan)):
                 notes.append("balance before the start not checkable")
         else:
             if s.allocation is not None:
@@ -518,23 +501,22 @@ def _evaluate_row(case, s, kpi, design, win, panel, target, control, alpha, data
                 if identified and p_srm < 0.001:
                     identified = False
                     reason = (f"sample ratio mismatch: {len(target):,} vs {len(control):,} customers for a planned "
-                              f"{s.allocation:.0%} allocation (p = {p_srm:.2g}); the randomization failed")
+                              f"{s.allocation:.0%} allocation ({format_p(p_srm, prefix=True)}); the randomization failed")
             elif bal is not None:
-                check, check_est, check_p = "pre-period difference (informational)", bal["estimate"], bal["p"]
-            if bal is not None and not np.isnan(bal.get("p", np.nan)) and bal["p"] < pa:
-                notes.append(f"arms differed before the start by {_fmt_check(kpi, bal['estimate'])} "
-                             f"(p = {bal['p']:.3g}); chance or a flawed randomization")
+                check, check_est, check_p = "pre-period difference (informational)", bal["est"], bal["pvalue"]
+            if bal is not None and not np.isnan(bal.get("pvalue", np.nan)) and bal["pvalue"] < pa:
+                notes.append(f"arms differed before the start by {k.format(bal['est'])} "
+                             f"({format_p(bal['pvalue'], prefix=True)}); chance or a flawed randomization")
     if res.get("note") and res["note"] != reason:
         notes.append(res["note"])
     if res.get("reason") and (res["test"].startswith("Mann") or min(res.get("n1", 0), res.get("n0", 0)) < 30):
         notes.append(f"test chosen: {res['reason']}")
-    row.update(test=res["test"], n_treated=int(res.get("n1", 0)), n_comparison=int(res.get("n0", 0)),
-               baseline=res["baseline"], value=res["value"], estimate=res["estimate"], ci_low=res["ci_low"],
-               ci_high=res["ci_high"], lift=res["lift"], effect_size=res["effect_size"],
-               effect_size_type=res["effect_size_type"], es_ci_low=res["es_ci_low"], es_ci_high=res["es_ci_high"],
-               statistic=res["statistic"], p=res["p"], identified=bool(identified), check=check,
-               check_estimate=check_est, check_p=check_p,
-               note="; ".join(([reason] if reason else []) + notes))
+    row.update({"test": res["test"], "n_treated": int(res.get("n1", 0)), "n_comparison": int(res.get("n0", 0)),
+                **{c: res[c] for c in ("baseline", "value", "est", "ci.lower", "ci.upper", "lift", "effect_size",
+                                       "effect_size_type", "effect_size.ci.lower", "effect_size.ci.upper",
+                                       "statistic", "pvalue")},
+                "identified": bool(identified), "check": check, "check.est": check_est, "check.pvalue": check_p,
+                "note": "; ".join(([reason] if reason else []) + notes)})
     if es is not None and len(es):
         es = es.assign(strategy=s.id, kpi=kpi, period_start=[_periods.start(p, case.period).date() for p in es["period"]])
     return row, es
@@ -544,27 +526,27 @@ def _adjust(table: pd.DataFrame, alpha: float, method: str) -> pd.DataFrame:
     import pingouin as pg
 
     t = table.copy()
-    t["p_adj"] = np.nan
+    t["pvalue.adj"] = np.nan
     for design, idx in t.groupby("design").groups.items():
         sub = t.loc[idx]
-        ok = sub["identified"] & sub["p"].notna()
+        ok = sub["identified"] & sub["pvalue"].notna()
         if not ok.any():
             continue
-        ps = sub.loc[ok, "p"].to_numpy(dtype=float)
+        ps = sub.loc[ok, "pvalue"].to_numpy(dtype=float)
         if method == "none":
             adj = ps
         else:
             _, adj = pg.multicomp(ps, alpha=alpha, method=method)
-        t.loc[sub.index[ok], "p_adj"] = np.asarray(adj, dtype=float)
+        t.loc[sub.index[ok], "pvalue.adj"] = np.asarray(adj, dtype=float)
     return t
 
 
 def _verdict(r, alpha: float) -> str:
-    if not r["identified"] or pd.isna(r["estimate"]):
+    if not r["identified"] or pd.isna(r["est"]):
         return "not identified"
-    if pd.isna(r["p_adj"]) or r["p_adj"] >= alpha or r["estimate"] == 0:
+    if pd.isna(r["pvalue.adj"]) or r["pvalue.adj"] >= alpha or r["est"] == 0:
         return "no evidence"
-    good = np.sign(r["estimate"]) == KPIS[r["kpi"]].direction
+    good = np.sign(r["est"]) == KPIS[r["kpi"]].direction
     return "worked" if good else "harmful"
 
 
@@ -650,9 +632,11 @@ def evaluate_case(case, *, data=None, seed: int | None = None, customers: int | 
             table[c] = np.nan
     table = _adjust(table, alpha, CORRECTIONS[corr])
     table["verdict"] = [_verdict(r, alpha) for _, r in table.iterrows()]
-    table = table[RESULT_COLUMNS]
-    es_cols = ["strategy", "kpi", "period", "period_start", "rel", "estimate", "ci_low", "ci_high"]
+    table = table[RESULT_COLUMNS].copy()
+    table.attrs.update({"ci.level": 1 - alpha, "p.adjust": corr})
+    es_cols = ["strategy", "kpi", "period", "period_start", "rel", "est", "ci.lower", "ci.upper"]
     event = pd.concat(studies, ignore_index=True)[es_cols] if studies else pd.DataFrame(columns=es_cols)
+    event.attrs["ci.level"] = 1 - alpha
     settings = dict(alpha=alpha, correction=corr, pretrend_alpha=case.pretrend_alpha,
                     seed=(sim.spec.seed if sim is not None else None),
                     customers=(sim.spec.customers if sim is not None else len(data.customers)),

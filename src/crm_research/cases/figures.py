@@ -38,15 +38,6 @@ def _sns():
     return sns, matplotlib
 
 
-def _scale(kpi: str) -> float:
-    return 100.0 if KPIS[kpi].is_share else 1.0
-
-
-def _unit_label(kpi: str) -> str:
-    k = KPIS[kpi]
-    return {"share": "%", "CNY": "CNY", "points": "points", "visits": "visits", "minutes": "min"}.get(k.unit, "")
-
-
 def plot_kpi_framework(cases, *, lang: str = "en", height: float = 3.2):
     """Small multiples of the cases' KPI frameworks (stage x KPI; one panel per case).
 
@@ -117,7 +108,7 @@ def plot_kpi_series(ev, *, strategies: Sequence[str] | None = None, col_wrap: in
         return None
     names = {st.id: st.name.get("en", st.id) for st in ev.case.strategies}
     s["panel"] = [f"{names.get(a, a)}\n{KPIS[k].en}" for a, k in zip(s["strategy"], s["kpi"])]
-    s["value_plot"] = s["value"] * [_scale(k) for k in s["kpi"]]
+    s["value_plot"] = s["value"] * [KPIS[k].scale for k in s["kpi"]]
     order = list(dict.fromkeys(s["panel"]))
     g = sns.relplot(data=s, x="period_start", y="value_plot", hue="group", col="panel", col_order=order,
                     col_wrap=min(col_wrap, len(order)), kind="line", height=height, aspect=1.5,
@@ -134,7 +125,7 @@ def plot_kpi_series(ev, *, strategies: Sequence[str] | None = None, col_wrap: in
             ax.axvspan(pd.Timestamp(r["pre_start"]), pd.Timestamp(r["pre_end"]), color="#edf2f7", zorder=0)
         if pd.notna(r["post_start"]):
             ax.axvspan(pd.Timestamp(r["post_start"]), pd.Timestamp(r["post_end"]), color="#e2e8f0", zorder=0)
-        ax.set_ylabel(_unit_label(kpi))
+        ax.set_ylabel(KPIS[kpi].unit_label)
     g.set_titles("{col_name}", size=9)
     g.set_xlabels("")
     for ax in g.axes.flat:
@@ -194,14 +185,14 @@ def plot_effects(obj, *, scale: str = "estimate", designs: Sequence[str] | None 
                         for n, d in zip(t["strategy_name"], t["design"])])
     if scale == "relative":
         base = t["baseline"].where(t["baseline"] != 0)
-        t = t.assign(x=t["estimate"] / base * 100, lo=t["ci_low"] / base * 100, hi=t["ci_high"] / base * 100,
+        t = t.assign(x=t["est"] / base * 100, lo=t["ci.lower"] / base * 100, hi=t["ci.upper"] / base * 100,
                      panel=[_title(x) for x in t["case_title"]], label=[f"{l}: {KPIS[k].en}" for l, k in zip(t["label"], t["kpi"])])
         xlabel = {p: "effect relative to baseline (%)" for p in t["panel"]}
     else:
-        sc = np.array([_scale(k) for k in t["kpi"]])
-        t = t.assign(x=t["estimate"] * sc, lo=t["ci_low"] * sc, hi=t["ci_high"] * sc,
+        sc = np.array([KPIS[k].scale for k in t["kpi"]])
+        t = t.assign(x=t["est"] * sc, lo=t["ci.lower"] * sc, hi=t["ci.upper"] * sc,
                      panel=[KPIS[k].en for k in t["kpi"]])
-        xlabel = {KPIS[k].en: ("percentage points" if KPIS[k].is_share else _unit_label(k)) for k in t["kpi"]}
+        xlabel = {KPIS[k].en: ("percentage points" if KPIS[k].is_share else KPIS[k].unit_label) for k in t["kpi"]}
     panels = list(dict.fromkeys(t["panel"]))
     ncol = min(col_wrap, len(panels))
     nrow = math.ceil(len(panels) / ncol)
@@ -244,8 +235,8 @@ def plot_event_study(ev, *, col_wrap: int = 3, height: float = 2.4):
         return None
     names = {s.id: s.name.get("en", s.id) for s in ev.case.strategies}
     es["panel"] = [f"{names.get(a, a)}\n{KPIS[k].en}" for a, k in zip(es["strategy"], es["kpi"])]
-    sc = np.array([_scale(k) for k in es["kpi"]])
-    es["y"], es["lo"], es["hi"] = es["estimate"] * sc, es["ci_low"] * sc, es["ci_high"] * sc
+    sc = np.array([KPIS[k].scale for k in es["kpi"]])
+    es["y"], es["lo"], es["hi"] = es["est"] * sc, es["ci.lower"] * sc, es["ci.upper"] * sc
     order = list(dict.fromkeys(es["panel"]))
     g = sns.FacetGrid(es, col="panel", col_order=order, col_wrap=min(col_wrap, len(order)), height=height,
                       aspect=1.5, sharey=False)

@@ -22,6 +22,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from ..reporting.format import format_number
+
+UNIT_LABELS = {"share": "%", "CNY": "CNY", "points": "points", "visits": "visits", "minutes": "min"}
+
 
 @dataclass(frozen=True)
 class KPI:
@@ -64,11 +68,61 @@ class KPI:
 
     @property
     def label(self) -> str:
+        """English and Chinese name: ``retention rate (留存率)``."""
         return f"{self.en} ({self.zh})"
 
     @property
     def is_share(self) -> bool:
+        """A rate or share (shown in percent, differences in percentage points)."""
         return self.kind in ("rate", "ratio")
+
+    @property
+    def scale(self) -> float:
+        """Factor from the KPI's own scale to the one shown: 100 for shares (percent), else 1."""
+        return 100.0 if self.is_share else 1.0
+
+    @property
+    def unit_label(self) -> str:
+        """Unit of a level as shown: ``%``, ``CNY``, ``points``, ``visits``, ``min``."""
+        return UNIT_LABELS.get(self.unit, "")
+
+    @property
+    def difference_unit(self) -> str:
+        """Unit of a difference as shown: ``pp`` (percentage points) for shares, else :attr:`unit_label`."""
+        return "pp" if self.is_share else self.unit_label
+
+    def format(self, x: float, *, signed: bool = True, decimals: int = 2) -> str:
+        """A difference (``signed``) or a level of this KPI as text with its unit.
+
+        Parameters
+        ----------
+        x : float
+            On the KPI's own scale (shares as fractions).
+        signed : bool
+            A difference: leading ``+`` and percentage points for shares. Otherwise a level
+            (percent for shares).
+        decimals : int
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> KPIS["retention_rate"].format(0.0123)
+        '+1.23 pp'
+        >>> KPIS["retention_rate"].format(0.55, signed=False)
+        '55.00%'
+        >>> KPIS["average_order_value"].format(-12.345)
+        '−12.35 CNY'
+        """
+        text = format_number(x * self.scale, decimals)
+        if signed and x * self.scale > 0 and text.strip("0.,") != "":
+            text = "+" + text
+        if self.is_share:
+            return text + (" pp" if signed else "%")
+        unit = self.unit_label
+        return text + (f" {unit}" if unit else "")
 
 
 KPIS: dict[str, KPI] = {k.id: k for k in (
