@@ -1,16 +1,18 @@
 # crm-research: two commands do everything on a fresh machine with Python 3.11.
 #   make demo   create .venv, install, register the Jupyter kernel, run the demo job -> reports/
-#   make test   create .venv (if needed), install, run the whole test suite
+#   make test   create .venv (if needed), install, run the whole test suite (tests/ + doctests)
+#   make test-fast   the same without tests marked slow (notebook executions), for development
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 KERNEL := crm-research
 
-.PHONY: all env demo test bench clean help
+.PHONY: all env demo test test-fast bench clean help
 
 help:
 	@echo "make demo   - set up .venv and run the demo job (writes reports/)"
-	@echo "make test   - set up .venv and run the test suite"
+	@echo "make test   - set up .venv and run the whole test suite and the docstring examples (what CI runs)"
+	@echo "make test-fast - the same without the tests marked slow (notebook executions, batches)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make clean  - remove .venv and generated reports"
 
@@ -31,6 +33,9 @@ demo: env
 
 test: env
 	$(BIN)/python -m pytest
+
+test-fast: env
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: env
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -10,7 +10,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "lavaan"
@@ -43,15 +42,3 @@ def clean_responses(inst, n: int) -> pd.DataFrame:
                  purchase_frequency=1 + (i + 1) % 4, duration_sec=300 + 10 * i)
         rows.append(r)
     return pd.DataFrame(rows)
-
-
-def sem_available() -> bool:
-    """Whether crm_research.sem.fit can be imported (tests through it are skipped otherwise)."""
-    try:
-        from crm_research import sem
-        return callable(getattr(sem, "fit", None))
-    except Exception:
-        return False
-
-
-needs_sem = pytest.mark.skipif(not sem_available(), reason="crm_research.sem.fit not available yet")

@@ -60,6 +60,7 @@ def by_run(result):
     return {r["run"]: r for r in result.records}
 
 
+@pytest.mark.slow
 def test_statuses_and_exit_code(batch):
     _, _, out, result = batch
     recs = by_run(result)
@@ -73,6 +74,7 @@ def test_statuses_and_exit_code(batch):
     assert not (out / ".work").exists()
 
 
+@pytest.mark.slow
 def test_failed_run_keeps_partial_notebook_and_names_cell_and_line(batch):
     _, _, out, result = batch
     err = by_run(result)["broken"]["error"]
@@ -87,6 +89,7 @@ def test_failed_run_keeps_partial_notebook_and_names_cell_and_line(batch):
     assert "Executing Cell" in log and "boom on purpose" in log
 
 
+@pytest.mark.slow
 def test_injection_values_arrive_as_data(batch):
     root, _, out, result = batch
     recs = {r["key"]: r["value"] for r in by_run(result)["injection"]["results"]}
@@ -97,6 +100,7 @@ def test_injection_values_arrive_as_data(batch):
     assert (out / "runs" / "injection" / "echo.txt").read_text(encoding="utf-8") == NASTY  # files it wrote move along
 
 
+@pytest.mark.slow
 def test_personal_data_is_never_published(batch):
     _, _, out, result = batch
     rec = by_run(result)["leaky"]
@@ -109,6 +113,7 @@ def test_personal_data_is_never_published(batch):
             assert PHONE not in text and EMAIL not in text, p
 
 
+@pytest.mark.slow
 def test_reports_hide_code_and_link_back(batch):
     _, _, out, _ = batch
     html = (out / "runs" / "echo-n2" / "echo-n2.html").read_text(encoding="utf-8")
@@ -117,6 +122,7 @@ def test_reports_hide_code_and_link_back(batch):
     assert "<!DOCTYPE html>" in html and "Echo notebook" in html
 
 
+@pytest.mark.slow
 def test_index_lists_every_run(batch):
     _, _, out, result = batch
     html = (out / "index.html").read_text(encoding="utf-8")
@@ -129,6 +135,7 @@ def test_index_lists_every_run(batch):
     assert "boom on purpose" in html and "n × scale" in html and "results.parquet" in html
 
 
+@pytest.mark.slow
 def test_results_table_is_tidy(batch):
     _, _, out, _ = batch
     df = pd.read_csv(out / "results.csv")
@@ -142,6 +149,7 @@ def test_results_table_is_tidy(batch):
     assert pq.shape == df.shape and str(pq["n"].dtype) == "Int64"
 
 
+@pytest.mark.slow
 def test_manifest_and_provenance(batch):
     root, _, out, _ = batch
     man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -158,6 +166,7 @@ def test_manifest_and_provenance(batch):
     assert socket.gethostname() not in json.dumps(man)
 
 
+@pytest.mark.slow
 def test_fresh_kernels_give_the_same_results_as_warm_ones(batch, tmp_path):
     _, cfg, _, warm = batch
     cold = run_batch(cfg, out=tmp_path / "cold", workers=1, progress=False, warm=False,
@@ -167,6 +176,7 @@ def test_fresh_kernels_give_the_same_results_as_warm_ones(batch, tmp_path):
         assert "fresh process" in (tmp_path / "cold" / "runs" / name / f"{name}.log").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_rerun_skips_unchanged_reruns_changed_and_never_overwrites_good_output(batch, tmp_path):
     src_root, _, _, first = batch
     root = tmp_path / "proj"
@@ -211,6 +221,7 @@ def test_rerun_skips_unchanged_reruns_changed_and_never_overwrites_good_output(b
     assert by_run(forced)["echo-n1"]["action"] == "ran"
 
 
+@pytest.mark.slow
 def test_resume_after_killed_batch(tmp_path):
     markers = []
     runs = []
@@ -245,6 +256,7 @@ def test_resume_after_killed_batch(tmp_path):
     assert not (out / ".work").exists()
 
 
+@pytest.mark.slow
 def test_timeout_and_dead_kernel_fail_cleanly_and_expected_failures_are_labelled(tmp_path):
     cfg = make_project(tmp_path, [
         {"notebook": "sleepy.ipynb", "name": "slow", "parameters": {"seconds": 30.0}, "expect": "failure"},

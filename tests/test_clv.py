@@ -56,21 +56,15 @@ def gg(cdnow):
 def lifetimes():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            import lifetimes as lt
-            from lifetimes import datasets  # noqa: F401  (imports pkg_resources)
-        except Exception as e:  # pragma: no cover - depends on the environment
-            pytest.skip(f"lifetimes does not import here: {e}")
+        import lifetimes as lt
+        from lifetimes import datasets  # noqa: F401  (imports pkg_resources)
     return lt
 
 
 def lifetimes_file(name: str) -> Path:
     from crm_research.clv import cdnow_sample_path
 
-    try:
-        p = cdnow_sample_path().parent / name
-    except DataFileError:
-        pytest.skip("lifetimes not installed")
+    p = cdnow_sample_path().parent / name
     if not p.exists():
         pytest.skip(f"{name} not shipped by this lifetimes version")
     return p

@@ -123,6 +123,7 @@ def test_finds_the_simulated_difference_in_h1(tmp_path):
     assert "highest level of invariance the data support is **" in text
 
 
+@pytest.mark.slow
 def test_bad_group_column_stops_with_a_clear_error(tmp_path):
     import papermill as pm
 

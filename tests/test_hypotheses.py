@@ -14,7 +14,7 @@ from crm_research import hypotheses as H
 from crm_research.errors import InstrumentError, ModelError
 from crm_research.instruments import Hypothesis
 
-from _helpers import REF, lav_row, lavaan_result, needs_sem, sem_available
+from _helpers import REF, lav_row, lavaan_result
 
 
 # --------------------------------------------------------------------------- hypothesis table
@@ -164,7 +164,6 @@ def test_compare_models_warns_on_different_variables():
 
 
 # --------------------------------------------------------------------------- through sem.fit
-@needs_sem
 def test_test_hypotheses_ops_model(inst):
     data = pd.read_csv(REF / "seed_survey_a.csv")
     t = H.test_hypotheses(data, inst, "ops")
@@ -205,12 +204,6 @@ def test_multi_group_estimates_are_refused():
         H.hypothesis_table(lavaan_result("hs_mg_config"), [Hypothesis("H1", "textual", "visual")])
 
 
-def _sem_bootstrap_available() -> bool:
-    import importlib.util
-    return sem_available() and importlib.util.find_spec("crm_research.sem.bootstrap") is not None
-
-
-@pytest.mark.skipif(not _sem_bootstrap_available(), reason="sem bootstrap not available yet")
 def test_test_hypotheses_with_bootstrap_is_reproducible(inst):
     data = pd.read_csv(REF / "seed_survey_a.csv")
     a = H.test_hypotheses(data, inst, "ops", bootstrap=200, seed=11)
@@ -249,7 +242,6 @@ def _lavaan(name):
     return res
 
 
-@needs_sem
 @pytest.mark.parametrize("reliability, ref", [(None, "hs_si_zero"), (0.8, "hs_si_rel80")])
 def test_model_with_single_item_outcome_matches_lavaan(abil, hs, reliability, ref):
     """Model "direct" is hs_si_zero.lav / hs_si_rel80.lav: the instrument writes the same fixed
@@ -284,7 +276,6 @@ def test_model_with_single_item_outcome_matches_lavaan(abil, hs, reliability, re
     assert d["significant"] == (d["ci.lower"] > 0 or d["ci.upper"] < 0)
 
 
-@needs_sem
 def test_relative_effects_with_an_endogenous_predictor(abil, hs):
     """Model "both": SPD ~ VIS + TXT with TXT ~ VIS.  The := standardized paths use the implied
     variances through TXT and must equal the std.all the standardization computes."""
@@ -307,7 +298,6 @@ def test_relative_effects_with_an_endogenous_predictor(abil, hs):
     assert list(t.indirect.effect) == ["ind_VIS_SPD"]            # relative-effect helpers left out
 
 
-@needs_sem
 def test_no_multi_predictor_outcome_gives_plain_syntax_and_empty_table(abil, hs):
     from crm_research import instruments
 
@@ -320,7 +310,6 @@ def test_no_multi_predictor_outcome_gives_plain_syntax_and_empty_table(abil, hs)
     assert H.relative_effects(lavaan_result("hs_cfa")).empty
 
 
-@needs_sem
 def test_mediated_model_is_compared_with_its_partial_alternative(abil, hs):
     t = H.test_model(hs, abil, "mediated", missing="listwise")
     both = H.test_model(hs, abil, "both", missing="listwise")
@@ -333,7 +322,6 @@ def test_mediated_model_is_compared_with_its_partial_alternative(abil, hs):
     assert "Mediation" in t.summary() and t.mediation.iloc[0].path == "VIS \u2192 TXT \u2192 SPD"
 
 
-@needs_sem
 def test_alone_vs_together_refits_one_model_per_predictor(abil, hs):
     from crm_research import sem
 
@@ -358,7 +346,6 @@ def test_alone_vs_together_refits_one_model_per_predictor(abil, hs):
     assert H.alone_vs_together(hs, abil, H.test_model(hs, abil, "textual", missing="listwise")).empty
 
 
-@needs_sem
 def test_missing_ml_uses_every_respondent_listwise_only_complete_ones(abil):
     d = pd.read_csv(REF / "hs_missing.csv")
     items = [f"x{i}" for i in range(1, 8)]
@@ -372,7 +359,6 @@ def test_missing_ml_uses_every_respondent_listwise_only_complete_ones(abil):
     assert ml.hypotheses.loc[0, "est"] != pytest.approx(lw.hypotheses.loc[0, "est"], abs=1e-4)
 
 
-@needs_sem
 def test_fiml_bootstrap_through_test_model(abil):
     d = pd.read_csv(REF / "hs_missing.csv")
     a = H.test_model(d, abil, "direct", missing="ml", bootstrap=60, seed=4)
@@ -417,7 +403,6 @@ def test_compare_with_population_implied_betas():
     assert out.loc[("A", "=~", "a1"), "difference"] == pytest.approx(-0.05)
 
 
-@needs_sem
 def test_instrument_single_item_outcome_by_fiml_matches_lavaan():
     """The bundled instrument with LOY measured by LOY1 alone (reliability .80), model "ops",
     on eco_missing.csv by FIML: test_model fits what lavaan fitted for eco_si_fiml.ml.json
@@ -447,7 +432,6 @@ def test_instrument_single_item_outcome_by_fiml_matches_lavaan():
     assert t.results["model"].fit_measures["chisq"] == pytest.approx(ref["fit_measures"]["chisq"], abs=1e-3)
 
 
-@needs_sem
 def test_full_vs_partial_mediation_by_fiml_matches_lavaan_lrt():
     """test_model's comparison of the single-item FIML model with its partial alternative is
     lavaan's lavTestLRT of eco_si_fiml vs eco_si_fiml_partial (lrt_eco_si_fiml.json)."""

@@ -96,6 +96,7 @@ def test_committed_notebook_is_clean_and_parameterized(name):
 
 
 # --------------------------------------------------------------------------- 07 KPI framework
+@pytest.mark.slow
 def test_kpi_notebook_on_simulated_platform(tmp_path, monkeypatch):
     nb, rec = _run(KPI_NB, tmp_path, monkeypatch, n_customers=600, seed=11)
     _check_common(nb)
@@ -114,6 +115,7 @@ def test_kpi_notebook_on_simulated_platform(tmp_path, monkeypatch):
     assert text.count("image/png") >= 5                                         # heatmap, repurchase, activity, RFM, stages
 
 
+@pytest.mark.slow
 def test_kpi_notebook_on_user_files_matches_hand_computation(tmp_path, monkeypatch):
     from crm_research.simulate import simulate_transactions
 
@@ -150,6 +152,7 @@ def test_kpi_notebook_on_user_files_matches_hand_computation(tmp_path, monkeypat
     assert "orders.csv" in text and "sha256" in text                            # provenance names the inputs
 
 
+@pytest.mark.slow
 def test_kpi_notebook_stops_on_a_bad_orders_file(tmp_path, monkeypatch):
     import papermill as pm
 
@@ -163,6 +166,7 @@ def test_kpi_notebook_stops_on_a_bad_orders_file(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- 08 CLV
+@pytest.mark.slow
 def test_clv_notebook_replicates_cdnow_and_runs_the_synthetic_platform(tmp_path, monkeypatch):
     nb, rec = _run(CLV_NB, tmp_path, monkeypatch, synthetic=True, n_customers=1000, seed=7)
     _check_common(nb)
@@ -181,6 +185,7 @@ def test_clv_notebook_replicates_cdnow_and_runs_the_synthetic_platform(tmp_path,
     assert text.count("image/png") >= 4
 
 
+@pytest.mark.slow
 def test_clv_notebook_on_an_orders_csv_reaches_the_published_estimates(tmp_path, monkeypatch):
     from crm_research import clv
 

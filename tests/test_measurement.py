@@ -14,7 +14,7 @@ from crm_research import instruments
 from crm_research import measurement as m
 from crm_research.errors import ConfigError, DataFileError, ModelError
 
-from _helpers import INSTRUMENT, REF, lav_row, lavaan_result, needs_sem
+from _helpers import INSTRUMENT, REF, lav_row, lavaan_result
 
 
 @pytest.fixture(scope="module")
@@ -371,7 +371,6 @@ def test_negative_loading_warns_about_reverse_keying(survey, inst):
 
 
 # --------------------------------------------------------------------------- through sem.fit
-@needs_sem
 def test_assess_measurement_fits_from_instrument(survey, inst):
     rep = m.assess_measurement(survey, inst, constructs=["OPS", "SAT", "LOY"])
     assert {"first_order", "higher_order", "omega:PF"} <= set(rep.results)
@@ -387,7 +386,6 @@ def test_assess_measurement_fits_from_instrument(survey, inst):
     assert rep.fit.loc["first-order CFA", "df"] == 120   # 18 items: 171 moments - 51 parameters
 
 
-@needs_sem
 def test_harman_single_factor_cfa_comparison(survey, inst):
     rep = m.assess_measurement(survey, inst, constructs=["SAT", "LOY"], omega=None, harman_cfa=True)
     h = rep.harman
@@ -396,7 +394,6 @@ def test_harman_single_factor_cfa_comparison(survey, inst):
     assert h.comparison.pvalue < 0.001   # SAT and LOY are distinct factors in the simulation
 
 
-@needs_sem
 def test_congeneric_omega_equals_closed_form_of_just_identified_model(survey, inst):
     rep = m.assess_measurement(survey, inst, constructs=["CS", "SAT"], harman=None)
     for c in ("CS", "SAT"):
@@ -409,7 +406,6 @@ def test_congeneric_omega_equals_closed_form_of_just_identified_model(survey, in
         assert rep.reliability.set_index("construct").loc[c, "omega"] == pytest.approx(expected, abs=1e-5)
 
 
-@needs_sem
 def test_assess_measurement_is_deterministic(survey, inst):
     a = m.assess_measurement(survey, inst, constructs=["CRM"], harman=None)
     b = m.assess_measurement(survey, inst, constructs=["CRM"], harman=None)
@@ -434,7 +430,6 @@ def _with_reliability(inst, cid, r):
 _LAV = {"visual": "VIS", "textual": "TXT", "speed": "SPD"}
 
 
-@needs_sem
 @pytest.mark.parametrize("reliability, ref", [(None, "hs_si_zero"), (0.8, "hs_si_rel80")])
 def test_single_item_construct_in_the_measurement_tables(abil, reliability, ref):
     hs = pd.read_csv(REF / "HolzingerSwineford1939.csv")
@@ -482,7 +477,6 @@ def test_single_item_construct_in_the_measurement_tables(abil, reliability, ref)
     assert rep.harman.comparison is not None and rep.harman.comparison.df_diff == 3
 
 
-@needs_sem
 def test_single_item_measurement_with_fiml(abil):
     d = pd.read_csv(REF / "hs_missing.csv")
     items = ["x1", "x2", "x3", "x4", "x5", "x6", "x7"]

@@ -51,3 +51,39 @@ def test_cli_help_is_fast_and_lists_commands():
             "print(','.join(heavy))")
     heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert heavy == "", f"building the CLI parser imported heavy modules: {heavy}"
+
+
+def test_module_level_imports_are_required_dependencies():
+    """Every module imports at module level only the standard library and required
+    dependencies, so --doctest-modules can collect the whole package without skips."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = {_split(r)[0].split("[")[0] for r in py["dependencies"]}
+    dists = packages_distributions()
+    bad = []
+    for path in sorted((ROOT / "src" / "crm_research").rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("__future__", "crm_research"):
+                    continue
+                owners = {d.lower().replace("_", "-") for d in dists.get(top, [])}
+                if not owners & required:
+                    bad.append(f"{path.relative_to(ROOT)}: {name} ({sorted(owners) or 'not installed'})")
+    assert not bad, "module-level imports outside the required dependencies:\n" + "\n".join(bad)
+
+
+def test_pytest_runs_doctests_and_make_test_fast_deselects_slow():
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "--doctest-modules" in cfg["addopts"].split()
+    assert cfg["testpaths"] == ["tests", "src/crm_research"]
+    assert any(m.startswith("slow:") for m in cfg["markers"])
+    make = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test-fast: env\n\t\$\(BIN\)/python -m pytest -m \"not slow\"$", make, re.M)
+    assert re.search(r"^test: env\n\t\$\(BIN\)/python -m pytest$", make, re.M)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "make test-fast" in readme
