@@ -184,7 +184,37 @@ def hypothesis_table(result: Any, hypotheses: "Instrument | Iterable[Hypothesis]
 
 
 def format_hypothesis_table(table: pd.DataFrame, digits: int = 2, ci_level: float = 0.95) -> pd.DataFrame:
-    """APA-style version of :func:`hypothesis_table` output (strings; check marks)."""
+    """APA-style version of :func:`hypothesis_table` output (strings; check marks).
+
+    A display table: its column labels (``β``, ``B``, ``SE``, ``p``, ``95% CI``) are for
+    print, the numbers are formatted by :mod:`crm_research.reporting.format`.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`hypothesis_table` output.
+    digits : int
+        Decimals of the coefficients.
+    ci_level : float
+        Confidence level named in the CI column's label.
+
+    Returns
+    -------
+    DataFrame
+        ``Hypothesis, Path, Expected, β, B, SE, z, p, <level>% CI, Supported`` (strings).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(hs, inst, "mediated")
+    >>> format_hypothesis_table(t.hypotheses)[["Hypothesis", "β", "p", "Supported"]]
+      Hypothesis    β       p Supported
+    0         Ha  .46  < .001     Yes ✓
+    1         Hc  .16    .010     Yes ✓
+    """
     return pd.DataFrame({
         "Hypothesis": table.hypothesis, "Path": table.path, "Expected": table.expected,
         "\u03b2": [format_number(x, digits, bounded=True) for x in table["std.all"]],
@@ -249,6 +279,13 @@ def indirect_effects(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     """The defined parameters (``:=``) of a fitted model, classified (the standardized
     effects of :func:`relative_effects_syntax` are left to :func:`relative_effects`).
 
+    Parameters
+    ----------
+    result : SEMResult or estimates DataFrame
+        A fitted model with ``:=`` parameters.
+    alpha : float
+        Significance level when there is no CI.
+
     Returns
     -------
     DataFrame
@@ -258,6 +295,17 @@ def indirect_effects(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
         ``significant`` (the CI excludes 0; p < alpha when there is no CI) and ``ci``
         (how the interval was made, e.g. ``bootstrap percentile (R = 1000)`` or ``delta``);
         with a bootstrap also ``boot.perc.lower/upper`` and ``boot.bc.lower/upper``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(hs, inst, "mediated")
+    >>> indirect_effects(t.results["model"])[["effect", "kind", "path", "est", "significant"]].round(3)
+            effect      kind             path    est  significant
+    0  ind_VIS_SPD  indirect  VIS → TXT → SPD  0.087         True
     """
     est = estimates_of(result)
     est = est[~((est.op == ":=") & est.lhs.map(_is_relative_name))].reset_index(drop=True)
@@ -648,6 +696,24 @@ def relative_effects(result: Any) -> pd.DataFrame:
     """Standardized paths, their differences and standardized indirect effects of a model
     fitted with :func:`relative_effects_syntax`.
 
+    Parameters
+    ----------
+    result : SEMResult or estimates DataFrame
+        A model fitted with :func:`relative_effects_syntax` (as :func:`test_model` does).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(hs, inst, "direct")
+    >>> relative_effects(t.results["model"])[["effect", "kind", "est", "ci.lower", "ci.upper"]].round(3)
+                 effect             kind    est  ci.lower  ci.upper
+    0       std.SPD.VIS             path -0.005    -0.166     0.155
+    1       std.SPD.TXT             path  0.159     0.017     0.301
+    2  diff.SPD.VIS.TXT  path difference -0.165    -0.432     0.103
+
     Returns
     -------
     DataFrame
@@ -922,7 +988,26 @@ test_model.__test__ = False  # not a pytest test despite its name
 def test_hypotheses(data: pd.DataFrame, instrument: "Instrument", model: str | None = None, *,
                     bootstrap: int | None = None, seed: int | None = None, alpha: float = 0.05,
                     partial: bool = True, missing: str = "ml") -> HypothesisTest:
-    """Deprecated name of :func:`test_model` (same arguments, same result)."""
+    """Deprecated name of :func:`test_model` (same arguments, same result).
+
+    Parameters
+    ----------
+    data, instrument, model, bootstrap, seed, alpha, partial, missing :
+        As in :func:`test_model` (``bootstrap=None`` means 0).
+
+    Returns
+    -------
+    HypothesisTest
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> test_hypotheses(hs, inst, "textual").supported
+    {'Hc': True}
+    """
     return test_model(data, instrument, model, missing=missing, bootstrap=bootstrap or 0, seed=seed, alpha=alpha,
                       partial=partial)
 
@@ -1012,6 +1097,19 @@ def alone_vs_together(data: pd.DataFrame, instrument: "Instrument", fitted: Any,
 def r_squared(result: Any) -> dict[str, float]:
     """R² of every regression outcome: 1 minus its standardized residual variance.
 
+    Parameters
+    ----------
+    result : SEMResult or estimates DataFrame
+        With ``std.all``.
+
+    Returns
+    -------
+    dict
+        Outcome -> R², in order of the regressions.
+
+    Examples
+    --------
+    >>> import pandas as pd
     >>> est = pd.DataFrame({"lhs": ["Y", "Y"], "op": ["~", "~~"], "rhs": ["X", "Y"], "est": [.5, .75],
     ...                     "std.all": [.5, .75]})
     >>> r_squared(est)
@@ -1030,12 +1128,35 @@ def bootstrap_draws(result: Any, parameter: str) -> pd.Series:
     """Usable bootstrap replicates of one parameter (a ``:=`` name such as ``std.SAT.OPS``, or
     ``SAT~OPS``), e.g. to plot the bootstrap distribution of a difference.
 
+    Parameters
+    ----------
+    result : SEMResult
+        Fitted with a bootstrap.
+    parameter : str
+        A column of ``result.bootstrap.replicates``.
+
+    Returns
+    -------
+    Series
+        The replicates with status ``ok``.
+
     Raises
     ------
     ModelError
         The model was not bootstrapped.
     KeyError
         No such parameter (the message lists them).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(hs, inst, "direct", bootstrap=50, seed=1)
+    >>> draws = bootstrap_draws(t.results["model"], "diff.SPD.VIS.TXT")
+    >>> len(draws), bool(draws.std() > 0)
+    (50, True)
     """
     b = getattr(result, "bootstrap", None)
     if b is None:
