@@ -80,7 +80,24 @@ _SUBJECT_KEYS = {"kind", "name", "category"}
 # --------------------------------------------------------------------------- data model
 @dataclass(frozen=True)
 class Stage:
-    """A lifecycle stage with its dates (``end`` inclusive)."""
+    """A lifecycle stage with its dates (``end`` inclusive).
+
+    Parameters
+    ----------
+    stage : str
+        Stage id of :data:`~crm_research.cases.vocabulary.STAGES` (``growth``, ``maturity`` ...).
+    start, end : datetime.date
+        First and last day.
+    focus : dict
+        What the stage concentrates on, ``{zh, en}``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> st = Stage("maturity", dt.date(2020, 1, 1), dt.date(2021, 12, 31))
+    >>> st.zh, st.contains(dt.date(2021, 5, 1))
+    ('成熟期', True)
+    """
 
     stage: str
     start: _dt.date
@@ -89,15 +106,51 @@ class Stage:
 
     @property
     def zh(self) -> str:
+        """The stage's Chinese name."""
         return STAGES[self.stage][0]
 
     def contains(self, day: _dt.date) -> bool:
+        """Whether ``day`` falls in the stage (both ends included).
+
+        Parameters
+        ----------
+        day : datetime.date
+
+        Returns
+        -------
+        bool
+        """
         return self.start <= day <= self.end
 
 
 @dataclass(frozen=True)
 class Strategy:
-    """A strategy applied from ``start`` (and until ``end``, inclusive) to ``target`` customers."""
+    """A strategy applied from ``start`` (and until ``end``, inclusive) to ``target`` customers.
+
+    Built by :func:`load_case` from an entry of ``strategies:`` (the keys are documented in
+    the module docstring).
+
+    Parameters
+    ----------
+    id : str
+    name : dict
+        ``{zh, en}``.
+    start : datetime.date
+    kpis : tuple of str
+        KPI ids that judge the strategy.
+    design : str
+        Its own comparison design.
+    compare_designs : tuple of str
+        Further designs run for comparison.
+    stage, end, arm_column, target, control, window_pre, window_post, allocation, description, index
+        As in the case file; ``index`` is the position in ``strategies:`` (for messages).
+
+    Examples
+    --------
+    >>> s = load_case("r2_retention_strategies").strategies[0]
+    >>> s.id, s.designs, s.targets_all
+    ('personalized_recommendation', ('did', 'before_after'), False)
+    """
 
     id: str
     name: dict[str, str]
@@ -118,20 +171,50 @@ class Strategy:
 
     @property
     def targets_all(self) -> bool:
+        """The strategy reaches every customer (no control group)."""
         return self.target == ("all",)
 
     @property
     def designs(self) -> tuple[str, ...]:
+        """Its own design first, then the comparison designs."""
         return (self.design,) + tuple(d for d in self.compare_designs if d != self.design)
 
     @property
     def label(self) -> str:
+        """The English name (or the id)."""
         return self.name.get("en") or self.id
 
 
 @dataclass(frozen=True)
 class CaseDefinition:
-    """A validated case file. Build with :func:`load_case`."""
+    """A validated case file. Build with :func:`load_case`.
+
+    Parameters
+    ----------
+    path : Path
+        The case file.
+    id, title, subject, strategies, period, lifecycle, description, source, design, alpha, correction, pretrend_alpha, placebo
+        As in the case file (see the module docstring).
+    high_tiers, satisfaction_items, test_overrides
+        The ``kpi_options``.
+    data, columns
+        Data file paths per table and column maps (cases that read files), or None.
+    simulate : SimulationSpec or None
+        The validated ``simulate:`` block (simulated cases).
+    notes : dict
+    raw : dict
+        The parsed YAML.
+
+    Examples
+    --------
+    >>> case = load_case("r2_retention_strategies")
+    >>> case.kpis[:3], case.tables
+    (('click_through_rate', 'conversion_rate', 'repurchase_rate'), ('customers', 'orders', 'sessions', 'survey'))
+    >>> case.strategy("promotions_coupons").start, case.stage_of(case.strategies[0]).stage
+    (datetime.date(2020, 5, 1), 'maturity')
+    >>> print(case.describe().splitlines()[0])
+    **Retention strategies of an e-commerce platform and their evaluation (R2 case)**
+    """
 
     path: Path
     id: str
@@ -173,22 +256,63 @@ class CaseDefinition:
         return tuple(t for t in DATA_TABLES if t in need)
 
     def strategy(self, id_: str) -> Strategy:
+        """The strategy with id ``id_`` (KeyError if none).
+
+        Parameters
+        ----------
+        id_ : str
+
+        Returns
+        -------
+        Strategy
+        """
         for s in self.strategies:
             if s.id == id_:
                 return s
         raise KeyError(id_)
 
     def stage_of(self, s: Strategy) -> Stage | None:
+        """The lifecycle stage strategy ``s`` belongs to (None when it names none).
+
+        Parameters
+        ----------
+        s : Strategy
+
+        Returns
+        -------
+        Stage or None
+        """
         for st in self.lifecycle:
             if st.stage == s.stage:
                 return st
         return None
 
     def name(self, lang: str = "en") -> str:
+        """The title in ``lang`` (English when missing, else the id).
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+
+        Returns
+        -------
+        str
+        """
         return self.title.get(lang) or self.title.get("en") or self.id
 
     def describe(self, lang: str = "en") -> str:
-        """The case in Markdown: subject, description, lifecycle stages and strategies."""
+        """The case in Markdown: subject, description, lifecycle stages and strategies.
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            Language of names and KPIs.
+
+        Returns
+        -------
+        str
+            Markdown (tables written by :func:`crm_research.reporting.format.markdown_table`).
+        """
         def t(d: dict) -> str:
             return d.get(lang) or d.get("en") or next(iter(d.values()), "") if d else ""
 
@@ -233,7 +357,18 @@ class CaseDefinition:
 
 # --------------------------------------------------------------------------- locating cases
 def cases_dir() -> Path | None:
-    """The folder of bundled cases: ``$CRM_RESEARCH_CASES``, else ``cases/`` of the source checkout."""
+    """The folder of bundled cases: ``$CRM_RESEARCH_CASES``, else ``cases/`` of the source checkout.
+
+    Returns
+    -------
+    Path or None
+        None when no folder of cases is found.
+
+    Examples
+    --------
+    >>> cases_dir().name
+    'cases'
+    """
     env = os.environ.get(CASES_ENV)
     if env:
         return Path(env)
@@ -247,13 +382,44 @@ def cases_dir() -> Path | None:
 
 
 def bundled_cases() -> list[Path]:
-    """Paths of the bundled case files, sorted by name."""
+    """Paths of the bundled case files, sorted by name.
+
+    Returns
+    -------
+    list of Path
+
+    Examples
+    --------
+    >>> [p.stem for p in bundled_cases()]
+    ['r0_smart_appliance_product', 'r0_yuexuan_platform', 'r2_retention_strategies']
+    """
     d = cases_dir()
     return sorted(d.glob("*.yaml")) if d else []
 
 
 def resolve_case_path(case: str | os.PathLike) -> Path:
-    """A case file path from a path or a bundled case id (``r2_retention_strategies``)."""
+    """A case file path from a path or a bundled case id (``r2_retention_strategies``).
+
+    Parameters
+    ----------
+    case : str or Path
+        A path (also one written relative to the repository root or ``notebooks/``) or the
+        id of a bundled case.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ConfigError
+        No such file or bundled case (the message lists the bundled ids).
+
+    Examples
+    --------
+    >>> resolve_case_path("r2_retention_strategies").name
+    'r2_retention_strategies.yaml'
+    """
     p = Path(case)
     if p.exists():
         return p
@@ -295,10 +461,22 @@ def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike 
 
     Examples
     --------
-    >>> from crm_research.cases import load_case
-    >>> case = load_case("r2_retention_strategies")          # doctest: +SKIP
-    >>> case.kpis                                             # doctest: +SKIP
-    ('click_through_rate', 'conversion_rate', 'repurchase_rate', ...)
+    >>> case = load_case("r2_retention_strategies")
+    >>> case
+    CaseDefinition('r2_retention_strategies', platform, 1 stages, 4 strategies, 9 KPIs, simulated)
+
+    A mapping works too; problems name the key path:
+
+    >>> raw = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
+    ...        "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
+    ...                        "kpis": ["ctr", "convertion"], "target": ["pilot"]}],
+    ...        "simulate": {"seed": 1}}
+    >>> try:
+    ...     load_case(raw)
+    ... except ConfigError as e:
+    ...     print(e.key, "|", e.problem)
+    strategies[0].kpis[1] | unknown KPI 'convertion'
+
     """
     if isinstance(path, Mapping):
         raw = dict(path)
@@ -523,7 +701,39 @@ def _strategy(r: CaseReader, s: Any, i: int, stages: list[Stage], design: str, c
 
 def check_start_in_range(file: Path | str, s: Strategy, lo: _dt.date, hi: _dt.date, unit: str,
                          what: str = "the data") -> None:
-    """ConfigError unless ``s.start`` leaves at least one full period before it and one after it."""
+    """ConfigError unless ``s.start`` leaves at least one full period before it and one after it.
+
+    Parameters
+    ----------
+    file : Path or str
+        The case file (for the message).
+    s : Strategy
+    lo, hi : datetime.date
+        First and last day of the data.
+    unit : {"week", "month", "quarter"}
+    what : str
+        How the message names the data (``the data``, ``the simulated period``).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ConfigError
+        Naming ``strategies[i].start``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> s = load_case("r2_retention_strategies").strategies[0]
+    >>> check_start_in_range("case.yaml", s, dt.date(2019, 1, 1), dt.date(2021, 12, 31), "month")
+    >>> try:
+    ...     check_start_in_range("case.yaml", s, dt.date(2020, 1, 1), dt.date(2021, 12, 31), "month")
+    ... except ConfigError as e:
+    ...     print(e.key)
+    strategies[0].start
+    """
     first, last = _periods.code(lo, unit), _periods.code(hi, unit)
     c0 = _periods.first_full_period(s.start, unit)
     key = f"strategies[{s.index}].start"

@@ -51,6 +51,14 @@ class KPI:
         +1 when higher is better (every KPI here); -1 would mean lower is better.
     ordinal : bool
         Values are ordered categories (a single Likert item); chooses the Mann-Whitney U test.
+    group : str
+        The family the KPI belongs to (``retention``, ``conversion``, ``spend`` ...).
+
+    Examples
+    --------
+    >>> k = KPIS["conversion_rate"]
+    >>> k.label, k.kind, k.is_share, k.difference_unit
+    ('conversion rate (转化率)', 'rate', True, 'pp')
     """
 
     id: str
@@ -197,13 +205,43 @@ VERDICTS = ("worked", "no evidence", "harmful", "not identified")
 
 
 def suggest(word: str, options) -> str | None:
-    """The closest option to a misspelt ``word`` (or None)."""
+    """The closest option to a misspelt ``word`` (or None).
+
+    Parameters
+    ----------
+    word : str
+    options : iterable of str
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> suggest("retension_rate", KPIS), suggest("xyz", KPIS)
+    ('retention_rate', None)
+    """
     m = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
     return m[0] if m else None
 
 
 def resolve_kpi(name: str) -> str | None:
-    """Canonical KPI id for a name or alias (case- and separator-insensitive); None if unknown."""
+    """Canonical KPI id for a name or alias (case- and separator-insensitive); None if unknown.
+
+    Parameters
+    ----------
+    name : str
+        A KPI id, an English short form (``CTR``, ``aov``) or the reports' Chinese term.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> resolve_kpi("CTR"), resolve_kpi("Repurchase Rate"), resolve_kpi("留存率"), resolve_kpi("profit")
+    ('click_through_rate', 'repurchase_rate', 'retention_rate', None)
+    """
     s = str(name).strip()
     if s in KPIS:
         return s
@@ -216,7 +254,19 @@ def resolve_kpi(name: str) -> str | None:
 
 
 def kpi_table():
-    """The KPI vocabulary as a DataFrame (one row per KPI)."""
+    """The KPI vocabulary as a DataFrame (one row per KPI).
+
+    Returns
+    -------
+    DataFrame
+        ``kpi, zh, en, kind, unit, numerator, denominator, data``.
+
+    Examples
+    --------
+    >>> t = kpi_table()
+    >>> t.loc[t["kpi"] == "average_order_value", ["kind", "unit"]].to_numpy().tolist()
+    [['mean', 'CNY']]
+    """
     import pandas as pd
 
     return pd.DataFrame([{
