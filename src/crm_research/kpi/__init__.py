@@ -13,7 +13,7 @@ Quick start::
 Modules: :mod:`.orders` (reading and validation), :mod:`.engine` (the engine, dates and
 periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.before_after`, :mod:`.satisfaction`,
 :mod:`.churn`, :mod:`.rfm`, :mod:`.lifecycle`, :mod:`.product_lifecycle`, :mod:`.figures`,
-:mod:`.suite`. Names are resolved lazily: importing this package loads nothing heavy.
+:mod:`.suite`, :mod:`.examples` (the tiny log of the docstring examples). Names are resolved lazily: importing this package loads nothing heavy.
 """
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ _WHERE = {
     "cohort_heatmap": "figures", "stage_shares_plot": "figures", "rfm_segments_plot": "figures",
     "repurchase_plot": "figures", "product_lifecycle_plot": "figures", "activity_plot": "figures",
     # suite
+    "example_orders": "examples", "example_sessions": "examples", "example_engine": "examples",
     "kpi_suite": "suite", "KPISuite": "suite",
 }
 

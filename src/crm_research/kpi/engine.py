@@ -64,7 +64,33 @@ COMPRESS_ROWS = 20_000_000   # compress engine tables from this many orders on
 
 
 def as_date(value: Any, what: str = "as_of") -> dt.date:
-    """A date from a date, datetime, pandas Timestamp or ISO string."""
+    """A date from a date, datetime, pandas Timestamp or ISO string.
+
+    Parameters
+    ----------
+    value : date, datetime, Timestamp or str
+        The date (a time of day is dropped).
+    what : str
+        Name of the argument, for the error message.
+
+    Returns
+    -------
+    datetime.date
+
+    Raises
+    ------
+    ConfigError
+        ``value`` is not a date.
+
+    Examples
+    --------
+    >>> as_date('2024-06-30T18:00')
+    datetime.date(2024, 6, 30)
+    >>> as_date('June the 31st')
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: <argument>: as_of: 'June the 31st' is not a date (fix: use YYYY-MM-DD)
+    """
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -78,6 +104,32 @@ def as_date(value: Any, what: str = "as_of") -> dt.date:
 
 
 def check_period(period: str) -> str:
+    """Check a reporting period name.
+
+    Parameters
+    ----------
+    period : str
+        ``"month"`` or ``"week"``.
+
+    Returns
+    -------
+    str
+        ``period``, checked.
+
+    Raises
+    ------
+    ConfigError
+        Another value.
+
+    Examples
+    --------
+    >>> check_period('week')
+    'week'
+    >>> check_period('day')
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: <argument>: period: 'day' is not a period (fix: use 'month' or 'week')
+    """
     if period not in PERIODS:
         raise ConfigError("<argument>", "period", f"{period!r} is not a period", hint="use 'month' or 'week'")
     return period
@@ -89,6 +141,21 @@ class KPIEngine:
     Build one with :meth:`load` (files or DataFrames into DuckDB) or :meth:`from_ibis`
     (tables already in any ibis backend). Pass it to every KPI function.
 
+    Parameters
+    ----------
+    backend : ibis backend
+        The backend the tables live in.
+    orders, sessions, order_lines : ibis.Table
+        Canonical tables (``sessions``, ``order_lines`` optional).
+    con : duckdb connection, optional
+        The raw DuckDB connection when DuckDB.
+    reports : dict of ValidationReport, optional
+        Validation reports of the loaded files.
+    owns : bool
+        Close the connection with :meth:`close`.
+    database : str, optional
+        The DuckDB database file, if any.
+
     Attributes
     ----------
     orders : ibis.Table
@@ -97,6 +164,20 @@ class KPIEngine:
         One row per order line (the same table unless duplicate order ids were kept as lines).
     sessions : ibis.Table or None
     reports : dict[str, ValidationReport]
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> eng
+    KPIEngine(database=:memory:, sessions=True, products=True)
+    >>> print(eng.summary())
+    KPI engine (DuckDB in memory)
+      orders from <DataFrame>: 24 rows read, 24 kept
+        no problems found
+      sessions from <DataFrame>: 11 rows read, 11 kept
+        no problems found
+      sessions: yes; products: yes
     """
 
     def __init__(self, backend, orders, sessions=None, order_lines=None, *, con=None,
@@ -158,6 +239,20 @@ class KPIEngine:
             Customer ids that are personal data are pseudonymized (``None``: when detected).
         memory_limit, temp_directory, threads
             DuckDB settings; with a memory limit DuckDB spills to ``temp_directory``.
+
+        Returns
+        -------
+        KPIEngine
+            The validated logs in DuckDB; ``reports`` holds one :class:`ValidationReport` per table.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> orders = pd.DataFrame({"customer_id": [1, 1, 2], "order_id": [1, 2, 3],
+        ...     "timestamp": ["2024-01-05", "2024-02-03", "2024-02-10"], "amount": [10.0, 20.0, 5.0]})
+        >>> eng = KPIEngine.load(orders)
+        >>> eng.reports['orders'].rows_kept, eng.max_date()
+        (3, datetime.date(2024, 2, 10))
         """
         import duckdb
         import ibis
@@ -210,7 +305,33 @@ class KPIEngine:
     def open(cls, database: str | Path, *, memory_limit: str | None = None,
              temp_directory: str | Path | None = None, threads: int | None = None,
              read_only: bool = False) -> "KPIEngine":
-        """Reopen a database file written by :meth:`load` (no re-validation)."""
+        """Reopen a database file written by :meth:`load` (no re-validation).
+
+        Parameters
+        ----------
+        database : path
+            A DuckDB file written by :meth:`load` with ``database=``.
+        memory_limit, temp_directory, threads
+            DuckDB settings, as in :meth:`load`.
+        read_only : bool
+            Open the file read-only.
+
+        Returns
+        -------
+        KPIEngine
+
+        Raises
+        ------
+        DataFileError
+            The file does not exist or holds no ``orders`` table.
+
+        Examples
+        --------
+        >>> KPIEngine.open('no/such/shop.duckdb')
+        Traceback (most recent call last):
+        ...
+        crm_research.errors.DataFileError: no/such/shop.duckdb: database file not found
+        """
         import duckdb
         import ibis
 
@@ -244,6 +365,23 @@ class KPIEngine:
         The tables must carry the canonical column names and types; no validation is done.
         Derived tables (``_kpi_order_facts`` and friends) are created in the backend's current
         database (on DuckDB) or cached with ``Table.cache()`` (elsewhere).
+
+        Parameters
+        ----------
+        orders, sessions, order_lines : ibis.Table
+            Tables with the canonical columns (``sessions`` and ``order_lines`` optional).
+
+        Returns
+        -------
+        KPIEngine
+
+        Examples
+        --------
+        >>> import ibis, pandas as pd
+        >>> t = ibis.memtable(pd.DataFrame({"customer_id": [1, 2], "order_id": [1, 2],
+        ...     "timestamp": pd.to_datetime(["2024-01-05", "2024-02-10"]), "amount": [10.0, 5.0]}))
+        >>> KPIEngine.from_ibis(ibis.duckdb.connect().create_table('orders', t)).max_date()
+        datetime.date(2024, 2, 10)
         """
         backend = orders._find_backend()
         con = getattr(backend, "con", None)
@@ -252,36 +390,135 @@ class KPIEngine:
     # ------------------------------------------------------------------ properties
     @property
     def has_sessions(self) -> bool:
+        """Whether a session log was loaded.
+
+        Returns
+        -------
+        bool
+            A session log was loaded.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> example_engine().has_sessions
+        True
+        """
         return self.sessions is not None
 
     @property
     def has_products(self) -> bool:
+        """Whether the orders carry product ids.
+
+        Returns
+        -------
+        bool
+            The orders carry ``product_id``.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> example_engine().has_products
+        True
+        """
         return "product_id" in self.order_lines.columns
 
     @property
     def has_channel(self) -> bool:
+        """Whether the orders carry a sales channel.
+
+        Returns
+        -------
+        bool
+            The orders carry ``channel``.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> example_engine().has_channel
+        False
+        """
         return "channel" in self.orders.columns
 
     def max_date(self) -> dt.date:
-        """Date of the last order."""
+        """Date of the last order.
+
+        Returns
+        -------
+        datetime.date
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> example_engine().max_date()
+        datetime.date(2024, 6, 28)
+        """
         if self._max_date is None:
             v = self.execute(self.orders.timestamp.max())
             self._max_date = pd.Timestamp(v).date()
         return self._max_date
 
     def min_date(self) -> dt.date:
-        """Date of the first order."""
+        """Date of the first order.
+
+        Returns
+        -------
+        datetime.date
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> example_engine().min_date()
+        datetime.date(2024, 1, 3)
+        """
         if "min_date" not in self._cache:
             self._cache["min_date"] = pd.Timestamp(self.execute(self.orders.timestamp.min())).date()
         return self._cache["min_date"]
 
     def as_of(self, as_of=None) -> dt.date:
-        """Resolve an as-of date (default: the date of the last order)."""
+        """Resolve an as-of date (default: the date of the last order).
+
+        Parameters
+        ----------
+        as_of : date-like, optional
+            The date; ``None`` for the date of the last order.
+
+        Returns
+        -------
+        datetime.date
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.as_of(), eng.as_of('2024-03-31')
+        (datetime.date(2024, 6, 28), datetime.date(2024, 3, 31))
+        """
         return self.max_date() if as_of is None else as_date(as_of)
 
     # ------------------------------------------------------------------ execution
     def execute(self, expr):
-        """Run an ibis expression on the backend; tables come back as pandas DataFrames."""
+        """Run an ibis expression on the backend; tables come back as pandas DataFrames.
+
+        Parameters
+        ----------
+        expr : ibis expression
+            A table, column or scalar expression on the engine's tables.
+
+        Returns
+        -------
+        DataFrame, Series or scalar
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.execute(eng.orders.amount.sum())
+        768.0
+        >>> eng.execute(eng.orders.group_by('product_id').aggregate(n=eng.orders.count()).order_by('product_id'))
+          product_id   n
+        0         p1  12
+        1         p2  12
+        """
         import ibis.expr.types as ir
 
         with quiet_ibis():
@@ -291,7 +528,28 @@ class KPIEngine:
             return self.backend.execute(expr)
 
     def materialize(self, expr, name: str):
-        """Store an expression's result as a temporary table and return it as an ibis Table."""
+        """Store an expression's result as a temporary table and return it as an ibis Table.
+
+        Parameters
+        ----------
+        expr : ibis.Table
+            The expression to store.
+        name : str
+            Table name in the engine.
+
+        Returns
+        -------
+        ibis.Table
+            The stored table.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> big = eng.materialize(eng.orders.filter(eng.orders.amount > 40), 'big_orders')
+        >>> eng.execute(big.count())
+        7
+        """
         if _is_duckdb(self.con):
             import ibis
 
@@ -310,7 +568,26 @@ class KPIEngine:
 
     def median(self, col, where=None):
         """Median of a column expression: exact where the backend has one (DuckDB, Spark,
-        Snowflake, PostgreSQL, ClickHouse), else approximate (Trino, BigQuery)."""
+        Snowflake, PostgreSQL, ClickHouse), else approximate (Trino, BigQuery).
+
+        Parameters
+        ----------
+        col : ibis column expression
+            The column.
+        where : ibis boolean expression, optional
+            Filter.
+
+        Returns
+        -------
+        ibis scalar expression
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.execute(eng.median(eng.orders.amount))
+        27.5
+        """
         if self._exact_median is None:
             import ibis.expr.operations as ops
 
@@ -321,7 +598,24 @@ class KPIEngine:
         return col.median(where=where) if self._exact_median else col.approx_median(where=where)
 
     def sql(self, query: str) -> pd.DataFrame:
-        """Run SQL on the DuckDB connection (DuckDB engines only)."""
+        """Run SQL on the DuckDB connection (DuckDB engines only).
+
+        Parameters
+        ----------
+        query : str
+            SQL on the engine's tables (``orders``, ``sessions``).
+
+        Returns
+        -------
+        DataFrame
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> example_engine().sql('SELECT count(*) AS n FROM orders')
+            n
+        0  24
+        """
         if not _is_duckdb(self.con):
             raise ConfigError("<engine>", "sql", "raw SQL is available on DuckDB engines only",
                               hint="use ibis expressions on other backends")
@@ -378,6 +672,20 @@ class KPIEngine:
         first order date), ``gap_days`` (days since the customer's previous order; 0 for a
         second order the same day; NULL for the first order). Valid for any ``as_of``: filter
         ``order_date <= as_of``.
+
+        Returns
+        -------
+        ibis.Table
+            One row per order (columns above).
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.execute(eng.facts.filter(eng.facts.customer_id == 2))[['order_date', 'seq', 'gap_days']]
+           order_date  seq  gap_days
+        0  2024-01-10    1       NaN
+        1  2024-03-15    2      65.0
         """
         if self._facts is None:
             import ibis
@@ -395,19 +703,70 @@ class KPIEngine:
         return self._facts
 
     def facts_until(self, as_of=None):
-        """Facts of orders on or before ``as_of``."""
+        """Facts of orders on or before ``as_of``.
+
+        Parameters
+        ----------
+        as_of : date-like, optional
+            Last date kept (default: the date of the last order).
+
+        Returns
+        -------
+        ibis.Table
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.execute(eng.facts_until('2024-01-31').count())
+        4
+        """
         a = self.as_of(as_of)
         f = self.facts
         return f.filter(f.order_date <= date_literal(a))
 
     def cached(self, key, build):
-        """Memoize a derived ibis table (materialized once per engine)."""
+        """Memoize a derived ibis table (materialized once per engine).
+
+        Parameters
+        ----------
+        key : hashable
+            Cache key.
+        build : callable
+            Builds the value on the first call.
+
+        Returns
+        -------
+        object
+            The cached value.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.cached('n', lambda: 1), eng.cached('n', lambda: 2)
+        (1, 1)
+        """
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
 
     # ------------------------------------------------------------------ misc
     def close(self) -> None:
+        """
+
+        Returns
+        -------
+        None
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.close()
+        >>> eng.con is None
+        True
+        """
         if self._owns and self.con is not None:
             self.con.close()
             self.con = None
@@ -419,6 +778,24 @@ class KPIEngine:
         self.close()
 
     def summary(self) -> str:
+        """
+
+        Returns
+        -------
+        str
+            Validation reports and what the engine holds.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> print(example_engine().summary())
+        KPI engine (DuckDB in memory)
+          orders from <DataFrame>: 24 rows read, 24 kept
+            no problems found
+          sessions from <DataFrame>: 11 rows read, 11 kept
+            no problems found
+          sessions: yes; products: yes
+        """
         lines = [f"KPI engine ({'DuckDB ' + (self.database or 'in memory') if self.con is not None else self.backend.name})"]
         for name, rep in self.reports.items():
             lines.append("  " + rep.summary().replace("\n", "\n  "))
@@ -436,7 +813,23 @@ class KPIEngine:
 
 
 def memtable(df: pd.DataFrame):
-    """An ibis in-memory table (for small inputs joined to engine tables)."""
+    """An ibis in-memory table (for small inputs joined to engine tables).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The data.
+
+    Returns
+    -------
+    ibis.Table
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> memtable(pd.DataFrame({'customer_id': [1, 2]})).count().execute()
+    2
+    """
     import ibis
 
     with quiet_ibis():
@@ -444,7 +837,27 @@ def memtable(df: pd.DataFrame):
 
 
 def load(orders, sessions=None, **kwargs) -> KPIEngine:
-    """Shorthand for :meth:`KPIEngine.load`."""
+    """Shorthand for :meth:`KPIEngine.load`.
+
+    Parameters
+    ----------
+    orders, sessions
+        As in :meth:`KPIEngine.load`.
+    **kwargs
+        Options of :meth:`KPIEngine.load`.
+
+    Returns
+    -------
+    KPIEngine
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> eng = load(pd.DataFrame({"customer_id": [1], "order_id": [1], "timestamp": ["2024-01-05"],
+    ...     "amount": [10.0]}))
+    >>> eng.max_date()
+    datetime.date(2024, 1, 5)
+    """
     return KPIEngine.load(orders, sessions, **kwargs)
 
 
@@ -543,6 +956,24 @@ def period_index(d, period: str):
 
     month: ``year * 12 + month - 1``; week (ISO, Monday first): whole weeks since Monday
     1970-01-05.
+
+    Parameters
+    ----------
+    d : ibis date expression
+        The dates.
+    period : {"month", "week"}
+
+    Returns
+    -------
+    ibis integer expression
+
+    Examples
+    --------
+    >>> import ibis
+    >>> ibis.duckdb.connect().execute(period_index(ibis.date(2024, 3, 15), 'month'))
+    24290
+    >>> 2024 * 12 + 2
+    24290
     """
     import ibis
 
@@ -552,7 +983,25 @@ def period_index(d, period: str):
 
 
 def period_start_of_index(idx, period: str) -> pd.Series:
-    """First day of each period index (vectorized, pandas)."""
+    """First day of each period index (vectorized, pandas).
+
+    Parameters
+    ----------
+    idx : sequence of int
+        Period indices (:func:`period_index`).
+    period : {"month", "week"}
+
+    Returns
+    -------
+    pandas.Series of datetime64
+
+    Examples
+    --------
+    >>> period_start_of_index([24290, 24291], 'month').dt.strftime('%Y-%m-%d').tolist()
+    ['2024-03-01', '2024-04-01']
+    >>> period_start_of_index([0, 1], 'week').dt.strftime('%Y-%m-%d').tolist()
+    ['1970-01-05', '1970-01-12']
+    """
     idx = pd.Series(idx, dtype="int64")
     if period == "month":
         return pd.to_datetime(pd.DataFrame({"year": idx // 12, "month": idx % 12 + 1, "day": 1}))
@@ -560,13 +1009,49 @@ def period_start_of_index(idx, period: str) -> pd.Series:
 
 
 def index_of_date(d: dt.date, period: str) -> int:
+    """
+
+    Parameters
+    ----------
+    d : datetime.date
+    period : {"month", "week"}
+
+    Returns
+    -------
+    int
+        The period index (see :func:`period_index`).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> index_of_date(dt.date(2024, 3, 15), 'month'), index_of_date(dt.date(1970, 1, 12), 'week')
+    (24290, 1)
+    """
     if period == "month":
         return d.year * 12 + d.month - 1
     return (d - dt.date(1970, 1, 5)).days // 7
 
 
 def last_complete_index(as_of: dt.date, period: str) -> int:
-    """Index of the last period that has fully ended on or before ``as_of``."""
+    """Index of the last period that has fully ended on or before ``as_of``.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+    period : {"month", "week"}
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> last_complete_index(dt.date(2024, 3, 31), 'month') == index_of_date(dt.date(2024, 3, 1), 'month')
+    True
+    >>> last_complete_index(dt.date(2024, 3, 30), 'month') == index_of_date(dt.date(2024, 2, 1), 'month')
+    True
+    """
     i = index_of_date(as_of, period)
     nxt = as_of + dt.timedelta(days=1)
     return i if index_of_date(nxt, period) != i else i - 1
@@ -574,14 +1059,51 @@ def last_complete_index(as_of: dt.date, period: str) -> int:
 
 def add_period_columns(df: pd.DataFrame, as_of: dt.date, period: str) -> pd.DataFrame:
     """Add ``complete`` (the period had fully ended by ``as_of``) and ``period_start`` (its
-    first day) to a per-period table with a period index column ``idx``; returns ``df``."""
+    first day) to a per-period table with a period index column ``idx``; returns ``df``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        With a column ``idx``.
+    as_of : datetime.date
+    period : {"month", "week"}
+
+    Returns
+    -------
+    DataFrame
+        ``df`` itself, with ``complete`` and ``period_start`` added.
+
+    Examples
+    --------
+    >>> import datetime as dt, pandas as pd
+    >>> add_period_columns(pd.DataFrame({'idx': [24290, 24291]}), dt.date(2024, 3, 15), 'month')
+         idx  complete period_start
+    0  24290     False   2024-03-01
+    1  24291     False   2024-04-01
+    """
     df["complete"] = df["idx"] <= last_complete_index(as_of, period)
     df["period_start"] = period_start_of_index(df["idx"], period).values
     return df
 
 
 def period_end(idx: int, period: str) -> dt.date:
-    """Last day of period ``idx``."""
+    """Last day of period ``idx``.
+
+    Parameters
+    ----------
+    idx : int
+        Period index.
+    period : {"month", "week"}
+
+    Returns
+    -------
+    datetime.date
+
+    Examples
+    --------
+    >>> period_end(24289, 'month'), period_end(0, 'week')
+    (datetime.date(2024, 2, 29), datetime.date(1970, 1, 11))
+    """
     if period == "month":
         y, m = divmod(idx + 1, 12)
         return dt.date(y, m + 1, 1) - dt.timedelta(days=1)
