@@ -2,10 +2,13 @@
 paper prints, indirect effects and mediation verdicts, full vs partial mediation, relative
 effects of several predictors of one outcome, and the refits that show each predictor alone.
 
-    >>> from crm_research import hypotheses, instruments                        # doctest: +SKIP
-    >>> inst = instruments.load_instrument("surveys/ecommerce_crm.yaml")          # doctest: +SKIP
-    >>> t = hypotheses.test_model(data, inst, "combined", bootstrap=1000, seed=1)  # doctest: +SKIP
-    >>> print(t.summary())                                                        # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research import hypotheses, instruments
+    >>> data = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = hypotheses.test_model(data, inst, "mediated")
+    >>> t
+    HypothesisTest(model='mediated', Ha: supported, Hc: supported)
 
 Fitting (every function takes ``missing="ml"`` (full-information ML, the default) or
 ``"listwise"``, and records which on its result, with the number of respondents used):
@@ -145,6 +148,18 @@ def hypothesis_table(result: Any, hypotheses: "Instrument | Iterable[Hypothesis]
     ------
     ModelError
         A hypothesis' path is not in the model.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> res = fit_model(instruments.structural_syntax(inst, "mediated"), hs)
+    >>> hypothesis_table(res, inst, "mediated")[["hypothesis", "path", "std.all", "supported"]].round(3)
+      hypothesis       path  std.all  supported
+    0         Ha  VIS → TXT    0.461       True
+    1         Hc  TXT → SPD    0.157       True
     """
     est = estimates_of(result)
     hyps, strict = _hyps(hypotheses, model)
@@ -359,11 +374,29 @@ def mediation_table(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     not significant     not significant       none (no effect)
     ==================  ====================  ===================
 
+    Parameters
+    ----------
+    result : SEMResult or estimates DataFrame
+        A fitted model with ``:=`` indirect effects (products of path labels).
+    alpha : float
+        Significance level of the direct path (and of the indirect effect without a CI).
+
     Returns
     -------
     DataFrame
         ``effect, path, indirect, indirect.ci.lower, indirect.ci.upper, indirect.significant,
         direct, direct.pvalue, direct.significant, total, type, verdict``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(hs, inst, "mediated")
+    >>> r = mediation_table(t.results["model"]).iloc[0]
+    >>> r["path"], bool(r["indirect.significant"]), r["type"]
+    ('VIS → TXT → SPD', True, 'indirect-only (direct fixed at 0)')
     """
     est = estimates_of(result)
     ind = indirect_effects(result, alpha=alpha)
@@ -583,6 +616,13 @@ def relative_effects_syntax(instrument: "Instrument", model: str, *, data: pd.Da
         The answers; needed when a single-item construct states a reliability (its error
         variance is fixed from the item's variance).
 
+    Returns
+    -------
+    str
+        lavaan syntax: the structural model with labelled paths, (co)variances and the ``:=``
+        definitions ``var.Y``, ``std.Y.X``, ``diff.Y.X1.X2`` (and ``ind``/``inddiff`` for
+        indirect effects through a mediator with several predictors).
+
     Raises
     ------
     InstrumentError
@@ -593,7 +633,25 @@ def relative_effects_syntax(instrument: "Instrument", model: str, *, data: pd.Da
 
     Examples
     --------
-    >>> print(relative_effects_syntax(inst, "combined"))   # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> print(relative_effects_syntax(inst, "direct"))
+    VIS =~ x1 + x2 + x3
+    TXT =~ x4 + x5 + x6
+    SPD =~ x7
+    x7 ~~ 0*x7
+    SPD ~ hb*VIS + hc*TXT
+    VIS ~~ v.VIS*VIS
+    VIS ~~ c.VIS.TXT*TXT
+    TXT ~~ v.TXT*TXT
+    SPD ~~ z.SPD*SPD
+    var.SPD := hb^2*v.VIS + 2*hb*hc*c.VIS.TXT + hc^2*v.TXT + z.SPD
+    std.SPD.VIS := hb*sqrt(v.VIS)/sqrt(var.SPD)
+    std.SPD.TXT := hc*sqrt(v.TXT)/sqrt(var.SPD)
+    diff.SPD.VIS.TXT := std.SPD.VIS - std.SPD.TXT
+    <BLANKLINE>
     """
     from .instruments import structural_syntax
 
@@ -785,6 +843,18 @@ class HypothesisTest:
         Respondents the fits used, and given.
     bootstrap : int
         Bootstrap replicates (0: none).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(hs, inst, "mediated")
+    >>> t.model, t.supported, t.n_used, sorted(t.results)
+    ('mediated', {'Ha': True, 'Hc': True}, 301, ['model', 'partial'])
+    >>> print(t.to_markdown().splitlines()[0])
+    **Hypothesis tests (model mediated)**
     """
 
     model: str
@@ -940,8 +1010,15 @@ def test_model(data: pd.DataFrame, instrument: "Instrument", model: str | None =
 
     Examples
     --------
-    >>> t = test_model(data, inst, missing="ml", bootstrap=1000, seed=1)  # doctest: +SKIP
-    >>> t.hypotheses, t.relative_effects, t.comparison.verdict            # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(hs, inst, "mediated", bootstrap=50, seed=1)
+    >>> t.supported
+    {'Ha': True, 'Hc': True}
+    >>> t.mediation["verdict"].tolist(), t.comparison.preferred
+    (['full mediation'], 'full mediation')
     """
     from .instruments import structural_syntax
 
@@ -1053,6 +1130,18 @@ def alone_vs_together(data: pd.DataFrame, instrument: "Instrument", fitted: Any,
         ``outcome, predictor, beta_alone, beta_together, change`` (together minus alone),
         ``n`` (respondents of the refit); empty when no outcome has two or more predictors.
         ``attrs["fits"]``: ``{"Y ~ X": SEMResult}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(hs, inst, "direct")
+    >>> alone_vs_together(hs, inst, t.results["model"], model="direct").round(3)
+      outcome predictor  beta_alone  beta_together  change    n
+    0     SPD       VIS       0.065         -0.005  -0.070  301
+    1     SPD       TXT       0.155          0.159   0.004  301
     """
     if isinstance(fitted, HypothesisTest):
         model = model or fitted.model
@@ -1188,6 +1277,25 @@ def compare_with_population(result: Any, population: Any, ops: Sequence[str] = (
     -------
     DataFrame
         ``lhs, op, rhs, population, est`` (``std.all``), ``difference``.
+
+    Examples
+    --------
+    A stand-in population with one factor (any object with ``standardized_parameters()`` and
+    ``latent_correlations()``, such as :class:`crm_research.simulate.survey.PopulationModel`):
+
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = fit_model("visual =~ x1 + x2 + x3", hs)
+    >>> truth = pd.DataFrame({"lhs": ["visual"] * 3, "op": ["=~"] * 3, "rhs": ["x1", "x2", "x3"],
+    ...                       "std.all": [0.7, 0.5, 0.6]})
+    >>> pop = SimpleNamespace(standardized_parameters=lambda: truth,
+    ...                       latent_correlations=lambda: pd.DataFrame([[1.0]], ["visual"], ["visual"]))
+    >>> compare_with_population(res, pop).round(2)
+          lhs  op rhs  population   est  difference
+    0  visual  =~  x1         0.7  0.62       -0.08
+    1  visual  =~  x2         0.5  0.48       -0.02
+    2  visual  =~  x3         0.6  0.71        0.11
     """
     est = estimates_of(result)
     truth = population.standardized_parameters()
