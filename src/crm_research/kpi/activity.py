@@ -82,6 +82,14 @@ def need_sessions(engine: KPIEngine):
 def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd.DataFrame:
     """Visit frequency, dwell time and stickiness per calendar period.
 
+    Parameters
+    ----------
+    engine : KPIEngine
+        Loaded with a session log.
+    period : {"month", "week"}
+    as_of : date-like, optional
+        Last session date counted (default: the date of the last order).
+
     Returns
     -------
     DataFrame
@@ -89,6 +97,20 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
         mean_session_seconds, median_session_seconds, dwell_seconds_per_visitor,
         page_views_per_session, days, avg_daily_visitors, stickiness, buyers,
         visitor_conversion, complete`` (module docstring).
+
+    Raises
+    ------
+    ConfigError
+        The engine has no session log.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> act = activity_summary(example_engine())
+    >>> act[['period_start', 'visitors', 'sessions', 'days', 'stickiness', 'buyers']].round(3)
+      period_start  visitors  sessions  days  stickiness  buyers
+    0   2024-05-01         3         4    31       0.043       3
+    1   2024-06-01         4         7    28       0.062       5
     """
     import ibis
 
@@ -169,6 +191,32 @@ def customer_activity(engine: KPIEngine, as_of=None, window_days: int = 90):
     Columns ``customer_id, visits_recent, visits_previous, visit_seconds_recent,
     visit_seconds_previous``: recent = sessions starting in ``(as_of - window_days, as_of]``,
     previous = in ``(as_of - 2 window_days, as_of - window_days]`` (by date).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+        Loaded with a session log.
+    as_of : date-like, optional
+        End of the recent window (default: the date of the last order).
+    window_days : int
+        Length of each window.
+
+    Returns
+    -------
+    ibis.Table
+        One row per customer with a session in either window (columns above).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> t = customer_activity(eng, window_days=30)
+    >>> eng.execute(t.order_by('customer_id'))[['customer_id', 'visits_recent', 'visits_previous', 'visit_seconds_recent']]
+       customer_id  visits_recent  visits_previous  visit_seconds_recent
+    0            1              1                2                 180.0
+    1            4              2                1                 800.0
+    2            5              1                1                 420.0
+    3            8              3                0                 300.0
     """
     s = need_sessions(engine)
     a = engine.as_of(as_of)

@@ -42,6 +42,30 @@ def first_repurchase(engine: KPIEngine, as_of=None, min_gap_days: int = 1):
 
     ``repurchase_date`` is the date of the first later order (not the first order itself)
     at least ``min_gap_days`` after the first order's date (NULL if none by ``as_of``); ``gap_days`` the days between the two dates.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Last order date counted (default: the date of the last order).
+    min_gap_days : int
+        Minimum days between the first order and the repurchase.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, first_date, repurchase_date, gap_days``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> eng.execute(first_repurchase(eng).order_by('customer_id'))[['customer_id', 'gap_days']].head(4)
+       customer_id  gap_days
+    0            1      17.0
+    1            2      65.0
+    2            3       NaN
+    3            4      20.0
     """
     f = engine.facts_until(as_of)
     later = (f.seq > 1) & (f.order_date.delta(f.first_date, unit="day") >= int(min_gap_days))
@@ -70,6 +94,15 @@ def repurchase_rates(engine: KPIEngine, windows=(30, 90, 180), as_of=None, *, mi
     DataFrame
         ``window_days, eligible_customers, repurchasers, repurchase_rate,
         censored_customers`` (plus ``cohort`` first when ``by_cohort``).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rr = repurchase_rates(example_engine(), windows=(30, 90))
+    >>> rr[['window_days', 'eligible_customers', 'repurchasers', 'censored_customers']]
+       window_days  eligible_customers  repurchasers  censored_customers
+    0           30                   7             3                   1
+    1           90                   5             4                   3
     """
     a = engine.as_of(as_of)
     ws = [int(w) for w in np.atleast_1d(windows)]
@@ -108,10 +141,30 @@ def repurchase_rates(engine: KPIEngine, windows=(30, 90, 180), as_of=None, *, mi
 def repeat_customer_share(engine: KPIEngine, period: str = "month", as_of=None) -> pd.DataFrame:
     """New vs returning customers and repeat orders per calendar period.
 
+    Parameters
+    ----------
+    engine : KPIEngine
+    period : {"month", "week"}
+    as_of : date-like, optional
+        Last order date counted (default: the date of the last order).
+
     Returns
     -------
     DataFrame
         Columns as described in the module docstring, one row per period up to ``as_of``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> share = repeat_customer_share(example_engine())
+    >>> share[['period_start', 'customers', 'new_customers', 'returning_share']]
+      period_start  customers  new_customers  returning_share
+    0   2024-01-01          3              3         0.000000
+    1   2024-02-01          2              1         0.500000
+    2   2024-03-01          4              1         0.750000
+    3   2024-04-01          3              1         0.666667
+    4   2024-05-01          3              1         0.666667
+    5   2024-06-01          5              1         0.800000
     """
     check_period(period)
     a = engine.as_of(as_of)

@@ -40,6 +40,24 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
     ``orders, revenue, repeat_orders`` (orders that are not the customer's first).
     Valid for any ``as_of`` that is the last day of a period or later than the data; for other
     dates :func:`cohort_retention` filters the facts directly.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    period : {"month", "week"}
+
+    Returns
+    -------
+    ibis.Table
+        One row per customer and period with an order (columns above).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> cp = eng.execute(customer_periods(eng))
+    >>> len(cp), int(cp['orders'].sum())
+    (20, 24)
     """
     check_period(period)
 
@@ -55,7 +73,27 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
 
 
 def customer_periods_until(engine: KPIEngine, period: str, as_of):
-    """Customer-period activity for orders on or before ``as_of``."""
+    """Customer-period activity for orders on or before ``as_of``.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    period : {"month", "week"}
+    as_of : date-like, optional
+        Last order date counted (default: the date of the last order).
+
+    Returns
+    -------
+    ibis.Table
+        As :func:`customer_periods`, stored in the engine once per ``as_of``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> eng.execute(customer_periods_until(eng, 'month', '2024-02-29').count())
+    5
+    """
     a = engine.as_of(as_of)
     if a >= engine.max_date():
         return customer_periods(engine, period)
@@ -95,8 +133,16 @@ def cohort_retention(engine: KPIEngine, period: str = "month", as_of=None, *,
 
     Examples
     --------
-    >>> ret = cohort_retention(eng, "month")                       # doctest: +SKIP
-    >>> retention_matrix(ret)                                      # doctest: +SKIP
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> ret = cohort_retention(eng, 'month')
+    >>> ret[ret['cohort'] == '2024-01-01'][['period', 'cohort_size', 'active_customers', 'retention_rate']]
+       period  cohort_size  active_customers  retention_rate
+    0       0            3                 3        1.000000
+    1       1            3                 1        0.333333
+    2       2            3                 2        0.666667
+    3       3            3                 1        0.333333
+    4       4            3                 1        0.333333
     """
     check_period(period)
     a = engine.as_of(as_of)
@@ -147,6 +193,36 @@ def retention_matrix(retention: pd.DataFrame, values: str = "retention_rate") ->
     ``values``: any numeric column, e.g. ``"retention_rate"`` (default),
     ``"active_customers"``, ``"revenue_per_customer"``. Rows are cohorts (with the cohort size
     as a second index level), columns periods since acquisition; unobserved cells are NaN.
+
+    Parameters
+    ----------
+    retention : DataFrame
+        Output of :func:`cohort_retention`.
+    values : str
+        The column shown in the cells.
+
+    Returns
+    -------
+    DataFrame
+        Cohorts x periods.
+
+    Raises
+    ------
+    KeyError
+        ``values`` is not a column of ``retention``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> ret = cohort_retention(example_engine(), 'month')
+    >>> retention_matrix(ret).round(2)
+    period                    0     1     2     3     4
+    cohort     cohort_size
+    2024-01-01 3            1.0  0.33  0.67  0.33  0.33
+    2024-02-01 1            1.0  1.00  0.00  0.00   NaN
+    2024-03-01 1            1.0  1.00  1.00   NaN   NaN
+    2024-04-01 1            1.0  0.00   NaN   NaN   NaN
+    2024-05-01 1            1.0   NaN   NaN   NaN   NaN
     """
     if values not in retention.columns:
         raise KeyError(f"{values!r} is not a column of the retention table; choose from {list(retention.columns)}")
@@ -174,6 +250,15 @@ def n_period_retention(engine: KPIEngine, n=(1, 2, 3, 6, 12), period: str = "mon
         rolling_retention_rate``: customers = members of the eligible cohorts; retained =
         active in period n; rolling_retained = active in period n or any later complete
         period.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> n_period_retention(example_engine(), n=(1, 2, 3))[['n', 'cohorts', 'customers', 'retained', 'rolling_retained']]
+       n  cohorts  customers  retained  rolling_retained
+    0  1        4          6         3                 4
+    1  2        3          5         3                 3
+    2  3        2          4         1                 1
     """
     check_period(period)
     ns = [int(n)] if np.isscalar(n) else [int(x) for x in n]
