@@ -125,6 +125,13 @@ def load_case_data(case, *, seed: int | None = None, customers: int | None = Non
         A file cannot be read or lacks a column a KPI needs (names file, row, column).
     ConfigError
         A strategy starts outside the data's date range, or names groups the data lack.
+
+    Examples
+    --------
+    >>> from crm_research.cases import load_case
+    >>> data, sim = load_case_data(load_case("r2_retention_strategies"), customers=200)
+    >>> len(data.customers), data.date_range, sim.spec.seed
+    (200, (datetime.date(2019, 1, 1), datetime.date(2021, 12, 31)), 20240602)
     """
     if case.simulate is not None:
         from ..simulate.cases import simulate_case
@@ -238,7 +245,37 @@ def load_case_data(case, *, seed: int | None = None, customers: int | None = Non
 
 
 def check_case_data(case, data: CaseData) -> None:
-    """ConfigError when the case does not fit its data (dates out of range, unknown groups)."""
+    """ConfigError when the case does not fit its data (dates out of range, unknown groups).
+
+    Parameters
+    ----------
+    case : CaseDefinition
+    data : CaseData
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ConfigError
+        Naming the strategy's key (``strategies[0].target[0]``) and the values the data hold.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.cases import load_case
+    >>> case = load_case("r2_retention_strategies")
+    >>> orders = pd.DataFrame({"customer_id": ["a", "b"], "amount": [10.0, 20.0],
+    ...                        "timestamp": pd.to_datetime(["2019-01-05", "2021-12-20"])})
+    >>> data = CaseData(customers=pd.DataFrame({"customer_id": ["a", "b"], "group": ["rollout", "test"]}),
+    ...                 orders=orders)
+    >>> try:
+    ...     check_case_data(case, data)
+    ... except ConfigError as e:
+    ...     print(e.key, "|", e.problem)
+    strategies[0].control[0] | no customer has group = 'holdout'
+    """
     if data.date_range is None:
         raise ConfigError(str(case.path), "data", "the data files contain no dated rows")
     lo, hi = data.date_range

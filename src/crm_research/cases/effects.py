@@ -170,6 +170,15 @@ def compare_rates(rows1: pd.DataFrame, rows0: pd.DataFrame, *, alpha: float = 0.
 def choose_test(x1, x0, *, ordinal: bool = False, override: str | None = None) -> tuple[str, str]:
     """Pick Welch's t or Mann-Whitney U for two samples of per-customer values.
 
+    Parameters
+    ----------
+    x1, x0 : array-like
+        One value per customer in each arm.
+    ordinal : bool
+        The values are ordered categories (a single Likert item): Mann-Whitney U.
+    override : {"welch", "mwu"}, optional
+        A choice made in the case file (``kpi_options.tests``); wins over the rule.
+
     Returns
     -------
     (test, reason)
@@ -218,6 +227,12 @@ def compare_means(x1, x0, *, alpha: float = 0.05, ordinal: bool = False,
         ``statistic`` of the chosen test; Hedges' g as ``effect_size`` with its interval
         ``effect_size.ci.lower``/``effect_size.ci.upper``;
         ``lift`` (relative to the arm-0 mean); ``test`` and ``reason``.
+
+    Examples
+    --------
+    >>> r = compare_means([5.0, 6.0, 7.0, 8.0] * 10, [4.0, 5.0, 6.0, 7.0] * 10)
+    >>> r["test"], round(r["est"], 3), round(r["ci.lower"], 3), round(r["pvalue"], 4)
+    ('Welch t test', 1.0, 0.496, 0.0002)
     """
     import pingouin as pg
     from scipy.stats import t as tdist
@@ -272,6 +287,16 @@ def trend_test(rows: pd.DataFrame) -> dict[str, Any]:
     dict
         ``slope`` (change per period), ``se``, ``pvalue``, its 95% interval ``ci.lower``/``ci.upper``,
         ``periods`` (number of distinct periods).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"customer_id": [1, 2, 3] * 4, "period": [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3,
+    ...                      "num": [0.10, 0.12, 0.11, 0.13, 0.14, 0.12, 0.15, 0.17, 0.16, 0.19, 0.18, 0.20],
+    ...                      "den": 1.0})
+    >>> t = trend_test(rows)                      # the OLS slope of these points is 0.027
+    >>> round(t["slope"], 4), t["periods"], round(t["pvalue"], 3)
+    (0.027, 4, 0.014)
     """
     from .did import wls_cluster
 
@@ -293,7 +318,25 @@ def trend_test(rows: pd.DataFrame) -> dict[str, Any]:
 
 
 def sample_ratio_test(n_target: int, n_control: int, allocation: float) -> float:
-    """p-value of the chi-square test that arms were filled at the planned ``allocation``."""
+    """p-value of the chi-square test that arms were filled at the planned ``allocation``.
+
+    Parameters
+    ----------
+    n_target, n_control : int
+        Customers in each arm.
+    allocation : float
+        Planned share of the target arm.
+
+    Returns
+    -------
+    float
+        NaN without customers.
+
+    Examples
+    --------
+    >>> sample_ratio_test(500, 500, 0.5), sample_ratio_test(560, 440, 0.5) < 0.001
+    (1.0, True)
+    """
     from scipy.stats import chisquare
 
     tot = n_target + n_control

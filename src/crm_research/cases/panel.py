@@ -109,6 +109,19 @@ def kpi_panel(data, kpi: str, *, unit: str = "month", high_tiers=("gold", "plati
     -------
     DataFrame
         ``customer_id, period, num, den`` (``den > 0``), sorted by customer and period.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.cases.tables import CaseData
+    >>> data = CaseData(customers=pd.DataFrame({"customer_id": ["a", "b"]}),
+    ...                 sessions=pd.DataFrame({"customer_id": ["a", "a", "b"], "converted": [True, False, False],
+    ...                                        "start": pd.to_datetime(["2020-01-03", "2020-01-20", "2020-02-02"])}))
+    >>> p = kpi_panel(data, "conversion_rate")
+    >>> p.assign(period=p["period"] - p["period"].min())
+      customer_id  period  num  den
+    0           a       0  1.0  2.0
+    1           b       1  0.0  1.0
     """
     k = KPIS[kpi]
     first, last = _period_range(data, unit)
@@ -194,19 +207,78 @@ def kpi_panel(data, kpi: str, *, unit: str = "month", high_tiers=("gold", "plati
 
 def kpi_panels(data, kpis, *, unit: str = "month", high_tiers=("gold", "platinum"),
                satisfaction_items=("SAT1", "SAT2", "SAT3")) -> dict[str, pd.DataFrame]:
-    """:func:`kpi_panel` for several KPIs."""
+    """:func:`kpi_panel` for several KPIs.
+
+    Parameters
+    ----------
+    data : CaseData
+    kpis : iterable of str
+    unit, high_tiers, satisfaction_items
+        As in :func:`kpi_panel`.
+
+    Returns
+    -------
+    dict of DataFrame
+        KPI id -> panel.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.cases.tables import CaseData
+    >>> data = CaseData(customers=pd.DataFrame({"customer_id": ["a", "b"]}),
+    ...                 sessions=pd.DataFrame({"customer_id": ["a", "a", "b"], "converted": [True, False, False],
+    ...                                        "start": pd.to_datetime(["2020-01-03", "2020-01-20", "2020-02-02"])}))
+    >>> {k: len(p) for k, p in kpi_panels(data, ["conversion_rate", "visit_frequency"]).items()}
+    {'conversion_rate': 2, 'visit_frequency': 2}
+    """
     return {k: kpi_panel(data, k, unit=unit, high_tiers=high_tiers, satisfaction_items=satisfaction_items)
             for k in kpis}
 
 
 def kpi_value(panel: pd.DataFrame) -> float:
-    """The KPI of a set of panel rows: ``sum(num) / sum(den)``."""
+    """The KPI of a set of panel rows: ``sum(num) / sum(den)``.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Rows ``num, den``.
+
+    Returns
+    -------
+    float
+        NaN when ``sum(den)`` is 0.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> kpi_value(pd.DataFrame({"num": [1.0, 0.0], "den": [2.0, 1.0]}))
+    0.3333333333333333
+    """
     d = panel["den"].sum()
     return float(panel["num"].sum() / d) if d > 0 else float("nan")
 
 
 def customer_values(panel: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: ``num``, ``den`` summed over the rows and ``value = num / den``."""
+    """Per customer: ``num``, ``den`` summed over the rows and ``value = num / den``.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Rows ``customer_id, num, den``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, num, den, value``, one row per customer.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> customer_values(pd.DataFrame({"customer_id": ["a", "a", "b"], "num": [1.0, 3.0, 2.0], "den": 1.0}))
+      customer_id  num  den  value
+    0           a  4.0  2.0    2.0
+    1           b  2.0  1.0    2.0
+    """
     g = panel.groupby("customer_id", sort=True)[["num", "den"]].sum()
     g["value"] = g["num"] / g["den"]
     return g.reset_index()

@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError  # noqa: F401  (raised through CaseReader; named in the docs)
 from . import periods as P
 from .reader import CaseReader
 from .vocabulary import KPIS, suggest
@@ -65,7 +66,26 @@ _TOP_KEYS = {"seed", "customers", "start", "end", "initial_share", "assignments"
 # --------------------------------------------------------------------------- specification
 @dataclass(frozen=True)
 class KPIModel:
-    """Baseline of one KPI: level, customer heterogeneity, trend, seasonality, curvature."""
+    """Baseline of one KPI: level, customer heterogeneity, trend, seasonality, curvature.
+
+    Parameters
+    ----------
+    level : float
+        Mean on the KPI's own scale.
+    sd : float
+        Standard deviation across customers.
+    trend : float
+        Change per period.
+    seasonal, peak_month : float, int
+        Amplitude of the yearly cosine and its peak month.
+    curvature, peak : float, date
+        Quadratic term around ``peak`` (a product lifecycle's hump).
+
+    Examples
+    --------
+    >>> KPIModel(0.55, sd=0.1).trend
+    0.0
+    """
 
     level: float
     sd: float = 0.0
@@ -78,7 +98,22 @@ class KPIModel:
 
 @dataclass(frozen=True)
 class Assignment:
-    """A customers' group column: the share of each value and baseline offsets per value."""
+    """A customers' group column: the share of each value and baseline offsets per value.
+
+    Parameters
+    ----------
+    column : str
+        Column of the customers table (``group``).
+    shares : dict
+        Value -> share of customers (adding up to 1).
+    offsets : dict
+        Value -> {KPI: baseline difference} (selection into the groups).
+
+    Examples
+    --------
+    >>> Assignment("group", {"rollout": 0.7, "holdout": 0.3}).shares["holdout"]
+    0.3
+    """
 
     column: str
     shares: dict[str, float]
@@ -87,7 +122,24 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Exposure:
-    """Who a strategy reaches and when (copied from the case's strategies)."""
+    """Who a strategy reaches and when (copied from the case's strategies).
+
+    Parameters
+    ----------
+    id : str
+        Strategy id.
+    start, end : date, date or None
+    column : str
+        The customers' group column.
+    target : tuple of str
+        Exposed values of ``column`` (``("all",)``: everybody).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> Exposure("recs", dt.date(2020, 7, 1), None, "group", ("pilot",)).target
+    ('pilot',)
+    """
 
     id: str
     start: _dt.date
@@ -98,7 +150,33 @@ class Exposure:
 
 @dataclass(frozen=True)
 class SimulationSpec:
-    """A parsed ``simulate:`` block. Build with :func:`parse_simulation`."""
+    """A parsed ``simulate:`` block. Build with :func:`parse_simulation`.
+
+    Parameters
+    ----------
+    seed, customers : int
+    start, end : datetime.date
+        First and last simulated day.
+    unit : {"week", "month", "quarter"}
+    initial_share : float
+        Share of customers acquired before ``start``.
+    assignments : tuple of Assignment
+    kpis : dict
+        KPI id -> :class:`KPIModel` for every primitive KPI (:data:`PRIMITIVES`).
+    effects : dict
+        Strategy id -> {KPI: additive effect}.
+    exposures : tuple of Exposure
+    survey_rate, satisfaction_item_sd, impressions_per_session, order_value_spread, dwell_spread : float
+    satisfaction_items, high_tiers : tuple of str
+    file : str
+        The case file.
+
+    Examples
+    --------
+    >>> spec = parse_simulation({"seed": 7, "effects": {}}, unit="month")
+    >>> spec.seed, spec.customers, spec.kpis["retention_rate"].level
+    (7, 3000, 0.55)
+    """
 
     seed: int
     customers: int
@@ -120,7 +198,16 @@ class SimulationSpec:
     file: str = ""
 
     def declared_effect(self, strategy: str, kpi: str) -> float:
-        """The effect written in the case file (0 when none is declared)."""
+        """The effect written in the case file (0 when none is declared).
+
+        Parameters
+        ----------
+        strategy, kpi : str
+
+        Returns
+        -------
+        float
+        """
         return float(self.effects.get(strategy, {}).get(kpi, 0.0))
 
 
@@ -128,7 +215,43 @@ def parse_simulation(raw: Any, *, file: str | Path = "<case>", key: str = "simul
                      strategies: Sequence[Any] = (), unit: str = "month",
                      satisfaction_items: Sequence[str] = ("SAT1", "SAT2", "SAT3"),
                      high_tiers: Sequence[str] = ("gold", "platinum")) -> SimulationSpec:
-    """Validate a ``simulate:`` block; errors are ConfigError naming ``file`` and the key path."""
+    """Validate a ``simulate:`` block; errors are ConfigError naming ``file`` and the key path.
+
+    Parameters
+    ----------
+    raw : mapping
+        The block as parsed from YAML.
+    file : str or Path
+        The case file (for messages).
+    key : str
+        Key path of the block.
+    strategies : sequence of Strategy
+        The case's strategies (their exposures are simulated).
+    unit : {"week", "month", "quarter"}
+    satisfaction_items, high_tiers : sequence of str
+        From the case's ``kpi_options``.
+
+    Returns
+    -------
+    SimulationSpec
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and key path.
+
+    Examples
+    --------
+    >>> spec = parse_simulation({"seed": 1, "customers": 500, "start": "2020-01-01", "end": "2020-12-31",
+    ...                          "kpis": {"conversion": {"level": 0.1}}})
+    >>> spec.customers, spec.kpis["conversion_rate"].level
+    (500, 0.1)
+    >>> try:
+    ...     parse_simulation({"seed": 1, "kpis": {"spend": {"level": 90}}}, file="case.yaml")
+    ... except ConfigError as e:
+    ...     print(e.key, "|", e.problem)
+    simulate.kpis.spend | spend_per_customer (spend per active customer) is derived in the simulation and cannot be set directly
+    """
     r = CaseReader(Path(file))
     d = r.mapping(raw, key)
     r.keys(d, _TOP_KEYS, key)

@@ -24,7 +24,29 @@ TIME_COLUMNS = {"customers": "signup_date", "orders": "timestamp", "sessions": "
 
 @dataclass
 class CaseData:
-    """The tables of one case (pandas DataFrames with canonical column names)."""
+    """The tables of one case (pandas DataFrames with canonical column names).
+
+    Parameters
+    ----------
+    customers : DataFrame
+        ``customer_id`` (+ ``signup_date`` and group columns).
+    orders, sessions, survey : DataFrame, optional
+    source : str
+        Where the data came from (``files``, ``simulated (seed 7)``).
+    files : dict
+        Table -> file read.
+    date_range : tuple of date, optional
+        First and last day; by default from the time stamps of orders, sessions, survey.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = CaseData(customers=pd.DataFrame({"customer_id": ["a", "b"]}),
+    ...              orders=pd.DataFrame({"customer_id": ["a"], "timestamp": pd.to_datetime(["2020-03-02"]),
+    ...                                   "amount": [12.5]}))
+    >>> d.date_range, list(d.tables())
+    ((datetime.date(2020, 3, 2), datetime.date(2020, 3, 2)), ['customers', 'orders'])
+    """
 
     customers: pd.DataFrame
     orders: pd.DataFrame | None = None
@@ -47,11 +69,37 @@ class CaseData:
                 self.date_range = (pd.Timestamp(min(lo)).date(), pd.Timestamp(max(hi)).date())
 
     def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables present, by name (``customers`` first).
+
+        Returns
+        -------
+        dict of DataFrame
+        """
         return {t: getattr(self, t) for t in ("customers", "orders", "sessions", "survey")
                 if getattr(self, t) is not None}
 
     def write(self, folder: str | Path, *, fmt: str = "csv", overwrite: bool = False) -> dict[str, Path]:
-        """Write the tables to ``folder`` as ``<table>.csv`` (or ``.parquet``); never overwrites silently."""
+        """Write the tables to ``folder`` as ``<table>.csv`` (or ``.parquet``); never overwrites silently.
+
+        Parameters
+        ----------
+        folder : str or Path
+        fmt : {"csv", "parquet"}
+        overwrite : bool
+            Replace existing files (otherwise CRMResearchError).
+
+        Returns
+        -------
+        dict of Path
+            Table -> file written.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> d = CaseData(customers=pd.DataFrame({"customer_id": ["a"]}))
+        >>> d.write("case_data")                      # doctest: +SKIP
+        {'customers': PosixPath('case_data/customers.csv')}
+        """
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
