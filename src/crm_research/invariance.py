@@ -1,9 +1,15 @@
 """Measurement invariance across groups and cross-group comparison of structural paths.
 
+>>> import pandas as pd
 >>> from crm_research.invariance import measurement_invariance, compare_paths
->>> inv = measurement_invariance(cfa_syntax, df, "school")          # doctest: +SKIP
->>> inv.table, inv.highest, print(inv.summary())                      # doctest: +SKIP
->>> compare_paths("combined", df, "segment", instrument=inst)         # doctest: +SKIP
+>>> df = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+>>> inv = measurement_invariance("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", df, "school")
+>>> inv.highest
+'metric'
+>>> compare_paths("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\ntextual ~ visual", df,
+...               "school")[["path", "pvalue", "pvalue.adj"]].round(3)
+               path  pvalue  pvalue.adj
+0  textual ~ visual   0.547       0.547
 
 * :func:`measurement_invariance` fits the configural, metric (equal loadings), scalar
   (+ equal intercepts) and optionally strict (+ equal residual variances) models exactly as
@@ -44,6 +50,9 @@ import pandas as pd
 from .errors import ModelError
 from .reporting.format import format_p
 
+__all__ = ["STEPS", "STEP_NAMES", "InvarianceRule", "invariance_verdict", "resolve_syntax", "per_group_syntax",
+           "InvarianceResult", "measurement_invariance", "compare_paths"]
+
 if TYPE_CHECKING:  # pragma: no cover
     from .instruments import Instrument
     from .sem import SEMResult
@@ -71,6 +80,21 @@ class InvarianceRule:
     intercepts with adequate samples (delta CFI >= -.010 together with delta RMSEA <= .015),
     the delta CFI criterion being Cheung & Rensvold's (2002).  The configural model holds
     when it converged and its CFI is at least ``configural_cfi`` (None: not judged).
+
+    Parameters
+    ----------
+    cfi_drop : float
+        Smallest acceptable change in CFI (negative: a drop).
+    rmsea_rise : float
+        Largest acceptable rise in RMSEA.
+    configural_cfi : float or None
+        Minimum CFI of the configural model.
+
+    Examples
+    --------
+    >>> rule = InvarianceRule()
+    >>> rule.holds(-0.004, 0.006), rule.holds(-0.02, 0.0)
+    (True, False)
     """
 
     cfi_drop: float = -0.010
@@ -102,6 +126,22 @@ def invariance_verdict(delta_cfi: float, delta_rmsea: float, *, cfi_drop: float 
     """Does invariance hold for a step with these changes in CFI and RMSEA?
 
     ``delta_cfi >= cfi_drop and delta_rmsea <= rmsea_rise`` (boundaries count as holding).
+
+    Parameters
+    ----------
+    delta_cfi, delta_rmsea : float
+        Constrained minus previous model.
+    cfi_drop, rmsea_rise : float
+        The thresholds (Chen 2007 by default).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> invariance_verdict(-0.010, 0.015), invariance_verdict(-0.011, 0.0)
+    (True, False)
     """
     return InvarianceRule(cfi_drop, rmsea_rise).holds(delta_cfi, delta_rmsea)
 
@@ -112,7 +152,33 @@ def resolve_syntax(model: "str | Instrument", instrument: "Instrument | None" = 
     """lavaan syntax from raw syntax, an instrument (its measurement model) or a model name
     of ``instrument`` (``"measurement"`` or any declared model).  ``data`` fixes the error
     variance of a single-item construct that states a reliability (see
-    :func:`crm_research.instruments.measurement_syntax`)."""
+    :func:`crm_research.instruments.measurement_syntax`).
+
+    Parameters
+    ----------
+    model : str or Instrument
+        lavaan syntax, an instrument, or a model name of ``instrument``.
+    instrument : Instrument, optional
+        Needed for a model name.
+    data : DataFrame, optional
+        For single items with a stated reliability.
+
+    Returns
+    -------
+    str
+        lavaan syntax.
+
+    Examples
+    --------
+    >>> from crm_research import instruments
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> print(resolve_syntax("textual", inst))
+    TXT =~ x4 + x5 + x6
+    SPD =~ x7
+    x7 ~~ 0*x7
+    SPD ~ hc*TXT
+    <BLANKLINE>
+    """
     from .instruments import Instrument, measurement_syntax, structural_syntax
 
     if isinstance(model, Instrument):
@@ -153,10 +219,32 @@ def per_group_syntax(model: str, ngroups: int, *, shared: Sequence[tuple[str, st
     per group (``name.gK``).  Rows in ``shared`` (``(lhs, op, rhs)``) get one label common to
     all groups instead: those parameters are constrained equal across groups.
 
+    Parameters
+    ----------
+    model : str
+        lavaan syntax of one group.
+    ngroups : int
+        Number of groups.
+    shared : sequence of (lhs, op, rhs)
+        Parameters constrained equal across groups.
+
+    Returns
+    -------
+    str
+        The rewritten syntax.
+
     Raises
     ------
     ModelError
         A row in ``shared`` is not in the model or is a fixed parameter.
+
+    Examples
+    --------
+    >>> print(per_group_syntax("F =~ x1 + a*x2 + x3\\nG =~ x4 + x5\\nG ~ b*F", 2, shared=[("G", "~", "F")]))
+    F =~ x1 + c(a.g1, a.g2)*x2 + x3
+    G =~ x4 + x5
+    G ~ c(b, b)*F
+    <BLANKLINE>
     """
     from .sem.syntax import parse_syntax
 
@@ -318,6 +406,21 @@ class InvarianceResult:
     missing : {"ml", "listwise"}
         Missing-data treatment of every fit.
     warnings : list of str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> cfa = "visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6"
+    >>> inv = measurement_invariance(cfa, hs, "school")
+    >>> inv
+    <InvarianceResult 'school': steps configural, metric, scalar, strict; highest supported: metric>
+    >>> inv.table[["step", "delta.cfi", "holds"]].round(3)
+             step  delta.cfi  holds
+    0  configural        NaN   True
+    1      metric     -0.010   True
+    2      scalar     -0.033  False
+    3      strict     -0.009   True
     """
 
     table: pd.DataFrame
@@ -436,6 +539,15 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
     ModelError
         Unknown or out-of-order steps, group column missing, fewer than two groups, a group
         with too few complete cases, or any model error of :func:`crm_research.sem.fit`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> cfa = "visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6"
+    >>> inv = measurement_invariance(cfa, hs, "school", steps=("configural", "metric"))
+    >>> inv.highest, inv.group_labels, inv.nobs_groups
+    ('metric', ['Pasteur', 'Grant-White'], [156, 145])
     """
     from . import sem
 
@@ -577,6 +689,20 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         pvalue, pvalue.adj`` (Holm; ``attrs["p.adjust"]``) and ``verdict``.  ``attrs["base"]`` holds the base SEMResult,
         ``attrs["restricted"]`` the constrained fits by path, ``attrs["missing"]`` the
         missing-data treatment and ``attrs["nobs_groups"]`` the group sizes used.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import instruments
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> inst = instruments.load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = compare_paths("mediated", hs, "school", instrument=inst)
+    >>> t[["path", "hypothesis", "pvalue", "pvalue.adj"]].round(3)
+            path hypothesis  pvalue  pvalue.adj
+    0  TXT ~ VIS         Ha   0.536         1.0
+    1  SPD ~ TXT         Hc   0.867         1.0
+    >>> t.attrs["p.adjust"]
+    'holm'
     """
     from statsmodels.stats.multitest import multipletests
 
