@@ -59,7 +59,37 @@ CHURN_COLUMNS = [
 
 @dataclass(frozen=True)
 class ChurnRules:
-    """Thresholds of the churn early-warning indicators (see module docstring)."""
+    """Thresholds of the churn early-warning indicators (see module docstring).
+
+    Parameters
+    ----------
+    window_days : int
+        Length of the recent window and of the window before it (days).
+    overdue_ratio : float
+        Overdue when days since the last order exceed this multiple of the typical gap (> 1).
+    frequency_drop : float
+        Falling frequency when recent orders < this share of the previous window's (0, 1].
+    visit_drop : float
+        Falling visit time when recent visit time < this share of the previous window's (0, 1].
+    p_alive_threshold : float
+        Low P(alive) below this value (0, 1].
+    churned_after_days : int
+        Customers silent for longer are lost and left off the list.
+
+    Raises
+    ------
+    ValueError
+        A threshold outside its range.
+
+    Examples
+    --------
+    >>> ChurnRules(window_days=30).window_days
+    30
+    >>> ChurnRules(overdue_ratio=0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: overdue_ratio must be > 1
+    """
 
     window_days: int = 90
     overdue_ratio: float = 2.0
@@ -79,6 +109,17 @@ class ChurnRules:
                 raise ValueError(f"{name} must be in (0, 1], got {v}")
 
     def to_dict(self) -> dict:
+        """The thresholds as a plain dict (for reports and provenance).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> ChurnRules().to_dict()['window_days']
+        90
+        """
         return asdict(self)
 
 
@@ -87,6 +128,39 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     """Per-customer indicators, warnings and risk score (ibis Table stored in the engine).
 
     See :func:`churn_risk` for the ranked list; this returns every customer.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Date of the assessment (default: the date of the last order).
+    rules : ChurnRules
+        Window length and thresholds.
+    model : fitted BG/NBD or Pareto/NBD model, optional
+        Adds ``p_alive``.
+    freq : {"D", "W"}, optional
+        Time unit of the model.
+
+    Returns
+    -------
+    ibis.Table
+        The columns of :func:`churn_risk` except ``rank`` and ``reasons``, for every customer.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> t = churn_indicators(eng, rules=ChurnRules(window_days=30))
+    >>> eng.execute(t.order_by('customer_id'))[['customer_id', 'orders_recent', 'orders_previous', 'overdue', 'n_warnings']]
+       customer_id orders_recent orders_previous  overdue  n_warnings
+    0            1             1               1    False           1
+    1            2             0               0    False           0
+    2            3             0               0     True           1
+    3            4             1               0    False           0
+    4            5             1               1    False           0
+    5            6             1               0    False           0
+    6            7             0               1    False           1
+    7            8             2               0    False           0
     """
     import ibis
 
@@ -201,7 +275,25 @@ def _call_p_alive(model, d: pd.DataFrame) -> np.ndarray:
 
 def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *, model=None,
                      freq: str | None = None, top: int | None = None, all_customers: bool = False):
-    """The ranked at-risk list as an ibis Table (stays in the engine; see :func:`churn_risk`)."""
+    """The ranked at-risk list as an ibis Table (stays in the engine; see :func:`churn_risk`).
+
+    Parameters
+    ----------
+    engine, as_of, rules, model, freq, top, all_customers
+        As in :func:`churn_risk`.
+
+    Returns
+    -------
+    ibis.Table
+        The columns of :func:`churn_risk`.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> eng.execute(churn_risk_table(eng, rules=ChurnRules(window_days=30)).count())
+    3
+    """
     import ibis
 
     t = churn_indicators(engine, as_of, rules, model=model, freq=freq)
@@ -242,6 +334,18 @@ def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), 
         gap_ratio, orders_recent, orders_previous, frequency_change, visit_seconds_recent,
         visit_seconds_previous, visit_time_change, p_alive, overdue, frequency_falling,
         visit_time_falling, low_p_alive``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> risk = churn_risk(example_engine(), rules=ChurnRules(window_days=30))
+    >>> risk[['rank', 'customer_id', 'n_warnings', 'days_since_last']]
+       rank  customer_id  n_warnings  days_since_last
+    0     1            3           1              155
+    1     2            7           1               54
+    2     3            1           1               27
+    >>> print(risk['reasons'].iloc[0])
+    overdue: 155 days since last order vs platform-typical gap 27 (5.7x)
     """
     t = churn_risk_table(engine, as_of, rules, model=model, freq=freq, top=top, all_customers=all_customers)
     df = engine.execute(t.order_by("rank"))

@@ -55,7 +55,43 @@ LIFECYCLE_COLUMNS = ["customer_id", "stage", "group", "first_order_date", "last_
 
 @dataclass(frozen=True)
 class LifecycleRules:
-    """Thresholds of the lifecycle rules (days unless said otherwise)."""
+    """Thresholds of the lifecycle rules (days unless said otherwise).
+
+    Parameters
+    ----------
+    new_days : int
+        New: first order fewer than this many days ago.
+    window_days : int
+        Length of the recent window and of the window before it.
+    silent_days : int
+        Declining: no order for more than this many days.
+    churn_days : int
+        Churned: no order for more than this many days (>= ``new_days`` and ``silent_days``).
+    decline_ratio : float
+        Declining: recent orders below this share of the previous window's (0, 1].
+    growth_days : int
+        Growing: acquired fewer than this many days ago ...
+    growth_ratio : float
+        ... or recent orders at least this multiple of the previous window's (>= 1) ...
+    min_growth_orders : int
+        ... and at least this many recent orders.
+
+    Raises
+    ------
+    ValueError
+        Inconsistent thresholds.
+
+    Examples
+    --------
+    >>> LifecycleRules(churn_days=60, growth_days=60).churn_days
+    Traceback (most recent call last):
+    ...
+    ValueError: need 0 < new_days <= churn_days and 0 < silent_days <= churn_days
+    >>> LifecycleRules(new_days=400)
+    Traceback (most recent call last):
+    ...
+    ValueError: need 0 < new_days <= churn_days and 0 < silent_days <= churn_days
+    """
 
     new_days: int = 30
     window_days: int = 90
@@ -73,11 +109,37 @@ class LifecycleRules:
             raise ValueError("need window_days >= 1, 0 < decline_ratio <= 1, growth_ratio >= 1")
 
     def to_dict(self) -> dict:
+        """The thresholds as a plain dict (for reports and provenance).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> LifecycleRules().to_dict()['churn_days']
+        180
+        """
         return asdict(self)
 
 
 def lookback_days(rules: "LifecycleRules") -> int:
-    """Days of history that decide every stage except "churned" (see :func:`lifecycle_table`)."""
+    """Days of history that decide every stage except "churned" (see :func:`lifecycle_table`).
+
+    Parameters
+    ----------
+    rules : LifecycleRules
+
+    Returns
+    -------
+    int
+        ``max(2 * window_days, churn_days + 1)``.
+
+    Examples
+    --------
+    >>> lookback_days(LifecycleRules())
+    181
+    """
     return max(2 * int(rules.window_days), int(rules.churn_days) + 1)
 
 
@@ -90,6 +152,28 @@ def lifecycle_table(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifec
     by the first rule, since their last order is more than ``churn_days`` old; the counting
     functions add them back from the customer table. This makes stage shares over many dates
     cheap.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Date of the assessment (default: the date of the last order).
+    rules : LifecycleRules
+    recent_only : bool
+        Evaluate only customers with an order in the last :func:`lookback_days` days.
+
+    Returns
+    -------
+    ibis.Table
+        The columns of :func:`lifecycle_stages`.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> rules = LifecycleRules(new_days=14, window_days=30, silent_days=30, churn_days=60, growth_days=60)
+    >>> eng.execute(lifecycle_table(eng, rules=rules).count())
+    8
     """
     import ibis
 
@@ -129,12 +213,34 @@ def lifecycle_table(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifec
 def lifecycle_stages(engine: KPIEngine, as_of=None, rules: LifecycleRules = LifecycleRules()) -> pd.DataFrame:
     """Lifecycle stage of every customer at ``as_of``.
 
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Date of the assessment (default: the date of the last order).
+    rules : LifecycleRules
+
     Returns
     -------
     DataFrame
         ``customer_id, stage, group, first_order_date, last_order_date, tenure_days,
         days_since_last, orders, orders_recent, orders_previous, max_recent_gap_days`` (the
         longest gap before an order in the recent window, NaN if none), sorted by customer.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rules = LifecycleRules(new_days=14, window_days=30, silent_days=30, churn_days=60, growth_days=60)
+    >>> lifecycle_stages(example_engine(), rules=rules)[['customer_id', 'stage', 'days_since_last']]
+       customer_id        stage  days_since_last
+    0            1       mature               27
+    1            2      churned              105
+    2            3      churned              155
+    3            4  reactivated                8
+    4            5       mature                3
+    5            6  reactivated               13
+    6            7    declining               54
+    7            8      growing                0
     """
     df = engine.execute(lifecycle_table(engine, as_of, rules).order_by("customer_id"))
     for col in ("tenure_days", "days_since_last", "orders", "orders_recent", "orders_previous"):
@@ -144,7 +250,27 @@ def lifecycle_stages(engine: KPIEngine, as_of=None, rules: LifecycleRules = Life
 
 def default_dates(engine: KPIEngine, as_of=None, period: str = "month", n: int | None = 12) -> list[dt.date]:
     """Period ends (last day of each month/week) up to ``as_of``, the last ``n`` of them
-    (all when ``n`` is None), plus ``as_of`` itself when it is not a period end."""
+    (all when ``n`` is None), plus ``as_of`` itself when it is not a period end.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Last date (default: the date of the last order).
+    period : {"month", "week"}
+    n : int or None
+        Number of period ends kept.
+
+    Returns
+    -------
+    list of datetime.date
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> default_dates(example_engine(), n=3)
+    [datetime.date(2024, 3, 31), datetime.date(2024, 4, 30), datetime.date(2024, 5, 31), datetime.date(2024, 6, 28)]
+    """
     from .engine import index_of_date, last_complete_index
 
     check_period(period)
@@ -169,7 +295,27 @@ def _customers(engine: KPIEngine):
 
 
 def stage_counts(engine: KPIEngine, as_of=None, rules: LifecycleRules = LifecycleRules()) -> dict[str, int]:
-    """Customers per stage at one date (reads only the last :func:`lookback_days` of orders)."""
+    """Customers per stage at one date (reads only the last :func:`lookback_days` of orders).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Date of the assessment (default: the date of the last order).
+    rules : LifecycleRules
+
+    Returns
+    -------
+    dict
+        Stage -> number of customers (every stage of :data:`STAGES`, zeros included).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rules = LifecycleRules(new_days=14, window_days=30, silent_days=30, churn_days=60, growth_days=60)
+    >>> stage_counts(example_engine(), rules=rules)
+    {'new': 0, 'growing': 1, 'mature': 2, 'declining': 1, 'churned': 2, 'reactivated': 2}
+    """
     a = engine.as_of(as_of)
     t = lifecycle_table(engine, a, rules, recent_only=True)
     res = engine.execute(t.group_by("stage").aggregate(customers=t.count()))
@@ -196,6 +342,19 @@ def stage_shares(engine: KPIEngine, dates=None, rules: LifecycleRules = Lifecycl
     DataFrame
         ``date, stage, customers, share`` (share of customers acquired by that date); every
         stage appears at every date (0 when empty), stages in lifecycle order.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rules = LifecycleRules(new_days=14, window_days=30, silent_days=30, churn_days=60, growth_days=60)
+    >>> stage_shares(example_engine(), ['2024-03-31', '2024-06-28'], rules=rules)[['date', 'stage', 'customers', 'share']].head(6)
+            date        stage  customers  share
+    0 2024-03-31          new          0    0.0
+    1 2024-03-31      growing          2    0.4
+    2 2024-03-31       mature          1    0.2
+    3 2024-03-31    declining          0    0.0
+    4 2024-03-31      churned          1    0.2
+    5 2024-03-31  reactivated          1    0.2
     """
     dates = default_dates(engine, as_of, period, n) if dates is None else [as_date(d, "dates") for d in dates]
     rows = []
@@ -227,6 +386,21 @@ def stage_transitions(engine: KPIEngine, date_from, date_to, rules: LifecycleRul
         Long: ``from_stage, to_stage, customers, share`` where share = customers / all
         customers in ``from_stage`` (row-normalized transition probabilities). Customers
         acquired after ``date_from`` have ``from_stage = "prospect"``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rules = LifecycleRules(new_days=14, window_days=30, silent_days=30, churn_days=60, growth_days=60)
+    >>> stage_transitions(example_engine(), '2024-03-31', '2024-06-28', rules=rules, wide=True)
+    to_stage     new  growing  mature  declining  churned  reactivated
+    from_stage
+    prospect       0        1       0          1        0            1
+    new            0        0       0          0        0            0
+    growing        0        0       1          0        0            1
+    mature         0        0       1          0        0            0
+    declining      0        0       0          0        0            0
+    churned        0        0       0          0        1            0
+    reactivated    0        0       0          0        1            0
     """
     d0, d1 = as_date(date_from, "date_from"), as_date(date_to, "date_to")
     if d1 <= d0:
