@@ -49,7 +49,37 @@ STAGE_KPI_COLUMNS = ["stage", "products", "orders", "revenue", "revenue_share", 
 
 @dataclass(frozen=True)
 class ProductLifecycleRules:
-    """Thresholds of the product lifecycle rules (periods are calendar periods)."""
+    """Thresholds of the product lifecycle rules (periods are calendar periods).
+
+    Parameters
+    ----------
+    measure : {"orders", "revenue"}
+        The sales series.
+    smooth : int
+        Periods of the moving average.
+    lag : int
+        Growth is measured over this many periods of the smoothed series.
+    intro_periods : int
+        Introduction: the product's first this many periods.
+    growth_threshold : float
+        Growth: smoothed growth above this (> 0).
+    decline_level : float
+        Decline: smoothed sales below this share of the product's own peak (0, 1).
+
+    Raises
+    ------
+    ValueError
+        A threshold outside its range.
+
+    Examples
+    --------
+    >>> ProductLifecycleRules(measure='revenue').measure
+    'revenue'
+    >>> ProductLifecycleRules(measure='units')
+    Traceback (most recent call last):
+    ...
+    ValueError: measure must be 'orders' or 'revenue'
+    """
 
     measure: str = "orders"
     smooth: int = 3
@@ -67,6 +97,17 @@ class ProductLifecycleRules:
             raise ValueError("need 0 < decline_level < 1 and growth_threshold > 0")
 
     def to_dict(self) -> dict:
+        """The thresholds as a plain dict (for reports and provenance).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> ProductLifecycleRules().to_dict()['smooth']
+        3
+        """
         return asdict(self)
 
 
@@ -79,11 +120,33 @@ def _need_products(engine: KPIEngine):
 def product_sales(engine: KPIEngine, period: str = "month", as_of=None) -> pd.DataFrame:
     """Sales per product and period (order lines on or before ``as_of``).
 
+    Parameters
+    ----------
+    engine : KPIEngine
+        Orders with ``product_id``.
+    period : {"month", "week"}
+    as_of : date-like, optional
+        Last order date counted (default: the date of the last order).
+
     Returns
     -------
     DataFrame
         ``product_id, period_start, orders, revenue, complete`` (only periods with sales;
         ``orders`` counts order lines).
+
+    Raises
+    ------
+    ConfigError
+        The orders have no ``product_id``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> product_sales(example_engine())[['product_id', 'period_start', 'orders', 'revenue']].head(3)
+      product_id period_start  orders  revenue
+    0         p1   2024-01-01       2     35.0
+    1         p1   2024-02-01       3     56.0
+    2         p1   2024-03-01       2     40.0
     """
     _need_products(engine)
     check_period(period)
@@ -104,12 +167,32 @@ def product_lifecycle_stages(engine: KPIEngine, as_of=None, period: str = "month
                       sales: pd.DataFrame | None = None) -> pd.DataFrame:
     """Lifecycle stage of every product at ``as_of`` (method in the module docstring).
 
+    Parameters
+    ----------
+    engine : KPIEngine
+        Orders with ``product_id``.
+    as_of : date-like, optional
+        Date of the assessment (default: the date of the last order).
+    period : {"month", "week"}
+    rules : ProductLifecycleRules
+    sales : DataFrame, optional
+        A :func:`product_sales` result for the same ``period`` and ``as_of`` (saves a query).
+
     Returns
     -------
     DataFrame
         ``product_id, category, first_period, age_periods, last_period_sales,
         smoothed_sales, peak_smoothed_sales, peak_period, level, growth, stage``; products
         whose first sale falls in the running (incomplete) period are left out.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rules = ProductLifecycleRules(smooth=2, lag=2, intro_periods=1)
+    >>> product_lifecycle_stages(example_engine(), rules=rules)[['product_id', 'age_periods', 'level', 'stage']]
+      product_id  age_periods  level     stage
+    0         p1            5   0.60   decline
+    1         p2            5   0.75  maturity
     """
     a = engine.as_of(as_of)
     if sales is None:
@@ -192,6 +275,19 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
     DataFrame
         ``stage, products, orders, revenue, revenue_share, buyers, first_order_share,
         repeat_buyer_share, avg_line_value``, one row per stage in lifecycle order.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rules = ProductLifecycleRules(smooth=2, lag=2, intro_periods=1)
+    >>> eng = example_engine()
+    >>> stages = product_lifecycle_stages(eng, rules=rules)
+    >>> product_stage_kpis(eng, stages)[['stage', 'products', 'orders', 'revenue', 'buyers']]
+              stage  products  orders  revenue  buyers
+    0  introduction         0       0      0.0       0
+    1        growth         0       0      0.0       0
+    2      maturity         1       6    274.0       4
+    3       decline         1       5    160.0       4
     """
     _need_products(engine)
     a = engine.as_of(as_of)

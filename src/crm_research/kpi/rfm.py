@@ -63,7 +63,34 @@ SEGMENT_SUMMARY_COLUMNS = ["segment", "customers", "share", "mean_recency_days",
 
 def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "total",
               segments: pd.DataFrame = RFM_SEGMENTS):
-    """RFM measures, scores and segment per customer as an ibis Table (runs in the engine)."""
+    """RFM measures, scores and segment per customer as an ibis Table (runs in the engine).
+
+    Parameters
+    ----------
+    engine, as_of, bins, monetary, segments
+        As in :func:`rfm_scores`.
+
+    Returns
+    -------
+    ibis.Table
+        The columns of :func:`rfm_scores`.
+
+    Raises
+    ------
+    ValueError
+        ``bins`` < 2 or an unknown ``monetary``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> eng.execute(rfm_table(eng).count())
+    8
+    >>> rfm_table(eng, bins=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: bins must be >= 2
+    """
     import ibis
 
     if bins < 2:
@@ -98,11 +125,37 @@ def rfm_scores(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = 
                segments: pd.DataFrame = RFM_SEGMENTS) -> pd.DataFrame:
     """RFM measures, scores (1..bins) and segment for every customer.
 
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Date of the assessment (default: the date of the last order).
+    bins : int
+        Number of score classes (quantile ranks; 5 = quintiles, 5 = best).
+    monetary : {"total", "mean"}
+        Total spend or mean order value.
+    segments : DataFrame
+        Segment rules (:data:`RFM_SEGMENTS`).
+
     Returns
     -------
     DataFrame
         ``customer_id, recency_days, frequency, monetary, r_score, f_score, m_score,
         rfm_cell`` (e.g. ``"545"``), ``rfm_score`` (R + F + M), ``segment``; sorted by customer.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rfm_scores(example_engine())[['customer_id', 'recency_days', 'frequency', 'monetary', 'rfm_cell', 'segment']]
+       customer_id  recency_days  frequency  monetary rfm_cell             segment
+    0            1            27          7     200.0      254             At risk
+    1            2           105          2      33.0      121         Hibernating
+    2            3           155          1      60.0      112                Lost
+    3            4             8          4      72.0      443           Champions
+    4            5             3          5     250.0      445           Champions
+    5            6            13          2      52.0      322           Promising
+    6            7            54          1      80.0      214      About to sleep
+    7            8             0          2      21.0      521  Potential loyalist
     """
     t = rfm_table(engine, as_of, bins=bins, monetary=monetary, segments=segments)
     df = engine.execute(t.order_by("customer_id"))
@@ -117,12 +170,32 @@ def rfm_segment_summary(scores, segments: pd.DataFrame = RFM_SEGMENTS) -> pd.Dat
     ``scores`` is the :func:`rfm_scores` DataFrame or the :func:`rfm_table` ibis Table (then
     the aggregation runs in the engine).
 
+    Parameters
+    ----------
+    scores : DataFrame or ibis.Table
+        :func:`rfm_scores` or :func:`rfm_table` output.
+    segments : DataFrame
+        Segment rules (:data:`RFM_SEGMENTS`): their order is the row order.
+
     Returns
     -------
     DataFrame
         ``segment, customers, share, mean_recency_days, mean_frequency, mean_monetary, revenue,
         revenue_share, description`` (``revenue`` = sum of ``monetary``; with
         ``monetary="mean"`` it is a sum of means, so read the shares only for totals).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rfm_segment_summary(rfm_scores(example_engine()))[['segment', 'customers', 'share', 'revenue_share']].round(3)
+                  segment  customers  share  revenue_share
+    0           Champions          2  0.250          0.419
+    1  Potential loyalist          1  0.125          0.027
+    2           Promising          1  0.125          0.068
+    3             At risk          1  0.125          0.260
+    4      About to sleep          1  0.125          0.104
+    5         Hibernating          1  0.125          0.043
+    6                Lost          1  0.125          0.078
     """
     if isinstance(scores, pd.DataFrame):
         g = scores.groupby("segment", sort=False)
