@@ -1,8 +1,14 @@
 """Path diagrams of fitted SEM models, as SVG and PNG.
 
-    >>> from crm_research.path_diagram import path_diagram        # doctest: +SKIP
-    >>> d = path_diagram(result)            # a sem.fit result or its estimates table  # doctest: +SKIP
-    >>> d.save("reports/ops_model.png")                              # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> from crm_research.path_diagram import path_diagram
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> result = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\ntextual ~ visual", hs)
+    >>> d = path_diagram(result, engine="matplotlib")   # a sem.fit result or its estimates table
+    >>> d.svg.startswith("<?xml")
+    True
+    >>> d.save("reports/model.png")                      # doctest: +SKIP
 
 Latent variables are ovals, observed variables boxes; single-headed arrows are loadings
 and regressions, double-headed curved arrows covariances (``show_covariances=True``).  A
@@ -606,7 +612,30 @@ def _q(s: str) -> str:
 
 def dot_source(g_or_estimates: Any, *, std: bool = True, show_covariances: bool = False, digits: int = 2,
                labels: Mapping[str, str] | None = None, title: str | None = None) -> str:
-    """Graphviz DOT text of the path diagram (for ``dot -Tsvg``), layers as rank constraints."""
+    """Graphviz DOT text of the path diagram (for ``dot -Tsvg``), layers as rank constraints.
+
+    Parameters
+    ----------
+    g_or_estimates : SEMResult, DataFrame or lavaan JSON dict
+        As ``result_or_estimates`` of :func:`path_diagram`.
+    std, show_covariances, digits, labels, title :
+        As in :func:`path_diagram`.
+
+    Returns
+    -------
+    str
+        DOT source.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> result = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\ntextual ~ visual", hs)
+    >>> src = dot_source(result)
+    >>> src.splitlines()[0], [line.strip() for line in src.splitlines() if '"visual" -> "textual"' in line]
+    ('digraph SEM {', ['"visual" -> "textual" [label=".46***"];'])
+    """
     if isinstance(g_or_estimates, _Graph):
         g = g_or_estimates
     else:
@@ -691,6 +720,16 @@ class Diagram:
         Graphviz DOT source (always available, whatever the engine).
     figure : matplotlib Figure or None
         The figure (matplotlib engine) for further composition.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> result = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\ntextual ~ visual", hs)
+    >>> d = path_diagram(result, engine="matplotlib")
+    >>> d.engine, d.figure is not None, d.png()[:4]
+    ('matplotlib', True, b'\\x89PNG')
     """
 
     engine: str
@@ -783,7 +822,13 @@ def path_diagram(result_or_estimates: Any, *, std: bool = True, show_covariances
 
     Examples
     --------
-    >>> d = path_diagram(result, engine="matplotlib")       # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> result = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\ntextual ~ visual", hs)
+    >>> d = path_diagram(result, engine="matplotlib", labels={"visual": "Visual\\nability"})
+    >>> d.engine, '"visual" -> "textual" [label=".46***"]' in d.dot
+    ('matplotlib', True)
     >>> d.save("model.svg")                                  # doctest: +SKIP
     """
     if engine not in ("auto", "dot", "matplotlib"):
