@@ -26,6 +26,20 @@ def suggest(word: Any, options: Iterable[Any], cutoff: float = 0.6) -> str | Non
     first part before ``_``/``-`` with the options (``en_US`` -> ``en``) and their first parts
     (``respondant_column`` -> ``respondent_id``), case-insensitively.
 
+    Parameters
+    ----------
+    word : object
+        The misspelt word (converted with ``str``).
+    options : iterable
+        The valid words.
+    cutoff : float
+        Similarity (0-1) a whole-word match needs (:func:`difflib.get_close_matches`).
+
+    Returns
+    -------
+    str or None
+        The closest option, spelt as in ``options``.
+
     Examples
     --------
     >>> suggest("reversed", ["id", "text", "reverse", "scale"])
@@ -62,6 +76,19 @@ def unknown_key_problem(key: Any, allowed: Iterable[Any], what: str = "key") -> 
     """The problem text for an unknown key: ``unknown key; did you mean 'reverse'?`` or,
     with nothing close, ``unknown key; known keys: a, b, c``.
 
+    Parameters
+    ----------
+    key : object
+        The unknown key.
+    allowed : iterable
+        The keys accepted at that level.
+    what : str
+        Noun for the message (``"key"``, ``"language"``).
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> unknown_key_problem("reversed", ["id", "reverse"])
@@ -77,7 +104,24 @@ def unknown_key_problem(key: Any, allowed: Iterable[Any], what: str = "key") -> 
 
 
 def join_key(path: str, key: Any) -> str:
-    """``join_key("constructs[2]", "id") == "constructs[2].id"``; ``join_key("", "id") == "id"``."""
+    """The key path of ``key`` inside the mapping at ``path`` (for error messages).
+
+    Parameters
+    ----------
+    path : str
+        Key path of the parent mapping (``""`` for the top level).
+    key : object
+        The key.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> join_key("constructs[2]", "id"), join_key("", "id")
+    ('constructs[2].id', 'id')
+    """
     return f"{path}.{key}" if path else str(key)
 
 
@@ -97,6 +141,11 @@ def check_keys(mapping: Mapping[Any, Any], allowed: Iterable[Any], path: str,
         ``fail(key_path, problem)`` raises the caller's error type; it must not return.
     what : str
         Noun for the message (``"key"``, ``"language"``).
+
+    Returns
+    -------
+    None
+        Returns only when every key is allowed.
 
     Examples
     --------
