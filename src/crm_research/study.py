@@ -49,7 +49,7 @@ from .instruments import Instrument, load_instrument
 __all__ = [
     "CARELESS_ORDER", "DEFAULT_INSTRUMENT", "DEFAULT_POPULATION", "MISSING_CHOICES", "PROJECT_DIR_ENV", "SALT_ENV",
     "STUDY_NOTEBOOKS", "GroupSplit", "StudySample", "answer_shares", "careless_detection", "check_missing",
-    "choose_model", "group_columns", "item_statistics", "load_study_sample", "missingness_summary", "model_items",
+    "choose_model", "group_columns", "group_path_intervals", "item_statistics", "load_study_sample", "missingness_summary", "model_items",
     "model_predictors",
     "notebooks_dir", "plan_study", "project_root", "resolve_path", "screening_table", "search_dirs",
     "source_checkout", "split_groups",
@@ -871,6 +871,70 @@ def split_groups(sample: StudySample, group: str, model: str | None = None, *,
                           hint="use a larger sample, a lower min_group_n, a recode merging small groups, "
                                "or another group column")
     return split
+
+
+def group_path_intervals(paths: pd.DataFrame, groups: Sequence[Any] | None = None, *,
+                         alpha: float = 0.05) -> pd.DataFrame:
+    """Each structural path's estimate in each group with its (1 - ``alpha``) Wald interval.
+
+    Turns the wide table of :func:`crm_research.invariance.compare_paths` (``est.<group>``,
+    ``se.<group>`` per group) into one tidy row per path and group, for a forest plot
+    (:func:`crm_research.reporting.figures.group_paths_plot`) or a table.
+
+    Parameters
+    ----------
+    paths : pandas.DataFrame
+        One row per path with ``path``, optionally ``hypothesis``, and ``est.<g>``, ``se.<g>``
+        for every group ``g``.
+    groups : sequence, optional
+        Group labels in display order; default: every ``g`` with an ``est.<g>`` column.
+    alpha : float
+        1 - confidence level, in (0, 1): ``0.05`` gives 95% intervals (z = 1.959964).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``hypothesis, path, group, est, se, ci.lower, ci.upper``; ``attrs["ci.level"]`` is
+        ``1 - alpha``.
+
+    Raises
+    ------
+    ConfigError
+        ``alpha`` outside (0, 1), or a group without its ``est.<g>``/``se.<g>`` columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> paths = pd.DataFrame({"hypothesis": ["H1"], "path": ["Y ~ X"], "est.a": [0.5], "se.a": [0.1],
+    ...                       "est.b": [0.2], "se.b": [0.1]})
+    >>> t = group_path_intervals(paths, alpha=0.10)
+    >>> t[["group", "est", "ci.lower", "ci.upper"]].round(4).values.tolist()
+    [['a', 0.5, 0.3355, 0.6645], ['b', 0.2, 0.0355, 0.3645]]
+    >>> t.attrs["ci.level"]
+    0.9
+    """
+    from scipy.stats import norm
+
+    if not isinstance(alpha, (int, float)) or not 0 < float(alpha) < 1:
+        raise ConfigError("parameters", "alpha", f"must be a number between 0 and 1, got {alpha!r}")
+    if groups is None:
+        groups = [c[len("est."):] for c in paths.columns if str(c).startswith("est.")]
+    groups = list(groups)
+    for g in groups:
+        missing = [c for c in (f"est.{g}", f"se.{g}") if c not in paths.columns]
+        if missing:
+            raise ConfigError("paths", str(g), f"no column(s) {missing} for group {g!r}",
+                              hint="pass the table of invariance.compare_paths and its group labels")
+    z = float(norm.ppf(1 - float(alpha) / 2))
+    rows = []
+    for r in paths.to_dict("records"):
+        for g in groups:
+            est, se = float(r[f"est.{g}"]), float(r[f"se.{g}"])
+            rows.append({"hypothesis": r.get("hypothesis"), "path": r.get("path"), "group": g, "est": est, "se": se,
+                         "ci.lower": est - z * se, "ci.upper": est + z * se})
+    out = pd.DataFrame(rows, columns=["hypothesis", "path", "group", "est", "se", "ci.lower", "ci.upper"])
+    out.attrs["ci.level"] = 1 - float(alpha)
+    return out
 
 
 # =========================================================================== a study's plan

@@ -48,6 +48,7 @@ _EXPORTS = {
     "matrix_table": "tables",
     # figures
     "set_theme": "figures", "likert_distribution": "figures", "missingness_plot": "figures", "item_distributions": "figures",
+    "group_paths_plot": "figures",
     "path_diagram": "..path_diagram",
     # export
     "export_html": "export", "find_personal_data": "export", "PersonalDataError": "export",

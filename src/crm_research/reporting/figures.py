@@ -167,3 +167,66 @@ def missingness_plot(df: pd.DataFrame, *, columns: Sequence[str] | None = None, 
     if title:
         ax.set_title(title)
     return ax
+
+
+def group_paths_plot(intervals: pd.DataFrame, *, ax: Any = None, title: str | None = "Paths by group") -> Any:
+    """Forest plot of structural paths by group: each path's estimate in each group with its interval.
+
+    Parameters
+    ----------
+    intervals : pandas.DataFrame
+        The tidy table of :func:`crm_research.study.group_path_intervals`: ``hypothesis, path,
+        group, est, ci.lower, ci.upper``; the level in ``attrs["ci.level"]`` labels the axis.
+    ax : matplotlib Axes, optional
+        Draw into this Axes; default: a new figure sized to the number of rows.
+    title : str or None
+        Title of the Axes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.study import group_path_intervals
+    >>> paths = pd.DataFrame({"hypothesis": ["H1"], "path": ["Y ~ X"], "est.a": [0.5], "se.a": [0.1],
+    ...                       "est.b": [0.2], "se.b": [0.1]})
+    >>> ax = group_paths_plot(group_path_intervals(paths))
+    >>> ax.get_xlabel(), [t.get_text() for t in ax.get_yticklabels()]
+    ('unstandardized path B with 95% CI', ['H1: a', 'H1: b'])
+    """
+    import matplotlib.pyplot as plt
+
+    need = ["group", "est", "ci.lower", "ci.upper"]
+    missing = [c for c in need if c not in intervals.columns]
+    if missing:
+        raise KeyError(f"group_paths_plot: column(s) {missing} missing; pass study.group_path_intervals(...)")
+    groups = list(dict.fromkeys(intervals["group"]))
+    key = [c for c in ("hypothesis", "path") if c in intervals.columns]
+    n_paths = intervals.groupby(key, sort=False, dropna=False).ngroups if key else 1
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.7 + 0.55 * len(intervals)))
+    ypos, ticks, seen = 0.0, [], set()
+    previous = None
+    for r in intervals.to_dict("records"):
+        ident = tuple(r.get(k) for k in key)
+        if previous is not None and ident != previous:
+            ypos += 0.6
+        previous = ident
+        k = groups.index(r["group"])
+        ax.errorbar(r["est"], ypos, xerr=[[r["est"] - r["ci.lower"]], [r["ci.upper"] - r["est"]]], fmt="o",
+                    color=f"C{k}", label=None if r["group"] in seen else str(r["group"]), capsize=3)
+        seen.add(r["group"])
+        name = r.get("hypothesis") or r.get("path") or ""
+        ticks.append((ypos, f"{name}: {r['group']}"))
+        ypos += 1
+    ax.set_yticks([y for y, _ in ticks], [t for _, t in ticks])
+    ax.invert_yaxis()
+    ax.axvline(0, color="#b42318", linewidth=1)
+    level = intervals.attrs.get("ci.level")
+    ci = f"{100 * level:g}% CI" if level is not None else "CI"
+    ax.set(xlabel=f"unstandardized path B with {ci}", title=title)
+    if n_paths and len(groups) > 1:
+        ax.legend(title="group", loc="best", fontsize="small")
+    return ax
