@@ -47,6 +47,39 @@ class KPISuite:
 
     Tables that need missing inputs (sessions, product ids, a survey) are None and listed in
     ``skipped`` with the reason.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The as-of date.
+    period : str
+        Cohort / reporting period.
+    tables : dict
+        Name -> DataFrame (or ibis Table kept in the engine).
+    skipped : dict
+        Name -> why the table could not be computed.
+    timings, cpu_seconds : dict
+        Name -> wall / CPU seconds.
+    transition_dates : tuple, optional
+        Dates of the stage transition matrix.
+    engine : KPIEngine, optional
+        The engine holding the tables kept there.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> import datetime as dt
+    >>> from crm_research.kpi.repurchase import repurchase_rates, repeat_customer_share
+    >>> eng = example_engine()
+    >>> suite = KPISuite(dt.date(2024, 6, 28), "month", engine=eng,
+    ...     tables={"repurchase": repurchase_rates(eng), "repeat_customers": repeat_customer_share(eng)})
+    >>> suite.repurchase[['window_days', 'repurchasers']]
+       window_days  repurchasers
+    0           30             3
+    1           90             4
+    2          180             0
+    >>> suite.activity is None
+    True
     """
 
     as_of: dt.date
@@ -59,7 +92,28 @@ class KPISuite:
     engine: object = field(default=None, repr=False)
 
     def frame(self, name: str) -> pd.DataFrame:
-        """A table as a DataFrame (per-customer tables kept in the engine are fetched now)."""
+        """A table as a DataFrame (per-customer tables kept in the engine are fetched now).
+
+        Parameters
+        ----------
+        name : str
+            Table name (:data:`TABLES`).
+
+        Returns
+        -------
+        DataFrame
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> import datetime as dt
+        >>> from crm_research.kpi.repurchase import repurchase_rates, repeat_customer_share
+        >>> eng = example_engine()
+        >>> suite = KPISuite(dt.date(2024, 6, 28), "month", engine=eng,
+        ...     tables={"repurchase": repurchase_rates(eng), "repeat_customers": repeat_customer_share(eng)})
+        >>> suite.frame('repurchase')['repurchase_rate'].round(3).tolist()
+        [0.429, 0.8, nan]
+        """
         t = self.tables[name]
         if isinstance(t, pd.DataFrame):
             return t
@@ -67,12 +121,50 @@ class KPISuite:
         return self.engine.execute(t.order_by(key))
 
     def n_rows(self, name: str) -> int:
+        """Number of rows of a table (counted in the engine for tables kept there).
+
+        Parameters
+        ----------
+        name : str
+            Table name (:data:`TABLES`).
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> import datetime as dt
+        >>> from crm_research.kpi.repurchase import repurchase_rates, repeat_customer_share
+        >>> eng = example_engine()
+        >>> suite = KPISuite(dt.date(2024, 6, 28), "month", engine=eng,
+        ...     tables={"repurchase": repurchase_rates(eng), "repeat_customers": repeat_customer_share(eng)})
+        >>> suite.n_rows('repeat_customers')
+        6
+        """
         t = self.tables[name]
         return len(t) if isinstance(t, pd.DataFrame) else int(self.engine.execute(t.count()))
 
     @property
     def in_engine(self) -> list[str]:
-        """Names of the tables kept in the engine (ibis Tables), not in pandas."""
+        """Names of the tables kept in the engine (ibis Tables), not in pandas.
+
+        Returns
+        -------
+        list of str
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> import datetime as dt
+        >>> from crm_research.kpi.repurchase import repurchase_rates, repeat_customer_share
+        >>> eng = example_engine()
+        >>> suite = KPISuite(dt.date(2024, 6, 28), "month", engine=eng,
+        ...     tables={"repurchase": repurchase_rates(eng), "repeat_customers": repeat_customer_share(eng)})
+        >>> suite.in_engine
+        []
+        """
         return [k for k, v in self.tables.items() if not isinstance(v, pd.DataFrame)]
 
     def __getattr__(self, name):
@@ -84,6 +176,26 @@ class KPISuite:
         raise AttributeError(name)
 
     def summary(self) -> str:
+        """A plain-text overview: rows and time per table, skipped tables and headline rates.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> import datetime as dt
+        >>> from crm_research.kpi.repurchase import repurchase_rates, repeat_customer_share
+        >>> eng = example_engine()
+        >>> suite = KPISuite(dt.date(2024, 6, 28), "month", engine=eng,
+        ...     tables={"repurchase": repurchase_rates(eng), "repeat_customers": repeat_customer_share(eng)})
+        >>> print(suite.summary())
+        KPI suite as of 2024-06-28 (period: month)
+          repurchase                      3 rows    0.00 s wall   0.00 s cpu
+          repeat_customers                6 rows    0.00 s wall   0.00 s cpu
+          repurchase rate: 30 d 42.9%, 90 d 80.0%
+        """
         lines = [f"KPI suite as of {self.as_of} (period: {self.period})"]
         for name in self.tables:
             where = "" if name not in self.in_engine else "  (kept in the engine)"
@@ -94,7 +206,8 @@ class KPISuite:
         rep = self.tables.get("repurchase")
         if rep is not None and len(rep):
             lines.append("  repurchase rate: " + ", ".join(
-                f"{int(r.window_days)} d {r.repurchase_rate:.1%}" for r in rep.itertuples()))
+                f"{int(r.window_days)} d {r.repurchase_rate:.1%}" for r in rep.itertuples()
+                if pd.notna(r.repurchase_rate)))
         rn = self.tables.get("retention_n")
         if rn is not None and len(rn):
             lines.append(f"  retention ({self.period}s): " + ", ".join(
@@ -113,7 +226,23 @@ class KPISuite:
         return "<pre>" + html.escape(self.summary()) + "</pre>"
 
     def figures(self) -> dict:
-        """Figures of the suite: name -> matplotlib Figure."""
+        """Figures of the suite: name -> matplotlib Figure.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> import datetime as dt
+        >>> from crm_research.kpi.repurchase import repurchase_rates, repeat_customer_share
+        >>> eng = example_engine()
+        >>> suite = KPISuite(dt.date(2024, 6, 28), "month", engine=eng,
+        ...     tables={"repurchase": repurchase_rates(eng), "repeat_customers": repeat_customer_share(eng)})
+        >>> suite.figures()
+        {'repeat_customers': <Figure size 800x400 with 2 Axes>}
+        """
         from . import figures as F
 
         out = {}
@@ -137,6 +266,19 @@ class KPISuite:
 
         Refuses to write into a folder that already holds files unless ``force=True``.
         Returns name -> path.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> import tempfile
+        >>> import datetime as dt
+        >>> from crm_research.kpi.repurchase import repurchase_rates, repeat_customer_share
+        >>> eng = example_engine()
+        >>> suite = KPISuite(dt.date(2024, 6, 28), "month", engine=eng,
+        ...     tables={"repurchase": repurchase_rates(eng), "repeat_customers": repeat_customer_share(eng)})
+        >>> paths = suite.write(tempfile.mkdtemp(), figures=False)
+        >>> sorted(p.name for p in paths.values())
+        ['repeat_customers.csv', 'repurchase.csv', 'summary.txt']
         """
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
@@ -208,6 +350,15 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     Returns
     -------
     KPISuite
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> suite = kpi_suite(example_engine(), stage_dates=['2024-06-28'])
+    >>> sorted(suite.tables)[:4]
+    ['activity', 'churn_risk', 'lifecycle', 'product_lifecycle']
+    >>> suite.skipped
+    {'satisfaction': 'no survey given'}
     """
     from . import activity as act
     from . import churn, lifecycle, product_lifecycle as plc, repurchase, retention, rfm
