@@ -74,6 +74,12 @@ import yaml
 
 from .errors import InstrumentError
 from .reporting.format import markdown_table
+
+__all__ = ["LANGS", "LANGUAGE_NAMES", "PII_KINDS", "PII_POLICIES", "Scale", "Item", "Construct", "AttentionCheck",
+           "Question", "PersonalField", "Hypothesis", "StructuralModelSpec", "Context", "Instrument",
+           "load_instrument", "instrument_from_dict", "codebook", "codebook_markdown", "write_codebook",
+           "questionnaire_html", "single_item_error_variance", "measurement_syntax", "structural_syntax",
+           "needs_data", "render_instrument"]
 from .schema import check_keys, join_key, suggest
 
 #: languages an instrument can be written in
@@ -115,6 +121,13 @@ class Scale:
     labels : dict
         ``{language: (label or None, ...)}``, one entry per point; ``None`` where a point has
         no label (end-point-labelled scales label only the first and last point).
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> s = inst.scales["agree5"]
+    >>> s.range_text, s.label(4, "en"), s.reverse(2)
+    ('1-5', 'Agree', 4)
     """
 
     id: str
@@ -196,6 +209,33 @@ def _anchor_position(where: str, points: int) -> int:
 
 @dataclass(frozen=True)
 class Item:
+    """One questionnaire item of a first-order construct.
+
+    Attributes
+    ----------
+    id : str
+        The variable name in the data.
+    construct : str
+        The construct it measures.
+    text, label : dict
+        ``{language: text}``: the question and a short label.
+    scale : str
+        Id of its response scale.
+    reverse : bool
+        Reverse-keyed (recoded ``min + max - x`` before analysis).
+    aliases : tuple of str
+        Other column names the item may have in a data file.
+    anchors : dict
+        Item-level end-point labels (semantic differential).
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> it = inst.item("PF1")
+    >>> it.construct, it.scale, it.reverse, it.label["en"]
+    ('PF', 'agree5', False, 'search convenience')
+    """
+
     id: str
     construct: str
     text: dict[str, str]
@@ -212,6 +252,27 @@ class Construct:
 
     ``reliability`` is the stated reliability of a single-item construct (None: not stated,
     its error variance is fixed to 0).
+
+    Attributes
+    ----------
+    id : str
+    name : dict
+        ``{language: name}``.
+    items : tuple of Item
+        First-order constructs: their items.
+    dimensions : tuple of str
+        Higher-order constructs: ids of their first-order dimensions.
+    scale : str or None
+        Id of the items' response scale.
+    reliability : float or None
+        Stated reliability of a single-item construct.
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> ops = inst.construct("OPS")
+    >>> ops.is_higher_order, ops.dimensions, inst.items_of("PF")
+    (True, ('PF', 'SQ', 'LE', 'UI'), ['PF1', 'PF2', 'PF3'])
     """
 
     id: str
@@ -233,6 +294,28 @@ class Construct:
 
 @dataclass(frozen=True)
 class AttentionCheck:
+    """An instructed-response item: respondents who do not choose ``expected`` failed it.
+
+    Attributes
+    ----------
+    id : str
+    text : dict
+        ``{language: text}``.
+    scale : str
+        Id of its response scale.
+    expected : int
+        The scale point to choose.
+    after : str or None
+        The item it follows in the questionnaire.
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> ac = inst.attention_checks[0]
+    >>> ac.id, ac.expected, ac.after
+    ('AC1', 4, 'CM3')
+    """
+
     id: str
     text: dict[str, str]
     scale: str
@@ -245,6 +328,25 @@ class Question:
     """A demographic or screening question with coded options.
 
     Each option is ``{"value": code, <language>: text, ...}`` for the instrument's languages.
+
+    Attributes
+    ----------
+    id : str
+    text : dict
+        ``{language: question}``.
+    options : tuple of dict
+        The coded options.
+    exclude : tuple
+        Option values that screen a respondent out.
+    exclude_reason : dict
+        ``{language: reason}`` for the screening.
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> q = inst.demographics[0]
+    >>> q.id, q.values
+    ('gender', (1, 2, 3))
     """
 
     id: str
@@ -260,6 +362,26 @@ class Question:
 
 @dataclass(frozen=True)
 class PersonalField:
+    """A column with personal data (removed or pseudonymized before analysis).
+
+    Attributes
+    ----------
+    id : str
+        The column.
+    kind : str
+        One of ``PII_KINDS`` (``phone``, ``email``, ...).
+    policy : str
+        ``drop`` or ``pseudonymize``.
+    text : dict
+        ``{language: question}``.
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> [(p.id, p.kind, p.policy) for p in inst.personal_data]
+    [('phone', 'phone', 'pseudonymize'), ('email', 'email', 'pseudonymize')]
+    """
+
     id: str
     kind: str
     policy: str
@@ -268,6 +390,27 @@ class PersonalField:
 
 @dataclass(frozen=True)
 class Hypothesis:
+    """A directed hypothesis ``lhs ~ rhs`` (outcome on predictor) with its expected sign.
+
+    Attributes
+    ----------
+    id : str
+        E.g. ``H1``; its lower case (``h1``) labels the path in the syntax.
+    lhs, rhs : str
+        Outcome and predictor constructs.
+    sign : str
+        ``positive`` or ``negative``.
+    text : dict
+        ``{language: statement}``.
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> h = inst.hypothesis("H1")
+    >>> h.path, h.label, h.sign
+    ('SAT ~ OPS', 'h1', 'positive')
+    """
+
     id: str
     lhs: str  # outcome
     rhs: str  # predictor
@@ -285,6 +428,26 @@ class Hypothesis:
 
 @dataclass(frozen=True)
 class StructuralModelSpec:
+    """A structural model the instrument declares (its ``models:`` entry).
+
+    Attributes
+    ----------
+    name : str
+    title, description : dict
+        ``{language: text}``.
+    hypotheses : tuple of str
+        Hypothesis ids whose paths make the model.
+    indirect : tuple of dict
+        Declared indirect effects ``{name, from, via, to}``.
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> m = inst.models["ops"]
+    >>> m.hypotheses, m.indirect[0]["via"]
+    (('H1', 'H2'), 'SAT')
+    """
+
     name: str
     title: dict[str, str]
     hypotheses: tuple[str, ...]
@@ -298,6 +461,19 @@ class Context:
 
     Every field is optional; text fields are ``{language: text}`` for the instrument's
     languages (empty dict when not given).
+
+    Attributes
+    ----------
+    summary, background, reported, notes : dict
+        ``{language: text}``.
+    reference : str
+        The source (e.g. a book chapter).
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> inst.context.reference.startswith("R1")
+    True
     """
 
     summary: dict[str, str] = field(default_factory=dict)
@@ -309,7 +485,39 @@ class Context:
 
 @dataclass(frozen=True)
 class Instrument:
-    """A validated survey instrument. Build with :func:`load_instrument`."""
+    """A validated survey instrument. Build with :func:`load_instrument`.
+
+    Attributes
+    ----------
+    id, version : str
+    title, intro : dict
+        ``{language: text}``.
+    respondent_id : str
+        The respondent-id column.
+    duration_column : str or None
+    min_seconds : float or None
+        The speeder rule (answers faster than this are flagged).
+    scales : dict of str -> Scale
+    constructs : tuple of Construct
+    attention_checks : tuple of AttentionCheck
+    demographics : tuple of Question
+    personal_data : tuple of PersonalField
+    hypotheses : tuple of Hypothesis
+    models : dict of str -> StructuralModelSpec
+    source : str
+    path : str or None
+        The YAML file it was read from.
+    languages : tuple of str
+    context : Context or None
+
+    Examples
+    --------
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> inst
+    Instrument('ecommerce_crm', 11 constructs, 27 items, 1 attention checks, 5 demographics, 2 personal fields)
+    >>> [c.id for c in inst.higher_order], list(inst.models)
+    (['OPS', 'CRM'], ['ops', 'crm', 'combined'])
+    """
 
     id: str
     version: str
@@ -403,7 +611,8 @@ class Instrument:
 
         Examples
         --------
-        >>> inst.text_in(inst.construct("SAT").name, "en")  # doctest: +SKIP
+        >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+        >>> inst.text_in(inst.construct("SAT").name, "en")
         'Customer satisfaction'
         """
         if not text:
@@ -445,9 +654,9 @@ def load_instrument(path: str | Path) -> Instrument:
 
     Examples
     --------
-    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")  # doctest: +SKIP
-    >>> len(inst.items)  # doctest: +SKIP
-    27
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> len(inst.items), inst.languages
+    (27, ('zh', 'en'))
     """
     path = Path(path)
     if not path.exists():
@@ -468,6 +677,22 @@ def load_instrument(path: str | Path) -> Instrument:
 
 def instrument_from_dict(raw: Any, source: str = "<dict>") -> Instrument:
     """Validate a parsed instrument mapping (see module docstring) and build an Instrument.
+
+    Parameters
+    ----------
+    raw : mapping
+        The parsed YAML (see the module docstring for the schema).
+    source : str
+        Name of the source in error messages (the file).
+
+    Returns
+    -------
+    Instrument
+
+    Raises
+    ------
+    InstrumentError
+        Naming ``source``, the key path and what was expected.
 
     Examples
     --------
@@ -953,9 +1178,23 @@ def codebook(inst: Instrument, lang: str | None = None) -> "pd.DataFrame":
     points only (``0=Not at all likely; 10=Extremely likely``); ``reliability`` is the
     stated reliability of a single-item construct's item.
 
+    Parameters
+    ----------
+    inst : Instrument
+    lang : str, optional
+        One language only (default: every language of the instrument).
+
+    Returns
+    -------
+    DataFrame
+
     Examples
     --------
-    >>> codebook(inst).query("role == 'item'")[["variable", "values"]].head(2)  # doctest: +SKIP
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> codebook(inst, "en").query("role == 'item'")[["variable", "construct", "values"]].head(2)
+      variable construct values
+    0      PF1        PF    1-5
+    1      PF2        PF    1-5
     """
     import pandas as pd
 
@@ -1007,7 +1246,25 @@ def _langs_for(inst: Instrument, lang: str | None) -> tuple[str, ...]:
 
 
 def codebook_markdown(inst: Instrument) -> str:
-    """The codebook as a Markdown document (one table per section), in the instrument's languages."""
+    """The codebook as a Markdown document (one table per section), in the instrument's languages.
+
+    Parameters
+    ----------
+    inst : Instrument
+
+    Returns
+    -------
+    str
+        Markdown: a title, one table per role (items, attention checks, demographics,
+        personal data), then the response scales.
+
+    Examples
+    --------
+    >>> md = codebook_markdown(load_instrument("tests/reference/lavaan/hs_abilities.yaml"))
+    >>> print("\\n".join(md.splitlines()[:1] + [line for line in md.splitlines() if line.startswith("| x7")]))
+    # Codebook: Mental ability tests (Holzinger & Swineford 1939)
+    | x7 | SPD | Speeded addition | Speeded addition | 0-9 |
+    """
     cb = codebook(inst)
     langs = inst.languages
     first = langs[-1] if "en" in langs else langs[0]   # English first when present
@@ -1079,7 +1336,28 @@ def _runs(values: list[int]) -> str:
 
 
 def write_codebook(inst: Instrument, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``<id>_codebook.csv`` (UTF-8 with BOM, opens correctly in Excel) and ``.md``."""
+    """Write ``<id>_codebook.csv`` (UTF-8 with BOM, opens correctly in Excel) and ``.md``.
+
+    Parameters
+    ----------
+    inst : Instrument
+    out_dir : str or Path
+        Folder (created when missing).
+
+    Returns
+    -------
+    dict
+        ``{"csv": Path, "md": Path}``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     written = write_codebook(inst, tmp)
+    ...     sorted(p.name for p in written.values())
+    ['ecommerce_crm_codebook.csv', 'ecommerce_crm_codebook.md']
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv = out_dir / f"{inst.id}_codebook.csv"
@@ -1110,13 +1388,21 @@ def questionnaire_html(inst: Instrument, lang: str = "both") -> str:
 
     Parameters
     ----------
+    inst : Instrument
     lang : str
         ``"both"`` (every language of the instrument: Chinese with the English beneath for
         a bilingual one) or one of the instrument's languages.
 
+    Returns
+    -------
+    str
+        A complete HTML document.
+
     Examples
     --------
-    >>> page = questionnaire_html(inst, "en")  # doctest: +SKIP
+    >>> page = questionnaire_html(load_instrument("surveys/ecommerce_crm.yaml"), "en")
+    >>> page.startswith("<!DOCTYPE html>"), "Strongly agree" in page
+    (True, True)
     """
     if lang != "both" and lang not in LANGS:
         raise ValueError(f"lang must be 'both', 'zh' or 'en', got {lang!r}")
@@ -1227,6 +1513,10 @@ def single_item_error_variance(inst: Instrument, construct: str, data: Any = Non
     data : DataFrame, optional
         Answers with a column named by the item (reverse coding does not change the variance).
 
+    Returns
+    -------
+    float
+
     Raises
     ------
     InstrumentError
@@ -1324,6 +1614,7 @@ def measurement_syntax(inst: Instrument, constructs: Iterable[str] | None = None
 
     Parameters
     ----------
+    inst : Instrument
     constructs : iterable of str, optional
         Constructs to include (higher-order ones bring their dimensions). Default: all.
     higher_order : bool
@@ -1332,6 +1623,11 @@ def measurement_syntax(inst: Instrument, constructs: Iterable[str] | None = None
     data : DataFrame, optional
         The answers; needed only when a single-item construct states a reliability below 1.
 
+    Returns
+    -------
+    str
+        lavaan syntax, one statement per line.
+
     Raises
     ------
     InstrumentError
@@ -1339,8 +1635,14 @@ def measurement_syntax(inst: Instrument, constructs: Iterable[str] | None = None
 
     Examples
     --------
-    >>> print(measurement_syntax(inst, ["SAT"]))  # doctest: +SKIP
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> print(measurement_syntax(inst, ["SAT"]))
     SAT =~ SAT1 + SAT2 + SAT3
+    <BLANKLINE>
+    >>> print(measurement_syntax(load_instrument("tests/reference/lavaan/hs_abilities.yaml"), ["SPD"]))
+    SPD =~ x7
+    x7 ~~ 0*x7
+    <BLANKLINE>
     """
     wanted = _expand(inst, constructs)
     return "\n".join(_measurement_lines(inst, wanted, higher_order, data, False)) + "\n"
@@ -1355,6 +1657,7 @@ def structural_syntax(inst: Instrument, model: str, partial: bool = False, data:
 
     Parameters
     ----------
+    inst : Instrument
     model : str
         Name of one of the instrument's ``models`` or ``"measurement"`` for the CFA.
     partial : bool
@@ -1363,9 +1666,23 @@ def structural_syntax(inst: Instrument, model: str, partial: bool = False, data:
     data : DataFrame, optional
         The answers; needed only when a single-item construct states a reliability below 1.
 
+    Returns
+    -------
+    str
+        lavaan syntax.
+
     Examples
     --------
-    >>> print(structural_syntax(inst, next(iter(inst.models))))  # doctest: +SKIP
+    >>> inst = load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> print(structural_syntax(inst, "mediated"))
+    VIS =~ x1 + x2 + x3
+    TXT =~ x4 + x5 + x6
+    SPD =~ x7
+    x7 ~~ 0*x7
+    TXT ~ ha*VIS
+    SPD ~ hc*TXT
+    ind_VIS_SPD := ha*hc
+    <BLANKLINE>
     """
     return _structural(inst, model, partial, data, placeholder=False)
 
@@ -1424,7 +1741,24 @@ def _expand(inst: Instrument, constructs: Iterable[str] | None) -> set[str]:
 
 
 def needs_data(inst: Instrument) -> list[str]:
-    """Single-item constructs whose syntax needs data (stated reliability below 1)."""
+    """Single-item constructs whose syntax needs data (stated reliability below 1).
+
+    Parameters
+    ----------
+    inst : Instrument
+
+    Returns
+    -------
+    list of str
+        Construct ids.
+
+    Examples
+    --------
+    >>> needs_data(load_instrument("tests/data/service_quality/service_quality.yaml"))
+    ['REC']
+    >>> needs_data(load_instrument("tests/reference/lavaan/hs_abilities.yaml"))
+    []
+    """
     return [c.id for c in inst.single_item if c.reliability is not None and c.reliability < 1]
 
 
@@ -1439,9 +1773,29 @@ def render_instrument(inst: Instrument, out_dir: str | Path, data: Any = None) -
     that lavaan (and this package's parser) reject loudly, so the file cannot be fitted by
     mistake with a wrong value. With ``data`` the computed value is written.
 
+    Parameters
+    ----------
+    inst : Instrument
+    out_dir : str or Path
+        Folder (created when missing).
+    data : DataFrame, optional
+        The answers, for single items with a stated reliability below 1.
+
+    Returns
+    -------
+    dict
+        Kind -> path of the files written.
+
     Examples
     --------
-    >>> paths = render_instrument(inst, "reports/instrument")  # doctest: +SKIP
+    >>> import tempfile
+    >>> inst = load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = render_instrument(inst, tmp)
+    ...     all(p.exists() for p in paths.values())
+    True
+    >>> sorted(paths)[:3]
+    ['csv', 'lavaan_both', 'lavaan_both_partial']
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -829,7 +829,10 @@ def path_diagram(result_or_estimates: Any, *, std: bool = True, show_covariances
     >>> d = path_diagram(result, engine="matplotlib", labels={"visual": "Visual\\nability"})
     >>> d.engine, '"visual" -> "textual" [label=".46***"]' in d.dot
     ('matplotlib', True)
-    >>> d.save("model.svg")                                  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     d.save(pathlib.Path(tmp) / "model.svg").stat().st_size > 1000
+    True
     """
     if engine not in ("auto", "dot", "matplotlib"):
         raise ValueError(f"engine must be 'auto', 'dot' or 'matplotlib', got {engine!r}")
