@@ -119,6 +119,25 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
 
     Kinds: ``email``, ``id_number`` (check digit verified), ``phone`` (Chinese mobile and
     landline, ``+``-prefixed international, North-American formats), ``ip`` (IPv4, IPv6).
+    This is the project's one detector: reports (:mod:`crm_research.reporting.export`),
+    batch logs and :func:`protect` all use it.
+
+    Parameters
+    ----------
+    text : str
+        Any text (a cell, a notebook output, a log line).
+
+    Returns
+    -------
+    list of (str, int, int)
+        ``(kind, start, end)`` per value found; empty when there is none.
+
+    Examples
+    --------
+    >>> find_pii("call 13800138000 or a@b.com")
+    [('phone', 5, 16), ('email', 20, 27)]
+    >>> find_pii("sha 9f86d081884c7d65, p = .012, 1,234.5")
+    []
     """
     if not text or len(text) < 6 or not _MAYBE_PII.search(text):
         return []
@@ -149,12 +168,46 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
 
 
 def find_pii_in_text(text: str) -> list[tuple[str, str]]:
-    """``[(kind, matched text), ...]`` of the PII in ``text`` (used by report exporters)."""
+    """``[(kind, matched text), ...]`` of the PII in ``text`` (used by report exporters).
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(kind, value)`` per value found, in order.
+
+    Examples
+    --------
+    >>> find_pii_in_text("ip 192.168.10.1 and +86 138-0013-8000")
+    [('ip', '192.168.10.1'), ('phone', '+86 138-0013-8000')]
+    """
     return [(k, text[a:b]) for k, a, b in find_pii(text)]
 
 
 def redact_text(text: str) -> tuple[str, tuple[str, ...]]:
-    """Replace every PII span in ``text`` by its placeholder; return (text, kinds found)."""
+    """Replace every PII span in ``text`` by its placeholder (``[phone]``, ``[email]`` ...).
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    (str, tuple of str)
+        The redacted text and the kinds replaced, in order.
+
+    Examples
+    --------
+    >>> redact_text("mail a@b.com now")
+    ('mail [email] now', ('email',))
+    >>> redact_text("nothing here")
+    ('nothing here', ())
+    """
     spans = find_pii(text)
     if not spans:
         return text, ()
@@ -168,7 +221,22 @@ def redact_text(text: str) -> tuple[str, tuple[str, ...]]:
 
 
 def header_kind(column: str) -> str | None:
-    """The PII kind a column *name* suggests (``"phone"``, ``"email"``, ...) or None."""
+    """The PII kind a column *name* suggests (``"phone"``, ``"email"``, ...) or None.
+
+    Parameters
+    ----------
+    column : str
+        A column header (English or Chinese; question numbering such as ``Q3.`` is ignored).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> header_kind("手机号码"), header_kind("E-mail"), header_kind("Q3 satisfaction")
+    ('phone', 'email', None)
+    """
     h = unicodedata.normalize("NFKC", str(column)).casefold().strip()
     h = re.sub(r"^\s*(?:第\s*\d+\s*题|q?\d+)\s*[、.:：)\]_-]?\s*", "", h)  # numbering
     for kind, pat in HEADER_PATTERNS:
@@ -232,6 +300,27 @@ def content_kind(values: pd.Series, min_share: float = 0.5) -> tuple[str | None,
     cells are redacted instead). Columns with more than ``CONTENT_SAMPLE`` distinct values
     are judged on an evenly spaced subset of them (weighted by their counts); cells of a
     column not judged PII are still all searched and redacted by :func:`protect`.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The cells of one column.
+    min_share : float
+        Share of the non-blank cells that must be PII of one kind.
+
+    Returns
+    -------
+    (str or None, float)
+        The kind (None below ``min_share``) and the share of the most frequent kind.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> kind, share = content_kind(pd.Series(["13800138000", "13900139000", "n/a"]))
+    >>> kind, round(share, 3)
+    ('phone', 0.667)
+    >>> content_kind(pd.Series(["fine", "call 13800138000 please"]))
+    (None, 0.0)
     """
     counts = _text_counts(values, CONTENT_SAMPLE)
     total = sum(n for _, n in counts)
@@ -251,7 +340,33 @@ def content_kind(values: pd.Series, min_share: float = 0.5) -> tuple[str | None,
 
 # --------------------------------------------------------------------------- pseudonyms
 def make_salt(salt: str | bytes | None = None) -> tuple[bytes, str]:
-    """(salt bytes, source). ``None`` draws 32 random bytes (source ``"random"``)."""
+    """The HMAC key of the pseudonyms and where it came from.
+
+    Parameters
+    ----------
+    salt : str, bytes or None
+        A user's salt (same salt, same pseudonyms across runs); ``None`` draws 32 random bytes.
+
+    Returns
+    -------
+    (bytes, str)
+        The key and its source, ``"user"`` or ``"random"``.
+
+    Raises
+    ------
+    ValueError
+        An empty salt.
+    TypeError
+        A salt that is neither text nor bytes.
+
+    Examples
+    --------
+    >>> make_salt("secret")
+    (b'secret', 'user')
+    >>> key, source = make_salt()
+    >>> len(key), source
+    (32, 'random')
+    """
     if salt is None:
         return secrets.token_bytes(32), "random"
     if isinstance(salt, str):
@@ -267,7 +382,24 @@ def make_salt(salt: str | bytes | None = None) -> tuple[bytes, str]:
 
 def normalize_value(s: str, kind: str | None = None) -> str:
     """Canonical form hashed into a pseudonym, so ``+86 138-0013-8000`` and ``13800138000``
-    (or ``A@X.com`` and ``a@x.com``) get the same pseudonym."""
+    (or ``A@X.com`` and ``a@x.com``) get the same pseudonym.
+
+    Parameters
+    ----------
+    s : str
+        The value.
+    kind : str, optional
+        Its PII kind; default: guessed (phone or e-mail) from the value.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> normalize_value("+86 138-0013-8000"), normalize_value("A@X.com")
+    ('13800138000', 'a@x.com')
+    """
     s = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s).strip())
     if kind is None:
         kind = "phone" if PHONE_RE.fullmatch(s) else "email" if EMAIL_RE.fullmatch(s) else None
@@ -287,6 +419,26 @@ def pseudonymize(values: pd.Series, salt: str | bytes, kind: str | None = None) 
     """Replace each non-missing value by ``HMAC-SHA256(salt, normalized value)[:16]`` (hex).
 
     Missing values stay missing. Equal values (after normalization) get equal pseudonyms.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The personal values.
+    salt : str or bytes
+        The HMAC key (see :func:`make_salt`).
+    kind : str, optional
+        PII kind, for :func:`normalize_value`.
+
+    Returns
+    -------
+    pandas.Series
+        16 hex characters per value, same index and name.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pseudonymize(pd.Series(["13800138000", "+86 138 0013 8000", None]), "secret").tolist()
+    ['4aceeec2f7abf014', '4aceeec2f7abf014', None]
     """
     key, _ = make_salt(salt)
     base = hmac.new(key, digestmod=hashlib.sha256)
@@ -325,6 +477,13 @@ class PrivacyReport:
         One row per redacted cell: ``row_index, column, kinds`` (positions, never values).
     salt_source : str
         ``"user"`` (pseudonyms reproducible with the same salt) or ``"random"`` (salt discarded).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> _, report = protect(pd.DataFrame({"email": ["a@b.com"]}), policy="drop")
+    >>> report.table[["column", "action"]].values.tolist(), report.salt_source
+    ([['email', 'dropped']], 'random')
     """
 
     table: pd.DataFrame
@@ -431,6 +590,17 @@ def protect(df: pd.DataFrame, declared: Iterable[Any] | Mapping[str, str] = (), 
     -------
     (DataFrame, PrivacyReport)
         The protected copy, and a report naming columns and counts (never values).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"id": [1, 2], "phone": ["13800138000", "13900139000"],
+    ...                    "comment": ["ok", "call me at 13700137000"]})
+    >>> safe, report = protect(df, salt="s")
+    >>> safe["comment"].tolist()
+    ['ok', 'call me at [phone]']
+    >>> report.table[["column", "reason", "action", "cells"]].values.tolist()
+    [['phone', 'header+content', 'pseudonymized', 2], ['comment', 'content', 'redacted', 1]]
     """
     for pol in [policy, *(policy_by_kind or {}).values()]:
         if pol not in POLICIES:
