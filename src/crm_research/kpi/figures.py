@@ -24,6 +24,35 @@ def cohort_heatmap(retention: pd.DataFrame, values: str = "retention_rate", *, m
 
     Rows are acquisition cohorts (labelled with their size), columns periods since
     acquisition; rates are shown as percentages. Returns the Axes.
+
+    Parameters
+    ----------
+    retention : DataFrame
+        :func:`~crm_research.kpi.retention.cohort_retention` output.
+    values : str
+        The column shown in the cells.
+    max_periods : int, optional
+        Periods shown.
+    annot : bool, optional
+        Print the values in the cells (default: when the matrix is small).
+    ax : matplotlib Axes, optional
+        Draw into this Axes (default: a new figure).
+    cmap : str
+        Colour map.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> from crm_research import kpi
+    >>> ax = cohort_heatmap(kpi.cohort_retention(example_engine()))
+    >>> ax.get_ylabel()
+    'acquisition cohort'
     """
     import seaborn as sns
 
@@ -49,7 +78,29 @@ def cohort_heatmap(retention: pd.DataFrame, values: str = "retention_rate", *, m
 
 
 def stage_shares_plot(shares: pd.DataFrame, *, ax=None, title: str = "Customer lifecycle stages"):
-    """Stacked area chart of :func:`~crm_research.kpi.lifecycle.stage_shares` (shares over time)."""
+    """Stacked area chart of :func:`~crm_research.kpi.lifecycle.stage_shares` (shares over time).
+
+    Parameters
+    ----------
+    shares : DataFrame
+        :func:`~crm_research.kpi.lifecycle.stage_shares` output.
+    ax : matplotlib Axes, optional
+        Draw into this Axes (default: a new figure).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> from crm_research import kpi
+    >>> ax = stage_shares_plot(kpi.stage_shares(example_engine(), ['2024-05-31', '2024-06-28']))
+    >>> ax.get_title()
+    'Customer lifecycle stages'
+    """
     from .lifecycle import STAGES
 
     ax = _axes(ax, (8, 4))
@@ -66,7 +117,29 @@ def stage_shares_plot(shares: pd.DataFrame, *, ax=None, title: str = "Customer l
 
 
 def rfm_segments_plot(summary: pd.DataFrame, *, ax=None, title: str = "RFM segments"):
-    """Bar chart of customers and revenue share per RFM segment (:func:`rfm_segment_summary`)."""
+    """Bar chart of customers and revenue share per RFM segment (:func:`rfm_segment_summary`).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`~crm_research.kpi.rfm.rfm_segment_summary` output.
+    ax : matplotlib Axes, optional
+        Draw into this Axes (default: a new figure).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> from crm_research import kpi
+    >>> ax = rfm_segments_plot(kpi.rfm_segment_summary(kpi.rfm_scores(example_engine())))
+    >>> ax.get_title()
+    'RFM segments'
+    """
     ax = _axes(ax, (8, 4))
     s = summary.set_index("segment")
     y = range(len(s))
@@ -82,7 +155,29 @@ def rfm_segments_plot(summary: pd.DataFrame, *, ax=None, title: str = "RFM segme
 
 
 def repurchase_plot(repeat: pd.DataFrame, *, ax=None, title: str = "New and returning customers"):
-    """Active customers per period split into new and returning, with the returning share."""
+    """Active customers per period split into new and returning, with the returning share.
+
+    Parameters
+    ----------
+    repeat : DataFrame
+        :func:`~crm_research.kpi.repurchase.repeat_customer_share` output.
+    ax : matplotlib Axes, optional
+        Draw into this Axes (default: a new figure).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> from crm_research import kpi
+    >>> ax = repurchase_plot(kpi.repeat_customer_share(example_engine()))
+    >>> ax.get_title()
+    'New and returning customers'
+    """
     ax = _axes(ax, (8, 4))
     x = repeat["period_start"]
     width = _bar_width(x)
@@ -101,7 +196,36 @@ def repurchase_plot(repeat: pd.DataFrame, *, ax=None, title: str = "New and retu
 
 def product_lifecycle_plot(sales: pd.DataFrame, stages: pd.DataFrame, *, products: int = 12,
                            measure: str = "orders", ax=None, title: str = "Product sales by lifecycle stage"):
-    """Sales curves of the top ``products`` (by total sales), coloured by current stage."""
+    """Sales curves of the top ``products`` (by total sales), coloured by current stage.
+
+    Parameters
+    ----------
+    sales : DataFrame
+        :func:`~crm_research.kpi.product_lifecycle.product_sales` output.
+    stages : DataFrame
+        :func:`~crm_research.kpi.product_lifecycle.product_lifecycle_stages` output.
+    products : int
+        Number of products drawn (the best-selling).
+    measure : {"orders", "revenue"}
+        The sales series.
+    ax : matplotlib Axes, optional
+        Draw into this Axes (default: a new figure).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> from crm_research import kpi
+    >>> eng = example_engine()
+    >>> ax = product_lifecycle_plot(kpi.product_sales(eng), kpi.product_lifecycle_stages(eng))
+    >>> len(ax.get_lines())
+    2
+    """
     ax = _axes(ax, (9, 4.5))
     top = sales.groupby("product_id")[measure].sum().nlargest(products).index
     stage = stages.set_index("product_id")["stage"]
@@ -120,7 +244,29 @@ def product_lifecycle_plot(sales: pd.DataFrame, stages: pd.DataFrame, *, product
 
 
 def activity_plot(act: pd.DataFrame, *, ax=None, title: str = "Activity: visitors and stickiness"):
-    """Visitors per period (bars) and DAU/MAU stickiness (line)."""
+    """Visitors per period (bars) and DAU/MAU stickiness (line).
+
+    Parameters
+    ----------
+    act : DataFrame
+        :func:`~crm_research.kpi.activity.activity_summary` output.
+    ax : matplotlib Axes, optional
+        Draw into this Axes (default: a new figure).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> from crm_research import kpi
+    >>> ax = activity_plot(kpi.activity_summary(example_engine()))
+    >>> ax.get_title()
+    'Activity: visitors and stickiness'
+    """
     ax = _axes(ax, (8, 4))
     x = act["period_start"]
     width = _bar_width(x)

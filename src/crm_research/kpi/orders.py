@@ -85,7 +85,34 @@ PROBLEM_TEXT = {
 # --------------------------------------------------------------------------- schema
 @dataclass(frozen=True)
 class TableSpec:
-    """What a log table must contain (see module docstring)."""
+    """What a log table must contain (see module docstring).
+
+    Parameters
+    ----------
+    name : str
+        Table name in the engine.
+    required, optional : tuple of str
+        Canonical columns.
+    ids : tuple of str
+        Id columns (BIGINT when every value is an integer, else VARCHAR).
+    timestamp : str
+        The timestamp column.
+    numbers : tuple of str
+        Numeric columns.
+    nonnegative : dict
+        Column -> problem code when a value is negative.
+    unique : str, optional
+        Column whose values must be unique.
+    labels : tuple of str
+        Free-text columns.
+
+    Examples
+    --------
+    >>> ORDERS.required
+    ('customer_id', 'order_id', 'timestamp', 'amount')
+    >>> SESSIONS.timestamp
+    'start'
+    """
 
     name: str
     required: tuple[str, ...]
@@ -99,6 +126,17 @@ class TableSpec:
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """Required and optional columns, in order.
+
+        Returns
+        -------
+        tuple of str
+
+        Examples
+        --------
+        >>> SESSIONS.columns
+        ('customer_id', 'start', 'duration', 'page_views')
+        """
         return self.required + self.optional
 
 
@@ -141,6 +179,25 @@ class ValidationPolicy:
 
     ``ValidationPolicy.coerce("drop")`` drops every bad row; a dict sets single problems:
     ``{"negative_amount": "keep", "duplicate_order_id": "drop"}``.
+
+    Parameters
+    ----------
+    missing_value, bad_timestamp, bad_number, negative_value : {"error", "drop"}
+    negative_amount, duplicate_order_id : {"error", "drop", "keep"}
+
+    Raises
+    ------
+    ValueError
+        A choice a problem does not allow.
+
+    Examples
+    --------
+    >>> ValidationPolicy(negative_amount='keep').negative_amount
+    'keep'
+    >>> ValidationPolicy(bad_number='keep')
+    Traceback (most recent call last):
+    ...
+    ValueError: policy for 'bad_number' must be one of ('error', 'drop'), got 'keep'
     """
 
     missing_value: str = "error"
@@ -158,6 +215,33 @@ class ValidationPolicy:
 
     @classmethod
     def coerce(cls, policy: "ValidationPolicy | str | Mapping[str, str] | None") -> "ValidationPolicy":
+        """A policy from a policy, a single choice for every problem, a dict or None.
+
+        Parameters
+        ----------
+        policy : ValidationPolicy, {"error", "drop"}, dict or None
+            ``None`` gives the default (every problem an error).
+
+        Returns
+        -------
+        ValidationPolicy
+
+        Raises
+        ------
+        ValueError
+            An unknown problem or choice.
+
+        Examples
+        --------
+        >>> ValidationPolicy.coerce('drop').bad_timestamp
+        'drop'
+        >>> ValidationPolicy.coerce({'negative_amount': 'keep'}).negative_amount
+        'keep'
+        >>> ValidationPolicy.coerce({'typo': 'drop'})
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown problem(s) in policy: ['typo']; known: ['missing_value', 'bad_timestamp', 'bad_number', 'negative_amount', 'negative_value', 'duplicate_order_id']
+        """
         if policy is None:
             return cls()
         if isinstance(policy, cls):
@@ -173,6 +257,17 @@ class ValidationPolicy:
         return cls(**dict(policy))
 
     def to_dict(self) -> dict[str, str]:
+        """Problem -> action.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> ValidationPolicy().to_dict()['duplicate_order_id']
+        'error'
+        """
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -180,6 +275,13 @@ class ValidationPolicy:
 @dataclass
 class ValidationReport:
     """Result of reading one log.
+
+    Parameters
+    ----------
+    file, table, rows_read, rows_kept, counts, issues, columns, ignored_columns, personal_data, policy
+        As under Attributes.
+    notes : list of str
+        Remarks on the reading (e.g. a time zone conversion).
 
     Attributes
     ----------
@@ -202,6 +304,20 @@ class ValidationReport:
         ``column, kind, action`` for ignored columns whose header names personal data and for
         a pseudonymized customer id.
     policy : dict
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import kpi
+    >>> bad = pd.DataFrame({"customer_id": [1, 2, 3], "order_id": [1, 2, 3],
+    ...     "timestamp": ["2024-01-05", "not a date", "2024-01-07"], "amount": [10.0, 5.0, -2.0]})
+    >>> rep = kpi.load(bad, policy='drop').reports['orders']
+    >>> rep
+    ValidationReport(orders, file='<DataFrame>', rows_read=3, rows_kept=1, problems=2)
+    >>> rep.issues[['row', 'column', 'value', 'problem']]
+       row     column       value          problem
+    0    1  timestamp  not a date    bad_timestamp
+    1    2     amount        -2.0  negative_amount
     """
 
     file: str
@@ -218,10 +334,37 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
-        """True when no problem was found."""
+        """True when no problem was found.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> ValidationReport(file='<DataFrame>', table='orders').ok
+        True
+        """
         return self.counts.empty
 
     def summary(self) -> str:
+        """Rows read and kept and one line per problem found.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from crm_research import kpi
+        >>> bad = pd.DataFrame({"customer_id": [1, 2, 3], "order_id": [1, 2, 3],
+        ...     "timestamp": ["2024-01-05", "not a date", "2024-01-07"], "amount": [10.0, 5.0, -2.0]})
+        >>> print(kpi.load(bad, policy='drop').reports['orders'].summary())
+        orders from <DataFrame>: 3 rows read, 1 kept
+          bad_timestamp        timestamp             1 rows  dropped
+          negative_amount      amount                1 rows  dropped
+        """
         lines = [f"{self.table} from {self.file}: {self.rows_read:,} rows read, {self.rows_kept:,} kept"]
         if self.counts.empty:
             lines.append("  no problems found")
@@ -237,13 +380,15 @@ class ValidationReport:
                 f"rows_kept={self.rows_kept}, problems={len(self.counts)})")
 
     def _repr_html_(self) -> str:
+        from ..reporting.format import html_table
+
         parts = [f"<p><b>{html.escape(self.table)}</b> from <code>{html.escape(self.file)}</code>: "
                  f"{self.rows_read:,} rows read, {self.rows_kept:,} kept</p>"]
         if not self.counts.empty:
-            parts.append(self.counts.to_html(index=False))
-            parts.append(self.issues.to_html(index=False))
+            parts.append(html_table(self.counts))
+            parts.append(html_table(self.issues))
         if not self.personal_data.empty:
-            parts.append(self.personal_data.to_html(index=False))
+            parts.append(html_table(self.personal_data))
         return "".join(parts)
 
 
@@ -454,10 +599,54 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
     are order lines: the view ``<table>_lines`` holds them and ``<table>`` one row per order
     (earliest timestamp, summed amount, first line's product/category/channel).
 
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The database to load into.
+    source : path, glob, list of paths, DataFrame or pyarrow Table
+        The log.
+    spec : TableSpec
+        :data:`ORDERS` or :data:`SESSIONS`.
+    table : str, optional
+        Table name (default ``spec.name``).
+    columns : dict, optional
+        Canonical name -> source column.
+    policy : ValidationPolicy, str or dict, optional
+        What to do with bad rows.
+    timestamp_format : str, optional
+        strptime format when timestamps are not ISO 8601.
+    timezone : str
+        IANA zone that timestamps with a UTC offset are converted to.
+    csv_options : dict, optional
+        Options of DuckDB's CSV reader.
+    materialize : bool, optional
+        Copy Parquet data into the database.
+    pseudonymize, salt
+        Pseudonymize customer ids that are personal data.
+    max_examples : int
+        Example rows kept per problem.
+    temporary : bool
+        Create the staging table as a temporary table.
+
     Returns
     -------
     ValidationReport
         Raises :class:`DataFileError` for a problem whose policy is ``"error"``.
+
+    Raises
+    ------
+    DataFileError
+        A problem whose policy is ``"error"``, naming file, row, column and value.
+
+    Examples
+    --------
+    >>> import duckdb, pandas as pd
+    >>> bad = pd.DataFrame({"customer_id": [1, 2, 3], "order_id": [1, 2, 3],
+    ...     "timestamp": ["2024-01-05", "not a date", "2024-01-07"], "amount": [10.0, 5.0, -2.0]})
+    >>> ingest(duckdb.connect(), bad, ORDERS)
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.DataFileError: <DataFrame>, row 1, column 'timestamp', value 'not a date': not a date/time; 1 row(s) with this problem, 1 with other errors (fix: correct the file, or set policy bad_timestamp='drop' (CLI: --on-bad-timestamp ...))
     """
     pol = ValidationPolicy.coerce(policy)
     table = table or spec.name
