@@ -8,17 +8,28 @@ and design, with the test that fits the measure, a confidence interval, an effec
 multiple-testing correction and a verdict ("worked", "no evidence", "harmful", "not
 identified").
 
-Modules: :mod:`.vocabulary` (KPIs, designs, stages), :mod:`.definition` (load/validate),
-:mod:`.data` (read files), :mod:`.panel` (KPIs per customer and period), :mod:`.effects`
-(two-sample tests and effect sizes), :mod:`.did` (difference-in-differences),
-:mod:`.evaluate` (designs, identification checks, verdicts), :mod:`.compare` (cases side by
-side), :mod:`.figures` (seaborn figures).
+Modules: :mod:`.vocabulary` (KPIs, designs, stages), :mod:`.reader` (typed values of a case
+file), :mod:`.definition` (load/validate), :mod:`.simulation_spec` (the ``simulate:`` block),
+:mod:`.tables` (the case's tables), :mod:`.data` (read files, or simulate them),
+:mod:`.panel` (KPIs per customer and period), :mod:`.effects` (two-sample tests and effect
+sizes), :mod:`.did` (difference-in-differences), :mod:`.evaluate` (designs, identification
+checks, verdicts), :mod:`.compare` (cases side by side), :mod:`.figures` (seaborn figures),
+:mod:`.output` (write an evaluation to a folder). The imports run one way: figures and output
+use evaluate and compare, which use the statistics, which use the definition.
+
+Result tables use lavaan's names: ``est``, ``ci.lower``, ``ci.upper``, ``pvalue`` and the
+multiplicity-adjusted ``pvalue.adj`` (method in ``attrs["p.adjust"]``, confidence level in
+``attrs["ci.level"]``).
 
 Examples
 --------
 >>> from crm_research import cases
->>> ev = cases.evaluate_case("r2_retention_strategies")     # doctest: +SKIP
->>> print(ev.summary())                                    # doctest: +SKIP
+>>> case = cases.load_case("r2_retention_strategies")
+>>> [s.id for s in case.strategies]
+['personalized_recommendation', 'promotions_coupons', 'tiered_membership', 'faster_customer_service']
+
+``cases.evaluate_case(case)`` then gives the table of effects and verdicts (see
+:func:`~crm_research.cases.evaluate.evaluate_case` for a small example that runs).
 """
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ from typing import Iterable
 
 import pandas as pd
 
+from .definition import CaseDefinition, load_case
+from .evaluate import CaseEvaluation
 from .vocabulary import DESIGN_LABELS, KPIS, STAGES
 
 FRAMEWORK_COLUMNS = ["case", "case_title", "subject", "stage", "stage_zh", "strategy", "strategy_name",
@@ -20,9 +22,6 @@ FRAMEWORK_COLUMNS = ["case", "case_title", "subject", "stage", "stage_zh", "stra
 
 
 def _as_cases(cases) -> list:
-    from .definition import CaseDefinition, load_case
-    from .evaluate import CaseEvaluation
-
     if isinstance(cases, (CaseDefinition, CaseEvaluation, str)):
         cases = [cases]
     out = []
@@ -47,6 +46,12 @@ def kpi_framework(cases) -> pd.DataFrame:
     -------
     DataFrame
         :data:`FRAMEWORK_COLUMNS`.
+
+    Examples
+    --------
+    >>> fw = kpi_framework(["r0_yuexuan_platform", "r2_retention_strategies"])
+    >>> fw.groupby("case")["kpi"].nunique().to_dict()
+    {'r0_yuexuan_platform': 9, 'r2_retention_strategies': 9}
     """
     rows = []
     for c in _as_cases(cases):
@@ -76,6 +81,12 @@ def kpi_framework_matrix(cases, *, lang: str = "en", show_stage: bool = True) ->
     DataFrame
         Index: KPI names (vocabulary order, KPIs used by at least one case); columns: case
         ids; cells: strategies separated by "; " (empty when the case does not use the KPI).
+
+    Examples
+    --------
+    >>> m = kpi_framework_matrix(["r2_retention_strategies"])
+    >>> m.loc["repurchase rate", "r2_retention_strategies"]
+    'Promotions and coupons (maturity); Tiered membership (maturity)'
     """
     fw = kpi_framework(cases)
     order = [k for k in KPIS if k in set(fw["kpi"])]
@@ -113,6 +124,21 @@ def compare_cases(evaluations: Iterable, *, primary: bool = True) -> pd.DataFram
         The results columns plus ``case_title``, ``relative_effect`` (est / baseline,
         comparable across KPIs and cases) and its approximate interval
         ``relative_effect.ci.lower``, ``relative_effect.ci.upper``.
+
+    Examples
+    --------
+    >>> from crm_research.cases import evaluate_case
+    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
+    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
+    ...                         "kpis": ["click_through_rate", "dwell_time"],
+    ...                         "target": ["pilot"], "control": ["holdout"]}],
+    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
+    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
+    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
+    >>> ev = evaluate_case(mini)
+    >>> t = compare_cases([ev])
+    >>> bool((t["relative_effect"] == t["est"] / t["baseline"]).all()), list(t["kpi"])
+    (True, ['click_through_rate', 'dwell_time'])
     """
     parts = []
     for ev in evaluations:
@@ -129,7 +155,36 @@ def compare_cases(evaluations: Iterable, *, primary: bool = True) -> pd.DataFram
 
 
 def verdict_matrix(evaluations: Iterable, *, lang: str = "en") -> pd.DataFrame:
-    """(case, strategy) x KPI table of verdicts of each strategy's own design."""
+    """(case, strategy) x KPI table of verdicts of each strategy's own design.
+
+    Parameters
+    ----------
+    evaluations : iterable of CaseEvaluation
+    lang : {"en", "zh"}
+        Language of the KPI names.
+
+    Returns
+    -------
+    DataFrame
+        Index ``(case, strategy)``; columns: KPI names; cells: verdicts ("" where a case does
+        not judge a strategy by the KPI).
+
+    Examples
+    --------
+    >>> from crm_research.cases import evaluate_case
+    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
+    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
+    ...                         "kpis": ["click_through_rate", "dwell_time"],
+    ...                         "target": ["pilot"], "control": ["holdout"]}],
+    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
+    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
+    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
+    >>> ev = evaluate_case(mini)
+    >>> verdict_matrix([ev])
+    kpi_name      click-through rate dwell time (activity)
+    case strategy
+    mini recs                 worked           no evidence
+    """
     t = compare_cases(evaluations)
     if t.empty:
         return t

@@ -17,7 +17,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .vocabulary import KPIS, STAGES
+from .compare import kpi_framework
+from .evaluate import CaseEvaluation
+from .vocabulary import DESIGN_LABELS, KPIS, STAGES
 
 VERDICT_COLORS = {"worked": "#2f855a", "harmful": "#c53030", "no evidence": "#7b8794",
                   "not identified": "#d69e2e"}
@@ -46,15 +48,21 @@ def plot_kpi_framework(cases, *, lang: str = "en", height: float = 3.2):
     cases : iterable of CaseDefinition / CaseEvaluation / paths
     lang : {"en", "zh"}
         Language of the labels (Chinese needs a CJK font installed).
+    height : float
+        Height of the figure in inches before the rows for KPIs are added.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from crm_research.cases import bundled_cases
+    >>> fig = plot_kpi_framework(bundled_cases())             # doctest: +SKIP
+    >>> fig.savefig("kpi_frameworks.png")                      # doctest: +SKIP
     """
     sns, _ = _sns()
     import matplotlib.pyplot as plt
-
-    from .compare import kpi_framework
 
     fw = kpi_framework(cases)
     case_ids = list(dict.fromkeys(fw["case"]))
@@ -96,9 +104,25 @@ def plot_kpi_series(ev, *, strategies: Sequence[str] | None = None, col_wrap: in
     The vertical line marks the start; shaded spans are the pre (light) and post (darker)
     windows the evaluation used. Shares are in percent.
 
+    Parameters
+    ----------
+    ev : CaseEvaluation
+    strategies : sequence of str, optional
+        Only these strategies.
+    col_wrap : int
+        Panels per row.
+    height : float
+        Height of a panel in inches.
+
     Returns
     -------
-    seaborn.FacetGrid
+    seaborn.FacetGrid, or None when there is nothing to draw.
+
+    Examples
+    --------
+    >>> from crm_research.cases import evaluate_case
+    >>> ev = evaluate_case("r2_retention_strategies", customers=500)      # doctest: +SKIP
+    >>> g = plot_kpi_series(ev, strategies=["promotions_coupons"])         # doctest: +SKIP
     """
     sns, _ = _sns()
     s = ev.series.copy()
@@ -137,8 +161,6 @@ def plot_kpi_series(ev, *, strategies: Sequence[str] | None = None, col_wrap: in
 
 
 def _effect_frame(obj) -> pd.DataFrame:
-    from .evaluate import CaseEvaluation
-
     if isinstance(obj, CaseEvaluation):
         return obj.table.assign(case_title=obj.case.name("en"),
                                 strategy_name=obj.table["strategy"].map(
@@ -166,10 +188,20 @@ def plot_effects(obj, *, scale: str = "estimate", designs: Sequence[str] | None 
         and cases).
     designs : sequence of str, optional
         Designs to show (default: all).
+    col_wrap : int
+        Panels per row.
+    height : float
+        Height of a row of panels in inches (grows with the number of estimates).
 
     Returns
     -------
-    matplotlib.figure.Figure
+    matplotlib.figure.Figure, or None when there is nothing to draw.
+
+    Examples
+    --------
+    >>> from crm_research.cases import evaluate_case
+    >>> ev = evaluate_case("r2_retention_strategies", customers=500)      # doctest: +SKIP
+    >>> fig = plot_effects(ev, designs=["did"])                            # doctest: +SKIP
     """
     sns, _ = _sns()
     import matplotlib.pyplot as plt
@@ -180,7 +212,6 @@ def plot_effects(obj, *, scale: str = "estimate", designs: Sequence[str] | None 
         t = t[t["design"].isin(designs)]
     if t.empty:
         return None
-    from .vocabulary import DESIGN_LABELS
     t = t.assign(label=[f"{n} [{DESIGN_LABELS.get(d, d)}]" if t["design"].nunique() > 1 else n
                         for n, d in zip(t["strategy_name"], t["design"])])
     if scale == "relative":
@@ -223,11 +254,25 @@ def plot_effects(obj, *, scale: str = "estimate", designs: Sequence[str] | None 
 
 
 def plot_event_study(ev, *, col_wrap: int = 3, height: float = 2.4):
-    """Difference-in-differences leads and lags (treated - control gap per period, 95% CI).
+    """Difference-in-differences leads and lags (treated - control gap per period, with its CI).
+
+    Parameters
+    ----------
+    ev : CaseEvaluation
+    col_wrap : int
+        Panels per row.
+    height : float
+        Height of a panel in inches.
 
     Returns
     -------
     seaborn.FacetGrid, or None when the case has no difference-in-differences rows.
+
+    Examples
+    --------
+    >>> from crm_research.cases import evaluate_case
+    >>> ev = evaluate_case("r2_retention_strategies", customers=500)      # doctest: +SKIP
+    >>> g = plot_event_study(ev)                                           # doctest: +SKIP
     """
     sns, _ = _sns()
     es = ev.event_study.copy()

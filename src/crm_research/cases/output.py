@@ -23,7 +23,27 @@ OUTPUT_FILES = ("results.csv", "summary.txt", "series.csv", "event_study.csv", "
 def write_evaluation(ev: CaseEvaluation, out: str | Path, *, force: bool = False, figures: bool = True) -> dict[str, Path]:
     """Write the results table, summary, series and figures of an evaluation into folder ``out``.
 
-    Refuses (CRMResearchError) to overwrite existing result files unless ``force``.
+    Parameters
+    ----------
+    ev : CaseEvaluation
+    out : str or Path
+        Folder (created if needed).
+    force : bool
+        Overwrite earlier results; otherwise CRMResearchError when :data:`OUTPUT_FILES` exist.
+    figures : bool
+        Also draw the figures (PNG, in ``out/figures``).
+
+    Returns
+    -------
+    dict of Path
+        What was written: ``results`` (with the true effects for simulated cases),
+        ``summary``, ``series``, ``event_study``, ``kpi_framework``, ``figure_*``.
+
+    Examples
+    --------
+    >>> from crm_research.cases import evaluate_case
+    >>> ev = evaluate_case("r2_retention_strategies", customers=500)   # doctest: +SKIP
+    >>> paths = write_evaluation(ev, "reports/cases/r2")               # doctest: +SKIP
     """
     out = Path(out)
     existing = [out / f for f in OUTPUT_FILES if (out / f).exists()]

@@ -33,7 +33,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError  # noqa: F401  (raised through CaseReader; named in the docs)
 from . import periods as P
 from .reader import CaseReader
 from .vocabulary import KPIS, suggest
@@ -246,6 +245,7 @@ def parse_simulation(raw: Any, *, file: str | Path = "<case>", key: str = "simul
     ...                          "kpis": {"conversion": {"level": 0.1}}})
     >>> spec.customers, spec.kpis["conversion_rate"].level
     (500, 0.1)
+    >>> from crm_research.errors import ConfigError
     >>> try:
     ...     parse_simulation({"seed": 1, "kpis": {"spend": {"level": 90}}}, file="case.yaml")
     ... except ConfigError as e:
