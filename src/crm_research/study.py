@@ -26,11 +26,11 @@ instrument.
 
 Examples
 --------
->>> from crm_research import study                                     # doctest: +SKIP
->>> s = study.load_study_sample(None, "../surveys/ecommerce_crm.yaml",
-...                             "../surveys/ecommerce_crm_population.yaml", n=500, seed=1)  # doctest: +SKIP
->>> s.n_analysed("ml"), s.n_analysed("listwise")                       # doctest: +SKIP
-(467, 355)
+>>> from crm_research import study
+>>> s = study.load_study_sample(None, "surveys/ecommerce_crm.yaml",
+...                             "surveys/ecommerce_crm_population.yaml", n=200, seed=1)
+>>> s.n_analysed("ml"), s.n_analysed("listwise")
+(186, 149)
 """
 from __future__ import annotations
 
@@ -69,7 +69,18 @@ MISSING_CHOICES = ("ml", "listwise")
 # =========================================================================== paths
 def source_checkout() -> Path | None:
     """The project folder this module was imported from when it is a source checkout (an editable
-    install: ``<checkout>/src/crm_research/study.py`` next to ``notebooks/`` and ``surveys/``)."""
+    install: ``<checkout>/src/crm_research/study.py`` next to ``notebooks/`` and ``surveys/``).
+
+    Returns
+    -------
+    Path or None
+        None for an installed package without the project's folders.
+
+    Examples
+    --------
+    >>> (source_checkout() / "surveys" / "ecommerce_crm.yaml").is_file()
+    True
+    """
     here = Path(__file__).resolve().parents[2]
     if (here / "notebooks").is_dir() and (here / "surveys").is_dir():
         return here
@@ -78,7 +89,18 @@ def source_checkout() -> Path | None:
 
 def project_root() -> Path | None:
     """The project folder: ``$CRM_RESEARCH_PROJECT_DIR`` (set by the batch runner: the git work
-    tree holding the batch config, else the config's folder), else :func:`source_checkout`."""
+    tree holding the batch config, else the config's folder), else :func:`source_checkout`.
+
+    Returns
+    -------
+    Path or None
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ.get(PROJECT_DIR_ENV) is not None or project_root() == source_checkout()
+    True
+    """
     env = os.environ.get(PROJECT_DIR_ENV)
     if env:
         return Path(env)
@@ -88,7 +110,19 @@ def project_root() -> Path | None:
 def search_dirs() -> list[Path]:
     """Folders a relative path is looked up in, in order: the working folder, then for the
     project folder (:func:`project_root`) and the source checkout its ``notebooks/`` folder
-    (what notebook defaults such as ``../surveys/x.yaml`` are written against) and itself."""
+    (what notebook defaults such as ``../surveys/x.yaml`` are written against) and itself.
+
+    Returns
+    -------
+    list of Path
+        Absolute folders, without duplicates.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> search_dirs()[0] == Path.cwd()
+    True
+    """
     out = [Path.cwd()]
     for root in (project_root(), source_checkout()):
         if root is not None:
@@ -129,8 +163,12 @@ def resolve_path(path: str | os.PathLike, *, what: str = "data file") -> Path:
 
     Examples
     --------
-    >>> resolve_path("surveys/ecommerce_crm.yaml", what="instrument").name   # doctest: +SKIP
+    >>> resolve_path("surveys/ecommerce_crm.yaml", what="instrument").name
     'ecommerce_crm.yaml'
+    >>> resolve_path("surveys/nope.yaml", what="instrument")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.InstrumentError: ...file not found (looked in: ...)...
     """
     if path is None or str(path).strip() == "":
         raise ConfigError("parameters", what.replace(" ", "_"), "no file given",
@@ -167,6 +205,16 @@ def check_missing(missing: Any) -> str:
     """The analysis' missing-data treatment, normalised: ``"ml"`` (full-information ML; aliases
     ``fiml``, ``direct``) or ``"listwise"``.
 
+    Parameters
+    ----------
+    missing : str
+        The notebook's or command's ``missing`` parameter.
+
+    Returns
+    -------
+    str
+        ``"ml"`` or ``"listwise"``.
+
     Raises
     ------
     ConfigError
@@ -187,6 +235,16 @@ def check_missing(missing: Any) -> str:
 def choose_model(instrument: Instrument, model: str | None = None) -> str:
     """The structural model a notebook analyses: ``model``, or the instrument's first declared model.
 
+    Parameters
+    ----------
+    instrument : Instrument
+    model : str, optional
+        A model the instrument declares; None or blank: its first model.
+
+    Returns
+    -------
+    str
+
     Raises
     ------
     ConfigError
@@ -194,9 +252,10 @@ def choose_model(instrument: Instrument, model: str | None = None) -> str:
 
     Examples
     --------
-    >>> from crm_research.instruments import load_instrument               # doctest: +SKIP
-    >>> choose_model(load_instrument("surveys/ecommerce_crm.yaml"))         # doctest: +SKIP
-    'ops'
+    >>> from crm_research.instruments import load_instrument
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> choose_model(inst), choose_model(inst, "crm")
+    ('ops', 'crm')
     """
     names = list(instrument.models)
     if not names:
@@ -213,7 +272,24 @@ def choose_model(instrument: Instrument, model: str | None = None) -> str:
 def model_items(instrument: Instrument, model: str | None = None) -> list[str]:
     """Item ids a structural model uses (all items of the constructs its hypotheses name;
     higher-order constructs bring their dimensions' items), in instrument order.
-    ``model=None``: every item of the instrument."""
+
+    Parameters
+    ----------
+    instrument : Instrument
+    model : str, optional
+        A model the instrument declares; None: every item of the instrument.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from crm_research.instruments import load_instrument
+    >>> items = model_items(load_instrument("surveys/ecommerce_crm.yaml"), "ops")
+    >>> len(items), items[:3]
+    (18, ['PF1', 'PF2', 'PF3'])
+    """
     if model is None:
         return list(instrument.item_ids)
     spec = instrument.models[model]
@@ -227,10 +303,21 @@ def model_items(instrument: Instrument, model: str | None = None) -> list[str]:
 def model_predictors(instrument: Instrument, model: str) -> dict[str, list[str]]:
     """``{outcome: [predictors]}`` of a structural model, from its hypotheses (declaration order).
 
+    Parameters
+    ----------
+    instrument : Instrument
+    model : str
+        A model the instrument declares.
+
+    Returns
+    -------
+    dict of str to list of str
+
     Examples
     --------
-    >>> model_predictors(inst, "m1")              # doctest: +SKIP
-    {'SAT': ['SQ', 'VAL'], 'LOY': ['SAT']}
+    >>> from crm_research.instruments import load_instrument
+    >>> model_predictors(load_instrument("surveys/ecommerce_crm.yaml"), "ops")
+    {'SAT': ['OPS'], 'LOY': ['SAT']}
     """
     out: dict[str, list[str]] = {}
     for hid in instrument.models[model].hypotheses:
@@ -266,6 +353,13 @@ class StudySample:
     input_files : list of Path
         Files the sample depends on (for provenance): instrument, population model or data
         file, column map.
+
+    Examples
+    --------
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> s.origin, s.n_rows, s.n_analysed("ml"), s.n_analysed("listwise")
+    ('simulated', 200, 186, 149)
     """
 
     responses: Any
@@ -452,8 +546,8 @@ def load_study_sample(data_file: str | os.PathLike | None = None,
     Examples
     --------
     >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
-    ...                       n=200, seed=1)                       # doctest: +SKIP
-    >>> s.origin, s.n_rows                                        # doctest: +SKIP
+    ...                       n=200, seed=1)
+    >>> s.origin, s.n_rows
     ('simulated', 200)
     """
     from .responses import prepare_responses
@@ -543,6 +637,13 @@ def _scale_label(scale: Any, value: int, lang: str = "en") -> str:
 def answer_shares(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     """Share of each answer per item (answered cells only).
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Responses with item ids as columns (e.g. ``StudySample.data``).
+    instrument : Instrument
+        Gives each item's construct and scale.
+
     Returns
     -------
     DataFrame
@@ -552,7 +653,10 @@ def answer_shares(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
 
     Examples
     --------
-    >>> answer_shares(df, inst).query("item == 'Q1'")            # doctest: +SKIP
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> answer_shares(s.data, s.instrument).query("item == 'PF1'")[["point", "answer", "n"]].values.tolist()
+    [[1, 'Strongly disagree', 11], [2, 'Disagree', 28], [3, 'Neutral', 64], [4, 'Agree', 57], [5, 'Strongly agree', 26]]
     """
     rows = []
     for it in instrument.items:
@@ -576,9 +680,26 @@ def item_statistics(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
     at the lowest and highest point of the item's own scale. Items outside |skew| < 2 and
     |kurtosis| < 7 (Curran, West & Finch 1996) strain normal-theory ML.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Responses with item ids as columns.
+    instrument : Instrument
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, construct, label, n, missing_pct, mean, sd, skew, kurtosis, floor_pct,
+        ceiling_pct``, one row per item present in ``data``.
+
     Examples
     --------
-    >>> item_statistics(sample.items, sample.instrument)[["item", "mean", "floor_pct"]]   # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> t = item_statistics(pd.DataFrame({"PF1": [1, 2, 5, 5, None]}), inst)
+    >>> t[["item", "n", "missing_pct", "mean", "floor_pct", "ceiling_pct"]].values.tolist()
+    [['PF1', 4, 20.0, 3.25, 25.0, 50.0]]
     """
     rows = []
     for it in instrument.items:
@@ -641,12 +762,22 @@ def missingness_summary(sample: Any, items: Sequence[str] | None = None) -> dict
 def screening_table(sample: StudySample) -> pd.DataFrame:
     """Respondent-level checks: how many respondents each flagged and what the policy did.
 
-    Returns ``check, severity, respondents, policy, dropped, flagged, description`` for the
-    checks that found something and take a policy (drop / flag / keep).
+    Parameters
+    ----------
+    sample : StudySample
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``check, severity, respondents, policy, dropped, flagged, description`` for the
+        checks that found something and take a policy (drop / flag / keep).
 
     Examples
     --------
-    >>> screening_table(sample)[["check", "respondents", "policy"]]     # doctest: +SKIP
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> screening_table(s)[["check", "respondents", "policy"]].values.tolist()[:3]
+    [['missing', 42, 'keep'], ['straight_lining', 3, 'flag'], ['too_fast', 2, 'flag']]
     """
     from .responses import RESPONDENT_CHECKS
 
@@ -665,6 +796,10 @@ CARELESS_ORDER = ("none", "straightline", "random", "speeder", "attention_fail")
 def careless_detection(sample: StudySample) -> pd.DataFrame | None:
     """Simulated samples: how the screening treated each kind of (truly) careless respondent.
 
+    Parameters
+    ----------
+    sample : StudySample
+
     Returns
     -------
     DataFrame or None
@@ -674,7 +809,10 @@ def careless_detection(sample: StudySample) -> pd.DataFrame | None:
 
     Examples
     --------
-    >>> careless_detection(load_study_sample(None, n=300, seed=1)).set_index("type").caught_pct   # doctest: +SKIP
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> careless_detection(s).set_index("type")["caught_pct"].round(1).to_dict()
+    {'none': 2.1, 'straightline': 100.0, 'random': 100.0, 'speeder': 100.0, 'attention_fail': 100.0}
     """
     if sample.truth is None:
         return None
@@ -707,10 +845,20 @@ def group_columns(sample: StudySample) -> list[str]:
     """Columns a multiple-group analysis can split by: the instrument's demographics, then other
     columns of the file that are neither items, checks, flags, the id nor personal data.
 
+    Parameters
+    ----------
+    sample : StudySample
+
+    Returns
+    -------
+    list of str
+
     Examples
     --------
-    >>> group_columns(load_study_sample("answers.csv", "my_survey.yaml"))   # doctest: +SKIP
-    ['customer_type', 'region', 'tenure']
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> group_columns(s)
+    ['gender', 'age_band', 'platform', 'years_customer', 'purchase_frequency']
     """
     inst = sample.instrument
     bad = _personal_columns(sample) | set(inst.item_ids) | {inst.respondent_id}
@@ -747,6 +895,14 @@ class GroupSplit:
     min_group_n : int
     missing : str
         The missing-data treatment the counts assume.
+
+    Examples
+    --------
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> split = split_groups(s, "gender", "ops", min_group_n=20)
+    >>> split.groups, split.column
+    (['Female', 'Male'], 'gender')
     """
 
     column: str
@@ -818,8 +974,12 @@ def split_groups(sample: StudySample, group: str, model: str | None = None, *,
 
     Examples
     --------
-    >>> split = split_groups(sample, "tenure", "core", recode={1: "new", 2: "new", 3: "old"})   # doctest: +SKIP
-    >>> split.sizes                                                                             # doctest: +SKIP
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> split = split_groups(s, "years_customer", "ops", min_group_n=20,
+    ...                      recode={1: "new", 2: "new", 3: "long-standing", 4: "long-standing"})
+    >>> split.column, split.sizes.values.tolist()
+    ('years_customer_group', [['long-standing', 86, 78, True], ['new', 100, 85, True]])
     """
     inst = sample.instrument
     key = check_missing(missing)
@@ -946,6 +1106,10 @@ STUDY_NOTEBOOKS = {"quality": "01_instrument_and_data_quality.ipynb", "measureme
 def notebooks_dir() -> Path:
     """The folder holding the survey notebooks (``notebooks/`` of the project or source checkout).
 
+    Returns
+    -------
+    Path
+
     Raises
     ------
     ConfigError
@@ -953,7 +1117,7 @@ def notebooks_dir() -> Path:
 
     Examples
     --------
-    >>> notebooks_dir().name                          # doctest: +SKIP
+    >>> notebooks_dir().name
     'notebooks'
     """
     for root in (project_root(), source_checkout()):
@@ -1007,8 +1171,11 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
 
     Examples
     --------
-    >>> cfg = plan_study("surveys/ecommerce_crm.yaml", "answers.csv", groups=["platform"])   # doctest: +SKIP
-    >>> [r.get("name") for r in cfg["runs"]]                                                   # doctest: +SKIP
+    >>> cfg = plan_study("surveys/ecommerce_crm.yaml", "tests/reference/lavaan/seed_survey_a.csv",
+    ...                  groups=["platform"])
+    >>> [r["name"] for r in cfg["runs"]]  # doctest: +NORMALIZE_WHITESPACE
+    ['01-data-quality', '02-measurement', '03-model-ops', '03-model-crm', '03-model-combined',
+     '09-groups-platform-ops', '09-groups-platform-crm', '09-groups-platform-combined']
     """
     ipath = Path(instrument).expanduser().resolve()
     inst = load_instrument(ipath)
