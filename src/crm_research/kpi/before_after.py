@@ -100,11 +100,30 @@ class BeforeAfter:
 
     @property
     def days(self) -> tuple[int, int]:
-        """Length in days of the before and the after window."""
+        """Length in days of the before and the after window.
+
+        Returns
+        -------
+        tuple of int
+            ``(before, after)``.
+
+        Examples
+        --------
+        >>> BeforeAfter.around('2024-03-01', days=7).days
+        (7, 7)
+        """
         return ((self.before_end - self.before_start).days + 1, (self.after_end - self.after_start).days + 1)
 
     def label(self, which: str) -> str:
         """``"YYYY-MM-DD – YYYY-MM-DD"`` of the ``"before"`` or ``"after"`` window.
+
+        Parameters
+        ----------
+        which : {"before", "after"}
+
+        Returns
+        -------
+        str
 
         Examples
         --------

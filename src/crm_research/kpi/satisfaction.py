@@ -65,6 +65,23 @@ def link_survey(engine: KPIEngine, survey: pd.DataFrame, *, respondent: str = "r
         ``respondent, customer_id``, the scores, the behavioural measures (module docstring)
         and ``matched`` (customer found with at least one order). ``attrs['unmatched']``
         counts respondents without a customer id or without orders.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> import pandas as pd
+    >>> survey = pd.DataFrame({"respondent_id": ["r1", "r2", "r3", "r4", "r5"],
+    ...     "customer_id": [1, 2, 3, 5, 99], "SAT": [5, 3, 2, 5, 4]})
+    >>> linked = link_survey(example_engine(), survey, customer='customer_id', scores=['SAT'])
+    >>> linked[['respondent_id', 'customer_id', 'SAT', 'orders', 'matched']]
+      respondent_id  customer_id  SAT  orders  matched
+    0            r1            1    5     7.0     True
+    1            r2            2    3     2.0     True
+    2            r3            3    2     1.0     True
+    3            r4            5    5     5.0     True
+    4            r5           99    4     NaN    False
+    >>> linked.attrs['unmatched']
+    1
     """
     if respondent not in survey.columns:
         raise DataFileError(label, "respondent id column missing", column=respondent,
@@ -171,6 +188,17 @@ def loyalty_correlations(linked: pd.DataFrame, attitudinal: list[str] | None = N
         ``attitudinal, behavioural, method, n, r, ci.lower, ci.upper, pvalue`` (the 95%
         interval of r; ``attrs["ci.level"] = 0.95``); r is NaN when fewer than 3 complete
         pairs or a constant column.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> import pandas as pd
+    >>> survey = pd.DataFrame({"respondent_id": ["r1", "r2", "r3", "r4", "r5"],
+    ...     "customer_id": [1, 2, 3, 5, 99], "SAT": [5, 3, 2, 5, 4]})
+    >>> linked = link_survey(example_engine(), survey, customer='customer_id', scores=['SAT'])
+    >>> loyalty_correlations(linked, behavioural=['orders'])[['attitudinal', 'behavioural', 'n', 'r']]
+      attitudinal behavioural  n         r
+    0         SAT      orders  4  0.948683
     """
     import pingouin as pg
 
