@@ -267,6 +267,25 @@ class KPISuite:
         Refuses to write into a folder that already holds files unless ``force=True``.
         Returns name -> path.
 
+        Parameters
+        ----------
+        out_dir : path
+            Output folder (created if missing).
+        force : bool
+            Write into a folder that already holds files.
+        figures : bool
+            Also write the figures as PNG.
+
+        Returns
+        -------
+        dict
+            Name -> path of each file written.
+
+        Raises
+        ------
+        ConfigError
+            ``out_dir`` is a file, or a non-empty folder without ``force``.
+
         Examples
         --------
         >>> from crm_research.kpi.examples import example_engine
