@@ -34,7 +34,30 @@ REFERENCE = ('Fader, Hardie & Lee (2005), "Counting your customers" the easy way
 
 
 def bgnbd_loglik(params, x, t_x, T) -> np.ndarray:
-    """Per-customer BG/NBD log-likelihood (eq. 6 of Fader, Hardie & Lee 2005)."""
+    """Per-customer BG/NBD log-likelihood (eq. 6 of Fader, Hardie & Lee 2005).
+
+    Parameters
+    ----------
+    params : sequence of 4 floats
+        ``(r, alpha, a, b)``.
+    x : array-like
+        Repeat purchases (frequency).
+    t_x : array-like
+        Time of the last purchase (recency).
+    T : array-like
+        Time since the first purchase (age).
+
+    Returns
+    -------
+    numpy.ndarray
+        One log-likelihood per customer.
+
+    Examples
+    --------
+    >>> P = (0.243, 4.414, 0.793, 2.426)   # published CDNOW estimates
+    >>> bgnbd_loglik(P, [0, 2], [0.0, 30.43], [38.86, 38.86]).round(4)
+    array([-0.5547, -9.4586])
+    """
     from scipy.special import gammaln
 
     r, alpha, a, b = params
@@ -49,7 +72,30 @@ def bgnbd_loglik(params, x, t_x, T) -> np.ndarray:
 
 
 def bgnbd_loglik_gradient(params, x, t_x, T) -> np.ndarray:
-    """Per-customer gradient of :func:`bgnbd_loglik` w.r.t. ``(r, alpha, a, b)``; shape (n, 4)."""
+    """Per-customer gradient of :func:`bgnbd_loglik` w.r.t. ``(r, alpha, a, b)``; shape (n, 4).
+
+    Parameters
+    ----------
+    params : sequence of 4 floats
+        ``(r, alpha, a, b)``.
+    x : array-like
+        Repeat purchases (frequency).
+    t_x : array-like
+        Time of the last purchase (recency).
+    T : array-like
+        Time since the first purchase (age).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, 4).
+
+    Examples
+    --------
+    >>> P = (0.243, 4.414, 0.793, 2.426)   # published CDNOW estimates
+    >>> bgnbd_loglik_gradient(P, [2], [30.43], [38.86]).shape
+    (1, 4)
+    """
     from scipy.special import digamma
 
     r, alpha, a, b = params
@@ -70,7 +116,29 @@ def bgnbd_loglik_gradient(params, x, t_x, T) -> np.ndarray:
 
 
 def bgnbd_p_alive(params, x, t_x, T) -> np.ndarray:
-    """P(alive | x, t_x, T) (eq. 13); 1 for customers without repeat purchases."""
+    """P(alive | x, t_x, T) (eq. 13); 1 for customers without repeat purchases.
+
+    Parameters
+    ----------
+    params : sequence of 4 floats
+        ``(r, alpha, a, b)``.
+    x : array-like
+        Repeat purchases (frequency).
+    t_x : array-like
+        Time of the last purchase (recency).
+    T : array-like
+        Time since the first purchase (age).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> P = (0.243, 4.414, 0.793, 2.426)   # published CDNOW estimates
+    >>> bgnbd_p_alive(P, [0, 2, 2], [0.0, 30.43, 5.0], [38.86, 38.86, 38.86]).round(3)
+    array([1.   , 0.727, 0.124])
+    """
     r, alpha, a, b = params
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -97,20 +165,78 @@ def _bracket(params, t, x, T) -> np.ndarray:
 
 
 def bgnbd_expected(params, t) -> np.ndarray:
-    """E[X(t)]: expected repeat purchases in (0, t] for a new customer (eq. 9)."""
+    """E[X(t)]: expected repeat purchases in (0, t] for a new customer (eq. 9).
+
+    Parameters
+    ----------
+    params : sequence of 4 floats
+        ``(r, alpha, a, b)``.
+    t : array-like
+        Length of the period.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> P = (0.243, 4.414, 0.793, 2.426)   # published CDNOW estimates
+    >>> bgnbd_expected(P, [39.0, 78.0]).round(4)
+    array([1.1967, 1.8605])
+    """
     t = np.asarray(t, dtype=float)
     return _bracket(params, t, 0.0, 0.0)
 
 
 def bgnbd_conditional_expected(params, t, x, t_x, T) -> np.ndarray:
-    """E[Y(t) | x, t_x, T]: expected repeat purchases in (T, T+t] (eq. 10)."""
+    """E[Y(t) | x, t_x, T]: expected repeat purchases in (T, T+t] (eq. 10).
+
+    Parameters
+    ----------
+    params : sequence of 4 floats
+        ``(r, alpha, a, b)``.
+    t : array-like
+        Length of the future period.
+    x : array-like
+        Repeat purchases (frequency).
+    t_x : array-like
+        Time of the last purchase (recency).
+    T : array-like
+        Time since the first purchase (age).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> P = (0.243, 4.414, 0.793, 2.426)   # published CDNOW estimates
+    >>> bgnbd_conditional_expected(P, 39.0, [2], [30.43], [38.86]).round(4)
+    array([1.226])
+    """
     t, x, t_x, T = (np.asarray(v, dtype=float) for v in (t, x, t_x, T))
     return _bracket(params, t, x, T) * bgnbd_p_alive(params, x, t_x, T)
 
 
 @dataclass(repr=False)
 class BGNBDResult(PurchaseModelResult):
-    """Fitted BG/NBD model; see :class:`crm_research.clv.PurchaseModelResult` for the methods."""
+    """Fitted BG/NBD model; see :class:`crm_research.clv.PurchaseModelResult` for the methods.
+
+    Parameters
+    ----------
+    model, params, se, loglik, n, converged, iterations, message, references
+        As in :class:`~crm_research.clv.FitResult`.
+    data : DataFrame
+        The checked summary the model was fitted to.
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> bg = clv.fit_bgnbd(cal)
+    >>> bg.params.round(3).to_dict()
+    {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
+    """
 
     MODEL = "BG/NBD"
     _expected = staticmethod(bgnbd_expected)
@@ -141,11 +267,11 @@ def fit_bgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_c
 
     Examples
     --------
-    >>> from crm_research.clv import read_cdnow, rfm_summary, fit_bgnbd
-    >>> cal = rfm_summary(read_cdnow(), calibration_end="1997-09-30", freq="W")
-    >>> fit = fit_bgnbd(cal)
-    >>> fit.params.round(3).to_dict()
-    {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
+    >>> from crm_research import clv
+    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> bg = clv.fit_bgnbd(cal)
+    >>> round(bg.loglik, 1), bg.converged
+    (-9582.4, True)
     """
     return fit_purchase_model(BGNBDResult, data, bgnbd_loglik, PARAMS, start,
                               frequency_col, recency_col, T_col, (REFERENCE,), gradient=bgnbd_loglik_gradient)

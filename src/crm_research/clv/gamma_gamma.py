@@ -38,7 +38,27 @@ REFERENCES = ('Fader, Hardie & Lee (2005), RFM and CLV: using iso-value curves f
 
 
 def gamma_gamma_loglik(params, x, zbar) -> np.ndarray:
-    """Per-customer log-density of the mean repeat spend ``zbar`` over ``x`` transactions."""
+    """Per-customer log-density of the mean repeat spend ``zbar`` over ``x`` transactions.
+
+    Parameters
+    ----------
+    params : sequence of 3 floats
+        ``(p, q, gamma)``.
+    x : array-like
+        Repeat transactions (> 0).
+    zbar : array-like
+        Mean value of those transactions.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> P = (6.25, 3.74, 15.44)   # published CDNOW estimates
+    >>> gamma_gamma_loglik(P, [1, 5], [20.0, 35.0]).round(4)
+    array([-3.5942, -4.0371])
+    """
     from scipy.special import gammaln
 
     p, q, g = params
@@ -49,7 +69,28 @@ def gamma_gamma_loglik(params, x, zbar) -> np.ndarray:
 
 
 def gamma_gamma_loglik_gradient(params, x, zbar) -> np.ndarray:
-    """Per-customer gradient of :func:`gamma_gamma_loglik` w.r.t. ``(p, q, gamma)``; shape (n, 3)."""
+    """Per-customer gradient of :func:`gamma_gamma_loglik` w.r.t. ``(p, q, gamma)``; shape (n, 3).
+
+    Parameters
+    ----------
+    params : sequence of 3 floats
+        ``(p, q, gamma)``.
+    x : array-like
+        Repeat transactions (> 0).
+    zbar : array-like
+        Mean value of those transactions.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, 3).
+
+    Examples
+    --------
+    >>> P = (6.25, 3.74, 15.44)   # published CDNOW estimates
+    >>> gamma_gamma_loglik_gradient(P, [1, 5], [20.0, 35.0]).shape
+    (2, 3)
+    """
     from scipy.special import digamma
 
     p, q, g = params
@@ -63,7 +104,27 @@ def gamma_gamma_loglik_gradient(params, x, zbar) -> np.ndarray:
 
 
 def gamma_gamma_expected_spend(params, x, zbar) -> np.ndarray:
-    """E[Z | x, zbar]: expected mean spend per future transaction (eq. 5)."""
+    """E[Z | x, zbar]: expected mean spend per future transaction (eq. 5).
+
+    Parameters
+    ----------
+    params : sequence of 3 floats
+        ``(p, q, gamma)``.
+    x : array-like
+        Repeat transactions (> 0).
+    zbar : array-like
+        Mean value of those transactions.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> P = (6.25, 3.74, 15.44)   # published CDNOW estimates
+    >>> gamma_gamma_expected_spend(P, [0, 1, 5], [0.0, 20.0, 35.0]).round(2)
+    array([35.22, 24.64, 35.02])
+    """
     p, q, g = params
     x, zbar = np.asarray(x, dtype=float), np.asarray(zbar, dtype=float)
     if q <= 1:
@@ -87,6 +148,19 @@ class GammaGammaResult(FitResult):
     Extra attributes: ``n_excluded`` (customers without repeat purchases, not used in the
     fit) and ``corr_frequency_spend`` (Pearson correlation of ``frequency`` and
     ``monetary_value`` among the customers fitted; the model assumes independence).
+
+    Parameters
+    ----------
+    model, params, se, loglik, n, converged, iterations, message, references
+        As in :class:`~crm_research.clv.FitResult`.
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> gg = clv.fit_gamma_gamma(cal)
+    >>> gg.params.round(2).to_dict()
+    {'p': 6.25, 'q': 3.74, 'gamma': 15.44}
     """
 
     data: pd.DataFrame = field(default=None, repr=False)
@@ -96,7 +170,19 @@ class GammaGammaResult(FitResult):
 
     @property
     def population_mean_spend(self) -> float:
-        """E[Z] = p gamma / (q - 1): mean spend per transaction of a random customer."""
+        """E[Z] = p gamma / (q - 1): mean spend per transaction of a random customer.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> round(clv.fit_gamma_gamma(cal).population_mean_spend, 2)
+        35.17
+        """
         p, q, g = self.params.to_numpy()
         return float(p * g / (q - 1.0)) if q > 1 else float("inf")
 
@@ -107,6 +193,29 @@ class GammaGammaResult(FitResult):
 
         ``data`` defaults to the customers the model was fitted to; customers with
         ``frequency == 0`` get the population mean.
+
+        Parameters
+        ----------
+        data : DataFrame, optional
+            RFM summary (default: the customers the model was fitted to).
+        frequency_col, monetary_col : str
+            Column names.
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by customer id.
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> clv.fit_gamma_gamma(cal).conditional_expected_spend().head(3).round(2)
+        customer_id
+        1    24.65
+        2    18.91
+        6    71.46
+        Name: expected_spend, dtype: float64
         """
         d = self.data if data is None else _spend_data(data, frequency_col, monetary_col)
         v = gamma_gamma_expected_spend(self.params.to_numpy(), d["frequency"], d["monetary_value"])
@@ -150,10 +259,11 @@ def fit_gamma_gamma(data: pd.DataFrame, *, frequency_col: str = "frequency",
 
     Examples
     --------
-    >>> from crm_research.clv import read_cdnow, rfm_summary, fit_gamma_gamma
-    >>> cal = rfm_summary(read_cdnow(), calibration_end="1997-09-30", freq="W")
-    >>> fit_gamma_gamma(cal).params.round(2).to_dict()
-    {'p': 6.25, 'q': 3.74, 'gamma': 15.44}
+    >>> from crm_research import clv
+    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> gg = clv.fit_gamma_gamma(cal)
+    >>> round(gg.loglik, 1), gg.n
+    (-4055.9, 946)
     """
     d = _spend_data(data, frequency_col, monetary_col)
     rep = d[d["frequency"] > 0].reset_index(drop=True)
