@@ -232,7 +232,8 @@ class BGNBDResult(PurchaseModelResult):
     Examples
     --------
     >>> from crm_research import clv
-    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
     >>> bg = clv.fit_bgnbd(cal)
     >>> bg.params.round(3).to_dict()
     {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
@@ -268,7 +269,8 @@ def fit_bgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_c
     Examples
     --------
     >>> from crm_research import clv
-    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
     >>> bg = clv.fit_bgnbd(cal)
     >>> round(bg.loglik, 1), bg.converged
     (-9582.4, True)

@@ -157,7 +157,8 @@ class GammaGammaResult(FitResult):
     Examples
     --------
     >>> from crm_research import clv
-    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
     >>> gg = clv.fit_gamma_gamma(cal)
     >>> gg.params.round(2).to_dict()
     {'p': 6.25, 'q': 3.74, 'gamma': 15.44}
@@ -179,7 +180,8 @@ class GammaGammaResult(FitResult):
         Examples
         --------
         >>> from crm_research import clv
-        >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
         >>> round(clv.fit_gamma_gamma(cal).population_mean_spend, 2)
         35.17
         """
@@ -209,7 +211,8 @@ class GammaGammaResult(FitResult):
         Examples
         --------
         >>> from crm_research import clv
-        >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
         >>> clv.fit_gamma_gamma(cal).conditional_expected_spend().head(3).round(2)
         customer_id
         1    24.65
@@ -260,7 +263,8 @@ def fit_gamma_gamma(data: pd.DataFrame, *, frequency_col: str = "frequency",
     Examples
     --------
     >>> from crm_research import clv
-    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
     >>> gg = clv.fit_gamma_gamma(cal)
     >>> round(gg.loglik, 1), gg.n
     (-4055.9, 946)

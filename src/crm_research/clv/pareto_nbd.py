@@ -267,7 +267,8 @@ class ParetoNBDResult(PurchaseModelResult):
     Examples
     --------
     >>> from crm_research import clv
-    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
     >>> pn = clv.fit_pareto_nbd(cal)
     >>> pn.params.round(3).to_dict()
     {'r': 0.553, 'alpha': 10.578, 's': 0.606, 'beta': 11.669}
@@ -311,7 +312,8 @@ def fit_pareto_nbd(data: pd.DataFrame, *, frequency_col: str = "frequency", rece
     Examples
     --------
     >>> from crm_research import clv
-    >>> cal = clv.rfm_summary(clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt"), calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
     >>> pn = clv.fit_pareto_nbd(cal)
     >>> round(pn.loglik, 1), pn.converged
     (-9595.0, True)
