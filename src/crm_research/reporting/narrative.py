@@ -57,6 +57,18 @@ MEASUREMENT_PARTS = ("loadings", "reliability", "discriminant", "method", "verdi
 def text_of(texts: Any, lang: str = "en") -> str:
     """The text of a ``{language: text}`` mapping in ``lang``, else in its first language.
 
+    Parameters
+    ----------
+    texts : str, mapping or None
+        A plain text, or texts keyed by language code.
+    lang : str
+        The language wanted.
+
+    Returns
+    -------
+    str
+        ``""`` for None or an empty mapping.
+
     Examples
     --------
     >>> text_of({"zh": "满意度", "en": "Satisfaction"}), text_of({"zh": "满意度"}), text_of("plain")
@@ -121,7 +133,18 @@ def _missing_name(missing: str) -> str:
 
 
 def not_applicable(what: str, why: str) -> Narrative:
-    """A section that does not apply to this run, and why (``what``: the section's subject).
+    """A section that does not apply to this run, and why.
+
+    Parameters
+    ----------
+    what : str
+        The section's subject.
+    why : str
+        The reason, as a clause.
+
+    Returns
+    -------
+    Narrative
 
     Examples
     --------
@@ -135,14 +158,24 @@ def not_applicable(what: str, why: str) -> Narrative:
 def fit_rating(fit_measures: Mapping[str, Any]) -> dict[str, str]:
     """Rate CFI, TLI, RMSEA and SRMR against :data:`FIT_CUTOFFS`.
 
-    Returns ``good``, ``acceptable`` or ``poor`` per available index (missing or NaN
-    measures are left out) plus ``overall``: poor if any is poor, good if all are good,
-    else acceptable. Cut-offs are inclusive.
+    Parameters
+    ----------
+    fit_measures : mapping
+        lavaan-named fit measures (``cfi``, ``tli``, ``rmsea``, ``srmr``; others are ignored).
+
+    Returns
+    -------
+    dict of str to str
+        ``good``, ``acceptable`` or ``poor`` per available index (missing or NaN measures
+        are left out) plus ``overall``: poor if any is poor, good if all are good, else
+        acceptable. Cut-offs are inclusive.
 
     Examples
     --------
     >>> fit_rating({"cfi": 0.95, "rmsea": 0.07})
     {'cfi': 'good', 'rmsea': 'acceptable', 'overall': 'acceptable'}
+    >>> fit_rating({"cfi": float("nan")})
+    {}
     """
     out: dict[str, str] = {}
     for k, (good, ok) in FIT_CUTOFFS.items():
@@ -161,14 +194,28 @@ def fit_rating(fit_measures: Mapping[str, Any]) -> dict[str, str]:
 
 
 def preferred_model(comp: Any) -> str | None:
-    """Name of the model a nested comparison prefers (the larger one only when the chi-square
-    difference test rejects the restricted one); None without a comparison.
+    """Name of the model a nested comparison prefers.
+
+    The larger model only when the chi-square difference test rejects the restricted one
+    (or the comparison's own ``preferred``).
+
+    Parameters
+    ----------
+    comp : ModelComparison or None
+        ``restricted``, ``full`` (or ``names``), ``pvalue`` and ``alpha``.
+
+    Returns
+    -------
+    str or None
+        None without a comparison.
 
     Examples
     --------
     >>> from types import SimpleNamespace
     >>> preferred_model(SimpleNamespace(restricted="full", full="partial", pvalue=0.2, alpha=0.05))
     'full'
+    >>> preferred_model(SimpleNamespace(restricted="full", full="partial", pvalue=0.01, alpha=0.05))
+    'partial'
     """
     if comp is None:
         return None
@@ -189,14 +236,24 @@ def _comparison_names(comp: Any) -> tuple[str, str]:
 def ci_label(result: Any) -> str:
     """How a fit's confidence intervals were made.
 
-    ``95% bootstrap percentile CI (R = 1,000, 998 used)`` for a bootstrapped fit, else
-    ``95% normal-theory CI`` (the delta method for defined parameters).
+    Parameters
+    ----------
+    result : SEMResult
+        A fit (``bootstrap``, ``ci_level``).
+
+    Returns
+    -------
+    str
+        ``95% bootstrap percentile CI (R = 1,000, 998 used)`` for a bootstrapped fit, else
+        ``95% normal-theory CI`` (the delta method for defined parameters).
 
     Examples
     --------
     >>> from types import SimpleNamespace
     >>> ci_label(SimpleNamespace(bootstrap=None, ci_level=0.9))
     '90% normal-theory CI'
+    >>> ci_label(SimpleNamespace(bootstrap=SimpleNamespace(ci_type="perc", R=1000, n_ok=998), ci_level=0.95))
+    '95% bootstrap percentile CI (R = 1,000, 998 used)'
     """
     b = getattr(result, "bootstrap", None)
     lvl = int(round(100 * float(getattr(result, "ci_level", 0.95) or 0.95)))
@@ -222,7 +279,19 @@ def describe_context(instrument: Any, lang: str = "en") -> Narrative:
 
     Generic reports describe only the run; an instrument may add what its source study was
     (``summary``, ``background``), what it reported (``reported``), ``notes`` and a
-    ``reference``. Without a ``context`` block this returns an empty Narrative.
+    ``reference``.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        Anything with a ``context`` attribute (mapping, dataclass or None).
+    lang : str
+        Language of the texts.
+
+    Returns
+    -------
+    Narrative
+        Empty without a ``context`` block.
 
     Examples
     --------
@@ -265,10 +334,21 @@ def _named(instrument: Any, cid: str, lang: str = "en") -> str:
 def describe_instrument(instrument: Any, lang: str = "en") -> Narrative:
     """What the instrument measures and tests: items, scales, constructs, hypotheses, models.
 
+    Parameters
+    ----------
+    instrument : Instrument
+    lang : str
+        Language of construct names and model titles.
+
+    Returns
+    -------
+    Narrative
+
     Examples
     --------
-    >>> from crm_research.instruments import load_instrument       # doctest: +SKIP
-    >>> describe_instrument(load_instrument("tests/data/service_quality/instrument.yaml"))  # doctest: +SKIP
+    >>> from crm_research.instruments import load_instrument
+    >>> print(describe_instrument(load_instrument("tests/reference/lavaan/hs_abilities.yaml")))  # doctest: +ELLIPSIS
+    The instrument `hs_abilities` has 7 items answered on 10-point (0 to 9) scale, measuring 3 first-order constructs: ...
     """
     inst = instrument
     items = list(inst.items)
@@ -315,15 +395,28 @@ def _indirect_path(ind: Mapping[str, str]) -> str:
 
 
 def describe_model(instrument: Any, model: str, lang: str = "en") -> Narrative:
-    """One structural model in words: its title, hypotheses (paths and statements), the
-    constructs it uses, its indirect effects and, if it declares any, the partial-mediation
-    alternative.
+    """One structural model in words.
+
+    Its title, hypotheses (paths and statements), the constructs it uses, its indirect
+    effects and, if it declares any, the partial-mediation alternative.
+
+    Parameters
+    ----------
+    instrument : Instrument
+    model : str
+        A model the instrument declares.
+    lang : str
+        Language of titles and statements.
+
+    Returns
+    -------
+    Narrative
 
     Examples
     --------
-    >>> from crm_research.instruments import load_instrument                          # doctest: +SKIP
-    >>> print(describe_model(load_instrument("my_survey.yaml"), "core"))            # doctest: +SKIP
-    **Model `core`** (...) tests **P1** STAFF → OSAT (...) ...
+    >>> from crm_research.instruments import load_instrument
+    >>> print(describe_model(load_instrument("tests/reference/lavaan/hs_abilities.yaml"), "mediated"))  # doctest: +ELLIPSIS
+    **Model `mediated`** (Visual ability acts on speed through textual ability) tests **Ha** VIS → TXT ... The model implies 1 indirect effect: VIS → TXT → SPD. ...
     """
     inst = instrument
     spec = inst.models[model]
@@ -357,10 +450,21 @@ def describe_model(instrument: Any, model: str, lang: str = "en") -> Narrative:
 def describe_sample(sample: Any) -> Narrative:
     """Where the data come from and how many respondents survived cleaning (and why not).
 
+    Parameters
+    ----------
+    sample : StudySample
+
+    Returns
+    -------
+    Narrative
+
     Examples
     --------
-    >>> describe_sample(study.load_study_sample("answers.csv", "my_survey.yaml"))   # doctest: +SKIP
-    **Data:** response file `answers.csv`. Of **400** respondents, **377** were kept ...
+    >>> from crm_research.study import load_study_sample
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> print(describe_sample(s))  # doctest: +ELLIPSIS
+    **Data:** simulated sample of 200 respondents ... Of **200** respondents, **186** were kept after cleaning and **14** excluded: ...
     """
     out = [f"**Data:** {sample.label}."]
     out.append(f"Of **{sample.n_rows:,}** respondents, **{sample.n_kept:,}** were kept after cleaning "
@@ -382,15 +486,26 @@ def describe_missing_data(sample: Any, missing: str, items: Sequence[str] | None
     Parameters
     ----------
     sample : StudySample
-        Provides ``n_kept`` and ``n_analysed(missing, items)``.
     missing : {"ml", "listwise"}
-        The treatment this run uses.
+        The run's treatment.
     items : list of str, optional
-        The items the analysis uses (default: all items of the instrument).
+        Items of the analysis (default: all items of the instrument).
     nobs : int, optional
-        The N the estimation actually reported (stated when it differs from the count).
+        N the fit reports; a mismatch with the expected N is said.
     what : str
-        What is estimated, for the sentence (``"the analysis"``, ``"model `m1`"``).
+        The analysis, for the sentence.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> from crm_research.study import load_study_sample
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> print(describe_missing_data(s, "ml"))  # doctest: +ELLIPSIS
+    Missing answers: full-information ML (...) uses **186** respondents; listwise deletion (...) would use **149**, 37 fewer (19.9%). **This run uses full-information maximum likelihood (FIML): N = 186.**
     """
     key = _missing_name(missing)
     n_ml = int(sample.n_analysed("ml", items))
@@ -420,8 +535,16 @@ def describe_missing_data(sample: Any, missing: str, items: Sequence[str] | None
 
 
 def describe_missingness(summary: Mapping[str, Any]) -> Narrative:
-    """Missing answers in words (from :func:`crm_research.study.missingness_summary`): how many,
-    where, and what each treatment of them would cost.
+    """Missing answers in words: how many, where, and what each treatment of them would cost.
+
+    Parameters
+    ----------
+    summary : mapping
+        :func:`crm_research.study.missingness_summary`.
+
+    Returns
+    -------
+    Narrative
 
     Examples
     --------
@@ -449,7 +572,27 @@ def describe_missingness(summary: Mapping[str, Any]) -> Narrative:
 
 def describe_items(stats: pd.DataFrame, instrument: Any = None) -> Narrative:
     """Item distributions in words: range of means (against the scale midpoint), skewness,
-    kurtosis, floor and ceiling effects. ``stats`` is :func:`crm_research.study.item_statistics`."""
+    kurtosis, floor and ceiling effects.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        :func:`crm_research.study.item_statistics`.
+    instrument : Instrument, optional
+        Gives the scale midpoint.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> stats = pd.DataFrame({"item": ["A", "B"], "mean": [2.5, 3.4], "sd": [1.0, 1.2], "skew": [0.1, -2.5],
+    ...                       "kurtosis": [0.2, 8.0], "floor_pct": [3.0, 1.0], "ceiling_pct": [4.0, 40.0]})
+    >>> print(describe_items(stats))  # doctest: +ELLIPSIS
+    Item means range from 2.50 to 3.40; SDs from 1.00 to 1.20. ...B... ceiling or floor effect ...
+    """
     if stats.empty:
         return Narrative("No item answers to describe.")
     lo, hi = stats["mean"].min(), stats["mean"].max()
@@ -494,6 +637,19 @@ def describe_careless(screening: pd.DataFrame, data: pd.DataFrame,
         The kept respondents (their ``flag_<check>`` columns).
     detection : DataFrame, optional
         :func:`crm_research.study.careless_detection` (simulated samples only).
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> from crm_research.study import load_study_sample
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> from crm_research.study import careless_detection, screening_table
+    >>> print(describe_careless(screening_table(s), s.data, careless_detection(s)))  # doctest: +ELLIPSIS
+    Respondent checks: ... the checks caught 10 of 10 careless respondents (100%). ...
     """
     sc = screening
     if sc.empty:
@@ -532,6 +688,18 @@ def describe_careless(screening: pd.DataFrame, data: pd.DataFrame,
 # =========================================================================== fit and estimation
 def describe_fit(fit_measures: Mapping[str, Any], what: str = "The model") -> Narrative:
     """Fit in one paragraph: each index with its cut-off and rating, then an overall verdict.
+
+    Parameters
+    ----------
+    fit_measures : mapping
+        lavaan-named fit measures (``chisq``, ``df``, ``pvalue``, ``cfi``, ``tli``,
+        ``rmsea``, ``srmr``; those present are described).
+    what : str
+        Subject of the sentence.
+
+    Returns
+    -------
+    Narrative
 
     Examples
     --------
@@ -579,9 +747,14 @@ def describe_fit_change(restricted: Mapping[str, Any], free: Mapping[str, Any], 
     Parameters
     ----------
     restricted, free : mapping
-        Fit measures of the restricted and of the less restricted model.
+        Fit measures of the restricted and the free model (``chisq``, ``df``; the
+        restricted model's fit indices are rated).
     what : str
-        The restriction, e.g. ``"the higher-order structure"``.
+        The restriction, for the sentence.
+
+    Returns
+    -------
+    Narrative
 
     Examples
     --------
@@ -616,6 +789,10 @@ def describe_estimation(result: Any, missing: str, *, n_available: int | None = 
     what : str
         Subject of the sentence.
 
+    Returns
+    -------
+    Narrative
+
     Examples
     --------
     >>> from types import SimpleNamespace
@@ -649,6 +826,17 @@ def describe_estimation(result: Any, missing: str, *, n_available: int | None = 
 def describe_r_squared(r2: Mapping[str, float], predictors: Mapping[str, Sequence[str]] | None = None) -> Narrative:
     """Variance explained of every outcome, with Cohen's (1988) labels (.02 small, .13 medium, .26 large).
 
+    Parameters
+    ----------
+    r2 : mapping
+        Outcome -> R² (:func:`crm_research.hypotheses.r_squared`).
+    predictors : mapping, optional
+        Outcome -> its predictors, named in the sentence.
+
+    Returns
+    -------
+    Narrative
+
     Examples
     --------
     >>> print(describe_r_squared({"Y": 0.3}, {"Y": ["X1", "X2"]}))
@@ -678,9 +866,29 @@ def describe_measurement(report: Any, part: str | Sequence[str] | None = None) -
     Parameters
     ----------
     report : MeasurementReport
+        :func:`crm_research.measurement.assess_measurement`.
     part : str or list of str, optional
-        Any of ``loadings``, ``reliability``, ``discriminant``, ``method``, ``verdict``
-        (default: all, in that order), so a notebook can interpret each table where it shows it.
+        Some of :data:`MEASUREMENT_PARTS` (default: all, in that order).
+
+    Returns
+    -------
+    Narrative
+        One paragraph per part.
+
+    Raises
+    ------
+    ValueError
+        An unknown part.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> from crm_research.measurement import assess_measurement
+    >>> rep = assess_measurement(pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv"), load_instrument("tests/reference/lavaan/hs_abilities.yaml"),
+    ...                          missing="listwise", harman=None)
+    >>> print(describe_measurement(rep, "reliability"))  # doctest: +ELLIPSIS
+    **Reliability and convergent validity.** Cronbach's α ranges from .63 to .88, ... SPD: single item, so no α, ω, CR or AVE; ...
     """
     wanted = list(MEASUREMENT_PARTS) if part is None else ([part] if isinstance(part, str) else list(part))
     unknown = [p for p in wanted if p not in MEASUREMENT_PARTS]
@@ -806,16 +1014,30 @@ def describe_measurement(report: Any, part: str | Sequence[str] | None = None) -
 def describe_hypotheses(table: pd.DataFrame, ci: str = "95% CI", alpha: float | None = None) -> Narrative:
     """How many hypotheses are supported, then one line per hypothesis: β, B, p, CI, verdict.
 
-    ``table`` is :func:`crm_research.hypotheses.hypothesis_table` (``hypothesis, path,
-    expected, std.all, est, pvalue, ci.lower, ci.upper, supported, verdict``).
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`crm_research.hypotheses.hypothesis_table` (``hypothesis, path, expected,
+        std.all, est, pvalue, ci.lower, ci.upper, supported, verdict``).
+    ci : str
+        How the intervals were made (:func:`ci_label`).
+    alpha : float, optional
+        Significance level, for the sentence.
+
+    Returns
+    -------
+    Narrative
 
     Examples
     --------
+    >>> import pandas as pd
     >>> t = pd.DataFrame({"hypothesis": ["P1"], "path": ["X → Y"], "expected": ["+"], "std.all": [0.41],
     ...                   "est": [0.5], "pvalue": [1e-6], "ci.lower": [0.3], "ci.upper": [0.7],
     ...                   "supported": [True], "verdict": ["supported"]})
-    >>> print(describe_hypotheses(t, "95% normal-theory CI", 0.05).splitlines()[0])
+    >>> print(describe_hypotheses(t, "95% normal-theory CI", 0.05))
     1 of 1 hypotheses is supported at α = .05 (a hypothesis is supported when its path is significant and has the expected sign).
+    <BLANKLINE>
+    - **P1** (X → Y, expected positive): β = .41, B = 0.50, p < .001, 95% normal-theory CI of B [0.30, 0.70] → **supported**.
     """
     lines = []
     for d in table.to_dict("records"):
@@ -838,7 +1060,29 @@ _ZLC = {"indirect-only": "only the indirect effect is significant",
 
 
 def describe_mediation(test: Any) -> Narrative:
-    """Indirect effects, their CIs and the mediation verdicts, from a HypothesisTest."""
+    """Indirect effects, their CIs and the mediation verdicts (Zhao, Lynch & Chen, 2010).
+
+    Parameters
+    ----------
+    test : HypothesisTest
+        :func:`crm_research.hypotheses.test_model` of a model with indirect effects.
+
+    Returns
+    -------
+    Narrative
+        One line per indirect effect and per mediation verdict.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> from crm_research.hypotheses import test_model
+    >>> t = test_model(pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv"), load_instrument("tests/reference/lavaan/hs_abilities.yaml"), "mediated",
+    ...                missing="listwise")
+    >>> print(describe_mediation(t))  # doctest: +ELLIPSIS
+    - **VIS → TXT → SPD**: indirect effect 0.087 (standardized .072), 95% normal-theory CI [0.014, 0.159], which excludes 0: ...
+    - With the direct path VIS → SPD added ... → **full mediation** (...).
+    """
     res = test.results["model"]
     ind = test.indirect[test.indirect.kind == "indirect"] if "kind" in test.indirect.columns else test.indirect
     if not len(ind):
@@ -879,6 +1123,22 @@ def describe_comparison(comp: Any, indirect: Iterable[Mapping[str, str]] = ()) -
         ``names`` = (restricted, full).
     indirect : list of dict
         The model's declared indirect effects (``from``, ``via``, ``to``), for the conclusion.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> from crm_research.hypotheses import test_model
+    >>> abil = load_instrument("tests/reference/lavaan/hs_abilities.yaml")
+    >>> t = test_model(pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv"), abil, "mediated", missing="listwise")
+    >>> print(describe_comparison(t.comparison, abil.models["mediated"].indirect))  # doctest: +ELLIPSIS
+    Comparing the full mediation model (restricted) with the partial mediation model: Δχ²(1) = 0.00, p = .947 ... **Preferred: full mediation** ...
+    >>> describe_comparison(None)
+    No alternative model was compared.
     """
     if comp is None:
         return Narrative("No alternative model was compared.")
@@ -908,8 +1168,27 @@ def describe_comparison(comp: Any, indirect: Iterable[Mapping[str, str]] = ()) -
 def describe_relative_effects(table: pd.DataFrame, result: Any = None) -> Narrative:
     """Which predictor matters more, judged by the CI of the difference of standardized effects.
 
-    ``table`` is :func:`crm_research.hypotheses.relative_effects` (``effect, kind, outcome,
-    predictor, other, mediator, description, est, ci.lower, ci.upper, significant``).
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`crm_research.hypotheses.relative_effects` (``effect, kind, outcome,
+        predictor, other, mediator, description, est, ci.lower, ci.upper, significant``).
+    result : SEMResult, optional
+        The fit, for the kind of interval (:func:`ci_label`).
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> from crm_research.hypotheses import test_model
+    >>> t = test_model(pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv"), load_instrument("tests/reference/lavaan/hs_abilities.yaml"), "both",
+    ...                missing="listwise")
+    >>> print(describe_relative_effects(t.relative_effects, t.results["model"]))  # doctest: +ELLIPSIS
+    - Standardized paths to SPD: VIS β = −.01, TXT β = .16. The difference VIS − TXT = −.16, 95% normal-theory CI [−.43, .10]: ... **do not tell which is stronger** ...
     """
     if table.empty:
         return Narrative("No relative effects were estimated.")
@@ -945,9 +1224,25 @@ def describe_relative_effects(table: pd.DataFrame, result: Any = None) -> Narrat
 def describe_alone_vs_together(table: pd.DataFrame, result: Any = None) -> Narrative:
     """Why predictors' paths shrink when they compete for the same outcome.
 
-    ``table`` is :func:`crm_research.hypotheses.alone_vs_together` (``outcome, predictor,
-    beta_alone, beta_together, change``); ``result`` the joint model's fit, whose standardized
-    covariances of the predictors are quoted.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`crm_research.hypotheses.alone_vs_together` (``outcome, predictor,
+        beta_alone, beta_together, change``).
+    result : SEMResult, optional
+        The joint model's fit, whose standardized covariances of the predictors are quoted.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"outcome": ["Y", "Y"], "predictor": ["A", "B"], "beta_alone": [0.5, 0.4],
+    ...                   "beta_together": [0.35, 0.2], "change": [-0.15, -0.2]})
+    >>> print(describe_alone_vs_together(t))  # doctest: +ELLIPSIS
+    A → Y: β = .50 alone, .35 together; B → Y: β = .40 alone, .20 together. Each path shrinks once the other predictors are in the model: ...
     """
     if table.empty:
         return Narrative("")
@@ -976,8 +1271,25 @@ def describe_alone_vs_together(table: pd.DataFrame, result: Any = None) -> Narra
 def describe_recovery(table: pd.DataFrame, instrument: Any = None) -> Narrative:
     """How close the estimates come to the population values (simulated samples).
 
-    ``table`` is :func:`crm_research.hypotheses.compare_with_population` (``lhs, op, rhs,
-    population, est, difference``).
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`crm_research.hypotheses.compare_with_population` (``lhs, op, rhs,
+        population, est, difference``).
+    instrument : Instrument, optional
+        Gives the items' numbers of answer categories.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"lhs": ["Y", "F", "F"], "op": ["~", "=~", "=~"], "rhs": ["X", "i1", "i2"],
+    ...                   "population": [0.5, 0.8, 0.7], "est": [0.47, 0.74, 0.66], "difference": [-0.03, -0.06, -0.04]})
+    >>> print(describe_recovery(t))  # doctest: +ELLIPSIS
+    Structural paths (estimate vs population): X → Y .47 vs .50. Item loadings deviate from their population values by −0.050 on average ...
     """
     if table.empty:
         return Narrative("")
@@ -1005,7 +1317,23 @@ def describe_recovery(table: pd.DataFrame, instrument: Any = None) -> Narrative:
 def describe_groups(split: Any) -> Narrative:
     """The groups a multiple-group analysis compares, those left out, and caveats.
 
-    ``split`` is a :class:`crm_research.study.GroupSplit`.
+    Parameters
+    ----------
+    split : GroupSplit
+        :func:`crm_research.study.split_groups`.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> from crm_research.study import load_study_sample
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> from crm_research.study import split_groups
+    >>> print(describe_groups(split_groups(s, "gender", "ops", min_group_n=20)))  # doctest: +ELLIPSIS
+    The analysis compares **2 groups** of `gender`: Female (n = 94), Male (n = 65), 159 respondents in all. Left out for fewer than 20 usable respondents: Prefer not to say (n = 4). ...
     """
     used = split.sizes[split.sizes["analysed"]]
     left = split.sizes[~split.sizes["analysed"]]
@@ -1026,7 +1354,26 @@ _LEVELS = ("configural", "metric", "scalar", "strict")
 
 
 def describe_invariance(inv: Any) -> Narrative:
-    """The highest level of measurement invariance the data support and what it allows."""
+    """The highest level of measurement invariance the data support and what it allows.
+
+    Parameters
+    ----------
+    inv : InvarianceResult
+        :func:`crm_research.invariance.measurement_invariance`.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.invariance import measurement_invariance
+    >>> inv = measurement_invariance("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6",
+    ...                              pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv"), "school", missing="listwise")
+    >>> print(describe_invariance(inv))  # doctest: +ELLIPSIS
+    The highest level of invariance the data support is **metric**. The scalar step fails (ΔCFI = -0.033, ΔRMSEA = +0.026). ...
+    """
     top = inv.highest
     if top is None:
         return Narrative("**Even the configural model is not acceptable**: the factor structure does not hold (or "
@@ -1050,8 +1397,31 @@ def describe_invariance(inv: Any) -> Narrative:
 def describe_path_comparison(paths: pd.DataFrame, labels: Sequence[str], alpha: float, level: str) -> Narrative:
     """Which structural paths differ across groups (Holm-adjusted), one line per path.
 
-    ``paths`` is :func:`crm_research.invariance.compare_paths`; ``labels`` the group labels;
-    ``level`` the measurement constraints kept (``metric`` or ``configural``).
+    Parameters
+    ----------
+    paths : pandas.DataFrame
+        :func:`crm_research.invariance.compare_paths`.
+    labels : sequence of str
+        The group labels.
+    alpha : float
+        Significance level of the Holm-adjusted p values.
+    level : {"metric", "configural"}
+        The measurement constraints kept.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> from crm_research.invariance import compare_paths
+    >>> paths = compare_paths("both", pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv"), "school",
+    ...                       instrument=load_instrument("tests/reference/lavaan/hs_abilities.yaml"), missing="listwise")
+    >>> print(describe_path_comparison(paths, ["Pasteur", "Grant-White"], 0.05, "metric"))  # doctest: +ELLIPSIS
+    **No path differs significantly** between the groups (all Holm-adjusted p ≥ .05): ...
+    * **Ha (TXT ~ VIS)**: β = .48 among Pasteur, β = .54 among Grant-White; ...
     """
     lines = []
     for r in paths.to_dict("records"):
