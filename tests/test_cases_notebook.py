@@ -36,9 +36,13 @@ def test_batch_config_runs_the_notebook_over_every_bundled_case():
 
 
 @pytest.mark.slow
-def test_notebook_executes_with_papermill(tmp_path):
+def test_notebook_executes_with_papermill(tmp_path, monkeypatch):
     import nbformat
     import papermill as pm
+
+    # the kernel inherits the environment: run it as a user would, with the inline backend
+    # (the test session's MPLBACKEND=Agg would keep its figures out of the outputs)
+    monkeypatch.delenv("MPLBACKEND", raising=False)
 
     out = tmp_path / "out.ipynb"
     pm.execute_notebook(str(NOTEBOOK), str(out), parameters={"case_file": "r2_retention_strategies", "seed": 11},
