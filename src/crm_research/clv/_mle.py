@@ -226,6 +226,13 @@ def standard_errors(opt: Optimum) -> np.ndarray:
 class FitResult:
     """Common part of a fitted CLV model: estimates, fit measures, printing.
 
+    Parameters
+    ----------
+    model, params, se, loglik, n, converged, iterations, message
+        As under Attributes.
+    references : tuple of str
+        The papers the model comes from.
+
     Attributes
     ----------
     model : str
@@ -245,6 +252,32 @@ class FitResult:
         Optimizer iterations (BFGS + Newton).
     message : str
         Optimizer status.
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> gg = clv.fit_gamma_gamma(cal)
+    >>> gg.model, gg.n, gg.converged
+    ('Gamma-Gamma', 946, True)
+    >>> print(gg.summary())
+                 Gamma-Gamma model, maximum likelihood
+    ================================================================
+    Customers:                   946      Log-likelihood:   -4055.92
+    Parameters:                    3      AIC:               8117.84
+    Converged:                   yes      BIC:               8132.39
+    ----------------------------------------------------------------
+                  estimate     std.err                  95% CI
+    ----------------------------------------------------------------
+    p               6.2496      1.1901        [4.3029, 9.0769]
+    q               3.7442      0.2901        [3.2167, 4.3583]
+    gamma          15.4435      4.1594       [9.1094, 26.1819]
+    ----------------------------------------------------------------
+    Mean spend per transaction: observed 35.08, population mean p*gamma/(q-1) = 35.17
+    1,411 customers without repeat purchases were not used in the fit.
+    corr(frequency, monetary_value) = 0.114 (the model assumes they are independent)
+    Reference: Fader, Hardie & Lee (2005), RFM and CLV: using iso-value curves for customer base analysis, Journal of Marketing Research 42(4), 415-430; Fader & Hardie (2013), The Gamma-Gamma model of monetary value
     """
 
     model: str
@@ -262,6 +295,10 @@ class FitResult:
     def convergence_warning(self) -> str:
         """A reader-facing warning when the fit did not converge; ``""`` when it did.
 
+        Returns
+        -------
+        str
+
         Examples
         --------
         >>> from crm_research import clv
@@ -277,19 +314,79 @@ class FitResult:
 
     @property
     def npar(self) -> int:
+        """Number of estimated parameters.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> gg = clv.fit_gamma_gamma(cal)
+        >>> gg.npar
+        3
+        """
         return int(self.params.size)
 
     @property
     def aic(self) -> float:
+        """Akaike's information criterion, ``-2 logl + 2 npar``.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> gg = clv.fit_gamma_gamma(cal)
+        >>> round(gg.aic, 2) == round(-2 * gg.loglik + 6, 2)
+        True
+        """
         return -2.0 * self.loglik + 2.0 * self.npar
 
     @property
     def bic(self) -> float:
+        """Schwarz's Bayesian information criterion, ``-2 logl + log(n) npar``.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> gg = clv.fit_gamma_gamma(cal)
+        >>> import math
+        >>> round(gg.bic - gg.aic, 6) == round(3 * (math.log(gg.n) - 2), 6)
+        True
+        """
         return -2.0 * self.loglik + math.log(self.n) * self.npar
 
     @property
     def fit_measures(self) -> dict[str, float]:
-        """``npar, ntotal, logl, aic, bic`` (lavaan's names)."""
+        """``npar, ntotal, logl, aic, bic`` (lavaan's names).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> gg = clv.fit_gamma_gamma(cal)
+        >>> {k: round(v, 1) for k, v in gg.fit_measures.items()}
+        {'npar': 3, 'ntotal': 946, 'logl': -4055.9, 'aic': 8117.8, 'bic': 8132.4}
+        """
         return {"npar": self.npar, "ntotal": self.n, "logl": self.loglik, "aic": self.aic, "bic": self.bic}
 
     @property
@@ -300,6 +397,22 @@ class FitResult:
 
         Wald intervals are formed on the log scale (the parameters are positive) and
         transformed back, so they never include 0.
+
+        Returns
+        -------
+        DataFrame
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> gg = clv.fit_gamma_gamma(cal)
+        >>> gg.estimates.round(3)
+                 model  param     est     se  ci.lower  ci.upper
+        0  Gamma-Gamma      p   6.250  1.190     4.303     9.077
+        1  Gamma-Gamma      q   3.744  0.290     3.217     4.358
+        2  Gamma-Gamma  gamma  15.444  4.159     9.109    26.182
         """
         est, se = self.params.to_numpy(), self.se.to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -319,7 +432,21 @@ class FitResult:
         return []
 
     def summary(self) -> str:
-        """Plain-text summary a reader can paste into a paper's appendix."""
+        """Plain-text summary a reader can paste into a paper's appendix.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> gg = clv.fit_gamma_gamma(cal)
+        >>> print(gg.summary().splitlines()[0].strip())
+        Gamma-Gamma model, maximum likelihood
+        """
         est = self.estimates
         w = 64
         lines = [f"{self.model} model, maximum likelihood".center(w), "=" * w,

@@ -55,6 +55,25 @@ class PurchaseModelResult(FitResult):
     recency, T`` and ``customer_id``, as returned by :func:`rfm_summary`); without it the
     customers the model was fitted to are used. Times are in the model's time unit (the
     ``freq`` of the summary, weeks for CDNOW).
+
+    Parameters
+    ----------
+    model, params, se, loglik, n, converged, iterations, message, references
+        As in :class:`~crm_research.clv.FitResult`.
+    data : DataFrame
+        The checked summary the model was fitted to.
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> pn = clv.fit_pareto_nbd(cal)
+    >>> pn.predict(39.0).head(3).round(3)
+       customer_id  frequency  recency       T  p_alive  expected_purchases
+    0            1        2.0   30.429  38.857    0.869               1.455
+    1            2        1.0    1.714  38.857    0.168               0.171
+    2            3        0.0    0.000  38.857    0.295               0.107
     """
 
     data: pd.DataFrame = field(default=None, repr=False)
@@ -73,6 +92,33 @@ class PurchaseModelResult(FitResult):
         """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired.
 
         ``t`` may be a scalar or an array; returns the same shape.
+
+        Parameters
+        ----------
+        t : float or array-like
+            Length of the period (>= 0), in the model's time unit.
+
+        Returns
+        -------
+        float or numpy.ndarray
+
+        Raises
+        ------
+        ModelError
+            ``t`` negative or not finite.
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> pn = clv.fit_pareto_nbd(cal)
+        >>> round(pn.expected_purchases(39.0), 4)
+        1.2134
+        >>> pn.expected_purchases(-1)
+        Traceback (most recent call last):
+        ...
+        crm_research.errors.ModelError: Pareto/NBD: t must be finite and >= 0, got -1
         """
         t_arr = np.asarray(t, dtype=float)
         if np.any(t_arr < 0) or not np.all(np.isfinite(t_arr)):
@@ -84,6 +130,31 @@ class PurchaseModelResult(FitResult):
         """E[Y(t) | x, t_x, T]: expected repeat purchases in the next ``t`` time units.
 
         ``t`` is a scalar or one value per customer. Returns a Series indexed by customer.
+
+        Parameters
+        ----------
+        t : float or array-like
+            Length of the future period (>= 0), one value or one per customer.
+        data : DataFrame, optional
+            RFM summary (default: the customers the model was fitted to).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by customer id.
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> pn = clv.fit_pareto_nbd(cal)
+        >>> pn.conditional_expected_purchases(39.0).head(3).round(4)
+        customer_id
+        1    1.4552
+        2    0.1711
+        3    0.1071
+        Name: expected_purchases, dtype: float64
         """
         d, x, tx, T = self._arrays(data)
         t_arr = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
@@ -94,14 +165,61 @@ class PurchaseModelResult(FitResult):
                          name="expected_purchases")
 
     def p_alive(self, data: pd.DataFrame | None = None) -> pd.Series:
-        """P(alive | x, t_x, T): probability the customer is still active at the end of T."""
+        """P(alive | x, t_x, T): probability the customer is still active at the end of T.
+
+        Parameters
+        ----------
+        data : DataFrame, optional
+            RFM summary (default: the customers the model was fitted to).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by customer id.
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> pn = clv.fit_pareto_nbd(cal)
+        >>> pn.p_alive().head(3).round(4)
+        customer_id
+        1    0.8691
+        2    0.1680
+        3    0.2951
+        Name: p_alive, dtype: float64
+        """
         d, x, tx, T = self._arrays(data)
         v = type(self)._p_alive(self.params.to_numpy(), x, tx, T)
         return pd.Series(v, index=pd.Index(d["customer_id"], name="customer_id"), name="p_alive")
 
     def predict(self, t, data: pd.DataFrame | None = None) -> pd.DataFrame:
         """Per-customer table: ``customer_id, frequency, recency, T, p_alive,
-        expected_purchases`` (over the next ``t`` time units)."""
+        expected_purchases`` (over the next ``t`` time units).
+
+        Parameters
+        ----------
+        t : float or array-like
+            Length of the future period.
+        data : DataFrame, optional
+            RFM summary (default: the customers the model was fitted to).
+
+        Returns
+        -------
+        DataFrame
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> pn = clv.fit_pareto_nbd(cal)
+        >>> pn.predict(52.0)[['customer_id', 'frequency', 'p_alive', 'expected_purchases']].head(2).round(3)
+           customer_id  frequency  p_alive  expected_purchases
+        0            1        2.0    0.869               1.851
+        1            2        1.0    0.168               0.218
+        """
         d, *_ = self._arrays(data)
         out = d.copy()
         out["p_alive"] = self.p_alive(d).to_numpy()
