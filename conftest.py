@@ -6,17 +6,18 @@ dependencies (tests/test_packaging.py checks this), so no module needs ``collect
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent
-os.environ.setdefault("MPLBACKEND", "Agg")  # examples that draw never open a window
 
 
 @pytest.fixture(autouse=True)
 def _doctests_run_from_the_repository_root(request, monkeypatch):
-    """Examples name bundled files relative to the repository root ("surveys/...")."""
+    """Examples name bundled files relative to the repository root ("surveys/..."), and
+    examples that draw never open a window. (Only for doctests: notebook kernels started by
+    other tests inherit the environment and must keep their inline figures.)"""
     if isinstance(request.node, pytest.DoctestItem):
         monkeypatch.chdir(ROOT)
+        monkeypatch.setenv("MPLBACKEND", "Agg")
