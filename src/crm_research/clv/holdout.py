@@ -52,6 +52,22 @@ def calibration_holdout(models, data: pd.DataFrame, *, max_frequency: int = 7) -
         Long table, one row per (group, series): ``frequency_calibration`` (label),
         ``n_customers``, ``series`` (``"actual"`` or the model name), ``holdout_purchases``
         (mean per customer in the group).
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> pn = clv.fit_pareto_nbd(cal)
+    >>> check = calibration_holdout(pn, cal)
+    >>> wide = check.pivot_table(index="frequency_calibration", columns="series",
+    ...                          values="holdout_purchases", observed=True)
+    >>> wide.head(3).round(3)
+    series                 Pareto/NBD  actual
+    frequency_calibration
+    0                           0.138   0.237
+    1                           0.599   0.697
+    2                           1.196   1.393
     """
     ms = _models(models)
     need = ["frequency_holdout", "duration_holdout"]
@@ -84,7 +100,29 @@ def calibration_holdout(models, data: pd.DataFrame, *, max_frequency: int = 7) -
 
 
 def plot_calibration_holdout(table: pd.DataFrame, ax=None):
-    """Line plot of :func:`calibration_holdout`: actual (solid) vs. models (dashed). Returns the Axes."""
+    """Line plot of :func:`calibration_holdout`: actual (solid) vs. models (dashed). Returns the Axes.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`calibration_holdout` output.
+    ax : matplotlib Axes, optional
+        Draw into this Axes (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> pn = clv.fit_pareto_nbd(cal)
+    >>> ax = plot_calibration_holdout(calibration_holdout(pn, cal))
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['actual', 'Pareto/NBD']
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -139,6 +177,21 @@ def repeat_purchase_tracking(orders: pd.DataFrame, models, customer_col: str = "
         Long table: ``period, period_end, series`` (``"actual"`` or model name),
         ``repeat_purchases``, ``cumulative_repeat_purchases``; ``attrs["calibration_period"]``
         is the last period of the calibration.
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> pn = clv.fit_pareto_nbd(cal)
+    >>> track = repeat_purchase_tracking(cdnow, pn, calibration_end="1997-09-30",
+    ...                                  observation_end="1998-06-30")
+    >>> track.attrs['calibration_period'], track['period'].max()
+    (39, np.int64(78))
+    >>> track[track['period'] == 78][['series', 'cumulative_repeat_purchases']].round(0)
+             series  cumulative_repeat_purchases
+    77       actual                       4339.0
+    155  Pareto/NBD                       4270.0
     """
     import duckdb
 
@@ -198,7 +251,32 @@ def repeat_purchase_tracking(orders: pd.DataFrame, models, customer_col: str = "
 
 
 def plot_tracking(table: pd.DataFrame, *, cumulative: bool = True, ax=None):
-    """Plot :func:`repeat_purchase_tracking` (cumulative or per period). Returns the Axes."""
+    """Plot :func:`repeat_purchase_tracking` (cumulative or per period). Returns the Axes.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`repeat_purchase_tracking` output.
+    cumulative : bool
+        Plot the cumulative repeat purchases (else per period).
+    ax : matplotlib Axes, optional
+        Draw into this Axes (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> pn = clv.fit_pareto_nbd(cal)
+    >>> track = repeat_purchase_tracking(cdnow, pn, calibration_end="1997-09-30",
+    ...                                  observation_end="1998-06-30")
+    >>> plot_tracking(track).get_xlabel()
+    'Week'
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
