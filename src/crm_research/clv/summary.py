@@ -48,7 +48,34 @@ HOLDOUT_COLUMNS = ["frequency_holdout", "monetary_holdout", "duration_holdout"]
 
 # --------------------------------------------------------------------------- helpers
 def as_day(value: Any, name: str) -> pd.Timestamp:
-    """Parse a date argument; must be a calendar day (time of day is not allowed)."""
+    """Parse a date argument; must be a calendar day (time of day is not allowed).
+
+    Parameters
+    ----------
+    value : date-like
+        The date.
+    name : str
+        Name of the argument, for the error message.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight of that day (time zone dropped).
+
+    Raises
+    ------
+    ConfigError
+        Not a date, missing, or with a time of day.
+
+    Examples
+    --------
+    >>> as_day('1997-09-30', 'calibration_end')
+    Timestamp('1997-09-30 00:00:00')
+    >>> as_day('1997-09-30 18:00', 'calibration_end')
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: rfm_summary: calibration_end: '1997-09-30 18:00' has a time of day; purchases are counted per calendar day and the period ends at the end of that day (fix: give a date without time, e.g. 1997-09-30)
+    """
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as e:
@@ -66,6 +93,31 @@ def as_day(value: Any, name: str) -> pd.Timestamp:
 
 
 def freq_days(freq: str) -> float:
+    """Days per model time unit.
+
+    Parameters
+    ----------
+    freq : {"W", "D"}
+        Weeks or days (case-insensitive).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ConfigError
+        Another unit.
+
+    Examples
+    --------
+    >>> freq_days('w'), freq_days('D')
+    (7.0, 1.0)
+    >>> freq_days('M')
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: rfm_summary: freq: unknown time unit 'M'; expected one of ['D', 'W'] (fix: use freq='W' (weeks, as Fader-Hardie) or 'D')
+    """
     try:
         return FREQ_DAYS[str(freq).upper()]
     except KeyError:
@@ -74,7 +126,24 @@ def freq_days(freq: str) -> float:
 
 
 def py_scalar(v: Any) -> Any:
-    """A numpy scalar as the plain Python value (so error messages print ``2``, not ``np.int64(2)``)."""
+    """A numpy scalar as the plain Python value (so error messages print ``2``, not ``np.int64(2)``).
+
+    Parameters
+    ----------
+    v : object
+        Any value.
+
+    Returns
+    -------
+    object
+        ``v.item()`` for numpy scalars, else ``v``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> py_scalar(np.int64(2)), py_scalar('a')
+    (2, 'a')
+    """
     return v.item() if isinstance(v, np.generic) else v
 
 
@@ -91,6 +160,36 @@ def summary_columns(data: pd.DataFrame, columns: list[str], what: str, *, hint: 
     each of ``columns`` as a float array; raises :class:`DataFileError` (naming ``what``) when
     ``data`` is not a DataFrame, a column is missing (with ``hint``) or a value is not a
     finite number >= 0. ``see`` is appended to the "expected a DataFrame" message.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The summary.
+    columns : list of str
+        Columns the model reads.
+    what : str
+        Name of the input, for error messages.
+    hint : str
+        How to fix a missing column.
+    see : str
+        Appended to the "expected a DataFrame" message.
+
+    Raises
+    ------
+    DataFileError
+        Not a DataFrame, a column missing, or a value not a finite number >= 0 (naming row and column).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({'customer_id': [7], 'frequency': [2]})
+    >>> ids, cols = summary_columns(df, ['frequency'], 'summary', hint='')
+    >>> ids, cols
+    (array([7]), {'frequency': array([2.])})
+    >>> summary_columns(pd.DataFrame({'frequency': [1, -2]}), ['frequency'], 'summary', hint='')
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.DataFileError: summary, row 3, column 'frequency', value -2: must be a finite number >= 0
     """
     if not isinstance(data, pd.DataFrame):
         raise DataFileError(what, f"expected a DataFrame with {', '.join(columns)}{see}, got "
@@ -117,6 +216,41 @@ def validate_orders_frame(orders: pd.DataFrame, customer_col: str, datetime_col:
 
     Columns of the result: ``customer_id`` (as given), ``day`` (datetime64, midnight),
     ``amount`` (float64; 0.0 when ``monetary_col`` is None).
+
+    Parameters
+    ----------
+    orders : DataFrame
+        One row per order.
+    customer_col, datetime_col : str
+        Column names.
+    monetary_col : str or None
+        Amount column (None: amounts are 0).
+    source : str
+        Name of the input, for error messages.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, day, amount``.
+
+    Raises
+    ------
+    DataFileError
+        Missing columns, ids or timestamps, numeric timestamps, non-numeric or negative
+        amounts (naming row, column and value).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({'id': [1, 2], 'ts': ['2024-01-05 14:00', '2024-01-06'], 'amount': [10, 5]})
+    >>> validate_orders_frame(orders, 'id', 'ts', 'amount', 'orders.csv')
+       customer_id        day  amount
+    0            1 2024-01-05    10.0
+    1            2 2024-01-06     5.0
+    >>> validate_orders_frame(orders.assign(amount=[10, -5]), 'id', 'ts', 'amount', 'orders.csv')
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.DataFileError: orders.csv, row 3, column 'amount', value -5.0: amount is negative; returns and refunds are not purchases (fix: drop refund rows or net them against their order before the CLV analysis)
     """
     if not isinstance(orders, pd.DataFrame):
         raise DataFileError(source, f"expected a pandas DataFrame of orders, got {type(orders).__name__}")
@@ -435,6 +569,20 @@ def cdnow_sample_path() -> Path:
 
     The package is located without importing it (``lifetimes`` imports ``pkg_resources``
     and sets deprecated pandas options on import).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    DataFileError
+        lifetimes is not installed or does not ship the file.
+
+    Examples
+    --------
+    >>> cdnow_sample_path().name
+    'CDNOW_sample.txt'
     """
     spec = importlib.util.find_spec("lifetimes")
     if spec is None or not spec.submodule_search_locations:
@@ -463,6 +611,16 @@ def read_cdnow(path: str | Path | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``customer_id`` (int, the 1..2357 sample id), ``master_id`` (str),
         ``timestamp`` (datetime64), ``quantity`` (int), ``amount`` (float), in file order.
+
+    Examples
+    --------
+    >>> cdnow = read_cdnow('tests/data/cdnow/CDNOW_sample.txt')
+    >>> len(cdnow), cdnow['customer_id'].nunique()
+    (6919, 2357)
+    >>> cdnow.head(2)
+       customer_id master_id  timestamp  quantity  amount
+    0            1     00004 1997-01-01         2   29.33
+    1            1     00004 1997-01-18         2   29.73
     """
     path = Path(path) if path is not None else cdnow_sample_path()
     try:
