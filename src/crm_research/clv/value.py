@@ -56,6 +56,30 @@ def customer_lifetime_value(purchase_model: PurchaseModelResult, spend_model: Ga
         ``customer_id, frequency, recency, T, monetary_value, p_alive,
         expected_purchases`` (undiscounted, over the horizon), ``expected_spend`` (per
         purchase), ``clv``; one row per customer in the order of ``data``.
+
+    Raises
+    ------
+    ConfigError
+        A bad ``horizon``, ``discount_rate``, ``period_length`` or unknown time unit.
+    DataFileError
+        The summary lacks ``monetary_value``.
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> summary = clv.rfm_summary(cdnow, calibration_end="1998-06-30")
+    >>> pn, gg = clv.fit_pareto_nbd(summary), clv.fit_gamma_gamma(summary)
+    >>> value = customer_lifetime_value(pn, gg, summary, horizon=12, discount_rate=0.01)
+    >>> value[['customer_id', 'frequency', 'p_alive', 'expected_purchases', 'clv']].head(3).round(3)
+       customer_id  frequency  p_alive  expected_purchases     clv
+    0            1        3.0    0.728               1.353  33.009
+    1            2        1.0    0.102               0.083   1.683
+    2            3        0.0    0.265               0.078   2.617
+    >>> customer_lifetime_value(pn, gg, summary, horizon=0)
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: customer_lifetime_value: horizon: must be a whole number >= 1, got 0 (fix: e.g. horizon=12 for twelve months)
     """
     if not isinstance(horizon, (int, np.integer)) or horizon < 1:
         raise ConfigError("customer_lifetime_value", "horizon", f"must be a whole number >= 1, got {horizon!r}",
