@@ -110,7 +110,9 @@ def _item_latent(score: np.ndarray, sd: float) -> np.ndarray:
 class CaseSimulation:
     """A simulated case data set plus what is needed to compute true effects.
 
-    Attributes
+    Build with :func:`simulate_case`.
+
+    Parameters
     ----------
     spec : SimulationSpec
     data : crm_research.cases.data.CaseData
@@ -118,8 +120,24 @@ class CaseSimulation:
     units : DataFrame
         One row per customer and period since the customer joined: the KPI baselines on
         their own scale (before effects), and the observed counts that weight each KPI.
+    groups : DataFrame
+        ``customer_id`` and the simulated group columns.
     clipped : dict
         Share of units where a KPI's value was clipped to its range.
+
+    Examples
+    --------
+    >>> sim = simulate_case("r2_retention_strategies", seed=3, customers=300)
+    >>> sim
+    CaseSimulation(seed=3, customers=300, sessions=20437, orders=2421, responses=526)
+    >>> round(sim.true_effect("personalized_recommendation", "click_through_rate"), 6)   # declared: 0.015
+    0.015
+    >>> sim.declared_effects().head(2)
+                          strategy                 kpi  declared_effect
+    0  personalized_recommendation  click_through_rate            0.015
+    1  personalized_recommendation     conversion_rate            0.010
+    >>> print(sim.summary().splitlines()[2])
+      group: rollout 210, holdout 90
     """
 
     spec: SimulationSpec
@@ -170,6 +188,12 @@ class CaseSimulation:
         float
             Expected KPI with every effect minus expected KPI without this strategy's
             effects, over the units in the window weighted as the KPI weights them.
+
+        Examples
+        --------
+        >>> sim = simulate_case("r2_retention_strategies", seed=3, customers=300)
+        >>> round(sim.true_effect("promotions_coupons", "average_order_value"), 6)   # declared: -12
+        -12.0
         """
         exp = next((s for s in self.spec.exposures if s.id == strategy), None)
         if exp is None:
@@ -194,7 +218,29 @@ class CaseSimulation:
         return _expected_kpi(kpi, rows, v1) - _expected_kpi(kpi, rows, v0)
 
     def true_effects(self, table: pd.DataFrame) -> pd.Series:
-        """True effects for the rows of an evaluation table (its ``strategy``, ``kpi`` and post window)."""
+        """True effects for the rows of an evaluation table (its ``strategy``, ``kpi`` and post window).
+
+        Parameters
+        ----------
+        table : DataFrame
+            Rows with ``strategy``, ``kpi``, ``post_start``, ``post_end``
+            (:attr:`CaseEvaluation.table <crm_research.cases.evaluate.CaseEvaluation>`).
+
+        Returns
+        -------
+        Series
+            ``true_effect`` (NaN where a row has no post window).
+
+        Examples
+        --------
+        >>> import datetime as dt
+        >>> import pandas as pd
+        >>> sim = simulate_case("r2_retention_strategies", seed=3, customers=300)
+        >>> rows = pd.DataFrame({"strategy": ["personalized_recommendation"], "kpi": ["conversion_rate"],
+        ...                      "post_start": [dt.date(2020, 1, 1)], "post_end": [dt.date(2020, 6, 30)]})
+        >>> sim.true_effects(rows).round(6).tolist()           # declared: 0.01
+        [0.01]
+        """
         out = []
         for _, row in table.iterrows():
             if pd.isna(row["post_start"]) or pd.isna(row["post_end"]):
@@ -206,17 +252,46 @@ class CaseSimulation:
         return pd.Series(out, index=table.index, name="true_effect")
 
     def declared_effects(self) -> pd.DataFrame:
-        """The effects written in the case file, one row per strategy and KPI."""
+        """The effects written in the case file, one row per strategy and KPI.
+
+        Returns
+        -------
+        DataFrame
+            ``strategy, kpi, declared_effect``.
+        """
         rows = [{"strategy": s, "kpi": k, "declared_effect": v}
                 for s, eff in self.spec.effects.items() for k, v in eff.items()]
         return pd.DataFrame(rows, columns=["strategy", "kpi", "declared_effect"])
 
     # ---------------------------------------------------------------- output
     def write(self, folder: str | Path, *, fmt: str = "csv", overwrite: bool = False) -> dict[str, Path]:
-        """Write ``customers``, ``orders``, ``sessions``, ``survey`` (CSV or Parquet) into ``folder``."""
+        """Write ``customers``, ``orders``, ``sessions``, ``survey`` (CSV or Parquet) into ``folder``.
+
+        Parameters
+        ----------
+        folder : str or Path
+        fmt : {"csv", "parquet"}
+        overwrite : bool
+            Replace existing files (otherwise CRMResearchError).
+
+        Returns
+        -------
+        dict of Path
+
+        Examples
+        --------
+        >>> sim = simulate_case("r2_retention_strategies", customers=300)
+        >>> sim.write("case_data")                        # doctest: +SKIP
+        """
         return self.data.write(folder, fmt=fmt, overwrite=overwrite)
 
     def summary(self) -> str:
+        """The simulated data in a few lines: sizes, groups, declared effects, clipping.
+
+        Returns
+        -------
+        str
+        """
         d = self.data
         lines = [f"Simulated case data (seed {self.spec.seed}, {self.spec.start} to {self.spec.end}, "
                  f"{self.spec.unit}ly periods)",
@@ -321,10 +396,13 @@ def simulate_case(case: Any, *, seed: int | None = None, customers: int | None =
 
     Examples
     --------
-    >>> from crm_research.simulate import simulate_case
-    >>> sim = simulate_case("r2_retention_strategies", seed=3)     # doctest: +SKIP
-    >>> sim.true_effect("personalized_recommendation", "click_through_rate")   # doctest: +SKIP
-    0.015
+    >>> sim = simulate_case("r2_retention_strategies", seed=3, customers=300)
+    >>> sim.data
+    CaseData(customers=300, orders=2,421, sessions=20,437, survey=526; simulated (seed 3))
+    >>> list(sim.data.orders.columns)
+    ['order_id', 'customer_id', 'timestamp', 'amount', 'session_id', 'member_tier']
+    >>> simulate_case("r2_retention_strategies", seed=3, customers=300).data.orders.equals(sim.data.orders)
+    True
     """
     if not isinstance(case, CaseDefinition):
         case = load_case(case)
