@@ -75,6 +75,38 @@ class TransactionModel:
     Defaults describe a mid-size Chinese e-commerce platform over three years (amounts in
     yuan). Rates ``r/alpha`` and ``s/beta`` are per *week*, as in the BG/NBD and Pareto/NBD
     literature; ``alpha`` and ``beta`` are rate parameters of the gamma mixing distributions.
+
+    Parameters
+    ----------
+    start, end : str
+        The horizon (ISO dates).
+    acquisition_growth, r, alpha, s, beta, ramp_days, ramp_factor, decline_days, decline_factor, reactivation_prob, dormancy_days
+        Acquisition, purchase, dropout and phase parameters (module docstring).
+    p, q, gamma, spend_scale
+        Gamma-Gamma spend.
+    weekly, yearly_amplitude, festivals, spring_festival_dip, hourly
+        Seasonality and time of day.
+    n_products, categories, product_launch_window, growth_days, maturity_days, decline_halflife_days, tail_floor, popularity_sigma
+        Products and their lifecycles.
+    channels, channel_loyalty
+        Order channels.
+    browse_per_order, browse_tail_days, browse_tail_factor, purchase_session_seconds, browse_session_seconds, decline_visit_factor
+        Sessions.
+
+    Raises
+    ------
+    ValueError
+        ``end`` not after ``start``, a non-positive rate, or seasonal profiles of the wrong length.
+
+    Examples
+    --------
+    >>> m = TransactionModel()
+    >>> m.n_days, m.r / m.alpha          # three years; 0.225 purchases a week while alive
+    (1095, 0.225)
+    >>> TransactionModel(start="2022-01-01", end="2021-01-01")
+    Traceback (most recent call last):
+    ...
+    ValueError: end (2021-01-01) must be after start (2022-01-01)
     """
 
     start: str = "2021-01-01"
@@ -139,14 +171,25 @@ class TransactionModel:
         return int((pd.Timestamp(self.end) - pd.Timestamp(self.start)).days) + 1
 
     def to_dict(self) -> dict:
+        """The parameters as a dict (for provenance).
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> TransactionModel().to_dict()["spend_scale"]
+        4.0
+        """
         return asdict(self)
 
 
 @dataclass
 class TransactionLog:
-    """A simulated log.
+    """A simulated log. Build with :func:`simulate_transactions`.
 
-    Attributes
+    Parameters
     ----------
     orders : DataFrame
         ``customer_id, order_id, timestamp, amount, product_id, category, channel``.
@@ -159,6 +202,14 @@ class TransactionLog:
         reactivated_at, second_alive_until`` (NaT when not applicable).
     model : TransactionModel
     seed : int
+
+    Examples
+    --------
+    >>> log = simulate_transactions(200, seed=1, n_products=50)
+    >>> log.orders["customer_id"].nunique(), log.products["product_id"].nunique()
+    (200, 50)
+    >>> print(log.summary().splitlines()[1])
+      customers 200   orders 1,263   sessions 2,679
     """
 
     orders: pd.DataFrame
@@ -169,6 +220,12 @@ class TransactionLog:
     seed: int
 
     def summary(self) -> str:
+        """The log in five lines: customers, orders, sessions, period, revenue, products.
+
+        Returns
+        -------
+        str
+        """
         o = self.orders
         lines = [
             f"Simulated transaction log (seed {self.seed})",
@@ -576,6 +633,16 @@ def simulate_transactions(n_customers: int | None = None, *, n_orders: int | Non
     -------
     TransactionLog
         For tens of millions of orders use :func:`write_transactions` (streams to Parquet).
+
+    Examples
+    --------
+    >>> log = simulate_transactions(200, seed=1, n_products=50)
+    >>> len(log.orders), log.orders["customer_id"].nunique()
+    (1263, 200)
+    >>> simulate_transactions(200, seed=1, n_products=50).orders.equals(log.orders)   # same seed, same log
+    True
+    >>> simulate_transactions(200, seed=1, n_products=50, sessions=False).sessions.empty
+    True
     """
     m = replace(model or TransactionModel(), **overrides) if overrides else (model or TransactionModel())
     os_, ss_, cs_ = [], [], []
@@ -605,10 +672,27 @@ def write_transactions(out_dir: str | Path, *, n_orders: int | None = None,
     ``customers.parquet`` (the latent truth), chunk by chunk, so memory stays flat whatever
     ``n_orders``. Refuses to overwrite existing files unless ``overwrite=True``.
 
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder (created if needed).
+    n_orders, n_customers, seed, model, sessions, **overrides
+        As in :func:`simulate_transactions`.
+    overwrite : bool
+        Replace existing files (otherwise FileExistsError).
+    compression : str
+        Parquet compression.
+
     Returns
     -------
     dict
         ``{"orders": path, "sessions": path, "products": path, "customers": path}``.
+
+    Examples
+    --------
+    >>> paths = write_transactions("data/platform", n_orders=1_000_000, seed=7)   # doctest: +SKIP
+    >>> sorted(paths)                                                            # doctest: +SKIP
+    ['customers', 'orders', 'products', 'sessions']
     """
     import pyarrow.parquet as pq
 
