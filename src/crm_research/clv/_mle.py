@@ -38,7 +38,24 @@ Z_975 = 1.959963984540054  # standard normal 97.5% quantile
 
 
 def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Unique rows of the stacked columns and their multiplicities."""
+    """Unique rows of the stacked columns and their multiplicities.
+
+    Parameters
+    ----------
+    *columns : array-like
+        Equally long columns.
+
+    Returns
+    -------
+    (list of numpy.ndarray, numpy.ndarray)
+        The unique rows column by column, and how often each occurs.
+
+    Examples
+    --------
+    >>> cols, w = compress([0, 0, 1], [2.5, 2.5, 3.0])
+    >>> cols, w
+    ([array([0., 1.]), array([2.5, 3. ])], array([2., 1.]))
+    """
     stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
     uniq, counts = np.unique(stacked, axis=0, return_counts=True)
     return [uniq[:, j].copy() for j in range(uniq.shape[1])], counts.astype(float)
@@ -46,6 +63,30 @@ def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 @dataclass
 class Optimum:
+    """
+
+    Parameters
+    ----------
+    params : numpy.ndarray
+        Estimates on the natural scale.
+    loglik : float
+        Maximized log-likelihood.
+    hessian_log : numpy.ndarray
+        Hessian of the total log-likelihood with respect to the log-parameters.
+    converged : bool
+    iterations : int
+    message : str
+    at_bound : numpy.ndarray, optional
+        Which parameters ended on their upper bound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 3.0])   # Poisson counts: the MLE is their mean, 2
+    >>> opt = maximize(lambda th: float(np.sum(x * np.log(th[0]) - th[0])), np.array([1.0]), n=3, model='Poisson')
+    >>> type(opt).__name__, opt.converged
+    ('Optimum', True)
+    """
     params: np.ndarray           # natural scale
     loglik: float
     hessian_log: np.ndarray      # Hessian of the total log-likelihood wrt log-parameters
@@ -100,6 +141,38 @@ def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: flo
     these bounds (at most 500 iterations, no Nelder-Mead fallback); if the optimum lies on
     a bound, Newton polishing is skipped and the result is flagged ``converged=False`` with
     ``at_bound`` set, so a model can explain the ridge instead of drifting for minutes.
+
+    Parameters
+    ----------
+    loglik : callable
+        ``loglik(theta) -> float``, the total log-likelihood at positive ``theta``.
+    start : numpy.ndarray
+        Start values (> 0).
+    n : float
+        Number of customers (scales the objective).
+    model : str
+        Model name, for messages.
+    gradient : callable, optional
+        Analytic gradient with respect to ``theta``.
+    upper : numpy.ndarray, optional
+        Upper bounds on the natural scale (``inf`` for none).
+
+    Returns
+    -------
+    Optimum
+
+    Raises
+    ------
+    ModelError
+        The log-likelihood is not finite at the start values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 3.0])   # Poisson counts: the MLE is their mean, 2
+    >>> opt = maximize(lambda th: float(np.sum(x * np.log(th[0]) - th[0])), np.array([1.0]), n=3, model='Poisson')
+    >>> round(float(opt.params[0]), 6), opt.converged
+    (2.0, True)
     """
     from scipy import optimize
 
@@ -209,7 +282,25 @@ def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: flo
 
 
 def standard_errors(opt: Optimum) -> np.ndarray:
-    """Natural-scale standard errors from the observed information (NaN if singular)."""
+    """Natural-scale standard errors from the observed information (NaN if singular).
+
+    Parameters
+    ----------
+    opt : Optimum
+
+    Returns
+    -------
+    numpy.ndarray
+        One standard error per parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 3.0])   # Poisson counts: the MLE is their mean, 2
+    >>> opt = maximize(lambda th: float(np.sum(x * np.log(th[0]) - th[0])), np.array([1.0]), n=3, model='Poisson')
+    >>> standard_errors(opt).round(4)   # sqrt(mean / n) = sqrt(2 / 3)
+    array([0.8165])
+    """
     info = -opt.hessian_log  # observed information on the log scale
     try:
         cov_log = np.linalg.inv(info)

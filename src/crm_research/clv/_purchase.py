@@ -18,6 +18,37 @@ def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_
     """Check an RFM summary and return ``customer_id, frequency, recency, T`` (float).
 
     ``customer_id`` is taken from a ``customer_id`` column when present, else the index.
+
+    Parameters
+    ----------
+    data : DataFrame
+        RFM summary.
+    frequency_col, recency_col, T_col : str
+        Column names.
+    what : str
+        Name of the input, for error messages.
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    DataFileError
+        A missing column, a value that is not a number >= 0, recency > T, or recency > 0
+        without repeat purchases (naming the customer).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({'customer_id': [1], 'frequency': [2], 'recency': [5.0], 'T': [10.0]})
+    >>> purchase_data(df)
+       customer_id  frequency  recency     T
+    0            1        2.0      5.0  10.0
+    >>> purchase_data(df.assign(recency=12.0))
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.DataFileError: summary, row 2, column 'recency', value 12.0: recency 12 is larger than T 10 (customer 1) (fix: recency is the time from the first to the last purchase, T the time from the first purchase to the end of the calibration period)
     """
     ids, cols = summary_columns(data, [frequency_col, recency_col, T_col], what, see=" (see rfm_summary)",
                                 hint="build the summary with rfm_summary() or name the columns with "
@@ -234,6 +265,42 @@ class PurchaseModelResult(FitResult):
 def fit_purchase_model(cls, data: pd.DataFrame, loglik: Callable, names: list[str], start,
                        frequency_col: str, recency_col: str, T_col: str, references: tuple[str, ...],
                        gradient: Callable | None = None):
+    """Fit a purchase-count model by maximum likelihood (shared by :func:`fit_bgnbd` and :func:`fit_pareto_nbd`).
+
+    Parameters
+    ----------
+    cls : type
+        The result class (:class:`BGNBDResult` or :class:`ParetoNBDResult`).
+    data : DataFrame
+        RFM summary.
+    loglik : callable
+        Per-customer log-likelihood ``loglik(theta, x, t_x, T)``.
+    names : list of str
+        Parameter names.
+    start : sequence of float
+        Start values.
+    frequency_col, recency_col, T_col : str
+        Column names.
+    references : tuple of str
+        The papers of the model.
+    gradient : callable, optional
+        Per-customer gradient ``gradient(theta, x, t_x, T)``, shape (n, k).
+
+    Returns
+    -------
+    PurchaseModelResult
+
+    Examples
+    --------
+    >>> from crm_research import clv
+    >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+    >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+    >>> from crm_research.clv.pareto_nbd import ParetoNBDResult, pnbd_loglik
+    >>> pn = fit_purchase_model(ParetoNBDResult, cal, pnbd_loglik, ["r", "alpha", "s", "beta"], [1, 1, 1, 1],
+    ...                         "frequency", "recency", "T", ())
+    >>> pn.params.round(3).tolist()
+    [0.553, 10.578, 0.606, 11.669]
+    """
     d = purchase_data(data, frequency_col, recency_col, T_col)
     (x, tx, T), w = compress(d["frequency"], d["recency"], d["T"])
     n = len(d)
