@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InstrumentError, ModelError
-from .reporting.format import format_number, format_p, markdown_table
+from .reporting.format import format_number, format_p, html_table, markdown_table
 from .sem.compare import ModelComparison, compare_models
 from .sem.result import estimates_of, fit_measures_of, fit_sentence, warnings_of
 
@@ -927,17 +927,15 @@ class HypothesisTest:
     def _repr_html_(self) -> str:
         esc = html.escape
         h = [f"<h4>Hypothesis tests: model {esc(self.model)}</h4>", f"<p>Data: {esc(self.missing_summary)}</p>",
-             format_hypothesis_table(self.hypotheses).to_html(index=False)]
+             html_table(format_hypothesis_table(self.hypotheses))]
         if len(self.indirect):
-            h += ["<h5>Indirect effects</h5>", self.indirect.drop(columns=["definition"]).to_html(
-                index=False, float_format=lambda v: f"{v:.3f}")]
+            h += ["<h5>Indirect effects</h5>", html_table(self.indirect.drop(columns=["definition"]), decimals=3)]
         if len(self.relative_effects):
             h += ["<h5>Relative effects (standardized)</h5>",
-                  self.relative_effects[["description", "est", "ci.lower", "ci.upper", "significant"]].to_html(
-                      index=False, float_format=lambda v: f"{v:.3f}")]
+                  html_table(self.relative_effects[["description", "est", "ci.lower", "ci.upper", "significant"]],
+                             decimals=3)]
         if len(self.mediation):
-            h += ["<h5>Mediation</h5>", self.mediation[["path", "indirect", "direct", "verdict"]].to_html(
-                index=False, float_format=lambda v: f"{v:.3f}")]
+            h += ["<h5>Mediation</h5>", html_table(self.mediation[["path", "indirect", "direct", "verdict"]], decimals=3)]
         if self.comparison is not None:
             h += ["<h5>Full vs partial mediation</h5>", self.comparison._repr_html_()]
         if self.warnings:

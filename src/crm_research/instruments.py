@@ -73,7 +73,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from .errors import InstrumentError
-from .reporting.format import markdown_table
+from .reporting.format import html_table, markdown_table
 
 __all__ = ["LANGS", "LANGUAGE_NAMES", "PII_KINDS", "PII_POLICIES", "Scale", "Item", "Construct", "AttentionCheck",
            "Question", "PersonalField", "Hypothesis", "StructuralModelSpec", "Context", "Instrument",
@@ -630,7 +630,7 @@ class Instrument:
                 f"{len(self.demographics)} demographics, {len(self.personal_data)} personal fields)")
 
     def _repr_html_(self) -> str:
-        return codebook(self).to_html(index=False)
+        return html_table(codebook(self))
 
 
 # --------------------------------------------------------------------------- loading

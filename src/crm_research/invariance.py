@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ModelError
-from .reporting.format import format_p
+from .reporting.format import format_p, html_table
 
 __all__ = ["STEPS", "STEP_NAMES", "InvarianceRule", "invariance_verdict", "resolve_syntax", "per_group_syntax",
            "InvarianceResult", "measurement_invariance", "compare_paths"]
@@ -465,7 +465,7 @@ class InvarianceResult:
             return "" if v is None or pd.isna(v) else f"{v:.{d}f}"
 
         head = ["Step", "npar", "\u03c7\u00b2 (df)", "p", "CFI", "TLI", "RMSEA [90% CI]", "SRMR",
-                "\u0394\u03c7\u00b2 (\u0394df)", "p", "\u0394CFI", "\u0394RMSEA", "Holds"]
+                "\u0394\u03c7\u00b2 (\u0394df)", "p (\u0394\u03c7\u00b2)", "\u0394CFI", "\u0394RMSEA", "Holds"]
         rows = []
         for _, r in self.table.iterrows():
             diff = "" if pd.isna(r.get("chisq.diff")) else f"{r['chisq.diff']:.2f} ({int(r['df.diff'])})"
@@ -477,13 +477,7 @@ class InvarianceResult:
                          "" if pd.isna(r.get("delta.cfi")) else f"{r['delta.cfi']:+.3f}",
                          "" if pd.isna(r.get("delta.rmsea")) else f"{r['delta.rmsea']:+.3f}",
                          "" if holds is None or (isinstance(holds, float) and pd.isna(holds)) else ("yes" if holds else "no")])
-        cell = "padding:2px 8px;text-align:right;white-space:nowrap"
-        table = ("<table style='border-collapse:collapse'><thead><tr>"
-                 + "".join(f"<th style='{cell};border-bottom:1px solid #333'>{h}</th>" for h in head)
-                 + "</tr></thead><tbody>"
-                 + "".join("<tr>" + "".join(f"<td style='{cell}'>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                           for row in rows)
-                 + "</tbody></table>")
+        table = html_table(pd.DataFrame(rows, columns=head), numeric_class=None)
         verdicts = "".join(f"<li><b>{html.escape(str(r['step']))}</b>: {html.escape(str(r['verdict']))}</li>"
                            for _, r in self.table.iterrows() if isinstance(r.get("verdict"), str) and r["verdict"])
         return ("<div><p><b>Measurement invariance</b> across " + html.escape(repr(self.group)) + "</p>"

@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataFileError, InsufficientDataError, ModelError
-from .reporting.format import format_number, format_p, markdown_table
+from .reporting.format import format_number, format_p, html_table, markdown_table
 from .sem.result import estimates_of, fit_measures_of, fit_sentence, warnings_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -569,7 +569,7 @@ class HarmanResult:
     def _repr_html_(self) -> str:
         out = f"<p>{html.escape(self.summary().splitlines()[0])}</p>"
         if self.single_factor_fit is not None:
-            out += self.single_factor_fit.to_html()
+            out += html_table(self.single_factor_fit, index=True, decimals=3)
         return out
 
     def __repr__(self) -> str:
@@ -1138,9 +1138,8 @@ class MeasurementReport:
                          ("fornell_larcker_higher_order", "Fornell-Larcker, higher-order level"),
                          ("htmt", self.htmt_method.upper())):
             if k in t:
-                h.append(f"<h5>{esc(title)}</h5>" + t[k].to_html(index=k in ("fit", "fornell_larcker", "htmt",
-                                                                               "fornell_larcker_higher_order"),
-                                                                escape=True))
+                h.append(f"<h5>{esc(title)}</h5>" + html_table(t[k], index=k in ("fit", "fornell_larcker", "htmt",
+                                                                                    "fornell_larcker_higher_order")))
         if self.harman is not None:
             h.append(f"<p>{esc(self.harman.summary().splitlines()[0])}</p>")
         return "\n".join(h)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..reporting.format import format_p
+from ..reporting.format import format_p, html_table
 from .result import estimates_of, fit_measures_of
 
 __all__ = ["compare_models", "ModelComparison"]
@@ -112,7 +112,7 @@ class ModelComparison:
                 f"df_diff={self.df_diff}, pvalue={self.pvalue:.4g})")
 
     def _repr_html_(self) -> str:
-        return (self.table.to_html(float_format=lambda v: f"{v:.3f}", na_rep="")
+        return (html_table(self.table, index=True, decimals=3)
                 + f"<p>{html.escape(self.verdict)}</p>"
                 + "".join(f"<p style='color:#a40'>Warning: {html.escape(w)}</p>" for w in self.warnings))
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..reporting.format import format_number, format_p
+from ..reporting.format import format_number, format_p, html_table
 
 SECTIONS = [
     ("=~", "Latent Variables"),
@@ -316,21 +316,17 @@ class SEMResult:
         parts = ["<div class='crm-sem'>",
                  f"<p><b>SEM (ML)</b>: N = {self.nobs}, {int(fm.get('npar', 0))} free parameters, {status}</p>"]
         if fm:
-            rows = [("&chi;&sup2;(df)", f"{fm['chisq']:.3f} ({int(fm['df'])}), {esc(format_p(fm['pvalue'], prefix=True))}"),
+            rows = [("\u03c7\u00b2(df)", f"{fm['chisq']:.3f} ({int(fm['df'])}), {format_p(fm['pvalue'], prefix=True)}"),
                     ("CFI / TLI", f"{fm['cfi']:.3f} / {fm['tli']:.3f}"),
                     ("RMSEA [90% CI]", f"{fm['rmsea']:.3f} [{fm['rmsea.ci.lower']:.3f}, {fm['rmsea.ci.upper']:.3f}]"),
                     ("SRMR", f"{fm['srmr']:.3f}"),
                     ("AIC / BIC", f"{fm['aic']:.3f} / {fm['bic']:.3f}")]
-            parts.append("<table><tbody>" + "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>"
-                                                     for k, v in rows) + "</tbody></table>")
+            parts.append(html_table(pd.DataFrame(rows, columns=["Fit", "Value"]), numeric_class=None))
         if self.bootstrap is not None:
             parts.append(f"<p>{esc(self.bootstrap.summary())}</p>")
         if self.warnings:
             parts.append("<ul style='color:#b00'>" + "".join(f"<li>{esc(w)}</li>" for w in self.warnings) + "</ul>")
-        show = self.estimates.copy()
-        num = show.select_dtypes("number").columns.difference(["group"])
-        show[num] = show[num].round(3)
-        parts.append(show.to_html(index=False, na_rep="", border=0))
+        parts.append(html_table(self.estimates, decimals=3))
         parts.append("</div>")
         return "\n".join(parts)
 
