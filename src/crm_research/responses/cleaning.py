@@ -46,6 +46,34 @@ def resolve_policies(policies: Mapping[str, str] | Iterable[str] | None = None, 
     """Defaults updated by ``policies`` (a mapping, or ``"check=policy"`` strings).
 
     ``"all=flag"`` sets every check first; later entries override it.
+
+    Parameters
+    ----------
+    policies : mapping or iterable of str, optional
+        ``{check: policy}`` or ``["check=policy", ...]``; policies are ``drop``, ``flag``
+        and ``keep``.
+    source : str
+        Where the policies come from, for error messages.
+
+    Returns
+    -------
+    dict of str to str
+        A policy for every check of :data:`DEFAULT_POLICIES`.
+
+    Raises
+    ------
+    ConfigError
+        An unknown check or policy, or a string without ``=``.
+
+    Examples
+    --------
+    >>> p = resolve_policies(["all=flag", "too_fast=drop"])
+    >>> p["too_fast"], p["attention_failed"]
+    ('drop', 'flag')
+    >>> resolve_policies({"too_fast": "delete"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: ...policy must be drop, flag or keep, got 'delete'...
     """
     out = dict(DEFAULT_POLICIES)
     if policies is None:
@@ -79,6 +107,14 @@ def apply_policies(report: ValidationReport, policies: Mapping[str, str] | Itera
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Apply cleaning policies to a validation report's coded data.
 
+    Parameters
+    ----------
+    report : ValidationReport
+        :func:`~crm_research.responses.validate_responses`; its ``policies``, ``actions``
+        and ``n_kept`` are set.
+    policies : mapping or iterable of str, optional
+        As :func:`resolve_policies` reads them (default: :data:`DEFAULT_POLICIES`).
+
     Returns
     -------
     data : DataFrame
@@ -87,6 +123,18 @@ def apply_policies(report: ValidationReport, policies: Mapping[str, str] | Itera
         Dropped respondents: ``row, respondent, checks``.
     actions : DataFrame
         Per check: ``check, severity, findings, respondents, policy, dropped, flagged``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> df = pd.DataFrame({"respondent_id": [1, 2, 3], **{i: [4, 2, 3] for i in inst.item_ids}}).astype(object)
+    >>> df.loc[1, "SAT1"], df.loc[2, "SAT2"] = "Strongly agree", 9
+    >>> from crm_research.responses import validate_responses
+    >>> kept, excluded, actions = apply_policies(validate_responses(df, inst), {"straight_lining": "drop"})
+    >>> len(kept), excluded["checks"].tolist()
+    (1, ['straight_lining', 'straight_lining'])
     """
     pol = resolve_policies(policies)
     data = report.data.copy()
@@ -145,6 +193,15 @@ def reverse_code(data: pd.DataFrame, instrument: Instrument, items: Iterable[str
     DataFrame
         A copy; ``attrs["reverse_coded"]`` lists the reversed items. Reversing a frame whose
         attrs say it is already reverse-coded raises ValueError (it would undo the coding).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> out = reverse_code(pd.DataFrame({"SAT1": [1, 2, 5]}), inst, ["SAT1"])
+    >>> out["SAT1"].tolist(), out.attrs["reverse_coded"]
+    ([5.0, 4.0, 1.0], ['SAT1'])
     """
     done = list(data.attrs.get("reverse_coded", []) or [])
     items = [i for i in (instrument.reverse_items if items is None else items) if i in data.columns]

@@ -104,10 +104,31 @@ def code_likert(v: Any, scale: Scale, lookup: Mapping[str, int] | None = None,
     labelled points are converted to their value. An out-of-range number keeps the number
     found in ``Coded.found`` (for the check of a wrongly declared scale).
 
+    Parameters
+    ----------
+    v : object
+        The cell as read (number or text).
+    scale : Scale
+        The item's scale.
+    lookup : mapping, optional
+        Prepared ``{compact label: value}`` of the scale (built when omitted).
+    tokens : frozenset of str
+        Texts meaning "no answer".
+
+    Returns
+    -------
+    Coded
+        ``value`` (NaN when not usable), ``status`` (``ok``, ``converted``, ``missing``,
+        ``out_of_range``, ``non_numeric``), ``note``, ``found``.
+
     Examples
     --------
-    >>> code_likert("Strongly agree", inst.scales["agree5"])  # doctest: +SKIP
+    >>> from crm_research.instruments import load_instrument
+    >>> agree5 = load_instrument("surveys/ecommerce_crm.yaml").scales["agree5"]
+    >>> code_likert("Strongly agree", agree5)
     Coded(value=5.0, status='converted', note="label 'Strongly agree' converted to 5", found=nan)
+    >>> code_likert("4", agree5).value, code_likert("7", agree5).status, code_likert("N/A", agree5).status
+    (4.0, 'out_of_range', 'missing')
     """
     lookup = lookup if lookup is not None else likert_lookup(scale)
     t = cell_text(v)
@@ -194,7 +215,23 @@ _DUR_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(小时|时|分钟|分|秒钟|秒|hou
 
 
 def parse_seconds(v: Any) -> float | None:
-    """Seconds from ``253``, ``"253秒"``, ``"4分13秒"``, ``"00:04:13"``, ``"4m 13s"``; None if unparseable."""
+    """Seconds from ``253``, ``"253秒"``, ``"4分13秒"``, ``"00:04:13"``, ``"4m 13s"``.
+
+    Parameters
+    ----------
+    v : object
+        A number of seconds or a duration text.
+
+    Returns
+    -------
+    float or None
+        None when the value cannot be read as a non-negative duration.
+
+    Examples
+    --------
+    >>> parse_seconds("4分13秒"), parse_seconds("00:04:13"), parse_seconds("4m 13s"), parse_seconds("soon")
+    (253.0, 253.0, 253.0, None)
+    """
     x = _as_number(v)
     if x is not None:
         return x if x >= 0 else None

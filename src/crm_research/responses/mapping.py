@@ -93,6 +93,14 @@ class ColumnMapping:
         One row per instrument variable: ``variable, role, column`` (column empty if absent).
     notes : list of str
         Notes about the column map (a ``COLUMN=ID`` pair read the other way round).
+
+    Examples
+    --------
+    >>> from crm_research.instruments import load_instrument
+    >>> m = map_columns(["ID", "PF1", "满意度1", "Q99"], load_instrument("surveys/ecommerce_crm.yaml"),
+    ...                 column_map={"满意度1": "SAT1"})
+    >>> m.table[["column", "mapped_to", "method"]].fillna("").values.tolist()
+    [['ID', 'respondent_id', 'synonym'], ['PF1', 'PF1', 'id'], ['满意度1', 'SAT1', 'column_map'], ['Q99', '', 'unmapped']]
     """
 
     table: pd.DataFrame
@@ -159,6 +167,11 @@ class MapEntry:
 
     ``pair`` is True for a ``"COLUMN=ID"`` string (which may have been written the other way
     round); ``source`` names where it came from (a YAML path, ``column_map`` or ``--map``).
+
+    Examples
+    --------
+    >>> parse_column_map(["Q1=PF1"])  # doctest: +ELLIPSIS
+    [MapEntry(column='Q1', target='PF1', source=..., pair=True)]
     """
 
     column: str
@@ -269,6 +282,22 @@ def load_column_map(spec: Any) -> dict[str, str | None]:
     """A column map ``{file column: id or None}`` from any form :func:`parse_column_map` reads.
 
     Entries are taken as written (no check against a file; see :func:`resolve_column_map`).
+
+    Parameters
+    ----------
+    spec : mapping, list of "COLUMN=ID" strings, or path of a YAML file
+
+    Returns
+    -------
+    dict of str to (str or None)
+        None ignores the column.
+
+    Examples
+    --------
+    >>> load_column_map({"Q1": "PF1", "Email": None})
+    {'Q1': 'PF1', 'Email': None}
+    >>> load_column_map(["Q1=PF1"])
+    {'Q1': 'PF1'}
     """
     return {e.column: e.target for e in parse_column_map(spec)}
 
@@ -420,6 +449,14 @@ def map_columns(columns: Iterable[Any], instrument: Instrument,
     Returns
     -------
     ColumnMapping
+
+    Examples
+    --------
+    >>> from crm_research.instruments import load_instrument
+    >>> m = map_columns(["ID", "PF1", "满意度1"], load_instrument("surveys/ecommerce_crm.yaml"),
+    ...                 column_map={"满意度1": "SAT1"})
+    >>> dict(zip(m.table["column"], m.table["mapped_to"]))
+    {'ID': 'respondent_id', 'PF1': 'PF1', '满意度1': 'SAT1'}
     """
     cols = [str(c) for c in columns]
     labels = dict(labels or {})

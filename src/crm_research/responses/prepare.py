@@ -53,6 +53,13 @@ class ResponseSet:
     other : DataFrame
         The file's other columns for the kept respondents (metadata, free text with PII
         redacted, pseudonyms of personal-data fields).
+
+    Examples
+    --------
+    >>> rs = prepare_responses("surveys/examples/wjx_ecommerce_crm_gbk.csv", "surveys/ecommerce_crm.yaml",
+    ...                        salt="my-project")
+    >>> len(rs.data), rs.report.n_rows, rs.source.encoding
+    (136, 143, 'gb18030')
     """
 
     data: pd.DataFrame
@@ -170,9 +177,12 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
 
     Examples
     --------
-    >>> rs = prepare_responses("surveys/examples/wjx_ecommerce_crm_gbk.csv",
-    ...                        "surveys/ecommerce_crm.yaml", salt="my-project")  # doctest: +SKIP
-    >>> rs.scores[["OPS", "CRM", "SAT", "LOY"]].mean()  # doctest: +SKIP
+    >>> rs = prepare_responses("surveys/examples/wjx_ecommerce_crm_gbk.csv", "surveys/ecommerce_crm.yaml",
+    ...                        salt="my-project")
+    >>> rs
+    ResponseSet(136 of 143 respondents kept, 9 errors, 14 warnings; source surveys/examples/wjx_ecommerce_crm_gbk.csv)
+    >>> rs.scores[["OPS", "CRM", "SAT", "LOY"]].mean().round(2).to_dict()
+    {'OPS': 3.6, 'CRM': 3.64, 'SAT': 3.56, 'LOY': 3.5}
     """
     from ..privacy import protect
 
@@ -270,6 +280,12 @@ class ModelData:
         Notes about the column map (pairs read the other way round).
     rows : int
         Data rows read.
+
+    Examples
+    --------
+    >>> md = read_model_data("tests/reference/lavaan/HolzingerSwineford1939.csv", ["x1", "x2"], group="school")
+    >>> md.data.shape, md.source.format
+    ((301, 3), 'csv')
     """
 
     data: pd.DataFrame
@@ -412,9 +428,35 @@ def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_outputs(rs: ResponseSet, out_dir: str | Path, *, force: bool = False) -> dict[str, Path]:
-    """Write the report (HTML, Markdown), findings, mapping, cleaned data, scores, excluded
-    respondents and a provenance JSON into ``out_dir``. CSVs are UTF-8 with BOM (Excel opens
-    them correctly). Existing files are not overwritten unless ``force``."""
+    """Write the report and the cleaned data of a prepared response set into ``out_dir``.
+
+    The report (HTML, Markdown), findings, mapping, cleaned data, scores, excluded
+    respondents and a provenance JSON. CSVs are UTF-8 with BOM (Excel opens them
+    correctly).
+
+    Parameters
+    ----------
+    rs : ResponseSet
+        :func:`prepare_responses`.
+    out_dir : path
+        Folder to write into (created if needed).
+    force : bool
+        Overwrite existing files (otherwise they are an error).
+
+    Returns
+    -------
+    dict of str to Path
+        What was written, keyed as in :data:`OUTPUT_FILES`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rs = prepare_responses("surveys/examples/wjx_ecommerce_crm_gbk.csv", "surveys/ecommerce_crm.yaml",
+    ...                        salt="my-project")
+    >>> paths = write_outputs(rs, tempfile.mkdtemp())
+    >>> all(p.is_file() for p in paths.values()), paths["report_md"].suffix
+    (True, '.md')
+    """
     from .. import __version__
 
     out = Path(out_dir)

@@ -69,6 +69,12 @@ class SourceInfo:
     first_data_row : int
         Spreadsheet row of the first data row (2 when the header is row 1; 1 for SPSS and
         Parquet cases).
+
+    Examples
+    --------
+    >>> src = read_table("tests/reference/lavaan/HolzingerSwineford1939.csv").source
+    >>> src.format, src.encoding, src.delimiter, src.rows, src.columns
+    ('csv', 'utf-8', ',', 301, 15)
     """
 
     file: str
@@ -113,6 +119,12 @@ class RawTable:
 
     Note: ``data`` may contain personal data; :func:`~crm_research.responses.prepare_responses`
     removes it before anything else looks at the cells.
+
+    Examples
+    --------
+    >>> t = read_table("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> t.data.shape, t.data.columns[:3].tolist()
+    ((301, 15), ['id', 'sex', 'ageyr'])
     """
 
     data: pd.DataFrame
@@ -255,6 +267,22 @@ def read_columns(path: str | Path, *, sheet: str | int | None = None, encoding: 
     Same formats and options as :func:`read_table` (for a CSV only the first 256 kB are
     decoded; Parquet and SPSS give their schema; Excel the header row of the sheet).
 
+    Parameters
+    ----------
+    path : path
+        A CSV/TXT, Excel, SPSS or Parquet file.
+    sheet, encoding, delimiter :
+        As for :func:`read_table`.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    DataFileError
+        The file is missing, of an unknown format, or unreadable.
+
     Examples
     --------
     >>> from crm_research.responses import read_columns
@@ -329,7 +357,32 @@ def _magic_hint(raw: bytes) -> str | None:
 
 
 def decode_bytes(raw: bytes, file: str, encoding: str | None = None) -> tuple[str, str]:
-    """Decode a text file: (text, encoding used). See :func:`read_responses`."""
+    """Decode a text file: (text, encoding used). See :func:`read_responses`.
+
+    Parameters
+    ----------
+    raw : bytes
+        The file's bytes.
+    file : str
+        Its name, for error messages.
+    encoding : str, optional
+        The encoding to use; default: detected (BOMs, UTF-8, then GB18030).
+
+    Returns
+    -------
+    (str, str)
+        The text and the encoding used.
+
+    Raises
+    ------
+    DataFileError
+        An unknown encoding, or bytes that cannot be decoded with it.
+
+    Examples
+    --------
+    >>> decode_bytes("满意度,年龄\\n5,3\\n".encode("gb18030"), "answers.csv")
+    ('满意度,年龄\\n5,3\\n', 'gb18030')
+    """
     if encoding:
         try:
             return raw.decode(encoding), encoding
@@ -395,12 +448,27 @@ def _ws_split(line: str) -> list[str]:
 def sniff_delimiter(text: str) -> tuple[str | None, dict[str, int]]:
     """The delimiter that splits the first rows most consistently into >= 2 fields.
 
-    Returns (delimiter or None, header field count per candidate). Ties go to the order
-    comma, tab, semicolon, pipe. (csv.Sniffer guesses from character frequencies and is
-    easily fooled by commas inside Chinese question text; this checks consistency instead.)
-    When no single character splits the rows consistently, runs of spaces/tabs
-    (:data:`WHITESPACE`) are used if they split every sampled row into the same number
-    (>= 2) of fields.
+    Ties go to the order comma, tab, semicolon, pipe. (csv.Sniffer guesses from character
+    frequencies and is easily fooled by commas inside Chinese question text; this checks
+    consistency instead.) When no single character splits the rows consistently, runs of
+    spaces/tabs (:data:`WHITESPACE`) are used if they split every sampled row into the same
+    number (>= 2) of fields.
+
+    Parameters
+    ----------
+    text : str
+        The decoded file (only the first rows are used).
+
+    Returns
+    -------
+    (str or None, dict)
+        The delimiter (None when nothing splits the rows) and the header field count per
+        candidate.
+
+    Examples
+    --------
+    >>> sniff_delimiter("a;b;c\\n1;2;3\\n")
+    (';', {',': 1, '\\t': 1, ';': 3, '|': 1})
     """
     lines = text[:4_000_000].splitlines()
     sample = "\n".join(lines[:_SNIFF_LINES + 1])

@@ -51,7 +51,12 @@ def score_responses(data: pd.DataFrame, instrument: Instrument, *, min_valid: fl
 
     Examples
     --------
-    >>> scores = score_responses(rs.data, inst)  # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> data = pd.DataFrame({"respondent_id": [1, 2], **{i: [4, 2] for i in inst.item_ids}})
+    >>> score_responses(data, inst)[["respondent_id", "SAT", "LOY", "OPS"]].values.tolist()
+    [[1.0, 4.0, 4.0, 4.0], [2.0, 2.0, 2.0, 2.0]]
     """
     if reverse == "auto":
         reverse = not data.attrs.get("reverse_coded")

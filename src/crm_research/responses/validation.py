@@ -104,6 +104,17 @@ class ValidationReport:
     duplicates : DuplicatePatterns
         Answer patterns shared by several respondents and how many identical pairs chance
         alone would give on this instrument (:meth:`DuplicatePatterns.sentence`, ``.table()``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> df = pd.DataFrame({"respondent_id": [1, 2, 3], **{i: [4, 2, 3] for i in inst.item_ids}}).astype(object)
+    >>> df.loc[1, "SAT1"], df.loc[2, "SAT2"] = "Strongly agree", 9
+    >>> rep = validate_responses(df, inst)
+    >>> "# Validation report" in rep.to_markdown() and rep.to_html().startswith("<!DOCTYPE html>")
+    True
     """
 
     findings: pd.DataFrame
@@ -417,8 +428,16 @@ def validate_responses(df: pd.DataFrame, instrument: Instrument, *, min_seconds:
 
     Examples
     --------
-    >>> rep = validate_responses(df, inst)  # doctest: +SKIP
-    >>> print(rep.duplicates.sentence())  # doctest: +SKIP
+    >>> import pandas as pd
+    >>> from crm_research.instruments import load_instrument
+    >>> inst = load_instrument("surveys/ecommerce_crm.yaml")
+    >>> df = pd.DataFrame({"respondent_id": [1, 2, 3], **{i: [4, 2, 3] for i in inst.item_ids}}).astype(object)
+    >>> df.loc[1, "SAT1"], df.loc[2, "SAT2"] = "Strongly agree", 9
+    >>> rep = validate_responses(df, inst)
+    >>> rep.n_rows, rep.n_errors, rep.n_warnings
+    (3, 1, 2)
+    >>> rep.counts[["check", "severity", "findings"]].values.tolist()[:3]
+    [['out_of_range', 'error', 1], ['label_converted', 'info', 1], ['straight_lining', 'warning', 2]]
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"validate_responses() needs a DataFrame, got {type(df).__name__}")
