@@ -2,9 +2,10 @@
 
 Examples
 --------
->>> from crm_research.instruments import load_instrument                       # doctest: +SKIP
->>> from crm_research.reporting.overview import models_overview               # doctest: +SKIP
->>> models_overview(load_instrument("surveys/ecommerce_crm.yaml")).model.tolist()   # doctest: +SKIP
+>>> from crm_research.instruments import load_instrument
+>>> from crm_research.reporting.overview import models_overview
+>>> models_overview(load_instrument("surveys/ecommerce_crm.yaml")).model.tolist()
+['ops', 'crm', 'combined']
 """
 from __future__ import annotations
 
