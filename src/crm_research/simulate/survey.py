@@ -134,7 +134,28 @@ _S_LATENT, _S_CARELESS, _S_MISSING, _S_DEMO, _S_DURATION, _S_ATTENTION, _S_PII =
 # --------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
 class SimulationDefaults:
-    """Defaults a population file gives for sample size, missingness and careless share."""
+    """Defaults a population file gives for sample size, missingness and careless share.
+
+    Parameters
+    ----------
+    n : int
+        Respondents.
+    missing : {"none", "MCAR", "MAR"}
+    missing_rate : float
+        Expected share of blank item answers.
+    careless : float
+        Share of careless respondents.
+    careless_types : tuple of (type, weight)
+    mar_driver : str, optional
+        The observed column that drives MAR missingness.
+    mar_strength : float
+
+    Examples
+    --------
+    >>> pop = load_population("surveys/ecommerce_crm_population.yaml")
+    >>> pop.defaults.n, pop.defaults.missing, pop.defaults.careless
+    (500, 'MCAR', 0.05)
+    """
 
     n: int = 500
     missing: str = "none"
@@ -147,12 +168,44 @@ class SimulationDefaults:
 
 @dataclass(frozen=True)
 class Behaviour:
+    """How respondents slip: attentive ones miss an attention check, speeders answer at random.
+
+    Parameters
+    ----------
+    attention_slip : float
+        Probability that an attentive respondent fails an attention check.
+    speeder_random_share : float
+        Share of a speeder's answers given at random (the rest straight-lined).
+
+    Examples
+    --------
+    >>> Behaviour().attention_slip
+    0.01
+    """
+
     attention_slip: float = 0.01
     speeder_random_share: float = 0.5
 
 
 @dataclass(frozen=True)
 class DurationModel:
+    """Completion times: log-normal around a median, shorter for careless respondents.
+
+    Parameters
+    ----------
+    median_sec, sigma : float
+        Attentive respondents' median duration and log-scale spread.
+    speeder_median_sec, speeder_sigma : float
+        The same for speeders.
+    straightline_factor, random_factor : float
+        Duration multipliers of straight-liners and random responders.
+
+    Examples
+    --------
+    >>> DurationModel().median_sec
+    330.0
+    """
+
     median_sec: float = 330.0
     sigma: float = 0.35
     speeder_median_sec: float = 60.0
@@ -163,7 +216,27 @@ class DurationModel:
 
 @dataclass(frozen=True)
 class DemographicModel:
-    """Category probabilities (in option order) and an optional link to a latent factor."""
+    """Category probabilities (in option order) and an optional link to a latent factor.
+
+    Parameters
+    ----------
+    id : str
+        The demographic question.
+    values : tuple
+        Option codes.
+    probs : tuple of float
+        Probability of each option.
+    related_to : str, optional
+        A latent factor the (ordered) answer correlates with.
+    r : float
+        That correlation.
+
+    Examples
+    --------
+    >>> pop = load_population("surveys/ecommerce_crm_population.yaml")
+    >>> pop.demographics["gender"].values
+    (1, 2, 3)
+    """
 
     id: str
     values: tuple[Any, ...]
@@ -189,6 +262,44 @@ class PopulationModel:
         Outcome -> {predictor: standardized path coefficient}.
     thresholds : dict
         Item id -> tuple of Likert cut points.
+
+    Parameters
+    ----------
+    id, description, instrument, loadings, second_order, correlations, paths, thresholds
+        As above (the validated file).
+    defaults : SimulationDefaults
+    behaviour : Behaviour
+    duration : DurationModel
+    demographics : dict
+        Question id -> :class:`DemographicModel`.
+    pii_fill_rate : float
+        Share of respondents who fill in the personal-data fields.
+    source : str
+        The file.
+    latent_order, exogenous, residual_variances
+        Derived by :func:`population_from_dict` (causal order, exogenous factors, residual
+        variances of endogenous factors).
+
+    Examples
+    --------
+    >>> pop = load_population("surveys/ecommerce_crm_population.yaml")
+    >>> pop
+    PopulationModel('ecommerce_crm_demo', instrument='ecommerce_crm', 11 latents, 27 items, 3 paths)
+    >>> pop.exogenous, pop.parents("SAT")
+    (('OPS', 'CRM'), {'OPS': 0.45, 'CRM': 0.35})
+    >>> pop.effects().query("to == 'LOY'")                # OPS -> LOY: .45 x .70 = .315
+      from   to  direct  indirect  total
+    1  OPS  LOY     0.0     0.315  0.315
+    3  CRM  LOY     0.0     0.245  0.245
+    4  SAT  LOY     0.7     0.000  0.700
+    >>> print(round(pop.latent_correlations().loc["OPS", "CRM"], 2), round(pop.implied_correlations().loc["PF1", "PF2"], 4))
+    0.5 0.6232
+    >>> print(pop.syntax().splitlines()[-2])
+    SAT ~ OPS + CRM
+    >>> pop.thresholds_table().loc[0, "thresholds"]
+    [-1.6, -0.8, 0.2, 1.1]
+    >>> print(pop.summary().splitlines()[0])
+    Population model 'ecommerce_crm_demo' for instrument 'ecommerce_crm' (surveys/ecommerce_crm_population.yaml)
     """
 
     id: str
@@ -220,10 +331,21 @@ class PopulationModel:
 
     @property
     def items(self) -> list[str]:
+        """Item ids in the instrument's order."""
         return self.instrument.item_ids
 
     def parents(self, latent: str) -> dict[str, float]:
-        """Direct causes of a latent: higher-order constructs (loadings) and path predictors."""
+        """Direct causes of a latent: higher-order constructs (loadings) and path predictors.
+
+        Parameters
+        ----------
+        latent : str
+
+        Returns
+        -------
+        dict
+            Cause -> standardized loading or path coefficient.
+        """
         out: dict[str, float] = {}
         for h, dims in self.second_order.items():
             if latent in dims:
@@ -233,17 +355,28 @@ class PopulationModel:
 
     @property
     def endogenous(self) -> tuple[str, ...]:
+        """Latent variables with a cause in the model (causal order)."""
         return tuple(v for v in self.latent_order if v not in self.exogenous)
 
     # ---- implied moments
     def latent_correlations(self) -> pd.DataFrame:
-        """Model-implied correlation matrix of all latent variables (instrument order)."""
+        """Model-implied correlation matrix of all latent variables (instrument order).
+
+        Returns
+        -------
+        DataFrame
+        """
         idx = {v: i for i, v in enumerate(self.latent_order)}
         lat = self.latents
         return pd.DataFrame([[self._cov[idx[a]][idx[b]] for b in lat] for a in lat], index=lat, columns=lat)
 
     def implied_correlations(self) -> pd.DataFrame:
-        """Model-implied correlation matrix of the (continuous, reverse-coded) items."""
+        """Model-implied correlation matrix of the (continuous, reverse-coded) items.
+
+        Returns
+        -------
+        DataFrame
+        """
         idx = {v: i for i, v in enumerate(self.latent_order)}
         inst = self.instrument
         cons = {it.id: it.construct for it in inst.items}
@@ -294,6 +427,11 @@ class PopulationModel:
 
         Second-order loadings are not counted as effects. One row per (``from``, ``to``) pair
         with a non-zero total effect, e.g. OPS -> LOY: direct 0, indirect .45 x .70 = .315.
+
+        Returns
+        -------
+        DataFrame
+            ``from, to, direct, indirect, total``.
         """
         order = [v for v in self.latent_order]
         total: dict[tuple[str, str], float] = {}
@@ -314,7 +452,12 @@ class PopulationModel:
         return pd.DataFrame(rows, columns=["from", "to", "direct", "indirect", "total"])
 
     def syntax(self) -> str:
-        """lavaan syntax of the population's own model (the "true model" to fit)."""
+        """lavaan syntax of the population's own model (the "true model" to fit).
+
+        Returns
+        -------
+        str
+        """
         inst = self.instrument
         lines = [f"{c.id} =~ " + " + ".join(it.id for it in c.items) for c in inst.first_order]
         lines += [f"{c.id} =~ " + " + ".join(c.dimensions) for c in inst.higher_order]
@@ -324,7 +467,13 @@ class PopulationModel:
         return "\n".join(lines) + "\n"
 
     def thresholds_table(self) -> pd.DataFrame:
-        """Item thresholds and the implied probability of each Likert point."""
+        """Item thresholds and the implied probability of each Likert point.
+
+        Returns
+        -------
+        DataFrame
+            ``item, thresholds`` and one probability column per scale point (``p1`` ...).
+        """
         rows = []
         nd = NormalDist()
         for iid in self.items:
@@ -337,6 +486,12 @@ class PopulationModel:
 
     # ---- display
     def summary(self) -> str:
+        """The model as text: loadings, paths with R², factor correlations, defaults.
+
+        Returns
+        -------
+        str
+        """
         inst = self.instrument
         d = self.defaults
         lines = [f"Population model {self.id!r} for instrument {inst.id!r} ({self.source})"]
@@ -396,8 +551,12 @@ def load_population(path: str | Path, instrument: Instrument | None = None) -> P
 
     Examples
     --------
-    >>> pop = load_population("surveys/ecommerce_crm_population.yaml")  # doctest: +SKIP
-    >>> pop.standardized_parameters().query("op == '~'")  # doctest: +SKIP
+    >>> pop = load_population("surveys/ecommerce_crm_population.yaml")
+    >>> pop.standardized_parameters().query("op == '~'")
+       lhs op  rhs  std.all
+    34  SAT  ~  OPS     0.45
+    35  SAT  ~  CRM     0.35
+    36  LOY  ~  SAT     0.70
     """
     path = Path(path)
     if not path.exists():
@@ -419,7 +578,43 @@ def load_population(path: str | Path, instrument: Instrument | None = None) -> P
 
 def population_from_dict(raw: Any, source: str = "<dict>", base_dir: str | Path = ".",
                          instrument: Instrument | None = None, default_id: str = "population") -> PopulationModel:
-    """Validate a parsed population mapping (see module docstring) and build the model."""
+    """Validate a parsed population mapping (see module docstring) and build the model.
+
+    Parameters
+    ----------
+    raw : mapping
+        The parsed YAML.
+    source : str
+        Where it came from (for messages).
+    base_dir : str or Path
+        Folder the ``instrument:`` path is relative to.
+    instrument : Instrument, optional
+        Use this instrument instead of the file the mapping names.
+    default_id : str
+        The model's id when the mapping has none.
+
+    Returns
+    -------
+    PopulationModel
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source``, the key path and what was expected.
+
+    Examples
+    --------
+    >>> import yaml
+    >>> raw = yaml.safe_load(open("surveys/ecommerce_crm_population.yaml", encoding="utf-8"))
+    >>> population_from_dict(raw, base_dir="surveys").paths["LOY"]
+    {'SAT': 0.7}
+    >>> raw["paths"] = {"LOY": "0.7*SATT"}
+    >>> try:
+    ...     population_from_dict(raw, source="pop.yaml", base_dir="surveys")
+    ... except ConfigError as e:
+    ...     print(e.key)
+    paths.LOY.SATT
+    """
     v = _V(source)
     v.mapping(raw, "")
     check_keys(raw, _TOP_KEYS, "", v.fail)
@@ -924,6 +1119,26 @@ class SurveySample:
     seed : int
     settings : dict
         The arguments the sample was drawn with (after defaults were applied).
+
+    Parameters
+    ----------
+    responses, truth, missing_mask, population, seed, settings
+        As above.
+
+    Examples
+    --------
+    >>> s = simulate_survey("surveys/ecommerce_crm_population.yaml", 100, seed=1, careless=0.1)
+    >>> s
+    SurveySample(n=100, population='ecommerce_crm_demo', seed=1, missing=MCAR, careless=0.1)
+    >>> s.careless_table()
+           careless   n
+    0          none  90
+    1  straightline   3
+    2        random   3
+    3       speeder   2
+    4  attention_fail   2
+    >>> s.item_columns[:3], s.standardized_parameters().shape
+    (['PF1', 'PF2', 'PF3'], (76, 4))
     """
 
     responses: pd.DataFrame
@@ -935,19 +1150,38 @@ class SurveySample:
 
     @property
     def item_columns(self) -> list[str]:
+        """The item columns of :attr:`responses` (instrument order)."""
         return self.population.items
 
     def standardized_parameters(self) -> pd.DataFrame:
-        """The population's true standardized parameters (see PopulationModel)."""
+        """The population's true standardized parameters (see PopulationModel).
+
+        Returns
+        -------
+        DataFrame
+            ``lhs, op, rhs, std.all``.
+        """
         return self.population.standardized_parameters()
 
     def careless_table(self) -> pd.DataFrame:
-        """Respondents per careless type (``none`` = attentive)."""
+        """Respondents per careless type (``none`` = attentive).
+
+        Returns
+        -------
+        DataFrame
+            ``careless, n``.
+        """
         t = self.truth["careless"].value_counts().rename_axis("careless").reset_index(name="n")
         order = {k: i for i, k in enumerate((ATTENTIVE,) + CARELESS_TYPES)}
         return t.sort_values("careless", key=lambda s: s.map(order)).reset_index(drop=True)
 
     def summary(self) -> str:
+        """The sample as text: size, missing answers, careless respondents, durations, checks.
+
+        Returns
+        -------
+        str
+        """
         s, pop = self.settings, self.population
         r = self.responses
         n = len(r)
@@ -1027,8 +1261,19 @@ def simulate_survey(population: PopulationModel | str | Path, n: int | None, see
 
     Examples
     --------
-    >>> s = simulate_survey("surveys/ecommerce_crm_population.yaml", 500, seed=1)  # doctest: +SKIP
-    >>> print(s.summary())  # doctest: +SKIP
+    >>> s = simulate_survey("surveys/ecommerce_crm_population.yaml", 100, seed=1)
+    >>> print(s.summary())
+    Simulated survey: 100 respondents from population 'ecommerce_crm_demo' (instrument 'ecommerce_crm'), seed 1
+      responses: 37 columns (27 items, Likert points)
+      missing answers: MCAR target rate 0.01; realized 0.0059 of item answers, 15 respondents with at least one blank
+      respondents: none 95, straightline 2, random 1, speeder 1, attention_fail 1
+      duration: median 330 s (min 45, max 691)
+      attention check AC1: expected 4, 5 respondents answered otherwise
+    >>> simulate_survey("surveys/ecommerce_crm_population.yaml", 100, seed=1).responses.equals(s.responses)
+    True
+    >>> y = simulate_survey("surveys/ecommerce_crm_population.yaml", 100, seed=1, likert=False, missing="none")
+    >>> y.responses["PF1"].dtype
+    dtype('float64')
     """
     pop = population if isinstance(population, PopulationModel) else load_population(population)
     inst = pop.instrument
