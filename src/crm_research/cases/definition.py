@@ -265,6 +265,11 @@ class CaseDefinition:
         Returns
         -------
         Strategy
+
+        Examples
+        --------
+        >>> load_case("r2_retention_strategies").strategy("tiered_membership").kpis
+        ('repurchase_rate', 'high_tier_sales_share')
         """
         for s in self.strategies:
             if s.id == id_:
@@ -281,6 +286,12 @@ class CaseDefinition:
         Returns
         -------
         Stage or None
+
+        Examples
+        --------
+        >>> case = load_case("r0_smart_appliance_product")
+        >>> [case.stage_of(s).stage for s in case.strategies][:2]
+        ['introduction', 'growth']
         """
         for st in self.lifecycle:
             if st.stage == s.stage:
@@ -297,6 +308,11 @@ class CaseDefinition:
         Returns
         -------
         str
+
+        Examples
+        --------
+        >>> load_case("r0_yuexuan_platform").name("zh")[:3]
+        '悦选网'
         """
         return self.title.get(lang) or self.title.get("en") or self.id
 
@@ -312,6 +328,12 @@ class CaseDefinition:
         -------
         str
             Markdown (tables written by :func:`crm_research.reporting.format.markdown_table`).
+
+        Examples
+        --------
+        >>> md = load_case("r2_retention_strategies").describe()
+        >>> [line for line in md.splitlines() if line.startswith("| strategy")]
+        ['| strategy | stage | start | exposed | compared with | design | KPIs |']
         """
         def t(d: dict) -> str:
             return d.get(lang) or d.get("en") or next(iter(d.values()), "") if d else ""

@@ -74,6 +74,12 @@ class CaseData:
         Returns
         -------
         dict of DataFrame
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> list(CaseData(customers=pd.DataFrame({"customer_id": ["a"]})).tables())
+        ['customers']
         """
         return {t: getattr(self, t) for t in ("customers", "orders", "sessions", "survey")
                 if getattr(self, t) is not None}
