@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["MINUS", "DASH", "is_missing", "format_number", "format_p", "stars", "format_ci",
+__all__ = ["MINUS", "DASH", "is_missing", "format_number", "format_p", "stars", "format_ci", "format_percent",
            "format_cell", "markdown_table", "html_table"]
 
 MINUS = "\u2212"
@@ -236,6 +236,32 @@ def format_ci(lower: Any, upper: Any, decimals: int = 2, *, bounded: bool = Fals
         return missing
     return (f"[{format_number(lower, decimals, bounded=bounded)}, "
             f"{format_number(upper, decimals, bounded=bounded)}]")
+
+
+def format_percent(x: Any, decimals: int = 1, *, missing: str = "n/a") -> str:
+    """Format a share (0.123) as a percentage (``12.3%``).
+
+    Parameters
+    ----------
+    x : float or None
+        The share; ``None``/NaN give ``missing``.
+    decimals : int
+        Digits after the decimal point.
+    missing : str
+        Text for a missing share.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> format_percent(0.1234), format_percent(1), format_percent(None), format_percent(-0.05, 0)
+    ('12.3%', '100.0%', 'n/a', '−5%')
+    """
+    if is_missing(x):
+        return missing
+    return format_number(100.0 * float(x), decimals) + "%"
 
 
 def format_cell(v: Any, *, decimals: int | None = None, missing: str = "") -> str:
