@@ -332,20 +332,11 @@ def before_after_kpis(engine: KPIEngine, periods: BeforeAfter, *, alpha: float =
 
 
 # ---------------------------------------------------------------------- helpers
-def _pick(result: dict[str, Any], *names: str) -> float:
-    """The first of ``names`` present in a comparison result (the cases module's key names)."""
-    for n in names:
-        if n in result:
-            return float(result[n])
-    raise KeyError(f"comparison result has none of {names}; it has {sorted(result)}")
-
-
 def _row(label: str, before: float, after: float, r: dict[str, Any], effect: str) -> dict[str, Any]:
-    return {"kpi": label, "before": before, "after": after,
-            "diff": _pick(r, "diff", "est", "estimate"),
-            "ci.lower": _pick(r, "ci.lower", "ci_low"), "ci.upper": _pick(r, "ci.upper", "ci_high"),
-            "test": r["test"], "pvalue": _pick(r, "pvalue", "p"),
-            "effect_size": _pick(r, "effect_size", "lift", "g"), "effect": effect}
+    """One output row from a :mod:`crm_research.cases.effects` comparison result."""
+    return {"kpi": label, "before": before, "after": after, "diff": float(r["est"]),
+            "ci.lower": float(r["ci.lower"]), "ci.upper": float(r["ci.upper"]), "test": r["test"],
+            "pvalue": float(r["pvalue"]), "effect_size": float(r["effect_size"]), "effect": effect}
 
 
 def _check_window(name: str, start: dt.date, end: dt.date) -> None:
