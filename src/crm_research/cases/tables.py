@@ -101,10 +101,15 @@ class CaseData:
 
         Examples
         --------
+        >>> import tempfile
         >>> import pandas as pd
         >>> d = CaseData(customers=pd.DataFrame({"customer_id": ["a"]}))
-        >>> d.write("case_data")                      # doctest: +SKIP
-        {'customers': PosixPath('case_data/customers.csv')}
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     print(d.write(folder)["customers"].name)
+        ...     d.write(folder)
+        Traceback (most recent call last):
+        ...
+        crm_research.errors.CRMResearchError: ...customers.csv: exists; not overwritten...
         """
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)

@@ -280,8 +280,11 @@ class CaseSimulation:
 
         Examples
         --------
+        >>> import tempfile
         >>> sim = simulate_case("r2_retention_strategies", customers=300)
-        >>> sim.write("case_data")                        # doctest: +SKIP
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     print(sorted(p.name for p in sim.write(folder).values()))
+        ['customers.csv', 'orders.csv', 'sessions.csv', 'survey.csv']
         """
         return self.data.write(folder, fmt=fmt, overwrite=overwrite)
 

@@ -690,9 +690,13 @@ def write_transactions(out_dir: str | Path, *, n_orders: int | None = None,
 
     Examples
     --------
-    >>> paths = write_transactions("data/platform", n_orders=1_000_000, seed=7)   # doctest: +SKIP
-    >>> sorted(paths)                                                            # doctest: +SKIP
-    ['customers', 'orders', 'products', 'sessions']
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     paths = write_transactions(folder, n_customers=200, seed=1, n_products=50)
+    ...     orders = pd.read_parquet(paths["orders"])
+    >>> sorted(paths), len(orders)          # the same orders as simulate_transactions(200, seed=1, ...)
+    (['customers', 'orders', 'products', 'sessions'], 1263)
     """
     import pyarrow.parquet as pq
 
