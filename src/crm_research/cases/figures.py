@@ -57,9 +57,13 @@ def plot_kpi_framework(cases, *, lang: str = "en", height: float = 3.2):
 
     Examples
     --------
+    >>> import matplotlib.pyplot as plt
     >>> from crm_research.cases import bundled_cases
-    >>> fig = plot_kpi_framework(bundled_cases())             # doctest: +SKIP
+    >>> fig = plot_kpi_framework(bundled_cases())
+    >>> len(fig.axes)                                          # one panel per case
+    3
     >>> fig.savefig("kpi_frameworks.png")                      # doctest: +SKIP
+    >>> plt.close(fig)
     """
     sns, _ = _sns()
     import matplotlib.pyplot as plt
@@ -120,9 +124,19 @@ def plot_kpi_series(ev, *, strategies: Sequence[str] | None = None, col_wrap: in
 
     Examples
     --------
+    >>> import matplotlib.pyplot as plt
     >>> from crm_research.cases import evaluate_case
-    >>> ev = evaluate_case("r2_retention_strategies", customers=500)      # doctest: +SKIP
-    >>> g = plot_kpi_series(ev, strategies=["promotions_coupons"])         # doctest: +SKIP
+    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
+    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
+    ...                         "kpis": ["click_through_rate"], "target": ["pilot"], "control": ["holdout"]}],
+    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
+    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
+    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
+    >>> ev = evaluate_case(mini)
+    >>> g = plot_kpi_series(ev)
+    >>> [ax.get_title().splitlines() for ax in g.axes.flat]
+    [['Recommendations', 'click-through rate']]
+    >>> plt.close(g.figure)
     """
     sns, _ = _sns()
     s = ev.series.copy()
@@ -199,9 +213,19 @@ def plot_effects(obj, *, scale: str = "estimate", designs: Sequence[str] | None 
 
     Examples
     --------
+    >>> import matplotlib.pyplot as plt
     >>> from crm_research.cases import evaluate_case
-    >>> ev = evaluate_case("r2_retention_strategies", customers=500)      # doctest: +SKIP
-    >>> fig = plot_effects(ev, designs=["did"])                            # doctest: +SKIP
+    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
+    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
+    ...                         "kpis": ["click_through_rate"], "target": ["pilot"], "control": ["holdout"]}],
+    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
+    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
+    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
+    >>> ev = evaluate_case(mini)
+    >>> fig = plot_effects(ev, designs=["did"])
+    >>> fig.axes[0].get_title(), fig.axes[0].get_xlabel()
+    ('click-through rate', 'percentage points')
+    >>> plt.close(fig)
     """
     sns, _ = _sns()
     import matplotlib.pyplot as plt
@@ -270,9 +294,19 @@ def plot_event_study(ev, *, col_wrap: int = 3, height: float = 2.4):
 
     Examples
     --------
+    >>> import matplotlib.pyplot as plt
     >>> from crm_research.cases import evaluate_case
-    >>> ev = evaluate_case("r2_retention_strategies", customers=500)      # doctest: +SKIP
-    >>> g = plot_event_study(ev)                                           # doctest: +SKIP
+    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
+    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
+    ...                         "kpis": ["click_through_rate"], "target": ["pilot"], "control": ["holdout"]}],
+    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
+    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
+    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
+    >>> ev = evaluate_case(mini)
+    >>> g = plot_event_study(ev)
+    >>> g.axes.flat[0].get_xlabel()
+    'months since the start'
+    >>> plt.close(g.figure)
     """
     sns, _ = _sns()
     es = ev.event_study.copy()
