@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ConfigError
+from ..reporting.format import format_percent
 from .churn import ChurnRules
 from .engine import KPIEngine, check_period
 from .lifecycle import LifecycleRules
@@ -206,17 +207,17 @@ class KPISuite:
         rep = self.tables.get("repurchase")
         if rep is not None and len(rep):
             lines.append("  repurchase rate: " + ", ".join(
-                f"{int(r.window_days)} d {r.repurchase_rate:.1%}" for r in rep.itertuples()
+                f"{int(r.window_days)} d {format_percent(r.repurchase_rate)}" for r in rep.itertuples()
                 if pd.notna(r.repurchase_rate)))
         rn = self.tables.get("retention_n")
         if rn is not None and len(rn):
             lines.append(f"  retention ({self.period}s): " + ", ".join(
-                f"{int(r.n)}: {r.retention_rate:.1%}" for r in rn.itertuples() if pd.notna(r.retention_rate)))
+                f"{int(r.n)}: {format_percent(r.retention_rate)}" for r in rn.itertuples() if pd.notna(r.retention_rate)))
         sh = self.tables.get("stage_shares")
         if sh is not None and len(sh):
             last = sh[sh["date"] == sh["date"].max()]
             lines.append(f"  lifecycle on {sh['date'].max():%Y-%m-%d}: " + ", ".join(
-                f"{k} {v:.1%}" for k, v in zip(last["stage"], last["share"])))
+                f"{k} {format_percent(v)}" for k, v in zip(last["stage"], last["share"])))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
