@@ -38,7 +38,7 @@ from .._lazy import lazy_exports
 _WHERE = {
     # definition
     "load_case": "definition", "CaseDefinition": "definition", "Strategy": "definition", "Stage": "definition",
-    "bundled_cases": "definition", "cases_dir": "definition", "resolve_case_path": "definition",
+    "bundled_cases": "definition", "example_case": "definition", "cases_dir": "definition", "resolve_case_path": "definition",
     # vocabulary
     "KPIS": "vocabulary", "DESIGNS": "vocabulary", "STAGES": "vocabulary", "VERDICTS": "vocabulary",
     "kpi_table": "vocabulary", "resolve_kpi": "vocabulary",

@@ -127,15 +127,8 @@ def compare_cases(evaluations: Iterable, *, primary: bool = True) -> pd.DataFram
 
     Examples
     --------
-    >>> from crm_research.cases import evaluate_case
-    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
-    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
-    ...                         "kpis": ["click_through_rate", "dwell_time"],
-    ...                         "target": ["pilot"], "control": ["holdout"]}],
-    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
-    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
-    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
-    >>> ev = evaluate_case(mini)
+    >>> from crm_research.cases import evaluate_case, example_case
+    >>> ev = evaluate_case(example_case())
     >>> t = compare_cases([ev])
     >>> bool((t["relative_effect"] == t["est"] / t["baseline"]).all()), list(t["kpi"])
     (True, ['click_through_rate', 'dwell_time'])
@@ -171,15 +164,8 @@ def verdict_matrix(evaluations: Iterable, *, lang: str = "en") -> pd.DataFrame:
 
     Examples
     --------
-    >>> from crm_research.cases import evaluate_case
-    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
-    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
-    ...                         "kpis": ["click_through_rate", "dwell_time"],
-    ...                         "target": ["pilot"], "control": ["holdout"]}],
-    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
-    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
-    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
-    >>> ev = evaluate_case(mini)
+    >>> from crm_research.cases import evaluate_case, example_case
+    >>> ev = evaluate_case(example_case())
     >>> verdict_matrix([ev])
     kpi_name      click-through rate dwell time (activity)
     case strategy

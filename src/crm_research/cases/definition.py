@@ -377,6 +377,36 @@ class CaseDefinition:
                 f"{len(self.strategies)} strategies, {len(self.kpis)} KPIs, {src})")
 
 
+# --------------------------------------------------------------------------- a small example
+def example_case() -> dict[str, Any]:
+    """A small simulated case, as the mapping a case file would hold (for examples and trials).
+
+    A shop shows recommendations to half of its 300 customers (``group: pilot``) from July
+    2020; the other half (``holdout``) is the control group. The true effect is +3 percentage
+    points of click-through rate and nothing on dwell time. Judged by difference-in-differences
+    and, for comparison, before/after. Evaluating it takes well under a second.
+
+    Returns
+    -------
+    dict
+        Pass it to :func:`load_case` or :func:`~crm_research.cases.evaluate.evaluate_case`.
+
+    Examples
+    --------
+    >>> case = load_case(example_case())
+    >>> case.kpis, case.strategies[0].designs, case.simulate.customers
+    (('click_through_rate', 'dwell_time'), ('did', 'before_after'), 300)
+    """
+    return {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
+            "compare_designs": ["before_after"],
+            "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
+                            "kpis": ["click_through_rate", "dwell_time"],
+                            "target": ["pilot"], "control": ["holdout"]}],
+            "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
+                         "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
+                         "effects": {"recs": {"click_through_rate": 0.03}}}}
+
+
 # --------------------------------------------------------------------------- locating cases
 def cases_dir() -> Path | None:
     """The folder of bundled cases: ``$CRM_RESEARCH_CASES``, else ``cases/`` of the source checkout.

@@ -91,15 +91,8 @@ class CaseEvaluation:
     A simulated case whose recommendations raise the click-through rate by 3 points and
     leave dwell time alone:
 
-    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
-    ...         "compare_designs": ["before_after"],
-    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
-    ...                         "kpis": ["click_through_rate", "dwell_time"],
-    ...                         "target": ["pilot"], "control": ["holdout"]}],
-    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
-    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
-    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
-    >>> ev = evaluate_case(mini)
+    >>> from crm_research.cases import example_case
+    >>> ev = evaluate_case(example_case())
     >>> ev
     CaseEvaluation('mini': 1 strategies, 4 rows; worked 1, no evidence 1, harmful 0, not identified 0)
     >>> ev.verdicts()
@@ -134,6 +127,15 @@ class CaseEvaluation:
         -------
         DataFrame
             Rows of :attr:`table`.
+
+        Examples
+        --------
+        >>> from crm_research.cases import example_case
+        >>> ev = evaluate_case(example_case())
+        >>> ev.primary()[["kpi", "design", "verdict"]]
+                          kpi design      verdict
+        0  click_through_rate    did       worked
+        1          dwell_time    did  no evidence
         """
         prim = {s.id: s.design for s in self.case.strategies}
         t = self.table
@@ -150,6 +152,13 @@ class CaseEvaluation:
         -------
         DataFrame
             Index: strategies in the case's order; columns: KPIs; cells: verdicts.
+
+        Examples
+        --------
+        >>> from crm_research.cases import example_case
+        >>> ev = evaluate_case(example_case())
+        >>> ev.verdicts("before_after").to_dict("records")
+        [{'click_through_rate': 'worked', 'dwell_time': 'no evidence'}]
         """
         t = self.primary() if design is None else self.table[self.table["design"] == design]
         order = [s.id for s in self.case.strategies]
@@ -169,6 +178,15 @@ class CaseEvaluation:
         ------
         ValueError
             For cases that read data files.
+
+        Examples
+        --------
+        >>> from crm_research.cases import example_case
+        >>> ev = evaluate_case(example_case())
+        >>> ev.with_truth()[["kpi", "design", "declared_effect", "covered"]].head(2)
+                          kpi        design  declared_effect  covered
+        0  click_through_rate           did             0.03     True
+        1  click_through_rate  before_after             0.03     True
         """
         if self.simulation is None:
             raise ValueError("true effects are known only for simulated cases")
@@ -184,6 +202,13 @@ class CaseEvaluation:
         Returns
         -------
         list of str
+
+        Examples
+        --------
+        >>> from crm_research.cases import example_case
+        >>> ev = evaluate_case(example_case())
+        >>> ev.caveats()[0].split(":")[0]
+        'Before/after comparisons assume that nothing but the strategy changed at its start'
         """
         out = []
         for _, r in self.table[~self.table["identified"]].iterrows():
@@ -222,6 +247,15 @@ class CaseEvaluation:
         DataFrame
             ``Strategy, KPI, Design, Test, Estimate, <level>% CI, Unit, Lift, p (adj.), Verdict``
             (display labels; the numbers stay numbers except the interval).
+
+        Examples
+        --------
+        >>> from crm_research.cases import example_case
+        >>> ev = evaluate_case(example_case())
+        >>> ev.results_table(design="did")[["KPI", "95% CI", "Unit", "Verdict"]]
+                             KPI         95% CI Unit      Verdict
+        0     click-through rate   [1.76, 4.09]   pp       worked
+        1  dwell time (activity)  [−0.82, 0.17]  min  no evidence
         """
         t = self.table if design is None else self.table[self.table["design"] == design]
         names = {s.id: s.label for s in self.case.strategies}
@@ -243,6 +277,13 @@ class CaseEvaluation:
         Returns
         -------
         DataFrame
+
+        Examples
+        --------
+        >>> from crm_research.cases import example_case
+        >>> ev = evaluate_case(example_case())
+        >>> ev.worked()[["strategy", "kpi"]].to_dict("records")
+        [{'strategy': 'recs', 'kpi': 'click_through_rate'}]
         """
         p = self.primary()
         return p[p["verdict"] == "worked"].reset_index(drop=True)
@@ -259,6 +300,13 @@ class CaseEvaluation:
         Returns
         -------
         list of str
+
+        Examples
+        --------
+        >>> from crm_research.cases import example_case
+        >>> ev = evaluate_case(example_case())
+        >>> print(ev.sentences()[0])
+        click-through rate: +2.93 pp (95% CI +1.76 pp to +4.09 pp, +47.5% relative; DiD (WLS, period effects, customer-clustered SE), adjusted p < .001): worked
         """
         t = self.primary() if design is None else self.table[self.table["design"] == design]
         return [_sentence(r, self.case, _ci_percent(self.table)) for _, r in t.iterrows()]
@@ -269,6 +317,13 @@ class CaseEvaluation:
         Returns
         -------
         str
+
+        Examples
+        --------
+        >>> from crm_research.cases import example_case
+        >>> ev = evaluate_case(example_case())
+        >>> print(ev.summary().splitlines()[-1])
+        Verdicts (own designs): worked 1, no evidence 1, harmful 0, not identified 0
         """
         c = self.case
         s = self.settings
@@ -700,15 +755,8 @@ def evaluate_case(case, *, data=None, seed: int | None = None, customers: int | 
 
     Examples
     --------
-    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
-    ...         "compare_designs": ["before_after"],
-    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
-    ...                         "kpis": ["click_through_rate", "dwell_time"],
-    ...                         "target": ["pilot"], "control": ["holdout"]}],
-    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
-    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
-    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
-    >>> ev = evaluate_case(mini, correction="bonferroni")
+    >>> from crm_research.cases import example_case
+    >>> ev = evaluate_case(example_case(), correction="bonferroni")
     >>> ev.table[["kpi", "design", "verdict"]]
                       kpi        design      verdict
     0  click_through_rate           did       worked

@@ -125,17 +125,11 @@ def plot_kpi_series(ev, *, strategies: Sequence[str] | None = None, col_wrap: in
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from crm_research.cases import evaluate_case
-    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
-    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
-    ...                         "kpis": ["click_through_rate"], "target": ["pilot"], "control": ["holdout"]}],
-    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
-    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
-    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
-    >>> ev = evaluate_case(mini)
+    >>> from crm_research.cases import evaluate_case, example_case
+    >>> ev = evaluate_case(example_case())
     >>> g = plot_kpi_series(ev)
     >>> [ax.get_title().splitlines() for ax in g.axes.flat]
-    [['Recommendations', 'click-through rate']]
+    [['Recommendations', 'click-through rate'], ['Recommendations', 'dwell time (activity)']]
     >>> plt.close(g.figure)
     """
     sns, _ = _sns()
@@ -214,14 +208,8 @@ def plot_effects(obj, *, scale: str = "estimate", designs: Sequence[str] | None 
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from crm_research.cases import evaluate_case
-    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
-    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
-    ...                         "kpis": ["click_through_rate"], "target": ["pilot"], "control": ["holdout"]}],
-    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
-    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
-    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
-    >>> ev = evaluate_case(mini)
+    >>> from crm_research.cases import evaluate_case, example_case
+    >>> ev = evaluate_case(example_case())
     >>> fig = plot_effects(ev, designs=["did"])
     >>> fig.axes[0].get_title(), fig.axes[0].get_xlabel()
     ('click-through rate', 'percentage points')
@@ -295,14 +283,8 @@ def plot_event_study(ev, *, col_wrap: int = 3, height: float = 2.4):
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from crm_research.cases import evaluate_case
-    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
-    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
-    ...                         "kpis": ["click_through_rate"], "target": ["pilot"], "control": ["holdout"]}],
-    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
-    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
-    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
-    >>> ev = evaluate_case(mini)
+    >>> from crm_research.cases import evaluate_case, example_case
+    >>> ev = evaluate_case(example_case())
     >>> g = plot_event_study(ev)
     >>> g.axes.flat[0].get_xlabel()
     'months since the start'

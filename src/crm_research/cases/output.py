@@ -42,14 +42,8 @@ def write_evaluation(ev: CaseEvaluation, out: str | Path, *, force: bool = False
     Examples
     --------
     >>> import tempfile
-    >>> from crm_research.cases import evaluate_case
-    >>> mini = {"id": "mini", "title": "Mini", "subject": {"kind": "platform", "name": "shop"},
-    ...         "strategies": [{"id": "recs", "name": "Recommendations", "start": "2020-07-01",
-    ...                         "kpis": ["click_through_rate"], "target": ["pilot"], "control": ["holdout"]}],
-    ...         "simulate": {"seed": 1, "customers": 300, "start": "2020-01-01", "end": "2020-12-31",
-    ...                      "assignments": {"group": {"shares": {"pilot": 0.5, "holdout": 0.5}}},
-    ...                      "effects": {"recs": {"click_through_rate": 0.03}}}}
-    >>> ev = evaluate_case(mini)
+    >>> from crm_research.cases import evaluate_case, example_case
+    >>> ev = evaluate_case(example_case())
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     print(sorted(write_evaluation(ev, folder, figures=False)))
     ['event_study', 'kpi_framework', 'results', 'series', 'summary']
