@@ -452,3 +452,25 @@ def test_full_vs_partial_mediation_by_fiml_matches_lavaan_lrt():
     assert c.pvalue == pytest.approx(lrt["p"], abs=1e-3) and c.rmsea_diff == pytest.approx(lrt["RMSEA"], abs=1e-6)
     assert c.preferred == "full mediation"
     assert t.results["partial"].missing == "ml" and t.results["partial"].nobs == 400
+
+
+def test_tables_carry_the_confidence_level_of_their_intervals():
+    from scipy.stats import norm
+
+    from crm_research.instruments import load_instrument
+
+    inst = load_instrument(HS_INSTRUMENT)
+    hs = pd.read_csv(REF / "HolzingerSwineford1939.csv")
+    res = H.fit_model(H.relative_effects_syntax(inst, "both"), hs, ci_level=0.90)
+    assert res.estimates.attrs["ci.level"] == 0.90
+    rel = H.relative_effects(res)
+    ind = H.indirect_effects(res)
+    hyp = H.hypothesis_table(res, inst, "both")
+    med = H.mediation_table(res)
+    for t in (rel, ind, hyp, med):
+        assert t.attrs["ci.level"] == 0.90
+    z = norm.ppf(0.95)   # the 90% Wald interval
+    assert np.allclose(rel["ci.upper"] - rel["est"], z * rel["se"], rtol=1e-9)
+    assert np.allclose(hyp["ci.upper"] - hyp["est"], z * hyp["se"], rtol=1e-9)
+    assert H.hypothesis_table(H.fit_model(H.relative_effects_syntax(inst, "both"), hs), inst,
+                              "both").attrs["ci.level"] == 0.95

@@ -495,3 +495,14 @@ def test_single_item_measurement_with_fiml(abil):
     a, _, _ = m.alpha_from_cov(C.loc[["x1", "x2", "x3"], ["x1", "x2", "x3"]], 300)
     assert rep.reliability.set_index("construct").loc["VIS", "alpha"] == pytest.approx(a, abs=1e-12)
     assert "full-information ML" in rep.summary()
+
+
+def test_reliability_table_records_the_level_of_alphas_interval():
+    rng = np.random.default_rng(3)
+    f = rng.normal(size=200)
+    data = pd.DataFrame({f"x{i}": f + rng.normal(size=200) for i in (1, 2, 3)})
+    t90 = m.reliability_table(data, {"F": ["x1", "x2", "x3"]}, ci=0.90)
+    t95 = m.reliability_table(data, {"F": ["x1", "x2", "x3"]})
+    assert t90.attrs["ci.level"] == 0.90 and t95.attrs["ci.level"] == 0.95
+    assert t90["alpha.ci.lower"].iloc[0] > t95["alpha.ci.lower"].iloc[0]   # narrower at 90%
+    assert t90["alpha"].iloc[0] == t95["alpha"].iloc[0]

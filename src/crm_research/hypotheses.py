@@ -93,6 +93,8 @@ def _ci_method(result: Any) -> str:
 
 def _ci_level(result: Any) -> float:
     v = getattr(result, "ci_level", None) or getattr(result, "level", None)
+    if v is None and isinstance(result, pd.DataFrame):
+        v = result.attrs.get("ci.level")
     try:
         return float(v) if v else 0.95
     except (TypeError, ValueError):
@@ -194,8 +196,10 @@ def hypothesis_table(result: Any, hypotheses: "Instrument | Iterable[Hypothesis]
     if not rows:
         raise ModelError("none of the hypotheses is a path of the fitted model",
                          hint="pass the model name (e.g. model='ops') matching the fitted syntax")
-    return pd.DataFrame(rows, columns=["hypothesis", "path", "expected", "std.all", "est", "se", "z", "pvalue",
-                                       "ci.lower", "ci.upper", "supported", "verdict"])
+    out = pd.DataFrame(rows, columns=["hypothesis", "path", "expected", "std.all", "est", "se", "z", "pvalue",
+                                      "ci.lower", "ci.upper", "supported", "verdict"])
+    out.attrs["ci.level"] = _ci_level(result)
+    return out
 
 
 def format_hypothesis_table(table: pd.DataFrame, digits: int = 2, ci_level: float = 0.95) -> pd.DataFrame:
@@ -352,6 +356,7 @@ def indirect_effects(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
     for c in ("boot.perc.lower", "boot.perc.upper", "boot.bc.lower", "boot.bc.upper"):
         if c in sub.columns:
             out[c] = pd.to_numeric(sub[c], errors="coerce").to_numpy(float)
+    out.attrs["ci.level"] = _ci_level(result)
     return out
 
 
@@ -432,9 +437,11 @@ def mediation_table(result: Any, *, alpha: float = 0.05) -> pd.DataFrame:
                      "indirect.significant": ind_sig, "direct": direct,
                      "direct.pvalue": dp, "direct.significant": dsig, "total": tot, "type": typ,
                      "verdict": verdict})
-    return pd.DataFrame(rows, columns=["effect", "path", "indirect", "indirect.ci.lower", "indirect.ci.upper",
-                                       "indirect.significant", "direct", "direct.pvalue", "direct.significant",
-                                       "total", "type", "verdict"])
+    out = pd.DataFrame(rows, columns=["effect", "path", "indirect", "indirect.ci.lower", "indirect.ci.upper",
+                                      "indirect.significant", "direct", "direct.pvalue", "direct.significant",
+                                      "total", "type", "verdict"])
+    out.attrs["ci.level"] = _ci_level(result)
+    return out
 
 
 # --------------------------------------------------------------------------- fitting
@@ -815,6 +822,7 @@ def relative_effects(result: Any) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=_REL_COLS)
     out["significant"] = ((out["ci.lower"] > 0) | (out["ci.upper"] < 0)).astype(bool)
     out["ci"] = method
+    out.attrs["ci.level"] = _ci_level(result)
     return out
 
 

@@ -863,7 +863,9 @@ def reliability_table(data: pd.DataFrame | None, blocks: Mapping[str, Sequence[s
     out["single_item"] = out["single_item"].astype(bool)
     out["flag"] = flags
     out["problems"] = probs
-    return out[cols[:-1] + ["flag", "problems", "note"]]
+    out = out[cols[:-1] + ["flag", "problems", "note"]]
+    out.attrs["ci.level"] = float(ci)
+    return out
 
 
 # --------------------------------------------------------------------------- the report

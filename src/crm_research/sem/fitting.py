@@ -330,4 +330,6 @@ def _table(f, est, se_vec, std_lv, std_all, ci_level, grouped) -> pd.DataFrame:
         cols["group"] = f["group"].to_numpy()
     cols.update({"label": f["label"].to_numpy(), "est": est, "se": se_clean, "z": z, "pvalue": pval,
                  "ci.lower": lo, "ci.upper": hi, "std.lv": std_lv, "std.all": std_all})
-    return pd.DataFrame(cols)
+    out = pd.DataFrame(cols)
+    out.attrs["ci.level"] = float(ci_level)
+    return out
