@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InstrumentError, ModelError
-from .reporting.format import format_number, format_p, html_table, markdown_table
+from .reporting.format import MINUS, format_number, format_p, html_table, markdown_table
 from .sem.compare import ModelComparison, compare_models
 from .sem.result import estimates_of, fit_measures_of, fit_sentence, warnings_of
 
@@ -63,7 +63,6 @@ __all__ = ["hypothesis_table", "indirect_effects", "mediation_table", "format_hy
            "compare_models", "ModelComparison", "test_hypotheses"]
 
 ARROW = "\u2192"
-MINUS = "\u2212"
 _SIGN = {"positive": "+", "negative": "-"}
 MISSING = ("ml", "listwise")
 
