@@ -106,11 +106,12 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     Examples
     --------
     >>> from crm_research.kpi.examples import example_engine
-    >>> act = activity_summary(example_engine())
-    >>> act[['period_start', 'visitors', 'sessions', 'days', 'stickiness', 'buyers']].round(3)
-      period_start  visitors  sessions  days  stickiness  buyers
-    0   2024-05-01         3         4    31       0.043       3
-    1   2024-06-01         4         7    28       0.062       5
+    >>> act = activity_summary(example_engine()).set_index('period_start')
+    >>> act[['visitors', 'sessions', 'days', 'stickiness', 'buyers']].round(3)
+                  visitors  sessions  days  stickiness  buyers
+    period_start
+    2024-05-01           3         4    31       0.043       3
+    2024-06-01           4         7    28       0.062       5
     """
     import ibis
 
