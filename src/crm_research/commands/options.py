@@ -13,6 +13,8 @@ Every verb that reads data adds its options here, so ``--sheet``, ``--encoding``
   ``--salt-file`` for survey responses prepared with an instrument;
 * :func:`model_data` and :func:`resolve_missing`: the data a model is fitted to (``fit``,
   ``invariance``) and the missing-data treatment to use;
+* :func:`add_salt_options` / :func:`salt_from_args`: ``--salt`` and ``--salt-file`` for every verb
+  that reads identifiers (pseudonyms of personal data);
 * :func:`add_deprecated`: an old option spelling kept as an alias that prints a one-line
   deprecation note.
 
@@ -106,14 +108,60 @@ def add_intake_options(parser, *, title: str = "survey responses (with --instrum
     g.add_argument("--policy", action="append", default=[], metavar="CHECK=POLICY",
                    help="cleaning policy drop|flag|keep per check, repeatable (e.g. too_fast=drop); "
                         "all=POLICY sets every check")
-    g.add_argument("--salt", help="salt for pseudonyms of personal data (same salt, same pseudonyms); "
-                                  "default: random per run, so pseudonyms cannot be recomputed")
-    g.add_argument("--salt-file", metavar="FILE", help="read the salt from a file (keeps it out of shell history)")
+    add_salt_options(g)
     return g
 
 
 def intake_options(args) -> dict[str, Any]:
     """``{policies, salt}`` for :func:`crm_research.responses.prepare_responses`."""
+    return dict(policies=list(getattr(args, "policy", []) or []), salt=salt_from_args(args))
+
+
+# --------------------------------------------------------------------------- salt
+SALT_HELP = ("salt for pseudonyms of personal data such as e-mail or phone ids (same salt, same pseudonyms: "
+             "use the survey's salt to keep the two linkable); default: random per run, so pseudonyms "
+             "cannot be recomputed")
+
+
+def add_salt_options(parser) -> None:
+    """Add ``--salt TEXT`` and ``--salt-file FILE`` to a parser or argument group.
+
+    Every verb that reads identifiers adds them here, so the two options mean the same
+    everywhere; read the result with :func:`salt_from_args`.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> p = argparse.ArgumentParser()
+    >>> add_salt_options(p)
+    >>> p.parse_args(['--salt', 's3cret']).salt
+    's3cret'
+    """
+    parser.add_argument("--salt", help=SALT_HELP)
+    parser.add_argument("--salt-file", metavar="FILE",
+                        help="read the salt from a file (first line stripped; keeps it out of shell history)")
+
+
+def salt_from_args(args) -> str | None:
+    """The salt given by ``--salt`` or ``--salt-file``, or None (a random salt per run).
+
+    Raises
+    ------
+    ConfigError
+        Both options given, a missing or empty salt file, or an empty ``--salt``.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> salt_from_args(argparse.Namespace(salt='abc', salt_file=None))
+    'abc'
+    >>> salt_from_args(argparse.Namespace(salt=None, salt_file=None)) is None
+    True
+    >>> salt_from_args(argparse.Namespace(salt='', salt_file=None))
+    Traceback (most recent call last):
+    ...
+    crm_research.errors.ConfigError: --salt: the salt must not be empty (fix: omit --salt for a random salt)
+    """
     from pathlib import Path
 
     from ..errors import ConfigError
@@ -126,12 +174,15 @@ def intake_options(args) -> dict[str, Any]:
         sp = Path(salt_file).expanduser()
         if not sp.is_file():
             raise ConfigError(str(sp), "", "salt file not found", hint="create it, e.g. with a random passphrase")
-        salt = sp.read_text(encoding="utf-8").strip()
+        try:
+            salt = sp.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(str(sp), "", f"salt file cannot be read as UTF-8 text ({type(e).__name__})") from None
         if not salt:
             raise ConfigError(str(sp), "", "salt file is empty")
     if salt == "":
         raise ConfigError("--salt", "", "the salt must not be empty", hint="omit --salt for a random salt")
-    return dict(policies=list(getattr(args, "policy", []) or []), salt=salt)
+    return salt
 
 
 # --------------------------------------------------------------------------- model data
