@@ -58,6 +58,8 @@ from .bgnbd import (BGNBDResult, bgnbd_conditional_expected, bgnbd_expected, bgn
 from .gamma_gamma import (GammaGammaResult, fit_gamma_gamma, gamma_gamma_expected_spend,
                           gamma_gamma_loglik)
 from .holdout import calibration_holdout, plot_calibration_holdout, plot_tracking, repeat_purchase_tracking
+from .mbgnbd import (MBGNBDResult, fit_mbgnbd, mbgnbd_conditional_expected, mbgnbd_expected, mbgnbd_loglik,
+                     mbgnbd_p_alive)
 from .pareto_nbd import (ParetoNBDResult, fit_pareto_nbd, pnbd_conditional_expected, pnbd_expected,
                          pnbd_loglik, pnbd_p_alive)
 from .published import CDNOW_PUBLISHED, cdnow_published, replication_table
@@ -68,10 +70,11 @@ from .value import MONTH_LENGTH, customer_lifetime_value
 __all__ = [
     "rfm_summary", "read_cdnow", "cdnow_sample_path", "CDNOW_CALIBRATION_END", "CDNOW_OBSERVATION_END",
     "holdout_dates", "CDNOW_PUBLISHED", "cdnow_published", "replication_table",
-    "fit_bgnbd", "fit_pareto_nbd", "fit_gamma_gamma", "customer_lifetime_value", "MONTH_LENGTH",
+    "fit_bgnbd", "fit_mbgnbd", "fit_pareto_nbd", "fit_gamma_gamma", "customer_lifetime_value", "MONTH_LENGTH",
     "calibration_holdout", "plot_calibration_holdout", "repeat_purchase_tracking", "plot_tracking",
-    "FitResult", "PurchaseModelResult", "BGNBDResult", "ParetoNBDResult", "GammaGammaResult",
+    "FitResult", "PurchaseModelResult", "BGNBDResult", "MBGNBDResult", "ParetoNBDResult", "GammaGammaResult",
     "bgnbd_loglik", "bgnbd_expected", "bgnbd_conditional_expected", "bgnbd_p_alive",
+    "mbgnbd_loglik", "mbgnbd_expected", "mbgnbd_conditional_expected", "mbgnbd_p_alive",
     "pnbd_loglik", "pnbd_expected", "pnbd_conditional_expected", "pnbd_p_alive",
     "gamma_gamma_loglik", "gamma_gamma_expected_spend",
 ]
