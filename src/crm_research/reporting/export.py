@@ -254,14 +254,51 @@ MATHJAX = ('<script>window.MathJax={tex:{inlineMath:[["$","$"],["\\\\(","\\\\)"]
            '<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>')
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (e.g. ``0o022``), read without changing it.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read with :func:`os.umask`
+    (set and restored at once).
+
+    Examples
+    --------
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write via a temporary file in the same folder and rename (no half-written file)."""
+    """Write via a temporary file in the same folder and rename (no half-written file).
+
+    The file gets the mode an ordinary new file gets (``0o666`` less the umask: ``0o644``
+    under the usual umask ``022``), not the private ``0o600`` of a temporary file, so a
+    shared report folder stays readable by colleagues and web servers.
+
+    Examples
+    --------
+    >>> import stat, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     p = write_text_atomic(Path(tmp) / "index.html", "<p>hi</p>")
+    ...     stat.S_IMODE(p.stat().st_mode) == 0o666 & ~current_umask()
+    True
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
