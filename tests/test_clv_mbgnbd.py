@@ -116,3 +116,14 @@ def test_bad_input_names_the_problem():
     bad = pd.DataFrame({"customer_id": [1], "frequency": [1], "recency": [12.0], "T": [10.0]})
     with pytest.raises(DataFileError, match="recency 12 is larger than T 10"):
         clv.fit_mbgnbd(bad)
+
+
+def test_bgnbd_p_alive_outputs_carry_the_caveat(cal):
+    bg = clv.fit_bgnbd(cal)
+    for obj in (bg.p_alive(), bg.predict(39.0)):
+        assert obj.attrs["caveat"].startswith("1,411 of 2,357 customers have no repeat purchase")
+        assert "MBG/NBD" in obj.attrs["caveat"]
+    assert "Caveat: 1,411 of 2,357" in bg.summary()
+    # the count follows the data given
+    sub = cal[cal["frequency"] > 0]
+    assert bg.p_alive(sub).attrs["caveat"].startswith("0 of 946 ")

@@ -9,7 +9,10 @@ Formulas (numbers refer to Fader, Hardie & Lee 2005, *Marketing Science* 24(2), 
 * log-likelihood of ``(x, t_x, T)`` -- eq. (6), computed in log space with ``logaddexp``;
 * ``E[X(t)]`` -- eq. (9);
 * ``P(alive | x, t_x, T)`` -- eq. (13); equals 1 when ``x == 0`` (the model lets a customer
-  drop out only right after a purchase);
+  drop out only right after a repeat purchase). This is an artefact, not a finding: a customer
+  who bought once two years ago is "certainly alive" (on the CDNOW 1/10 sample 1,411 of 2,357
+  customers). :meth:`BGNBDResult.p_alive`, ``predict`` and ``summary`` say so
+  (:data:`P_ALIVE_CAVEAT`); :mod:`.mbgnbd` (MBG/NBD) and :mod:`.pareto_nbd` do not have it;
 * ``E[Y(t) | x, t_x, T]`` -- eq. (10).
 
 The Gaussian hypergeometric terms of (9) and (10), ``(1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z)``
@@ -29,6 +32,9 @@ import pandas as pd
 from ._purchase import PurchaseModelResult, fit_purchase_model
 
 PARAMS = ["r", "alpha", "a", "b"]
+P_ALIVE_CAVEAT = ("BG/NBD P(alive) is 1 for every customer without repeat purchases, however long ago they "
+                  "bought (the model lets customers drop out only after a repeat purchase); use MBG/NBD "
+                  "(fit_mbgnbd) or Pareto/NBD for their churn risk")
 REFERENCE = ('Fader, Hardie & Lee (2005), "Counting your customers" the easy way: an alternative to '
              "the Pareto/NBD model, Marketing Science 24(2), 275-284")
 
@@ -243,6 +249,68 @@ class BGNBDResult(PurchaseModelResult):
     _expected = staticmethod(bgnbd_expected)
     _conditional = staticmethod(bgnbd_conditional_expected)
     _p_alive = staticmethod(bgnbd_p_alive)
+
+    def _caveat(self, x) -> str:
+        n0 = int(np.sum(np.asarray(x) == 0))
+        return f"{n0:,} of {len(x):,} customers have no repeat purchase: " + P_ALIVE_CAVEAT
+
+    def p_alive(self, data: pd.DataFrame | None = None) -> pd.Series:
+        """P(alive | x, t_x, T); ``attrs['caveat']`` states that it is 1 for one-time buyers.
+
+        Parameters
+        ----------
+        data : DataFrame, optional
+            RFM summary (default: the customers the model was fitted to).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by customer id; ``attrs['caveat']`` counts the customers without repeat
+            purchases, whose P(alive) is 1 by construction.
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> pa = clv.fit_bgnbd(cal).p_alive()
+        >>> print(pa.attrs['caveat'].split(':')[0])
+        1,411 of 2,357 customers have no repeat purchase
+        """
+        out = super().p_alive(data)
+        d, x, _, _ = self._arrays(data)
+        out.attrs["caveat"] = self._caveat(x)
+        return out
+
+    def predict(self, t, data: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Per-customer table as in :meth:`PurchaseModelResult.predict`, with ``attrs['caveat']``.
+
+        Parameters
+        ----------
+        t : float or array-like
+            Length of the future period.
+        data : DataFrame, optional
+            RFM summary (default: the customers the model was fitted to).
+
+        Returns
+        -------
+        DataFrame
+            ``attrs['caveat']`` states that ``p_alive`` is 1 for customers without repeat purchases.
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> cdnow = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt")
+        >>> cal = clv.rfm_summary(cdnow, calibration_end="1997-09-30", observation_end="1998-06-30")
+        >>> 'MBG/NBD' in clv.fit_bgnbd(cal).predict(39.0).attrs['caveat']
+        True
+        """
+        out = super().predict(t, data)
+        out.attrs["caveat"] = self._caveat(out["frequency"].to_numpy())
+        return out
+
+    def _extra_lines(self) -> list[str]:
+        return super()._extra_lines() + ["Caveat: " + self._caveat(self.data["frequency"].to_numpy())]
 
 
 def fit_bgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_col: str = "recency",
