@@ -34,6 +34,8 @@ def _hmac(salt: str, text: str) -> str:
     ("2001:db8::ff00:42:8329", "ip", "2001:db8::ff00:42:8329"),
     ("fe80::1", "ip", "fe80::1"),
     ("身份证11010519491231002X号", "id_number", "11010519491231002X"),
+    ("110105194912310021", "id_number", "110105194912310021"),  # wrong check digit: still an ID by shape
+    ("旧身份证110105491231002", "id_number", "110105491231002"),  # 15-digit old form
 ])
 def test_find_pii_finds(text, kind, found):
     spans = find_pii(text)
@@ -44,7 +46,6 @@ def test_find_pii_finds(text, kind, found):
     "2024/03/05 14:23:11", "2024-01-05 12:30:45", "12:30:45", "version 1.2.3.4.5", "price 12345678",
     "12345678901",            # 11 digits but not a mobile prefix (12x)
     "11010519491231002Y",     # ID-like but not a valid check character
-    "110105194912310021",     # ID-like with a wrong check digit
     "253秒", "4分13秒", "同意", "user at example dot com", "999.1.1.1",
 ])
 def test_find_pii_ignores(text):
@@ -54,7 +55,11 @@ def test_find_pii_ignores(text):
 def test_find_pii_in_text_and_hex_digests():
     assert find_pii_in_text("a 13912345678 b x@y.cn") == [("phone", "13912345678"), ("email", "x@y.cn")]
     sha = "0113de84e014dc5470dff0551b858117f542b4184e9f7352b4399a35a1f1aff1"
-    assert find_pii_in_text(sha) == [] and find_pii_in_text("13912345678abcdef0123") == []
+    assert find_pii_in_text(sha) == []
+    # a mobile-like run inside a checksum is not a phone; the same run next to a short word is
+    digest = "ab13912345678cdef0123456789abcdef0123"
+    assert find_pii_in_text(digest) == []
+    assert find_pii_in_text("13912345678abcdef0123") == [("phone", "13912345678")]
 
 
 def test_cn_id_check_digit_is_verified():

@@ -72,24 +72,88 @@ HEADER_PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
     ])
 
 
+# --------------------------------------------------------------------------- folding
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63\uff0d"
+_FOLD_CACHE: dict[str, str] = {}
+
+
+def _fold_char(c: str) -> str:
+    f = _FOLD_CACHE.get(c)
+    if f is None:
+        d = unicodedata.decimal(c, None)
+        if d is not None:
+            f = str(d)
+        elif c in _DASHES:
+            f = "-"
+        elif c.isspace():
+            f = " "
+        else:
+            n = unicodedata.normalize("NFKC", c)
+            f = n if len(n) == 1 else c
+        _FOLD_CACHE[c] = f
+    return f
+
+
+def fold(text: str) -> str:
+    """NFKC-fold ``text`` character by character, keeping its length.
+
+    Full-width digits, letters and signs (``１３８``, ``＠``, ``＋``, ``（）``) become ASCII,
+    any Unicode decimal digit becomes its ASCII digit, every dash becomes ``-`` and every
+    space ``" "``. Each character maps to exactly one character (a character whose NFKC form
+    is longer is kept), so a span found in ``fold(text)`` is the same span of ``text``.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    str
+        The folded text, ``len(fold(text)) == len(text)``.
+
+    Examples
+    --------
+    >>> fold("１３８－１２３４　５６７８ ａ＠ｂ．ｃｏｍ")
+    '138-1234 5678 a@b.com'
+    """
+    text = str(text)
+    if text.isascii():
+        return text
+    return "".join([_fold_char(c) if c >= "\x80" else c for c in text])
+
+
 # --------------------------------------------------------------------------- content patterns
-_CN_MOBILE = r"(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}"
-_INTL_PHONE = r"\+\d{1,3}[\s-]?(?:\(\d{1,4}\)[\s-]?)?\d{1,4}(?:[\s-]?\d{2,4}){2,4}"
-_CN_LANDLINE = r"(?:\(0\d{2,3}\)|0\d{2,3}-)\s?\d{7,8}"
-_NANP = r"\(\d{3}\)\s?\d{3}-\d{4}|\d{3}-\d{3}-\d{4}"
-# Look-arounds use ASCII classes: Chinese text runs straight into numbers ("电话13912345678").
-PHONE_RE = re.compile(rf"(?<![A-Za-z0-9_+.-])(?:{_CN_MOBILE}|{_INTL_PHONE}|{_CN_LANDLINE}|{_NANP})(?![A-Za-z0-9_-])")
+# All patterns run on fold(text) and are compiled with re.ASCII (\d is 0-9, \s ASCII space).
+_CC86 = r"(?:(?:\+|00)\s?86|\(\s?(?:\+|00)?86\s?\)|86)[\s-]?"
+# mobiles: 11 digits 1[3-9]x, grouped 3-4-4 with one consistent separator (space, dash or dot)
+_CN_MOBILE = rf"(?:{_CC86})?1[3-9]\d([ .-]?)\d{{4}}\1\d{{4}}"
+# landlines: (010) 1234 5678, 010-12345678, 0755 1234567, +86 10 1234 5678, with an extension
+_CN_LANDLINE = (r"(?:\(0[1-9]\d{1,2}\)\s?|0[1-9]\d{1,2}[\s-]?|" + _CC86 + r"\(?[1-9]\d{1,2}\)?[\s-]?)"
+                r"\d{3,4}[\s-]?\d{4}(?:\s?(?:-|转|ext\.?|x)\s?\d{1,5}(?!\d))?")
+_INTL_PHONE = (r"(?:(?:\+|00)[1-9]\d{0,2}|\(\+[1-9]\d{0,2}\))[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}"
+               r"(?:[\s.-]?\d{2,4}){1,4}")
+_NANP = r"\(\d{3}\)\s?\d{3}[\s.-]?\d{4}|\d{3}([.-])\d{3}\2\d{4}"
+PHONE_RE = re.compile(rf"(?<![0-9+])(?<![0-9][.,])(?:{_CN_MOBILE}|{_CN_LANDLINE}|{_INTL_PHONE}|{_NANP})(?![0-9])",
+                      re.ASCII)
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-                      r"(?![A-Za-z0-9_-])")
-IPV4_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
-_IPV6_CAND = re.compile(r"(?<![A-Za-z0-9_:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![A-Za-z0-9_:])")
-_CN_ID_CAND = re.compile(r"(?<!\d)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])")
+                      r"(?![A-Za-z0-9_-])", re.ASCII)
+IPV4_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+                     r"(?!\.?\d)", re.ASCII)
+_IPV6_CAND = re.compile(r"(?<![A-Za-z0-9_:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![A-Za-z0-9_:])", re.ASCII)
+_DATE = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+# resident ID numbers by shape (the check digit is NOT required to be right): 18 characters
+# (region, YYYYMMDD, sequence, check digit or X) and the old 15-digit form (region, YYMMDD, sequence)
+_CN_ID_CAND = re.compile(rf"(?<![0-9])[1-9]\d{{5}}(?:18|19|20)\d{{2}}{_DATE}\d{{3}}[\dXx](?![0-9])", re.ASCII)
+_CN_ID15_CAND = re.compile(rf"(?<![0-9])[1-9]\d{{5}}\d{{2}}{_DATE}\d{{3}}(?![0-9])", re.ASCII)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+_HEX_TOKEN = re.compile(r"[0-9A-Za-z]+", re.ASCII)
 
 # Cheap pre-filter: every pattern above contains one of these (7 digits in a row, a digit group
-# split by a space or dash, an @, a dotted quad, or IPv6 colons); most cells contain none.
-_MAYBE_PII = re.compile(r"\d{7}|\d{2,4}[\s-]\d{4}|\)\s?\d{3}|@|\d\.\d{1,3}\.\d|::|(?:[0-9A-Fa-f]{1,4}:){3}")
+# split by a space, dash or dot, an @, a dotted quad, or IPv6 colons); most cells contain none.
+_MAYBE_PII = re.compile(r"\d{7}|\d{2,4}[\s.-]\d{3,4}|\)\s?\d{3}|@|\d\.\d{1,3}\.\d|::|(?:[0-9A-Fa-f]{1,4}:){3}",
+                        re.ASCII)
 
 REDACTION = {"phone": "[phone]", "email": "[email]", "ip": "[ip]", "id_number": "[id_number]"}
 
@@ -98,6 +162,18 @@ def _valid_cn_id(s: str) -> bool:
     """ISO 7064 MOD 11-2 check digit of an 18-character Chinese resident ID number."""
     total = sum(int(c) * w for c, w in zip(s[:17], _ID_WEIGHTS))
     return _ID_CHECK[total % 11] == s[17].upper()
+
+
+def _in_digest(text: str, a: int, b: int) -> bool:
+    """True when text[a:b] lies inside a long hexadecimal token (a checksum or hash)."""
+    s, e = a, b
+    while s > 0 and text[s - 1].isascii() and text[s - 1].isalnum():
+        s -= 1
+    while e < len(text) and text[e].isascii() and text[e].isalnum():
+        e += 1
+    if (s, e) == (a, b) or e - s < 32:
+        return False
+    return all(c in "0123456789abcdefABCDEF" for c in text[s:e])
 
 
 def _ipv6_spans(text: str) -> list[tuple[int, int]]:
@@ -117,15 +193,28 @@ def _ipv6_spans(text: str) -> list[tuple[int, int]]:
 def find_pii(text: str) -> list[tuple[str, int, int]]:
     """Spans of PII in a text: ``[(kind, start, end), ...]``, non-overlapping, in order.
 
-    Kinds: ``email``, ``id_number`` (check digit verified), ``phone`` (Chinese mobile and
-    landline, ``+``-prefixed international, North-American formats), ``ip`` (IPv4, IPv6).
-    This is the project's one detector: reports (:mod:`crm_research.reporting.export`),
-    batch logs and :func:`protect` all use it.
+    The text is first folded (:func:`fold`: full-width digits and ``＠``, any dash, any
+    space), then searched for
+
+    - ``email``: ``name@domain.tld`` (also with a full-width ``＠``);
+    - ``id_number``: Chinese resident ID numbers *by shape*, whatever the check digit: 18
+      characters (6-digit region, ``YYYYMMDD`` birth date, 3 digits, a digit or ``X``) and
+      the old 15-digit form (``YYMMDD``);
+    - ``ip``: IPv4 and IPv6 addresses;
+    - ``phone``: Chinese mobiles (11 digits ``1[3-9]...``, plain or grouped 3-4-4 by space,
+      dash or dot, with ``+86`` / ``0086`` / ``86`` / ``(+86)``), Chinese landlines
+      (``(010) 1234 5678``, ``010-12345678``, ``+86 10 1234 5678``, extensions),
+      ``+`` or ``00`` international numbers and North-American ``(415) 555-0100``. A
+      number directly next to letters (``user13812345678``) counts; one inside a long
+      hexadecimal token (a checksum) does not.
+
+    This is the project's one detector: reports, batch logs, KPI and CLV tables and
+    :func:`protect` all use it. Spans index the original ``text``.
 
     Parameters
     ----------
     text : str
-        Any text (a cell, a notebook output, a log line).
+        Any text (a cell, a header, a notebook output, a log line).
 
     Returns
     -------
@@ -136,16 +225,21 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
     --------
     >>> find_pii("call 13800138000 or a@b.com")
     [('phone', 5, 16), ('email', 20, 27)]
+    >>> find_pii("id１３８１２３４５６７８")
+    [('phone', 2, 13)]
     >>> find_pii("sha 9f86d081884c7d65, p = .012, 1,234.5")
     []
     """
-    if not text or len(text) < 6 or not _MAYBE_PII.search(text):
+    if not text or len(text) < 6:
+        return []
+    text = fold(text)
+    if not _MAYBE_PII.search(text):
         return []
     spans: list[tuple[str, int, int]] = []
     taken: list[tuple[int, int]] = []
 
     def add(kind: str, a: int, b: int) -> None:
-        if any(a < e and s < b for s, e in taken):
+        if any(a < e and s < b for s, e in taken) or _in_digest(text, a, b):
             return
         taken.append((a, b))
         spans.append((kind, a, b))
@@ -153,18 +247,77 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
     for m in EMAIL_RE.finditer(text):
         add("email", *m.span())
     for m in _CN_ID_CAND.finditer(text):
-        if _valid_cn_id(m.group(0)):
-            add("id_number", *m.span())
+        add("id_number", *m.span())
     for m in IPV4_RE.finditer(text):
         add("ip", *m.span())
     for a, b in _ipv6_spans(text):
         add("ip", a, b)
     for m in PHONE_RE.finditer(text):
-        digits = sum(c.isdigit() for c in m.group(0))
-        if digits >= 7:
+        if sum(c.isdigit() for c in m.group(0)) >= 7:
             add("phone", *m.span())
+    for m in _CN_ID15_CAND.finditer(text):
+        add("id_number", *m.span())
     spans.sort(key=lambda t: t[1])
     return spans
+
+
+def looks_personal(value: Any) -> str | None:
+    """The PII kind found anywhere in one value (an id, a header, a cell), or None.
+
+    Parameters
+    ----------
+    value : object
+        Any value; numbers are read as text (``13812345678.0`` is the number 13812345678).
+
+    Returns
+    -------
+    str or None
+        ``"phone"``, ``"email"``, ``"ip"`` or ``"id_number"`` (the first found), None when
+        the value holds no personal data.
+
+    Examples
+    --------
+    >>> looks_personal("１３８１２３４５６７８"), looks_personal("user_a@b.cn"), looks_personal("R0001")
+    ('phone', 'email', None)
+    >>> looks_personal(13812345678.0), looks_personal("110105194912310021")
+    ('phone', 'id_number')
+    """
+    t = _cell_text(value)
+    if t is None:
+        return None
+    spans = find_pii(t)
+    return spans[0][0] if spans else None
+
+
+def truncate(text: Any, limit: int = 200) -> str:
+    """``text`` cut to its first ``limit`` characters, saying how long it was.
+
+    For long cells in findings and reports: a 200,000-character answer is shown as its
+    first ``limit`` characters, ``…`` and ``(N characters)``. Shorter text is returned as is.
+
+    Parameters
+    ----------
+    text : object
+        Any value (read as text).
+    limit : int
+        Characters kept (at least 1).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> truncate("short")
+    'short'
+    >>> truncate("x" * 1000, limit=5)
+    'xxxxx… (1000 characters)'
+    """
+    s = str(text)
+    limit = max(int(limit), 1)
+    if len(s) <= limit:
+        return s
+    return f"{s[:limit]}… ({len(s)} characters)"
 
 
 def find_pii_in_text(text: str) -> list[tuple[str, str]]:
@@ -400,64 +553,85 @@ def normalize_value(s: str, kind: str | None = None) -> str:
     >>> normalize_value("+86 138-0013-8000"), normalize_value("A@X.com")
     ('13800138000', 'a@x.com')
     """
-    s = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s).strip())
+    s = fold(unicodedata.normalize("NFKC", str(s))).strip()
     if kind is None:
         kind = "phone" if PHONE_RE.fullmatch(s) else "email" if EMAIL_RE.fullmatch(s) else None
     if kind == "phone":
         d = re.sub(r"\D", "", s)
+        if d.startswith("0086"):
+            d = d[2:]
         if len(d) == 13 and d.startswith("861"):
             d = d[2:]
         return d or s
     if kind == "id_number":
         return s.replace(" ", "").upper()
     if kind in ("email", "name", "address", "account"):
-        return s.casefold()
+        return re.sub(r"\s+", " ", s).casefold()
     return s
 
 
-def pseudonymize(values: pd.Series, salt: str | bytes, kind: str | None = None) -> pd.Series:
-    """Replace each non-missing value by ``HMAC-SHA256(salt, normalized value)[:16]`` (hex).
+def pseudonymize(values: Any, salt: str | bytes | None, kind: str | None = None, *,
+                 avoid: Iterable[str] = ()) -> pd.Series:
+    """Replace each non-missing value by its keyed hash ``HMAC-SHA256(salt, normalized value)``.
 
-    Missing values stay missing. Equal values (after normalization) get equal pseudonyms.
+    A pseudonym is the first 16 hex digits of the HMAC. Missing values stay missing. Equal
+    values after normalization (:func:`normalize_value`: ``+86 138 0013 8000`` is
+    ``13800138000``, ``A@X.com`` is ``a@x.com``, full-width is ASCII) get equal pseudonyms;
+    distinct values never share one: should two distinct values of this call agree in their
+    first 16 hex digits (or a pseudonym equal a value in ``avoid``), all pseudonyms of the
+    call are lengthened until none do.
 
     Parameters
     ----------
-    values : pandas.Series
+    values : pandas.Series or iterable
         The personal values.
-    salt : str or bytes
-        The HMAC key (see :func:`make_salt`).
+    salt : str or bytes or None
+        The HMAC key (see :func:`make_salt`); None draws a random key (pseudonyms then
+        differ from run to run).
     kind : str, optional
         PII kind, for :func:`normalize_value`.
+    avoid : iterable of str
+        Values no pseudonym may equal (e.g. the kept ids of the same column).
 
     Returns
     -------
     pandas.Series
-        16 hex characters per value, same index and name.
+        A hex string per value (None where missing); same index and name as ``values`` when
+        it is a Series.
 
     Examples
     --------
     >>> import pandas as pd
     >>> pseudonymize(pd.Series(["13800138000", "+86 138 0013 8000", None]), "secret").tolist()
     ['4aceeec2f7abf014', '4aceeec2f7abf014', None]
+    >>> pseudonymize(["a@x.com", "b@x.com"], "secret").str.len().tolist()
+    [16, 16]
     """
+    if not isinstance(values, pd.Series):
+        values = pd.Series(list(values) if not isinstance(values, (pd.Index, np.ndarray)) else values, dtype=object)
     key, _ = make_salt(salt)
     base = hmac.new(key, digestmod=hashlib.sha256)
-    cache: dict[str, str] = {}
+    digests: dict[str, str] = {}
 
-    def one(v: Any) -> Any:
+    def norm(v: Any) -> str | None:
         t = _cell_text(v)
         if t is None:
             return None
         n = normalize_value(t, kind)
-        p = cache.get(n)
-        if p is None:
+        if n not in digests:
             h = base.copy()
             h.update(n.encode("utf-8"))
-            p = cache[n] = h.hexdigest()[:PSEUDONYM_HEX]
-        return p
+            digests[n] = h.hexdigest()
+        return n
 
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([one(u) for u in uniques] + [None], dtype=object)
+    normed = [norm(u) for u in uniques]
+    avoid = {str(a) for a in avoid}
+    width = PSEUDONYM_HEX
+    full = list(digests.values())
+    while width < 64 and (len({d[:width] for d in full}) < len(full) or any(d[:width] in avoid for d in full)):
+        width += 4
+    mapped = np.array([None if n is None else digests[n][:width] for n in normed] + [None], dtype=object)
     return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object)
 
 
