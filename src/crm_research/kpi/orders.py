@@ -70,13 +70,14 @@ import pandas as pd
 from ..errors import DataFileError
 
 PROBLEMS = ("missing_value", "bad_timestamp", "bad_number", "negative_amount", "negative_value",
-            "duplicate_order_id")
+            "duplicate_row", "duplicate_order_id")
 PROBLEM_TEXT = {
     "missing_value": "required value is empty",
     "bad_timestamp": "not a date/time",
     "bad_number": "not a finite number",
     "negative_amount": "negative amount",
     "negative_value": "negative value",
+    "duplicate_row": "exact copy of an earlier row",
     "duplicate_order_id": "order id already used on an earlier row",
     "conflicting_order": "rows of one order id belong to different customers",
 }
@@ -123,6 +124,7 @@ class TableSpec:
     nonnegative: dict                    # column -> problem code when < 0
     unique: str | None = None
     labels: tuple[str, ...] = ()         # free text (category, channel)
+    generated: tuple[str, ...] = ()      # required columns generated when the log lacks them
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -150,6 +152,7 @@ ORDERS = TableSpec(
     nonnegative={"amount": "negative_amount"},
     unique="order_id",
     labels=("category", "channel"),
+    generated=("order_id",),
 )
 SESSIONS = TableSpec(
     name="sessions",
@@ -169,6 +172,7 @@ POLICY_CHOICES = {
     "bad_number": ("error", "drop"),
     "negative_amount": ("error", "drop", "keep"),
     "negative_value": ("error", "drop"),
+    "duplicate_row": ("drop", "keep", "error"),
     "duplicate_order_id": ("error", "drop", "keep"),
 }
 
@@ -184,6 +188,9 @@ class ValidationPolicy:
     ----------
     missing_value, bad_timestamp, bad_number, negative_value : {"error", "drop"}
     negative_amount, duplicate_order_id : {"error", "drop", "keep"}
+    duplicate_row : {"drop", "keep", "error"}
+        An exact copy of an earlier row (every column of the source equal); default ``"drop"``
+        (the copies are counted in the report), unlike the other problems.
 
     Raises
     ------
@@ -205,6 +212,7 @@ class ValidationPolicy:
     bad_number: str = "error"
     negative_amount: str = "error"
     negative_value: str = "error"
+    duplicate_row: str = "drop"
     duplicate_order_id: str = "error"
 
     def __post_init__(self):
@@ -240,7 +248,7 @@ class ValidationPolicy:
         >>> ValidationPolicy.coerce({'typo': 'drop'})
         Traceback (most recent call last):
         ...
-        ValueError: unknown problem(s) in policy: ['typo']; known: ['missing_value', 'bad_timestamp', 'bad_number', 'negative_amount', 'negative_value', 'duplicate_order_id']
+        ValueError: unknown problem(s) in policy: ['typo']; known: ['missing_value', 'bad_timestamp', 'bad_number', 'negative_amount', 'negative_value', 'duplicate_row', 'duplicate_order_id']
         """
         if policy is None:
             return cls()
@@ -402,6 +410,8 @@ class _Source:
     frame_name: str | None = None
     files: list = field(default_factory=list)
     reader_rows: str = ""      # parquet reader with file_row_number
+    first_row: int | None = None   # row number of the first record (None: by kind)
+    notes: list = field(default_factory=list)
 
     @property
     def files_sql(self) -> str:
@@ -459,10 +469,99 @@ def _resolve_source(con, source, table: str, csv_options: Mapping[str, Any] | No
     if all(p.endswith(_CSV_EXT) for p in low) or not any(p.endswith(_PARQUET_EXT) for p in low):
         opts = {"header": True, "all_varchar": True, "filename": True}
         opts.update(csv_options or {})
-        opt_sql = ", ".join(f"{k}={_lit(v) if isinstance(v, str) else str(v).lower()}" for k, v in opts.items())
+        layout = _sniff(paths[0], opts.get("delim"))
+        notes = []
+        if layout["delimiter"] == "whitespace":
+            return _whitespace_source(label, paths, plist, layout)
+        if layout["delimiter"] and "delim" not in (csv_options or {}):
+            opts["delim"] = layout["delimiter"]
+        if not layout["header"] and "header" not in (csv_options or {}):
+            opts["header"] = False
+            opts["names"] = layout["names"]
+            notes.append(f"no header line (the first line holds data): columns are named "
+                         f"{', '.join(layout['names'])}")
+        opt_sql = ", ".join(f"{k}={_opt_sql(v)}" for k, v in opts.items())
         return _Source(label=label, kind="csv", multi_file=len(paths) > 1, files=paths,
-                       reader=f"read_csv({plist}, {opt_sql})")
+                       reader=f"read_csv({plist}, {opt_sql})", first_row=None if opts["header"] else 1,
+                       notes=notes)
     raise DataFileError(label, "mixes CSV and Parquet files", hint="load one format at a time")
+
+
+def _opt_sql(v) -> str:
+    if isinstance(v, str):
+        return _lit(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_lit(x) for x in v) + "]"
+    return str(v).lower()
+
+
+_DELIMS = (",", "\t", ";", "|")
+_DATA_LIKE = re.compile(r"^[+-]?\d[\d.:/T +-]*$")
+WHITESPACE_NAMES = ("whitespace", "space", "spaces", " ", "\\s+")
+
+
+def _sniff(path: str, delim: str | None) -> dict:
+    """Delimiter (``"whitespace"`` for runs of blanks) and header of a text log, from its first lines.
+
+    Only whitespace-separated files and files without a header line are taken over here; other
+    delimiters are left to DuckDB's sniffer unless they are unambiguous.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return {"delimiter": None, "header": True, "names": []}
+    if head[:3] == b"\xef\xbb\xbf":
+        head = head[3:]
+    text = head.decode("utf-8", errors="replace")
+    lines = [ln.strip("\r") for ln in text.split("\n")]
+    if len(head) == 65536:
+        lines = lines[:-1]             # the last line may be cut
+    lines = [ln for ln in lines if ln.strip()][:50]
+    if not lines:
+        return {"delimiter": None, "header": True, "names": []}
+    if delim is not None and str(delim).lower() in WHITESPACE_NAMES:
+        chosen = "whitespace"
+    elif delim is not None:
+        chosen = delim
+    else:
+        chosen = None
+        best = 0
+        for d in _DELIMS:
+            counts = {ln.count(d) for ln in lines}
+            if len(counts) == 1 and (n := counts.pop()) > best and '"' not in text:
+                chosen, best = d, n
+        if chosen is None and all(not any(d in ln for d in _DELIMS) and '"' not in ln for ln in lines):
+            widths = {len(ln.split()) for ln in lines}
+            if len(widths) == 1 and widths.pop() >= 2:
+                chosen = "whitespace"
+    first = lines[0].split() if chosen == "whitespace" else (lines[0].split(chosen) if chosen else None)
+    header = True
+    names: list[str] = []
+    if first is not None and all(_DATA_LIKE.match(f.strip()) for f in first):
+        header = False
+        names = [f"column{i + 1}" for i in range(len(first))]
+    elif first is not None and chosen == "whitespace":
+        names = first
+    return {"delimiter": chosen, "header": header, "names": names}
+
+
+def _whitespace_source(label: str, paths: list[str], plist: str, layout: dict) -> _Source:
+    """A log whose fields are separated by runs of blanks (e.g. the CDNOW master log), split in SQL."""
+    names = layout["names"]
+    if len(set(names)) != len(names):
+        raise DataFileError(label, f"header line has repeated column names {names}",
+                            hint="rename the columns so each name is unique")
+    skip = 1 if layout["header"] else 0
+    cols = ", ".join(f"_s[{i + 1}] AS {_q(n)}" for i, n in enumerate(names))
+    reader = (f"(SELECT {cols}, filename FROM (SELECT regexp_split_to_array(trim(column0, ' \t\r'), '\\s+') AS _s, "
+              f"filename FROM read_csv({plist}, header=false, delim='\x01', quote='', escape='', "
+              f"columns={{'column0': 'VARCHAR'}}, filename=true, skip={skip})))")
+    notes = ["fields separated by blanks (whitespace-delimited text)"]
+    if not layout["header"]:
+        notes.append(f"no header line (the first line holds data): columns are named {', '.join(names)}")
+    return _Source(label=label, kind="csv", multi_file=len(paths) > 1, files=paths, reader=reader,
+                   first_row=1 + skip, notes=notes)
 
 
 def _duck_error(source: _Source, err: Exception) -> DataFileError:
@@ -497,7 +596,7 @@ def _map_columns(spec: TableSpec, found: list[str], columns: Mapping[str, str] |
         elif c in columns:
             raise DataFileError(label, f"mapped column {want!r} (for {c}) not found; columns are {found}",
                                 column=want, hint="fix the column map")
-        elif c in spec.required:
+        elif c in spec.required and c not in spec.generated:
             raise DataFileError(label, f"required column missing; columns found: {found}", column=c,
                                 hint=f"rename the column or map it, e.g. columns={{'{c}': 'your_column'}}")
     return out
@@ -519,9 +618,21 @@ def _ts_expr(col: str, dtype: str, timestamp_format: str | None, timezone: str) 
     txt = f"trim(CAST({c} AS VARCHAR))"
     if timestamp_format:
         return f"TRY_STRPTIME({txt}, {_lit(timestamp_format)})"
-    return (f"CASE WHEN length({txt}) > 19 AND regexp_matches({txt}, {_lit(_OFFSET_RE)}) "
-            f"THEN timezone({_lit(timezone)}, TRY_CAST({txt} AS TIMESTAMPTZ)) "
+    tz = _lit(timezone)
+    return (f"CASE WHEN regexp_full_match({txt}, '\\d{{8}}') THEN TRY_STRPTIME({txt}, '%Y%m%d') "
+            f"WHEN regexp_full_match({txt}, '\\d{{9,10}}(\\.\\d+)?') "
+            f"THEN timezone({tz}, to_timestamp(TRY_CAST({txt} AS DOUBLE))) "
+            f"WHEN regexp_full_match({txt}, '\\d{{4}}/\\d{{1,2}}/\\d{{1,2}}([ T].*)?') "
+            f"THEN TRY_CAST(replace({txt}, '/', '-') AS TIMESTAMP) "
+            f"WHEN length({txt}) > 19 AND regexp_matches({txt}, {_lit(_OFFSET_RE)}) "
+            f"THEN timezone({tz}, TRY_CAST({txt} AS TIMESTAMPTZ)) "
             f"ELSE TRY_CAST({txt} AS TIMESTAMP) END")
+
+
+#: date layouts read without ``timestamp_format``
+TIMESTAMP_LAYOUTS = ("ISO 8601 (2024-05-01, 2024-05-01 13:45:00, with or without a UTC offset)",
+                     "YYYYMMDD (20240501)", "YYYY/MM/DD (2024/05/01, optionally with a time)",
+                     "epoch seconds (1714521600, UTC)")
 
 
 def _num_expr(col: str, dtype: str, integer: bool = False) -> str:
@@ -646,12 +757,13 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
     >>> ingest(duckdb.connect(), bad, ORDERS)
     Traceback (most recent call last):
     ...
-    crm_research.errors.DataFileError: <DataFrame>, row 1, column 'timestamp', value 'not a date': not a date/time; 1 row(s) with this problem, 1 with other errors (fix: correct the file, or set policy bad_timestamp='drop' (CLI: --on-bad-timestamp ...))
+    crm_research.errors.DataFileError: <DataFrame>, row 1, column 'timestamp', value 'not a date': not a date/time; 1 row(s) with this problem, 1 with other errors (fix: correct the file, or --on-bad-timestamp drop (policy bad_timestamp='drop'), or --timestamp-format (timestamp_format=) for layouts other than ISO 8601, YYYYMMDD, YYYY/MM/DD, epoch seconds)
     """
     pol = ValidationPolicy.coerce(policy)
     table = table or spec.name
     src = _resolve_source(con, source, table, csv_options)
     report = ValidationReport(file=src.label, table=table, policy=pol.to_dict())
+    report.notes.extend(src.notes)
     try:
         desc = con.execute(f"DESCRIBE SELECT * FROM {src.reader} LIMIT 0").fetchall()
     except Exception as e:  # duckdb.Error and friends
@@ -692,7 +804,8 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
 
     checks: list[tuple[str, str, str]] = []  # (problem, column, condition)
     for c in spec.required:
-        checks.append(("missing_value", c, empty(c)))
+        if c in cmap:
+            checks.append(("missing_value", c, empty(c)))
     checks.append(("bad_timestamp", spec.timestamp, f"{_q(spec.timestamp)} IS NULL"))
     for c in spec.numbers:
         if c in cmap:
@@ -703,22 +816,31 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
     for c, prob in spec.nonnegative.items():
         if c in cmap:
             checks.append((prob, c, f"{_q(c)} < 0"))
+    gen_order = bool(spec.unique) and spec.unique in spec.generated and spec.unique not in cmap
+    as_view = src.kind == "parquet" and not materialize and not gen_order
+    multi = src.multi_file
+    extra = (["_file_idx"] if multi else []) + (["_file_row"] if as_view else [])
+    # exact copies: same hash of every source column and same typed values; in a Parquet view the
+    # later copies in file order are marked here, in a table by an UPDATE once it exists (rowid)
+    dup_col = spec.required[0]
+    dup_part = ", ".join(["_rowhash"] + [_q(c) for c in exprs])
+    checks.append(("duplicate_row", dup_col,
+                   f"row_number() OVER (PARTITION BY {dup_part} ORDER BY {', '.join(extra)}) > 1" if as_view
+                   else "FALSE"))
     # problem codes 1..n (UTINYINT; NULL = no problem): one byte per row, no strings stored
     code_of = {(p, c): i + 1 for i, (p, c, _) in enumerate(checks)}
     problem_sql = ("CAST(CASE " + " ".join(f"WHEN {cond} THEN {i + 1}" for i, (_, _, cond) in enumerate(checks))
                    + " END AS UTINYINT)")
 
-    as_view = src.kind == "parquet" and not materialize
     stage = f"_{table}_stage"
     tmp = "TEMP " if temporary else ""
-    multi = src.multi_file
     keys = (["_file_idx"] if multi else []) + (["_file_row"] if as_view else ["rowid"])
-    extra = (["_file_idx"] if multi else []) + (["_file_row"] if as_view else [])
     inner = ", ".join([f"{e} AS {_q(c)}" for c, e in exprs.items()]
                       + [f"{_q(cmap[c])} AS {raw(c)}" for c in cmap]
+                      + [f"hash({', '.join(_q(c) for c in found)}) AS _rowhash"]
                       + ([f"CAST(list_position({src.files_sql}, filename) AS USMALLINT) AS _file_idx"] if multi else [])
                       + (["file_row_number AS _file_row"] if as_view else []))
-    outer = ", ".join([_q(c) for c in exprs] + [f"{problem_sql} AS _problem"] + extra)
+    outer = ", ".join([_q(c) for c in exprs] + [f"{problem_sql} AS _problem", "_rowhash"] + extra)
     body = f"SELECT {outer} FROM (SELECT {inner} FROM {src.reader_rows if as_view else src.reader})"
     try:
         for kind, name in (("VIEW", table), ("TABLE", table), ("VIEW", table + "_lines"), ("TABLE", stage),
@@ -740,6 +862,19 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
         for c, k in kinds.items():
             if k == "int":
                 con.execute(f"ALTER TABLE {_q(stage)} ALTER {_q(c)} TYPE BIGINT USING TRY_CAST({_q(c)} AS BIGINT)")
+    if not as_view:   # exact copies of earlier rows, in file order (rowid)
+        con.execute(f"UPDATE {_q(stage)} SET _problem = {code_of[('duplicate_row', dup_col)]} WHERE _problem IS NULL "
+                    f"AND rowid IN (SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY {dup_part} "
+                    f"ORDER BY rowid) AS n FROM {_q(stage)}) WHERE n > 1)")
+    if gen_order:
+        u = _q(spec.unique)
+        con.execute(f"ALTER TABLE {_q(stage)} ADD COLUMN {u} BIGINT")
+        con.execute(f"UPDATE {_q(stage)} SET {u} = g.n FROM (SELECT rowid AS r, row_number() OVER "
+                    f"(ORDER BY customer_id NULLS LAST, {_q(spec.timestamp)} NULLS LAST, rowid) AS n "
+                    f"FROM {_q(stage)}) g WHERE {_q(stage)}.rowid = g.r")
+        exprs[spec.unique] = spec.unique
+        report.notes.append(f"{spec.unique} not in the file: generated as 1, 2, ... in order of customer id, "
+                            f"timestamp and row (the same file always gets the same ids)")
 
     ctx = _Ctx(con=con, src=src, stage=stage, keys=keys, cmap=cmap, as_view=as_view, limit=max_examples)
     found_codes = dict(con.execute(f"SELECT _problem, count(*) FROM {_q(stage)} WHERE _problem IS NOT NULL "
@@ -810,11 +945,15 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
         others = sum(int(x) for _, _, x in errs) - n
         more = f"; {n:,} row(s) with this problem" + (f", {others:,} with other errors" if others else "")
         hint_flag = {"duplicate_order_id": "'drop' (keep first) or 'keep' (order lines)",
+                     "duplicate_row": "'drop' (the default) or 'keep'",
                      "negative_amount": "'drop' or 'keep' (refunds)"}.get(p, "'drop'")
+        hint = f"correct the file, or set policy {p}={hint_flag} (CLI: --on-{p.replace('_', '-')} ...)"
+        if p == "bad_timestamp":
+            hint = ("correct the file, or --on-bad-timestamp drop (policy bad_timestamp='drop'), or "
+                    "--timestamp-format (timestamp_format=) for layouts other than ISO 8601, YYYYMMDD, "
+                    "YYYY/MM/DD, epoch seconds")
         err = DataFileError(first["file"], PROBLEM_TEXT[p] + more, row=int(first["row"]), column=first["column"],
-                            value=first["value"],
-                            hint=f"correct the file, or set policy {p}={hint_flag} "
-                                 f"(CLI: --on-{p.replace('_', '-')} ...)")
+                            value=first["value"], hint=hint)
         err.report = report
         raise err
 
@@ -862,7 +1001,7 @@ class _Ctx:
 def _examples(ctx: _Ctx, cond: str, problem: str, column: str, act: str) -> pd.DataFrame:
     """Example rows for one problem: file, file-relative row, column, raw value."""
     src, con = ctx.src, ctx.con
-    first = {"csv": 2, "parquet": 1}.get(src.kind, 0)   # header line / 1-based / 0-based
+    first = src.first_row if src.first_row is not None else {"csv": 2, "parquet": 1}.get(src.kind, 0)
     pos = ctx.keys[-1]                                   # rowid (global) or _file_row (per file)
     fidx = "_file_idx" if src.multi_file else "1"
     if pos == "rowid" and src.multi_file:
@@ -922,18 +1061,16 @@ def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
     """Replace a customer id that is personal data (by header or content) by a keyed pseudonym."""
     if pseudonymize is False or "customer_id" not in cmap:
         return
-    from ..privacy import content_kind, header_kind, pseudonymize as _pseudo
+    from ..privacy import header_kind, pseudonymize as _pseudo
 
     src_col = cmap["customer_id"]
-    dtype = con.execute(f"SELECT typeof(customer_id) FROM {_q(stage)} LIMIT 1").fetchall()[0][0]
     kind = header_kind(src_col)
-    if kind is None and dtype == "VARCHAR":
-        sample = con.execute(f"SELECT customer_id FROM {_q(stage)} WHERE customer_id IS NOT NULL "
-                             f"USING SAMPLE 2000 ROWS").df()["customer_id"]
-        kind, _ = content_kind(sample)
+    ids = con.execute(f"SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id FROM {_q(stage)} "
+                      f"WHERE customer_id IS NOT NULL").df()
+    if kind is None:
+        kind = personal_kind(ids["customer_id"])
     if kind is None and not pseudonymize:
         return
-    ids = con.execute(f"SELECT DISTINCT customer_id FROM {_q(stage)} WHERE customer_id IS NOT NULL").df()
     mapping = pd.DataFrame({"_v": ids["customer_id"].astype(str),
                             "_p": _pseudo(ids["customer_id"].astype(str), salt if salt is not None else _random_salt(report),
                                           kind=kind if kind in ("phone", "email") else None).astype(str)})
@@ -951,7 +1088,58 @@ def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
                                      ignore_index=True)
     if salt is None:
         report.notes.append("customer ids pseudonymized with a random salt: pseudonyms differ between runs; "
-                            "pass salt= to make them stable and linkable to survey data")
+                            "pass --salt or --salt-file (Python: salt=) to make them stable and linkable "
+                            "to survey data")
+
+
+def personal_kind(values) -> str | None:
+    """The kind of personal data among identifier values, or None when none looks personal.
+
+    Every value is checked (not a sample), after NFKC folding, with the project's one detector
+    (:func:`crm_research.privacy.looks_personal`, else :func:`crm_research.privacy.find_pii`):
+    one e-mail address or phone number among the ids is enough. The most frequent kind is
+    returned; ids are converted to text first, so a plain 11-digit mobile number stored as an
+    integer counts too.
+
+    Parameters
+    ----------
+    values : iterable
+        Identifier values.
+
+    Returns
+    -------
+    str or None
+        ``"phone"``, ``"email"``, ``"id_number"``, ``"ip"`` ... or None.
+
+    Examples
+    --------
+    >>> personal_kind([1, 2, 13812345678])
+    'phone'
+    >>> personal_kind(["A-001", "a.b@example.com"])
+    'email'
+    >>> personal_kind(["00001", "00002", 23570]) is None
+    True
+    """
+    from collections import Counter
+
+    from .. import privacy
+
+    looks = getattr(privacy, "looks_personal", None)
+    kinds: Counter = Counter()
+    for v in values:
+        if v is None or (isinstance(v, float) and v != v):
+            continue
+        text = str(v).strip()
+        if not text:
+            continue
+        if looks is not None:
+            k = looks(text)
+        else:
+            hits = privacy.find_pii(text)
+            k = hits[0][0] if hits else None
+        if k:
+            kinds[k] += 1
+    return kinds.most_common(1)[0][0] if kinds else None
 
 
 def _random_salt(report: ValidationReport) -> bytes:
