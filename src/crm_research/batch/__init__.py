@@ -16,7 +16,7 @@ _EXPORTS = {
     "load_batch_config": "config", "BatchConfig": "config", "RunSpec": "config",
     "notebook_parameters": "config", "expand_grid": "config", "parameters_source": "config",
     "run_batch": "runner", "plan_batch": "runner", "BatchResult": "runner", "BatchPlan": "runner",
-    "run_key": "runner",
+    "run_key": "runner", "claim_out_dir": "runner",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -25,6 +25,10 @@ Guarantees:
   stopped: finished runs are in place with their ``run.json``; the rest run again.
 * **Same results whatever the worker count** - runs are independent processes and the
   index, tables and manifest list runs in config order.
+* **One batch per folder** - the folder's ``manifest.json`` names the batch and its config
+  file; another batch (another name or config file) is refused unless ``force``, which first
+  removes the other batch's runs, failures, tables, results, manifest and index
+  (:func:`claim_out_dir`), so two batches are never mixed in one index or results table.
 * **No personal data published** - reports pass :func:`crm_research.reporting.export.export_html`'s
   guard; a run whose output shows phone numbers or e-mail addresses fails.
 """
@@ -107,6 +111,9 @@ class BatchResult:
     index : Path
     wall_seconds : float
     workers : int
+    kernel_stats : dict
+    notes : list of str
+        What the runner did besides running (e.g. another batch's outputs removed with ``force``).
     """
 
     name: str
@@ -116,6 +123,7 @@ class BatchResult:
     wall_seconds: float
     workers: int
     kernel_stats: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def _count(self, pred: Callable[[dict[str, Any]], bool]) -> int:
         return sum(1 for r in self.records if pred(r))
@@ -155,7 +163,7 @@ class BatchResult:
         return [r for r in self.records if r.get("status") == "failed"]
 
     def summary(self) -> str:
-        lines = [f"batch {self.name}: {len(self.records)} runs, {self.n_ok} ok"
+        lines = [f"note: {n}" for n in self.notes] + [f"batch {self.name}: {len(self.records)} runs, {self.n_ok} ok"
                  f" ({self.n_reused} reused, {self.n_ran} executed), {self.n_failed} failed"
                  + (f", {self.n_expected_failures} failed as expected" if self.n_expected_failures else "")
                  + f" in {self.wall_seconds:.1f} s on {self.workers} worker(s)"]
@@ -189,6 +197,94 @@ def _lock(out: Path):
         raise ConfigError(str(out), "", "another batch is writing to this folder right now",
                           hint="wait for it to finish, or pass a different --out") from None
     return f
+
+
+#: What a batch writes at the top of its folder (removed when --force hands the folder to another batch).
+BATCH_OUTPUTS = ("runs", "failed", "tables", ".work", "manifest.json", "index.html", "results.csv", "results.parquet")
+
+
+def claim_out_dir(out_dir: str | os.PathLike, batch: str, config: str | os.PathLike, *,
+                  force: bool = False, dry_run: bool = False) -> list[str]:
+    """Make sure ``out_dir`` holds no other batch's outputs before ``batch`` writes there.
+
+    A batch folder belongs to one batch: its ``manifest.json`` records the batch name and
+    config file. The same batch (same name, same config file name) may write again; another
+    one is refused with a :class:`~crm_research.errors.ConfigError`, as is a folder with an
+    ``index.html`` but no manifest (not a batch folder). With ``force`` the other batch's
+    outputs (:data:`BATCH_OUTPUTS`, and its config when it lives in the folder, as
+    ``crm-research study`` writes it) are removed first; other files are left alone.
+
+    Parameters
+    ----------
+    out_dir : path
+        The output folder (need not exist).
+    batch : str
+        Name of the batch about to write.
+    config : path
+        Its config file (only the file name is compared: a moved project keeps its folders).
+    force : bool
+        Remove another batch's outputs instead of refusing.
+    dry_run : bool
+        Only check: with ``force`` say what would be removed, remove nothing.
+
+    Returns
+    -------
+    list of str
+        Notes to print (what was, or would be, removed).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "manifest.json").write_text(json.dumps({"batch": "a", "config": "a.yaml"}))
+    ...     claim_out_dir(tmp, "a", "nb/a.yaml")          # the same batch: fine
+    ...     try:
+    ...         claim_out_dir(tmp, "b", "b.yaml")
+    ...     except ConfigError as e:
+    ...         print(e.message.split(": ", 1)[1])
+    ...     claim_out_dir(tmp, "b", "b.yaml", force=True)[0][:38]
+    ...     (Path(tmp) / "manifest.json").exists()
+    []
+    this output folder holds the outputs of batch 'a' (config a.yaml), not of 'b' (config b.yaml)
+    "removed batch 'a' (config a.yaml) from"
+    False
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    manifest = out_dir / "manifest.json"
+    new_config = Path(config).name
+    if manifest.exists():
+        old = _read_json(manifest)
+        if not isinstance(old, dict):
+            owner, old_config = None, None
+            what = "holds a manifest.json that is not a batch manifest"
+        else:
+            owner, old_config = str(old.get("batch")), Path(str(old.get("config") or "")).name
+            if owner == batch and (not old_config or old_config == new_config):
+                return []
+            what = f"holds the outputs of batch {owner!r} (config {old_config}), not of {batch!r} (config {new_config})"
+    elif (out_dir / "index.html").exists():
+        owner, old_config = None, None
+        what = "holds an index.html that no batch wrote (no manifest.json)"
+    else:
+        return []
+    if not force:
+        raise ConfigError(str(out_dir), "", f"this output folder {what}",
+                          hint="choose another --out, or pass --force to remove the other batch's runs and results")
+    victims = [out_dir / n for n in BATCH_OUTPUTS]
+    if old_config and old_config != new_config and (out_dir / old_config).is_file():
+        victims.append(out_dir / old_config)   # e.g. study.yaml written by `crm-research study`
+    victims = [v for v in victims if v.exists() or v.is_symlink()]
+    if not dry_run:
+        for v in victims:
+            if v.is_dir() and not v.is_symlink():
+                shutil.rmtree(v)
+            else:
+                v.unlink()
+    who = f"batch {owner!r} (config {old_config})" if owner else "the previous outputs"
+    names = ", ".join(v.name for v in victims)
+    return [f"{'would remove' if dry_run else 'removed'} {who} from {out_dir} (--force): {names}"]
 
 
 def default_workers() -> int:
@@ -351,6 +447,7 @@ def run_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock(out_dir)
     try:
+        notes = claim_out_dir(out_dir, cfg.name, cfg.path, force=force)
         recover_work_dir(out_dir)
         plan = plan_batch(cfg, out=out_dir, force=force, only=only, show_code=show_code)
         for rec in plan.reexport:
@@ -408,7 +505,7 @@ def run_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike
         if interrupted:
             raise KeyboardInterrupt
         return BatchResult(cfg.name, out_dir, records, index, time.perf_counter() - t_start,
-                           n_workers if tasks else 0, kernel_stats)
+                           n_workers if tasks else 0, kernel_stats, notes)
     finally:
         lock.close()
 

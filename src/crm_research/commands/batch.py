@@ -20,6 +20,8 @@ run, results.csv/.parquet (key results of all runs), manifest.json.
 
 Re-running skips runs whose notebook, parameters, input files and package are
 unchanged (--force runs everything); an interrupted batch resumes where it stopped.
+An output folder belongs to one batch: another batch's folder is refused (--force
+removes that batch's runs, results and index first; other files are left alone).
 Exit code: 0 if every run succeeded, 1 if any failed, 2 for a configuration error.
 """
 
@@ -43,7 +45,8 @@ def add_common_options(p) -> None:
     """Options shared with ``crm-research demo``."""
     p.add_argument("-w", "--workers", type=int, default=None, metavar="N",
                    help="parallel worker processes (default: number of cores)")
-    p.add_argument("--force", action="store_true", help="execute every run, even unchanged ones")
+    p.add_argument("--force", action="store_true",
+                   help="execute every run, even unchanged ones; take over a folder holding another batch's outputs")
     p.add_argument("--show-code", action="store_true", help="show code cells in the HTML reports")
     p.add_argument("--only", nargs="+", metavar="RUN", help="execute only these runs")
     p.add_argument("--dry-run", action="store_true",
@@ -66,7 +69,7 @@ def execute(config_path, out, args) -> int:
 
     skip_slow_format_checkers()  # this process is ours: no 3-second jsonschema extras
     from ..batch.config import load_batch_config
-    from ..batch.runner import plan_batch, run_batch
+    from ..batch.runner import claim_out_dir, plan_batch, run_batch
     from ..errors import ConfigError
 
     if args.workers is not None and args.workers < 1:
@@ -74,6 +77,8 @@ def execute(config_path, out, args) -> int:
     cfg = load_batch_config(config_path)
     if args.dry_run:
         plan = plan_batch(cfg, out=out, force=args.force, only=args.only)
+        for note in claim_out_dir(plan.out_dir, cfg.name, cfg.path, force=args.force, dry_run=True):
+            print(f"note: {note}")
         print(f"batch {cfg.name}: {len(cfg.runs)} runs -> {plan.out_dir}")
         for row in plan.rows:
             params = ", ".join(f"{k}={v!r}" for k, v in row["parameters"].items())

@@ -52,7 +52,8 @@ def add_parser(sub) -> None:
     b = p.add_argument_group("batch")
     b.add_argument("-w", "--workers", type=int, default=None, metavar="N",
                    help="parallel worker processes (default: number of cores)")
-    b.add_argument("--force", action="store_true", help="execute every run, even unchanged ones")
+    b.add_argument("--force", action="store_true",
+                   help="execute every run, even unchanged ones; take over a folder holding another batch's outputs")
     b.add_argument("--cold", action="store_true", help="start an ordinary kernel per run (no warm kernels)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -128,7 +129,7 @@ def run(args) -> int:
 
     import yaml
 
-    from ..batch.runner import run_batch
+    from ..batch.runner import claim_out_dir, run_batch
     from ..batch.worker import skip_slow_format_checkers
     from ..study import SALT_ENV, plan_study
 
@@ -143,6 +144,8 @@ def run(args) -> int:
     cfg = plan_study(args.instrument, args.responses, missing=missing, bootstrap=bootstrap, seed=args.seed,
                      name=out.name or "study", **checked["plan"])
     cfg_path = out / "study.yaml"
+    for note in claim_out_dir(out, cfg["batch"], cfg_path, force=args.force):   # before study.yaml is written
+        print(f"note: {note}")
     text = ("# Written by `crm-research study`: the batch of survey notebooks run for this study.\n"
             f"# Re-run: crm-research batch {cfg_path} --out {out}\n"
             + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=110))
