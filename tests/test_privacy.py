@@ -1,6 +1,7 @@
 """Personal data detection, pseudonymization and redaction (crm_research.privacy)."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 
@@ -16,7 +17,8 @@ INSTRUMENT = "surveys/ecommerce_crm.yaml"
 
 
 def _hmac(salt: str, text: str) -> str:
-    return hmac.new(salt.encode(), text.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
+    digest = hmac.new(salt.encode(), text.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:PSEUDONYM_HEX]
 
 
 # --------------------------------------------------------------------------- content patterns

@@ -9,7 +9,8 @@ A column is personal data when it is
   an e-mail address, an IPv4/IPv6 address or a Chinese resident ID number).
 
 Such columns are dropped or replaced by a pseudonym: ``HMAC-SHA256(salt, normalized value)``,
-first 16 hex digits. The salt is the caller's (then pseudonyms are stable across runs and tables,
+first 16 characters in lower-case base 32 (letters and the digits 2-7, so a pseudonym never
+looks like a phone or ID number); distinct values never share a pseudonym. The salt is the caller's (then pseudonyms are stable across runs and tables,
 so survey answers can be linked to KPI customer tables) or 32 random bytes drawn per call and
 discarded (then nothing, not even the caller, can recompute a pseudonym). The salt is never
 stored on a result object: with the salt, a phone number's pseudonym can be brute-forced.
@@ -33,6 +34,7 @@ Examples
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -52,7 +54,11 @@ KINDS = ("phone", "email", "name", "address", "ip", "id_number", "account", "loc
 #: kinds whose values the content patterns recognise: a column *named* like one of them is only
 #: personal data if some of its values look like it (or it is empty) -- "email_opt_in" is not
 VERIFIABLE = ("phone", "email", "ip", "id_number")
-PSEUDONYM_HEX = 16  # 64 bits: collision-free in practice for any survey or customer table
+PSEUDONYM_LENGTH = 16  # base-32 characters = 80 bits; lengthened within a call should two collide
+PSEUDONYM_HEX = PSEUDONYM_LENGTH  # former name, kept for callers
+#: pseudonyms are written in lower-case base 32 (RFC 4648: a-z, 2-7): no 0, 1, 8 or 9, so no
+#: pseudonym can ever look like a phone number, an ID number or an IP address
+PSEUDONYM_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 
 # --------------------------------------------------------------------------- header patterns
 # Matched against the NFKC-normalized, case-folded header. Order matters: the first kind that
@@ -341,13 +347,19 @@ def find_pii_in_text(text: str) -> list[tuple[str, str]]:
     return [(k, text[a:b]) for k, a, b in find_pii(text)]
 
 
-def redact_text(text: str) -> tuple[str, tuple[str, ...]]:
+def redact_text(text: str, salt: str | bytes | None = None) -> tuple[str, tuple[str, ...]]:
     """Replace every PII span in ``text`` by its placeholder (``[phone]``, ``[email]`` ...).
+
+    With a ``salt`` the placeholder carries the value's pseudonym (``[phone:jlho5qxx...]``,
+    :func:`pseudonymize`), so two texts differing only in their personal data stay distinct
+    (used for column headers).
 
     Parameters
     ----------
     text : str
         Any text.
+    salt : str or bytes, optional
+        HMAC key of the pseudonyms in the placeholders; default plain placeholders.
 
     Returns
     -------
@@ -360,17 +372,63 @@ def redact_text(text: str) -> tuple[str, tuple[str, ...]]:
     ('mail [email] now', ('email',))
     >>> redact_text("nothing here")
     ('nothing here', ())
+    >>> redact_text("备注13800138000", salt="secret")
+    ('备注[phone:jlho5qxxvpybi5nb]', ('phone',))
     """
     spans = find_pii(text)
     if not spans:
         return text, ()
+    names = None
+    if salt is not None:
+        names = pseudonymize([text[a:b] for _, a, b in spans], salt).tolist()
     out, pos = [], 0
-    for kind, a, b in spans:
+    for j, (kind, a, b) in enumerate(spans):
         out.append(text[pos:a])
-        out.append(REDACTION[kind])
+        out.append(REDACTION[kind] if names is None else f"[{kind}:{names[j]}]")
         pos = b
     out.append(text[pos:])
     return "".join(out), tuple(k for k, _, _ in spans)
+
+
+def redact_headers(columns: Iterable[Any], salt: str | bytes | None = None) -> dict[Any, str]:
+    """New names for the column headers that contain personal data.
+
+    A header such as ``备注（电话13800138000）`` becomes ``备注（电话[phone:jlho5qxx...]）``
+    (:func:`redact_text` with the salt; a random one when None), so it can be shown in
+    mappings, findings, reports and on the console. Renamed headers stay distinct from each
+    other and from the other headers.
+
+    Parameters
+    ----------
+    columns : iterable
+        The headers.
+    salt : str or bytes, optional
+        HMAC key of the pseudonyms in the new names (random when None).
+
+    Returns
+    -------
+    dict
+        ``{old header: new header}`` for the headers that change only.
+
+    Examples
+    --------
+    >>> redact_headers(["Q1", "联系 a@b.com"], salt="secret")
+    {'联系 a@b.com': '联系 [email:6livia6li7bcbc66]'}
+    """
+    key, _ = make_salt(salt)
+    cols = list(columns)
+    taken = {str(c) for c in cols}
+    out: dict[Any, str] = {}
+    for c in cols:
+        new, kinds = redact_text(str(c), key)
+        if not kinds:
+            continue
+        base, k = new, 2
+        while new in taken:
+            new, k = f"{base} ({k})", k + 1
+        taken.add(new)
+        out[c] = new
+    return out
 
 
 def header_kind(column: str) -> str | None:
@@ -537,6 +595,11 @@ def normalize_value(s: str, kind: str | None = None) -> str:
     """Canonical form hashed into a pseudonym, so ``+86 138-0013-8000`` and ``13800138000``
     (or ``A@X.com`` and ``a@x.com``) get the same pseudonym.
 
+    The text is folded (:func:`fold`); a value shaped like a phone number becomes its digits
+    (without ``+86`` / ``0086``), an e-mail is case-folded, an ID number upper-cased without
+    spaces. A value that does not have the shape of ``kind`` is only folded, so ``R001`` and
+    ``S001`` in a phone column never share a canonical form.
+
     Parameters
     ----------
     s : str
@@ -552,21 +615,25 @@ def normalize_value(s: str, kind: str | None = None) -> str:
     --------
     >>> normalize_value("+86 138-0013-8000"), normalize_value("A@X.com")
     ('13800138000', 'a@x.com')
+    >>> normalize_value("R001", "phone"), normalize_value("１３８ ００１３ ８０００")
+    ('R001', '13800138000')
     """
     s = fold(unicodedata.normalize("NFKC", str(s))).strip()
-    if kind is None:
-        kind = "phone" if PHONE_RE.fullmatch(s) else "email" if EMAIL_RE.fullmatch(s) else None
-    if kind == "phone":
-        d = re.sub(r"\D", "", s)
+    compact = re.sub(r"\s+", " ", s)
+    if kind in (None, "phone") and PHONE_RE.fullmatch(compact):
+        d = re.sub(r"\D", "", compact, flags=re.ASCII)
         if d.startswith("0086"):
             d = d[2:]
         if len(d) == 13 and d.startswith("861"):
             d = d[2:]
-        return d or s
-    if kind == "id_number":
-        return s.replace(" ", "").upper()
-    if kind in ("email", "name", "address", "account"):
-        return re.sub(r"\s+", " ", s).casefold()
+        return d
+    if kind in (None, "email", "account") and EMAIL_RE.fullmatch(compact):
+        return compact.casefold()
+    nospace = compact.replace(" ", "")
+    if kind in (None, "id_number") and (_CN_ID_CAND.fullmatch(nospace) or _CN_ID15_CAND.fullmatch(nospace)):
+        return nospace.upper()
+    if kind in ("name", "address", "account"):
+        return compact.casefold()
     return s
 
 
@@ -574,11 +641,13 @@ def pseudonymize(values: Any, salt: str | bytes | None, kind: str | None = None,
                  avoid: Iterable[str] = ()) -> pd.Series:
     """Replace each non-missing value by its keyed hash ``HMAC-SHA256(salt, normalized value)``.
 
-    A pseudonym is the first 16 hex digits of the HMAC. Missing values stay missing. Equal
+    A pseudonym is the HMAC in lower-case base 32 (RFC 4648, letters and the digits 2-7),
+    first 16 characters: it never contains a run of digits that could be read as a phone
+    or ID number. Missing values stay missing. Equal
     values after normalization (:func:`normalize_value`: ``+86 138 0013 8000`` is
     ``13800138000``, ``A@X.com`` is ``a@x.com``, full-width is ASCII) get equal pseudonyms;
     distinct values never share one: should two distinct values of this call agree in their
-    first 16 hex digits (or a pseudonym equal a value in ``avoid``), all pseudonyms of the
+    first 16 characters (or a pseudonym equal a value in ``avoid``), all pseudonyms of the
     call are lengthened until none do.
 
     Parameters
@@ -596,14 +665,14 @@ def pseudonymize(values: Any, salt: str | bytes | None, kind: str | None = None,
     Returns
     -------
     pandas.Series
-        A hex string per value (None where missing); same index and name as ``values`` when
+        A base-32 string per value (None where missing); same index and name as ``values`` when
         it is a Series.
 
     Examples
     --------
     >>> import pandas as pd
     >>> pseudonymize(pd.Series(["13800138000", "+86 138 0013 8000", None]), "secret").tolist()
-    ['4aceeec2f7abf014', '4aceeec2f7abf014', None]
+    ['jlho5qxxvpybi5nb', 'jlho5qxxvpybi5nb', None]
     >>> pseudonymize(["a@x.com", "b@x.com"], "secret").str.len().tolist()
     [16, 16]
     """
@@ -621,15 +690,15 @@ def pseudonymize(values: Any, salt: str | bytes | None, kind: str | None = None,
         if n not in digests:
             h = base.copy()
             h.update(n.encode("utf-8"))
-            digests[n] = h.hexdigest()
+            digests[n] = base64.b32encode(h.digest()).decode("ascii").rstrip("=").lower()
         return n
 
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     normed = [norm(u) for u in uniques]
     avoid = {str(a) for a in avoid}
-    width = PSEUDONYM_HEX
+    width = PSEUDONYM_LENGTH
     full = list(digests.values())
-    while width < 64 and (len({d[:width] for d in full}) < len(full) or any(d[:width] in avoid for d in full)):
+    while width < 52 and (len({d[:width] for d in full}) < len(full) or any(d[:width] in avoid for d in full)):
         width += 4
     mapped = np.array([None if n is None else digests[n][:width] for n in normed] + [None], dtype=object)
     return pd.Series(mapped[codes], index=values.index, name=values.name, dtype=object)
@@ -727,7 +796,7 @@ def _declared_policies(declared: Any, policy: str) -> dict[str, str]:
 
 def protect(df: pd.DataFrame, declared: Iterable[Any] | Mapping[str, str] = (), policy: str = "pseudonymize",
             salt: str | bytes | None = None, *, skip: Iterable[str] = (), detect: bool = True,
-            redact: bool = True, min_share: float = 0.5,
+            redact: bool = True, min_share: float = 0.5, ids: Iterable[str] = (),
             kinds: Mapping[str, str] | None = None,
             policy_by_kind: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, PrivacyReport]:
     """Drop or pseudonymize personal data in any DataFrame.
@@ -754,6 +823,12 @@ def protect(df: pd.DataFrame, declared: Iterable[Any] | Mapping[str, str] = (), 
         Replace PII found inside other text cells by ``[phone]``, ``[email]``, ... (default True).
     min_share : float
         Share of non-missing cells that must be PII for a column to count as a PII column.
+    ids : iterable of str
+        Identifier columns (respondent or customer ids). A cell of theirs holding personal
+        data anywhere (:func:`looks_personal`) is replaced by its pseudonym, never by a
+        shared placeholder, so two people keep two ids; the other ids are kept, and no
+        pseudonym equals a kept id. (An id column that is mostly personal data is
+        pseudonymized whole, as any PII column.)
     kinds : mapping {column: kind}, optional
         Kind of declared columns (``phone``, ``email``, ...), used to normalize before hashing.
     policy_by_kind : mapping {kind: policy}, optional
@@ -822,6 +897,24 @@ def protect(df: pd.DataFrame, declared: Iterable[Any] | Mapping[str, str] = (), 
                 ser = ser.where(ser.astype(str).str.strip() != "", None)
             out[col] = pseudonymize(ser, key, kind)
             rows.append(dict(column=str(col), kind=kind, reason=reason, action="pseudonymized", cells=n))
+
+    key_ids = [c for c in out.columns if str(c) in {str(i) for i in ids} and c not in actions]
+    for col in key_ids:
+        ser = out[col]
+        texts = [_cell_text(v) for v in ser]
+        found = [looks_personal(t) if t is not None else None for t in texts]
+        hit = [j for j, k in enumerate(found) if k]
+        if not hit:
+            continue
+        kept = {t for t, k in zip(texts, found) if t is not None and not k}
+        pseudo = pseudonymize([texts[j] for j in hit], key, avoid=kept)
+        new = ser.astype(object).copy()
+        new.iloc[hit] = pseudo.to_numpy(dtype=object)
+        out[col] = new
+        ks = sorted({found[j] for j in hit})
+        actions[col] = (",".join(ks), "content", "pseudonymize")
+        rows.append(dict(column=str(col), kind=",".join(ks), reason="content", action="pseudonymized",
+                         cells=len(hit)))
 
     red_rows: list[dict[str, Any]] = []
     if redact:

@@ -272,11 +272,12 @@ def code_column(values: pd.Series, coder) -> tuple[np.ndarray, np.ndarray, list[
 
 
 def normalize_ids(values: pd.Series) -> pd.Series:
-    """Respondent ids as a user reads them: whole numbers as int64 when all are whole numbers,
-    otherwise trimmed text (``1.0`` from Excel becomes ``1``). Empty ids become None."""
+    """Respondent ids as a user reads them: whole numbers as int64 when all are whole numbers
+    written plainly (ASCII digits, no sign, no leading zero), otherwise trimmed text (``1.0``
+    from Excel becomes ``1``; ``007`` stays ``007``, distinct from ``7``). Empty ids become None."""
     texts = [cell_text(v) for v in values]
     nonnull = [t for t in texts if t is not None]
-    if nonnull and all(_INT_ID.fullmatch(t) for t in nonnull):
+    if nonnull and all(_INT_ID.fullmatch(t) for t in nonnull) and not any(_LEADING_ZERO.match(t) for t in nonnull):
         if len(nonnull) == len(texts):
             return pd.Series([int(t) for t in texts], index=values.index, name=values.name, dtype="int64")
         return pd.Series([int(t) if t is not None else None for t in texts], index=values.index,
@@ -284,7 +285,8 @@ def normalize_ids(values: pd.Series) -> pd.Series:
     return pd.Series(texts, index=values.index, name=values.name, dtype=object)
 
 
-_INT_ID = re.compile(r"[+-]?\d{1,18}")
+_INT_ID = re.compile(r"[+-]?[0-9]{1,18}")
+_LEADING_ZERO = re.compile(r"[+-]|0[0-9]")  # "007" and "7", "+7" and "7" are different ids: keep them as text
 
 
 def unique_ordered(xs: Iterable[Any]) -> list[Any]:

@@ -190,6 +190,7 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
     raw = frame_responses(source) if isinstance(source, pd.DataFrame) else \
         read_table(source, sheet=sheet, encoding=encoding, delimiter=delimiter)
     src = raw.source
+    raw, column_map = _safe_headers(raw, salt, column_map, map_label)
     mapping = map_columns(raw.data.columns, inst, column_map, raw.labels, map_label=map_label)
     missing_items = mapping.missing_items
     if missing_items and (require_all_items or len(missing_items) == len(inst.item_ids)):
@@ -232,7 +233,7 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
         if p.id not in df.columns:
             by_kind[p.kind] = "drop" if by_kind.get(p.kind) == "drop" else p.policy
     protected, privacy = protect(df, declared=declared, policy=pii_policy, salt=salt, skip=skip, kinds=kinds,
-                                 policy_by_kind=by_kind)
+                                 policy_by_kind=by_kind, ids=[inst.respondent_id])
     del df
     value_labels = {k: v for k, v in value_labels.items() if k in protected.columns and k not in declared}
 
@@ -262,6 +263,39 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
     return ResponseSet(data=data, scores=scores, report=report, mapping=mapping, source=src, privacy=privacy,
                        excluded=excluded, other=other, instrument=inst.id, options=options,
                        item_ids=list(inst.item_ids))
+
+
+def _safe_headers(raw: Any, salt: Any, column_map: Any, map_label: str) -> tuple[Any, Any]:
+    """Headers (and question labels) with the personal data in them replaced by pseudonyms.
+
+    Done right after reading, so a phone number or e-mail typed into a header never reaches
+    the mapping, findings, reports or the console. A column map naming such a header by its
+    original text is translated to the new name.
+    """
+    from ..privacy import make_salt, redact_headers, redact_text
+    from .mapping import parse_column_map
+
+    key, _ = make_salt(salt)
+    renames = redact_headers(raw.data.columns, key)
+    labels = {}
+    for k, v in raw.labels.items():
+        labels[renames.get(k, k)] = redact_text(str(v), key)[0]
+    if not renames and labels == raw.labels:
+        return raw, column_map
+    data = raw.data.rename(columns=renames) if renames else raw.data
+    vlabels = {renames.get(k, k): v for k, v in raw.value_labels.items()}
+    if column_map is not None and renames:
+        by_text = {str(k): v for k, v in renames.items()}
+        entries = parse_column_map(column_map, label=map_label)
+        if any(e.column in by_text or (e.pair and e.target in by_text) for e in entries):
+            translated = {}
+            for e in entries:
+                if e.pair and e.target in by_text and e.column not in by_text:
+                    translated[by_text[e.target]] = e.column   # ID=COLUMN, the older order
+                else:
+                    translated[by_text.get(e.column, e.column)] = e.target
+            column_map = translated
+    return type(raw)(data, raw.source, labels, vlabels), column_map
 
 
 # --------------------------------------------------------------------------- model data
@@ -369,6 +403,7 @@ def read_model_data(source: str | Path | pd.DataFrame, variables: Iterable[str],
 
     raw = frame_responses(source) if isinstance(source, pd.DataFrame) else \
         read_table(source, sheet=sheet, encoding=encoding, delimiter=delimiter)
+    raw, column_map = _safe_headers(raw, None, column_map, map_label)
     file = raw.source.file
     variables = list(dict.fromkeys(str(v) for v in variables))
     wanted = variables + ([group] if group is not None and group not in variables else [])
