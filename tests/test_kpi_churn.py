@@ -123,3 +123,70 @@ def test_rules_validated():
         ChurnRules(overdue_ratio=1.0)
     with pytest.raises(ValueError):
         ChurnRules(frequency_drop=0)
+
+
+# --------------------------------------------------------------------------- P(alive) without the BG/NBD artefact
+@pytest.fixture(scope="module")
+def cdnow_churn():
+    from crm_research import clv
+
+    o = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt").reset_index(drop=True)
+    o["order_id"] = range(len(o))
+    cal = clv.rfm_summary(o, calibration_end="1997-09-30")
+    with kpi.load(o) as e:
+        default = kpi.churn_risk(e, "1997-09-30", all_customers=True)
+        bg = kpi.churn_risk(e, "1997-09-30", all_customers=True, model=clv.fit_bgnbd(cal))
+        pn = kpi.churn_risk(e, "1997-09-30", all_customers=True, model="pareto_nbd")
+    return cal, default, bg, pn
+
+
+def test_churn_default_p_alive_is_mbgnbd(cdnow_churn):
+    from crm_research import clv
+
+    cal, default, _, _ = cdnow_churn
+    assert (default["p_alive_model"] == "MBG/NBD").all()
+    assert "MBG/NBD" in default.attrs["p_alive_note"]
+    # the same P(alive) as MBG/NBD fitted to clv.rfm_summary's calibration summary (weeks)
+    ref = clv.fit_mbgnbd(cal).p_alive()
+    got = default.set_index("customer_id")["p_alive"].reindex(ref.index)
+    np.testing.assert_allclose(got.to_numpy(), ref.to_numpy(), rtol=1e-6, atol=1e-9)
+    one = cal.set_index("customer_id")["frequency"].reindex(ref.index) == 0
+    assert one.sum() == 1411 and (got[one] < 1).all()
+    # one-time buyers who have gone quiet are flagged by P(alive): not possible with BG/NBD
+    assert default.set_index("customer_id").loc[one[one].index, "low_p_alive"].any()
+
+
+def test_churn_with_bgnbd_states_the_caveat(cdnow_churn):
+    cal, _, bg, _ = cdnow_churn
+    assert bg["p_alive_model"].str.startswith("BG/NBD (P(alive) = 1").all()
+    assert "caveat" in bg.attrs["p_alive_note"] and "one-time buyers are never flagged" in bg.attrs["p_alive_note"]
+    one = bg.merge(cal[["customer_id", "frequency"]], on="customer_id")
+    one = one[one["frequency"] == 0]
+    assert len(one) == 1411 and (one["p_alive"] == 1).all() and not one["low_p_alive"].any()
+
+
+def test_churn_pareto_nbd_option(cdnow_churn):
+    from crm_research import clv
+
+    cal, _, _, pn = cdnow_churn
+    assert (pn["p_alive_model"] == "Pareto/NBD").all()
+    ref = clv.fit_pareto_nbd(cal).p_alive()
+    got = pn.set_index("customer_id")["p_alive"].reindex(ref.index)
+    np.testing.assert_allclose(got.to_numpy(), ref.to_numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_churn_model_not_fitted_says_why(eng):
+    x = kpi.churn_risk(eng, AS_OF, RULES, all_customers=True)
+    assert x["p_alive"].isna().all()
+    assert x["p_alive_model"].str.startswith("MBG/NBD not fitted").all()
+    assert x.attrs["p_alive_note"].startswith("P(alive): MBG/NBD not fitted")
+    none = kpi.churn_risk(eng, AS_OF, RULES, model=None, all_customers=True)
+    assert none["p_alive_model"].isna().all() and none.attrs["p_alive_note"] == "P(alive): not computed."
+    with pytest.raises(ValueError, match="model must be one of"):
+        kpi.churn_risk(eng, AS_OF, RULES, model="bgnbd")
+
+
+def test_frequency_is_not_scaled_to_weeks(eng):
+    mw = _Model()
+    kpi.churn_risk(eng, AS_OF, RULES, model=mw, freq="W")
+    assert mw.seen.loc["A", "frequency"] == 3          # a count of repeat purchase days

@@ -16,7 +16,8 @@ For every customer with an order on or before ``as_of`` (windows of ``window_day
 ``visit_seconds_recent``,   session time in the two windows (sessions given);
 ``visit_seconds_previous``, ``visit_time_change`` likewise
 ``visit_time_change``
-``p_alive``                 P(alive) from a fitted BG/NBD / Pareto/NBD model (optional)
+``p_alive``                 P(alive) from a purchase-count model (see below)
+``p_alive_model``           which model gave ``p_alive``
 =========================== ===================================================================
 
 Warnings (:class:`ChurnRules` holds the thresholds) and the risk score
@@ -33,6 +34,18 @@ Each indicator is mapped to a score in [0, 1]; a warning is raised when its scor
 at least one warning who are not yet lost (``days_since_last <= churned_after_days``), ranked by
 risk score, then total spend (value at stake), then customer id; ``reasons`` spells the
 warnings out.
+
+Which P(alive)
+--------------
+``model="mbgnbd"`` (the default) fits the MBG/NBD model (Batislam, Gursoy & Dogan 2007;
+:func:`crm_research.clv.fit_mbgnbd`) in weeks to every customer's purchase history up to
+``as_of``; ``model="pareto_nbd"`` fits Pareto/NBD instead; ``model=None`` leaves P(alive) out.
+Neither model has BG/NBD's artefact of P(alive) = 1 for every customer without a repeat
+purchase (on the CDNOW 1/10 sample 1,411 of 2,357 customers), which would hide exactly the
+one-time buyers who have gone quiet. A fitted model object may be passed instead; a BG/NBD
+model is used as given, but ``p_alive_model`` and :func:`p_alive_note` then state its caveat.
+When the model cannot be fitted (too few customers, no repeat purchases), ``p_alive`` is
+empty and :func:`p_alive_note` says why.
 
 P(alive) uses the conventions of :func:`crm_research.clv.rfm_summary`: ``frequency`` = distinct
 purchase days - 1, ``recency`` = days from first to last purchase day, ``T`` = days from the
@@ -53,8 +66,11 @@ CHURN_COLUMNS = [
     "rank", "customer_id", "risk_score", "n_warnings", "reasons", "orders", "total_spend",
     "first_order_date", "last_order_date", "days_since_last", "typical_gap_days", "gap_reference",
     "gap_ratio", "orders_recent", "orders_previous", "frequency_change", "visit_seconds_recent",
-    "visit_seconds_previous", "visit_time_change", "p_alive", "overdue", "frequency_falling",
+    "visit_seconds_previous", "visit_time_change", "p_alive", "p_alive_model", "overdue", "frequency_falling",
     "visit_time_falling", "low_p_alive"]
+
+MODEL_CHOICES = {"mbgnbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}
+BGNBD_LABEL = "BG/NBD (P(alive) = 1 for customers without repeat purchases)"
 
 
 @dataclass(frozen=True)
@@ -124,7 +140,7 @@ class ChurnRules:
 
 
 def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *,
-                     model=None, freq: str | None = None):
+                     model="mbgnbd", freq: str | None = None):
     """Per-customer indicators, warnings and risk score (ibis Table stored in the engine).
 
     See :func:`churn_risk` for the ranked list; this returns every customer.
@@ -136,10 +152,10 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
         Date of the assessment (default: the date of the last order).
     rules : ChurnRules
         Window length and thresholds.
-    model : fitted BG/NBD or Pareto/NBD model, optional
-        Adds ``p_alive``.
+    model : {"mbgnbd", "pareto_nbd"}, fitted model or None
+        Source of ``p_alive`` (see "Which P(alive)" in the module docstring).
     freq : {"D", "W"}, optional
-        Time unit of the model.
+        Time unit of a fitted model.
 
     Returns
     -------
@@ -208,10 +224,14 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
                      visit_time_change=ibis.null("float64"))
 
     if model is not None:
-        pa = _p_alive_table(engine, t, a, model, freq, rules)
-        t = t.left_join(pa, "customer_id").drop("customer_id_right")
+        pa, label = _p_alive_table(engine, t, a, model, freq, rules)
+        if pa is None:  # not fitted: the column says why
+            t = t.mutate(p_alive=ibis.null("float64"), p_alive_model=ibis.literal(label))
+        else:
+            t = t.left_join(pa, "customer_id").drop("customer_id_right")
+            t = t.mutate(p_alive_model=ibis.ifelse(t.p_alive.isnull(), ibis.null("string"), label))
     else:
-        t = t.mutate(p_alive=ibis.null("float64"))
+        t = t.mutate(p_alive=ibis.null("float64"), p_alive_model=ibis.null("string"))
 
     def clip01(x):
         # explicit NULL handling: GREATEST/LEAST skip NULLs on some engines (DuckDB, PostgreSQL)
@@ -236,9 +256,54 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     return t
 
 
+def _model_label(model) -> str:
+    name = getattr(model, "model", None) or type(model).__name__
+    if name in ("BG/NBD", "BetaGeoFitter"):
+        return BGNBD_LABEL
+    return {"ModifiedBetaGeoFitter": "MBG/NBD", "ParetoNBDFitter": "Pareto/NBD"}.get(name, str(name))
+
+
+def _fit_model(engine: KPIEngine, t, a, name: str):
+    """Fit MBG/NBD or Pareto/NBD (weeks) to every customer's history up to ``a``."""
+    from .. import clv
+    from ..errors import DataFileError, ModelError
+
+    q = t.select(
+        "customer_id",
+        frequency=(t.purchase_days - 1).cast("float64"),
+        recency=t.last_order_date.delta(t.first_order_date, unit="day").cast("float64") / 7.0,
+        T=date_literal(a).delta(t.first_order_date, unit="day").cast("float64") / 7.0)
+    d = engine.execute(q)
+    fit = clv.fit_mbgnbd if name == "mbgnbd" else clv.fit_pareto_nbd
+    if len(d) < 4 or not (d["frequency"] > 0).any():
+        return None, f"{MODEL_CHOICES[name]} not fitted: {len(d)} customers, " \
+                     f"{int((d['frequency'] > 0).sum())} with repeat purchases"
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = fit(d)
+    except (ModelError, DataFileError, FloatingPointError) as e:
+        return None, f"{MODEL_CHOICES[name]} not fitted: {e}"
+    if not m.converged:
+        return None, f"{MODEL_CHOICES[name]} not fitted: did not converge ({m.message})"
+    return m, None
+
+
 def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
     import ibis
 
+    if isinstance(model, str):
+        key = model.lower().replace("/", "").replace("-", "_")
+        key = {"mbgnbd": "mbgnbd", "pareto_nbd": "pareto_nbd", "paretonbd": "pareto_nbd", "pnbd": "pareto_nbd"}.get(key)
+        if key is None:
+            raise ValueError(f"model must be one of {sorted(MODEL_CHOICES)}, a fitted model or None, got {model!r}")
+        model, why = _fit_model(engine, t, a, key)
+        if model is None:
+            return None, why
+        freq = "W"
+    label = _model_label(model)
     if freq is None:
         data = getattr(model, "data", None)
         freq = (getattr(data, "attrs", {}) or {}).get("freq") or "D"
@@ -248,12 +313,12 @@ def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
     live = t.filter(t.days_since_last <= rules.churned_after_days)
     q = live.select(
         "customer_id",
-        frequency=(live.purchase_days - 1).cast("float64") / unit,
+        frequency=(live.purchase_days - 1).cast("float64"),   # a count: not scaled by the time unit
         recency=live.last_order_date.delta(live.first_order_date, unit="day").cast("float64") / unit,
         T=date_literal(a).delta(live.first_order_date, unit="day").cast("float64") / unit)
     d = engine.execute(q)
     d["p_alive"] = _call_p_alive(model, d)
-    return memtable(d[["customer_id", "p_alive"]])
+    return memtable(d[["customer_id", "p_alive"]]), label
 
 
 def _call_p_alive(model, d: pd.DataFrame) -> np.ndarray:
@@ -273,7 +338,7 @@ def _call_p_alive(model, d: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *, model=None,
+def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *, model="mbgnbd",
                      freq: str | None = None, top: int | None = None, all_customers: bool = False):
     """The ranked at-risk list as an ibis Table (stays in the engine; see :func:`churn_risk`).
 
@@ -307,7 +372,7 @@ def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     return t.select(*CHURN_COLUMNS)
 
 
-def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *, model=None,
+def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *, model="mbgnbd",
                freq: str | None = None, top: int | None = None, all_customers: bool = False) -> pd.DataFrame:
     """Ranked at-risk list of customers with the reasons.
 
@@ -317,10 +382,11 @@ def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), 
     as_of : date-like, optional
     rules : ChurnRules
         Window length and thresholds.
-    model : fitted BG/NBD or Pareto/NBD model, optional
-        Adds ``p_alive`` (see module docstring); import :mod:`crm_research.clv` to fit one.
+    model : {"mbgnbd", "pareto_nbd"}, fitted model or None
+        Source of ``p_alive``: the model to fit (default MBG/NBD), a model fitted with
+        :mod:`crm_research.clv` (or lifetimes), or None for no P(alive); see the module docstring.
     freq : {"D", "W"}, optional
-        Time unit the model was fitted in (default: the model's summary ``freq``, else days).
+        Time unit a fitted model was fitted in (default: the model's summary ``freq``, else days).
     top : int, optional
         Return the first ``top`` customers only.
     all_customers : bool
@@ -332,8 +398,9 @@ def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), 
         Columns ``rank, customer_id, risk_score, n_warnings, reasons, orders, total_spend,
         first_order_date, last_order_date, days_since_last, typical_gap_days, gap_reference,
         gap_ratio, orders_recent, orders_previous, frequency_change, visit_seconds_recent,
-        visit_seconds_previous, visit_time_change, p_alive, overdue, frequency_falling,
-        visit_time_falling, low_p_alive``.
+        visit_seconds_previous, visit_time_change, p_alive, p_alive_model, overdue,
+        frequency_falling, visit_time_falling, low_p_alive``; ``attrs['p_alive_note']`` is
+        :func:`p_alive_note` of the table.
 
     Examples
     --------
@@ -354,7 +421,49 @@ def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), 
     for col in ("overdue", "frequency_falling", "visit_time_falling", "low_p_alive"):
         df[col] = df[col].astype(bool)
     df["reasons"] = df["reasons"].fillna("").astype(object)
-    return df[CHURN_COLUMNS]
+    df = df[CHURN_COLUMNS]
+    df.attrs["p_alive_note"] = p_alive_note(df)
+    return df
+
+
+def p_alive_note(table) -> str:
+    """One sentence for reports: which model gave the churn list's P(alive), and its caveat.
+
+    Parameters
+    ----------
+    table : DataFrame or ibis.Table
+        A churn list (:func:`churn_risk`, :func:`churn_risk_table`) with ``p_alive_model``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(p_alive_note(pd.DataFrame({'p_alive_model': ['MBG/NBD', 'MBG/NBD', None]})))
+    P(alive): MBG/NBD (no one-time-buyer artefact: customers without repeat purchases can be inactive).
+    >>> print(p_alive_note(pd.DataFrame({'p_alive_model': [None]})))
+    P(alive): not computed.
+    """
+    if isinstance(table, pd.DataFrame):
+        col = table["p_alive_model"]
+    else:                                   # ibis Table: only the distinct labels leave the engine
+        col = table.select("p_alive_model").distinct().execute()["p_alive_model"]
+    labels = [v for v in pd.unique(pd.Series(col).dropna()) if str(v)]
+    if not labels:
+        return "P(alive): not computed."
+    parts = []
+    for v in labels:
+        if v == BGNBD_LABEL:
+            parts.append("BG/NBD -- caveat: P(alive) is 1 for every customer without repeat purchases however "
+                         "long ago they bought, so one-time buyers are never flagged; fit MBG/NBD or "
+                         "Pareto/NBD instead")
+        elif v in MODEL_CHOICES.values():
+            parts.append(f"{v} (no one-time-buyer artefact: customers without repeat purchases can be inactive)")
+        else:
+            parts.append(str(v))
+    return "P(alive): " + "; ".join(parts) + "."
 
 
 def _reasons_expr(t, rules: ChurnRules):
