@@ -49,6 +49,7 @@ import pandas as pd
 
 from ..errors import InstrumentError
 from ..instruments import Instrument, Scale
+from ..privacy import truncate
 from ..reporting.format import markdown_table
 from .coding import (MISSING_TOKENS, Coded, cell_text, code_column, code_likert, code_option,
                      likert_lookup, normalize_ids, option_lookup, parse_seconds)
@@ -296,6 +297,10 @@ def _ratio_text(r: float) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+#: characters of a cell shown in findings and reports (:func:`crm_research.privacy.truncate`)
+VALUE_LIMIT = 200
+
+
 class _Findings:
     """Accumulates finding chunks; builds the tidy table once."""
 
@@ -331,6 +336,9 @@ class _Findings:
                              for v in f["row"]], dtype="Int64")
         for c in ("check", "severity", "message", "respondent", "column", "value"):
             f[c] = f[c].astype(object).where(f[c].notna(), None)
+        # a long cell (a 200,000-character answer) is shown by its start and length only
+        for c, limit in (("value", VALUE_LIMIT), ("message", 2 * VALUE_LIMIT), ("column", VALUE_LIMIT)):
+            f[c] = [truncate(v, limit) if isinstance(v, str) and len(v) > limit else v for v in f[c]]
         return f[FINDING_COLUMNS]
 
 
