@@ -48,8 +48,16 @@ def test_measures_and_scores(scores):
 
 def test_segments_follow_the_rule_table(scores):
     s = scores.set_index("customer_id")["segment"]
-    assert s.to_dict() == {"A": "New", "B": "Potential loyalist", "C": "Loyal", "D": "At risk",
+    # purchase cycle: gaps 30 (x5) and 31 (x5) -> median 30.5 days. A 0 d, B 30 d (0.98 cycles) keep
+    # their R; C 60 d = 1.97 cycles -> R at most 3 (it is 3); D 213 d = 6.98 cycles -> R capped 2 -> 1,
+    # so D (F 4) is "Can't lose them", not "At risk" (R 2 would claim it is only fading)
+    assert s.to_dict() == {"A": "New", "B": "Potential loyalist", "C": "Loyal", "D": "Can't lose them",
                            "E": "Can't lose them"}
+    assert scores.attrs["purchase_cycle_days"] == 30.5
+    assert scores.set_index("customer_id")["recency_cycles"].round(4).to_dict() == {
+        "A": 0.0, "B": round(30 / 30.5, 4), "C": round(60 / 30.5, 4), "D": round(213 / 30.5, 4),
+        "E": round(365 / 30.5, 4)}
+    assert scores["r_score"].tolist() == [5, 4, 3, 2, 1]     # the quantile scores are not changed
 
 
 def test_ties_share_a_score():
@@ -67,8 +75,8 @@ def test_ties_share_a_score():
 def test_segment_summary(scores):
     summ = kpi.rfm_segment_summary(scores)
     assert summ["customers"].sum() == 5 and summ["share"].sum() == pytest.approx(1)
-    row = summ.set_index("segment").loc["At risk"]
-    assert row["revenue"] == 100 and row["revenue_share"] == pytest.approx(100 / 185)
+    row = summ.set_index("segment").loc["Can't lose them"]
+    assert row["revenue"] == 105 and row["revenue_share"] == pytest.approx(105 / 185)
     # segments appear in rule-table order
     order = list(RFM_SEGMENTS["segment"])
     assert list(summ["segment"]) == sorted(summ["segment"], key=order.index)
@@ -79,3 +87,47 @@ def test_rule_table_covers_every_cell():
     for r in RFM_SEGMENTS.itertuples():
         covered |= {(a, b) for a in range(r.r_min, r.r_max + 1) for b in range(r.f_min, r.f_max + 1)}
     assert covered == {(a, b) for a in range(1, 6) for b in range(1, 6)}
+
+
+def test_no_repeat_purchases_cycle_is_period_over_bins():
+    # nobody repeats: cycle = days from first order (Dec 1) to as_of (Dec 31) / 5 = 6
+    spec = [("a", ["2024-12-01"], 5), ("b", ["2024-12-31"], 5)]
+    with _engine(spec) as e:
+        s = kpi.rfm_scores(e, AS_OF)
+    assert s.attrs["purchase_cycle_days"] == 6.0
+    # n = 2: b (0 days) ranks 1 -> R = 1 + 5 * 1 // 2 = 3, F 1 -> Promising; a (30 days = 5 cycles) -> Lost
+    assert s.set_index("customer_id")["segment"].to_dict() == {"a": "Lost", "b": "Promising"}
+
+
+# --------------------------------------------------------------------------- CDNOW: recency by the data's own cycle
+@pytest.fixture(scope="module")
+def cdnow_rfm():
+    from crm_research import clv
+
+    o = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt").reset_index(drop=True)
+    o["order_id"] = range(len(o))
+    with kpi.load(o) as e:
+        s = kpi.rfm_scores(e)
+    # the cycle computed independently: median gap between consecutive distinct purchase days
+    days = o.assign(d=o["timestamp"].dt.normalize())[["customer_id", "d"]].drop_duplicates()
+    gaps = days.sort_values(["customer_id", "d"]).groupby("customer_id")["d"].diff().dt.days.dropna()
+    return s, float(gaps.median()), o["timestamp"].max().normalize()
+
+
+def test_cdnow_recent_segments_respect_their_rule(cdnow_rfm):
+    s, cycle, last = cdnow_rfm
+    assert s.attrs["purchase_cycle_days"] == cycle
+    rules = RFM_SEGMENTS.set_index("segment")
+    for seg, g in s.groupby("segment"):
+        r_max_rule = int(rules.loc[seg, "r_max"]) if seg in rules.index else 1
+        r_min_rule = int(rules.loc[seg, "r_min"]) if seg in rules.index else 1
+        # a segment needing R >= 4 holds only customers within 1 cycle, R >= 3 within 2, R >= 2 within 4
+        limit = {5: 1, 4: 1, 3: 2, 2: 4}.get(r_min_rule)
+        if limit is not None:
+            assert (g["recency_days"] <= limit * cycle).all(), (seg, g["recency_days"].max(), cycle)
+    # the case: nobody last seen more than a year ago is "Promising: recent-ish"
+    promising = s[s["segment"] == "Promising"]
+    assert promising.empty or promising["recency_days"].max() <= 2 * cycle
+    assert not s[(s["recency_days"] > 365) & s["segment"].isin(["Promising", "New", "Champions", "Loyal",
+                                                               "Potential loyalist", "About to sleep"])].shape[0]
+    assert "Promising: R 3-3" in s.attrs["segment_rules"]

@@ -14,8 +14,32 @@ result is deterministic and never splits equal customers; with many ties (most c
 one order) the classes are unequal and some scores may be unused (all one-order customers
 get ``F = 1``).
 
-Segments (:data:`RFM_SEGMENTS`, first matching rule wins; R and F scores)
---------------------------------------------------------------------------
+Recency judged by the data's own purchase cycle
+-----------------------------------------------
+Quantile scores alone say nothing about how long ago "recent" is: where most customers buy
+once (CDNOW: 1,411 of 2,357), the middle recency quintile can be customers last seen well
+over a year ago. So before the segment rules are applied, the R score is capped by
+``recency_cycles`` = ``recency_days`` / the data's **purchase cycle**, the median gap in days
+between consecutive purchase days of the same customer over all customers (orders up to
+``as_of``; without any repeat purchase: the days from the first order to ``as_of`` divided by
+``bins``). :data:`RECENCY_CAPS`:
+
+================================ =========================================
+recency_cycles                   R used for the segment at most
+================================ =========================================
+<= 1 (within one cycle)          5 ("recent": Champions, New, ...)
+<= 2                             3 ("recent-ish": Promising, Loyal)
+<= 4                             2 ("fading": About to sleep, At risk)
+> 4                              1 (Lost, Hibernating, Can't lose them)
+================================ =========================================
+
+So a segment that claims recency never holds a customer older than its rule: R 4-5 segments
+have ``recency_cycles <= 1``, R >= 3 segments ``<= 2``, R >= 2 segments ``<= 4``.
+``r_score`` and ``rfm_cell`` stay the plain quantile scores. The rules and the cycle are in
+``attrs['segment_rules']`` and ``attrs['purchase_cycle_days']`` of :func:`rfm_scores`.
+
+Segments (:data:`RFM_SEGMENTS`, first matching rule wins; capped R and F scores)
+--------------------------------------------------------------------------------
 ================== ======= ======= =========================================================
 segment            R       F       reading / typical CRM action
 ================== ======= ======= =========================================================
@@ -55,10 +79,73 @@ RFM_SEGMENTS = pd.DataFrame(
      ("Lost", 1, 1, 1, 1, "one order long ago: exclude or last-chance offer")],
     columns=["segment", "r_min", "r_max", "f_min", "f_max", "description"])
 
+RECENCY_CAPS = ((1.0, 5), (2.0, 3), (4.0, 2))   # (max recency_cycles, max R for the segment); beyond: 1
+
 RFM_COLUMNS = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score",
-               "m_score", "rfm_cell", "rfm_score", "segment"]
+               "m_score", "rfm_cell", "rfm_score", "recency_cycles", "segment"]
 SEGMENT_SUMMARY_COLUMNS = ["segment", "customers", "share", "mean_recency_days", "mean_frequency",
                            "mean_monetary", "revenue", "revenue_share", "description"]
+
+
+def purchase_cycle(engine: KPIEngine, as_of=None, *, bins: int = 5) -> float:
+    """The data's purchase cycle in days: median gap between a customer's consecutive purchase days.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Orders up to this date (default: the last order date).
+    bins : int
+        Without any repeat purchase the cycle is the days from the first order to ``as_of``
+        divided by ``bins`` (at least 1).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> purchase_cycle(example_engine())
+    27.5
+    """
+    a = engine.as_of(as_of)
+    f = engine.facts_until(a)
+    v = engine.execute(engine.median(f.gap_days, where=f.gap_days > 0))
+    if v is not None and not pd.isna(v) and float(v) > 0:
+        return float(v)
+    span = (a - engine.min_date()).days
+    return max(1.0, span / bins)
+
+
+def segment_rules_text(cycle_days: float, segments: pd.DataFrame = None) -> str:
+    """The segment rules in words, with the purchase cycle (for ``attrs`` and reports).
+
+    Parameters
+    ----------
+    cycle_days : float
+        :func:`purchase_cycle`.
+    segments : DataFrame, optional
+        Segment rules (default :data:`RFM_SEGMENTS`).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(segment_rules_text(30.0).splitlines()[0])
+    R and F are quantile scores 1-5 (5 = most recent / most orders); purchase cycle 30 days (median gap between repeat purchases).
+    """
+    segments = RFM_SEGMENTS if segments is None else segments
+    lines = [f"R and F are quantile scores 1-5 (5 = most recent / most orders); purchase cycle {cycle_days:g} days "
+             "(median gap between repeat purchases).",
+             "R is capped before segmenting: " + "; ".join(
+                 f"last order within {lim:g} cycle{'s' if lim != 1 else ''} ({lim * cycle_days:g} days) -> R at most {r}"
+                 for lim, r in RECENCY_CAPS) + f"; older -> R 1."]
+    for r in segments.itertuples():
+        lines.append(f"{r.segment}: R {r.r_min}-{r.r_max}, F {r.f_min}-{r.f_max} ({r.description})")
+    return "\n".join(lines)
 
 
 def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "total",
@@ -103,6 +190,8 @@ def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "
         last_date=f.order_date.max(), frequency=f.count(),
         monetary=(f.amount.sum() if monetary == "total" else f.amount.mean()))
     c = c.mutate(recency_days=date_literal(a).delta(c.last_date, unit="day"))
+    cycle = purchase_cycle(engine, a, bins=bins)
+    c = c.mutate(recency_cycles=c.recency_days.cast("float64") / cycle)
     n = c.count().over(ibis.window())
 
     def score(order):
@@ -112,6 +201,8 @@ def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "
     c = c.mutate(r_score=score(c.recency_days.desc()), f_score=score(c.frequency.asc()),
                  m_score=score(c.monetary.asc()))
     r5 = c.r_score if bins == 5 else ((c.r_score * 5 + bins - 1) // bins)
+    cap = ibis.cases(*[(c.recency_cycles <= lim, r) for lim, r in RECENCY_CAPS], else_=1)
+    r5 = ibis.least(r5, cap)
     f5 = c.f_score if bins == 5 else ((c.f_score * 5 + bins - 1) // bins)
     branches = [((r5 >= int(s.r_min)) & (r5 <= int(s.r_max)) & (f5 >= int(s.f_min)) & (f5 <= int(s.f_max)), s.segment)
                 for s in segments.itertuples()]
@@ -141,7 +232,9 @@ def rfm_scores(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = 
     -------
     DataFrame
         ``customer_id, recency_days, frequency, monetary, r_score, f_score, m_score,
-        rfm_cell`` (e.g. ``"545"``), ``rfm_score`` (R + F + M), ``segment``; sorted by customer.
+        rfm_cell`` (e.g. ``"545"``), ``rfm_score`` (R + F + M), ``recency_cycles`` (recency in
+        purchase cycles), ``segment``; sorted by customer. ``attrs['purchase_cycle_days']`` and
+        ``attrs['segment_rules']`` document the rules.
 
     Examples
     --------
@@ -161,7 +254,11 @@ def rfm_scores(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = 
     df = engine.execute(t.order_by("customer_id"))
     for col in ("recency_days", "frequency", "r_score", "f_score", "m_score", "rfm_score"):
         df[col] = df[col].astype("int64")
-    return df.reset_index(drop=True)
+    df = df.reset_index(drop=True)
+    cycle = purchase_cycle(engine, as_of, bins=bins)
+    df.attrs["purchase_cycle_days"] = cycle
+    df.attrs["segment_rules"] = segment_rules_text(cycle, segments)
+    return df
 
 
 def rfm_segment_summary(scores, segments: pd.DataFrame = RFM_SEGMENTS) -> pd.DataFrame:
