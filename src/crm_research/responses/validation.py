@@ -338,7 +338,10 @@ class _Findings:
             f[c] = f[c].astype(object).where(f[c].notna(), None)
         # a long cell (a 200,000-character answer) is shown by its start and length only
         for c, limit in (("value", VALUE_LIMIT), ("message", 2 * VALUE_LIMIT), ("column", VALUE_LIMIT)):
-            f[c] = [truncate(v, limit) if isinstance(v, str) and len(v) > limit else v for v in f[c]]
+            long = [isinstance(v, str) and len(v) > limit for v in f[c]]
+            if any(long):
+                f[c] = pd.Series([truncate(v, limit) if is_long else v for v, is_long in zip(f[c], long)],
+                                 index=f.index, dtype=object)
         return f[FINDING_COLUMNS]
 
 
