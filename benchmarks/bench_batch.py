@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _baseline import run_baseline
+
 REPO = Path(__file__).resolve().parents[1]
 NB00 = REPO / "notebooks" / "01_instrument_and_data_quality.ipynb"
 
@@ -85,9 +87,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="5 runs, skip the slowest variants")
     args = ap.parse_args()
     from crm_research.batch.runner import default_workers
-    from crm_research.batch.worker import _skip_slow_format_checkers
+    from crm_research.batch.worker import skip_slow_format_checkers
 
-    _skip_slow_format_checkers()
+    skip_slow_format_checkers()
     runs = 5 if args.quick else args.runs
     workers = args.workers or default_workers()
     print(f"bench_batch: {runs} runs per variant, {workers} worker(s) for the parallel variant, "
@@ -112,7 +114,9 @@ def main() -> None:
             for name, fn in variants:
                 w = tmp / f"{label}-{len(rows)}"
                 w.mkdir()
-                wall = fn(w)
+                wall = fn(w) if name.startswith("crm-research") else run_baseline(name, fn, w)
+                if wall is None:
+                    continue
                 base = base or wall
                 rows.append((name, wall))
                 print(f"  {name:<46} {wall:7.1f} s  {wall / runs:6.2f} s/run  {base / wall:5.1f}x vs stock",

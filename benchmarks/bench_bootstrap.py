@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _baseline import run_baseline
+
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "lavaan"
 LAVAAN_REPORTED = 18.6
@@ -108,11 +110,13 @@ def main(argv=None):
     print(f"identical replicates for n_jobs=auto and n_jobs=1: {same}")
     ours = min(t for t, _ in results.values())
 
-    ts, ok = time_semopy(model, data, args.semopy_R)
-    scaled = ts / args.semopy_R * args.R
-    print(f"semopy plain loop: {args.semopy_R} fits in {ts:.2f} s -> {ts / args.semopy_R * 1000:.1f} ms/fit, "
-          f"scaled to R={args.R}: {scaled:.1f} s")
-    print(f"ratio semopy loop / crm_research.sem: {scaled / ours:.1f}x")
+    semopy_run = run_baseline("semopy plain loop", time_semopy, model, data, args.semopy_R)
+    if semopy_run is not None:
+        ts, ok = semopy_run
+        scaled = ts / args.semopy_R * args.R
+        print(f"semopy plain loop: {args.semopy_R} fits in {ts:.2f} s -> {ts / args.semopy_R * 1000:.1f} ms/fit, "
+              f"scaled to R={args.R}: {scaled:.1f} s")
+        print(f"ratio semopy loop / crm_research.sem: {scaled / ours:.1f}x")
     print(f"lavaan 0.6-14 (reported in the issue, this machine type): {LAVAAN_REPORTED} s for R=1000 "
           f"-> ratio {LAVAAN_REPORTED * args.R / 1000 / ours:.1f}x")
     if args.lavaan:

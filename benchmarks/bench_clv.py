@@ -25,6 +25,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from _baseline import run_baseline
+
 CAL_END, OBS_END = "2023-06-30", "2023-12-31"
 
 
@@ -80,18 +82,27 @@ def bench_summary(sizes: list[int]) -> None:
           f"{'ours peak MB':>13} {'lifetimes peak MB':>18}")
     for n in sizes:
         a = _run_task("summary", "crm_research", n)
-        b = _run_task("summary", "lifetimes", n)
+        b = run_baseline(f"lifetimes calibration_and_holdout_data, {n:,} orders", _run_task, "summary", "lifetimes", n)
+        if b is None:
+            print(f"{a['rows']:>10,} {a['customers']:>10,} {a['seconds']:>8.2f} {'-':>12} {'-':>9} "
+                  f"{a['peak_mb']:>13.0f} {'-':>18}")
+            continue
         print(f"{a['rows']:>10,} {a['customers']:>10,} {a['seconds']:>8.2f} {b['seconds']:>12.2f} "
               f"{b['seconds'] / a['seconds']:>8.1f}x {a['peak_mb']:>13.0f} {b['peak_mb']:>18.0f}")
+
+
+def _import_lifetimes():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lifetimes
+
+    return lifetimes
 
 
 def bench_fits(n_orders: int) -> None:
     from crm_research import clv
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import lifetimes as lt
-
+    lt = run_baseline("import lifetimes", _import_lifetimes)
     cases = {"CDNOW (2,357)": clv.rfm_summary(clv.read_cdnow(), calibration_end="1997-09-30", freq="W")}
     big = clv.rfm_summary(synthetic_orders(n_orders), calibration_end=CAL_END, freq="W")
     cases[f"synthetic ({len(big):,})"] = big
@@ -109,24 +120,35 @@ def bench_fits(n_orders: int) -> None:
             else:
                 ours = clv.fit_gamma_gamma(s)
             t_ours = time.perf_counter() - t0
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                t0 = time.perf_counter()
-                if model == "BG/NBD":
-                    f = lt.BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
-                    ll = float(np.sum(clv.bgnbd_loglik(f.params_[["r", "alpha", "a", "b"]].to_numpy(),
-                                                       s["frequency"], s["recency"], s["T"])))
-                elif model == "Pareto/NBD":
-                    f = lt.ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
-                    ll = float(np.sum(clv.pnbd_loglik(f.params_[["r", "alpha", "s", "beta"]].to_numpy(),
-                                                      s["frequency"], s["recency"], s["T"])))
-                else:
-                    f = lt.GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
-                    ll = float(np.sum(clv.gamma_gamma_loglik(f.params_[["p", "q", "v"]].to_numpy(),
-                                                             rep["frequency"], rep["monetary_value"])))
-                t_lt = time.perf_counter() - t0
+            res = None if lt is None else run_baseline(f"lifetimes {model} on {name}", _fit_lifetimes, lt, model, s, rep)
+            if res is None:
+                print(f"{name:<22}{model:<12}{t_ours:>8.2f}{'-':>13}{'-':>10}{ours.loglik:>16.3f}{'-':>16}")
+                continue
+            t_lt, ll = res
             print(f"{name:<22}{model:<12}{t_ours:>8.2f}{t_lt:>13.2f}{t_lt / t_ours:>9.1f}x"
                   f"{ours.loglik:>16.3f}{ll:>16.3f}")
+
+
+def _fit_lifetimes(lt, model: str, s: pd.DataFrame, rep: pd.DataFrame) -> tuple[float, float]:
+    """(seconds, log-likelihood at lifetimes' estimate, computed with our log-likelihood)."""
+    from crm_research import clv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        if model == "BG/NBD":
+            f = lt.BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+            ll = float(np.sum(clv.bgnbd_loglik(f.params_[["r", "alpha", "a", "b"]].to_numpy(),
+                                               s["frequency"], s["recency"], s["T"])))
+        elif model == "Pareto/NBD":
+            f = lt.ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
+            ll = float(np.sum(clv.pnbd_loglik(f.params_[["r", "alpha", "s", "beta"]].to_numpy(),
+                                              s["frequency"], s["recency"], s["T"])))
+        else:
+            f = lt.GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+            ll = float(np.sum(clv.gamma_gamma_loglik(f.params_[["p", "q", "v"]].to_numpy(),
+                                                     rep["frequency"], rep["monetary_value"])))
+        return time.perf_counter() - t0, ll
 
 
 def main() -> None:

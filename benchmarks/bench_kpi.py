@@ -478,6 +478,8 @@ def main(argv=None) -> int:
                 f"total {r['total_s']:6.1f} s wall, {r['total_cpu']:6.1f} s CPU | peak RSS {r['maxrss_gib']:.2f} GiB")
 
     print(f"  engine (DuckDB/ibis): {line(eng)}")
+    if pdr is not None and "error" in pdr:
+        print(f"baseline failed: pandas KPI suite: {pdr['error']}")
     print(f"  pandas baseline     : {line(pdr)}")
     if pdr is not None and "error" not in pdr and "error" not in eng:
         print(f"  ratio pandas / engine: wall {pdr['total_s'] / eng['total_s']:.1f}x, "
