@@ -922,13 +922,20 @@ def protect(df: pd.DataFrame, declared: Iterable[Any] | Mapping[str, str] = (), 
             if col in actions:
                 continue
             ser = out[col]
-            if not (ser.dtype == object or pd.api.types.is_string_dtype(ser)):
+            if pd.api.types.is_numeric_dtype(ser) and not pd.api.types.is_bool_dtype(ser):
+                # a phone number stored as a number (an Excel cell): whole numbers of 7+ digits
+                if not (pd.to_numeric(ser, errors="coerce").abs() >= 1_000_000).any():
+                    continue
+                ser = ser.astype(object)
+            elif not (ser.dtype == object or pd.api.types.is_string_dtype(ser)):
                 continue
             codes, uniques = pd.factorize(ser, use_na_sentinel=True)
             new_uniques, changed_kinds = [], {}
             for j, u in enumerate(uniques):
-                if isinstance(u, str) and len(u) >= 6 and any(c.isdigit() or c == "@" or c == ":" for c in u):
-                    t, ks = redact_text(u)
+                t = u if isinstance(u, str) else (_cell_text(u) if isinstance(u, (int, float, np.integer, np.floating))
+                                                  and not isinstance(u, (bool, np.bool_)) else None)
+                if t is not None and len(t) >= 6 and any(c.isdigit() or c in "@:＠" for c in t):
+                    t, ks = redact_text(t)
                     if ks:
                         changed_kinds[j] = ks
                         u = t

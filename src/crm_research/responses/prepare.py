@@ -189,8 +189,8 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
     inst = _as_instrument(instrument)
     raw = frame_responses(source) if isinstance(source, pd.DataFrame) else \
         read_table(source, sheet=sheet, encoding=encoding, delimiter=delimiter)
-    src = raw.source
     raw, column_map = _safe_headers(raw, salt, column_map, map_label)
+    src = raw.source
     mapping = map_columns(raw.data.columns, inst, column_map, raw.labels, map_label=map_label)
     missing_items = mapping.missing_items
     if missing_items and (require_all_items or len(missing_items) == len(inst.item_ids)):
@@ -266,12 +266,15 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
 
 
 def _safe_headers(raw: Any, salt: Any, column_map: Any, map_label: str) -> tuple[Any, Any]:
-    """Headers (and question labels) with the personal data in them replaced by pseudonyms.
+    """Headers (and question labels, and the file name) with the personal data in them
+    replaced by pseudonyms.
 
     Done right after reading, so a phone number or e-mail typed into a header never reaches
     the mapping, findings, reports or the console. A column map naming such a header by its
     original text is translated to the new name.
     """
+    import dataclasses
+
     from ..privacy import make_salt, redact_headers, redact_text
     from .mapping import parse_column_map
 
@@ -280,7 +283,11 @@ def _safe_headers(raw: Any, salt: Any, column_map: Any, map_label: str) -> tuple
     labels = {}
     for k, v in raw.labels.items():
         labels[renames.get(k, k)] = redact_text(str(v), key)[0]
-    if not renames and labels == raw.labels:
+    source = raw.source
+    safe_file, file_kinds = redact_text(str(source.file), key) if source.file else ("", ())
+    if file_kinds:
+        source = dataclasses.replace(source, file=safe_file)
+    if not renames and labels == raw.labels and not file_kinds:
         return raw, column_map
     data = raw.data.rename(columns=renames) if renames else raw.data
     vlabels = {renames.get(k, k): v for k, v in raw.value_labels.items()}
@@ -295,7 +302,7 @@ def _safe_headers(raw: Any, salt: Any, column_map: Any, map_label: str) -> tuple
                 else:
                     translated[by_text.get(e.column, e.column)] = e.target
             column_map = translated
-    return type(raw)(data, raw.source, labels, vlabels), column_map
+    return type(raw)(data, source, labels, vlabels), column_map
 
 
 # --------------------------------------------------------------------------- model data
