@@ -422,10 +422,33 @@ def test_gamma_gamma_needs_repeat_customers_with_positive_spend(tiny_orders):
     none = s.assign(frequency=0, recency=0.0, monetary_value=0.0)
     with pytest.raises(ModelError, match="no customer has a repeat purchase"):
         clv.fit_gamma_gamma(none)
-    zero = pd.DataFrame({"customer_id": [1, 2, 3, 4], "frequency": [1, 2, 3, 1],
-                         "monetary_value": [10.0, 0.0, 5.0, 7.0]})
-    with pytest.raises(DataFileError, match="customer 2 has repeat purchases but mean repeat spend 0"):
-        clv.fit_gamma_gamma(zero)
+    negative = pd.DataFrame({"customer_id": [1, 2, 3, 4], "frequency": [1, 2, 3, 1],
+                             "monetary_value": [10.0, -1.0, 5.0, 7.0]})
+    with pytest.raises(DataFileError, match=r"row 3, column .monetary_value., value -1.0: must be a finite number >= 0"):
+        clv.fit_gamma_gamma(negative)
+    all_zero = pd.DataFrame({"customer_id": [1, 2], "frequency": [1, 2], "monetary_value": [0.0, 0.0]})
+    with pytest.raises(ModelError, match="all 2 customers with repeat purchases have mean repeat spend 0"):
+        clv.fit_gamma_gamma(all_zero)
+
+
+def test_gamma_gamma_leaves_out_zero_spend_customers_and_counts_them():
+    rng = np.random.default_rng(7)
+    n = 200
+    d = pd.DataFrame({"customer_id": np.arange(n), "frequency": rng.integers(0, 6, n),
+                      "monetary_value": rng.gamma(4.0, 10.0, n).round(2)})
+    d.loc[d["frequency"] == 0, "monetary_value"] = 0.0
+    zero_ids = d.index[d["frequency"] > 0][:3]
+    with_zero = d.copy()
+    with_zero.loc[zero_ids, "monetary_value"] = 0.0
+    gg = clv.fit_gamma_gamma(with_zero)
+    ref = clv.fit_gamma_gamma(d.drop(index=zero_ids))      # the same customers, the zero ones absent
+    assert gg.n_zero_spend == 3 and ref.n_zero_spend == 0
+    assert gg.n == ref.n and gg.n_excluded == ref.n_excluded
+    np.testing.assert_allclose(gg.params.to_numpy(), ref.params.to_numpy(), rtol=1e-8)
+    assert "mean repeat spend 0" in gg.summary()
+    # their expected spend is still given (shrunk towards the population mean, finite)
+    spend = gg.conditional_expected_spend(with_zero)
+    assert spend.loc[zero_ids.to_numpy()].between(0, gg.population_mean_spend).all()
 
 
 def test_inconsistent_summary_is_rejected():

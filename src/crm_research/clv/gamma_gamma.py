@@ -146,7 +146,9 @@ class GammaGammaResult(FitResult):
     """Fitted Gamma-Gamma spend model.
 
     Extra attributes: ``n_excluded`` (customers without repeat purchases, not used in the
-    fit) and ``corr_frequency_spend`` (Pearson correlation of ``frequency`` and
+    fit), ``n_zero_spend`` (customers with repeat purchases whose mean repeat spend is 0, e.g.
+    only free orders: the model's spend is positive, so they are left out of the fit and counted
+    here; their expected spend is still given) and ``corr_frequency_spend`` (Pearson correlation of ``frequency`` and
     ``monetary_value`` among the customers fitted; the model assumes independence).
 
     Parameters
@@ -166,6 +168,7 @@ class GammaGammaResult(FitResult):
 
     data: pd.DataFrame = field(default=None, repr=False)
     n_excluded: int = 0
+    n_zero_spend: int = 0
     corr_frequency_spend: float = float("nan")
     MODEL = "Gamma-Gamma"
 
@@ -229,6 +232,9 @@ class GammaGammaResult(FitResult):
                  f"population mean p*gamma/(q-1) = {self.population_mean_spend:.2f}"]
         if self.n_excluded:
             lines.append(f"{self.n_excluded:,} customers without repeat purchases were not used in the fit.")
+        if self.n_zero_spend:
+            lines.append(f"{self.n_zero_spend:,} customers with repeat purchases but mean repeat spend 0 "
+                         "(free orders only) were left out of the fit.")
         lines.append(f"corr(frequency, monetary_value) = {self.corr_frequency_spend:.3f} "
                      "(the model assumes they are independent)")
         return lines
@@ -258,7 +264,8 @@ def fit_gamma_gamma(data: pd.DataFrame, *, frequency_col: str = "frequency",
     ModelError
         No customer with a repeat purchase.
     DataFileError
-        A repeat customer with ``monetary_value <= 0`` (the model needs positive spend).
+        A repeat customer with ``monetary_value < 0``. Repeat customers with mean repeat spend
+        exactly 0 ($0 orders only) are left out of the fit and counted in ``n_zero_spend``.
 
     Examples
     --------
@@ -275,13 +282,19 @@ def fit_gamma_gamma(data: pd.DataFrame, *, frequency_col: str = "frequency",
         raise ModelError("Gamma-Gamma: no customer has a repeat purchase in the calibration period, so "
                          "there is no repeat spend to model",
                          hint="use a longer calibration period or a larger customer sample")
-    bad = (rep["monetary_value"] <= 0).to_numpy()
+    bad = (rep["monetary_value"] < 0).to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataFileError("summary", f"customer {py_scalar(rep['customer_id'].iloc[i])!r} has repeat "
-                            "purchases but mean repeat spend 0; the Gamma-Gamma model needs positive amounts",
+        raise DataFileError("summary", f"customer {py_scalar(rep['customer_id'].iloc[i])!r} has a negative "
+                            "mean repeat spend; the Gamma-Gamma model needs amounts >= 0",
                             column=monetary_col, value=float(rep["monetary_value"].iloc[i]),
-                            hint="drop free orders (amount 0) or such customers before fitting the spend model")
+                            hint="returns and refunds are not purchases: drop them before fitting")
+    zero = (rep["monetary_value"] == 0).to_numpy()
+    n_zero = int(zero.sum())
+    rep = rep[~zero].reset_index(drop=True)
+    if len(rep) == 0:
+        raise ModelError(f"Gamma-Gamma: all {n_zero:,} customers with repeat purchases have mean repeat spend 0, "
+                         "so there is no spend to model", hint="check the amount column")
     if len(rep) < 3:
         raise ModelError(f"Gamma-Gamma: only {len(rep)} customer(s) with repeat purchases; 3 parameters "
                          "cannot be estimated from so few", hint="use more customers")
@@ -300,5 +313,5 @@ def fit_gamma_gamma(data: pd.DataFrame, *, frequency_col: str = "frequency",
     return GammaGammaResult(model="Gamma-Gamma", params=pd.Series(opt.params, index=PARAMS, name="est"),
                             se=pd.Series(se, index=PARAMS, name="se"), loglik=opt.loglik, n=len(rep),
                             converged=opt.converged, iterations=opt.iterations, message=opt.message,
-                            references=REFERENCES, data=rep, n_excluded=int(len(d) - len(rep)),
-                            corr_frequency_spend=corr)
+                            references=REFERENCES, data=rep, n_excluded=int(len(d) - len(rep) - n_zero),
+                            n_zero_spend=n_zero, corr_frequency_spend=corr)

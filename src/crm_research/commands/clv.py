@@ -8,7 +8,7 @@ from pathlib import Path
 from . import options
 
 MODEL_KEYS = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD"}
-FIELDS = ("customer_id", "timestamp", "amount")
+FIELDS = ("customer_id", "timestamp", "amount", "order_id")
 EPILOG = """\
 examples:
   crm-research clv tests/data/cdnow/CDNOW_sample.txt --calibration-end 1997-09-30 --observation-end 1998-06-30 \\
@@ -16,9 +16,18 @@ examples:
   crm-research clv orders.csv --map user_id=customer_id --map paid_at=timestamp --map total=amount \\
       --calibration-end 2024-06-30 -o reports/clv
 
+  crm-research clv CDNOW_master.txt --map date=timestamp --map dollar_value=amount \
+      --timestamp-format %Y%m%d --calibration-end 1997-09-30 -o reports/cdnow_master
+
 column map (--map, repeatable): a YAML file 'file column: field' or COLUMN=FIELD pairs, the same
-convention as every other verb; fields: customer_id, timestamp (order time), amount.  The older
+convention as every other verb; fields: customer_id, timestamp (order time), amount (optional:
+without it only the purchase-count models are fitted), order_id (optional).  The older
 --customer-col, --datetime-col and --amount-col still work (deprecated).
+
+reading a log (CSV, whitespace-separated text, Parquet): the delimiter, a header line and the
+date layout (ISO 8601, YYYYMMDD, YYYY/MM/DD, epoch seconds) are detected; exact copies of an
+earlier row are dropped and counted (--on-duplicate-row keep|error); customer ids that look like
+personal data (e-mail, phone, ID number) are replaced by salted HMAC pseudonyms (--salt).
 """
 _CDNOW_LINE = re.compile(r"^\s*\d+\s+\d+\s+\d{8}\s+\d+\s+-?\d+(\.\d+)?\s*$")
 
@@ -45,7 +54,18 @@ def add_parser(sub) -> None:
         options.add_deprecated(p, old, new=f"--map COLUMN={field}", dest="column_map", metavar="COLUMN", append=True,
                                transform=lambda col, field=field: f"{col}={field}")
     p.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "cdnow"],
-                   help="input format (default: from the file name / first line)")
+                   help="input format (default: from the file name / first line; cdnow = the 5-column "
+                        "CDNOW_sample.txt layout)")
+    p.add_argument("--timestamp-format",
+                   help="strptime format of the order dates, e.g. '%%Y%%m%%d' (default: detected: ISO 8601, "
+                        "YYYYMMDD, YYYY/MM/DD, epoch seconds)")
+    p.add_argument("--delimiter", help="delimiter of a text log: a character or 'whitespace' (default: sniffed)")
+    p.add_argument("--on-bad", choices=["error", "drop"], default="error",
+                   help="rows with a missing or unreadable value: error (default) or drop (counted)")
+    p.add_argument("--on-duplicate-row", choices=["drop", "keep", "error"], default=None,
+                   help="exact copies of an earlier row: drop (default, counted), keep (separate orders) or error; "
+                        "in the 5-column CDNOW layout, where a line is a transaction, the default is keep")
+    options.add_salt_options(p)
     p.add_argument("--models", nargs="+", default=["bgnbd", "pnbd"], choices=sorted(MODEL_KEYS),
                    help="purchase models to fit (default: bgnbd pnbd)")
     p.add_argument("--horizon", type=int, default=12, help="CLV horizon in months (default: 12)")
@@ -63,6 +83,41 @@ def _detect_format(path: Path) -> str:
     if _CDNOW_LINE.match(first):
         return "cdnow"
     return "csv"
+
+
+def load_orders(path: str, columns=None, fmt: str = "auto", *, timestamp_format=None, delimiter=None,
+                on_bad: str = "error", on_duplicate_row: str | None = None, salt=None):
+    """Read, validate and (if needed) pseudonymize an order log with the KPI loader.
+
+    Returns the orders (``customer_id, timestamp`` and ``amount`` / ``order_id`` when mapped)
+    and the loader's :class:`~crm_research.kpi.orders.ValidationReport`.
+    """
+    import duckdb
+
+    from ..kpi.orders import PURCHASES, ingest
+
+    p = Path(path)
+    fmt = _detect_format(p) if fmt == "auto" and p.is_file() else fmt
+    source = read_orders(path, "cdnow")[["customer_id", "timestamp", "amount"]] if fmt == "cdnow" else path
+    if on_duplicate_row is None:   # CDNOW layout: one line per transaction, identical lines are purchases
+        on_duplicate_row = "keep" if fmt == "cdnow" else "drop"
+    policy = {k: on_bad for k in ("missing_value", "bad_timestamp", "bad_number", "negative_value")}
+    policy.update(negative_amount="error" if on_bad == "error" else "drop", duplicate_row=on_duplicate_row,
+                  duplicate_order_id="error" if on_bad == "error" else "drop")
+    con = duckdb.connect()
+    try:
+        report = ingest(con, source, PURCHASES, columns=columns, policy=policy, timestamp_format=timestamp_format,
+                        csv_options={"delim": delimiter} if delimiter else None, salt=salt)
+        if fmt == "cdnow":
+            report.file = str(path)
+            if on_duplicate_row == "keep" and not report.counts.empty:
+                report.notes.append("CDNOW layout: one line per transaction, so identical lines are separate "
+                                    "purchases (as in the published analyses) and are kept")
+        cols = [c for c in ("customer_id", "timestamp", "amount", "order_id") if c in report.columns]
+        orders = con.execute(f"SELECT {', '.join(cols)} FROM purchases").df()
+    finally:
+        con.close()
+    return orders, report
 
 
 def read_orders(path: str, fmt: str = "auto"):
@@ -112,7 +167,9 @@ def run(args) -> int:
     import pandas as pd
 
     from .. import clv
+    from ..clv.value import MONTH_LENGTH
     from ..errors import ConfigError
+    from .kpi import table_columns
 
     out = Path(args.out)
     has_holdout = args.observation_end is not None
@@ -126,27 +183,50 @@ def run(args) -> int:
         raise ConfigError(str(out / existing[0]), "", "exists; refusing to overwrite results",
                           hint="pass --force or choose another -o OUTDIR")
 
-    orders = read_orders(args.orders, args.format)
-    orders, notes = map_orders(orders, options.column_map(args), args.orders)
+    salt = options.salt_from_args(args)
+    spec, notes = table_columns(options.column_map(args), args.orders, FIELDS, args.delimiter)
     for n in notes:
         print(f"note: {n}")
-    cal = clv.rfm_summary(orders, "customer_id", "timestamp", "amount",
+    orders, report = load_orders(args.orders, spec, args.format, timestamp_format=args.timestamp_format,
+                                 delimiter=args.delimiter, on_bad=args.on_bad,
+                                 on_duplicate_row=args.on_duplicate_row, salt=salt)
+    print(report.summary())
+    has_amount = "amount" in orders.columns
+    cal = clv.rfm_summary(orders, "customer_id", "timestamp", "amount" if has_amount else None,
                           calibration_end=args.calibration_end, observation_end=args.observation_end,
                           freq=args.freq, source=args.orders)
     fits = {}
     for key in dict.fromkeys(args.models):
         fits[key] = clv.fit_bgnbd(cal) if key == "bgnbd" else clv.fit_pareto_nbd(cal)
-    gg = clv.fit_gamma_gamma(cal)
+    spend_note = None
+    if has_amount:
+        gg = clv.fit_gamma_gamma(cal)
+        if gg.n_zero_spend:
+            spend_note = (f"Gamma-Gamma: {gg.n_zero_spend:,} customer(s) with repeat purchases but mean repeat "
+                          f"spend 0 left out of the spend model (their orders count as purchases)")
+    else:
+        gg = None
+        spend_note = ("Gamma-Gamma spend model skipped: the log has no amount column (map one with "
+                      "--map COLUMN=amount); purchase-count models only, no CLV")
+    if spend_note:
+        print(f"note: {spend_note}")
 
-    customers = cal[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
-    customers["expected_spend"] = gg.conditional_expected_spend(cal).to_numpy()
+    customers = cal[["customer_id", "frequency", "recency", "T"]
+                    + (["monetary_value"] if has_amount else [])].copy()
+    if gg is not None:
+        customers["expected_spend"] = gg.conditional_expected_spend(cal).to_numpy()
     for key, fit in fits.items():
-        v = clv.customer_lifetime_value(fit, gg, cal, horizon=args.horizon, discount_rate=args.discount_rate)
-        customers[f"p_alive_{key}"] = v["p_alive"].to_numpy()
-        customers[f"expected_purchases_{key}"] = v["expected_purchases"].to_numpy()
-        customers[f"clv_{key}"] = v["clv"].to_numpy()
+        if gg is not None:
+            v = clv.customer_lifetime_value(fit, gg, cal, horizon=args.horizon, discount_rate=args.discount_rate)
+            customers[f"p_alive_{key}"] = v["p_alive"].to_numpy()
+            customers[f"expected_purchases_{key}"] = v["expected_purchases"].to_numpy()
+            customers[f"clv_{key}"] = v["clv"].to_numpy()
+        else:
+            customers[f"p_alive_{key}"] = fit.p_alive(cal).to_numpy()
+            customers[f"expected_purchases_{key}"] = fit.conditional_expected_purchases(
+                args.horizon * MONTH_LENGTH[args.freq], cal).to_numpy()
 
-    all_fits = list(fits.values()) + [gg]
+    all_fits = list(fits.values()) + ([gg] if gg is not None else [])
     params = pd.concat([f.estimates for f in all_fits], ignore_index=True)
     measures = pd.DataFrame([{"model": f.model, **f.fit_measures, "converged": f.converged} for f in all_fits])
 
@@ -163,7 +243,13 @@ def run(args) -> int:
             f"customers in the calibration cohort {len(cal):,}"
             + (f" ({a['n_customers_after_calibration']:,} later first-time buyers left out)"
                if a["n_customers_after_calibration"] else ""),
-            f"CLV: {args.horizon} months, discount rate {args.discount_rate:g} per month", ""]
+            f"customers in the log {orders['customer_id'].nunique():,}; rows read {report.rows_read:,}, "
+            f"kept {report.rows_kept:,}",
+            (f"CLV: {args.horizon} months, discount rate {args.discount_rate:g} per month" if gg is not None
+             else f"expected purchases over {args.horizon} months (no CLV: no amount)"), ""]
+    text += ["Reading the log:", report.summary(), ""]
+    if spend_note:
+        text += [f"Note: {spend_note}", ""]
     text += [f.summary() + "\n" for f in all_fits]
     if has_holdout:
         table = clv.calibration_holdout(list(fits.values()), cal)

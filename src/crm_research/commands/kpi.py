@@ -27,6 +27,7 @@ PROBLEM_FLAGS = {
     "bad_number": ("error", "drop"),
     "negative_amount": ("error", "drop", "keep"),
     "negative_value": ("error", "drop"),
+    "duplicate_row": ("drop", "keep", "error"),
     "duplicate_order_id": ("error", "drop", "keep"),
 }
 
@@ -54,11 +55,20 @@ def add_parser(sub) -> None:
     p.add_argument("--on-bad", choices=["error", "drop"], default="error",
                    help="policy for every kind of bad row (default: error)")
     for prob, choices in PROBLEM_FLAGS.items():
+        if prob == "duplicate_row":
+            p.add_argument("--on-duplicate-row", choices=choices, default=None, dest="on_duplicate_row",
+                           help="exact copies of an earlier row: drop (default, counted in the report), keep "
+                                "(they are separate orders) or error; --on-bad does not change it")
+            continue
         p.add_argument(f"--on-{prob.replace('_', '-')}", choices=choices, default=None, dest=f"on_{prob}",
                        help=f"policy for {prob.replace('_', ' ')} rows (overrides --on-bad)")
-    p.add_argument("--timestamp-format", help="strptime format when timestamps are not ISO 8601, e.g. '%%d/%%m/%%Y %%H:%%M'")
+    p.add_argument("--timestamp-format",
+                   help="strptime format of the order dates, e.g. '%%Y%%m%%d' or '%%d/%%m/%%Y %%H:%%M' (default: "
+                        "detected: ISO 8601, YYYYMMDD, YYYY/MM/DD, epoch seconds)")
     p.add_argument("--timezone", default="UTC", help="zone that timestamps with a UTC offset are converted to (default: UTC)")
-    p.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
+    p.add_argument("--delimiter", help="delimiter of a text log: a character or 'whitespace' for runs of blanks "
+                                       "(default: sniffed)")
+    options.add_salt_options(p)
     p.add_argument("--database", help="DuckDB database file to load into (default: in memory)")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to --temp-directory)")
     p.add_argument("--temp-directory", help="DuckDB spill folder")
@@ -106,6 +116,8 @@ def run(args) -> int:
         raise ConfigError(str(out), "", "output folder exists and is not empty; refusing to overwrite",
                           hint="choose a new folder or pass --force")
     policy = {prob: (getattr(args, f"on_{prob}") or args.on_bad) for prob in PROBLEM_FLAGS}
+    policy["duplicate_row"] = args.on_duplicate_row or "drop"
+    salt = options.salt_from_args(args)
     csv_options = {"delim": args.delimiter} if args.delimiter else None
     columns, notes = table_columns(options.column_map(args), args.orders, ORDERS.columns, args.delimiter)
     session_columns, snotes = ({}, []) if not args.sessions else table_columns(
@@ -117,7 +129,7 @@ def run(args) -> int:
     engine = KPIEngine.load(
         args.orders, args.sessions, database=args.database, columns=columns,
         session_columns=session_columns, policy=policy,
-        timestamp_format=args.timestamp_format, timezone=args.timezone, csv_options=csv_options,
+        timestamp_format=args.timestamp_format, timezone=args.timezone, csv_options=csv_options, salt=salt,
         memory_limit=args.memory_limit, temp_directory=args.temp_directory)
     with engine:
         for rep in engine.reports.values():

@@ -154,6 +154,17 @@ ORDERS = TableSpec(
     labels=("category", "channel"),
     generated=("order_id",),
 )
+#: a purchase log for the customer-base models (``clv``): amount and order id may be absent
+PURCHASES = TableSpec(
+    name="purchases",
+    required=("customer_id", "timestamp"),
+    optional=("amount", "order_id"),
+    ids=("customer_id", "order_id"),
+    timestamp="timestamp",
+    numbers=("amount",),
+    nonnegative={"amount": "negative_amount"},
+    unique="order_id",
+)
 SESSIONS = TableSpec(
     name="sessions",
     required=("customer_id", "start", "duration"),
@@ -473,7 +484,7 @@ def _resolve_source(con, source, table: str, csv_options: Mapping[str, Any] | No
         notes = []
         if layout["delimiter"] == "whitespace":
             return _whitespace_source(label, paths, plist, layout)
-        if layout["delimiter"] and "delim" not in (csv_options or {}):
+        if layout["delimiter"]:
             opts["delim"] = layout["delimiter"]
         if not layout["header"] and "header" not in (csv_options or {}):
             opts["header"] = False
@@ -498,6 +509,7 @@ def _opt_sql(v) -> str:
 _DELIMS = (",", "\t", ";", "|")
 _DATA_LIKE = re.compile(r"^[+-]?\d[\d.:/T +-]*$")
 WHITESPACE_NAMES = ("whitespace", "space", "spaces", " ", "\\s+")
+DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
 
 
 def _sniff(path: str, delim: str | None) -> dict:
@@ -523,7 +535,7 @@ def _sniff(path: str, delim: str | None) -> dict:
     if delim is not None and str(delim).lower() in WHITESPACE_NAMES:
         chosen = "whitespace"
     elif delim is not None:
-        chosen = delim
+        chosen = DELIMITER_NAMES.get(str(delim).lower(), delim)
     else:
         chosen = None
         best = 0
@@ -597,8 +609,9 @@ def _map_columns(spec: TableSpec, found: list[str], columns: Mapping[str, str] |
             raise DataFileError(label, f"mapped column {want!r} (for {c}) not found; columns are {found}",
                                 column=want, hint="fix the column map")
         elif c in spec.required and c not in spec.generated:
-            raise DataFileError(label, f"required column missing; columns found: {found}", column=c,
-                                hint=f"rename the column or map it, e.g. columns={{'{c}': 'your_column'}}")
+            raise DataFileError(label, f"required column missing (missing column(s) {c!r}); columns found: {found}",
+                                column=c, hint=f"rename the column or map it: --map COLUMN={c} "
+                                               f"(Python: columns={{'{c}': 'your_column'}})")
     return out
 
 
