@@ -598,15 +598,17 @@ def normalize_value(s: str, kind: str | None = None) -> str:
 
     The text is folded (:func:`fold`); a value shaped like a phone number becomes its digits
     (without ``+86`` / ``0086``), an e-mail is case-folded, an ID number upper-cased without
-    spaces. A value that does not have the shape of ``kind`` is only folded, so ``R001`` and
-    ``S001`` in a phone column never share a canonical form.
+    spaces, whatever ``kind`` says. Any other value is only folded (case-folded for names,
+    addresses and accounts), so ``R001`` and ``S001`` in a phone column never share a
+    canonical form.
 
     Parameters
     ----------
     s : str
         The value.
     kind : str, optional
-        Its PII kind; default: guessed (phone or e-mail) from the value.
+        Its PII kind (``name``, ``address`` and ``account`` values are case-folded); phones,
+        e-mails and ID numbers are recognised by their shape.
 
     Returns
     -------
@@ -621,17 +623,17 @@ def normalize_value(s: str, kind: str | None = None) -> str:
     """
     s = fold(unicodedata.normalize("NFKC", str(s))).strip()
     compact = re.sub(r"\s+", " ", s)
-    if kind in (None, "phone") and PHONE_RE.fullmatch(compact):
+    if PHONE_RE.fullmatch(compact):
         d = re.sub(r"\D", "", compact, flags=re.ASCII)
         if d.startswith("0086"):
             d = d[2:]
         if len(d) == 13 and d.startswith("861"):
             d = d[2:]
         return d
-    if kind in (None, "email", "account") and EMAIL_RE.fullmatch(compact):
+    if EMAIL_RE.fullmatch(compact):
         return compact.casefold()
     nospace = compact.replace(" ", "")
-    if kind in (None, "id_number") and (_CN_ID_CAND.fullmatch(nospace) or _CN_ID15_CAND.fullmatch(nospace)):
+    if _CN_ID_CAND.fullmatch(nospace) or _CN_ID15_CAND.fullmatch(nospace):
         return nospace.upper()
     if kind in ("name", "address", "account"):
         return compact.casefold()
