@@ -286,3 +286,106 @@ def test_na_tokens_and_the_deprecated_missing(tmp_path, capsys):
         main(["validate", str(p), "-i", INSTRUMENT, "-o", str(tmp_path / "c"), "--missing", "ml"])
     assert e.value.code == 2
     assert "validate fits no model" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- issue 12: personal data in odd places
+PII_IDS = ["13812345678", "13812345679", "zhang@example.com", "li@example.com", "110105194912310021",
+           "110105194912310022", "１３８１２３４５６７０", "１３８１２３４５６７１", "138-1234-5672", "+86 138 1234 5673",
+           "user_13812345674", "４４０３０１１９９００１０１１２３Ｘ"]
+PII_NEEDLES = ["13812345678", "13812345679", "zhang@example.com", "li@example.com", "110105194912310021",
+               "110105194912310022", "13812345670", "13812345671", "１３８１２３４５６７", "138-1234-5672",
+               "138 1234 5673", "13812345674", "44030119900101123", "４４０３０１１９９",
+               "13900001111", "x@y.com", "13900002222", "zhao@example.org"]
+
+
+@pytest.fixture(scope="module")
+def pii_run(tmp_path_factory):
+    """The messy example with personal data as respondent ids, in headers and a 200,000-character cell."""
+    tmp = tmp_path_factory.mktemp("pii")
+    df = _example_rows()
+    unique = df.index[~df["序号"].duplicated(keep=False)][10:10 + len(PII_IDS)]
+    df.loc[unique, "序号"] = PII_IDS                          # ids that are unique in the example
+    item = next(c for c in df.columns if c.startswith("7、"))
+    df.loc[20, item] = "很" * 200_000                          # row 22: a non_numeric answer
+    df.loc[30, df.columns[-1]] = "身份证110105194912310021，" + "长" * 200_000
+    cols = list(df.columns)
+    cols[cols.index("来源详情")] = "来源详情 13900001111 或 x@y.com"
+    cols[cols.index(item)] = item + "（客服13900002222）"
+    cols[cols.index("来源")] = "zhao@example.org"
+    df.columns = cols
+    path = tmp / "survey.csv"
+    df.to_csv(path, index=False, encoding="utf-8")
+    out = tmp / "out"
+    import contextlib
+    import io
+
+    buf, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
+        code = main(["validate", str(path), "--instrument", INSTRUMENT, "-o", str(out), "--salt", "t"])
+    return code, out, buf.getvalue() + err.getvalue()
+
+
+def test_personal_data_reaches_no_output_nor_the_console(pii_run):
+    from crm_research.privacy import find_pii
+
+    code, out, console = pii_run
+    assert code == 0
+    texts = {n: (out / n).read_text(encoding="utf-8-sig") for n in OUTPUTS}
+    texts["console"] = console
+    for name, text in texts.items():
+        for needle in PII_NEEDLES:
+            assert needle not in text, (name, needle)
+        assert find_pii(text) == [], (name, find_pii(text)[:3])
+
+
+def test_personal_ids_become_distinct_pseudonyms_and_nobody_is_lost(pii_run):
+    from crm_research.privacy import looks_personal
+
+    _, out, _ = pii_run
+    data = pd.read_csv(out / "clean.csv", encoding="utf-8-sig", dtype=str)
+    excluded = pd.read_csv(out / "excluded.csv", encoding="utf-8-sig")
+    f = pd.read_csv(out / "findings.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    dropped = {m["row"] for m in manifest["problems"] if m["problem"] in ("attention_failed", "screened_out",
+                                                                          "duplicate_id")}
+    assert set(excluded.row) == dropped                         # the same respondents as without the PII ids
+    assert set(f.loc[f.check == "duplicate_id", "row"].astype(int)) == {142, 144}
+    assert len(data) == 143 - len(dropped)
+    ex = _example_rows()
+    rows = ex.index[~ex["序号"].duplicated(keep=False)][10:10 + len(PII_IDS)] + 2   # rows whose ids were replaced
+    kept = [str(r) for r in rows if r not in dropped]
+    assert len(kept) >= len(PII_IDS) - 1
+    replaced = data.set_index("row").loc[kept, "respondent_id"]
+    assert replaced.nunique() == len(kept)
+    assert all(looks_personal(v) is None and not v.startswith("[") for v in replaced)
+    pii = f[(f.check == "pii_column") & (f.column == "respondent_id")]
+    assert len(pii) == 1 and f"{len(PII_IDS)} cells" in pii.message.iloc[0]
+
+
+def test_headers_with_personal_data_are_pseudonymized_consistently(pii_run):
+    _, out, console = pii_run
+    mapping = pd.read_csv(out / "mapping.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    f = pd.read_csv(out / "findings.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    renamed = [c for c in mapping.column if "[phone:" in c or "[email:" in c]
+    assert len(renamed) == 3
+    item_col = next(c for c in renamed if c.startswith("7、"))
+    assert mapping.set_index("column").loc[item_col, "mapped_to"] == "LE1" or \
+        mapping.set_index("column").loc[item_col, "mapped_to"] != ""     # still mapped by its text
+    other = next(c for c in renamed if c.startswith("来源详情"))
+    assert other in set(f.column)                                  # the unmapped-column finding names it
+    report = (out / "validation_report.md").read_text(encoding="utf-8")
+    assert other in report or other.replace("|", "\\|") in report
+
+
+def test_long_cells_are_truncated_in_findings_and_reports(pii_run):
+    _, out, console = pii_run
+    f = pd.read_csv(out / "findings.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    hit = f[(f.check == "non_numeric") & (f.row == "22")]
+    assert len(hit) == 1
+    assert hit.value.iloc[0] == "很" * 200 + "… (200000 characters)"
+    for name in ("findings.csv", "validation_report.md", "validation_report.html"):
+        text = (out / name).read_text(encoding="utf-8-sig")
+        # the cell is shown by its first 200 characters (a message quoting it by at most 400)
+        assert "很" * 401 not in text and "长" * 401 not in text, name
+        assert len(text) < 120_000, name
+    assert "很" * 401 not in console
