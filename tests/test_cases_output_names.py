@@ -73,7 +73,8 @@ def test_did_result_frame_matches_its_attributes_and_level():
 def test_kpi_format_units_and_signs():
     assert KPIS["conversion_rate"].format(0.0125) == "+1.25 pp"
     assert KPIS["conversion_rate"].format(0.08, signed=False) == "8.00%"
-    assert KPIS["average_order_value"].format(-3.5) == "\u22123.50 CNY"
+    assert KPIS["average_order_value"].format(-3.5) == "\u22123.50"          # no currency assumed
+    assert KPIS["average_order_value"].in_currency("USD").format(-3.5) == "\u22123.50 USD"
     assert KPIS["dwell_time"].format(0.0) == "0.00 min"            # no sign on zero
     assert KPIS["satisfaction_score"].format(float("nan")) == "\u2014 points"
 

@@ -60,7 +60,7 @@ from ..reporting.format import markdown_table
 from . import periods as _periods
 from .reader import CaseReader
 from .simulation_spec import parse_simulation
-from .vocabulary import CONTROL_DESIGNS, DESIGN_LABELS, KPIS, STAGE_ALIASES, STAGES, resolve_kpi, suggest
+from .vocabulary import CONTROL_DESIGNS, DESIGN_LABELS, KPIS, STAGE_ALIASES, STAGES, check_currency, resolve_kpi, suggest
 
 CORRECTIONS = {"holm": "holm", "bonferroni": "bonf", "bonf": "bonf", "fdr_bh": "fdr_bh", "bh": "fdr_bh",
                "fdr_by": "fdr_by", "sidak": "sidak", "none": "none"}
@@ -69,7 +69,7 @@ CASES_ENV = "CRM_RESEARCH_CASES"
 
 _TOP_KEYS = {"id", "title", "subject", "description", "source", "period", "lifecycle", "design",
              "compare_designs", "window", "alpha", "correction", "pretrend_alpha", "placebo",
-             "kpi_options", "strategies", "data", "simulate", "notes"}
+             "kpi_options", "strategies", "data", "simulate", "notes", "currency"}
 _STRATEGY_KEYS = {"id", "name", "stage", "start", "end", "arm_column", "target", "control", "kpis",
                   "design", "compare_designs", "window", "allocation", "description"}
 _STAGE_KEYS = {"stage", "start", "end", "name", "focus"}
@@ -238,6 +238,30 @@ class CaseDefinition:
     simulate: Any = None  # crm_research.cases.simulation_spec.SimulationSpec
     notes: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    currency: str = ""
+
+    def kpi(self, kpi_id: str):
+        """The vocabulary's KPI with amounts labelled in this case's currency ("" = no unit).
+
+        Parameters
+        ----------
+        kpi_id : str
+            A KPI id (:data:`~crm_research.cases.vocabulary.KPIS`).
+
+        Returns
+        -------
+        KPI
+
+        Examples
+        --------
+        >>> import dataclasses
+        >>> case = load_case("r2_retention_strategies")
+        >>> case.kpi("average_order_value").unit_label
+        ''
+        >>> dataclasses.replace(case, currency="USD").kpi("average_order_value").format(2.0)
+        '+2.00 USD'
+        """
+        return KPIS[kpi_id].in_currency(self.currency)
 
     @property
     def kpis(self) -> tuple[str, ...]:
@@ -539,6 +563,14 @@ def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike 
             text = file.read_text(encoding="utf-8")
         except IsADirectoryError:
             raise ConfigError(str(file), "", "is a folder, expected a case YAML file") from None
+        except UnicodeDecodeError as e:
+            binary = b"\x00" in e.object[:4096]
+            raise ConfigError(str(file), "", ("is a binary file, not a case YAML file" if binary else
+                                              f"is not UTF-8 text (undecodable byte 0x{e.object[e.start]:02x} "
+                                              f"at offset {e.start})"),
+                              hint=None if binary else "save the case file as UTF-8 (e.g. iconv -f GBK -t UTF-8)") from None
+        if "\x00" in text:
+            raise ConfigError(str(file), "", "is a binary file (NUL bytes), not a case YAML file")
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as e:
@@ -561,6 +593,11 @@ def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike 
     subject = {"kind": kind, "name": r.text(r.require(subject, "name", "subject"), "subject.name"),
                "category": str(subject.get("category") or "")}
 
+    try:
+        currency = check_currency(raw.get("currency"), "currency")
+    except ValueError as e:
+        raise r.err("currency", str(e).split(": ", 1)[1],
+                    hint="write e.g. currency: USD (or leave it out: amounts are then printed without a unit)") from None
     unit = str(raw.get("period", "month"))
     if unit not in _periods.UNITS:
         raise r.err("period", f"unknown period {unit!r}", hint=f"use one of {', '.join(_periods.UNITS)}")
@@ -685,7 +722,8 @@ def load_case(path: str | os.PathLike | Mapping, *, base_dir: str | os.PathLike 
         lifecycle=tuple(stages), description=r.text(raw["description"], "description") if raw.get("description") else {},
         source=str(raw.get("source") or ""), design=design, alpha=alpha, correction=corr,
         pretrend_alpha=pre_alpha, placebo=placebo, high_tiers=high_tiers, satisfaction_items=sat_items,
-        test_overrides=tests, data=data_paths, columns=columns, simulate=sim, notes=notes, raw=raw)
+        test_overrides=tests, data=data_paths, columns=columns, simulate=sim, notes=notes, raw=raw,
+        currency=currency)
 
 
 def _strategy(r: CaseReader, s: Any, i: int, stages: list[Stage], design: str, compare: tuple[str, ...],

@@ -212,7 +212,7 @@ class CaseEvaluation:
         """
         out = []
         for _, r in self.table[~self.table["identified"]].iterrows():
-            out.append(f"{self.case.strategy(r['strategy']).label}, {KPIS[r['kpi']].en} "
+            out.append(f"{self.case.strategy(r['strategy']).label}, {self.case.kpi(r['kpi']).en} "
                        f"[{DESIGN_LABELS[r['design']]}]: not identified: {r['note']}")
         designs = set(self.table["design"])
         if "before_after" in designs:
@@ -262,7 +262,7 @@ class CaseEvaluation:
         ci_label = f"{_ci_percent(self.table)}% CI"
         rows = []
         for _, r in t.iterrows():
-            k = KPIS[r["kpi"]]
+            k = self.case.kpi(r["kpi"])
             rows.append({"Strategy": names.get(r["strategy"], r["strategy"]), "KPI": k.en,
                          "Design": DESIGN_LABELS[r["design"]], "Test": r["test"],
                          "Estimate": r["est"] * k.scale,
@@ -330,7 +330,10 @@ class CaseEvaluation:
         lines = [f"{c.name('en')}  [{c.id}]",
                  f"{c.subject['kind']}: {c.subject['name'].get('en', '')} ({c.subject['name'].get('zh', '')}); "
                  f"data: {s.get('source', '')}; {c.period}ly periods",
-                 f"alpha = {s.get('alpha')}, {s.get('correction')} correction across KPIs within each design", ""]
+                 f"alpha = {s.get('alpha')}, {s.get('correction')} correction across KPIs within each design",
+                 (f"amounts in {c.currency}" if c.currency else
+                  "amounts without a currency unit (none given: set currency: in the case file or pass --currency)"),
+                 ""]
         for st in c.strategies:
             stage = f" [{st.stage}]" if st.stage else ""
             lines.append(f"{st.name.get('en', st.id)} ({st.name.get('zh', '')}){stage}, from {st.start}, "
@@ -360,7 +363,7 @@ class CaseEvaluation:
         t = self.table
         shown = pd.DataFrame({
             "strategy": t["strategy"], "kpi": t["kpi"], "design": t["design"], "test": t["test"],
-            "est": [KPIS[k].format(v) for k, v in zip(t["kpi"], t["est"])],
+            "est": [self.case.kpi(k).format(v) for k, v in zip(t["kpi"], t["est"])],
             f"{_ci_percent(t)}% CI": [format_ci(lo * KPIS[k].scale, hi * KPIS[k].scale, 2, missing="")
                                       for k, lo, hi in zip(t["kpi"], t["ci.lower"], t["ci.upper"])],
             "lift": ["" if pd.isna(v) else f"{v:+.1%}" for v in t["lift"]],
@@ -378,7 +381,7 @@ def _ci_percent(table: pd.DataFrame) -> str:
 
 
 def _sentence(r, case, level: str = "95") -> str:
-    k = KPIS[r["kpi"]]
+    k = case.kpi(r["kpi"])
     name = k.en
     if r["verdict"] == "not identified":
         change = "" if pd.isna(r["est"]) else f" (observed change {k.format(r['est'])}, not an effect estimate)"
@@ -532,7 +535,7 @@ def _evaluate_row(case, s, kpi, design, win, panel, target, control, alpha, data
     from .did import did_estimate, event_study, parallel_trends_test
     from .effects import no_result, sample_ratio_test, trend_test
 
-    k = KPIS[kpi]
+    k = case.kpi(kpi)
     row = _row_base(case, s, kpi, design, win)
     pre, post = win["pre"], win["post"]
     # a single Likert item is ordinal data (several items averaged are treated as a scale score)

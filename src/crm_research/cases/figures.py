@@ -157,7 +157,7 @@ def plot_kpi_series(ev, *, strategies: Sequence[str] | None = None, col_wrap: in
             ax.axvspan(pd.Timestamp(r["pre_start"]), pd.Timestamp(r["pre_end"]), color="#edf2f7", zorder=0)
         if pd.notna(r["post_start"]):
             ax.axvspan(pd.Timestamp(r["post_start"]), pd.Timestamp(r["post_end"]), color="#e2e8f0", zorder=0)
-        ax.set_ylabel(KPIS[kpi].unit_label)
+        ax.set_ylabel(ev.case.kpi(kpi).unit_label)
     g.set_titles("{col_name}", size=9)
     g.set_xlabels("")
     for ax in g.axes.flat:

@@ -84,6 +84,56 @@ class CaseData:
         return {t: getattr(self, t) for t in ("customers", "orders", "sessions", "survey")
                 if getattr(self, t) is not None}
 
+    def pseudonymized(self, salt: str | bytes | None = None) -> tuple["CaseData", list[str]]:
+        """A copy whose identifier columns that look like personal data are pseudonymized.
+
+        An id column (``customer_id``, ``order_id``, ``session_id``) whose values are mostly
+        phone numbers, e-mails, ID numbers or IPs (:func:`crm_research.privacy.content_kind`)
+        is replaced by the salted HMAC of :func:`crm_research.privacy.pseudonymize`, with one
+        key for all tables, so a customer keeps one pseudonym across them.
+
+        Parameters
+        ----------
+        salt : str or bytes, optional
+            The key (``--salt``); None draws a random one for this call.
+
+        Returns
+        -------
+        (CaseData, list of str)
+            The copy and one note per replaced column.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> d = CaseData(customers=pd.DataFrame({"customer_id": ["13800138000", "13900139000"]}),
+        ...              orders=pd.DataFrame({"customer_id": ["13900139000"], "order_id": [1],
+        ...                                   "timestamp": [pd.Timestamp("2024-01-02")], "amount": [9.5]}))
+        >>> p, notes = d.pseudonymized("secret")
+        >>> p.orders["customer_id"].iloc[0] == p.customers["customer_id"].iloc[1], notes[0]
+        (True, 'customers.customer_id looks like personal data (phone): pseudonymized (HMAC-SHA256)')
+        """
+        import dataclasses
+
+        from ..privacy import content_kind, make_salt, pseudonymize
+
+        key, _ = make_salt(salt)
+        notes: list[str] = []
+        new = {}
+        for name, df in self.tables().items():
+            out = df
+            for col in ("customer_id", "order_id", "session_id"):
+                if col not in df.columns:
+                    continue
+                kind, _share = content_kind(df[col])
+                if kind is None:
+                    continue
+                if out is df:
+                    out = df.copy()
+                out[col] = pseudonymize(df[col].astype(object), key, kind).to_numpy()
+                notes.append(f"{name}.{col} looks like personal data ({kind}): pseudonymized (HMAC-SHA256)")
+            new[name] = out
+        return dataclasses.replace(self, **new), notes
+
     def write(self, folder: str | Path, *, fmt: str = "csv", overwrite: bool = False) -> dict[str, Path]:
         """Write the tables to ``folder`` as ``<table>.csv`` (or ``.parquet``); never overwrites silently.
 

@@ -20,11 +20,52 @@ series, the two-sample tests and the difference-in-differences regression.
 from __future__ import annotations
 
 import difflib
+import dataclasses
+import re
 from dataclasses import dataclass
 
 from ..reporting.format import format_number
 
-UNIT_LABELS = {"share": "%", "CNY": "CNY", "points": "points", "visits": "visits", "minutes": "min"}
+UNIT_LABELS = {"share": "%", "money": "", "points": "points", "visits": "visits", "minutes": "min"}
+CURRENCY_PATTERN = re.compile(r"^(?:[A-Z]{3}|[^\sA-Za-z0-9]{1,3})$")
+
+
+def check_currency(value, where: str = "currency") -> str:
+    """A currency label: an ISO 4217-style code (``USD``, ``CNY``, ``EUR``) or a symbol (``$``, ``¥``).
+
+    Parameters
+    ----------
+    value : str or None
+        The label; None or "" means "no currency unit" and returns "".
+    where : str
+        What gave the value, for the error message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        Anything else (the message names ``where``).
+
+    Examples
+    --------
+    >>> check_currency("usd"), check_currency(None), check_currency("€")
+    ('USD', '', '€')
+    >>> check_currency("US dollars")
+    Traceback (most recent call last):
+    ...
+    ValueError: currency: 'US dollars' is not a currency code (three letters such as USD, CNY, EUR) or symbol
+    """
+    if value is None or value == "":
+        return ""
+    text = str(value).strip()
+    if re.fullmatch(r"[A-Za-z]{3}", text):
+        text = text.upper()
+    if not CURRENCY_PATTERN.match(text):
+        raise ValueError(f"{where}: {value!r} is not a currency code (three letters such as USD, CNY, EUR) or symbol")
+    return text
 
 
 @dataclass(frozen=True)
@@ -40,7 +81,7 @@ class KPI:
     kind : {"rate", "ratio", "mean"}
         Measure type; decides the test.
     unit : str
-        ``share``, ``CNY``, ``points``, ``visits``, ``minutes``.
+        ``share``, ``money``, ``points``, ``visits``, ``minutes``.
     numerator, denominator : str
         What is counted per customer and period.
     data : tuple of str
@@ -73,6 +114,28 @@ class KPI:
     direction: int = 1
     ordinal: bool = False
     group: str = ""
+    currency: str = ""
+
+    def in_currency(self, currency: str) -> "KPI":
+        """This KPI with amounts labelled in ``currency`` ("" = no unit); non-money KPIs unchanged.
+
+        Parameters
+        ----------
+        currency : str
+            A currency label (:func:`check_currency`).
+
+        Returns
+        -------
+        KPI
+
+        Examples
+        --------
+        >>> KPIS["average_order_value"].in_currency("USD").format(3.5)
+        '+3.50 USD'
+        >>> KPIS["retention_rate"].in_currency("USD").unit_label
+        '%'
+        """
+        return dataclasses.replace(self, currency=currency) if self.unit == "money" else self
 
     @property
     def label(self) -> str:
@@ -91,7 +154,9 @@ class KPI:
 
     @property
     def unit_label(self) -> str:
-        """Unit of a level as shown: ``%``, ``CNY``, ``points``, ``visits``, ``min``."""
+        """Unit of a level as shown: ``%``, the currency (amounts; "" when none is given), ``points``, ``visits``, ``min``."""
+        if self.unit == "money":
+            return self.currency
         return UNIT_LABELS.get(self.unit, "")
 
     @property
@@ -121,7 +186,9 @@ class KPI:
         '+1.23 pp'
         >>> KPIS["retention_rate"].format(0.55, signed=False)
         '55.00%'
-        >>> KPIS["average_order_value"].format(-12.345)
+        >>> KPIS["average_order_value"].format(-12.345)      # no currency given: none printed
+        '−12.35'
+        >>> KPIS["average_order_value"].in_currency("CNY").format(-12.345)
         '−12.35 CNY'
         """
         text = format_number(x * self.scale, decimals)
@@ -148,9 +215,9 @@ KPIS: dict[str, KPI] = {k.id: k for k in (
     KPI("click_through_rate", "点击率", "click-through rate", "rate", "share",
         "clicks on recommendations", "recommendation impressions",
         ("sessions",), ("sessions.rec_impressions", "sessions.rec_clicks"), group="conversion"),
-    KPI("average_order_value", "客单价", "average order value", "mean", "CNY",
+    KPI("average_order_value", "客单价", "average order value", "mean", "money",
         "order amount", "orders", ("orders",), ("orders.amount",), group="spend"),
-    KPI("spend_per_customer", "人均消费", "spend per active customer", "mean", "CNY",
+    KPI("spend_per_customer", "人均消费", "spend per active customer", "mean", "money",
         "spend in the period", "active customers in the period",
         ("orders", "sessions"), ("orders.amount",), group="spend"),
     KPI("high_tier_sales_share", "高等级会员销售占比", "high-tier members' share of sales", "ratio", "share",
@@ -265,7 +332,7 @@ def kpi_table():
     --------
     >>> t = kpi_table()
     >>> t.loc[t["kpi"] == "average_order_value", ["kind", "unit"]].to_numpy().tolist()
-    [['mean', 'CNY']]
+    [['mean', 'money']]
     """
     import pandas as pd
 

@@ -45,6 +45,10 @@ def add_parser(sub) -> None:
                    help="multiple-testing correction across KPIs (default: the case's, usually holm)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--write-data", metavar="DIR", help="also write the case's (simulated) data tables as CSV to DIR")
+    p.add_argument("--currency", metavar="CODE",
+                   help="currency of the amounts (e.g. USD, CNY, EUR); overrides the case file's currency:. "
+                        "Without either, amounts are printed without a currency unit")
+    options.add_salt_options(p)
     options.add_map_option(p, target="FIELD", meaning="a field of the case's data tables, e.g. customer_id, "
                                                       "timestamp, amount", example="--map user_id=customer_id")
     p.set_defaults(func=run)
@@ -152,7 +156,22 @@ def run(args) -> int:
     from ..cases.evaluate import evaluate_case
     from ..cases.output import OUTPUT_FILES, write_evaluation
 
+    import dataclasses
+
+    from ..cases.vocabulary import check_currency
+    from ..errors import ConfigError
+
+    salt = options.salt_from_args(args)
+    currency = None
+    if args.currency is not None:
+        try:
+            currency = check_currency(args.currency, "--currency")
+        except ValueError as e:
+            raise ConfigError("--currency", args.currency, str(e).split(": ", 1)[1],
+                              hint="e.g. --currency USD") from None
     case = load_case(args.case)
+    if currency is not None:
+        case = dataclasses.replace(case, currency=currency)
     case, notes = map_case_columns(case, options.column_map(args))
     for n in notes:
         print(f"note: {n}")
@@ -166,7 +185,10 @@ def run(args) -> int:
     ev = evaluate_case(case, seed=args.seed, customers=args.customers, alpha=args.alpha, correction=args.correction)
     paths = write_evaluation(ev, out, force=args.force, figures=not args.no_figures)
     if args.write_data:
-        data_paths = ev.data.write(args.write_data, overwrite=args.force)
+        data, pnotes = ev.data.pseudonymized(salt)
+        for n in pnotes:
+            print(f"note: {n}")
+        data_paths = data.write(args.write_data, overwrite=args.force)
         paths.update({f"data_{k}": v for k, v in data_paths.items()})
     print(ev.summary())
     print()
