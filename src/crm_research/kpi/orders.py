@@ -965,7 +965,8 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
             hint = ("correct the file, or --on-bad-timestamp drop (policy bad_timestamp='drop'), or "
                     "--timestamp-format (timestamp_format=) for layouts other than ISO 8601, YYYYMMDD, "
                     "YYYY/MM/DD, epoch seconds")
-        err = DataFileError(first["file"], PROBLEM_TEXT[p] + more, row=int(first["row"]), column=first["column"],
+        err = DataFileError(first["file"], PROBLEM_TEXT[p] + more, row=int(first["row"]),
+                            column=cmap.get(first["column"], first["column"]),   # the file's own column name
                             value=first["value"], hint=hint)
         err.report = report
         raise err
