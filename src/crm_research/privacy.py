@@ -143,7 +143,7 @@ _NANP = r"\(\d{3}\)\s?\d{3}[\s.-]?\d{4}|\d{3}([.-])\d{3}\2\d{4}"
 PHONE_RE = re.compile(rf"(?<![0-9+])(?<![0-9]\.)(?:{_CN_MOBILE}|{_CN_LANDLINE}|{_INTL_PHONE}|{_NANP})(?![0-9])",
                       re.ASCII)
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-                      r"(?![A-Za-z0-9_-])", re.ASCII)
+                      r"(?![A-Za-z0-9_])", re.ASCII)
 IPV4_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
                      r"(?!\.?\d)", re.ASCII)
 _IPV6_CAND = re.compile(r"(?<![A-Za-z0-9_:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![A-Za-z0-9_:])", re.ASCII)
@@ -171,24 +171,18 @@ def _valid_cn_id(s: str) -> bool:
     return _ID_CHECK[total % 11] == s[17].upper()
 
 
-def _in_digest(text: str, a: int, b: int) -> bool:
-    """True when text[a:b] lies inside a long hexadecimal token (a checksum or hash)."""
-    s, e = a, b
-    while s > 0 and text[s - 1].isascii() and text[s - 1].isalnum():
-        s -= 1
-    while e < len(text) and text[e].isascii() and text[e].isalnum():
-        e += 1
-    if (s, e) == (a, b) or e - s < 32:
-        return False
-    return all(c in "0123456789abcdefABCDEF" for c in text[s:e])
+def _digest_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the long (32+) hexadecimal tokens of a text: checksums and hashes."""
+    return [m.span() for m in _HEX_TOKEN.finditer(text)
+            if m.end() - m.start() >= 32 and all(c in "0123456789abcdefABCDEF" for c in m.group(0))]
 
 
 def _ipv6_spans(text: str) -> list[tuple[int, int]]:
     out = []
     for m in _IPV6_CAND.finditer(text):
         tok = m.group(0)
-        if tok.count(":") < 2 or not any(c in "0123456789abcdefABCDEF" for c in tok):
-            continue
+        if tok.count(":") < 2 or sum(1 for g in tok.split(":") if g) < 2:
+            continue    # "0000::" or "::1" name no host
         try:
             ipaddress.IPv6Address(tok)
         except ValueError:
@@ -244,26 +238,33 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
         return []
     spans: list[tuple[str, int, int]] = []
     taken: list[tuple[int, int]] = []
+    digests = _digest_spans(text) if len(text) >= 32 else []
 
-    def add(kind: str, a: int, b: int) -> None:
-        if any(a < e and s < b for s, e in taken) or _in_digest(text, a, b):
-            return
+    def add(kind: str, a: int, b: int) -> bool:
+        if any(a < e and s < b for s, e in taken) or any(s <= a and b <= e and (s, e) != (a, b) for s, e in digests):
+            return False
         taken.append((a, b))
         spans.append((kind, a, b))
+        return True
 
-    for m in EMAIL_RE.finditer(text):
-        add("email", *m.span())
-    for m in _CN_ID_CAND.finditer(text):
-        add("id_number", *m.span())
-    for m in IPV4_RE.finditer(text):
-        add("ip", *m.span())
+    def scan(regex: re.Pattern, kind: str, min_digits: int = 0) -> None:
+        # a candidate rejected (overlapping a value already found, inside a checksum) is
+        # searched again from its next character, so "::0086 13000000000" still yields the mobile
+        pos = 0
+        while True:
+            m = regex.search(text, pos)
+            if m is None:
+                return
+            ok = sum(c.isdigit() for c in m.group(0)) >= min_digits and add(kind, *m.span())
+            pos = m.end() if ok else m.start() + 1
+
+    scan(EMAIL_RE, "email")
+    scan(_CN_ID_CAND, "id_number")
+    scan(IPV4_RE, "ip")
+    scan(PHONE_RE, "phone", min_digits=7)
     for a, b in _ipv6_spans(text):
         add("ip", a, b)
-    for m in PHONE_RE.finditer(text):
-        if sum(c.isdigit() for c in m.group(0)) >= 7:
-            add("phone", *m.span())
-    for m in _CN_ID15_CAND.finditer(text):
-        add("id_number", *m.span())
+    scan(_CN_ID15_CAND, "id_number")
     spans.sort(key=lambda t: t[1])
     return spans
 
