@@ -190,3 +190,16 @@ def test_frequency_is_not_scaled_to_weeks(eng):
     mw = _Model()
     kpi.churn_risk(eng, AS_OF, RULES, model=mw, freq="W")
     assert mw.seen.loc["A", "frequency"] == 3          # a count of repeat purchase days
+
+
+def test_p_alive_note_from_the_engine_table():
+    from crm_research import clv
+    from crm_research.kpi.churn import churn_risk_table, p_alive_note
+
+    o = clv.read_cdnow("tests/data/cdnow/CDNOW_sample.txt").reset_index(drop=True)
+    o["order_id"] = range(len(o))
+    with kpi.load(o) as e:
+        t = churn_risk_table(e, "1997-09-30", top=50)
+        assert p_alive_note(t).startswith("P(alive): MBG/NBD (no one-time-buyer artefact")
+        df = e.execute(t.order_by("rank"))
+    assert len(df) == 50 and (df["p_alive_model"] == "MBG/NBD").all() and df["p_alive"].notna().all()
