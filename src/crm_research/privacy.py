@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import hmac
 import ipaddress
@@ -241,9 +242,14 @@ def find_pii(text: str) -> list[tuple[str, int, int]]:
     digests = _digest_spans(text) if len(text) >= 32 else []
 
     def add(kind: str, a: int, b: int) -> bool:
-        if any(a < e and s < b for s, e in taken) or any(s <= a and b <= e and (s, e) != (a, b) for s, e in digests):
+        # taken: sorted, non-overlapping spans; only the neighbours can overlap (a, b)
+        i = bisect.bisect_left(taken, (a, b))
+        if (i < len(taken) and taken[i][0] < b) or (i > 0 and taken[i - 1][1] > a):
             return False
-        taken.append((a, b))
+        j = bisect.bisect_right(digests, (a, len(text) + 1)) - 1
+        if j >= 0 and digests[j][0] <= a and b <= digests[j][1] and digests[j] != (a, b):
+            return False
+        taken.insert(i, (a, b))
         spans.append((kind, a, b))
         return True
 
