@@ -146,19 +146,6 @@ def read_orders(path: str, fmt: str = "auto"):
         con.close()
 
 
-def map_orders(orders, spec, source: str):
-    """Rename the order table's columns to the fields customer_id, timestamp, amount (``--map``)."""
-    from ..responses import resolve_column_map
-
-    if not spec:
-        return orders, []
-    cmap, notes = resolve_column_map(spec, list(orders.columns), FIELDS, label="--map", file_what=source,
-                                     target_what="field", target_hint=f"fields: {', '.join(FIELDS)}")
-    rename = {c: t for c, t in cmap.items() if t is not None}
-    shadowed = [t for t in rename.values() if t in orders.columns and t not in rename]
-    return orders.drop(columns=shadowed).rename(columns=rename), notes
-
-
 def run(args) -> int:
     import matplotlib
 

@@ -12,11 +12,22 @@ sessions  ``customer_id, start, duration`` (seconds)             ``page_views``
 
 Columns named differently in the file are mapped with ``columns={"customer_id": "user",
 "timestamp": "paid_at"}`` (canonical name -> file name; the reverse direction is accepted too).
+:data:`PURCHASES` is the lighter table of the customer-base models (``clv``): customer id and
+timestamp required, amount and order id optional.
+
+Text logs are read as they come: the delimiter is sniffed from the first lines (comma, tab,
+semicolon, pipe, or runs of blanks as in the CDNOW master log; ``csv_options={'delim':
+'whitespace'}`` / ``--delimiter whitespace`` forces the latter), CRLF line ends are fine, and
+a first line that holds only numbers and dates is data, not a header: the columns are then
+named ``column1``, ``column2`` ... When the log has no ``order_id``, one is generated: 1, 2, ...
+in order of customer id, timestamp and row in the file, so the same file always gets the same
+ids; the report says so.
 
 Personal data never enters the engine: every column that is not a declared KPI column (phone,
 e-mail, name, address ...) is left unread, and the report lists the ones whose header names
 personal data. When the *customer id itself* is personal data (an e-mail address or a phone
-number, by header or by content) it is replaced by a keyed pseudonym
+number, by header or by content: every distinct id is checked with :func:`personal_kind`, so a
+plain 11-digit mobile number stored as an integer counts too) it is replaced by a keyed pseudonym
 (:func:`crm_research.privacy.pseudonymize`, HMAC-SHA256 with ``salt``) before any table is
 built; pass the same ``salt`` as for the survey data to keep the two linkable.
 
@@ -35,6 +46,8 @@ problem               meaning                                                pol
                       number
 ``negative_amount``   amount < 0 (a refund?)                                 error, drop, keep
 ``negative_value``    duration or page views < 0                             error, drop
+``duplicate_row``     an exact copy of an earlier row (every column of the   drop (default), keep,
+                      source equal, unread ones too)                         error
 ``duplicate_order_id`` an order id on more than one row                      error, drop (keep the
                                                                              first row in file
                                                                              order), keep (rows
@@ -51,8 +64,9 @@ Row numbers: for CSV the line a spreadsheet shows (header = row 1, first record 
 Parquet the 1-based record number within its file; for DataFrames the 0-based position
 (``df.iloc[row]``).
 
-Timestamps: ISO 8601 text (``2024-05-01``, ``2024-05-01 13:45:00``, ``2024-05-01T13:45:00``)
-or ``timestamp_format`` (strptime codes, e.g. ``"%d/%m/%Y %H:%M"``). Values with a UTC offset
+Timestamps: ISO 8601 text (``2024-05-01``, ``2024-05-01 13:45:00``, ``2024-05-01T13:45:00``),
+``YYYYMMDD`` (eight digits), ``YYYY/MM/DD`` (optionally with a time), epoch seconds (nine or
+ten digits, UTC), or ``timestamp_format`` (strptime codes, e.g. ``"%d/%m/%Y %H:%M"``). Values with a UTC offset
 (``...+08:00``, ``...Z``) are converted to local time in ``timezone`` (default UTC); values
 without one are taken as local time already. Timezone-aware Parquet columns likewise.
 """
@@ -239,7 +253,8 @@ class ValidationPolicy:
         Parameters
         ----------
         policy : ValidationPolicy, {"error", "drop"}, dict or None
-            ``None`` gives the default (every problem an error).
+            ``None`` gives the default (every problem an error, except exact duplicate rows,
+            which are dropped and counted).
 
         Returns
         -------
