@@ -196,3 +196,21 @@ def test_many_values_in_one_long_cell_all_found_quickly():
     assert time.perf_counter() - t0 < 10        # linear, not quadratic (about 0.2 s)
     red, kinds = redact_text(text)
     assert len(kinds) == 20_000 and find_pii(red) == []
+
+
+def test_model_data_errors_show_no_personal_data(tmp_path):
+    from crm_research.errors import DataFileError
+    from crm_research.responses import read_model_data
+
+    p = tmp_path / "m.csv"
+    p.write_text("x1,x2,备注 13900001111\n1,2,3\n2,13812345678abc,4\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as e:
+        read_model_data(p, ["x1", "x2"])
+    assert "13812345678" not in str(e.value) and "[phone]abc" in str(e.value)
+    with pytest.raises(DataFileError) as e:                      # the error lists the file's columns
+        read_model_data(p, ["x1", "x9"])
+    assert "13900001111" not in str(e.value) and "备注 [phone:" in str(e.value)
+    p.write_text("x1,x2\n1," + "9" * 50 + "x" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as e:
+        read_model_data(p, ["x1", "x2"])
+    assert len(str(e.value)) < 1000 and "100050 characters" in str(e.value)

@@ -335,6 +335,13 @@ class ModelData:
     rows: int = 0
 
 
+def _shown(value: Any) -> str:
+    """A cell as an error message may show it: personal data redacted, long text truncated."""
+    from ..privacy import redact_text, truncate
+
+    return truncate(redact_text(str(value))[0], 200)
+
+
 def _numeric_column(col: pd.Series, name: str, file: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(col):
         return col.astype(float)
@@ -357,7 +364,7 @@ def _numeric_column(col: pd.Series, name: str, file: str) -> pd.Series:
         if not np.isfinite(x):
             row = col.index[i]
             raise DataFileError(file, "not a number", row=int(row) if isinstance(row, (int, np.integer)) else None,
-                                column=name, value=v,
+                                column=name, value=_shown(v),
                                 hint="model variables must be numeric; recode the answers or leave the cell blank "
                                      "(NA, '.', and empty cells count as missing)")
         out[i] = x
