@@ -373,3 +373,21 @@ def test_clv_on_the_master_log_matches_an_independent_bgnbd(tmp_path, capsys, ma
     n_zero = int((rep == 0).sum())
     assert n_zero >= 1
     assert f"Gamma-Gamma: {n_zero} customer(s) with repeat purchases but mean repeat spend 0" in printed
+
+
+def test_personal_data_in_bad_cells_and_headers_never_reaches_reports(tmp_path, capsys):
+    p = _log(tmp_path, "customer_id,order_id,timestamp,amount,13912345678\n1,1,2024-01-05,3,x\n"
+                       "2,2,13812345678,4,y\n3,3,2024-01-06,5,z\n", "o.csv")
+    assert main(["kpi", str(p), "-o", str(tmp_path / "e"), "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert "row 3" in err and "13812345678" not in err
+    assert main(["kpi", str(p), "-o", str(tmp_path / "d"), "--no-figures", "--on-bad-timestamp", "drop"]) == 0
+    out = capsys.readouterr().out
+    text = _all_text(tmp_path / "d")
+    assert "13812345678" not in text + out and "13912345678" not in text + out
+    issues = pd.read_csv(tmp_path / "d" / "validation_orders_issues.csv")
+    assert issues["row"].tolist() == [3] and issues["problem"].tolist() == ["bad_timestamp"]
+    q = _log(tmp_path, "user_13912345678,timestamp,amount\n1,2024-01-05,3\n", "h.csv")
+    with pytest.raises(DataFileError) as ei:
+        _ingest(q)
+    assert "13912345678" not in str(ei.value) and "customer_id" in str(ei.value)

@@ -621,10 +621,10 @@ def _map_columns(spec: TableSpec, found: list[str], columns: Mapping[str, str] |
         elif want.strip().lower() in lower:
             out[c] = lower[want.strip().lower()]
         elif c in columns:
-            raise DataFileError(label, f"mapped column {want!r} (for {c}) not found; columns are {found}",
+            raise DataFileError(label, f"mapped column {want!r} (for {c}) not found; columns are {_shown(found)}",
                                 column=want, hint="fix the column map")
         elif c in spec.required and c not in spec.generated:
-            raise DataFileError(label, f"required column missing (missing column(s) {c!r}); columns found: {found}",
+            raise DataFileError(label, f"required column missing (missing column(s) {c!r}); columns found: {_shown(found)}",
                                 column=c, hint=f"rename the column or map it: --map COLUMN={c} "
                                                f"(Python: columns={{'{c}': 'your_column'}})")
     return out
@@ -962,6 +962,9 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
 
     report.counts = pd.DataFrame(count_rows, columns=["problem", "column", "rows", "action"])
     report.issues = (pd.concat(issue_frames, ignore_index=True) if issue_frames else report.issues)
+    key = salt if salt is not None else _random_salt(report)   # one key per load: ids and cells agree
+    if len(report.issues):
+        report.issues["value"] = mask_personal(report.issues["value"], key)
 
     # -- first error in file order
     errs = [(p, c, n) for p, c, n, a in count_rows if a == "error"]
@@ -987,7 +990,7 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
         raise err
 
     # -- the clean view(s)
-    _pseudonymize_ids(con, stage, cmap, report, pseudonymize, salt, tmp, keys)
+    _pseudonymize_ids(con, stage, cmap, report, pseudonymize, salt, tmp, keys, key)
     cols = ", ".join(_q(c) for c in exprs)
     frm = f"{_q(stage)} ANTI JOIN {_q(stage + '_skip')} USING ({', '.join(keys)})" if skip else _q(stage)
     if skip and "rowid" in keys:  # rowid cannot be joined USING; compare explicitly
@@ -1086,7 +1089,7 @@ def _note_personal_data(report: ValidationReport) -> None:
 
 
 def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
-                      pseudonymize: bool | None, salt, tmp: str, keys: list) -> None:
+                      pseudonymize: bool | None, salt, tmp: str, keys: list, key) -> None:
     """Replace a customer id that is personal data (by header or content) by a keyed pseudonym."""
     if pseudonymize is False or "customer_id" not in cmap:
         return
@@ -1101,7 +1104,7 @@ def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
     if kind is None and not pseudonymize:
         return
     mapping = pd.DataFrame({"_v": ids["customer_id"].astype(str),
-                            "_p": _pseudo(ids["customer_id"].astype(str), salt if salt is not None else _random_salt(report),
+                            "_p": _pseudo(ids["customer_id"].astype(str), key,
                                           kind=kind if kind in ("phone", "email") else None).astype(str)})
     con.register("_pseudo_map", mapping)
     order = ", ".join(f"s.{k}" for k in keys)
@@ -1119,6 +1122,53 @@ def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
         report.notes.append("customer ids pseudonymized with a random salt: pseudonyms differ between runs; "
                             "pass --salt or --salt-file (Python: salt=) to make them stable and linkable "
                             "to survey data")
+
+
+def _shown(headers: list) -> list:
+    """Headers for an error message, a header that is personal data masked (random key)."""
+    import secrets
+
+    return mask_personal(headers, secrets.token_bytes(16)) if personal_kind(headers) else list(headers)
+
+
+def mask_personal(values, salt) -> list:
+    """Values that look like personal data replaced by their keyed pseudonym; others unchanged.
+
+    For cells shown in validation reports and error messages (example values of bad rows): the
+    pseudonym is the one the customer id gets with the same ``salt``, so a report row can still
+    be matched to the pseudonymized tables, but the value itself never leaves the loader.
+
+    Parameters
+    ----------
+    values : iterable
+        Cell values (None stays None).
+    salt : str or bytes
+        The pseudonymization key.
+
+    Returns
+    -------
+    list
+
+    Examples
+    --------
+    >>> out = mask_personal(["13812345678", "not a date", None], "s")
+    >>> out[0] != "13812345678" and "138" not in out[0], out[1:]
+    (True, ['not a date', None])
+    """
+    from ..privacy import pseudonymize as _pseudo
+
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and v != v):
+            out.append(v)
+            continue
+        kind = personal_kind([v])
+        if kind is None:
+            out.append(v)
+        else:
+            out.append(str(_pseudo(pd.Series([str(v)]), salt, kind=kind if kind in ("phone", "email") else None)
+                           .iloc[0]))
+    return out
 
 
 def personal_kind(values) -> str | None:
