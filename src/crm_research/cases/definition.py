@@ -255,9 +255,11 @@ class CaseDefinition:
         Examples
         --------
         >>> import dataclasses
-        >>> case = load_case("r2_retention_strategies")
+        >>> case = load_case("r2_retention_strategies")    # its file says currency: CNY
         >>> case.kpi("average_order_value").unit_label
-        ''
+        'CNY'
+        >>> dataclasses.replace(case, currency="").kpi("average_order_value").format(2.0)
+        '+2.00'
         >>> dataclasses.replace(case, currency="USD").kpi("average_order_value").format(2.0)
         '+2.00 USD'
         """
