@@ -391,3 +391,10 @@ def test_personal_data_in_bad_cells_and_headers_never_reaches_reports(tmp_path, 
     with pytest.raises(DataFileError) as ei:
         _ingest(q)
     assert "13912345678" not in str(ei.value) and "customer_id" in str(ei.value)
+
+
+def test_clv_empty_amount_is_a_missing_value_naming_the_row(tmp_path, capsys):
+    p = _log(tmp_path, "customer_id,timestamp,amount\n1,2024-01-05,3\n2,2024-01-06,\n", "o.csv")
+    assert main(["clv", str(p), "--calibration-end", "2024-01-06", "-o", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "o.csv" in err and "row 3" in err and "'amount'" in err and "empty" in err

@@ -139,6 +139,7 @@ class TableSpec:
     unique: str | None = None
     labels: tuple[str, ...] = ()         # free text (category, channel)
     generated: tuple[str, ...] = ()      # required columns generated when the log lacks them
+    filled: tuple[str, ...] = ()         # optional columns that must be filled when present
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -178,6 +179,7 @@ PURCHASES = TableSpec(
     numbers=("amount",),
     nonnegative={"amount": "negative_amount"},
     unique="order_id",
+    filled=("amount",),
 )
 SESSIONS = TableSpec(
     name="sessions",
@@ -831,14 +833,14 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
         return f"{raw(c)} IS NULL"
 
     checks: list[tuple[str, str, str]] = []  # (problem, column, condition)
-    for c in spec.required:
+    for c in spec.required + spec.filled:
         if c in cmap:
             checks.append(("missing_value", c, empty(c)))
     checks.append(("bad_timestamp", spec.timestamp, f"{_q(spec.timestamp)} IS NULL"))
     for c in spec.numbers:
         if c in cmap:
             cond = f"({_q(c)} IS NULL OR NOT isfinite(CAST({_q(c)} AS DOUBLE)))"
-            if c not in spec.required:   # optional numbers may be empty
+            if c not in spec.required + spec.filled:   # optional numbers may be empty
                 cond = f"(NOT {empty(c)} AND {cond})"
             checks.append(("bad_number", c, cond))
     for c, prob in spec.nonnegative.items():
