@@ -90,7 +90,7 @@ def _fold_char(c: str) -> str:
         d = unicodedata.decimal(c, None)
         if d is not None:
             f = str(d)
-        elif c in _DASHES:
+        elif c in _DASHES or unicodedata.category(c) == "Cf":   # dashes; zero-width and soft hyphens
             f = "-"
         elif c.isspace():
             f = " "
@@ -105,8 +105,8 @@ def fold(text: str) -> str:
     """NFKC-fold ``text`` character by character, keeping its length.
 
     Full-width digits, letters and signs (``１３８``, ``＠``, ``＋``, ``（）``) become ASCII,
-    any Unicode decimal digit becomes its ASCII digit, every dash becomes ``-`` and every
-    space ``" "``. Each character maps to exactly one character (a character whose NFKC form
+    any Unicode decimal digit becomes its ASCII digit, every dash (and every invisible
+    format character: zero-width space, soft hyphen) becomes ``-`` and every space ``" "``. Each character maps to exactly one character (a character whose NFKC form
     is longer is kept), so a span found in ``fold(text)`` is the same span of ``text``.
 
     Parameters
@@ -628,8 +628,8 @@ def normalize_value(s: str, kind: str | None = None) -> str:
     >>> normalize_value("R001", "phone"), normalize_value("１３８ ００１３ ８０００")
     ('R001', '13800138000')
     """
-    s = fold(unicodedata.normalize("NFKC", str(s))).strip()
-    compact = re.sub(r"\s+", " ", s)
+    n = unicodedata.normalize("NFKC", str(s)).strip()
+    compact = re.sub(r"\s+", " ", fold(n))
     if PHONE_RE.fullmatch(compact):
         d = re.sub(r"\D", "", compact, flags=re.ASCII)
         if d.startswith("0086"):
@@ -637,14 +637,15 @@ def normalize_value(s: str, kind: str | None = None) -> str:
         if len(d) == 13 and d.startswith("861"):
             d = d[2:]
         return d
-    if EMAIL_RE.fullmatch(compact):
-        return compact.casefold()
-    nospace = compact.replace(" ", "")
+    plain = re.sub(r"\s+", " ", n)      # NFKC only: an invisible character still tells two values apart
+    if EMAIL_RE.fullmatch(plain):
+        return plain.casefold()
+    nospace = plain.replace(" ", "")
     if _CN_ID_CAND.fullmatch(nospace) or _CN_ID15_CAND.fullmatch(nospace):
         return nospace.upper()
     if kind in ("name", "address", "account"):
-        return compact.casefold()
-    return s
+        return plain.casefold()
+    return n
 
 
 def pseudonymize(values: Any, salt: str | bytes | None, kind: str | None = None, *,
