@@ -214,3 +214,10 @@ def test_model_data_errors_show_no_personal_data(tmp_path):
     with pytest.raises(DataFileError) as e:
         read_model_data(p, ["x1", "x2"])
     assert len(str(e.value)) < 1000 and "100050 characters" in str(e.value)
+
+
+def test_invisible_characters_do_not_hide_a_phone_nor_merge_ids():
+    assert find_pii("电话138\u200b1234\u200b5678") == [("phone", 2, 15)]
+    assert find_pii("a\u00adb@c.com")[0][0] == "email"
+    out = pseudonymize(["\u200bA1", "-A1", "A1", "138\u200b1234\u200b5678", "13812345678"], "s")
+    assert out.iloc[:3].nunique() == 3 and out.iloc[3] == out.iloc[4]
