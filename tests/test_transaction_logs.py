@@ -398,3 +398,11 @@ def test_clv_empty_amount_is_a_missing_value_naming_the_row(tmp_path, capsys):
     assert main(["clv", str(p), "--calibration-end", "2024-01-06", "-o", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert "o.csv" in err and "row 3" in err and "'amount'" in err and "empty" in err
+
+
+def test_ragged_whitespace_log_names_the_short_row(tmp_path, capsys):
+    p = _log(tmp_path, "cust day value\n1 20240101 3\n2 20240102\n3 20240103 4\n", "short.txt")
+    code = main(["kpi", str(p), "--map", "cust=customer_id", "--map", "day=timestamp", "--map", "value=amount",
+                 "-o", str(tmp_path / "k"), "--no-figures"])
+    err = capsys.readouterr().err
+    assert code == 2 and "short.txt" in err and "row 3" in err and "'value'" in err and "empty" in err

@@ -561,15 +561,15 @@ def _sniff(path: str, delim: str | None) -> dict:
             if len(counts) == 1 and (n := counts.pop()) > best and '"' not in text:
                 chosen, best = d, n
         if chosen is None and all(not any(d in ln for d in _DELIMS) and '"' not in ln for ln in lines):
-            widths = {len(ln.split()) for ln in lines}
-            if len(widths) == 1 and widths.pop() >= 2:
+            if min(len(ln.split()) for ln in lines) >= 2:   # ragged lines: missing values, reported by row
                 chosen = "whitespace"
     first = lines[0].split() if chosen == "whitespace" else (lines[0].split(chosen) if chosen else None)
     header = True
     names: list[str] = []
     if first is not None and all(_DATA_LIKE.match(f.strip()) for f in first):
         header = False
-        names = [f"column{i + 1}" for i in range(len(first))]
+        width = max(len(ln.split()) for ln in lines) if chosen == "whitespace" else len(first)
+        names = [f"column{i + 1}" for i in range(width)]
     elif first is not None and chosen == "whitespace":
         names = first
     return {"delimiter": chosen, "header": header, "names": names}
