@@ -163,11 +163,57 @@ def _plain(v: Any, root: Path) -> Any:
 
 @dataclass
 class DataFile:
-    """One input file: path as shown (project-relative), SHA-256, size in bytes."""
+    """One input: a file (path as shown, project-relative) or data held in memory (a label such
+    as ``"orders (simulated, in memory)"``), its SHA-256 and size in bytes."""
 
     path: str
     sha256: str
     bytes: int
+
+    @property
+    def name(self) -> str:
+        """The last component of :attr:`path` (as :attr:`pathlib.Path.name`)."""
+        return Path(self.path).name
+
+
+def frame_bytes(df: Any) -> bytes:
+    """The canonical bytes of a DataFrame's contents: UTF-8 CSV, columns sorted by name, no index,
+    ``\\n`` line ends, ISO dates, floats in round-trip precision. Same contents, same bytes,
+    whatever the column order, the memory layout or the pandas version's Parquet writer."""
+    cols = sorted(df.columns, key=str)
+    return df[cols].to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%dT%H:%M:%S.%f").encode("utf-8")
+
+
+def frame_sha256(df: Any) -> str:
+    """SHA-256 of a DataFrame's contents (:func:`frame_bytes`): the checksum of data held in memory.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
+    >>> frame_sha256(a) == frame_sha256(a[["y", "x"]])      # column order does not matter
+    True
+    >>> frame_sha256(a) == frame_sha256(a.assign(x=[1, 3]))  # contents do
+    False
+    >>> import hashlib
+    >>> frame_sha256(a) == hashlib.sha256(b"x,y\\n1,a\\n2,b\\n").hexdigest()   # the CSV of its contents
+    True
+    """
+    return hashlib.sha256(frame_bytes(df)).hexdigest()
+
+
+def frame_input(df: Any, label: str) -> DataFile:
+    """A :class:`DataFile` for data analysed in memory (e.g. simulated), for :func:`provenance`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = frame_input(pd.DataFrame({"x": [1, 2]}), "orders (simulated, in memory)")
+    >>> f.path, f.bytes, len(f.sha256)
+    ('orders (simulated, in memory)', 6, 64)
+    """
+    raw = frame_bytes(df)
+    return DataFile(str(label), hashlib.sha256(raw).hexdigest(), len(raw))
 
 
 @dataclass
@@ -283,8 +329,9 @@ def _started() -> str:
         return _utc(_IMPORT_TIME)
 
 
-def provenance(parameters: Mapping[str, Any] | None = None, data_files: Iterable[str | os.PathLike] = (),
-               seed: int | None = None, *, packages: Iterable[str] = PACKAGES) -> Provenance:
+def provenance(parameters: Mapping[str, Any] | None = None, data_files: Iterable[Any] = (),
+               seed: int | None = None, *, data_frames: Mapping[str, Any] | None = None,
+               packages: Iterable[str] = PACKAGES) -> Provenance:
     """Collect the provenance of the current analysis.
 
     Parameters
@@ -293,7 +340,12 @@ def provenance(parameters: Mapping[str, Any] | None = None, data_files: Iterable
         The notebook's parameters. String values naming existing files are hashed as
         inputs too (so passing the parameters usually suffices).
     data_files : list of paths, optional
-        Further input files to hash.
+        Further input files to hash. :class:`DataFile` entries (e.g. from :func:`frame_input`)
+        are recorded as they are; a DataFrame is hashed (:func:`frame_sha256`) and labelled
+        ``data frame 1`` ...
+    data_frames : dict, optional
+        Data analysed in memory (simulated, say), ``{label: DataFrame}``: the checksum of the
+        data actually analysed is recorded whether or not they came from a file.
     seed : int, optional
         The random seed used (taken from ``parameters["seed"]`` when not given).
     packages : list of str
@@ -307,7 +359,16 @@ def provenance(parameters: Mapping[str, Any] | None = None, data_files: Iterable
     params = dict(parameters or {})
     if seed is None and isinstance(params.get("seed"), int) and not isinstance(params.get("seed"), bool):
         seed = params["seed"]
-    explicit = [os.fspath(f) for f in data_files]
+    memory: list[DataFile] = []
+    explicit = []
+    for f in data_files:
+        if isinstance(f, DataFile):
+            memory.append(f)
+        elif hasattr(f, "columns") and hasattr(f, "to_csv"):
+            memory.append(frame_input(f, f"data frame {len(memory) + 1}"))
+        else:
+            explicit.append(os.fspath(f))
+    memory += [frame_input(df, label) for label, df in (data_frames or {}).items() if df is not None]
     for f in explicit:
         if not _looks_like_file(f):
             raise FileNotFoundError(f"provenance: input file {f!r} not found")
@@ -318,7 +379,7 @@ def provenance(parameters: Mapping[str, Any] | None = None, data_files: Iterable
                 p = Path(os.path.abspath(os.path.expanduser(os.fspath(c))))
                 if p not in files:
                     files.append(p)
-    dfs = [DataFile(display_path(p, root), file_sha256(p), p.stat().st_size) for p in files]
+    dfs = [DataFile(display_path(p, root), file_sha256(p), p.stat().st_size) for p in files] + memory
     plat = f"{platform.system()}-{platform.machine()}"
     return Provenance(
         parameters={str(k): _plain(v, root) for k, v in params.items()}, data_files=dfs,
