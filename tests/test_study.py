@@ -101,7 +101,8 @@ def test_simulated_sample_is_prepared_and_free_of_personal_data(sim_sample):
     assert set(s.truth.columns) == {"respondent_id", "careless", "n_missing"}
     assert (s.truth.careless != "none").sum() == round(0.05 * 240)
     assert s.n_complete == int(s.items.notna().all(axis=1).sum()) < s.n_kept   # MCAR blanks exist
-    assert [p.name for p in s.input_files] == ["ecommerce_crm.yaml", "ecommerce_crm_population.yaml"]
+    assert [p.name for p in s.input_files][:2] == ["ecommerce_crm.yaml", "ecommerce_crm_population.yaml"]
+    assert s.input_files[2].path.startswith("simulated responses") and len(s.input_files[2].sha256) == 64
     assert "seed 11" in s.label and "240" in s.label and "MCAR missingness at rate 0.01" in s.label
 
 

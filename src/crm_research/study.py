@@ -350,9 +350,10 @@ class StudySample:
     settings : dict
         How the sample was drawn or read (n, seed, careless share, simulated missingness,
         column map, sheet, encoding, policies).
-    input_files : list of Path
+    input_files : list of Path or DataFile
         Files the sample depends on (for provenance): instrument, population model or data
-        file, column map.
+        file, column map; for a simulated sample also the simulated responses' checksum
+        (a :class:`~crm_research.reporting.provenance.DataFile`).
 
     Examples
     --------
@@ -608,7 +609,10 @@ def load_study_sample(data_file: str | os.PathLike | None = None,
     settings = dict(n=int(n), seed=int(seed), careless=float(careless), sim_missing=mech,
                     sim_missing_rate=float(sim_missing_rate) if mech != "none" else 0.0,
                     policies=dict(rs.report.policies or {}))
-    del sim  # its responses hold the (fake) personal data; nothing downstream needs them
+    from .reporting.provenance import frame_input
+
+    inputs.append(frame_input(sim.responses, f"simulated responses (n={int(n)}, seed={int(seed)}, in memory)"))
+    del sim  # its responses hold the (fake) personal data; nothing downstream needs them (only their checksum)
     return StudySample(responses=rs, instrument=inst, origin="simulated", population=pop, truth=truth,
                        settings=settings, input_files=inputs)
 
