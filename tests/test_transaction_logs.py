@@ -330,6 +330,9 @@ def test_kpi_reads_the_master_log_as_it_is(tmp_path, capsys, master):
                                           "action": "dropped"}]
     life = pd.read_csv(out / "lifecycle.csv", dtype={"customer_id": str})
     assert len(life) == 23570
+    report = (out / "summary.txt").read_text()
+    assert "order_id not in the file: generated" in report
+    assert re.search(r"duplicate_row\s+customer_id\s+255 rows\s+dropped", report)
 
 
 def _independent_summary(master: pd.DataFrame, cal_end: str) -> pd.DataFrame:

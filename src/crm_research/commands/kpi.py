@@ -140,6 +140,9 @@ def run(args) -> int:
             stem = f"validation_{rep.table}"
             rep.counts.to_csv(out / f"{stem}_counts.csv", index=False)
             rep.issues.to_csv(out / f"{stem}_issues.csv", index=False)
+        # how the logs were read (duplicates dropped, generated order ids, pseudonyms) goes into the report
+        with open(out / "summary.txt", "a", encoding="utf-8") as fh:
+            fh.write("\nReading the logs:\n" + "\n".join(r.summary() for r in engine.reports.values()) + "\n")
     print(suite.summary())
     print(f"wrote {len(paths)} files to {out}")
     return 0
