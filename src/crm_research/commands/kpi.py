@@ -14,9 +14,18 @@ examples:
 
 column maps (--map for the order file, --session-map for the session file; repeatable): a YAML
 file 'file column: field' or COLUMN=FIELD pairs, the same convention as every other verb.
-Fields: orders customer_id, order_id, timestamp, amount (required), product_id, category,
-channel; sessions customer_id, start, duration (required), page_views.  The older order
-FIELD=COLUMN (e.g. --map customer_id=user_id) is still read, with a note.
+Fields: orders customer_id, timestamp, amount (required), order_id (generated when absent: 1, 2,
+... by customer, timestamp and row, with a note), product_id, category, channel; sessions
+customer_id, start, duration (required), page_views.  The older order FIELD=COLUMN (e.g. --map
+customer_id=user_id) is still read, with a note.
+
+logs as they come: the delimiter (comma, tab, semicolon, pipe, runs of blanks), a missing header
+line and the date layout (ISO 8601, YYYYMMDD, YYYY/MM/DD, epoch seconds; else --timestamp-format)
+are detected; exact copies of an earlier row are dropped and counted (--on-duplicate-row); $0
+orders are orders; customer ids that look like personal data are replaced by salted HMAC
+pseudonyms (--salt / --salt-file keep them stable and linkable to the survey):
+  crm-research kpi CDNOW_master.txt --map date=timestamp --map dollar_value=amount \\
+      --timestamp-format %Y%m%d -o reports/cdnow_kpi
 """
 
 # Light copy of crm_research.kpi.orders.POLICY_CHOICES (that module imports pandas, which
