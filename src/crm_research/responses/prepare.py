@@ -266,8 +266,8 @@ def prepare_responses(source: str | Path | pd.DataFrame, instrument: Instrument 
 
 
 def _safe_headers(raw: Any, salt: Any, column_map: Any, map_label: str) -> tuple[Any, Any]:
-    """Headers (and question labels, and the file name) with the personal data in them
-    replaced by pseudonyms.
+    """Headers (and question and value labels, the file and sheet names) with the personal
+    data in them replaced by pseudonyms.
 
     Done right after reading, so a phone number or e-mail typed into a header never reaches
     the mapping, findings, reports or the console. A column map naming such a header by its
@@ -284,13 +284,20 @@ def _safe_headers(raw: Any, salt: Any, column_map: Any, map_label: str) -> tuple
     for k, v in raw.labels.items():
         labels[renames.get(k, k)] = redact_text(str(v), key)[0]
     source = raw.source
-    safe_file, file_kinds = redact_text(str(source.file), key) if source.file else ("", ())
-    if file_kinds:
-        source = dataclasses.replace(source, file=safe_file)
-    if not renames and labels == raw.labels and not file_kinds:
+    changed = {}
+    for attr in ("file", "sheet"):   # a file or sheet named after a person's phone number
+        v = getattr(source, attr, None)
+        if isinstance(v, str) and v:
+            safe, kinds = redact_text(v, key)
+            if kinds:
+                changed[attr] = safe
+    if changed:
+        source = dataclasses.replace(source, **changed)
+    vlabels = {renames.get(k, k): {code: redact_text(str(lab), key)[0] if isinstance(lab, str) else lab
+                                   for code, lab in v.items()} for k, v in raw.value_labels.items()}
+    if not renames and labels == raw.labels and not changed and vlabels == raw.value_labels:
         return raw, column_map
     data = raw.data.rename(columns=renames) if renames else raw.data
-    vlabels = {renames.get(k, k): v for k, v in raw.value_labels.items()}
     if column_map is not None and renames:
         by_text = {str(k): v for k, v in renames.items()}
         entries = parse_column_map(column_map, label=map_label)
