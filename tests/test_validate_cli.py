@@ -389,3 +389,24 @@ def test_long_cells_are_truncated_in_findings_and_reports(pii_run):
         assert "很" * 401 not in text and "长" * 401 not in text, name
         assert len(text) < 120_000, name
     assert "很" * 401 not in console
+
+
+def test_excel_with_numeric_phone_ids_and_a_phone_in_the_sheet_name(tmp_path, capsys):
+    from crm_research.privacy import find_pii
+
+    df = _example_rows()
+    df["序号"] = pd.to_numeric(df["序号"])
+    df.loc[20, "序号"] = 13812345678                      # Excel numbers, two people
+    df.loc[21, "序号"] = 13812345679
+    path = tmp_path / "x.xlsx"
+    with pd.ExcelWriter(path) as w:
+        df.to_excel(w, sheet_name="张三13700001111", index=False)
+    out = tmp_path / "o"
+    code, printed, err = run(["validate", str(path), "-i", INSTRUMENT, "-o", str(out), "--sheet", "0"], capsys)
+    assert code == 0 and "张三[phone:" in printed
+    for name in OUTPUTS:
+        text = (out / name).read_text(encoding="utf-8-sig")
+        assert "1381234567" not in text and "13700001111" not in text and find_pii(text) == [], name
+    data = pd.read_csv(out / "clean.csv", encoding="utf-8-sig", dtype=str).set_index("row")
+    assert data.loc["22", "respondent_id"] != data.loc["23", "respondent_id"]
+    assert find_pii(printed + err) == []
