@@ -396,8 +396,8 @@ def test_excel_with_numeric_phone_ids_and_a_phone_in_the_sheet_name(tmp_path, ca
 
     df = _example_rows()
     df["序号"] = pd.to_numeric(df["序号"])
-    df.loc[20, "序号"] = 13812345678                      # Excel numbers, two people
-    df.loc[21, "序号"] = 13812345679
+    df.loc[10, "序号"] = 13812345678                      # Excel numbers, two people
+    df.loc[11, "序号"] = 13812345679
     path = tmp_path / "x.xlsx"
     with pd.ExcelWriter(path) as w:
         df.to_excel(w, sheet_name="张三13700001111", index=False)
@@ -408,5 +408,5 @@ def test_excel_with_numeric_phone_ids_and_a_phone_in_the_sheet_name(tmp_path, ca
         text = (out / name).read_text(encoding="utf-8-sig")
         assert "1381234567" not in text and "13700001111" not in text and find_pii(text) == [], name
     data = pd.read_csv(out / "clean.csv", encoding="utf-8-sig", dtype=str).set_index("row")
-    assert data.loc["22", "respondent_id"] != data.loc["23", "respondent_id"]
+    assert data.loc["12", "respondent_id"] != data.loc["13", "respondent_id"]
     assert find_pii(printed + err) == []
