@@ -8,16 +8,26 @@ A column is personal data when it is
 - **filled with PII** (at least ``min_share`` of its non-missing cells look like a phone number,
   an e-mail address, an IPv4/IPv6 address or a Chinese resident ID number).
 
+There is one detector, :func:`find_pii`: text is folded first (:func:`fold`: full-width digits
+and ``＠``, any dash or space), phone numbers are recognised in the common Chinese and
+international spellings, ID numbers by their shape whatever the check digit (18 and old 15
+digits). Every module that writes identifiers or cell text uses it, through
+:func:`looks_personal`, :func:`pseudonymize`, :func:`redact_text`, :func:`redact_headers`
+and :func:`truncate` -- nobody writes their own patterns.
+
 Such columns are dropped or replaced by a pseudonym: ``HMAC-SHA256(salt, normalized value)``,
 first 16 characters in lower-case base 32 (letters and the digits 2-7, so a pseudonym never
-looks like a phone or ID number); distinct values never share a pseudonym. The salt is the caller's (then pseudonyms are stable across runs and tables,
-so survey answers can be linked to KPI customer tables) or 32 random bytes drawn per call and
-discarded (then nothing, not even the caller, can recompute a pseudonym). The salt is never
-stored on a result object: with the salt, a phone number's pseudonym can be brute-forced.
+looks like a phone or ID number); distinct values never share a pseudonym. The salt is the
+caller's (then pseudonyms are stable across runs and tables, so survey answers can be linked
+to KPI customer tables) or 32 random bytes drawn per call and discarded (then nothing, not
+even the caller, can recompute a pseudonym). The salt is never stored on a result object:
+with the salt, a phone number's pseudonym can be brute-forced.
 
-Phone numbers, e-mails, IPs and ID numbers that appear inside *other* text cells (a free-text
-comment "call me on 13912345678") are replaced by ``[phone]``, ``[email]``, ``[ip]``,
-``[id_number]``.
+Identifier columns (``protect(..., ids=[...])``: respondent or customer ids) that hold personal
+data in some cells get a pseudonym in those cells -- never a shared placeholder, so two people
+keep two ids. Phone numbers, e-mails, IPs and ID numbers inside *other* text cells (a
+free-text comment "call me on 13912345678") are replaced by ``[phone]``, ``[email]``,
+``[ip]``, ``[id_number]``; in column headers by ``[phone:<pseudonym>]`` (:func:`redact_headers`).
 
 The functions here take and return DataFrames, so any module (survey intake, KPI customer
 tables) can call :func:`protect` on its input.
