@@ -409,3 +409,20 @@ def test_ragged_whitespace_log_names_the_short_row(tmp_path, capsys):
                  "-o", str(tmp_path / "k"), "--no-figures"])
     err = capsys.readouterr().err
     assert code == 2 and "short.txt" in err and "row 3" in err and "'value'" in err and "empty" in err
+
+
+def test_pareto_nbd_on_the_master_log_matches_an_independent_fit(master):
+    from crm_research import clv
+    from crm_research.commands.clv import load_orders
+
+    lifetimes = pytest.importorskip("lifetimes")
+    orders, _ = load_orders(str(MASTER), {"customer_id": "customer_id", "timestamp": "date"})
+    cal = clv.rfm_summary(orders, "customer_id", "timestamp", None, calibration_end="1997-09-30")
+    assert len(cal) == 23570
+    summ = _independent_summary(master, "1997-09-30")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lifetimes.ParetoNBDFitter().fit(summ["frequency"], summ["recency"], summ["T"]).params_
+    got = clv.fit_pareto_nbd(cal).params
+    for name in ("r", "alpha", "s", "beta"):
+        assert got[name] == pytest.approx(ref[name], rel=1e-3), name
