@@ -43,6 +43,8 @@ def test_every_common_phone_spelling_is_found(found, template):
     ("13812345678_A", "13812345678"),
     ("cust-13812345678", "13812345678"),
     ("id:13812345678.0", "13812345678"),        # Excel's float rendering
+    ("13812345678.00,x", "13812345678"),
+    ("call 13812345678.", "13812345678"),       # end of a sentence
     ("５,13812345678,x", "13812345678"),         # after a CSV field
 ])
 def test_plain_mobiles_anywhere(text, found):
@@ -80,6 +82,8 @@ def test_id_numbers_by_shape_whatever_the_checksum(text):
     "110105194913310021",   # month 13: not the shape of an ID
     "11010519491231002Y", "1101051949123100211",  # 19 digits
     "3.75,4.111111111111112", "0.13812345678", "mean 2.1381234567891",
+    "BG/NBD,r,13846452660.6809", "1,26050530129.53749,17780942397.6884",   # degenerate estimates, not phones
+    "110105194912310021.5",
     "2024-01-15 12:30:45", "2024/03/05", "20240115", "1700000000", "1700000000000", "price 12345678",
     "12345678901", "p = .012, 1,234.5", "version 1.2.3", "sha 9f86d081884c7d65",
     "e3b0c44298fc1c149afbf4c8996fb92413812345678ae41e4649b934ca495991b7852b855",  # a digest

@@ -151,7 +151,8 @@ _CN_LANDLINE = (r"(?:\(0[1-9]\d{1,2}\)\s?|0[1-9]\d{1,2}[\s-]?|" + _CC86 + r"\(?[
 _INTL_PHONE = (r"(?:(?:\+|00)[1-9]\d{0,2}|\(\+[1-9]\d{0,2}\))[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}"
                r"(?:[\s.-]?\d{2,4}){1,4}")
 _NANP = r"\(\d{3}\)\s?\d{3}[\s.-]?\d{4}|\d{3}([.-])\d{3}\2\d{4}"
-PHONE_RE = re.compile(rf"(?<![0-9+])(?<![0-9]\.)(?:{_CN_MOBILE}|{_CN_LANDLINE}|{_INTL_PHONE}|{_NANP})(?![0-9])",
+_NOT_DECIMAL = r"(?![0-9])(?!\.[0-9]*[1-9])"   # 13846452660.6809 is a number; 13812345678.0 is Excel's phone
+PHONE_RE = re.compile(rf"(?<![0-9+])(?<![0-9]\.)(?:{_CN_MOBILE}|{_CN_LANDLINE}|{_INTL_PHONE}|{_NANP}){_NOT_DECIMAL}",
                       re.ASCII)
 EMAIL_RE = re.compile(r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
                       r"(?![A-Za-z0-9_])", re.ASCII)
@@ -162,8 +163,9 @@ _DATE = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 # Digits right after "<digit>." are decimals of a number (4.111111111111112), never PII.
 # resident ID numbers by shape (the check digit is NOT required to be right): 18 characters
 # (region, YYYYMMDD, sequence, check digit or X) and the old 15-digit form (region, YYMMDD, sequence)
-_CN_ID_CAND = re.compile(rf"(?<![0-9])(?<![0-9]\.)[1-9]\d{{5}}(?:18|19|20)\d{{2}}{_DATE}\d{{3}}[\dXx](?![0-9])", re.ASCII)
-_CN_ID15_CAND = re.compile(rf"(?<![0-9])(?<![0-9]\.)[1-9]\d{{5}}\d{{2}}{_DATE}\d{{3}}(?![0-9])", re.ASCII)
+_CN_ID_CAND = re.compile(rf"(?<![0-9])(?<![0-9]\.)[1-9]\d{{5}}(?:18|19|20)\d{{2}}{_DATE}\d{{3}}[\dXx]{_NOT_DECIMAL}",
+                         re.ASCII)
+_CN_ID15_CAND = re.compile(rf"(?<![0-9])(?<![0-9]\.)[1-9]\d{{5}}\d{{2}}{_DATE}\d{{3}}{_NOT_DECIMAL}", re.ASCII)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _HEX_TOKEN = re.compile(r"[0-9A-Za-z]+", re.ASCII)
