@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -61,7 +62,8 @@ def _report_cases(request):
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
         tr.write_line(line)
-    print(line)
+    else:
+        print(line)
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +149,14 @@ def assert_clean_outcome(code: int, stdout: str, stderr: str, what: str) -> str:
     return "ok"
 
 
-def _is_fraction(text: str, a: int) -> bool:
-    """Digits right after ``<digit>.``: the decimals of a number (scores such as 4.111111111111112)."""
-    return a >= 2 and text[a - 1] == "." and text[a - 2].isdigit()
+def _is_number(text: str, a: int, b: int) -> bool:
+    """The span is part of a decimal number, not an identifier: digits right after ``<digit>.``
+    (the decimals of 4.111111111111112) or followed by a decimal part that is not all zeros
+    (an estimate such as 14489676405.6240; a phone stored as a number reads 13812345678.0)."""
+    if a >= 2 and text[a - 1] == "." and text[a - 2].isdigit():
+        return True
+    m = re.match(r"\.(\d+)", text[b:])
+    return bool(m) and m.group(1).strip("0") != "" and text[a:b].isdigit()
 
 
 def leaks(folder: Path, planted: list[str], console: str = "") -> list[str]:
@@ -169,7 +176,7 @@ def leaks(folder: Path, planted: list[str], console: str = "") -> list[str]:
                 found.append(f"{p.name}: planted {form!r}")
         if p.suffix.lower() in TEXT_SUFFIXES:
             for kind, a, b in find_pii(texts[0]):
-                if not _is_fraction(fold(texts[0]), a):
+                if not _is_number(fold(texts[0]), a, b):
                     found.append(f"{p.name}: find_pii {kind} {texts[0][max(0, a - 20):b + 5]!r}")
     for form in forms:
         if form in console:
@@ -282,7 +289,7 @@ def test_validate_personal_data_anywhere(survey, work, data):
 @st.composite
 def order_log(draw):
     """(frame, planted strings, number of customers): a small log whose ids may be personal data."""
-    n_cust = draw(st.integers(3, 12), label="customers")
+    n_cust = draw(st.integers(8, 30), label="customers")
     ids, planted, seen = [], [], set()
     for i in range(n_cust):
         if draw(st.booleans()):
@@ -297,8 +304,8 @@ def order_log(draw):
     rows = []
     k = 0
     for i, cid in enumerate(ids):
-        for j in range(draw(st.integers(1, 4))):
-            day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=draw(st.integers(0, 180)))
+        for j in range(draw(st.integers(1, 5))):   # spread over half a year whatever is drawn
+            day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=(i * 37 + j * 23 + draw(st.integers(0, 30))) % 181)
             rows.append({"customer_id": cid, "order_id": f"O{k:05d}", "timestamp": day,
                          "amount": draw(st.sampled_from([0, 9.9, 25, 120.5, 300]))})
             k += 1
@@ -362,7 +369,8 @@ def test_kpi_personal_data_anywhere(log, data, work):
 def test_clv_personal_data_anywhere(log, data, work):
     df, planted, n_cust = log
     d = new_dir(work, "clv")
-    f, extra, what = write_log(data, df.drop(columns=["order_id"]), d)
+    drop = ["order_id"] + (["amount"] if data.draw(st.booleans(), label="without amount") else [])
+    f, extra, what = write_log(data, df.drop(columns=drop), d)
     code, out, err = run_cli(VERBS["clv"](f, d / "out") + extra + ["--models", "bgnbd"])
     outcome = assert_clean_outcome(code, out, err, f"clv ({what})")
     CASES[f"orders/clv/{outcome}"] += 1
@@ -376,11 +384,13 @@ def test_clv_personal_data_anywhere(log, data, work):
 # --------------------------------------------------------------------------- the scanner itself
 def test_the_scanner_sees_a_leak(tmp_path):
     """The leak check is not vacuous: a planted string, its folded form or digits are found."""
-    (tmp_path / "a.csv").write_text("id,score\nC1,4.111111111111112\n", encoding="utf-8")
+    (tmp_path / "a.csv").write_text("id,score,alpha\nC1,4.111111111111112,14489676405.6240\n", encoding="utf-8")
     assert leaks(tmp_path, ["138 1234 5678"]) == []
     (tmp_path / "b.csv").write_text("id\n13812345678\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text("phone\n13912345678.0\n", encoding="utf-8")
     (tmp_path / "c.parquet").write_bytes(b"PAR1 zhang@example.com")
     found = leaks(tmp_path, ["138 1234 5678", "zhang＠example.com"], console="")
     assert any("b.csv: planted '13812345678'" in x for x in found)
     assert any("c.parquet" in x for x in found)
+    assert any(x.startswith("d.csv: find_pii phone") for x in found)        # a phone stored as a number
     assert any(x.startswith("console") for x in leaks(tmp_path, ["110105199001011234"], "id 110105199001011234"))
