@@ -259,6 +259,10 @@ def pandas_kpis(f, o, s, as_of) -> dict:
                                          monetary=("amount", "sum"))
         c["recency_days"] = (as_of - c["last"]).dt.days
         n = len(c)
+        # purchase cycle: median gap (days) between a customer's consecutive purchase days; it caps R
+        gaps = f["gap_days"][f["gap_days"] > 0]
+        cycle = float(gaps.median()) if len(gaps) else max(1.0, (as_of - f["order_date"].min()).days / 5)
+        c["recency_cycles"] = c["recency_days"] / cycle
 
         def score(x):
             return 1 + (5 * (x.rank(method="min") - 1) // n).astype(int)
@@ -269,7 +273,9 @@ def pandas_kpis(f, o, s, as_of) -> dict:
                  ("New", 4, 5, 1, 1), ("Promising", 3, 3, 1, 2), ("Can't lose them", 1, 1, 4, 5),
                  ("At risk", 1, 2, 3, 5), ("About to sleep", 2, 2, 1, 2), ("Hibernating", 1, 1, 2, 2),
                  ("Lost", 1, 1, 1, 1)]
-        conds = [c["r_score"].between(a, b) & c["f_score"].between(x, y) for _, a, b, x, y in rules]
+        cap = np.select([c["recency_cycles"] <= 1, c["recency_cycles"] <= 2, c["recency_cycles"] <= 4], [5, 3, 2], 1)
+        r_seg = np.minimum(c["r_score"], cap)
+        conds = [r_seg.between(a, b) & c["f_score"].between(x, y) for _, a, b, x, y in rules]
         c["segment"] = np.select(conds, [r[0] for r in rules], "Unclassified")
         return c.reset_index()
     timed("rfm", rfm)
