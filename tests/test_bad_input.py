@@ -334,7 +334,7 @@ def write_log(data, df: pd.DataFrame, d: Path) -> tuple[Path, list[str], str]:
     delim = data.draw(st.sampled_from([",", ";", "\t", "|"]), label="delimiter")
     newline = data.draw(st.sampled_from(["\n", "\r\n"]), label="newline")
     raw, enc = encode(df.to_csv(index=False, sep=delim, lineterminator=newline),
-                      data.draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1"]), label="encoding"))
+                      data.draw(st.sampled_from(ENCODINGS), label="encoding"))
     f = d / "orders.csv"
     f.write_bytes(raw)
     extra = ["--timestamp-format", option] if option else []
