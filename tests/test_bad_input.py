@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -149,16 +148,6 @@ def assert_clean_outcome(code: int, stdout: str, stderr: str, what: str) -> str:
     return "ok"
 
 
-def _is_number(text: str, a: int, b: int) -> bool:
-    """The span is part of a decimal number, not an identifier: digits right after ``<digit>.``
-    (the decimals of 4.111111111111112) or followed by a decimal part that is not all zeros
-    (an estimate such as 14489676405.6240; a phone stored as a number reads 13812345678.0)."""
-    if a >= 2 and text[a - 1] == "." and text[a - 2].isdigit():
-        return True
-    m = re.match(r"\.(\d+)", text[b:])
-    return bool(m) and m.group(1).strip("0") != "" and text[a:b].isdigit()
-
-
 def leaks(folder: Path, planted: list[str], console: str = "") -> list[str]:
     """Every planted string (exact, folded or its digits) in any written file or on the console,
     and every personal-data span find_pii reports in a written text file."""
@@ -175,9 +164,8 @@ def leaks(folder: Path, planted: list[str], console: str = "") -> list[str]:
             if any(form in t for t in texts) or form.encode("utf-8") in raw:
                 found.append(f"{p.name}: planted {form!r}")
         if p.suffix.lower() in TEXT_SUFFIXES:
-            for kind, a, b in find_pii(texts[0]):
-                if not _is_number(fold(texts[0]), a, b):
-                    found.append(f"{p.name}: find_pii {kind} {texts[0][max(0, a - 20):b + 5]!r}")
+            for kind, a, b in find_pii(texts[0]):   # decimals (4.111111111111112, 14489676405.624) are not PII
+                found.append(f"{p.name}: find_pii {kind} {texts[0][max(0, a - 20):b + 5]!r}")
     for form in forms:
         if form in console:
             found.append(f"console: planted {form!r}")
