@@ -397,11 +397,43 @@ class FitResult:
         >>> bg.convergence_warning
         ''
         """
+        edge = self.at_edge
+        if self.converged and edge:
+            return (f"Warning: {self.model} estimates at the edge of the parameter space "
+                    f"({', '.join(edge)}): the maximum is not interior, so the standard errors are unreliable "
+                    "and forecasts rest on a degenerate fit. Use more customers or a longer calibration period.")
         if self.converged:
             return ""
         return (f"Warning: {self.model} did not converge ({self.message}); its estimates and forecasts are not "
                 "maximum-likelihood values. Small samples often leave the dropout parameters of the Pareto/NBD "
                 "unidentified (only their ratio is): use more customers or a longer calibration period.")
+
+    @property
+    def at_edge(self) -> list[str]:
+        """Parameters at the edge of the parameter space: an estimate that is not finite,
+        above 1e6 or below 1e-6, or a standard error that is not finite.
+
+        Returns
+        -------
+        list of str
+            Descriptions such as ``"alpha = 1.4e+10"``; empty for an interior maximum.
+
+        Examples
+        --------
+        >>> from crm_research import clv
+        >>> bg = clv.fit_bgnbd(clv.rfm_summary(clv.read_cdnow(), calibration_end="1997-09-30"))
+        >>> bg.at_edge
+        []
+        """
+        out = []
+        for name, v in self.params.items():
+            v = float(v)
+            se = float(self.se.get(name, float("nan")))
+            if not math.isfinite(v) or v > 1e6 or v < 1e-6:
+                out.append(f"{name} = {v:.3g}")
+            elif not math.isfinite(se):
+                out.append(f"{name} (no standard error)")
+        return out
 
     @property
     def npar(self) -> int:
@@ -554,6 +586,8 @@ class FitResult:
         lines += self._extra_lines()
         if not self.converged:
             lines.append(f"Warning: {self.message}.")
+        elif self.at_edge:
+            lines.append(self.convergence_warning)
         if self.references:
             lines.append("Reference: " + "; ".join(self.references))
         return "\n".join(lines)

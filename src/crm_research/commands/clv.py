@@ -215,7 +215,8 @@ def run(args) -> int:
 
     all_fits = list(fits.values()) + ([gg] if gg is not None else [])
     params = pd.concat([f.estimates for f in all_fits], ignore_index=True)
-    measures = pd.DataFrame([{"model": f.model, **f.fit_measures, "converged": f.converged} for f in all_fits])
+    measures = pd.DataFrame([{"model": f.model, **f.fit_measures, "converged": f.converged,
+                              "warning": f.convergence_warning} for f in all_fits])
 
     out.mkdir(parents=True, exist_ok=True)
     cal.to_csv(out / "rfm_summary.csv", index=False)
@@ -264,7 +265,8 @@ def run(args) -> int:
 
     for f in all_fits:
         print(f"{f.model:<12} " + "  ".join(f"{k}={v:.4f}" for k, v in f.params.items())
-              + f"  logl={f.loglik:.2f}" + ("" if f.converged else "  (NOT CONVERGED)"))
+              + f"  logl={f.loglik:.2f}" + ("" if f.converged else "  (NOT CONVERGED)")
+              + ("  (AT THE EDGE: " + ", ".join(f.at_edge) + ")" if f.converged and f.at_edge else ""))
     print(f"customers {len(cal):,}; results in {out}/")
     for t in targets:
         print(f"  {t}")
