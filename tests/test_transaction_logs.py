@@ -426,3 +426,17 @@ def test_pareto_nbd_on_the_master_log_matches_an_independent_fit(master):
     got = clv.fit_pareto_nbd(cal).params
     for name in ("r", "alpha", "s", "beta"):
         assert got[name] == pytest.approx(ref[name], rel=1e-3), name
+
+
+@pytest.mark.parametrize("encoding, guess", [("gbk", "GB18030"), ("utf-16", "UTF-16")])
+def test_a_log_that_is_not_utf8_is_named_as_such(tmp_path, capsys, encoding, guess):
+    """The cause is the encoding, not the delimiter: say so, with the byte and what it reads as."""
+    from crm_research.cli import main
+
+    f = tmp_path / "orders.csv"
+    pd.DataFrame({"customer_id": ["张三", "李四"], "order_id": ["O1", "O2"], "timestamp": ["2024-01-01", "2024-01-02"],
+                  "amount": [1.0, 2.0]}).to_csv(f, index=False, encoding=encoding)
+    assert main(["kpi", str(f), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8 text" in err and f"it reads as {guess}" in err and "csv_options" not in err
+    assert "张三" not in err

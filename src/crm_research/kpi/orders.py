@@ -597,9 +597,72 @@ def _duck_error(source: _Source, err: Exception) -> DataFileError:
     msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     msg = re.sub(r"^[A-Za-z ]+Error: ", "", msg)
     what = {"csv": "CSV", "parquet": "Parquet"}.get(source.kind, "a table")
+    if source.kind == "csv":
+        bad = not_utf8(source.files)
+        if bad is not None:
+            path, offset, byte, guess = bad
+            return DataFileError(str(path), f"not UTF-8 text (byte 0x{byte:02x} at offset {offset:,}"
+                                 + (f"; it reads as {guess}" if guess else "") + ")",
+                                 hint="transaction logs are read as UTF-8: re-save the file as UTF-8 "
+                                      f"(e.g. iconv -f {guess or 'GBK'} -t UTF-8 IN > OUT)")
     return DataFileError(source.label, f"cannot be read as {what}: {msg}",
-                         hint="check the delimiter/quoting, or pass csv_options={'delim': ';'}"
+                         hint="check the delimiter and quoting (CLI: --delimiter ';' or whitespace; "
+                              "Python: csv_options={'delim': ';'})"
                          if source.kind == "csv" else "check that the file is a valid Parquet file")
+
+
+def not_utf8(paths: Sequence[str | Path], limit: int = 64 << 20) -> tuple[Path, int, int, str] | None:
+    r"""The first file among ``paths`` that is not UTF-8 text (in its first ``limit`` bytes).
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+    limit : int
+        Bytes read per file.
+
+    Returns
+    -------
+    tuple or None
+        ``(path, offset, byte, encoding it reads as)`` for the first invalid byte ("" when
+        neither UTF-16 nor GB18030 decodes it), or None when every file is UTF-8.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "gbk.csv").write_bytes("customer_id\n张三\n".encode("gbk"))
+    17
+    >>> p, offset, byte, guess = not_utf8([d / "gbk.csv"])
+    >>> offset, hex(byte), guess
+    (12, '0xd5', 'GB18030')
+    >>> (d / "ok.csv").write_text("customer_id\n张三\n", encoding="utf-8")   # characters written
+    15
+    >>> not_utf8([d / "ok.csv"]) is None
+    True
+    """
+    for p in paths:
+        p = Path(p)
+        try:
+            data = p.read_bytes()[:limit]
+        except OSError:
+            continue
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if e.start >= len(data) - 3 and len(data) == limit:
+                continue            # a character cut by the read limit
+            guess = ""
+            utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
+            enc, name = ("utf-16", "UTF-16") if utf16 else ("gb18030", "GB18030")
+            try:
+                data.decode(enc)
+                guess = name
+            except UnicodeDecodeError:
+                pass
+            return p, int(e.start), data[e.start], guess
+    return None
 
 
 def _map_columns(spec: TableSpec, found: list[str], columns: Mapping[str, str] | None,
