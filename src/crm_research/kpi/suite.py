@@ -336,7 +336,7 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
               repurchase_windows=(30, 90, 180), retention_periods=(1, 2, 3, 6, 12),
               churn_rules: ChurnRules = ChurnRules(), lifecycle_rules: LifecycleRules = LifecycleRules(),
               product_rules: ProductLifecycleRules = ProductLifecycleRules(),
-              stage_dates=None, transition_from=None, clv_model=None, clv_freq: str | None = None,
+              stage_dates=None, transition_from=None, clv_model="mbgnbd", clv_freq: str | None = None,
               survey: pd.DataFrame | None = None, survey_options: dict | None = None,
               churn_top: int | None = None, per_customer: str = "auto") -> KPISuite:
     """Compute every KPI for one as-of date.
@@ -353,8 +353,9 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     transition_from : date-like, optional
         Start date of the stage transition matrix (default: one year before ``as_of``, or the
         first order date if later); it ends at ``as_of``.
-    clv_model : fitted purchase model, optional
-        Adds P(alive) to the churn list (see :mod:`crm_research.kpi.churn`).
+    clv_model : {"mbgnbd", "pareto_nbd"}, fitted purchase model or None
+        Source of the churn list's P(alive) (default: MBG/NBD fitted to the data; see
+        :mod:`crm_research.kpi.churn`); None leaves P(alive) out.
     survey : DataFrame, optional
         Survey scores; ``survey_options`` are passed to
         :func:`~crm_research.kpi.satisfaction.link_survey` (``respondent``, ``customer`` or
