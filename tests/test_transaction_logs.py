@@ -211,7 +211,7 @@ def test_clv_without_amount_fits_purchase_models_and_skips_spend(tmp_path, capsy
     capsys.readouterr()
     pn = pd.read_csv(tmp_path / "n" / "parameters.csv")
     pa = pd.read_csv(tmp_path / "a" / "parameters.csv")
-    assert set(pn["model"]) == {"BG/NBD", "Pareto/NBD"} and "Gamma-Gamma" in set(pa["model"])
+    assert set(pn["model"]) == {"BG/NBD", "MBG/NBD", "Pareto/NBD"} and "Gamma-Gamma" in set(pa["model"])
     merged = pn.merge(pa, on=["model", "param"], suffixes=("_n", "_a"))
     np.testing.assert_allclose(merged["est_n"], merged["est_a"], rtol=1e-6)  # amount does not enter them
     cn = pd.read_csv(tmp_path / "n" / "customers.csv")

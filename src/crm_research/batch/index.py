@@ -125,7 +125,7 @@ def run_footer(rec: Mapping[str, Any]) -> str:
     from .. import __version__
 
     return (f'<footer class="crm-footer">crm-research {_e(__version__)} · batch run <code>{_e(rec.get("run", ""))}</code>'
-            f' · key <code>{_e(str(rec.get("key", ""))[:16])}</code></footer>')
+            f' · key <code>{_e(str(rec.get("key", "")))}</code></footer>')
 
 
 # --------------------------------------------------------------------------- index.html

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import options
 
-MODEL_KEYS = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD"}
+MODEL_KEYS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pnbd": "Pareto/NBD"}
 FIELDS = ("customer_id", "timestamp", "amount", "order_id")
 EPILOG = """\
 examples:
@@ -66,8 +66,9 @@ def add_parser(sub) -> None:
                    help="exact copies of an earlier row: drop (default, counted), keep (separate orders) or error; "
                         "in the 5-column CDNOW layout, where a line is a transaction, the default is keep")
     options.add_salt_options(p)
-    p.add_argument("--models", nargs="+", default=["bgnbd", "pnbd"], choices=sorted(MODEL_KEYS),
-                   help="purchase models to fit (default: bgnbd pnbd)")
+    p.add_argument("--models", nargs="+", default=["bgnbd", "mbgnbd", "pnbd"], choices=sorted(MODEL_KEYS),
+                   help="purchase models to fit (default: bgnbd mbgnbd pnbd; BG/NBD gives every customer without "
+                        "a repeat purchase P(alive) = 1, MBG/NBD and Pareto/NBD do not)")
     p.add_argument("--horizon", type=int, default=12, help="CLV horizon in months (default: 12)")
     p.add_argument("--discount-rate", type=float, default=0.01,
                    help="discount rate per month (default: 0.01)")
@@ -184,7 +185,7 @@ def run(args) -> int:
                           freq=args.freq, source=args.orders)
     fits = {}
     for key in dict.fromkeys(args.models):
-        fits[key] = clv.fit_bgnbd(cal) if key == "bgnbd" else clv.fit_pareto_nbd(cal)
+        fits[key] = {"bgnbd": clv.fit_bgnbd, "mbgnbd": clv.fit_mbgnbd, "pnbd": clv.fit_pareto_nbd}[key](cal)
     spend_note = None
     if has_amount:
         gg = clv.fit_gamma_gamma(cal)

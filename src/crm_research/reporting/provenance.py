@@ -268,7 +268,7 @@ class Provenance:
         rev = self.git.get("revision")
         if not rev:
             return "not under version control"
-        return rev[:12] + (" (uncommitted changes)" if self.git.get("dirty") else "")
+        return rev + (" (uncommitted changes)" if self.git.get("dirty") else "")
 
     def summary(self) -> str:
         """Readable plain-text block."""

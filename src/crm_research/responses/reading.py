@@ -97,7 +97,7 @@ class SourceInfo:
             bits.append(f", sheet {self.sheet!r}")
         bits.append(f"): {self.rows} rows x {self.columns} columns")
         if self.sha256:
-            bits.append(f", sha256 {self.sha256[:12]}")
+            bits.append(f", sha256 {self.sha256}")
         return "".join(bits)
 
     def to_dict(self) -> dict[str, Any]:

@@ -224,7 +224,7 @@ class ValidationReport:
         if self.source is not None:
             out += [f"Source: `{self.source.file}` ({self.source.format}"
                     + (f", {self.source.encoding}" if self.source.encoding else "")
-                    + f"), {self.source.rows} rows, sha256 `{self.source.sha256[:16]}`" if self.source.sha256
+                    + f"), {self.source.rows} rows, sha256 `{self.source.sha256}`" if self.source.sha256
                     else f"Source: {self.source.file}", ""]
         kept = f"; {self.n_kept} respondents kept after cleaning" if self.n_kept is not None else ""
         out += [f"{self.n_rows} rows validated: {self.n_errors} errors, {self.n_warnings} warnings{kept}.", ""]
