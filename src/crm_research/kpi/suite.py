@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..reporting.format import format_percent
-from .churn import ChurnRules
+from .churn import ChurnRules, p_alive_note
 from .engine import KPIEngine, check_period
 from .lifecycle import LifecycleRules
 from .product_lifecycle import ProductLifecycleRules
@@ -218,6 +218,9 @@ class KPISuite:
             last = sh[sh["date"] == sh["date"].max()]
             lines.append(f"  lifecycle on {sh['date'].max():%Y-%m-%d}: " + ", ".join(
                 f"{k} {format_percent(v)}" for k, v in zip(last["stage"], last["share"])))
+        cr = self.tables.get("churn_risk")
+        if cr is not None:
+            lines.append(f"  churn list: {p_alive_note(cr)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
