@@ -653,14 +653,12 @@ def not_utf8(paths: Sequence[str | Path], limit: int = 64 << 20) -> tuple[Path, 
         except UnicodeDecodeError as e:
             if e.start >= len(data) - 3 and len(data) == limit:
                 continue            # a character cut by the read limit
-            guess = ""
-            utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
-            enc, name = ("utf-16", "UTF-16") if utf16 else ("gb18030", "GB18030")
-            try:
-                data.decode(enc)
-                guess = name
-            except UnicodeDecodeError:
-                pass
+            from ..responses.reading import decode_bytes   # error path only: keep kpi's import light
+
+            try:                    # what it is instead: the survey reader's detection
+                guess = decode_bytes(data, str(p))[1].upper()
+            except DataFileError:
+                guess = ""
             return p, int(e.start), data[e.start], guess
     return None
 
