@@ -102,14 +102,11 @@ def _load(args):
                               hint=f"use one of: {', '.join(inst.models)} (or omit it for the measurement model)")
         syntax = None
     if syntax is None:
-        from ..instruments import needs_data
+        from ..study import model_items
 
         # which items the model uses does not depend on the data; the fixed error variance of
         # a single item with a stated reliability does, so the syntax is made after reading
-        probe = {c: [0.0, 1.0] for cid in needs_data(inst) for c in inst.items_of(cid)}
-        import pandas as pd
-
-        variables = options.observed_variables(resolve_syntax(model, inst, data=pd.DataFrame(probe) if probe else None))
+        variables = model_items(inst, None if model == "measurement" else model)
         data, lines = options.model_data(args, variables, args.group)
         return data, resolve_syntax(model, inst, data=data), inst, lines
     data, lines = options.model_data(args, options.observed_variables(syntax), args.group)
