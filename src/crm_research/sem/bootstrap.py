@@ -42,6 +42,8 @@ MAX_ITER = 100
 STEP_TOL = 1e-9      # convergence: max |step| <= STEP_TOL * (1 + max |theta|)
 EPS34 = np.finfo(float).eps ** 0.75
 STATUS = {0: "ok", 1: "failed", 2: "nonadmissible"}
+#: lavaan's bootstrap interval types (``parameterEstimates(boot.ci.type=)``), our ``boot_ci``.
+BOOT_CI_TYPES = ("perc", "bca.simple", "bca", "norm", "basic")
 
 
 @dataclass
