@@ -47,7 +47,7 @@ from .errors import ConfigError, DataFileError, InstrumentError
 from .instruments import Instrument, load_instrument
 
 __all__ = [
-    "CARELESS_ORDER", "DEFAULT_INSTRUMENT", "DEFAULT_POPULATION", "MISSING_CHOICES", "PROJECT_DIR_ENV", "SALT_ENV",
+    "CARELESS_ORDER", "DEFAULT_INSTRUMENT", "DEFAULT_POPULATION", "METHOD_CHOICES", "MISSING_CHOICES", "PROJECT_DIR_ENV", "SALT_ENV",
     "STUDY_NOTEBOOKS", "GroupSplit", "StudySample", "answer_shares", "careless_detection", "check_missing",
     "choose_model", "group_columns", "group_path_intervals", "item_statistics", "load_study_sample", "missingness_summary", "model_items",
     "model_predictors",
@@ -1104,7 +1104,10 @@ def group_path_intervals(paths: pd.DataFrame, groups: Sequence[Any] | None = Non
 # =========================================================================== a study's plan
 #: The survey notebooks a study runs, in order.
 STUDY_NOTEBOOKS = {"quality": "01_instrument_and_data_quality.ipynb", "measurement": "02_measurement_model.ipynb",
-                   "structural": "03_structural_model.ipynb", "groups": "09_group_comparison.ipynb"}
+                   "structural": "03_structural_model.ipynb", "pls": "04_pls_model.ipynb",
+                   "groups": "09_group_comparison.ipynb"}
+#: Estimation methods of a study's structural models: CB-SEM (notebook 03), PLS-SEM (notebook 04), or both.
+METHOD_CHOICES = ("cbsem", "pls", "both")
 
 
 def notebooks_dir() -> Path:
@@ -1141,7 +1144,7 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
                column_map: Any = None, sheet: str | int | None = None, encoding: str | None = None,
                delimiter: str | None = None, missing: str = "ml", bootstrap: int = 1000, seed: int = 20240501,
                policies: Mapping[str, str] | None = None, name: str = "study", title: str | None = None,
-               notebooks: str | os.PathLike | None = None) -> dict[str, Any]:
+               notebooks: str | os.PathLike | None = None, method: str = "cbsem") -> dict[str, Any]:
     """The batch of notebook runs that make up a study, as a batch config (a dict to write as YAML
     and run with :func:`crm_research.batch.run_batch`).
 
@@ -1167,6 +1170,9 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
         Batch name (output subfolder when no ``out`` is given) and index title.
     notebooks : path, optional
         Folder of the survey notebooks (default :func:`notebooks_dir`).
+    method : {"cbsem", "pls", "both"}
+        How the structural models are estimated: CB-SEM (notebook 03 per model), PLS-SEM
+        (notebook 04 per model) or both (04 then also shows the two methods side by side).
 
     Returns
     -------
@@ -1186,6 +1192,7 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
     key = check_missing(missing)
     _check_param("bootstrap", isinstance(bootstrap, (int, np.integer)) and not isinstance(bootstrap, bool)
                  and (bootstrap == 0 or bootstrap >= 2), "0 or a whole number of resamples >= 2", bootstrap)
+    _check_param("method", method in METHOD_CHOICES, "'cbsem', 'pls' or 'both'", method)
     nb_dir = Path(notebooks).resolve() if notebooks else notebooks_dir()
     data = str(Path(responses).expanduser().resolve())
 
@@ -1210,10 +1217,14 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
         {"notebook": nb["quality"], "name": "01-data-quality", "description": "instrument and data quality"},
         {"notebook": nb["measurement"], "name": "02-measurement", "description": "measurement model"},
     ]
-    for m in models:
+    for m in models if method in ("cbsem", "both") else ():
         runs.append({"notebook": nb["structural"], "name": f"03-model-{_slug(m)}",
                      "description": f"structural model {m}",
                      "parameters": {"model": m, "bootstrap": int(bootstrap), "seed": int(seed)}})
+    for m in models if method in ("pls", "both") else ():
+        runs.append({"notebook": nb["pls"], "name": f"04-pls-{_slug(m)}", "description": f"PLS-SEM model {m}",
+                     "parameters": {"model": m, "bootstrap": int(bootstrap), "seed": int(seed),
+                                    "compare_cbsem": method == "both"}})
     for g in groups:
         for m in models:
             runs.append({"notebook": nb["groups"], "name": f"09-groups-{_slug(g)}-{_slug(m)}",
@@ -1223,5 +1234,6 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
             "description": (f"Instrument {inst.id} {inst.version} ({len(inst.item_ids)} items, "
                             f"{len(models)} structural model(s)); responses {Path(data).name}; missing answers: "
                             + ("full-information ML" if key == "ml" else "listwise deletion")
+                            + {"cbsem": "", "pls": "; estimated by PLS-SEM", "both": "; estimated by CB-SEM and PLS-SEM"}[method]
                             + (f"; bootstrap {bootstrap} resamples" if bootstrap else "") + "."),
             "defaults": common, "runs": runs}

@@ -13,6 +13,10 @@ runs (one HTML report each, in OUT/runs/<run>/):
   02-measurement             measurement model: loadings, reliability, validity, common-method variance
   03-model-<model>           one per model declared under `models:` in the instrument: hypotheses,
                              indirect effects, mediation, relative effects where they apply
+                             (--method cbsem or both)
+  04-pls-<model>             one per model, estimated by PLS-SEM: reliability, validity, paths with
+                             bootstrap intervals, R2, f2, PLS path diagram; with --method both the
+                             hypotheses by CB-SEM and PLS side by side (--method pls or both)
   09-groups-<column>-<model> one per --groups column and model: measurement invariance, paths across groups
 
 Before anything runs the inputs are checked: the instrument loads, the response file can be read
@@ -48,6 +52,9 @@ def add_parser(sub) -> None:
                    help="bootstrap resamples for the intervals of the structural models "
                         "(default: %(const)s; 0: normal-theory intervals)".replace("%(const)s", str(DEFAULT_BOOTSTRAP)))
     a.add_argument("--seed", type=int, default=20240501, help="seed of the bootstrap (default: %(default)s)")
+    a.add_argument("--method", choices=("cbsem", "pls", "both"), default="cbsem",
+                   help="estimate the structural models by CB-SEM (notebook 03), PLS-SEM (notebook 04) or both, "
+                        "side by side (default: %(default)s)")
     add_intake_options(p, title="cleaning and personal data")
     b = p.add_argument_group("batch")
     b.add_argument("-w", "--workers", type=int, default=None, metavar="N",
@@ -142,7 +149,7 @@ def run(args) -> int:
     missing = args.missing or "ml"
     bootstrap = DEFAULT_BOOTSTRAP if args.bootstrap is None else int(args.bootstrap)
     cfg = plan_study(args.instrument, args.responses, missing=missing, bootstrap=bootstrap, seed=args.seed,
-                     name=out.name or "study", **checked["plan"])
+                     name=out.name or "study", method=getattr(args, "method", "cbsem"), **checked["plan"])
     cfg_path = out / "study.yaml"
     for note in claim_out_dir(out, cfg["batch"], cfg_path, force=args.force):   # before study.yaml is written
         print(f"note: {note}")
