@@ -17,7 +17,33 @@ from .result import SEMResult
 from .standardized import standardize
 from .syntax import parse_syntax
 
-SE_TYPES = ("standard", "bootstrap", "none")
+#: lavaan's ``estimator=`` values we accept (case-insensitive).
+ESTIMATORS = ("ML", "MLM", "MLMV", "MLMVS", "MLR", "WLSMV", "WLSM", "DWLS", "WLS", "ULSMV", "ULSM", "ULS")
+#: estimators of the least-squares family (fitted by :mod:`.categorical`).
+LS_ESTIMATORS = ("WLSMV", "WLSM", "DWLS", "WLS", "ULSMV", "ULSM", "ULS")
+#: lavaan's ``se=`` values.
+SE_TYPES = ("standard", "robust.sem", "robust.huber.white", "robust", "bootstrap", "none")
+#: lavaan's ``test=`` values.
+TEST_TYPES = ("standard", "satorra.bentler", "scaled.shifted", "mean.var.adjusted", "yuan.bentler",
+              "yuan.bentler.mplus", "none")
+#: lavaan 0.6-14 defaults per ML-family estimator: (se, test)
+ML_DEFAULTS = {"ML": ("standard", "standard"), "MLM": ("robust.sem", "satorra.bentler"),
+               "MLMV": ("robust.sem", "scaled.shifted"), "MLMVS": ("robust.sem", "mean.var.adjusted"),
+               "MLR": ("robust.huber.white", "yuan.bentler.mplus")}
+
+
+def _choice(value, name: str, allowed) -> str:
+    if not isinstance(value, str) or value.lower() not in {a.lower() for a in allowed}:
+        raise ModelError(f"{name}={value!r} is not supported", hint=f"use one of {', '.join(allowed)}")
+    return next(a for a in allowed if a.lower() == value.lower())
+
+
+def _ordered_requested(ordered) -> bool:
+    if ordered is None or ordered is False:
+        return False
+    if isinstance(ordered, (list, tuple)) and len(ordered) == 0:
+        return False
+    return True
 
 
 def _est_all_rows(pt, model, theta, stats) -> np.ndarray:
@@ -38,11 +64,13 @@ def _est_all_rows(pt, model, theta, stats) -> np.ndarray:
     return est
 
 
-def fit(model: str, data: pd.DataFrame, *, se: str = "standard", bootstrap: int = 1000, seed: int | None = None,
-        n_jobs: int | None = None, ci_level: float = 0.95, missing: str = "listwise", group: str | None = None,
-        group_equal=(), group_partial=(), fixed_x: bool = True, meanstructure: bool | None = None,
-        boot_ci: str = "perc", keep_nonadmissible: bool = False, engine: str = "native") -> SEMResult:
-    """Fit a structural equation model by maximum likelihood, as lavaan's ``sem()``.
+def fit(model: str, data: pd.DataFrame, *, estimator: str = "ML", se: str | None = None, test: str | None = None,
+        ordered=None, parameterization: str = "delta", information: str | None = None, bootstrap: int = 1000,
+        seed: int | None = None, n_jobs: int | None = None, ci_level: float = 0.95, missing: str = "listwise",
+        group: str | None = None, group_equal=(), group_partial=(), fixed_x: bool = True,
+        meanstructure: bool | None = None, boot_ci: str = "perc", keep_nonadmissible: bool = False,
+        engine: str = "native") -> SEMResult:
+    """Fit a structural equation model, as lavaan's ``sem()``.
 
     Parameters
     ----------
@@ -50,9 +78,27 @@ def fit(model: str, data: pd.DataFrame, *, se: str = "standard", bootstrap: int 
         lavaan syntax (``=~ ~ ~~ ~1 :=``, labels, fixed values, ``NA*``, ``start()``).
     data : DataFrame
         Raw data; extra columns are ignored.
-    se : {"standard", "bootstrap", "none"}
-        Standard errors: expected information (lavaan's default for complete-data ML), a
-        nonparametric bootstrap of rows, or none.
+    estimator : str
+        lavaan's ``estimator`` (case-insensitive): "ML" (default), "MLM" (robust SEs,
+        Satorra-Bentler scaled test), "MLMV" (robust SEs, scaled-shifted test), "MLMVS"
+        (mean-and-variance adjusted test), "MLR" (Huber-White SEs, Yuan-Bentler scaled test,
+        also with ``missing="ml"``); the least-squares family "WLSMV", "WLSM", "DWLS", "WLS",
+        "ULSMV", "ULSM", "ULS" fits ordinal data (see ``ordered``).
+    se : str, optional
+        lavaan's ``se``: "standard", "robust.sem", "robust.huber.white", "robust",
+        "bootstrap" or "none"; default: the estimator's (as lavaan 0.6-14).
+    test : str, optional
+        lavaan's ``test``: "standard", "satorra.bentler", "scaled.shifted",
+        "mean.var.adjusted", "yuan.bentler", "yuan.bentler.mplus" or "none"; default: the
+        estimator's.  A robust test adds lavaan's ``*.scaled`` and ``*.robust`` fit measures.
+    ordered : True or list of str, optional
+        Declare items ordinal (``True``: every observed model variable): thresholds,
+        polychoric correlations and a least-squares estimator (default "WLSMV"), as lavaan.
+    parameterization : {"delta", "theta"}
+        Parameterization of ordinal models (lavaan's default "delta").
+    information : {"expected", "observed"}, optional
+        Information matrix of the standard errors and robust tests; default as lavaan 0.6-14
+        (observed with ``missing="ml"`` or Huber-White SEs, expected otherwise).
     bootstrap : int
         Number of bootstrap replicates when ``se="bootstrap"``.
     seed : int, optional
@@ -81,9 +127,10 @@ def fit(model: str, data: pd.DataFrame, *, se: str = "standard", bootstrap: int 
         Exogenous observed covariates fixed at their sample moments (lavaan default).
     meanstructure : bool, optional
         Default: only with ``~ 1`` in the syntax or with groups (lavaan's default).
-    boot_ci : {"perc", "bca.simple"}
-        Which bootstrap interval fills ``ci.lower``/``ci.upper`` (both are always
-        reported as ``boot.perc.*`` and ``boot.bc.*``).
+    boot_ci : str
+        Which bootstrap interval fills ``ci.lower``/``ci.upper``: one of
+        ``bootstrap.BOOT_CI_TYPES`` ("perc", "bca.simple", "bca", "norm", "basic", as lavaan's
+        ``boot.ci.type``).
     keep_nonadmissible : bool
         Keep bootstrap replicates with negative variances (lavaan keeps them; by default
         they are excluded and counted).
@@ -117,21 +164,42 @@ def fit(model: str, data: pd.DataFrame, *, se: str = "standard", bootstrap: int 
     >>> round(float(row["est"]), 3), round(float(row["se"]), 3)
     (0.554, 0.1)
     """
+    est_name = _choice(estimator, "estimator", ESTIMATORS)
+    if _ordered_requested(ordered) or est_name in LS_ESTIMATORS:
+        from .categorical import fit_categorical
+
+        return fit_categorical(model, data, estimator=estimator, se=se, test=test, ordered=ordered,
+                               parameterization=parameterization, missing=missing, group=group,
+                               group_equal=group_equal, group_partial=group_partial, ci_level=ci_level,
+                               meanstructure=meanstructure)
+    se_default, test_default = ML_DEFAULTS[est_name]
+    se = se_default if se is None else _choice(se, "se", SE_TYPES)
+    test = test_default if test is None else _choice(test, "test", TEST_TYPES)
+    if se == "robust":
+        se = "robust.huber.white" if str(missing).lower() in ("ml", "fiml", "direct") else "robust.sem"
+    if se == "bootstrap" and est_name != "ML":
+        raise ModelError(f"se='bootstrap' is not combined with estimator={estimator!r}",
+                         hint="use estimator='ML' for a bootstrap (as lavaan)")
+    if information is not None:
+        information = _choice(information, "information", ("expected", "observed"))
+    if est_name != "ML" or se in ("robust.sem", "robust.huber.white") or test not in ("standard", "none"):
+        raise ModelError(f"estimator={est_name!r} with se={se!r}, test={test!r} is not available yet",
+                         hint="use estimator='ML'")
     with one_blas_thread():
-        return _fit(model, data, se=se, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, ci_level=ci_level,
+        return _fit(model, data, estimator=est_name, test=test, information=information, se=se, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, ci_level=ci_level,
                     missing=missing, group=group, group_equal=group_equal, group_partial=group_partial,
                     fixed_x=fixed_x, meanstructure=meanstructure, boot_ci=boot_ci,
                     keep_nonadmissible=keep_nonadmissible, engine=engine)
 
 
-def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, group_equal, group_partial,
+def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jobs, ci_level, missing, group, group_equal, group_partial,
          fixed_x, meanstructure, boot_ci, keep_nonadmissible, engine) -> SEMResult:
-    if se not in SE_TYPES:
-        raise ModelError(f"se={se!r} is not supported", hint=f"use one of {', '.join(SE_TYPES)}")
+    from .bootstrap import BOOT_CI_TYPES
+
     if not (0 < float(ci_level) < 1):
         raise ModelError(f"ci_level={ci_level!r} must be between 0 and 1", hint="e.g. ci_level=0.95")
-    if boot_ci not in ("perc", "bca.simple"):
-        raise ModelError(f"boot_ci={boot_ci!r} is not supported", hint="use 'perc' or 'bca.simple'")
+    if boot_ci not in BOOT_CI_TYPES:
+        raise ModelError(f"boot_ci={boot_ci!r} is not supported", hint=f"use one of {', '.join(BOOT_CI_TYPES)}")
     if engine not in ("native", "semopy"):
         raise ModelError(f"engine={engine!r} is not supported", hint="use 'native' or 'semopy'")
     if se == "bootstrap" and (not isinstance(bootstrap, (int, np.integer)) or bootstrap < 2):
@@ -276,7 +344,8 @@ def _fit(model, data, *, se, bootstrap, seed, n_jobs, ci_level, missing, group, 
         group=group, group_labels=[g.label for g in stats.groups] if grouped else [],
         nobs_groups=[g.N for g in stats.groups], n_dropped=stats.n_dropped, iterations=opt.iterations,
         optimizer=opt.method, vcov=None, notes=notes, endogenous=endo, latent=list(pt.names.lv),
-        missing=stats.missing,
+        missing=stats.missing, estimator=estimator, test=test,
+        information=information or ("observed" if fiml or se == "robust.huber.white" else "expected"),
     )
     if vcov is not None:
         names = _free_names(f, grouped)

@@ -155,6 +155,11 @@ class SEMResult:
     endogenous: set = field(default_factory=set)
     latent: list = field(default_factory=list)
     missing: str = "listwise"
+    estimator: str = "ML"
+    test: str = "standard"
+    ordered: list = field(default_factory=list)
+    parameterization: str = ""
+    information: str = "expected"
 
     # ------------------------------------------------------------------ sample
     @property
@@ -453,6 +458,53 @@ def warnings_of(obj: Any) -> list[str]:
     if getattr(obj, "converged", True) is False and not any("converge" in str(x).lower() for x in w):
         w.append("the model did not converge; its estimates are not trustworthy")
     return [str(x) for x in w]
+
+
+_SE_WORDS = {"robust.sem": "robust SE", "robust.huber.white": "Huber-White robust SE", "bootstrap": "bootstrap SE",
+             "none": "no SE", "robust.cluster": "cluster-robust SE", "robust.cluster.sem": "cluster-robust SE"}
+_TEST_WORDS = {"satorra.bentler": "Satorra-Bentler scaled test", "yuan.bentler": "Yuan-Bentler scaled test",
+               "yuan.bentler.mplus": "Yuan-Bentler scaled test", "scaled.shifted": "scaled-shifted test",
+               "mean.var.adjusted": "mean-and-variance adjusted test", "none": "no test"}
+
+
+def estimation_label(res: Any) -> str:
+    """The estimation of a fitted model in words: estimator, standard errors, test statistic,
+    ordinal items (the one place that names an estimation; reports use it).
+
+    Parameters
+    ----------
+    res : SEMResult or object
+        Anything with ``estimator``, ``se_type``, ``test`` and ``ordered`` attributes
+        (missing ones read as lavaan's ML defaults).
+
+    Returns
+    -------
+    str
+        e.g. ``"ML"``, ``"MLR (Huber-White robust SE, Yuan-Bentler scaled test)"``,
+        ``"WLSMV (robust SE, scaled-shifted test; ordered: 25 items)"``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> estimation_label(SimpleNamespace(estimator="ML", se_type="standard", test="standard"))
+    'ML'
+    >>> estimation_label(SimpleNamespace(estimator="MLR", se_type="robust.huber.white", test="yuan.bentler.mplus"))
+    'MLR (Huber-White robust SE, Yuan-Bentler scaled test)'
+    >>> estimation_label(SimpleNamespace(estimator="WLSMV", se_type="robust.sem", test="scaled.shifted",
+    ...                                  ordered=["x1", "x2", "x3"]))
+    'WLSMV (robust SE, scaled-shifted test; ordered: 3 items)'
+    """
+    est = str(getattr(res, "estimator", None) or "ML")
+    se = str(getattr(res, "se_type", None) or "standard")
+    test = str(getattr(res, "test", None) or "standard")
+    ordered = list(getattr(res, "ordered", None) or [])
+    words = [w for w in (_SE_WORDS.get(se, "" if se == "standard" else se),
+                         _TEST_WORDS.get(test, "" if test == "standard" else test)) if w]
+    inner = ", ".join(words)
+    if ordered:
+        n = len(ordered)
+        inner += ("; " if inner else "") + f"ordered: {n} item{'s' if n != 1 else ''}"
+    return f"{est} ({inner})" if inner else est
 
 
 def fit_sentence(fit_measures: Mapping[str, Any] | pd.Series | Any) -> str:
