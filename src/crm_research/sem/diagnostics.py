@@ -8,6 +8,8 @@ variance-covariance matrix of the estimates that is not positive definite.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -77,3 +79,16 @@ def information_check(info: np.ndarray) -> tuple[bool, float]:
     ev = np.linalg.eigvalsh(R)
     return bool(ev.min() > 1e-10), float(ev.min())
 
+
+
+@dataclass
+class FitState:
+    """What post-estimation diagnostics (modification indices, score tests, standardized
+    solutions with delta-method SEs) need from a complete-data ML fit: the RAM model (its
+    sample-filled fixed.x entries included), the parameter table, the sample moments and
+    the estimate.  :func:`~crm_research.sem.fit` attaches one as ``result.state``."""
+
+    model: object
+    partable: object
+    stats: object
+    theta: np.ndarray
