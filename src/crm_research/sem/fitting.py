@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..errors import ModelError
 from .data import prepare
-from .diagnostics import information_check, post_check
+from .diagnostics import FitState, information_check, post_check
 from .estimate import estimate, fisher_scoring, one_blas_thread, semopy_start
 from .measures import compute_fit_measures
 from .model import RAMModel
@@ -347,6 +347,7 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
         missing=stats.missing, estimator=estimator, test=test,
         information=information or ("observed" if fiml or se == "robust.huber.white" else "expected"),
     )
+    res.state = FitState(rm, pt, stats, theta)   # for modindices/score_test/standardized_solution
     if vcov is not None:
         names = _free_names(f, grouped)
         res.vcov = pd.DataFrame(vcov, index=names, columns=names)
