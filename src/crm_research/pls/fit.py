@@ -1,0 +1,305 @@
+"""``pls.fit``: a PLS path model estimated from a DataFrame.
+
+Data handling (as SmartPLS): the model's indicator columns, rows with a missing value
+dropped (``missing="listwise"``) or missing values replaced by the column mean
+(``missing="mean"``), standardized. Interaction terms ``A:B`` are formed either from
+product indicators (``interaction="product_indicator"``: every pair of standardized
+indicators of ``A`` and ``B``, reflective) or by the two-stage approach
+(``interaction="two_stage"``, the default as in SmartPLS/seminr: the model without the
+interaction is estimated first, the product of ``A``'s and ``B``'s scores is the single
+indicator of ``A:B`` in the second stage). Higher-order constructs use repeated
+indicators, or with ``two_stage=True`` the (embedded) two-stage approach: the
+repeated-indicators model gives the lower-order construct scores, which are the indicators
+of the higher-order construct in the second stage.
+
+>>> import pandas as pd
+>>> from crm_research import pls
+>>> mobi = pd.read_csv("tests/data/ecsi/mobi.csv")
+>>> res = pls.fit("IMAG =~ IMAG1 + IMAG2 + IMAG3; CUSA =~ CUSA1 + CUSA2 + CUSA3; CUSA ~ IMAG", mobi)
+>>> round(float(res.paths["est"][0]), 4), res.nobs
+(0.6213, 250)
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crm_research.errors import ModelError
+from crm_research.pls.algorithm import SCHEMES, STOP_RULES, Estimates, estimate
+from crm_research.pls.specification import PLSModel, parse_model
+
+__all__ = ["fit", "prepare_data", "estimate_data", "standardize", "MISSING", "INTERACTION", "SIGN_CHANGE",
+           "BOOT_CI"]
+
+MISSING = ("listwise", "mean")
+INTERACTION = ("two_stage", "product_indicator")
+SIGN_CHANGE = ("none", "individual", "construct")
+BOOT_CI = ("perc", "bca")
+
+
+def prepare_data(model: PLSModel, data: pd.DataFrame, missing: str = "listwise") -> tuple[np.ndarray, pd.Index]:
+    """The model's indicator columns as a float array (rows used) and the index of those rows.
+
+    Raises :class:`~crm_research.errors.ModelError` naming a column that is missing, not
+    numeric or constant, or when too few rows remain.
+
+    >>> import pandas as pd
+    >>> from crm_research.pls import parse_model
+    >>> m = parse_model("X =~ a + b; Y =~ c; Y ~ X")
+    >>> X, rows = prepare_data(m, pd.DataFrame({"a": [1, 2, None, 4], "b": [2, 1, 3, 3], "c": [1, 1, 2, 5]}))
+    >>> X.shape, list(rows)
+    ((3, 3), [0, 1, 3])
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ModelError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if missing not in MISSING:
+        raise ModelError(f"missing={missing!r}: expected one of {', '.join(MISSING)}")
+    owner = {x: c for c in model.constructs for x in model.blocks[c]}
+    absent = [x for x in model.indicators if x not in data.columns]
+    if absent:
+        x = absent[0]
+        raise ModelError(f"indicator {x!r} (construct {owner.get(x, '?')!r}) is not a column of the data"
+                         + (f"; {len(absent) - 1} more missing" if len(absent) > 1 else ""),
+                         hint=f"the data has {', '.join(map(str, list(data.columns)[:8]))}"
+                              + (", ..." if len(data.columns) > 8 else ""))
+    sub = data[list(model.indicators)]
+    for x in model.indicators:
+        if not pd.api.types.is_numeric_dtype(sub[x]) or pd.api.types.is_bool_dtype(sub[x]):
+            bad = sub[x][pd.to_numeric(sub[x], errors="coerce").isna() & sub[x].notna()]
+            ex = f" (e.g. {bad.iloc[0]!r} in row {bad.index[0]!r})" if len(bad) else ""
+            raise ModelError(f"indicator {x!r} is not numeric{ex}", hint="recode answers as numbers")
+    sub = sub.astype(float)
+    if missing == "listwise":
+        sub = sub.dropna()
+    else:
+        sub = sub.fillna(sub.mean())
+    n = len(sub)
+    need = max(3, max((len(v) for v in model.structural.values()), default=0) + 2)
+    if n < need:
+        raise ModelError(f"only {n} complete rows for the model's {len(model.indicators)} indicators; "
+                         f"PLS needs at least {need}")
+    sd = sub.std(ddof=1).to_numpy()
+    if np.any(~(sd > 0)):
+        x = model.indicators[int(np.flatnonzero(~(sd > 0))[0])]
+        raise ModelError(f"indicator {x!r} is constant (all answers equal) in the rows used",
+                         hint="drop it from the model")
+    return sub.to_numpy(), sub.index
+
+
+def standardize(X: np.ndarray) -> np.ndarray:
+    """Columns centred and scaled to unit variance (ddof=1), along the last-but-one axis.
+
+    >>> standardize(np.array([[1.0], [2.0], [3.0]])).ravel().tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    m = X.mean(axis=-2, keepdims=True)
+    sd = X.std(axis=-2, ddof=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (X - m) / sd
+
+
+def _corr(Z: np.ndarray) -> np.ndarray:
+    """Correlation matrix/matrices of standardized columns Z ((k,) n x p)."""
+    n = Z.shape[-2]
+    return np.swapaxes(Z, -1, -2) @ Z / (n - 1)
+
+
+def _stage_models(model: PLSModel, interaction: str, two_stage: bool):
+    """(stage-1 model or None, how the stage-2 model is formed)."""
+    stage1 = None
+    if model.interactions and interaction == "two_stage":
+        drop = set(model.interactions)
+        structural = {}
+        for c, ps in model.structural.items():
+            keep = tuple(p for p in ps if p not in drop)
+            if keep:
+                structural[c] = keep
+        cons = tuple(c for c in model.constructs if c not in drop)
+        connected = set(structural) | {p for ps in structural.values() for p in ps}
+        lonely = [c for c in cons if c not in connected]
+        if lonely:
+            raise ModelError(f"two-stage interaction: without the interaction term, construct {lonely[0]!r} is "
+                             "not connected to the model in stage 1", hint="use interaction='product_indicator'")
+        stage1 = model.replace(constructs=cons, structural=structural, interactions={},
+                               blocks={c: model.blocks[c] for c in cons},
+                               modes={c: model.modes[c] for c in cons})
+    if model.higher_order and two_stage:
+        if stage1 is not None:
+            raise ModelError("two-stage higher-order constructs together with two-stage interactions are not supported",
+                             hint="use interaction='product_indicator' or two_stage=False")
+        stage1 = model
+    return stage1
+
+
+def _stage2_model(model: PLSModel, interaction: str, two_stage: bool) -> PLSModel:
+    m = model
+    if m.interactions and interaction == "two_stage":
+        blocks = dict(m.blocks)
+        for name in m.interactions:
+            blocks[name] = (name,)
+        m = m.replace(blocks=blocks)
+    if m.higher_order and two_stage:
+        los = {lo for v in m.higher_order.values() for lo in v}
+        for h, v in m.higher_order.items():
+            for lo in v:
+                other = [p for p in m.structural.get(lo, ()) if p != h] + \
+                        [c for c, ps in m.structural.items() if lo in ps and c != h]
+                if other:
+                    raise ModelError(f"two-stage higher-order construct {h!r}: lower-order construct {lo!r} has "
+                                     f"structural relations of its own ({other[0]!r})",
+                                     hint="use two_stage=False (repeated indicators)")
+        cons = tuple(c for c in m.constructs if c not in los)
+        structural = {}
+        for c, ps in m.structural.items():
+            if c in los:
+                continue
+            keep = tuple(p for p in ps if p not in los)
+            if keep:
+                structural[c] = keep
+        blocks = {c: (m.higher_order[c] if c in m.higher_order else m.blocks[c]) for c in cons}
+        indicators = tuple(x for x in m.indicators if any(x in blocks[c] for c in cons))
+        m = PLSModel(
+            constructs=cons, indicators=indicators, blocks=blocks, modes={c: m.modes[c] for c in cons},
+            structural=structural, higher_order={}, interactions=dict(m.interactions), syntax=m.syntax)
+    return m
+
+
+def estimate_data(model: PLSModel, X: np.ndarray, *, scheme: str = "path", consistent: bool = False,
+                  tol: float = 1e-7, max_iter: int = 300, stop: str = "smartpls",
+                  interaction: str = "two_stage", two_stage: bool = False):
+    """Estimate from raw indicator data ``X`` (n x p, or a stack k x n x p of resamples).
+
+    Columns of ``X`` follow ``model.indicators``. Returns ``(estimates, stage2_model, Z)``:
+    the estimates of the final stage, the model they refer to, and its standardized columns
+    (``stage2_model.columns`` order).
+
+    >>> import numpy as np
+    >>> from crm_research.pls import parse_model
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.normal(size=(50, 4)) + rng.normal(size=(50, 1))
+    >>> est, m2, Z = estimate_data(parse_model("X =~ a + b; Y =~ c + d; Y ~ X"), X)
+    >>> Z.shape, est.weights.shape
+    ((50, 4), (4, 2))
+    """
+    Z0 = standardize(np.asarray(X, dtype=float))
+    pos = {x: i for i, x in enumerate(model.indicators)}
+    stage1 = _stage_models(model, interaction, two_stage)
+    final = _stage2_model(model, interaction, two_stage)
+    extra = {}
+    if stage1 is not None:
+        cols1 = stage1.columns
+        Z1 = _columns(stage1, cols1, Z0, pos, {})
+        est1 = estimate(stage1, _corr(Z1), scheme=scheme, consistent=False, tol=tol, max_iter=max_iter, stop=stop)
+        scores = Z1 @ est1.weights                         # (k,) n x c1, unit variance
+        sidx = {c: j for j, c in enumerate(stage1.constructs)}
+        if final.interactions and interaction == "two_stage":
+            for name, (a, b) in final.interactions.items():
+                extra[name] = scores[..., sidx[a]] * scores[..., sidx[b]]
+        if model.higher_order and two_stage:
+            for h, los in model.higher_order.items():
+                for lo in los:
+                    extra[lo] = scores[..., sidx[lo]]
+    Z = _columns(final, final.columns, Z0, pos, extra)
+    est = estimate(final, _corr(Z), scheme=scheme, consistent=consistent, tol=tol, max_iter=max_iter, stop=stop)
+    return est, final, Z
+
+
+def _columns(model: PLSModel, cols, Z0, pos, extra) -> np.ndarray:
+    out = []
+    for x in cols:
+        if x in extra:
+            v = extra[x]
+        elif x in pos:
+            v = Z0[..., pos[x]]
+        else:                                # product indicator "x:z"
+            a, b = x.split(":", 1)
+            v = Z0[..., pos[a]] * Z0[..., pos[b]]
+        out.append(v)
+    return standardize(np.stack(out, axis=-1))
+
+
+def fit(model, data: pd.DataFrame, *, scheme: str = "path", consistent: bool = False, bootstrap: int = 0,
+        seed: int | None = None, n_jobs: int | None = None, ci_level: float = 0.95, boot_ci: str = "perc",
+        sign_change: str = "none", tol: float = 1e-7, max_iter: int = 300, stop: str = "smartpls",
+        missing: str = "listwise", two_stage: bool = False, interaction: str = "two_stage"):
+    """Estimate a PLS path model (PLS-SEM) as SmartPLS does.
+
+    Parameters
+    ----------
+    model : str or PLSModel
+        lavaan-style syntax (see :func:`~crm_research.pls.parse_model`) or a parsed model.
+    data : DataFrame
+        One row per respondent; the indicator columns the model names.
+    scheme : {"path", "centroid", "factorial"}
+        Inner weighting scheme.
+    consistent : bool
+        PLSc (Dijkstra & Henseler 2015) for the mode-A constructs.
+    bootstrap : int
+        Number of bootstrap resamples (0: none; PLS papers report 5000).
+    seed : int, optional
+        Seed of the resampling: the same seed gives the same draws whatever ``n_jobs``.
+    n_jobs : int, optional
+        Worker processes for the bootstrap (None: decide from the size of the job).
+    ci_level : float
+        Confidence level of the bootstrap intervals.
+    boot_ci : {"perc", "bca"}
+        Percentile or bias-corrected and accelerated intervals.
+    sign_change : {"none", "individual", "construct"}
+        SmartPLS's sign-change options for the bootstrap draws.
+    tol, max_iter, stop
+        Stop criterion (see :func:`~crm_research.pls.estimate`).
+    missing : {"listwise", "mean"}
+        Drop incomplete rows, or replace missing values by the column mean.
+    two_stage : bool
+        Higher-order constructs by the two-stage approach (default: repeated indicators).
+    interaction : {"two_stage", "product_indicator"}
+        How interaction terms are measured.
+
+    Returns
+    -------
+    PLSResult
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import pls
+    >>> mobi = pd.read_csv("tests/data/ecsi/mobi.csv")
+    >>> res = pls.fit("IMAG <~ IMAG1 + IMAG2 + IMAG3; CUSL =~ CUSL1 + CUSL2 + CUSL3; CUSL ~ IMAG",
+    ...               mobi, scheme="centroid")
+    >>> res.paths[["lhs", "op", "rhs"]].values.tolist()
+    [['CUSL', '~', 'IMAG']]
+    """
+    from crm_research.pls.result import PLSResult
+
+    if isinstance(model, str):
+        model = parse_model(model)
+    elif not isinstance(model, PLSModel):
+        raise ModelError(f"model must be lavaan-style syntax (str) or a PLSModel, got {type(model).__name__}")
+    if scheme not in SCHEMES:
+        raise ModelError(f"scheme={scheme!r}: expected one of {', '.join(SCHEMES)}")
+    if stop not in STOP_RULES:
+        raise ModelError(f"stop={stop!r}: expected one of {', '.join(STOP_RULES)}")
+    if interaction not in INTERACTION:
+        raise ModelError(f"interaction={interaction!r}: expected one of {', '.join(INTERACTION)}")
+    if sign_change not in SIGN_CHANGE:
+        raise ModelError(f"sign_change={sign_change!r}: expected one of {', '.join(SIGN_CHANGE)}")
+    if boot_ci not in BOOT_CI:
+        raise ModelError(f"boot_ci={boot_ci!r}: expected one of {', '.join(BOOT_CI)}")
+    if not isinstance(bootstrap, (int, np.integer)) or isinstance(bootstrap, bool) or bootstrap < 0:
+        raise ModelError(f"bootstrap={bootstrap!r}: expected a whole number of resamples (0 for none, e.g. 5000)")
+    if not (isinstance(ci_level, (int, float)) and 0 < ci_level < 1):
+        raise ModelError(f"ci_level={ci_level!r}: expected a number between 0 and 1 such as 0.95")
+    X, rows = prepare_data(model, data, missing)
+    opts = dict(scheme=scheme, consistent=consistent, tol=tol, max_iter=max_iter, stop=stop,
+                interaction=interaction, two_stage=bool(two_stage))
+    est, final, Z = estimate_data(model, X, **opts)
+    S = _corr(Z)
+    boot = None
+    if bootstrap:
+        from crm_research.pls.bootstrap import run_bootstrap
+        boot = run_bootstrap(model, X, est, R=int(bootstrap), seed=seed, n_jobs=n_jobs, ci_level=ci_level,
+                             boot_ci=boot_ci, sign_change=sign_change, options=opts)
+    settings = dict(opts, missing=missing, bootstrap=int(bootstrap), seed=seed, ci_level=ci_level,
+                    boot_ci=boot_ci, sign_change=sign_change, rows=rows, input_model=model)
+    return PLSResult(model=final, estimates=est, S=S, nobs=len(rows), scheme=scheme, consistent=consistent,
+                     boot=boot, data=pd.DataFrame(Z, index=rows, columns=list(final.columns)), settings=settings)
