@@ -113,18 +113,20 @@ def test_each_missing_data_treatment_counts_its_respondents():
     assert s.n_analysed("ml") == 4 and s.n_analysed("listwise") == 1
     assert s.n_analysed("ml", ["A"]) == 3 and s.n_analysed("listwise", ["A", "C"]) == 2
     assert s.n_analysed("FIML", ["B"]) == 3                      # alias of "ml"
+    assert s.n_analysed("pairwise") == 4                         # ordinal items: any answer counts
     with pytest.raises(ConfigError, match="missing"):
-        s.n_analysed("pairwise")
+        s.n_analysed("everything")
 
 
-@pytest.mark.parametrize("value, expected", [("ml", "ml"), ("ML", "ml"), ("fiml", "ml"), (" listwise ", "listwise")])
+@pytest.mark.parametrize("value, expected", [("ml", "ml"), ("ML", "ml"), ("fiml", "ml"), (" listwise ", "listwise"),
+                                             ("Pairwise", "pairwise")])
 def test_check_missing(value, expected):
     assert study.check_missing(value) == expected
 
 
-@pytest.mark.parametrize("value", ["pairwise", "", None, 1])
+@pytest.mark.parametrize("value", ["available", "", None, 1])
 def test_check_missing_rejects_others(value):
-    with pytest.raises(ConfigError, match="'ml' .*or 'listwise'"):
+    with pytest.raises(ConfigError, match="'ml' .*'listwise' or 'pairwise'"):
         study.check_missing(value)
 
 
@@ -351,7 +353,47 @@ def test_plan_study_runs_every_model_and_group(tmp_path, sq):
 
 def test_plan_study_checks_its_options():
     with pytest.raises(ConfigError, match="missing"):
-        study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, missing="pairwise")
+        study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, missing="casewise")
+    with pytest.raises(ConfigError, match="estimator.*got 'MLX'"):
+        study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, estimator="MLX", bootstrap=0)
+    with pytest.raises(ConfigError, match="bootstrap.*ML"):
+        study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, estimator="MLR", bootstrap=100)
+    with pytest.raises(ConfigError, match="ordered.*not an item.*NOPE"):
+        study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, ordered="NOPE", bootstrap=0)
+
+
+def test_plan_study_passes_the_estimation_to_every_notebook(sq):
+    cfg = study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, estimator="mlr", test="satorra.bentler", bootstrap=0)
+    d = cfg["defaults"]
+    assert d["estimator"] == "MLR" and d["test"] == "satorra.bentler" and "ordered" not in d and "se" not in d
+    assert "estimation MLR" in cfg["description"]
+    cfg = study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, ordered="all", missing="pairwise", bootstrap=0)
+    assert cfg["defaults"]["estimator"] == "WLSMV" and cfg["defaults"]["ordered"] is True
+    assert cfg["defaults"]["missing"] == "pairwise" and "pairwise deletion" in cfg["description"]
+    plain = study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, estimator="ML", bootstrap=0)["defaults"]
+    assert "estimator" not in plain                            # ML: the notebooks' defaults, configs unchanged
+
+
+def test_choose_estimation_checks_parameters_against_the_sample(sim_sample):
+    s = sim_sample
+    c = study.choose_estimation(s, "mlr", missing="ml")
+    assert c.estimation.estimator == "MLR" and c.missing == "ml" and "MLR" in c.summary()
+    item = s.items.columns[0]
+    c = study.choose_estimation(s, None, ordered=[item], missing="pairwise")
+    assert c.estimation.estimator == "WLSMV" and c.estimation.ordered == (item,) and c.missing == "pairwise"
+    with pytest.raises(ConfigError, match="parameters: ordered: not an item of the data: XYZ"):
+        study.choose_estimation(s, "WLSMV", ordered="XYZ", missing="pairwise")
+    with pytest.raises(ConfigError, match="parameters: estimator: ML cannot fit ordered"):
+        study.choose_estimation(s, "ML", ordered=True, missing="listwise")
+    with pytest.raises(ConfigError, match="parameters: se: expected one of"):
+        study.choose_estimation(s, "MLR", se="sandwich")
+    with pytest.raises(ConfigError, match="parameters: test: expected one of"):
+        study.choose_estimation(s, "MLR", test="bollen.stine")
+    assert s.items.isna().to_numpy().any()   # the simulated sample has missing answers, so:
+    with pytest.raises(ConfigError, match="parameters: missing: missing = 'ml' is not available with estimator MLM"):
+        study.choose_estimation(s, "MLM", missing="ml")
+    with pytest.raises(ConfigError, match="missing = 'ml' is not available with ordered.*pairwise"):
+        study.choose_estimation(s, "WLSMV", ordered="all", missing="ml")
     with pytest.raises(ConfigError, match="bootstrap"):
         study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, bootstrap=1)
 

@@ -84,7 +84,26 @@ def test_unmappable_file_and_bad_options(tmp_path, capsys):
 
 def test_missing_choice_is_rejected_by_the_parser(tmp_path):
     with pytest.raises(SystemExit):
-        main(["study", str(SQ_INSTRUMENT), str(SQ_RESPONSES), "-o", str(tmp_path / "o"), "--missing", "pairwise"])
+        main(["study", str(SQ_INSTRUMENT), str(SQ_RESPONSES), "-o", str(tmp_path / "o"), "--missing", "casewise"])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--estimator", "MLX"], ["--estimator", "expected one of ML, MLM", "'MLX'"]),
+    (["--estimator", "ML", "--ordered", "all"], ["--estimator", "ML cannot fit ordered", "WLSMV"]),
+    (["--ordered", "ST1,NOPE"], ["--ordered", "not an item of the data: NOPE"]),
+    (["--estimator", "MLR", "--se", "sandwich"], ["--se", "'sandwich'", "robust.huber.white"]),
+    (["--estimator", "MLR", "--test", "bollen.stine"], ["--test", "'bollen.stine'", "satorra.bentler"]),
+    (["--missing", "pairwise"], ["--missing", "'pairwise' is not available with estimator ML"]),
+    (["--estimator", "MLR", "--bootstrap", "100"], ["--bootstrap", "need --estimator ML", "MLR"]),
+    (["--estimator", "auto", "--se", "robust.sem"], ["--estimator", "'auto' decides"]),
+])
+def test_estimation_options_are_checked_before_anything_runs(tmp_path, capsys, argv, words):
+    """Each bad estimation option: exit 2, one line naming the option and what is expected, nothing written."""
+    err = _fails(capsys, SQ_INSTRUMENT, SQ_RESPONSES, "-o", tmp_path / "out", *argv)
+    assert err.count("\n") == 1, err
+    for w in words:
+        assert w in err, (w, err)
+    assert not (tmp_path / "out").exists()
 
 
 # --------------------------------------------------------------------------- a whole study

@@ -49,7 +49,7 @@ from .instruments import Instrument, load_instrument
 __all__ = [
     "CARELESS_ORDER", "DEFAULT_INSTRUMENT", "DEFAULT_POPULATION", "METHOD_CHOICES", "MISSING_CHOICES", "PROJECT_DIR_ENV", "SALT_ENV",
     "STUDY_NOTEBOOKS", "GroupSplit", "StudySample", "answer_shares", "careless_detection", "check_missing",
-    "choose_model", "group_columns", "group_path_intervals", "item_statistics", "load_study_sample", "missingness_summary", "model_items",
+    "choose_estimation", "choose_model", "group_columns", "group_path_intervals", "item_statistics", "load_study_sample", "missingness_summary", "model_items",
     "model_predictors",
     "notebooks_dir", "plan_study", "project_root", "resolve_path", "screening_table", "search_dirs",
     "source_checkout", "split_groups",
@@ -62,8 +62,9 @@ PROJECT_DIR_ENV = "CRM_RESEARCH_PROJECT_DIR"
 #: A pseudonym salt given to ``crm-research study`` reaches the notebooks through this variable,
 #: so that it never appears in a batch config, a run's parameters or the index page.
 SALT_ENV = "CRM_RESEARCH_SALT"
-#: The analysis' missing-data treatments (``missing`` parameter): full-information ML, listwise.
-MISSING_CHOICES = ("ml", "listwise")
+#: The analysis' missing-data treatments (``missing`` parameter): full-information ML, listwise,
+#: pairwise (ordinal items and least-squares estimators, as lavaan).
+MISSING_CHOICES = ("ml", "listwise", "pairwise")
 
 
 # =========================================================================== paths
@@ -203,7 +204,8 @@ def _check_param(name: str, ok: bool, expected: str, value: Any) -> None:
 
 def check_missing(missing: Any) -> str:
     """The analysis' missing-data treatment, normalised: ``"ml"`` (full-information ML; aliases
-    ``fiml``, ``direct``) or ``"listwise"``.
+    ``fiml``, ``direct``), ``"listwise"`` or ``"pairwise"`` (ordinal items; lavaan's choice for
+    least-squares estimators).
 
     Parameters
     ----------
@@ -213,7 +215,7 @@ def check_missing(missing: Any) -> str:
     Returns
     -------
     str
-        ``"ml"`` or ``"listwise"``.
+        ``"ml"``, ``"listwise"`` or ``"pairwise"``.
 
     Raises
     ------
@@ -228,8 +230,59 @@ def check_missing(missing: Any) -> str:
     key = str(missing).strip().lower() if isinstance(missing, str) else None
     key = {"fiml": "ml", "direct": "ml"}.get(key, key)
     _check_param("missing", key in MISSING_CHOICES,
-                 "'ml' (full-information maximum likelihood) or 'listwise'", missing)
+                 "'ml' (full-information maximum likelihood), 'listwise' or 'pairwise'", missing)
     return key  # type: ignore[return-value]
+
+
+def choose_estimation(sample: "StudySample", estimator: Any = None, ordered: Any = None, se: Any = None,
+                      test: Any = None, *, missing: Any = "ml", model: str | None = None) -> Any:
+    """The notebooks' estimation parameters, checked against the sample before anything is fitted.
+
+    Parameters
+    ----------
+    sample : StudySample
+    estimator : str, optional
+        lavaan's estimator (ML, MLM, MLMV, MLR, WLSMV, DWLS, ULSMV, ...), case-insensitive;
+        None: ML, or WLSMV with ordered items; ``"auto"``: what
+        :func:`crm_research.normality.recommend_estimator` advises for these items.
+    ordered : bool, str or list, optional
+        ``True``/``"all"``: every item is ordinal; item ids: these.
+    se, test : str, optional
+        lavaan's ``se``/``test`` (None: the estimator's default).
+    missing : str
+        The ``missing`` parameter (see :func:`check_missing`).
+    model : str, optional
+        Check against this model's items (default: every item of the instrument).
+
+    Returns
+    -------
+    crm_research.estimation.EstimationChoice
+        ``estimation``, ``missing`` (the treatment the fits use), ``advice`` (with
+        ``"auto"``) and ``notes``; displays itself in a notebook.
+
+    Raises
+    ------
+    ConfigError
+        A bad value or combination, naming the parameter (``parameters: estimator: ...``).
+
+    Examples
+    --------
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> c = choose_estimation(s, "mlr", missing="ml")
+    >>> c.estimation.estimator, c.missing
+    ('MLR', 'ml')
+    """
+    from .estimation import choose_estimation as _choose
+
+    key = check_missing(missing)
+    items = model_items(sample.instrument, model) if model is not None else list(sample.items.columns)
+    points = None
+    inst = sample.instrument
+    scales = {len(_scale_values(inst.scale_of(i))) for i in items} if inst is not None else set()
+    if len(scales) == 1:
+        points = scales.pop()
+    return _choose(sample.items, items, estimator, ordered, se, test, missing=key, points=points)
 
 
 def choose_model(instrument: Instrument, model: str | None = None) -> str:
@@ -413,19 +466,19 @@ class StudySample:
     def n_analysed(self, missing: str = "ml", items: Sequence[str] | None = None) -> int:
         """Respondents an analysis of ``items`` uses under a missing-data treatment.
 
-        ``"ml"`` (full-information ML) uses every kept respondent who answered at least one of
-        the items; ``"listwise"`` only those who answered all of them.
+        ``"ml"`` (full-information ML) and ``"pairwise"`` use every kept respondent who
+        answered at least one of the items; ``"listwise"`` only those who answered all of them.
 
         Parameters
         ----------
-        missing : {"ml", "listwise"}
+        missing : {"ml", "listwise", "pairwise"}
         items : list of str, optional
             Default: every item of the instrument (:func:`model_items` gives a model's).
         """
         key = check_missing(missing)
         cols = [c for c in (items if items is not None else self.items.columns) if c in self.items.columns]
         answered = self.items[cols].notna()
-        return int(answered.any(axis=1).sum() if key == "ml" else answered.all(axis=1).sum())
+        return int(answered.all(axis=1).sum() if key == "listwise" else answered.any(axis=1).sum())
 
     @property
     def label(self) -> str:
@@ -1144,7 +1197,8 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
                column_map: Any = None, sheet: str | int | None = None, encoding: str | None = None,
                delimiter: str | None = None, missing: str = "ml", bootstrap: int = 1000, seed: int = 20240501,
                policies: Mapping[str, str] | None = None, name: str = "study", title: str | None = None,
-               notebooks: str | os.PathLike | None = None, method: str = "cbsem") -> dict[str, Any]:
+               notebooks: str | os.PathLike | None = None, method: str = "cbsem", estimator: str | None = None,
+               ordered: Any = None, se: str | None = None, test: str | None = None) -> dict[str, Any]:
     """The batch of notebook runs that make up a study, as a batch config (a dict to write as YAML
     and run with :func:`crm_research.batch.run_batch`).
 
@@ -1162,9 +1216,10 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
     column_map, sheet, encoding, delimiter, policies
         Reading, mapping and cleaning options (as :func:`load_study_sample` takes them); a
         column map file is made absolute.
-    missing : {"ml", "listwise"}
+    missing : {"ml", "listwise", "pairwise"}
     bootstrap : int
-        Bootstrap resamples of notebook 03 (0: normal-theory intervals).
+        Bootstrap resamples of notebook 03 (0: normal-theory intervals; lavaan bootstraps ML
+        fits only, so a robust or least-squares estimator gets 0).
     seed : int
     name, title : str
         Batch name (output subfolder when no ``out`` is given) and index title.
@@ -1173,6 +1228,10 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
     method : {"cbsem", "pls", "both"}
         How the structural models are estimated: CB-SEM (notebook 03 per model), PLS-SEM
         (notebook 04 per model) or both (04 then also shows the two methods side by side).
+    estimator, ordered, se, test : optional
+        How the CB-SEM models are estimated (lavaan's names; see
+        :func:`crm_research.estimation.check_estimation`; ``"auto"`` must be resolved first,
+        as ``crm-research study`` does): passed to every notebook when not plain ML.
 
     Returns
     -------
@@ -1193,6 +1252,12 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
     _check_param("bootstrap", isinstance(bootstrap, (int, np.integer)) and not isinstance(bootstrap, bool)
                  and (bootstrap == 0 or bootstrap >= 2), "0 or a whole number of resamples >= 2", bootstrap)
     _check_param("method", method in METHOD_CHOICES, "'cbsem', 'pls' or 'both'", method)
+    from .estimation import check_estimation
+
+    est = check_estimation(estimator, ordered, se, test, items=list(inst.item_ids))
+    if bootstrap and not est.allows_bootstrap:
+        raise ConfigError("parameters", "bootstrap", f"bootstrap intervals need estimator ML (as lavaan), not "
+                          f"{est.estimator}", hint="pass bootstrap=0 (robust/delta-method intervals)")
     nb_dir = Path(notebooks).resolve() if notebooks else notebooks_dir()
     data = str(Path(responses).expanduser().resolve())
 
@@ -1207,6 +1272,8 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
     elif isinstance(cmap, (str, os.PathLike)):
         cmap = absolute(cmap)
     common: dict[str, Any] = {"data_file": data, "instrument": str(ipath), "population": None, "missing": key}
+    if not est.is_default:
+        common.update(est.parameters())
     for k, v in (("column_map", cmap), ("sheet", sheet), ("encoding", encoding), ("delimiter", delimiter),
                  ("policies", dict(policies) if policies else None)):
         if v is not None:
@@ -1233,7 +1300,9 @@ def plan_study(instrument: str | os.PathLike, responses: str | os.PathLike, *, g
     return {"batch": _slug(name), "title": title or f"Study of {Path(data).name} with instrument {inst.id}",
             "description": (f"Instrument {inst.id} {inst.version} ({len(inst.item_ids)} items, "
                             f"{len(models)} structural model(s)); responses {Path(data).name}; missing answers: "
-                            + ("full-information ML" if key == "ml" else "listwise deletion")
+                            + {"ml": "full-information ML", "listwise": "listwise deletion",
+                               "pairwise": "pairwise deletion"}[key]
+                            + ("" if est.is_default else f"; estimation {est.describe()}")
                             + {"cbsem": "", "pls": "; estimated by PLS-SEM", "both": "; estimated by CB-SEM and PLS-SEM"}[method]
                             + (f"; bootstrap {bootstrap} resamples" if bootstrap else "") + "."),
             "defaults": common, "runs": runs}

@@ -8,7 +8,9 @@ Every verb that reads data adds its options here, so ``--sheet``, ``--encoding``
   :func:`crm_research.responses.read_table`;
 * :func:`add_map_option` / :func:`column_map`: repeatable ``--map FILE.yaml`` and
   ``--map COLUMN=ID`` (file column -> instrument variable, model variable or canonical field);
-* :func:`add_missing_option`: ``--missing ml|listwise`` for the verbs that fit models;
+* :func:`add_missing_option`: ``--missing ml|listwise|pairwise`` for the verbs that fit models;
+* :func:`add_estimation_options` / :func:`estimation_choice`: ``--estimator``, ``--ordered``,
+  ``--se``, ``--test`` (lavaan's names), checked against the data before anything is fitted;
 * :func:`add_intake_options` / :func:`intake_options`: ``--policy``, ``--salt``,
   ``--salt-file`` for survey responses prepared with an instrument;
 * :func:`model_data` and :func:`resolve_missing`: the data a model is fitted to (``fit``,
@@ -26,9 +28,13 @@ import argparse
 import sys
 from typing import Any, Callable
 
-MISSING_CHOICES = ("ml", "listwise")
+MISSING_CHOICES = ("ml", "listwise", "pairwise")
 MISSING_HELP = ("missing answers: ml = full-information maximum likelihood (every respondent with at least one "
-                "answer is used; lavaan's missing='ml'), listwise = only complete rows (default: ml)")
+                "answer is used; lavaan's missing='ml'; estimators ML and MLR), listwise = only complete rows, "
+                "pairwise = pairwise deletion (ordered items and least-squares estimators, as lavaan) "
+                "(default: ml, or the estimator's own choice when it cannot use ml)")
+ESTIMATION_OPTIONS = {"estimator": "--estimator", "ordered": "--ordered", "se": "--se", "test": "--test",
+                      "missing": "--missing"}
 
 
 # --------------------------------------------------------------------------- reading
@@ -81,6 +87,46 @@ def add_missing_option(parser) -> None:
     parser.add_argument("--missing", choices=MISSING_CHOICES, default=None, type=str.lower, help=MISSING_HELP)
 
 
+def add_estimation_options(parser, *, auto: bool = False, title: str = "estimation (lavaan's options)"):
+    """Add ``--estimator``, ``--ordered``, ``--se`` and ``--test`` (an argument group); returns it.
+
+    Values are checked (case-insensitively, with lavaan's rules) by :func:`estimation_choice`
+    once the data are read, so a bad value is one line naming the option.  ``auto=True``
+    documents ``--estimator auto`` (the normality-based advice).
+    """
+    g = parser.add_argument_group(title)
+    g.add_argument("--estimator", metavar="NAME", default=None,
+                   help="ML (default), MLM, MLMV, MLR (robust ML: robust SEs, scaled test, robust CFI/TLI/RMSEA), "
+                        "WLSMV, DWLS, WLS, ULSMV, ULS (least squares, for --ordered items)"
+                        + ("; auto: the estimator the items' distributions call for (normality advice: number "
+                           "of scale points, skewness, kurtosis, Mardia's test)" if auto else ""))
+    g.add_argument("--ordered", metavar="all|ITEM,ITEM", default=None,
+                   help="treat items as ordinal (thresholds, polychoric correlations; default estimator then "
+                        "WLSMV): all = every indicator, or a comma-separated list of items")
+    g.add_argument("--se", metavar="TYPE", default=None,
+                   help="standard errors (lavaan se=): standard, robust.sem, robust.huber.white, bootstrap, none "
+                        "(default: the estimator's)")
+    g.add_argument("--test", metavar="TYPE", default=None,
+                   help="test statistic (lavaan test=): standard, satorra.bentler, scaled.shifted, "
+                        "mean.var.adjusted, yuan.bentler, yuan.bentler.mplus, none (default: the estimator's)")
+    return g
+
+
+def estimation_choice(args, data, items, *, points: int | None = None):
+    """The checked estimation of a verb's models (:class:`crm_research.estimation.EstimationChoice`).
+
+    Reads ``--estimator``, ``--ordered``, ``--se``, ``--test`` and ``--missing``; ``--missing``
+    not given means ml, or the estimator's own choice when it cannot use full-information ML
+    (ordered items: pairwise; MLM: listwise).  Errors name the option.
+    """
+    from ..estimation import choose_estimation
+
+    given = getattr(args, "missing", None)
+    return choose_estimation(data, items, getattr(args, "estimator", None), getattr(args, "ordered", None),
+                             getattr(args, "se", None), getattr(args, "test", None), missing=given or "ml",
+                             points=points, option_names=ESTIMATION_OPTIONS, missing_given=given is not None)
+
+
 def describe_missing(missing: str, rows: int, used: int, *, had_missing: bool = True) -> str:
     """One line saying which missing-data treatment was used and how many rows it used.
 
@@ -93,6 +139,9 @@ def describe_missing(missing: str, rows: int, used: int, *, had_missing: bool = 
     if not had_missing:
         return (f"Missing data: none in the model's variables; all {used} rows used (--missing {missing}; "
                 "full-information ML and listwise deletion coincide)")
+    if missing == "pairwise":
+        return (f"Missing data: pairwise deletion (--missing pairwise): {used} of {rows} rows used"
+                + (f", {dropped} dropped (no answer to any model variable)" if dropped else ", none dropped"))
     if missing == "ml":
         why = " (no answer to any model variable)" if dropped else ""
         return (f"Missing data: full-information ML (--missing ml): {used} of {rows} rows used"

@@ -7,6 +7,9 @@ EPILOG = """\
 examples:
   crm-research study surveys/ecommerce_crm.yaml answers.csv -o reports/my-study
   crm-research study my_survey.yaml export.xlsx --sheet Responses --map Q1=SAT1 --groups gender -o reports/s
+  crm-research study my_survey.yaml answers.csv --estimator MLR -o reports/robust
+  crm-research study my_survey.yaml answers.csv --estimator auto -o reports/auto
+  crm-research study my_survey.yaml answers.csv --ordered all -o reports/ordinal     # WLSMV, pairwise
 
 runs (one HTML report each, in OUT/runs/<run>/):
   01-data-quality            instrument, validation, careless respondents, item distributions, missing answers
@@ -26,12 +29,21 @@ status and headline figures), results.csv (key results of all runs), study.yaml 
 re-run it with `crm-research batch OUT/study.yaml --out OUT`) and one folder per run. Re-running
 the same command reuses unchanged runs; a failed run does not stop the others.
 
+Estimation (--estimator, --ordered, --se, --test; lavaan's names and rules): ML by default; MLR
+gives robust standard errors, the Yuan-Bentler scaled chi-square and robust CFI/TLI/RMSEA and
+works with full-information ML; --ordered all (or ITEM,ITEM) treats items as ordinal and fits
+WLSMV (missing answers: pairwise unless --missing says otherwise); --estimator auto takes the
+advice of the normality diagnostics (scale points, skewness, kurtosis, Mardia's test) shown in
+01-data-quality.  Bootstrap intervals need ML (as lavaan): with another estimator --bootstrap
+defaults to 0.  Every report names the estimation and shows the scaled/robust fit measures.
+
 exit status: 0 when every run succeeded, 1 when a run failed, 2 when the inputs cannot be used.
 """
 
 
 def add_parser(sub) -> None:
-    from .options import add_intake_options, add_map_option, add_missing_option, add_reading_options
+    from .options import add_estimation_options, add_intake_options, add_map_option, add_missing_option, \
+        add_reading_options
 
     p = sub.add_parser(
         "study", help="run the whole survey study (data quality, measurement, every model, groups) as one batch",
@@ -47,10 +59,11 @@ def add_parser(sub) -> None:
     add_map_option(p)
     add_reading_options(p)
     add_missing_option(p)
-    a = p.add_argument_group("estimation")
+    a = add_estimation_options(p, auto=True, title="estimation")
     a.add_argument("--bootstrap", type=int, default=None, metavar="N",
                    help="bootstrap resamples for the intervals of the structural models "
-                        "(default: %(const)s; 0: normal-theory intervals)".replace("%(const)s", str(DEFAULT_BOOTSTRAP)))
+                        "(default: %(const)s with ML, 0 with other estimators; 0: normal-theory intervals)"
+                        .replace("%(const)s", str(DEFAULT_BOOTSTRAP)))
     a.add_argument("--seed", type=int, default=20240501, help="seed of the bootstrap (default: %(default)s)")
     a.add_argument("--method", choices=("cbsem", "pls", "both"), default="cbsem",
                    help="estimate the structural models by CB-SEM (notebook 03), PLS-SEM (notebook 04) or both, "
@@ -106,6 +119,13 @@ def check_inputs(args) -> dict:
     if sample.n_kept == 0:
         raise DataFileError(str(dpath), f"no respondent is left after cleaning ({sample.n_rows} rows read)",
                             hint="run `crm-research validate` to see why respondents were excluded")
+    from .options import estimation_choice
+
+    choice = estimation_choice(args, sample.items, list(sample.items.columns))
+    est = choice.estimation
+    if args.bootstrap and not est.allows_bootstrap:
+        raise ConfigError("--bootstrap", "", f"bootstrap intervals need --estimator ML (as lavaan), not "
+                          f"{est.estimator}", hint="drop --bootstrap (robust intervals are used) or use ML")
     allowed = group_columns(sample)
     for g in args.groups:
         if g not in allowed:
@@ -120,13 +140,18 @@ def check_inputs(args) -> dict:
         policies[k.strip()] = v.strip()
     sheet = read.get("sheet")
     plan_kw = dict(groups=list(args.groups), column_map=cmap, sheet=sheet, encoding=read.get("encoding"),
-                   delimiter=read.get("delimiter"), policies=policies or None)
+                   delimiter=read.get("delimiter"), policies=policies or None, **est.parameters())
     summary = [f"instrument {inst.id} {inst.version}: {len(inst.item_ids)} items, models "
                + ", ".join(inst.models),
                f"responses {dpath.name}: {sample.n_rows} rows, {sample.n_kept} kept, {sample.n_excluded} excluded; "
                f"full-information ML uses {sample.n_analysed('ml')}, listwise deletion "
-               f"{sample.n_analysed('listwise')}"]
-    return {"plan": plan_kw, "summary": summary, "salt": intake["salt"]}
+               f"{sample.n_analysed('listwise')}",
+               f"estimation: {est.describe()}; missing answers: {choice.missing_words}"]
+    if choice.advice is not None:
+        summary += [f"  estimator auto: {r}" for r in getattr(choice.advice, "reasons", []) or []]
+    summary += [f"note: {n}" for n in choice.notes]
+    return {"plan": plan_kw, "summary": summary, "salt": intake["salt"], "missing": choice.missing,
+            "bootstrap_ok": est.allows_bootstrap}
 
 
 def run(args) -> int:
@@ -146,8 +171,9 @@ def run(args) -> int:
         print(line)
     out = Path(args.out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
-    missing = args.missing or "ml"
-    bootstrap = DEFAULT_BOOTSTRAP if args.bootstrap is None else int(args.bootstrap)
+    missing = checked["missing"]
+    bootstrap = int(args.bootstrap) if args.bootstrap is not None else (
+        DEFAULT_BOOTSTRAP if checked["bootstrap_ok"] else 0)
     cfg = plan_study(args.instrument, args.responses, missing=missing, bootstrap=bootstrap, seed=args.seed,
                      name=out.name or "study", method=getattr(args, "method", "cbsem"), **checked["plan"])
     cfg_path = out / "study.yaml"
