@@ -218,12 +218,12 @@ def estimate(model: PLSModel, S: np.ndarray, *, scheme: str = "path", consistent
     for j in modeB:
         b = blocks[j]
         Sbb = S[:, b][:, :, b]
-        try:
-            invB[j] = np.linalg.inv(Sbb)
-        except np.linalg.LinAlgError:
+        ev = np.linalg.eigvalsh(Sbb)
+        if np.any(ev[:, 0] < 1e-10 * ev[:, -1]):
             raise ModelError(f"construct {cons[j]!r} (mode B): its indicators' correlation matrix is "
                              "singular (an indicator is a linear combination of others)",
-                             hint="drop the redundant indicator or use mode A ('=~')") from None
+                             hint="drop the redundant indicator or use mode A ('=~')")
+        invB[j] = np.linalg.inv(Sbb)
 
     W = _scale(np.broadcast_to(M, (k, p, c)).copy(), S)
     iterations = np.zeros(k, dtype=int)

@@ -8,9 +8,11 @@ indicators of ``A`` and ``B``, reflective) or by the two-stage approach
 (``interaction="two_stage"``, the default as in SmartPLS/seminr: the model without the
 interaction is estimated first, the product of ``A``'s and ``B``'s scores is the single
 indicator of ``A:B`` in the second stage). Higher-order constructs use repeated
-indicators, or with ``two_stage=True`` the (embedded) two-stage approach: the
-repeated-indicators model gives the lower-order construct scores, which are the indicators
-of the higher-order construct in the second stage.
+indicators, or a two-stage approach where the lower-order construct scores of a first
+stage are the indicators of the higher-order construct in the second stage:
+``two_stage=True`` or ``"disjoint"`` (first stage without the higher-order construct, its
+lower-order constructs taking over its structural relations; as seminr and SmartPLS 4's
+disjoint two-stage approach) or ``"embedded"`` (first stage the repeated-indicators model).
 
 >>> import pandas as pd
 >>> from crm_research import pls
@@ -127,8 +129,27 @@ def _stage_models(model: PLSModel, interaction: str, two_stage: bool):
         if stage1 is not None:
             raise ModelError("two-stage higher-order constructs together with two-stage interactions are not supported",
                              hint="use interaction='product_indicator' or two_stage=False")
-        stage1 = model
+        stage1 = model if two_stage == "embedded" else _disjoint_stage1(model)
     return stage1
+
+
+def _disjoint_stage1(model: PLSModel) -> PLSModel:
+    """The model without its higher-order constructs, their lower-order constructs taking over
+    their structural relations (seminr's / SmartPLS 4's disjoint two-stage first stage)."""
+    hocs = model.higher_order
+    def expand(c):
+        return list(hocs[c]) if c in hocs else [c]
+    structural: dict = {}
+    for c, ps in model.structural.items():
+        ps = [p for p in ps if c not in hocs.get(p, ()) and p not in hocs.get(c, ())]   # HOC-LOC links
+        for d in expand(c):
+            lst = structural.setdefault(d, [])
+            lst.extend(q for p in ps for q in expand(p) if q not in lst and q != d)
+    structural = {c: tuple(v) for c, v in structural.items() if v}
+    cons = tuple(c for c in model.constructs if c not in hocs)
+    return PLSModel(constructs=cons, indicators=model.indicators, blocks={c: model.blocks[c] for c in cons},
+                    modes={c: model.modes[c] for c in cons}, structural=structural, higher_order={},
+                    interactions=dict(model.interactions), syntax=model.syntax)
 
 
 def _stage2_model(model: PLSModel, interaction: str, two_stage: bool) -> PLSModel:
@@ -218,10 +239,20 @@ def _columns(model: PLSModel, cols, Z0, pos, extra) -> np.ndarray:
     return standardize(np.stack(out, axis=-1))
 
 
+def _two_stage(v):
+    if v is True:
+        return "disjoint"
+    if v is False or v is None:
+        return False
+    if v in ("disjoint", "embedded"):
+        return v
+    raise ModelError(f"two_stage={v!r}: expected False, True, 'disjoint' or 'embedded'")
+
+
 def fit(model, data: pd.DataFrame, *, scheme: str = "path", consistent: bool = False, bootstrap: int = 0,
         seed: int | None = None, n_jobs: int | None = None, ci_level: float = 0.95, boot_ci: str = "perc",
         sign_change: str = "none", tol: float = 1e-7, max_iter: int = 300, stop: str = "smartpls",
-        missing: str = "listwise", two_stage: bool = False, interaction: str = "two_stage"):
+        missing: str = "listwise", two_stage: bool | str = False, interaction: str = "two_stage"):
     """Estimate a PLS path model (PLS-SEM) as SmartPLS does.
 
     Parameters
@@ -250,8 +281,9 @@ def fit(model, data: pd.DataFrame, *, scheme: str = "path", consistent: bool = F
         Stop criterion (see :func:`~crm_research.pls.estimate`).
     missing : {"listwise", "mean"}
         Drop incomplete rows, or replace missing values by the column mean.
-    two_stage : bool
-        Higher-order constructs by the two-stage approach (default: repeated indicators).
+    two_stage : bool or {"disjoint", "embedded"}
+        Higher-order constructs by a two-stage approach (``True`` = ``"disjoint"``; default
+        False: repeated indicators).
     interaction : {"two_stage", "product_indicator"}
         How interaction terms are measured.
 
@@ -291,7 +323,7 @@ def fit(model, data: pd.DataFrame, *, scheme: str = "path", consistent: bool = F
         raise ModelError(f"ci_level={ci_level!r}: expected a number between 0 and 1 such as 0.95")
     X, rows = prepare_data(model, data, missing)
     opts = dict(scheme=scheme, consistent=consistent, tol=tol, max_iter=max_iter, stop=stop,
-                interaction=interaction, two_stage=bool(two_stage))
+                interaction=interaction, two_stage=_two_stage(two_stage))
     est, final, Z = estimate_data(model, X, **opts)
     S = _corr(Z)
     boot = None

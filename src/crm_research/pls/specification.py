@@ -77,9 +77,9 @@ class PLSModel:
     @property
     def columns(self) -> tuple:
         """The rows/columns of the indicator correlation matrix the algorithm works on:
-        every block's members in order of first appearance (data indicators, then the
-        product indicators ``"x:z"`` of interaction constructs)."""
-        out: list = []
+        the data indicators (``indicators``), then any other block members (product indicators
+        ``"x:z"`` of interaction constructs, stage-2 score columns) in construct order."""
+        out: list = list(self.indicators)
         for c in self.constructs:
             for x in self.blocks[c]:
                 if x not in out:
