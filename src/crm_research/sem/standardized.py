@@ -16,7 +16,7 @@ import pandas as pd
 
 
 def standardize(frame: pd.DataFrame, est: np.ndarray, model, theta: np.ndarray, defined=None,
-                lv_var: list | None = None, ov_var: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+                lv_var: list | None = None, ov_var: list | None = None, nox=()) -> tuple[np.ndarray, np.ndarray]:
     """Return (std.lv, std.all) for the rows of ``frame`` (``:=`` rows included).
 
     Parameters
@@ -29,12 +29,15 @@ def standardize(frame: pd.DataFrame, est: np.ndarray, model, theta: np.ndarray, 
     theta : array
         Free parameters (for the implied variances).
     defined : DefinedParameters, optional
+    nox : iterable of str
+        Exogenous covariates left unstandardized (lavaan's ``std.nox``); default none
+        (``std.all``).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _standardize(frame, est, model, theta, defined, lv_var, ov_var)
+        return _standardize(frame, est, model, theta, defined, lv_var, ov_var, set(nox))
 
 
-def _standardize(frame, est, model, theta, defined, lv_var, ov_var):
+def _standardize(frame, est, model, theta, defined, lv_var, ov_var, nox=frozenset()):
     lhs = frame["lhs"].to_numpy()
     op = frame["op"].to_numpy()
     rhs = frame["rhs"].to_numpy()
@@ -103,17 +106,18 @@ def _standardize(frame, est, model, theta, defined, lv_var, ov_var):
             elif o == "~":
                 if a in ovs:
                     x = x / OV[ov_pos[a]]
-                if b in ovs:
+                if b in ovs and b not in nox:
                     x = x * OV[ov_pos[b]]
             elif o == "~~":
                 if a == b and a not in lvs:
-                    x = x / OV2[ov_pos[a]]
+                    if a not in nox:
+                        x = x / OV2[ov_pos[a]]
                 elif a != b:
-                    if a not in lvs:
+                    if a not in lvs and a not in nox:
                         x = x / rv.get(a, np.nan)
-                    if b not in lvs:
+                    if b not in lvs and b not in nox:
                         x = x / rv.get(b, np.nan)
-            elif o == "~1" and a not in lvs:
+            elif o == "~1" and a not in lvs and a not in nox:
                 x = x / OV[ov_pos[a]]
             out_all[k] = x
     if defined is not None and len(defined):
