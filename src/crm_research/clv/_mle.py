@@ -3,9 +3,9 @@
 Parameters of the CLV models are all positive, so the optimizer works on their logarithms
 (unconstrained). Fitting is two-stage:
 
-1. quasi-Newton (BFGS; analytic gradients for BG/NBD and Gamma-Gamma, finite differences
-   for Pareto/NBD) from the start values, with a Nelder-Mead fallback when BFGS fails to
-   make progress;
+1. quasi-Newton (BFGS; analytic gradients for BG/NBD, Pareto/NBD and Gamma-Gamma, finite
+   differences for a model without one) from the start values, with a Nelder-Mead fallback
+   when BFGS fails to make progress;
 2. Newton polishing with a central-difference Hessian (of the analytic gradient where there
    is one) until the Newton decrement, the predicted further gain in log-likelihood per
    customer, is below 1e-14. This is what makes the published estimates reproducible to
