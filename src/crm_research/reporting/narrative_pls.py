@@ -1,0 +1,259 @@
+"""Sentences about a PLS-SEM model, written from a run's numbers (the PLS model notebook).
+
+The thresholds are the ones PLS papers cite (Hair, Risher, Sarstedt & Ringle 2019, "When to use
+and how to report the results of PLS-SEM", European Business Review 31(1)): indicator loadings
+of at least .708; Cronbach's α, ρ_A and composite reliability ρ_c of at least .70 (above .95
+suggests redundant items); AVE of at least .50; HTMT below .85 for conceptually distinct
+constructs (.90 for similar ones; Henseler, Ringle & Sarstedt 2015). Nothing here knows an
+instrument's constructs: names come from the tables.
+
+Examples
+--------
+>>> import pandas as pd
+>>> rel = pd.DataFrame({"construct": ["A", "B"], "mode": ["reflective"] * 2, "items": [3, 3],
+...                     "alpha": [0.81, 0.77], "rho_a": [0.82, 0.78], "rho_c": [0.89, 0.86], "ave": [0.72, 0.55]})
+>>> print(describe_reliability(rel))
+Internal consistency: Cronbach's α from .77 to .81, ρ_A from .78 to .82 and composite reliability ρ_c from .86 to .89; all within .70 to .95. Convergent validity: every AVE is at least .50 (lowest .55, B).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .display import Narrative
+from .format import format_ci, format_number
+
+__all__ = ["LOADING_MIN", "RELIABILITY_RANGE", "AVE_MIN", "HTMT_MAX", "describe_pls_estimation",
+           "describe_loadings", "describe_reliability", "describe_htmt", "describe_pls_hypotheses"]
+
+LOADING_MIN = 0.708
+RELIABILITY_RANGE = (0.70, 0.95)
+AVE_MIN = 0.50
+HTMT_MAX = (0.85, 0.90)
+
+
+def _b(x: Any, d: int = 2) -> str:
+    return format_number(x, d, bounded=True)
+
+
+def _list(words: Sequence[str]) -> str:
+    words = list(words)
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def describe_pls_estimation(test: Any) -> Narrative:
+    """How the PLS model was estimated: scheme, modes, higher-order constructs, N, convergence,
+    bootstrap.
+
+    Parameters
+    ----------
+    test : PLSModelTest
+        :func:`crm_research.methods.test_pls_model`.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> m = NS(constructs=("X", "Y"), modes={"X": "A", "Y": "A"}, higher_order={})
+    >>> res = NS(model=m, nobs=240, iterations=4, estimates=NS(converged=True))
+    >>> t = NS(result=res, model="m1", settings=dict(scheme="path", consistent=False, bootstrap=500,
+    ...        higher_order="repeated_indicators", boot_ci="perc"), hypotheses=None, alpha=0.05)
+    >>> print(describe_pls_estimation(t))
+    Model `m1` was estimated by PLS-SEM (the PLS path-modelling algorithm as SmartPLS computes it) with the path weighting scheme; every construct is reflective (mode A weights). N = 240 respondents with complete answers to the model's items; the algorithm converged after 4 iterations. Standard errors and 95% percentile intervals come from 500 bootstrap resamples.
+    """
+    res, s = test.result, dict(test.settings)
+    m = res.model
+    modes = dict(getattr(m, "modes", {}) or {})
+    comp = [c for c in m.constructs if modes.get(c) == "B"]
+    parts = [f"Model `{test.model}` was estimated by "
+             + ("consistent PLS (PLSc, which corrects the paths between reflective constructs for measurement "
+                "error)" if s.get("consistent") else "PLS-SEM (the PLS path-modelling algorithm as SmartPLS computes it)")
+             + f" with the {s.get('scheme', 'path')} weighting scheme; "
+             + (f"{_list(comp)} {'is a composite' if len(comp) == 1 else 'are composites'} (mode B weights), "
+                "the other constructs reflective (mode A)." if comp
+                else "every construct is reflective (mode A weights).")]
+    higher = dict(getattr(test, "second_order", None) or getattr(m, "higher_order", {}) or {})
+    if higher:
+        how = "in two stages (the dimensions' scores measure it)" if s.get("higher_order") == "two_stage" \
+            else "by repeated indicators (all items of its dimensions measure it)"
+        parts.append(" ".join(f"Second-order construct {h} ({', '.join(d)}) was estimated {how}."
+                              for h, d in higher.items()))
+    conv = bool(getattr(getattr(res, "estimates", None), "converged", True))
+    it = int(getattr(res, "iterations", 0) or 0)
+    parts.append(f"N = {int(res.nobs):,} respondents with complete answers to the model's items; "
+                 + (f"the algorithm converged after {it} iterations." if conv
+                    else f"**the algorithm did not converge** within {it} iterations: read the estimates with care."))
+    B = int(s.get("bootstrap") or 0)
+    lvl = 100 * (1 - float(getattr(test, "alpha", 0.05)))
+    kind = {"perc": "percentile", "bca": "BCa"}.get(str(s.get("boot_ci", "perc")), str(s.get("boot_ci")))
+    parts.append(f"Standard errors and {lvl:g}% {kind} intervals come from {B:,} bootstrap resamples." if B
+                 else "No bootstrap was run, so the paths have no standard errors or intervals and the "
+                      "hypotheses are not tested (set `bootstrap`; PLS papers report 5,000 resamples).")
+    return Narrative(" ".join(parts))
+
+
+def describe_loadings(loadings: pd.DataFrame, exclude: Iterable[str] = ()) -> Narrative:
+    """Indicator reliability: which loadings of reflective constructs fall below .708.
+
+    Parameters
+    ----------
+    loadings : DataFrame
+        ``lhs`` construct, ``op`` (``=~`` reflective, ``<~`` composite), ``rhs`` item, ``est``.
+    exclude : iterable of str
+        Constructs to leave out (e.g. second-order constructs measured by repeated indicators).
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> L = pd.DataFrame({"lhs": ["A", "A", "B"], "op": ["=~", "=~", "=~"], "rhs": ["a1", "a2", "b1"],
+    ...                   "est": [0.85, 0.64, 1.0]})
+    >>> print(describe_loadings(L))
+    Indicator reliability: 1 of 2 loadings of multi-item reflective constructs is below .708: a2 (.64, A). Hair et al. (2019) keep an item loading between .40 and .708 when dropping it does not raise the construct's reliability or AVE.
+    """
+    skip = set(exclude)
+    L = loadings[(loadings["op"] == "=~") & ~loadings["lhs"].isin(skip)]
+    sizes = L.groupby("lhs")["rhs"].transform("size")
+    L = L[sizes > 1]
+    if L.empty:
+        return Narrative("")
+    low = L[L["est"] < LOADING_MIN]
+    if low.empty:
+        return Narrative(f"Indicator reliability: all {len(L)} loadings of multi-item reflective constructs are "
+                         f"at least .708 (lowest {_b(L['est'].min())}, {L.loc[L['est'].idxmin(), 'rhs']}).")
+    items = [f"{r.rhs} ({_b(r.est)}, {r.lhs})" for r in low.itertuples(index=False)]
+    verb = "is" if len(low) == 1 else "are"
+    return Narrative(f"Indicator reliability: {len(low)} of {len(L)} loadings of multi-item reflective constructs "
+                     f"{verb} below .708: {_list(items)}. Hair et al. (2019) keep an item loading between .40 and "
+                     ".708 when dropping it does not raise the construct's reliability or AVE.")
+
+
+def describe_reliability(reliability: pd.DataFrame, exclude: Iterable[str] = ()) -> Narrative:
+    """Internal consistency (α, ρ_A, ρ_c within .70-.95) and convergent validity (AVE ≥ .50) of
+    the multi-item reflective constructs.
+
+    Parameters
+    ----------
+    reliability : DataFrame
+        ``construct, mode, items, alpha, rho_a, rho_c, ave``.
+    exclude : iterable of str
+        Constructs to leave out.
+
+    Returns
+    -------
+    Narrative
+    """
+    R = reliability[~reliability["construct"].isin(set(exclude))]
+    if "items" in R.columns:
+        R = R[R["items"] > 1]
+    if "mode" in R.columns:
+        R = R[R["mode"] != "composite"]
+    if R.empty:
+        return Narrative("")
+    lo, hi = RELIABILITY_RANGE
+    names = {"alpha": "Cronbach's α", "rho_a": "ρ_A", "rho_c": "composite reliability ρ_c"}
+    ranges = [f"{names[k]} from {_b(R[k].min())} to {_b(R[k].max())}" for k in names]
+    out_low = [f"{c} ({names[k].split()[-1]} = {_b(v)})" for k in names for c, v in zip(R["construct"], R[k]) if v < lo]
+    out_high = [f"{c} ({names[k].split()[-1]} = {_b(v)})" for k in names for c, v in zip(R["construct"], R[k]) if v > hi]
+    text = "Internal consistency: " + ", ".join(ranges[:-1]) + " and " + ranges[-1] + "; "
+    if not out_low and not out_high:
+        text += "all within .70 to .95."
+    else:
+        bits = []
+        if out_low:
+            bits.append("below .70: " + _list(out_low))
+        if out_high:
+            bits.append("above .95 (redundant items?): " + _list(out_high))
+        text += "; ".join(bits) + "."
+    low_ave = R[R["ave"] < AVE_MIN]
+    i = R["ave"].idxmin()
+    if low_ave.empty:
+        text += (f" Convergent validity: every AVE is at least .50 (lowest {_b(R.loc[i, 'ave'])}, "
+                 f"{R.loc[i, 'construct']}).")
+    else:
+        text += (" Convergent validity: AVE below .50 for "
+                 + _list([f"{c} ({_b(v)})" for c, v in zip(low_ave["construct"], low_ave["ave"])])
+                 + ": the construct explains less than half of its items' variance.")
+    return Narrative(text)
+
+
+def describe_htmt(htmt: pd.DataFrame, higher_order: Mapping[str, Sequence[str]] | None = None) -> Narrative:
+    """Discriminant validity by the heterotrait-monotrait ratio (HTMT < .85, or .90).
+
+    Parameters
+    ----------
+    htmt : DataFrame
+        ``lhs, rhs, est`` and, with a bootstrap, ``ci.upper`` (or ``q.upper``).
+    higher_order : mapping, optional
+        Second-order construct -> its dimensions: the pairs of a second-order construct and its
+        own dimensions are left out (they share items or are meant to be related).
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> H = pd.DataFrame({"lhs": ["B", "C", "C"], "rhs": ["A", "A", "B"], "est": [0.52, 0.88, 0.61]})
+    >>> print(describe_htmt(H))
+    Discriminant validity (HTMT): 1 of 3 pairs reaches .85: C–A (.88); it stays below .90, the limit for conceptually similar constructs.
+    """
+    skip = {frozenset((h, d)) for h, dims in dict(higher_order or {}).items() for d in dims}
+    H = htmt[[frozenset((a, b)) not in skip for a, b in zip(htmt["lhs"], htmt["rhs"])]]
+    if H.empty:
+        return Narrative("")
+    strict, loose = HTMT_MAX
+    hi = H[H["est"] >= strict]
+    if hi.empty:
+        i = H["est"].idxmax()
+        text = (f"Discriminant validity (HTMT): every pair is below .85 (highest {_b(H.loc[i, 'est'])}, "
+                f"{H.loc[i, 'lhs']}–{H.loc[i, 'rhs']}).")
+    else:
+        pairs = [f"{r.lhs}–{r.rhs} ({_b(r.est)})" for r in hi.itertuples(index=False)]
+        over = hi[hi["est"] >= loose]
+        text = (f"Discriminant validity (HTMT): {len(hi)} of {len(H)} pairs {'reaches' if len(hi) == 1 else 'reach'} "
+                f".85: {_list(pairs)}; "
+                + ("it stays below .90, the limit for conceptually similar constructs." if over.empty
+                   else f"{len(over)} {'is' if len(over) == 1 else 'are'} at or above .90 as well: these constructs "
+                        "may not be empirically distinct."))
+    up = "q.upper" if "q.upper" in H.columns else "ci.upper" if "ci.upper" in H.columns else None
+    if up is not None and H[up].notna().any():
+        bad = H[H[up] >= loose]
+        text += (" The bootstrap's upper bound stays below .90 for every pair." if bad.empty else
+                 " The bootstrap's upper bound reaches .90 for " + _list([f"{a}–{b}" for a, b in zip(bad['lhs'], bad['rhs'])])
+                 + ".")
+    return Narrative(text)
+
+
+def describe_pls_hypotheses(table: pd.DataFrame) -> Narrative:
+    """One sentence per hypothesis from :func:`crm_research.methods.pls_hypothesis_table`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"hypothesis": ["Ha"], "path": ["X → Y"], "est": [0.42], "ci.lower": [0.30],
+    ...                   "ci.upper": [0.53], "supported": [True], "verdict": ["supported"]})
+    >>> t.attrs["ci.level"] = 0.95
+    >>> print(describe_pls_hypotheses(t))
+    **Ha** (X → Y) is supported: path = .42, 95% CI [.30, .53].
+    """
+    lvl = float(table.attrs.get("ci.level", 0.95))
+    out = []
+    for r in table.to_dict("records"):
+        ci = format_ci(r.get("ci.lower"), r.get("ci.upper"), 2, bounded=True)
+        est = f"path = {_b(r['est'])}" + (f", {100 * lvl:g}% CI {ci}" if not pd.isna(r.get("ci.lower", np.nan)) else "")
+        verdict = str(r["verdict"])
+        head = "is supported" if verdict == "supported" else f"is {verdict}" if verdict.startswith("not") else verdict
+        out.append(f"**{r['hypothesis']}** ({r['path']}) {head}: {est}.")
+    return Narrative(" ".join(out))
