@@ -1,20 +1,35 @@
-"""Result of :func:`crm_research.pls.fit` (:class:`PLSResult`).
+"""Result of :func:`crm_research.pls.fit`: :class:`PLSResult`, the tables a PLS paper reports.
 
-Minimal version created by P1 so the others can build on it; P2 owns this module.
+Every table is a tidy DataFrame under lavaan's names (``lhs``, ``op``, ``rhs``, ``est``, and
+with a bootstrap ``se``, ``t``, ``pvalue``, ``ci.lower``, ``ci.upper``); quality criteria come
+from :mod:`crm_research.pls.quality` and :mod:`crm_research.pls.fit_measures`. Tables are
+computed when first read and kept.
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from crm_research.errors import ModelError
 from crm_research.pls.algorithm import Estimates
+from crm_research.pls.fit_measures import exact_fit_test, fit_measures_table
+from crm_research.pls.quality import (effects_table, f_squared, fornell_larcker, htmt_table, layout_of,
+                                      r2_adjusted, reliability_table, specific_indirect_effects, total_effects,
+                                      vif_inner, vif_outer)
 from crm_research.pls.specification import PLSModel
-from crm_research.reporting.format import format_number, html_table
+from crm_research.reporting.format import format_ci, format_number, format_p, html_table, markdown_table, stars
 
-__all__ = ["PLSResult"]
+__all__ = ["PLSResult", "EXACT_FIT_RESAMPLES"]
+
+#: Resamples of the exact-fit bootstrap behind HI95/HI99 when the fit was bootstrapped.
+EXACT_FIT_RESAMPLES = 999
+
+_INFERENCE = ["se", "t", "pvalue", "ci.lower", "ci.upper"]
 
 
 @dataclass
@@ -34,11 +49,22 @@ class PLSResult:
     scheme, consistent
         Settings used.
     boot : Any
-        :class:`~crm_research.pls.bootstrap.BootstrapDraws` or None.
+        The bootstrap draws (:func:`crm_research.pls.bootstrap.run_bootstrap`) or None.
     data : DataFrame
-        The standardized model columns (rows used), for scores/predict.
+        The standardized model columns (rows used), for scores, prediction and fit tests.
     settings : dict
-        Other settings of the call (tol, max_iter, stop, missing, ...).
+        Other settings of the call (tol, max_iter, stop, missing, seed, ...).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import pls
+    >>> mobi = pd.read_csv("tests/data/ecsi/mobi.csv")
+    >>> res = pls.fit("IMAG =~ IMAG1 + IMAG2 + IMAG3; CUSL =~ CUSL1 + CUSL2 + CUSL3; CUSL ~ IMAG", mobi)
+    >>> res.reliability.columns.tolist()
+    ['construct', 'mode', 'items', 'alpha', 'rho_a', 'rho_c', 'ave']
+    >>> round(res.get("CUSL", "~", "IMAG"), 3) == round(float(res.paths.est.iloc[0]), 3)
+    True
     """
 
     model: PLSModel
@@ -51,20 +77,68 @@ class PLSResult:
     data: pd.DataFrame | None = None
     settings: dict = field(default_factory=dict)
 
+    # ------------------------------------------------------------------ basics
     @property
     def iterations(self) -> int:
+        """Iterations of the PLS algorithm until its stop criterion."""
         return int(self.estimates.iterations)
 
     @property
+    def converged(self) -> bool:
+        return bool(self.estimates.converged)
+
+    @property
+    def bootstrap(self) -> dict | None:
+        """Bootstrap settings and counts (None without a bootstrap)."""
+        if self.boot is None:
+            return None
+        info = {"R": self.settings.get("bootstrap"), "seed": self.settings.get("seed"),
+                "ci_level": self.settings.get("ci_level"), "boot_ci": self.settings.get("boot_ci"),
+                "sign_change": self.settings.get("sign_change")}
+        for k in ("n_ok", "n_failed", "seconds", "n_jobs"):
+            if hasattr(self.boot, k):
+                info[k] = getattr(self.boot, k)
+        return info
+
+    def _annotate(self, df: pd.DataFrame, what: str) -> pd.DataFrame:
+        if self.boot is None:
+            return df
+        return self.boot.annotate(df, what)
+
+    def _draw_stats(self, est: np.ndarray, draws: np.ndarray) -> pd.DataFrame:
+        """se, t, pvalue, ci.lower, ci.upper of derived quantities (effects, HTMT, ...)."""
+        if hasattr(self.boot, "summarize"):
+            return self.boot.summarize(np.asarray(est, float), np.asarray(draws, float))
+        from scipy import stats
+
+        level = float(self.settings.get("ci_level", 0.95))
+        d = np.asarray(draws, float)
+        se = np.nanstd(d, axis=0, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.asarray(est, float) / se
+        df = max(int(np.isfinite(d).all(axis=1).sum()) - 1, 1)
+        a = (1 - level) / 2
+        return pd.DataFrame({"se": se, "t": t, "pvalue": 2 * stats.t.sf(np.abs(t), df),
+                             "ci.lower": np.nanquantile(d, a, axis=0), "ci.upper": np.nanquantile(d, 1 - a, axis=0)})
+
+    def _boot_estimates(self) -> Estimates | None:
+        return getattr(self.boot, "estimates", None) if self.boot is not None else None
+
+    def _boot_S(self) -> np.ndarray | None:
+        return getattr(self.boot, "S", None) if self.boot is not None else None
+
+    # ------------------------------------------------------------------ estimates
+    @cached_property
     def paths(self) -> pd.DataFrame:
-        """Structural paths: ``lhs`` (dependent), ``op`` ``~``, ``rhs`` (predictor), ``est``."""
+        """Structural paths: ``lhs`` (dependent), ``op`` ``~``, ``rhs`` (predictor), ``est``
+        (+ ``se``, ``t``, ``pvalue``, ``ci.lower``, ``ci.upper`` with a bootstrap)."""
         m, e = self.model, self.estimates
         rows = []
         for i, dep in enumerate(m.constructs):
             for pred in m.structural.get(dep, ()):
                 j = m.constructs.index(pred)
                 rows.append({"lhs": dep, "op": "~", "rhs": pred, "est": float(e.paths[i, j])})
-        return self._with_boot(pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est"]), "paths")
+        return self._annotate(pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est"]), "paths")
 
     def _outer(self, arr: np.ndarray, what: str) -> pd.DataFrame:
         m = self.model
@@ -74,51 +148,227 @@ class PLSResult:
             op = "=~" if m.modes[c] == "A" else "<~"
             for x in m.blocks[c]:
                 rows.append({"lhs": c, "op": op, "rhs": x, "est": float(arr[col[x], j])})
-        return self._with_boot(pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est"]), what)
+        return self._annotate(pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est"]), what)
 
-    @property
+    @cached_property
     def weights(self) -> pd.DataFrame:
         """Outer weights: ``lhs`` construct, ``op`` (``=~``/``<~``), ``rhs`` indicator, ``est``."""
         return self._outer(self.estimates.weights, "weights")
 
-    @property
+    @cached_property
     def loadings(self) -> pd.DataFrame:
-        """Outer loadings: ``lhs`` construct, ``op``, ``rhs`` indicator, ``est``."""
+        """Outer loadings (PLSc: consistent loadings): ``lhs``, ``op``, ``rhs``, ``est``."""
         return self._outer(self.estimates.loadings, "loadings")
 
     @property
     def cross_loadings(self) -> pd.DataFrame:
-        """Indicator x construct correlations (rows ``model.columns``)."""
+        """Indicator (rows, ``model.columns``) x construct correlations."""
         return pd.DataFrame(self.estimates.cross_loadings, index=list(self.model.columns),
                             columns=list(self.model.constructs))
 
-    @property
+    @cached_property
+    def effects(self) -> pd.DataFrame:
+        """Total, total indirect and specific indirect effects (``op`` ``total``/``indirect``/
+        ``specific``; ``via`` names the mediators of a specific effect), with bootstrap columns."""
+        tab = effects_table(self.model, self.estimates.paths)
+        be = self._boot_estimates()
+        if be is None or tab.empty:
+            return tab
+        draws = self._effect_draws(tab, np.asarray(be.paths, float))
+        return pd.concat([tab.reset_index(drop=True), self._draw_stats(tab["est"].to_numpy(), draws)], axis=1)
+
+    def _effect_draws(self, tab: pd.DataFrame, B: np.ndarray) -> np.ndarray:
+        names = list(self.model.constructs)
+        T = total_effects(B)
+        chains, spec = specific_indirect_effects(self.model, B)
+        key = {(ch[0], ch[-1], " -> ".join(names[t] for t in ch[1:-1])): k for k, ch in enumerate(chains)}
+        cols = []
+        for r in tab.itertuples(index=False):
+            i, j = names.index(r.lhs), names.index(r.rhs)
+            if r.op == "total":
+                cols.append(T[:, i, j])
+            elif r.op == "indirect":
+                cols.append(T[:, i, j] - B[:, i, j])
+            else:
+                cols.append(spec[:, key[(j, i, r.via)]])
+        return np.stack(cols, axis=1)
+
+    @cached_property
     def r2(self) -> pd.DataFrame:
         """``construct``, ``r2``, ``r2_adj`` of the endogenous constructs."""
-        m, e = self.model, self.estimates
-        rows = []
-        for i, c in enumerate(m.constructs):
-            if m.structural.get(c):
-                k = len(m.structural[c])
-                r2 = float(e.r2[i])
-                adj = 1 - (1 - r2) * (self.nobs - 1) / (self.nobs - k - 1)
-                rows.append({"construct": c, "r2": r2, "r2_adj": adj})
-        return pd.DataFrame(rows, columns=["construct", "r2", "r2_adj"])
+        lay = layout_of(self.model)
+        r2 = np.asarray(self.estimates.r2, float)
+        adj = r2_adjusted(lay, r2, self.nobs)
+        keep = lay.endogenous
+        return pd.DataFrame({"construct": [lay.constructs[i] for i in keep], "r2": r2[keep], "r2_adj": adj[keep]})
 
-    def _with_boot(self, df: pd.DataFrame, what: str) -> pd.DataFrame:
-        if self.boot is None:
-            return df
-        return self.boot.annotate(df, what)
+    @cached_property
+    def f2(self) -> pd.DataFrame:
+        """Cohen's f2 of every structural path (``lhs``, ``op``, ``rhs``, ``f2``)."""
+        return f_squared(self.model, self.estimates.construct_corr)
+
+    # ------------------------------------------------------------------ measurement quality
+    @cached_property
+    def reliability(self) -> pd.DataFrame:
+        """Per construct: ``alpha``, ``rho_a``, ``rho_c``, ``ave`` (and ``mode``, ``items``).
+
+        For composites (mode B) the reflective criteria are shown as SmartPLS does, but are
+        not meaningful: judge composites by their weights, VIFs and validity instead."""
+        e = self.estimates
+        return reliability_table(self.model, self.S, e.loadings, e.rho_a)
+
+    @cached_property
+    def htmt(self) -> pd.DataFrame:
+        """HTMT per pair of reflective constructs (``lhs``, ``rhs``, ``est``); with a bootstrap
+        also ``se``, ``ci.lower``, ``ci.upper`` and ``q.upper`` (the one-sided upper quantile
+        at ``ci_level``, compared with .85/.90 by Henseler et al. 2015)."""
+        level = float(self.settings.get("ci_level", 0.95))
+        return htmt_table(self.model, self.S, draws=self._boot_S(), ci_level=level)
+
+    @cached_property
+    def fornell_larcker(self) -> pd.DataFrame:
+        """Squared construct correlations with the AVE on the diagonal (construct x construct)."""
+        rel = self.reliability
+        return fornell_larcker(self.model, self.estimates.construct_corr, rel["ave"].to_numpy())
+
+    @cached_property
+    def vif_outer(self) -> pd.DataFrame:
+        """Indicator VIFs within each block (``lhs`` construct, ``op``, ``rhs`` indicator, ``vif``)."""
+        return vif_outer(self.model, self.S)
+
+    @cached_property
+    def vif_inner(self) -> pd.DataFrame:
+        """Structural VIFs of each endogenous construct's predictors."""
+        return vif_inner(self.model, self.estimates.construct_corr)
+
+    # ------------------------------------------------------------------ overall fit
+    def exact_fit(self, n: int = EXACT_FIT_RESAMPLES, seed: int | None = None) -> dict:
+        """Bootstrap test of exact fit (HI95/HI99), see :func:`~crm_research.pls.fit_measures.exact_fit_test`."""
+        if self.data is None:
+            raise ModelError("this result keeps no data; refit with crm_research.pls.fit to test the model's fit")
+        opts = {k: self.settings[k] for k in ("tol", "max_iter", "stop") if k in self.settings}
+        opts.update(scheme=self.scheme, consistent=self.consistent)
+        return exact_fit_test(self.model, self.data.to_numpy(), self.estimates, n=n, seed=seed,
+                              estimate_options=opts)
+
+    @cached_property
+    def fit_measures(self) -> pd.DataFrame:
+        """SRMR, d_ULS and d_G of the estimated and the saturated model; when the fit was
+        bootstrapped also ADANCO's HI95/HI99 (exact-fit bootstrap, 999 resamples, the fit's seed).
+        Empty for models with interaction terms (no model-implied correlation matrix)."""
+        if self.model.interactions:
+            return pd.DataFrame(columns=["measure", "model", "value"])
+        test = self.exact_fit(seed=self.settings.get("seed")) if self.boot is not None else None
+        return fit_measures_table(self.model, self.S, self.estimates, test=test)
+
+    # ------------------------------------------------------------------ access and reports
+    def get(self, lhs: str, op: str, rhs: str, column: str = "est") -> float:
+        """One value: ``get("SAT", "~", "IMAG")`` a path, ``"=~"`` a loading, ``"<~"`` a weight,
+        ``"total"``/``"indirect"`` an effect of ``rhs`` on ``lhs``.
+
+        Raises
+        ------
+        ModelError
+            When the model has no such parameter (names what exists).
+        """
+        tables = {"~": self.paths, "=~": self.loadings, "<~": self.weights, "total": self.effects,
+                  "indirect": self.effects}
+        if op not in tables:
+            raise ModelError(f"get(op={op!r}): expected one of {', '.join(repr(k) for k in tables)}")
+        t = tables[op]
+        hit = t[(t["lhs"] == lhs) & (t["op"] == op) & (t["rhs"] == rhs)]
+        if hit.empty:
+            have = ", ".join(f"{a} {op} {b}" for a, b in t.loc[t["op"] == op, ["lhs", "rhs"]].values[:8])
+            raise ModelError(f"no parameter {lhs} {op} {rhs} in this PLS model; it has {have or 'none of that kind'}")
+        if column not in hit.columns:
+            raise ModelError(f"get(column={column!r}): this table has {', '.join(hit.columns)}")
+        return float(hit[column].iloc[0])
+
+    def _title(self) -> str:
+        kind = "consistent PLS (PLSc)" if self.consistent else "PLS"
+        conv = (f"converged after {self.iterations} iterations" if self.converged
+                else f"DID NOT CONVERGE in {self.iterations} iterations")
+        out = [f"PLS path model: {kind}, {self.scheme} weighting scheme, N = {format_number(self.nobs, 0)}, {conv}"]
+        b = self.bootstrap
+        if b:
+            level = format_number(100 * float(b.get("ci_level") or 0.95), 0)
+            ci = "bias-corrected and accelerated" if b.get("boot_ci") == "bca" else "percentile"
+            out.append(f"Bootstrap: {format_number(b.get('R'), 0)} resamples (seed {b.get('seed')}), {level}% {ci} "
+                       "confidence intervals")
+        return "\n".join(out)
+
+    def _path_lines(self) -> pd.DataFrame:
+        p = self.paths
+        out = pd.DataFrame({"Path": [f"{a} -> {b}" for a, b in zip(p["rhs"], p["lhs"])],
+                            "β": [format_number(v, 3, bounded=False) for v in p["est"]]})
+        if "pvalue" in p.columns:
+            out["t"] = [format_number(v, 2) for v in p["t"]]
+            out["p"] = [format_p(v) + stars(v) for v in p["pvalue"]]
+            out["CI"] = [format_ci(a, b, 3) for a, b in zip(p["ci.lower"], p["ci.upper"])]
+        f2 = self.f2.set_index(["lhs", "rhs"])["f2"]
+        out["f²"] = [format_number(f2.get((a, b)), 3) for a, b in zip(p["lhs"], p["rhs"])]
+        return out
+
+    def _tables(self) -> list[tuple[str, pd.DataFrame]]:
+        rel = self.reliability
+        t_rel = pd.DataFrame({"Construct": rel["construct"], "Mode": rel["mode"], "Items": rel["items"].astype(str),
+                              "α": [format_number(v, 3, bounded=True) for v in rel["alpha"]],
+                              "ρA": [format_number(v, 3) for v in rel["rho_a"]],
+                              "ρC": [format_number(v, 3, bounded=True) for v in rel["rho_c"]],
+                              "AVE": [format_number(v, 3, bounded=True) for v in rel["ave"]]})
+        out = [("Reliability and convergent validity", t_rel)]
+        h = self.htmt
+        if not h.empty:
+            t_h = pd.DataFrame({"Pair": [f"{a} – {b}" for a, b in zip(h["lhs"], h["rhs"])],
+                                "HTMT": [format_number(v, 3) for v in h["est"]]})
+            if "ci.upper" in h.columns:
+                t_h["CI"] = [format_ci(a, b, 3) for a, b in zip(h["ci.lower"], h["ci.upper"])]
+            out.append(("Discriminant validity (heterotrait-monotrait ratio)", t_h))
+        out.append(("Structural model", self._path_lines()))
+        r2 = self.r2
+        out.append(("Explained variance", pd.DataFrame({
+            "Construct": r2["construct"], "R²": [format_number(v, 3, bounded=True) for v in r2["r2"]],
+            "adj. R²": [format_number(v, 3, bounded=True) for v in r2["r2_adj"]]})))
+        eff = self.effects
+        ind = eff[eff["op"] == "indirect"] if not eff.empty else eff
+        if not ind.empty:
+            t_i = pd.DataFrame({"Effect": [f"{a} -> {b}" for a, b in zip(ind["rhs"], ind["lhs"])],
+                                "Indirect": [format_number(v, 3) for v in ind["est"]]})
+            if "ci.lower" in ind.columns:
+                t_i["CI"] = [format_ci(a, b, 3) for a, b in zip(ind["ci.lower"], ind["ci.upper"])]
+            out.append(("Total indirect effects", t_i))
+        fm = self.fit_measures
+        if not fm.empty:
+            t_f = pd.DataFrame({"Measure": [{"srmr": "SRMR", "d_uls": "d_ULS", "d_g": "d_G"}[m] for m in fm["measure"]],
+                                "Model": fm["model"], "Value": [format_number(v, 3) for v in fm["value"]]})
+            if "HI95" in fm.columns:
+                t_f["HI95"] = [format_number(v, 3) for v in fm["HI95"]]
+                t_f["HI99"] = [format_number(v, 3) for v in fm["HI99"]]
+            out.append(("Overall model fit", t_f))
+        return out
 
     def summary(self) -> str:
-        lines = [f"PLS path model ({'PLSc, ' if self.consistent else ''}{self.scheme} scheme), "
-                 f"N = {self.nobs}, {self.iterations} iterations"]
-        for _, r in self.paths.iterrows():
-            lines.append(f"  {r['lhs']} ~ {r['rhs']}: {format_number(r['est'], 3)}")
-        return "\n".join(lines)
+        """A report a reader can paste into a paper: settings, reliability and validity,
+        structural paths (with bootstrap t, p and CI when bootstrapped) and f², R², indirect
+        effects and the overall fit, as Markdown tables."""
+        parts = [self._title()]
+        for title, tab in self._tables():
+            parts.append(f"\n{title}\n\n" + markdown_table(tab))
+        notes = []
+        if (self.reliability["mode"] == "composite").any():
+            notes.append("α, ρC and AVE assume reflective measurement; they are shown for composites only for reference.")
+        if not self.fit_measures.empty:
+            notes.append("d_G uses base-10 logarithms as ADANCO; a discrepancy above HI95 rejects exact fit at the 5% level.")
+        if notes:
+            parts.append("\nNotes: " + " ".join(notes))
+        return "\n".join(parts)
 
     def __repr__(self) -> str:
-        return self.summary()
+        return (f"<PLSResult {len(self.model.constructs)} constructs, {len(self.model.columns)} indicators, "
+                f"N = {self.nobs}, {'PLSc' if self.consistent else 'PLS'} {self.scheme}>")
 
     def _repr_html_(self) -> str:
-        return html_table(self.paths, decimals=3)
+        parts = [f"<p><b>{html.escape(self._title()).replace(chr(10), '<br>')}</b></p>"]
+        for title, tab in self._tables():
+            parts.append(f"<h4>{title}</h4>" + html_table(tab))
+        return "\n".join(parts)
