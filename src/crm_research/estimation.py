@@ -310,7 +310,7 @@ def check_estimation(estimator: Any = None, ordered: Any = None, se: Any = None,
     if ordd and est not in LEAST_SQUARES:
         raise err("estimator", f"{est} cannot fit ordered (ordinal) items, as in lavaan",
                   hint=f"use one of {', '.join(LEAST_SQUARES)} (WLSMV is lavaan's default for ordered items), "
-                       "or drop ordered")
+                       f"or drop {dict(option_names or {}).get('ordered', 'ordered')}")
     se_v = _choice(se, SE_CHOICES, "se", err)
     test_v = _choice(test, TEST_CHOICES, "test", err)
     if se_v == "bootstrap" and (est != "ML" or ordd):
@@ -583,7 +583,9 @@ def choose_estimation(data: Any, items: Sequence[str], estimator: Any = None, or
     key = _norm_missing(missing)
     if not missing_given and key not in est.missing_choices():
         key = est.missing_choices()[-1] if has_missing else "listwise"
-        notes.append(f"missing answers: {key} ({est.estimator} cannot use full-information ML, as in lavaan)")
+        if has_missing:
+            notes.append(f"missing answers: {key} deletion ({est.estimator}"
+                         f"{' with ordered items' if est.ordered else ''} cannot use full-information ML, as lavaan)")
         return EstimationChoice(est, key, advice, notes)
     m, note = resolve_missing(est, key, has_missing, option=names.get("missing"), where=where)
     if note:

@@ -12,9 +12,16 @@ examples:
   crm-research fit cfa.lav hs.csv --group school --group-equal loadings --group-equal intercepts
   crm-research fit ops.lav export.xlsx --sheet 答卷数据 --instrument surveys/ecommerce_crm.yaml --map Q1=PF1
   crm-research fit model.lav data.csv --map answers.yaml --map "x 1=x1" --encoding gbk
+  crm-research fit mobi.lav mobi.csv --estimator MLR
+  crm-research fit bfi.lav bfi.csv --ordered all                 # WLSMV with thresholds, pairwise deletion
 
 The model file holds lavaan syntax (=~ ~ ~~ ~1 :=, labels, fixed values, NA*x); UTF-8, UTF-8
-with BOM and GBK are read.  Estimation is maximum likelihood as lavaan's sem().
+with BOM and GBK are read.  Estimation is maximum likelihood as lavaan's sem() unless
+--estimator says otherwise: MLM, MLMV, MLR (robust standard errors, scaled chi-square, robust
+CFI/TLI/RMSEA), or WLSMV, DWLS, WLS, ULSMV, ULS with --ordered items (thresholds, polychoric
+correlations); --se and --test take lavaan's values.  lavaan's rules apply and are checked
+before fitting: ordered items need a least-squares estimator, --bootstrap needs ML, --missing
+ml needs ML or MLR (ordered items: pairwise or listwise).  The summary names the estimation.
 
 Data: CSV/TSV/TXT/DAT (UTF-8, BOM, GBK; comma, semicolon, tab, | or whitespace, detected),
 Excel .xlsx (--sheet), SPSS .sav, Parquet.  Without --instrument only the model's variables
@@ -48,6 +55,7 @@ def add_parser(sub) -> None:
     p.add_argument("model", help="model file with lavaan syntax, e.g. model.lav")
     p.add_argument("data", help="data file: .csv/.tsv/.txt/.dat, .xlsx, .sav or .parquet (one row per respondent)")
     options.add_missing_option(p)
+    options.add_estimation_options(p)
     p.add_argument("--instrument", "-i", metavar="YAML",
                    help="instrument YAML: prepare the responses as `validate` does before fitting "
                         "(model variables are item ids)")
@@ -79,7 +87,7 @@ def run(args) -> int:
 
     from ..errors import ConfigError, ModelError
     from ..responses import read_text
-    from ..sem import fit
+    from ..sem import estimation_label, fit
 
     syntax = read_text(args.model, what="model file")
     variables = options.observed_variables(syntax)
@@ -92,7 +100,15 @@ def run(args) -> int:
                 raise ConfigError(str(f), "", "output file exists", hint="use --force to overwrite or choose another -o")
     data, lines = options.model_data(args, variables, args.group)
     missing, had_missing, notes = options.resolve_missing(args, data, variables, args.group)
-    kw = {}
+    choice = options.estimation_choice(args, data, variables)
+    est = choice.estimation
+    kw = dict(est.fit_kwargs(variables))
+    if not est.is_default:
+        missing = choice.missing
+        notes = notes + [f"note: {n}" for n in choice.notes]
+    if args.bootstrap is not None and not est.allows_bootstrap:
+        raise ConfigError("--bootstrap", "", f"bootstrap standard errors need --estimator ML (as lavaan), not "
+                          f"{est.estimator}", hint="drop --bootstrap (the estimator's robust SEs are used)")
     if args.bootstrap is not None:
         kw.update(se="bootstrap", bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs, boot_ci=args.boot_ci)
     try:
@@ -107,6 +123,7 @@ def run(args) -> int:
     for line in lines + notes:
         print(line)
     print(options.describe_missing(missing, len(data), res.nobs, had_missing=had_missing))
+    print(f"Estimation: {estimation_label(res)}")
     print()
     print(res.summary())
     if out is not None:
@@ -116,6 +133,8 @@ def run(args) -> int:
               for k, v in res.fit_measures.items()}
         fit_json.write_text(json.dumps({"fit_measures": fm, "warnings": res.warnings, "converged": res.converged,
                                         "nobs": res.nobs, "rows": len(data), "missing": missing,
+                                        "estimator": getattr(res, "estimator", "ML"),
+                                        "estimation": estimation_label(res),
                                         "missing_values": had_missing}, indent=2), encoding="utf-8")
         print(f"\nwrote {out} and {fit_json}")
     return 0

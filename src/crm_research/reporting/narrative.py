@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .display import Narrative
+from .fitmeasures import measure_label, reported_fit, reported_keys
 from .format import format_ci, format_number, format_p
 
 __all__ = [
@@ -48,6 +49,8 @@ MISSING_TREATMENTS: dict[str, tuple[str, str]] = {
     "ml": ("full-information maximum likelihood (FIML)",
            "every respondent contributes the answers they gave"),
     "listwise": ("listwise deletion", "only respondents who answered every item of the model are used"),
+    "pairwise": ("pairwise deletion", "each polychoric correlation uses every respondent who answered both items, "
+                 "as lavaan does for ordinal items"),
 }
 
 MEASUREMENT_PARTS = ("loadings", "reliability", "discriminant", "method", "verdict")
@@ -126,7 +129,7 @@ def _plural(k: int, one: str, many: str | None = None) -> str:
 
 def _missing_name(missing: str) -> str:
     key = str(missing).strip().lower()
-    key = {"fiml": "ml", "direct": "ml"}.get(key, key)
+    key = {"fiml": "ml", "direct": "ml", "available.cases": "pairwise"}.get(key, key)
     if key not in MISSING_TREATMENTS:
         raise ValueError(f"unknown missing-data treatment {missing!r}; choose from {', '.join(MISSING_TREATMENTS)}")
     return key
@@ -162,6 +165,8 @@ def fit_rating(fit_measures: Mapping[str, Any]) -> dict[str, str]:
     ----------
     fit_measures : mapping
         lavaan-named fit measures (``cfi``, ``tli``, ``rmsea``, ``srmr``; others are ignored).
+        A robust fit is rated by its robust (else scaled) CFI, TLI and RMSEA
+        (:func:`crm_research.reporting.fitmeasures.reported_keys`).
 
     Returns
     -------
@@ -178,6 +183,7 @@ def fit_rating(fit_measures: Mapping[str, Any]) -> dict[str, str]:
     {}
     """
     out: dict[str, str] = {}
+    fit_measures = reported_fit(fit_measures)
     for k, (good, ok) in FIT_CUTOFFS.items():
         v = fit_measures.get(k)
         if v is None or not np.isfinite(float(v)):
@@ -521,14 +527,14 @@ def describe_missing_data(sample: Any, missing: str, items: Sequence[str] | None
                f"they gave) uses **{n_ml:,}** respondents; listwise deletion (`missing = \"listwise\"`, complete "
                f"cases on the {k} items of {what}) would use **{n_lw:,}**, {lost:,} fewer "
                f"({_pct(100 * lost / n_ml if n_ml else 0)}). **This run uses {used_name}: "
-               f"N = {n_ml if key == 'ml' else n_lw:,}.**")
+               f"N = {n_lw if key == 'listwise' else n_ml:,}.**")
         if key == "listwise":
             txt += (" Listwise deletion is unbiased only if answers are missing completely at random; FIML also "
                     "under the weaker missing-at-random assumption.")
     if n_ml < sample.n_kept:
         txt += (f" {sample.n_kept - n_ml:,} kept respondent(s) answered none of these items and cannot be "
                 "used by either treatment.")
-    expected = n_ml if key == "ml" else n_lw
+    expected = n_lw if key == "listwise" else n_ml
     if nobs is not None and int(nobs) != expected:
         txt += f" The estimation reports N = {int(nobs):,}."
     return Narrative(txt)
@@ -691,9 +697,12 @@ def describe_fit(fit_measures: Mapping[str, Any], what: str = "The model") -> Na
 
     Parameters
     ----------
-    fit_measures : mapping
+    fit_measures : mapping or fitted model
         lavaan-named fit measures (``chisq``, ``df``, ``pvalue``, ``cfi``, ``tli``,
-        ``rmsea``, ``srmr``; those present are described).
+        ``rmsea``, ``srmr``; those present are described).  A robust or ordinal fit
+        (MLM, MLR, WLSMV, ...) is described by its scaled χ² and robust (else scaled) CFI,
+        TLI and RMSEA, named as such; given a fitted model, the sentence also names the
+        estimation (``sem.estimation_label``).
     what : str
         Subject of the sentence.
 
@@ -706,20 +715,32 @@ def describe_fit(fit_measures: Mapping[str, Any], what: str = "The model") -> Na
     >>> t = describe_fit({"chisq": 900.0, "df": 100, "pvalue": 1e-9, "cfi": 0.85, "rmsea": 0.12})
     >>> "CFI = .850 (misses ≥ .90: poor)" in t and "does not fit the data well" in t
     True
+    >>> t = describe_fit({"chisq": 575.6, "df": 237, "pvalue": 0.0, "chisq.scaled": 444.9, "df.scaled": 237,
+    ...                   "pvalue.scaled": 0.0, "cfi": 0.877, "cfi.robust": 0.899, "rmsea": 0.076,
+    ...                   "rmsea.robust": 0.066})
+    >>> "scaled χ²(237) = 444.90" in t and "robust CFI = .899" in t and "robust RMSEA = .066" in t
+    True
     """
-    fm = dict(fit_measures)
+    label = ""
+    if not isinstance(fit_measures, (Mapping, pd.Series)):
+        label = _estimation_label(fit_measures)
+        fit_measures = getattr(fit_measures, "fit_measures", None) or {}
+    keys = reported_keys(fit_measures)
+    fm = reported_fit(fit_measures)
     rating = fit_rating(fm)
     parts = []
     if fm.get("chisq") is not None and fm.get("df") is not None:
-        chi = f"χ²({int(round(float(fm['df'])))}) = {_n(fm['chisq'])}, {_p(fm.get('pvalue'))}"
+        chi_name = "scaled χ²" if keys["chisq"] != "chisq" else "χ²"
+        chi = f"{chi_name}({int(round(float(fm['df'])))}) = {_n(fm['chisq'])}, {_p(fm.get('pvalue'))}"
         pv = fm.get("pvalue")
         if pv is not None and np.isfinite(pv):
             chi += (" (exact fit not rejected)" if pv >= 0.05 else
                     " (exact fit rejected, as is usual with samples in the hundreds; judge by the indices)")
         parts.append(chi)
-    for k, name in (("cfi", "CFI"), ("tli", "TLI"), ("rmsea", "RMSEA"), ("srmr", "SRMR")):
+    for k in ("cfi", "tli", "rmsea", "srmr"):
         if k not in rating:
             continue
+        name = measure_label(keys[k])
         good, ok = FIT_CUTOFFS[k]
         sign = "≥" if _HIGHER_IS_BETTER[k] else "≤"
         cut = good if rating[k] == "good" else ok
@@ -734,11 +755,22 @@ def describe_fit(fit_measures: Mapping[str, Any], what: str = "The model") -> Na
     verdict = {"good": "fits the data well", "acceptable": "fits the data acceptably",
                "poor": "does not fit the data well: interpret its estimates with caution"}.get(overall, "")
     txt = f"{what}: " + "; ".join(parts) + "."
+    if label and label != "ML":
+        txt = f"{what} ({label}): " + "; ".join(parts) + "."
     if verdict:
         first = what.split(" ")[0]
         subject = what if first.isupper() else what[:1].lower() + what[1:]
         txt += f" Overall, {subject} {verdict} (cut-offs after Hu & Bentler, 1999)."
     return Narrative(txt)
+
+
+def _estimation_label(result: Any) -> str:
+    """``sem.estimation_label`` of a fitted model ("" for anything else)."""
+    if getattr(result, "estimates", None) is None or not hasattr(result, "fit_measures"):
+        return ""
+    from ..sem import estimation_label
+
+    return estimation_label(result)
 
 
 def describe_fit_change(restricted: Mapping[str, Any], free: Mapping[str, Any], what: str) -> Narrative:
@@ -802,7 +834,10 @@ def describe_estimation(result: Any, missing: str, *, n_available: int | None = 
     key = _missing_name(missing)
     name, how = MISSING_TREATMENTS[key]
     nobs = getattr(result, "nobs", None)
-    txt = (f"{what} was estimated by maximum likelihood (ML) with {name} for missing answers ({how})"
+    label = _estimation_label(result)
+    est_words = "maximum likelihood (ML)" if label in ("", "ML") else _ESTIMATOR_WORDS.get(
+        str(getattr(result, "estimator", "")).upper(), "") + f"{label}"
+    txt = (f"{what} was estimated by {est_words} with {name} for missing answers ({how})"
            + (f", on N = {int(nobs):,} respondents" if nobs is not None else "")
            + (f" of the {int(n_available):,} kept" if n_available is not None and nobs is not None
               and int(nobs) != int(n_available) else "") + ".")
@@ -818,9 +853,29 @@ def describe_estimation(result: Any, missing: str, *, n_available: int | None = 
     else:
         est = getattr(result, "estimates", None)
         defined = est is not None and hasattr(est, "op") and bool((est.op == ":=").any())
-        txt += (f" Confidence intervals are {lvl}% normal-theory intervals"
+        robust = str(getattr(result, "se_type", "standard") or "standard") not in ("standard", "none")
+        kind = "Wald intervals from the robust standard errors" if robust else "normal-theory intervals"
+        txt += (f" Confidence intervals are {lvl}% {kind}"
                 + (" (the delta method for defined parameters such as indirect effects)." if defined else "."))
+    ordered = list(getattr(result, "ordered", None) or [])
+    if ordered:
+        txt += (f" {len(ordered)} item(s) were treated as ordinal: their thresholds and polychoric correlations are "
+                "estimated first and the model is fitted to them, so no item is assumed to be interval-scaled or "
+                "normal.")
+    fm = getattr(result, "fit_measures", None) or {}
+    if label not in ("", "ML") and reported_keys(fm)["chisq"] != "chisq":
+        txt += (" Fit is judged by the scaled χ² and the robust (or, where lavaan gives none, scaled) CFI, TLI "
+                "and RMSEA, which correct for non-normal data.")
     return Narrative(txt)
+
+
+#: Plain words before an estimation label (``sem.estimation_label`` names the details).
+_ESTIMATOR_WORDS = {"MLM": "robust maximum likelihood, ", "MLMV": "robust maximum likelihood, ",
+                    "MLMVS": "robust maximum likelihood, ", "MLR": "robust maximum likelihood, ",
+                    "WLSMV": "diagonally weighted least squares, ", "DWLS": "diagonally weighted least squares, ",
+                    "WLS": "weighted least squares, ", "ULSMV": "unweighted least squares, ",
+                    "ULS": "unweighted least squares, ", "WLSM": "diagonally weighted least squares, ",
+                    "ULSM": "unweighted least squares, "}
 
 
 def describe_r_squared(r2: Mapping[str, float], predictors: Mapping[str, Sequence[str]] | None = None) -> Narrative:

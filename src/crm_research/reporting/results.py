@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 RUN_DIR_ENV = "CRM_RESEARCH_RUN_DIR"
 RESULTS_DIR = "results"
@@ -331,9 +331,13 @@ def record_fit(fit_measures: Any, prefix: str = "", *, label: str = "", headline
     --------
     >>> record_fit({"chisq": 10.0, "df": 8, "cfi": 0.99}, prefix="partial_", headline=False)  # no-op outside a batch
     """
+    from .fitmeasures import measure_label, reported_keys
     from .narrative import fit_rating
 
+    if hasattr(fit_measures, "fit_measures") and not isinstance(fit_measures, Mapping):
+        fit_measures = fit_measures.fit_measures or {}
     fm = dict(fit_measures)
+    rkeys = reported_keys(fm)   # a robust fit: scaled chi-square and robust indices too, as headlines
     lab = f"{label} " if label else ""
     spec = [("chisq", "χ²", 2, False, False), ("df", "df", 0, False, False), ("pvalue", "p (χ²)", 3, True, False),
             ("cfi", "CFI", 3, True, True), ("tli", "TLI", 3, True, False), ("rmsea", "RMSEA", 3, True, True),
@@ -346,8 +350,15 @@ def record_fit(fit_measures: Any, prefix: str = "", *, label: str = "", headline
         v = fm[k]
         if k == "df":
             v = int(round(float(v)))
+        shown = rkeys.get(k, k)
         _rec(prefix + k.replace(".", "_"), v, label=lab + name, decimals=dec, bounded=bounded,
-             headline=headline and head)
+             headline=headline and head and shown == k)
+        if shown != k and shown in fm and fm[shown] is not None:
+            v = fm[shown]
+            if k == "df":
+                v = int(round(float(v)))
+            _rec(prefix + shown.replace(".", "_"), v, label=lab + measure_label(shown), decimals=dec,
+                 bounded=bounded, headline=headline and head)
     rating = fit_rating(fm).get("overall")
     if rating:
         _rec(prefix + "fit", rating, label=lab + "fit", headline=headline)

@@ -304,7 +304,8 @@ def _fit_rows(fit: Any) -> pd.DataFrame:
 
 
 def fit_table(fit: Any, *, measures: Sequence[str] | None = None, title: str | None = "Model fit",
-              note: str | None = FIT_NOTE, number: int | None = None, decimals: int = 2) -> APATable:
+              note: str | None = FIT_NOTE, number: int | None = None, decimals: int = 2,
+              estimation: str = "") -> APATable:
     """Fit measures of one or several models (lavaan names) as an APA table.
 
     Parameters
@@ -319,9 +320,29 @@ def fit_table(fit: Any, *, measures: Sequence[str] | None = None, title: str | N
         agfi, aic, bic``; default: all present.
     title, note, number, decimals :
         As in :func:`apa_table`; ``note`` defaults to the abbreviations and cutoffs.
+    estimation : str
+        ``sem.estimation_label`` of the fit(s), named in the note when not plain ML.
+
+    A robust or ordinal fit (measures ``chisq.scaled``, ``cfi.robust``, ...) shows its scaled
+    χ² and robust (else scaled) indices, headed as such, and the note says so
+    (:mod:`crm_research.reporting.fitmeasures`).
     """
+    from .fitmeasures import reported_keys, robust_note
+
+    if hasattr(fit, "fit_measures") and not isinstance(fit, (Mapping, pd.DataFrame, pd.Series)):
+        fit = dict(fit.fit_measures or {})
     rows = _fit_rows(fit)
     lower = {str(c).lower(): c for c in rows.columns}
+    rkeys = reported_keys(rows.iloc[0].to_dict()) if len(rows) else {}
+    if len(rows) > 1 and any(reported_keys(r.to_dict()) != rkeys for _, r in rows.iterrows()):
+        rkeys = {}   # models of different kinds: standard measures for all
+    if rkeys and any(k != v for k, v in rkeys.items()):
+        lower = {**lower, **{base: lower[key.lower()] for base, key in rkeys.items() if key.lower() in lower}}
+        extra = robust_note(rows.iloc[0].to_dict(), estimation)
+        if note is not None and extra:
+            note = f"{note} {extra}"
+    elif estimation and estimation != "ML" and note is not None:
+        note = f"{note} Estimation: {estimation}."
     wanted = list(measures) if measures is not None else [k for k, _, _ in _FIT_COLUMNS]
     spec = {k: (h, kind) for k, h, kind in _FIT_COLUMNS}
     unknown = [m for m in wanted if m not in spec]
@@ -331,6 +352,10 @@ def fit_table(fit: Any, *, measures: Sequence[str] | None = None, title: str | N
     cells: list[list[str]] = [[str(ix)] for ix in rows.index]
     for key in wanted:
         header, kind = spec[key]
+        base = "rmsea" if key == "rmsea.ci" else key
+        shown = rkeys.get(base, base)
+        if shown != base and key != "df":
+            header = f"{header} ({'robust' if shown.endswith('.robust') else 'scaled'})"
         if key == "rmsea.ci":
             lo, hi = lower.get("rmsea.ci.lower"), lower.get("rmsea.ci.upper")
             if lo is None or hi is None:
