@@ -1,0 +1,730 @@
+"""``sem.fit(..., ordered=...)``: structural equation models with ordered categorical
+indicators by lavaan's three-stage method (lavaan 0.6-14 ``estimator = "WLSMV"`` and
+relatives):
+
+1. thresholds of every ordered variable (:mod:`.thresholds`), means and variances of
+   continuous ones;
+2. polychoric / polyserial / Pearson correlations of every pair, two-step
+   (:mod:`.polychoric`, :mod:`.polyserial`) and their asymptotic covariance (Muthen, 1984;
+   :mod:`.nacov`);
+3. the model fitted to these statistics by diagonally weighted (DWLS), fully weighted
+   (WLS) or unweighted (ULS) least squares (:mod:`.wls`), with robust standard errors and
+   the scaled-shifted (WLSMV, ULSMV), mean-and-variance adjusted or Satorra-Bentler test.
+
+The result is an ordinary :class:`~crm_research.sem.result.SEMResult`: ``estimates`` hold
+lavaan's rows (thresholds ``x | t1``, computed residual variances, scale factors
+``x ~*~ x``, intercepts fixed at 0) with ``std.lv``/``std.all`` as lavaan prints them;
+``fit_measures`` hold lavaan's names (``chisq.scaled``, ``cfi.scaled``, ``rmsea.scaled``,
+``srmr`` ...).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.stats import chi2, ncx2, norm
+
+from ..errors import ModelError
+from .estimate import start_values
+from .model import RAMModel
+from .nacov import categorical_stats, lower_pairs
+from .partable import ParTable, build_partable, row_names, var_names
+from .polyserial import continuous_item
+from .result import SEMResult
+from .standardized import standardize
+from .syntax import parse_syntax
+from .thresholds import ordered_item
+from .wls import (GroupLayout, LSModel, gauss_newton, information, robust_vcov, scaled_test,
+                  ugamma_traces, weight_diag_or_full)
+
+#: lavaan's least-squares estimators: name -> (estimator, se, test) defaults (lavaan 0.6-14)
+LS_DEFAULTS = {
+    "WLSMV": ("DWLS", "robust.sem", "scaled.shifted"),
+    "WLSMVS": ("DWLS", "robust.sem", "mean.var.adjusted"),
+    "WLSM": ("DWLS", "robust.sem", "satorra.bentler"),
+    "DWLS": ("DWLS", "standard", "standard"),
+    "WLS": ("WLS", "standard", "standard"),
+    "ULSMV": ("ULS", "robust.sem", "scaled.shifted"),
+    "ULSM": ("ULS", "robust.sem", "satorra.bentler"),
+    "ULS": ("ULS", "standard", "standard"),
+}
+CAT_SE = ("standard", "robust.sem", "none")
+CAT_TESTS = ("standard", "scaled.shifted", "mean.var.adjusted", "satorra.bentler", "none")
+CAT_MISSING = ("listwise", "pairwise")
+
+
+def _choose(value, what, allowed, aliases=None):
+    v = str(value).strip()
+    v = (aliases or {}).get(v.lower(), v)
+    for a in allowed:
+        if v.lower() == a.lower():
+            return a
+    raise ModelError(f"{what}={value!r} is not supported with ordered (categorical) data",
+                     hint=f"use one of {', '.join(allowed)}")
+
+
+def fit_categorical(model: str, data: pd.DataFrame, *, estimator: str = "WLSMV", se: str | None = None,
+                    test: str | None = None, ordered=True, parameterization: str = "delta",
+                    missing: str = "listwise", group: str | None = None, group_equal=(), group_partial=(),
+                    ci_level: float = 0.95, meanstructure=None) -> SEMResult:
+    """Fit a model with ordered categorical indicators, as lavaan's ``sem(..., ordered = ...)``.
+
+    Usually reached through :func:`crm_research.sem.fit` with ``ordered=`` or a
+    least-squares ``estimator=``.
+
+    Parameters
+    ----------
+    model : str
+        lavaan syntax.
+    data : DataFrame
+        Raw data; ordered items coded as numbers (their distinct values are the categories).
+    estimator : str
+        "WLSMV" (default: DWLS, robust SEs, scaled-shifted test), "WLSM", "WLSMVS", "DWLS",
+        "WLS", "ULSMV", "ULSM", "ULS" (case-insensitive); "ML" with ordered items means
+        lavaan's default, "WLSMV".
+    se : {"standard", "robust.sem", "none"}, optional
+        Default: the estimator's.
+    test : {"standard", "scaled.shifted", "mean.var.adjusted", "satorra.bentler", "none"}, optional
+        Default: the estimator's.
+    ordered : True, str or list of str
+        ``True``: every observed variable of the model; else the ordered items (the other
+        model variables are continuous).
+    parameterization : {"delta", "theta"}
+    missing : {"listwise", "pairwise"}
+        Rows with a missing answer dropped, or every available pair used (lavaan's
+        ``missing = "pairwise"`` for categorical data).
+    group : str, optional
+        Grouping column.
+    group_equal : sequence of str
+        lavaan's ``group.equal``, plus ``"thresholds"``.
+    group_partial : sequence of str
+        Exceptions, e.g. ``["x1|t2", "f=~x3"]``.
+    ci_level : float
+    meanstructure : ignored
+        Categorical models always have one (as lavaan).
+
+    Returns
+    -------
+    SEMResult
+
+    Raises
+    ------
+    ModelError
+        Unknown option values, ordered items missing from the model or the data, items with
+        a single category, exogenous observed covariates (not supported), a model that is
+        not identified.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/ord_hs_cut.csv")
+    >>> res = sem.fit("visual =~ c1 + c2 + c3\\ntextual =~ c4 + c5 + c6\\nspeed =~ c7 + c8 + c9", hs,
+    ...               ordered=True)
+    >>> round(float(res.fit_measures["chisq.scaled"]), 3), int(res.fit_measures["df"])
+    (63.573, 24)
+    >>> round(float(res.get("c1", "|", "t1")["est"]), 3)
+    -1.363
+    """
+    est_in = str(estimator).strip().upper()
+    if est_in in ("ML", "DEFAULT"):
+        est_in = "WLSMV"
+    if est_in not in LS_DEFAULTS:
+        raise ModelError(f"estimator={estimator!r} is not available for ordered (categorical) data",
+                         hint=f"use one of {', '.join(LS_DEFAULTS)}")
+    est_kind, se_def, test_def = LS_DEFAULTS[est_in]
+    se = se_def if se is None else _choose(se, "se", CAT_SE, {"robust": "robust.sem"})
+    test = test_def if test is None else _choose(test, "test", CAT_TESTS,
+                                                 {"default": test_def, "scaled": "scaled.shifted"})
+    parameterization = _choose(parameterization, "parameterization", ("delta", "theta"))
+    missing = _choose(missing, "missing", CAT_MISSING, {"available.cases": "pairwise", "listwise": "listwise"})
+    if not (0 < float(ci_level) < 1):
+        raise ModelError(f"ci_level={ci_level!r} must be between 0 and 1", hint="e.g. ci_level=0.95")
+    if not isinstance(data, pd.DataFrame):
+        raise ModelError(f"data must be a pandas DataFrame, got {type(data).__name__}", hint="pass a DataFrame")
+    group_equal = [group_equal] if isinstance(group_equal, str) else list(group_equal or [])
+    group_partial = [group_partial] if isinstance(group_partial, str) else [
+        str(x).replace(" ", "") for x in (group_partial or [])]
+    th_equal = "thresholds" in group_equal
+    ge_ram = [x for x in group_equal if x != "thresholds"]
+
+    parsed = parse_syntax(model)
+    names0 = var_names(parsed.rows)
+    ov_model = list(names0.ov)
+    if ordered is True:
+        ord_names = list(ov_model)
+    else:
+        ord_names = [ordered] if isinstance(ordered, str) else list(ordered or [])
+        unknown = [v for v in ord_names if v not in ov_model]
+        if unknown:
+            raise ModelError(f"ordered: {', '.join(map(str, unknown))} not observed variable(s) of the model",
+                             hint=f"the model's observed variables are {', '.join(ov_model)}")
+    if not ord_names:
+        raise ModelError("ordered=[] names no ordered items", hint="pass ordered=True or a list of item names")
+    missing_cols = [v for v in ov_model + ([group] if group else []) if v not in data.columns]
+    if missing_cols:
+        raise ModelError(f"column(s) {', '.join(missing_cols)} not found in the data",
+                         hint=f"the data have {', '.join(map(str, data.columns[:30]))}")
+    for v in ov_model:
+        if v not in ord_names and not pd.api.types.is_numeric_dtype(data[v]):
+            raise ModelError(f"continuous variable {v!r} is not numeric",
+                             hint="declare it ordered or recode it as numbers")
+    # ---- rows, groups ----
+    df = data[ov_model + ([group] if group else [])].copy()
+    n_input = len(df)
+    if group:
+        df = df[df[group].notna()]
+    if missing == "listwise":
+        df = df.dropna(subset=ov_model)
+    else:
+        df = df[df[ov_model].notna().any(axis=1)]
+    n_dropped = n_input - len(df)
+    if group:
+        labels = sorted(df[group].unique().tolist(), key=lambda x: (str(type(x)), x))
+        frames = [df[df[group] == lab] for lab in labels]
+    else:
+        labels = []
+        frames = [df]
+    G = len(frames)
+    if G == 1 and group_equal and group:
+        pass
+    if G == 1 and (group_equal or group_partial) and not group:
+        raise ModelError("group_equal/group_partial need a multiple-group model", hint="pass group='column'")
+    for lab, fr in zip(labels or [None], frames):
+        if len(fr) < 2:
+            raise ModelError(f"too few observations ({len(fr)})" + (f" in group {lab!r}" if lab is not None else ""),
+                             hint="ordinal models need many more rows than items")
+    pt = build_partable(parsed, ngroups=G, group_equal=ge_ram, group_partial=group_partial, meanstructure=True,
+                        fixed_x=True)
+    names = pt.names
+    if names.ov_x:
+        raise ModelError("exogenous observed covariates with ordered data are not supported: "
+                         f"{', '.join(names.ov_x)}",
+                         hint="model the covariate as a single-indicator latent variable or drop it")
+    ov = list(names.ov)
+    is_ord = np.array([v in ord_names for v in ov])
+    # levels over all groups (lavaan's ordered factor levels)
+    levels = {}
+    for v in ov:
+        if v in ord_names:
+            vals = pd.to_numeric(df[v], errors="coerce")
+            bad = df[v].notna() & vals.isna()
+            if bad.any():
+                raise ModelError(f"ordered variable {v!r} has non-numeric values, e.g. {df[v][bad].iloc[0]!r}",
+                                 hint="code the categories as numbers (1, 2, 3, ...)")
+            levels[v] = np.unique(vals.dropna().to_numpy(float))
+    stats = []
+    for fr in frames:
+        vs = [ordered_item(v, fr[v].to_numpy(), levels=levels[v]) if v in levels
+              else continuous_item(v, fr[v].to_numpy(float)) for v in ov]
+        stats.append(categorical_stats(vs, nacov=not (est_kind == "ULS" and se != "robust.sem"
+                                                       and test == "standard")))
+    warnings: list[str] = list(pt.notes)
+    if not all(s.converged for s in stats):
+        warnings.append("the estimation of some polychoric/polyserial correlations did not converge")
+    pt2, layouts = _categorical_partable(pt, ov, is_ord, stats, parameterization, th_equal, group_partial, G)
+    ram = RAMModel(pt2)
+    lsm = LSModel(ram, layouts, parameterization)
+    q = lsm.q
+    Ng = np.array([s.N for s in stats], float)
+    N = float(Ng.sum())
+    fg = Ng / N
+    nstat = [len(s.obs) for s in stats]
+    dfm = int(sum(nstat) - q)
+    if dfm < 0:
+        raise ModelError(f"the model is not identified: {q} free parameters but only {sum(nstat)} sample statistics "
+                         f"(df = {dfm})", hint="fix more parameters or add indicators")
+    if est_kind == "ULS" and any(s.nacov is None for s in stats):
+        weights = [np.ones(n) for n in nstat]
+    else:
+        weights = [weight_diag_or_full(s.nacov, len(s.obs), est_kind) for s in stats]
+    obs = [s.obs for s in stats]
+    cg = Ng - 1.0
+    theta0 = _start(pt2, ram, lsm, stats, ov, is_ord)
+    opt = gauss_newton(lsm, theta0, obs, weights, cg)
+    theta = opt.theta
+    if not opt.converged:
+        warnings.append(f"the optimizer did not converge ({opt.message}); estimates, standard errors and fit are "
+                        "NOT reliable")
+    # ---- standard errors ----
+    E, J = information(lsm, theta, weights, fg)
+    try:
+        Einv = np.linalg.inv(E)
+    except np.linalg.LinAlgError:
+        Einv = None
+        warnings.append("could not compute standard errors: the information matrix is singular; the model is "
+                        "probably not identified")
+    vcov = None
+    if Einv is not None and se != "none":
+        if se == "robust.sem":
+            vcov = robust_vcov(Einv, J, weights, [s.nacov for s in stats], fg, N)
+        else:
+            vcov = 0.5 * (Einv + Einv.T) / N
+    # ---- table ----
+    f = pt2.frame
+    est = _row_values(pt2, lsm, theta, is_ord, ov)
+    fr = f["free"].to_numpy()
+    if vcov is not None:
+        dv = np.diag(vcov)
+        se_free = np.where(dv < 0, np.nan, np.sqrt(np.abs(dv)))
+        se_vec = np.where(fr > 0, se_free[np.maximum(fr, 1) - 1], 0.0)
+    else:
+        se_vec = np.full(len(f), np.nan)
+    ov_var = []
+    lv_var = []
+    for g in range(G):
+        Sigma, mu, D, C = lsm.parts(theta, g)
+        ov_var.append(np.diag(Sigma[0]).copy())
+        lv_var.append(np.diag(C[0])[len(ov):].copy())
+    std_lv, std_all = _standardize(f, est, ram, theta, ov_var, is_ord, ov)
+    grouped = G > 1
+    tab = _table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
+    # ---- test statistics and fit ----
+    chisq_g = np.array([cg[g] * _quad(weights[g], obs[g] - lsm.implied(theta, g)[0]) for g in range(G)])
+    chisq = float(chisq_g.sum())
+    res_test = None
+    tr = (np.nan, np.nan)
+    if test in ("scaled.shifted", "mean.var.adjusted", "satorra.bentler") and Einv is not None and dfm > 0:
+        tr = ugamma_traces(Einv, J, weights, [s.nacov for s in stats], fg)
+        res_test = scaled_test(chisq, dfm, test, tr[0], tr[1], fg)
+    base = _baseline(stats, weights, obs, cg, fg, test)
+    fm = _fit_measures(chisq=chisq, df=dfm, npar=q, N=N, G=G, test=test, scaled=res_test, tr=tr, base=base,
+                       est_kind=est_kind, stats=stats, lsm=lsm, theta=theta)
+    # ---- post checks ----
+    for g in range(G):
+        neg = [v for v, x in zip(ov, ov_var[g]) if False]
+        rows = f[(f["group"] == g + 1) & (f["op"] == "~~") & (f["lhs"] == f["rhs"])]
+        bad = [r for r, e in zip(rows["lhs"], est[rows.index.to_numpy()]) if e < 0]
+        if bad:
+            where = f" in group {labels[g]!r}" if grouped else ""
+            warnings.append(f"negative variance estimate(s){where}: {', '.join(bad)} (Heywood case); the solution is "
+                            "not admissible")
+        del neg
+    endo = set(names.ov_ind) | set(f.loc[f["op"] == "=~", "rhs"]) | set(f.loc[f["op"] == "~", "lhs"])
+    partable = f.copy()
+    partable["est"] = est
+    partable["se"] = se_vec
+    res = SEMResult(
+        model=model, estimates=tab, fit_measures=fm, warnings=warnings, converged=opt.converged, nobs=int(N),
+        partable=partable, se_type=se, ci_level=float(ci_level), group=group,
+        group_labels=list(labels) if grouped else [], nobs_groups=[int(n) for n in Ng], n_dropped=int(n_dropped),
+        iterations=opt.iterations, optimizer="gauss-newton", vcov=None,
+        notes=[f"{len(ord_names)} ordered item(s): thresholds and polychoric correlations (two-step), "
+               f"{est_kind} estimation, {parameterization} parameterization"],
+        endogenous=endo, latent=list(names.lv), missing=missing, estimator=est_in, test=test,
+        ordered=[v for v in ov if v in ord_names], parameterization=parameterization, information="expected",
+    )
+    if vcov is not None:
+        nm = {}
+        for name, frr, lab in zip(row_names(f, grouped), f["free"], f["label"]):
+            if frr > 0 and frr not in nm:
+                nm[frr] = lab if lab and not str(lab).startswith(".p") else name
+        names_free = [nm[k] for k in sorted(nm)]
+        res.vcov = pd.DataFrame(vcov, index=names_free, columns=names_free)
+    res.r2 = _r2(f, est, std_all, ov, names.lv, G, grouped)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+def _categorical_partable(pt: ParTable, ov, is_ord, stats, parameterization, th_equal, group_partial, G):
+    """lavaan's categorical parameter table: ordered intercepts fixed at 0, residual variances
+    of ordered items computed (delta) or fixed at 1 (theta), thresholds ``|`` and scale
+    factors ``~*~`` added, group 2+ scale factors / residual variances and latent means
+    free when thresholds are equal across groups."""
+    f = pt.frame.copy()
+    ords = {v for v, o in zip(ov, is_ord) if o}
+    lvs = set(pt.names.lv)
+    key = [("old", int(x)) if x > 0 else None for x in f["free"]]
+    ustart = f["ustart"].to_numpy(float).copy()
+    for k, (lhs, op, rhs, g, user) in enumerate(zip(f["lhs"], f["op"], f["rhs"], f["group"], f["user"])):
+        if lhs in ords and op == "~1":
+            key[k], ustart[k] = None, 0.0
+        elif lhs in ords and op == "~~" and lhs == rhs and user == 0:
+            if parameterization == "theta" and g > 1 and th_equal:
+                key[k], ustart[k] = ("resvar", lhs, g), np.nan
+            else:
+                key[k], ustart[k] = None, (0.0 if parameterization == "delta" else 1.0)
+        elif lhs in lvs and op == "~1" and g > 1 and th_equal and user == 0 and key[k] is None:
+            key[k], ustart[k] = ("lvmean", lhs, g), np.nan
+    f["ustart"] = ustart
+    rows = []
+    for g in range(1, G + 1):
+        for v, o, nth in zip(ov, is_ord, stats[g - 1].nth):
+            if not o:
+                continue
+            for t in range(1, nth + 1):
+                partial = f"{v}|t{t}" in group_partial
+                k = ("th", v, t) if th_equal and not partial else ("th", v, t, g)
+                rows.append(dict(lhs=v, op="|", rhs=f"t{t}", user=0, block=g, group=g, ustart=np.nan, key=k))
+    for g in range(1, G + 1):
+        for v, o in zip(ov, is_ord):
+            if not o:
+                continue
+            free_sc = parameterization == "delta" and g > 1 and th_equal
+            rows.append(dict(lhs=v, op="~*~", rhs=v, user=0, block=g, group=g, ustart=np.nan if free_sc else 1.0,
+                             key=("scale", v, g) if free_sc else None))
+    f["key"] = key
+    add = pd.DataFrame(rows)
+    for c in ("start",):
+        add[c] = np.nan
+    add["exo"] = 0
+    add["label"] = ""
+    add["line"] = 0
+    # order as lavaan prints: user rows, thresholds, the rest, scale factors, intercepts
+    parts = []
+    for g in range(1, G + 1):
+        fg = f[f["group"] == g]
+        parts += [fg[(fg["user"] == 1) & (fg["op"] != "~1")], add[(add["group"] == g) & (add["op"] == "|")],
+                  fg[(fg["user"] == 0) & (fg["op"] != "~1")], add[(add["group"] == g) & (add["op"] == "~*~")],
+                  fg[fg["op"] == "~1"]]
+    defs = f[f["op"] == ":="]
+    f2 = pd.concat(parts + [defs], ignore_index=True)
+    ids = {}
+    free = []
+    for k in f2["key"]:
+        if k is None or (isinstance(k, float) and math.isnan(k)):
+            free.append(0)
+        else:
+            if k not in ids:
+                ids[k] = len(ids) + 1
+            free.append(ids[k])
+    f2["free"] = np.array(free, dtype=int)
+    f2["id"] = np.arange(1, len(f2) + 1)
+    f2["plabel"] = [f".p{i}." for i in f2["id"]]
+    f2["label"] = f2["label"].fillna("").astype(str)
+    f2["block"] = f2["group"]
+    f2 = f2.drop(columns=["key"])
+    f2["ustart"] = f2["ustart"].astype(float)
+    pt2 = ParTable(frame=f2, names=pt.names, ngroups=G, meanstructure=True, fixed_x=pt.fixed_x,
+                   definitions=pt.definitions, notes=pt.notes)
+    layouts = []
+    for g in range(1, G + 1):
+        fg = f2[f2["group"] == g]
+        st = stats[g - 1]
+        th_var, th_par, th_fix, is_mean = [], [], [], []
+        thr = {(a, b): (int(fr) - 1, us) for a, o, b, fr, us in zip(fg["lhs"], fg["op"], fg["rhs"], fg["free"],
+                                                                    fg["ustart"]) if o == "|"}
+        for i, (v, o, nth) in enumerate(zip(ov, is_ord, st.nth)):
+            if o:
+                for t in range(1, nth + 1):
+                    p_, us = thr[(v, f"t{t}")]
+                    th_var.append(i); th_par.append(p_); th_fix.append(0.0 if np.isnan(us) else us)
+                    is_mean.append(False)
+            else:
+                th_var.append(i); th_par.append(-1); th_fix.append(0.0); is_mean.append(True)
+        sc = {a: (int(fr) - 1, us) for a, o, fr, us in zip(fg["lhs"], fg["op"], fg["free"], fg["ustart"]) if o == "~*~"}
+        sc_par = np.array([sc[v][0] if v in sc else -1 for v in ov])
+        sc_fix = np.array([1.0 if v not in sc or np.isnan(sc[v][1]) else sc[v][1] for v in ov])
+        layouts.append(GroupLayout(np.array(th_var), np.array(th_par), np.array(th_fix), np.array(is_mean, bool),
+                                   sc_par, sc_fix, np.asarray(is_ord, bool),
+                                   np.array([i for i in range(len(ov)) if not is_ord[i]], dtype=int),
+                                   lower_pairs(len(ov))))
+    return pt2, layouts
+
+
+class _Moments:
+    def __init__(self, S, mean):
+        self.S, self.mean = S, mean
+
+
+class _StatsView:
+    def __init__(self, groups):
+        self.groups = groups
+
+
+def _start(pt2, ram, lsm, stats, ov, is_ord):
+    """Start values: the RAM model's (loadings from the first principal component of each
+    factor's correlation block), thresholds at their sample values, scale factors 1."""
+    groups = []
+    for st in stats:
+        sd = np.array([1.0] * len(ov))
+        k = 0
+        for i, o in enumerate(is_ord):
+            if not o:
+                sd[i] = np.sqrt(st.var[k])
+                k += 1
+        S = st.cor * np.outer(sd, sd)
+        mean = np.zeros(len(ov))
+        pos = 0
+        for i, (o, nth) in enumerate(zip(is_ord, st.nth)):
+            if not o:
+                mean[i] = st.th[pos]
+            pos += nth
+        groups.append(_Moments(S, mean))
+    theta = start_values(ram, _StatsView(groups))
+    f = pt2.frame
+    for g, st in enumerate(stats):
+        fg = f[f["group"] == g + 1]
+        pos = {}
+        p0 = 0
+        for v, nth in zip(ov, st.nth):
+            pos[v] = p0
+            p0 += nth
+        for lhs, op, rhs, fr in zip(fg["lhs"], fg["op"], fg["rhs"], fg["free"]):
+            if fr <= 0:
+                continue
+            if op == "|" and g == 0 or (op == "|" and not np.isfinite(theta[fr - 1])):
+                theta[fr - 1] = st.th[pos[lhs] + int(rhs[1:]) - 1]
+            elif op == "|" and theta[fr - 1] == 0.0 and g > 0:
+                theta[fr - 1] = st.th[pos[lhs] + int(rhs[1:]) - 1]
+            elif op == "~*~":
+                theta[fr - 1] = 1.0
+            elif op == "~~" and lhs == rhs and lhs in ov and is_ord[ov.index(lhs)]:
+                theta[fr - 1] = 1.0
+            elif op == "~1" and lhs not in ov:
+                theta[fr - 1] = 0.0
+    return theta
+
+
+def _quad(W, r):
+    return float(r @ (W * r)) if W.ndim == 1 else float(r @ W @ r)
+
+
+def _row_values(pt2, lsm: LSModel, theta, is_ord, ov):
+    """Estimates of every row: free parameters, fixed values, computed residual variances
+    (delta) and scale factors (theta) of ordered items."""
+    f = pt2.frame
+    est = np.where(f["free"].to_numpy() > 0, theta[np.maximum(f["free"].to_numpy(), 1) - 1],
+                   np.nan_to_num(f["ustart"].to_numpy(float)))
+    ordset = {v for v, o in zip(ov, is_ord) if o}
+    pos = {v: i for i, v in enumerate(ov)}
+    for g in range(lsm.G):
+        Sigma, mu, D, C = lsm.parts(theta, g)
+        Sg, Dg = Sigma[0], D[0]
+        # common part of the latent response variances
+        A, S, m = lsm.ram.matrices(theta, g)
+        for k in np.where((f["group"] == g + 1).to_numpy())[0]:
+            lhs, op, rhs = f["lhs"].iat[k], f["op"].iat[k], f["rhs"].iat[k]
+            if lsm.parameterization == "delta" and op == "~~" and lhs == rhs and lhs in ordset and f["free"].iat[k] == 0:
+                i = pos[lhs]
+                est[k] = 1.0 / Dg[i] ** 2 - (C[0][i, i] - S[i, i])
+            elif lsm.parameterization == "theta" and op == "~*~":
+                est[k] = Dg[pos[lhs]]
+    return est
+
+
+def _standardize(f, est, ram, theta, ov_var, is_ord, ov):
+    """std.lv / std.all as lavaan: the usual standardization with the latent response
+    variances of ordered items; thresholds divided by their item's standard deviation;
+    scale factors 1 in std.all."""
+    std_lv, std_all = standardize(f, est, ram, theta, None, ov_var=ov_var)
+    pos = {v: i for i, v in enumerate(ov)}
+    for k, (lhs, op, g) in enumerate(zip(f["lhs"], f["op"], f["group"])):
+        if op == "|":
+            std_lv[k] = est[k]
+            std_all[k] = est[k] / np.sqrt(ov_var[g - 1][pos[lhs]])
+        elif op == "~*~":
+            std_lv[k] = est[k]
+            std_all[k] = 1.0
+    return std_lv, std_all
+
+
+def _table(f, est, se_vec, std_lv, std_all, ci_level, grouped) -> pd.DataFrame:
+    se_clean = np.where(se_vec < np.sqrt(np.finfo(float).eps), 0.0, se_vec)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se_clean > 0, est / np.where(se_clean > 0, se_clean, 1.0), np.nan)
+    pval = 2 * norm.sf(np.abs(z))
+    crit = norm.ppf(1 - (1 - ci_level) / 2)
+    lo = np.where(np.isnan(se_clean), np.nan, est - crit * np.nan_to_num(se_clean))
+    hi = np.where(np.isnan(se_clean), np.nan, est + crit * np.nan_to_num(se_clean))
+    cols = {"lhs": f["lhs"].to_numpy(), "op": f["op"].to_numpy(), "rhs": f["rhs"].to_numpy()}
+    if grouped:
+        cols["group"] = f["group"].to_numpy()
+    cols.update({"label": f["label"].to_numpy(), "est": est, "se": se_clean, "z": z, "pvalue": pval,
+                 "ci.lower": lo, "ci.upper": hi, "std.lv": std_lv, "std.all": std_all})
+    out = pd.DataFrame(cols)
+    out = out[out["op"] != ":="].reset_index(drop=True)
+    out.attrs["ci.level"] = float(ci_level)
+    return out
+
+
+def _r2(f, est, std_all, ov, lv, G, grouped):
+    """lavaan's ``lavInspect(fit, "r2")``: 1 - standardized residual variance of every
+    endogenous variable (indicators and dependent latent variables)."""
+    dep = set(f.loc[f["op"] == "=~", "rhs"]) | set(f.loc[f["op"] == "~", "lhs"])
+    out = []
+    for g in range(1, G + 1):
+        d = {}
+        sel = (f["group"] == g) & (f["op"] == "~~") & (f["lhs"] == f["rhs"])
+        for lhs, sa in zip(f.loc[sel, "lhs"], std_all[sel.to_numpy()]):
+            if lhs in dep:
+                d[lhs] = 1.0 - sa
+        out.append(d)
+    if not grouped:
+        return pd.Series(out[0], name="r2")
+    return pd.DataFrame(out).T
+
+
+def _baseline(stats, weights, obs, cg, fg, test):
+    """The independence model (thresholds, means and variances free per group, correlations
+    zero), fitted by the same weights; its chi-square, df and scaled statistics."""
+    G = len(stats)
+    sizes = [len(s.th) + len(s.var) for s in stats]
+    qb = sum(sizes)
+    J, chis = [], 0.0
+    off = 0
+    for g, s in enumerate(stats):
+        n = len(s.obs)
+        Jg = np.zeros((n, qb))
+        Jg[np.arange(sizes[g]), off + np.arange(sizes[g])] = 1.0
+        off += sizes[g]
+        J.append(Jg)
+        W = weights[g]
+        Js = Jg[:, Jg.any(axis=0)]
+        WJ = W[:, None] * Js if W.ndim == 1 else W @ Js
+        th = np.linalg.solve(Js.T @ WJ, WJ.T @ obs[g])
+        r = obs[g] - Js @ th
+        chis += cg[g] * _quad(W, r)
+    dfb = int(sum(len(s.obs) for s in stats) - qb)
+    out = {"chisq": float(chis), "df": dfb, "scaled": None}
+    if test in ("scaled.shifted", "mean.var.adjusted", "satorra.bentler") and all(s.nacov is not None for s in stats):
+        E = sum(fg[g] * J[g].T @ (weights[g][:, None] * J[g] if weights[g].ndim == 1 else weights[g] @ J[g])
+                for g in range(G))
+        Einv = np.linalg.inv(E)
+        tr = ugamma_traces(Einv, J, weights, [s.nacov for s in stats], fg)
+        out["scaled"] = scaled_test(chis, dfb, test, tr[0], tr[1], fg)
+        out["tr"] = tr
+    return out
+
+
+def _rmsea(X2, df, N, G):
+    if not (df > 0) or not np.isfinite(X2):
+        return 0.0 if df == 0 else np.nan
+    return math.sqrt(max(X2 / N / df - 1.0 / N, 0.0)) * math.sqrt(G)
+
+
+def _rmsea_ci(X2, df, N, G, level=0.90):
+    if not np.isfinite(X2) or not np.isfinite(df) or df < 1:
+        return 0.0, 0.0
+    up, lo = 1 - (1 - level) / 2, (1 - level) / 2
+
+    def cdf(lam):
+        return chi2.cdf(X2, df) if lam <= 0 else ncx2.cdf(X2, df, lam)
+
+    if cdf(0) - up < 0:
+        lower = 0.0
+    else:
+        try:
+            lower = math.sqrt(brentq(lambda l: cdf(l) - up, 0, X2) / (N * df)) * (math.sqrt(G) if G > 1 else 1)
+        except ValueError:
+            lower = np.nan
+    NR = max(N, 4 * X2)
+    if cdf(NR) - lo > 0 or cdf(0) - lo < 0:
+        upper = 0.0
+    else:
+        try:
+            upper = math.sqrt(brentq(lambda l: cdf(l) - lo, 0, NR) / (N * df)) * (math.sqrt(G) if G > 1 else 1)
+        except ValueError:
+            upper = np.nan
+    return lower, upper
+
+
+def _rmsea_p(X2, df, N, G, h0, close=True):
+    if not (df > 0) or not np.isfinite(X2):
+        return np.nan
+    ncp = N * df * h0 ** 2 / G
+    c = ncx2.cdf(X2, df, ncp)
+    return float(1 - c) if close else float(c)
+
+
+def _incremental(prefix, X2, df, B2, Bdf, out):
+    t1 = max(X2 - df, 0.0)
+    t2 = max(X2 - df, B2 - Bdf, 0.0)
+    out["cfi" + prefix] = 1.0 if (abs(t1) < 1e-12 and abs(t2) < 1e-12) else 1 - t1 / t2
+    tt1, tt2 = (X2 - df) * Bdf, (B2 - Bdf) * df
+    out["tli" + prefix] = 1 - tt1 / tt2 if df > 0 and abs(tt2) > 0 else 1.0
+    return out
+
+
+def _other_incremental(prefix, X2, df, B2, Bdf, out):
+    out["nnfi" + prefix] = out["tli" + prefix]
+    out["rfi" + prefix] = (max(0.0, 1 - (X2 / df) / (B2 / Bdf)) if df > 0 else np.nan) if B2 > 0 else np.nan
+    nfi = (B2 - X2) / B2 if B2 > 0 else np.nan
+    out["nfi" + prefix] = nfi
+    out["pnfi" + prefix] = df / Bdf * nfi if Bdf > 0 else np.nan
+    out["ifi" + prefix] = (B2 - X2) / (B2 - df) if (B2 - df) != 0 else np.nan
+    out["rni" + prefix] = out["cfi" + prefix] if False else (
+        1 - (X2 - df) / (B2 - Bdf) if (B2 - Bdf) != 0 else np.nan)
+    return out
+
+
+def _fit_measures(*, chisq, df, npar, N, G, test, scaled, tr, base, est_kind, stats, lsm, theta):
+    out = {"npar": float(npar), "fmin": chisq / (2 * N), "chisq": chisq, "df": float(df)}
+    out["pvalue"] = float(chi2.sf(chisq, df)) if df > 0 and est_kind != "ULS" else np.nan
+    sc = scaled is not None
+    if sc:
+        out["chisq.scaled"] = scaled["stat"]
+        out["df.scaled"] = float(scaled["df"])
+        out["pvalue.scaled"] = scaled["pvalue"]
+        out["chisq.scaling.factor"] = scaled["scaling.factor"]
+        if "shift.parameter" in scaled:
+            out["shift.parameter"] = scaled["shift.parameter"]
+    B2, Bdf = base["chisq"], float(base["df"])
+    out["baseline.chisq"] = B2
+    out["baseline.df"] = Bdf
+    out["baseline.pvalue"] = float(chi2.sf(B2, Bdf)) if Bdf > 0 else np.nan
+    bs = base.get("scaled")
+    if sc and bs is not None:
+        out["baseline.chisq.scaled"] = bs["stat"]
+        out["baseline.df.scaled"] = float(bs["df"])
+        out["baseline.pvalue.scaled"] = bs["pvalue"]
+        out["baseline.chisq.scaling.factor"] = bs["scaling.factor"]
+    _incremental("", chisq, df, B2, Bdf, out)
+    if sc and bs is not None:
+        _incremental(".scaled", scaled["stat"], scaled["df"], bs["stat"], bs["df"], out)
+    _other_incremental("", chisq, df, B2, Bdf, out)
+    if sc and bs is not None:
+        _other_incremental(".scaled", scaled["stat"], scaled["df"], bs["stat"], bs["df"], out)
+    Nr = N - G          # lavaan: ntotal - ngroups for least-squares estimators
+    out["rmsea"] = _rmsea(chisq, df, Nr, G)
+    lo, hi = _rmsea_ci(chisq, df, Nr, G)
+    out["rmsea.ci.lower"], out["rmsea.ci.upper"], out["rmsea.ci.level"] = lo, hi, 0.90
+    out["rmsea.pvalue"] = _rmsea_p(chisq, df, Nr, G, 0.05)
+    out["rmsea.close.h0"] = 0.05
+    out["rmsea.notclose.pvalue"] = _rmsea_p(chisq, df, Nr, G, 0.08, close=False)
+    out["rmsea.notclose.h0"] = 0.08
+    if sc:
+        if test == "scaled.shifted":
+            XX2, df2 = scaled["stat"], float(df)
+        else:
+            XX2, df2 = chisq, tr[0]
+        out["rmsea.scaled"] = _rmsea(XX2, df2, Nr, G)
+        lo, hi = _rmsea_ci(XX2, df2, Nr, G)
+        out["rmsea.ci.lower.scaled"], out["rmsea.ci.upper.scaled"] = lo, hi
+        out["rmsea.pvalue.scaled"] = _rmsea_p(XX2, df2, Nr, G, 0.05)
+        out["rmsea.notclose.pvalue.scaled"] = _rmsea_p(XX2, df2, Nr, G, 0.08, close=False)
+    out.update(_srmr(stats, lsm, theta, N))
+    return out
+
+
+def _srmr(stats, lsm: LSModel, theta, N):
+    """lavaan's srmr for categorical data (``srmr_bentler_nomean``: root mean square of the
+    correlation residuals over the p(p+1)/2 elements, the zero diagonal included) and
+    ``srmr_bentler``/``rmr`` with the threshold residuals too; groups weighted by N_g."""
+    nom, wm = 0.0, 0.0
+    for g, s in enumerate(stats):
+        p = len(s.names)
+        imp = lsm.implied(theta, g)[0]
+        T = len(s.th) + len(s.var)
+        rc = (s.obs - imp)[T:]
+        # continuous variables: residual correlations
+        sd_obs = np.ones(p)
+        k = 0
+        for i, o in enumerate(s.ordered):
+            if not o:
+                sd_obs[i] = np.sqrt(s.var[k])
+                k += 1
+        pairs = lower_pairs(p)
+        Sigma, mu, D, C = lsm.parts(theta, g)
+        sd_imp = np.sqrt(np.where(s.ordered, 1.0, np.diag(Sigma[0])))
+        obs_c = s.obs[T:] / (sd_obs[pairs[:, 0]] * sd_obs[pairs[:, 1]])
+        imp_c = imp[T:] / (sd_imp[pairs[:, 0]] * sd_imp[pairs[:, 1]])
+        rc = obs_c - imp_c
+        nomean = math.sqrt(float(np.sum(rc ** 2)) / (p * (p + 1) / 2))
+        th_r = (s.obs - imp)[:len(s.th)]
+        wmean = math.sqrt((float(np.sum(rc ** 2)) + float(np.sum(th_r ** 2))) / (p * (p + 1) / 2 + len(s.th)))
+        nom += s.N / N * nomean
+        wm += s.N / N * wmean
+    return {"srmr": nom, "srmr_bentler": wm, "srmr_bentler_nomean": nom, "rmr": wm, "rmr_nomean": nom}
