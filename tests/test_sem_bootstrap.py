@@ -161,6 +161,6 @@ def test_bad_arguments():
     with pytest.raises(ModelError, match="bootstrap"):
         sem.fit(MEDIATION, HS, se="bootstrap", bootstrap=1)
     with pytest.raises(ModelError, match="se="):
-        sem.fit(MEDIATION, HS, se="robust")
+        sem.fit(MEDIATION, HS, se="sandwich")
     with pytest.raises(ModelError, match="boot_ci"):
         sem.fit(MEDIATION, HS, se="bootstrap", bootstrap=10, boot_ci="bca")

@@ -282,8 +282,9 @@ def percentile_ci(t: np.ndarray, level: float) -> np.ndarray:
     return norm_inter(t, np.array([(1 - level) / 2, (1 + level) / 2]))
 
 
-def bc_ci(t: np.ndarray, t0: float, level: float) -> np.ndarray:
-    """Bias-corrected percentile interval (lavaan's ``bca.simple``: no acceleration)."""
+def bc_ci(t: np.ndarray, t0: float, level: float, a: float = 0.0) -> np.ndarray:
+    """Bias-corrected percentile interval: lavaan's ``bca.simple`` (acceleration ``a = 0``)
+    or, with the acceleration ``a`` of :func:`acceleration`, lavaan's ``bca``."""
     from scipy.stats import norm
 
     t = t[np.isfinite(t)]
@@ -291,8 +292,68 @@ def bc_ci(t: np.ndarray, t0: float, level: float) -> np.ndarray:
         return np.array([t0, t0])
     zalpha = norm.ppf([(1 - level) / 2, (1 + level) / 2])
     w = norm.ppf(np.sum(t < t0) / len(t))
-    adj = norm.cdf(w + (w + zalpha))
+    adj = norm.cdf(w + (w + zalpha) / (1 - a * (w + zalpha)))
     return norm_inter(t, adj)
+
+
+def basic_ci(t: np.ndarray, t0: float, level: float) -> np.ndarray:
+    """lavaan's ``basic`` interval: 2 est - the upper/lower percentile."""
+    q = norm_inter(t, np.array([(1 + level) / 2, (1 - level) / 2]))
+    return 2 * t0 - q
+
+
+def normal_ci(t: np.ndarray, t0: float, level: float, center: float | None = None, ddof: int = 0) -> np.ndarray:
+    """lavaan's ``norm`` interval: bias-corrected estimate +- z * bootstrap SE, the bias
+    being ``center - est`` with ``center`` the mean of the replicates (for ``:=``
+    parameters lavaan uses the definition at the mean of the free parameters' replicates).
+    The SE is lavaan's: ``ddof=0`` for free parameters, ``ddof=1`` for ``:=`` ones."""
+    from scipy.stats import norm
+
+    t = t[np.isfinite(t)]
+    if len(t) < 2:
+        return np.array([np.nan, np.nan])
+    c = np.mean(t) if center is None else center
+    se = np.std(t, ddof=ddof)
+    fac = norm.ppf([(1 - level) / 2, (1 + level) / 2])
+    return (t0 - (c - t0)) + se * fac
+
+
+def acceleration(T: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """BCa acceleration of every column of ``T`` (R, k) as lavaan 0.6-14's
+    ``parameterEstimates(boot.ci.type = "bca")`` (``R/lav_object_methods.R``): the least-
+    squares regression of the replicates on the resample frequencies ``freq`` (R, n; the
+    first case of each group already left out), slopes ``L`` (a 0 prepended for the case
+    left out, as lavaan), ``a = sum(l^3) / (6 sum(l^2)^1.5)`` with ``l = L - mean(L)``
+    (the jackknife-free empirical influence of Efron 1987, section 7 / Efron & Tibshirani
+    1993, eq. 14.15, estimated by regression)."""
+    X = np.column_stack([np.ones(len(freq)), freq.astype(float)])
+    beta, *_ = np.linalg.lstsq(X, T, rcond=None)
+    L = np.vstack([np.zeros((1, T.shape[1])), beta[1:]])
+    L = L - L.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sum(L ** 3, axis=0) / (6.0 * np.sum(L ** 2, axis=0) ** 1.5)
+
+
+def interval(kind: str, t: np.ndarray, t0: float, level: float, *, a: float = 0.0,
+             center: float | None = None, ddof: int = 0) -> np.ndarray:
+    """One bootstrap interval of lavaan's type ``kind`` (one of :data:`BOOT_CI_TYPES`)."""
+    if kind == "perc":
+        return percentile_ci(t, level)
+    if kind == "bca.simple":
+        return bc_ci(t, t0, level)
+    if kind == "bca":
+        return bc_ci(t, t0, level, a)
+    if kind == "basic":
+        return basic_ci(t, t0, level)
+    if kind == "norm":
+        return normal_ci(t, t0, level, center, ddof)
+    raise ValueError(f"unknown bootstrap interval {kind!r}; one of {BOOT_CI_TYPES}")
+
+
+def reduced_frequencies(counts: list[np.ndarray]) -> np.ndarray:
+    """Resample frequencies of all groups side by side, without the first case of each
+    group (lavaan's ``FREQ[, -first.idx]``)."""
+    return np.hstack([c[:, 1:] for c in counts])
 
 
 # ------------------------------------------------------------------------ driver
@@ -305,6 +366,14 @@ def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_
     from .partable import row_names
     from .result import BootstrapResult
 
+    from ..errors import ModelError
+
+    if boot_ci not in BOOT_CI_TYPES:
+        raise ModelError(f"boot_ci={boot_ci!r} is not supported", hint=f"use one of {', '.join(BOOT_CI_TYPES)}")
+    if boot_ci == "bca" and R < stats.ntotal:
+        raise ModelError(f"boot_ci='bca' needs at least as many bootstrap replicates as observations "
+                         f"(bootstrap={R}, N={stats.ntotal}), as lavaan",
+                         hint=f"use bootstrap >= {stats.ntotal} (e.g. 1000), or boot_ci='bca.simple'")
     t0 = time.perf_counter()
     entropy = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2 ** 63))
     kern = make_fiml_kernel(model, stats, info) if stats.missing == "ml" else make_kernel(model, stats)
@@ -333,27 +402,52 @@ def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_
     se = np.zeros(len(est))
     perc = np.column_stack([est["est"].to_numpy(), est["est"].to_numpy()]).astype(float)
     bc = perc.copy()
+    chosen = perc.copy()
     tu = theta[use]
     du = dvals[use]
+    acc_free = acc_def = None
+    center_def = None
+    if n_ok >= 2:
+        if boot_ci == "bca":
+            freq = reduced_frequencies([c[use] for c in draw_counts(kern, entropy, np.arange(R))])
+            acc_free = acceleration(tu, freq)
+            acc_def = acceleration(du, freq) if du.shape[1] else None
+        if boot_ci == "norm" and len(defined):
+            center_def = defined.values(tu.mean(axis=0))
+    bca_short = boot_ci == "bca" and n_ok < stats.ntotal
     for k, fr in enumerate(f["free"]):
         if f["op"].iat[k] == ":=":
             j = defined.names.index(f["lhs"].iat[k])
             col, t0v = du[:, j], est["est"].iat[k]
+            a = acc_def[j] if acc_def is not None else 0.0
+            center = center_def[j] if center_def is not None else None
         elif fr > 0:
             col, t0v = tu[:, fr - 1], est["est"].iat[k]
+            a = acc_free[fr - 1] if acc_free is not None else 0.0
+            center = None
         else:
             continue
         if n_ok >= 2:
-            se[k] = np.std(col, ddof=1)
+            # as lavaan: free parameters' SEs from cov(BOOT) * (R - 1) / R
+            # (lav_model_nvcov_bootstrap), := parameters' from cov(BOOT.def) (lav_model_vcov_se)
+            se[k] = np.std(col, ddof=1 if f["op"].iat[k] == ":=" else 0)
             perc[k] = percentile_ci(col, ci_level)
             bc[k] = bc_ci(col, t0v, ci_level)
+            if boot_ci == "perc":
+                chosen[k] = perc[k]
+            elif boot_ci == "bca.simple":
+                chosen[k] = bc[k]
+            elif bca_short:
+                chosen[k] = np.nan
+            else:
+                chosen[k] = interval(boot_ci, col, t0v, ci_level, a=a, center=center,
+                                     ddof=1 if f["op"].iat[k] == ":=" else 0)
         else:
             se[k] = np.nan
-            perc[k] = bc[k] = np.nan
+            perc[k] = bc[k] = chosen[k] = np.nan
     se = np.where(se < np.sqrt(np.finfo(float).eps), 0.0, se)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(se > 0, est["est"].to_numpy() / np.where(se > 0, se, 1.0), np.nan)
-    chosen = perc if boot_ci == "perc" else bc
     est = est.copy()
     est["se"] = se
     est["z"] = z
@@ -375,11 +469,15 @@ def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_
         what = "kept" if keep_nonadmissible else "excluded"
         res.warnings.append(f"{n_nonadm} of {R} bootstrap replicates were nonadmissible (negative variance or "
                             f"non-positive-definite latent covariance matrix) and were {what}")
+    if bca_short:
+        res.warnings.append(f"BCa intervals need at least as many usable bootstrap replicates as observations "
+                            f"({n_ok} < N = {stats.ntotal}); ci.lower/ci.upper are NaN (boot.perc.* and "
+                            "boot.bc.* are filled)")
     if n_ok < max(2, 0.5 * R):
         res.warnings.append(f"only {n_ok} of {R} bootstrap replicates are usable: bootstrap SEs and CIs are unreliable")
     if n_ok >= 2:
         fr_sorted = sorted(free_first)
-        V = np.cov(tu.T, ddof=1).reshape(len(fr_sorted), len(fr_sorted)) if len(fr_sorted) else np.zeros((0, 0))
+        V = np.cov(tu.T, ddof=0).reshape(len(fr_sorted), len(fr_sorted)) if len(fr_sorted) else np.zeros((0, 0))
         nm = [pt.frame["label"].iat[free_first[fr]] if pt.frame["label"].iat[free_first[fr]]
               and not pt.frame["label"].iat[free_first[fr]].startswith(".p") else names[free_first[fr]]
               for fr in fr_sorted]
