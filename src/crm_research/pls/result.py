@@ -18,7 +18,7 @@ import pandas as pd
 from crm_research.errors import ModelError
 from crm_research.pls.algorithm import Estimates
 from crm_research.pls.fit_measures import exact_fit_test, fit_measures_table
-from crm_research.pls.quality import (effects_table, f_squared, fornell_larcker, htmt_table, layout_of,
+from crm_research.pls.quality import (effects_table, f_squared, fornell_larcker, htmt, htmt_table, layout_of,
                                       r2_adjusted, reliability_table, specific_indirect_effects, total_effects,
                                       vif_inner, vif_outer)
 from crm_research.pls.specification import PLSModel
@@ -89,37 +89,25 @@ class PLSResult:
 
     @property
     def bootstrap(self) -> dict | None:
-        """Bootstrap settings and counts (None without a bootstrap)."""
+        """Bootstrap settings and counts (None without a bootstrap): ``R``, ``n_ok``, ``seed``,
+        ``ci_level``, ``ci_type``, ``sign_change``, ``n_jobs``, ``seconds``."""
         if self.boot is None:
             return None
-        info = {"R": self.settings.get("bootstrap"), "seed": self.settings.get("seed"),
-                "ci_level": self.settings.get("ci_level"), "boot_ci": self.settings.get("boot_ci"),
-                "sign_change": self.settings.get("sign_change")}
-        for k in ("n_ok", "n_failed", "seconds", "n_jobs"):
-            if hasattr(self.boot, k):
-                info[k] = getattr(self.boot, k)
-        return info
+        return {k: getattr(self.boot, k) for k in ("R", "n_ok", "seed", "ci_level", "ci_type", "sign_change",
+                                                     "n_jobs", "seconds")}
 
     def _annotate(self, df: pd.DataFrame, what: str) -> pd.DataFrame:
         if self.boot is None:
             return df
         return self.boot.annotate(df, what)
 
-    def _draw_stats(self, est: np.ndarray, draws: np.ndarray) -> pd.DataFrame:
-        """se, t, pvalue, ci.lower, ci.upper of derived quantities (effects, HTMT, ...)."""
-        if hasattr(self.boot, "summarize"):
-            return self.boot.summarize(np.asarray(est, float), np.asarray(draws, float))
-        from scipy import stats
-
-        level = float(self.settings.get("ci_level", 0.95))
-        d = np.asarray(draws, float)
-        se = np.nanstd(d, axis=0, ddof=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.asarray(est, float) / se
-        df = max(int(np.isfinite(d).all(axis=1).sum()) - 1, 1)
-        a = (1 - level) / 2
-        return pd.DataFrame({"se": se, "t": t, "pvalue": 2 * stats.t.sf(np.abs(t), df),
-                             "ci.lower": np.nanquantile(d, a, axis=0), "ci.upper": np.nanquantile(d, 1 - a, axis=0)})
+    def _draw_stats(self, est: np.ndarray, draws: np.ndarray, jack: Any = None) -> pd.DataFrame:
+        """se, t, pvalue, ci.lower, ci.upper of derived quantities (effects, HTMT, ...), by the
+        same rule (interval type, p value) as the paths; ``jack`` a callable giving the
+        jackknife values, used only for BCa intervals."""
+        if self.boot.ci_type == "bca" and jack is not None:
+            return self.boot.summarize(est, draws, jack())
+        return self.boot.summarize(est, draws)
 
     def _boot_estimates(self) -> Estimates | None:
         return getattr(self.boot, "estimates", None) if self.boot is not None else None
@@ -175,7 +163,9 @@ class PLSResult:
         if be is None or tab.empty:
             return tab
         draws = self._effect_draws(tab, np.asarray(be.paths, float))
-        return pd.concat([tab.reset_index(drop=True), self._draw_stats(tab["est"].to_numpy(), draws)], axis=1)
+        stats = self._draw_stats(tab["est"].to_numpy(), draws,
+                                 lambda: self._effect_draws(tab, np.asarray(self.boot.jackknife().paths, float)))
+        return pd.concat([tab.reset_index(drop=True), stats], axis=1)
 
     def _effect_draws(self, tab: pd.DataFrame, B: np.ndarray) -> np.ndarray:
         names = list(self.model.constructs)
@@ -220,10 +210,39 @@ class PLSResult:
     @cached_property
     def htmt(self) -> pd.DataFrame:
         """HTMT per pair of reflective constructs (``lhs``, ``rhs``, ``est``); with a bootstrap
-        also ``se``, ``ci.lower``, ``ci.upper`` and ``q.upper`` (the one-sided upper quantile
-        at ``ci_level``, compared with .85/.90 by Henseler et al. 2015)."""
-        level = float(self.settings.get("ci_level", 0.95))
-        return htmt_table(self.model, self.S, draws=self._boot_S(), ci_level=level)
+        also ``se``, ``ci.lower``, ``ci.upper`` (the fit's interval type) and ``q.upper`` (the
+        one-sided upper ``ci_level`` quantile, which Henseler et al. 2015 compare with .85/.90)."""
+        tab = htmt_table(self.model, self.S)
+        Sb = self._boot_S()
+        if Sb is None or tab.empty:
+            return tab
+        draws = self._htmt_values(tab, Sb)
+        stats = self._draw_stats(tab["est"].to_numpy(), draws, lambda: self._htmt_values(tab, self._jackknife_S()))
+        out = tab.reset_index(drop=True)
+        for k in ("se", "ci.lower", "ci.upper"):
+            out[k] = stats[k].to_numpy()
+        out["q.upper"] = np.quantile(draws, float(self.boot.ci_level), axis=0)
+        return out
+
+    def _htmt_values(self, tab: pd.DataFrame, S: np.ndarray) -> np.ndarray:
+        names = list(dict.fromkeys(list(tab["rhs"]) + list(tab["lhs"])))
+        names = [c for c in self.model.constructs if c in names]
+        H = htmt(self.model, S, constructs=names)
+        pos = {c: k for k, c in enumerate(names)}
+        return np.stack([H[:, pos[a], pos[b]] for a, b in zip(tab["lhs"], tab["rhs"])], axis=1)
+
+    def _jackknife_S(self) -> np.ndarray:
+        """Leave-one-out indicator correlation matrices of the data used (n x p x p)."""
+        Z = self.data.to_numpy(float)
+        n = Z.shape[0]
+        tot, cross = Z.sum(axis=0), Z.T @ Z
+        out = np.empty((n, Z.shape[1], Z.shape[1]))
+        for i in range(n):
+            m = (tot - Z[i]) / (n - 1)
+            C = (cross - np.outer(Z[i], Z[i])) / (n - 1) - np.outer(m, m)
+            d = np.sqrt(np.diag(C))
+            out[i] = C / np.outer(d, d)
+        return out
 
     @cached_property
     def fornell_larcker(self) -> pd.DataFrame:
@@ -291,10 +310,11 @@ class PLSResult:
         out = [f"PLS path model: {kind}, {self.scheme} weighting scheme, N = {format_number(self.nobs, 0)}, {conv}"]
         b = self.bootstrap
         if b:
-            level = format_number(100 * float(b.get("ci_level") or 0.95), 0)
-            ci = "bias-corrected and accelerated" if b.get("boot_ci") == "bca" else "percentile"
-            out.append(f"Bootstrap: {format_number(b.get('R'), 0)} resamples (seed {b.get('seed')}), {level}% {ci} "
-                       "confidence intervals")
+            level = format_number(100 * float(b["ci_level"]), 0)
+            ci = "bias-corrected and accelerated (BCa)" if b["ci_type"] == "bca" else "percentile"
+            sign = "" if b["sign_change"] == "none" else f", sign change: {b['sign_change']}"
+            out.append(f"Bootstrap: {format_number(b['n_ok'], 0)} of {format_number(b['R'], 0)} resamples used "
+                       f"(seed {b['seed']}{sign}), {level}% {ci} confidence intervals, two-sided p values")
         return "\n".join(out)
 
     def _path_lines(self) -> pd.DataFrame:
@@ -309,14 +329,30 @@ class PLSResult:
         out["f²"] = [format_number(f2.get((a, b)), 3) for a, b in zip(p["lhs"], p["rhs"])]
         return out
 
+    def _outer_lines(self) -> pd.DataFrame:
+        load, wts = self.loadings, self.weights
+        vif = self.vif_outer.set_index(["lhs", "rhs"])["vif"]
+        out = pd.DataFrame({"Construct": load["lhs"], "Indicator": load["rhs"],
+                            "Loading": [format_number(v, 3) for v in load["est"]],
+                            "Weight": [format_number(v, 3) for v in wts["est"]]})
+        if "ci.lower" in load.columns:
+            comp = (load["op"] == "<~").to_numpy()
+            src = [wts.iloc[k] if comp[k] else load.iloc[k] for k in range(len(load))]
+            out["p"] = [format_p(r["pvalue"]) + stars(r["pvalue"]) for r in src]
+            out["CI"] = [format_ci(r["ci.lower"], r["ci.upper"], 3) for r in src]
+        out["VIF"] = [format_number(vif.get((a, b)), 2) for a, b in zip(load["lhs"], load["rhs"])]
+        return out
+
     def _tables(self) -> list[tuple[str, pd.DataFrame]]:
+        out = [("Measurement model (bootstrap p and CI: loadings of reflective, weights of composite constructs)"
+                if "ci.lower" in self.loadings.columns else "Measurement model", self._outer_lines())]
         rel = self.reliability
         t_rel = pd.DataFrame({"Construct": rel["construct"], "Mode": rel["mode"], "Items": rel["items"].astype(str),
                               "α": [format_number(v, 3, bounded=True) for v in rel["alpha"]],
-                              "ρA": [format_number(v, 3) for v in rel["rho_a"]],
+                              "ρA": [format_number(v, 3, bounded=True) for v in rel["rho_a"]],
                               "ρC": [format_number(v, 3, bounded=True) for v in rel["rho_c"]],
                               "AVE": [format_number(v, 3, bounded=True) for v in rel["ave"]]})
-        out = [("Reliability and convergent validity", t_rel)]
+        out.append(("Reliability and convergent validity", t_rel))
         h = self.htmt
         if not h.empty:
             t_h = pd.DataFrame({"Pair": [f"{a} – {b}" for a, b in zip(h["lhs"], h["rhs"])],

@@ -1,0 +1,144 @@
+"""PLSResult: tables under lavaan's names, effects against SmartPLS, summary and HTML, bad input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_research import pls
+from crm_research.errors import ModelError
+
+DATA = Path(__file__).parent / "data" / "ecsi" / "mobi.csv"
+SMARTPLS = Path(__file__).parent / "reference" / "pls" / "smartpls" / "ecsi"
+ECSI = """
+IMAG =~ IMAG1 + IMAG2 + IMAG3 + IMAG4 + IMAG5
+CUEX =~ CUEX1 + CUEX2 + CUEX3
+PERQ =~ PERQ1 + PERQ2 + PERQ3 + PERQ4 + PERQ5 + PERQ6 + PERQ7
+PERV =~ PERV1 + PERV2
+CUSA =~ CUSA1 + CUSA2 + CUSA3
+CUSCO =~ CUSCO
+CUSL =~ CUSL1 + CUSL2 + CUSL3
+CUEX ~ IMAG
+PERQ ~ CUEX
+PERV ~ CUEX + PERQ
+CUSA ~ IMAG + CUEX + PERQ + PERV
+CUSCO ~ CUSA
+CUSL ~ IMAG + CUSA + CUSCO
+"""
+NAMES = dict(Complaints="CUSCO", Expectation="CUEX", Image="IMAG", Loyalty="CUSL", Quality="PERQ",
+             Satisfaction="CUSA", Value="PERV")
+
+
+def smartpls_matrix(path: Path) -> pd.DataFrame:
+    """SmartPLS 2 text output (tab separated, decimal comma); rows = predictors, columns = dependents."""
+    lines = [ln.rstrip("\n").rstrip("\t").split("\t") for ln in path.read_text(encoding="latin-1").splitlines()
+             if ln.strip()]
+    cols = [NAMES[c.strip()] for c in lines[0][1:]]
+    rows = {NAMES[ln[0].strip()]: [float(v.strip().replace(",", ".")) for v in ln[1:]] for ln in lines[1:]}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+
+
+@pytest.fixture(scope="module")
+def mobi():
+    return pd.read_csv(DATA)
+
+
+@pytest.fixture(scope="module")
+def res(mobi):
+    return pls.fit(ECSI, mobi)
+
+
+@pytest.mark.parametrize("scheme,folder", [("path", "pathWeighting"), ("centroid", "centroid"),
+                                           ("factorial", "factorial")])
+def test_total_effects_match_smartpls(mobi, scheme, folder):
+    r = pls.fit(ECSI, mobi, scheme=scheme)
+    ref = smartpls_matrix(SMARTPLS / folder / "totalEffects.txt")
+    tot = r.effects[r.effects.op == "total"]
+    n = 0
+    for row in tot.itertuples():
+        assert row.est == pytest.approx(ref.loc[row.rhs, row.lhs], abs=1e-6)
+        n += 1
+    assert n == int((ref.values != 0).sum()) == 21
+
+
+def test_tables_have_lavaan_names(res):
+    assert list(res.paths.columns[:4]) == ["lhs", "op", "rhs", "est"]
+    assert set(res.loadings.op) == {"=~"} and len(res.loadings) == 24
+    assert list(res.r2.columns) == ["construct", "r2", "r2_adj"]
+    assert list(res.reliability.columns) == ["construct", "mode", "items", "alpha", "rho_a", "rho_c", "ave"]
+    assert list(res.effects.columns) == ["lhs", "op", "rhs", "via", "est"]
+    assert set(res.effects.op) == {"total", "indirect", "specific"}
+    assert list(res.f2.columns) == ["lhs", "op", "rhs", "f2"]
+    assert list(res.vif_outer.columns) == ["lhs", "op", "rhs", "vif"]
+    assert list(res.vif_inner.columns) == ["lhs", "op", "rhs", "vif"]
+    assert list(res.htmt.columns) == ["lhs", "rhs", "est"] and len(res.htmt) == 21
+    assert res.fornell_larcker.shape == (7, 7)
+    assert res.cross_loadings.shape == (24, 7)
+    fm = res.fit_measures
+    assert list(fm.columns) == ["measure", "model", "value"] and len(fm) == 6
+    assert res.bootstrap is None
+
+
+def test_r2_adjusted_by_hand(res):
+    r2 = res.r2.set_index("construct")
+    # CUSA has 4 predictors, N = 250
+    assert r2.loc["CUSA", "r2_adj"] == pytest.approx(1 - (1 - r2.loc["CUSA", "r2"]) * 249 / 245)
+
+
+def test_get(res):
+    p = res.paths
+    want = float(p[(p.lhs == "CUSL") & (p.rhs == "CUSA")].est.iloc[0])
+    assert res.get("CUSL", "~", "CUSA") == want
+    assert res.get("CUSA", "=~", "CUSA1") == pytest.approx(float(res.cross_loadings.loc["CUSA1", "CUSA"]))
+    # total effect = direct + indirect
+    assert res.get("CUSL", "total", "CUSA") == pytest.approx(want + res.get("CUSL", "indirect", "CUSA"))
+    with pytest.raises(ModelError, match="no parameter CUSA ~ CUSL"):
+        res.get("CUSA", "~", "CUSL")
+    with pytest.raises(ModelError, match="get\\(op='=>'\\)"):
+        res.get("CUSA", "=>", "IMAG")
+    with pytest.raises(ModelError, match="column='z'"):
+        res.get("CUSL", "~", "CUSA", column="z")
+
+
+def test_summary_is_paper_ready(res):
+    s = res.summary()
+    assert s.startswith("PLS path model: PLS, path weighting scheme, N = 250")
+    for part in ("Measurement model", "Reliability and convergent validity", "heterotrait-monotrait",
+                 "Structural model", "Explained variance", "Total indirect effects", "Overall model fit",
+                 "| IMAG -> CUEX |", "| SRMR | estimated |"):
+        assert part in s, part
+    # numbers as APA: no leading zero for R2/alpha (bounded), minus sign for negatives
+    r2 = res.r2.set_index("construct").loc["CUSA", "r2"]
+    assert f"| CUSA | .{int(round(r2 * 1000)):03d} |" in s
+    assert " nan " not in s.lower() and "| nan" not in s.lower()
+
+
+def test_html_repr(res):
+    h = res._repr_html_()
+    assert h.count("<table>") == 7 and "<h4>Structural model</h4>" in h
+    assert "PLSResult" in repr(res)
+
+
+def test_composite_summary_notes_reflective_criteria(mobi):
+    r = pls.fit("IMAG <~ IMAG1 + IMAG2 + IMAG3; CUSL =~ CUSL1 + CUSL2 + CUSL3; CUSL ~ IMAG", mobi)
+    assert "shown for composites only for reference" in r.summary()
+    assert r.htmt.empty                        # one reflective construct: no pair
+    assert set(r.vif_outer[r.vif_outer.lhs == "IMAG"].op) == {"<~"}
+    assert r.get("IMAG", "<~", "IMAG1") == pytest.approx(float(r.weights.est.iloc[0]))
+
+
+def test_interaction_model_has_no_fit_measures(mobi):
+    r = pls.fit("IMAG =~ IMAG1 + IMAG2; CUEX =~ CUEX1 + CUEX2; CUSL =~ CUSL1 + CUSL3; CUSL ~ IMAG + CUEX + IMAG:CUEX",
+                mobi)
+    assert r.fit_measures.empty
+    assert "Overall model fit" not in r.summary()
+
+
+def test_exact_fit_needs_data(res):
+    from dataclasses import replace
+
+    bare = replace(res, data=None)
+    with pytest.raises(ModelError, match="keeps no data"):
+        bare.exact_fit(n=50)
