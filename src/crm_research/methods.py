@@ -276,6 +276,7 @@ def pls_hypothesis_table(result: Any, hypotheses: "Instrument | Iterable[Hypothe
         raise ModelError("no hypothesis to test", hint="pass an instrument and one of its models")
     out = pd.DataFrame(rows, columns=["hypothesis", "path", "expected", "est", "se", "t", "pvalue", "ci.lower",
                                       "ci.upper", "supported", "verdict"])
+    out["supported"] = pd.Series([r["supported"] for r in rows], dtype=object)   # True, False or None (not tested)
     out.attrs["ci.level"] = level
     return out
 
@@ -399,6 +400,7 @@ def _declared_indirect(result: Any, inst: "Instrument", model: str, level: float
         row["significant"] = None if np.isnan(lo) or np.isnan(hi) else bool(lo > 0 or hi < 0)
         rows.append(row)
     out = pd.DataFrame(rows, columns=cols)
+    out["significant"] = pd.Series([r["significant"] for r in rows], dtype=object)
     out.attrs["ci.level"] = level
     return out
 
@@ -567,7 +569,9 @@ def compare_methods(cbsem: Any, pls: Any) -> pd.DataFrame:
                           "ci.lower.pls": pl.get("ci.lower"), "ci.upper.pls": pl.get("ci.upper"),
                           "supported.pls": pl.get("supported"), "verdict.pls": pl.get("verdict")})
     out = left.merge(right, on="hypothesis", how="outer", sort=False)
-    order = {h: i for i, h in enumerate(list(cb["hypothesis"]) + list(pl["hypothesis"]))}
+    order: dict[Any, int] = {}
+    for h in list(cb["hypothesis"]) + list(pl["hypothesis"]):
+        order.setdefault(h, len(order))
     out = out.sort_values("hypothesis", key=lambda s: s.map(order)).reset_index(drop=True)
     out["path"] = out["path"].where(out["path"].notna(), out["path.pls"])
     out["expected"] = out["expected"].where(out["expected"].notna(), out["expected.pls"])
@@ -579,7 +583,8 @@ def compare_methods(cbsem: Any, pls: Any) -> pd.DataFrame:
             return None
         return bool(a) == bool(b)
 
-    out["agree"] = [agree(a, b) for a, b in zip(out["supported.cbsem"], out["supported.pls"])]
+    out["agree"] = pd.Series([agree(a, b) for a, b in zip(out["supported.cbsem"], out["supported.pls"])],
+                             index=out.index, dtype=object)
     out = out[COMPARISON_COLUMNS]
     out.attrs["ci.level.cbsem"] = float(cb.attrs.get("ci.level", 0.95))
     out.attrs["ci.level.pls"] = float(pl.attrs.get("ci.level", 0.95))
