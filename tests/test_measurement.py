@@ -354,7 +354,16 @@ def test_unknown_construct_and_too_few_rows(survey, inst):
         m.assess_measurement(survey.head(4), inst, constructs=["SAT"], result=lavaan_result("seed_ops"),
                              missing="listwise")
     with pytest.raises(ConfigError, match="missing"):
-        m.assess_measurement(survey, inst, constructs=["SAT"], missing="pairwise")
+        m.assess_measurement(survey, inst, constructs=["SAT"], missing="casewise")
+    holes = survey.copy()
+    holes.loc[holes.index[:5], inst.items_of("SAT")[0]] = np.nan
+    with pytest.raises(ConfigError, match="assess_measurement: missing: missing = 'pairwise' is not available "
+                                          "with estimator ML"):
+        m.assess_measurement(holes, inst, constructs=["SAT"], missing="pairwise")
+    with pytest.raises(ConfigError, match="assess_measurement: estimator: .*got 'MLX'"):
+        m.assess_measurement(survey, inst, constructs=["SAT"], estimator="MLX")
+    with pytest.raises(ConfigError, match="assess_measurement: estimator: ML cannot fit ordered"):
+        m.assess_measurement(survey, inst, constructs=["SAT"], estimator="ML", ordered=True)
 
 
 def test_negative_loading_warns_about_reverse_keying(survey, inst):

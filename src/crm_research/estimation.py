@@ -39,7 +39,7 @@ from .errors import ConfigError
 from .sem import fitting as _sem_fitting
 
 __all__ = ["ESTIMATORS", "LEAST_SQUARES", "SE_CHOICES", "TEST_CHOICES", "MISSING_CHOICES", "Estimation",
-           "EstimationChoice", "choose_estimation",
+           "EstimationChoice", "choose_estimation", "estimation_of",
            "check_estimation", "parse_ordered", "resolve_missing", "fit_model", "advice_estimation",
            "observed_variables"]
 
@@ -389,7 +389,8 @@ def observed_variables(syntax: str) -> list[str]:
     return list(var_names(parse_syntax(syntax).rows).ov)
 
 
-def fit_model(syntax: str, data: Any, estimation: Estimation | None = None, *, missing: str = "ml", **kw: Any):
+def fit_model(syntax: str, data: Any, estimation: Estimation | None = None, *, missing: str = "ml",
+              where: str = "fit", **kw: Any):
     """:func:`crm_research.sem.fit` with an estimation and a missing-data treatment.
 
     Plain ML passes ``missing`` through unchanged (sem.fit's behaviour).  Otherwise the
@@ -405,6 +406,8 @@ def fit_model(syntax: str, data: Any, estimation: Estimation | None = None, *, m
     estimation : Estimation, optional
         Default: plain ML.
     missing : str
+    where : str
+        What errors name (``where: missing: ...``).
     **kw
         Other keywords of :func:`crm_research.sem.fit` (``group``, ``group_equal``,
         ``se``, ``bootstrap``, ...).
@@ -424,12 +427,12 @@ def fit_model(syntax: str, data: Any, estimation: Estimation | None = None, *, m
     from . import sem
 
     e = estimation or Estimation()
-    if e.is_default:
+    if e.is_default and _norm_missing(missing) in ("ml", "listwise"):
         return sem.fit(syntax, data, missing=missing, **kw)
     ov = observed_variables(syntax)
     cols = [v for v in ov if v in getattr(data, "columns", [])]
     has_missing = bool(data[cols].isna().to_numpy().any()) if cols else False
-    m, note = resolve_missing(e, missing, has_missing)
+    m, note = resolve_missing(e, missing, has_missing, where=where)
     res = sem.fit(syntax, data, missing=m, **{**e.fit_kwargs(ov), **kw})
     if note:
         res.notes.append(note)
@@ -596,3 +599,30 @@ def choose_estimation(data: Any, items: Sequence[str], estimator: Any = None, or
 def _norm_missing(m: Any) -> str:
     k = str(m).strip().lower()
     return _ALIASES.get(k, k)
+
+
+def estimation_of(result: Any) -> Estimation:
+    """The :class:`Estimation` a fitted model used (to refit related models the same way).
+
+    Reads ``estimator``, ``ordered``, ``se_type`` and ``test`` (lavaan's ML defaults when
+    absent); a bootstrap is not carried over (refits ask for it themselves).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> estimation_of(SimpleNamespace(estimator="MLR", se_type="robust.huber.white", test="yuan.bentler.mplus",
+    ...                               ordered=[])).fit_kwargs()
+    {'estimator': 'MLR', 'se': 'robust.huber.white', 'test': 'yuan.bentler.mplus'}
+    >>> estimation_of(SimpleNamespace(estimator="ML", se_type="bootstrap", test="standard")).is_default
+    True
+    """
+    est = str(getattr(result, "estimator", None) or "ML").upper()
+    se = getattr(result, "se_type", None)
+    test = getattr(result, "test", None)
+    ordered = tuple(getattr(result, "ordered", None) or ())
+    if est == "ML" and not ordered:
+        se = None if se in (None, "standard", "bootstrap") else se
+        test = None if test in (None, "standard") else test
+    else:
+        se = None if se in (None, "bootstrap") else se
+    return Estimation(estimator=est, ordered=ordered, se=se, test=test)

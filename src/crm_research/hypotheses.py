@@ -64,7 +64,7 @@ __all__ = ["hypothesis_table", "indirect_effects", "mediation_table", "format_hy
 
 ARROW = "\u2192"
 _SIGN = {"positive": "+", "negative": "-"}
-MISSING = ("ml", "listwise")
+MISSING = ("ml", "listwise", "pairwise")
 
 
 def _indent(s: str, n: int) -> str:
@@ -448,28 +448,43 @@ def _check_missing(missing: str) -> str:
     m = {"fiml": "ml", "direct": "ml", "listwise.deletion": "listwise"}.get(str(missing), str(missing))
     if m not in MISSING:
         raise ModelError(f"missing={missing!r} is not supported",
-                         hint="use missing='ml' (full-information ML, every respondent with an answer) or "
-                              "'listwise' (complete cases only)")
+                         hint="use missing='ml' (full-information ML, every respondent with an answer), "
+                              "'listwise' (complete cases only) or 'pairwise' (ordered items)")
     return m
 
 
+def _estimation(estimator: Any, ordered: Any, se: Any, test: Any, where: str) -> Any:
+    from .estimation import Estimation, check_estimation
+
+    if isinstance(estimator, Estimation):
+        return estimator
+    return check_estimation(estimator, ordered, se, test, where=where)
+
+
 def fit_model(syntax: str, data: pd.DataFrame, *, missing: str = "ml", bootstrap: int = 0,
-              seed: int | None = None, ci_level: float = 0.95) -> Any:
-    """Fit lavaan syntax by ML with the chosen missing-data treatment, optionally bootstrapped.
+              seed: int | None = None, ci_level: float = 0.95, estimator: Any = None, ordered: Any = None,
+              se: str | None = None, test: str | None = None) -> Any:
+    """Fit lavaan syntax with the chosen estimator and missing-data treatment, optionally bootstrapped.
 
     Parameters
     ----------
     syntax : str
         lavaan model syntax (e.g. :func:`crm_research.instruments.structural_syntax`).
     data : DataFrame
-    missing : {"ml", "listwise"}
+    missing : {"ml", "listwise", "pairwise"}
         ``"ml"`` (default): full-information ML, every respondent with at least one answer to
-        the model's items; ``"listwise"``: complete cases only.
+        the model's items; ``"listwise"``: complete cases only; ``"pairwise"``: ordered items
+        (lavaan's rules, see :func:`crm_research.estimation.resolve_missing`).
     bootstrap : int
         Nonparametric bootstrap replicates (0: normal-theory SEs; with ``missing="ml"`` the
-        observed information, as lavaan).
+        observed information, as lavaan).  ML only, as lavaan.
     seed : int, optional
         Bootstrap seed (same seed, same intervals).
+    estimator, ordered, se, test : optional
+        lavaan's estimation options (:func:`crm_research.estimation.check_estimation`): e.g.
+        ``estimator="MLR"`` (robust SEs, scaled test, robust fit indices) or
+        ``ordered=True`` (WLSMV on the items' thresholds and polychoric correlations);
+        ``ordered`` items not in the model are ignored.
 
     Returns
     -------
@@ -492,18 +507,22 @@ def fit_model(syntax: str, data: pd.DataFrame, *, missing: str = "ml", bootstrap
     >>> fit_model("F =~ x1 + x2 + x3\\nY =~ y\\ny ~~ 0*y\\nY ~ F", d, missing="listwise").nobs
     270
     """
-    from . import sem
+    from .estimation import fit_model as fit_with
 
     missing = _check_missing(missing)
+    est = _estimation(estimator, ordered, se, test, "fit_model")
     if bootstrap is None:
         bootstrap = 0
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
         raise ModelError(f"bootstrap={bootstrap!r}: expected 0 (no bootstrap) or a number of replicates",
                          hint="e.g. bootstrap=1000")
+    if bootstrap and not est.allows_bootstrap:
+        raise ModelError(f"bootstrap={bootstrap}: bootstrap intervals need estimator ML (as lavaan), not "
+                         f"{est.estimator}", hint="pass bootstrap=0 (intervals from the robust standard errors)")
     if bootstrap:
-        return sem.fit(syntax, data, missing=missing, se="bootstrap", bootstrap=int(bootstrap), seed=seed,
-                       ci_level=ci_level)
-    return sem.fit(syntax, data, missing=missing, ci_level=ci_level)
+        return fit_with(syntax, data, est, missing=missing, se="bootstrap", bootstrap=int(bootstrap), seed=seed,
+                        ci_level=ci_level)
+    return fit_with(syntax, data, est, missing=missing, ci_level=ci_level)
 
 
 # --------------------------------------------------------------------------- model structure
@@ -845,7 +864,7 @@ class HypothesisTest:
         :func:`relative_effects` (empty when no outcome has two or more predictors).
     results : dict
         ``"model"`` (the fit of the model as declared) and ``"partial"``.
-    missing : {"ml", "listwise"}
+    missing : {"ml", "listwise", "pairwise"}
     n_used, n_input : int
         Respondents the fits used, and given.
     bootstrap : int
@@ -881,6 +900,14 @@ class HypothesisTest:
     bootstrap: int = 0
 
     @property
+    def estimation(self) -> str:
+        """The estimation in words (``sem.estimation_label`` of the model's fit)."""
+        from .sem import estimation_label
+
+        res = self.results.get("model")
+        return estimation_label(res) if res is not None else "ML"
+
+    @property
     def supported(self) -> dict[str, bool]:
         return dict(zip(self.hypotheses.hypothesis, self.hypotheses.supported))
 
@@ -896,7 +923,7 @@ class HypothesisTest:
         fm = fit_measures_of(res) if res is not None else {}
         level = _ci_level(res) if res is not None else 0.95
         out = [f"Hypothesis tests: model {self.model!r}", f"  data: {self.missing_summary}",
-               f"  fit: {fit_sentence(fm)}", ""]
+               f"  estimation: {self.estimation}", f"  fit: {fit_sentence(fm)}", ""]
         out.append(_indent(format_hypothesis_table(self.hypotheses, ci_level=level).to_string(index=False), 2))
         if len(self.indirect):
             out += ["", "Indirect effects (CI: " + ", ".join(sorted(set(self.indirect.ci))) + ")"]
@@ -933,7 +960,8 @@ class HypothesisTest:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        h = [f"<h4>Hypothesis tests: model {esc(self.model)}</h4>", f"<p>Data: {esc(self.missing_summary)}</p>",
+        h = [f"<h4>Hypothesis tests: model {esc(self.model)}</h4>", f"<p>Data: {esc(self.missing_summary)}; "
+             f"estimation: {esc(self.estimation)}</p>",
              html_table(format_hypothesis_table(self.hypotheses))]
         if len(self.indirect):
             h += ["<h5>Indirect effects</h5>", html_table(self.indirect.drop(columns=["definition"]), decimals=3)]
@@ -950,7 +978,8 @@ class HypothesisTest:
         return "\n".join(h)
 
     def to_markdown(self) -> str:
-        parts = [f"**Hypothesis tests (model {self.model})**", "", f"Data: {self.missing_summary}.", "",
+        parts = [f"**Hypothesis tests (model {self.model})**", "",
+                 f"Data: {self.missing_summary}. Estimation: {self.estimation}.", "",
                  markdown_table(format_hypothesis_table(self.hypotheses)), ""]
         if len(self.mediation):
             m = pd.DataFrame({"Path": self.mediation.path,
@@ -975,7 +1004,8 @@ class HypothesisTest:
 
 def test_model(data: pd.DataFrame, instrument: "Instrument", model: str | None = None, *, missing: str = "ml",
                bootstrap: int = 0, seed: int | None = None, alpha: float = 0.05,
-               partial: bool = True) -> HypothesisTest:
+               partial: bool = True, estimator: Any = None, ordered: Any = None, se: str | None = None,
+               test: str | None = None) -> HypothesisTest:
     """Test the hypotheses of one declared model, with its partial-mediation alternative.
 
     Fits :func:`relative_effects_syntax` of the model (the model as declared, with its
@@ -1001,6 +1031,10 @@ def test_model(data: pd.DataFrame, instrument: "Instrument", model: str | None =
     alpha : float
     partial : bool
         Also fit the partial-mediation model when the model declares an indirect effect.
+    estimator, ordered, se, test : optional
+        lavaan's estimation options for every fit (see :func:`fit_model`); with a robust
+        estimator the full-vs-partial comparison is the scaled chi-square difference test
+        (:func:`crm_research.sem.compare_models`) and intervals come from the robust SEs.
 
     Returns
     -------
@@ -1030,6 +1064,7 @@ def test_model(data: pd.DataFrame, instrument: "Instrument", model: str | None =
     model = _first_model(instrument) if model is None else model
     _check_model(instrument, model)
     missing = _check_missing(missing)
+    est = _estimation(estimator, ordered, se, test, "test_model")
     rows = _analysis_rows(data, _model_items(instrument, _model_constructs(instrument, model)), missing)
     warnings: list[str] = []
     try:
@@ -1037,7 +1072,7 @@ def test_model(data: pd.DataFrame, instrument: "Instrument", model: str | None =
     except ModelError as e:
         warnings.append(f"relative effects not estimated: {e}")
         syntax = structural_syntax(instrument, model, data=rows)
-    res = fit_model(syntax, data, missing=missing, bootstrap=bootstrap, seed=seed)
+    res = fit_model(syntax, data, missing=missing, bootstrap=bootstrap, seed=seed, estimator=est)
     results = {"model": res}
     warnings += [f"model {model}: {w}" for w in warnings_of(res)]
     table = hypothesis_table(res, instrument, model, alpha=alpha)
@@ -1049,7 +1084,7 @@ def test_model(data: pd.DataFrame, instrument: "Instrument", model: str | None =
     missing_direct = [ind for ind in instrument.models[model].indirect if (ind["to"], ind["from"]) not in have]
     if partial and missing_direct:
         res_p = fit_model(structural_syntax(instrument, model, partial=True, data=rows), data, missing=missing,
-                          bootstrap=bootstrap, seed=seed)
+                          bootstrap=bootstrap, seed=seed, estimator=est)
         results["partial"] = res_p
         warnings += [f"partial model {model}: {w}" for w in warnings_of(res_p)]
         p_table = hypothesis_table(res_p, instrument, model, alpha=alpha)
@@ -1060,7 +1095,8 @@ def test_model(data: pd.DataFrame, instrument: "Instrument", model: str | None =
     med = mediation_table(med_src, alpha=alpha)
     return HypothesisTest(model=model, hypotheses=table, indirect=ind, mediation=med, partial_hypotheses=p_table,
                           partial_indirect=p_ind, comparison=comp, results=results, alpha=alpha,
-                          warnings=list(dict.fromkeys(warnings)), relative_effects=rel, missing=missing,
+                          warnings=list(dict.fromkeys(warnings)), relative_effects=rel,
+                          missing=str(getattr(res, "missing", missing) or missing),
                           n_used=int(res.nobs), n_input=int(res.n_input), bootstrap=int(bootstrap or 0))
 
 
@@ -1126,8 +1162,9 @@ def alone_vs_together(data: pd.DataFrame, instrument: "Instrument", fitted: Any,
     model : str, optional
         The instrument's model name; taken from a HypothesisTest; without it the paths are
         read from the fitted regressions.
-    missing : {"ml", "listwise"}, optional
-        Default: the fitted model's treatment.
+    missing : {"ml", "listwise", "pairwise"}, optional
+        Default: the fitted model's treatment.  Every refit uses the fitted model's
+        estimation (estimator, ordered items, se, test).
 
     Returns
     -------
@@ -1154,6 +1191,8 @@ def alone_vs_together(data: pd.DataFrame, instrument: "Instrument", fitted: Any,
         res = fitted.results["model"]
     else:
         res = fitted
+    from .estimation import estimation_of
+
     missing = _check_missing(missing or getattr(res, "missing", None) or "ml")
     est = estimates_of(res)
     if model is not None:
@@ -1173,7 +1212,7 @@ def alone_vs_together(data: pd.DataFrame, instrument: "Instrument", fitted: Any,
             keep = [(yy, xx, lab) for yy, xx, lab in paths if yy != y or xx == x]
             used = list(dict.fromkeys(v for a, b, _ in keep for v in (a, b)))
             sub = _analysis_rows(data, _model_items(instrument, used), missing)
-            r = fit_model(_paths_syntax(instrument, keep, sub), data, missing=missing)
+            r = fit_model(_paths_syntax(instrument, keep, sub), data, missing=missing, estimator=estimation_of(res))
             e = estimates_of(r)
             alone = e.loc[(e.op == "~") & (e.lhs == y) & (e.rhs == x), "std.all"]
             together = est.loc[(est.op == "~") & (est.lhs == y) & (est.rhs == x), "std.all"]

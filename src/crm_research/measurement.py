@@ -906,6 +906,9 @@ class MeasurementReport:
         Sentences a report should print: single-item constructs, undefined HTMT, missing data.
     results : dict
         The fitted models (``first_order``, ``higher_order``, ``single_factor``, ``omega:<c>``).
+    estimation : str
+        The first-order CFA's estimation in words (``sem.estimation_label``), e.g. ``ML`` or
+        ``MLR (Huber-White robust SE, Yuan-Bentler scaled test)``.
 
     Examples
     --------
@@ -944,6 +947,7 @@ class MeasurementReport:
     n_input: int | None = None
     n_complete: int | None = None
     notes: list[str] = field(default_factory=list)
+    estimation: str = "ML"
 
     @property
     def single_items(self) -> list[str]:
@@ -956,8 +960,10 @@ class MeasurementReport:
     def missing_summary(self) -> str:
         """Which missing-data treatment, how many respondents it used."""
         n_in = self.n_input if self.n_input is not None else self.n_obs
-        if self.missing == "ml":
-            return (f"full-information ML (missing = \"ml\"): {self.n_obs} of {n_in} respondents used"
+        if self.missing in ("ml", "pairwise"):
+            how = "full-information ML (missing = \"ml\")" if self.missing == "ml" else \
+                "pairwise deletion (missing = \"pairwise\")"
+            return (f"{how}: {self.n_obs} of {n_in} respondents used"
                     + (f", {self.n_complete} of them with every item answered" if self.n_complete is not None else ""))
         return f"listwise deletion: {self.n_obs} of {n_in} respondents with complete answers used"
 
@@ -1063,7 +1069,7 @@ class MeasurementReport:
         n_items = int((self.loadings.level == "first-order").sum())
         lines = [f"Measurement model assessment (N = {self.n_obs}; {n_items} items, {n_first} first-order"
                  + (f" and {n_high} higher-order" if n_high else "") + " constructs)",
-                 f"  Missing data: {self.missing_summary}"]
+                 f"  Missing data: {self.missing_summary}", f"  Estimation: {self.estimation}"]
         for name, row in self.fit.iterrows():
             lines.append(f"  {name}: {fit_sentence(row)}")
         lines.append("")
@@ -1169,9 +1175,27 @@ def _lower_triangle(m: pd.DataFrame, digits: int, *, diag_ok: pd.Series | None =
 
 _FIT_COLS = ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper",
              "srmr", "aic", "bic")
+#: lavaan's scaled/robust measures, kept in ``fit`` when a robust or ordinal fit has them.
+_ROBUST_FIT_COLS = ("chisq.scaled", "df.scaled", "pvalue.scaled", "chisq.scaling.factor", "cfi.scaled", "tli.scaled",
+                    "rmsea.scaled", "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "cfi.robust", "tli.robust",
+                    "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust")
 
 
 def _apa_fit(fit: pd.DataFrame) -> pd.DataFrame:
+    from .reporting.fitmeasures import reported_keys
+
+    keys = reported_keys(fit.iloc[0].to_dict()) if len(fit) else {}
+    if keys and any(k != v for k, v in keys.items()) and all(
+            reported_keys(r.to_dict()) == keys for _, r in fit.iterrows()):
+        # a robust or ordinal fit: its scaled chi-square and robust indices, headed as such
+        shown = fit.copy()
+        for base, key in keys.items():
+            if key in shown.columns:
+                shown[base] = shown[key]
+        out = _apa_fit(shown[[c for c in _FIT_COLS if c in shown.columns]])
+        kinds = {b: ("robust" if k.endswith(".robust") else "scaled") for b, k in keys.items() if k != b}
+        names = {"\u03c7\u00b2": "chisq", "p": "pvalue", "CFI": "cfi", "TLI": "tli", "RMSEA [90% CI]": "rmsea"}
+        return out.rename(columns={h: f"{h} ({kinds[b]})" for h, b in names.items() if b in kinds})
     out = pd.DataFrame(index=fit.index)
     g = fit.get
     out["\u03c7\u00b2"] = [format_number(x, 2) for x in g("chisq", pd.Series(np.nan, index=fit.index))]
@@ -1208,14 +1232,15 @@ def _source(data: pd.DataFrame) -> str:
     return str(getattr(data, "attrs", {}).get("source", "data frame"))
 
 
-MISSING = ("ml", "listwise")
+MISSING = ("ml", "listwise", "pairwise")
 
 
 def _check_missing(missing: str) -> str:
     m = {"fiml": "ml", "direct": "ml", "listwise.deletion": "listwise"}.get(str(missing), str(missing))
     if m not in MISSING:
-        raise ConfigError("assess_measurement", "missing", f"must be 'ml' (full-information ML) or 'listwise', "
-                          f"got {missing!r}", hint="missing='ml' uses every respondent with at least one answer")
+        raise ConfigError("assess_measurement", "missing", f"must be 'ml' (full-information ML), 'listwise' or "
+                          f"'pairwise' (ordered items), got {missing!r}",
+                          hint="missing='ml' uses every respondent with at least one answer")
     return m
 
 
@@ -1293,7 +1318,8 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
                        constructs: Iterable[str] | None = None, result: Any = None,
                        higher_order_result: Any = None, omega: str | None = "congeneric",
                        htmt_method: str = "htmt", harman: str | None = "pca", harman_cfa: bool = False,
-                       ci: float = 0.95, missing: str = "ml") -> MeasurementReport:
+                       ci: float = 0.95, missing: str = "ml", estimator: Any = None, ordered: Any = None,
+                       se: str | None = None, test: str | None = None) -> MeasurementReport:
     """Assess reliability and validity of an instrument's constructs in one call.
 
     Fits, with :func:`crm_research.sem.fit` (ML, lavaan defaults, ``missing`` as given):
@@ -1342,7 +1368,13 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
         ``"ml"`` (default): every respondent with at least one answer; the CFAs by
         full-information ML, alpha, HTMT and Harman's test from the EM (saturated ML) item
         covariance matrix (as semTools' ``htmt(missing = "ml")``).  ``"listwise"``: respondents
-        who answered every assessed item.  The report records which, and the counts.
+        who answered every assessed item; ``"pairwise"``: ordered items (the CFAs by pairwise
+        polychoric correlations as lavaan; alpha, HTMT and Harman's test from the EM item
+        covariances of every respondent with an answer).  The report records which, and the counts.
+    estimator, ordered, se, test : optional
+        lavaan's estimation options of every CFA (:func:`crm_research.estimation.check_estimation`),
+        e.g. ``estimator="MLR"`` or ``ordered=True`` (WLSMV); the fit table then shows the
+        scaled χ² and robust indices and the report names the estimation.
 
     Returns
     -------
@@ -1377,6 +1409,11 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
     if harman not in ("pca", "paf", None):
         raise ValueError(f"harman must be 'pca', 'paf' or None, got {harman!r}")
     missing = _check_missing(missing)
+    from .estimation import Estimation, check_estimation
+    from .estimation import fit_model as fit_with
+
+    est_opt = estimator if isinstance(estimator, Estimation) else check_estimation(
+        estimator, ordered, se, test, where="assess_measurement")
     th = thresholds or Thresholds()
     from .instruments import measurement_syntax
     from .sem import compare_models, sample_moments
@@ -1387,23 +1424,36 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
     singles = [c for c in first if len(c.items) == 1]
     items = [it.id for c in first for it in c.items]
     X, warnings, counts = _item_data(data, items, missing)
+    from .estimation import resolve_missing
+
+    missing, mnote = resolve_missing(est_opt, missing, counts["complete"] < len(X), where="assess_measurement")
+    if mnote:
+        warnings.append(mnote)
     n = len(X)
-    moments = sample_moments(X, items, missing=missing, source=_source(data))
+    moments = sample_moments(X, items, missing="ml" if missing == "pairwise" else missing, source=_source(data))
     notes: list[str] = []
     if missing == "ml":
         notes.append(f"Missing answers: full-information ML (missing = \"ml\") uses all {n} respondents with at "
                      f"least one answer ({counts['complete']} answered every item); alpha, HTMT and Harman's test "
                      "use the EM estimate of the item covariances.")
+    elif missing == "pairwise":
+        notes.append(f"Missing answers: pairwise deletion (ordered items, as lavaan) uses all {n} respondents with "
+                     f"at least one answer ({counts['complete']} answered every item); alpha, HTMT and Harman's "
+                     "test use the EM estimate of the item covariances.")
     else:
         notes.append(f"Missing answers: listwise deletion uses the {n} of {counts['input']} respondents who "
                      "answered every item.")
+    if not est_opt.is_default:
+        notes.append(f"Estimation: {est_opt.describe()}. Fit is judged by the scaled chi-square and the robust "
+                     "(or scaled) CFI, TLI and RMSEA" + ("; loadings are on the items' latent response scales "
+                     "(polychoric), while alpha, HTMT and Harman's test use the items' Pearson covariances"
+                     if est_opt.ordered else "") + ".")
     results: dict[str, Any] = {}
     fit_rows: dict[str, dict] = {}
 
     def run(name: str, syntax: str, label: str) -> Any:
-        from . import sem
         try:
-            res = sem.fit(syntax, X, missing=missing)
+            res = fit_with(syntax, X, est_opt, missing=missing, where="assess_measurement")
         except Exception as e:  # keep the user's error type, add where it happened
             if hasattr(e, "message"):
                 e.message = f"{label}: {e.message}"
@@ -1566,14 +1616,21 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
             except Exception as e:  # e.g. degenerate df; the fit table is still informative
                 warnings.append(f"single-factor comparison not possible: {e}")
 
-    fit = pd.DataFrame({k: {c: v.get(c, np.nan) for c in _FIT_COLS} for k, v in fit_rows.items()}).T
+    cols = list(_FIT_COLS) + [c for c in _ROBUST_FIT_COLS if any(v.get(c) is not None for v in fit_rows.values())]
+    fit = pd.DataFrame({k: {c: v.get(c, np.nan) for c in cols} for k, v in fit_rows.items()}).T
     fit = fit.apply(pd.to_numeric, errors="coerce")
     return MeasurementReport(loadings=loadings, reliability=reliability, fornell_larcker=fl, htmt=H,
                              discriminant=discriminant, harman=hres, fit=fit, thresholds=th, n_obs=n,
                              warnings=list(dict.fromkeys(warnings)), fornell_larcker_higher_order=fl2,
                              results=results, omega_method=omega or "none", htmt_method=htmt_method, ci=ci,
                              missing=missing, n_input=counts["input"], n_complete=counts["complete"],
-                             notes=list(dict.fromkeys(notes)))
+                             notes=list(dict.fromkeys(notes)), estimation=_label_of(result))
+
+
+def _label_of(result: Any) -> str:
+    from .sem import estimation_label
+
+    return estimation_label(result)
 
 
 def _omega_from(result: Any, construct: str) -> float:
