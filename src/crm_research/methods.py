@@ -342,6 +342,45 @@ class PLSModelTest:
         return dict(getattr(self.result.model, "higher_order", {}) or {})
 
     @property
+    def single_items(self) -> list[str]:
+        """Constructs measured by one item (loading and reliability 1 by definition)."""
+        m = self.result.model
+        return [c for c in m.constructs if len(m.blocks.get(c, ())) == 1]
+
+    @property
+    def loadings(self) -> pd.DataFrame:
+        """The loadings (weights of composites are in ``result.weights``) to assess: items of
+        multi-item first-order constructs (not a second-order construct's repeated items, not
+        single items)."""
+        L = self.result.loadings
+        skip = set(self.higher_order) | set(self.single_items)
+        return L[~L["lhs"].isin(skip)].reset_index(drop=True)
+
+    @property
+    def reliability(self) -> pd.DataFrame:
+        """Reliability and convergent validity of the constructs to assess (as :attr:`loadings`)."""
+        R = self.result.reliability
+        skip = set(self.higher_order) | set(self.single_items)
+        return R[~R["construct"].isin(skip)].reset_index(drop=True)
+
+    @property
+    def htmt(self) -> pd.DataFrame:
+        """HTMT of every pair but a second-order construct with its own dimensions (repeated
+        indicators: they share their items)."""
+        H = self.result.htmt
+        own = {frozenset((h, d)) for h, dims in self.higher_order.items() for d in dims}
+        keep = [frozenset((a, b)) not in own for a, b in zip(H["lhs"], H["rhs"])]
+        return H[keep].reset_index(drop=True)
+
+    @property
+    def structural(self) -> pd.DataFrame:
+        """The hypothesized paths' effect sizes and collinearity: ``lhs, op, rhs, f2, vif``."""
+        f2 = self.result.f2.merge(self.result.vif_inner, on=["lhs", "op", "rhs"], how="left")
+        hyp = {tuple(str(p).split(f" {ARROW} ")[::-1]) for p in self.hypotheses["path"]}
+        keep = [(a, b) in hyp for a, b in zip(f2["lhs"], f2["rhs"])]
+        return f2[keep].reset_index(drop=True)
+
+    @property
     def second_order(self) -> dict[str, tuple[str, ...]]:
         """Second-order construct -> its dimensions, as the instrument declares them."""
         from .pls import parse_model

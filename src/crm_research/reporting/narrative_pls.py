@@ -25,13 +25,14 @@ import pandas as pd
 from .display import Narrative
 from .format import format_ci, format_number
 
-__all__ = ["LOADING_MIN", "RELIABILITY_RANGE", "AVE_MIN", "HTMT_MAX", "describe_pls_estimation",
-           "describe_loadings", "describe_reliability", "describe_htmt", "describe_pls_hypotheses"]
+__all__ = ["LOADING_MIN", "RELIABILITY_RANGE", "AVE_MIN", "HTMT_MAX", "SRMR_MAX", "describe_pls_estimation",
+           "describe_loadings", "describe_reliability", "describe_htmt", "describe_pls_hypotheses", "describe_pls_fit"]
 
 LOADING_MIN = 0.708
 RELIABILITY_RANGE = (0.70, 0.95)
 AVE_MIN = 0.50
 HTMT_MAX = (0.85, 0.90)
+SRMR_MAX = 0.08
 
 
 def _b(x: Any, d: int = 2) -> str:
@@ -138,7 +139,8 @@ def describe_loadings(loadings: pd.DataFrame, exclude: Iterable[str] = ()) -> Na
                      ".708 when dropping it does not raise the construct's reliability or AVE.")
 
 
-def describe_reliability(reliability: pd.DataFrame, exclude: Iterable[str] = ()) -> Narrative:
+def describe_reliability(reliability: pd.DataFrame, exclude: Iterable[str] = (),
+                         single_items: Sequence[str] = ()) -> Narrative:
     """Internal consistency (α, ρ_A, ρ_c within .70-.95) and convergent validity (AVE ≥ .50) of
     the multi-item reflective constructs.
 
@@ -148,18 +150,23 @@ def describe_reliability(reliability: pd.DataFrame, exclude: Iterable[str] = ())
         ``construct, mode, items, alpha, rho_a, rho_c, ave``.
     exclude : iterable of str
         Constructs to leave out.
+    single_items : sequence of str
+        Single-item constructs (named as having no reliability to assess).
 
     Returns
     -------
     Narrative
     """
+    singles = list(single_items)
+    note = (f" {_list(singles)} {'is a single item' if len(singles) == 1 else 'are single items'}: "
+            "reliability 1 by definition, nothing to assess.") if singles else ""
     R = reliability[~reliability["construct"].isin(set(exclude))]
     if "items" in R.columns:
         R = R[R["items"] > 1]
     if "mode" in R.columns:
         R = R[R["mode"] != "composite"]
     if R.empty:
-        return Narrative("")
+        return Narrative(note.strip())
     lo, hi = RELIABILITY_RANGE
     names = {"alpha": "Cronbach's α", "rho_a": "ρ_A", "rho_c": "composite reliability ρ_c"}
     ranges = [f"{names[k]} from {_b(R[k].min())} to {_b(R[k].max())}" for k in names]
@@ -184,7 +191,7 @@ def describe_reliability(reliability: pd.DataFrame, exclude: Iterable[str] = ())
         text += (" Convergent validity: AVE below .50 for "
                  + _list([f"{c} ({_b(v)})" for c, v in zip(low_ave["construct"], low_ave["ave"])])
                  + ": the construct explains less than half of its items' variance.")
-    return Narrative(text)
+    return Narrative(text + note)
 
 
 def describe_htmt(htmt: pd.DataFrame, higher_order: Mapping[str, Sequence[str]] | None = None) -> Narrative:
@@ -257,3 +264,48 @@ def describe_pls_hypotheses(table: pd.DataFrame) -> Narrative:
         head = "is supported" if verdict == "supported" else f"is {verdict}" if verdict.startswith("not") else verdict
         out.append(f"**{r['hypothesis']}** ({r['path']}) {head}: {est}.")
     return Narrative(" ".join(out))
+
+
+def describe_pls_fit(fit_measures: pd.DataFrame) -> Narrative:
+    """The PLS model's fit: SRMR against .08 (Henseler et al. 2014) and, when the fit was
+    bootstrapped, the exact-fit test (d_ULS and d_G against their HI95 quantiles; Dijkstra &
+    Henseler 2015), for the estimated model.
+
+    Parameters
+    ----------
+    fit_measures : DataFrame
+        ``measure`` (srmr, d_uls, d_g), ``model`` (estimated, saturated), ``value`` and
+        optionally ``HI95``, ``HI99`` (:attr:`crm_research.pls.PLSResult.fit_measures`).
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fm = pd.DataFrame({"measure": ["srmr", "d_uls", "d_g"], "model": ["estimated"] * 3,
+    ...                    "value": [0.056, 0.333, 0.162], "HI95": [0.047, 0.229, 0.169], "HI99": [0.049, 0.254, 0.176]})
+    >>> print(describe_pls_fit(fit_measures=fm))
+    SRMR = .056 for the estimated model, below .08. Exact fit (bootstrap): d_ULS = 0.333 exceeds its HI95 of 0.229, d_G = 0.162 stays below its HI95 of 0.169; a discrepancy above HI95 rejects exact fit at the 5% level (above HI99: at 1%), a strict test that large samples rarely pass.
+    """
+    if not isinstance(fit_measures, pd.DataFrame) or fit_measures.empty:
+        return Narrative("No fit measures: a model with interaction terms has no model-implied correlation matrix.")
+    fm = fit_measures[fit_measures["model"] == "estimated"] if "model" in fit_measures.columns else fit_measures
+    rows = {str(r["measure"]): r for r in fm.to_dict("records")}
+    parts = []
+    if "srmr" in rows:
+        v = float(rows["srmr"]["value"])
+        parts.append(f"SRMR = {_b(v, 3)} for the estimated model, " + ("below .08." if v < SRMR_MAX
+                                                                      else "**at or above .08**: a poor approximate fit."))
+    bits = []
+    for key, name in (("d_uls", "d_ULS"), ("d_g", "d_G")):
+        r = rows.get(key)
+        if r is not None and not pd.isna(r.get("HI95", np.nan)):
+            v, q = float(r["value"]), float(r["HI95"])
+            bits.append(f"{name} = {format_number(v, 3)} " + (f"exceeds its HI95 of {format_number(q, 3)}" if v > q
+                                                               else f"stays below its HI95 of {format_number(q, 3)}"))
+    if bits:
+        parts.append("Exact fit (bootstrap): " + ", ".join(bits) + "; a discrepancy above HI95 rejects exact fit at "
+                     "the 5% level (above HI99: at 1%), a strict test that large samples rarely pass.")
+    return Narrative(" ".join(parts))
