@@ -27,7 +27,7 @@ from scipy.optimize import brentq
 from scipy.stats import chi2, ncx2, norm
 
 from ..errors import ModelError
-from .estimate import start_values
+from .estimate import one_blas_thread, start_values
 from .model import RAMModel
 from .nacov import categorical_stats, lower_pairs
 from .partable import ParTable, build_partable, row_names, var_names
@@ -128,6 +128,14 @@ def fit_categorical(model: str, data: pd.DataFrame, *, estimator: str = "WLSMV",
     >>> round(float(res.get("c1", "|", "t1")["est"]), 3)
     -1.363
     """
+    with one_blas_thread():
+        return _fit_categorical(model, data, estimator=estimator, se=se, test=test, ordered=ordered,
+                                parameterization=parameterization, missing=missing, group=group,
+                                group_equal=group_equal, group_partial=group_partial, ci_level=ci_level)
+
+
+def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterization, missing, group, group_equal,
+                     group_partial, ci_level) -> SEMResult:
     est_in = str(estimator).strip().upper()
     if est_in in ("ML", "DEFAULT"):
         est_in = "WLSMV"
@@ -157,12 +165,14 @@ def fit_categorical(model: str, data: pd.DataFrame, *, estimator: str = "WLSMV",
         ord_names = list(ov_model)
     else:
         ord_names = [ordered] if isinstance(ordered, str) else list(ordered or [])
-        unknown = [v for v in ord_names if v not in ov_model]
+        # names of data columns outside the model are ignored (as lavaan); others are typos
+        unknown = [v for v in ord_names if v not in ov_model and v not in data.columns]
         if unknown:
-            raise ModelError(f"ordered: {', '.join(map(str, unknown))} not observed variable(s) of the model",
+            raise ModelError(f"ordered: {', '.join(map(str, unknown))} not found in the model or the data",
                              hint=f"the model's observed variables are {', '.join(ov_model)}")
+        ord_names = [v for v in ord_names if v in ov_model]
     if not ord_names:
-        raise ModelError("ordered=[] names no ordered items", hint="pass ordered=True or a list of item names")
+        raise ModelError("ordered names no observed variable of the model", hint="pass ordered=True or a list of item names")
     missing_cols = [v for v in ov_model + ([group] if group else []) if v not in data.columns]
     if missing_cols:
         raise ModelError(f"column(s) {', '.join(missing_cols)} not found in the data",
@@ -259,9 +269,9 @@ def fit_categorical(model: str, data: pd.DataFrame, *, estimator: str = "WLSMV",
     vcov = None
     if Einv is not None and se != "none":
         if se == "robust.sem":
-            vcov = robust_vcov(Einv, J, weights, [s.nacov for s in stats], fg, N)
-        else:
-            vcov = 0.5 * (Einv + Einv.T) / N
+            vcov = robust_vcov(Einv, J, weights, [s.nacov for s in stats], fg, N - G)
+        else:   # lavaan divides by ntotal - ngroups for least-squares estimators
+            vcov = 0.5 * (Einv + Einv.T) / (N - G)
     # ---- table ----
     f = pt2.frame
     est = _row_values(pt2, lsm, theta, is_ord, ov)

@@ -108,14 +108,41 @@ class LSModel:
         cor = D[:, i] * D[:, j] * Sigma[:, i, j]
         return np.concatenate([th_imp, var, cor], axis=1)
 
+    def threshold_params(self) -> np.ndarray:
+        """Parameters that are thresholds only (they enter nothing but threshold entries)."""
+        if not hasattr(self, "_thr"):
+            used = np.zeros(self.q, bool)
+            for gs in self.ram.groups:
+                used[gs.par] = True
+            for lay in self.layouts:
+                used[lay.sc_par[lay.sc_par >= 0]] = True
+            thr = np.zeros(self.q, bool)
+            for lay in self.layouts:
+                thr[lay.th_par[lay.th_par >= 0]] = True
+            self._thr = np.where(thr & ~used)[0]
+        return self._thr
+
     def jacobian(self, theta: np.ndarray, g: int, h: float = 1e-6) -> np.ndarray:
-        """d WLS.est / d theta (nstat, q) by central differences (all columns in one batch)."""
+        """d WLS.est / d theta (nstat, q): threshold parameters analytically (``D_i``),
+        the others by central differences (all those columns in one batch)."""
         q = self.q
-        step = h * np.maximum(1.0, np.abs(theta))
-        E = np.eye(q) * step[None, :]
-        both = np.concatenate([theta[None, :] + E, theta[None, :] - E])
-        val = self.implied(both, g)
-        return ((val[:q] - val[q:]) / (2.0 * step[:, None])).T
+        thr = self.threshold_params()
+        rest = np.setdiff1d(np.arange(q), thr)
+        lay = self.layouts[g]
+        J = np.zeros((len(lay.th_var) + len(lay.num_idx) + len(lay.pairs), q))
+        if len(rest):
+            step = h * np.maximum(1.0, np.abs(theta[rest]))
+            E = np.zeros((len(rest), q))
+            E[np.arange(len(rest)), rest] = step
+            both = np.concatenate([theta[None, :] + E, theta[None, :] - E])
+            val = self.implied(both, g)
+            n = len(rest)
+            J[:, rest] = ((val[:n] - val[n:]) / (2.0 * step[:, None])).T
+        if len(thr):
+            _, _, D, _ = self.parts(theta, g)
+            rows = np.where(np.isin(lay.th_par, thr))[0]
+            J[rows, lay.th_par[rows]] = D[0, lay.th_var[rows]]
+        return J
 
 
 @dataclass

@@ -45,7 +45,8 @@ cases <- list(
   list(name = "hs3_ulsmv", model = "hs3", data = "hs", ordered = paste0("c", 1:9), estimator = "ULSMV"),
   list(name = "hs3_wls", model = "hs3", data = "hs", ordered = paste0("c", 1:9), estimator = "WLS"),
   list(name = "hs3_dwls", model = "hs3", data = "hs", ordered = paste0("c", 1:9), estimator = "DWLS"),
-  list(name = "hs3_mv", model = "hs3", data = "hs", ordered = paste0("c", 1:9), test = "mean.var.adjusted"),
+  list(name = "hs3_mv", model = "hs3", data = "hs", ordered = paste0("c", 1:9), estimator = "DWLS",
+       se = "robust.sem", test = "mean.var.adjusted"),
   list(name = "hs3_sem", data = "hs", ordered = paste0("c", 1:9)),
   list(name = "hs_mixed", data = "hs", ordered = paste0("c", 1:3))
 )
@@ -61,8 +62,9 @@ for (cs in cases) {
   miss <- if (is.null(cs$missing)) "listwise" else cs$missing
   param <- if (is.null(cs$parameterization)) "delta" else cs$parameterization
   geq <- if (is.null(cs$group.equal)) "" else cs$group.equal
+  se <- if (is.null(cs$se)) "default" else cs$se
   secs <- system.time(
-    fit <- sem(model, data = datas[[cs$data]], ordered = cs$ordered, estimator = est, test = test,
+    fit <- sem(model, data = datas[[cs$data]], ordered = cs$ordered, estimator = est, test = test, se = se,
                missing = miss, parameterization = param, group = cs$group, group.equal = geq)
   )[["elapsed"]]
   fm <- fitMeasures(fit)
