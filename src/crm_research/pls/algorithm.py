@@ -130,7 +130,7 @@ def _check(model: PLSModel, S: np.ndarray, scheme: str, stop: str, tol: float, m
 
 def _scale(W: np.ndarray, S: np.ndarray) -> np.ndarray:
     """Scale each column of W (k, p, c) to unit score variance under S (k, p, p)."""
-    var = np.einsum("kpc,kpq,kqc->kc", W, S, W)
+    var = (W * (S @ W)).sum(axis=1)
     if np.any(var <= 0):
         raise ModelError("a construct score has zero variance (an indicator block with constant or "
                          "perfectly opposed columns?)")
@@ -231,13 +231,13 @@ def estimate(model: PLSModel, S: np.ndarray, *, scheme: str = "path", consistent
     active = np.arange(k)
     for it in range(1, max_iter + 1):
         Sa, Wa = S[active], W[active]
-        C = np.einsum("kpc,kpq,kqd->kcd", Wa, Sa, Wa)
+        C = np.swapaxes(Wa, 1, 2) @ (Sa @ Wa)
         E = _inner(C, D, scheme, preds)
         G = Sa @ (Wa @ E)                        # cov(indicators, inner proxies), (ka, p, c)
         Wn = G * M
         for j in modeB:
             b = blocks[j]
-            Wn[:, b, j] = np.einsum("kab,kb->ka", invB[j][active], G[:, b, j])
+            Wn[:, b, j] = (invB[j][active] @ G[:, b, j][:, :, None])[:, :, 0]
         Wn = _scale(Wn, Sa)
         delta = np.abs(Wn - Wa)
         diff = delta.sum(axis=(1, 2)) if stop == "smartpls" else delta.max(axis=(1, 2))
@@ -250,7 +250,7 @@ def estimate(model: PLSModel, S: np.ndarray, *, scheme: str = "path", consistent
             break
 
     SW = S @ W                                   # cov(indicator, score) = corr (unit variance)
-    C = np.einsum("kpc,kpq,kqd->kcd", W, S, W)
+    C = np.swapaxes(W, 1, 2) @ SW
     # rho_A (Dijkstra-Henseler 2015), per construct
     rho = np.ones((k, c))
     for j, b in enumerate(blocks):
@@ -260,9 +260,10 @@ def estimate(model: PLSModel, S: np.ndarray, *, scheme: str = "path", consistent
         Sbb = S[:, b][:, :, b]
         off = Sbb - np.eye(len(b)) * np.diagonal(Sbb, axis1=1, axis2=2)[:, None, :]
         num = np.einsum("ka,kab,kb->k", w, off, w)
-        ww = np.einsum("ka,kb->kab", w, w)
-        den = np.einsum("ka,kab,kb->k", w, ww - np.eye(len(b)) * ww, w)
-        rho[:, j] = (np.einsum("ka,ka->k", w, w) ** 2) * num / den
+        ww = (w * w).sum(axis=1)
+        den = ww ** 2 - (w ** 4).sum(axis=1)                # w'(ww' - diag(ww'))w
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho[:, j] = np.where(den > 0, ww ** 2 * num / np.where(den > 0, den, 1.0), np.nan)
     loadings = SW * M
     cross = SW.copy()
     Cc = C.copy()
