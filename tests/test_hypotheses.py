@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from crm_research import hypotheses as H
-from crm_research.errors import InstrumentError, ModelError
+from crm_research.errors import ConfigError, InstrumentError, ModelError
 from crm_research.instruments import Hypothesis
 
 from _helpers import REF, lav_row, lavaan_result
@@ -374,8 +374,18 @@ def test_fiml_bootstrap_through_test_model(abil):
 def test_bad_arguments_are_named(abil, hs):
     with pytest.raises(InstrumentError, match="nope"):
         H.test_model(hs, abil, "nope")
-    with pytest.raises(ModelError, match="pairwise"):
-        H.test_model(hs, abil, "direct", missing="pairwise")
+    with pytest.raises(ModelError, match="casewise"):
+        H.test_model(hs, abil, "direct", missing="casewise")
+    holes = hs.copy()
+    holes.loc[:9, "x1"] = np.nan
+    with pytest.raises(ConfigError, match="missing = 'pairwise' is not available with estimator ML"):
+        H.test_model(holes, abil, "direct", missing="pairwise")
+    with pytest.raises(ConfigError, match="test_model: estimator: .*got 'MLX'"):
+        H.test_model(hs, abil, "direct", estimator="MLX")
+    with pytest.raises(ConfigError, match="test_model: se: expected one of"):
+        H.test_model(hs, abil, "direct", estimator="MLR", se="sandwich")
+    with pytest.raises(ModelError, match="bootstrap intervals need estimator ML"):
+        H.test_model(hs, abil, "direct", estimator="MLR", bootstrap=100)
     with pytest.raises(ModelError, match="bootstrap"):
         H.fit_model("f =~ x1 + x2 + x3", hs, bootstrap=-5)
     with pytest.raises(InstrumentError, match="nope"):
