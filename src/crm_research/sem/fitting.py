@@ -14,6 +14,7 @@ from .measures import compute_fit_measures
 from .model import RAMModel
 from .partable import build_partable, row_names, var_names
 from .result import SEMResult
+from .robust import ROBUST_TESTS, RobustML, baseline_pieces, fiml_corrected, model_pieces, scaled_fit_measures
 from .standardized import standardize
 from .syntax import parse_syntax
 
@@ -182,9 +183,17 @@ def fit(model: str, data: pd.DataFrame, *, estimator: str = "ML", se: str | None
                          hint="use estimator='ML' for a bootstrap (as lavaan)")
     if information is not None:
         information = _choice(information, "information", ("expected", "observed"))
-    if est_name != "ML" or se in ("robust.sem", "robust.huber.white") or test not in ("standard", "none"):
-        raise ModelError(f"estimator={est_name!r} with se={se!r}, test={test!r} is not available yet",
-                         hint="use estimator='ML'")
+    fiml_requested = str(missing).lower() in ("ml", "fiml", "direct")
+    if fiml_requested and est_name in ("MLM", "MLMV", "MLMVS"):
+        raise ModelError(f"missing='ml' is not allowed for estimator {est_name!r} (as lavaan)",
+                         hint="use estimator='MLR' for robust ML with incomplete data, or missing='listwise'")
+    if fiml_requested and (se == "robust.sem" or test in ("satorra.bentler", "mean.var.adjusted", "scaled.shifted")):
+        raise ModelError(f"se={se!r}/test={test!r} need complete data (Gamma); missing='ml' cannot use them",
+                         hint="use estimator='MLR' (se='robust.huber.white', test='yuan.bentler.mplus') with "
+                              "missing='ml', or missing='listwise'")
+    if test == "yuan.bentler":
+        raise ModelError("test='yuan.bentler' (the EQS variant) is not available",
+                         hint="use test='yuan.bentler.mplus' (lavaan's default for MLR)")
     with one_blas_thread():
         return _fit(model, data, estimator=est_name, test=test, information=information, se=se, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, ci_level=ci_level,
                     missing=missing, group=group, group_equal=group_equal, group_partial=group_partial,
@@ -291,16 +300,38 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
     q = pt.npar
     se_vec = np.full(len(f), np.nan)
     vcov = None
-    if se == "standard" and q > 0:
-        if fiml:   # observed information (Hessian of the casewise log-likelihood), as lavaan
-            info = info_fiml
+    info1 = information or ("observed" if fiml or se == "robust.huber.white" else "expected")
+    rob = None
+    hess = None
+    if q > 0 and (se in ("robust.sem", "robust.huber.white") or test in ROBUST_TESTS or fiml
+                  or info1 == "observed"):
+        if fiml:
+            hess = info_fiml
+        else:
+            dv = rm.derivatives(theta, stats)
+            hess = None if dv[3] is None else 0.5 * dv[3]
+        rob = RobustML(model_pieces(rm, stats, theta, fixed_x=fixed_x, x_idx=x_idx), meanstructure=ms,
+                       x_idx=x_idx, fixed_x=fixed_x, fiml=fiml, hessian=hess,
+                       npar_raw=int(((f["free"] > 0) & (f["op"] != ":=")).sum()))
+    if se in ("standard", "robust.sem", "robust.huber.white") and q > 0:
+        if info1 == "observed":   # Hessian (observed information), as lavaan for FIML / MLR
+            info = hess
+        elif fiml:
+            info = rob.information("expected")
         else:
             _, info, _ = rm.score_information(theta, stats, need_grad=False)
         ok, mineig = (False, 0.0) if info is None else information_check(info)
-        if ok:
+        if ok and se != "standard":
+            try:
+                vcov = rob.vcov(se, info1)
+            except np.linalg.LinAlgError:
+                ok, mineig = False, 0.0
+        elif ok:
             V = np.linalg.inv(info) / N
             V = 0.5 * (V + V.T)
             vcov = V
+        if vcov is not None:
+            V = vcov
             ev = np.linalg.eigvalsh(V)
             if ev.min() < np.finfo(float).eps ** 0.75:
                 warnings.append("the variance-covariance matrix of the estimates is not positive definite "
@@ -336,6 +367,15 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
     except np.linalg.LinAlgError:
         fm = {}
         warnings.append("fit measures unavailable: the implied covariance matrix is singular")
+    if fm and test == "none":
+        fm = {}
+    elif fm and rob is not None and (test in ROBUST_TESTS or fiml):
+        try:
+            fm = _robust_measures(fm, rob, stats, test=test, information=info1, ms=ms, x_idx=x_idx,
+                                  fixed_x=fixed_x, fiml=fiml)
+        except np.linalg.LinAlgError:
+            warnings.append(f"the robust test statistic ({test}) could not be computed: a singular information "
+                            "matrix; scaled and robust fit measures are NaN")
     warnings.extend(post_check(tab, rm, theta, group_labels=[g.label for g in stats.groups] if grouped else None))
     endo = set(pt.names.ov_ind) | {r for r in f.loc[f["op"] == "=~", "rhs"]} | set(f.loc[f["op"] == "~", "lhs"])
     res = SEMResult(
@@ -360,6 +400,21 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
         run_bootstrap(res, rm, pt, stats, theta, R=int(bootstrap), seed=seed, n_jobs=n_jobs, ci_level=ci_level,
                       boot_ci=boot_ci, keep_nonadmissible=keep_nonadmissible, info=info_fiml)
     return res
+
+
+def _robust_measures(fm, rob, stats, *, test, information, ms, x_idx, fixed_x, fiml) -> dict:
+    """The standard fit measures plus lavaan's scaled/robust ones for a robust ``test``
+    (and, with missing="ml", the FIML-corrected robust CFI/TLI/RMSEA)."""
+    base = RobustML(baseline_pieces(stats, meanstructure=ms, x_idx=x_idx, fixed_x=fixed_x), meanstructure=ms,
+                    x_idx=x_idx, fixed_x=fixed_x, fiml=fiml)
+    T = Tb = None
+    if test in ROBUST_TESTS:
+        T = rob.test(test, fm["chisq"], fm["df"], information)
+        Tb = base.test(test, fm["baseline.chisq"], fm["baseline.df"], information)
+    corr = None
+    if fiml:
+        corr = fiml_corrected(rob, base, fm["df"], fm["baseline.df"], "V3" if T is not None else "V6")
+    return scaled_fit_measures(fm, T, Tb, N=stats.ntotal, G=stats.ngroups, fiml_corr=corr)
 
 
 def _sqrt_variances(v: np.ndarray) -> np.ndarray:

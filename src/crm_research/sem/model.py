@@ -358,6 +358,31 @@ class RAMModel:
             return None, None, np.inf
         return g[0], I[0], float(F[0])
 
+    def delta(self, theta, g: int, mom) -> np.ndarray:
+        """lavaan's ``Delta`` of group ``g``: the Jacobian d(mu, vech Sigma)/d theta, rows the
+        means (with a mean structure) then the lower triangle of Sigma column by column
+        (lavaan's ``vech``), columns the free parameters; ``mom`` the group's moments as
+        :meth:`group_moments` gives them (fixed.x entries)."""
+        theta = np.asarray(theta, float)
+        gs = self.groups[g]
+        p = self.p
+        Bi, C, Bm, _ = self.batch_implied(theta[None, :], g, mom)
+        Bi, C, Bm = Bi[0], C[0], Bm[0]
+        Bp = Bi[:p, :]
+        a, s, mm = gs.kind == KIND_A, gs.kind == KIND_S, gs.kind == KIND_M
+        r = len(gs.kind)
+        U = np.zeros((r, p)); V = np.zeros((r, p)); D = np.zeros((r, p))
+        U[a] = Bp[:, gs.row[a]].T
+        V[a] = C[gs.col[a], :p]
+        D[a] = U[a] * Bm[gs.col[a]][:, None]
+        U[s] = Bp[:, gs.row[s]].T
+        V[s] = Bp[:, gs.col[s]].T * np.where(gs.row[s] == gs.col[s], 0.5, 1.0)[:, None]
+        D[mm] = Bp[:, gs.row[mm]].T
+        J, I = np.triu_indices(p)          # lavaan's vech: (I, J) with I >= J, column by column
+        dS = U[:, I] * V[:, J] + V[:, I] * U[:, J]
+        raw = np.concatenate([D, dS], axis=1) if self.meanstructure else dS
+        return raw.T @ gs.P
+
     def derivatives(self, theta, stats):
         """(g, I, F, H) for one parameter vector, H the exact Hessian of F."""
         F, g, I, H = self.batch_derivatives(np.asarray(theta, float)[None, :], self.group_moments(stats),
