@@ -37,7 +37,8 @@ from .modindices import modindices, score_test
 from .partable import parse
 from .result import (BootstrapResult, SEMResult, estimates_of, estimation_label, fit_measures_of, fit_sentence,
                      warnings_of)
+from .standardized import standardized_solution
 
-__all__ = ["fit", "parse", "modindices", "score_test", "SEMResult", "BootstrapResult", "FIT_MEASURE_NAMES", "compare_models",
+__all__ = ["fit", "parse", "modindices", "score_test", "standardized_solution", "SEMResult", "BootstrapResult", "FIT_MEASURE_NAMES", "compare_models",
            "ModelComparison", "sample_moments", "Moments", "estimates_of", "fit_measures_of", "warnings_of",
            "fit_sentence", "estimation_label"]

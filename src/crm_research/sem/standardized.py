@@ -136,3 +136,186 @@ def _standardize(frame, est, model, theta, defined, lv_var, ov_var, nox=frozense
                     env.setdefault(pl, out[k])
             out[dmask] = defined.values_from_env(env)
     return out_lv, out_all
+
+
+# ------------------------------------------------------------------ standardized solution
+STD_TYPES = ("std.all", "std.lv", "std.nox")
+
+
+def _std_values(st, theta: np.ndarray, kind: str, base: np.ndarray) -> np.ndarray:
+    """Standardized values of every partable row (``:=`` included) at ``theta``."""
+    pt, model = st.partable, st.model
+    f = pt.frame
+    free = f["free"].to_numpy()
+    est = np.where(free > 0, theta[np.maximum(free, 1) - 1], base)
+    defined = pt.defined()
+    dmask = (f["op"] == ":=").to_numpy()
+    if len(defined):
+        est = est.copy()
+        est[dmask] = defined.values(theta)
+    nox = pt.names.ov_x if kind == "std.nox" else ()
+    s_lv, s_all = standardize(f, est, model, theta, defined, nox=nox)
+    return s_lv if kind == "std.lv" else s_all
+
+
+def _jacobian(fun, theta: np.ndarray) -> np.ndarray:
+    """Central-difference Jacobian (rows x q), step 1e-6 (1 + |theta|)."""
+    f0 = fun(theta)
+    J = np.zeros((len(f0), len(theta)))
+    for j in range(len(theta)):
+        h = 1e-6 * (1.0 + abs(theta[j]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[j] += h
+        tm[j] -= h
+        J[:, j] = (fun(tp) - fun(tm)) / (2 * h)
+    return J
+
+
+def standardized_solution(res, *, type: str = "std.all", ci: str = "delta", level: float | None = None) -> pd.DataFrame:
+    """The standardized solution with standard errors, as lavaan's ``standardizedSolution()``.
+
+    Parameters
+    ----------
+    res : SEMResult
+        A model fitted by :func:`~crm_research.sem.fit`.
+    type : {"std.all", "std.lv", "std.nox"}
+        Which standardization (lavaan's ``type``).
+    ci : {"delta", "bootstrap"}
+        "delta" (default, as lavaan): SEs by the delta method from the estimates'
+        variance-covariance matrix (the bootstrap one after ``se="bootstrap"``, as lavaan)
+        and normal-theory intervals.  "bootstrap": SEs and intervals from the standardized
+        values of the bootstrap replicates (interval type of the fit's ``boot_ci``: perc,
+        bca.simple, bca, norm or basic); needs a fit with ``se="bootstrap"``.
+    level : float, optional
+        Confidence level; default the fit's ``ci_level``.
+
+    Returns
+    -------
+    DataFrame
+        ``lhs, op, rhs, [group], [label], <type>, se, z, pvalue, ci.lower, ci.upper``, one
+        row per parameter (``:=`` rows included), fixed values with se 0.
+
+    Raises
+    ------
+    ModelError
+        Unknown ``type``/``ci``, ``ci="bootstrap"`` without a bootstrap, no standard errors.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs)
+    >>> ss = sem.standardized_solution(res)
+    >>> row = ss[(ss["lhs"] == "visual") & (ss["rhs"] == "x2")].iloc[0]
+    >>> round(float(row["std.all"]), 3), round(float(row["se"]), 3)
+    (0.431, 0.061)
+    """
+    from scipy.stats import norm
+
+    from ..errors import ModelError
+    from .partable import row_names
+
+    if type not in STD_TYPES:
+        raise ModelError(f"type={type!r} is not a standardization", hint=f"use one of {', '.join(STD_TYPES)}")
+    if ci not in ("delta", "bootstrap"):
+        raise ModelError(f"ci={ci!r} is not supported", hint="use 'delta' or 'bootstrap'")
+    st = getattr(res, "state", None)
+    if st is None:
+        raise ModelError("standardized_solution needs a model fitted by sem.fit() in this session",
+                         hint="refit the model with sem.fit(model, data)")
+    level = float(res.ci_level if level is None else level)
+    if not 0 < level < 1:
+        raise ModelError(f"level={level!r} must be between 0 and 1", hint="e.g. level=0.95")
+    pt = st.partable
+    f = pt.frame
+    theta = np.asarray(st.theta, float)
+    base = res.partable["est"].to_numpy(float) if "est" in res.partable else np.zeros(len(f))
+    base = np.where(np.isnan(base), 0.0, base)
+    val = _std_values(st, theta, type, base)
+    free = f["free"].to_numpy()
+    if ci == "delta":
+        if res.vcov is None:
+            raise ModelError("standardized_solution: the fit has no variance-covariance matrix of the estimates "
+                             "(se='none' or failed standard errors)", hint="fit with se='standard'")
+        V = res.vcov.to_numpy(float)
+        J = _jacobian(lambda th: _std_values(st, th, type, base), theta)
+        with np.errstate(invalid="ignore"):
+            var = np.einsum("ij,jk,ik->i", J, V, J)
+            var = np.where(var < 0, np.nan, var)
+            se = np.sqrt(var)
+        se = np.where(se < np.finfo(float).eps ** 0.25, 0.0, se)
+        fac = norm.ppf((1 + level) / 2)
+        lo, hi = val - fac * se, val + fac * se
+    else:
+        lo, hi, se = _bootstrap_std(res, st, type, base, val, level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, val / np.where(se > 0, se, 1.0), np.nan)
+    out = pd.DataFrame({"lhs": f["lhs"].to_numpy(), "op": f["op"].to_numpy(), "rhs": f["rhs"].to_numpy()})
+    if pt.ngroups > 1:
+        out["group"] = np.where(f["op"].to_numpy() == ":=", 0, f["group"].to_numpy())
+    labels = f["label"].fillna("").to_numpy()
+    if any(lab for lab in labels):
+        out["label"] = labels
+    out[type] = val
+    out["se"] = se
+    out["z"] = z
+    out["pvalue"] = 2 * norm.sf(np.abs(z))
+    out["ci.lower"] = lo
+    out["ci.upper"] = hi
+    _ = row_names, free
+    return out
+
+
+def _bootstrap_std(res, st, type, base, val, level):
+    """Bootstrap SEs and intervals of the standardized values (interval type of the fit)."""
+    from ..errors import ModelError
+    from .bootstrap import acceleration, draw_counts, interval, make_kernel, reduced_frequencies
+
+    b = getattr(res, "bootstrap", None)
+    if b is None:
+        raise ModelError("ci='bootstrap' needs a fit with se='bootstrap'",
+                         hint="fit with sem.fit(..., se='bootstrap', bootstrap=1000) or use ci='delta'")
+    reps = b.replicates
+    status = reps["status"].to_numpy()
+    keep_nonadm = b.n_ok > int((status == "ok").sum())
+    use = (status == "ok") | ((status == "nonadmissible") & keep_nonadm)
+    model = st.model
+    f = st.partable.frame
+    free = f["free"].to_numpy()
+    order = sorted({int(x) for x in free if x > 0})
+    # replicate parameter vectors (columns of the replicates table in free-parameter order)
+    first = {}
+    for k, fr in enumerate(free):
+        if fr > 0 and fr not in first:
+            first[fr] = k
+    from .partable import row_names
+
+    names = row_names(f, st.partable.ngroups > 1)
+    T = np.column_stack([reps[names[first[fr]]].to_numpy(float) for fr in order])[use]
+    S = np.array([_std_values(st, th, type, base) for th in T])
+    n = len(T)
+    se = np.full(len(val), np.nan)
+    lo = np.full(len(val), np.nan)
+    hi = np.full(len(val), np.nan)
+    if n < 2:
+        return lo, hi, se
+    kind = b.ci_type
+    acc = np.zeros(S.shape[1])
+    if kind == "bca":
+        kern = make_kernel(model, st.stats)
+        counts = draw_counts(kern, int(b.seed), np.arange(b.R))
+        acc = acceleration(np.nan_to_num(S), reduced_frequencies([c[use] for c in counts]))
+        acc = np.nan_to_num(acc)
+    center = _std_values(st, T.mean(axis=0), type, base) if kind == "norm" else None
+    for k in range(len(val)):
+        col = S[:, k]
+        if np.nanstd(col) < np.finfo(float).eps ** 0.5:     # fixed (e.g. exogenous moments, markers)
+            se[k] = 0.0
+            lo[k] = hi[k] = val[k]
+            continue
+        se[k] = np.std(col[np.isfinite(col)], ddof=1)
+        lo[k], hi[k] = interval(kind, col, val[k], level, a=float(acc[k]),
+                                center=None if center is None else float(center[k]), ddof=1)
+    _ = free
+    return lo, hi, se
