@@ -6,7 +6,8 @@
 
 Modules: :mod:`.config` (batch YAML: parse, expand, check parameters), :mod:`.runner`
 (the batch: skip / resume, outputs), :mod:`.execution` (one run executed in a process),
-:mod:`.kernels` (warm, preloaded kernels), :mod:`.worker` (worker processes), :mod:`.index` (index.html and the results table).
+:mod:`.kernels` (warm, preloaded kernels), :mod:`.worker` (worker processes), :mod:`.dask_executor`
+(runs on a dask.distributed cluster), :mod:`.index` (index.html and the results table).
 """
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ A batch config lists runs, each a notebook with a parameter set::
     workers: 2                        # default: number of cores (CLI --workers wins)
     timeout: 900                      # seconds per cell (default: none)
     preload: [semopy]                 # extra modules for warm kernels, or false
+    shared: [/mnt/crm-data]           # folders every dask worker mounts at the same path:
+                                      # inputs there are read in place, not shipped with the run
     defaults:                         # shared parameters (given to notebooks declaring them)
       instrument_path: ../surveys/ecommerce_crm.yaml
       seed: 20240501
@@ -64,7 +66,7 @@ import yaml
 from ..errors import ConfigError
 
 TOP_KEYS = ("batch", "title", "description", "out", "workers", "timeout", "kernel", "preload",
-            "defaults", "runs")
+            "shared", "defaults", "runs")
 RUN_KEYS = ("notebook", "notebooks", "name", "description", "parameters", "grid", "sets", "expect")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,119}$")
 _PATH_SUFFIXES = ("_path", "_file", "_dir", "_folder", "_paths", "_files", "_dirs")
@@ -142,6 +144,7 @@ class BatchConfig:
     kernel: str | None
     preload: list[str] | bool
     runs: list[RunSpec] = field(default_factory=list)
+    shared: list[Path] = field(default_factory=list)
 
     @property
     def folder(self) -> Path:
@@ -514,6 +517,20 @@ def load_batch_config(path: str | os.PathLike, *, kernel: str | None = None) -> 
     if not (isinstance(preload, bool) or (isinstance(preload, list) and all(isinstance(m, str) for m in preload))):
         raise ConfigError(file, "preload", f"expected true/false or a list of module names, got {preload!r}")
 
+    shared_raw = raw.get("shared") or []
+    if isinstance(shared_raw, str):
+        shared_raw = [shared_raw]
+    if not isinstance(shared_raw, list) or not all(isinstance(d, str) and d for d in shared_raw):
+        raise ConfigError(file, "shared", f"expected a list of folder paths, got {shared_raw!r}",
+                          hint="shared: [/mnt/crm-data]  (folders every dask worker mounts at the same path)")
+    shared = []
+    for j, d in enumerate(shared_raw):
+        sp = (base / os.path.expanduser(d)).resolve()
+        if not sp.is_dir():
+            raise ConfigError(file, f"shared[{j}]", f"folder {d!r} not found (looked for {sp})",
+                              hint="shared folders must exist here and on every dask worker, at the same path")
+        shared.append(sp)
+
     defaults = raw.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise ConfigError(file, "defaults", f"expected a mapping of parameter: value, got {_type_of(defaults)}")
@@ -525,7 +542,7 @@ def load_batch_config(path: str | os.PathLike, *, kernel: str | None = None) -> 
 
     cfg = BatchConfig(path=path.resolve(), name=name, title=raw.get("title"), description=raw.get("description"),
                       out=out, workers=workers, timeout=float(timeout) if timeout else None, kernel=cfg_kernel,
-                      preload=preload)
+                      preload=preload, shared=shared)
     declared_anywhere: set[str] = set()
     names: dict[str, str] = {}
     for i, entry in enumerate(runs_raw):

@@ -21,10 +21,27 @@ from pathlib import Path
 from typing import Any, Mapping
 
 __all__ = ["ENGINE_NAME", "RunExecutor", "inject_parameters", "utc_now", "atomic_json", "place_run",
-           "recover_work_dir"]
+           "recover_work_dir", "code_digest"]
 
 ENGINE_NAME = "crm-research"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+_CODE_DIGEST: str | None = None
+
+
+def code_digest() -> str:
+    """SHA-256 over crm-research's own source files (changes whenever the library does)."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        import hashlib
+
+        root = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        for p in sorted(root.rglob("*.py")):
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        _CODE_DIGEST = h.hexdigest()
+    return _CODE_DIGEST
 
 
 def utc_now() -> str:
@@ -308,7 +325,8 @@ class RunExecutor:
         rec["files"] = {"notebook": f"{final_dir}/{name}/{name}.ipynb", "log": f"{final_dir}/{name}/{name}.log",
                         "html": f"{final_dir}/{name}/{name}.html"}
         prev_ok = out / "runs" / name / f"{name}.html"
-        if error is not None and prev_ok.exists():
+        has_prev_ok = task["previous_ok"] if "previous_ok" in task else prev_ok.exists()  # remote runs: told
+        if error is not None and has_prev_ok:
             rec["previous_ok"] = f"runs/{name}/{name}.html"
         rec["finished"] = utc_now()
         rec["duration"] = round(time.perf_counter() - t0, 3)
@@ -337,7 +355,7 @@ class RunExecutor:
                     rec["error"] = {"message": str(e), "ename": "PersonalDataError", "evalue": str(e),
                                     "cell": e.findings[0].cell if e.findings else None}
                     rec["files"] = {k: v.replace("runs/", "failed/", 1) for k, v in rec["files"].items()}
-                    if prev_ok.exists():
+                    if has_prev_ok:
                         rec["previous_ok"] = f"runs/{name}/{name}.html"
                     log_f.write(f"{n} value(s) redacted in the kept notebook\n")
                 except Exception as e:  # noqa: BLE001 - keep the run's notebook even if rendering fails

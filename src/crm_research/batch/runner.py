@@ -46,25 +46,12 @@ from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError
 from .config import BatchConfig, RunSpec, load_batch_config
-from .execution import RunExecutor, atomic_json, recover_work_dir, utc_now
+from .execution import RunExecutor, atomic_json, code_digest, recover_work_dir, utc_now
 
 KEY_FORMAT = 1
 
 
 # --------------------------------------------------------------------------- keys
-_CODE_DIGEST: str | None = None
-
-
-def code_digest() -> str:
-    """SHA-256 over crm-research's own source files (changes whenever the library does)."""
-    global _CODE_DIGEST
-    if _CODE_DIGEST is None:
-        root = Path(__file__).resolve().parents[1]
-        h = hashlib.sha256()
-        for p in sorted(root.rglob("*.py")):
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-        _CODE_DIGEST = h.hexdigest()
-    return _CODE_DIGEST
 
 
 def input_hashes(spec: RunSpec, base: Path) -> dict[str, str]:
@@ -399,6 +386,7 @@ def plan_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLik
         tasks.append({"name": spec.name, "batch": cfg.name, "batch_title": cfg.title or cfg.name,
                       "notebook": str(spec.notebook), "kernel": spec.kernel, "resolved": spec.resolved,
                       "timeout": cfg.timeout, "out_dir": str(out_dir), "show_code": show_code,
+                      "input_paths": [str(p) for p in spec.inputs],
                       "project_dir": project_dir, "record": rec, "provenance": prov})
     return BatchPlan(cfg, out_dir, config_label, records, tasks, reexport)
 
@@ -406,7 +394,8 @@ def plan_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLik
 def run_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike | None = None,
               workers: int | None = None, force: bool = False, show_code: bool = False, warm: bool = True,
               progress: bool = True, only: list[str] | None = None,
-              on_done: Callable[[dict[str, Any]], None] | None = None) -> BatchResult:
+              on_done: Callable[[dict[str, Any]], None] | None = None, executor: str = "local",
+              scheduler: str | None = None) -> BatchResult:
     """Run a batch (see the module docstring for outputs and guarantees).
 
     Parameters
@@ -430,18 +419,41 @@ def run_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike
         Execute only these runs (others keep their state); names must exist.
     on_done : callable, optional
         Called with each run's record as it finishes (in the parent process).
+    executor : {"local", "dask"}
+        ``"local"``: worker processes on this machine. ``"dask"``: a ``dask.distributed``
+        cluster (:mod:`crm_research.batch.dask_executor`): the one at ``scheduler``, else a
+        local cluster of ``workers`` processes. Runs, their inputs and their outputs travel;
+        everything else (checks, skip / resume, outputs in ``out``) is the same.
+    scheduler : str, optional
+        Address of a running dask scheduler, e.g. ``"tcp://10.0.0.5:8786"`` (implies ``"dask"``).
 
     Returns
     -------
     BatchResult
+
+    Raises
+    ------
+    ConfigError
+        A bad config, an unknown ``executor``, an unreachable ``scheduler`` or dask not
+        installed (before any run starts).
     """
     from .. import __version__
     from .index import write_index, write_results
 
     t_start = time.perf_counter()
+    if executor not in ("local", "dask"):
+        raise ConfigError("--executor", "", f"unknown executor {executor!r}", hint="choose local or dask")
+    if scheduler is not None:
+        executor = "dask"
     cfg = config if isinstance(config, BatchConfig) else load_batch_config(config)
     out_dir = _out_dir(cfg, out)
     _check_only(cfg, only)
+    if executor == "dask":
+        from .dask_executor import check_scheduler_address, require_distributed
+
+        require_distributed("--scheduler" if scheduler else "--executor dask")
+        if scheduler is not None:
+            check_scheduler_address(scheduler)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(str(out_dir), "", "output path exists and is not a folder", hint="pass another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -455,8 +467,14 @@ def run_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike
         records, tasks, config_label = plan.records, plan.tasks, plan.config_label
         by_name = {r["run"]: i for i, r in enumerate(records)}
         n_workers = max(1, min(workers or cfg.workers or default_workers(), len(tasks) or 1))
-        preload = _preload_for(cfg, tasks) if warm else None
+        preload = _preload_for(cfg, tasks) if warm and executor == "local" else None
         manifest_path = out_dir / "manifest.json"
+        dask_pool = None
+        if executor == "dask" and tasks:  # connect before anything is written: a bad address fails cleanly
+            from .dask_executor import DaskPool
+
+            dask_pool = DaskPool(scheduler=scheduler, n_workers=n_workers, shared=cfg.shared)
+            n_workers = dask_pool.n_workers
 
         def write_manifest() -> None:
             atomic_json(manifest_path, {
@@ -476,7 +494,9 @@ def run_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike
         interrupted = False
         zygote = None
         try:
-            if tasks:
+            if dask_pool is not None:
+                kernel_stats = _execute_dask(dask_pool, tasks, out_dir, progress, cfg.name, done)
+            elif tasks:
                 if preload is not None:
                     from .kernels import ZygoteServer
 
@@ -491,6 +511,8 @@ def run_batch(config: BatchConfig | str | os.PathLike, *, out: str | os.PathLike
         finally:
             if zygote is not None:
                 zygote.close()
+            if dask_pool is not None:
+                dask_pool.close()
             write_manifest()
             write_results(out_dir, records)
             downloads = {"results.csv": "results.csv", "results.parquet": "results.parquet",
@@ -523,15 +545,11 @@ def _preload_for(cfg: BatchConfig, tasks: list[dict[str, Any]]) -> list[list[Any
     return mods
 
 
-def _execute(tasks: list[dict[str, Any]], n_workers: int, zygote: str | None, progress: bool,
-             label: str, done: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Run tasks on ``n_workers`` worker processes (in this process when 1), reporting each
-    finished run to ``done`` as soon as it completes."""
+def _progress(n: int, progress: bool, label: str, done: Callable[[dict[str, Any]], None]):
+    """(progress bar, ``finish(record)``): reports each finished run to ``done`` and the bar."""
     from tqdm.auto import tqdm
 
-    from .worker import WorkerPool
-
-    bar = tqdm(total=len(tasks), desc=label, unit="run", disable=not progress, file=sys.stderr,
+    bar = tqdm(total=n, desc=label, unit="run", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, leave=True)
     failed = 0
 
@@ -547,6 +565,27 @@ def _execute(tasks: list[dict[str, Any]], n_workers: int, zygote: str | None, pr
         bar.set_postfix_str(f"last {rec['run']}" + (f", {failed} failed" if failed else ""), refresh=False)
         bar.update(1)
 
+    return bar, finish
+
+
+def _execute_dask(pool: Any, tasks: list[dict[str, Any]], out_dir: Path, progress: bool, label: str,
+                  done: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Run tasks on a dask cluster (:class:`~crm_research.batch.dask_executor.DaskPool`)."""
+    bar, finish = _progress(len(tasks), progress, label, done)
+    try:
+        pool.run(tasks, finish, out_dir)
+    finally:
+        bar.close()
+    return pool.stats
+
+
+def _execute(tasks: list[dict[str, Any]], n_workers: int, zygote: str | None, progress: bool,
+             label: str, done: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Run tasks on ``n_workers`` worker processes (in this process when 1), reporting each
+    finished run to ``done`` as soon as it completes."""
+    from .worker import WorkerPool
+
+    bar, finish = _progress(len(tasks), progress, label, done)
     try:
         if n_workers == 1:
             worker = RunExecutor(zygote)

@@ -22,6 +22,10 @@ Re-running skips runs whose notebook, parameters, input files and package are
 unchanged (--force runs everything); an interrupted batch resumes where it stopped.
 An output folder belongs to one batch: another batch's folder is refused (--force
 removes that batch's runs, results and index first; other files are left alone).
+On a dask cluster (--scheduler tcp://HOST:PORT, or --executor dask for a local one)
+each run takes its notebook and input files along (or reads them from a folder the
+config lists under 'shared:'); outputs come back to --out. Workers need the same
+crm-research installed; start them with `dask worker ADDRESS --nthreads 1`.
 Exit code: 0 if every run succeeded, 1 if any failed, 2 for a configuration error.
 """
 
@@ -38,6 +42,12 @@ def add_parser(sub) -> None:
     add_common_options(p)
     p.add_argument("--out", default=None,
                    help="output folder (default: the config's 'out', else reports/<batch>)")
+    p.add_argument("--executor", choices=("local", "dask"), default=None,
+                   help="where runs execute: local worker processes (default) or a dask.distributed "
+                        "cluster (a local one of --workers processes unless --scheduler is given)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="send the runs to the dask scheduler at this address (implies --executor dask); "
+                        "inputs travel with the runs unless under a folder the config lists in 'shared'")
     p.set_defaults(func=run)
 
 
@@ -74,6 +84,18 @@ def execute(config_path, out, args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers", "", f"expected a whole number >= 1, got {args.workers}")
+    scheduler = getattr(args, "scheduler", None)
+    executor = getattr(args, "executor", None)
+    if scheduler is not None and executor == "local":
+        raise ConfigError("--executor", "", "--scheduler sends runs to a dask cluster; it cannot be combined "
+                          "with --executor local", hint="drop one of the two options")
+    executor = "dask" if scheduler is not None else (executor or "local")
+    if executor == "dask":
+        from ..batch.dask_executor import check_scheduler_address, require_distributed
+
+        require_distributed("--scheduler" if scheduler else "--executor dask")
+        if scheduler is not None:
+            check_scheduler_address(scheduler)
     cfg = load_batch_config(config_path)
     if args.dry_run:
         plan = plan_batch(cfg, out=out, force=args.force, only=args.only)
@@ -86,7 +108,8 @@ def execute(config_path, out, args) -> int:
         return 0
     try:
         result = run_batch(cfg, out=out, workers=args.workers, force=args.force, show_code=args.show_code,
-                           warm=not args.cold, progress=not args.quiet and sys.stderr.isatty(), only=args.only)
+                           warm=not args.cold, progress=not args.quiet and sys.stderr.isatty(), only=args.only,
+                           executor=executor, scheduler=scheduler)
     except KeyboardInterrupt:
         print(f"interrupted: finished runs are kept; run the same command again to resume "
               f"(output: {Path(out) if out else 'reports/' + cfg.name})", file=sys.stderr)
