@@ -358,3 +358,17 @@ def test_missing_values(mobi):
     assert mean.nobs == 250
     filled = holes.fillna(holes.mean())
     np.testing.assert_allclose(mean.estimates.paths, pls.fit(ECSI_SYNTAX, filled).estimates.paths)
+
+
+def test_plsc_refuses_negative_rho_a_and_flags_nonconvergence(mobi):
+    rng = np.random.default_rng(1)
+    n = 100
+    f = rng.normal(size=n)
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n),
+                       "y1": f + rng.normal(size=n), "y2": f + rng.normal(size=n)})
+    syn = "X =~ a + b + c; Y =~ y1 + y2; Y ~ X"
+    assert pls.fit(syn, df).estimates.rho_a[0] < 0          # uncorrelated "indicators"
+    with pytest.raises(ModelError, match="rho_A of construct 'X' is -0.*consistent=False"):
+        pls.fit(syn, df, consistent=True)
+    assert pls.fit(ECSI_SYNTAX, mobi).settings["warnings"] == []
+    assert "did not converge in 2 iterations" in pls.fit(ECSI_SYNTAX, mobi, max_iter=2).settings["warnings"][0]

@@ -273,14 +273,21 @@ def estimate(model: PLSModel, S: np.ndarray, *, scheme: str = "path", consistent
             if model.modes[cons[j]] != "A" or len(b) < 2:
                 continue
             w = W[:, b, j]
-            cj = np.sqrt(rho[:, j]) / np.einsum("ka,ka->k", w, w)       # c_hat
-            lam = w * cj[:, None]
-            loadings[:, b, j] = lam
-            q[:, j] = np.sqrt(rho[:, j])
+            with np.errstate(invalid="ignore"):                     # rho_A <= 0: NaN, refused by fit
+                qj = np.sqrt(rho[:, j])
+            loadings[:, b, j] = w * (qj / (w * w).sum(axis=1))[:, None]     # c_hat * w
+            q[:, j] = qj
         cross = np.where(M > 0, loadings, SW / q[:, None, :])
         Cc = C / (q[:, :, None] * q[:, None, :])
         Cc[:, np.arange(c), np.arange(c)] = 1.0
+    bad = ~np.isfinite(Cc).all(axis=(1, 2))
+    if bad.any():                      # keep the algebra finite; such members get NaN paths
+        Cc[bad] = np.eye(c)
     paths, r2 = _ols(Cc, preds, c)
+    paths[bad] = np.nan
+    r2[bad] = np.nan
+    if bad.any():
+        Cc[bad] = np.nan
     out = Estimates(model=model, weights=W, loadings=loadings, cross_loadings=cross, construct_corr=Cc,
                     score_corr=C, paths=paths, r2=r2, rho_a=rho, iterations=iterations, converged=converged,
                     scheme=scheme, consistent=consistent,

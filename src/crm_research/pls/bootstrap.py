@@ -226,7 +226,8 @@ class BootstrapDraws:
     R : int
         Resamples drawn.
     n_ok : int
-        Resamples used (those in which no indicator was constant).
+        Resamples used (those in which no indicator was constant and every estimate is finite,
+        e.g. PLSc's rho_A positive).
     seed, n_jobs, ci_level, ci_type, sign_change, seconds
         Settings and wall time.
     indices : ndarray (R x n)
@@ -366,6 +367,7 @@ def run_bootstrap(model: PLSModel, X: np.ndarray, original: Estimates, *, R: int
     est = _stack([r[0] for r in results])
     S = np.concatenate([r[1] for r in results])
     ok = np.concatenate([r[2] for r in results])
+    ok &= np.isfinite(est.paths).all(axis=(1, 2)) & np.isfinite(est.weights).all(axis=(1, 2))
     if ok.sum() < 2:
         raise ModelError(f"bootstrap: only {int(ok.sum())} of {R} resamples could be estimated "
                          "(an indicator is constant in the others)", hint="check for near-constant indicators")

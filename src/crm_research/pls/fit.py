@@ -69,7 +69,8 @@ def fit(model, data: pd.DataFrame, *, scheme: str = "path", consistent: bool = F
     seed : int, optional
         Seed of the resampling: the same seed gives the same draws whatever ``n_jobs``.
     n_jobs : int, optional
-        Worker processes for the bootstrap (None: decide from the size of the job).
+        Worker processes for the bootstrap (None or 1: in this process, fastest for models of
+        survey size; -1: all cores).
     ci_level : float
         Confidence level of the bootstrap intervals.
     boot_ci : {"perc", "bca"}
@@ -124,6 +125,20 @@ def fit(model, data: pd.DataFrame, *, scheme: str = "path", consistent: bool = F
     opts = dict(scheme=scheme, consistent=consistent, tol=tol, max_iter=max_iter, stop=stop,
                 interaction=interaction, two_stage=_two_stage(two_stage))
     est, final, Z = estimate_data(model, X, **opts)
+    warnings = []
+    if consistent:
+        bad = [c for j, c in enumerate(final.constructs)
+               if final.modes[c] == "A" and not (0 < est.rho_a[j] < np.inf)]
+        if bad:
+            raise ModelError(f"consistent=True: rho_A of construct {bad[0]!r} is {est.rho_a[final.constructs.index(bad[0])]:.3g}; "
+                             "PLSc needs 0 < rho_A (indicators of a reflective construct must correlate positively)",
+                             hint="check reversed items, or estimate it as a composite ('<~') or with consistent=False")
+    if not np.all(np.isfinite(est.paths)):
+        raise ModelError("the path coefficients cannot be computed (construct scores perfectly collinear)",
+                         hint="check for constructs measured by the same indicators")
+    if not est.converged:
+        warnings.append(f"the PLS algorithm did not converge in {max_iter} iterations (stop criterion {tol:g}); "
+                        "estimates are those of the last iteration")
     S = correlation(Z)
     boot = None
     if bootstrap:
@@ -131,6 +146,6 @@ def fit(model, data: pd.DataFrame, *, scheme: str = "path", consistent: bool = F
         boot = run_bootstrap(model, X, est, R=int(bootstrap), seed=seed, n_jobs=n_jobs, ci_level=ci_level,
                              boot_ci=boot_ci, sign_change=sign_change, options=opts)
     settings = dict(opts, missing=missing, bootstrap=int(bootstrap), seed=seed, ci_level=ci_level,
-                    boot_ci=boot_ci, sign_change=sign_change, rows=rows, input_model=model)
+                    boot_ci=boot_ci, sign_change=sign_change, rows=rows, input_model=model, warnings=warnings)
     return PLSResult(model=final, estimates=est, S=S, nobs=len(rows), scheme=scheme, consistent=consistent,
                      boot=boot, data=pd.DataFrame(Z, index=rows, columns=list(final.columns)), settings=settings)
