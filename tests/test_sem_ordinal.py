@@ -1,0 +1,184 @@
+"""Ordered categorical indicators (WLSMV and relatives) against lavaan 0.6-14.
+
+References: tests/reference/lavaan/ord_*.json, made by make_references_ordinal.R (lavaan
+0.6-14 ``sem(..., ordered = ...)``, ``parameterEstimates(standardized = TRUE)``,
+``fitMeasures()``, ``lavInspect(fit, "sampstat" | "gamma" | "r2")``).  Data: psych's bfi
+(tests/data/bfi), the ECSI mobile-phone survey (tests/data/ecsi) and HolzingerSwineford1939
+cut into 2 and 3 categories as lavaan's documentation does (ord_hs_cut.csv, written by the R
+script).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_research import sem
+from crm_research.errors import ModelError
+from crm_research.sem.nacov import categorical_stats
+from crm_research.sem.thresholds import ordered_item
+
+ROOT = Path(__file__).resolve().parent
+REF = ROOT / "reference" / "lavaan"
+
+DATA = {
+    "bfi": lambda: pd.read_csv(ROOT / "data" / "bfi" / "bfi.csv"),
+    "mobi": lambda: pd.read_csv(ROOT / "data" / "ecsi" / "mobi.csv"),
+    "hs": lambda: pd.read_csv(REF / "ord_hs_cut.csv"),
+}
+
+# the fit measures the issue lists, plus their relatives lavaan prints for categorical data
+MEASURES = ["npar", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalue.scaled", "chisq.scaling.factor",
+            "baseline.chisq", "baseline.df", "baseline.chisq.scaled", "baseline.df.scaled",
+            "baseline.chisq.scaling.factor", "cfi", "tli", "cfi.scaled", "tli.scaled", "nfi", "ifi", "rni",
+            "nfi.scaled", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "rmsea.scaled",
+            "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "rmsea.pvalue.scaled", "srmr", "fmin"]
+
+CASES = ["bfi", "bfi_pairwise", "bfi_mg", "mobi", "hs_binary", "hs3", "hs3_theta", "hs3_ulsmv", "hs3_wls",
+         "hs3_dwls", "hs3_mv", "hs3_sem", "hs_mixed"]
+
+_cache: dict = {}
+
+
+def _ref(name):
+    return json.loads((REF / f"ord_{name}.json").read_text())
+
+
+def _fit(name):
+    if name not in _cache:
+        d = _ref(name)
+        model = (REF / d["model_file"]).read_text()
+        test = d["test"][-1] if isinstance(d["test"], list) else d["test"]
+        kw = dict(ordered=d["ordered"], estimator=d["estimator"], se=d["se"], test=test,
+                  parameterization=d["parameterization"], missing=d["missing"])
+        if d["group"]:
+            kw.update(group=d["group"], group_equal=d["group_equal"])
+        _cache[name] = (d, sem.fit(model, DATA[d["data"]](), **kw))
+    return _cache[name]
+
+
+def _close(ours, ref, tol):
+    ours, ref = np.asarray(ours, float), np.asarray(ref, float)
+    scale = np.maximum(1.0, np.abs(ref))
+    both_nan = np.isnan(ours) & np.isnan(ref)
+    return both_nan | (np.abs(ours - ref) <= tol * scale)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_estimates_match_lavaan(name):
+    d, res = _fit(name)
+    ref = pd.DataFrame(d["estimates"])
+    keys = ["lhs", "op", "rhs"] + (["group"] if d["group"] else [])
+    m = ref.merge(res.estimates, on=keys, how="outer", suffixes=("_r", "_o"), indicator=True)
+    assert (m["_merge"] == "both").all(), m.loc[m["_merge"] != "both", keys + ["_merge"]]
+    assert res.converged
+    for col in ("est", "se", "std.all"):
+        ok = _close(m[col + "_o"], m[col + "_r"], 1e-3)
+        assert ok.all(), m.loc[~ok, keys + [col + "_r", col + "_o"]]
+    assert {"|", "~*~"} <= set(res.estimates["op"])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fit_measures_match_lavaan(name):
+    d, res = _fit(name)
+    fm = d["fit_measures"]
+    checked = 0
+    for k in MEASURES:
+        if k not in fm or fm[k] is None:
+            continue
+        checked += 1
+        ours, ref = res.fit_measures[k], fm[k]
+        # three decimals; statistics in the tens of thousands (baseline chi-squares of bfi)
+        # to 1e-7 relative, the precision of lavaan's polychoric optimizer
+        assert abs(ours - ref) < 5e-4 or abs(ours - ref) < 1e-7 * abs(ref), (k, ours, ref)
+    assert checked >= (20 if "chisq.scaled" in fm else 14)
+
+
+@pytest.mark.parametrize("name", ["bfi", "hs3_sem", "hs_mixed", "bfi_mg"])
+def test_r2_matches_lavaan(name):
+    d, res = _fit(name)
+    r2 = res.r2
+    refs = list(d["r2"].values()) if isinstance(d["r2"], dict) else d["r2"]
+    for g, ref in enumerate(refs):
+        ours = r2 if isinstance(r2, pd.Series) else r2.iloc[:, g]
+        for k, v in ref.items():
+            assert abs(ours[k] - v) < 1e-3, (k, ours[k], v)
+
+
+@pytest.mark.parametrize("name", ["hs3", "hs_binary", "bfi", "hs_mixed"])
+def test_sample_statistics_and_nacov(name):
+    d = _ref(name)
+    data = DATA[d["data"]]()
+    model = (REF / d["model_file"]).read_text()
+    from crm_research.sem.partable import build_partable
+    from crm_research.sem.polyserial import continuous_item
+
+    ov = build_partable(model, meanstructure=True).names.ov
+    data = data[ov].dropna()
+    vs = [ordered_item(v, data[v]) if v in d["ordered"] else continuous_item(v, data[v].to_numpy(float)) for v in ov]
+    st = categorical_stats(vs)
+    ss = d["sampstat"][0]
+    idx = [ov.index(v) for v in ss["names"]]
+    sd = np.array([1.0 if o else np.sqrt(v.var) for v, o in zip(vs, st.ordered)])
+    cov = (st.cor * np.outer(sd, sd))[np.ix_(idx, idx)]
+    assert np.abs(cov - np.array(ss["cov"])).max() < 1e-6
+    ref_th = {k: v for k, v in ss["th"].items()}
+    ours_th = {}
+    pos = 0
+    for v, o, n in zip(ov, st.ordered, st.nth):
+        if o:
+            for t in range(n):
+                ours_th[f"{v}|t{t + 1}"] = st.th[pos + t]
+        pos += n
+    for k, v in ours_th.items():
+        assert abs(ref_th[k] - v) < 1e-8
+    g = np.array(d["gamma_diag"][0])
+    assert np.allclose(np.diag(st.nacov), g, rtol=1e-6, atol=1e-8)
+
+
+def test_estimation_label_and_fields():
+    _, res = _fit("hs3")
+    assert res.estimator == "WLSMV" and res.test == "scaled.shifted" and res.se_type == "robust.sem"
+    assert res.parameterization == "delta" and res.ordered == [f"c{i}" for i in range(1, 10)]
+    assert sem.estimation_label(res) == "WLSMV (robust SE, scaled-shifted test; ordered: 9 items)"
+    row = res.get("c1", "|", "t1")
+    assert row["op"] == "|"
+
+
+def test_bad_input_is_refused_clearly():
+    hs = DATA["hs"]()
+    m = "visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6"
+    with pytest.raises(ModelError, match="estimator"):
+        sem.fit(m, hs, ordered=True, estimator="GLS")
+    with pytest.raises(ModelError, match="se="):
+        sem.fit(m, hs, ordered=True, se="robust.huber.white")
+    with pytest.raises(ModelError, match="test="):
+        sem.fit(m, hs, ordered=True, test="yuan.bentler")
+    with pytest.raises(ModelError, match="missing="):
+        sem.fit(m, hs, ordered=True, missing="ml")
+    with pytest.raises(ModelError, match="parameterization="):
+        sem.fit(m, hs, ordered=True, parameterization="gamma")
+    with pytest.raises(ModelError, match="nosuch"):
+        sem.fit(m, hs, ordered=["c1", "nosuch"])
+    with pytest.raises(ModelError, match="exogenous"):
+        sem.fit(m + "\nvisual ~ x1", hs, ordered=["c1", "c2", "c3"])
+    one = hs.assign(c1=1)
+    with pytest.raises(ModelError, match="c1"):
+        sem.fit(m, one, ordered=True)
+    txt = hs.assign(c2=hs["c2"].map({1: "low", 2: "mid", 3: "high"}))
+    with pytest.raises(ModelError, match="non-numeric"):
+        sem.fit(m, txt, ordered=True)
+    with pytest.raises(ModelError, match="not found"):
+        sem.fit(m, hs.drop(columns=["c4"]), ordered=True)
+
+
+def test_listwise_drops_and_counts_rows():
+    hs = DATA["hs"]().copy()
+    hs.loc[:9, "c1"] = np.nan
+    res = sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", hs, ordered=True)
+    assert res.nobs == len(hs) - 10 and res.n_dropped == 10
+    pw = sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", hs, ordered=True, missing="pairwise")
+    assert pw.nobs == len(hs)
