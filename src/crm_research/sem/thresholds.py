@@ -98,7 +98,7 @@ def ordered_item(name: str, values, levels=None) -> OrderedItem:
     Examples
     --------
     >>> it = ordered_item("q1", [1, 1, 2, 2, 2, 3, 3, 3, 3, 3])
-    >>> [round(t, 4) for t in it.tau]
+    >>> [round(float(t), 4) for t in it.tau]
     [-0.8416, 0.0]
     """
     v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float)
