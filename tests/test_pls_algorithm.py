@@ -144,6 +144,11 @@ def test_adanco_satisfaction(satisfaction, model, op, consistent):
     assert len(P) == len(res.paths)
     for r in res.paths.itertuples():          # ADANCO: row = independent, column = dependent
         assert r.est == pytest.approx(P[(r.rhs, r.lhs)], abs=1e-5)
+    CL = adanco_cells(ADANCO / model / "cross_loadings.csv")
+    assert len(CL) == 27 * 6
+    cl = res.cross_loadings           # PLSc: in-block consistent loadings, off-block corr / sqrt(rho_A)
+    for (x, c), v in CL.items():
+        assert cl.loc[x, c] == pytest.approx(v, abs=1e-5), (x, c)
     cons = res.model.constructs
     for (a, b), v in C.items():
         assert res.estimates.construct_corr[cons.index(a), cons.index(b)] == pytest.approx(v, abs=1e-5)
