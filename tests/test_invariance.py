@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2
 
-from crm_research.errors import CRMResearchError, ModelError
+from crm_research.errors import ConfigError, CRMResearchError, ModelError
 from crm_research.instruments import load_instrument
 from crm_research.invariance import (InvarianceRule, compare_paths, invariance_verdict, measurement_invariance,
                                      per_group_syntax)
@@ -271,8 +271,13 @@ def test_missing_ml_uses_every_respondent_listwise_the_complete(hs):
     t = compare_paths("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\ntextual ~ visual", d, "school")
     assert t.attrs["missing"] == "ml" and sum(t.attrs["nobs_groups"].values()) == int(
         d[["x1", "x2", "x3", "x4", "x5", "x6"]].notna().any(axis=1).sum())
-    with pytest.raises(ModelError, match="pairwise"):
+    with pytest.raises(ConfigError, match="measurement_invariance: missing: missing = 'pairwise' is not available "
+                                          "with estimator ML"):
         measurement_invariance(HS_MODEL, d, "school", missing="pairwise")
+    with pytest.raises(ModelError, match="casewise"):
+        measurement_invariance(HS_MODEL, d, "school", missing="casewise")
+    with pytest.raises(ConfigError, match="compare_paths: estimator: .*got 'MLX'"):
+        compare_paths(HS_MODEL + "\ntextual ~ visual", d, "school", estimator="MLX")
 
 
 def test_instrument_with_a_single_item_of_stated_reliability(hs):

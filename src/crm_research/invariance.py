@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ModelError
+from .reporting.fitmeasures import measure_label, reported_keys
 from .reporting.format import format_p, html_table
 
 __all__ = ["STEPS", "STEP_NAMES", "InvarianceRule", "invariance_verdict", "resolve_syntax", "per_group_syntax",
@@ -64,6 +65,18 @@ STEPS: dict[str, tuple[str, ...]] = {
     "scalar": ("loadings", "intercepts"),
     "strict": ("loadings", "intercepts", "residuals"),
 }
+#: The steps with ordered (ordinal) items: thresholds take the place of intercepts (lavaan's
+#: ``group.equal = "thresholds"``; Wu & Estabrook, 2016); intercepts of continuous items stay.
+STEPS_ORDERED: dict[str, tuple[str, ...]] = {
+    "configural": (),
+    "metric": ("loadings",),
+    "scalar": ("loadings", "intercepts", "thresholds"),
+    "strict": ("loadings", "intercepts", "thresholds", "residuals"),
+}
+#: lavaan's scaled and robust measures a robust or ordinal step also carries.
+_ROBUST_COLS = ("chisq.scaled", "df.scaled", "pvalue.scaled", "cfi.scaled", "tli.scaled", "rmsea.scaled",
+                "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "cfi.robust", "tli.robust", "rmsea.robust",
+                "rmsea.ci.lower.robust", "rmsea.ci.upper.robust")
 STEP_NAMES = {"configural": "configural (same pattern)", "metric": "metric (equal loadings)",
               "scalar": "scalar (+ equal intercepts)", "strict": "strict (+ equal residual variances)"}
 _NAME_RE = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
@@ -319,10 +332,25 @@ def per_group_syntax(model: str, ngroups: int, *, shared: Sequence[tuple[str, st
 
 def _check_missing(missing: str) -> str:
     m = {"fiml": "ml", "direct": "ml", "listwise.deletion": "listwise"}.get(str(missing), str(missing))
-    if m not in ("ml", "listwise"):
+    if m not in ("ml", "listwise", "pairwise"):
         raise ModelError(f"missing={missing!r} is not supported",
-                         hint="use missing='ml' (full-information ML) or 'listwise' (complete cases)")
+                         hint="use missing='ml' (full-information ML), 'listwise' (complete cases) or 'pairwise' "
+                              "(ordered items)")
     return m
+
+
+def _estimation(estimator: Any, ordered: Any, se: Any, test: Any, where: str) -> Any:
+    from .estimation import Estimation, check_estimation
+
+    if isinstance(estimator, Estimation):
+        return estimator
+    return check_estimation(estimator, ordered, se, test, where=where)
+
+
+def _fit(est_opt: Any, syntax: str, data: pd.DataFrame, where: str, **kw: Any) -> Any:
+    from .estimation import fit_model
+
+    return fit_model(syntax, data, est_opt, where=where, **kw)
 
 
 def _check_groups(data: pd.DataFrame, group: str, syntax: str, missing: str = "listwise") -> tuple[list, list[int]]:
@@ -345,7 +373,7 @@ def _check_groups(data: pd.DataFrame, group: str, syntax: str, missing: str = "l
     if absent:
         raise ModelError(f"data: observed variable(s) not in the data: {', '.join(absent)}",
                          hint="check the spelling or the model")
-    if missing == "ml":
+    if missing in ("ml", "pairwise"):
         complete = data[list(ov)].notna().any(axis=1) & data[group].notna()
         what = "respondents with an answer"
     else:
@@ -362,7 +390,7 @@ def _check_groups(data: pd.DataFrame, group: str, syntax: str, missing: str = "l
     small = [(lab, n) for lab, n in zip(labels, ns) if n <= p]
     if small:
         lab, n = small[0]
-        unit = "respondent(s) with an answer" if missing == "ml" else "complete case(s)"
+        unit = "respondent(s) with an answer" if missing != "listwise" else "complete case(s)"
         raise ModelError(f"data: group {lab!r} of column {group!r} has {n} {unit} for {p} observed "
                          f"variables; each group needs more cases than variables ({p + 1} at the very least)",
                          hint="merge small groups, drop the group, or use a smaller model")
@@ -403,9 +431,16 @@ class InvarianceResult:
         The syntax fitted (group-specific labels, see the module docstring).
     group, group_labels, nobs_groups
         The group column, its groups and the respondents each group's fits used.
-    missing : {"ml", "listwise"}
+    missing : {"ml", "listwise", "pairwise"}
         Missing-data treatment of every fit.
     warnings : list of str
+    estimation : str
+        The estimation of every fit in words (``sem.estimation_label``).
+    reported : dict
+        Headline measure -> the lavaan column the steps are judged and shown by: for a
+        robust or ordinal fit the scaled χ² and robust (else scaled) CFI/TLI/RMSEA, whose
+        columns the table then also holds; ``delta.cfi``/``delta.rmsea`` are their changes
+        (:func:`crm_research.reporting.fitmeasures.reported_keys`).
 
     Examples
     --------
@@ -433,20 +468,35 @@ class InvarianceResult:
     nobs_groups: list
     warnings: list = field(default_factory=list)
     missing: str = "listwise"
+    estimation: str = "ML"
+    reported: dict = field(default_factory=dict)
 
     @property
     def missing_summary(self) -> str:
         n = sum(self.nobs_groups)
         if self.missing == "ml":
             return f"full-information ML (missing = \"ml\"): {n} respondents with an answer used"
+        if self.missing == "pairwise":
+            return f"pairwise deletion (missing = \"pairwise\"): {n} respondents with an answer used"
         return f"listwise deletion: {n} respondents with complete answers used"
 
-    def summary(self) -> str:
+    @property
+    def robust(self) -> bool:
+        """Whether the steps are judged by scaled/robust measures."""
+        return any(k != v for k, v in self.reported.items())
+
+    def shown_columns(self) -> list[str]:
+        """The table columns a report shows, robust ones in place of the standard ones."""
         cols = ["npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "chisq.diff", "df.diff",
                 "pvalue.diff", "delta.cfi", "delta.rmsea"]
+        return [self.reported.get(c, c) if self.reported.get(c, c) in self.table.columns else c for c in cols]
+
+    def summary(self) -> str:
+        cols = self.shown_columns()
         t = self.table.set_index("step")[cols]
         groups = ", ".join(f"{g} (n = {n})" for g, n in zip(self.group_labels, self.nobs_groups))
-        s = [f"Measurement invariance across {self.group!r}: {groups}", f"Missing data: {self.missing_summary}", "",
+        s = [f"Measurement invariance across {self.group!r}: {groups}", f"Missing data: {self.missing_summary}",
+             f"Estimation: {self.estimation}", "",
              _indent(t.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""), 2), ""]
         s += [f"  {st}: {v}" for st, v in zip(self.table["step"], self.table["verdict"])]
         s += ["", f"Rule: {self.rule.text()}.",
@@ -464,10 +514,22 @@ class InvarianceResult:
         def num(v, d=3):
             return "" if v is None or pd.isna(v) else f"{v:.{d}f}"
 
-        head = ["Step", "npar", "\u03c7\u00b2 (df)", "p", "CFI", "TLI", "RMSEA [90% CI]", "SRMR",
-                "\u0394\u03c7\u00b2 (\u0394df)", "p (\u0394\u03c7\u00b2)", "\u0394CFI", "\u0394RMSEA", "Holds"]
+        from .reporting.fitmeasures import measure_label
+
+        rk = {k: (v if v in self.table.columns else k) for k, v in self.reported.items()}
+
+        def lab(k: str, text: str) -> str:
+            key = rk.get(k, k)
+            return text if key == k else f"{text} ({measure_label(key).split(' ')[0]})"
+
+        head = ["Step", "npar", lab("chisq", "\u03c7\u00b2 (df)"), "p", lab("cfi", "CFI"), lab("tli", "TLI"),
+                lab("rmsea", "RMSEA [90% CI]"), "SRMR", "\u0394\u03c7\u00b2 (\u0394df)" + (" (scaled)" if self.robust else ""),
+                "p (\u0394\u03c7\u00b2)", lab("cfi", "\u0394CFI"), lab("rmsea", "\u0394RMSEA"), "Holds"]
         rows = []
-        for _, r in self.table.iterrows():
+        for _, r0 in self.table.iterrows():
+            r = r0.copy()
+            for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper"):
+                r[k] = r0[rk.get(k, k)]
             diff = "" if pd.isna(r.get("chisq.diff")) else f"{r['chisq.diff']:.2f} ({int(r['df.diff'])})"
             holds = r.get("holds")
             rows.append([r["step"], str(int(r["npar"])), f"{r['chisq']:.2f} ({int(r['df'])})", format_p(r["pvalue"], missing=""),
@@ -480,7 +542,8 @@ class InvarianceResult:
         table = html_table(pd.DataFrame(rows, columns=head), numeric_class=None)
         verdicts = "".join(f"<li><b>{html.escape(str(r['step']))}</b>: {html.escape(str(r['verdict']))}</li>"
                            for _, r in self.table.iterrows() if isinstance(r.get("verdict"), str) and r["verdict"])
-        return ("<div><p><b>Measurement invariance</b> across " + html.escape(repr(self.group)) + "</p>"
+        return ("<div><p><b>Measurement invariance</b> across " + html.escape(repr(self.group))
+                + ("" if self.estimation == "ML" else f"; estimation: {html.escape(self.estimation)}") + "</p>"
                 + table + (f"<ul>{verdicts}</ul>" if verdicts else "")
                 + f"<p>Rule: {html.escape(self.rule.text())}.</p>"
                 + f"<p>Highest level supported: <b>{html.escape(str(self.highest))}</b></p>"
@@ -493,7 +556,8 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
                            instrument: "Instrument | None" = None, group_partial: Sequence[str] = (),
                            cfi_drop: float = -0.010, rmsea_rise: float = 0.015,
                            configural_cfi: float | None = 0.90, alpha: float = 0.05,
-                           missing: str = "ml") -> InvarianceResult:
+                           missing: str = "ml", estimator: Any = None, ordered: Any = None,
+                           se: str | None = None, test: str | None = None) -> InvarianceResult:
     """Test configural, metric, scalar and strict invariance across groups (lavaan ``group.equal``).
 
     Parameters
@@ -543,7 +607,6 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
     >>> inv.highest, inv.group_labels, inv.nobs_groups
     ('metric', ['Pasteur', 'Grant-White'], [156, 145])
     """
-    from . import sem
 
     rule = InvarianceRule(cfi_drop, rmsea_rise, configural_cfi)
     steps = [steps] if isinstance(steps, str) else list(steps)
@@ -555,6 +618,8 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
         raise ModelError(f"steps {steps} are not in nesting order (or repeat a step)",
                          hint=f"list them as {', '.join(order)}")
     missing = _check_missing(missing)
+    est_opt = _estimation(estimator, ordered, se, test, "measurement_invariance")
+    steps_of = STEPS_ORDERED if est_opt.ordered else STEPS
     syntax0 = resolve_syntax(model, instrument, data)
     labels, ns = _check_groups(data, group, syntax0, missing)
     syntax = per_group_syntax(syntax0, len(labels))
@@ -568,10 +633,12 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
     prev = None
     supported = True
     highest = None
+    reported: dict[str, str] = {}
+    shown: list[dict[str, float]] = []
     for st in steps:
-        ge = list(STEPS[st])
-        res = sem.fit(syntax, data, group=group, group_equal=ge, group_partial=list(group_partial) if ge else [],
-                      missing=missing)
+        ge = list(steps_of[st])
+        res = _fit(est_opt, syntax, data, "measurement_invariance", group=group, group_equal=ge,
+                   group_partial=list(group_partial) if ge else [], missing=missing)
         fits[st] = res
         for w in res.warnings:
             warnings.append(f"{st}: {w}")
@@ -579,29 +646,40 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
         for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr",
                   "aic", "bic"):
             row[k] = _fm(res, k)
+        for k in _ROBUST_COLS:
+            if math.isfinite(_fm(res, k)):
+                row[k] = _fm(res, k)
         row["df"] = int(row["df"])
+        if not reported:
+            reported = reported_keys(res.fit_measures)
+        shown.append({b: row.get(k, row.get(b, float("nan"))) for b, k in reported.items()})
+        sh = shown[-1]
+        cfi_name, rmsea_name = measure_label(reported["cfi"]), measure_label(reported["rmsea"])
+        d_cfi = "\u0394CFI" if cfi_name == "CFI" else f"\u0394({cfi_name})"
+        d_rmsea = "\u0394RMSEA" if rmsea_name == "RMSEA" else f"\u0394({rmsea_name})"
+        diff_name = "\u0394\u03c7\u00b2" if reported["chisq"] == "chisq" else "scaled \u0394\u03c7\u00b2"
         row.update({"chisq.diff": np.nan, "df.diff": pd.NA, "pvalue.diff": np.nan, "delta.cfi": np.nan,
                     "delta.rmsea": np.nan})
         if prev is None:
             if not res.converged:
                 holds, verdict = False, "not acceptable: the model did not converge"
-            elif st == "configural" and rule.configural_cfi is not None and not row["cfi"] >= rule.configural_cfi:
-                holds, verdict = False, (f"not acceptable: CFI = {row['cfi']:.3f} < {rule.configural_cfi:.2f}; "
+            elif st == "configural" and rule.configural_cfi is not None and not sh["cfi"] >= rule.configural_cfi:
+                holds, verdict = False, (f"not acceptable: {cfi_name} = {sh['cfi']:.3f} < {rule.configural_cfi:.2f}; "
                                          "the factor structure differs or misfits in the groups")
             else:
                 holds = True
-                verdict = (f"baseline: CFI = {row['cfi']:.3f}, RMSEA = {row['rmsea']:.3f}, "
+                verdict = (f"baseline: {cfi_name} = {sh['cfi']:.3f}, {rmsea_name} = {sh['rmsea']:.3f}, "
                            f"SRMR = {row['srmr']:.3f}")
         else:
             cmp = _lrt(res, fits[prev], (st, prev), alpha)
             warnings.extend(f"{st} vs {prev}: {w}" for w in cmp.warnings)
             row.update({"chisq.diff": cmp.chisq_diff, "df.diff": cmp.df_diff, "pvalue.diff": cmp.pvalue,
-                        "delta.cfi": row["cfi"] - rows[-1]["cfi"], "delta.rmsea": row["rmsea"] - rows[-1]["rmsea"]})
+                        "delta.cfi": sh["cfi"] - shown[-2]["cfi"], "delta.rmsea": sh["rmsea"] - shown[-2]["rmsea"]})
             holds = res.converged and rule.holds(row["delta.cfi"], row["delta.rmsea"])
             p = cmp.pvalue
             ptxt = format_p(p, prefix=True)
-            test = (f"\u0394CFI = {row['delta.cfi']:+.3f}, \u0394RMSEA = {row['delta.rmsea']:+.3f}; "
-                    f"\u0394\u03c7\u00b2({cmp.df_diff}) = {cmp.chisq_diff:.2f}, {ptxt}")
+            test = (f"{d_cfi} = {row['delta.cfi']:+.3f}, {d_rmsea} = {row['delta.rmsea']:+.3f}; "
+                    f"{diff_name}({cmp.df_diff}) = {cmp.chisq_diff:.2f}, {ptxt}")
             if not res.converged:
                 verdict = f"not supported: the model did not converge ({test})"
             elif holds:
@@ -611,9 +689,9 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
             else:
                 why = []
                 if not row["delta.cfi"] >= rule.cfi_drop - _TOL:
-                    why.append(f"\u0394CFI < {rule.cfi_drop:.3f}")
+                    why.append(f"{d_cfi} < {rule.cfi_drop:.3f}")
                 if not row["delta.rmsea"] <= rule.rmsea_rise + _TOL:
-                    why.append(f"\u0394RMSEA > {rule.rmsea_rise:.3f}")
+                    why.append(f"{d_rmsea} > {rule.rmsea_rise:.3f}")
                 verdict = f"{st} invariance not supported: {' and '.join(why)} ({test})"
             if not supported:
                 verdict += f"; not interpretable as {st} invariance because an earlier step failed"
@@ -628,8 +706,13 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
     table["df.diff"] = table["df.diff"].astype("Int64")
     if steps[0] != "configural" and highest is not None:
         warnings.append(f"the first step listed is {steps[0]!r}: it is the baseline and is not tested itself")
+    from .sem import estimation_label
+
+    first_fit = next(iter(fits.values()))
     return InvarianceResult(table=table, fits=fits, highest=highest, rule=rule, syntax=syntax, group=group,
-                            group_labels=labels, nobs_groups=ns, warnings=warnings, missing=missing)
+                            group_labels=labels, nobs_groups=ns, warnings=warnings,
+                            missing=str(getattr(first_fit, "missing", missing) or missing),
+                            estimation=estimation_label(first_fit), reported=reported)
 
 
 # --------------------------------------------------------------------------- structural paths
@@ -644,7 +727,9 @@ def _hypothesis_ids(instrument, rows) -> dict[tuple[str, str], str]:
 
 def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, paths: Sequence[str] | None = None,
                   invariance: str = "metric", instrument: "Instrument | None" = None,
-                  group_partial: Sequence[str] = (), alpha: float = 0.05, missing: str = "ml") -> pd.DataFrame:
+                  group_partial: Sequence[str] = (), alpha: float = 0.05, missing: str = "ml",
+                  estimator: Any = None, ordered: Any = None, se: str | None = None,
+                  test: str | None = None) -> pd.DataFrame:
     """Compare structural paths across groups, one equality test per path.
 
     For each path the model with that path constrained equal across groups (one shared
@@ -672,8 +757,12 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         Exceptions to the measurement constraints (partial invariance).
     alpha : float
         Level for the verdicts (applied to the Holm-adjusted p).
-    missing : {"ml", "listwise"}
-        Full-information ML (default) or complete cases only.
+    missing : {"ml", "listwise", "pairwise"}
+        Full-information ML (default), complete cases only, or pairwise (ordered items).
+    estimator, ordered, se, test : optional
+        lavaan's estimation options of every fit (:func:`crm_research.estimation.check_estimation`);
+        with a robust or ordinal fit each test is the scaled χ² difference
+        (:func:`crm_research.sem.compare_models`) and ``attrs["estimation"]`` names it.
 
     Returns
     -------
@@ -700,13 +789,15 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
     """
     from statsmodels.stats.multitest import multipletests
 
-    from . import sem
+    from .sem import estimation_label
     from .sem.syntax import parse_syntax
 
     if invariance not in ("configural", "metric", "scalar"):
         raise ModelError(f"invariance={invariance!r} is not supported",
                          hint="use 'configural', 'metric' (default) or 'scalar'")
     missing = _check_missing(missing)
+    est_opt = _estimation(estimator, ordered, se, test, "compare_paths")
+    steps_of = STEPS_ORDERED if est_opt.ordered else STEPS
     syntax0 = resolve_syntax(model, instrument, data)
     labels, ns = _check_groups(data, group, syntax0, missing)
     G = len(labels)
@@ -738,10 +829,11 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         raise ModelError(f"path {fixed[0].lhs} ~ {fixed[0].rhs} is fixed in the model, so it cannot be compared",
                          hint="compare free paths only")
     chosen = [r for r in chosen if r not in fixed]
-    ge = list(STEPS[invariance])
+    ge = list(steps_of[invariance])
     gp = list(group_partial) if ge else []
     base_syntax = per_group_syntax(syntax0, G)
-    base = sem.fit(base_syntax, data, group=group, group_equal=ge, group_partial=gp, missing=missing)
+    base = _fit(est_opt, base_syntax, data, "compare_paths", group=group, group_equal=ge, group_partial=gp,
+                missing=missing)
     est = base.estimates
     restricted = {}
     rows = []
@@ -754,8 +846,8 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
         for g, lab in enumerate(labels, start=1):
             for c in ("est", "se", "std.all"):
                 row[f"{c}.{lab}"] = float(e.loc[g, c])
-        res_r = sem.fit(per_group_syntax(syntax0, G, shared=[key]), data, group=group, group_equal=ge,
-                        group_partial=gp, missing=missing)
+        res_r = _fit(est_opt, per_group_syntax(syntax0, G, shared=[key]), data, "compare_paths", group=group,
+                     group_equal=ge, group_partial=gp, missing=missing)
         restricted[row["path"]] = res_r
         cmp = _lrt(res_r, base, ("equal", "free"), alpha)
         row.update({"chisq.diff": cmp.chisq_diff, "df.diff": cmp.df_diff, "pvalue": cmp.pvalue})
@@ -780,8 +872,9 @@ def compare_paths(model: "str | Instrument", data: pd.DataFrame, group: str, *, 
     table.attrs["invariance"] = invariance
     table.attrs["syntax"] = base_syntax
     table.attrs["warnings"] = [f"base model: {w}" for w in base.warnings]
-    table.attrs["missing"] = missing
+    table.attrs["missing"] = str(getattr(base, "missing", missing) or missing)
     table.attrs["nobs_groups"] = dict(zip(labels, base.nobs_groups))
+    table.attrs["estimation"] = estimation_label(base)
     return table
 
 

@@ -12,6 +12,8 @@ examples:
       --structural ops --paths H1 H2 -o reports/inv-ops
   crm-research invariance hs.csv --group school --model hs_cfa.lav --steps configural metric scalar -o reports/hs
   crm-research invariance export.xlsx --sheet 2 --group 平台 --instrument my_survey.yaml --map Q1=A1 -o out
+  crm-research invariance mobi.csv --group segment --model mobi.lav --estimator MLR -o reports/inv-mlr
+  crm-research invariance bfi.csv --group gender --model bfi.lav --ordered all -o reports/inv-ordinal
 
 Data: CSV/TSV/TXT/DAT (UTF-8, BOM, GBK; delimiter detected), Excel .xlsx (--sheet), SPSS .sav,
 Parquet.  With --instrument the file is prepared as `crm-research validate` does (columns mapped,
@@ -21,8 +23,13 @@ the measurement model is tested; with it (a model name declared under the instru
 models:) the structural model, and its paths (H1...) are compared across groups.  With --model
 the lavaan syntax of that file is used (only its variables and the group column are read).
 
-Missing answers (--missing): ml (default) = full-information ML, listwise = complete rows only;
-when no model variable has a missing value both coincide.
+Missing answers (--missing): ml (default) = full-information ML, listwise = complete rows only,
+pairwise = ordered items (as lavaan); when no model variable has a missing value they coincide.
+
+Estimation (--estimator, --ordered, --se, --test; lavaan's names): with a robust estimator (MLM,
+MLR, ...) or ordered items (WLSMV) each step is judged by the robust (else scaled) CFI and RMSEA
+and tested by the scaled chi-square difference; with ordered items the scalar step constrains
+the thresholds (lavaan group.equal "thresholds").
 
 Each step (configural, metric, scalar, strict) is judged by Chen (2007): invariance holds when
 delta CFI >= -.010 and delta RMSEA <= .015 relative to the previous step; the chi-square
@@ -52,6 +59,7 @@ def add_parser(sub) -> None:
                    help="with --instrument: structural model to test (a name under the instrument's models:); "
                         "default: the measurement model")
     options.add_missing_option(p)
+    options.add_estimation_options(p)
     p.add_argument("--steps", nargs="+", default=["configural", "metric", "scalar", "strict"],
                    choices=("configural", "metric", "scalar", "strict"), metavar="STEP",
                    help="invariance steps in nesting order (default: configural metric scalar strict)")
@@ -145,11 +153,14 @@ def _summary_md(args, inv, paths, notes) -> str:
     if args.model and args.instrument:
         model += f" (responses prepared with {args.instrument})"
     s = [f"# Measurement invariance across `{args.group}`", "",
-         f"- Data: `{args.data}`", f"- Model: `{model}`", f"- Groups (cases used): {groups}"]
+         f"- Data: `{args.data}`", f"- Model: `{model}`", f"- Groups (cases used): {groups}",
+         f"- Estimation: {inv.estimation}"]
     s += [f"- Note: {n}" for n in notes]
-    cols = ["step", "npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "chisq.diff", "df.diff",
-            "pvalue.diff", "delta.cfi", "delta.rmsea", "holds"]
+    cols = ["step"] + inv.shown_columns() + ["holds"]
     s += ["", "## Invariance steps", "", markdown_table(inv.table[cols], decimals=3), ""]
+    if inv.robust:
+        s += ["Columns ending in .scaled/.robust are lavaan's scaled χ² and robust (else scaled) fit indices; "
+              "delta.cfi and delta.rmsea are their changes; chisq.diff is the scaled χ² difference test.", ""]
     s += [f"- **{st}**: {v}" for st, v in zip(inv.table["step"], inv.table["verdict"])]
     s += ["", f"Rule: {inv.rule.text()}.", "",
           f"**Highest level supported: {inv.highest or 'none (the configural model is not acceptable)'}.**"]
@@ -191,6 +202,11 @@ def run(args) -> int:
     data, syntax, inst, lines = _load(args)
     variables = options.observed_variables(syntax)
     missing, had_missing, mnotes = options.resolve_missing(args, data, variables, args.group)
+    choice = options.estimation_choice(args, data, variables)
+    est = choice.estimation
+    if not est.is_default:
+        missing = choice.missing
+        mnotes = mnotes + [f"note: {n}" for n in choice.notes]
     fit_missing = missing if had_missing else "listwise"
     rows = len(data)
     notes = []
@@ -201,7 +217,7 @@ def run(args) -> int:
     try:
         inv = measurement_invariance(syntax, data, args.group, steps=args.steps, cfi_drop=args.cfi_drop,
                                      rmsea_rise=args.rmsea_rise, alpha=args.alpha,
-                                     missing=fit_missing)
+                                     missing=fit_missing, estimator=est)
     except ModelError as e:
         if ("complete case" in e.message or "case(s)" in e.message) and not args.min_n:
             raise ModelError(f"{args.data}: {e.message}", hint="pass --min-n N to leave out groups with fewer than "
@@ -214,7 +230,7 @@ def run(args) -> int:
     paths = None
     if has_paths:
         paths = compare_paths(syntax, data, args.group, paths=args.paths, invariance=args.path_invariance,
-                              instrument=inst, alpha=args.alpha, missing=fit_missing)
+                              instrument=inst, alpha=args.alpha, missing=fit_missing, estimator=est)
     notes.insert(0, options.describe_missing(missing, rows, int(sum(inv.nobs_groups)), had_missing=had_missing))
     for line in lines + mnotes:
         print(line)
