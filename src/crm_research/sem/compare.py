@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import ModelError
 from ..reporting.format import format_p, html_table
 from .result import estimates_of, fit_measures_of
+from .robust import ROBUST_TESTS, satorra_2000, satorra_bentler_2001
 
 __all__ = ["compare_models", "ModelComparison"]
 
@@ -49,6 +50,11 @@ class ModelComparison:
         df.diff, pvalue.diff`` (lavaan's ``Chisq diff, Df diff, Pr(>Chisq)``), ``rmsea.diff``
         (lavaan's ``RMSEA`` column: RMSEA of the difference) and ``delta.cfi``, ``delta.rmsea``
         (this row minus the row above).
+    method : str
+        ``"standard"`` or, when every model has a robust test statistic, lavaan's scaled
+        difference method: ``"satorra.bentler.2001"`` (Satorra-Bentler and Yuan-Bentler tests:
+        MLM, MLR) or ``"satorra.2000"`` (scaled-shifted / mean-and-variance adjusted: MLMV,
+        WLSMV), as ``lavTestLRT()`` chooses.
     restricted, full : str
         The last step: the most restricted model and the one it is tested against.
     chisq_diff, df_diff, pvalue, rmsea_diff : float, int, float, float
@@ -93,19 +99,30 @@ class ModelComparison:
     verdict: str
     warnings: list[str] = field(default_factory=list)
     ngroups: int = 1
+    method: str = "standard"
+
+    @property
+    def heading(self) -> str:
+        """What the difference test is, in words (lavaan's heading)."""
+        if self.method == "standard":
+            return "Chi-squared difference test (standard ML)"
+        return (f"Scaled chi-squared difference test (method = {self.method}); the chisq column holds the "
+                "standard statistics, the difference is scaled")
 
     def summary(self) -> str:
         t = self.table.astype(object).where(self.table.notna(), "")
         txt = t.to_string(float_format=lambda v: f"{v:.3f}")
-        s = ["Chi-squared difference test (standard ML)", "", "\n".join("  " + ln for ln in txt.splitlines()),
+        s = [self.heading, "", "\n".join("  " + ln for ln in txt.splitlines()),
              "", self.verdict]
         if self.warnings:
             s += [""] + [f"Warning: {w}" for w in self.warnings]
         return "\n".join(s)
 
     def apa(self) -> str:
-        """The last step's test as an APA fragment, e.g. 'Δχ²(1) = 5.32, p = .021'."""
-        return f"\u0394\u03c7\u00b2({self.df_diff}) = {self.chisq_diff:.2f}, {format_p(self.pvalue, prefix=True)}"
+        """The last step's test as an APA fragment, e.g. 'Δχ²(1) = 5.32, p = .021' (a scaled
+        difference reads 'scaled Δχ²(1) = ...')."""
+        pre = "" if self.method == "standard" else "scaled "
+        return f"{pre}\u0394\u03c7\u00b2({self.df_diff}) = {self.chisq_diff:.2f}, {format_p(self.pvalue, prefix=True)}"
 
     def __repr__(self) -> str:
         return (f"ModelComparison({self.restricted!r} vs {self.full!r}: chisq_diff={self.chisq_diff:.3f}, "
@@ -146,8 +163,19 @@ def _num(fm: dict, k: str) -> float:
         return float("nan")
 
 
+def _robust_test(r: Any, fm: dict) -> str | None:
+    """The robust test of a fit (SEMResult.test, or a lavaan JSON with chisq.scaling.factor)."""
+    t = getattr(r, "test", None)
+    if isinstance(t, str):
+        return t if t in ROBUST_TESTS or t == "mean.var.adjusted" else None
+    if "chisq.scaling.factor" in fm:
+        return "satorra.bentler"
+    return None
+
+
 def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: float = 0.05) -> ModelComparison:
-    """Compare nested models by the chi-square difference test (lavaan ``lavTestLRT``, standard ML).
+    """Compare nested models by the chi-square difference test (lavaan ``lavTestLRT``), scaled
+    when the models have robust test statistics.
 
     Parameters
     ----------
@@ -179,6 +207,13 @@ def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: flo
     ``sqrt(max(0, chisq.diff / (N df.diff) - 1 / N)) * sqrt(G)`` as lavaan's
     ``lav_fit_rmsea`` computes the ``RMSEA`` column of ``lavTestLRT`` (``G`` groups).  The
     same test holds for models fitted by full-information ML (``missing="ml"``).
+
+    Robust fits (every model with a scaled test; some robust and some not is an error, as in
+    lavaan): the difference is scaled by lavaan's default method, Satorra & Bentler (2001)
+    ``(T0 - T1) / cd`` with ``cd = (df0 c0 - df1 c1) / (df0 - df1)`` for Satorra-Bentler and
+    Yuan-Bentler statistics (MLM, MLR), Satorra (2000) scaled-shifted for scaled-shifted and
+    mean-and-variance adjusted ones (MLMV, MLMVS); ``rmsea.diff`` is then not reported (as
+    lavaan).
 
     Examples
     --------
@@ -250,6 +285,20 @@ def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: flo
         if getattr(r, "converged", True) is False:
             warnings.append(f"model {nm!r} did not converge")
     N = float(known[0][1]) if known else float("nan")
+    rtests = [_robust_test(r, fm) for r, fm in zip(results, fms)]
+    scaled_ok = [t is not None or d == 0 for t, d in zip(rtests, dfs)]
+    method = "standard"
+    if any(t is not None for t in rtests):
+        if not all(scaled_ok):
+            plain = [nm for nm, t, d in zip(names, rtests, dfs) if t is None and d > 0]
+            raise ModelError("some models (but not all) have scaled test statistics: " + ", ".join(plain)
+                             + " without", hint="fit every model with the same estimator (e.g. estimator='MLR')")
+        first = next(t for t in rtests if t is not None)
+        method = "satorra.bentler.2001" if first in ("satorra.bentler", "yuan.bentler", "yuan.bentler.mplus") \
+            else "satorra.2000"
+        if method == "satorra.2000" and any(getattr(r, "robust", None) is None for r in results):
+            raise ModelError("the scaled-shifted difference test (Satorra 2000) needs the fitted models' robust "
+                             "ingredients (Gamma, Delta)", hint="pass sem.fit results, not stored fit measures")
     rows = []
     verdicts = []
     preferred = names[order[0]]
@@ -268,8 +317,16 @@ def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: flo
                 warnings.append(f"the more restricted model {names[i]!r} fits better than {names[j]!r} (chi-square "
                                 f"difference {d:.4f}); either the models are not nested, or {names[j]!r} missed the "
                                 "global optimum")
-            p = float(chi2.sf(d, ddf)) if d >= 0 else 1.0
             rd = math.sqrt(max((d / N) / ddf - 1 / N, 0.0)) * math.sqrt(G) if N > 0 else float("nan")
+            if method == "satorra.bentler.2001":
+                out = satorra_bentler_2001(float(fms[j]["chisq"]), dfs[j], _num(fms[j], "chisq.scaling.factor"),
+                                           float(fm["chisq"]), dfs[i], _num(fm, "chisq.scaling.factor"))
+                d, rd = out["T.delta"], float("nan")
+            elif method == "satorra.2000":
+                out = satorra_2000(results[j].robust, results[i].robust, float(fms[j]["chisq"]), dfs[j],
+                                   float(fm["chisq"]), dfs[i], getattr(results[j], "information", "expected"))
+                d, rd = out["T.delta"], float("nan")
+            p = float(chi2.sf(d, ddf)) if d >= 0 else 1.0
             row.update({"chisq.diff": d, "df.diff": ddf, "pvalue.diff": p, "rmsea.diff": rd,
                         "delta.cfi": row["cfi"] - rows[-1]["cfi"], "delta.rmsea": row["rmsea"] - rows[-1]["rmsea"]})
             daic, dbic = row["aic"] - rows[-1]["aic"], row["bic"] - rows[-1]["bic"]
@@ -302,4 +359,4 @@ def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: flo
     table["npar"] = table["npar"].astype("Int64") if table["npar"].notna().all() else table["npar"]
     table["df.diff"] = pd.array([pd.NA if pd.isna(x) else int(x) for x in table["df.diff"]], dtype="Int64")
     return ModelComparison(names=tuple(names), table=table, alpha=alpha, preferred=preferred,
-                           verdict=" ".join(verdicts), warnings=warnings, ngroups=int(G), **last)
+                           verdict=" ".join(verdicts), warnings=warnings, ngroups=int(G), method=method, **last)

@@ -369,10 +369,13 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
         warnings.append("fit measures unavailable: the implied covariance matrix is singular")
     if fm and test == "none":
         fm = {}
-    elif fm and rob is not None and (test in ROBUST_TESTS or fiml):
+    test_details = {}
+    if fm and rob is not None and (test in ROBUST_TESTS or fiml):
         try:
-            fm = _robust_measures(fm, rob, stats, test=test, information=info1, ms=ms, x_idx=x_idx,
-                                  fixed_x=fixed_x, fiml=fiml)
+            fm, T = _robust_measures(fm, rob, stats, test=test, information=info1, ms=ms, x_idx=x_idx,
+                                     fixed_x=fixed_x, fiml=fiml)
+            if T is not None:
+                test_details = T.as_dict()
         except np.linalg.LinAlgError:
             warnings.append(f"the robust test statistic ({test}) could not be computed: a singular information "
                             "matrix; scaled and robust fit measures are NaN")
@@ -385,7 +388,7 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
         nobs_groups=[g.N for g in stats.groups], n_dropped=stats.n_dropped, iterations=opt.iterations,
         optimizer=opt.method, vcov=None, notes=notes, endogenous=endo, latent=list(pt.names.lv),
         missing=stats.missing, estimator=estimator, test=test,
-        information=information or ("observed" if fiml or se == "robust.huber.white" else "expected"),
+        information=info1, test_details=test_details, robust=rob if test_details else None,
     )
     res.state = FitState(rm, pt, stats, theta)   # for modindices/score_test/standardized_solution
     if vcov is not None:
@@ -414,7 +417,7 @@ def _robust_measures(fm, rob, stats, *, test, information, ms, x_idx, fixed_x, f
     corr = None
     if fiml:
         corr = fiml_corrected(rob, base, fm["df"], fm["baseline.df"], "V3" if T is not None else "V6")
-    return scaled_fit_measures(fm, T, Tb, N=stats.ntotal, G=stats.ngroups, fiml_corr=corr)
+    return scaled_fit_measures(fm, T, Tb, N=stats.ntotal, G=stats.ngroups, fiml_corr=corr), T
 
 
 def _sqrt_variances(v: np.ndarray) -> np.ndarray:

@@ -119,6 +119,18 @@ class SEMResult:
     partable : DataFrame
         The parameter table (lavaan layout).
     bootstrap : BootstrapResult or None
+    estimator, se_type, test, information : str
+        lavaan's resolved ``estimator``, ``se``, ``test`` and ``information`` (see
+        :func:`estimation_label` for words).
+    ordered : list of str
+        Items treated as ordinal (categorical fits).
+    test_details : dict
+        The robust test statistic as lavaan's ``lavInspect(fit, "test")`` holds it (``test,
+        stat, df, pvalue, scaling.factor, shift.parameter, trace.UGamma, trace.UGamma2``,
+        ``scaling.factor.h1/h0`` for Yuan-Bentler); empty for a standard test.
+    robust : object or None
+        The robust ingredients of the fit (:class:`~crm_research.sem.robust.RobustML`: Gamma,
+        Delta, information), kept for scaled difference tests (:func:`compare_models`).
 
     Examples
     --------
@@ -160,6 +172,8 @@ class SEMResult:
     ordered: list = field(default_factory=list)
     parameterization: str = ""
     information: str = "expected"
+    test_details: dict = field(default_factory=dict)
+    robust: Any = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ sample
     @property

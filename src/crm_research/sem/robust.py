@@ -249,6 +249,21 @@ class TestResult:
     scaling_factor_h0: float = float("nan")
     extra: dict = field(default_factory=dict)
 
+    def as_dict(self) -> dict:
+        """lavaan's names (``lavInspect(fit, "test")``)."""
+        out = {"test": self.test, "stat": self.stat, "df": self.df, "pvalue": self.pvalue,
+               "scaling.factor": self.scaling_factor}
+        if self.test == "scaled.shifted":
+            out["shift.parameter"] = self.shift_parameter
+        if math.isfinite(self.trace_ugamma):
+            out["trace.UGamma"] = self.trace_ugamma
+        if math.isfinite(self.trace_ugamma2):
+            out["trace.UGamma2"] = self.trace_ugamma2
+        if self.test in YB_TESTS:
+            out["scaling.factor.h1"] = self.scaling_factor_h1
+            out["scaling.factor.h0"] = self.scaling_factor_h0
+        return out
+
 
 def _chi2_sf(x, df):
     from scipy.stats import chi2
@@ -529,6 +544,57 @@ def fiml_corrected(model: RobustML, base: RobustML, df: float, dfb: float, versi
     c3n = k_of(base) / dfb if dfb > 0 else float("nan")
     return {"XX3": XX3, "df3": df, "c.hat3": c3, "XX3.scaled": XX3 / c3 if c3 else float("nan"),
             "XX3.null": XX3n, "df3.null": dfb, "c.hat3.null": c3n}
+
+
+# ============================================================================ difference tests
+def satorra_bentler_2001(T1: float, r1: float, c1: float, T0: float, r0: float, c0: float) -> dict:
+    """Scaled difference of nested models (Satorra & Bentler 2001; lavaan's
+    ``lav_test_diff_SatorraBentler2001``): model 1 less restricted (df r1), model 0 restricted."""
+    if r1 == 0:
+        c1 = 1.0
+    m = r0 - r1
+    if m == 0:
+        return {"T.delta": T0 - T1, "scaling.factor": float("nan"), "df.delta": m}
+    cd = (r0 * c0 - r1 * c1) / m
+    if not cd >= 0:
+        cd = float("nan")
+    return {"T.delta": (T0 - T1) / cd, "scaling.factor": cd, "df.delta": m}
+
+
+def satorra_2000(rob1: RobustML, rob0: RobustML, T1: float, r1: float, T0: float, r0: float,
+                 information: str = "expected") -> dict:
+    """Scaled-shifted difference test of Satorra (2000) as lavaan's ``lav_test_diff_Satorra2000``
+    (``H1 = TRUE``, ``A.method = "delta"``, ``scaled.shifted = TRUE``): the restrictions A are
+    the orthogonal complement of ``ginv(Delta1) Delta0``."""
+    m = r0 - r1
+    if m == 0:
+        return {"T.delta": T0 - T1, "df.delta": m, "a": float("nan"), "b": float("nan")}
+    kind = "expected" if information == "expected" else "observed"
+    D1 = np.vstack([gp.Delta for gp in rob1.groups])
+    D0 = np.vstack([gp.Delta for gp in rob0.groups])
+    H = np.linalg.pinv(D1) @ D0
+    U_, sv, _ = np.linalg.svd(H, full_matrices=True)
+    rank = int(np.sum(sv > max(H.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 1.0)))
+    A = U_[:, rank:].T
+    P = rob1.information(information, "h1")
+    Pinv = np.linalg.inv(P)
+    APA = A @ Pinv @ A.T
+    PAAPAAP = Pinv @ A.T @ np.linalg.pinv(APA) @ A @ Pinv
+    fg = [gp.fg for gp in rob1.groups]
+    tr = 0.0
+    for g, gp in enumerate(rob1.groups):
+        V = rob1.A1(g, kind)
+        UG = V @ rob1.gamma(g) @ V @ gp.Delta @ PAAPAAP @ gp.Delta.T
+        tr += fg[g] * float(np.trace(UG))
+    G_all = bdiag([f * rob1.gamma(g) for g, f in enumerate(fg)])
+    V_all = bdiag([rob1.A1(g, kind) for g in range(len(fg))])
+    U = V_all @ D1 @ PAAPAAP @ D1.T @ V_all
+    UG = U @ G_all
+    tr2 = float(np.sum(UG * UG.T))
+    a = math.sqrt(m / tr2)
+    b = m - a * tr
+    return {"T.delta": (T0 - T1) * a + b, "df.delta": m, "a": a, "b": b, "trace.UGamma": tr,
+            "trace.UGamma2": tr2}
 
 
 # ============================================================================ fit measures
