@@ -186,3 +186,16 @@ def test_a_study_by_both_methods(tmp_path, capsys):
         assert "Hypotheses by CB-SEM and PLS-SEM" in html
     cfg = (out / "study.yaml").read_text(encoding="utf-8")
     assert "04_pls_model.ipynb" in cfg and "compare_cbsem: true" in cfg
+
+
+def test_the_demo_shows_pls_reports():
+    """`make demo`: the PLS notebook once per model of the bundled study (1,000 resamples), and the demo
+    study by both methods."""
+    from crm_research.batch.config import load_batch_config
+    from crm_research.commands import demo
+
+    cfg = load_batch_config(NOTEBOOKS / "demo_batch.yaml")
+    pls_runs = [r for r in cfg.runs if Path(str(r.notebook)).name == NB04]
+    assert sorted(r.parameters["model"] for r in pls_runs) == ["combined", "crm", "ops"]
+    assert all(r.parameters["bootstrap"] == 1000 for r in pls_runs)
+    assert demo.STUDY_METHOD == "both"
