@@ -102,8 +102,7 @@ def _run_chunk(model: PLSModel, X: np.ndarray, idx: np.ndarray, options: dict):
         except ModelError:
             pass                                    # one by one below
     Xb = X[idx]
-    sd = Xb.std(axis=1)
-    ok = np.all(sd > 0, axis=1)
+    ok = np.all(Xb.max(axis=1) > Xb.min(axis=1), axis=1)
     idx = np.where(ok[:, None], idx, np.arange(n)[None, :])
     Xb = X[idx]
     try:

@@ -80,10 +80,10 @@ def standardize(X: np.ndarray) -> np.ndarray:
     >>> standardize(np.array([[1.0], [2.0], [3.0]])).ravel().tolist()
     [-1.0, 0.0, 1.0]
     """
-    m = X.mean(axis=-2, keepdims=True)
-    sd = X.std(axis=-2, ddof=1, keepdims=True)
+    Xc = X - X.mean(axis=-2, keepdims=True)
+    ss = np.einsum("...ij,...ij->...j", Xc, Xc)[..., None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (X - m) / sd
+        return Xc / np.sqrt(ss / (X.shape[-2] - 1))
 
 
 def correlation(Z: np.ndarray) -> np.ndarray:
