@@ -14,7 +14,9 @@
 * :func:`fit` estimates from a DataFrame (missing values, interactions, two-stage
   higher-order constructs, bootstrap) and returns a :class:`PLSResult`.
 
-Modules: :mod:`.specification`, :mod:`.algorithm`, :mod:`.fit`, :mod:`.bootstrap`, :mod:`.result`.
+Modules: :mod:`.specification` (syntax), :mod:`.algorithm` (PLS on correlation matrices),
+:mod:`.stages` (data -> estimates: standardization, interactions, two-stage), :mod:`.fit`,
+:mod:`.bootstrap` (resamples as stacks, intervals, sign changes), :mod:`.result`.
 """
 from __future__ import annotations
 
