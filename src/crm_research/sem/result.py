@@ -212,6 +212,29 @@ class SEMResult:
             f"  AIC = {fm['aic']:.3f}, BIC = {fm['bic']:.3f}, log-likelihood = {fm['logl']:.3f}",
             f"  baseline chi2({int(fm['baseline.df'])}) = {fm['baseline.chisq']:.3f}",
         ]
+        if "chisq.scaled" in fm:
+            c = fm.get("chisq.scaling.factor", float("nan"))
+            dfs = fm.get("df.scaled", float("nan"))
+            dtxt = f"{int(dfs)}" if math.isfinite(dfs) and float(dfs).is_integer() else f"{dfs:.3f}"
+            word = {"satorra.bentler": "Satorra-Bentler", "yuan.bentler.mplus": "Yuan-Bentler",
+                    "scaled.shifted": "scaled-shifted", "mean.var.adjusted": "mean-and-variance adjusted"}.get(
+                        self.test, self.test)
+            extra = [f"  scaled chi2({dtxt}) = {fm['chisq.scaled']:.3f}, {format_p(fm.get('pvalue.scaled'), prefix=True)}"
+                     f" ({word}; scaling factor {c:.3f})"]
+            if "cfi.robust" in fm:
+                extra.append(f"  robust CFI = {fm['cfi.robust']:.3f}, robust TLI = {fm['tli.robust']:.3f}")
+                extra.append(f"  robust RMSEA = {fm['rmsea.robust']:.3f}, 90% CI [{fm['rmsea.ci.lower.robust']:.3f}, "
+                             f"{fm['rmsea.ci.upper.robust']:.3f}]")
+            else:
+                extra.append(f"  scaled CFI = {fm['cfi.scaled']:.3f}, scaled TLI = {fm['tli.scaled']:.3f}")
+                extra.append(f"  scaled RMSEA = {fm['rmsea.scaled']:.3f}")
+            bdf = fm.get("baseline.df.scaled", float("nan"))
+            btxt = f"{int(bdf)}" if math.isfinite(bdf) and float(bdf).is_integer() else f"{bdf:.3f}"
+            extra.append(f"  baseline scaled chi2({btxt}) = {fm['baseline.chisq.scaled']:.3f}")
+            lines = lines[:1] + extra[:1] + lines[1:3] + extra[1:3] + lines[3:] + extra[3:]
+        elif "cfi.robust" in fm:
+            lines.insert(3, f"  robust CFI = {fm['cfi.robust']:.3f}, robust TLI = {fm['tli.robust']:.3f}, robust RMSEA = "
+                            f"{fm['rmsea.robust']:.3f} (corrected for incomplete data, Zhang & Savalei)")
         return lines
 
     def _section_rows(self, est: pd.DataFrame):
@@ -272,7 +295,8 @@ class SEMResult:
         as lavaan's ``summary()`` prints them, with standardized solutions."""
         from .. import __version__
 
-        out = [f"Structural equation model, maximum likelihood (crm-research {__version__}, lavaan 0.6 parity)"]
+        how = "maximum likelihood" if estimation_label(self) == "ML" else estimation_label(self)
+        out = [f"Structural equation model, {how} (crm-research {__version__}, lavaan 0.6 parity)"]
         conv = "converged" if self.converged else "DID NOT CONVERGE"
         out.append(f"  Optimizer: {self.optimizer}, {conv} after {self.iterations} iterations")
         if self.group_labels:
@@ -292,8 +316,12 @@ class SEMResult:
                        f"{b.n_nonadmissible} nonadmissible; seed {b.seed}); CIs: {ci}")
         elif self.se_type == "none":
             out.append("  Standard errors: none")
+        elif self.se_type == "robust.sem":
+            out.append(f"  Standard errors: robust (sandwich, {self.information} information and Gamma); CIs: Wald")
+        elif self.se_type == "robust.huber.white":
+            out.append(f"  Standard errors: robust Huber-White (sandwich, {self.information} information); CIs: Wald")
         else:
-            out.append("  Standard errors: expected information (normal ML); CIs: Wald")
+            out.append(f"  Standard errors: {self.information} information (normal ML); CIs: Wald")
         out.append("")
         out.append("Model fit:")
         out.extend(self.fit_lines())
@@ -333,12 +361,19 @@ class SEMResult:
         fm = self.fit_measures or {}
         status = "converged" if self.converged else "<span style='color:#b00'>did not converge</span>"
         parts = ["<div class='crm-sem'>",
-                 f"<p><b>SEM (ML)</b>: N = {self.nobs}, {int(fm.get('npar', 0))} free parameters, {status}</p>"]
+                 f"<p><b>SEM ({esc(estimation_label(self))})</b>: N = {self.nobs}, {int(fm.get('npar', 0))} free parameters, {status}</p>"]
         if fm:
             rows = [("\u03c7\u00b2(df)", f"{fm['chisq']:.3f} ({int(fm['df'])}), {format_p(fm['pvalue'], prefix=True)}"),
                     ("CFI / TLI", f"{fm['cfi']:.3f} / {fm['tli']:.3f}"),
                     ("RMSEA [90% CI]", f"{fm['rmsea']:.3f} [{fm['rmsea.ci.lower']:.3f}, {fm['rmsea.ci.upper']:.3f}]"),
                     ("SRMR", f"{fm['srmr']:.3f}"),
+                    *([("scaled \u03c7\u00b2 (scaling factor)",
+                        f"{fm['chisq.scaled']:.3f} ({fm['chisq.scaling.factor']:.3f}), "
+                        f"{format_p(fm.get('pvalue.scaled'), prefix=True)}")] if "chisq.scaled" in fm else []),
+                    *([("robust CFI / TLI", f"{fm['cfi.robust']:.3f} / {fm['tli.robust']:.3f}"),
+                       ("robust RMSEA [90% CI]", f"{fm['rmsea.robust']:.3f} [{fm['rmsea.ci.lower.robust']:.3f}, "
+                                                 f"{fm['rmsea.ci.upper.robust']:.3f}]")]
+                      if "chisq.scaled" in fm and "cfi.robust" in fm else []),
                     ("AIC / BIC", f"{fm['aic']:.3f} / {fm['bic']:.3f}")]
             parts.append(html_table(pd.DataFrame(rows, columns=["Fit", "Value"]), numeric_class=None))
         if self.bootstrap is not None:
@@ -532,13 +567,20 @@ def fit_sentence(fit_measures: Mapping[str, Any] | pd.Series | Any) -> str:
     -------
     str
         ``chi2(df) = ..., p ...; CFI = ...; TLI = ...; RMSEA = ... [90% CI]; SRMR = ...`` with
-        the measures present; ``"no fit measures"`` when there are none.
+        the measures present; ``"no fit measures"`` when there are none.  A robust fit (with
+        ``chisq.scaled``) reads ``scaled chi2(df) = ..., p ...; robust CFI = ...; robust TLI =
+        ...; robust RMSEA = ... [CI]; SRMR = ...`` (the scaled versions where lavaan reports no
+        robust ones, as for the mean-and-variance adjusted test).
 
     Examples
     --------
     >>> fit_sentence({"chisq": 85.306, "df": 24, "pvalue": 1e-8, "cfi": 0.931, "tli": 0.896,
     ...               "rmsea": 0.092, "rmsea.ci.lower": 0.071, "rmsea.ci.upper": 0.114, "srmr": 0.065})
     'chi2(24) = 85.31, p < .001; CFI = .931; TLI = .896; RMSEA = .092 [.071, .114]; SRMR = .065'
+    >>> fit_sentence({"chisq": 85.306, "df": 24, "chisq.scaled": 80.872, "df.scaled": 24, "pvalue.scaled": 1e-7,
+    ...               "cfi.robust": 0.930, "tli.robust": 0.895, "rmsea.robust": 0.092, "rmsea.ci.lower.robust": 0.071,
+    ...               "rmsea.ci.upper.robust": 0.114, "srmr": 0.065})
+    'scaled chi2(24) = 80.87, p < .001; robust CFI = .930; robust TLI = .895; robust RMSEA = .092 [.071, .114]; SRMR = .065'
     """
     if not isinstance(fit_measures, (Mapping, pd.Series)):
         fit_measures = fit_measures_of(fit_measures)
@@ -551,6 +593,26 @@ def fit_sentence(fit_measures: Mapping[str, Any] | pd.Series | Any) -> str:
             return float("nan")
 
     parts = []
+    if not math.isnan(g("chisq.scaled")):
+        # a robust test: the scaled chi-square and the robust (else scaled) indices, named so
+        dfs = g("df.scaled")
+        dtxt = "?" if math.isnan(dfs) else (f"{int(dfs)}" if float(dfs).is_integer() else f"{dfs:.2f}")
+        p = g("pvalue.scaled")
+        parts.append(f"scaled chi2({dtxt}) = {g('chisq.scaled'):.2f}" + ("" if math.isnan(p) else ", " + format_p(p, prefix=True)))
+        for k, lab in (("cfi", "CFI"), ("tli", "TLI")):
+            for kind in ("robust", "scaled"):
+                if not math.isnan(g(f"{k}.{kind}")):
+                    parts.append(f"{kind} {lab} = {format_number(g(f'{k}.{kind}'), 3, bounded=True)}")
+                    break
+        for kind in ("robust", "scaled"):
+            if not math.isnan(g(f"rmsea.{kind}")):
+                lo, hi = g(f"rmsea.ci.lower.{kind}"), g(f"rmsea.ci.upper.{kind}")
+                parts.append(f"{kind} RMSEA = {format_number(g(f'rmsea.{kind}'), 3, bounded=True)} "
+                             f"[{format_number(lo, 3, bounded=True)}, {format_number(hi, 3, bounded=True)}]")
+                break
+        if not math.isnan(g("srmr")):
+            parts.append(f"SRMR = {format_number(g('srmr'), 3, bounded=True)}")
+        return "; ".join(parts)
     if not math.isnan(g("chisq")):
         p = g("pvalue")
         ptxt = "" if math.isnan(p) else ", " + format_p(p, prefix=True)
