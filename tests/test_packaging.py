@@ -28,6 +28,8 @@ def test_environment_yml_mirrors_pyproject():
         if isinstance(dep, str):
             name, spec = _split(dep.replace("=", "==", 1) if re.match(r"^[\w.-]+=[^=]", dep) else dep)
             conda[CONDA_TO_PYPI.get(name, name)] = spec
+        elif isinstance(dep, dict):      # PyPI-only packages, installed by pip (e.g. seminr)
+            conda.update(_split(p) for p in dep.get("pip", []) if not p.startswith("-e"))
     assert conda.pop("python") == "==3.11"
     conda.pop("pip")
     assert conda == pip_deps, "environment.yml and pyproject.toml list different packages or versions"
