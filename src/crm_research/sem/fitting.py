@@ -164,7 +164,7 @@ def fit(model: str, data: pd.DataFrame, *, estimator: str = "ML", se: str | None
     >>> row = res.get("visual", "=~", "x2")
     >>> round(float(row["est"]), 3), round(float(row["se"]), 3)
     (0.554, 0.1)
-    >>> mlr = sem.fit("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9", hs, estimator="MLR")
+    >>> mlr = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6\\nspeed =~ x7 + x8 + x9", hs, estimator="MLR")
     >>> round(float(mlr.fit_measures["chisq.scaled"]), 3), round(float(mlr.fit_measures["cfi.robust"]), 3)
     (87.132, 0.93)
     >>> sem.estimation_label(mlr)
