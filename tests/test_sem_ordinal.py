@@ -35,7 +35,10 @@ MEASURES = ["npar", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalu
             "baseline.chisq", "baseline.df", "baseline.chisq.scaled", "baseline.df.scaled",
             "baseline.chisq.scaling.factor", "cfi", "tli", "cfi.scaled", "tli.scaled", "nfi", "ifi", "rni",
             "nfi.scaled", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue", "rmsea.scaled",
-            "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "rmsea.pvalue.scaled", "srmr", "fmin"]
+            "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "rmsea.pvalue.scaled", "srmr", "fmin",
+            "cfi.robust", "tli.robust", "rni.robust", "rmsea.robust", "rmsea.ci.lower.robust",
+            "rmsea.ci.upper.robust", "rmsea.pvalue.robust", "srmr_bentler", "crmr", "crmr_nomean", "rmr",
+            "gfi", "agfi", "pgfi", "mfi", "wrmr", "cn_05", "cn_01"]
 
 CASES = ["bfi", "bfi_pairwise", "bfi_mg", "mobi", "hs_binary", "hs3", "hs3_theta", "hs3_ulsmv", "hs3_wls",
          "hs3_dwls", "hs3_mv", "hs3_sem", "hs_mixed"]

@@ -27,6 +27,7 @@ from scipy.optimize import brentq
 from scipy.stats import chi2, ncx2, norm
 
 from ..errors import ModelError
+from .catml import catml_statistics
 from .estimate import one_blas_thread, start_values
 from .model import RAMModel
 from .nacov import categorical_stats, lower_pairs
@@ -301,7 +302,9 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         res_test = scaled_test(chisq, dfm, test, tr[0], tr[1], fg)
     base = _baseline(stats, weights, obs, cg, fg, test)
     fm = _fit_measures(chisq=chisq, df=dfm, npar=q, N=N, G=G, test=test, scaled=res_test, tr=tr, base=base,
-                       est_kind=est_kind, stats=stats, lsm=lsm, theta=theta)
+                       est_kind=est_kind, stats=stats, lsm=lsm, theta=theta, weights=weights)
+    if test in ("scaled.shifted", "satorra.bentler") and est_kind in ("DWLS", "ULS") and dfm > 0:
+        fm.update(_robust_measures(stats, lsm, theta, J, Einv, weights, fg, f, N - G, G))
     # ---- post checks ----
     for g in range(G):
         neg = [v for v, x in zip(ov, ov_var[g]) if False]
@@ -660,7 +663,7 @@ def _other_incremental(prefix, X2, df, B2, Bdf, out):
     return out
 
 
-def _fit_measures(*, chisq, df, npar, N, G, test, scaled, tr, base, est_kind, stats, lsm, theta):
+def _fit_measures(*, chisq, df, npar, N, G, test, scaled, tr, base, est_kind, stats, lsm, theta, weights):
     out = {"npar": float(npar), "fmin": chisq / (2 * N), "chisq": chisq, "df": float(df)}
     out["pvalue"] = float(chi2.sf(chisq, df)) if df > 0 and est_kind != "ULS" else np.nan
     sc = scaled is not None
@@ -706,6 +709,62 @@ def _fit_measures(*, chisq, df, npar, N, G, test, scaled, tr, base, est_kind, st
         out["rmsea.pvalue.scaled"] = _rmsea_p(XX2, df2, Nr, G, 0.05)
         out["rmsea.notclose.pvalue.scaled"] = _rmsea_p(XX2, df2, Nr, G, 0.08, close=False)
     out.update(_srmr(stats, lsm, theta, N))
+    # lavaan's "other" measures (lav_fit_measures, lav_fit_gfi_lavobject)
+    if df > 0 and chisq > 0:
+        out["cn_05"] = float(chi2.ppf(0.95, df) / (chisq / Nr) + 1)
+        out["cn_01"] = float(chi2.ppf(0.99, df) / (chisq / Nr) + 1)
+    gfi_g = []
+    for g, s in enumerate(stats):
+        r = s.obs - lsm.implied(theta, g)[0]
+        W = weights[g]
+        gfi_g.append(1 - _quad(W, r) / _quad(W, s.obs))
+    gfi = float(np.dot([s.N for s in stats], gfi_g) / N)
+    nel = sum(len(s.obs) for s in stats)
+    out["gfi"] = gfi
+    out["agfi"] = 1 - (nel / df) * (1 - gfi) if df > 0 else 1.0
+    out["pgfi"] = df / nel * gfi if nel else np.nan
+    out["mfi"] = math.exp(-0.5 * (chisq - df) / Nr)
+    out["wrmr"] = math.sqrt(chisq / len(stats[0].obs))
+    # no likelihood behind least-squares estimates: lavaan prints no AIC/BIC/logl; kept as NaN
+    # so that code reading them (result.summary) sees "not available"
+    out.update({"logl": np.nan, "aic": np.nan, "bic": np.nan})
+    return out
+
+
+def _robust_measures(stats, lsm, theta, J, Einv, weights, fg, f, Nr, G):
+    """cfi/tli/rmsea ``.robust`` for ordered data (lavaan's catML approach, :mod:`.catml`)."""
+    imp = []
+    for g, s in enumerate(stats):
+        p = len(s.names)
+        pairs = lower_pairs(p)
+        R = np.eye(p)
+        v = lsm.implied(theta, g)[0][len(s.th) + len(s.var):]
+        R[pairs[:, 0], pairs[:, 1]] = v
+        R[pairs[:, 1], pairs[:, 0]] = v
+        imp.append(R)
+    keep = ~f["op"].isin(["|", "~1", ":="])
+    npar = len({int(x) for x in f.loc[keep, "free"] if x > 0})
+    c = catml_statistics(stats, imp, J, Einv, weights, fg, npar)
+    out = {}
+    X2, df, ch, X2n, dfn, chn = c["XX3"], c["df3"], c["c.hat3"], c["XX3.null"], c["df3.null"], c["c.hat3.null"]
+    if not np.isfinite(X2):
+        for k in ("cfi", "tli", "nnfi", "rni", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue",
+                  "rmsea.notclose.pvalue"):
+            out[k + ".robust"] = np.nan
+        return out
+    t1 = max(X2 - ch * df, 0.0)
+    t2 = max(X2 - ch * df, X2n - chn * dfn, 0.0)
+    out["cfi.robust"] = 1.0 if (t1 == 0 and t2 == 0) else 1 - t1 / t2
+    tt1, tt2 = (X2 - ch * df) * dfn, (X2n - chn * dfn) * df
+    out["tli.robust"] = 1 - tt1 / tt2 if df > 0 and tt2 != 0 else 1.0
+    out["nnfi.robust"] = out["tli.robust"]
+    out["rni.robust"] = 1 - (X2 - ch * df) / (X2n - chn * dfn) if (X2n - chn * dfn) != 0 else np.nan
+    out["rmsea.robust"] = math.sqrt(max(X2 / Nr / df - ch / Nr, 0.0)) * math.sqrt(G) if df > 0 else 0.0
+    XS = c["XX3.scaled"]
+    lo, hi = _rmsea_ci(XS, df, Nr / ch, G)
+    out["rmsea.ci.lower.robust"], out["rmsea.ci.upper.robust"] = lo, hi
+    out["rmsea.pvalue.robust"] = _rmsea_p(XS, df, Nr / ch, G, 0.05)
+    out["rmsea.notclose.pvalue.robust"] = _rmsea_p(XS, df, Nr / ch, G, 0.08, close=False)
     return out
 
 
@@ -713,7 +772,7 @@ def _srmr(stats, lsm: LSModel, theta, N):
     """lavaan's srmr for categorical data (``srmr_bentler_nomean``: root mean square of the
     correlation residuals over the p(p+1)/2 elements, the zero diagonal included) and
     ``srmr_bentler``/``rmr`` with the threshold residuals too; groups weighted by N_g."""
-    nom, wm = 0.0, 0.0
+    nom, wm, cr, crn, rmr, rmrn = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     for g, s in enumerate(stats):
         p = len(s.names)
         imp = lsm.implied(theta, g)[0]
@@ -733,8 +792,16 @@ def _srmr(stats, lsm: LSModel, theta, N):
         imp_c = imp[T:] / (sd_imp[pairs[:, 0]] * sd_imp[pairs[:, 1]])
         rc = obs_c - imp_c
         nomean = math.sqrt(float(np.sum(rc ** 2)) / (p * (p + 1) / 2))
-        th_r = (s.obs - imp)[:len(s.th)]
-        wmean = math.sqrt((float(np.sum(rc ** 2)) + float(np.sum(th_r ** 2))) / (p * (p + 1) / 2 + len(s.th)))
+        th_r = (s.obs - imp)[:len(s.th)][np.repeat(np.asarray(s.ordered, bool), s.nth)]
+        wmean = math.sqrt((float(np.sum(rc ** 2)) + float(np.sum(th_r ** 2))) / (p * (p + 1) / 2 + len(th_r)))
         nom += s.N / N * nomean
         wm += s.N / N * wmean
-    return {"srmr": nom, "srmr_bentler": wm, "srmr_bentler_nomean": nom, "rmr": wm, "rmr_nomean": nom}
+        raw = s.obs - imp          # unstandardized: covariances, variances, thresholds
+        ss_raw = float(np.sum(raw[T:] ** 2) + np.sum(raw[len(s.th):T] ** 2))
+        rmrn += s.N / N * math.sqrt(ss_raw / (p * (p + 1) / 2))
+        rmr += s.N / N * math.sqrt((ss_raw + float(np.sum(th_r ** 2))) / (p * (p + 1) / 2 + len(th_r)))
+        npair = p * (p - 1) / 2
+        crn += s.N / N * (math.sqrt(float(np.sum(rc ** 2)) / npair) if npair else 0.0)
+        cr += s.N / N * math.sqrt((float(np.sum(rc ** 2)) + float(np.sum(th_r ** 2))) / (npair + len(th_r)))
+    return {"srmr": nom, "srmr_bentler": wm, "srmr_bentler_nomean": nom, "crmr": cr, "crmr_nomean": crn,
+            "rmr": rmr, "rmr_nomean": rmrn}
