@@ -6,11 +6,15 @@
 2. Model fitting on the CDNOW summary and on a large synthetic summary: our MLE vs.
    lifetimes' fitters (BG/NBD, Pareto/NBD, Gamma-Gamma); wall time and the log-likelihood
    reached (higher is better; equal up to rounding means both found the maximum).
+3. Pareto/NBD on 100,000 customers (target: at most 3 s): our fit (analytic gradient; best
+   of ``--repeats`` runs, the machine is shared) vs. lifetimes' ``ParetoNBDFitter``, side by
+   side: wall time, log-likelihood reached, estimates.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_clv.py                 # default sizes
     .venv/bin/python benchmarks/bench_clv.py --orders 1e5 1e6 3e6
+    .venv/bin/python benchmarks/bench_clv.py --only-pareto --pnbd-customers 100000
 """
 from __future__ import annotations
 
@@ -151,18 +155,60 @@ def _fit_lifetimes(lt, model: str, s: pd.DataFrame, rep: pd.DataFrame) -> tuple[
         return time.perf_counter() - t0, ll
 
 
+def bench_pareto_nbd(n_customers: int, repeats: int = 3) -> None:
+    """Pareto/NBD on ``n_customers`` synthetic customers: ours (best of ``repeats``) vs lifetimes."""
+    from crm_research import clv
+
+    s = clv.rfm_summary(synthetic_orders(8 * n_customers), calibration_end=CAL_END, freq="W")
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        ours = clv.fit_pareto_nbd(s)
+        times.append(time.perf_counter() - t0)
+    print(f"\nPareto/NBD on {len(s):,} customers: wall time (s), best of {len(times)} "
+          f"(all: {', '.join(f'{t:.2f}' for t in times)})")
+    print(f"{'':<12}{'seconds':>9}{'log-likelihood':>18}{'r':>9}{'alpha':>9}{'s':>9}{'beta':>9}")
+    p = ours.params
+    print(f"{'ours':<12}{min(times):>9.2f}{ours.loglik:>18.3f}{p['r']:>9.4f}{p['alpha']:>9.4f}{p['s']:>9.4f}"
+          f"{p['beta']:>9.4f}")
+    lt = run_baseline("import lifetimes", _import_lifetimes)
+    res = None if lt is None else run_baseline(f"lifetimes Pareto/NBD on {len(s):,}", _fit_lifetimes_pnbd, lt, s)
+    if res is not None:
+        t_lt, ll, q = res
+        print(f"{'lifetimes':<12}{t_lt:>9.2f}{ll:>18.3f}{q['r']:>9.4f}{q['alpha']:>9.4f}{q['s']:>9.4f}"
+              f"{q['beta']:>9.4f}")
+        print(f"speed-up {t_lt / min(times):.1f}x; log-likelihood ours - lifetimes = {ours.loglik - ll:+.3f}")
+
+
+def _fit_lifetimes_pnbd(lt, s: pd.DataFrame) -> tuple[float, float, pd.Series]:
+    from crm_research import clv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        f = lt.ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
+        secs = time.perf_counter() - t0
+    q = f.params_[["r", "alpha", "s", "beta"]]
+    return secs, float(np.sum(clv.pnbd_loglik(q.to_numpy(), s["frequency"], s["recency"], s["T"]))), q
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orders", nargs="+", type=float, default=[1e5, 1e6],
                     help="synthetic log sizes for the summary benchmark")
     ap.add_argument("--fit-orders", type=float, default=4e5, help="synthetic log size for the fitting benchmark")
+    ap.add_argument("--pnbd-customers", type=float, default=1e5, help="customers for the Pareto/NBD timing")
+    ap.add_argument("--repeats", type=int, default=3, help="repeats of our Pareto/NBD fit (the best is reported)")
+    ap.add_argument("--only-pareto", action="store_true", help="run only the Pareto/NBD timing")
     ap.add_argument("--task", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.task:
         print(json.dumps(_task_summary(a.task[1], int(float(a.task[2])))))
         return
-    bench_summary([int(n) for n in a.orders])
-    bench_fits(int(a.fit_orders))
+    if not a.only_pareto:
+        bench_summary([int(n) for n in a.orders])
+        bench_fits(int(a.fit_orders))
+    bench_pareto_nbd(int(a.pnbd_customers), a.repeats)
 
 
 if __name__ == "__main__":

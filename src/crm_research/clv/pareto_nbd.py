@@ -42,69 +42,81 @@ REFERENCES = ("Schmittlein, Morrison & Colombo (1987), Counting your customers: 
               "Fader & Hardie (2005), A note on deriving the Pareto/NBD model and related expressions")
 
 
-_SERIES_FIRST = 16      # terms in the first block of the series (most points need fewer)
-_SERIES_MAX = 4096      # terms after which a point is handed to quadrature
-_Z_SERIES = 0.98        # points with z beyond this go to quadrature (the series would need > 2,000 terms)
 _SERIES_TOL = 1e-17     # relative size of the neglected tail
+_SERIES_TERMS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)  # series lengths tried; beyond: quadrature
+_Z_SERIES = 0.98        # points with z beyond this go to quadrature (the series would need > 2,000 terms)
 
 
-def _series(num0, c, z, case1: bool, grad: bool):
-    """``S = 2F1(1, num0; c; z) = sum_k t_k``, ``t_0 = 1``, ``t_{k+1} = t_k (num0+k)/(c+k) z``,
-    and (with ``grad``) ``sum_k t_k dlog t_k/dr``, ``.../ds`` and ``dS/dz``.
+def _series(num0, c, xi, z, case1: bool, grad: bool):
+    """``S = 2F1(1, num0; c; z) = sum_k P_k z^k``, ``P_k = prod_{j<k} (num0+j)/(c+j)``, and (with
+    ``grad``) ``sum_k P_k z^k dlog P_k/dr``, ``.../ds`` and ``dS/dz``.
 
     Every term is positive and the terms decrease (``num0 < c``, ``0 <= z < 1``), so the sum
-    has no cancellation; it is taken in blocks of terms (vectorised) until the tail bound
-    ``t_K (K + 1/(1-z)) / (1-z)`` is below ``_SERIES_TOL * S``. ``ok`` is False where
-    ``_SERIES_MAX`` terms did not suffice (``z`` close to 1).
+    has no cancellation. ``num0`` and ``c`` depend on the customer only through ``x``: they are
+    given per distinct ``x`` and ``xi`` maps each point to its ``x``. The
+    coefficients (``P_k`` and the harmonic sums of their log-derivatives) are tabulated once
+    per distinct ``x``; each point then needs the powers of its ``z`` and four dot products,
+    over the shortest of :data:`_SERIES_TERMS` for which the tail bound
+    ``P_K z^K (K + 1/(1-z)) / (1-z) (1 + |H_K|)`` is below ``_SERIES_TOL`` (``S >= 1``). ``ok`` is
+    False where even the longest does not suffice (``z`` close to 1).
     In case 1 (``alpha >= beta``) ``num0 = r + x`` and ``c = r + x + s + 1``, so
     ``dlog(ratio_j)/dr = 1/(num0+j) - 1/(c+j)`` and ``dlog(ratio_j)/ds = -1/(c+j)``; in case 2
     (``num0 = s + 1``) the roles of r and s swap.
     """
     n = z.size
-    S, t = np.ones(n), np.ones(n)
-    Sr, Ss, Sz, hr, hs = (np.zeros(n) for _ in range(5))
-    active = np.arange(n)
-    k0, block = 0, _SERIES_FIRST
-    while active.size and k0 < _SERIES_MAX:
-        j = np.arange(k0, k0 + block, dtype=float)
-        nn = num0[active, None] + j
-        cc = c[active, None] + j
-        q = nn / cc
-        tq = q * z[active, None]
-        tt = np.cumprod(tq, axis=1)
-        tt *= t[active, None]                                          # t_{k0+1} .. t_{k0+block}
-        S[active] += tt.sum(axis=1)
-        if grad:
-            inv_c = 1.0 / cc
-            both = 1.0 / nn
-            both -= inv_c
-            if case1:
-                Hr, Hs = np.cumsum(both, axis=1), -np.cumsum(inv_c, axis=1)
-            else:
-                Hr, Hs = -np.cumsum(inv_c, axis=1), np.cumsum(both, axis=1)
-            Hr += hr[active, None]
-            Hs += hs[active, None]
-            Sr[active] += np.einsum("ij,ij->i", tt, Hr)
-            Ss[active] += np.einsum("ij,ij->i", tt, Hs)
-            # dt_k/dz = k t_{k-1} q_{k-1} = k t_k / z (the first form also holds at z = 0)
-            prev = np.empty_like(tt)
-            prev[:, 0] = t[active]
-            prev[:, 1:] = tt[:, :-1]
-            prev *= q
-            Sz[active] += prev @ (j + 1.0)
-            hr[active], hs[active] = Hr[:, -1], Hs[:, -1]
-        t[active] = tt[:, -1]
-        k0 += block
-        block = min(2 * block, 256)
-        za = z[active]
-        bound = t[active] * (k0 + 1.0 / (1.0 - za)) / (1.0 - za) * (1.0 + np.abs(hr[active]) + np.abs(hs[active]))
-        active = active[~(bound < _SERIES_TOL * S[active])]
-    ok = np.ones(n, dtype=bool)
-    ok[active] = False
-    return S, Sr, Ss, Sz, ok
+    ok = np.zeros(n, dtype=bool)
+    out = np.zeros((4 if grad else 1, n))
+    out[0] = 1.0
+    if n == 0:
+        return (*out, ok) if grad else (out[0], None, None, None, ok)
+    zmax = float(z.max())
+    K = _SERIES_TERMS[-1]
+    for b in _SERIES_TERMS:  # table length: the bound with P_K <= 1 and |H_K| <= 2 + 2 log(K+1)
+        if zmax == 0.0 or (b * np.log(zmax) + np.log((b + 1.0 / (1.0 - zmax)) / (1.0 - zmax)
+                                                     * (2.0 + 2.0 * np.log(b + 1.0)))) < np.log(_SERIES_TOL):
+            K = b
+            break
+    j = np.arange(K + 1, dtype=float)
+    nn = num0[:, None] + j
+    cc = c[:, None] + j
+    q = nn / cc
+    P = np.ones_like(q)
+    P[:, 1:] = np.cumprod(q[:, :-1], axis=1)
+    Hr, Hs = np.zeros_like(q), np.zeros_like(q)
+    tabs = [P]
+    if grad:
+        inv_c = 1.0 / cc
+        both = 1.0 / nn - inv_c
+        dr, ds = (both, -inv_c) if case1 else (-inv_c, both)
+        np.cumsum(dr[:, :-1], axis=1, out=Hr[:, 1:])
+        np.cumsum(ds[:, :-1], axis=1, out=Hs[:, 1:])
+        D = np.zeros_like(q)
+        D[:, :-1] = j[1:] * P[:, 1:]       # dS/dz = sum_m (m+1) P_{m+1} z^m
+        tabs += [P * Hr, P * Hs, D]
+    table = np.stack(tabs, axis=-1)        # (distinct x, K+1, 1 or 4)
+    need = np.zeros(n, dtype=int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lz = np.log(z)
+        for b in reversed([b for b in _SERIES_TERMS if b <= K]):
+            lb = (b * lz + np.log(P[xi, b]) + np.log((b + 1.0 / (1.0 - z)) / (1.0 - z)
+                                                     * (1.0 + np.abs(Hr[xi, b]) + np.abs(Hs[xi, b]))))
+            need = np.where(lb < np.log(_SERIES_TOL), b, need)
+    ok = need > 0
+    for b in _SERIES_TERMS:
+        idx = np.flatnonzero(need == b)
+        if not idx.size:
+            continue
+        pw = np.empty((idx.size, b))
+        pw[:, 0] = 1.0
+        pw[:, 1:] = z[idx, None]
+        np.cumprod(pw[:, 1:], axis=1, out=pw[:, 1:])
+        out[:, idx] = np.einsum("ik,ikm->mi", pw, table[xi[idx], :b])
+    if grad:
+        return out[0], out[1], out[2], out[3], ok
+    return out[0], None, None, None, ok
 
 
-def _log_tail(params, x, y, grad: bool = False):
+def _log_tail(params, x, y, grad: bool = False, distinct=None):
     """``log G(y)``, ``G(y) = int_y^inf (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau``, its
     gradient with respect to ``(r, alpha, s, beta)`` (shape (n, 4), with ``grad``) and where
     the series converged.
@@ -121,23 +133,33 @@ def _log_tail(params, x, y, grad: bool = False):
 
     The gradient differentiates these sums term by term (:func:`_series`): analytic, no
     finite differences and no derivative of a special function with respect to its parameters.
+    ``distinct``: ``(distinct x values, index of each point's x)``, if already known.
     """
     r, alpha, s, beta = (float(v) for v in params)
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     rsx = r + s + x
     la, lb = np.log(alpha + y), np.log(beta + y)
     case1 = alpha >= beta
-    if case1:
-        z, num0 = (alpha - beta) / (alpha + y), r + x
+    if distinct is None:
+        ux, xi = np.unique(x, return_inverse=True)
+        xi = xi.ravel()
     else:
-        z, num0 = (beta - alpha) / (beta + y), np.full_like(x, s + 1.0)
+        ux, xi = distinct
+    if case1:
+        z, num0 = (alpha - beta) / (alpha + y), r + ux
+    else:
+        z, num0 = (beta - alpha) / (beta + y), np.full_like(ux, s + 1.0)
+    c = r + s + ux + 1.0
     near = z <= _Z_SERIES        # beyond, the series needs thousands of terms: quadrature instead
     S, Sr, Ss, Sz = np.ones_like(z), np.zeros_like(z), np.zeros_like(z), np.zeros_like(z)
     ok = np.zeros(z.size, dtype=bool)
     if near.all():
-        S, Sr, Ss, Sz, ok = _series(num0, rsx + 1.0, z, case1, grad)
+        S, Sr, Ss, Sz, ok = _series(num0, c, xi, z, case1, grad)
     elif near.any():
-        S[near], Sr[near], Ss[near], Sz[near], ok[near] = _series(num0[near], rsx[near] + 1.0, z[near], case1, grad)
+        res = _series(num0, c, xi[near], z[near], case1, grad)
+        S[near], ok[near] = res[0], res[4]
+        if grad:
+            Sr[near], Ss[near], Sz[near] = res[1:4]
     if case1:
         logG = -(r + x) * la - s * lb - np.log(rsx) + np.log(S)
     else:
@@ -180,7 +202,7 @@ def _log_died_integral(params, x, t_x, T, grad: bool = False):
 
     Used where the series converges too slowly: large ``s`` with ``beta > alpha`` (the
     near-homogeneous-dropout region, ``z -> 1`` with large parameters) and points whose
-    series needs more than ``_SERIES_MAX`` terms. With ``u = log(alpha+tau)`` the
+    series would need more than 4,096 terms. With ``u = log(alpha+tau)`` the
     log-integrand ``l(u)`` is smooth and convex. ``[u0, u1]`` is cut into panels; on each,
     ``l`` is split into the secant line through its end points (integrated exactly as an
     exponential) and a small smooth remainder, integrated by Gauss-Legendre after the
@@ -249,7 +271,9 @@ def _points(x, t_x, T):
     xy = np.column_stack([np.concatenate([x, x]), np.concatenate([t_x, T])])
     uniq, inv = np.unique(xy, axis=0, return_inverse=True)
     inv = inv.ravel()
-    return uniq[:, 0].copy(), uniq[:, 1].copy(), inv[:n], inv[n:]
+    px, py = uniq[:, 0].copy(), uniq[:, 1].copy()
+    ux, xi = np.unique(px, return_inverse=True)
+    return px, py, inv[:n], inv[n:], ux, xi.ravel()
 
 
 def _log_terms(params, x, t_x, T, grad: bool = False, points=None):
@@ -266,8 +290,8 @@ def _log_terms(params, x, t_x, T, grad: bool = False, points=None):
     if s > _QUADRATURE_S and beta > alpha:
         quad = T > t_x
     else:
-        px, py, i_tx, i_T = points if points is not None else _points(x, t_x, T)
-        lg, g, ok = _log_tail(params, px, py, grad)
+        px, py, i_tx, i_T, ux, xi = points if points is not None else _points(x, t_x, T)
+        lg, g, ok = _log_tail(params, px, py, grad, distinct=(ux, xi))
         l1, l2 = lg[i_tx], lg[i_T]
         rho = np.exp(np.minimum(l2 - l1, 0.0))
         fine = (l2 < l1) & ok[i_tx] & ok[i_T]
@@ -365,14 +389,18 @@ def _loglik_and_gradient(params, x, t_x, T, w, points):
     r, alpha, s, beta = (float(v) for v in params)
     alive, died, ga, gd = _log_terms(params, x, t_x, T, grad=True, points=points)
     tot = np.logaddexp(alive, died)
-    pa = np.exp(alive - tot)[:, None]
     pd_ = np.exp(died - tot)[:, None]
-    g = pa * ga + pd_ * gd
-    g[:, 0] += digamma(r + x) - digamma(r) + np.log(alpha)
+    g = ga + pd_ * (gd - ga)      # P(alive-term) ga + P(died-term) gd
+    if points is not None:        # Gamma functions of r + x at the distinct x only
+        ux, cx = points[4], points[5][points[2]]
+        lg_rx, dg_rx = gammaln(r + ux)[cx], digamma(r + ux)[cx]
+    else:
+        lg_rx, dg_rx = gammaln(r + x), digamma(r + x)
+    g[:, 0] += dg_rx - digamma(r) + np.log(alpha)
     g[:, 1] += r / alpha
     g[:, 2] += np.log(beta)
     g[:, 3] += s / beta
-    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + tot
+    ll = lg_rx - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + tot
     if w is None:
         return ll, g
     return float(np.dot(w, ll)), w @ g
