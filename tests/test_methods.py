@@ -153,7 +153,7 @@ def test_test_pls_model_refuses_bad_input(sq_sample):
     with pytest.raises(DataFileError, match="no column for item\\(s\\) NPS of model 'core'"):
         methods.test_pls_model(sq_sample.items.drop(columns=["NPS"]), SQ, "core", bootstrap=0)
     with pytest.raises(ConfigError, match="higher_order"):
-        methods.test_pls_model(sq_sample.items, SQ, "core", bootstrap=0, higher_order="embedded")
+        methods.test_pls_model(sq_sample.items, SQ, "core", bootstrap=0, higher_order="disjoint")
     with pytest.raises(ConfigError, match="bootstrap"):
         methods.test_pls_model(sq_sample.items, SQ, "core", bootstrap=1)
     with pytest.raises(ConfigError, match="alpha"):

@@ -64,7 +64,8 @@ __all__ = ["METHOD_NAMES", "HIGHER_ORDER_CHOICES", "pls_syntax", "pls_hypothesis
 #: Display names of the two methods.
 METHOD_NAMES = {"cbsem": "CB-SEM", "pls": "PLS-SEM"}
 #: How a higher-order construct is estimated by PLS.
-HIGHER_ORDER_CHOICES = ("repeated_indicators", "two_stage")
+HIGHER_ORDER_CHOICES = ("repeated_indicators", "two_stage", "embedded_two_stage")
+_TWO_STAGE = {"repeated_indicators": False, "two_stage": "disjoint", "embedded_two_stage": "embedded"}
 ARROW = "\u2192"
 _SIGN = {"positive": "+", "negative": "-"}
 
@@ -470,8 +471,11 @@ def test_pls_model(data: pd.DataFrame, instrument: "Instrument", model: str | No
         Inner weighting scheme.
     consistent : bool
         Consistent PLS (PLSc) for the reflective constructs.
-    higher_order : {"repeated_indicators", "two_stage"}
-        How a higher-order construct is estimated.
+    higher_order : {"repeated_indicators", "two_stage", "embedded_two_stage"}
+        How a higher-order construct is estimated: by repeated indicators (all items of its
+        dimensions), or in two stages, the dimensions' first-stage scores being its indicators
+        in the second (first stage without the higher-order construct: ``two_stage``, as seminr
+        and SmartPLS's disjoint approach; with repeated indicators: ``embedded_two_stage``).
     composite : iterable of str
         Constructs estimated in mode B (see :func:`pls_syntax`).
     boot_ci : {"perc", "bca"}
@@ -527,7 +531,7 @@ def test_pls_model(data: pd.DataFrame, instrument: "Instrument", model: str | No
     level = 1 - float(alpha)
     res = pls.fit(spec, data[list(spec.indicators)], scheme=scheme, consistent=consistent, bootstrap=int(bootstrap),
                   seed=seed, ci_level=level, boot_ci=boot_ci, missing=missing,
-                  two_stage=higher_order == "two_stage", n_jobs=n_jobs)
+                  two_stage=_TWO_STAGE[higher_order], n_jobs=n_jobs)
     table = pls_hypothesis_table(res, inst, model, alpha=alpha)
     desc = (f"{scheme} weighting scheme" + (", consistent PLS (PLSc)" if consistent else "")
             + (f", {int(bootstrap):,} bootstrap resamples" if bootstrap else ", no bootstrap"))

@@ -82,8 +82,10 @@ def describe_pls_estimation(test: Any) -> Narrative:
                 else "every construct is reflective (mode A weights).")]
     higher = dict(getattr(test, "second_order", None) or getattr(m, "higher_order", {}) or {})
     if higher:
-        how = "in two stages (the dimensions' scores measure it)" if s.get("higher_order") == "two_stage" \
-            else "by repeated indicators (all items of its dimensions measure it)"
+        how = {"two_stage": "in two stages (disjoint: the dimensions' first-stage scores measure it)",
+               "embedded_two_stage": "in two stages (embedded: the dimensions' scores from a first stage with "
+                                     "repeated indicators measure it)"}.get(
+            str(s.get("higher_order")), "by repeated indicators (all items of its dimensions measure it)")
         parts.append(" ".join(f"Second-order construct {h} ({', '.join(d)}) was estimated {how}."
                               for h, d in higher.items()))
     conv = bool(getattr(getattr(res, "estimates", None), "converged", True))
