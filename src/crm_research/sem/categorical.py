@@ -162,6 +162,10 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
     parsed = parse_syntax(model)
     names0 = var_names(parsed.rows)
     ov_model = list(names0.ov)
+    if ordered is None or ordered is False or (isinstance(ordered, (list, tuple)) and not ordered):
+        raise ModelError(f"estimator={estimator!r} is fitted here to ordered (categorical) items, but ordered= "
+                         "names none", hint="pass ordered=True (all items) or a list of ordered items; for "
+                                            "continuous data use estimator='ML' or 'MLR'")
     if ordered is True:
         ord_names = list(ov_model)
     else:
@@ -503,15 +507,17 @@ def _row_values(pt2, lsm: LSModel, theta, is_ord, ov):
                    np.nan_to_num(f["ustart"].to_numpy(float)))
     ordset = {v for v, o in zip(ov, is_ord) if o}
     pos = {v: i for i, v in enumerate(ov)}
+    lhs_a, op_a, rhs_a = f["lhs"].to_numpy(), f["op"].to_numpy(), f["rhs"].to_numpy()
+    grp_a, free_a = f["group"].to_numpy(), f["free"].to_numpy()
     for g in range(lsm.G):
         Sigma, mu, D, C = lsm.parts(theta, g)
-        Sg, Dg = Sigma[0], D[0]
-        # common part of the latent response variances
+        Dg = D[0]
         A, S, m = lsm.ram.matrices(theta, g)
-        for k in np.where((f["group"] == g + 1).to_numpy())[0]:
-            lhs, op, rhs = f["lhs"].iat[k], f["op"].iat[k], f["rhs"].iat[k]
-            if lsm.parameterization == "delta" and op == "~~" and lhs == rhs and lhs in ordset and f["free"].iat[k] == 0:
+        for k in np.where(grp_a == g + 1)[0]:
+            lhs, op, rhs = lhs_a[k], op_a[k], rhs_a[k]
+            if lsm.parameterization == "delta" and op == "~~" and lhs == rhs and lhs in ordset and free_a[k] == 0:
                 i = pos[lhs]
+                # residual variance = Var(y*) - common part
                 est[k] = 1.0 / Dg[i] ** 2 - (C[0][i, i] - S[i, i])
             elif lsm.parameterization == "theta" and op == "~*~":
                 est[k] = Dg[pos[lhs]]

@@ -143,17 +143,20 @@ def categorical_stats(variables: list, *, nacov: bool = True) -> CategoricalStat
     if pc_scores is not None:
         lp, tab, sc = pc_scores
         K = tab.K
+        codes = np.stack([v.codes if o else np.zeros(N, np.int64) for v, o in zip(variables, is_ord)], axis=1)
+        ii, jj = pairs[oo, 0], pairs[oo, 1]
+        ci, cj = codes[:, ii], codes[:, jj]                          # (N, P_oo)
+        ok = (ci >= 0) & (cj >= 0)
+        cell = np.where(ok, ci * K + cj, 0)
+        flat = sc.rho.reshape(len(oo), K * K)
+        SC2[:, oo] = np.where(ok, flat[np.arange(len(oo))[None, :], cell], 0.0)
+        wr = tab.freq * sc.rho                                       # (P, K, K)
+        Ai = np.einsum("pab,pabm->pm", wr, sc.th_i)                  # (P, K-1)
+        Aj = np.einsum("pab,pabm->pm", wr, sc.th_j)
         for n_, k in enumerate(oo):
             i, j = pairs[k]
-            ci, cj = variables[i].codes, variables[j].codes
-            ok = (ci >= 0) & (cj >= 0)
-            cell = np.where(ok, ci * K + cj, 0)
-            s_rho = np.where(ok, sc.rho[n_].ravel()[cell], 0.0)
-            SC2[:, k] = s_rho
-            f = tab.freq[n_]
-            wr = f * sc.rho[n_]
-            A21[k, th_start[i]:th_start[i + 1]] = np.einsum("ab,abm->m", wr, sc.th_i[n_])[:nth[i]]
-            A21[k, th_start[j]:th_start[j + 1]] = np.einsum("ab,abm->m", wr, sc.th_j[n_])[:nth[j]]
+            A21[k, th_start[i]:th_start[i + 1]] = Ai[n_, :nth[i]]
+            A21[k, th_start[j]:th_start[j + 1]] = Aj[n_, :nth[j]]
     for k, (i, j) in enumerate(pairs):
         if is_ord[i] and is_ord[j]:
             continue
