@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,13 +47,34 @@ def vech_index(p: int) -> tuple[np.ndarray, np.ndarray]:
     return I, J
 
 
+@lru_cache(maxsize=16)
+def _dpp_index(p: int):
+    """Flat indices into the (p*p, p*p) matrix T[(i,k),(j,l)] = sum_n B_n[i,k] A_n[j,l] of the
+    four terms of D' (A %x% B) D, and the halving of diagonal vech elements."""
+    I, J = vech_index(p)
+    P2 = p * p
+
+    def ix(a, b, c, d):   # T[(a, c), (b, d)] -> B[a, c] A[b, d]
+        return ((a[:, None] * p + c[None, :]) * P2 + (b[:, None] * p + d[None, :]))
+
+    idx = (ix(I, J, I, J), ix(I, J, J, I), ix(J, I, I, J), ix(J, I, J, I))
+    h = np.where(I == J, 0.5, 1.0)
+    return idx, np.outer(h, h)
+
+
+def dup_pre_post_sum(Bs: np.ndarray, As: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """sum_n w_n D' (A_n %x% B_n) D for stacks of symmetric matrices (n, p, p): one matrix
+    product of (p^2, n) by (n, p^2), then four gathers."""
+    n, p, _ = Bs.shape
+    Bw = Bs if w is None else Bs * np.asarray(w, float)[:, None, None]
+    T = (Bw.reshape(n, p * p).T @ As.reshape(n, p * p)).ravel()
+    idx, hh = _dpp_index(p)
+    return (T[idx[0]] + T[idx[1]] + T[idx[2]] + T[idx[3]]) * hh
+
+
 def dup_pre_post(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``D' (A %x% B) D`` for symmetric A, B (lavaan's ``lav_matrix_duplication_pre_post``)."""
-    I, J = vech_index(A.shape[0])
-    M = (B[np.ix_(I, I)] * A[np.ix_(J, J)] + B[np.ix_(I, J)] * A[np.ix_(J, I)]
-         + B[np.ix_(J, I)] * A[np.ix_(I, J)] + B[np.ix_(J, J)] * A[np.ix_(I, I)])
-    h = np.where(I == J, 0.5, 1.0)
-    return M * h[:, None] * h[None, :]
+    return dup_pre_post_sum(B[None], A[None])
 
 
 def dup_pre_vec(v: np.ndarray, S: np.ndarray) -> np.ndarray:
@@ -133,22 +155,23 @@ def h1_observed(pats: list[PatternStats], Mu: np.ndarray, Sigma: np.ndarray, mea
     ``lav_mvnorm_missing_information_observed_samplestats``; one pattern =
     ``lav_mvnorm_information_observed_samplestats``)."""
     p = Sigma.shape[0]
+    K = len(pats)
     N = sum(pt.n for pt in pats)
-    ps = p * (p + 1) // 2
-    H11 = np.zeros((p, p)); H21 = np.zeros((ps, p)); H22 = np.zeros((ps, ps))
-    for pt in pats:
+    w = np.array([pt.n for pt in pats], float)
+    Sf = np.zeros((K, p, p)); Af = np.zeros((K, p, p)); t21 = np.zeros((K, p))
+    for k, pt in enumerate(pats):
         o = pt.obs
-        si, Sfull = _pattern_inverse(Sigma, o)
+        si, Sf[k] = _pattern_inverse(Sigma, o)
         d = pt.mean - Mu[o]
-        t21 = np.zeros(p)
-        t21[o] = si @ d
+        t21[k, o] = si @ d
         W = pt.S + np.outer(d, d)
-        A = np.zeros((p, p))
-        A[np.ix_(o, o)] = si @ (2 * W - Sigma[np.ix_(o, o)]) @ si
-        H11 += pt.n * Sfull
-        H21 += pt.n * dup_pre_vec(t21, Sfull)
-        H22 += pt.n * 0.5 * dup_pre_post(Sfull, A)
+        Af[k][np.ix_(o, o)] = si @ (2 * W - Sigma[np.ix_(o, o)]) @ si
+    H11 = np.einsum("k,kij->ij", w, Sf)
+    H22 = 0.5 * dup_pre_post_sum(Af, Sf, w)
     if meanstructure:
+        I, J = vech_index(p)
+        Q = np.einsum("k,kj,kic->ijc", w, t21, Sf)        # Q[i, j, c] = sum_k n_k v_j S_ic
+        H21 = (Q[I, J, :] + Q[J, I, :]) * np.where(I == J, 0.5, 1.0)[:, None]
         out = np.block([[H11, H21.T], [H21, H22]]) / N
     else:
         out = H22 / N
@@ -161,12 +184,10 @@ def h1_expected_missing(pats: list[PatternStats], Sigma: np.ndarray, meanstructu
     ``lav_mvnorm_missing_information_expected``)."""
     p = Sigma.shape[0]
     N = sum(pt.n for pt in pats)
-    ps = p * (p + 1) // 2
-    H11 = np.zeros((p, p)); H22 = np.zeros((ps, ps))
-    for pt in pats:
-        _, Sfull = _pattern_inverse(Sigma, pt.obs)
-        H11 += pt.n * Sfull
-        H22 += pt.n * 0.5 * dup_pre_post(Sfull, Sfull)
+    w = np.array([pt.n for pt in pats], float)
+    Sf = np.stack([_pattern_inverse(Sigma, pt.obs)[1] for pt in pats])
+    H11 = np.einsum("k,kij->ij", w, Sf)
+    H22 = 0.5 * dup_pre_post_sum(Sf, Sf, w)
     out = bdiag([H11, H22]) / N if meanstructure else H22 / N
     return _mask(out, not_x_mask(p, x_idx, meanstructure))
 
