@@ -71,6 +71,9 @@ def test_same_seed_same_draws_whatever_n_jobs(mobi):
     c = pls.fit(SMALL, mobi, bootstrap=520, seed=6)
     assert not np.array_equal(a.boot.estimates.paths, c.boot.estimates.paths)
     np.testing.assert_array_equal(resample_indices(250, 520, 5), a.boot.indices)
+    d = pls.fit(SMALL, mobi, bootstrap=30)                 # no seed: one is drawn and recorded
+    again = pls.fit(SMALL, mobi, bootstrap=30, seed=d.boot.seed)
+    np.testing.assert_array_equal(d.boot.estimates.paths, again.boot.estimates.paths)
 
 
 def test_interaction_and_two_stage_resamples_refit(mobi):

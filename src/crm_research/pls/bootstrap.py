@@ -228,7 +228,8 @@ class BootstrapDraws:
         Resamples used (those in which no indicator was constant and every estimate is finite,
         e.g. PLSc's rho_A positive).
     seed, n_jobs, ci_level, ci_type, sign_change, seconds
-        Settings and wall time.
+        Settings and wall time (``seed`` is the one drawn when none was given: passing it
+        again repeats the run).
     indices : ndarray (R x n)
         Row draws (positions in the rows used by the fit).
     estimates : Estimates
@@ -351,6 +352,8 @@ def run_bootstrap(model: PLSModel, X: np.ndarray, original: Estimates, *, R: int
         raise ModelError(f"n_jobs={n_jobs!r}: expected a positive number of worker processes, -1 (all cores) or None")
     t0 = time.perf_counter()
     n = X.shape[0]
+    if seed is None:                  # record a seed so that the run can be repeated
+        seed = int(np.random.SeedSequence().entropy % (2 ** 32))
     idx = resample_indices(n, R, seed)
     chunks = [idx[i:i + CHUNK] for i in range(0, R, CHUNK)]
     workers = 1 if n_jobs is None else (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
