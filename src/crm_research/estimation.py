@@ -481,6 +481,8 @@ class EstimationChoice:
         :func:`crm_research.normality.recommend_estimator`'s advice when ``estimator="auto"``.
     notes : list of str
         What was decided on the user's behalf (in words).
+    bootstrap : int
+        Bootstrap resamples the analysis may use (see :meth:`with_bootstrap`).
 
     Examples
     --------
@@ -493,6 +495,18 @@ class EstimationChoice:
     missing: str
     advice: Any = None
     notes: list = field(default_factory=list)
+    bootstrap: int = 0
+
+    def with_bootstrap(self, requested: int) -> "EstimationChoice":
+        """Set :attr:`bootstrap`: ``requested`` resamples with ML, else 0 with a note (lavaan
+        bootstraps ML fits only; robust fits use the robust standard errors instead)."""
+        n = int(requested or 0)
+        if n and not self.estimation.allows_bootstrap:
+            self.notes.append(f"no bootstrap: lavaan bootstraps ML fits only; intervals of {self.estimation.estimator} "
+                              "come from its robust standard errors (the delta method for indirect effects)")
+            n = 0
+        self.bootstrap = n
+        return self
 
     @property
     def missing_words(self) -> str:
@@ -508,6 +522,9 @@ class EstimationChoice:
         return "\n".join(lines)
 
     def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
@@ -574,12 +591,16 @@ def choose_estimation(data: Any, items: Sequence[str], estimator: Any = None, or
             raise (ConfigError(opt, "", "'auto' decides ordered, se and test itself; do not give them too") if opt
                    else ConfigError(where, "estimator", "'auto' decides ordered, se and test itself; "
                                     "do not give them too"))
-        est, advice = advice_estimation(data, items, missing=missing if missing_given else None, points=points)
-        adv_missing = getattr(advice, "missing", None)
-        if adv_missing and (not missing_given or _norm_missing(missing) not in est.missing_choices()):
-            if _norm_missing(adv_missing) in MISSING_CHOICES and _norm_missing(adv_missing) != _norm_missing(missing):
-                notes.append(f"missing answers: {adv_missing} (the advice for {est.estimator})")
-            missing, missing_given = adv_missing, True
+        est, advice = advice_estimation(data, items, points=points)
+        adv_missing = _norm_missing(getattr(advice, "missing", None) or est.missing_choices()[0])
+        if not missing_given:
+            missing = adv_missing
+        elif _norm_missing(missing) not in est.missing_choices() and adv_missing in est.missing_choices():
+            notes.append(f"missing answers: {adv_missing} deletion instead of {missing!r} ({est.estimator}"
+                         f"{' with ordered items' if est.ordered else ''} cannot use it, as lavaan)"
+                         if adv_missing != "ml" else f"missing answers: full-information ML instead of {missing!r}")
+            missing = adv_missing
+        missing_given = True
     else:
         est = check_estimation(estimator, ordered, se, test, items=items, option_names=option_names, where=where)
     has_missing = bool(data[items].isna().to_numpy().any()) if items else False

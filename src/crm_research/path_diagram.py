@@ -565,7 +565,7 @@ def _draw(g: _Graph, extent: tuple[float, float, float, float], ax: Any = None) 
     from matplotlib.path import Path as MPath
 
     x0, y0, x1, y1 = extent
-    title_h = 0.35 if g.title else 0.0
+    title_h = 0.35 * (g.title.count("\n") + 1) if g.title else 0.0
     if ax is None:
         fig = Figure(figsize=(x1 - x0, y1 - y0 + title_h), dpi=100)
         ax = fig.add_axes((0, 0, 1, (y1 - y0) / (y1 - y0 + title_h)))
@@ -707,6 +707,28 @@ def _dot(dot: str, fmt: str, dpi: int = 200) -> bytes:
     return proc.stdout
 
 
+def _estimation_caption(obj: Any) -> str:
+    """``Estimation: MLR (...); robust CFI = .899, robust RMSEA = .066`` for a fitted model not
+    estimated by plain ML; "" otherwise (or for an estimates table)."""
+    if getattr(obj, "estimates", None) is None or not hasattr(obj, "fit_measures"):
+        return ""
+    from .reporting.fitmeasures import measure_label, reported_keys
+    from .reporting.format import format_number
+    from .sem import estimation_label
+
+    label = estimation_label(obj)
+    if label == "ML":
+        return ""
+    fm = obj.fit_measures or {}
+    keys = reported_keys(fm)
+    parts = []
+    for base in ("cfi", "rmsea"):
+        v = fm.get(keys[base])
+        if v is not None and isinstance(v, (int, float)) and math.isfinite(v):
+            parts.append(f"{measure_label(keys[base])} = {format_number(v, 3, bounded=True)}")
+    return f"Estimation: {label}" + (f"; {', '.join(parts)}" if parts else "")
+
+
 # --------------------------------------------------------------------------- public API
 @dataclass
 class Diagram:
@@ -791,7 +813,7 @@ class Diagram:
 
 def path_diagram(result_or_estimates: Any, *, std: bool = True, show_covariances: bool = False,
                  engine: str = "auto", digits: int = 2, labels: Mapping[str, str] | None = None,
-                 title: str | None = None, group: Any = None, ax: Any = None) -> Diagram:
+                 title: str | None = None, group: Any = None, ax: Any = None, caption: bool = True) -> Diagram:
     """Draw a fitted model as a path diagram.
 
     Parameters
@@ -814,6 +836,10 @@ def path_diagram(result_or_estimates: Any, *, std: bool = True, show_covariances
         With a multi-group estimates table: the group to draw (default: the first).
     ax : matplotlib Axes, optional
         Draw into this axes (matplotlib engine).
+    caption : bool
+        Given a fitted model estimated otherwise than by plain ML (MLR, WLSMV, ordered
+        items, ...), add a line under the title naming the estimation
+        (``sem.estimation_label``) and its robust (else scaled) CFI and RMSEA.
 
     Returns
     -------
@@ -845,6 +871,9 @@ def path_diagram(result_or_estimates: Any, *, std: bool = True, show_covariances
         title = title or f"group {g0}"
     if std and est["std.all"].isna().all():
         std = False
+    note = _estimation_caption(result_or_estimates) if caption else ""
+    if note:
+        title = f"{title}\n{note}" if title else note
     g = _build_graph(est, std=std, show_covariances=show_covariances, digits=digits, labels=labels, title=title)
     exe = _dot_exe()
     use_dot = engine == "dot" or (engine == "auto" and exe is not None and ax is None)

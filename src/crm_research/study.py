@@ -49,7 +49,7 @@ from .instruments import Instrument, load_instrument
 __all__ = [
     "CARELESS_ORDER", "DEFAULT_INSTRUMENT", "DEFAULT_POPULATION", "METHOD_CHOICES", "MISSING_CHOICES", "PROJECT_DIR_ENV", "SALT_ENV",
     "STUDY_NOTEBOOKS", "GroupSplit", "StudySample", "answer_shares", "careless_detection", "check_missing",
-    "choose_estimation", "choose_model", "group_columns", "group_path_intervals", "item_statistics", "load_study_sample", "missingness_summary", "model_items",
+    "choose_estimation", "choose_model", "estimator_advice", "group_columns", "group_path_intervals", "item_statistics", "load_study_sample", "missingness_summary", "model_items",
     "model_predictors",
     "notebooks_dir", "plan_study", "project_root", "resolve_path", "screening_table", "search_dirs",
     "source_checkout", "split_groups",
@@ -235,7 +235,8 @@ def check_missing(missing: Any) -> str:
 
 
 def choose_estimation(sample: "StudySample", estimator: Any = None, ordered: Any = None, se: Any = None,
-                      test: Any = None, *, missing: Any = "ml", model: str | None = None) -> Any:
+                      test: Any = None, *, missing: Any = "ml", model: str | None = None,
+                      bootstrap: int = 0) -> Any:
     """The notebooks' estimation parameters, checked against the sample before anything is fitted.
 
     Parameters
@@ -253,6 +254,9 @@ def choose_estimation(sample: "StudySample", estimator: Any = None, ordered: Any
         The ``missing`` parameter (see :func:`check_missing`).
     model : str, optional
         Check against this model's items (default: every item of the instrument).
+    bootstrap : int
+        Bootstrap resamples asked for: kept with ML, 0 (with a note) with another estimator,
+        as lavaan (``choice.bootstrap``).
 
     Returns
     -------
@@ -277,12 +281,50 @@ def choose_estimation(sample: "StudySample", estimator: Any = None, ordered: Any
 
     key = check_missing(missing)
     items = model_items(sample.instrument, model) if model is not None else list(sample.items.columns)
-    points = None
-    inst = sample.instrument
-    scales = {len(_scale_values(inst.scale_of(i))) for i in items} if inst is not None else set()
-    if len(scales) == 1:
-        points = scales.pop()
-    return _choose(sample.items, items, estimator, ordered, se, test, missing=key, points=points)
+    return _choose(sample.items, items, estimator, ordered, se, test, missing=key,
+                   points=_common_points(sample.instrument, items)).with_bootstrap(bootstrap)
+
+
+def _common_points(inst: Any, items: Sequence[str]) -> int | None:
+    """The number of scale points all ``items`` share (None when they differ or are unknown)."""
+    if inst is None:
+        return None
+    try:
+        scales = {len(_scale_values(inst.scale_of(i))) for i in items}
+    except (KeyError, AttributeError):
+        return None
+    return scales.pop() if len(scales) == 1 else None
+
+
+def estimator_advice(sample: "StudySample", model: str | None = None) -> Any:
+    """Which estimator the items' distributions call for, and why (notebook 01's advice).
+
+    :func:`crm_research.normality.recommend_estimator` over the kept respondents' answers to
+    the instrument's items (or a model's), with the number of scale points the items share.
+
+    Parameters
+    ----------
+    sample : StudySample
+    model : str, optional
+        Only this model's items (default: every item).
+
+    Returns
+    -------
+    crm_research.normality.EstimatorAdvice
+        ``estimator`` (ML, MLR or WLSMV), ``ordered``, ``missing``, ``reasons`` (plain
+        words), ``items`` (per-item distributions) and ``mardia``.
+
+    Examples
+    --------
+    >>> s = load_study_sample(None, "surveys/ecommerce_crm.yaml", "surveys/ecommerce_crm_population.yaml",
+    ...                       n=200, seed=1)
+    >>> estimator_advice(s).estimator in ("ML", "MLR", "WLSMV")
+    True
+    """
+    from .normality import recommend_estimator
+
+    items = model_items(sample.instrument, model) if model is not None else list(sample.items.columns)
+    return recommend_estimator(sample.items, items, points=_common_points(sample.instrument, items))
 
 
 def choose_model(instrument: Instrument, model: str | None = None) -> str:

@@ -35,7 +35,7 @@ __all__ = [
     "describe_fit_change", "describe_estimation", "describe_r_squared", "describe_measurement",
     "describe_hypotheses", "describe_mediation", "describe_comparison", "describe_relative_effects",
     "describe_alone_vs_together", "describe_recovery", "describe_groups", "describe_invariance",
-    "describe_path_comparison", "not_applicable",
+    "describe_path_comparison", "not_applicable", "describe_normality",
 ]
 
 #: Hu & Bentler (1999) style cut-offs: (good, acceptable). CFI/TLI: at least; RMSEA/SRMR: at most.
@@ -692,6 +692,72 @@ def describe_careless(screening: pd.DataFrame, data: pd.DataFrame,
 
 
 # =========================================================================== fit and estimation
+def describe_normality(advice: Any, choice: Any = None) -> Narrative:
+    """The normality diagnostics and the estimator they call for, in plain words.
+
+    Parameters
+    ----------
+    advice : EstimatorAdvice
+        :func:`crm_research.normality.recommend_estimator` (``estimator``, ``ordered``,
+        ``missing``, ``reasons``, ``items``, ``mardia``).
+    choice : EstimationChoice, optional
+        The estimation the analyses use (:func:`crm_research.study.choose_estimation`): the
+        text says whether it follows the advice and, if not, how to.
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> adv = SimpleNamespace(estimator="MLR", ordered=[], missing="ml", mardia=None, items=None,
+    ...                       reasons=["the answers are not multivariate normal: MLR gives robust SEs"])
+    >>> ch = SimpleNamespace(estimation=SimpleNamespace(estimator="ML", ordered=()), missing="ml", advice=None)
+    >>> t = str(describe_normality(adv, ch))
+    >>> "**Advice: MLR**" in t and 'estimator = "MLR"' in t
+    True
+    """
+    words = {"ML": "maximum likelihood (ML), which assumes roughly normal answers",
+             "MLR": "robust maximum likelihood (MLR): the ML estimates with Huber-White robust standard errors, "
+                    "the Yuan-Bentler scaled χ² and robust CFI/TLI/RMSEA",
+             "WLSMV": "WLSMV with the items declared ordinal: thresholds and polychoric correlations instead of "
+                      "means and covariances, robust standard errors and a scaled-shifted χ²"}
+    parts = []
+    m = getattr(advice, "mardia", None)
+    if m is not None and len(m) >= 3:
+        ps, pk = float(m["pvalue"].iat[0]), float(m["pvalue"].iat[2])
+        parts.append(f"Mardia's test of multivariate normality: skewness b1p = {_n(m['coefficient'].iat[0])} "
+                     f"({_p(ps)}), kurtosis b2p = {_n(m['coefficient'].iat[2])} (z = {_n(m['statistic'].iat[2])}, "
+                     f"{_p(pk)}): the answers are "
+                     + ("not multivariate normal." if min(ps, pk) < 0.05 else "compatible with multivariate normality."))
+    it = getattr(advice, "items", None)
+    if it is not None and len(it):
+        cats = it["categories"]
+        parts.append(f"The items have {int(cats.min())}" + (f" to {int(cats.max())}" if cats.max() != cats.min() else "")
+                     + " distinct answers; "
+                     + f"{int((it['skew'].abs() > 2).sum())} of {len(it)} have |skewness| > 2 and "
+                     f"{int((it['kurtosis'] > 7).sum())} excess kurtosis > 7 (West, Finch & Curran, 1995).")
+    est = str(getattr(advice, "estimator", "ML"))
+    parts.append(f"**Advice: {est}** — {words.get(est, est)}. Why: "
+                 + "; ".join(str(r) for r in getattr(advice, "reasons", []) or []) + ".")
+    if choice is not None:
+        used = choice.estimation.estimator
+        ordered = bool(choice.estimation.ordered)
+        follows = used == est and ordered == bool(getattr(advice, "ordered", None))
+        if getattr(choice, "advice", None) is not None:
+            parts.append(f"The analyses follow it (`estimator = \"auto\"`): {used}, missing answers: "
+                         f"{MISSING_TREATMENTS[_missing_name(choice.missing)][0]}.")
+        elif follows:
+            parts.append(f"The analyses use {used}, as advised.")
+        else:
+            hint = 'ordered = True (WLSMV)' if est == "WLSMV" else f'estimator = "{est}"'
+            parts.append(f"The analyses of this run use **{used}**" + (" with ordered items" if ordered else "")
+                         + f" (the `estimator` parameter); to follow the advice, run them with `{hint}` "
+                         "or `estimator = \"auto\"`.")
+    return Narrative(" ".join(parts))
+
+
 def describe_fit(fit_measures: Mapping[str, Any], what: str = "The model") -> Narrative:
     """Fit in one paragraph: each index with its cut-off and rating, then an overall verdict.
 
