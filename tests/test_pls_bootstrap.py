@@ -167,6 +167,10 @@ def test_bad_bootstrap_options(mobi):
         pls.fit(SMALL, mobi, bootstrap=10, ci_level=95)
     with pytest.raises(ModelError, match="n_jobs=0"):
         pls.fit(SMALL, mobi, bootstrap=10, n_jobs=0)
+    with pytest.raises(ModelError, match="seed='x'"):
+        pls.fit(SMALL, mobi, bootstrap=10, seed="x")
+    with pytest.raises(ModelError, match="consistent='yes'"):
+        pls.fit(SMALL, mobi, consistent="yes")
     with pytest.raises(ModelError, match="bootstrap=1"):
         pls.fit(SMALL, mobi, bootstrap=1)
 

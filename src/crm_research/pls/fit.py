@@ -33,6 +33,7 @@ from crm_research.pls.stages import MISSING, correlation, estimate_data, prepare
 
 __all__ = ["fit", "prepare_data", "estimate_data", "standardize", "MISSING", "INTERACTION", "SIGN_CHANGE",
            "BOOT_CI"]
+
 INTERACTION = ("two_stage", "product_indicator")
 SIGN_CHANGE = ("none", "individual", "construct")
 BOOT_CI = ("perc", "bca")
@@ -119,6 +120,10 @@ def fit(model, data: pd.DataFrame, *, scheme: str = "path", consistent: bool = F
         raise ModelError(f"boot_ci={boot_ci!r}: expected one of {', '.join(BOOT_CI)}")
     if not isinstance(bootstrap, (int, np.integer)) or isinstance(bootstrap, bool) or bootstrap < 0:
         raise ModelError(f"bootstrap={bootstrap!r}: expected a whole number of resamples (0 for none, e.g. 5000)")
+    if not isinstance(consistent, (bool, np.bool_)):
+        raise ModelError(f"consistent={consistent!r}: expected True (PLSc) or False")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ModelError(f"seed={seed!r}: expected a non-negative whole number or None")
     if not (isinstance(ci_level, (int, float)) and 0 < ci_level < 1):
         raise ModelError(f"ci_level={ci_level!r}: expected a number between 0 and 1 such as 0.95")
     X, rows = prepare_data(model, data, missing)
