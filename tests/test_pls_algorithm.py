@@ -309,6 +309,11 @@ def test_parse_model_structure():
     assert m2.columns[-4:] == ("a1:b1", "a1:b2", "a2:b1", "a2:b2")
 
 
+def test_unicode_names():
+    m = parse_model("满意度 =~ 题1 + 题2\n忠诚 =~ q3\n忠诚 ~ 满意度")
+    assert m.constructs == ("满意度", "忠诚") and m.structural["忠诚"] == ("满意度",)
+
+
 @pytest.mark.parametrize("syntax,match", [
     ("A =~ a1 + a2\nB =~ b1\nB ~~ A", "line 3.*'~~'"),
     ("A =~ a1 + \nB =~ b1\nB ~ A", "line 1.*empty term"),

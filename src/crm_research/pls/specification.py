@@ -22,7 +22,7 @@ from crm_research.errors import ModelSyntaxError, ModelError
 
 __all__ = ["PLSModel", "parse_model", "interaction_name"]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_NAME = re.compile(r"^[^\W\d][\w.]*$")   # letters of any script, digits, _ and .
 _OPS = ("=~", "<~", "~~", "~")
 
 
