@@ -185,3 +185,23 @@ def test_listwise_drops_and_counts_rows():
     assert res.nobs == len(hs) - 10 and res.n_dropped == 10
     pw = sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", hs, ordered=True, missing="pairwise")
     assert pw.nobs == len(hs)
+
+
+def test_threshold_syntax():
+    hs = DATA["hs"]()
+    m = "visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6\nspeed =~ c7 + c8 + c9"
+    base = sem.fit(m, hs, ordered=True)
+    explicit = sem.fit(m + "\nc1 | t1 + t2", hs, ordered=True)
+    assert abs(base.fit_measures["chisq"] - explicit.fit_measures["chisq"]) < 1e-6
+    fixed = sem.fit(m + "\nc1 | -0.3*t1 + t2", hs, ordered=True)
+    row = fixed.get("c1", "|", "t1")
+    assert row["est"] == -0.3 and row["se"] == 0 and fixed.fit_measures["df"] == base.fit_measures["df"] + 1
+    from crm_research.errors import ModelSyntaxError
+    with pytest.raises(ModelSyntaxError, match="ordered"):
+        sem.fit(m + "\nc1 | t1 + t2", hs)
+    with pytest.raises(ModelSyntaxError, match="t1, t2"):
+        sem.fit(m + "\nc1 | x1", hs, ordered=True)
+    with pytest.raises(ModelError, match="t1..t2"):
+        sem.fit(m + "\nc1 | t1 + t2 + t3", hs, ordered=True)
+    with pytest.raises(ModelError, match="not an ordered item"):
+        sem.fit(m + "\nc1 | t1", hs, ordered=["c2", "c3"])

@@ -159,7 +159,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
     th_equal = "thresholds" in group_equal
     ge_ram = [x for x in group_equal if x != "thresholds"]
 
-    parsed = parse_syntax(model)
+    parsed = parse_syntax(model, categorical=True)
     names0 = var_names(parsed.rows)
     ov_model = list(names0.ov)
     if ordered is None or ordered is False or (isinstance(ordered, (list, tuple)) and not ordered):
@@ -285,6 +285,10 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         dv = np.diag(vcov)
         se_free = np.where(dv < 0, np.nan, np.sqrt(np.abs(dv)))
         se_vec = np.where(fr > 0, se_free[np.maximum(fr, 1) - 1], 0.0)
+        bad = [nm for nm, b in zip(row_names(f, G > 1), (fr > 0) & np.isnan(se_vec)) if b]
+        if bad:
+            warnings.append(f"the estimated sampling variance of {len(bad)} parameter(s) is negative "
+                            f"({', '.join(bad[:8])}); their standard errors are NaN; the model may not be identified")
     else:
         se_vec = np.full(len(f), np.nan)
     ov_var = []
@@ -366,12 +370,23 @@ def _categorical_partable(pt: ParTable, ov, is_ord, stats, parameterization, th_
         elif lhs in lvs and op == "~1" and g > 1 and th_equal and user == 0 and key[k] is None:
             key[k], ustart[k] = ("lvmean", lhs, g), np.nan
     f["ustart"] = ustart
+    user_rows = {(a, o, b, int(g)) for a, o, b, g in zip(f["lhs"], f["op"], f["rhs"], f["group"]) if o in ("|", "~*~")}
+    nth_of = {v: n for v, n in zip(ov, stats[0].nth)}
+    for a, o, b, g in sorted(user_rows):
+        if a not in ords:
+            raise ModelError(f"the model gives {'thresholds' if o == '|' else 'a scale factor'} for {a!r}, "
+                             "which is not an ordered item", hint=f"add {a!r} to ordered=, or drop the line")
+        if o == "|" and int(b[1:]) > nth_of[a]:
+            raise ModelError(f"{a} | {b}: {a!r} has {nth_of[a] + 1} categories, so thresholds t1..t{nth_of[a]}",
+                             hint="drop the extra threshold")
     rows = []
     for g in range(1, G + 1):
         for v, o, nth in zip(ov, is_ord, stats[g - 1].nth):
             if not o:
                 continue
             for t in range(1, nth + 1):
+                if (v, "|", f"t{t}", g) in user_rows:
+                    continue
                 partial = f"{v}|t{t}" in group_partial
                 k = ("th", v, t) if th_equal and not partial else ("th", v, t, g)
                 rows.append(dict(lhs=v, op="|", rhs=f"t{t}", user=0, block=g, group=g, ustart=np.nan, key=k))
@@ -379,11 +394,13 @@ def _categorical_partable(pt: ParTable, ov, is_ord, stats, parameterization, th_
         for v, o in zip(ov, is_ord):
             if not o:
                 continue
+            if (v, "~*~", v, g) in user_rows:
+                continue
             free_sc = parameterization == "delta" and g > 1 and th_equal
             rows.append(dict(lhs=v, op="~*~", rhs=v, user=0, block=g, group=g, ustart=np.nan if free_sc else 1.0,
                              key=("scale", v, g) if free_sc else None))
     f["key"] = key
-    add = pd.DataFrame(rows)
+    add = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "user", "block", "group", "ustart", "key"])
     for c in ("start",):
         add[c] = np.nan
     add["exo"] = 0

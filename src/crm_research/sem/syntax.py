@@ -14,8 +14,11 @@ Supported (lavaan 0.6 semantics):
   ``equal("a")*x`` and, in multiple-group models, ``c(...)*x`` with one entry per group.
   A term repeated within one formula merges its modifiers (``NA*x1 + a*x1``), as in lavaan.
 
-Everything else lavaan knows but this package does not estimate (``<~``, ``|``, ``~*~``,
-``==`` with anything but two labels, ``<``, ``>``, block/group ``:`` lines, interaction terms, ``lower()``, ``upper()``,
+Thresholds ``x | t1 + t2`` and scale factors ``x ~*~ x`` are read for models with ordered
+indicators (``parse_syntax(..., categorical=True)``, used by :mod:`.categorical`).
+
+Everything else lavaan knows but this package does not estimate (``<~``, ``|``/``~*~`` in a
+model without ordered items, ``==`` with anything but two labels, ``<``, ``>``, block/group ``:`` lines, interaction terms, ``lower()``, ``upper()``,
 ``prior()``, ``efa()``, ``rv()``) raises :class:`~crm_research.errors.ModelSyntaxError`
 naming the line; nothing is silently dropped.
 """
@@ -32,14 +35,14 @@ _OPERATORS = ["=~", "<~", "~*~", "~~", "~", "==", "<", ">", ":=", ":", "|", "%"]
 _UNSUPPORTED = {
     "<~": ("formative (composite) indicators '<~' are not supported",
            "model the composite as a reflective factor '=~' or compute a sum score"),
-    "~*~": ("scale parameters '~*~' (ordered indicators) are not supported",
-            "treat the indicators as continuous"),
+    "~*~": ("scale parameters '~*~' belong to ordered (categorical) indicators",
+            "declare the items ordered: sem.fit(..., ordered=[...]) (estimator WLSMV)"),
     "<": ("inequality constraints '<' are not supported", "remove the constraint"),
     ">": ("inequality constraints '>' are not supported", "remove the constraint"),
     ":": ("block/group sections ('group: 1') are not supported in the syntax",
           "pass group='column' to sem.fit() and use c(...) modifiers for group-specific values"),
-    "|": ("thresholds '|' (ordered categorical indicators) are not supported",
-          "treat the indicators as continuous (ML) or dichotomize outside the model"),
+    "|": ("thresholds '|' belong to ordered (categorical) indicators",
+          "declare the items ordered: sem.fit(..., ordered=[...]) (estimator WLSMV)"),
     "%": ("the '%' operator (group weights) is not supported", "remove the line"),
 }
 
@@ -368,8 +371,12 @@ def _parse_side_names(side: str, line_no, line) -> list[str]:
     return names
 
 
-def parse_syntax(model: str) -> ParsedModel:
+def parse_syntax(model: str, *, categorical: bool = False) -> ParsedModel:
     """Parse lavaan model syntax into flat rows and ``:=`` definitions.
+
+    With ``categorical=True`` (models with ordered indicators) thresholds ``x | t1 + t2``
+    and scale factors ``x ~*~ x`` are read too, with the usual modifiers
+    (``x1 | a*t1 + 0.5*t2``).
 
     Raises
     ------
@@ -389,7 +396,7 @@ def parse_syntax(model: str) -> ParsedModel:
         op = _detect_op(stmt)
         if not op:
             raise ModelSyntaxError(line_no, raw, "no operator found (expected =~, ~, ~~, ~ 1 or :=)")
-        if op in _UNSUPPORTED:
+        if op in _UNSUPPORTED and not (categorical and op in ("|", "~*~")):
             problem, hint = _UNSUPPORTED[op]
             raise ModelSyntaxError(line_no, raw, problem, hint=hint)
         k = stmt.index(op)
@@ -432,6 +439,12 @@ def parse_syntax(model: str) -> ParsedModel:
                     raise ModelSyntaxError(line_no, raw, f"latent variable {lhs!r} cannot be measured by itself")
                 if op == "~" and lhs == name:
                     raise ModelSyntaxError(line_no, raw, f"{lhs!r} is regressed on itself")
+                if op == "|" and not re.fullmatch(r"t[1-9][0-9]*", name):
+                    raise ModelSyntaxError(line_no, raw, f"thresholds are named t1, t2, ...; got {name!r}",
+                                           hint=f"write e.g. '{lhs} | t1 + t2'")
+                if op == "~*~" and lhs != name:
+                    raise ModelSyntaxError(line_no, raw, "a scale factor relates a variable to itself",
+                                           hint=f"write '{lhs} ~*~ {lhs}'")
                 key = (lhs, r_op, name) if r_op != "~~" else tuple(sorted((lhs, name))) + ("~~",)
                 if key in seen:
                     prev = seen[key]
