@@ -264,3 +264,21 @@ def test_records_of_a_run(tmp_path, monkeypatch, sq_sample):
     assert rec["p1_pls_supported"]["value"] is None                          # no bootstrap: not tested
     assert rec["r2_OSAT"]["value"] == pytest.approx(t.r2["OSAT"]) and "r2_STAFF" not in rec
     assert rec["methods_disagree"]["value"] == 2 and rec["methods_disagree_on"]["value"] == "Hb, Hc"
+
+
+def test_cbsem_intervals_are_those_of_the_standardized_path(sq_sample):
+    """Given the CB-SEM test (not just its table), the CB-SEM interval beside β is β's own (lavaan's
+    standardizedSolution, delta method without a bootstrap), matched to each hypothesis' path."""
+    from crm_research import hypotheses, sem
+
+    cb = hypotheses.test_model(sq_sample.items, SQ, "core", partial=False)
+    pl = methods.test_pls_model(sq_sample.items, SQ, "core", bootstrap=0)
+    t = methods.compare_methods(cb, pl)
+    ss = sem.standardized_solution(cb.results["model"]).query("op == '~'").set_index(["lhs", "rhs"])
+    for r in t.itertuples(index=False):
+        rhs, lhs = r.path.split(" → ")
+        assert r._5 == pytest.approx(ss.loc[(lhs, rhs), "ci.lower"]) and r._6 == pytest.approx(ss.loc[(lhs, rhs), "ci.upper"])
+        assert r._5 < r._3 < r._6                                     # β inside its own interval
+    assert t["agree"].map(lambda v: v is None).all()                  # PLS not bootstrapped: nothing compared
+    plain = methods.compare_methods(cb.hypotheses, pl)                 # a table alone: no β interval
+    assert plain["ci.lower.cbsem"].isna().all()

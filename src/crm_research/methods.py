@@ -558,6 +558,31 @@ COMPARISON_COLUMNS = ["hypothesis", "path", "expected", "est.cbsem", "pvalue.cbs
                       "ci.upper.pls", "supported.pls", "verdict.pls", "difference", "agree"]
 
 
+def _standardized_ci(cbsem: Any, table: pd.DataFrame) -> tuple[list[float], list[float]] | None:
+    """The interval of each hypothesis' standardized CB-SEM path (lavaan's standardizedSolution:
+    from the bootstrap replicates when the fit bootstrapped, else by the delta method), or None
+    when only a table was given."""
+    res = (getattr(cbsem, "results", None) or {}).get("model") if not isinstance(cbsem, pd.DataFrame) else None
+    if res is None:
+        return None
+    from .errors import CRMResearchError
+    from .sem import standardized_solution
+
+    try:
+        boot = getattr(res, "bootstrap", None) is not None
+        ss = standardized_solution(res, ci="bootstrap" if boot else "delta", level=float(table.attrs.get("ci.level", 0.95)))
+    except CRMResearchError:
+        return None
+    ss = ss[ss["op"] == "~"].set_index(["lhs", "rhs"])
+    lo, hi = [], []
+    for p in table["path"]:
+        rhs, _, lhs = str(p).partition(f" {ARROW} ")
+        hit = (lhs, rhs) in ss.index
+        lo.append(float(ss.loc[(lhs, rhs), "ci.lower"]) if hit else np.nan)
+        hi.append(float(ss.loc[(lhs, rhs), "ci.upper"]) if hit else np.nan)
+    return lo, hi
+
+
 def compare_methods(cbsem: Any, pls: Any) -> pd.DataFrame:
     """The hypotheses table with both methods side by side.
 
@@ -574,8 +599,11 @@ def compare_methods(cbsem: Any, pls: Any) -> pd.DataFrame:
     DataFrame
         One row per hypothesis of either table, in the CB-SEM table's order: ``hypothesis, path,
         expected``, the CB-SEM standardized path ``est.cbsem`` (``std.all``) with
-        ``pvalue.cbsem``, its interval (of the unstandardized path) ``ci.lower.cbsem``,
-        ``ci.upper.cbsem``, ``supported.cbsem``, ``verdict.cbsem``; the PLS path ``est.pls``
+        ``pvalue.cbsem``, the interval of that standardized path ``ci.lower.cbsem``,
+        ``ci.upper.cbsem`` (lavaan's standardizedSolution(): bootstrap when the fit
+        bootstrapped, else delta method; given a table only, empty), ``supported.cbsem``,
+        ``verdict.cbsem`` (the CB-SEM test's verdict: p < alpha and the expected sign); the PLS
+        path ``est.pls``
         with ``pvalue.pls``, ``ci.lower.pls``, ``ci.upper.pls``, ``supported.pls``,
         ``verdict.pls``; ``difference`` (PLS minus CB-SEM) and ``agree`` (True when both
         methods reach the same verdict, None when one of them did not test it).
@@ -603,9 +631,13 @@ def compare_methods(cbsem: Any, pls: Any) -> pd.DataFrame:
     """
     cb, pl = _table_of(cbsem, "CB-SEM"), _table_of(pls, "PLS")
     est_cb = "std.all" if "std.all" in cb.columns else "est"
+    if est_cb == "est":
+        ci_cb: Any = (cb.get("ci.lower"), cb.get("ci.upper"))
+    else:
+        ci_cb = _standardized_ci(cbsem, cb) or (np.nan, np.nan)
     left = pd.DataFrame({"hypothesis": cb["hypothesis"], "path": cb.get("path"), "expected": cb.get("expected"),
                          "est.cbsem": cb[est_cb], "pvalue.cbsem": cb.get("pvalue"),
-                         "ci.lower.cbsem": cb.get("ci.lower"), "ci.upper.cbsem": cb.get("ci.upper"),
+                         "ci.lower.cbsem": ci_cb[0], "ci.upper.cbsem": ci_cb[1],
                          "supported.cbsem": cb.get("supported"), "verdict.cbsem": cb.get("verdict")})
     right = pd.DataFrame({"hypothesis": pl["hypothesis"], "path.pls": pl.get("path"),
                           "expected.pls": pl.get("expected"), "est.pls": pl["est"], "pvalue.pls": pl.get("pvalue"),
@@ -708,9 +740,9 @@ def describe_disagreements(table: pd.DataFrame) -> str:
 def methods_plot(table: pd.DataFrame, *, ax: Any = None, title: str | None = "CB-SEM and PLS-SEM estimates") -> Any:
     """Both methods' estimates of every hypothesized path, with their intervals.
 
-    The CB-SEM point is the standardized path (β). Its table interval belongs to the
-    unstandardized path, so only the PLS intervals (of the standardized PLS path itself) are
-    drawn.
+    The CB-SEM point is the standardized path (β) with its interval when the table has one
+    (:func:`compare_methods` given the CB-SEM test), the PLS point the PLS path with its
+    bootstrap interval.
 
     Parameters
     ----------
@@ -751,11 +783,18 @@ def methods_plot(table: pd.DataFrame, *, ax: Any = None, title: str | None = "CB
         ax.errorbar(est_pls[ok], y[ok] - 0.12, xerr=[est_pls[ok] - lo[ok], hi[ok] - est_pls[ok]], fmt="none",
                     ecolor="#f2b48a", elinewidth=3, capsize=0)
     ax.plot(est_pls, y - 0.12, "s", color="#d9661f", label=METHOD_NAMES["pls"])
-    ax.plot(pd.to_numeric(t["est.cbsem"], errors="coerce"), y + 0.12, "o", color="#2f5d8a",
-            label=METHOD_NAMES["cbsem"] + " (β)")
+    est_cb = pd.to_numeric(t["est.cbsem"], errors="coerce").to_numpy(float)
+    if {"ci.lower.cbsem", "ci.upper.cbsem"} <= set(t.columns):
+        lo_cb = pd.to_numeric(t["ci.lower.cbsem"], errors="coerce").to_numpy(float)
+        hi_cb = pd.to_numeric(t["ci.upper.cbsem"], errors="coerce").to_numpy(float)
+        ok_cb = ~(np.isnan(lo_cb) | np.isnan(hi_cb))
+        if ok_cb.any():
+            ax.errorbar(est_cb[ok_cb], y[ok_cb] + 0.12, xerr=[est_cb[ok_cb] - lo_cb[ok_cb], hi_cb[ok_cb] - est_cb[ok_cb]],
+                        fmt="none", ecolor="#9cc3e0", elinewidth=3, capsize=0)
+    ax.plot(est_cb, y + 0.12, "o", color="#2f5d8a", label=METHOD_NAMES["cbsem"] + " (β)")
     ax.axvline(0, color="#b42318", linewidth=1)
     ax.set_yticks(y, [f"{h}: {p}" for h, p in zip(t["hypothesis"], t["path"])])
-    ax.set(xlabel="standardized path (PLS: with its bootstrap CI)", title=title)
+    ax.set(xlabel="standardized path with its CI", title=title)
     ax.grid(axis="y", visible=False)
     ax.legend(frameon=False, fontsize="small", loc="best")
     fig.tight_layout()

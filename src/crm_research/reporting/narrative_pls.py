@@ -25,7 +25,7 @@ import pandas as pd
 from .display import Narrative
 from .format import format_ci, format_number
 
-__all__ = ["LOADING_MIN", "RELIABILITY_RANGE", "AVE_MIN", "HTMT_MAX", "SRMR_MAX", "describe_pls_estimation",
+__all__ = ["LOADING_MIN", "RELIABILITY_RANGE", "AVE_MIN", "HTMT_MAX", "SRMR_MAX", "ci_label", "describe_pls_estimation",
            "describe_loadings", "describe_reliability", "describe_htmt", "describe_pls_hypotheses", "describe_pls_fit"]
 
 LOADING_MIN = 0.708
@@ -44,6 +44,34 @@ def _list(words: Sequence[str]) -> str:
     if len(words) <= 1:
         return "".join(words)
     return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def ci_label(test: Any) -> str:
+    """How the PLS intervals were made, e.g. ``95% bootstrap percentile CI (R = 1,000)``.
+
+    Parameters
+    ----------
+    test : PLSModelTest
+        :func:`crm_research.methods.test_pls_model` (its ``settings`` and ``alpha``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> ci_label(NS(settings={"bootstrap": 1000, "boot_ci": "perc"}, alpha=0.05))
+    '95% bootstrap percentile CI (R = 1,000)'
+    >>> ci_label(NS(settings={"bootstrap": 0}, alpha=0.05))
+    'no intervals (no bootstrap)'
+    """
+    s = dict(getattr(test, "settings", {}) or {})
+    B = int(s.get("bootstrap") or 0)
+    if not B:
+        return "no intervals (no bootstrap)"
+    kind = {"perc": "percentile", "bca": "BCa"}.get(str(s.get("boot_ci", "perc")), str(s.get("boot_ci")))
+    return f"{100 * (1 - float(getattr(test, 'alpha', 0.05))):g}% bootstrap {kind} CI (R = {B:,})"
 
 
 def describe_pls_estimation(test: Any) -> Narrative:
