@@ -662,9 +662,11 @@ def _rni(X2, df, X2n, dfn, c=1.0, cn=1.0, robust=False):
 
 
 def _rmsea(X2, df, N, G=1, c=1.0):
-    if not all(map(math.isfinite, (X2, df, N, c))):
+    if not all(map(math.isfinite, (X2, df, N))):
         return float("nan")
     if df > 0:
+        if not math.isfinite(c):
+            return float("nan")
         return math.sqrt(max((X2 / N) / df - c / N, 0.0)) * math.sqrt(G)
     return 0.0
 
@@ -674,7 +676,7 @@ def _rmsea_ci(X2, df, N, G=1, c=1.0, level=0.90):
     from scipy.stats import chi2, ncx2
 
     nan = float("nan")
-    if not all(map(math.isfinite, (X2, df, N, c))):
+    if not all(map(math.isfinite, (X2, df, N))):
         return nan, nan
 
     def pch(lam):
@@ -746,9 +748,11 @@ def scaled_fit_measures(fm: dict, test: TestResult | None, base: TestResult | No
         else:
             XX3, df3 = X2, df
             if test.test == "scaled.shifted":
-                c3 = test.scaling_factor * (df - test.shift_parameter) / df
-                c_null = base.scaling_factor * (dfb - base.shift_parameter) / dfb if base else nan
-                c_for_cfi = c3
+                c3 = test.scaling_factor * (df - test.shift_parameter) / df if df > 0 else nan
+                c_null = base.scaling_factor * (dfb - base.shift_parameter) / dfb if base and dfb > 0 else nan
+                # lavaan: with df = 0 there is no shift parameter, its c.hat is numeric(0) and the
+                # robust CFI/TLI fall back to the standard formulas
+                c_for_cfi = c3 if df > 0 else 1.0
             else:
                 c3 = test.scaling_factor
                 c_null = base.scaling_factor if base else nan
@@ -764,8 +768,10 @@ def scaled_fit_measures(fm: dict, test: TestResult | None, base: TestResult | No
         cfi_tli["tli.scaled"] = _tli(Xs, dfs, Xbs, dfbs)
     if robust:
         cc = c3 if fiml else c_for_cfi
-        cfi_tli["cfi.robust"] = _cfi(XX3, df, XX3n, dfb, cc, c_null, robust=True)
-        cfi_tli["tli.robust"] = _tli(XX3, df, XX3n, dfb, cc, c_null, robust=True)
+        rb = not (not fiml and test.test == "scaled.shifted" and not df > 0)
+        cn_ = c_null if rb else 1.0
+        cfi_tli["cfi.robust"] = _cfi(XX3, df, XX3n, dfb, cc, cn_, robust=rb)
+        cfi_tli["tli.robust"] = _tli(XX3, df, XX3n, dfb, cc, cn_, robust=rb)
     if cfi_tli:
         add["tli"] = cfi_tli
     other = {}
@@ -777,10 +783,10 @@ def scaled_fit_measures(fm: dict, test: TestResult | None, base: TestResult | No
                       "ifi.scaled": ifi(Xs, dfs, Xbs, dfbs), "rni.scaled": _rni(Xs, dfs, Xbs, dfbs)})
     if robust:
         other["nnfi.robust"] = cfi_tli["tli.robust"]
-        other["rni.robust"] = _rni(XX3, df, XX3n, dfb, c3 if fiml else c_for_cfi, c_null, robust=True)
+        other["rni.robust"] = _rni(XX3, df, XX3n, dfb, cc, cn_, robust=rb)
     if other:
         add["rni"] = other
-    if scaled and test.test in ("yuan.bentler", "yuan.bentler.mplus"):
+    if scaled and test.test in ("yuan.bentler", "yuan.bentler.mplus") and df > 0:
         add["bic2"] = {"scaling.factor.h1": test.scaling_factor_h1, "scaling.factor.h0": test.scaling_factor_h0}
     rm = {}
     if scaled:

@@ -80,7 +80,11 @@ cases <- list(
   hs_mlr_fiml = list(HS_CFA, "hs_missing.csv", list(estimator = "MLR", missing = "ml")),
   hs_mg_mlr_fiml = list(HS_CFA, "hs_missing.csv", list(estimator = "MLR", missing = "ml", group = "school",
                                                        group.equal = "loadings")),
-  eco_mlr_fiml = list(ECO, "eco_missing.csv", list(estimator = "MLR", missing = "ml"))
+  eco_mlr_fiml = list(ECO, "eco_missing.csv", list(estimator = "MLR", missing = "ml")),
+  # saturated models (df = 0): scaling factors NA, robust RMSEA 0 as lavaan reports them
+  hs_sat_mlm  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLM")),
+  hs_sat_mlr  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLR")),
+  hs_sat_mlmv = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLMV"))
 )
 
 fit_one <- function(cs) {
