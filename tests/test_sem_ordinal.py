@@ -205,3 +205,17 @@ def test_threshold_syntax():
         sem.fit(m + "\nc1 | t1 + t2 + t3", hs, ordered=True)
     with pytest.raises(ModelError, match="not an ordered item"):
         sem.fit(m + "\nc1 | t1", hs, ordered=["c2", "c3"])
+
+
+def test_scaled_difference_test_matches_lavtestlrt():
+    ref = json.loads((REF / "ord_lrt_hs3.json").read_text())
+    hs = DATA["hs"]()
+    full = sem.fit((REF / "ord_hs3.lav").read_text(), hs, ordered=True)
+    restricted = sem.fit((REF / "ord_hs3_equal.lav").read_text(), hs, ordered=True)
+    cmp = sem.compare_models(full, restricted)
+    assert "satorra.2000" in cmp.method
+    row = ref["table"][1]
+    got = cmp.table.iloc[1]
+    assert abs(got["chisq.diff"] - row["Chisq diff"]) < 1e-3
+    assert got["df.diff"] == row["Df diff"]
+    assert abs(got["pvalue.diff"] - row["Pr(>Chisq)"]) < 1e-3

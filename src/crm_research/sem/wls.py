@@ -277,3 +277,30 @@ def scaled_test(chisq: float, df: float, test: str, tr1: float, tr2: float, fg) 
         out = {"stat": chisq * a + shift, "df": df, "scaling.factor": 1.0 / a, "shift.parameter": shift}
     out["pvalue"] = float(chi2.sf(out["stat"], out["df"]))
     return out
+
+
+@dataclass
+class _GroupPiece:
+    Delta: np.ndarray
+    fg: float
+
+
+class LSRobust:
+    """The robust ingredients of a least-squares fit in the shape the scaled difference tests
+    (:func:`crm_research.sem.robust.satorra_2000`) read: per group ``Delta`` and ``fg``,
+    ``information()`` (sum_g f_g Delta' W Delta), ``A1(g)`` (the weight matrix W_g, lavaan's
+    ``WLS.V``) and ``gamma(g)`` (the NACOV)."""
+
+    def __init__(self, J, weights, nacov, fg):
+        self.groups = [_GroupPiece(Jg, float(f)) for Jg, f in zip(J, fg)]
+        self._W = [np.diag(w) if w.ndim == 1 else w for w in weights]
+        self._nacov = nacov
+
+    def information(self, information: str = "expected", observed: str = "h1") -> np.ndarray:
+        return sum(gp.fg * gp.Delta.T @ self._W[g] @ gp.Delta for g, gp in enumerate(self.groups))
+
+    def A1(self, g: int, information: str = "expected", structured: bool = True) -> np.ndarray:
+        return self._W[g]
+
+    def gamma(self, g: int) -> np.ndarray:
+        return self._nacov[g]

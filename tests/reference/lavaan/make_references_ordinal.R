@@ -95,3 +95,18 @@ for (cs in cases) {
   cat(sprintf("%-14s chisq %.3f  scaled %.3f  df %d  %.2fs\n", cs$name, fm[["chisq"]],
               if ("chisq.scaled" %in% names(fm)) fm[["chisq.scaled"]] else NA, as.integer(fm[["df"]]), secs))
 }
+
+# ---- scaled chi-square difference (lavTestLRT, default method for WLSMV: satorra.2000) ----
+out <- "ord_lrt_hs3.json"
+if (!file.exists(out) || force) {
+  m1 <- paste(readLines("ord_hs3.lav"), collapse = "\n")
+  m0 <- paste(readLines("ord_hs3_equal.lav"), collapse = "\n")
+  f1 <- sem(m1, data = hscut, ordered = paste0("c", 1:9))
+  f0 <- sem(m0, data = hscut, ordered = paste0("c", 1:9))
+  lrt <- lavTestLRT(f1, f0)
+  writeLines(toJSON(list(lavaan_version = as.character(packageVersion("lavaan")),
+                         models = c("ord_hs3.lav", "ord_hs3_equal.lav"), method = attr(lrt, "heading"),
+                         table = cbind(model = rownames(lrt), as.data.frame(lrt))),
+                    digits = NA, auto_unbox = TRUE, na = "null"), out)
+  print(lrt)
+}
