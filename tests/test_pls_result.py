@@ -142,3 +142,51 @@ def test_exact_fit_needs_data(res):
     bare = replace(res, data=None)
     with pytest.raises(ModelError, match="keeps no data"):
         bare.exact_fit(n=50)
+
+
+@pytest.fixture(scope="module")
+def booted(mobi):
+    return pls.fit(ECSI, mobi, bootstrap=300, seed=5)
+
+
+def test_bootstrap_columns_for_effects_htmt_and_fit(booted):
+    eff = booted.effects
+    assert list(eff.columns) == ["lhs", "op", "rhs", "via", "est", "se", "t", "pvalue", "ci.lower", "ci.upper"]
+    # a pair joined by the direct path only: its total effect's draws are the path's draws
+    p = booted.paths.set_index(["lhs", "rhs"]).loc[("CUEX", "IMAG")]
+    tot = eff[(eff.op == "total") & (eff.lhs == "CUEX") & (eff.rhs == "IMAG")].iloc[0]
+    for k in ("est", "se", "ci.lower", "ci.upper", "pvalue"):
+        assert tot[k] == pytest.approx(p[k], abs=1e-12), k
+    h = booted.htmt
+    assert list(h.columns) == ["lhs", "rhs", "est", "se", "ci.lower", "ci.upper", "q.upper"]
+    assert (h["ci.lower"] < h["ci.upper"]).all() and (h["q.upper"] > h["ci.lower"]).all()
+    fm = booted.fit_measures
+    assert list(fm.columns) == ["measure", "model", "value", "HI95", "HI99"]
+    assert (fm["HI95"] <= fm["HI99"]).all()
+    assert booted.bootstrap["R"] == 300 and booted.bootstrap["seed"] == 5
+    s = booted.summary()
+    assert "Bootstrap: 300 of 300 resamples used (seed 5), 95% percentile confidence intervals" in s
+    assert "| HI95 | HI99 |" in s and "| t | p | CI |" in s
+
+
+def test_htmt_bootstrap_is_the_htmt_of_each_resample(booted):
+    from crm_research.pls.quality import htmt
+
+    H = htmt(booted.model, booted.boot.S)
+    names = [c for c in booted.model.constructs]
+    i, j = names.index("CUSA"), names.index("IMAG")
+    row = booted.htmt[(booted.htmt.lhs == "CUSA") & (booted.htmt.rhs == "IMAG")].iloc[0]
+    assert row["se"] == pytest.approx(np.std(H[:, i, j], ddof=1))
+    assert row["q.upper"] == pytest.approx(np.quantile(H[:, i, j], 0.95))
+
+
+def test_bca_intervals_for_derived_tables(mobi):
+    r = pls.fit("IMAG =~ IMAG1 + IMAG2 + IMAG3; CUEX =~ CUEX1 + CUEX2 + CUEX3; CUSL =~ CUSL1 + CUSL3; "
+                "CUEX ~ IMAG; CUSL ~ CUEX + IMAG", mobi, bootstrap=200, seed=3, boot_ci="bca")
+    perc = pls.fit("IMAG =~ IMAG1 + IMAG2 + IMAG3; CUEX =~ CUEX1 + CUEX2 + CUEX3; CUSL =~ CUSL1 + CUSL3; "
+                   "CUEX ~ IMAG; CUSL ~ CUEX + IMAG", mobi, bootstrap=200, seed=3)
+    a, b = r.effects, perc.effects
+    np.testing.assert_allclose(a["se"], b["se"])                # same draws
+    assert not np.allclose(a["ci.lower"], b["ci.lower"])        # other intervals
+    assert not np.allclose(r.htmt["ci.lower"], perc.htmt["ci.lower"])
+    assert "bias-corrected and accelerated (BCa)" in r.summary()
