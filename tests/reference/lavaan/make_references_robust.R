@@ -22,6 +22,7 @@ force <- "--force" %in% args
 stopifnot(as.character(packageVersion("lavaan")) == "0.6.14")
 
 HS_CFA <- "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+HS_CONSTR <- "visual =~ x1 + a*x2 + b*x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\na == b"
 HS_MIMIC <- paste(readLines("hs_mimic.lav"), collapse = "\n")
 POLDEM <- paste(readLines("poldem.lav"), collapse = "\n")
 ECO <- paste(readLines("eco_fiml.lav"), collapse = "\n")
@@ -81,6 +82,11 @@ cases <- list(
   hs_mg_mlr_fiml = list(HS_CFA, "hs_missing.csv", list(estimator = "MLR", missing = "ml", group = "school",
                                                        group.equal = "loadings")),
   eco_mlr_fiml = list(ECO, "eco_missing.csv", list(estimator = "MLR", missing = "ml")),
+  # explicit equality constraints, observed information for ML, Yuan-Bentler with plain ML
+  hs_constr_mlr = list(HS_CONSTR, HS, list(estimator = "MLR")),
+  hs_constr_mlm = list(HS_CONSTR, HS, list(estimator = "MLM")),
+  hs_ml_observed = list(HS_CFA, HS, list(estimator = "ML", information = "observed")),
+  hs_ml_yb = list(HS_CFA, HS, list(estimator = "ML", test = "yuan.bentler.mplus")),
   # saturated models (df = 0): scaling factors NA, robust RMSEA 0 as lavaan reports them
   hs_sat_mlm  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLM")),
   hs_sat_mlr  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLR")),
