@@ -29,12 +29,13 @@ RUNS = [
     {"notebook": "fail.ipynb", "name": "toggle", "parameters": {"fail": False}},
     {"notebook": "fail.ipynb", "name": "broken"},
     {"notebook": "pii.ipynb", "name": "leaky"},
+    {"notebook": "crash.ipynb", "name": "crash", "expect": "failure"},   # the kernel process dies
 ]
 
 
 def make_project(root: Path, runs: list[dict], **top) -> Path:
     (root / "notebooks").mkdir(parents=True, exist_ok=True)
-    for name in ("echo", "fail", "pii"):
+    for name in ("echo", "fail", "pii", "crash"):
         shutil.copy(NB / f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb")
     (root / "data").mkdir(exist_ok=True)
     if not (root / "data" / "a.txt").exists():
@@ -105,7 +106,9 @@ def test_same_results_as_local_runner_including_failures(both):
     for a, b in zip(local.records, remote.records):
         assert _outcome(b) == _outcome(a), a["run"]
     assert {r["run"]: r["status"] for r in remote.records} == {
-        "echo-n1": "ok", "echo-n2": "ok", "with-input": "ok", "toggle": "ok", "broken": "failed", "leaky": "failed"}
+        "echo-n1": "ok", "echo-n2": "ok", "with-input": "ok", "toggle": "ok", "broken": "failed", "leaky": "failed",
+        "crash": "failed"}
+    assert "kernel died" in next(r for r in remote.records if r["run"] == "crash")["error"]["message"]
     broken = next(r for r in remote.records if r["run"] == "broken")
     assert broken["error"]["message"].startswith("cell 4 (In [3]), line 3: ValueError: boom on purpose")
     assert remote.exit_code == local.exit_code == 1
@@ -135,7 +138,7 @@ def test_skip_resume_and_previous_good_output_kept(both, cluster):
     root, cfg, *_ = both
     out = root / "dask"
     again = run_batch(cfg, out=out, scheduler=cluster, progress=False)
-    assert again.n_reused == 4 and again.n_ran == 2  # the two failures run again, nothing else
+    assert again.n_reused == 4 and again.n_ran == 3  # the three failures run again, nothing else
     good = (out / "runs" / "toggle" / "toggle.html").read_bytes()
     runs = [dict(r, parameters={"fail": True}) if r.get("name") == "toggle" else r for r in RUNS]
     cfg2 = make_project(root, runs)

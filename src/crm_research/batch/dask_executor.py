@@ -295,12 +295,11 @@ class DaskPool:
                 task = {**t, "code": code, "crm_research": __version__, "previous_ok": (out_dir / "runs" / t["name"] / f"{t['name']}.html").exists()}
                 fut = self.client.submit(_run_refs, task, refs, key=f"crm-research-{t['name']}-{uuid.uuid4().hex[:8]}",
                                          pure=False, retries=0)
-                futures[fut] = t
+                futures[fut] = (t, time.perf_counter())
             with self.client.as_current():
                 finished = as_completed(list(futures))
             for fut in finished:
-                t = futures[fut]
-                started = time.perf_counter()
+                t, started = futures[fut]
                 try:
                     rec, kind, archive = fut.result()
                 except Exception as e:  # noqa: BLE001 - a worker died or the task could not run
