@@ -119,21 +119,17 @@ def polychoric(items: list[OrderedItem], pairs, *, tol: float = 1e-10, max_iter:
     n_cat = np.array([it.n_categories for it in items])
     freq = _zero_add(tab, n_cat)
     P = len(tab.pairs)
-    # start: the correlation of normal scores of the categories
-    rho = np.zeros(P)
-    for p in range(P):
-        f = freq[p]
-        n = f.sum()
-        if n <= 0:
-            continue
-        ci, cj = tab.ext_i[p], tab.ext_j[p]
-        mid_i = np.array([_mid(ci[a], ci[a + 1]) for a in range(tab.K)])
-        mid_j = np.array([_mid(cj[b], cj[b + 1]) for b in range(tab.K)])
-        pi, pj = f.sum(axis=1) / n, f.sum(axis=0) / n
-        mi, mj = pi @ mid_i, pj @ mid_j
-        vi, vj = pi @ (mid_i - mi) ** 2, pj @ (mid_j - mj) ** 2
-        cov = (f / n * np.outer(mid_i - mi, mid_j - mj)).sum()
-        rho[p] = np.clip(cov / np.sqrt(vi * vj), -0.9, 0.9) if vi > 0 and vj > 0 else 0.0
+    # start: the correlation of normal scores of the categories (all pairs at once)
+    mid_i, mid_j = _mids(tab.ext_i), _mids(tab.ext_j)                  # (P, K)
+    n = freq.sum(axis=(1, 2))
+    nn = np.where(n > 0, n, 1.0)
+    pi, pj = freq.sum(axis=2) / nn[:, None], freq.sum(axis=1) / nn[:, None]
+    mi, mj = (pi * mid_i).sum(axis=1), (pj * mid_j).sum(axis=1)
+    di, dj = mid_i - mi[:, None], mid_j - mj[:, None]
+    vi, vj = (pi * di ** 2).sum(axis=1), (pj * dj ** 2).sum(axis=1)
+    cov = (freq / nn[:, None, None] * di[:, :, None] * dj[:, None, :]).sum(axis=(1, 2))
+    ok = (vi > 0) & (vj > 0) & (n > 0)
+    rho = np.where(ok, np.clip(cov / np.sqrt(np.where(ok, vi * vj, 1.0)), -0.9, 0.9), 0.0)
     conv = np.zeros(P, dtype=bool)
     active = np.arange(P)
     for _ in range(max_iter):
@@ -161,14 +157,14 @@ def polychoric(items: list[OrderedItem], pairs, *, tol: float = 1e-10, max_iter:
     return rho, tab, conv
 
 
-def _mid(lo, hi):
-    if np.isinf(lo) and np.isinf(hi):
-        return 0.0
-    if np.isinf(lo):
-        return hi - 1.0
-    if np.isinf(hi):
-        return lo + 1.0
-    return 0.5 * (lo + hi)
+def _mids(ext):
+    """Category midpoints on the latent scale from padded thresholds (P, K+1) -> (P, K)."""
+    lo, hi = ext[:, :-1], ext[:, 1:]
+    with np.errstate(invalid="ignore"):
+        mid = 0.5 * (lo + hi)
+    mid = np.where(np.isneginf(lo) & np.isfinite(hi), hi - 1.0, mid)
+    mid = np.where(np.isposinf(hi) & np.isfinite(lo), lo + 1.0, mid)
+    return np.where(np.isfinite(mid), mid, 0.0)
 
 
 @dataclass
