@@ -396,7 +396,9 @@ def fit_model(syntax: str, data: Any, estimation: Estimation | None = None, *, m
     Plain ML passes ``missing`` through unchanged (sem.fit's behaviour).  Otherwise the
     ordered items are restricted to the model's variables and ``missing`` is resolved with
     :func:`resolve_missing` (a treatment the estimator cannot use is an error when answers
-    are missing); the note, if any, is added to the result's notes.
+    are missing); the note, if any, is added to the result's notes.  Without any missing
+    value in the model's variables a robust fit is the complete-data fit (lavaan's default
+    ``missing = "listwise"``), whatever ``missing`` says.
 
     Parameters
     ----------
@@ -430,9 +432,11 @@ def fit_model(syntax: str, data: Any, estimation: Estimation | None = None, *, m
     if e.is_default and _norm_missing(missing) in ("ml", "listwise"):
         return sem.fit(syntax, data, missing=missing, **kw)
     ov = observed_variables(syntax)
-    cols = [v for v in ov if v in getattr(data, "columns", [])]
+    cols = [v for v in ov + ([kw["group"]] if kw.get("group") else []) if v in getattr(data, "columns", [])]
     has_missing = bool(data[cols].isna().to_numpy().any()) if cols else False
     m, note = resolve_missing(e, missing, has_missing, where=where)
+    if m == "ml" and not has_missing:
+        m = "listwise"   # complete data: the complete-data fit (lavaan's default), as the commands do
     res = sem.fit(syntax, data, missing=m, **{**e.fit_kwargs(ov), **kw})
     if note:
         res.notes.append(note)
