@@ -80,7 +80,8 @@ def test_committed_notebook_is_clean_generic_and_parameterized():
     assert _hits(text) == []
     declared = notebook_parameters(NOTEBOOKS / NB04)
     assert list(declared)[:len(COMMON)] == COMMON                # as the other survey notebooks
-    assert {"model", "bootstrap", "alpha", "scheme", "consistent", "higher_order", "compare_cbsem"} <= set(declared)
+    assert {"model", "bootstrap", "alpha", "scheme", "consistent", "higher_order", "compare_cbsem", "cbsem_bootstrap",
+            "estimator", "ordered", "se", "test"} <= set(declared)          # the CB-SEM comparison as notebook 3 fits
     assert declared["model"].default == "None" and declared["compare_cbsem"].value is True
 
 
@@ -121,7 +122,7 @@ def _text(nb) -> str:
 def test_pls_notebook_on_another_instrument(tmp_path, monkeypatch):
     """Single items, 10-, 6- and 0-10-point scales, two declared indirect effects; the PLS paths are
     seminr's (an independent implementation), and the CB-SEM verdicts stand beside them."""
-    nb, rec = _run(tmp_path, monkeypatch, "sq", model="extended", bootstrap=60, seed=4, **SQ)
+    nb, rec = _run(tmp_path, monkeypatch, "sq", model="extended", bootstrap=60, seed=4, estimator="MLR", **SQ)
     text = _text(nb)
     assert _hits(text) == [], _hits(text)
     s = study.load_study_sample(SQ["data_file"], SQ["instrument"], None)
@@ -134,7 +135,7 @@ def test_pls_notebook_on_another_instrument(tmp_path, monkeypatch):
     for h in ("p1", "p2", "p3", "p4", "p5"):
         assert f"{h}_pls_path" in rec and f"{h}_pls_supported" in rec
     assert "methods_disagree" in rec and ("agree on every hypothesis" in text or "The methods disagree" in text)
-    assert "Hypotheses by CB-SEM and PLS-SEM" in text
+    assert "Hypotheses by CB-SEM and PLS-SEM" in text and "MLR: robust ML" in text    # the CB-SEM side as asked
     seminr = pytest.importorskip("seminr")
     d = s.items[items].dropna().reset_index(drop=True)
     mm = seminr.constructs(*[seminr.composite(c, s.instrument.items_of(c))
