@@ -106,7 +106,7 @@ def test_summary_is_paper_ready(res):
     s = res.summary()
     assert s.startswith("PLS path model: PLS, path weighting scheme, N = 250")
     for part in ("Measurement model", "Reliability and convergent validity", "heterotrait-monotrait",
-                 "Structural model", "Explained variance", "Total indirect effects", "Overall model fit",
+                 "Structural model", "Explained variance and predictive relevance", "| Q² (D = 7) |", "Total indirect effects", "Overall model fit",
                  "| IMAG -> CUEX |", "| SRMR | estimated |"):
         assert part in s, part
     # numbers as APA: no leading zero for R2/alpha (bounded), minus sign for negatives
@@ -190,3 +190,13 @@ def test_bca_intervals_for_derived_tables(mobi):
     assert not np.allclose(a["ci.lower"], b["ci.lower"])        # other intervals
     assert not np.allclose(r.htmt["ci.lower"], perc.htmt["ci.lower"])
     assert "bias-corrected and accelerated (BCa)" in r.summary()
+
+
+def test_blindfolding_from_the_result(res, mobi):
+    from crm_research.pls.predict import blindfolding
+
+    q = res.blindfolding()
+    pd.testing.assert_frame_equal(q, blindfolding(ECSI, mobi))
+    q2 = float(q.set_index("construct").loc["CUSA", "q2"])
+    line = next(ln for ln in res.summary().splitlines() if ln.startswith("| CUSA | .") and ln.count("|") == 5)
+    assert line.endswith(f"| .{int(round(q2 * 1000)):03d} |")

@@ -40,7 +40,7 @@ import pandas as pd
 
 from crm_research.errors import ModelError
 from crm_research.pls.algorithm import estimate
-from crm_research.pls.fit import prepare_data
+from crm_research.pls.stages import prepare_data
 from crm_research.pls.specification import PLSModel, parse_model
 from crm_research.reporting.format import format_number, html_table, markdown_table
 

@@ -18,6 +18,7 @@ import pandas as pd
 from crm_research.errors import ModelError
 from crm_research.pls.algorithm import Estimates
 from crm_research.pls.fit_measures import exact_fit_test, fit_measures_table
+from crm_research.pls.predict import blindfolding
 from crm_research.pls.quality import (effects_table, f_squared, fornell_larcker, htmt, htmt_table, layout_of,
                                       r2_adjusted, reliability_table, specific_indirect_effects, total_effects,
                                       vif_inner, vif_outer)
@@ -280,6 +281,23 @@ class PLSResult:
         test = self.exact_fit(seed=self.settings.get("seed")) if self.boot is not None else None
         return fit_measures_table(self.model, self.S, self.estimates, test=test)
 
+    # ------------------------------------------------------------------ predictive relevance
+    def blindfolding(self, distance: int = 7) -> pd.DataFrame:
+        """Stone-Geisser's Q² per endogenous construct (see :func:`crm_research.pls.predict.blindfolding`),
+        with this fit's settings, on the rows it used."""
+        if self.data is None:
+            raise ModelError("this result keeps no data; refit with crm_research.pls.fit for blindfolding")
+        return blindfolding(self, self.data, distance=distance)
+
+    def _q2(self) -> pd.Series | None:
+        """Q² for the summary (None where blindfolding does not apply: interaction or higher-order models)."""
+        if "_q2_cache" not in self.__dict__:
+            try:
+                self.__dict__["_q2_cache"] = self.blindfolding().set_index("construct")["q2"]
+            except ModelError:
+                self.__dict__["_q2_cache"] = None
+        return self.__dict__["_q2_cache"]
+
     # ------------------------------------------------------------------ access and reports
     def get(self, lhs: str, op: str, rhs: str, column: str = "est") -> float:
         """One value: ``get("SAT", "~", "IMAG")`` a path, ``"=~"`` a loading, ``"<~"`` a weight,
@@ -362,9 +380,13 @@ class PLSResult:
             out.append(("Discriminant validity (heterotrait-monotrait ratio)", t_h))
         out.append(("Structural model", self._path_lines()))
         r2 = self.r2
-        out.append(("Explained variance", pd.DataFrame({
+        t_r2 = pd.DataFrame({
             "Construct": r2["construct"], "R²": [format_number(v, 3, bounded=True) for v in r2["r2"]],
-            "adj. R²": [format_number(v, 3, bounded=True) for v in r2["r2_adj"]]})))
+            "adj. R²": [format_number(v, 3, bounded=True) for v in r2["r2_adj"]]})
+        q2 = self._q2()
+        if q2 is not None:
+            t_r2["Q² (D = 7)"] = [format_number(q2.get(c), 3, bounded=True) for c in r2["construct"]]
+        out.append(("Explained variance and predictive relevance" if q2 is not None else "Explained variance", t_r2))
         eff = self.effects
         ind = eff[eff["op"] == "indirect"] if not eff.empty else eff
         if not ind.empty:
