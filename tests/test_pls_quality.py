@@ -369,3 +369,13 @@ def test_admissible_flags_heywood_cases_and_non_convergence():
         converged = np.array([True, True, False])
         loadings = np.stack([np.full((2, 1), .5), np.full((2, 1), 1.2), np.full((2, 1), .5)])
     assert admissible(E()).tolist() == [True, False, False]
+
+
+def test_fit_cross_loadings_and_vif_match_adanco(fitted_cf):
+    ref = grid("cf_model", "cross_loadings").loc[list(fitted_cf.model.columns), CONSTRUCTS]
+    np.testing.assert_allclose(fitted_cf.cross_loadings.loc[ref.index, CONSTRUCTS].to_numpy(), ref.to_numpy(),
+                               atol=1e-4)
+    vo = fitted_cf.vif_outer
+    vref = grid("cf_model", "indicator_multicollinearity")
+    for row in vo.itertuples():
+        assert row.vif == pytest.approx(vref.loc[row.rhs, row.lhs], abs=1e-3)
