@@ -1267,7 +1267,8 @@ def describe_comparison(comp: Any, indirect: Iterable[Mapping[str, str]] = ()) -
     better = preferred_model(comp)
     crit = [f"{comp.apa()} ({'significant' if comp.pvalue < comp.alpha else 'not significant'} at "
             f"α = {_n(comp.alpha, 2, True)})",
-            f"ΔCFI = {comp.delta_cfi:+.3f} ({'a loss larger than .01' if comp.delta_cfi < -0.01 else 'within .01'})",
+            f"ΔCFI{' (of the standard CFIs)' if getattr(comp, 'method', 'standard') != 'standard' else ''} = "
+            f"{comp.delta_cfi:+.3f} ({'a loss larger than .01' if comp.delta_cfi < -0.01 else 'within .01'})",
             f"ΔAIC = {comp.delta_aic:+.1f} (favours {r_name if comp.delta_aic < 0 else f_name})",
             f"ΔBIC = {comp.delta_bic:+.1f} (favours {r_name if comp.delta_bic < 0 else f_name})"]
     agree = sum([True, (comp.delta_aic > 0) == (better == f_name), (comp.delta_bic > 0) == (better == f_name)])
@@ -1496,15 +1497,22 @@ def describe_invariance(inv: Any) -> Narrative:
     The highest level of invariance the data support is **metric**. The scalar step fails (ΔCFI = -0.033, ΔRMSEA = +0.026). ...
     """
     top = inv.highest
+    est = getattr(inv, "estimation", "ML") or "ML"
+    lead = "" if est == "ML" or top is None else (
+        f"Estimation: {est}; every step is judged by the robust (or scaled) CFI and RMSEA and tested by the "
+        "scaled χ² difference. ")
     if top is None:
         return Narrative("**Even the configural model is not acceptable**: the factor structure does not hold (or "
                          "fit) in every group, so the groups cannot be compared on this model.")
     rows = inv.table.set_index("step")
-    text = f"The highest level of invariance the data support is **{top}**. "
+    text = lead + f"The highest level of invariance the data support is **{top}**. "
     failed = [s for s in _LEVELS[_LEVELS.index(top) + 1:] if s in rows.index]
     if failed:
         r = rows.loc[failed[0]]
-        text += f"The {failed[0]} step fails (ΔCFI = {r['delta.cfi']:+.3f}, ΔRMSEA = {r['delta.rmsea']:+.3f}). "
+        rk = getattr(inv, "reported", None) or {}
+        d_cfi = "ΔCFI" if rk.get("cfi", "cfi") == "cfi" else f"Δ({measure_label(rk['cfi'])})"
+        d_rmsea = "ΔRMSEA" if rk.get("rmsea", "rmsea") == "rmsea" else f"Δ({measure_label(rk['rmsea'])})"
+        text += f"The {failed[0]} step fails ({d_cfi} = {r['delta.cfi']:+.3f}, {d_rmsea} = {r['delta.rmsea']:+.3f}). "
     if _LEVELS.index(top) >= 1:
         text += "Loadings are equal across groups, so the structural paths below can be compared directly"
         text += (" and, with equal intercepts, so could the construct means." if _LEVELS.index(top) >= 2 else
