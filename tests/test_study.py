@@ -374,6 +374,23 @@ def test_plan_study_passes_the_estimation_to_every_notebook(sq):
     assert "estimator" not in plain                            # ML: the notebooks' defaults, configs unchanged
 
 
+def test_a_robust_plan_is_a_valid_batch(tmp_path, sq):
+    """Every estimation parameter the plan passes is declared by the notebooks (the batch loads)."""
+    import yaml
+
+    from crm_research.batch.config import load_batch_config
+
+    cfg = study.plan_study(SQ_INSTRUMENT, SQ_RESPONSES, groups=["region"], estimator="WLSMV", ordered="all",
+                           se="robust.sem", test="scaled.shifted", missing="pairwise", bootstrap=0)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    batch = load_batch_config(path)
+    for run in batch.runs:
+        if "03_" in str(run.notebook) or "09_" in str(run.notebook):
+            assert run.parameters["estimator"] == "WLSMV" and run.parameters["ordered"] is True
+            assert run.parameters["missing"] == "pairwise" and run.parameters["test"] == "scaled.shifted"
+
+
 def test_choose_estimation_checks_parameters_against_the_sample(sim_sample):
     s = sim_sample
     c = study.choose_estimation(s, "mlr", missing="ml")
