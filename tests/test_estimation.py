@@ -367,3 +367,18 @@ def test_notebooks_report_a_robust_fit(tmp_path, monkeypatch):
     assert "MLR (Huber-White robust SE, Yuan-Bentler scaled test)" in t3
     assert "robust CFI" in t3 and "CFI (robust)" in t3 and "no bootstrap" in t3
     assert "cfi_robust" in recs["03"] and "MLR" in recs["03"]["estimator"]["value"]
+
+
+def test_single_item_constructs_stay_continuous_when_all_items_are_ordered(abil):
+    """A single item's error variance is fixed (x7 ~~ 0*x7): an ordinal item has no such parameter, so
+    ordered=True keeps it continuous (said in the notes); naming it explicitly is an error."""
+    from crm_research.errors import ModelError
+
+    cut = pd.read_csv(REF / "ord_hs_cut.csv")
+    d = pd.DataFrame({f"x{i}": cut[f"c{i}"] for i in range(1, 10)})
+    t = hypotheses.test_model(d, abil, "mediated", ordered=True, missing="listwise")
+    res = t.results["model"]
+    assert res.estimator == "WLSMV" and sorted(res.ordered) == [f"x{i}" for i in range(1, 7)]
+    assert any("x7 (single-item construct" in n for n in res.notes)
+    with pytest.raises(ModelError, match="x7: an item with a fixed error variance .* cannot be declared ordered"):
+        hypotheses.test_model(d, abil, "mediated", ordered="x1,x7", missing="listwise")

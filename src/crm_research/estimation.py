@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .sem import fitting as _sem_fitting
 
 __all__ = ["ESTIMATORS", "LEAST_SQUARES", "SE_CHOICES", "TEST_CHOICES", "MISSING_CHOICES", "Estimation",
@@ -437,10 +437,40 @@ def fit_model(syntax: str, data: Any, estimation: Estimation | None = None, *, m
     m, note = resolve_missing(e, missing, has_missing, where=where)
     if m == "ml" and not has_missing:
         m = "listwise"   # complete data: the complete-data fit (lavaan's default), as the commands do
-    res = sem.fit(syntax, data, missing=m, **{**e.fit_kwargs(ov), **kw})
-    if note:
-        res.notes.append(note)
+    fkw = e.fit_kwargs(ov)
+    fixed = _fixed_residuals(syntax)
+    notes = [note] if note else []
+    if fixed and "ordered" in fkw:
+        ordd = ov if fkw["ordered"] is True else list(fkw["ordered"])
+        clash = [v for v in ordd if v in fixed]
+        if clash and e.ordered is not True:
+            raise ModelError(f"{', '.join(clash)}: an item with a fixed error variance (a single-item construct) "
+                             "cannot be declared ordered: an ordinal item's residual variance is not a parameter "
+                             "(delta parameterization, as lavaan)",
+                             hint=f"leave {', '.join(clash)} out of ordered")
+        if clash:
+            keep = [v for v in ordd if v not in fixed]
+            notes.append(f"{', '.join(clash)} (single-item construct, error variance fixed) treated as continuous; "
+                         "the other items as ordered")
+            if keep:
+                fkw["ordered"] = keep
+            else:
+                fkw.pop("ordered")
+    res = sem.fit(syntax, data, missing=m, **{**fkw, **kw})
+    res.notes.extend(notes)
     return res
+
+
+def _fixed_residuals(syntax: str) -> set[str]:
+    """Observed variables whose residual variance the syntax fixes (``x ~~ 0*x``)."""
+    from .sem.syntax import parse_syntax
+
+    out = set()
+    for r in parse_syntax(syntax).rows:
+        fx = getattr(r.mod, "fixed", None)
+        if r.op == "~~" and r.lhs == r.rhs and fx is not None and any(v == v for v in fx):
+            out.add(r.lhs)
+    return out
 
 
 def advice_estimation(data: Any, items: Sequence[str], *, missing: str | None = None,
