@@ -12,7 +12,7 @@ file or folder its parameters name, each shipped once per batch however many run
 (content-addressed). Inputs under a folder the config lists in ``shared:`` (a file system
 every worker mounts at the same path) are not shipped; workers read them in place.
 
-On a worker (:func:`run_on_worker`): an input whose path exists there with the same content
+On a worker (:func:`_run_on_worker`): an input whose path exists there with the same content
 (a shared file system, or a local cluster) is used in place, so the executed notebook is
 the one the local runner would produce; otherwise it is written to a staging folder and the
 run's parameters point there. The run executes with the same code as locally
@@ -53,8 +53,9 @@ def require_distributed(option: str = "--executor dask") -> Any:
 
     Examples
     --------
-    >>> require_distributed().__name__
-    'distributed'
+    >>> import importlib.util
+    >>> importlib.util.find_spec("distributed") is None or require_distributed().__name__ == "distributed"
+    True
     """
     try:
         import distributed
@@ -189,7 +190,7 @@ _EXECUTOR = None
 _EXECUTOR_LOCK = threading.Lock()
 
 
-def run_on_worker(task: dict[str, Any], files: list[tuple[str, str, bytes]]) -> tuple[dict[str, Any], str, bytes]:
+def _run_on_worker(task: dict[str, Any], files: list[tuple[str, str, bytes]]) -> tuple[dict[str, Any], str, bytes]:
     """Execute one run on this (worker) machine; returns ``(record, "runs" | "failed", tar of the
     run folder)``. Runs of one worker process execute one at a time."""
     global _EXECUTOR
@@ -228,7 +229,17 @@ def run_on_worker(task: dict[str, Any], files: list[tuple[str, str, bytes]]) -> 
 def place_result(out: Path, name: str, kind: str, archive: bytes) -> None:
     """Unpack a run folder sent back by a worker and move it to ``out/<kind>/<name>`` as the
     local runner does (:func:`~crm_research.batch.execution.place_run`); a successful run
-    also clears its earlier failure."""
+    also clears its earlier failure.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     run = Path(tmp, "scratch"); run.mkdir(); _ = (run / "a.html").write_text("report")
+    ...     place_result(Path(tmp, "out"), "a", "runs", _tar_folder(run))
+    ...     sorted(p.relative_to(tmp).as_posix() for p in Path(tmp, "out", "runs").rglob("*"))
+    ['out/runs/a', 'out/runs/a/a.html']
+    """
     from .execution import place_run
 
     work = out / ".work" / f"{name}-{uuid.uuid4().hex[:8]}"
@@ -326,4 +337,4 @@ class DaskPool:
 
 def _run_refs(task: dict[str, Any], refs: list[tuple[str, str, bytes]]) -> tuple[dict[str, Any], str, bytes]:
     """What the scheduler sends to a worker: the blobs arrive resolved from their futures."""
-    return run_on_worker(task, [(p, k, d) for p, k, d in refs])
+    return _run_on_worker(task, [(p, k, d) for p, k, d in refs])
