@@ -866,7 +866,9 @@ def describe_fit_change(restricted: Mapping[str, Any], free: Mapping[str, Any], 
         return Narrative(f"Imposing {what} costs no degrees of freedom: the two models are equivalent "
                          f"(Δχ² = {d_chi:.2f}).")
     rating = fit_rating(restricted).get("overall")
-    return Narrative(f"Imposing {what} costs Δχ²({d_df}) = {d_chi:.2f}; the restricted model's fit is "
+    std_note = " (of the standard χ² statistics; fit rated by the robust indices)" if any(
+        k != v for k, v in reported_keys(restricted).items()) else ""
+    return Narrative(f"Imposing {what} costs Δχ²({d_df}) = {d_chi:.2f}{std_note}; the restricted model's fit is "
                      f"{rating or 'not rated'}" + (": the restriction describes the data well." if rating == "good" else
                                                    ": acceptable." if rating == "acceptable" else
                                                    ": the restriction does not describe the data well."))
