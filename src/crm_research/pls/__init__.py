@@ -24,5 +24,8 @@ from crm_research.pls.specification import PLSModel, parse_model
 from crm_research.pls.algorithm import Estimates, estimate
 from crm_research.pls.fit import fit
 from crm_research.pls.result import PLSResult
+from crm_research.pls.predict import PLSPredict, blindfolding, predict  # P2
+from crm_research.pls.mga import multigroup  # P2
 
 __all__ = ["PLSModel", "parse_model", "Estimates", "estimate", "fit", "PLSResult"]
+__all__ += ["predict", "blindfolding", "PLSPredict", "multigroup"]  # P2
