@@ -38,6 +38,10 @@ cases <- list(
   list(name = "bfi_pairwise", model = "bfi", data = "bfi", ordered = items25, missing = "pairwise"),
   list(name = "bfi_mg", model = "bfi", data = "bfi", ordered = items25, group = "gender",
        group.equal = c("thresholds", "loadings")),
+  list(name = "bfi_mg_theta", model = "bfi", data = "bfi", ordered = items25, group = "gender",
+       group.equal = c("thresholds", "loadings"), parameterization = "theta"),
+  list(name = "bfi_mg_partial", model = "bfi", data = "bfi", ordered = items25, group = "gender",
+       group.equal = c("thresholds", "loadings"), group.partial = c("A1|t1", "O2|t3")),
   list(name = "mobi", data = "mobi", ordered = names(mobi)),
   list(name = "hs_binary", data = "hs", ordered = paste0("b", 1:9)),
   list(name = "hs3", data = "hs", ordered = paste0("c", 1:9)),
@@ -62,10 +66,11 @@ for (cs in cases) {
   miss <- if (is.null(cs$missing)) "listwise" else cs$missing
   param <- if (is.null(cs$parameterization)) "delta" else cs$parameterization
   geq <- if (is.null(cs$group.equal)) "" else cs$group.equal
+  gpa <- if (is.null(cs$group.partial)) "" else cs$group.partial
   se <- if (is.null(cs$se)) "default" else cs$se
   secs <- system.time(
     fit <- sem(model, data = datas[[cs$data]], ordered = cs$ordered, estimator = est, test = test, se = se,
-               missing = miss, parameterization = param, group = cs$group, group.equal = geq)
+               missing = miss, parameterization = param, group = cs$group, group.equal = geq, group.partial = gpa)
   )[["elapsed"]]
   fm <- fitMeasures(fit)
   pe <- parameterEstimates(fit, standardized = TRUE)
@@ -81,6 +86,7 @@ for (cs in cases) {
     data = cs$data, ordered = cs$ordered, estimator = est, test = lavInspect(fit, "options")$test,
     se = lavInspect(fit, "options")$se, missing = miss, parameterization = param,
     group = if (is.null(cs$group)) "" else cs$group, group_equal = as.list(geq[nchar(geq) > 0]),
+    group_partial = as.list(gpa[nchar(gpa) > 0]),
     group_labels = as.list(lavInspect(fit, "group.label")),
     nobs = as.list(lavInspect(fit, "nobs")), converged = lavInspect(fit, "converged"),
     seconds = secs,
