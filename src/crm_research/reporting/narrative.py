@@ -251,7 +251,8 @@ def ci_label(result: Any) -> str:
     -------
     str
         ``95% bootstrap percentile CI (R = 1,000, 998 used)`` for a bootstrapped fit, else
-        ``95% normal-theory CI`` (the delta method for defined parameters).
+        ``95% normal-theory CI`` (the delta method for defined parameters); with robust
+        standard errors (MLR, MLM, WLSMV, ...) ``95% CI from robust SEs``.
 
     Examples
     --------
@@ -260,12 +261,16 @@ def ci_label(result: Any) -> str:
     '90% normal-theory CI'
     >>> ci_label(SimpleNamespace(bootstrap=SimpleNamespace(ci_type="perc", R=1000, n_ok=998), ci_level=0.95))
     '95% bootstrap percentile CI (R = 1,000, 998 used)'
+    >>> ci_label(SimpleNamespace(bootstrap=None, ci_level=0.95, se_type="robust.huber.white"))
+    '95% CI from robust SEs'
     """
     b = getattr(result, "bootstrap", None)
     lvl = int(round(100 * float(getattr(result, "ci_level", 0.95) or 0.95)))
     if b is not None:
         kind = {"perc": "percentile", "bca.simple": "bias-corrected"}.get(b.ci_type, b.ci_type)
         return f"{lvl}% bootstrap {kind} CI (R = {b.R:,}, {b.n_ok:,} used)"
+    if str(getattr(result, "se_type", "standard") or "standard") not in ("standard", "none", "bootstrap"):
+        return f"{lvl}% CI from robust SEs"
     return f"{lvl}% normal-theory CI"
 
 
