@@ -219,3 +219,10 @@ def test_scaled_difference_test_matches_lavtestlrt():
     assert abs(got["chisq.diff"] - row["Chisq diff"]) < 1e-3
     assert got["df.diff"] == row["Df diff"]
     assert abs(got["pvalue.diff"] - row["Pr(>Chisq)"]) < 1e-3
+
+
+def test_wls_with_a_singular_nacov_is_refused():
+    hs = DATA["hs"]().head(40)
+    with pytest.raises(ModelError, match="positive definite"):
+        sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6\nspeed =~ c7 + c8 + c9", hs, ordered=True,
+                estimator="WLS")

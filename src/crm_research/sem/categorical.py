@@ -254,7 +254,13 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
     if est_kind == "ULS" and any(s.nacov is None for s in stats):
         weights = [np.ones(n) for n in nstat]
     else:
-        weights = [weight_diag_or_full(s.nacov, len(s.obs), est_kind) for s in stats]
+        try:
+            weights = [weight_diag_or_full(s.nacov, len(s.obs), est_kind) for s in stats]
+        except np.linalg.LinAlgError:
+            raise ModelError("estimator='WLS' needs an invertible asymptotic covariance matrix (NACOV) of the "
+                             "thresholds and correlations, and this one is not positive definite (too few respondents for "
+                             f"{len(stats[0].obs)} sample statistics, or empty categories)",
+                             hint="use estimator='WLSMV' (diagonal weights), as lavaan's default") from None
     obs = [s.obs for s in stats]
     cg = Ng - 1.0
     theta0 = _start(pt2, ram, lsm, stats, ov, is_ord)
@@ -748,7 +754,8 @@ def _fit_measures(*, chisq, df, npar, N, G, test, scaled, tr, base, est_kind, st
     out["gfi"] = gfi
     out["agfi"] = 1 - (nel / df) * (1 - gfi) if df > 0 else 1.0
     out["pgfi"] = df / nel * gfi if nel else np.nan
-    out["mfi"] = math.exp(-0.5 * (chisq - df) / Nr)
+    with np.errstate(over="ignore"):
+        out["mfi"] = float(np.exp(-0.5 * (chisq - df) / Nr))
     out["wrmr"] = math.sqrt(chisq / len(stats[0].obs))
     # no likelihood behind least-squares estimates: lavaan prints no AIC/BIC/logl; kept as NaN
     # so that code reading them (result.summary) sees "not available"

@@ -161,7 +161,9 @@ def weight_diag_or_full(nacov: np.ndarray | None, nstat: int, estimator: str):
     if estimator == "DWLS":
         d = np.diag(nacov)
         return np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 0.0)
-    return np.linalg.inv(nacov)
+    L = np.linalg.cholesky(nacov)          # raises LinAlgError unless positive definite (lavaan: inv.chol)
+    Li = np.linalg.inv(L)
+    return Li.T @ Li
 
 
 def _quad(W, r):
