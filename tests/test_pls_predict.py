@@ -148,3 +148,28 @@ def test_bad_input(mobi):
         blindfolding(SMALL, mobi, distance=300)
     with pytest.raises(ModelError, match="PLS syntax"):
         predict(42, mobi)
+
+
+def test_predictions_match_seminr_predict_pls(mobi):
+    """seminr's Python port (dev dependency): predict_pls, earliest antecedents, its own folds."""
+    seminr = pytest.importorskip("seminr")
+    from seminr.predict import cut_folds, predict_EA, predict_pls
+
+    blocks = {}
+    for line in ECSI.strip().splitlines():
+        if "=~" in line:
+            c, items = line.split("=~")
+            blocks[c.strip()] = [x.strip() for x in items.split("+")]
+    paths = [(p.strip(), line.split("~")[0].strip()) for line in ECSI.strip().splitlines()
+             if "~" in line and "=~" not in line for p in line.split("~")[1].split("+")]
+    mm = seminr.constructs(*[seminr.composite(c, items) for c, items in blocks.items()])
+    sm = seminr.relationships(*[seminr.paths(from_=a, to=b) for a, b in paths])
+    model = seminr.estimate_pls(mobi, mm, sm)
+    ref = predict_pls(model, technique=predict_EA, no_folds=10, ordering=list(range(len(mobi)))).items
+    ours = predict(ECSI, mobi, folds=cut_folds(len(mobi), 10))
+    for mine, theirs in ((ours.predictions, ref.pls_out_of_sample), (ours.lm_predictions, ref.lm_out_of_sample)):
+        theirs = pd.DataFrame(np.asarray(theirs.values), columns=list(theirs.cols))
+        assert set(theirs.columns) == set(mine.columns)
+        np.testing.assert_allclose(mine[theirs.columns].to_numpy(), theirs.to_numpy(), atol=1e-9)
+    with pytest.raises(ModelError, match="one fold per usable row"):
+        predict(ECSI, mobi, folds=[1, 2, 3])

@@ -226,7 +226,7 @@ def _metrics(lay: _Layout, model: PLSModel, y: np.ndarray, P: np.ndarray, PL: np
 
 
 def predict(model: Any, data: pd.DataFrame, *, k: int = 10, repeats: int = 10, seed: int | None = None,
-            test: pd.DataFrame | None = None, scheme: str | None = None, consistent: bool | None = None,
+            test: pd.DataFrame | None = None, folds: Any = None, scheme: str | None = None, consistent: bool | None = None,
             missing: str = "listwise", tol: float | None = None, max_iter: int | None = None,
             stop: str | None = None) -> PLSPredict:
     """PLSpredict: k-fold, repeated out-of-sample prediction against the linear-model benchmark.
@@ -246,6 +246,9 @@ def predict(model: Any, data: pd.DataFrame, *, k: int = 10, repeats: int = 10, s
     test : DataFrame, optional
         A hold-out sample: estimate on all of ``data``, predict ``test`` (no folds; ``k``,
         ``repeats`` and ``seed`` are not used), as cSEM's ``predict(.test_data = )``.
+    folds : sequence of int, optional
+        Your own fold of every usable row (one repetition; ``k`` and ``seed`` are not used),
+        e.g. to reproduce another program's folds.
     scheme, consistent, tol, max_iter, stop
         Estimation options (default: the result's, else :func:`~crm_research.pls.fit`'s).
     missing : {"listwise", "mean"}
@@ -275,9 +278,17 @@ def predict(model: Any, data: pd.DataFrame, *, k: int = 10, repeats: int = 10, s
                           predictions=pd.DataFrame(P, index=trows, columns=lay.endo_ind),
                           lm_predictions=pd.DataFrame(PL, index=trows, columns=lay.endo_ind), k=0, repeats=1,
                           seed=None, settings=dict(opts, missing=missing, holdout=len(trows)))
+    n = X.shape[0]
+    fixed = None
+    if folds is not None:
+        fixed = np.asarray(folds)
+        if fixed.shape != (n,):
+            raise ModelError(f"folds must give one fold per usable row ({n}); got {fixed.shape[0] if fixed.ndim else 0}")
+        k, repeats, seed = len(np.unique(fixed)), 1, None
+        if k < 2:
+            raise ModelError("folds must name at least two folds")
     k = _check_positive_int("k", k, 2)
     repeats = _check_positive_int("repeats", repeats, 1)
-    n = X.shape[0]
     if k > n or n - -(-n // k) < max(10, len(lay.xe) + 2):
         raise ModelError(f"k={k}: {n} usable rows are too few for {k} folds (each training set needs at least "
                          f"{max(10, len(lay.xe) + 2)} cases for the PLS model and the LM benchmark)",
@@ -286,7 +297,8 @@ def predict(model: Any, data: pd.DataFrame, *, k: int = 10, repeats: int = 10, s
     shape = (repeats, n, len(lay.ye))
     pred, pred_lm, naive = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     for r in range(repeats):
-        folds = np.array_split(rng.permutation(n), k)
+        folds = (np.array_split(rng.permutation(n), k) if fixed is None
+                 else [np.flatnonzero(fixed == f) for f in np.unique(fixed)])
         trains = [np.setdiff1d(np.arange(n), f) for f in folds]
         for size in sorted({len(t) for t in trains}):            # one batched estimation per training size
             which = [i for i, t in enumerate(trains) if len(t) == size]
