@@ -379,3 +379,36 @@ def test_fit_cross_loadings_and_vif_match_adanco(fitted_cf):
     vref = grid("cf_model", "indicator_multicollinearity")
     for row in vo.itertuples():
         assert row.vif == pytest.approx(vref.loc[row.rhs, row.lhs], abs=1e-3)
+
+
+def test_reliability_and_htmt_match_seminr_on_ecsi():
+    """seminr's Python port (dev dependency) on the ECSI mobi model, plain PLS, path scheme."""
+    seminr = pytest.importorskip("seminr")
+    from seminr.evaluate.reliability import rhoC_AVE
+
+    mobi = pd.read_csv(Path(__file__).parent / "data" / "ecsi" / "mobi.csv")
+    blocks = {"IMAG": ["IMAG1", "IMAG2", "IMAG3", "IMAG4", "IMAG5"], "CUEX": ["CUEX1", "CUEX2", "CUEX3"],
+              "PERQ": [f"PERQ{i}" for i in range(1, 8)], "PERV": ["PERV1", "PERV2"],
+              "CUSA": ["CUSA1", "CUSA2", "CUSA3"], "CUSCO": ["CUSCO"], "CUSL": ["CUSL1", "CUSL2", "CUSL3"]}
+    paths = [("IMAG", "CUEX"), ("CUEX", "PERQ"), ("CUEX", "PERV"), ("PERQ", "PERV"), ("IMAG", "CUSA"),
+             ("CUEX", "CUSA"), ("PERQ", "CUSA"), ("PERV", "CUSA"), ("CUSA", "CUSCO"), ("IMAG", "CUSL"),
+             ("CUSA", "CUSL"), ("CUSCO", "CUSL")]
+    mm = seminr.constructs(*[seminr.composite(c, items) for c, items in blocks.items()])
+    sm = seminr.relationships(*[seminr.paths(from_=a, to=b) for a, b in paths])
+    ref = seminr.estimate_pls(mobi, mm, sm)
+    deps: dict = {}
+    for a, b in paths:
+        deps.setdefault(b, []).append(a)
+    syntax = "\n".join([f"{c} =~ {' + '.join(i)}" for c, i in blocks.items()]
+                       + [f"{d} ~ {' + '.join(p)}" for d, p in deps.items()])
+    r = pls_fit(syntax, mobi)
+    rel = r.reliability.set_index("construct").loc[list(blocks)]
+    rc = np.asarray(rhoC_AVE(ref).values)
+    np.testing.assert_allclose(rel["rho_c"], rc[:, 0], atol=1e-8)
+    np.testing.assert_allclose(rel["ave"], rc[:, 1], atol=1e-8)
+    np.testing.assert_allclose(rel["alpha"], np.asarray(seminr.cronbachs_alpha(ref).values).ravel(), atol=1e-8)
+    H = np.asarray(seminr.htmt(ref).values)
+    names = list(blocks)
+    for row in r.htmt.itertuples():
+        i, j = sorted((names.index(row.lhs), names.index(row.rhs)))
+        assert row.est == pytest.approx(H[i, j], abs=1e-8)
