@@ -182,6 +182,34 @@ def draw_counts(kern: Kernel, entropy: int, reps: np.ndarray) -> list[np.ndarray
     return counts
 
 
+def _leaf_observed(model, g: int) -> bool:
+    """No directed path starts at an observed variable (A[:, :p] is structurally zero), so
+    (I - A)^-1 needs only the latent block's inverse."""
+    gs = model.groups[g]
+    p = model.p
+    a = gs.kind == KIND_A
+    return p < model.mdim and not np.any(gs.A0[:, :p] != 0) and not np.any(gs.col[a] < p)
+
+
+def implied_stack(model, theta: np.ndarray, g: int, mom):
+    """(B, C, B m) of :meth:`RAMModel.batch_implied`, with the inverse of ``I - A`` by blocks
+    when observed variables are leaves (every CFA and latent-variable SEM)."""
+    A, S, m = model.batch_matrices(theta, g, mom)
+    p, k = model.p, model.mdim
+    if _leaf_observed(model, g):
+        Bll = np.linalg.inv(np.eye(k - p) - A[:, p:, p:])
+        Bi = np.zeros_like(A)
+        Bi[:, :p, :p] = np.eye(p)
+        Bi[:, :p, p:] = A[:, :p, p:] @ Bll
+        Bi[:, p:, p:] = Bll
+    else:
+        Bi = np.linalg.inv(np.eye(k) - A)
+    C = Bi @ S @ np.swapaxes(Bi, 1, 2)
+    C = 0.5 * (C + np.swapaxes(C, 1, 2))
+    Bm = (Bi @ m[:, :, None])[:, :, 0]
+    return Bi, C, Bm
+
+
 def value_gradient(model, theta: np.ndarray, moms):
     """ML discrepancy F (B,), score direction g = Delta' W (s - sigma) (B, q) and a flag
     (implied covariance positive definite) for a stack of parameter vectors: the cheap part
@@ -194,7 +222,7 @@ def value_gradient(model, theta: np.ndarray, moms):
     ok = np.ones(Bn, dtype=bool)
     for gi, mom in enumerate(moms):
         gs = model.groups[gi]
-        Bi, C, Bm, _ = model.batch_implied(theta, gi, mom)
+        Bi, C, Bm = implied_stack(model, theta, gi, mom)
         Sig = C[:, :p, :p]
         try:
             L = np.linalg.cholesky(Sig)
@@ -280,19 +308,22 @@ def _broyden_chord(model, moms, th, idx, cur_F, cur_g, cur_step, cur_Hinv, conv,
 
 
 def refit(model, theta_hat: np.ndarray, moms, I0inv=None, *, tol: float = REFIT_TOL,
-          gtol: float = 1e-6, max_newton: int = 30, max_chord: int = 25, shrink: float = 0.5):
+          gtol: float = 1e-6, max_newton: int = 30, max_chord: int = 25, shrink: float = 0.7,
+          fisher_rounds: int = 1):
     """Refit a stack of replicates (each its own moments) from the full-sample estimate.
 
     1. Shared first step: the Fisher-scoring step from ``theta_hat``, whose information
        does not depend on the replicate, ``theta_1 = theta_hat + I0^-1 g_r(theta_hat)``
        (the linear, "one-step" bootstrap estimate).
-    2. A Newton step with the replicate's exact Hessian, then quasi-Newton steps that
-       reuse its inverse, improved by "good" Broyden updates (Sherman-Morrison), with only
-       the discrepancy and gradient evaluated (:func:`value_gradient`, ~5x cheaper than a
-       Hessian).  (Starting from the full-sample Hessian shared by all replicates instead
+    2. A scoring step with the replicate's expected information (twice the information
+       approximates the Hessian of F; ``fisher_rounds`` such rounds), then quasi-Newton
+       steps that reuse its inverse, improved by "good" Broyden updates (Sherman-Morrison),
+       with only the discrepancy and gradient evaluated (:func:`value_gradient`, ~5x cheaper
+       than a Hessian).  (Starting from the full-sample Hessian shared by all replicates
        was tried: more evaluations, no faster.)
     3. Replicates whose steps stop shrinking by ``shrink`` per step, or whose discrepancy
-       rises, get a new exact Hessian at their current point, as often as needed.
+       rises, get the exact Hessian at their current point (Newton step, then Broyden steps
+       again), as often as needed.
     4. A replicate has converged when its last step is below ``tol`` (relative) and its
        largest score component below ``gtol`` -- the criterion of :func:`newton_fisher`.
        Replicates that fail here (non-positive-definite Hessian, rising discrepancy on a
@@ -323,11 +354,13 @@ def refit(model, theta_hat: np.ndarray, moms, I0inv=None, *, tol: float = REFIT_
         step0 = g0 @ I0inv.T
         good = ok0 & np.isfinite(step0).all(axis=1)
         th[good] += step0[good]
-    for _ in range(max_newton):
+    for rnd in range(max_newton):
         rows = rows[~conv[rows] & ~fail[rows]]
         if not len(rows):
             break
-        Fa, ga, _, Ha = model.batch_derivatives(th[rows], sub(rows), hessian=True)
+        Fa, ga, Ia, Ha = model.batch_derivatives(th[rows], sub(rows), hessian=rnd >= fisher_rounds)
+        if rnd < fisher_rounds:
+            Ha = 2.0 * Ia
         evals[rows] += 1
         try:
             Hinv = np.linalg.inv(Ha)
