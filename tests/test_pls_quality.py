@@ -409,6 +409,12 @@ def test_reliability_and_htmt_match_seminr_on_ecsi():
     np.testing.assert_allclose(rel["alpha"], np.asarray(seminr.cronbachs_alpha(ref).values).ravel(), atol=1e-8)
     H = np.asarray(seminr.htmt(ref).values)
     names = list(blocks)
-    for row in r.htmt.itertuples():
+    # seminr averages absolute correlations (CUSL2 correlates negatively with some items)
+    ours = htmt_table(r.model, r.S, absolute_correlations=True)
+    for row in ours.itertuples():
         i, j = sorted((names.index(row.lhs), names.index(row.rhs)))
         assert row.est == pytest.approx(H[i, j], abs=1e-8)
+    plain = r.htmt.set_index(["lhs", "rhs"])["est"]
+    assert plain[("CUSL", "PERQ")] < ours.set_index(["lhs", "rhs"])["est"][("CUSL", "PERQ")] - 0.03
+    same = [(a, b) for a, b in plain.index if "CUSL" not in (a, b)]
+    np.testing.assert_allclose(plain[same], ours.set_index(["lhs", "rhs"])["est"][same], atol=1e-12)

@@ -355,7 +355,8 @@ def vif_outer(model: Any, S: np.ndarray) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- discriminant validity
-def htmt(model: Any, S: np.ndarray, *, constructs: Sequence[str] | None = None) -> np.ndarray:
+def htmt(model: Any, S: np.ndarray, *, constructs: Sequence[str] | None = None,
+         absolute_correlations: bool = False) -> np.ndarray:
     """Heterotrait-monotrait ratio of correlations (symmetric matrix, 1 on the diagonal).
 
     Parameters
@@ -365,6 +366,10 @@ def htmt(model: Any, S: np.ndarray, *, constructs: Sequence[str] | None = None) 
         Indicator correlation matrix or a stack of bootstrap ones.
     constructs : sequence of str, optional
         Which constructs (default: the reflective ones, as ADANCO and cSEM).
+    absolute_correlations : bool
+        Average the absolute indicator correlations (seminr; SmartPLS 4) instead of the
+        correlations themselves (ADANCO, cSEM, Henseler et al. 2015; default). The two differ
+        only when some correlations are negative.
 
     Returns
     -------
@@ -380,6 +385,8 @@ def htmt(model: Any, S: np.ndarray, *, constructs: Sequence[str] | None = None) 
     """
     lay = layout_of(model)
     S = _check_square(S, len(lay.indicators))
+    if absolute_correlations:
+        S = np.abs(S)
     names = list(constructs) if constructs is not None else [n for n, comp in zip(lay.constructs, lay.composite)
                                                                   if not comp]
     idx = []
@@ -414,7 +421,7 @@ def _percentile_ci(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndar
 
 
 def htmt_table(model: Any, S: np.ndarray, *, draws: np.ndarray | None = None, ci_level: float = 0.95,
-               constructs: Sequence[str] | None = None) -> pd.DataFrame:
+               constructs: Sequence[str] | None = None, absolute_correlations: bool = False) -> pd.DataFrame:
     """HTMT per pair of constructs, with percentile bootstrap intervals when ``draws`` is given.
 
     Parameters
@@ -426,6 +433,8 @@ def htmt_table(model: Any, S: np.ndarray, *, draws: np.ndarray | None = None, ci
     ci_level : float
         Coverage of the interval (also reported: the one-sided upper ``ci_level`` quantile
         as ``q.upper``, which Henseler et al. compare with 0.85/0.90).
+    absolute_correlations : bool
+        See :func:`htmt`.
 
     Examples
     --------
@@ -438,12 +447,12 @@ def htmt_table(model: Any, S: np.ndarray, *, draws: np.ndarray | None = None, ci
     lay = layout_of(model)
     names = list(constructs) if constructs is not None else [n for n, comp in zip(lay.constructs, lay.composite)
                                                                   if not comp]
-    H = htmt(lay, S, constructs=names)
+    H = htmt(lay, S, constructs=names, absolute_correlations=absolute_correlations)
     pairs = [(c, a) for a, c in combinations(range(len(names)), 2)]
     df = pd.DataFrame({"lhs": [names[c] for c, a in pairs], "rhs": [names[a] for c, a in pairs],
                        "est": [H[c, a] for c, a in pairs]})
     if draws is not None:
-        Hb = htmt(lay, draws, constructs=names)
+        Hb = htmt(lay, draws, constructs=names, absolute_correlations=absolute_correlations)
         vals = np.stack([Hb[:, c, a] for c, a in pairs], axis=1) if pairs else np.empty((len(Hb), 0))
         lo, hi = _percentile_ci(vals, ci_level)
         df["se"] = np.nanstd(vals, axis=0, ddof=1)
