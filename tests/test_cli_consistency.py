@@ -61,7 +61,9 @@ def test_model_verbs_take_missing_ml_or_listwise(verb):
     subs = _subparsers()
     assert verb in subs, f"no {verb} command"
     a = _option(subs[verb], "--missing")
-    assert a is not None and tuple(a.choices) == ("ml", "listwise"), verb
+    assert a is not None and tuple(a.choices) == ("ml", "listwise", "pairwise"), verb
+    for flag in ("--estimator", "--ordered", "--se", "--test"):     # lavaan's estimation options (issue 13)
+        assert _option(subs[verb], flag) is not None, (verb, flag)
 
 
 def test_help_documents_the_options(capsys):
@@ -73,7 +75,8 @@ def test_help_documents_the_options(capsys):
         if verb in ("fit", "invariance", "validate"):
             assert "--sheet NAME|INDEX" in text and "--encoding ENC" in text and "--delimiter D" in text, verb
         if verb in ("fit", "invariance"):
-            assert "{ml,listwise}" in text and "full-information" in text, verb
+            assert "{ml,listwise,pairwise}" in text and "full-information" in text, verb
+            assert "--estimator NAME" in text and "--ordered all|ITEM,ITEM" in text, verb
 
 
 # --------------------------------------------------------------------------- kpi
