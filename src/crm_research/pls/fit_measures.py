@@ -105,7 +105,9 @@ def implied_correlation(model: Any, S: np.ndarray, loadings: np.ndarray, constru
         raise ModelError(f"implied={implied!r}: expected one of {', '.join(IMPLIED)}")
     lay = layout_of(model)
     S = np.asarray(S, dtype=float)
-    L = np.where(lay.membership.T, np.asarray(loadings, dtype=float), 0.0)   # (..., p, c)
+    member = lay.membership.copy()       # repeated indicators: items load on their first-order construct only (P3)
+    member[[j for j, c in enumerate(lay.constructs) if c in (getattr(model, "higher_order", None) or {})]] = False
+    L = np.where(member.T, np.asarray(loadings, dtype=float), 0.0)   # (..., p, c)
     P = np.asarray(construct_corr, dtype=float)
     B = np.asarray(paths, dtype=float)
     if saturated or not lay.structure.any():
