@@ -251,7 +251,7 @@ def test_sentences_tables_and_diagrams_name_the_estimation(mlr_fit):
 
     fm = mlr_fit.fit_measures
     text = str(describe_fit(mlr_fit, "The model"))
-    assert "The model (MLR (Huber-White robust SE, Yuan-Bentler scaled test))" in text
+    assert "The model, estimated by MLR (Huber-White robust SE, Yuan-Bentler scaled test):" in text
     assert f"scaled χ²({int(fm['df.scaled'])})" in text and "robust CFI" in text and "robust RMSEA" in text
     assert "robust maximum likelihood" in str(describe_estimation(mlr_fit, "listwise"))
     t = fit_table(fm, estimation="MLR (x)")

@@ -119,7 +119,7 @@ def robust_note(fit: Any, estimation: str = "") -> str:
     --------
     >>> robust_note({"chisq": 575.6, "chisq.scaled": 444.9, "df.scaled": 237, "cfi.robust": 0.899},
     ...             "MLR (Huber-White robust SE, Yuan-Bentler scaled test)")  # doctest: +ELLIPSIS
-    'Estimation: MLR (Huber-White robust SE, Yuan-Bentler scaled test). χ² is the scaled test statistic (ML χ² = 575.60); CFI is the robust CFI...'
+    'Estimation: MLR (Huber-White robust SE, Yuan-Bentler scaled test). χ² is the scaled test statistic (unscaled χ² = 575.60); CFI is the robust CFI...'
     """
     fm = _measures(fit)
     keys = reported_keys(fm)
@@ -128,7 +128,7 @@ def robust_note(fit: Any, estimation: str = "") -> str:
     parts = []
     if keys["chisq"] != "chisq":
         ml = fm.get("chisq")
-        parts.append("χ² is the scaled test statistic" + (f" (ML χ² = {float(ml):.2f})" if _finite(ml) else ""))
+        parts.append("χ² is the scaled test statistic" + (f" (unscaled χ² = {float(ml):.2f})" if _finite(ml) else ""))
     idx = [f"{_NAMES[b]} is the {measure_label(keys[b]).split(' ')[0]} {_NAMES[b]}" for b in ("cfi", "tli", "rmsea")
            if keys[b] != b]
     if idx:

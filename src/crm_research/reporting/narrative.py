@@ -827,7 +827,7 @@ def describe_fit(fit_measures: Mapping[str, Any], what: str = "The model") -> Na
                "poor": "does not fit the data well: interpret its estimates with caution"}.get(overall, "")
     txt = f"{what}: " + "; ".join(parts) + "."
     if label and label != "ML":
-        txt = f"{what} ({label}): " + "; ".join(parts) + "."
+        txt = f"{what}, estimated by {label}: " + "; ".join(parts) + "."
     if verdict:
         first = what.split(" ")[0]
         subject = what if first.isupper() else what[:1].lower() + what[1:]
