@@ -58,7 +58,13 @@ class CategoricalStats:
 
 
 def lower_pairs(p: int) -> np.ndarray:
-    """Pairs (i, j), i > j, in the order of lavaan's ``vech(., diagonal = FALSE)``."""
+    """Pairs (i, j), i > j, in the order of lavaan's ``vech(., diagonal = FALSE)``.
+
+    Examples
+    --------
+    >>> lower_pairs(3).tolist()
+    [[1, 0], [2, 0], [2, 1]]
+    """
     return np.array([(i, j) for j in range(p - 1) for i in range(j + 1, p)], dtype=np.int64).reshape(-1, 2)
 
 
@@ -75,6 +81,16 @@ def categorical_stats(variables: list, *, nacov: bool = True) -> CategoricalStat
     Returns
     -------
     CategoricalStats
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> rng = np.random.default_rng(4)
+    >>> z = rng.multivariate_normal([0, 0, 0], 0.5 + 0.5 * np.eye(3), size=300)
+    >>> st = categorical_stats([ordered_item(f"q{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
+    >>> len(st.obs), st.nacov.shape       # 6 thresholds + 3 correlations
+    (9, (9, 9))
     """
     p = len(variables)
     is_ord = [isinstance(v, OrderedItem) for v in variables]

@@ -36,7 +36,15 @@ def _extended(item: OrderedItem, K: int) -> np.ndarray:
 
 
 def pair_tables(items: list[OrderedItem], pairs) -> PairTables:
-    """Frequency tables of the given pairs (rows missing on either variable are skipped)."""
+    """Frequency tables of the given pairs (rows missing on either variable are skipped).
+
+    Examples
+    --------
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> a, b = ordered_item("a", [1, 1, 2, 2]), ordered_item("b", [1, 2, 2, float("nan")])
+    >>> pair_tables([a, b], [(0, 1)]).freq[0].tolist()
+    [[1.0, 1.0], [0.0, 1.0]]
+    """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     K = max(it.n_categories for it in items)
     P = len(pairs)
@@ -62,7 +70,15 @@ def _grid(fun, tab: PairTables, rho):
 
 
 def cell_probabilities(tab: PairTables, rho) -> np.ndarray:
-    """(P, K, K) model probabilities of the cells (0 for padded categories)."""
+    """(P, K, K) model probabilities of the cells (0 for padded categories).
+
+    Examples
+    --------
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> a, b = ordered_item("a", [1, 2] * 5), ordered_item("b", [1, 1, 2, 2, 2] * 2)
+    >>> round(float(cell_probabilities(pair_tables([a, b], [(0, 1)]), [0.3]).sum()), 12)
+    1.0
+    """
     return np.maximum(_corners(_grid(bvn_cdf, tab, np.asarray(rho, float))), 0.0)
 
 
@@ -179,7 +195,20 @@ class PairScores:
 
 
 def pair_scores(tab: PairTables, rho) -> PairScores:
-    """Derivatives of ``log P_ab`` for every cell of every pair (lavaan's ``lav_bvord_cor_scores``)."""
+    """Derivatives of ``log P_ab`` for every cell of every pair (lavaan's ``lav_bvord_cor_scores``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> rng = np.random.default_rng(2)
+    >>> z = rng.multivariate_normal([0, 0], [[1, .4], [.4, 1]], size=500)
+    >>> items = [ordered_item("a", np.digitize(z[:, 0], [0])), ordered_item("b", np.digitize(z[:, 1], [-1, 1]))]
+    >>> rho, tab, _ = polychoric(items, [(0, 1)])
+    >>> sc = pair_scores(tab, rho)
+    >>> bool(abs((tab.freq * sc.rho).sum()) < 1e-6)       # the score is zero at the estimate
+    True
+    """
     rho = np.asarray(rho, float)
     K = tab.K
     prob = _corners(_grid(bvn_cdf, tab, rho))

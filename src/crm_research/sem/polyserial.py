@@ -91,7 +91,19 @@ def polyserial(c: ContinuousItem, o: OrderedItem) -> tuple[float, bool]:
 def polyserial_scores(c: ContinuousItem, o: OrderedItem, rho: float):
     """Case-wise derivatives of the bivariate (continuous x ordered) log-likelihood with
     respect to rho, the mean and variance of the continuous variable and the thresholds of
-    the ordered one; zero rows where either value is missing."""
+    the ordered one; zero rows where either value is missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> rng = np.random.default_rng(3)
+    >>> z = rng.multivariate_normal([0, 0], [[1, .5], [.5, 1]], size=400)
+    >>> c, o = continuous_item("x", z[:, 0]), ordered_item("y", np.digitize(z[:, 1], [0]))
+    >>> r, _ = polyserial(c, o)
+    >>> bool(abs(polyserial_scores(c, o, r)["rho"].sum()) < 1e-4)   # zero at the estimate
+    True
+    """
     ok, z, up, lo, R, u1, u2, P = _parts(c, o, rho)
     N = len(c.values)
     p1, p2 = norm_pdf(u1), norm_pdf(u2)

@@ -20,7 +20,13 @@ _SQRT2PI = np.sqrt(2.0 * np.pi)
 
 
 def norm_pdf(x):
-    """Standard normal density (0 at +-inf)."""
+    """Standard normal density (0 at +-inf).
+
+    Examples
+    --------
+    >>> [round(float(v), 6) for v in norm_pdf([0.0, float("inf")])]
+    [0.398942, 0.0]
+    """
     x = np.asarray(x, float)
     with np.errstate(over="ignore", invalid="ignore"):
         out = np.exp(-0.5 * x * x) / _SQRT2PI
@@ -56,7 +62,14 @@ class OrderedItem:
 
     def scores(self) -> np.ndarray:
         """Case-wise derivatives of the univariate log-likelihood with respect to the
-        thresholds, (N, K-1); zero rows for missing values (lavaan's ``lav_uvord_scores``)."""
+        thresholds, (N, K-1); zero rows for missing values (lavaan's ``lav_uvord_scores``).
+
+        Examples
+        --------
+        >>> it = ordered_item("q", [1, 2, 2, 3, float("nan")])
+        >>> it.scores().shape, float(abs(it.scores().sum(axis=0)).max()) < 1e-12   # zero at the MLE
+        ((5, 2), True)
+        """
         K = self.n_categories
         ext = np.concatenate([[-np.inf], self.tau, [np.inf]])
         prob = ndtr(ext[1:]) - ndtr(ext[:-1])                # (K,)

@@ -155,7 +155,15 @@ class LSFit:
 
 
 def weight_diag_or_full(nacov: np.ndarray | None, nstat: int, estimator: str):
-    """lavaan's WLS.V: DWLS 1/diag(NACOV), WLS inverse(NACOV), ULS identity."""
+    """lavaan's WLS.V: DWLS 1/diag(NACOV), WLS inverse(NACOV), ULS identity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> G = np.array([[2.0, 0.5], [0.5, 4.0]])
+    >>> weight_diag_or_full(G, 2, "DWLS").tolist(), weight_diag_or_full(G, 2, "ULS").tolist()
+    ([0.5, 0.25], [1.0, 1.0])
+    """
     if estimator == "ULS":
         return np.ones(nstat)
     if estimator == "DWLS":
@@ -232,7 +240,15 @@ def information(model: LSModel, theta, weights, fg):
 
 
 def robust_vcov(Einv, J, weights, nacov, fg, N):
-    """lavaan's robust.sem: E^-1 (sum_g f_g Delta' W Gamma W Delta) E^-1 / N."""
+    """lavaan's robust.sem: E^-1 (sum_g f_g Delta' W Gamma W Delta) E^-1 / N.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> J = [np.array([[1.0], [1.0]])]
+    >>> float(robust_vcov(np.array([[0.5]]), J, [np.ones(2)], [np.eye(2)], [1.0], 100)[0, 0])
+    0.005
+    """
     mid = np.zeros_like(Einv)
     for g in range(len(J)):
         WD = _wmul(weights[g], J[g])
@@ -242,7 +258,17 @@ def robust_vcov(Einv, J, weights, nacov, fg, N):
 
 
 def ugamma_traces(Einv, J, weights, nacov, fg):
-    """tr(U Gamma) and tr((U Gamma)^2) of lavaan's ``lav_test_satorra_bentler_trace_original``."""
+    """tr(U Gamma) and tr((U Gamma)^2) of lavaan's ``lav_test_satorra_bentler_trace_original``,
+    ``U = V - V Delta E^-1 Delta' V`` over all groups.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> J = [np.array([[1.0], [0.0]])]                 # one parameter fits the first statistic
+    >>> E = np.array([[1.0]])
+    >>> ugamma_traces(np.linalg.inv(E), J, [np.ones(2)], [np.eye(2) * 2.0], [1.0])
+    (2.0, 4.0)
+    """
     V = [np.diag(w) * f if w.ndim == 1 else w * f for w, f in zip(weights, fg)]
     sizes = [len(v) for v in V]
     n = sum(sizes)
@@ -262,7 +288,14 @@ def ugamma_traces(Einv, J, weights, nacov, fg):
 
 def scaled_test(chisq: float, df: float, test: str, tr1: float, tr2: float, fg) -> dict:
     """Satorra-Bentler, mean-and-variance adjusted and scaled-shifted statistics
-    (lavaan 0.6-14, ``ug2.old.approach = FALSE``)."""
+    (lavaan 0.6-14, ``ug2.old.approach = FALSE``) from the traces of U Gamma and (U Gamma)^2.
+
+    Examples
+    --------
+    >>> out = scaled_test(45.0, 24, "scaled.shifted", tr1=30.0, tr2=40.0, fg=[1.0])
+    >>> [round(float(out[k]), 4) for k in ("stat", "scaling.factor", "shift.parameter")]
+    [35.619, 1.291, 0.7621]
+    """
     out = {}
     if df <= 0 or not np.isfinite(tr1):
         return {"stat": np.nan, "df": df, "scaling.factor": np.nan, "shift.parameter": np.nan, "pvalue": np.nan}
