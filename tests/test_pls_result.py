@@ -200,3 +200,14 @@ def test_blindfolding_from_the_result(res, mobi):
     q2 = float(q.set_index("construct").loc["CUSA", "q2"])
     line = next(ln for ln in res.summary().splitlines() if ln.startswith("| CUSA | .") and ln.count("|") == 5)
     assert line.endswith(f"| .{int(round(q2 * 1000)):03d} |")
+
+
+def test_higher_order_by_repeated_indicators(mobi):
+    m = ("IMAG =~ IMAG1 + IMAG2 + IMAG3; CUEX =~ CUEX1 + CUEX2 + CUEX3; QUAL =~ IMAG + CUEX; "
+         "CUSL =~ CUSL1 + CUSL2 + CUSL3; CUSL ~ QUAL")
+    r = pls.fit(m, mobi)
+    assert r.fit_measures.empty
+    assert "QUAL" not in set(r.htmt.lhs) | set(r.htmt.rhs) and len(r.htmt) == 3
+    assert "two_stage=True" in r.summary()
+    r2 = pls.fit(m, mobi, two_stage=True)
+    assert len(r2.fit_measures) == 6

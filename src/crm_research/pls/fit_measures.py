@@ -230,6 +230,10 @@ def _check_linear(model: Any) -> None:
     if getattr(model, "interactions", None):
         raise ModelError("SRMR, d_ULS and d_G are not defined for models with interaction terms (the model-implied "
                          "correlation matrix of a nonlinear model is not available)")
+    if getattr(model, "higher_order", None):
+        raise ModelError("SRMR, d_ULS and d_G are not computed for higher-order constructs measured by repeated "
+                         "indicators (an indicator would load on two constructs)",
+                         hint="estimate with two_stage=True to assess the second stage's fit")
 
 
 def _sqrtm(A: np.ndarray, inverse: bool = False) -> np.ndarray:

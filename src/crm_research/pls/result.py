@@ -210,10 +210,10 @@ class PLSResult:
 
     @cached_property
     def htmt(self) -> pd.DataFrame:
-        """HTMT per pair of reflective constructs (``lhs``, ``rhs``, ``est``); with a bootstrap
+        """HTMT per pair of reflective first-order constructs (``lhs``, ``rhs``, ``est``); with a bootstrap
         also ``se``, ``ci.lower``, ``ci.upper`` (the fit's interval type) and ``q.upper`` (the
         one-sided upper ``ci_level`` quantile, which Henseler et al. 2015 compare with .85/.90)."""
-        tab = htmt_table(self.model, self.S)
+        tab = htmt_table(self.model, self.S, constructs=self._htmt_constructs())
         Sb = self._boot_S()
         if Sb is None or tab.empty:
             return tab
@@ -224,6 +224,12 @@ class PLSResult:
             out[k] = stats[k].to_numpy()
         out["q.upper"] = np.quantile(draws, float(self.boot.ci_level), axis=0)
         return out
+
+    def _htmt_constructs(self) -> list:
+        """Reflective first-order constructs (a higher-order construct's repeated indicators would
+        make its HTMT with its own lower-order constructs meaningless)."""
+        m = self.model
+        return [c for c in m.constructs if m.modes[c] == "A" and c not in m.higher_order]
 
     def _htmt_values(self, tab: pd.DataFrame, S: np.ndarray) -> np.ndarray:
         names = list(dict.fromkeys(list(tab["rhs"]) + list(tab["lhs"])))
@@ -275,8 +281,9 @@ class PLSResult:
     def fit_measures(self) -> pd.DataFrame:
         """SRMR, d_ULS and d_G of the estimated and the saturated model; when the fit was
         bootstrapped also ADANCO's HI95/HI99 (exact-fit bootstrap, 999 resamples, the fit's seed).
-        Empty for models with interaction terms (no model-implied correlation matrix)."""
-        if self.model.interactions:
+        Empty for models with interaction terms (no model-implied correlation matrix) and for
+        higher-order constructs by repeated indicators (use ``two_stage=True``)."""
+        if self.model.interactions or self.model.higher_order:
             return pd.DataFrame(columns=["measure", "model", "value"])
         test = self.exact_fit(seed=self.settings.get("seed")) if self.boot is not None else None
         return fit_measures_table(self.model, self.S, self.estimates, test=test)
@@ -417,6 +424,11 @@ class PLSResult:
             notes.append("α, ρC and AVE assume reflective measurement; they are shown for composites only for reference.")
         if not self.fit_measures.empty:
             notes.append("d_G uses base-10 logarithms as ADANCO; a discrepancy above HI95 rejects exact fit at the 5% level.")
+        elif self.model.interactions:
+            notes.append("Overall fit (SRMR, d_ULS, d_G) is not defined for models with interaction terms.")
+        elif self.model.higher_order:
+            notes.append("Overall fit and HTMT of the higher-order construct are not computed with repeated "
+                         "indicators (estimate with two_stage=True for the second stage's fit).")
         if notes:
             parts.append("\nNotes: " + " ".join(notes))
         return "\n".join(parts)
