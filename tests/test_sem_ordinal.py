@@ -41,7 +41,7 @@ MEASURES = ["npar", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalu
             "gfi", "agfi", "pgfi", "mfi", "wrmr", "cn_05", "cn_01"]
 
 CASES = ["bfi", "bfi_pairwise", "bfi_mg", "bfi_mg_theta", "bfi_mg_partial", "mobi", "hs_binary", "hs3", "hs3_theta", "hs3_ulsmv", "hs3_wls",
-         "hs3_dwls", "hs3_mv", "hs3_sem", "hs_mixed"]
+         "hs3_dwls", "hs3_mv", "hs3_sem", "hs3_med", "hs_mixed"]
 
 _cache: dict = {}
 

@@ -286,11 +286,19 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
     # ---- table ----
     f = pt2.frame
     est = _row_values(pt2, lsm, theta, is_ord, ov)
+    defined = pt2.defined()
+    dmask = (f["op"] == ":=").to_numpy()
+    if len(defined):
+        est[dmask] = defined.values(theta)
     fr = f["free"].to_numpy()
     if vcov is not None:
         dv = np.diag(vcov)
         se_free = np.where(dv < 0, np.nan, np.sqrt(np.abs(dv)))
         se_vec = np.where(fr > 0, se_free[np.maximum(fr, 1) - 1], 0.0)
+        if len(defined):       # delta method, as lavaan
+            Jd = defined.jacobian(theta)
+            vd = np.diag(Jd @ vcov @ Jd.T)
+            se_vec[dmask] = np.where(vd < 0, np.nan, np.sqrt(np.abs(vd)))
         bad = [nm for nm, b in zip(row_names(f, G > 1), (fr > 0) & np.isnan(se_vec)) if b]
         if bad:
             warnings.append(f"the estimated sampling variance of {len(bad)} parameter(s) is negative "
@@ -303,7 +311,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         Sigma, mu, D, C = lsm.parts(theta, g)
         ov_var.append(np.diag(Sigma[0]).copy())
         lv_var.append(np.diag(C[0])[len(ov):].copy())
-    std_lv, std_all = _standardize(f, est, ram, theta, ov_var, is_ord, ov)
+    std_lv, std_all = _standardize(f, est, ram, theta, ov_var, is_ord, ov, defined if len(defined) else None)
     grouped = G > 1
     tab = _table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
     # ---- test statistics and fit ----
@@ -549,11 +557,11 @@ def _row_values(pt2, lsm: LSModel, theta, is_ord, ov):
     return est
 
 
-def _standardize(f, est, ram, theta, ov_var, is_ord, ov):
+def _standardize(f, est, ram, theta, ov_var, is_ord, ov, defined=None):
     """std.lv / std.all as lavaan: the usual standardization with the latent response
     variances of ordered items; thresholds divided by their item's standard deviation;
     scale factors 1 in std.all."""
-    std_lv, std_all = standardize(f, est, ram, theta, None, ov_var=ov_var)
+    std_lv, std_all = standardize(f, est, ram, theta, defined, ov_var=ov_var)
     pos = {v: i for i, v in enumerate(ov)}
     for k, (lhs, op, g) in enumerate(zip(f["lhs"], f["op"], f["group"])):
         if op == "|":
@@ -579,7 +587,6 @@ def _table(f, est, se_vec, std_lv, std_all, ci_level, grouped) -> pd.DataFrame:
     cols.update({"label": f["label"].to_numpy(), "est": est, "se": se_clean, "z": z, "pvalue": pval,
                  "ci.lower": lo, "ci.upper": hi, "std.lv": std_lv, "std.all": std_all})
     out = pd.DataFrame(cols)
-    out = out[out["op"] != ":="].reset_index(drop=True)
     out.attrs["ci.level"] = float(ci_level)
     return out
 

@@ -52,7 +52,8 @@ cases <- list(
   list(name = "hs3_mv", model = "hs3", data = "hs", ordered = paste0("c", 1:9), estimator = "DWLS",
        se = "robust.sem", test = "mean.var.adjusted"),
   list(name = "hs3_sem", data = "hs", ordered = paste0("c", 1:9)),
-  list(name = "hs_mixed", data = "hs", ordered = paste0("c", 1:3))
+  list(name = "hs_mixed", data = "hs", ordered = paste0("c", 1:3)),
+  list(name = "hs3_med", data = "hs", ordered = paste0("c", 1:9))
 )
 datas <- list(bfi = bfi, mobi = mobi, hs = hscut)
 
