@@ -138,7 +138,7 @@ def describe_missing(missing: str, rows: int, used: int, *, had_missing: bool = 
     dropped = rows - used
     if not had_missing:
         return (f"Missing data: none in the model's variables; all {used} rows used (--missing {missing}; "
-                "full-information ML and listwise deletion coincide)")
+                "every missing-data treatment gives the complete-data fit)")
     if missing == "pairwise":
         return (f"Missing data: pairwise deletion (--missing pairwise): {used} of {rows} rows used"
                 + (f", {dropped} dropped (no answer to any model variable)" if dropped else ", none dropped"))
