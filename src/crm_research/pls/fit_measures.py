@@ -2,7 +2,9 @@
 
 The model-implied indicator correlation matrix follows ADANCO (and cSEM's ``fit()``):
 ``Sigma = Lambda' V Lambda + Theta`` with ``Theta = I - diag(Lambda' Lambda)``; blocks of
-composites (mode B) keep their empirical correlations; ``V`` is the construct correlation
+composites (mode B) keep their empirical correlations; a higher-order construct measured by
+repeated indicators enters through the construct correlations only (its items load on their
+first-order constructs); ``V`` is the construct correlation
 matrix for the *saturated* model, and the structural model's implied correlations for the
 *estimated* model (exogenous constructs' correlations as estimated, structural error
 variances ``1 - R2``).
@@ -230,10 +232,6 @@ def _check_linear(model: Any) -> None:
     if getattr(model, "interactions", None):
         raise ModelError("SRMR, d_ULS and d_G are not defined for models with interaction terms (the model-implied "
                          "correlation matrix of a nonlinear model is not available)")
-    if getattr(model, "higher_order", None):
-        raise ModelError("SRMR, d_ULS and d_G are not computed for higher-order constructs measured by repeated "
-                         "indicators (an indicator would load on two constructs)",
-                         hint="estimate with two_stage=True to assess the second stage's fit")
 
 
 def _sqrtm(A: np.ndarray, inverse: bool = False) -> np.ndarray:

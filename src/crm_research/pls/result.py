@@ -210,10 +210,14 @@ class PLSResult:
 
     @cached_property
     def htmt(self) -> pd.DataFrame:
-        """HTMT per pair of reflective first-order constructs (``lhs``, ``rhs``, ``est``); with a bootstrap
+        """HTMT per pair of reflective constructs (``lhs``, ``rhs``, ``est``; not a higher-order
+        construct with its own lower-order constructs, which share its indicators); with a bootstrap
         also ``se``, ``ci.lower``, ``ci.upper`` (the fit's interval type) and ``q.upper`` (the
         one-sided upper ``ci_level`` quantile, which Henseler et al. 2015 compare with .85/.90)."""
-        tab = htmt_table(self.model, self.S, constructs=self._htmt_constructs())
+        tab = htmt_table(self.model, self.S)
+        own = {frozenset((h, d)) for h, dims in self.model.higher_order.items() for d in dims}
+        if own:
+            tab = tab[[frozenset(p) not in own for p in zip(tab["lhs"], tab["rhs"])]].reset_index(drop=True)
         Sb = self._boot_S()
         if Sb is None or tab.empty:
             return tab
@@ -224,12 +228,6 @@ class PLSResult:
             out[k] = stats[k].to_numpy()
         out["q.upper"] = np.quantile(draws, float(self.boot.ci_level), axis=0)
         return out
-
-    def _htmt_constructs(self) -> list:
-        """Reflective first-order constructs (a higher-order construct's repeated indicators would
-        make its HTMT with its own lower-order constructs meaningless)."""
-        m = self.model
-        return [c for c in m.constructs if m.modes[c] == "A" and c not in m.higher_order]
 
     def _htmt_values(self, tab: pd.DataFrame, S: np.ndarray) -> np.ndarray:
         names = list(dict.fromkeys(list(tab["rhs"]) + list(tab["lhs"])))
@@ -281,9 +279,8 @@ class PLSResult:
     def fit_measures(self) -> pd.DataFrame:
         """SRMR, d_ULS and d_G of the estimated and the saturated model; when the fit was
         bootstrapped also ADANCO's HI95/HI99 (exact-fit bootstrap, 999 resamples, the fit's seed).
-        Empty for models with interaction terms (no model-implied correlation matrix) and for
-        higher-order constructs by repeated indicators (use ``two_stage=True``)."""
-        if self.model.interactions or self.model.higher_order:
+        Empty for models with interaction terms (no model-implied correlation matrix)."""
+        if self.model.interactions:
             return pd.DataFrame(columns=["measure", "model", "value"])
         test = self.exact_fit(seed=self.settings.get("seed")) if self.boot is not None else None
         return fit_measures_table(self.model, self.S, self.estimates, test=test)
@@ -426,9 +423,9 @@ class PLSResult:
             notes.append("d_G uses base-10 logarithms as ADANCO; a discrepancy above HI95 rejects exact fit at the 5% level.")
         elif self.model.interactions:
             notes.append("Overall fit (SRMR, d_ULS, d_G) is not defined for models with interaction terms.")
-        elif self.model.higher_order:
-            notes.append("Overall fit and HTMT of the higher-order construct are not computed with repeated "
-                         "indicators (estimate with two_stage=True for the second stage's fit).")
+        if self.model.higher_order:
+            notes.append("HTMT is not computed between a higher-order construct and its own lower-order "
+                         "constructs (they share their indicators).")
         if notes:
             parts.append("\nNotes: " + " ".join(notes))
         return "\n".join(parts)
