@@ -421,7 +421,8 @@ def _robust_measures(fm, rob, stats, *, test, information, ms, x_idx, fixed_x, f
         Tb = base.test(test, fm["baseline.chisq"], fm["baseline.df"], information)
     corr = None
     if fiml:
-        corr = fiml_corrected(rob, base, fm["df"], fm["baseline.df"], "V3" if T is not None else "V6")
+        corr = fiml_corrected(rob, base, fm["df"], fm["baseline.df"], "V3" if T is not None else "V6",
+                              information)
     return scaled_fit_measures(fm, T, Tb, N=stats.ntotal, G=stats.ngroups, fiml_corr=corr), T
 
 

@@ -536,10 +536,14 @@ def ml_discrepancy_total(groups: list[GroupPieces]) -> float:
     return float(total)
 
 
-def fiml_corrected(model: RobustML, base: RobustML, df: float, dfb: float, version: str) -> dict:
+def fiml_corrected(model: RobustML, base: RobustML, df: float, dfb: float, version: str,
+                   information: str = "observed") -> dict:
     """lavaan's ``lav_fit_fiml_corrected`` (Zhang & Savalei): the ingredients of the robust
-    CFI/TLI/RMSEA with incomplete data, version "V3" (with a robust test) or "V6"."""
+    CFI/TLI/RMSEA with incomplete data, version "V3" (with a robust test) or "V6"; the
+    parameters' information is the fit's ``information`` with unstructured (EM) h1 moments."""
     fg = [gp.fg for gp in model.groups]
+    kind = "expected" if information == "expected" else "observed"
+    Ei = [model.A1(g, kind, structured=False) for g in range(len(fg))]
     Wm = [model.A1(g, "observed", structured=False) for g in range(len(fg))]
     Jm = [model.B1(g, structured=False) for g in range(len(fg))]
     Wc = [h1_expected(gp.h1_cov, True) for gp in model.groups]
@@ -551,7 +555,7 @@ def fiml_corrected(model: RobustML, base: RobustML, df: float, dfb: float, versi
 
     def k_of(rob: RobustML):
         D = np.vstack([gp.Delta for gp in rob.groups])
-        E = sum(f * gp.Delta.T @ w @ gp.Delta for f, gp, w in zip(fg, rob.groups, Wm))
+        E = sum(f * gp.Delta.T @ w @ gp.Delta for f, gp, w in zip(fg, rob.groups, Ei))
         Einv = np.linalg.inv(E)
         WD = Wm_all @ D
         U = Wm_all - WD @ Einv @ WD.T

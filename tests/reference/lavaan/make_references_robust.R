@@ -87,6 +87,11 @@ cases <- list(
   hs_constr_mlm = list(HS_CONSTR, HS, list(estimator = "MLM")),
   hs_ml_observed = list(HS_CFA, HS, list(estimator = "ML", information = "observed")),
   hs_ml_yb = list(HS_CFA, HS, list(estimator = "ML", test = "yuan.bentler.mplus")),
+  # FIML with expected information; fixed.x covariates with a mean structure and two groups
+  hs_mlr_fiml_expected = list(HS_CFA, "hs_missing.csv", list(estimator = "MLR", missing = "ml",
+                                                             information = "expected")),
+  hs_mimic_mg_mlr = list(HS_MIMIC, HS, list(estimator = "MLR", group = "school")),
+  hs_mimic_mg_mlm = list(HS_MIMIC, HS, list(estimator = "MLM", group = "school", group.equal = "loadings")),
   # saturated models (df = 0): scaling factors NA, robust RMSEA 0 as lavaan reports them
   hs_sat_mlm  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLM")),
   hs_sat_mlr  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLR")),
