@@ -207,19 +207,26 @@ def gauss_newton(model: LSModel, theta0, obs, weights, cg, *, max_iter: int = 50
             WJ = _wmul(weights[g], J)
             H += cg[g] * J.T @ WJ
             grad += cg[g] * WJ.T @ r
-        try:
-            step = np.linalg.solve(H + 1e-12 * np.trace(H) / len(H) * np.eye(len(H)), grad)
-        except np.linalg.LinAlgError:
-            msg = "singular information matrix"
-            return LSFit(theta, False, it, F, msg)
-        t = 1.0
-        while t > 1e-10:
-            cand = theta + t * step
-            Fc = objective(model, cand, obs, weights, cg)
-            if np.isfinite(Fc) and Fc <= F + 1e-12 * max(1.0, F):
+        dH = np.maximum(np.diag(H), 1e-12 * max(1.0, np.trace(H) / len(H)))
+        accepted = False
+        # Gauss-Newton step with a line search; when that fails (poor start, a nearly singular
+        # information), Levenberg-Marquardt steps with growing damping
+        for mu in (1e-12, 1e-3, 1e-1, 1.0, 10.0, 1e3):
+            try:
+                step = np.linalg.solve(H + mu * np.diag(dH), grad)
+            except np.linalg.LinAlgError:
+                continue
+            t = 1.0
+            while t > (1e-10 if mu == 1e-12 else 1e-3):
+                cand = theta + t * step
+                Fc = objective(model, cand, obs, weights, cg)
+                if np.isfinite(Fc) and Fc <= F + 1e-12 * max(1.0, F):
+                    accepted = True
+                    break
+                t *= 0.5
+            if accepted:
                 break
-            t *= 0.5
-        else:
+        if not accepted:
             gm = np.abs(grad).max() / max(1.0, F)
             return LSFit(theta, gm < 1e-6, it, F, "" if gm < 1e-6 else "line search failed")
         theta, Fold, F = cand, F, Fc
