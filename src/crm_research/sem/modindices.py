@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
+from .estimate import one_blas_thread
 from .model import KIND_A, KIND_M, KIND_S
 from .standardized import standardize
 
@@ -200,12 +201,14 @@ def extended_information(st, extra: pd.DataFrame):
         row = np.concatenate([gs.row, np.array([e[1] for e in ent], dtype=int)])
         col = np.concatenate([gs.col, np.array([e[2] for e in ent], dtype=int)])
         Ig, sg = _group_terms(model, theta, g, moms[g], kind, row, col, x_idx)
-        P = np.zeros((len(kind), q + k))
-        P[np.arange(len(gs.par)), gs.par] = 1.0
-        P[len(gs.par) + np.arange(len(sel)), q + sel] = 1.0
+        cols = np.concatenate([gs.par, q + sel]).astype(int)     # entry -> parameter column
         w = model.weights[g]
-        info += w * (P.T @ Ig @ P)
-        score += w * (sg @ P)
+        rows_sum = np.zeros((q + k, len(kind)))
+        np.add.at(rows_sum, cols, Ig)                              # P' Ig
+        both = np.zeros((q + k, q + k))
+        np.add.at(both.T, cols, rows_sum.T)                        # (P' Ig) P
+        info += w * both
+        np.add.at(score, cols, w * sg)
     return 0.5 * (info + info.T), score
 
 
@@ -265,7 +268,8 @@ def modindices(res, *, minimum_value: float = 0.0, op=None, sort: bool = True,
     pt, model = st.partable, st.model
     extra = candidates(pt)
     q = model.q
-    info, score = extended_information(st, extra)
+    with one_blas_thread():     # small matrices: one BLAS thread is faster (and not slowed by a busy machine)
+        info, score = extended_information(st, extra)
     I22 = info[:q, :q]
     try:
         I22inv = np.linalg.inv(I22) if q else np.zeros((0, 0))
@@ -473,7 +477,8 @@ def score_test(res, *, release=None, cumulative: bool = False) -> pd.DataFrame:
         if not ridx or min(ridx) < 0 or max(ridx) >= nR:
             raise ModelError(f"release={release!r}: the model has {nR} equality constraints",
                              hint=f"numbers between 1 and {nR}")
-    info, score = _unconstrained_terms(st, f)
+    with one_blas_thread():
+        info, score = _unconstrained_terms(st, f)
     N = float(st.stats.ntotal)
     keep = [r for r in range(nR) if r not in ridx]
     total = _released_stat(info, R[keep], score, N)
