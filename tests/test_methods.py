@@ -282,3 +282,12 @@ def test_cbsem_intervals_are_those_of_the_standardized_path(sq_sample):
     assert t["agree"].map(lambda v: v is None).all()                  # PLS not bootstrapped: nothing compared
     plain = methods.compare_methods(cb.hypotheses, pl)                 # a table alone: no β interval
     assert plain["ci.lower.cbsem"].isna().all()
+
+
+def test_the_table_states_the_level_of_the_fits_intervals():
+    mobi = pd.read_csv(ROOT / "tests" / "data" / "ecsi" / "mobi.csv")
+    res = pls.fit("IMAG =~ IMAG1 + IMAG2 + IMAG3\nCUSA =~ CUSA1 + CUSA2 + CUSA3\nCUSA ~ IMAG", mobi,
+                  bootstrap=50, seed=1, ci_level=0.90)
+    t = methods.pls_hypothesis_table(res, [Hypothesis("Ha", "CUSA", "IMAG")])
+    assert t.attrs["ci.level"] == pytest.approx(0.90)
+    assert t.loc[0, "ci.lower"] == res.paths.loc[0, "ci.lower"] and t.loc[0, "supported"] is True

@@ -186,7 +186,10 @@ def _ci_level_of(result: Any, default: float) -> float:
             return float(obj.attrs["ci.level"])
     v = getattr(result, "ci_level", None)
     if v is None:
-        v = getattr(getattr(result, "bootstrap", None), "ci_level", None)
+        v = getattr(getattr(result, "boot", None), "ci_level", None)
+    if v is None:
+        b = getattr(result, "bootstrap", None)
+        v = b.get("ci_level") if isinstance(b, dict) else getattr(b, "ci_level", None)
     return float(v) if v else default
 
 
