@@ -105,7 +105,7 @@ def run(args) -> int:
     kw = dict(est.fit_kwargs(variables))
     if not est.is_default:
         missing = choice.missing
-        notes = notes + [f"note: {n}" for n in choice.notes]
+        notes = notes + options.estimation_lines(choice)
     if args.bootstrap is not None and not est.allows_bootstrap:
         raise ConfigError("--bootstrap", "", f"bootstrap standard errors need --estimator ML (as lavaan), not "
                           f"{est.estimator}", hint="drop --bootstrap (the estimator's robust SEs are used)")

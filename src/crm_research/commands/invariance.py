@@ -206,7 +206,7 @@ def run(args) -> int:
     est = choice.estimation
     if not est.is_default:
         missing = choice.missing
-        mnotes = mnotes + [f"note: {n}" for n in choice.notes]
+        mnotes = mnotes + options.estimation_lines(choice)
     fit_missing = missing if had_missing else "listwise"
     rows = len(data)
     notes = []

@@ -87,19 +87,19 @@ def add_missing_option(parser) -> None:
     parser.add_argument("--missing", choices=MISSING_CHOICES, default=None, type=str.lower, help=MISSING_HELP)
 
 
-def add_estimation_options(parser, *, auto: bool = False, title: str = "estimation (lavaan's options)"):
+def add_estimation_options(parser, *, title: str = "estimation (lavaan's options)"):
     """Add ``--estimator``, ``--ordered``, ``--se`` and ``--test`` (an argument group); returns it.
 
     Values are checked (case-insensitively, with lavaan's rules) by :func:`estimation_choice`
-    once the data are read, so a bad value is one line naming the option.  ``auto=True``
-    documents ``--estimator auto`` (the normality-based advice).
+    once the data are read, so a bad value is one line naming the option; ``--estimator auto``
+    takes the normality-based advice (:func:`crm_research.normality.recommend_estimator`).
     """
     g = parser.add_argument_group(title)
     g.add_argument("--estimator", metavar="NAME", default=None,
                    help="ML (default), MLM, MLMV, MLR (robust ML: robust SEs, scaled test, robust CFI/TLI/RMSEA), "
-                        "WLSMV, DWLS, WLS, ULSMV, ULS (least squares, for --ordered items)"
-                        + ("; auto: the estimator the items' distributions call for (normality advice: number "
-                           "of scale points, skewness, kurtosis, Mardia's test)" if auto else ""))
+                        "WLSMV, DWLS, WLS, ULSMV, ULS (least squares, for --ordered items); auto: the estimator "
+                        "the items' distributions call for (normality advice: number of scale points, skewness, "
+                        "kurtosis, Mardia's test)")
     g.add_argument("--ordered", metavar="all|ITEM,ITEM", default=None,
                    help="treat items as ordinal (thresholds, polychoric correlations; default estimator then "
                         "WLSMV): all = every indicator, or a comma-separated list of items")
@@ -125,6 +125,13 @@ def estimation_choice(args, data, items, *, points: int | None = None):
     return choose_estimation(data, items, getattr(args, "estimator", None), getattr(args, "ordered", None),
                              getattr(args, "se", None), getattr(args, "test", None), missing=given or "ml",
                              points=points, option_names=ESTIMATION_OPTIONS, missing_given=given is not None)
+
+
+def estimation_lines(choice) -> list[str]:
+    """Lines to print about an estimation choice: the advice's reasons (``--estimator auto``) and notes."""
+    lines = [f"estimator auto: {r}" for r in (getattr(choice.advice, "reasons", None) or [])] \
+        if choice.advice is not None else []
+    return lines + [f"note: {n}" for n in choice.notes]
 
 
 def describe_missing(missing: str, rows: int, used: int, *, had_missing: bool = True) -> str:

@@ -59,7 +59,7 @@ def add_parser(sub) -> None:
     add_map_option(p)
     add_reading_options(p)
     add_missing_option(p)
-    a = add_estimation_options(p, auto=True, title="estimation")
+    a = add_estimation_options(p, title="estimation")
     a.add_argument("--bootstrap", type=int, default=None, metavar="N",
                    help="bootstrap resamples for the intervals of the structural models "
                         "(default: %(const)s with ML, 0 with other estimators; 0: normal-theory intervals)"
@@ -119,7 +119,7 @@ def check_inputs(args) -> dict:
     if sample.n_kept == 0:
         raise DataFileError(str(dpath), f"no respondent is left after cleaning ({sample.n_rows} rows read)",
                             hint="run `crm-research validate` to see why respondents were excluded")
-    from .options import estimation_choice
+    from .options import estimation_choice, estimation_lines
 
     choice = estimation_choice(args, sample.items, list(sample.items.columns))
     est = choice.estimation
@@ -147,9 +147,7 @@ def check_inputs(args) -> dict:
                f"full-information ML uses {sample.n_analysed('ml')}, listwise deletion "
                f"{sample.n_analysed('listwise')}",
                f"estimation: {est.describe()}; missing answers: {choice.missing_words}"]
-    if choice.advice is not None:
-        summary += [f"  estimator auto: {r}" for r in getattr(choice.advice, "reasons", []) or []]
-    summary += [f"note: {n}" for n in choice.notes]
+    summary += [("  " if line.startswith("estimator auto") else "") + line for line in estimation_lines(choice)]
     return {"plan": plan_kw, "summary": summary, "salt": intake["salt"], "missing": choice.missing,
             "bootstrap_ok": est.allows_bootstrap}
 
