@@ -196,9 +196,6 @@ def fit(model: str, data: pd.DataFrame, *, estimator: str = "ML", se: str | None
         raise ModelError(f"se={se!r}/test={test!r} need complete data (Gamma); missing='ml' cannot use them",
                          hint="use estimator='MLR' (se='robust.huber.white', test='yuan.bentler.mplus') with "
                               "missing='ml', or missing='listwise'")
-    if test == "yuan.bentler":
-        raise ModelError("test='yuan.bentler' (the EQS variant) is not available",
-                         hint="use test='yuan.bentler.mplus' (lavaan's default for MLR)")
     with one_blas_thread():
         return _fit(model, data, estimator=est_name, test=test, information=information, se=se, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, ci_level=ci_level,
                     missing=missing, group=group, group_equal=group_equal, group_partial=group_partial,

@@ -20,7 +20,8 @@ column by column.  The pieces, with lavaan's names and sources:
 W Gamma W Delta E^-1; ``robust.huber.white``: E^-1 Delta' B1 Delta E^-1, ``R/lav_model_vcov.R``),
 the traces of ``U Gamma`` for the Satorra-Bentler, mean-and-variance adjusted and
 scaled-shifted statistics (``R/lav_test_satorra_bentler.R``, method "original") and the
-Yuan-Bentler (Mplus variant) trace (``R/lav_test_yuan_bentler.R``), for the model and for the
+Yuan-Bentler traces, Mplus variant and EQS variant with Omega = A1^-1 B1 A1^-1
+(``R/lav_test_yuan_bentler.R``, ``R/lav_model_h1_omega.R``), for the model and for the
 independence (baseline) model.  :func:`scaled_fit_measures` then adds lavaan's ``*.scaled``
 and ``*.robust`` fit measures (``R/lav_fit_cfi.R``: Brosseau-Liard & Savalei 2014, Savalei
 2018; ``R/lav_fit_rmsea.R``; ``R/lav_fit_utils.R``: the FIML-corrected robust measures of
@@ -36,7 +37,7 @@ import numpy as np
 
 #: test statistics of the Satorra-Bentler family (need Gamma)
 SB_TESTS = ("satorra.bentler", "mean.var.adjusted", "scaled.shifted")
-YB_TESTS = ("yuan.bentler.mplus",)
+YB_TESTS = ("yuan.bentler.mplus", "yuan.bentler")
 ROBUST_TESTS = SB_TESTS + YB_TESTS
 
 
@@ -432,12 +433,37 @@ class RobustML:
             tr_h0 += gp.fg * float(np.sum(self.B0()[g] * Einv.T))
         return tr_h1 - tr_h0, tr_h1 / ndat, tr_h0 / self.npar_raw
 
+    def yb_trace(self, information: str) -> tuple[float, float, float]:
+        """Yuan-Bentler (EQS variant) trace as lavaan's ``lav_test_yuan_bentler_trace``: U built
+        from the structured h1 information, Omega = A1^-1 B1 A1^-1 from the unstructured ones."""
+        kind = "expected" if information == "expected" else "observed"
+        E = self.information(information, "h1")
+        Einv = np.linalg.inv(E)
+        tr = tr_h1 = tr_h0 = 0.0
+        ndat = 0
+        for g, gp in enumerate(self.groups):
+            Au = self.A1(g, kind, structured=False)
+            Bu = self.B1(g, structured=False)
+            nz = np.diag(Au) != 0
+            Ainv = np.zeros_like(Au)
+            Ainv[np.ix_(nz, nz)] = np.linalg.inv(Au[np.ix_(nz, nz)])
+            ndat += int(nz.sum())
+            tr_h1 += float(np.sum(Bu * Ainv.T))
+            Omega = Ainv @ Bu @ Ainv
+            A1 = gp.fg * self.A1(g, kind)
+            DED = gp.Delta @ Einv @ gp.Delta.T
+            tr_h0 += float(np.sum(gp.fg * self.B1(g) * DED))
+            U = A1 - A1 @ DED @ A1
+            tr += float(np.sum(U * (Omega / gp.fg)))
+        return tr, tr_h1 / ndat, tr_h0 / self.npar_raw
+
     def test(self, test: str, chisq: float, df: float, information: str) -> TestResult:
         """lavaan's robust test statistic ``test`` from the standard ``chisq`` with ``df``."""
         if not (df > 0):
             return TestResult(test, chisq, df, float("nan"), float("nan"))
         if test in YB_TESTS:
-            tr, h1, h0 = self.yb_mplus_trace(information)
+            tr, h1, h0 = (self.yb_mplus_trace(information) if test == "yuan.bentler.mplus"
+                          else self.yb_trace(information))
             c = tr / df
             if c < 0:
                 c = float("nan")
@@ -730,7 +756,7 @@ def scaled_fit_measures(fm: dict, test: TestResult | None, base: TestResult | No
     X2, df = fm["chisq"], fm["df"]
     X2b, dfb = fm["baseline.chisq"], fm["baseline.df"]
     scaled = test is not None
-    robust_sb = scaled and test.test in ("satorra.bentler", "yuan.bentler.mplus", "scaled.shifted")
+    robust_sb = scaled and test.test in ("satorra.bentler", "yuan.bentler.mplus", "yuan.bentler", "scaled.shifted")
     fiml = fiml_corr is not None and all(math.isfinite(fiml_corr.get(k, nan)) for k in
                                          ("XX3", "df3", "c.hat3", "XX3.scaled", "XX3.null", "c.hat3.null"))
     robust = robust_sb or fiml

@@ -92,6 +92,11 @@ cases <- list(
                                                              information = "expected")),
   hs_mimic_mg_mlr = list(HS_MIMIC, HS, list(estimator = "MLR", group = "school")),
   hs_mimic_mg_mlm = list(HS_MIMIC, HS, list(estimator = "MLM", group = "school", group.equal = "loadings")),
+  # Yuan-Bentler, EQS variant (test = "yuan.bentler"): expected and observed information, FIML
+  hs_ml_yb_eqs = list(HS_CFA, HS, list(estimator = "ML", test = "yuan.bentler")),
+  hs_hw_yb_eqs = list(HS_CFA, HS, list(estimator = "ML", se = "robust.huber.white", test = "yuan.bentler")),
+  hs_fiml_hw_yb_eqs = list(HS_CFA, "hs_missing.csv", list(estimator = "ML", missing = "ml",
+                                                          se = "robust.huber.white", test = "yuan.bentler")),
   # saturated models (df = 0): scaling factors NA, robust RMSEA 0 as lavaan reports them
   hs_sat_mlm  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLM")),
   hs_sat_mlr  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLR")),
