@@ -153,13 +153,15 @@ def test_skip_resume_and_previous_good_output_kept(both, cluster):
 
 
 @pytest.mark.slow
-def test_local_cluster_and_cli(tmp_path, both):
+def test_local_cluster_and_cli(tmp_path, both, capsys):
     from crm_research.cli import main
 
     root, *_ = both
     cfg = make_project(tmp_path, RUNS[:1] + RUNS[3:4])
     code = main(["batch", str(cfg), "--executor", "dask", "-w", "2", "--out", str(tmp_path / "o"), "-q"])
     assert code == 1  # one run fails
+    out = capsys.readouterr().out
+    assert "on 2 dask worker(s) (local cluster)" in out and "FAILED broken" in out
     m = json.loads((tmp_path / "o" / "manifest.json").read_text(encoding="utf-8"))
     assert {k: v["status"] for k, v in m["runs"].items()} == {"echo-n1": "ok", "echo-n2": "ok", "broken": "failed"}
     ref = json.loads((root / "local" / "runs" / "echo-n2" / "run.json").read_text(encoding="utf-8"))

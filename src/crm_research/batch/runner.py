@@ -153,7 +153,9 @@ class BatchResult:
         lines = [f"note: {n}" for n in self.notes] + [f"batch {self.name}: {len(self.records)} runs, {self.n_ok} ok"
                  f" ({self.n_reused} reused, {self.n_ran} executed), {self.n_failed} failed"
                  + (f", {self.n_expected_failures} failed as expected" if self.n_expected_failures else "")
-                 + f" in {self.wall_seconds:.1f} s on {self.workers} worker(s)"]
+                 + f" in {self.wall_seconds:.1f} s on {self.workers} "
+                 + ("dask " if self.kernel_stats.get("executor") == "dask" else "") + "worker(s)"
+                 + (f" ({self.kernel_stats['scheduler']})" if self.kernel_stats.get("scheduler") else "")]
         for r in self.failed():
             tag = " (expected)" if r.get("expect_failure") else ""
             msg = (r.get("error") or {}).get("message", "").replace("\n", "\n      ")
