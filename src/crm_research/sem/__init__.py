@@ -15,8 +15,15 @@
   reproducible nonparametric bootstrap (``se="bootstrap"``); ``missing="ml"`` fits
   incomplete data by full-information ML (EM h1, observed information), as lavaan's
   ``missing = "ml"``; simple equality constraints ``a == b`` between labels are merged.
+  Robust ML as lavaan: ``estimator="MLM" | "MLMV" | "MLMVS" | "MLR"`` (and ``se=``, ``test=``,
+  ``information=``) give sandwich standard errors, Satorra-Bentler / scaled-shifted / mean-
+  and-variance adjusted / Yuan-Bentler statistics and every ``*.scaled``/``*.robust`` fit
+  measure (:mod:`.robust`), also with ``missing="ml"`` (MLR); ``ordered=`` or a least-squares
+  estimator (WLSMV, ...) fits ordinal items (:mod:`.categorical`).
+  :func:`estimation_label` names an estimation in words.
 * :func:`compare_models` compares nested fits (one- or multi-group) by the chi-square
-  difference test; :func:`sample_moments` gives saturated moments (EM under ``missing="ml"``).
+  difference test, scaled for robust fits as ``lavTestLRT``; :func:`sample_moments` gives
+  saturated moments (EM under ``missing="ml"``).
 * :func:`parse` returns the lavaan-style parameter table a syntax implies.
 
 Modules: :mod:`.syntax` (parser), :mod:`.partable` (lavaan defaults), :mod:`.model`
@@ -25,7 +32,8 @@ Modules: :mod:`.syntax` (parser), :mod:`.partable` (lavaan defaults), :mod:`.mod
 :mod:`.bootstrap`, :mod:`.fiml` (missing="ml"), :mod:`.diagnostics` (warnings), :mod:`.result`
 (results and the accessors :func:`estimates_of`, :func:`fit_measures_of`, :func:`warnings_of`,
 :func:`fit_sentence`), :mod:`.compare` (:func:`compare_models`: nested models, chi-square
-difference as lavaan's ``lavTestLRT``).
+difference as lavaan's ``lavTestLRT``), :mod:`.robust` (Gamma, sandwich SEs, scaled tests and
+robust fit measures).
 """
 from __future__ import annotations
 
