@@ -197,7 +197,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         df = df[df[ov_model].notna().any(axis=1)]
     n_dropped = n_input - len(df)
     if group:
-        labels = sorted(df[group].unique().tolist(), key=lambda x: (str(type(x)), x))
+        labels = list(pd.unique(df[group]))          # order of appearance, as lavaan
         frames = [df[df[group] == lab] for lab in labels]
     else:
         labels = []
@@ -690,14 +690,26 @@ def _incremental(prefix, X2, df, B2, Bdf, out):
 
 
 def _other_incremental(prefix, X2, df, B2, Bdf, out):
+    """lavaan's nnfi, rfi, nfi, pnfi, ifi, rni (lav_fit_nnfi ... lav_fit_rni)."""
     out["nnfi" + prefix] = out["tli" + prefix]
-    out["rfi" + prefix] = (max(0.0, 1 - (X2 / df) / (B2 / Bdf)) if df > 0 else np.nan) if B2 > 0 else np.nan
-    nfi = (B2 - X2) / B2 if B2 > 0 else np.nan
+    if df > Bdf:
+        rfi = np.nan
+    elif df > 0 and Bdf > 0:
+        t1, t2 = B2 / Bdf - X2 / df, B2 / Bdf
+        rfi = 1.0 if (t1 < 0 or t2 < 0) else t1 / t2
+    else:
+        rfi = 1.0
+    out["rfi" + prefix] = rfi
+    if df > Bdf or B2 == 0:
+        nfi = np.nan
+    else:
+        nfi = (B2 - X2) / B2 if df > 0 else 1.0
     out["nfi" + prefix] = nfi
-    out["pnfi" + prefix] = df / Bdf * nfi if Bdf > 0 else np.nan
-    out["ifi" + prefix] = (B2 - X2) / (B2 - df) if (B2 - df) != 0 else np.nan
-    out["rni" + prefix] = out["cfi" + prefix] if False else (
-        1 - (X2 - df) / (B2 - Bdf) if (B2 - Bdf) != 0 else np.nan)
+    out["pnfi" + prefix] = (df / Bdf) * (B2 - X2) / B2 if (Bdf > 0 and B2 > 0) else np.nan
+    t1, t2 = B2 - X2, B2 - df
+    out["ifi" + prefix] = 1.0 if t2 < 0 else (np.nan if t2 == 0 else t1 / t2)
+    t2 = B2 - Bdf
+    out["rni" + prefix] = np.nan if t2 == 0 else 1 - (X2 - df) / t2
     return out
 
 
@@ -783,7 +795,14 @@ def _robust_measures(stats, lsm, theta, J, Einv, weights, fg, f, Nr, G):
         imp.append(R)
     keep = ~f["op"].isin(["|", "~1", ":="])
     npar = len({int(x) for x in f.loc[keep, "free"] if x > 0})
-    c = catml_statistics(stats, imp, J, Einv, weights, fg, npar)
+    dropped = f.loc[f["op"].isin(["|", "~1"]), "free"]
+    shared = dropped[dropped > 0].duplicated().any() or bool(set(dropped[dropped > 0]) & set(f.loc[keep, "free"]))
+    if shared:
+        # lavaan 0.6-14 refits the model without thresholds and intercepts ("catML"); equality
+        # constraints on those rows make that refit fail and the robust measures NA
+        c = {k: np.nan for k in ("XX3", "df3", "c.hat3", "XX3.scaled", "XX3.null", "df3.null", "c.hat3.null")}
+    else:
+        c = catml_statistics(stats, imp, J, Einv, weights, fg, npar)
     out = {}
     X2, df, ch, X2n, dfn, chn = c["XX3"], c["df3"], c["c.hat3"], c["XX3.null"], c["df3.null"], c["c.hat3.null"]
     if not np.isfinite(X2):

@@ -53,7 +53,8 @@ cases <- list(
        se = "robust.sem", test = "mean.var.adjusted"),
   list(name = "hs3_sem", data = "hs", ordered = paste0("c", 1:9)),
   list(name = "hs_mixed", data = "hs", ordered = paste0("c", 1:3)),
-  list(name = "hs3_med", data = "hs", ordered = paste0("c", 1:9))
+  list(name = "hs3_med", data = "hs", ordered = paste0("c", 1:9)),
+  list(name = "hs3_mg", model = "hs3", data = "hs", ordered = paste0("c", 1:9), group = "school")
 )
 datas <- list(bfi = bfi, mobi = mobi, hs = hscut)
 
