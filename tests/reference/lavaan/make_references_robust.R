@@ -23,6 +23,9 @@ stopifnot(as.character(packageVersion("lavaan")) == "0.6.14")
 
 HS_CFA <- "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 HS_CONSTR <- "visual =~ x1 + a*x2 + b*x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9\na == b"
+HS_MED <- paste(readLines("hs_mediation.lav"), collapse = "\n")
+SEED_COMBINED <- paste(readLines("seed_combined.lav"), collapse = "\n")
+ECO_MG <- paste(readLines("eco_mg_config.lav"), collapse = "\n")
 HS_MIMIC <- paste(readLines("hs_mimic.lav"), collapse = "\n")
 POLDEM <- paste(readLines("poldem.lav"), collapse = "\n")
 ECO <- paste(readLines("eco_fiml.lav"), collapse = "\n")
@@ -97,6 +100,12 @@ cases <- list(
   hs_hw_yb_eqs = list(HS_CFA, HS, list(estimator = "ML", se = "robust.huber.white", test = "yuan.bentler")),
   hs_fiml_hw_yb_eqs = list(HS_CFA, "hs_missing.csv", list(estimator = "ML", missing = "ml",
                                                           se = "robust.huber.white", test = "yuan.bentler")),
+  # defined parameters (:=) with robust SEs; a second-order survey model; grouped survey model
+  hs_mediation_mlr = list(HS_MED, HS, list(estimator = "MLR")),
+  hs_mediation_mlm = list(HS_MED, HS, list(estimator = "MLM")),
+  seed_combined_mlr = list(SEED_COMBINED, "seed_survey_a.csv", list(estimator = "MLR")),
+  seed_combined_mlmv = list(SEED_COMBINED, "seed_survey_a.csv", list(estimator = "MLMV")),
+  eco_mg_mlr = list(ECO_MG, "seed_survey_groups.csv", list(estimator = "MLR", group = "segment")),
   # saturated models (df = 0): scaling factors NA, robust RMSEA 0 as lavaan reports them
   hs_sat_mlm  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLM")),
   hs_sat_mlr  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLR")),
