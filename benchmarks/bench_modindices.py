@@ -1,7 +1,7 @@
 """Modification indices speed: crm_research.sem.modindices vs lavaan 0.6-14's modindices().
 
 Job (issue 13): modification indices of a 24-item model -- the ECSI customer-satisfaction
-model of tests/reference/lavaan/mi_mobi.lav (7 factors, 24 indicators, 457 indices) on the
+model of tests/reference/lavaan/ecsi24.lav (7 factors, 24 indicators, 457 indices) on the
 ECSI mobile-phone survey (tests/data/ecsi/mobi.csv, N = 250).  Target: well under a second.
 
 Usage:
@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "tests" / "reference" / "lavaan" / "mi_mobi.lav"
+MODEL = ROOT / "tests" / "reference" / "lavaan" / "ecsi24.lav"
 DATA = ROOT / "tests" / "data" / "ecsi" / "mobi.csv"
 
 

@@ -92,7 +92,7 @@ def test_modindices_mlr_fit_as_lavaan():
     b = pd.DataFrame(ml["modindices"])
     assert np.allclose(a["mi"].to_numpy(float), b["mi"].to_numpy(float), atol=1e-6)
     try:
-        res = sem.fit((REF / "mi_mobi.lav").read_text(), _data("mobi"), estimator="MLR")
+        res = sem.fit((REF / "ecsi24.lav").read_text(), _data("mobi"), estimator="MLR")
     except ModelError:
         pytest.skip("estimator='MLR' not available yet")
     mi = sem.modindices(res, sort=False)

@@ -43,8 +43,8 @@ mi_cases <- list(
        estimator = "ML"),
   list(name = "mi_hs_mg_config", model = "hs_mg_config", data = HS, group = "school", equal = "",
        estimator = "ML"),
-  list(name = "mi_mobi", model = "mi_mobi", data = MOBI, group = NULL, equal = "", estimator = "ML"),
-  list(name = "mi_mobi_mlr", model = "mi_mobi", data = MOBI, group = NULL, equal = "", estimator = "MLR")
+  list(name = "mi_mobi", model = "ecsi24", data = MOBI, group = NULL, equal = "", estimator = "ML"),
+  list(name = "mi_mobi_mlr", model = "ecsi24", data = MOBI, group = NULL, equal = "", estimator = "MLR")
 )
 for (cs in mi_cases) {
   out <- paste0(cs$name, ".json")
