@@ -268,10 +268,10 @@ def _points(x, t_x, T):
     more of these than whole ``(x, t_x, T)`` triples (cohorts share ``T``; every customer
     without repeat purchases has ``t_x = 0``)."""
     n = x.size
-    xy = np.column_stack([np.concatenate([x, x]), np.concatenate([t_x, T])])
-    uniq, inv = np.unique(xy, axis=0, return_inverse=True)
+    # (x, y) as one complex key: a 1-D sort (ordered by x, then y), ~10x faster than rows
+    uniq, inv = np.unique(np.concatenate([x, x]) + 1j * np.concatenate([t_x, T]), return_inverse=True)
     inv = inv.ravel()
-    px, py = uniq[:, 0].copy(), uniq[:, 1].copy()
+    px, py = uniq.real.copy(), uniq.imag.copy()
     ux, xi = np.unique(px, return_inverse=True)
     return px, py, inv[:n], inv[n:], ux, xi.ravel()
 
