@@ -98,8 +98,12 @@ def _run(tmp_path: Path, monkeypatch, tag: str, **parameters):
     pm.execute_notebook(str(NOTEBOOKS / NB04), str(out), parameters=parameters, kernel_name="python3",
                         cwd=str(NOTEBOOKS), progress_bar=False)
     nb = nbformat.read(str(out), as_version=4)
+    from crm_research.reporting.export import find_personal_data
+
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
+    assert find_personal_data(nb) == [] and "Traceback" not in _text(nb)
+    assert "crm-provenance" in json.dumps(nb.cells[-1].get("outputs", []))
     return nb, {r["key"]: r for r in read_records(run_dir)}
 
 
