@@ -229,3 +229,12 @@ def test_estimator_names_case_insensitive_and_labels():
     assert sem.estimation_label(plain) == "ML" and "chisq.scaled" not in plain.fit_measures
     none = sem.fit("visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6", hs, test="none")
     assert none.fit_measures == {}
+
+
+def test_unidentified_model_warns_instead_of_inventing_numbers():
+    hs = pd.read_csv(REF / "HolzingerSwineford1939.csv")
+    for est in ("MLM", "MLR"):
+        res = sem.fit("f =~ NA*x1 + x2 + x3 + x4", hs, estimator=est)    # scale not fixed: df = 1
+        assert res.estimates.loc[res.estimates["op"] == "=~", "se"].isna().all()
+        assert "chisq.scaled" not in res.fit_measures and "chisq" in res.fit_measures
+        assert any("robust test statistic" in w and "singular" in w for w in res.warnings)

@@ -380,7 +380,7 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
                 test_details = T.as_dict()
         except np.linalg.LinAlgError:
             warnings.append(f"the robust test statistic ({test}) could not be computed: a singular information "
-                            "matrix; scaled and robust fit measures are NaN")
+                            "matrix; only the standard (not robust) fit measures are reported")
     warnings.extend(post_check(tab, rm, theta, group_labels=[g.label for g in stats.groups] if grouped else None))
     endo = set(pt.names.ov_ind) | {r for r in f.loc[f["op"] == "=~", "rhs"]} | set(f.loc[f["op"] == "~", "lhs"])
     res = SEMResult(

@@ -104,6 +104,14 @@ def _mask(M: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return M
 
 
+def inv_checked(E: np.ndarray) -> np.ndarray:
+    """Inverse of an information matrix; LinAlgError when it is numerically singular (R's
+    ``solve()`` refuses a reciprocal condition number below machine epsilon, as lavaan meets it)."""
+    if not np.all(np.isfinite(E)) or np.linalg.cond(E, 1) > 1 / np.finfo(float).eps:
+        raise np.linalg.LinAlgError("singular information matrix")
+    return np.linalg.inv(E)
+
+
 def bdiag(mats) -> np.ndarray:
     n = sum(m.shape[0] for m in mats)
     out = np.zeros((n, n))
@@ -378,7 +386,7 @@ class RobustML:
     def vcov(self, se: str, information: str) -> np.ndarray:
         """N-scaled robust covariance of the estimates divided by N (lavaan's VarCov)."""
         E = self.information(information, "hessian")
-        Einv = np.linalg.inv(E)
+        Einv = inv_checked(E)
         if se == "robust.sem":
             meat = np.zeros_like(E)
             kind = "expected" if information == "expected" else "observed"
@@ -397,7 +405,7 @@ class RobustML:
         """trace(U Gamma) and trace((U Gamma)^2), lavaan's method "original" (all groups at once)."""
         kind = "expected" if information == "expected" else "observed"
         E = self.information(information, "h1")
-        Einv = np.linalg.inv(E)
+        Einv = inv_checked(E)
         if not need_ug2:
             tr = 0.0
             for g, gp in enumerate(self.groups):
@@ -419,7 +427,7 @@ class RobustML:
         sum_g f_g tr(B0_g E^-1); also lavaan's scaling.factor.h1 and .h0."""
         kind = "expected" if information == "expected" else "observed"
         E = self.information(information, "hessian")
-        Einv = np.linalg.inv(E)
+        Einv = inv_checked(E)
         tr_h1 = tr_h0 = 0.0
         ndat = 0
         for g, gp in enumerate(self.groups):
@@ -438,7 +446,7 @@ class RobustML:
         from the structured h1 information, Omega = A1^-1 B1 A1^-1 from the unstructured ones."""
         kind = "expected" if information == "expected" else "observed"
         E = self.information(information, "h1")
-        Einv = np.linalg.inv(E)
+        Einv = inv_checked(E)
         tr = tr_h1 = tr_h0 = 0.0
         ndat = 0
         for g, gp in enumerate(self.groups):
@@ -582,7 +590,7 @@ def fiml_corrected(model: RobustML, base: RobustML, df: float, dfb: float, versi
     def k_of(rob: RobustML):
         D = np.vstack([gp.Delta for gp in rob.groups])
         E = sum(f * gp.Delta.T @ w @ gp.Delta for f, gp, w in zip(fg, rob.groups, Ei))
-        Einv = np.linalg.inv(E)
+        Einv = inv_checked(E)
         WD = Wm_all @ D
         U = Wm_all - WD @ Einv @ WD.T
         if version == "V3":
@@ -628,7 +636,7 @@ def satorra_2000(rob1: RobustML, rob0: RobustML, T1: float, r1: float, T0: float
     rank = int(np.sum(sv > max(H.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 1.0)))
     A = U_[:, rank:].T
     P = rob1.information(information, "h1")
-    Pinv = np.linalg.inv(P)
+    Pinv = inv_checked(P)
     APA = A @ Pinv @ A.T
     PAAPAAP = Pinv @ A.T @ np.linalg.pinv(APA) @ A @ Pinv
     fg = [gp.fg for gp in rob1.groups]
