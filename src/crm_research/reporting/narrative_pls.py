@@ -186,6 +186,17 @@ def describe_reliability(reliability: pd.DataFrame, exclude: Iterable[str] = (),
     Returns
     -------
     Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rel = pd.DataFrame({"construct": ["A", "B"], "mode": ["reflective"] * 2, "items": [3, 4],
+    ...                     "alpha": [0.66, 0.97], "rho_a": [0.71, 0.97], "rho_c": [0.80, 0.98], "ave": [0.45, 0.9]})
+    >>> print(describe_reliability(rel, single_items=["C"]))  # doctest: +NORMALIZE_WHITESPACE
+    Internal consistency: Cronbach's α from .66 to .97, ρ_A from .71 to .97 and composite reliability ρ_c from .80 to
+    .98; below .70: A (α = .66); above .95 (redundant items?): B (α = .97, ρ_A = .97, ρ_c = .98).
+    Convergent validity: AVE below .50 for A (.45): the construct explains less than half of its items' variance.
+    C is a single item: reliability 1 by definition, nothing to assess.
     """
     singles = list(single_items)
     note = (f" {_list(singles)} {'is a single item' if len(singles) == 1 else 'are single items'}: "
@@ -200,8 +211,16 @@ def describe_reliability(reliability: pd.DataFrame, exclude: Iterable[str] = (),
     lo, hi = RELIABILITY_RANGE
     names = {"alpha": "Cronbach's α", "rho_a": "ρ_A", "rho_c": "composite reliability ρ_c"}
     ranges = [f"{names[k]} from {_b(R[k].min())} to {_b(R[k].max())}" for k in names]
-    out_low = [f"{c} ({names[k].split()[-1]} = {_b(v)})" for k in names for c, v in zip(R["construct"], R[k]) if v < lo]
-    out_high = [f"{c} ({names[k].split()[-1]} = {_b(v)})" for k in names for c, v in zip(R["construct"], R[k]) if v > hi]
+    def outside(test: Any) -> list[str]:
+        """'A (α = .66, ρ_A = .69)' per construct with a value outside the range."""
+        out = []
+        for r in R.to_dict("records"):
+            bad = [f"{names[k].split()[-1]} = {_b(r[k])}" for k in names if test(r[k])]
+            if bad:
+                out.append(f"{r['construct']} ({', '.join(bad)})")
+        return out
+
+    out_low, out_high = outside(lambda v: v < lo), outside(lambda v: v > hi)
     text = "Internal consistency: " + ", ".join(ranges[:-1]) + " and " + ranges[-1] + "; "
     if not out_low and not out_high:
         text += "all within .70 to .95."
