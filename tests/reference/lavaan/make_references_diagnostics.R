@@ -93,12 +93,20 @@ std_cases <- list(
   list(name = "std_hs_mediation", model = "hs_mediation", data = HS, group = NULL, equal = ""),
   list(name = "std_hs_mg_metric", model = "hs_mg_metric", data = HS, group = "school", equal = "loadings")
 )
+HSM <- read.csv("hs_missing.csv", stringsAsFactors = FALSE)
+std_cases <- c(std_cases, list(
+  list(name = "std_hs_mediation_mlr", model = "hs_mediation", data = HS, group = NULL, equal = "", estimator = "MLR"),
+  list(name = "std_poldem_mlm", model = "poldem", data = PD, group = NULL, equal = "", estimator = "MLM"),
+  list(name = "std_hs_fiml", model = "hs_fiml", data = HSM, group = NULL, equal = "", missing = "ml")
+))
 for (cs in std_cases) {
   out <- paste0(cs$name, ".json")
   if (!todo(out)) next
-  fit <- if (is.null(cs$group)) sem(lav(cs$model), data = cs$data)
+  est <- if (is.null(cs$estimator)) "ML" else cs$estimator
+  miss <- if (is.null(cs$missing)) "listwise" else cs$missing
+  fit <- if (is.null(cs$group)) sem(lav(cs$model), data = cs$data, estimator = est, missing = miss)
          else sem(lav(cs$model), data = cs$data, group = cs$group, group.equal = cs$equal)
-  res <- list(model = cs$model, group = cs$group, group_equal = cs$equal)
+  res <- list(model = cs$model, group = cs$group, group_equal = cs$equal, estimator = est, missing = miss)
   for (type in c("std.all", "std.lv", "std.nox")) {
     ss <- as.data.frame(standardizedSolution(fit, type = type))
     res[[type]] <- ss
