@@ -382,3 +382,30 @@ def test_single_item_constructs_stay_continuous_when_all_items_are_ordered(abil)
     assert any("x7 (single-item construct" in n for n in res.notes)
     with pytest.raises(ModelError, match="x7: an item with a fixed error variance .* cannot be declared ordered"):
         hypotheses.test_model(d, abil, "mediated", ordered="x1,x7", missing="listwise")
+
+
+@pytest.mark.slow
+def test_measurement_notebook_with_ordered_items(tmp_path, monkeypatch):
+    """Notebook 02 with every item ordered on the test instrument (missing answers: pairwise): WLSMV
+    CFAs, scaled fit measures headed as such, single items kept continuous (said)."""
+    import nbformat
+    import papermill as pm
+
+    from crm_research.reporting.results import read_records
+
+    run_dir = tmp_path / "02"
+    run_dir.mkdir()
+    monkeypatch.setenv("CRM_RESEARCH_RUN_DIR", str(run_dir))
+    out = run_dir / "02.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "02_measurement_model.ipynb"), str(out), kernel_name="python3",
+                        progress_bar=False, cwd=str(ROOT / "notebooks"),
+                        parameters={"instrument": str(SQ_DIR / "service_quality.yaml"),
+                                    "data_file": str(SQ_DIR / "responses.csv"), "ordered": "all",
+                                    "missing": "pairwise", "harman_cfa": False})
+    nb = nbformat.read(str(out), as_version=4)
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    text = "\n".join(json.dumps(o.get("data", {}), ensure_ascii=False) + str(o.get("text", ""))
+                     for c in nb.cells for o in c.get("outputs", []))
+    rec = {r["key"]: r for r in read_records(run_dir)}
+    assert rec["estimator"]["value_text" if "value_text" in rec["estimator"] else "value"].startswith("WLSMV")
+    assert "pairwise deletion" in text and "(scaled)" in text and "treated as continuous" in text

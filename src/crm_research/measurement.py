@@ -1468,6 +1468,8 @@ def assess_measurement(data: pd.DataFrame, instrument: "Instrument", *, threshol
         syntax1 = measurement_syntax(instrument, [c.id for c in first], higher_order=False, data=X)
         result = run("first_order", syntax1, "first-order CFA")
         fit_rows["first-order CFA"] = fit_measures_of(result)
+        if not est_opt.is_default:   # what the estimation decided (ordered items, single items kept continuous)
+            notes.extend(f"First-order CFA: {n}" for n in getattr(result, "notes", []) or [])
     else:
         results["first_order"] = result
         warnings.extend(f"supplied model: {w}" for w in warnings_of(result))
