@@ -165,11 +165,16 @@ def test_predictions_match_seminr_predict_pls(mobi):
     mm = seminr.constructs(*[seminr.composite(c, items) for c, items in blocks.items()])
     sm = seminr.relationships(*[seminr.paths(from_=a, to=b) for a, b in paths])
     model = seminr.estimate_pls(mobi, mm, sm)
-    ref = predict_pls(model, technique=predict_EA, no_folds=10, ordering=list(range(len(mobi)))).items
-    ours = predict(ECSI, mobi, folds=cut_folds(len(mobi), 10))
-    for mine, theirs in ((ours.predictions, ref.pls_out_of_sample), (ours.lm_predictions, ref.lm_out_of_sample)):
-        theirs = pd.DataFrame(np.asarray(theirs.values), columns=list(theirs.cols))
-        assert set(theirs.columns) == set(mine.columns)
-        np.testing.assert_allclose(mine[theirs.columns].to_numpy(), theirs.to_numpy(), atol=1e-9)
+    from seminr.predict import predict_DA
+
+    for technique, theirs_fn in (("earliest", predict_EA), ("direct", predict_DA)):
+        ref = predict_pls(model, technique=theirs_fn, no_folds=10, ordering=list(range(len(mobi)))).items
+        ours = predict(ECSI, mobi, folds=cut_folds(len(mobi), 10), technique=technique)
+        for mine, theirs in ((ours.predictions, ref.pls_out_of_sample), (ours.lm_predictions, ref.lm_out_of_sample)):
+            theirs = pd.DataFrame(np.asarray(theirs.values), columns=list(theirs.cols))
+            assert set(theirs.columns) == set(mine.columns)
+            np.testing.assert_allclose(mine[theirs.columns].to_numpy(), theirs.to_numpy(), atol=1e-9)
+    with pytest.raises(ModelError, match="technique='DA'"):
+        predict(ECSI, mobi, technique="DA")
     with pytest.raises(ModelError, match="one fold per usable row"):
         predict(ECSI, mobi, folds=[1, 2, 3])

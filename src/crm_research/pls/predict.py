@@ -44,7 +44,7 @@ from crm_research.pls.stages import prepare_data
 from crm_research.pls.specification import PLSModel, parse_model
 from crm_research.reporting.format import format_number, html_table, markdown_table
 
-__all__ = ["PLSPredict", "predict", "blindfolding"]
+__all__ = ["TECHNIQUES", "PLSPredict", "predict", "blindfolding"]
 
 _FIT_KEYS = ("scheme", "consistent", "tol", "max_iter", "stop")
 
@@ -181,9 +181,16 @@ class _Layout:
         self.lam_rows = [lc[x] for c in self.endo for x in model.blocks[c]]
         self.lam_cols = [self.ci[c] for c in self.endo for _ in model.blocks[c]]
         self.which = [self.ie.index(self.ci[c]) for c in self.endo for _ in model.blocks[c]]
+        # direct antecedents: each endogenous construct's own items and its predictors' items
+        self.dv_items = [[pos[x] for x in model.blocks[c]] for c in self.endo]
+        self.dv_preds = [[pos[x] for h in model.structural[c] for x in model.blocks[h]] for c in self.endo]
 
 
-def _predict_folds(model: PLSModel, lay: _Layout, opts: dict, trains: list, tests: list):
+TECHNIQUES = ("earliest", "direct")
+
+
+def _predict_folds(model: PLSModel, lay: _Layout, opts: dict, trains: list, tests: list,
+                   technique: str = "earliest"):
     """PLS, LM and training-mean predictions of each test set from its training set (same sizes)."""
     Xtr = np.stack(trains)                                                   # (m, size, p)
     mu = Xtr.mean(axis=1)
@@ -199,15 +206,26 @@ def _predict_folds(model: PLSModel, lay: _Layout, opts: dict, trains: list, test
     out = []
     for a, (tr, te) in enumerate(zip(trains, tests)):
         Zc = ((te - mu[a]) / sd[a])[:, lay.colpos]
-        eta_x = Zc @ W[a][:, lay.ix]
-        Be = B[a][np.ix_(lay.ie, lay.ie)]
-        G = B[a][np.ix_(lay.ie, lay.ix)]
-        eta_e = eta_x @ G.T @ np.linalg.inv(np.eye(len(lay.ie)) - Be).T
+        if technique == "earliest":
+            eta_x = Zc @ W[a][:, lay.ix]
+            Be = B[a][np.ix_(lay.ie, lay.ie)]
+            G = B[a][np.ix_(lay.ie, lay.ix)]
+            eta_e = eta_x @ G.T @ np.linalg.inv(np.eye(len(lay.ie)) - Be).T
+        else:                                   # direct antecedents' own scores
+            eta_e = (Zc @ W[a]) @ B[a][lay.ie].T
         lam = L[a][lay.lam_rows, lay.lam_cols]
         pls_hat = mu[a][lay.ye] + eta_e[:, lay.which] * lam * sd[a][lay.ye]
-        A = np.column_stack([np.ones(len(tr)), tr[:, lay.xe]])
-        beta, *_ = np.linalg.lstsq(A, tr[:, lay.ye], rcond=None)
-        lm_hat = np.column_stack([np.ones(len(te)), te[:, lay.xe]]) @ beta
+        if technique == "earliest":
+            designs = [(lay.xe, lay.ye)]
+        else:
+            designs = list(zip(lay.dv_preds, lay.dv_items))
+        lm_hat = np.empty_like(pls_hat)
+        col = 0
+        for xs, ys in designs:
+            A = np.column_stack([np.ones(len(tr)), tr[:, xs]])
+            beta, *_ = np.linalg.lstsq(A, tr[:, ys], rcond=None)
+            lm_hat[:, col:col + len(ys)] = np.column_stack([np.ones(len(te)), te[:, xs]]) @ beta
+            col += len(ys)
         out.append((pls_hat, lm_hat, np.broadcast_to(mu[a][lay.ye], pls_hat.shape)))
     return out
 
@@ -226,7 +244,7 @@ def _metrics(lay: _Layout, model: PLSModel, y: np.ndarray, P: np.ndarray, PL: np
 
 
 def predict(model: Any, data: pd.DataFrame, *, k: int = 10, repeats: int = 10, seed: int | None = None,
-            test: pd.DataFrame | None = None, folds: Any = None, scheme: str | None = None, consistent: bool | None = None,
+            test: pd.DataFrame | None = None, folds: Any = None, technique: str = "earliest", scheme: str | None = None, consistent: bool | None = None,
             missing: str = "listwise", tol: float | None = None, max_iter: int | None = None,
             stop: str | None = None) -> PLSPredict:
     """PLSpredict: k-fold, repeated out-of-sample prediction against the linear-model benchmark.
@@ -249,6 +267,11 @@ def predict(model: Any, data: pd.DataFrame, *, k: int = 10, repeats: int = 10, s
     folds : sequence of int, optional
         Your own fold of every usable row (one repetition; ``k`` and ``seed`` are not used),
         e.g. to reproduce another program's folds.
+    technique : {"earliest", "direct"}
+        Predict the endogenous constructs from the exogenous constructs' scores through the
+        structural model ("earliest antecedents", SmartPLS and cSEM; default), or from each
+        construct's direct predictors' scores ("direct antecedents", seminr's default). The LM
+        benchmark uses the matching items (all exogenous items, or the direct predictors' items).
     scheme, consistent, tol, max_iter, stop
         Estimation options (default: the result's, else :func:`~crm_research.pls.fit`'s).
     missing : {"listwise", "mean"}
@@ -269,11 +292,13 @@ def predict(model: Any, data: pd.DataFrame, *, k: int = 10, repeats: int = 10, s
     """
     model, opts = _model_and_options(model, dict(scheme=scheme, consistent=consistent, tol=tol,
                                                  max_iter=max_iter, stop=stop))
+    if technique not in TECHNIQUES:
+        raise ModelError(f"technique={technique!r}: expected one of {', '.join(TECHNIQUES)}")
     X, rows = prepare_data(model, data, missing)
     lay = _Layout(model)
     if test is not None:
         Xt, trows = _holdout_matrix(model, test)
-        (P, PL, N0), = _predict_folds(model, lay, opts, [X], [Xt])
+        (P, PL, N0), = _predict_folds(model, lay, opts, [X], [Xt], technique)
         return PLSPredict(metrics=_metrics(lay, model, Xt[:, lay.ye], P, PL, N0),
                           predictions=pd.DataFrame(P, index=trows, columns=lay.endo_ind),
                           lm_predictions=pd.DataFrame(PL, index=trows, columns=lay.endo_ind), k=0, repeats=1,
@@ -302,14 +327,15 @@ def predict(model: Any, data: pd.DataFrame, *, k: int = 10, repeats: int = 10, s
         trains = [np.setdiff1d(np.arange(n), f) for f in folds]
         for size in sorted({len(t) for t in trains}):            # one batched estimation per training size
             which = [i for i, t in enumerate(trains) if len(t) == size]
-            res = _predict_folds(model, lay, opts, [X[trains[i]] for i in which], [X[folds[i]] for i in which])
+            res = _predict_folds(model, lay, opts, [X[trains[i]] for i in which], [X[folds[i]] for i in which],
+                                 technique)
             for i, (P, PL, N0) in zip(which, res):
                 pred[r, folds[i]], pred_lm[r, folds[i]], naive[r, folds[i]] = P, PL, N0
     P, PL, N0 = pred.mean(axis=0), pred_lm.mean(axis=0), naive.mean(axis=0)
     return PLSPredict(metrics=_metrics(lay, model, X[:, lay.ye], P, PL, N0),
                       predictions=pd.DataFrame(P, index=rows, columns=lay.endo_ind),
                       lm_predictions=pd.DataFrame(PL, index=rows, columns=lay.endo_ind), k=k, repeats=repeats,
-                      seed=seed, settings=dict(opts, missing=missing))
+                      seed=seed, settings=dict(opts, missing=missing, technique=technique))
 
 
 def blindfolding(model: Any, data: pd.DataFrame, *, distance: int = 7, scheme: str | None = None,
