@@ -167,6 +167,7 @@ def test_bootstrap_columns_for_effects_htmt_and_fit(booted):
     s = booted.summary()
     assert "Bootstrap: 300 of 300 resamples used (seed 5), 95% percentile confidence intervals" in s
     assert "| HI95 | HI99 |" in s and "| t | p | CI |" in s
+    assert "| CUSCO | CUSCO | 1.000 | 1.000 | — | — | 1.00 |" in s      # single item: nothing to test
 
 
 def test_htmt_bootstrap_is_the_htmt_of_each_resample(booted):

@@ -23,7 +23,7 @@ from crm_research.pls.quality import (effects_table, f_squared, fornell_larcker,
                                       r2_adjusted, reliability_table, specific_indirect_effects, total_effects,
                                       vif_inner, vif_outer)
 from crm_research.pls.specification import PLSModel
-from crm_research.reporting.format import format_ci, format_number, format_p, html_table, markdown_table, stars
+from crm_research.reporting.format import DASH, format_ci, format_number, format_p, html_table, markdown_table, stars
 
 __all__ = ["PLSResult", "EXACT_FIT_RESAMPLES"]
 
@@ -359,9 +359,11 @@ class PLSResult:
                             "Weight": [format_number(v, 3) for v in wts["est"]]})
         if "ci.lower" in load.columns:
             comp = (load["op"] == "<~").to_numpy()
-            src = [wts.iloc[k] if comp[k] else load.iloc[k] for k in range(len(load))]
-            out["p"] = [format_p(r["pvalue"]) + stars(r["pvalue"]) for r in src]
-            out["CI"] = [format_ci(r["ci.lower"], r["ci.upper"], 3) for r in src]
+            single = set(self.model.single_item)
+            src = [None if load["lhs"].iloc[k] in single else (wts.iloc[k] if comp[k] else load.iloc[k])
+                   for k in range(len(load))]                # a single item's loading is 1 by definition
+            out["p"] = [DASH if r is None else format_p(r["pvalue"]) + stars(r["pvalue"]) for r in src]
+            out["CI"] = [DASH if r is None else format_ci(r["ci.lower"], r["ci.upper"], 3) for r in src]
         out["VIF"] = [format_number(vif.get((a, b)), 2) for a, b in zip(load["lhs"], load["rhs"])]
         return out
 
