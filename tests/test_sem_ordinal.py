@@ -42,7 +42,7 @@ MEASURES = ["npar", "chisq", "df", "pvalue", "chisq.scaled", "df.scaled", "pvalu
             "rfi.scaled", "pnfi.scaled", "rni.scaled", "nnfi.robust"]
 
 CASES = ["bfi", "bfi_pairwise", "bfi_mg", "bfi_mg_theta", "bfi_mg_partial", "mobi", "hs_binary", "hs3", "hs3_theta", "hs3_ulsmv", "hs3_wls",
-         "hs3_dwls", "hs3_mv", "hs3_sem", "hs3_med", "hs3_mg", "hs_mixed"]
+         "hs3_dwls", "hs3_mv", "hs3_sem", "hs3_med", "hs3_mg", "hs3_uls", "hs3_wlsm", "hs_mixed"]
 
 _cache: dict = {}
 

@@ -54,6 +54,8 @@ cases <- list(
   list(name = "hs3_sem", data = "hs", ordered = paste0("c", 1:9)),
   list(name = "hs_mixed", data = "hs", ordered = paste0("c", 1:3)),
   list(name = "hs3_med", data = "hs", ordered = paste0("c", 1:9)),
+  list(name = "hs3_uls", model = "hs3", data = "hs", ordered = paste0("c", 1:9), estimator = "ULS"),
+  list(name = "hs3_wlsm", model = "hs3", data = "hs", ordered = paste0("c", 1:9), estimator = "WLSM"),
   list(name = "hs3_mg", model = "hs3", data = "hs", ordered = paste0("c", 1:9), group = "school")
 )
 datas <- list(bfi = bfi, mobi = mobi, hs = hscut)
@@ -78,8 +80,8 @@ for (cs in cases) {
   pe <- parameterEstimates(fit, standardized = TRUE)
   ss <- lavInspect(fit, "sampstat")
   if (!is.null(cs$group)) ss <- ss else ss <- list(ss)
-  gam <- lavInspect(fit, "gamma")
-  if (!is.list(gam)) gam <- list(gam)
+  gam <- try(lavInspect(fit, "gamma"), silent = TRUE)      # none for ULS with standard SEs
+  if (inherits(gam, "try-error")) gam <- list() else if (!is.list(gam)) gam <- list(gam)
   r2 <- lavInspect(fit, "r2")
   if (!is.list(r2)) r2 <- list(r2)
   res <- list(
