@@ -142,6 +142,244 @@ def _standardize(frame, est, model, theta, defined, lv_var, ov_var, nox=frozense
 STD_TYPES = ("std.all", "std.lv", "std.nox")
 
 
+def _row_factors(st, kind: str):
+    """Per partable row, the factors its value is multiplied by when standardized, as
+    (source, index, power) with source "eta" (latent SD), "ov" (observed SD) or "rv"
+    (square root of |value| of the variance row ``index``, lavaan's cov.std) -- the rules
+    of :func:`_standardize`, precomputed once for a whole stack of parameter vectors."""
+    pt, model = st.partable, st.model
+    f = pt.frame
+    lhs, op, rhs, grp = f["lhs"].to_numpy(), f["op"].to_numpy(), f["rhs"].to_numpy(), f["group"].to_numpy()
+    lvs, ovs = set(model.lv), set(model.ov)
+    lv_pos = {v: i for i, v in enumerate(model.lv)}
+    ov_pos = {v: i for i, v in enumerate(model.ov)}
+    nox = set(pt.names.ov_x) if kind == "std.nox" else set()
+    var_row = {}
+    for k in range(len(f)):
+        if op[k] == "~~" and lhs[k] == rhs[k]:
+            var_row.setdefault((grp[k], lhs[k]), k)
+    out = []
+    for k in range(len(f)):
+        o, a, b, g = op[k], lhs[k], rhs[k], grp[k] - 1 if op[k] != ":=" else 0
+        fac = []
+        # std.lv part
+        if o == "=~":
+            fac.append(("eta", g, lv_pos[a], 1))
+            if b in lvs:
+                fac.append(("eta", g, lv_pos[b], -1))
+        elif o == "~":
+            if a in lvs:
+                fac.append(("eta", g, lv_pos[a], -1))
+            if b in lvs:
+                fac.append(("eta", g, lv_pos[b], 1))
+        elif o == "~~":
+            if a == b and a in lvs:
+                fac.append(("eta", g, lv_pos[a], -2))
+            elif a != b:
+                for v in (a, b):
+                    if v in lvs:
+                        fac.append(("rv", g, var_row.get((g + 1, v), -1), -1))
+        elif o == "~1" and a in lvs:
+            fac.append(("eta", g, lv_pos[a], -1))
+        if kind != "std.lv":
+            if o == "=~" and b not in lvs:
+                fac.append(("ov", g, ov_pos[b], -1))
+            elif o == "~":
+                if a in ovs:
+                    fac.append(("ov", g, ov_pos[a], -1))
+                if b in ovs and b not in nox:
+                    fac.append(("ov", g, ov_pos[b], 1))
+            elif o == "~~":
+                if a == b and a not in lvs:
+                    if a not in nox:
+                        fac.append(("ov2", g, ov_pos[a], -1))
+                elif a != b:
+                    for v in (a, b):
+                        if v not in lvs and v not in nox:
+                            fac.append(("rv", g, var_row.get((g + 1, v), -1), -1))
+            elif o == "~1" and a not in lvs and a not in nox:
+                fac.append(("ov", g, ov_pos[a], -1))
+        out.append(fac)
+    return out
+
+
+def std_values_stack(st, T: np.ndarray, kind: str, base: np.ndarray, factors=None) -> np.ndarray:
+    """Standardized values (R, rows) of every partable row for a stack of parameter vectors
+    ``T`` (R, q): the vectorized :func:`standardize` (implied variances per vector; fixed.x
+    moments of the full sample).  ``:=`` rows are the definitions applied to the
+    standardized values, as lavaan."""
+    pt, model = st.partable, st.model
+    f = pt.frame
+    T = np.atleast_2d(np.asarray(T, float))
+    R = len(T)
+    free = f["free"].to_numpy()
+    E = np.where(free[None, :] > 0, T[:, np.maximum(free, 1) - 1], base[None, :])
+    factors = _row_factors(st, kind) if factors is None else factors
+    moms = model.group_moments(st.stats)
+    eta, ov, ov2 = [], [], []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for g in range(model.G):
+            _, C, _, _ = model.batch_implied(T, g, moms[g])
+            dC = np.diagonal(C, axis1=1, axis2=2)
+            e2 = dC[:, model.p:]
+            eta.append(np.sqrt(np.where(e2 < 0, np.nan, e2)))
+            o2 = dC[:, :model.p].copy()
+            o2 = np.where(np.abs(o2) < np.finfo(float).eps, np.nan, o2)
+            ov2.append(o2)
+            ov.append(np.sqrt(np.where(o2 < 0, np.nan, o2)))
+        out = E.copy()
+        dmask = (f["op"] == ":=").to_numpy()
+        for k, fac in enumerate(factors):
+            if dmask[k]:
+                continue
+            x = out[:, k]
+            for src, g, i, pw in fac:
+                if src == "eta":
+                    v = eta[g][:, i]
+                elif src == "ov":
+                    v = ov[g][:, i]
+                elif src == "ov2":
+                    v = ov2[g][:, i]
+                else:
+                    v = np.sqrt(np.abs(E[:, i])) if i >= 0 else np.full(R, np.nan)
+                x = x * v ** pw
+            out[:, k] = x
+        defined = pt.defined()
+        if len(defined):
+            env = dict(defined.label_fixed)
+            lab, pl = f["label"].to_numpy(), f["plabel"].to_numpy()
+            for k in range(len(f)):
+                if dmask[k] or free[k] <= 0:
+                    continue
+                if lab[k] and lab[k] not in env:
+                    env[lab[k]] = out[:, k]
+                env.setdefault(pl[k], out[:, k])
+            for name, e in defined.definitions:
+                v = np.broadcast_to(np.asarray(e.value(env), dtype=float), (R,))
+                env[name] = v
+                out[:, np.where((f["op"] == ":=").to_numpy() & (f["lhs"].to_numpy() == name))[0]] = v[:, None]
+    return out
+
+
+def _row_factors(st, kind: str):
+    """Per partable row, the factors its value is multiplied by when standardized, as
+    (source, index, power) with source "eta" (latent SD), "ov" (observed SD) or "rv"
+    (square root of |value| of the variance row ``index``, lavaan's cov.std) -- the rules
+    of :func:`_standardize`, precomputed once for a whole stack of parameter vectors."""
+    pt, model = st.partable, st.model
+    f = pt.frame
+    lhs, op, rhs, grp = f["lhs"].to_numpy(), f["op"].to_numpy(), f["rhs"].to_numpy(), f["group"].to_numpy()
+    lvs, ovs = set(model.lv), set(model.ov)
+    lv_pos = {v: i for i, v in enumerate(model.lv)}
+    ov_pos = {v: i for i, v in enumerate(model.ov)}
+    nox = set(pt.names.ov_x) if kind == "std.nox" else set()
+    var_row = {}
+    for k in range(len(f)):
+        if op[k] == "~~" and lhs[k] == rhs[k]:
+            var_row.setdefault((grp[k], lhs[k]), k)
+    out = []
+    for k in range(len(f)):
+        o, a, b, g = op[k], lhs[k], rhs[k], grp[k] - 1 if op[k] != ":=" else 0
+        fac = []
+        # std.lv part
+        if o == "=~":
+            fac.append(("eta", g, lv_pos[a], 1))
+            if b in lvs:
+                fac.append(("eta", g, lv_pos[b], -1))
+        elif o == "~":
+            if a in lvs:
+                fac.append(("eta", g, lv_pos[a], -1))
+            if b in lvs:
+                fac.append(("eta", g, lv_pos[b], 1))
+        elif o == "~~":
+            if a == b and a in lvs:
+                fac.append(("eta", g, lv_pos[a], -2))
+            elif a != b:
+                for v in (a, b):
+                    if v in lvs:
+                        fac.append(("rv", g, var_row.get((g + 1, v), -1), -1))
+        elif o == "~1" and a in lvs:
+            fac.append(("eta", g, lv_pos[a], -1))
+        if kind != "std.lv":
+            if o == "=~" and b not in lvs:
+                fac.append(("ov", g, ov_pos[b], -1))
+            elif o == "~":
+                if a in ovs:
+                    fac.append(("ov", g, ov_pos[a], -1))
+                if b in ovs and b not in nox:
+                    fac.append(("ov", g, ov_pos[b], 1))
+            elif o == "~~":
+                if a == b and a not in lvs:
+                    if a not in nox:
+                        fac.append(("ov2", g, ov_pos[a], -1))
+                elif a != b:
+                    for v in (a, b):
+                        if v not in lvs and v not in nox:
+                            fac.append(("rv", g, var_row.get((g + 1, v), -1), -1))
+            elif o == "~1" and a not in lvs and a not in nox:
+                fac.append(("ov", g, ov_pos[a], -1))
+        out.append(fac)
+    return out
+
+
+def std_values_stack(st, T: np.ndarray, kind: str, base: np.ndarray, factors=None) -> np.ndarray:
+    """Standardized values (R, rows) of every partable row for a stack of parameter vectors
+    ``T`` (R, q): the vectorized :func:`standardize` (implied variances per vector; fixed.x
+    moments of the full sample).  ``:=`` rows are the definitions applied to the
+    standardized values, as lavaan."""
+    pt, model = st.partable, st.model
+    f = pt.frame
+    T = np.atleast_2d(np.asarray(T, float))
+    R = len(T)
+    free = f["free"].to_numpy()
+    E = np.where(free[None, :] > 0, T[:, np.maximum(free, 1) - 1], base[None, :])
+    factors = _row_factors(st, kind) if factors is None else factors
+    moms = model.group_moments(st.stats)
+    eta, ov, ov2 = [], [], []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for g in range(model.G):
+            _, C, _, _ = model.batch_implied(T, g, moms[g])
+            dC = np.diagonal(C, axis1=1, axis2=2)
+            e2 = dC[:, model.p:]
+            eta.append(np.sqrt(np.where(e2 < 0, np.nan, e2)))
+            o2 = dC[:, :model.p].copy()
+            o2 = np.where(np.abs(o2) < np.finfo(float).eps, np.nan, o2)
+            ov2.append(o2)
+            ov.append(np.sqrt(np.where(o2 < 0, np.nan, o2)))
+        out = E.copy()
+        dmask = (f["op"] == ":=").to_numpy()
+        for k, fac in enumerate(factors):
+            if dmask[k]:
+                continue
+            x = out[:, k]
+            for src, g, i, pw in fac:
+                if src == "eta":
+                    v = eta[g][:, i]
+                elif src == "ov":
+                    v = ov[g][:, i]
+                elif src == "ov2":
+                    v = ov2[g][:, i]
+                else:
+                    v = np.sqrt(np.abs(E[:, i])) if i >= 0 else np.full(R, np.nan)
+                x = x * v ** pw
+            out[:, k] = x
+        defined = pt.defined()
+        if len(defined):
+            env = dict(defined.label_fixed)
+            lab, pl = f["label"].to_numpy(), f["plabel"].to_numpy()
+            for k in range(len(f)):
+                if dmask[k] or free[k] <= 0:
+                    continue
+                if lab[k] and lab[k] not in env:
+                    env[lab[k]] = out[:, k]
+                env.setdefault(pl[k], out[:, k])
+            for name, e in defined.definitions:
+                v = np.broadcast_to(np.asarray(e.value(env), dtype=float), (R,))
+                env[name] = v
+                out[:, np.where((f["op"] == ":=").to_numpy() & (f["lhs"].to_numpy() == name))[0]] = v[:, None]
+    return out
+
+
 def _std_values(st, theta: np.ndarray, kind: str, base: np.ndarray) -> np.ndarray:
     """Standardized values of every partable row (``:=`` included) at ``theta``."""
     pt, model = st.partable, st.model
@@ -158,17 +396,14 @@ def _std_values(st, theta: np.ndarray, kind: str, base: np.ndarray) -> np.ndarra
     return s_lv if kind == "std.lv" else s_all
 
 
-def _jacobian(fun, theta: np.ndarray) -> np.ndarray:
-    """Central-difference Jacobian (rows x q), step 1e-6 (1 + |theta|)."""
-    f0 = fun(theta)
-    J = np.zeros((len(f0), len(theta)))
-    for j in range(len(theta)):
-        h = 1e-6 * (1.0 + abs(theta[j]))
-        tp, tm = theta.copy(), theta.copy()
-        tp[j] += h
-        tm[j] -= h
-        J[:, j] = (fun(tp) - fun(tm)) / (2 * h)
-    return J
+def _jacobian_stack(st, theta: np.ndarray, kind: str, base: np.ndarray) -> np.ndarray:
+    """Central-difference Jacobian (rows x q) of the standardized values, step
+    1e-6 (1 + |theta|), all 2q evaluations in one stack."""
+    q = len(theta)
+    h = 1e-6 * (1.0 + np.abs(theta))
+    T = np.vstack([theta + np.diag(h), theta - np.diag(h)])
+    V = std_values_stack(st, T, kind, base)
+    return ((V[:q] - V[q:]) / (2 * h[:, None])).T
 
 
 def standardized_solution(res, *, type: str = "std.all", ci: str = "delta", level: float | None = None) -> pd.DataFrame:
@@ -232,14 +467,14 @@ def standardized_solution(res, *, type: str = "std.all", ci: str = "delta", leve
     theta = np.asarray(st.theta, float)
     base = res.partable["est"].to_numpy(float) if "est" in res.partable else np.zeros(len(f))
     base = np.where(np.isnan(base), 0.0, base)
-    val = _std_values(st, theta, type, base)
+    val = std_values_stack(st, theta, type, base)[0]
     free = f["free"].to_numpy()
     if ci == "delta":
         if res.vcov is None:
             raise ModelError("standardized_solution: the fit has no variance-covariance matrix of the estimates "
                              "(se='none' or failed standard errors)", hint="fit with se='standard'")
         V = res.vcov.to_numpy(float)
-        J = _jacobian(lambda th: _std_values(st, th, type, base), theta)
+        J = _jacobian_stack(st, theta, type, base)
         with np.errstate(invalid="ignore"):
             var = np.einsum("ij,jk,ik->i", J, V, J)
             var = np.where(var < 0, np.nan, var)
@@ -293,7 +528,7 @@ def _bootstrap_std(res, st, type, base, val, level):
 
     names = row_names(f, st.partable.ngroups > 1)
     T = np.column_stack([reps[names[first[fr]]].to_numpy(float) for fr in order])[use]
-    S = np.array([_std_values(st, th, type, base) for th in T])
+    S = std_values_stack(st, T, type, base)
     n = len(T)
     se = np.full(len(val), np.nan)
     lo = np.full(len(val), np.nan)
@@ -307,7 +542,7 @@ def _bootstrap_std(res, st, type, base, val, level):
         counts = draw_counts(kern, int(b.seed), np.arange(b.R))
         acc = acceleration(np.nan_to_num(S), reduced_frequencies([c[use] for c in counts]))
         acc = np.nan_to_num(acc)
-    center = _std_values(st, T.mean(axis=0), type, base) if kind == "norm" else None
+    center = std_values_stack(st, T.mean(axis=0), type, base)[0] if kind == "norm" else None
     for k in range(len(val)):
         col = S[:, k]
         if np.nanstd(col) < np.finfo(float).eps ** 0.5:     # fixed (e.g. exogenous moments, markers)
