@@ -19,19 +19,17 @@ lavaan's rows (thresholds ``x | t1``, computed residual variances, scale factors
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
-from scipy.stats import chi2, ncx2, norm
+from scipy.stats import norm
 
 from ..errors import ModelError
-from .catml import catml_statistics
 from .estimate import one_blas_thread, start_values
+from .ls_measures import baseline_fit, ls_fit_measures, robust_fit_measures
 from .model import RAMModel
 from .nacov import categorical_stats, lower_pairs
-from .partable import ParTable, build_partable, row_names, var_names
+from .partable import build_partable, categorical_partable, row_names, var_names
 from .polyserial import continuous_item
 from .result import SEMResult
 from .standardized import standardize
@@ -239,7 +237,9 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
     warnings: list[str] = list(pt.notes)
     if not all(s.converged for s in stats):
         warnings.append("the estimation of some polychoric/polyserial correlations did not converge")
-    pt2, layouts = _categorical_partable(pt, ov, is_ord, stats, parameterization, th_equal, group_partial, G)
+    pt2 = categorical_partable(pt, is_ord, stats[0].nth, parameterization=parameterization, th_equal=th_equal,
+                               group_partial=group_partial)
+    layouts = _layouts(pt2, ov, is_ord, stats)
     ram = RAMModel(pt2)
     lsm = LSModel(ram, layouts, parameterization)
     q = lsm.q
@@ -322,11 +322,11 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
     if test in ("scaled.shifted", "mean.var.adjusted", "satorra.bentler") and Einv is not None and dfm > 0:
         tr = ugamma_traces(Einv, J, weights, [s.nacov for s in stats], fg)
         res_test = scaled_test(chisq, dfm, test, tr[0], tr[1], fg)
-    base = _baseline(stats, weights, obs, cg, fg, test)
-    fm = _fit_measures(chisq=chisq, df=dfm, npar=q, N=N, G=G, test=test, scaled=res_test, tr=tr, base=base,
+    base = baseline_fit(stats, weights, obs, cg, fg, test)
+    fm = ls_fit_measures(chisq=chisq, df=dfm, npar=q, N=N, G=G, test=test, scaled=res_test, tr=tr, base=base,
                        est_kind=est_kind, stats=stats, lsm=lsm, theta=theta, weights=weights)
     if test in ("scaled.shifted", "satorra.bentler") and est_kind in ("DWLS", "ULS") and dfm > 0:
-        fm.update(_robust_measures(stats, lsm, theta, J, Einv, weights, fg, f, N - G, G))
+        fm.update(robust_fit_measures(stats, lsm, theta, J, Einv, weights, fg, f, N - G, G))
     # ---- post checks ----
     for g in range(G):
         neg = [v for v, x in zip(ov, ov_var[g]) if False]
@@ -365,90 +365,10 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
 
 
 # ---------------------------------------------------------------------------------------------
-def _categorical_partable(pt: ParTable, ov, is_ord, stats, parameterization, th_equal, group_partial, G):
-    """lavaan's categorical parameter table: ordered intercepts fixed at 0, residual variances
-    of ordered items computed (delta) or fixed at 1 (theta), thresholds ``|`` and scale
-    factors ``~*~`` added, group 2+ scale factors / residual variances and latent means
-    free when thresholds are equal across groups."""
-    f = pt.frame.copy()
-    ords = {v for v, o in zip(ov, is_ord) if o}
-    lvs = set(pt.names.lv)
-    key = [("old", int(x)) if x > 0 else None for x in f["free"]]
-    ustart = f["ustart"].to_numpy(float).copy()
-    for k, (lhs, op, rhs, g, user) in enumerate(zip(f["lhs"], f["op"], f["rhs"], f["group"], f["user"])):
-        if lhs in ords and op == "~1":
-            key[k], ustart[k] = None, 0.0
-        elif lhs in ords and op == "~~" and lhs == rhs and user == 0:
-            if parameterization == "theta" and g > 1 and th_equal:
-                key[k], ustart[k] = ("resvar", lhs, g), np.nan
-            else:
-                key[k], ustart[k] = None, (0.0 if parameterization == "delta" else 1.0)
-        elif lhs in lvs and op == "~1" and g > 1 and th_equal and user == 0 and key[k] is None:
-            key[k], ustart[k] = ("lvmean", lhs, g), np.nan
-    f["ustart"] = ustart
-    user_rows = {(a, o, b, int(g)) for a, o, b, g in zip(f["lhs"], f["op"], f["rhs"], f["group"]) if o in ("|", "~*~")}
-    nth_of = {v: n for v, n in zip(ov, stats[0].nth)}
-    for a, o, b, g in sorted(user_rows):
-        if a not in ords:
-            raise ModelError(f"the model gives {'thresholds' if o == '|' else 'a scale factor'} for {a!r}, "
-                             "which is not an ordered item", hint=f"add {a!r} to ordered=, or drop the line")
-        if o == "|" and int(b[1:]) > nth_of[a]:
-            raise ModelError(f"{a} | {b}: {a!r} has {nth_of[a] + 1} categories, so thresholds t1..t{nth_of[a]}",
-                             hint="drop the extra threshold")
-    rows = []
-    for g in range(1, G + 1):
-        for v, o, nth in zip(ov, is_ord, stats[g - 1].nth):
-            if not o:
-                continue
-            for t in range(1, nth + 1):
-                if (v, "|", f"t{t}", g) in user_rows:
-                    continue
-                partial = f"{v}|t{t}" in group_partial
-                k = ("th", v, t) if th_equal and not partial else ("th", v, t, g)
-                rows.append(dict(lhs=v, op="|", rhs=f"t{t}", user=0, block=g, group=g, ustart=np.nan, key=k))
-    for g in range(1, G + 1):
-        for v, o in zip(ov, is_ord):
-            if not o:
-                continue
-            if (v, "~*~", v, g) in user_rows:
-                continue
-            free_sc = parameterization == "delta" and g > 1 and th_equal
-            rows.append(dict(lhs=v, op="~*~", rhs=v, user=0, block=g, group=g, ustart=np.nan if free_sc else 1.0,
-                             key=("scale", v, g) if free_sc else None))
-    f["key"] = key
-    add = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "user", "block", "group", "ustart", "key"])
-    for c in ("start",):
-        add[c] = np.nan
-    add["exo"] = 0
-    add["label"] = ""
-    add["line"] = 0
-    # order as lavaan prints: user rows, thresholds, the rest, scale factors, intercepts
-    parts = []
-    for g in range(1, G + 1):
-        fg = f[f["group"] == g]
-        parts += [fg[(fg["user"] == 1) & (fg["op"] != "~1")], add[(add["group"] == g) & (add["op"] == "|")],
-                  fg[(fg["user"] == 0) & (fg["op"] != "~1")], add[(add["group"] == g) & (add["op"] == "~*~")],
-                  fg[fg["op"] == "~1"]]
-    defs = f[f["op"] == ":="]
-    f2 = pd.concat(parts + [defs], ignore_index=True)
-    ids = {}
-    free = []
-    for k in f2["key"]:
-        if k is None or (isinstance(k, float) and math.isnan(k)):
-            free.append(0)
-        else:
-            if k not in ids:
-                ids[k] = len(ids) + 1
-            free.append(ids[k])
-    f2["free"] = np.array(free, dtype=int)
-    f2["id"] = np.arange(1, len(f2) + 1)
-    f2["plabel"] = [f".p{i}." for i in f2["id"]]
-    f2["label"] = f2["label"].fillna("").astype(str)
-    f2["block"] = f2["group"]
-    f2 = f2.drop(columns=["key"])
-    f2["ustart"] = f2["ustart"].astype(float)
-    pt2 = ParTable(frame=f2, names=pt.names, ngroups=G, meanstructure=True, fixed_x=pt.fixed_x,
-                   definitions=pt.definitions, notes=pt.notes)
+def _layouts(pt2, ov, is_ord, stats):
+    """Where each group's statistics come from (:class:`~crm_research.sem.wls.GroupLayout`)."""
+    f2 = pt2.frame
+    G = pt2.ngroups
     layouts = []
     for g in range(1, G + 1):
         fg = f2[f2["group"] == g]
@@ -471,7 +391,9 @@ def _categorical_partable(pt: ParTable, ov, is_ord, stats, parameterization, th_
                                    sc_par, sc_fix, np.asarray(is_ord, bool),
                                    np.array([i for i in range(len(ov)) if not is_ord[i]], dtype=int),
                                    lower_pairs(len(ov))))
-    return pt2, layouts
+    return layouts
+
+
 
 
 class _Moments:
@@ -606,260 +528,3 @@ def _r2(f, est, std_all, ov, lv, G, grouped):
     if not grouped:
         return pd.Series(out[0], name="r2")
     return pd.DataFrame(out).T
-
-
-def _baseline(stats, weights, obs, cg, fg, test):
-    """The independence model (thresholds, means and variances free per group, correlations
-    zero), fitted by the same weights; its chi-square, df and scaled statistics."""
-    G = len(stats)
-    sizes = [len(s.th) + len(s.var) for s in stats]
-    qb = sum(sizes)
-    J, chis = [], 0.0
-    off = 0
-    for g, s in enumerate(stats):
-        n = len(s.obs)
-        Jg = np.zeros((n, qb))
-        Jg[np.arange(sizes[g]), off + np.arange(sizes[g])] = 1.0
-        off += sizes[g]
-        J.append(Jg)
-        W = weights[g]
-        Js = Jg[:, Jg.any(axis=0)]
-        WJ = W[:, None] * Js if W.ndim == 1 else W @ Js
-        th = np.linalg.solve(Js.T @ WJ, WJ.T @ obs[g])
-        r = obs[g] - Js @ th
-        chis += cg[g] * _quad(W, r)
-    dfb = int(sum(len(s.obs) for s in stats) - qb)
-    out = {"chisq": float(chis), "df": dfb, "scaled": None}
-    if test in ("scaled.shifted", "mean.var.adjusted", "satorra.bentler") and all(s.nacov is not None for s in stats):
-        E = sum(fg[g] * J[g].T @ (weights[g][:, None] * J[g] if weights[g].ndim == 1 else weights[g] @ J[g])
-                for g in range(G))
-        Einv = np.linalg.inv(E)
-        tr = ugamma_traces(Einv, J, weights, [s.nacov for s in stats], fg)
-        out["scaled"] = scaled_test(chis, dfb, test, tr[0], tr[1], fg)
-        out["tr"] = tr
-    return out
-
-
-def _rmsea(X2, df, N, G):
-    if not (df > 0) or not np.isfinite(X2):
-        return 0.0 if df == 0 else np.nan
-    return math.sqrt(max(X2 / N / df - 1.0 / N, 0.0)) * math.sqrt(G)
-
-
-def _rmsea_ci(X2, df, N, G, level=0.90):
-    if not np.isfinite(X2) or not np.isfinite(df) or df < 1:
-        return 0.0, 0.0
-    up, lo = 1 - (1 - level) / 2, (1 - level) / 2
-
-    def cdf(lam):
-        return chi2.cdf(X2, df) if lam <= 0 else ncx2.cdf(X2, df, lam)
-
-    if cdf(0) - up < 0:
-        lower = 0.0
-    else:
-        try:
-            lower = math.sqrt(brentq(lambda l: cdf(l) - up, 0, X2) / (N * df)) * (math.sqrt(G) if G > 1 else 1)
-        except ValueError:
-            lower = np.nan
-    NR = max(N, 4 * X2)
-    if cdf(NR) - lo > 0 or cdf(0) - lo < 0:
-        upper = 0.0
-    else:
-        try:
-            upper = math.sqrt(brentq(lambda l: cdf(l) - lo, 0, NR) / (N * df)) * (math.sqrt(G) if G > 1 else 1)
-        except ValueError:
-            upper = np.nan
-    return lower, upper
-
-
-def _rmsea_p(X2, df, N, G, h0, close=True):
-    if not (df > 0) or not np.isfinite(X2):
-        return np.nan
-    ncp = N * df * h0 ** 2 / G
-    c = ncx2.cdf(X2, df, ncp)
-    return float(1 - c) if close else float(c)
-
-
-def _incremental(prefix, X2, df, B2, Bdf, out):
-    t1 = max(X2 - df, 0.0)
-    t2 = max(X2 - df, B2 - Bdf, 0.0)
-    out["cfi" + prefix] = 1.0 if (abs(t1) < 1e-12 and abs(t2) < 1e-12) else 1 - t1 / t2
-    tt1, tt2 = (X2 - df) * Bdf, (B2 - Bdf) * df
-    out["tli" + prefix] = 1 - tt1 / tt2 if df > 0 and abs(tt2) > 0 else 1.0
-    return out
-
-
-def _other_incremental(prefix, X2, df, B2, Bdf, out):
-    """lavaan's nnfi, rfi, nfi, pnfi, ifi, rni (lav_fit_nnfi ... lav_fit_rni)."""
-    out["nnfi" + prefix] = out["tli" + prefix]
-    if df > Bdf:
-        rfi = np.nan
-    elif df > 0 and Bdf > 0:
-        t1, t2 = B2 / Bdf - X2 / df, B2 / Bdf
-        rfi = 1.0 if (t1 < 0 or t2 < 0) else t1 / t2
-    else:
-        rfi = 1.0
-    out["rfi" + prefix] = rfi
-    if df > Bdf or B2 == 0:
-        nfi = np.nan
-    else:
-        nfi = (B2 - X2) / B2 if df > 0 else 1.0
-    out["nfi" + prefix] = nfi
-    out["pnfi" + prefix] = (df / Bdf) * (B2 - X2) / B2 if (Bdf > 0 and B2 > 0) else np.nan
-    t1, t2 = B2 - X2, B2 - df
-    out["ifi" + prefix] = 1.0 if t2 < 0 else (np.nan if t2 == 0 else t1 / t2)
-    t2 = B2 - Bdf
-    out["rni" + prefix] = np.nan if t2 == 0 else 1 - (X2 - df) / t2
-    return out
-
-
-def _fit_measures(*, chisq, df, npar, N, G, test, scaled, tr, base, est_kind, stats, lsm, theta, weights):
-    out = {"npar": float(npar), "fmin": chisq / (2 * N), "chisq": chisq, "df": float(df)}
-    out["pvalue"] = float(chi2.sf(chisq, df)) if df > 0 and est_kind != "ULS" else np.nan
-    sc = scaled is not None
-    if sc:
-        out["chisq.scaled"] = scaled["stat"]
-        out["df.scaled"] = float(scaled["df"])
-        out["pvalue.scaled"] = scaled["pvalue"]
-        out["chisq.scaling.factor"] = scaled["scaling.factor"]
-        if "shift.parameter" in scaled:
-            out["shift.parameter"] = scaled["shift.parameter"]
-    B2, Bdf = base["chisq"], float(base["df"])
-    out["baseline.chisq"] = B2
-    out["baseline.df"] = Bdf
-    out["baseline.pvalue"] = float(chi2.sf(B2, Bdf)) if Bdf > 0 else np.nan
-    bs = base.get("scaled")
-    if sc and bs is not None:
-        out["baseline.chisq.scaled"] = bs["stat"]
-        out["baseline.df.scaled"] = float(bs["df"])
-        out["baseline.pvalue.scaled"] = bs["pvalue"]
-        out["baseline.chisq.scaling.factor"] = bs["scaling.factor"]
-    _incremental("", chisq, df, B2, Bdf, out)
-    if sc and bs is not None:
-        _incremental(".scaled", scaled["stat"], scaled["df"], bs["stat"], bs["df"], out)
-    _other_incremental("", chisq, df, B2, Bdf, out)
-    if sc and bs is not None:
-        _other_incremental(".scaled", scaled["stat"], scaled["df"], bs["stat"], bs["df"], out)
-    Nr = N - G          # lavaan: ntotal - ngroups for least-squares estimators
-    out["rmsea"] = _rmsea(chisq, df, Nr, G)
-    lo, hi = _rmsea_ci(chisq, df, Nr, G)
-    out["rmsea.ci.lower"], out["rmsea.ci.upper"], out["rmsea.ci.level"] = lo, hi, 0.90
-    out["rmsea.pvalue"] = _rmsea_p(chisq, df, Nr, G, 0.05)
-    out["rmsea.close.h0"] = 0.05
-    out["rmsea.notclose.pvalue"] = _rmsea_p(chisq, df, Nr, G, 0.08, close=False)
-    out["rmsea.notclose.h0"] = 0.08
-    if sc:
-        if test == "scaled.shifted":
-            XX2, df2 = scaled["stat"], float(df)
-        else:
-            XX2, df2 = chisq, tr[0]
-        out["rmsea.scaled"] = _rmsea(XX2, df2, Nr, G)
-        lo, hi = _rmsea_ci(XX2, df2, Nr, G)
-        out["rmsea.ci.lower.scaled"], out["rmsea.ci.upper.scaled"] = lo, hi
-        out["rmsea.pvalue.scaled"] = _rmsea_p(XX2, df2, Nr, G, 0.05)
-        out["rmsea.notclose.pvalue.scaled"] = _rmsea_p(XX2, df2, Nr, G, 0.08, close=False)
-    out.update(_srmr(stats, lsm, theta, N))
-    # lavaan's "other" measures (lav_fit_measures, lav_fit_gfi_lavobject)
-    if df > 0 and chisq > 0:
-        out["cn_05"] = float(chi2.ppf(0.95, df) / (chisq / Nr) + 1)
-        out["cn_01"] = float(chi2.ppf(0.99, df) / (chisq / Nr) + 1)
-    gfi_g = []
-    for g, s in enumerate(stats):
-        r = s.obs - lsm.implied(theta, g)[0]
-        W = weights[g]
-        gfi_g.append(1 - _quad(W, r) / _quad(W, s.obs))
-    gfi = float(np.dot([s.N for s in stats], gfi_g) / N)
-    nel = sum(len(s.obs) for s in stats)
-    out["gfi"] = gfi
-    out["agfi"] = 1 - (nel / df) * (1 - gfi) if df > 0 else 1.0
-    out["pgfi"] = df / nel * gfi if nel else np.nan
-    with np.errstate(over="ignore"):
-        out["mfi"] = float(np.exp(-0.5 * (chisq - df) / Nr))
-    out["wrmr"] = math.sqrt(chisq / len(stats[0].obs))
-    # no likelihood behind least-squares estimates: lavaan prints no AIC/BIC/logl; kept as NaN
-    # so that code reading them (result.summary) sees "not available"
-    out.update({"logl": np.nan, "aic": np.nan, "bic": np.nan})
-    return out
-
-
-def _robust_measures(stats, lsm, theta, J, Einv, weights, fg, f, Nr, G):
-    """cfi/tli/rmsea ``.robust`` for ordered data (lavaan's catML approach, :mod:`.catml`)."""
-    imp = []
-    for g, s in enumerate(stats):
-        p = len(s.names)
-        pairs = lower_pairs(p)
-        R = np.eye(p)
-        v = lsm.implied(theta, g)[0][len(s.th) + len(s.var):]
-        R[pairs[:, 0], pairs[:, 1]] = v
-        R[pairs[:, 1], pairs[:, 0]] = v
-        imp.append(R)
-    keep = ~f["op"].isin(["|", "~1", ":="])
-    npar = len({int(x) for x in f.loc[keep, "free"] if x > 0})
-    dropped = f.loc[f["op"].isin(["|", "~1"]), "free"]
-    shared = dropped[dropped > 0].duplicated().any() or bool(set(dropped[dropped > 0]) & set(f.loc[keep, "free"]))
-    if shared:
-        # lavaan 0.6-14 refits the model without thresholds and intercepts ("catML"); equality
-        # constraints on those rows make that refit fail and the robust measures NA
-        c = {k: np.nan for k in ("XX3", "df3", "c.hat3", "XX3.scaled", "XX3.null", "df3.null", "c.hat3.null")}
-    else:
-        c = catml_statistics(stats, imp, J, Einv, weights, fg, npar)
-    out = {}
-    X2, df, ch, X2n, dfn, chn = c["XX3"], c["df3"], c["c.hat3"], c["XX3.null"], c["df3.null"], c["c.hat3.null"]
-    if not np.isfinite(X2):
-        for k in ("cfi", "tli", "nnfi", "rni", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.pvalue",
-                  "rmsea.notclose.pvalue"):
-            out[k + ".robust"] = np.nan
-        return out
-    t1 = max(X2 - ch * df, 0.0)
-    t2 = max(X2 - ch * df, X2n - chn * dfn, 0.0)
-    out["cfi.robust"] = 1.0 if (t1 == 0 and t2 == 0) else 1 - t1 / t2
-    tt1, tt2 = (X2 - ch * df) * dfn, (X2n - chn * dfn) * df
-    out["tli.robust"] = 1 - tt1 / tt2 if df > 0 and tt2 != 0 else 1.0
-    out["nnfi.robust"] = out["tli.robust"]
-    out["rni.robust"] = 1 - (X2 - ch * df) / (X2n - chn * dfn) if (X2n - chn * dfn) != 0 else np.nan
-    out["rmsea.robust"] = math.sqrt(max(X2 / Nr / df - ch / Nr, 0.0)) * math.sqrt(G) if df > 0 else 0.0
-    XS = c["XX3.scaled"]
-    lo, hi = _rmsea_ci(XS, df, Nr / ch, G)
-    out["rmsea.ci.lower.robust"], out["rmsea.ci.upper.robust"] = lo, hi
-    out["rmsea.pvalue.robust"] = _rmsea_p(XS, df, Nr / ch, G, 0.05)
-    out["rmsea.notclose.pvalue.robust"] = _rmsea_p(XS, df, Nr / ch, G, 0.08, close=False)
-    return out
-
-
-def _srmr(stats, lsm: LSModel, theta, N):
-    """lavaan's srmr for categorical data (``srmr_bentler_nomean``: root mean square of the
-    correlation residuals over the p(p+1)/2 elements, the zero diagonal included) and
-    ``srmr_bentler``/``rmr`` with the threshold residuals too; groups weighted by N_g."""
-    nom, wm, cr, crn, rmr, rmrn = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-    for g, s in enumerate(stats):
-        p = len(s.names)
-        imp = lsm.implied(theta, g)[0]
-        T = len(s.th) + len(s.var)
-        rc = (s.obs - imp)[T:]
-        # continuous variables: residual correlations
-        sd_obs = np.ones(p)
-        k = 0
-        for i, o in enumerate(s.ordered):
-            if not o:
-                sd_obs[i] = np.sqrt(s.var[k])
-                k += 1
-        pairs = lower_pairs(p)
-        Sigma, mu, D, C = lsm.parts(theta, g)
-        sd_imp = np.sqrt(np.where(s.ordered, 1.0, np.diag(Sigma[0])))
-        obs_c = s.obs[T:] / (sd_obs[pairs[:, 0]] * sd_obs[pairs[:, 1]])
-        imp_c = imp[T:] / (sd_imp[pairs[:, 0]] * sd_imp[pairs[:, 1]])
-        rc = obs_c - imp_c
-        nomean = math.sqrt(float(np.sum(rc ** 2)) / (p * (p + 1) / 2))
-        th_r = (s.obs - imp)[:len(s.th)][np.repeat(np.asarray(s.ordered, bool), s.nth)]
-        wmean = math.sqrt((float(np.sum(rc ** 2)) + float(np.sum(th_r ** 2))) / (p * (p + 1) / 2 + len(th_r)))
-        nom += s.N / N * nomean
-        wm += s.N / N * wmean
-        raw = s.obs - imp          # unstandardized: covariances, variances, thresholds
-        ss_raw = float(np.sum(raw[T:] ** 2) + np.sum(raw[len(s.th):T] ** 2))
-        rmrn += s.N / N * math.sqrt(ss_raw / (p * (p + 1) / 2))
-        rmr += s.N / N * math.sqrt((ss_raw + float(np.sum(th_r ** 2))) / (p * (p + 1) / 2 + len(th_r)))
-        npair = p * (p - 1) / 2
-        crn += s.N / N * (math.sqrt(float(np.sum(rc ** 2)) / npair) if npair else 0.0)
-        cr += s.N / N * math.sqrt((float(np.sum(rc ** 2)) + float(np.sum(th_r ** 2))) / (npair + len(th_r)))
-    return {"srmr": nom, "srmr_bentler": wm, "srmr_bentler_nomean": nom, "crmr": cr, "crmr_nomean": crn,
-            "rmr": rmr, "rmr_nomean": rmrn}

@@ -482,3 +482,134 @@ def row_names(frame: pd.DataFrame, grouped: bool) -> list[str]:
         else:
             out.append(f"{lhs}{op}{rhs}" + (f".g{g}" if grouped and g > 1 else ""))
     return out
+
+
+def categorical_partable(pt: ParTable, ordered, nth, *, parameterization: str = "delta", th_equal: bool = False,
+                         group_partial=()) -> ParTable:
+    """lavaan's parameter table for a model with ordered indicators (``lav_partable_flat`` with
+    ordered variables), from the table :func:`build_partable` made (with a mean structure).
+
+    * intercepts of ordered items fixed at 0;
+    * residual variances of ordered items: delta parameterization, not free parameters
+      (the value reported is what makes the latent response variance 1 / scale^2; the RAM
+      model holds 0 there); theta parameterization, fixed at 1;
+    * thresholds ``x | t1 ...`` (free; shared across groups when ``th_equal`` unless listed
+      in ``group_partial`` as ``"x|t2"``) and scale factors ``x ~*~ x`` (fixed at 1) added,
+      unless the syntax gives them;
+    * with equal thresholds, groups 2+ get free scale factors (delta) or residual variances
+      (theta), and free latent means, as lavaan.
+
+    Free parameters are renumbered 1..npar (rows constrained equal share a number).
+
+    Parameters
+    ----------
+    pt : ParTable
+    ordered : sequence of bool
+        Per observed variable (``pt.names.ov`` order): is it ordered?
+    nth : sequence of int
+        Thresholds per observed variable (categories - 1; anything for continuous ones).
+    parameterization : {"delta", "theta"}
+    th_equal : bool
+        "thresholds" in ``group_equal``.
+    group_partial : sequence of str
+
+    Returns
+    -------
+    ParTable
+
+    Raises
+    ------
+    ModelError
+        Thresholds or scale factors written for a variable that is not ordered, or more
+        thresholds than the item's categories allow.
+
+    Examples
+    --------
+    >>> pt = build_partable("f =~ y1 + y2 + y3", meanstructure=True)
+    >>> t = categorical_partable(pt, [True, True, True], [2, 2, 2]).frame
+    >>> t.loc[t["op"] == "|", ["lhs", "rhs"]].head(2).values.tolist(), int(t["free"].max())
+    ([['y1', 't1'], ['y1', 't2']], 9)
+    """
+    ov = list(pt.names.ov)
+    is_ord = list(ordered)
+    G = pt.ngroups
+    nth = list(nth)
+    f = pt.frame.copy()
+    ords = {v for v, o in zip(ov, is_ord) if o}
+    lvs = set(pt.names.lv)
+    key = [("old", int(x)) if x > 0 else None for x in f["free"]]
+    ustart = f["ustart"].to_numpy(float).copy()
+    for k, (lhs, op, rhs, g, user) in enumerate(zip(f["lhs"], f["op"], f["rhs"], f["group"], f["user"])):
+        if lhs in ords and op == "~1":
+            key[k], ustart[k] = None, 0.0
+        elif lhs in ords and op == "~~" and lhs == rhs and user == 0:
+            if parameterization == "theta" and g > 1 and th_equal:
+                key[k], ustart[k] = ("resvar", lhs, g), np.nan
+            else:
+                key[k], ustart[k] = None, (0.0 if parameterization == "delta" else 1.0)
+        elif lhs in lvs and op == "~1" and g > 1 and th_equal and user == 0 and key[k] is None:
+            key[k], ustart[k] = ("lvmean", lhs, g), np.nan
+    f["ustart"] = ustart
+    user_rows = {(a, o, b, int(g)) for a, o, b, g in zip(f["lhs"], f["op"], f["rhs"], f["group"]) if o in ("|", "~*~")}
+    nth_of = {v: n for v, n in zip(ov, nth)}
+    for a, o, b, g in sorted(user_rows):
+        if a not in ords:
+            raise ModelError(f"the model gives {'thresholds' if o == '|' else 'a scale factor'} for {a!r}, "
+                             "which is not an ordered item", hint=f"add {a!r} to ordered=, or drop the line")
+        if o == "|" and int(b[1:]) > nth_of[a]:
+            raise ModelError(f"{a} | {b}: {a!r} has {nth_of[a] + 1} categories, so thresholds t1..t{nth_of[a]}",
+                             hint="drop the extra threshold")
+    rows = []
+    for g in range(1, G + 1):
+        for v, o, nt in zip(ov, is_ord, nth):
+            if not o:
+                continue
+            for t in range(1, nt + 1):
+                if (v, "|", f"t{t}", g) in user_rows:
+                    continue
+                partial = f"{v}|t{t}" in group_partial
+                k = ("th", v, t) if th_equal and not partial else ("th", v, t, g)
+                rows.append(dict(lhs=v, op="|", rhs=f"t{t}", user=0, block=g, group=g, ustart=np.nan, key=k))
+    for g in range(1, G + 1):
+        for v, o in zip(ov, is_ord):
+            if not o:
+                continue
+            if (v, "~*~", v, g) in user_rows:
+                continue
+            free_sc = parameterization == "delta" and g > 1 and th_equal
+            rows.append(dict(lhs=v, op="~*~", rhs=v, user=0, block=g, group=g, ustart=np.nan if free_sc else 1.0,
+                             key=("scale", v, g) if free_sc else None))
+    f["key"] = key
+    add = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "user", "block", "group", "ustart", "key"])
+    for c in ("start",):
+        add[c] = np.nan
+    add["exo"] = 0
+    add["label"] = ""
+    add["line"] = 0
+    # order as lavaan prints: user rows, thresholds, the rest, scale factors, intercepts
+    parts = []
+    for g in range(1, G + 1):
+        fg = f[f["group"] == g]
+        parts += [fg[(fg["user"] == 1) & (fg["op"] != "~1")], add[(add["group"] == g) & (add["op"] == "|")],
+                  fg[(fg["user"] == 0) & (fg["op"] != "~1")], add[(add["group"] == g) & (add["op"] == "~*~")],
+                  fg[fg["op"] == "~1"]]
+    defs = f[f["op"] == ":="]
+    f2 = pd.concat(parts + [defs], ignore_index=True)
+    ids = {}
+    free = []
+    for k in f2["key"]:
+        if k is None or (isinstance(k, float) and math.isnan(k)):
+            free.append(0)
+        else:
+            if k not in ids:
+                ids[k] = len(ids) + 1
+            free.append(ids[k])
+    f2["free"] = np.array(free, dtype=int)
+    f2["id"] = np.arange(1, len(f2) + 1)
+    f2["plabel"] = [f".p{i}." for i in f2["id"]]
+    f2["label"] = f2["label"].fillna("").astype(str)
+    f2["block"] = f2["group"]
+    f2 = f2.drop(columns=["key"])
+    f2["ustart"] = f2["ustart"].astype(float)
+    return ParTable(frame=f2, names=pt.names, ngroups=G, meanstructure=True, fixed_x=pt.fixed_x,
+                    definitions=pt.definitions, notes=pt.notes)
