@@ -140,6 +140,7 @@ def test_pls_notebook_on_another_instrument(tmp_path, monkeypatch):
         assert f"{h}_pls_path" in rec and f"{h}_pls_supported" in rec
     assert "methods_disagree" in rec and ("agree on every hypothesis" in text or "The methods disagree" in text)
     assert "Hypotheses by CB-SEM and PLS-SEM" in text and "MLR: robust ML" in text    # the CB-SEM side as asked
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))   # both methods' plot
     seminr = pytest.importorskip("seminr")
     d = s.items[items].dropna().reset_index(drop=True)
     mm = seminr.constructs(*[seminr.composite(c, s.instrument.items_of(c))

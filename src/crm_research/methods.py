@@ -766,6 +766,7 @@ def methods_plot(table: pd.DataFrame, *, ax: Any = None, title: str | None = "CB
     Returns
     -------
     matplotlib Figure
+        A pyplot figure (``plt.show()`` in a notebook, as the other figures of the package).
 
     Examples
     --------
@@ -776,13 +777,13 @@ def methods_plot(table: pd.DataFrame, *, ax: Any = None, title: str | None = "CB
     >>> len(fig.axes[0].get_yticklabels())
     1
     """
-    import matplotlib.pyplot as plt
-
     need = {"hypothesis", "path", "est.cbsem", "est.pls", "ci.lower.pls", "ci.upper.pls"}
     if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
         raise ModelError("expected the table of compare_methods()")
     t = table.iloc[::-1].reset_index(drop=True)
     if ax is None:
+        import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(t) + 1.3))
     else:
         fig = ax.figure
