@@ -230,3 +230,15 @@ def test_wls_with_a_singular_nacov_is_refused():
     with pytest.raises(ModelError, match="positive definite"):
         sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6\nspeed =~ c7 + c8 + c9", hs, ordered=True,
                 estimator="WLS")
+
+
+def test_pandas_ordered_categoricals_use_their_category_order():
+    hs = DATA["hs"]()
+    m = "visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6\nspeed =~ c7 + c8 + c9"
+    base = sem.fit(m, hs, ordered=True)
+    lab = hs.copy()
+    for v in [f"c{i}" for i in range(1, 10)]:
+        lab[v] = pd.Categorical(lab[v].map({1: "low", 2: "mid", 3: "high"}), categories=["low", "mid", "high"],
+                                ordered=True)
+    res = sem.fit(m, lab, ordered=True)
+    assert abs(res.fit_measures["chisq"] - base.fit_measures["chisq"]) < 1e-8

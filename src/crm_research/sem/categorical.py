@@ -186,6 +186,10 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
                              hint="declare it ordered or recode it as numbers")
     # ---- rows, groups ----
     df = data[ov_model + ([group] if group else [])].copy()
+    for v in ord_names:       # pandas ordered categoricals: their category order, as R's ordered factors
+        if isinstance(df[v].dtype, pd.CategoricalDtype) and df[v].cat.ordered:
+            codes = df[v].cat.codes.astype(float)
+            df[v] = codes.where(codes >= 0) + 1.0
     n_input = len(df)
     if group:
         df = df[df[group].notna()]
