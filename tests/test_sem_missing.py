@@ -184,11 +184,16 @@ def test_unsupported_options_with_ml_are_clear_errors(kwargs, fragment):
         sem.fit(CFA, d, missing="ml", **kwargs)
 
 
-def test_fixed_exogenous_covariates_with_ml_rejected_with_hint():
+def test_fixed_exogenous_covariates_with_ml_as_lavaan():
+    """lavaan (fixed.x = TRUE) deletes the rows with a missing covariate and fixes the
+    covariates' moments; parity with lavaan in tests/test_sem_robust.py (hs_mimic_fiml_*)."""
     d = pd.read_csv(REF / "hs_missing.csv")
-    with pytest.raises(ModelError, match="fixed_x") as e:
-        sem.fit("visual =~ x1 + x2 + x3\nvisual ~ ageyr", d, missing="ml")
-    assert "ageyr" in str(e.value)
+    d.loc[d.index[:3], "ageyr"] = np.nan
+    res = sem.fit("visual =~ x1 + x2 + x3\nvisual ~ ageyr", d, missing="ml")
+    assert res.converged and res.n_dropped >= 3
+    assert any("ageyr" in w and "deleted" in w for w in res.warnings)
+    with pytest.raises(ModelError, match="fixed_x"):
+        sem.fit("visual =~ x1 + x2 + x3\nvisual ~ ageyr", d, missing="ml", se="bootstrap", bootstrap=10)
 
 
 def test_unknown_missing_option_is_rejected():

@@ -115,8 +115,9 @@ def fit(model: str, data: pd.DataFrame, *, estimator: str = "ML", se: str | None
         lavaan's ``missing = "ml"``: every row with at least one observed model variable is
         used, a mean structure is implied, the unrestricted (h1) moments come from EM and
         standard errors from the observed information; with ``se="bootstrap"`` every
-        replicate is refitted by FIML (batched BFGS from the full-sample estimate).  Not
-        combined with fixed exogenous covariates (pass ``fixed_x=False``).
+        replicate is refitted by FIML (batched BFGS from the full-sample estimate).  With
+        fixed exogenous covariates (fixed_x=True) rows with a missing covariate are deleted
+        (with a warning) as lavaan does; the bootstrap is then not available.
     group : str, optional
         Column defining groups for a multiple-group model.
     group_equal : sequence of str
@@ -234,11 +235,25 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
     rm = RAMModel(pt)
     rm.use_sample(stats)
     x_idx = [pt.names.ov.index(v) for v in pt.names.ov_x] if fixed_x else []
+    x_dropped = 0
+    if fiml and x_idx and se == "bootstrap":
+        raise ModelError("se='bootstrap' with missing='ml' and fixed exogenous covariates "
+                         f"({', '.join(pt.names.ov_x)}) is not supported",
+                         hint="pass fixed_x=False, or use standard/robust (estimator='MLR') standard errors")
     if fiml and x_idx:
-        raise ModelError("missing='ml' with fixed exogenous covariates (fixed_x=True) is not supported: "
-                         f"{', '.join(pt.names.ov_x)}",
-                         hint="pass fixed_x=False to model the covariates' means and variances too, "
-                              "or use missing='listwise'")
+        # lavaan (fixed.x = TRUE): rows with a missing exogenous covariate are deleted, the
+        # covariates' moments are fixed at their sample values
+        xcols = [str(v) for v in pt.names.ov_x]
+        dd = data.copy()
+        dd.columns = [str(c) for c in dd.columns]
+        keep = dd[xcols].notna().all(axis=1)
+        x_dropped = int((~keep).sum())
+        if x_dropped:
+            stats = prepare(dd.loc[keep], pt.names.ov, group=group, missing=missing)
+            stats.n_dropped += x_dropped
+            stats.notes.append(f"{x_dropped} case(s) with a missing exogenous covariate ({', '.join(xcols)}) were "
+                               "deleted (fixed_x=True, as lavaan); pass fixed_x=False to keep them")
+            rm.use_sample(stats)
     p = len(pt.names.ov)
     px = len(x_idx)
     ms = pt.meanstructure

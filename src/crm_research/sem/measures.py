@@ -228,7 +228,7 @@ def gfi_terms(S, Sig, mean, mu, meanstructure, x_idx):
     return t1, t2
 
 
-def gfi_terms_missing(X, Sig, mu, patterns):
+def gfi_terms_missing(X, Sig, mu, patterns, x_idx=()):
     """(t1, t2) of lavaan's GFI with missing='ml': the weight matrix is the expected h1
     information under the missing patterns (lavaan's lav_mvnorm_missing_information_expected
     at the implied moments): sum_k (n_k / N) blockdiag(Om_k, 1/2 D'(Om_k (x) Om_k) D), with
@@ -244,6 +244,13 @@ def gfi_terms_missing(X, Sig, mu, patterns):
     S = pd.DataFrame(X).cov().to_numpy() * (N - 1) / N
     E = S - Sig
     d = mean - mu
+    if len(x_idx):   # fixed.x: the covariates' own moments are left out (masked weight matrix)
+        xi = np.asarray(x_idx)
+        E, S, d, mean = E.copy(), S.copy(), d.copy(), mean.copy()
+        E[np.ix_(xi, xi)] = 0.0
+        S[np.ix_(xi, xi)] = 0.0
+        d[xi] = 0.0
+        mean[xi] = 0.0
     t1 = t2 = 0.0
     for pt in patterns:
         o = pt.obs
@@ -302,10 +309,13 @@ def compute_fit_measures(*, stats, implied, npar: int, meanstructure: bool, x_id
             logl += loglik(st.patterns, Sig, mu)
             logl_h1 += st.logl_h1
             llb = 0.0
-            for j in range(p):
+            for j in nox:
                 xj = st.X[:, j]
                 xj = xj[~np.isnan(xj)]
                 llb += -len(xj) / 2 * (math.log(2 * math.pi) + math.log(np.mean((xj - xj.mean()) ** 2)) + 1)
+            if px:   # fixed.x: the (complete) covariates keep their joint sample moments
+                xi = np.asarray(x_idx)
+                llb += -st.N / 2 * (px * math.log(2 * math.pi) + np.linalg.slogdet(st.S[np.ix_(xi, xi)])[1] + px)
             X2b += 2 * (st.logl_h1 - llb)
         else:
             logl += -st.N / 2 * (p * math.log(2 * math.pi) + logdet + tr + q)
@@ -326,7 +336,7 @@ def compute_fit_measures(*, stats, implied, npar: int, meanstructure: bool, x_id
         if st.patterns is None:
             X2b += st.N * (ll_b - st.logdetS)
         if st.patterns is not None:
-            t1, t2 = gfi_terms_missing(st.X, Sig, mu, st.patterns)
+            t1, t2 = gfi_terms_missing(st.X, Sig, mu, st.patterns, x_idx if fixed_x else [])
         else:
             t1, t2 = gfi_terms(st.S, Sig, st.mean, mu, meanstructure, x_idx if fixed_x else [])
         gfi_num += st.N * (1 - t1 / t2)

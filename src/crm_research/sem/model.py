@@ -191,11 +191,11 @@ class RAMModel:
         S[:, gs.row[s], gs.col[s]] = vals[:, s]
         S[:, gs.col[s], gs.row[s]] = vals[:, s]
         m[:, gs.row[mm]] = vals[:, mm]
-        if gs.exo_S:
+        if gs.exo_S and mom is not None:      # None: the fixed.x values set by set_exo
             i = np.array([e[0] for e in gs.exo_S]); j = np.array([e[1] for e in gs.exo_S])
             S[:, i, j] = mom[1][:, i, j]
             S[:, j, i] = mom[1][:, i, j]
-        if gs.exo_m:
+        if gs.exo_m and mom is not None:
             k = np.array(gs.exo_m)
             m[:, k] = mom[0][:, k]
         return A, S, m

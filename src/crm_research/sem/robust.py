@@ -112,6 +112,15 @@ def inv_checked(E: np.ndarray) -> np.ndarray:
     return np.linalg.inv(E)
 
 
+def inv_masked(A: np.ndarray) -> np.ndarray:
+    """Inverse of the non-zero block of A, zeros where A has zero rows and columns (fixed.x
+    elements), as lavaan's ``lav_matrix_symmetric_inverse``."""
+    nz = ~((A == 0).all(axis=0) & (A == 0).all(axis=1))
+    out = np.zeros_like(A)
+    out[np.ix_(nz, nz)] = np.linalg.inv(A[np.ix_(nz, nz)])
+    return out
+
+
 def bdiag(mats) -> np.ndarray:
     n = sum(m.shape[0] for m in mats)
     out = np.zeros((n, n))
@@ -580,8 +589,8 @@ def fiml_corrected(model: RobustML, base: RobustML, df: float, dfb: float, versi
     Ei = [model.A1(g, kind, structured=False) for g in range(len(fg))]
     Wm = [model.A1(g, "observed", structured=False) for g in range(len(fg))]
     Jm = [model.B1(g, structured=False) for g in range(len(fg))]
-    Wc = [h1_expected(gp.h1_cov, True) for gp in model.groups]
-    Wmi = [np.linalg.inv(w) for w in Wm]
+    Wc = [h1_expected(gp.h1_cov, True, model.x_idx) for gp in model.groups]
+    Wmi = [inv_masked(w) for w in Wm]
     Wm_all = bdiag([f * w for f, w in zip(fg, Wm)])
     Wc_all = bdiag([f * w for f, w in zip(fg, Wc)])
     Wmi_all = bdiag([w / f for f, w in zip(fg, Wmi)])

@@ -106,6 +106,9 @@ cases <- list(
   seed_combined_mlr = list(SEED_COMBINED, "seed_survey_a.csv", list(estimator = "MLR")),
   seed_combined_mlmv = list(SEED_COMBINED, "seed_survey_a.csv", list(estimator = "MLMV")),
   eco_mg_mlr = list(ECO_MG, "seed_survey_groups.csv", list(estimator = "MLR", group = "segment")),
+  # FIML with fixed.x covariates (lavaan deletes the rows with a missing covariate)
+  hs_mimic_fiml_ml = list(HS_MIMIC, "hs_missing.csv", list(estimator = "ML", missing = "ml")),
+  hs_mimic_fiml_mlr = list(HS_MIMIC, "hs_missing.csv", list(estimator = "MLR", missing = "ml")),
   # saturated models (df = 0): scaling factors NA, robust RMSEA 0 as lavaan reports them
   hs_sat_mlm  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLM")),
   hs_sat_mlr  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLR")),
