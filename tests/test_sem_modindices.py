@@ -14,6 +14,7 @@ from crm_research.errors import ModelError
 
 REF = Path(__file__).parent / "reference" / "lavaan"
 DATA = {"hs": REF / "HolzingerSwineford1939.csv", "pd": REF / "PoliticalDemocracy.csv",
+        "seed": REF / "seed_survey_a.csv", "seedg": REF / "seed_survey_groups.csv",
         "mobi": Path(__file__).parent / "data" / "ecsi" / "mobi.csv"}
 MI_CASES = {
     "mi_hs_cfa": ("hs", {}),
@@ -23,6 +24,9 @@ MI_CASES = {
     "mi_hs_mg_metric": ("hs", {"group": "school", "group_equal": ["loadings"]}),
     "mi_hs_mg_config": ("hs", {"group": "school"}),
     "mi_mobi": ("mobi", {}),
+    "mi_hs_means": ("hs", {}),                                     # mean structure, shared-label intercepts
+    "mi_seed_combined": ("seed", {}),                              # second-order factors, := parameters
+    "mi_eco_mg_metric": ("seedg", {"group": "segment", "group_equal": ["loadings"]}),
 }
 COLS = ["mi", "epc", "sepc.lv", "sepc.all", "sepc.nox"]
 

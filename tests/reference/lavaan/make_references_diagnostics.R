@@ -22,6 +22,8 @@ HS <- read.csv("HolzingerSwineford1939.csv", stringsAsFactors = FALSE)
 PD <- read.csv("PoliticalDemocracy.csv", stringsAsFactors = FALSE)
 MOBI <- read.csv("../../data/ecsi/mobi.csv", stringsAsFactors = FALSE)
 BFI <- read.csv("../../data/bfi/bfi.csv", stringsAsFactors = FALSE)
+SEEDA <- read.csv("seed_survey_a.csv", stringsAsFactors = FALSE)
+SEEDG <- read.csv("seed_survey_groups.csv", stringsAsFactors = FALSE)
 lav <- function(name) paste(readLines(paste0(name, ".lav")), collapse = "\n")
 write_json_ref <- function(obj, out) {
   obj$provenance <- list(script = "make_references_diagnostics.R",
@@ -44,7 +46,11 @@ mi_cases <- list(
   list(name = "mi_hs_mg_config", model = "hs_mg_config", data = HS, group = "school", equal = "",
        estimator = "ML"),
   list(name = "mi_mobi", model = "ecsi24", data = MOBI, group = NULL, equal = "", estimator = "ML"),
-  list(name = "mi_mobi_mlr", model = "ecsi24", data = MOBI, group = NULL, equal = "", estimator = "MLR")
+  list(name = "mi_mobi_mlr", model = "ecsi24", data = MOBI, group = NULL, equal = "", estimator = "MLR"),
+  list(name = "mi_hs_means", model = "hs_means", data = HS, group = NULL, equal = "", estimator = "ML"),
+  list(name = "mi_seed_combined", model = "seed_combined", data = SEEDA, group = NULL, equal = "", estimator = "ML"),
+  list(name = "mi_eco_mg_metric", model = "eco_mg_metric", data = SEEDG, group = "segment", equal = "loadings",
+       estimator = "ML")
 )
 for (cs in mi_cases) {
   out <- paste0(cs$name, ".json")
