@@ -238,13 +238,20 @@ def test_bootstrap_keeps_the_missing_treatment(tmp_path, capsys):
     assert js["missing"] == "listwise" and js["nobs"] == 180
 
 
-def test_fixed_covariates_with_ml_say_what_to_do(tmp_path, capsys):
+def test_fixed_covariates_with_ml_as_lavaan(tmp_path, capsys):
+    """FIML with fixed exogenous covariates (x1-x3): lavaan's numbers (int_pd_path_fiml.json from
+    make_references_integration.R); listwise drops the incomplete row."""
     d = pd.read_csv(REF / "PoliticalDemocracy.csv")
     d.loc[3, "y1"] = np.nan
     f = tmp_path / "pd.csv"
     d.to_csv(f, index=False)
-    code, _, err = run_fit(capsys, REF / "pd_path.lav", f)
-    assert code == 2 and "--missing ml" in err and "use --missing listwise" in err and err.count("\n") == 1
+    ref = json.loads((REF / "int_pd_path_fiml.json").read_text())
+    out_csv = tmp_path / "pd_est.csv"
+    code, out, _ = run_fit(capsys, REF / "pd_path.lav", f, "-o", str(out_csv))
+    assert code == 0 and "75 of 75 rows used" in out
+    js = json.loads((tmp_path / "pd_est_fit.json").read_text())
+    assert js["nobs"] == ref["nobs"] and js["fit_measures"]["chisq"] == pytest.approx(ref["fit_measures"]["chisq"],
+                                                                                      abs=1e-3)
     code, out, _ = run_fit(capsys, REF / "pd_path.lav", f, "--missing", "listwise")
     assert code == 0 and "74 of 75 rows used, 1 dropped" in out
 

@@ -91,3 +91,12 @@ out("cfa_wlsmv", list(model = CFA2, data = "ord_hs_cut.csv", rename = setNames(a
                                                                               paste0("x", 1:6)),
                       options = list(estimator = "WLSMV", ordered = names(d)), fit_measures = fm(w),
                       estimates = pe(w)))
+
+# 4. `crm-research fit` with --missing ml and fixed exogenous covariates (lavaan: FIML with x fixed)
+pd <- read.csv("PoliticalDemocracy.csv")
+pd$y1[4] <- NA          # row 4 (1-based), as tests/test_fit_cli.py blanks row index 3
+PD_PATH <- paste(readLines("pd_path.lav"), collapse = "\n")
+f <- sem(PD_PATH, pd, missing = "ml")
+out("pd_path_fiml", list(model = PD_PATH, data = "PoliticalDemocracy.csv with y1 of row 4 blank",
+                         options = list(missing = "ml"), nobs = lavInspect(f, "nobs"), fit_measures = fm(f),
+                         estimates = pe(f)))
