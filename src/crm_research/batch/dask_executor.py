@@ -100,9 +100,11 @@ def _under(path: Path, roots: list[Path]) -> bool:
     return any(path == r or r in path.parents for r in roots)
 
 
-def pack_inputs(task: dict[str, Any], shared: list[Path]) -> list[tuple[str, str, bytes]]:
+def pack_inputs(task: dict[str, Any], shared: list[Path],
+                cache: dict[str, tuple[str, bytes]] | None = None) -> list[tuple[str, str, bytes]]:
     """The files a run takes to a worker: ``(absolute path, "file" | "dir", content)`` for its
-    notebook, the ``.py`` files next to the notebook and every input not under ``shared``.
+    notebook, the ``.py`` files next to the notebook and every input not under ``shared``
+    (``cache``: path -> (kind, content) already read for other runs of the batch).
 
     Examples
     --------
@@ -120,12 +122,18 @@ def pack_inputs(task: dict[str, Any], shared: list[Path]) -> list[tuple[str, str
         p = Path(p)
         if p not in paths and not _under(p, shared):
             paths.append(p)
+    cache = {} if cache is None else cache
     out = []
     for p in paths:
-        if p.is_dir():
-            out.append((str(p), "dir", _tar_folder(p)))
-        elif p.is_file():
-            out.append((str(p), "file", p.read_bytes()))
+        key = str(p)
+        if key not in cache:
+            if p.is_dir():
+                cache[key] = ("dir", _tar_folder(p))
+            elif p.is_file():
+                cache[key] = ("file", p.read_bytes())
+            else:
+                continue
+        out.append((key, *cache[key]))
     return out
 
 
@@ -293,17 +301,19 @@ class DaskPool:
         from .execution import code_digest, utc_now
 
         code = code_digest()
-        blobs: dict[str, Any] = {}      # content hash -> future: each input ships once
+        read: dict[str, tuple[str, bytes]] = {}   # path -> content: each input is read once
+        blobs: dict[str, Any] = {}                # content hash -> future: each content ships once
         futures = {}
         try:
             for t in tasks:
                 refs = []
-                for path, kind, data in pack_inputs(t, self.shared):
+                for path, kind, data in pack_inputs(t, self.shared, read):
                     h = _sha256_bytes(data)
                     if h not in blobs:
                         blobs[h] = self.client.scatter(data, hash=False)
                     refs.append((path, kind, blobs[h]))
-                task = {**t, "code": code, "crm_research": __version__, "previous_ok": (out_dir / "runs" / t["name"] / f"{t['name']}.html").exists()}
+                prev_ok = (out_dir / "runs" / t["name"] / f"{t['name']}.html").exists()
+                task = {**t, "code": code, "crm_research": __version__, "previous_ok": prev_ok}
                 fut = self.client.submit(_run_refs, task, refs, key=f"crm-research-{t['name']}-{uuid.uuid4().hex[:8]}",
                                          pure=False, retries=0)
                 futures[fut] = (t, time.perf_counter())
@@ -320,7 +330,13 @@ class DaskPool:
                                      "ename": type(e).__name__, "evalue": str(e)}}
                     kind, archive = "failed", b""
                 if archive:
-                    place_result(out_dir, t["name"], kind, archive)
+                    try:
+                        place_result(out_dir, t["name"], kind, archive)
+                    except (OSError, tarfile.TarError) as e:  # e.g. disk full: the run's outcome is lost
+                        rec = {**rec, "status": "failed", "files": {},
+                               "error": {"message": f"could not store the run's outputs in {out_dir}: "
+                                                    f"{type(e).__name__}: {e}", "ename": type(e).__name__,
+                                         "evalue": str(e)}}
                 self.stats["cold"] += 1
                 finish(rec)
         except BaseException:
