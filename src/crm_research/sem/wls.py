@@ -230,7 +230,9 @@ def gauss_newton(model: LSModel, theta0, obs, weights, cg, *, max_iter: int = 50
             gm = np.abs(grad).max() / max(1.0, F)
             return LSFit(theta, gm < 1e-6, it, F, "" if gm < 1e-6 else "line search failed")
         theta, Fold, F = cand, F, Fc
-        if np.abs(t * step).max() < tol * (1.0 + np.abs(theta).max()) or (Fold - F) < 1e-15 * max(1.0, F) and t == 1.0:
+        # converged: a negligible step, or (a full step that) no longer lowers F by more than
+        # 1e-11 relative (lavaan's nlminb stops at rel.tol 1e-10)
+        if np.abs(t * step).max() < tol * (1.0 + np.abs(theta).max()) or (Fold - F) < 1e-11 * max(1.0, F) and t == 1.0:
             return LSFit(theta, True, it, F)
     return LSFit(theta, False, max_iter, F, f"no convergence in {max_iter} iterations")
 
