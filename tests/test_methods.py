@@ -115,6 +115,13 @@ def test_repeated_indicators_keep_the_dimensions_out_of_the_outcomes(bundled_sam
     assert set(t.higher_order) == {"OPS", "CRM"}
     paths = t.result.paths
     assert len(paths[(paths.lhs == "PF") & (paths.rhs == "OPS")]) == 1   # second-order path of the repeated indicators
+    so = t.second_order_paths
+    assert list(zip(so.lhs, so.rhs)) == [("OPS", d) for d in ("PF", "SQ", "LE", "UI")] + [("CRM", d) for d in ("CS", "CC", "CM")]
+    assert so.set_index("rhs").loc["SQ", "est"] == paths[(paths.lhs == "SQ") & (paths.rhs == "OPS")]["est"].iloc[0]
+    assert not t.loadings["lhs"].isin(["OPS", "CRM"]).any() and not t.reliability["construct"].isin(["OPS", "CRM"]).any()
+    assert not any({a, b} == {"OPS", "PF"} for a, b in zip(t.htmt.lhs, t.htmt.rhs))     # shares its items
+    two = methods.test_pls_model(bundled_sample.items, BUNDLED, "combined", bootstrap=0, higher_order="two_stage")
+    assert two.second_order_paths.empty and set(two.loadings.loc[two.loadings.lhs == "OPS", "rhs"]) == {"PF", "SQ", "LE", "UI"}
 
 
 # --------------------------------------------------------------------------- verdicts

@@ -156,6 +156,7 @@ def test_pls_notebook_on_the_bundled_second_order_model(tmp_path, monkeypatch):
     nb, rec = _run(tmp_path, monkeypatch, "bundled", n=300, seed=7, model="combined", bootstrap=60)
     text = _text(nb)
     assert "Second-order construct OPS (PF, SQ, LE, UI) was estimated by repeated indicators" in text
+    assert "Second-order construct CRM: its dimensions' paths range from" in text
     assert {"h1_pls_path", "h2_pls_path", "h3_pls_path", "r2_SAT", "r2_LOY", "methods_disagree"} <= set(rec)
     assert "r2_PF" not in rec                                         # a dimension is not an outcome
     assert rec["data_origin"]["value"] == "simulated" and "<svg" in text and "SRMR = " in text

@@ -386,6 +386,20 @@ class PLSModelTest:
         return H[keep].reset_index(drop=True)
 
     @property
+    def second_order_paths(self) -> pd.DataFrame:
+        """Repeated indicators: each dimension's path from its second-order construct (its
+        "loading" on it, with the bootstrap columns), ``lhs`` second-order construct, ``op``
+        ``=~``, ``rhs`` dimension. Empty without such constructs (after a two-stage estimation
+        the dimensions' scores are indicators: their loadings are in :attr:`loadings`)."""
+        P = self.result.paths
+        rows = [P[(P["lhs"] == d) & (P["rhs"] == h)] for h, dims in self.higher_order.items() for d in dims]
+        if not rows:
+            return pd.DataFrame(columns=list(P.columns))
+        out = pd.concat(rows, ignore_index=True).rename(columns={"lhs": "rhs", "rhs": "lhs"})
+        out["op"] = "=~"
+        return out[list(P.columns)]
+
+    @property
     def structural(self) -> pd.DataFrame:
         """The hypothesized paths' effect sizes and collinearity: ``lhs, op, rhs, f2, vif``."""
         f2 = self.result.f2.merge(self.result.vif_inner, on=["lhs", "op", "rhs"], how="left")

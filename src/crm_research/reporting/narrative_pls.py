@@ -26,7 +26,8 @@ from .display import Narrative
 from .format import format_ci, format_number
 
 __all__ = ["LOADING_MIN", "RELIABILITY_RANGE", "AVE_MIN", "HTMT_MAX", "SRMR_MAX", "ci_label", "describe_pls_estimation",
-           "describe_loadings", "describe_reliability", "describe_htmt", "describe_pls_hypotheses", "describe_pls_fit"]
+           "describe_loadings", "describe_reliability", "describe_htmt", "describe_pls_hypotheses", "describe_pls_fit",
+           "describe_second_order"]
 
 LOADING_MIN = 0.708
 RELIABILITY_RANGE = (0.70, 0.95)
@@ -357,4 +358,38 @@ def describe_pls_fit(fit_measures: pd.DataFrame) -> Narrative:
     if bits:
         parts.append("Exact fit (bootstrap): " + ", ".join(bits) + "; a discrepancy above HI95 rejects exact fit at "
                      "the 5% level (above HI99: at 1%), a strict test that large samples rarely pass.")
+    return Narrative(" ".join(parts))
+
+
+def describe_second_order(paths: pd.DataFrame) -> Narrative:
+    """Second-order constructs (repeated indicators): how strongly each dimension reflects its
+    second-order construct.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        ``lhs`` second-order construct, ``rhs`` dimension, ``est`` and optionally ``ci.lower``
+        (:attr:`crm_research.methods.PLSModelTest.second_order_paths`).
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> P = pd.DataFrame({"lhs": ["H", "H"], "op": ["=~", "=~"], "rhs": ["A", "B"], "est": [0.86, 0.64]})
+    >>> print(describe_second_order(P))
+    Second-order construct H: its dimensions' paths range from .64 (B) to .86 (A); below .708: B.
+    """
+    if paths is None or paths.empty:
+        return Narrative("")
+    parts = []
+    for h, g in paths.groupby("lhs", sort=False):
+        lo, hi = g["est"].idxmin(), g["est"].idxmax()
+        text = (f"Second-order construct {h}: its dimensions' paths range from {_b(g.loc[lo, 'est'])} "
+                f"({g.loc[lo, 'rhs']}) to {_b(g.loc[hi, 'est'])} ({g.loc[hi, 'rhs']})")
+        weak = list(g.loc[g["est"] < LOADING_MIN, "rhs"])
+        text += f"; below .708: {_list(weak)}." if weak else ", all at least .708."
+        parts.append(text)
     return Narrative(" ".join(parts))
