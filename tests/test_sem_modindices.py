@@ -14,7 +14,7 @@ from crm_research.errors import ModelError
 
 REF = Path(__file__).parent / "reference" / "lavaan"
 DATA = {"hs": REF / "HolzingerSwineford1939.csv", "pd": REF / "PoliticalDemocracy.csv",
-        "seed": REF / "seed_survey_a.csv", "seedg": REF / "seed_survey_groups.csv",
+        "seed": REF / "seed_survey_a.csv", "seedg": REF / "seed_survey_groups.csv", "hsm": REF / "hs_missing.csv",
         "mobi": Path(__file__).parent / "data" / "ecsi" / "mobi.csv"}
 MI_CASES = {
     "mi_hs_cfa": ("hs", {}),
@@ -27,6 +27,8 @@ MI_CASES = {
     "mi_hs_means": ("hs", {}),                                     # mean structure, shared-label intercepts
     "mi_seed_combined": ("seed", {}),                              # second-order factors, := parameters
     "mi_eco_mg_metric": ("seedg", {"group": "segment", "group_equal": ["loadings"]}),
+    "mi_hs_fiml": ("hsm", {"missing": "ml"}),                      # FIML: per-pattern information and score
+    "mi_hs_mg_fiml": ("hsm", {"missing": "ml", "group": "school", "group_equal": ["loadings"]}),
 }
 COLS = ["mi", "epc", "sepc.lv", "sepc.all", "sepc.nox"]
 

@@ -25,7 +25,9 @@ inverse of ``[[I, R1'], [R1, 0]]`` and ``R1`` the constraints kept.
 
 Robust fits (MLR, MLM): lavaan computes modification indices from the expected information
 and the normal-theory score whatever the estimator, so they equal those of the ML fit with
-the same estimates; we do the same.
+the same estimates; we do the same.  FIML fits (``missing="ml"``): the expected information
+of each missing pattern's observed part and the casewise score, weighted by the patterns'
+shares, as lavaan.
 """
 from __future__ import annotations
 
@@ -50,9 +52,6 @@ def _state(res, what: str):
     if getattr(res, "ordered", None):
         raise ModelError(f"{what} is not available for ordinal (categorical) fits yet",
                          hint="use an ML-family estimator without ordered= for modification indices")
-    if getattr(st.stats, "missing", "listwise") == "ml":
-        raise ModelError(f"{what} is not available for missing='ml' (FIML) fits yet",
-                         hint="fit with missing='listwise' to inspect modification indices")
     if not res.converged:
         raise ModelError(f"{what}: the model did not converge", hint="fix the model first (see res.warnings)")
     return st
@@ -181,6 +180,60 @@ def _group_terms(model, theta, g, mom, kind, row, col, x_idx=()):
     return info, score
 
 
+def _entry_vectors(model, imp, kind, row, col):
+    p = model.p
+    Bi, C, Bm = imp["B"], imp["C"], imp["Bm"]
+    Bp = Bi[:p, :]
+    r = len(kind)
+    U = np.zeros((r, p)); V = np.zeros((r, p)); D = np.zeros((r, p))
+    a, s, m = kind == KIND_A, kind == KIND_S, kind == KIND_M
+    U[a] = Bp[:, row[a]].T
+    V[a] = C[col[a], :p]
+    U[s] = Bp[:, row[s]].T
+    V[s] = Bp[:, col[s]].T * np.where(row[s] == col[s], 0.5, 1.0)[:, None]
+    if model.meanstructure:
+        D[a] = U[a] * Bm[col[a]][:, None]
+        D[m] = Bp[:, row[m]].T
+    return U, V, D
+
+
+def _group_terms_fiml(model, theta, g, X, kind, row, col):
+    """Unit expected information and score of the FIML log-likelihood (missing="ml") for
+    arbitrary RAM entries of group g: per missing pattern the observed part's expected
+    information (lavaan's ``lav_mvnorm_missing_information_expected``, structured) and the
+    casewise score, weighted by the pattern's share of the group."""
+    from .fiml import pattern_rows
+
+    p = model.p
+    imp = model.implied(theta, g)
+    Sigma, mu = imp["Sigma"], imp["mu"]
+    U, V, D = _entry_vectors(model, imp, kind, row, col)
+    r = len(kind)
+    info = np.zeros((r, r))
+    score = np.zeros(r)
+    n = 0
+    for pat in pattern_rows(X):
+        o = pat.obs
+        k = len(pat.idx)
+        n += k
+        Om = np.zeros((p, p))
+        Oo = np.linalg.inv(Sigma[np.ix_(o, o)])
+        Om[np.ix_(o, o)] = 0.5 * (Oo + Oo.T)
+        ybar = pat.X.mean(axis=0)
+        Sp = (pat.X - ybar).T @ (pat.X - ybar) / k
+        d = np.zeros(p)
+        d[o] = ybar - mu[o]
+        E = np.zeros((p, p))
+        E[np.ix_(o, o)] = Sp - Sigma[np.ix_(o, o)]
+        E = E + np.outer(d, d)
+        UO, VO, DO = U @ Om, V @ Om, D @ Om
+        Muu, Mvu, Mvv = UO @ U.T, VO @ U.T, VO @ V.T
+        info += k * (Mvu * Mvu.T + Mvv * Muu + DO @ D.T)
+        R = Om @ E @ Om
+        score += k * (np.einsum("rp,rp->r", U @ R, V) + DO @ d)
+    return info / n, score / n
+
+
 def extended_information(st, extra: pd.DataFrame):
     """Unit expected information and score of the model's free parameters (first q) and
     the ``extra`` rows (each its own parameter), summed over groups with weights N_g / N."""
@@ -188,7 +241,8 @@ def extended_information(st, extra: pd.DataFrame):
     q, k = model.q, len(extra)
     info = np.zeros((q + k, q + k))
     score = np.zeros(q + k)
-    moms = model.group_moments(st.stats)
+    fiml = getattr(st.stats, "missing", "listwise") == "ml"
+    moms = None if fiml else model.group_moments(st.stats)
     pt = st.partable
     x_idx = [model.ov.index(v) for v in pt.names.ov_x] if pt.fixed_x else []
     eg = extra["group"].to_numpy()
@@ -200,7 +254,10 @@ def extended_information(st, extra: pd.DataFrame):
         kind = np.concatenate([gs.kind, np.array([e[0] for e in ent], dtype=int)])
         row = np.concatenate([gs.row, np.array([e[1] for e in ent], dtype=int)])
         col = np.concatenate([gs.col, np.array([e[2] for e in ent], dtype=int)])
-        Ig, sg = _group_terms(model, theta, g, moms[g], kind, row, col, x_idx)
+        if fiml:
+            Ig, sg = _group_terms_fiml(model, theta, g, st.stats.groups[g].X, kind, row, col)
+        else:
+            Ig, sg = _group_terms(model, theta, g, moms[g], kind, row, col, x_idx)
         cols = np.concatenate([gs.par, q + sel]).astype(int)     # entry -> parameter column
         w = model.weights[g]
         rows_sum = np.zeros((q + k, len(kind)))
@@ -220,7 +277,8 @@ def modindices(res, *, minimum_value: float = 0.0, op=None, sort: bool = True,
     Parameters
     ----------
     res : SEMResult
-        A model fitted by :func:`~crm_research.sem.fit` (complete data; ML, MLR, MLM, ...).
+        A model fitted by :func:`~crm_research.sem.fit` (ML, MLR, MLM, ...; complete data or
+        ``missing="ml"``).
     minimum_value : float
         Keep only rows with ``mi`` above this value (lavaan's ``minimum.value``).
     op : str or list of str, optional
@@ -240,8 +298,8 @@ def modindices(res, *, minimum_value: float = 0.0, op=None, sort: bool = True,
     Raises
     ------
     ModelError
-        Not a fit of :func:`~crm_research.sem.fit`, an ordinal or FIML fit, a model that did
-        not converge, a singular information matrix, or a bad ``op``/``minimum_value``.
+        Not a fit of :func:`~crm_research.sem.fit`, an ordinal fit, a model that did not
+        converge, a singular information matrix, or a bad ``op``/``minimum_value``.
 
     Examples
     --------

@@ -22,6 +22,7 @@ HS <- read.csv("HolzingerSwineford1939.csv", stringsAsFactors = FALSE)
 PD <- read.csv("PoliticalDemocracy.csv", stringsAsFactors = FALSE)
 MOBI <- read.csv("../../data/ecsi/mobi.csv", stringsAsFactors = FALSE)
 BFI <- read.csv("../../data/bfi/bfi.csv", stringsAsFactors = FALSE)
+HSM <- read.csv("hs_missing.csv", stringsAsFactors = FALSE)
 SEEDA <- read.csv("seed_survey_a.csv", stringsAsFactors = FALSE)
 SEEDG <- read.csv("seed_survey_groups.csv", stringsAsFactors = FALSE)
 lav <- function(name) paste(readLines(paste0(name, ".lav")), collapse = "\n")
@@ -50,14 +51,19 @@ mi_cases <- list(
   list(name = "mi_hs_means", model = "hs_means", data = HS, group = NULL, equal = "", estimator = "ML"),
   list(name = "mi_seed_combined", model = "seed_combined", data = SEEDA, group = NULL, equal = "", estimator = "ML"),
   list(name = "mi_eco_mg_metric", model = "eco_mg_metric", data = SEEDG, group = "segment", equal = "loadings",
-       estimator = "ML")
+       estimator = "ML"),
+  list(name = "mi_hs_fiml", model = "hs_fiml", data = HSM, group = NULL, equal = "", estimator = "ML",
+       missing = "ml"),
+  list(name = "mi_hs_mg_fiml", model = "hs_mg_fiml", data = HSM, group = "school", equal = "loadings",
+       estimator = "ML", missing = "ml")
 )
 for (cs in mi_cases) {
   out <- paste0(cs$name, ".json")
   if (!todo(out)) next
-  fit <- if (is.null(cs$group)) sem(lav(cs$model), data = cs$data, estimator = cs$estimator)
+  miss <- if (is.null(cs$missing)) "listwise" else cs$missing
+  fit <- if (is.null(cs$group)) sem(lav(cs$model), data = cs$data, estimator = cs$estimator, missing = miss)
          else sem(lav(cs$model), data = cs$data, group = cs$group, group.equal = cs$equal,
-                  estimator = cs$estimator)
+                  estimator = cs$estimator, missing = miss)
   t0 <- Sys.time()
   mi <- modindices(fit)
   secs <- as.numeric(difftime(Sys.time(), t0, units = "secs"))
@@ -99,7 +105,6 @@ std_cases <- list(
   list(name = "std_hs_mediation", model = "hs_mediation", data = HS, group = NULL, equal = ""),
   list(name = "std_hs_mg_metric", model = "hs_mg_metric", data = HS, group = "school", equal = "loadings")
 )
-HSM <- read.csv("hs_missing.csv", stringsAsFactors = FALSE)
 std_cases <- c(std_cases, list(
   list(name = "std_hs_mediation_mlr", model = "hs_mediation", data = HS, group = NULL, equal = "", estimator = "MLR"),
   list(name = "std_poldem_mlm", model = "poldem", data = PD, group = NULL, equal = "", estimator = "MLM"),
