@@ -1281,7 +1281,7 @@ def _item_data(data: pd.DataFrame, items: list[str], missing: str = "listwise"
         if len(obs) and obs.std() == 0:
             raise DataFileError(_source(data), f"item has no variance (every answer is {obs.iloc[0]:g})",
                                 column=c, hint="drop the item from the instrument or check the data")
-        if missing == "ml" and len(obs) < 2:
+        if missing != "listwise" and len(obs) < 2:
             raise DataFileError(_source(data), f"item has {len(obs)} answer(s)", column=c,
                                 hint="drop the item from the instrument or check the data")
     if len(X) < len(items) + 2:

@@ -127,7 +127,7 @@ def _drop_small(data, group, syntax, min_n, missing="listwise"):
     Usable: complete on the model's variables (listwise), or with at least one answer (ml).
     """
     ov = [v for v in options.observed_variables(syntax) if v in data.columns]
-    if missing == "ml":
+    if missing != "listwise":
         usable = data[ov].notna().any(axis=1) & data[group].notna()
         what = "cases with an answer"
     else:

@@ -318,7 +318,8 @@ def record_sample(sample: Any, missing: str | None = None, *, nobs: int | None =
     if missing is not None:
         n = int(nobs) if nobs is not None else sample.n_analysed(missing, items)
         _rec("missing", missing, label="missing answers", headline=False)
-        _rec("n", n, label="N analysed (FIML)" if missing == "ml" else "N analysed (listwise)")
+        _rec("n", n, label={"ml": "N analysed (FIML)", "pairwise": "N analysed (pairwise)"}.get(missing,
+                                                                                             "N analysed (listwise)"))
     else:
         _rec("n", int(nobs) if nobs is not None else sample.n_kept, label="N")
 
