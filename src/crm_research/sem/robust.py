@@ -74,7 +74,25 @@ def dup_pre_post_sum(Bs: np.ndarray, As: np.ndarray, w: np.ndarray | None = None
 
 
 def dup_pre_post(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``D' (A %x% B) D`` for symmetric A, B (lavaan's ``lav_matrix_duplication_pre_post``)."""
+    """``D' (A %x% B) D`` for symmetric A, B (lavaan's ``lav_matrix_duplication_pre_post``).
+
+    Parameters
+    ----------
+    A, B : ndarray (p, p)
+        Symmetric matrices.
+
+    Returns
+    -------
+    ndarray (p(p+1)/2, p(p+1)/2)
+        Rows and columns in lavaan's ``vech`` order.
+
+    Examples
+    --------
+    >>> D = np.array([[1., 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]])   # duplication matrix, p = 2
+    >>> A = np.array([[2., 1], [1, 3]])
+    >>> np.allclose(dup_pre_post(A, A), D.T @ np.kron(A, A) @ D)
+    True
+    """
     return dup_pre_post_sum(B[None], A[None])
 
 
@@ -134,7 +152,27 @@ def bdiag(mats) -> np.ndarray:
 
 # ============================================================================ h1 pieces
 def h1_expected(Sigma: np.ndarray, meanstructure: bool, x_idx=()) -> np.ndarray:
-    """Expected unit h1 information of the normal: blockdiag(Sigma^-1, 1/2 D'(Sigma^-1 %x% Sigma^-1) D)."""
+    """Expected unit h1 information of the normal: blockdiag(Sigma^-1, 1/2 D'(Sigma^-1 %x% Sigma^-1) D)
+    (lavaan's ``lav_mvnorm_information_expected``), the rows of fixed-x moments zeroed.
+
+    Parameters
+    ----------
+    Sigma : ndarray (p, p)
+    meanstructure : bool
+        Include the means block.
+    x_idx : sequence of int
+        Fixed exogenous covariates.
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> h1_expected(np.array([[2.0]]), True)      # 1/sigma^2 for the mean, 1/(2 sigma^4) for the variance
+    array([[0.5  , 0.   ],
+           [0.   , 0.125]])
+    """
     Si = np.linalg.inv(Sigma)
     out = 0.5 * dup_pre_post(Si, Si)
     if meanstructure:
@@ -238,7 +276,31 @@ def h1_firstorder(pats, Mu, Sigma, meanstructure=True, x_idx=()) -> np.ndarray:
 
 
 def gamma_adf(X: np.ndarray, meanstructure: bool, x_idx=(), fixed_x: bool = True) -> np.ndarray:
-    """lavaan's ``Gamma`` (ADF NACOV, divisor N) of complete data ``X`` (n, p)."""
+    """lavaan's ``Gamma`` (ADF NACOV, divisor N) of complete data ``X`` (n, p): the covariance
+    matrix of the casewise (y_i, vech((y_i - ybar)(y_i - ybar)')), with the part explained by
+    fixed exogenous covariates removed as ``lav_samplestats_Gamma(fixed.x = TRUE)`` does.
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+        Complete data, columns in the model's variable order.
+    meanstructure : bool
+        Include the means (first p rows/columns).
+    x_idx : sequence of int
+        Fixed exogenous covariates among the columns.
+    fixed_x : bool
+
+    Returns
+    -------
+    ndarray (p + p(p+1)/2 or p(p+1)/2, same)
+
+    Examples
+    --------
+    >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> g = gamma_adf(x, True)
+    >>> float(g[0, 0]), float(g[1, 1])     # var(x) = 1.25; var((x - m)^2) = m4 - m2^2
+    (1.25, 1.0)
+    """
     n, p = X.shape
     I, J = vech_index(p)
 
@@ -275,7 +337,7 @@ class GroupPieces:
 
 
 @dataclass
-class TestResult:
+class RobustTest:
     test: str
     stat: float
     df: float
@@ -314,6 +376,20 @@ def _chi2_sf(x, df):
 
 class RobustML:
     """Robust ingredients of one fitted ML model (or of its independence baseline).
+
+    Built by :func:`crm_research.sem.fit` (``result.robust`` of a fit with a robust test);
+    :meth:`vcov` gives lavaan's robust covariance of the estimates, :meth:`test` a scaled test
+    statistic.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import sem
+    >>> hs = pd.read_csv("tests/reference/lavaan/HolzingerSwineford1939.csv")
+    >>> res = sem.fit("visual =~ x1 + x2 + x3\\ntextual =~ x4 + x5 + x6", hs, estimator="MLM")
+    >>> t = res.robust.test("scaled.shifted", res.fit_measures["chisq"], res.fit_measures["df"], "expected")
+    >>> t.df == res.fit_measures["df"], round(t.scaling_factor, 3) > 0
+    (True, True)
 
     Parameters
     ----------
@@ -474,10 +550,10 @@ class RobustML:
             tr += float(np.sum(U * (Omega / gp.fg)))
         return tr, tr_h1 / ndat, tr_h0 / self.npar_raw
 
-    def test(self, test: str, chisq: float, df: float, information: str) -> TestResult:
+    def test(self, test: str, chisq: float, df: float, information: str) -> RobustTest:
         """lavaan's robust test statistic ``test`` from the standard ``chisq`` with ``df``."""
         if not (df > 0):
-            return TestResult(test, chisq, df, float("nan"), float("nan"))
+            return RobustTest(test, chisq, df, float("nan"), float("nan"))
         if test in YB_TESTS:
             tr, h1, h0 = (self.yb_mplus_trace(information) if test == "yuan.bentler.mplus"
                           else self.yb_trace(information))
@@ -485,7 +561,7 @@ class RobustML:
             if c < 0:
                 c = float("nan")
             stat = chisq / c
-            return TestResult(test, stat, df, _chi2_sf(stat, df), c, trace_ugamma=tr,
+            return RobustTest(test, stat, df, _chi2_sf(stat, df), c, trace_ugamma=tr,
                               scaling_factor_h1=h1, scaling_factor_h0=h0)
         need2 = test in ("mean.var.adjusted", "scaled.shifted")
         tr, tr2 = self.ugamma_traces(information, need2)
@@ -493,19 +569,19 @@ class RobustML:
             c = tr / df
             c = c if c >= 0 else float("nan")
             stat = chisq / c
-            return TestResult(test, stat, df, _chi2_sf(stat, df), c, trace_ugamma=tr)
+            return RobustTest(test, stat, df, _chi2_sf(stat, df), c, trace_ugamma=tr)
         if test == "mean.var.adjusted":
             dfs = tr ** 2 / tr2
             c = tr / dfs
             c = c if c >= 0 else float("nan")
             stat = chisq / c
-            return TestResult(test, stat, dfs, _chi2_sf(stat, dfs), c, trace_ugamma=tr, trace_ugamma2=tr2)
+            return RobustTest(test, stat, dfs, _chi2_sf(stat, dfs), c, trace_ugamma=tr, trace_ugamma2=tr2)
         if test == "scaled.shifted":
             a = math.sqrt(df / tr2)
             c = 1 / a
             shift = df - a * tr
             stat = chisq * a + shift
-            return TestResult(test, stat, df, _chi2_sf(stat, df), c, shift_parameter=shift, trace_ugamma=tr,
+            return RobustTest(test, stat, df, _chi2_sf(stat, df), c, shift_parameter=shift, trace_ugamma=tr,
                               trace_ugamma2=tr2)
         raise ValueError(test)  # pragma: no cover
 
@@ -617,7 +693,26 @@ def fiml_corrected(model: RobustML, base: RobustML, df: float, dfb: float, versi
 # ============================================================================ difference tests
 def satorra_bentler_2001(T1: float, r1: float, c1: float, T0: float, r0: float, c0: float) -> dict:
     """Scaled difference of nested models (Satorra & Bentler 2001; lavaan's
-    ``lav_test_diff_SatorraBentler2001``): model 1 less restricted (df r1), model 0 restricted."""
+    ``lav_test_diff_SatorraBentler2001``): model 1 less restricted (df r1), model 0 restricted.
+
+    Parameters
+    ----------
+    T1, r1, c1 : float
+        Standard chi-square, df and scaling factor of the less restricted model.
+    T0, r0, c0 : float
+        The same of the restricted model.
+
+    Returns
+    -------
+    dict
+        ``T.delta`` (the scaled difference), ``scaling.factor`` (cd), ``df.delta``.
+
+    Examples
+    --------
+    >>> out = satorra_bentler_2001(100.0, 40, 1.2, 130.0, 45, 1.3)
+    >>> round(out["scaling.factor"], 2), round(out["T.delta"], 3), out["df.delta"]
+    (2.1, 14.286, 5)
+    """
     if r1 == 0:
         c1 = 1.0
     m = r0 - r1
@@ -760,7 +855,7 @@ def _rmsea_p(X2, df, N, G=1, c=1.0, h0=0.05, close=True):
     return 1 - p if close else p
 
 
-def scaled_fit_measures(fm: dict, test: TestResult | None, base: TestResult | None, *, N: int, G: int,
+def scaled_fit_measures(fm: dict, test: RobustTest | None, base: RobustTest | None, *, N: int, G: int,
                         fiml_corr: dict | None = None) -> dict:
     """lavaan's fitMeasures() with a robust test: ``fm`` (the standard measures) plus the
     ``*.scaled`` and ``*.robust`` measures, in lavaan's order.
