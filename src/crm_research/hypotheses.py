@@ -10,8 +10,11 @@ effects of several predictors of one outcome, and the refits that show each pred
     >>> t
     HypothesisTest(model='mediated', Ha: supported, Hc: supported)
 
-Fitting (every function takes ``missing="ml"`` (full-information ML, the default) or
-``"listwise"``, and records which on its result, with the number of respondents used):
+Fitting (every function takes ``missing="ml"`` (full-information ML, the default),
+``"listwise"`` or ``"pairwise"`` (ordered items), and records which on its result, with the
+number of respondents used; and lavaan's ``estimator``, ``ordered``, ``se`` and ``test``
+(:func:`crm_research.estimation.check_estimation`: MLR, WLSMV with ordered items, ...), the
+comparisons then being lavaan's scaled difference tests):
 
 - :func:`fit_model` — :func:`crm_research.sem.fit` with a bootstrap of ``bootstrap`` replicates.
 - :func:`test_model` — one declared model (its relative-effects syntax, which fits exactly as

@@ -17,6 +17,10 @@ calls the analysis modules (:mod:`~crm_research.measurement`, :mod:`~crm_researc
   :func:`item_statistics`, :func:`missingness_summary`, :func:`screening_table`,
   :func:`careless_detection`) and the groups of a multiple-group analysis
   (:func:`split_groups`);
+* **estimation** -- :func:`choose_estimation` checks the notebooks' ``estimator``, ``ordered``,
+  ``se``, ``test`` and ``missing`` parameters against the sample before anything is fitted
+  (``estimator="auto"``: the advice of :func:`estimator_advice`, i.e.
+  :func:`crm_research.normality.recommend_estimator` with the instrument's scale points);
 * **a study's plan** -- :func:`plan_study`: the batch of notebook runs ``crm-research study``
   executes for an instrument and a response file (01, 02, 03 per declared model, 09 per
   group column and model).
