@@ -159,13 +159,16 @@ def categorical_stats(variables: list, *, nacov: bool = True) -> CategoricalStat
     if pc_scores is not None:
         lp, tab, sc = pc_scores
         K = tab.K
-        codes = np.stack([v.codes if o else np.zeros(N, np.int64) for v, o in zip(variables, is_ord)], axis=1)
+        # category codes shifted by one, 0 = missing: a padded (K+1) x (K+1) score table per pair
+        # whose row and column 0 are zero gives missing answers a zero score without masks
+        codes = np.stack([v.codes + 1 if o else np.zeros(N, np.int64) for v, o in zip(variables, is_ord)],
+                         axis=1).astype(np.int32)
         ii, jj = pairs[oo, 0], pairs[oo, 1]
-        ci, cj = codes[:, ii], codes[:, jj]                          # (N, P_oo)
-        ok = (ci >= 0) & (cj >= 0)
-        cell = np.where(ok, ci * K + cj, 0)
-        flat = sc.rho.reshape(len(oo), K * K)
-        SC2[:, oo] = np.where(ok, flat[np.arange(len(oo))[None, :], cell], 0.0)
+        K1 = K + 1
+        padded = np.zeros((len(oo), K1, K1))
+        padded[:, 1:, 1:] = sc.rho
+        cell = codes[:, ii] * K1 + codes[:, jj] + (np.arange(len(oo), dtype=np.int32) * K1 * K1)[None, :]
+        SC2[:, oo] = padded.ravel()[cell]
         wr = tab.freq * sc.rho                                       # (P, K, K)
         Ai = np.einsum("pab,pabm->pm", wr, sc.th_i)                  # (P, K-1)
         Aj = np.einsum("pab,pabm->pm", wr, sc.th_j)

@@ -48,12 +48,10 @@ def pair_tables(items: list[OrderedItem], pairs) -> PairTables:
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     K = max(it.n_categories for it in items)
     P = len(pairs)
-    codes = np.stack([it.codes for it in items], axis=1)       # (N, p)
-    ci = codes[:, pairs[:, 0]]
-    cj = codes[:, pairs[:, 1]]
-    ok = (ci >= 0) & (cj >= 0)
-    flat = (np.arange(P)[None, :] * K * K + ci * K + cj)[ok]
-    freq = np.bincount(flat, minlength=P * K * K).reshape(P, K, K).astype(float)
+    codes = (np.stack([it.codes for it in items], axis=1) + 1).astype(np.int32)   # (N, p), 0 = missing
+    K1 = K + 1
+    flat = codes[:, pairs[:, 0]] * K1 + codes[:, pairs[:, 1]] + (np.arange(P, dtype=np.int32) * K1 * K1)[None, :]
+    freq = np.bincount(flat.ravel(), minlength=P * K1 * K1).reshape(P, K1, K1)[:, 1:, 1:].astype(float)
     ext = np.stack([_extended(it, K) for it in items])
     return PairTables(pairs, freq, ext[pairs[:, 0]], ext[pairs[:, 1]], K)
 
