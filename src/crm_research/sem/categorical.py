@@ -76,9 +76,11 @@ def fit_categorical(model: str, data: pd.DataFrame, *, estimator: str = "WLSMV",
     Parameters
     ----------
     model : str
-        lavaan syntax.
+        lavaan syntax; ``:=`` defined parameters (delta-method SEs), labels, equality
+        constraints and thresholds written as ``x1 | t1 + a*t2`` are understood.
     data : DataFrame
-        Raw data; ordered items coded as numbers (their distinct values are the categories).
+        Raw data; ordered items coded as numbers (their distinct values are the categories,
+        in numeric order) or as pandas ordered categoricals (their category order).
     estimator : str
         "WLSMV" (default: DWLS, robust SEs, scaled-shifted test), "WLSM", "WLSMVS", "DWLS",
         "WLS", "ULSMV", "ULSM", "ULS" (case-insensitive); "ML" with ordered items means
