@@ -34,7 +34,14 @@ actually fitted is kept on the results (``InvarianceResult.syntax``).
 
 Missing answers: ``missing="ml"`` (default) fits every model by full-information ML, using
 every respondent with a known group and at least one answer; ``"listwise"`` uses complete
-cases only.  The results record which, and the group sizes used.
+cases only; ``"pairwise"`` is for ordered items.  The results record which, and the group
+sizes used.
+
+Estimation: both functions take lavaan's ``estimator``, ``ordered``, ``se`` and ``test``
+(:func:`crm_research.estimation.check_estimation`).  A robust or ordinal fit (MLR, WLSMV, ...)
+is judged by its robust (else scaled) CFI and RMSEA (``InvarianceResult.reported``), every
+step and path is tested by lavaan's scaled χ² difference (:func:`crm_research.sem.compare_models`),
+and with ordered items the scalar step also equates the thresholds (:data:`STEPS_ORDERED`).
 """
 from __future__ import annotations
 
