@@ -28,7 +28,7 @@ from typing import Any
 from . import __version__
 
 # (module name under crm_research.commands) in the order --help lists them
-COMMANDS = ["render", "simulate", "validate", "study", "fit", "demo", "batch", "kpi", "clv", "cases", "invariance"]
+COMMANDS = ["render", "simulate", "validate", "study", "fit", "pls", "demo", "batch", "kpi", "clv", "cases", "invariance"]
 
 DESCRIPTION = """\
 crm-research: reproducible CRM research on e-commerce platforms.

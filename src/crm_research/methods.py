@@ -57,7 +57,7 @@ from .reporting.format import format_ci, format_number, format_p, html_table, ma
 if TYPE_CHECKING:  # pragma: no cover
     from .instruments import Hypothesis, Instrument
 
-__all__ = ["METHOD_NAMES", "HIGHER_ORDER_CHOICES", "pls_syntax", "pls_hypothesis_table", "test_pls_model",
+__all__ = ["METHOD_NAMES", "HIGHER_ORDER_CHOICES", "two_stage_option", "pls_syntax", "pls_hypothesis_table", "test_pls_model",
            "PLSModelTest", "compare_methods", "describe_disagreements", "methods_plot", "record_pls",
            "record_comparison"]
 
@@ -66,6 +66,36 @@ METHOD_NAMES = {"cbsem": "CB-SEM", "pls": "PLS-SEM"}
 #: How a higher-order construct is estimated by PLS.
 HIGHER_ORDER_CHOICES = ("repeated_indicators", "two_stage", "embedded_two_stage")
 _TWO_STAGE = {"repeated_indicators": False, "two_stage": "disjoint", "embedded_two_stage": "embedded"}
+
+
+def two_stage_option(higher_order: str, *, option: str = "higher_order") -> bool | str:
+    """:func:`crm_research.pls.fit`'s ``two_stage`` for a ``higher_order`` choice.
+
+    Parameters
+    ----------
+    higher_order : {"repeated_indicators", "two_stage", "embedded_two_stage"}
+    option : str
+        The option's name in the error message (``higher_order``, ``--higher-order``).
+
+    Returns
+    -------
+    bool or str
+        False (repeated indicators), ``"disjoint"`` or ``"embedded"``.
+
+    Raises
+    ------
+    ConfigError
+        Another value, naming the option and the choices.
+
+    Examples
+    --------
+    >>> two_stage_option("two_stage"), two_stage_option("repeated_indicators")
+    ('disjoint', False)
+    """
+    if higher_order not in _TWO_STAGE:
+        raise ConfigError("parameters" if option == "higher_order" else option, option if option == "higher_order" else "",
+                          f"expected one of {', '.join(HIGHER_ORDER_CHOICES)}, got {higher_order!r}")
+    return _TWO_STAGE[higher_order]
 ARROW = "\u2192"
 _SIGN = {"positive": "+", "negative": "-"}
 
@@ -541,9 +571,7 @@ def test_pls_model(data: pd.DataFrame, instrument: "Instrument", model: str | No
 
     inst = instrument
     model = _check_model_name(inst, model)
-    if higher_order not in HIGHER_ORDER_CHOICES:
-        raise ConfigError("parameters", "higher_order", f"expected one of {', '.join(HIGHER_ORDER_CHOICES)}, "
-                          f"got {higher_order!r}")
+    two_stage = two_stage_option(higher_order)
     if not isinstance(alpha, (int, float)) or not 0 < float(alpha) < 1:
         raise ConfigError("parameters", "alpha", f"must be a number between 0 and 1, got {alpha!r}")
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0 or bootstrap == 1:
@@ -557,7 +585,7 @@ def test_pls_model(data: pd.DataFrame, instrument: "Instrument", model: str | No
     level = 1 - float(alpha)
     res = pls.fit(spec, data[list(spec.indicators)], scheme=scheme, consistent=consistent, bootstrap=int(bootstrap),
                   seed=seed, ci_level=level, boot_ci=boot_ci, missing=missing,
-                  two_stage=_TWO_STAGE[higher_order], n_jobs=n_jobs)
+                  two_stage=two_stage, n_jobs=n_jobs)
     table = pls_hypothesis_table(res, inst, model, alpha=alpha)
     desc = (f"{scheme} weighting scheme" + (", consistent PLS (PLSc)" if consistent else "")
             + (f", {int(bootstrap):,} bootstrap resamples" if bootstrap else ", no bootstrap"))
