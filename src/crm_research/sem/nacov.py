@@ -169,9 +169,7 @@ def categorical_stats(variables: list, *, nacov: bool = True) -> CategoricalStat
         padded[:, 1:, 1:] = sc.rho
         cell = codes[:, ii] * K1 + codes[:, jj] + (np.arange(len(oo), dtype=np.int32) * K1 * K1)[None, :]
         SC2[:, oo] = padded.ravel()[cell]
-        wr = tab.freq * sc.rho                                       # (P, K, K)
-        Ai = np.einsum("pab,pabm->pm", wr, sc.th_i)                  # (P, K-1)
-        Aj = np.einsum("pab,pabm->pm", wr, sc.th_j)
+        Ai, Aj = sc.threshold_sums(tab.freq * sc.rho)                # (P, K-1) each
         for n_, k in enumerate(oo):
             i, j = pairs[k]
             A21[k, th_start[i]:th_start[i + 1]] = Ai[n_, :nth[i]]

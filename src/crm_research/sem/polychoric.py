@@ -183,13 +183,24 @@ def _mids(ext):
 
 @dataclass
 class PairScores:
-    """Cell-wise derivatives of the bivariate log-likelihood of each pair at the estimate:
-    ``rho[p, a, b] = d log P_ab / d rho`` and ``th_i[p, a, b, m] = d log P_ab / d tau_i,m``
-    (``th_j`` likewise), padded like the tables."""
+    """Cell-wise derivatives of the bivariate log-likelihood of each pair at the estimate,
+    padded like the tables: ``rho[p, a, b] = d log P_ab / d rho``; the threshold derivatives
+    are held compactly (a cell depends only on the thresholds bounding it):
+    ``d log P_ab / d tau_i,m = ([a == m] - [a == m + 1]) dh[p, m, b] inv[p, a, b]`` and
+    ``d log P_ab / d tau_j,m = ([b == m] - [b == m + 1]) dk[p, a, m] inv[p, a, b]``."""
 
-    rho: np.ndarray
-    th_i: np.ndarray
-    th_j: np.ndarray
+    rho: np.ndarray      # (P, K, K)
+    inv: np.ndarray      # (P, K, K) 1 / P_ab (0 for empty model cells)
+    dh: np.ndarray       # (P, K-1, K)
+    dk: np.ndarray       # (P, K, K-1)
+
+    def threshold_sums(self, weights: np.ndarray):
+        """``sum_ab weights[p, a, b] d log P_ab / d tau_m`` for the first and the second
+        variable of every pair: two (P, K-1) arrays."""
+        u = weights * self.inv
+        Ai = np.einsum("pmb,pmb->pm", self.dh, u[:, :-1, :] - u[:, 1:, :])
+        Aj = np.einsum("pam,pam->pm", self.dk, u[:, :, :-1] - u[:, :, 1:])
+        return Ai, Aj
 
 
 def pair_scores(tab: PairTables, rho) -> PairScores:
@@ -208,21 +219,13 @@ def pair_scores(tab: PairTables, rho) -> PairScores:
     True
     """
     rho = np.asarray(rho, float)
-    K = tab.K
     prob = _corners(_grid(bvn_cdf, tab, rho))
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(prob > 0, 1.0 / prob, 0.0)
     drho = _corners(_grid(bvn_pdf, tab, rho)) * inv
-    # dF(h, k)/dh on the grid; dP_ab/dtau_i,m = [a == m] (D[m+1, b+1] - D[m+1, b]) - [a == m+1] (same)
+    # dF(h, k)/dh on the grid: dP_ab/dtau_i,m = ([a == m] - [a == m+1]) (D[m+1, b+1] - D[m+1, b])
     Dh = _grid(bvn_cdf_dh, tab, rho)                                          # (P, K+1, K+1)
     Dk = np.swapaxes(bvn_cdf_dh(tab.ext_j[:, :, None], tab.ext_i[:, None, :], rho[:, None, None]), 1, 2)
-    th_i = np.zeros(prob.shape + (K - 1,))
-    th_j = np.zeros(prob.shape + (K - 1,))
-    for m in range(K - 1):
-        row = Dh[:, m + 1, 1:] - Dh[:, m + 1, :-1]        # (P, K) over b
-        th_i[:, m, :, m] += row
-        th_i[:, m + 1, :, m] -= row
-        col = Dk[:, 1:, m + 1] - Dk[:, :-1, m + 1]        # (P, K) over a
-        th_j[:, :, m, m] += col
-        th_j[:, :, m + 1, m] -= col
-    return PairScores(drho, th_i * inv[..., None], th_j * inv[..., None])
+    dh = Dh[:, 1:-1, 1:] - Dh[:, 1:-1, :-1]          # (P, K-1, K): threshold m = row m+1 of the grid
+    dk = Dk[:, 1:, 1:-1] - Dk[:, :-1, 1:-1]          # (P, K, K-1)
+    return PairScores(drho, inv, dh, dk)
