@@ -109,6 +109,10 @@ cases <- list(
   # FIML with fixed.x covariates (lavaan deletes the rows with a missing covariate)
   hs_mimic_fiml_ml = list(HS_MIMIC, "hs_missing.csv", list(estimator = "ML", missing = "ml")),
   hs_mimic_fiml_mlr = list(HS_MIMIC, "hs_missing.csv", list(estimator = "MLR", missing = "ml")),
+  # MLM with observed information; MLMVS with two groups and equal loadings
+  hs_mlm_observed = list(HS_CFA, HS, list(estimator = "MLM", information = "observed")),
+  hs_mg_mlmvs_metric = list(HS_CFA, HS, list(estimator = "MLMVS", group = "school", group.equal = "loadings")),
+  poldem_mlmv = list(POLDEM, PD, list(estimator = "MLMV")),
   # saturated models (df = 0): scaling factors NA, robust RMSEA 0 as lavaan reports them
   hs_sat_mlm  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLM")),
   hs_sat_mlr  = list("visual =~ x1 + x2 + x3", HS, list(estimator = "MLR")),
