@@ -218,6 +218,15 @@ class EstimatorAdvice:
         :func:`item_distributions` of the items.
     mardia : DataFrame or None
         :func:`mardia` (None when it could not be computed).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> advice = recommend_estimator(pd.read_csv("tests/data/ecsi/mobi.csv"))
+    >>> advice.fit_options()
+    {'estimator': 'MLR', 'missing': 'listwise'}
+    >>> print(advice.summary().splitlines()[0])
+    Recommended estimator: MLR; missing answers: listwise
     """
 
     estimator: str

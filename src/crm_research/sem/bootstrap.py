@@ -127,7 +127,7 @@ def make_kernel(model, stats) -> Kernel:
     return Kernel(model, data, var_par)
 
 
-def with_information(kern: Kernel, theta_hat: np.ndarray, stats) -> Kernel:
+def _with_information(kern: Kernel, theta_hat: np.ndarray, stats) -> Kernel:
     """Attach the inverse expected information at the full-sample estimate (the shared
     first step of every replicate, see :func:`refit`)."""
     kern.I0inv = None
@@ -191,7 +191,7 @@ def _leaf_observed(model, g: int) -> bool:
     return p < model.mdim and not np.any(gs.A0[:, :p] != 0) and not np.any(gs.col[a] < p)
 
 
-def implied_stack(model, theta: np.ndarray, g: int, mom):
+def _implied_stack(model, theta: np.ndarray, g: int, mom):
     """(B, C, B m) of :meth:`RAMModel.batch_implied`, with the inverse of ``I - A`` by blocks
     when observed variables are leaves (every CFA and latent-variable SEM)."""
     A, S, m = model.batch_matrices(theta, g, mom)
@@ -210,7 +210,7 @@ def implied_stack(model, theta: np.ndarray, g: int, mom):
     return Bi, C, Bm
 
 
-def value_gradient(model, theta: np.ndarray, moms):
+def _value_gradient(model, theta: np.ndarray, moms):
     """ML discrepancy F (B,), score direction g = Delta' W (s - sigma) (B, q) and a flag
     (implied covariance positive definite) for a stack of parameter vectors: the cheap part
     of :meth:`RAMModel.batch_derivatives` (no information, no Hessian), written as
@@ -222,7 +222,7 @@ def value_gradient(model, theta: np.ndarray, moms):
     ok = np.ones(Bn, dtype=bool)
     for gi, mom in enumerate(moms):
         gs = model.groups[gi]
-        Bi, C, Bm = implied_stack(model, theta, gi, mom)
+        Bi, C, Bm = _implied_stack(model, theta, gi, mom)
         Sig = C[:, :p, :p]
         try:
             L = np.linalg.cholesky(Sig)
@@ -279,7 +279,7 @@ def _broyden_chord(model, moms, th, idx, cur_F, cur_g, cur_step, cur_Hinv, conv,
         if not len(idx):
             break
         trial = th[idx] + cur_step
-        Fn, gn, okn = value_gradient(model, trial, [tuple(x[idx] for x in m) for m in moms])
+        Fn, gn, okn = _value_gradient(model, trial, [tuple(x[idx] for x in m) for m in moms])
         evals[idx] += 1
         worse = ~okn | ~(Fn <= cur_F + 1e-12 * np.maximum(1.0, np.abs(cur_F)))
         (failed if (c == 0 and first_is_newton) else again).append(idx[worse])
@@ -307,7 +307,7 @@ def _broyden_chord(model, moms, th, idx, cur_F, cur_g, cur_step, cur_Hinv, conv,
     return cat(again), cat(failed)
 
 
-def refit(model, theta_hat: np.ndarray, moms, I0inv=None, *, tol: float = REFIT_TOL,
+def _refit(model, theta_hat: np.ndarray, moms, I0inv=None, *, tol: float = REFIT_TOL,
           gtol: float = 1e-6, max_newton: int = 30, max_chord: int = 25, shrink: float = 0.7,
           fisher_rounds: int = 1):
     """Refit a stack of replicates (each its own moments) from the full-sample estimate.
@@ -318,7 +318,7 @@ def refit(model, theta_hat: np.ndarray, moms, I0inv=None, *, tol: float = REFIT_
     2. A scoring step with the replicate's expected information (twice the information
        approximates the Hessian of F; ``fisher_rounds`` such rounds), then quasi-Newton
        steps that reuse its inverse, improved by "good" Broyden updates (Sherman-Morrison),
-       with only the discrepancy and gradient evaluated (:func:`value_gradient`, ~5x cheaper
+       with only the discrepancy and gradient evaluated (:func:`_value_gradient`, ~5x cheaper
        than a Hessian).  (Starting from the full-sample Hessian shared by all replicates
        was tried: more evaluations, no faster.)
     3. Replicates whose steps stop shrinking by ``shrink`` per step, or whose discrepancy
@@ -349,7 +349,7 @@ def refit(model, theta_hat: np.ndarray, moms, I0inv=None, *, tol: float = REFIT_
 
     rows = np.arange(n)
     if I0inv is not None:
-        _, g0, ok0 = value_gradient(model, th, moms)
+        _, g0, ok0 = _value_gradient(model, th, moms)
         evals += 1
         step0 = g0 @ I0inv.T
         good = ok0 & np.isfinite(step0).all(axis=1)
@@ -406,7 +406,7 @@ def run_chunk(kern: Kernel, theta_hat: np.ndarray, entropy: int, start: int, sto
     idx = np.where(okS)[0]
     if len(idx):
         sub = [tuple(x[idx] for x in mom[:3]) for mom in moms]
-        th, conv, it = refit(kern.model, np.asarray(theta_hat, float), sub, kern.I0inv)
+        th, conv, it = _refit(kern.model, np.asarray(theta_hat, float), sub, kern.I0inv)
         theta[idx] = th
         iters[idx] = it
         adm = _admissible(kern, th, sub)
@@ -520,7 +520,12 @@ def bc_ci(t: np.ndarray, t0: float, level: float, a: float = 0.0) -> np.ndarray:
 
 
 def basic_ci(t: np.ndarray, t0: float, level: float) -> np.ndarray:
-    """lavaan's ``basic`` interval: 2 est - the upper/lower percentile."""
+    """lavaan's ``basic`` interval: 2 est - the upper/lower percentile.
+
+    >>> t = np.linspace(0.0, 2.0, 201)
+    >>> basic_ci(t, 1.2, 0.9).round(3).tolist()
+    [0.491, 2.309]
+    """
     q = norm_inter(t, np.array([(1 + level) / 2, (1 - level) / 2]))
     return 2 * t0 - q
 
@@ -529,7 +534,12 @@ def normal_ci(t: np.ndarray, t0: float, level: float, center: float | None = Non
     """lavaan's ``norm`` interval: bias-corrected estimate +- z * bootstrap SE, the bias
     being ``center - est`` with ``center`` the mean of the replicates (for ``:=``
     parameters lavaan uses the definition at the mean of the free parameters' replicates).
-    The SE is lavaan's: ``ddof=0`` for free parameters, ``ddof=1`` for ``:=`` ones."""
+    The SE is lavaan's: ``ddof=0`` for free parameters, ``ddof=1`` for ``:=`` ones.
+
+    >>> t = np.array([0.8, 0.9, 1.0, 1.1, 1.2])
+    >>> normal_ci(t, 1.0, 0.95).round(3).tolist()
+    [0.723, 1.277]
+    """
     from scipy.special import ndtri
 
     t = t[np.isfinite(t)]
@@ -548,7 +558,15 @@ def acceleration(T: np.ndarray, freq: np.ndarray) -> np.ndarray:
     first case of each group already left out), slopes ``L`` (a 0 prepended for the case
     left out, as lavaan), ``a = sum(l^3) / (6 sum(l^2)^1.5)`` with ``l = L - mean(L)``
     (the jackknife-free empirical influence of Efron 1987, section 7 / Efron & Tibshirani
-    1993, eq. 14.15, estimated by regression)."""
+    1993, eq. 14.15, estimated by regression).
+
+    >>> rng = np.random.default_rng(1)
+    >>> freq = rng.multinomial(20, np.full(20, 0.05), size=200)
+    >>> x = np.exp(np.linspace(-1, 1, 20))          # a skewed statistic: the mean of x
+    >>> T = (freq @ x / 20)[:, None]
+    >>> float(acceleration(T, freq[:, 1:])[0]) > 0
+    True
+    """
     X = np.column_stack([np.ones(len(freq)), freq.astype(float)])
     beta, *_ = np.linalg.lstsq(X, T, rcond=None)
     L = np.vstack([np.zeros((1, T.shape[1])), beta[1:]])
@@ -559,7 +577,12 @@ def acceleration(T: np.ndarray, freq: np.ndarray) -> np.ndarray:
 
 def interval(kind: str, t: np.ndarray, t0: float, level: float, *, a: float = 0.0,
              center: float | None = None, ddof: int = 0) -> np.ndarray:
-    """One bootstrap interval of lavaan's type ``kind`` (one of :data:`BOOT_CI_TYPES`)."""
+    """One bootstrap interval of lavaan's type ``kind`` (one of :data:`BOOT_CI_TYPES`).
+
+    >>> t = np.linspace(0.0, 2.0, 201)
+    >>> [interval(k, t, 1.0, 0.9).round(3).tolist() for k in ("perc", "basic")]
+    [[0.091, 1.909], [0.091, 1.909]]
+    """
     if kind == "perc":
         return percentile_ci(t, level)
     if kind == "bca.simple":
@@ -575,7 +598,11 @@ def interval(kind: str, t: np.ndarray, t0: float, level: float, *, a: float = 0.
 
 def reduced_frequencies(counts: list[np.ndarray]) -> np.ndarray:
     """Resample frequencies of all groups side by side, without the first case of each
-    group (lavaan's ``FREQ[, -first.idx]``)."""
+    group (lavaan's ``FREQ[, -first.idx]``).
+
+    >>> reduced_frequencies([np.array([[1, 2, 0]]), np.array([[0, 1]])]).tolist()
+    [[2, 0, 1]]
+    """
     return np.hstack([c[:, 1:] for c in counts])
 
 
@@ -600,7 +627,7 @@ def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_
     t0 = time.perf_counter()
     entropy = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2 ** 63))
     kern = make_fiml_kernel(model, stats, info) if stats.missing == "ml" else \
-        with_information(make_kernel(model, stats), theta_hat, stats)
+        _with_information(make_kernel(model, stats), theta_hat, stats)
     theta, status, iters, jobs = bootstrap_replicates(kern, np.asarray(theta_hat, float), R, entropy, n_jobs)
     defined = pt.defined()
     f = pt.frame

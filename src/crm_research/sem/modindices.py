@@ -67,7 +67,7 @@ def _eqs_names(frame: pd.DataFrame, g: int) -> list[str]:
     return out
 
 
-def full_rows(pt, g: int) -> list[tuple[str, str, str]]:
+def _full_rows(pt, g: int) -> list[tuple[str, str, str]]:
     """lavaan's ``lav_partable_full(strict.exo = FALSE)`` rows of group ``g`` (1-based):
     loadings, observed (co)variances, latent (co)variances, regressions, intercepts."""
     nm = pt.names
@@ -99,7 +99,7 @@ def full_rows(pt, g: int) -> list[tuple[str, str, str]]:
     return rows
 
 
-def candidates(pt) -> pd.DataFrame:
+def _candidates(pt) -> pd.DataFrame:
     """The rows modindices() considers freeing, in lavaan's order: the model's fixed rows,
     then the full table's rows the model does not have (per group)."""
     f = pt.frame[pt.frame["op"] != ":="]
@@ -108,7 +108,7 @@ def candidates(pt) -> pd.DataFrame:
     out = [(a, o, b, int(g), int(x)) for a, o, b, g, x in zip(fixed["lhs"], fixed["op"], fixed["rhs"],
                                                                  fixed["group"], fixed["exo"])]
     for g in range(1, pt.ngroups + 1):
-        for a, o, b in full_rows(pt, g):
+        for a, o, b in _full_rows(pt, g):
             key = (a, o, b, g)
             if key in have:
                 continue
@@ -234,7 +234,7 @@ def _group_terms_fiml(model, theta, g, X, kind, row, col):
     return info / n, score / n
 
 
-def extended_information(st, extra: pd.DataFrame):
+def _extended_information(st, extra: pd.DataFrame):
     """Unit expected information and score of the model's free parameters (first q) and
     the ``extra`` rows (each its own parameter), summed over groups with weights N_g / N."""
     model, theta = st.model, st.theta
@@ -324,10 +324,10 @@ def modindices(res, *, minimum_value: float = 0.0, op=None, sort: bool = True,
             raise ModelError(f"op={bad[0]!r} is not an operator modindices() reports",
                              hint="use '=~', '~', '~~' or '~1' (or a list of them)")
     pt, model = st.partable, st.model
-    extra = candidates(pt)
+    extra = _candidates(pt)
     q = model.q
     with one_blas_thread():     # small matrices: one BLAS thread is faster (and not slowed by a busy machine)
-        info, score = extended_information(st, extra)
+        info, score = _extended_information(st, extra)
     I22 = info[:q, :q]
     try:
         I22inv = np.linalg.inv(I22) if q else np.zeros((0, 0))
@@ -456,7 +456,7 @@ def _unconstrained_terms(st, f: pd.DataFrame):
     """Unit expected information and score over one parameter per free row."""
     extra = pd.DataFrame({"lhs": f["lhs"], "op": f["op"], "rhs": f["rhs"], "group": f["group"],
                           "exo": f["exo"]})
-    info, score = extended_information(st, extra)
+    info, score = _extended_information(st, extra)
     q = st.model.q
     return info[q:, q:], score[q:]
 

@@ -203,7 +203,7 @@ def _row_factors(st, kind: str):
     return out
 
 
-def std_values_stack(st, T: np.ndarray, kind: str, base: np.ndarray, factors=None) -> np.ndarray:
+def _std_values_stack(st, T: np.ndarray, kind: str, base: np.ndarray, factors=None) -> np.ndarray:
     """Standardized values (R, rows) of every partable row for a stack of parameter vectors
     ``T`` (R, q): the vectorized :func:`standardize` (implied variances per vector; fixed.x
     moments of the full sample).  ``:=`` rows are the definitions applied to the
@@ -267,7 +267,7 @@ def _jacobian_stack(st, theta: np.ndarray, kind: str, base: np.ndarray) -> np.nd
     q = len(theta)
     h = 1e-6 * (1.0 + np.abs(theta))
     T = np.vstack([theta + np.diag(h), theta - np.diag(h)])
-    V = std_values_stack(st, T, kind, base)
+    V = _std_values_stack(st, T, kind, base)
     return ((V[:q] - V[q:]) / (2 * h[:, None])).T
 
 
@@ -332,7 +332,7 @@ def standardized_solution(res, *, type: str = "std.all", ci: str = "delta", leve
     theta = np.asarray(st.theta, float)
     base = res.partable["est"].to_numpy(float) if "est" in res.partable else np.zeros(len(f))
     base = np.where(np.isnan(base), 0.0, base)
-    val = std_values_stack(st, theta, type, base)[0]
+    val = _std_values_stack(st, theta, type, base)[0]
     free = f["free"].to_numpy()
     if ci == "delta":
         if res.vcov is None:
@@ -393,7 +393,7 @@ def _bootstrap_std(res, st, type, base, val, level):
 
     names = row_names(f, st.partable.ngroups > 1)
     T = np.column_stack([reps[names[first[fr]]].to_numpy(float) for fr in order])[use]
-    S = std_values_stack(st, T, type, base)
+    S = _std_values_stack(st, T, type, base)
     n = len(T)
     se = np.full(len(val), np.nan)
     lo = np.full(len(val), np.nan)
@@ -407,7 +407,7 @@ def _bootstrap_std(res, st, type, base, val, level):
         counts = draw_counts(kern, int(b.seed), np.arange(b.R))
         acc = acceleration(np.nan_to_num(S), reduced_frequencies([c[use] for c in counts]))
         acc = np.nan_to_num(acc)
-    center = std_values_stack(st, T.mean(axis=0), type, base)[0] if kind == "norm" else None
+    center = _std_values_stack(st, T.mean(axis=0), type, base)[0] if kind == "norm" else None
     for k in range(len(val)):
         col = S[:, k]
         if np.nanstd(col) < np.finfo(float).eps ** 0.5:     # fixed (e.g. exogenous moments, markers)
