@@ -409,3 +409,17 @@ def test_measurement_notebook_with_ordered_items(tmp_path, monkeypatch):
     rec = {r["key"]: r for r in read_records(run_dir)}
     assert rec["estimator"]["value_text" if "value_text" in rec["estimator"] else "value"].startswith("WLSMV")
     assert "pairwise deletion" in text and "(scaled)" in text and "treated as continuous" in text
+
+
+def test_invariance_steps_compare_like_with_like():
+    """lavaan 0.6-14 gives no robust CFI/RMSEA for an ordinal model with equal thresholds (NA): then
+    every step is judged by the scaled indices, never a robust index against a standard one."""
+    from crm_research.invariance import _common_reported
+
+    steps = [{"chisq": 1.0, "chisq.scaled": 2.0, "cfi": 0.95, "cfi.scaled": 0.94, "cfi.robust": 0.90,
+              "rmsea": 0.05, "rmsea.scaled": 0.06, "rmsea.robust": 0.08},
+             {"chisq": 1.5, "chisq.scaled": 2.5, "cfi": 0.96, "cfi.scaled": 0.93, "cfi.robust": np.nan,
+              "rmsea": 0.04, "rmsea.scaled": 0.05, "rmsea.robust": None}]
+    k = _common_reported(steps)
+    assert k["cfi"] == "cfi.scaled" and k["rmsea"] == "rmsea.scaled" and k["chisq"] == "chisq.scaled"
+    assert _common_reported(steps[:1])["cfi"] == "cfi.robust"

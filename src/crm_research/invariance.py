@@ -411,6 +411,20 @@ def _lrt(restricted, full, names, alpha):
     return compare_models(restricted, full, names=names, alpha=alpha)
 
 
+def _common_reported(fit_measures: Sequence[Any]) -> dict[str, str]:
+    """The measures steps are judged by: for each headline measure the robust, else scaled,
+    else standard lavaan key that every step has (so that changes compare like with like)."""
+    keys = [reported_keys(fm) for fm in fit_measures]
+    out = dict(keys[0])
+    for base in out:
+        for cand in dict.fromkeys([k[base] for k in keys] + [base + ".robust", base + ".scaled", base]):
+            if cand.startswith(base) and all(pd.notna(fm.get(cand)) and math.isfinite(float(fm.get(cand)))
+                                             for fm in fit_measures):
+                out[base] = cand
+                break
+    return out
+
+
 def _fm(res, key: str) -> float:
     v = res.fit_measures.get(key)
     return float(v) if v is not None and pd.notna(v) else float("nan")
@@ -640,13 +654,15 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
     prev = None
     supported = True
     highest = None
-    reported: dict[str, str] = {}
     shown: list[dict[str, float]] = []
     for st in steps:
         ge = list(steps_of[st])
-        res = _fit(est_opt, syntax, data, "measurement_invariance", group=group, group_equal=ge,
-                   group_partial=list(group_partial) if ge else [], missing=missing)
-        fits[st] = res
+        fits[st] = _fit(est_opt, syntax, data, "measurement_invariance", group=group, group_equal=ge,
+                        group_partial=list(group_partial) if ge else [], missing=missing)
+    reported = _common_reported([f.fit_measures for f in fits.values()])
+    for st in steps:
+        ge = list(steps_of[st])
+        res = fits[st]
         for w in res.warnings:
             warnings.append(f"{st}: {w}")
         row = {"step": st, "group_equal": ", ".join(ge), "npar": int(_fm(res, "npar"))}
@@ -657,9 +673,7 @@ def measurement_invariance(model: "str | Instrument", data: pd.DataFrame, group:
             if math.isfinite(_fm(res, k)):
                 row[k] = _fm(res, k)
         row["df"] = int(row["df"])
-        if not reported:
-            reported = reported_keys(res.fit_measures)
-        shown.append({b: row.get(k, row.get(b, float("nan"))) for b, k in reported.items()})
+        shown.append({b: row.get(k, float("nan")) for b, k in reported.items()})
         sh = shown[-1]
         cfi_name, rmsea_name = measure_label(reported["cfi"]), measure_label(reported["rmsea"])
         d_cfi = "\u0394CFI" if cfi_name == "CFI" else f"\u0394({cfi_name})"
