@@ -230,12 +230,14 @@ def estimate_fiml(model, stats, theta0):
     theta = res.x
     its = int(res.nit)
     H = None
+    H_at = None
     # Newton polish with the finite-difference Hessian of the analytic gradient
     for _ in range(20):
         F, g = obj.value_grad(theta)
         if g is None:
             break
         H = obj.hessian(theta)
+        H_at = theta.copy()
         if H is None:
             break
         if np.abs(g).max() < 1e-10:
@@ -256,7 +258,10 @@ def estimate_fiml(model, stats, theta0):
         its += 1
     F, g = obj.value_grad(theta)
     gmax = float(np.abs(g).max()) if g is not None and len(g) else (0.0 if g is not None else math.inf)
-    H = obj.hessian(theta) if g is not None and len(g) else None
+    if g is None or not len(g):
+        H = None
+    elif H is None or H_at is None or not np.array_equal(H_at, theta):   # reuse the last Hessian
+        H = obj.hessian(theta)
     conv = bool(np.isfinite(F) and gmax < 1e-5)
     msgs = [] if conv else [str(res.message)]
     return Optimum(theta, float(F), conv, its, "fiml-bfgs+newton", gmax, msgs), H

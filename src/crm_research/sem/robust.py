@@ -465,7 +465,9 @@ class RobustML:
 
     def B0(self) -> list[np.ndarray]:
         """Delta' B1 Delta per group (structured first-order information, unweighted)."""
-        return [gp.Delta.T @ self.B1(g) @ gp.Delta for g, gp in enumerate(self.groups)]
+        if "B0" not in self._cache:
+            self._cache["B0"] = [gp.Delta.T @ self.B1(g) @ gp.Delta for g, gp in enumerate(self.groups)]
+        return self._cache["B0"]
 
     # ---------------------------------------------------------------- vcov
     def vcov(self, se: str, information: str) -> np.ndarray:
