@@ -662,7 +662,7 @@ def run_bootstrap(res, model, pt, stats, theta_hat, *, R: int, seed, n_jobs, ci_
         if boot_ci == "bca":
             freq = reduced_frequencies([c[use] for c in draw_counts(kern, entropy, np.arange(R))])
             acc_free = acceleration(tu, freq)
-            acc_def = acceleration(du, freq) if du.shape[1] else None
+            acc_def = acceleration(np.nan_to_num(du, nan=0.0, posinf=0.0, neginf=0.0), freq) if du.shape[1] else None
         if boot_ci == "norm" and len(defined):
             center_def = defined.values(tu.mean(axis=0))
     bca_short = boot_ci == "bca" and n_ok < stats.ntotal
