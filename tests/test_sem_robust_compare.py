@@ -1,8 +1,9 @@
 """Scaled chi-square difference tests of compare_models against lavaan 0.6-14's lavTestLRT().
 
 References: tests/reference/lavaan/robust_lrt_hs_mg_{mlm,mlr,mlmv}.json (make_references_robust.R):
-configural, metric and scalar two-group CFAs of HS by school with each estimator; lavaan's
-default method is Satorra-Bentler (2001) for MLM and MLR, Satorra (2000) scaled-shifted for MLMV.
+configural, metric and scalar two-group CFAs of HS by school with each estimator, and with MLR
+by FIML on hs_missing.csv; lavaan's default method is Satorra-Bentler (2001) for MLM and MLR,
+Satorra (2000) scaled-shifted for MLMV.
 The scaled difference is compared to a relative 1e-4: the scaling factors of lavaan's fits carry
 its optimizer's error (about 5e-7 relative: its ML discrepancy is ~1e-11 above ours), which the
 2001 formula multiplies by df0 / (df0 - df1) = 10.
@@ -23,14 +24,18 @@ REF = Path(__file__).parent / "reference" / "lavaan"
 HS = pd.read_csv(REF / "HolzingerSwineford1939.csv")
 
 
-@pytest.mark.parametrize("est", ["mlm", "mlr", "mlmv"])
+@pytest.mark.parametrize("est", ["mlm", "mlr", "mlmv", "fiml_mlr"])
 def test_scaled_difference_matches_lavaan(est):
     ref = json.loads((REF / f"robust_lrt_hs_mg_{est}.json").read_text())
-    fits = [sem.fit(ref["model"], HS, estimator=ref["options"]["estimator"], group="school",
-                    group_equal=[g for g in ge if g]) for ge in ref["steps"].values()]
+    data = pd.read_csv(REF / ref["data"])
+    opts = {k: v for k, v in ref["options"].items() if k != "group"}
+    fits = [sem.fit(ref["model"], data, group="school", group_equal=[g for g in ge if g], **opts)
+            for ge in ref["steps"].values()]
     # given in another order: sorted by df as lavaan does
     cmp = sem.compare_models(fits[2], fits[0], fits[1], names=["scalar", "config", "metric"])
     lav_method = "satorra.2000" if est == "mlmv" else "satorra.bentler.2001"
+    assert np.allclose(t_chisq := [f.fit_measures["chisq"] for f in fits],
+                       [r["Chisq"] for r in ref["table"]], atol=1e-4), t_chisq
     assert cmp.method == lav_method and lav_method in ref["method"]
     theirs = pd.DataFrame(ref["table"]).set_index("model")
     t = cmp.table.loc[list(theirs.index)]

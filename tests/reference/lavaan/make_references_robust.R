@@ -156,19 +156,23 @@ for (nm in names(cases)) {
 lrt <- list(
   lrt_hs_mg_mlm  = list(estimator = "MLM"),
   lrt_hs_mg_mlr  = list(estimator = "MLR"),
-  lrt_hs_mg_mlmv = list(estimator = "MLMV")
+  lrt_hs_mg_mlmv = list(estimator = "MLMV"),
+  lrt_hs_mg_fiml_mlr = list(estimator = "MLR", missing = "ml", .data = "hs_missing.csv")
 )
 steps <- list(config = "", metric = "loadings", scalar = c("loadings", "intercepts"))
 for (nm in names(lrt)) {
   out <- paste0("robust_", nm, ".json")
   if (file.exists(out) && !force) next
-  data <- read.csv(HS, stringsAsFactors = FALSE)
+  opts <- lrt[[nm]]
+  dfile <- if (is.null(opts$.data)) HS else opts$.data
+  opts$.data <- NULL
+  data <- read.csv(dfile, stringsAsFactors = FALSE)
   fits <- lapply(steps, function(ge) do.call("sem", c(list(model = HS_CFA, data = data, group = "school",
-                                                         group.equal = ge), lrt[[nm]])))
+                                                         group.equal = ge), opts)))
   tab <- do.call(lavTestLRT, c(unname(fits), list(model.names = names(steps))))
   res <- list(
     lavaan_version = as.character(packageVersion("lavaan")),
-    model = HS_CFA, data = HS, options = c(lrt[[nm]], list(group = "school")),
+    model = HS_CFA, data = dfile, options = c(opts, list(group = "school")),
     steps = lapply(steps, as.list),
     method = attr(tab, "heading"),
     table = data.frame(model = rownames(tab), Df = tab$Df, AIC = tab$AIC, BIC = tab$BIC, Chisq = tab$Chisq,
