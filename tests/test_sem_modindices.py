@@ -187,3 +187,18 @@ def test_score_test_bad_input():
         sem.score_test(res, release=[3])
     with pytest.raises(ModelError, match="release"):
         sem.score_test(res, release=["a"])
+
+
+def test_ordinal_fit_is_refused_clearly():
+    hs = _data("hs")
+    cut = hs.assign(**{f"x{i}": pd.cut(hs[f"x{i}"], 4, labels=False) for i in range(1, 10)})
+    try:
+        res = sem.fit((REF / "hs_cfa.lav").read_text(), cut, ordered=True)
+    except (ModelError, ImportError, NotImplementedError):
+        pytest.skip("ordinal estimation not available")
+    with pytest.raises(ModelError, match="ordinal"):
+        sem.modindices(res)
+    with pytest.raises(ModelError, match="ordinal"):
+        sem.score_test(res)
+    with pytest.raises(ModelError, match="ordinal"):
+        sem.standardized_solution(res)

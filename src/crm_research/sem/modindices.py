@@ -45,13 +45,13 @@ EPS13 = np.finfo(float).eps ** (1 / 3)
 
 # ------------------------------------------------------------------ fit state
 def _state(res, what: str):
+    if getattr(res, "ordered", None):
+        raise ModelError(f"{what} is not available for ordinal (categorical) fits yet",
+                         hint="use an ML-family estimator without ordered= for modification indices")
     st = getattr(res, "state", None)
     if st is None:
         raise ModelError(f"{what} needs a model fitted by sem.fit() in this session (the result carries no "
                          "model state)", hint="refit the model with sem.fit(model, data)")
-    if getattr(res, "ordered", None):
-        raise ModelError(f"{what} is not available for ordinal (categorical) fits yet",
-                         hint="use an ML-family estimator without ordered= for modification indices")
     if not res.converged:
         raise ModelError(f"{what}: the model did not converge", hint="fix the model first (see res.warnings)")
     return st

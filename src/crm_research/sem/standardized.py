@@ -320,6 +320,9 @@ def standardized_solution(res, *, type: str = "std.all", ci: str = "delta", leve
         raise ModelError(f"type={type!r} is not a standardization", hint=f"use one of {', '.join(STD_TYPES)}")
     if ci not in ("delta", "bootstrap"):
         raise ModelError(f"ci={ci!r} is not supported", hint="use 'delta' or 'bootstrap'")
+    if getattr(res, "ordered", None):
+        raise ModelError("standardized_solution is not available for ordinal (categorical) fits yet",
+                         hint="see the std.all column of res.estimates")
     st = getattr(res, "state", None)
     if st is None:
         raise ModelError("standardized_solution needs a model fitted by sem.fit() in this session",
