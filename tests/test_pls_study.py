@@ -136,6 +136,7 @@ def test_pls_notebook_on_another_instrument(tmp_path, monkeypatch):
     assert f"This run uses listwise deletion: N = {n_lw}" in text
     assert "OSAT and REC are single items" in text and "Model `extended` was estimated by PLS-SEM" in text
     assert "TRUST → OSAT → REC" in text and "<svg" in text
+    assert "Effect sizes f²: STAFF → OSAT" in text and "Collinearity:" in text
     for h in ("p1", "p2", "p3", "p4", "p5"):
         assert f"{h}_pls_path" in rec and f"{h}_pls_supported" in rec
     assert "methods_disagree" in rec and ("agree on every hypothesis" in text or "The methods disagree" in text)

@@ -27,7 +27,7 @@ from .format import format_ci, format_number
 
 __all__ = ["LOADING_MIN", "RELIABILITY_RANGE", "AVE_MIN", "HTMT_MAX", "SRMR_MAX", "ci_label", "describe_pls_estimation",
            "describe_loadings", "describe_reliability", "describe_htmt", "describe_pls_hypotheses", "describe_pls_fit",
-           "describe_second_order"]
+           "describe_second_order", "describe_effect_sizes"]
 
 LOADING_MIN = 0.708
 RELIABILITY_RANGE = (0.70, 0.95)
@@ -393,3 +393,46 @@ def describe_second_order(paths: pd.DataFrame) -> Narrative:
         text += f"; below .708: {_list(weak)}." if weak else ", all at least .708."
         parts.append(text)
     return Narrative(" ".join(parts))
+
+
+def _f2_size(v: float) -> str:
+    return "large" if v >= 0.35 else "medium" if v >= 0.15 else "small" if v >= 0.02 else "negligible"
+
+
+def describe_effect_sizes(structural: pd.DataFrame) -> Narrative:
+    """Each hypothesized predictor's f² in words (Cohen 1988: .02 small, .15 medium, .35 large)
+    and the predictors' collinearity (inner VIF: above 3 worth a look, above 5 a problem).
+
+    Parameters
+    ----------
+    structural : DataFrame
+        ``lhs`` outcome, ``rhs`` predictor, ``f2`` and ``vif``
+        (:attr:`crm_research.methods.PLSModelTest.structural`).
+
+    Returns
+    -------
+    Narrative
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"lhs": ["Y", "Y"], "op": ["~", "~"], "rhs": ["A", "B"], "f2": [0.17, 0.01],
+    ...                   "vif": [1.2, 3.4]})
+    >>> print(describe_effect_sizes(t))
+    Effect sizes f²: A → Y .17 (medium), B → Y .01 (negligible). Collinearity: inner VIF above 3 for B → Y (3.40): the predictors of Y overlap.
+    """
+    if structural is None or structural.empty:
+        return Narrative("")
+    f2 = [f"{r.rhs} → {r.lhs} {_b(r.f2)} ({_f2_size(r.f2)})" for r in structural.itertuples(index=False)
+          if not pd.isna(r.f2)]
+    text = ("Effect sizes f²: " + ", ".join(f2) + ".") if f2 else ""
+    if "vif" in structural.columns and structural["vif"].notna().any():
+        hi = structural[structural["vif"] > 3]
+        if hi.empty:
+            text += f" Collinearity: every inner VIF is below 3 (highest {format_number(structural['vif'].max(), 2)})."
+        else:
+            text += (" Collinearity: inner VIF above 3 for "
+                     + _list([f"{r.rhs} → {r.lhs} ({format_number(r.vif, 2)})" for r in hi.itertuples(index=False)])
+                     + ": the predictors of " + _list(list(dict.fromkeys(hi["lhs"]))) + " overlap"
+                     + (" strongly (above 5)." if (hi["vif"] > 5).any() else "."))
+    return Narrative(text.strip())
