@@ -242,3 +242,12 @@ def test_pandas_ordered_categoricals_use_their_category_order():
                                 ordered=True)
     res = sem.fit(m, lab, ordered=True)
     assert abs(res.fit_measures["chisq"] - base.fit_measures["chisq"]) < 1e-8
+
+
+def test_bivariate_normal_matches_pbivnorm():
+    from crm_research.sem.bivnorm import bvn_cdf
+
+    d = pd.read_csv(REF / "ord_pbivnorm.csv")
+    assert np.abs(bvn_cdf(d["h"], d["k"], d["r"]) - d["p"]).max() < 1e-13
+    assert bvn_cdf(np.inf, 0.3, 0.5) == pytest.approx(0.617911, abs=1e-6)
+    assert bvn_cdf(-np.inf, 0.3, 0.5) == 0.0

@@ -11,8 +11,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-_X20, _W20 = np.polynomial.legendre.leggauss(20)
-_X20, _W20 = _X20[:10], _W20[:10]          # the negative half: Genz uses (1 - x) and (1 + x)
+def _half_nodes(n):
+    x, w = np.polynomial.legendre.leggauss(n)
+    return x[:n // 2], w[:n // 2]           # the negative half: Genz uses (1 - x) and (1 + x)
+
+
+_X20, _W20 = _half_nodes(20)
+# Genz's rule: 6 nodes for |r| < 0.3, 12 for |r| < 0.75, 20 beyond
+_RULES = ((0.3, _half_nodes(6)), (0.75, _half_nodes(12)), (0.925, (_X20, _W20)))
 _TWOPI = 2.0 * np.pi
 
 
@@ -21,15 +27,20 @@ def _bvnu(h, k, r):
     out = np.empty_like(h)
     hk = h * k
     small = np.abs(r) < 0.925
-    if small.any():
-        hs_, ks_, rs_, hk_ = h[small], k[small], r[small], hk[small]
+    lower = 0.0
+    for upper, (X, W) in _RULES:
+        sel = (np.abs(r) >= lower) & (np.abs(r) < upper)
+        lower = upper
+        if not sel.any():
+            continue
+        hs_, ks_, rs_, hk_ = h[sel], k[sel], r[sel], hk[sel]
         hs = 0.5 * (hs_ * hs_ + ks_ * ks_)
         asr = np.arcsin(rs_)
-        sn1 = np.sin(asr[:, None] * (1.0 - _X20[None, :]) * 0.5)
-        sn2 = np.sin(asr[:, None] * (1.0 + _X20[None, :]) * 0.5)
-        t = (_W20 * (np.exp((sn1 * hk_[:, None] - hs[:, None]) / (1.0 - sn1 * sn1))
-                     + np.exp((sn2 * hk_[:, None] - hs[:, None]) / (1.0 - sn2 * sn2)))).sum(axis=1)
-        out[small] = t * asr / (2.0 * _TWOPI) + ndtr(-hs_) * ndtr(-ks_)
+        sn1 = np.sin(asr[:, None] * (1.0 - X[None, :]) * 0.5)
+        sn2 = np.sin(asr[:, None] * (1.0 + X[None, :]) * 0.5)
+        t = (W * (np.exp((sn1 * hk_[:, None] - hs[:, None]) / (1.0 - sn1 * sn1))
+                  + np.exp((sn2 * hk_[:, None] - hs[:, None]) / (1.0 - sn2 * sn2)))).sum(axis=1)
+        out[sel] = t * asr / (2.0 * _TWOPI) + ndtr(-hs_) * ndtr(-ks_)
     big = ~small
     if big.any():
         hb, kb, rb = h[big], k[big], r[big]

@@ -120,3 +120,12 @@ if (!file.exists(out) || force) {
                     digits = NA, auto_unbox = TRUE, na = "null"), out)
   print(lrt)
 }
+
+# ---- the bivariate normal distribution lavaan uses (pbivnorm, Genz's algorithm) -------------
+out <- "ord_pbivnorm.csv"
+if (!file.exists(out) || force) {
+  set.seed(20261206)
+  n <- 300
+  h <- rnorm(n) * 1.5; k <- rnorm(n) * 1.5; r <- runif(n, -0.999, 0.999)
+  write.csv(data.frame(h = h, k = k, r = r, p = pbivnorm::pbivnorm(h, k, r)), out, row.names = FALSE)
+}
