@@ -251,3 +251,12 @@ def test_bivariate_normal_matches_pbivnorm():
     assert np.abs(bvn_cdf(d["h"], d["k"], d["r"]) - d["p"]).max() < 1e-13
     assert bvn_cdf(np.inf, 0.3, 0.5) == pytest.approx(0.617911, abs=1e-6)
     assert bvn_cdf(-np.inf, 0.3, 0.5) == 0.0
+
+
+def test_a_group_without_a_category_is_named():
+    hs = DATA["hs"]()
+    hs = hs[~((hs["school"] == "Pasteur") & (hs["c2"] == 3))]
+    with pytest.raises(ModelError, match="group 'Pasteur'.*c2"):
+        sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", hs, ordered=True, group="school")
+    res = sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", DATA["hs"](), ordered="all")
+    assert len(res.ordered) == 6

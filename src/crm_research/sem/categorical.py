@@ -166,6 +166,8 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         raise ModelError(f"estimator={estimator!r} is fitted here to ordered (categorical) items, but ordered= "
                          "names none", hint="pass ordered=True (all items) or a list of ordered items; for "
                                             "continuous data use estimator='ML' or 'MLR'")
+    if isinstance(ordered, str) and ordered.strip().lower() == "all" and "all" not in data.columns:
+        ordered = True
     if ordered is True:
         ord_names = list(ov_model)
     else:
@@ -207,8 +209,6 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         labels = []
         frames = [df]
     G = len(frames)
-    if G == 1 and group_equal and group:
-        pass
     if G == 1 and (group_equal or group_partial) and not group:
         raise ModelError("group_equal/group_partial need a multiple-group model", hint="pass group='column'")
     for lab, fr in zip(labels or [None], frames):
@@ -235,9 +235,14 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
                                  hint="code the categories as numbers (1, 2, 3, ...)")
             levels[v] = np.unique(vals.dropna().to_numpy(float))
     stats = []
-    for fr in frames:
-        vs = [ordered_item(v, fr[v].to_numpy(), levels=levels[v]) if v in levels
-              else continuous_item(v, fr[v].to_numpy(float)) for v in ov]
+    for lab, fr in zip(labels or [None], frames):
+        try:
+            vs = [ordered_item(v, fr[v].to_numpy(), levels=levels[v]) if v in levels
+                  else continuous_item(v, fr[v].to_numpy(float)) for v in ov]
+        except ModelError as e:
+            if lab is None:
+                raise
+            raise ModelError(f"group {lab!r}: {e.message}", hint=e.hint) from None
         stats.append(categorical_stats(vs, nacov=not (est_kind == "ULS" and se != "robust.sem"
                                                        and test == "standard")))
     warnings: list[str] = list(pt.notes)
@@ -335,14 +340,12 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         fm.update(robust_fit_measures(stats, lsm, theta, J, Einv, weights, fg, f, N - G, G))
     # ---- post checks ----
     for g in range(G):
-        neg = [v for v, x in zip(ov, ov_var[g]) if False]
         rows = f[(f["group"] == g + 1) & (f["op"] == "~~") & (f["lhs"] == f["rhs"])]
         bad = [r for r, e in zip(rows["lhs"], est[rows.index.to_numpy()]) if e < 0]
         if bad:
             where = f" in group {labels[g]!r}" if grouped else ""
             warnings.append(f"negative variance estimate(s){where}: {', '.join(bad)} (Heywood case); the solution is "
                             "not admissible")
-        del neg
     endo = set(names.ov_ind) | set(f.loc[f["op"] == "=~", "rhs"]) | set(f.loc[f["op"] == "~", "lhs"])
     partable = f.copy()
     partable["est"] = est
