@@ -88,7 +88,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     model, data = combined_job() if args.job == "combined" else hs_job()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (other processes slow every figure)")
-    print(f"job: {args.job}, N = {len(data)}, {data.shape[1]} items, R = {args.R}")
+    print(f"job: {args.job}, N = {len(data)}, R = {args.R}")
     from crm_research import sem
 
     t0 = time.perf_counter()
