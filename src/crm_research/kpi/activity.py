@@ -175,7 +175,8 @@ def _day_after(a):
     import ibis
 
     n = a + _dt.timedelta(days=1)
-    return ibis.timestamp(n.year, n.month, n.day, 0, 0, 0)
+    # a timestamp literal (not MAKE_TIMESTAMP(y, m, d, ...)): Spark SQL has no such constructor in ibis
+    return ibis.timestamp(_dt.datetime(n.year, n.month, n.day))
 
 
 def _popcount31(x):

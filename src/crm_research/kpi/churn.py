@@ -476,7 +476,10 @@ def _reasons_expr(t, rules: ChurnRules):
         return ibis.ifelse(x.isnull(), "?", x.round(0).cast("int64").cast("string"))
 
     def num1(x):
-        return ibis.ifelse(x.isnull(), "?", x.round(1).cast("string"))
+        # ROUND(x, 1) of a double differs between engines at ties (DuckDB rounds the binary value,
+        # 9.95 -> 9.9; Spark the shortest decimal, 9.95 -> 10.0); a tie of x * 10 is exact in
+        # binary, so rounding that to an integer gives the same text everywhere (half away from 0)
+        return ibis.ifelse(x.isnull(), "?", ((x * 10).round(0) / 10).cast("string"))
 
     ref = ibis.ifelse(t.gap_reference == "own", "own typical", "platform-typical")
     over = ("overdue: " + t.days_since_last.cast("string") + " days since last order vs " + ref + " gap "
@@ -485,7 +488,7 @@ def _reasons_expr(t, rules: ChurnRules):
             + f" (last {W} days vs the {W} before)")
     visit = ("visit time down " + num0(-100 * t.visit_time_change) + "% ("
              + num0(t.visit_seconds_previous / 60) + " -> " + num0(t.visit_seconds_recent / 60) + " min)")
-    alive = "P(alive) " + ibis.ifelse(t.p_alive.isnull(), "?", t.p_alive.round(2).cast("string"))
+    alive = "P(alive) " + ibis.ifelse(t.p_alive.isnull(), "?", ((t.p_alive * 100).round(0) / 100).cast("string"))
     parts = [ibis.ifelse(flag, text, ibis.null("string")) for flag, text in
              ((t.overdue, over), (t.frequency_falling, freq), (t.visit_time_falling, visit), (t.low_p_alive, alive))]
     # concat_ws skips NULLs

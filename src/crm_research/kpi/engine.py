@@ -60,6 +60,7 @@ from ..errors import ConfigError, DataFileError
 from .orders import ORDERS, SESSIONS, ValidationReport, ingest
 
 PERIODS = ("month", "week")
+ENGINES = ("duckdb", "spark")   # where KPIEngine.load runs the KPIs
 COMPRESS_ROWS = 20_000_000   # compress engine tables from this many orders on
 
 
@@ -196,6 +197,7 @@ class KPIEngine:
         self._max_date: dt.date | None = None
         self._compress = False
         self._exact_median: bool | None = None
+        self._spark = None                  # what a Spark engine started (crm_research.kpi.spark.SparkRun)
         cols = set(orders.columns)
         missing = {"customer_id", "order_id", "timestamp", "amount"} - cols
         if missing:
@@ -211,8 +213,10 @@ class KPIEngine:
              csv_options: Mapping[str, Any] | None = None, materialize: bool | None = None,
              pseudonymize: bool | None = None, salt: str | bytes | None = None,
              memory_limit: str | None = None, temp_directory: str | Path | None = None,
-             threads: int | None = None, replace: bool = False) -> "KPIEngine":
-        """Validate order (and session) logs and load them into DuckDB.
+             threads: int | None = None, replace: bool = False, engine: str = "duckdb",
+             spark_master: str = "local[*]", spark_conf: Mapping[str, Any] | None = None,
+             spark_staging: str | Path | None = None) -> "KPIEngine":
+        """Validate order (and session) logs and load them into DuckDB (or hand them to Spark).
 
         Parameters
         ----------
@@ -239,11 +243,27 @@ class KPIEngine:
             Customer ids that are personal data are pseudonymized (``None``: when detected).
         memory_limit, temp_directory, threads
             DuckDB settings; with a memory limit DuckDB spills to ``temp_directory``.
+        engine : {"duckdb", "spark"}
+            Where the KPIs run. ``"spark"``: the logs are validated in DuckDB as above, then
+            handed to a Spark session as Parquet (see :mod:`crm_research.kpi.spark`); needs
+            ``pip install 'crm-research[spark]'`` and Java 17.
+        spark_master : str
+            Spark master URL (default ``local[*]``: local mode on every core).
+        spark_conf : dict, optional
+            Spark settings, e.g. ``{"spark.driver.memory": "8g"}``.
+        spark_staging : path, optional
+            Folder for the Parquet hand-over, readable by every executor (required for a
+            cluster master; default a temporary folder, deleted by :meth:`close`).
 
         Returns
         -------
         KPIEngine
-            The validated logs in DuckDB; ``reports`` holds one :class:`ValidationReport` per table.
+            The validated logs in DuckDB (or Spark); ``reports`` holds one :class:`ValidationReport` per table.
+
+        Raises
+        ------
+        ConfigError
+            An unknown ``engine``; ``engine="spark"`` without pyspark or Java 17, or with a bad master URL.
 
         Examples
         --------
@@ -257,6 +277,13 @@ class KPIEngine:
         import duckdb
         import ibis
 
+        if engine not in ENGINES:
+            raise ConfigError("<argument>", "engine", f"{engine!r} is not an engine", hint="use 'duckdb' or 'spark'")
+        if engine == "spark":        # fail before the (long) validation
+            from . import spark
+
+            spark_master = spark.check_master(spark_master)
+            spark.require_spark()
         if database is not None:
             database = str(database)
             if Path(database).exists() and not replace:
@@ -292,6 +319,11 @@ class KPIEngine:
         except BaseException:
             con.close()
             raise
+        if engine == "spark":
+            try:
+                return cls._to_spark(con, reports, spark_master, spark_conf, spark_staging)
+            finally:
+                con.close()
         backend = ibis.duckdb.from_connection(con)
         eng = cls._from_con(con, backend, reports, database, owns=True)
         # compress stored tables (about 5x less memory) when they are big enough to matter;
@@ -350,8 +382,35 @@ class KPIEngine:
         return eng
 
     @classmethod
+    def _to_spark(cls, con, reports, master, conf, staging) -> "KPIEngine":
+        """Hand the validated DuckDB tables to a Spark session (see :mod:`crm_research.kpi.spark`)."""
+        from . import spark
+
+        names = _table_names(con)
+        roles = {"orders": "orders", "order_lines": "orders_lines", "sessions": "sessions"}
+        tables = {role: name for role, name in roles.items() if name in names}
+        session, started = spark.spark_session(master, conf)
+        try:
+            views, folder, temporary = spark.hand_over(con, tables, session, staging, master)
+        except BaseException:
+            if started:
+                session.stop()
+            raise
+        run = spark.SparkRun(session, master, started=started, views=views, folder=folder, temporary=temporary)
+        try:
+            backend = spark.connect(session)
+            with quiet_ibis():
+                t = {role: backend.table(view) for role, view in views.items()}
+            eng = cls(backend, t["orders"], t.get("sessions"), t.get("order_lines"), reports=reports, owns=True)
+        except BaseException:
+            run.close()
+            raise
+        eng._spark = run
+        return eng
+
+    @classmethod
     def _from_con(cls, con, backend, reports, database, owns):
-        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        names = _table_names(con)
         with quiet_ibis():
             orders = backend.table("orders")
             lines = backend.table("orders_lines") if "orders_lines" in names else None
@@ -364,7 +423,9 @@ class KPIEngine:
 
         The tables must carry the canonical column names and types; no validation is done.
         Derived tables (``_kpi_order_facts`` and friends) are created in the backend's current
-        database (on DuckDB) or cached with ``Table.cache()`` (elsewhere).
+        database (on DuckDB) or cached with ``Table.cache()`` (elsewhere). An ``ibis.pyspark``
+        connection gets the KPI compiler of :mod:`crm_research.kpi.spark` (ibis' own lacks
+        Spark SQL's ``bit_or``); the session stays the caller's (:meth:`close` leaves it running).
 
         Parameters
         ----------
@@ -383,7 +444,10 @@ class KPIEngine:
         >>> KPIEngine.from_ibis(ibis.duckdb.connect().create_table('orders', t)).max_date()
         datetime.date(2024, 2, 10)
         """
+        from . import spark
+
         backend = orders._find_backend()
+        spark.use_kpi_compiler(backend)
         con = getattr(backend, "con", None)
         return cls(backend, orders, sessions, order_lines, con=con if _is_duckdb(con) else None)
 
@@ -550,14 +614,15 @@ class KPIEngine:
         >>> eng.execute(big.count())
         7
         """
+        # register in-memory tables (ibis.memtable) the expression uses: ibis' create_table
+        # would do this too, but its overwrite path breaks on DuckDB 2, and Table.cache() on
+        # Spark forgets it
+        hook = getattr(self.backend, "_run_pre_execute_hooks", None)
+        if hook is not None:
+            hook(expr)
         if _is_duckdb(self.con):
             import ibis
 
-            # register in-memory tables (ibis.memtable) the expression uses; ibis'
-            # create_table would do this too, but its overwrite path breaks on DuckDB 2
-            hook = getattr(self.backend, "_run_pre_execute_hooks", None)
-            if hook is not None:
-                hook(expr)
             sql = ibis.to_sql(expr, dialect="duckdb")
             self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {sql}')
             if self._compress:
@@ -770,6 +835,9 @@ class KPIEngine:
         if self._owns and self.con is not None:
             self.con.close()
             self.con = None
+        if self._owns and self._spark is not None:
+            self._spark.close()
+            self._spark = None
 
     def __enter__(self):
         return self
@@ -796,7 +864,9 @@ class KPIEngine:
             no problems found
           sessions: yes; products: yes
         """
-        lines = [f"KPI engine ({'DuckDB ' + (self.database or 'in memory') if self.con is not None else self.backend.name})"]
+        where = ("DuckDB " + (self.database or "in memory") if self.con is not None else
+                 self._spark.label if self._spark is not None else self.backend.name)
+        lines = [f"KPI engine ({where})"]
         for name, rep in self.reports.items():
             lines.append("  " + rep.summary().replace("\n", "\n  "))
         if not self.reports:
@@ -805,8 +875,9 @@ class KPIEngine:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (f"KPIEngine(database={self.database or ':memory:'!s}, sessions={self.has_sessions}, "
-                f"products={self.has_products})")
+        where = (f"database={self.database or ':memory:'!s}" if self.con is not None or self._spark is None
+                 and getattr(self.backend, "name", "duckdb") == "duckdb" else f"backend={self.backend.name}")
+        return f"KPIEngine({where}, sessions={self.has_sessions}, products={self.has_products})"
 
     def _repr_html_(self) -> str:
         return "<pre>" + html.escape(self.summary()) + "</pre>"
@@ -862,6 +933,10 @@ def load(orders, sessions=None, **kwargs) -> KPIEngine:
 
 
 # ---------------------------------------------------------------------- helpers
+def _table_names(con) -> set:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
 def _configure(con, memory_limit, temp_directory, threads) -> None:
     import duckdb
 
