@@ -133,3 +133,14 @@ def test_bad_group_column_stops_with_a_clear_error(tmp_path):
                                                             "population": str(POPULATION), "n": 100,
                                                             "group": "shoe_size"})
     assert "ConfigError" in str(e.value) and "shoe_size" in str(e.value) and "platform" in str(e.value)
+
+
+@pytest.mark.slow
+def test_robust_group_comparison_names_the_estimation(tmp_path):
+    """estimator="MLR": the steps are judged by robust CFI/RMSEA, tested by scaled differences, named."""
+    text, rec = _run(tmp_path, instrument=str(SQ_DIR / "service_quality.yaml"),
+                     data_file=str(SQ_DIR / "responses.csv"), group="tenure", model="core", estimator="MLR",
+                     recode={1: "up to 10 years", 2: "up to 10 years", 3: "more than 10 years"})
+    assert "MLR (Huber-White robust SE, Yuan-Bentler scaled test)" in text
+    assert "robust CFI" in text and "scaled Δχ²" in text
+    assert rec["groups"]["value"] == 2
