@@ -236,8 +236,7 @@ def _value_gradient(model, theta: np.ndarray, moms):
                     okg[b] = True
                 except np.linalg.LinAlgError:
                     L[b] = np.eye(p)
-        Li = np.linalg.inv(L)
-        Om = np.swapaxes(Li, 1, 2) @ Li
+        Om = np.linalg.inv(np.where(okg[:, None, None], Sig, np.eye(p)))
         logdet = 2.0 * np.log(np.abs(np.diagonal(L, axis1=1, axis2=2))).sum(axis=1)
         Fg = logdet + np.einsum("bij,bij->b", mom[1], Om) - mom[2] - p
         E = mom[1] - Sig
