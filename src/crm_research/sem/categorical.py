@@ -35,7 +35,7 @@ from .result import SEMResult
 from .standardized import standardize
 from .syntax import parse_syntax
 from .thresholds import ordered_item
-from .wls import (GroupLayout, LSModel, LSRobust, gauss_newton, information, robust_vcov, scaled_test,
+from .wls import (LSModel, LSRobust, group_layouts, gauss_newton, information, robust_vcov, scaled_test,
                   ugamma_traces, weight_diag_or_full)
 
 #: lavaan's least-squares estimators: name -> (estimator, se, test) defaults (lavaan 0.6-14)
@@ -250,7 +250,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         warnings.append("the estimation of some polychoric/polyserial correlations did not converge")
     pt2 = categorical_partable(pt, is_ord, stats[0].nth, parameterization=parameterization, th_equal=th_equal,
                                group_partial=group_partial)
-    layouts = _layouts(pt2, ov, is_ord, stats)
+    layouts = group_layouts(pt2, [s.nth for s in stats])
     ram = RAMModel(pt2)
     lsm = LSModel(ram, layouts, parameterization)
     q = lsm.q
@@ -374,37 +374,6 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
 
 
 # ---------------------------------------------------------------------------------------------
-def _layouts(pt2, ov, is_ord, stats):
-    """Where each group's statistics come from (:class:`~crm_research.sem.wls.GroupLayout`)."""
-    f2 = pt2.frame
-    G = pt2.ngroups
-    layouts = []
-    for g in range(1, G + 1):
-        fg = f2[f2["group"] == g]
-        st = stats[g - 1]
-        th_var, th_par, th_fix, is_mean = [], [], [], []
-        thr = {(a, b): (int(fr) - 1, us) for a, o, b, fr, us in zip(fg["lhs"], fg["op"], fg["rhs"], fg["free"],
-                                                                    fg["ustart"]) if o == "|"}
-        for i, (v, o, nth) in enumerate(zip(ov, is_ord, st.nth)):
-            if o:
-                for t in range(1, nth + 1):
-                    p_, us = thr[(v, f"t{t}")]
-                    th_var.append(i); th_par.append(p_); th_fix.append(0.0 if np.isnan(us) else us)
-                    is_mean.append(False)
-            else:
-                th_var.append(i); th_par.append(-1); th_fix.append(0.0); is_mean.append(True)
-        sc = {a: (int(fr) - 1, us) for a, o, fr, us in zip(fg["lhs"], fg["op"], fg["free"], fg["ustart"]) if o == "~*~"}
-        sc_par = np.array([sc[v][0] if v in sc else -1 for v in ov])
-        sc_fix = np.array([1.0 if v not in sc or np.isnan(sc[v][1]) else sc[v][1] for v in ov])
-        layouts.append(GroupLayout(np.array(th_var), np.array(th_par), np.array(th_fix), np.array(is_mean, bool),
-                                   sc_par, sc_fix, np.asarray(is_ord, bool),
-                                   np.array([i for i in range(len(ov)) if not is_ord[i]], dtype=int),
-                                   lower_pairs(len(ov))))
-    return layouts
-
-
-
-
 class _Moments:
     def __init__(self, S, mean):
         self.S, self.mean = S, mean

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from .model import KIND_A, KIND_M, KIND_S, RAMModel
+from .nacov import lower_pairs
 
 
 @dataclass
@@ -53,6 +54,21 @@ class LSModel:
         Built from the full parameter table (rows ``|`` and ``~*~`` are ignored by it).
     layouts : list of GroupLayout
     parameterization : {"delta", "theta"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_research.sem.model import RAMModel
+    >>> from crm_research.sem.nacov import categorical_stats
+    >>> from crm_research.sem.partable import build_partable, categorical_partable
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> rng = np.random.default_rng(6)
+    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
+    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
+    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
+    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> model.q, model.implied(np.r_[1.0, 1.0, st.th, 0.5], 0).shape   # 2 loadings, 6 thresholds, 1 variance
+    (9, (1, 9))
     """
 
     def __init__(self, ram: RAMModel, layouts: list[GroupLayout], parameterization: str = "delta"):
@@ -183,7 +199,24 @@ def _wmul(W, X):
 
 
 def objective(model: LSModel, theta, obs, weights, cg) -> float:
-    """sum_g c_g (s_g - sigma_g)' W_g (s_g - sigma_g)."""
+    """sum_g c_g (s_g - sigma_g)' W_g (s_g - sigma_g).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_research.sem.model import RAMModel
+    >>> from crm_research.sem.nacov import categorical_stats
+    >>> from crm_research.sem.partable import build_partable, categorical_partable
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> rng = np.random.default_rng(6)
+    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
+    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
+    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
+    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> F = objective(model, np.r_[1.0, 1.0, st.th, 0.5], [st.obs], [np.ones(9)], [1.0])
+    >>> bool(F > 0)
+    True
+    """
     F = 0.0
     for g in range(model.G):
         r = obs[g] - model.implied(theta, g)[0]
@@ -194,7 +227,27 @@ def objective(model: LSModel, theta, obs, weights, cg) -> float:
 
 
 def gauss_newton(model: LSModel, theta0, obs, weights, cg, *, max_iter: int = 500, tol: float = 1e-9) -> LSFit:
-    """Gauss-Newton with a backtracking line search on the least-squares discrepancy."""
+    """Gauss-Newton with a backtracking line search on the least-squares discrepancy
+    ``sum_g c_g (s_g - sigma_g)' W_g (s_g - sigma_g)``; Levenberg-Marquardt steps when the
+    line search fails.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_research.sem.model import RAMModel
+    >>> from crm_research.sem.nacov import categorical_stats
+    >>> from crm_research.sem.partable import build_partable, categorical_partable
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> rng = np.random.default_rng(6)
+    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
+    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
+    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
+    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> w = weight_diag_or_full(st.nacov, len(st.obs), "DWLS")
+    >>> fit = gauss_newton(model, np.r_[1.0, 1.0, st.th, 0.5], [st.obs], [w], [st.N - 1.0])
+    >>> fit.converged, bool(np.allclose(fit.theta[2:8], st.th))      # thresholds fit exactly
+    (True, True)
+    """
     theta = np.array(theta0, float)
     F = objective(model, theta, obs, weights, cg)
     msg = ""
@@ -238,7 +291,24 @@ def gauss_newton(model: LSModel, theta0, obs, weights, cg, *, max_iter: int = 50
 
 
 def information(model: LSModel, theta, weights, fg):
-    """Expected information sum_g f_g Delta_g' W_g Delta_g and the Jacobians."""
+    """Expected information sum_g f_g Delta_g' W_g Delta_g and the Jacobians.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_research.sem.model import RAMModel
+    >>> from crm_research.sem.nacov import categorical_stats
+    >>> from crm_research.sem.partable import build_partable, categorical_partable
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> rng = np.random.default_rng(6)
+    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
+    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
+    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
+    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> E, J = information(model, np.r_[1.0, 1.0, st.th, 0.5], [np.ones(9)], [1.0])
+    >>> E.shape, J[0].shape
+    ((9, 9), (9, 9))
+    """
     E = np.zeros((model.q, model.q))
     J = []
     for g in range(model.G):
@@ -348,3 +418,59 @@ class LSRobust:
 
     def gamma(self, g: int) -> np.ndarray:
         return self._nacov[g]
+
+
+def group_layouts(pt, nth) -> list[GroupLayout]:
+    """Where each group's statistics come from (thresholds, means, scale factors), from a
+    categorical parameter table (:func:`~crm_research.sem.partable.categorical_partable`).
+
+    Parameters
+    ----------
+    pt : ParTable
+    nth : list (per group) of lists (per observed variable) of threshold counts
+
+    Returns
+    -------
+    list of GroupLayout
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from crm_research.sem.model import RAMModel
+    >>> from crm_research.sem.nacov import categorical_stats
+    >>> from crm_research.sem.partable import build_partable, categorical_partable
+    >>> from crm_research.sem.thresholds import ordered_item
+    >>> rng = np.random.default_rng(6)
+    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
+    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
+    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
+    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> lay = group_layouts(pt, [st.nth])[0]
+    >>> lay.th_var.tolist(), lay.pairs.tolist()
+    ([0, 0, 1, 1, 2, 2], [[1, 0], [2, 0], [2, 1]])
+    """
+    f2 = pt.frame
+    ov = list(pt.names.ov)
+    is_ord = np.array([bool(((f2["lhs"] == v) & (f2["op"] == "|")).any()) for v in ov])
+    layouts = []
+    for g in range(1, pt.ngroups + 1):
+        fg = f2[f2["group"] == g]
+        th_var, th_par, th_fix, is_mean = [], [], [], []
+        thr = {(a, b): (int(fr) - 1, us) for a, o, b, fr, us in zip(fg["lhs"], fg["op"], fg["rhs"], fg["free"],
+                                                                    fg["ustart"]) if o == "|"}
+        for i, (v, o, n) in enumerate(zip(ov, is_ord, nth[g - 1])):
+            if o:
+                for t in range(1, n + 1):
+                    p_, us = thr[(v, f"t{t}")]
+                    th_var.append(i); th_par.append(p_); th_fix.append(0.0 if np.isnan(us) else us)
+                    is_mean.append(False)
+            else:
+                th_var.append(i); th_par.append(-1); th_fix.append(0.0); is_mean.append(True)
+        sc = {a: (int(fr) - 1, us) for a, o, fr, us in zip(fg["lhs"], fg["op"], fg["free"], fg["ustart"]) if o == "~*~"}
+        sc_par = np.array([sc[v][0] if v in sc else -1 for v in ov])
+        sc_fix = np.array([1.0 if v not in sc or np.isnan(sc[v][1]) else sc[v][1] for v in ov])
+        layouts.append(GroupLayout(np.array(th_var, dtype=int), np.array(th_par, dtype=int), np.array(th_fix, float),
+                                   np.array(is_mean, bool), sc_par, sc_fix, is_ord,
+                                   np.array([i for i in range(len(ov)) if not is_ord[i]], dtype=int),
+                                   lower_pairs(len(ov))))
+    return layouts
