@@ -28,7 +28,7 @@ from ..errors import ModelError
 from .estimate import one_blas_thread, start_values
 from .ls_measures import baseline_fit, ls_fit_measures, robust_fit_measures
 from .model import RAMModel
-from .nacov import categorical_stats, lower_pairs
+from .nacov import categorical_stats
 from .partable import build_partable, categorical_partable, row_names, var_names
 from .polyserial import continuous_item
 from .result import SEMResult
