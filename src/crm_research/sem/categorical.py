@@ -316,12 +316,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
                             f"({', '.join(bad[:8])}); their standard errors are NaN; the model may not be identified")
     else:
         se_vec = np.full(len(f), np.nan)
-    ov_var = []
-    lv_var = []
-    for g in range(G):
-        Sigma, mu, D, C = lsm.parts(theta, g)
-        ov_var.append(np.diag(Sigma[0]).copy())
-        lv_var.append(np.diag(C[0])[len(ov):].copy())
+    ov_var = [np.diag(lsm.parts(theta, g)[0][0]).copy() for g in range(G)]   # latent response variances
     std_lv, std_all = _standardize(f, est, ram, theta, ov_var, is_ord, ov, defined if len(defined) else None)
     grouped = G > 1
     tab = _table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
