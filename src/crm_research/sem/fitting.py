@@ -198,14 +198,14 @@ def fit(model: str, data: pd.DataFrame, *, estimator: str = "ML", se: str | None
                          hint="use estimator='MLR' (se='robust.huber.white', test='yuan.bentler.mplus') with "
                               "missing='ml', or missing='listwise'")
     with one_blas_thread():
-        return _fit(model, data, estimator=est_name, test=test, information=information, se=se, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, ci_level=ci_level,
-                    missing=missing, group=group, group_equal=group_equal, group_partial=group_partial,
+        return _fit(model, data, estimator=est_name, test=test, information=information, se=se, bootstrap=bootstrap,
+                    seed=seed, n_jobs=n_jobs, ci_level=ci_level, missing=missing, group=group, group_equal=group_equal, group_partial=group_partial,
                     fixed_x=fixed_x, meanstructure=meanstructure, boot_ci=boot_ci,
                     keep_nonadmissible=keep_nonadmissible, engine=engine)
 
 
-def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jobs, ci_level, missing, group, group_equal, group_partial,
-         fixed_x, meanstructure, boot_ci, keep_nonadmissible, engine) -> SEMResult:
+def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jobs, ci_level, missing, group,
+         group_equal, group_partial, fixed_x, meanstructure, boot_ci, keep_nonadmissible, engine) -> SEMResult:
     from .bootstrap import BOOT_CI_TYPES
 
     if not (0 < float(ci_level) < 1):
