@@ -11,6 +11,13 @@ examples:
   crm-research kpi orders.csv --map user_id=customer_id --map paid_at=timestamp --map total=amount -o reports/kpi
   crm-research kpi 'data/orders_*.parquet' --sessions sessions.csv --session-map uid=customer_id -o reports/kpi
   crm-research kpi orders.csv --map columns.yaml -o reports/kpi
+  crm-research kpi orders.csv --sessions sessions.csv --engine spark --spark-master 'local[4]' -o reports/kpi
+
+engines (--engine): duckdb (default, embedded, needs nothing) or spark: the logs are validated as
+always, then the KPIs run on Apache Spark (pip install 'crm-research[spark]'; Java 17). Local
+mode by default (--spark-master 'local[*]'); on a cluster (--spark-master spark://HOST:7077, yarn,
+k8s://...) the validated logs travel as Parquet through --spark-staging, a folder every executor
+can read. --spark-conf KEY=VALUE passes Spark settings (e.g. spark.driver.memory=8g).
 
 column maps (--map for the order file, --session-map for the session file; repeatable): a YAML
 file 'file column: field' or COLUMN=FIELD pairs, the same convention as every other verb.
@@ -27,6 +34,9 @@ pseudonyms (--salt / --salt-file keep them stable and linkable to the survey):
   crm-research kpi CDNOW_master.txt --map date=timestamp --map dollar_value=amount \\
       --timestamp-format %Y%m%d -o reports/cdnow_kpi
 """
+
+# Light copy of crm_research.kpi.engine.ENGINES (--help must not import pandas)
+ENGINES = ("duckdb", "spark")
 
 # Light copy of crm_research.kpi.orders.POLICY_CHOICES (that module imports pandas, which
 # --help must not pay for); tests/test_cli_consistency.py keeps the two equal.
@@ -82,7 +92,30 @@ def add_parser(sub) -> None:
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to --temp-directory)")
     p.add_argument("--temp-directory", help="DuckDB spill folder")
     p.add_argument("--no-figures", action="store_true", help="write tables only")
+    p.add_argument("--engine", choices=ENGINES, default="duckdb",
+                   help="where the KPIs run: duckdb (default, embedded) or spark (needs crm-research[spark] and "
+                        "Java 17)")
+    p.add_argument("--spark-master", default="local[*]", metavar="URL",
+                   help="Spark master with --engine spark: local[*] (default), local[N], spark://HOST:PORT, yarn ...")
+    p.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark setting with --engine spark, e.g. spark.driver.memory=8g (repeatable)")
+    p.add_argument("--spark-staging", metavar="DIR",
+                   help="folder for handing the validated logs to Spark as Parquet; every executor must read "
+                        "it (default: a temporary folder, local masters only)")
     p.set_defaults(func=run)
+
+
+def spark_settings(pairs) -> dict:
+    """``{key: value}`` from ``--spark-conf KEY=VALUE`` options."""
+    from ..errors import ConfigError
+
+    conf = {}
+    for pair in pairs or []:
+        key, sep, value = str(pair).partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError("--spark-conf", "", f"{pair!r} is not KEY=VALUE", hint="e.g. --spark-conf spark.driver.memory=8g")
+        conf[key.strip()] = value.strip()
+    return conf
 
 
 def _header(source, delimiter):
@@ -133,13 +166,22 @@ def run(args) -> int:
         options.column_map(args, "session_map"), args.sessions, SESSIONS.columns, args.delimiter, "--session-map")
     if args.session_map and not args.sessions:
         raise ConfigError("--session-map", "", "there is no session file", hint="add --sessions FILE or drop --session-map")
+    spark = {}
+    if args.engine == "spark":
+        spark = {"spark_master": args.spark_master, "spark_conf": spark_settings(args.spark_conf),
+                 "spark_staging": args.spark_staging}
+    else:
+        given = [opt for opt, v in (("--spark-conf", args.spark_conf), ("--spark-staging", args.spark_staging),
+                                    ("--spark-master", args.spark_master != "local[*]")) if v]
+        if given:
+            raise ConfigError(given[0], "", "is a Spark option and the engine is duckdb", hint="add --engine spark")
     for n in notes + snotes:
         print(f"note: {n}")
     engine = KPIEngine.load(
         args.orders, args.sessions, database=args.database, columns=columns,
         session_columns=session_columns, policy=policy,
         timestamp_format=args.timestamp_format, timezone=args.timezone, csv_options=csv_options, salt=salt,
-        memory_limit=args.memory_limit, temp_directory=args.temp_directory)
+        memory_limit=args.memory_limit, temp_directory=args.temp_directory, engine=args.engine, **spark)
     with engine:
         for rep in engine.reports.values():
             print(rep.summary())

@@ -139,7 +139,7 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     per = cp.group_by("idx").aggregate(
         visitors=cp.count(), visitor_days=active_days.sum(), sessions=cp.sessions.sum(),
         seconds=cp.seconds.sum(), page_views=cp.page_views.sum())
-    med = s.group_by("idx").aggregate(median_session_seconds=engine.median(s.duration))
+    med = s.group_by("idx").aggregate(median_session_seconds=engine.median(s.duration, what="median_session_seconds"))
     bp = customer_periods_until(engine, period, a)
     buyers = bp.group_by("idx").aggregate(buyers=bp.count())
     df = (engine.execute(per).merge(engine.execute(med), on="idx", how="left")

@@ -192,11 +192,11 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
         total_spend=f.amount.sum(),
         first_order_date=f.first_date.min(),
         last_order_date=f.order_date.max(),
-        typical_gap_days=engine.median(f.gap_days, where=f.gap_days > 0).cast("float64"),
+        typical_gap_days=engine.median(f.gap_days, where=f.gap_days > 0, what="typical_gap_days").cast("float64"),
         orders_recent=recent.cast("int64").sum(),
         orders_previous=previous.cast("int64").sum())
     c = engine.materialize(c, "_kpi_churn_base")
-    pop_gap = engine.execute(engine.median(c.typical_gap_days))
+    pop_gap = engine.execute(engine.median(c.typical_gap_days, what="platform-typical gap"))
     pop_gap = float(pop_gap) if pop_gap is not None and not pd.isna(pop_gap) else float(W)
 
     ref_gap = c.typical_gap_days.fill_null(pop_gap)

@@ -165,6 +165,8 @@ class KPIEngine:
         One row per order line (the same table unless duplicate order ids were kept as lines).
     sessions : ibis.Table or None
     reports : dict[str, ValidationReport]
+    approximations : dict[str, str]
+        KPIs this backend could only approximate (e.g. medians on Trino/BigQuery) -> why.
 
     Examples
     --------
@@ -198,6 +200,7 @@ class KPIEngine:
         self._compress = False
         self._exact_median: bool | None = None
         self._spark = None                  # what a Spark engine started (crm_research.kpi.spark.SparkRun)
+        self.approximations: dict[str, str] = {}    # KPI -> why it is approximate on this backend
         cols = set(orders.columns)
         missing = {"customer_id", "order_id", "timestamp", "amount"} - cols
         if missing:
@@ -586,8 +589,9 @@ class KPIEngine:
         import ibis.expr.types as ir
 
         with quiet_ibis():
-            if isinstance(expr, ir.Table) and _is_duckdb(self.con):
-                # arrow round trip: faster than ibis' row conversion, same dtypes
+            if isinstance(expr, ir.Table) and (_is_duckdb(self.con) or getattr(self.backend, "name", "") == "pyspark"):
+                # arrow round trip: on DuckDB faster than ibis' row conversion; on Spark the
+                # same dtypes as on DuckDB (dates as dates, not datetime64)
                 return self.backend.to_pyarrow(expr).to_pandas()
             return self.backend.execute(expr)
 
@@ -631,9 +635,12 @@ class KPIEngine:
                 return self.backend.table(name)
         return expr.cache()
 
-    def median(self, col, where=None):
+    def median(self, col, where=None, *, what: str | None = None):
         """Median of a column expression: exact where the backend has one (DuckDB, Spark,
         Snowflake, PostgreSQL, ClickHouse), else approximate (Trino, BigQuery).
+
+        An approximate median is recorded in :attr:`approximations` (``what`` -> why), and
+        :func:`~crm_research.kpi.suite.kpi_suite` notes it against the tables it went into.
 
         Parameters
         ----------
@@ -641,6 +648,8 @@ class KPIEngine:
             The column.
         where : ibis boolean expression, optional
             Filter.
+        what : str, optional
+            The KPI the median is part of, for the note (default ``median of <column>``).
 
         Returns
         -------
@@ -652,6 +661,8 @@ class KPIEngine:
         >>> eng = example_engine()
         >>> eng.execute(eng.median(eng.orders.amount))
         27.5
+        >>> eng.approximations
+        {}
         """
         if self._exact_median is None:
             import ibis.expr.operations as ops
@@ -660,7 +671,12 @@ class KPIEngine:
                 self._exact_median = bool(self.backend.has_operation(ops.Median))
             except Exception:
                 self._exact_median = True
-        return col.median(where=where) if self._exact_median else col.approx_median(where=where)
+        if self._exact_median:
+            return col.median(where=where)
+        name = what or f"median of {col.get_name()}"
+        self.approximations[name] = (f"approximate median (approx_median): the {self.backend.name} backend "
+                                     "has no exact median")
+        return col.approx_median(where=where)
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run SQL on the DuckDB connection (DuckDB engines only).

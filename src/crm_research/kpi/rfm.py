@@ -111,7 +111,7 @@ def purchase_cycle(engine: KPIEngine, as_of=None, *, bins: int = 5) -> float:
     """
     a = engine.as_of(as_of)
     f = engine.facts_until(a)
-    v = engine.execute(engine.median(f.gap_days, where=f.gap_days > 0))
+    v = engine.execute(engine.median(f.gap_days, where=f.gap_days > 0, what="purchase cycle (recency_cycles, segments)"))
     if v is not None and not pd.isna(v) and float(v) > 0:
         return float(v)
     span = (a - engine.min_date()).days

@@ -149,7 +149,8 @@ def spark_unavailable() -> str | None:
     Returns
     -------
     str or None
-        A one-line reason (pyspark or ibis' PySpark backend not installed, no Java, Java too old).
+        A one-line reason with the fix in parentheses (pyspark or ibis' PySpark backend not
+        installed, no Java, Java too old).
 
     Examples
     --------
@@ -157,19 +158,26 @@ def spark_unavailable() -> str | None:
     >>> r is None or isinstance(r, str)
     True
     """
+    why = _missing()
+    return None if why is None else f"{why[0]} ({why[1]})"
+
+
+def _missing() -> tuple[str, str] | None:
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        return f"pyspark is not installed ({INSTALL_HINT})"
+        return "pyspark is not installed", INSTALL_HINT
     try:
         import ibis.backends.pyspark  # noqa: F401
     except ImportError as e:  # pragma: no cover - comes with the extra
-        return f"ibis' PySpark backend cannot be imported: {e} ({INSTALL_HINT})"
+        return f"ibis' PySpark backend cannot be imported: {e}", INSTALL_HINT
     v = java_version()
     if v is None:
-        return f"Spark needs Java {JAVA_MIN} and there is no Java here ({JAVA_HINT})"
+        where = f"JAVA_HOME={os.environ['JAVA_HOME']} holds no Java" if os.environ.get("JAVA_HOME") else \
+            "there is no java on PATH"
+        return f"Spark needs Java {JAVA_MIN} and {where}", JAVA_HINT
     if v < JAVA_MIN:
-        return f"Spark 4 needs Java {JAVA_MIN} or newer, this machine has Java {v} ({JAVA_HINT})"
+        return f"Spark 4 needs Java {JAVA_MIN} or newer, this machine has Java {v}", JAVA_HINT
     return None
 
 
@@ -189,10 +197,9 @@ def require_spark() -> None:
     --------
     >>> require_spark() if spark_unavailable() is None else None
     """
-    why = spark_unavailable()
+    why = _missing()
     if why is not None:
-        raise ConfigError("--engine spark", "", why.rsplit(" (", 1)[0],
-                          hint=why.rsplit(" (", 1)[1].rstrip(")") if " (" in why else None)
+        raise ConfigError("--engine spark", "", why[0], hint=why[1])
 
 
 def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, Any] | None = None,

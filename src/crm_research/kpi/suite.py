@@ -61,6 +61,9 @@ class KPISuite:
         Name -> why the table could not be computed.
     timings, cpu_seconds : dict
         Name -> wall / CPU seconds.
+    approximate : dict
+        Name -> {KPI: why} for tables with a KPI the engine could only approximate (medians
+        on Trino/BigQuery; see :attr:`KPIEngine.approximations`); also in the table's ``attrs``.
     transition_dates : tuple, optional
         Dates of the stage transition matrix.
     engine : KPIEngine, optional
@@ -89,6 +92,7 @@ class KPISuite:
     skipped: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     cpu_seconds: dict = field(default_factory=dict)
+    approximate: dict = field(default_factory=dict)
     transition_dates: tuple | None = None
     engine: object = field(default=None, repr=False)
 
@@ -204,6 +208,9 @@ class KPISuite:
                          f"{self.cpu_seconds.get(name, 0):6.2f} s cpu{where}")
         for name, why in self.skipped.items():
             lines.append(f"  {name:<22} skipped: {why}")
+        for name, notes in self.approximate.items():
+            for what, why in notes.items():
+                lines.append(f"  {name:<22} approximate: {what}: {why}")
         rep = self.tables.get("repurchase")
         if rep is not None and len(rep):
             lines.append("  repurchase rate: " + ", ".join(
@@ -393,10 +400,16 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     T = suite.tables
 
     def timed(name, fn):
+        before = set(engine.approximations)
         t0, c0 = time.perf_counter(), time.process_time()
         T[name] = fn()
         suite.timings[name] = time.perf_counter() - t0
         suite.cpu_seconds[name] = time.process_time() - c0
+        new = {k: v for k, v in engine.approximations.items() if k not in before}
+        if new:      # the engine could only approximate part of this table: say so
+            suite.approximate[name] = new
+            if isinstance(T[name], pd.DataFrame):
+                T[name].attrs["approximate"] = new
 
     timed("retention", lambda: retention.cohort_retention(engine, period, a))
     timed("retention_matrix", lambda: retention.retention_matrix(T["retention"]).reset_index())
