@@ -28,7 +28,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "bfi" / "bfi.csv"
-MODEL = ROOT / "tests" / "reference" / "lavaan" / "ord_bfi.lav"
+MODEL = ROOT / "tests" / "reference" / "lavaan" / "ord_bfi.model.lav"
 
 
 def time_ours(repeat: int):

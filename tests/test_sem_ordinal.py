@@ -214,8 +214,8 @@ def test_threshold_syntax():
 def test_scaled_difference_test_matches_lavtestlrt():
     ref = json.loads((REF / "ord_lrt_hs3.json").read_text())
     hs = DATA["hs"]()
-    full = sem.fit((REF / "ord_hs3.lav").read_text(), hs, ordered=True)
-    restricted = sem.fit((REF / "ord_hs3_equal.lav").read_text(), hs, ordered=True)
+    full = sem.fit((REF / "ord_hs3.model.lav").read_text(), hs, ordered=True)
+    restricted = sem.fit((REF / "ord_hs3_equal.model.lav").read_text(), hs, ordered=True)
     cmp = sem.compare_models(full, restricted)
     assert "satorra.2000" in cmp.method
     row = ref["table"][1]

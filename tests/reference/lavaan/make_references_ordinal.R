@@ -7,7 +7,8 @@
 # as ord_<name>.json holding the options, `fit_measures` (everything fitMeasures() returns),
 # `estimates` (parameterEstimates(fit, standardized = TRUE)), `r2` (lavInspect "r2"), the
 # sample statistics (thresholds, polychoric/polyserial correlations as lavInspect "sampstat")
-# and the diagonal of the NACOV (lavInspect "gamma").  The models are the ord_<name>.lav files.
+# and the diagonal of the NACOV (lavInspect "gamma").  The models are the ord_<model>.model.lav
+# files (not <name>.lav: test_sem_parity.py fits every <name>.json with a <name>.lav by ML).
 # Data: ../../data/bfi/bfi.csv (psych::bfi), ../../data/ecsi/mobi.csv (ECSI mobile phone),
 # HolzingerSwineford1939.csv cut into categories as lavaan's documentation does
 # (lapply(HS9, cut, 2, labels = FALSE); here also 3 categories), written to ord_hs_cut.csv.
@@ -64,7 +65,7 @@ for (cs in cases) {
   out <- paste0("ord_", cs$name, ".json")
   if (file.exists(out) && !force) next
   mname <- if (is.null(cs$model)) cs$name else cs$model
-  model <- paste(readLines(paste0("ord_", mname, ".lav")), collapse = "\n")
+  model <- paste(readLines(paste0("ord_", mname, ".model.lav")), collapse = "\n")
   est <- if (is.null(cs$estimator)) "WLSMV" else cs$estimator
   test <- if (is.null(cs$test)) "default" else cs$test
   miss <- if (is.null(cs$missing)) "listwise" else cs$missing
@@ -86,7 +87,7 @@ for (cs in cases) {
   if (!is.list(r2)) r2 <- list(r2)
   res <- list(
     lavaan_version = as.character(packageVersion("lavaan")),
-    model_file = paste0("ord_", mname, ".lav"),
+    model_file = paste0("ord_", mname, ".model.lav"),
     data = cs$data, ordered = cs$ordered, estimator = est, test = lavInspect(fit, "options")$test,
     se = lavInspect(fit, "options")$se, missing = miss, parameterization = param,
     group = if (is.null(cs$group)) "" else cs$group, group_equal = as.list(geq[nchar(geq) > 0]),
@@ -109,13 +110,13 @@ for (cs in cases) {
 # ---- scaled chi-square difference (lavTestLRT, default method for WLSMV: satorra.2000) ----
 out <- "ord_lrt_hs3.json"
 if (!file.exists(out) || force) {
-  m1 <- paste(readLines("ord_hs3.lav"), collapse = "\n")
-  m0 <- paste(readLines("ord_hs3_equal.lav"), collapse = "\n")
+  m1 <- paste(readLines("ord_hs3.model.lav"), collapse = "\n")
+  m0 <- paste(readLines("ord_hs3_equal.model.lav"), collapse = "\n")
   f1 <- sem(m1, data = hscut, ordered = paste0("c", 1:9))
   f0 <- sem(m0, data = hscut, ordered = paste0("c", 1:9))
   lrt <- lavTestLRT(f1, f0)
   writeLines(toJSON(list(lavaan_version = as.character(packageVersion("lavaan")),
-                         models = c("ord_hs3.lav", "ord_hs3_equal.lav"), method = attr(lrt, "heading"),
+                         models = c("ord_hs3.model.lav", "ord_hs3_equal.model.lav"), method = attr(lrt, "heading"),
                          table = cbind(model = rownames(lrt), as.data.frame(lrt))),
                     digits = NA, auto_unbox = TRUE, na = "null"), out)
   print(lrt)
