@@ -260,3 +260,26 @@ def test_a_group_without_a_category_is_named():
         sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", hs, ordered=True, group="school")
     res = sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", DATA["hs"](), ordered="all")
     assert len(res.ordered) == 6
+
+
+@pytest.mark.parametrize("name", ["hs3", "bfi_mg"])
+def test_modification_indices_match_lavaan(name):
+    from crm_research.sem.ls_modindices import modindices_ls
+
+    ref = json.loads((REF / f"ord_mi_{name}.json").read_text())
+    d = pd.DataFrame(ref["modindices"])
+    kw = dict(ordered=ref["ordered"])
+    if ref["group"]:
+        kw.update(group=ref["group"], group_equal=ref["group_equal"])
+    res = sem.fit((REF / ref["model_file"]).read_text(), DATA[ref["data"]](), **kw)
+    ours = modindices_ls(res, sort=False)
+    keys = ["lhs", "op", "rhs"] + (["group"] if ref["group"] else [])
+    d["rhs"] = d["rhs"].fillna("")
+    assert ours[keys].values.tolist() == d[keys].values.tolist()       # lavaan's rows, in its order
+    assert np.abs(ours["mi"].to_numpy() - d["mi"].to_numpy()).max() < 0.01
+    for c in ("epc", "sepc.lv", "sepc.all", "sepc.nox"):
+        assert np.abs(ours[c].to_numpy() - d[c].to_numpy()).max() < 1e-3, c
+    top = modindices_ls(res, minimum_value=10, op="~~")
+    assert (top["mi"] >= 10).all() and set(top["op"]) <= {"~~"} and top["mi"].is_monotonic_decreasing
+    with pytest.raises(ModelError, match="op="):
+        modindices_ls(res, op="<-")

@@ -35,7 +35,7 @@ from .result import SEMResult
 from .standardized import standardize
 from .syntax import parse_syntax
 from .thresholds import ordered_item
-from .wls import (LSModel, LSRobust, group_layouts, gauss_newton, information, robust_vcov, scaled_test,
+from .wls import (LSFitState, LSModel, LSRobust, group_layouts, gauss_newton, information, robust_vcov, scaled_test,
                   ugamma_traces, weight_diag_or_full)
 
 #: lavaan's least-squares estimators: name -> (estimator, se, test) defaults (lavaan 0.6-14)
@@ -365,6 +365,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
     res.r2 = _r2(f, est, std_all, ov, names.lv, G, grouped)
     if all(s.nacov is not None for s in stats):
         res.robust = LSRobust(J, weights, [s.nacov for s in stats], fg)
+    res.ls_state = LSFitState(lsm, theta, obs, weights, fg, Ng)
     return res
 
 

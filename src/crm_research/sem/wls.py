@@ -394,6 +394,19 @@ def scaled_test(chisq: float, df: float, test: str, tr1: float, tr2: float, fg) 
 
 
 @dataclass
+class LSFitState:
+    """What post-estimation diagnostics of a least-squares fit need (modification indices):
+    the model, the estimate, the groups' statistics, weights and sizes."""
+
+    model: LSModel
+    theta: np.ndarray
+    obs: list
+    weights: list
+    fg: np.ndarray
+    nobs: np.ndarray
+
+
+@dataclass
 class _GroupPiece:
     Delta: np.ndarray
     fg: float

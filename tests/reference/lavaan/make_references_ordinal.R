@@ -130,3 +130,23 @@ if (!file.exists(out) || force) {
   h <- rnorm(n) * 1.5; k <- rnorm(n) * 1.5; r <- runif(n, -0.999, 0.999)
   write.csv(data.frame(h = h, k = k, r = r, p = pbivnorm::pbivnorm(h, k, r)), out, row.names = FALSE)
 }
+
+# ---- modification indices of ordinal fits (modindices(), lavaan's row order) ------------------
+mi_cases <- list(
+  list(name = "hs3", model = "hs3", data = "hs", ordered = paste0("c", 1:9)),
+  list(name = "bfi_mg", model = "bfi", data = "bfi", ordered = items25, group = "gender",
+       group.equal = c("thresholds", "loadings"))
+)
+for (cs in mi_cases) {
+  out <- paste0("ord_mi_", cs$name, ".json")
+  if (file.exists(out) && !force) next
+  model <- paste(readLines(paste0("ord_", cs$model, ".model.lav")), collapse = "\n")
+  geq <- if (is.null(cs$group.equal)) "" else cs$group.equal
+  fit <- sem(model, data = datas[[cs$data]], ordered = cs$ordered, group = cs$group, group.equal = geq)
+  writeLines(toJSON(list(lavaan_version = as.character(packageVersion("lavaan")),
+                         model_file = paste0("ord_", cs$model, ".model.lav"), data = cs$data,
+                         ordered = cs$ordered, group = if (is.null(cs$group)) "" else cs$group,
+                         group_equal = as.list(geq[nchar(geq) > 0]),
+                         modindices = modindices(fit)),
+                    digits = NA, auto_unbox = TRUE, na = "null"), out)
+}
