@@ -7,6 +7,8 @@ Java 17; without them the Spark tests are skipped and say why (the error-path te
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +23,12 @@ pytestmark = [pytest.mark.filterwarnings("ignore:.*copy keyword is deprecated.*"
               pytest.mark.filterwarnings("ignore:.*future.infer_string.*")]
 
 WHY_NO_SPARK = spark.spark_unavailable()
-needs_spark = pytest.mark.skipif(WHY_NO_SPARK is not None, reason=f"Spark KPI test skipped: {WHY_NO_SPARK}")
+_skip = pytest.mark.skipif(WHY_NO_SPARK is not None, reason=f"Spark KPI test skipped: {WHY_NO_SPARK}")
+
+
+def needs_spark(test):
+    """Runs on Spark: skipped with the reason where Spark cannot start; slow (a JVM, ~1.5 min in all)."""
+    return pytest.mark.slow(_skip(test))
 MASTER = "local[2]"          # two cores at most: the machine is shared
 AS_OF = "2023-12-31"
 
@@ -120,8 +127,8 @@ def test_comparison_would_catch_a_difference(suites):
 @needs_spark
 def test_cli_engine_spark_writes_the_same_tables(log, tmp_path, capsys, suites):
     orders, sessions = tmp_path / "orders.csv", tmp_path / "sessions.csv"
-    log.orders.head(4000).to_csv(orders, index=False)
-    log.sessions.head(8000).to_csv(sessions, index=False)
+    log.orders.head(2500).to_csv(orders, index=False)
+    log.sessions.head(5000).to_csv(sessions, index=False)
     common = [str(orders), "--sessions", str(sessions), "--no-figures", "--as-of", "2023-06-30", "--period", "week"]
     assert main(["kpi", *common, "-o", str(tmp_path / "duck")]) == 0
     assert main(["kpi", *common, "-o", str(tmp_path / "spark"), "--engine", "spark", "--spark-master", MASTER,
@@ -136,6 +143,23 @@ def test_cli_engine_spark_writes_the_same_tables(log, tmp_path, capsys, suites):
             assert_same_table(f, a, b)
     summary = (tmp_path / "spark" / "summary.txt").read_text()
     assert "Reading the logs" in summary and "approximate" not in summary
+
+
+@needs_spark
+def test_real_log_cdnow_same_tables_on_spark(tmp_path, capsys, suites):
+    """A real transaction log (CDNOW master, 69,659 rows, 23,570 customers) read as it comes."""
+    src = Path(__file__).parent / "data" / "cdnow" / "CDNOW_master.txt"
+    common = [str(src), "--map", "date=timestamp", "--map", "dollar_value=amount", "--timestamp-format", "%Y%m%d",
+              "--no-figures"]
+    assert main(["kpi", *common, "-o", str(tmp_path / "duck")]) == 0
+    assert main(["kpi", *common, "-o", str(tmp_path / "spark"), "--engine", "spark", "--spark-master", MASTER]) == 0
+    capsys.readouterr()
+    files = sorted(p.name for p in (tmp_path / "duck").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "spark").iterdir()) and "rfm.csv" in files
+    for f in files:
+        if f.endswith(".csv"):
+            assert_same_table(f, pd.read_csv(tmp_path / "duck" / f), pd.read_csv(tmp_path / "spark" / f))
+    assert len(pd.read_csv(tmp_path / "spark" / "rfm.csv")) == 23570
 
 
 @needs_spark

@@ -623,7 +623,8 @@ class KPIEngine:
         # Spark forgets it
         hook = getattr(self.backend, "_run_pre_execute_hooks", None)
         if hook is not None:
-            hook(expr)
+            with quiet_ibis():
+                hook(expr)
         if _is_duckdb(self.con):
             import ibis
 
@@ -633,7 +634,8 @@ class KPIEngine:
                 _checkpoint(self.con)
             with quiet_ibis():
                 return self.backend.table(name)
-        return expr.cache()
+        with quiet_ibis():
+            return expr.cache()
 
     def median(self, col, where=None, *, what: str | None = None):
         """Median of a column expression: exact where the backend has one (DuckDB, Spark,
@@ -977,8 +979,8 @@ def _configure(con, memory_limit, temp_directory, threads) -> None:
 def quiet_ibis():
     """Silence deprecation noise from ibis 12 running on DuckDB 2 / pandas 3.
 
-    The warnings concern ibis' own calls into DuckDB and pandas, not the user's code; every
-    KPI query runs inside this context.
+    The warnings concern ibis' (and pyspark's) own calls into DuckDB and pandas, not the
+    user's code; every KPI query runs inside this context.
 
     Returns
     -------
@@ -1002,6 +1004,9 @@ def quiet_ibis():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*fetch_arrow_table.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*future.infer_string.*")
+        # pyspark 4.0 on pandas 3: in-memory tables fall back from Arrow to rows (same data)
+        warnings.filterwarnings("ignore", message=".*createDataFrame attempted Arrow optimization.*")
+        warnings.filterwarnings("ignore", message=".*copy keyword is deprecated.*")
         yield
 
 
