@@ -52,3 +52,42 @@ def test_kpi_definitions_compile(dialect):
     if not DIALECTS[dialect]:
         sql = ibis.to_sql(_definitions(False)["median_session"], dialect=dialect).upper()
         assert "APPROX" in sql
+
+
+def test_definitions_compile_with_the_kpi_spark_compiler():
+    """Spark SQL through the engine's compiler (ibis' PySpark compiler plus what it lacks); no JVM needed."""
+    pytest.importorskip("pyspark", reason="pyspark not installed (pip install 'crm-research[spark]')")
+    import ibis
+
+    from crm_research.kpi import spark
+
+    comp = spark.kpi_compiler_class()()
+    defs = _definitions(True)
+    for name, e in defs.items():
+        assert "SELECT" in comp.to_sqlglot(e).sql("spark").upper(), name
+    churn = comp.to_sqlglot(defs["churn"]).sql("spark")
+    # the conditional median: only the values are filtered, the 0.5 stays a constant (Spark requires it)
+    assert "PERCENTILE(IF(" in churn and ", 0.5, NULL)" not in churn
+    t = ibis.table({"d": "int64"}, name="t")
+    bits = comp.to_sqlglot(t.aggregate(m=(ibis.literal(1, type="int64") << t.d).bit_or())).sql("spark")
+    assert "BIT_OR(SHIFTLEFT(CAST(1 AS BIGINT)" in bits
+    with pytest.raises(Exception, match="BitOr"):                  # what ibis' own compiler cannot do
+        ibis.to_sql(t.aggregate(m=t.d.bit_or()), dialect="pyspark")
+
+
+def test_an_engine_without_exact_median_says_so():
+    from crm_research.kpi.examples import example_engine
+
+    exact = kpi.kpi_suite(example_engine(), stage_dates=["2024-06-28"])
+    assert exact.approximate == {} and "approximate" not in exact.summary()
+    eng = example_engine()
+    eng._exact_median = False                                     # as on Trino / BigQuery
+    suite = kpi.kpi_suite(eng, stage_dates=["2024-06-28"])
+    assert "median_session_seconds" in suite.approximate["activity"]
+    assert "typical_gap_days" in suite.approximate["churn_risk"]
+    assert any("purchase cycle" in k for k in suite.approximate["rfm"])
+    assert suite.activity.attrs["approximate"] == suite.approximate["activity"]
+    text = suite.summary()
+    assert "activity               approximate: median_session_seconds: approximate median (approx_median)" in text
+    assert "has no exact median" in text
+    assert set(eng.approximations) >= {"median_session_seconds", "typical_gap_days"}
