@@ -1,5 +1,5 @@
 """KPI engine: retention, repurchase, activity, satisfaction, churn warnings, RFM, customer and
-product lifecycle stages, on DuckDB through ibis.
+product lifecycle stages, on DuckDB (or Apache Spark) through ibis.
 
 Quick start::
 
@@ -13,7 +13,9 @@ Quick start::
 Modules: :mod:`.orders` (reading and validation), :mod:`.engine` (the engine, dates and
 periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.before_after`, :mod:`.satisfaction`,
 :mod:`.churn`, :mod:`.rfm`, :mod:`.lifecycle`, :mod:`.product_lifecycle`, :mod:`.figures`,
-:mod:`.suite`, :mod:`.examples` (the tiny log of the docstring examples). Names are resolved lazily: importing this package loads nothing heavy.
+:mod:`.suite`, :mod:`.examples` (the tiny log of the docstring examples), :mod:`.spark` (running the
+KPIs on Apache Spark: ``kpi.load(..., engine="spark")``). Names are resolved lazily: importing
+this package loads nothing heavy.
 """
 from __future__ import annotations
 

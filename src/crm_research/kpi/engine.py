@@ -14,9 +14,12 @@ result tables (one row per cohort, period, segment ... or per customer) come bac
 post-processing of those (labels, pivots, a moving average over a product's 36 monthly
 totals) is plain pandas.
 
-Loading (:meth:`KPIEngine.load`) is DuckDB-specific on purpose: validation with row numbers
-needs the engine that reads the file. On a cluster the data are already typed tables; there
-:meth:`KPIEngine.from_ibis` takes them as they are.
+Loading (:meth:`KPIEngine.load`) validates in DuckDB on purpose: validation with row numbers
+needs the engine that reads the file. With ``engine="spark"`` (``crm-research kpi --engine
+spark``) the validated tables are then handed to Apache Spark as Parquet and every KPI runs
+there (:mod:`crm_research.kpi.spark`; local mode by default, or a cluster master). On a cluster
+the data are usually already typed tables; there :meth:`KPIEngine.from_ibis` takes them as
+they are.
 
 Billions of rows
 ----------------
@@ -37,9 +40,11 @@ Billions of rows
   The tables need the canonical column names and types (rename with ``Table.rename`` or a
   view); every KPI then runs where the data live. The definitions are checked to compile for
   Trino, BigQuery, Snowflake, Databricks/Spark SQL, PostgreSQL and ClickHouse
-  (``tests/test_kpi_portability.py``). Medians (typical purchase gap, median session) are
-  exact where the engine has an exact median; engines that only offer approximate
-  percentiles (Trino, BigQuery) give approximate medians.
+  (``tests/test_kpi_portability.py``) and executed on Spark with the same results as on
+  DuckDB (``tests/test_kpi_spark.py``). Medians (typical purchase gap, median session) are
+  exact where the engine has an exact median (DuckDB, Spark); engines that only offer
+  approximate percentiles (Trino, BigQuery) give approximate medians, and the result says so
+  (:attr:`KPIEngine.approximations`, ``KPISuite.approximate``, the suite summary).
 
 Dates
 -----
