@@ -65,3 +65,15 @@ def test_mixed_robust_and_standard_is_an_error():
     b = sem.fit(model, HS, group="school", group_equal=["loadings"])
     with pytest.raises(ModelError, match="some models \\(but not all\\) have scaled test statistics"):
         sem.compare_models(a, b)
+
+
+def test_stored_scaled_shifted_measures_need_the_fits():
+    """lavaan JSON of MLMV fits (scaled-shifted statistics): the Satorra (2000) test needs Gamma
+    and Delta, so stored fit measures alone are refused instead of using the wrong formula."""
+    fits = [json.loads((REF / "robust_hs_mg_mlmv_config.json").read_text())]
+    full = {"fit_measures": dict(fits[0]["fit_measures"])}
+    fm0 = fits[0]["fit_measures"]
+    restr = {"fit_measures": dict(fm0, df=fm0["df"] + 6, chisq=fm0["chisq"] + 10,
+                                  **{"df.scaled": fm0["df"] + 6, "chisq.scaled": fm0["chisq.scaled"] + 9})}
+    with pytest.raises(ModelError, match="Satorra 2000"):
+        sem.compare_models(restr, full)

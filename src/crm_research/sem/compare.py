@@ -169,6 +169,13 @@ def _robust_test(r: Any, fm: dict) -> str | None:
     if isinstance(t, str):
         return t if t in ROBUST_TESTS or t == "mean.var.adjusted" else None
     if "chisq.scaling.factor" in fm:
+        # stored fit measures: tell the Satorra-Bentler type (chisq / c) from scaled-shifted
+        # (a chisq + b, same df) and mean-and-variance adjusted (other df) statistics
+        X2, c, Xs = _num(fm, "chisq"), _num(fm, "chisq.scaling.factor"), _num(fm, "chisq.scaled")
+        if _num(fm, "df.scaled") != _num(fm, "df") and not math.isnan(_num(fm, "df.scaled")):
+            return "mean.var.adjusted"
+        if c > 0 and not math.isnan(Xs) and abs(Xs - X2 / c) > 1e-6 * max(1.0, abs(Xs)):
+            return "scaled.shifted"
         return "satorra.bentler"
     return None
 
