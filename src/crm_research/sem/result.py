@@ -212,6 +212,8 @@ class SEMResult:
             f"  AIC = {fm['aic']:.3f}, BIC = {fm['bic']:.3f}, log-likelihood = {fm['logl']:.3f}",
             f"  baseline chi2({int(fm['baseline.df'])}) = {fm['baseline.chisq']:.3f}",
         ]
+        if not math.isfinite(fm.get("logl", float("nan"))):   # least-squares estimators: no likelihood
+            lines = [ln for ln in lines if not ln.startswith("  AIC = ")]
         if "chisq.scaled" in fm:
             c = fm.get("chisq.scaling.factor", float("nan"))
             dfs = fm.get("df.scaled", float("nan"))
