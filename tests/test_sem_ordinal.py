@@ -283,3 +283,24 @@ def test_modification_indices_match_lavaan(name):
     assert (top["mi"] >= 10).all() and set(top["op"]) <= {"~~"} and top["mi"].is_monotonic_decreasing
     with pytest.raises(ModelError, match="op="):
         modindices_ls(res, op="<-")
+
+
+@pytest.mark.parametrize("name", ["hs3", "hs3_med", "hs3_theta", "hs_mixed", "bfi_mg"])
+def test_standardized_solution_matches_lavaan(name):
+    from crm_research.sem.ls_standardized import standardized_solution_ls
+
+    ref = json.loads((REF / f"ord_std_{name}.json").read_text())
+    kw = dict(ordered=ref["ordered"], parameterization=ref["parameterization"])
+    if ref["group"]:
+        kw.update(group=ref["group"], group_equal=ref["group_equal"])
+    res = sem.fit((REF / ref["model_file"]).read_text(), DATA[ref["data"]](), **kw)
+    keys = ["lhs", "op", "rhs"] + (["group"] if ref["group"] else [])
+    for typ, key in (("std.all", "std_all"), ("std.lv", "std_lv")):
+        d = pd.DataFrame(ref[key])
+        m = d.merge(standardized_solution_ls(res, type=typ), on=keys, how="outer", indicator=True)
+        assert (m["_merge"] == "both").all()
+        assert _close(m[typ], m["est.std"], 1e-3).all()
+        for c in ("se", "ci.lower", "ci.upper"):
+            assert _close(m[c + "_y"], m[c + "_x"], 1e-3).all(), (typ, c)
+    with pytest.raises(ModelError, match="type"):
+        standardized_solution_ls(res, type="std.nox")

@@ -27,12 +27,12 @@ from scipy.stats import norm
 from ..errors import ModelError
 from .estimate import one_blas_thread, start_values
 from .ls_measures import baseline_fit, ls_fit_measures, robust_fit_measures
+from .ls_standardized import row_values, standardized_rows
 from .model import RAMModel
 from .nacov import categorical_stats
 from .partable import build_partable, categorical_partable, row_names, var_names
 from .polyserial import continuous_item
 from .result import SEMResult
-from .standardized import standardize
 from .syntax import parse_syntax
 from .thresholds import ordered_item
 from .wls import (LSFitState, LSModel, LSRobust, group_layouts, gauss_newton, information, robust_vcov, scaled_test,
@@ -296,7 +296,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
             vcov = 0.5 * (Einv + Einv.T) / (N - G)
     # ---- table ----
     f = pt2.frame
-    est = _row_values(pt2, lsm, theta, is_ord, ov)
+    est = row_values(lsm, theta)
     defined = pt2.defined()
     dmask = (f["op"] == ":=").to_numpy()
     if len(defined):
@@ -316,8 +316,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
                             f"({', '.join(bad[:8])}); their standard errors are NaN; the model may not be identified")
     else:
         se_vec = np.full(len(f), np.nan)
-    ov_var = [np.diag(lsm.parts(theta, g)[0][0]).copy() for g in range(G)]   # latent response variances
-    std_lv, std_all = _standardize(f, est, ram, theta, ov_var, is_ord, ov, defined if len(defined) else None)
+    std_lv, std_all = standardized_rows(lsm, est, theta, defined if len(defined) else None)
     grouped = G > 1
     tab = _table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
     # ---- test statistics and fit ----
@@ -426,47 +425,6 @@ def _start(pt2, ram, lsm, stats, ov, is_ord):
 
 def _quad(W, r):
     return float(r @ (W * r)) if W.ndim == 1 else float(r @ W @ r)
-
-
-def _row_values(pt2, lsm: LSModel, theta, is_ord, ov):
-    """Estimates of every row: free parameters, fixed values, computed residual variances
-    (delta) and scale factors (theta) of ordered items."""
-    f = pt2.frame
-    est = np.where(f["free"].to_numpy() > 0, theta[np.maximum(f["free"].to_numpy(), 1) - 1],
-                   np.nan_to_num(f["ustart"].to_numpy(float)))
-    ordset = {v for v, o in zip(ov, is_ord) if o}
-    pos = {v: i for i, v in enumerate(ov)}
-    lhs_a, op_a, rhs_a = f["lhs"].to_numpy(), f["op"].to_numpy(), f["rhs"].to_numpy()
-    grp_a, free_a = f["group"].to_numpy(), f["free"].to_numpy()
-    for g in range(lsm.G):
-        Sigma, mu, D, C = lsm.parts(theta, g)
-        Dg = D[0]
-        A, S, m = lsm.ram.matrices(theta, g)
-        for k in np.where(grp_a == g + 1)[0]:
-            lhs, op, rhs = lhs_a[k], op_a[k], rhs_a[k]
-            if lsm.parameterization == "delta" and op == "~~" and lhs == rhs and lhs in ordset and free_a[k] == 0:
-                i = pos[lhs]
-                # residual variance = Var(y*) - common part
-                est[k] = 1.0 / Dg[i] ** 2 - (C[0][i, i] - S[i, i])
-            elif lsm.parameterization == "theta" and op == "~*~":
-                est[k] = Dg[pos[lhs]]
-    return est
-
-
-def _standardize(f, est, ram, theta, ov_var, is_ord, ov, defined=None):
-    """std.lv / std.all as lavaan: the usual standardization with the latent response
-    variances of ordered items; thresholds divided by their item's standard deviation;
-    scale factors 1 in std.all."""
-    std_lv, std_all = standardize(f, est, ram, theta, defined, ov_var=ov_var)
-    pos = {v: i for i, v in enumerate(ov)}
-    for k, (lhs, op, g) in enumerate(zip(f["lhs"], f["op"], f["group"])):
-        if op == "|":
-            std_lv[k] = est[k]
-            std_all[k] = est[k] / np.sqrt(ov_var[g - 1][pos[lhs]])
-        elif op == "~*~":
-            std_lv[k] = est[k]
-            std_all[k] = 1.0
-    return std_lv, std_all
 
 
 def _table(f, est, se_vec, std_lv, std_all, ci_level, grouped) -> pd.DataFrame:

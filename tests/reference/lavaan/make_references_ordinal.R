@@ -150,3 +150,29 @@ for (cs in mi_cases) {
                          modindices = modindices(fit)),
                     digits = NA, auto_unbox = TRUE, na = "null"), out)
 }
+
+# ---- standardized solutions with delta-method SEs (standardizedSolution()) -----------------------
+std_cases <- list(
+  list(name = "hs3", model = "hs3", data = "hs", ordered = paste0("c", 1:9)),
+  list(name = "hs3_med", model = "hs3_med", data = "hs", ordered = paste0("c", 1:9)),
+  list(name = "hs3_theta", model = "hs3", data = "hs", ordered = paste0("c", 1:9), parameterization = "theta"),
+  list(name = "hs_mixed", model = "hs_mixed", data = "hs", ordered = paste0("c", 1:3)),
+  list(name = "bfi_mg", model = "bfi", data = "bfi", ordered = items25, group = "gender",
+       group.equal = c("thresholds", "loadings"))
+)
+for (cs in std_cases) {
+  out <- paste0("ord_std_", cs$name, ".json")
+  if (file.exists(out) && !force) next
+  model <- paste(readLines(paste0("ord_", cs$model, ".model.lav")), collapse = "\n")
+  geq <- if (is.null(cs$group.equal)) "" else cs$group.equal
+  param <- if (is.null(cs$parameterization)) "delta" else cs$parameterization
+  fit <- sem(model, data = datas[[cs$data]], ordered = cs$ordered, group = cs$group, group.equal = geq,
+             parameterization = param)
+  writeLines(toJSON(list(lavaan_version = as.character(packageVersion("lavaan")),
+                         model_file = paste0("ord_", cs$model, ".model.lav"), data = cs$data,
+                         ordered = cs$ordered, group = if (is.null(cs$group)) "" else cs$group,
+                         group_equal = as.list(geq[nchar(geq) > 0]), parameterization = param,
+                         std_all = standardizedSolution(fit, type = "std.all"),
+                         std_lv = standardizedSolution(fit, type = "std.lv")),
+                    digits = NA, auto_unbox = TRUE, na = "null"), out)
+}
