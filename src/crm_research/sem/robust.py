@@ -879,6 +879,8 @@ def scaled_fit_measures(fm: dict, test: RobustTest | None, base: RobustTest | No
     if scaled:
         add["pvalue"] = {"chisq.scaled": test.stat, "df.scaled": test.df, "pvalue.scaled": test.pvalue,
                         "chisq.scaling.factor": test.scaling_factor}
+        if test.test == "scaled.shifted":   # the contract (lavaan keeps it in lavInspect(fit, "test"))
+            add["pvalue"]["shift.parameter"] = test.shift_parameter
         add["baseline.pvalue"] = {"baseline.chisq.scaled": base.stat if base else nan,
                                   "baseline.df.scaled": base.df if base else nan,
                                   "baseline.pvalue.scaled": base.pvalue if base else nan,
