@@ -92,6 +92,8 @@ def fit(model: str, data: pd.DataFrame, *, estimator: str = "ML", se: str | None
         lavaan's ``test``: "standard", "satorra.bentler", "scaled.shifted",
         "mean.var.adjusted", "yuan.bentler", "yuan.bentler.mplus" or "none"; default: the
         estimator's.  A robust test adds lavaan's ``*.scaled`` and ``*.robust`` fit measures.
+        It replaces the estimator's test (lavaan adds it as a second test, and its
+        ``fitMeasures()`` keep reporting the estimator's own).
     ordered : True or list of str, optional
         Declare items ordinal (``True``: every observed model variable): thresholds,
         polychoric correlations and a least-squares estimator (default "WLSMV"), as lavaan.
