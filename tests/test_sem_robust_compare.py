@@ -77,3 +77,18 @@ def test_stored_scaled_shifted_measures_need_the_fits():
                                   **{"df.scaled": fm0["df"] + 6, "chisq.scaled": fm0["chisq.scaled"] + 9})}
     with pytest.raises(ModelError, match="Satorra 2000"):
         sem.compare_models(restr, full)
+
+
+def test_satorra_2000_on_request_matches_lavaan():
+    """lavTestLRT(method = "satorra.2000") for MLM and MLR fits (scaled-shifted difference with
+    lavaan's WLS.V = expected h1 information and its own information matrix, observed for MLR)."""
+    ref = json.loads((REF / "robust_lrt_hs_mg_s2000.json").read_text())
+    for row in ref["table"]:
+        a = sem.fit(ref["model"], HS, group="school", estimator=row["estimator"])
+        b = sem.fit(ref["model"], HS, group="school", group_equal=["loadings"], estimator=row["estimator"])
+        cmp = sem.compare_models(a, b, names=["config", "metric"], method="satorra.2000")
+        assert cmp.method == "satorra.2000" and cmp.df_diff == row["Df.diff"]
+        assert cmp.chisq_diff == pytest.approx(row["Chisq.diff"], rel=1e-4)
+        assert cmp.pvalue == pytest.approx(row["p"], rel=1e-3)
+    with pytest.raises(ModelError, match="method='satorra.2010'"):
+        sem.compare_models(a, b, method="satorra.2010")

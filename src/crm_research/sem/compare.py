@@ -180,7 +180,11 @@ def _robust_test(r: Any, fm: dict) -> str | None:
     return None
 
 
-def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: float = 0.05) -> ModelComparison:
+METHODS = ("default", "satorra.bentler.2001", "satorra.2000")
+
+
+def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: float = 0.05,
+                   method: str = "default") -> ModelComparison:
     """Compare nested models by the chi-square difference test (lavaan ``lavTestLRT``), scaled
     when the models have robust test statistics.
 
@@ -196,6 +200,10 @@ def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: flo
         and ``"full"``; otherwise ``"model 1"``, ``"model 2"``, ...
     alpha : float
         Level of the test (verdicts and ``preferred``).
+    method : {"default", "satorra.bentler.2001", "satorra.2000"}
+        lavTestLRT's ``method`` for robust fits: "default" as lavaan chooses (see Notes);
+        "satorra.2000" the scaled-shifted difference of Satorra (2000) for any robust test
+        (needs the fits themselves, not stored fit measures).  Ignored for standard fits.
 
     Returns
     -------
@@ -292,17 +300,22 @@ def compare_models(*results: Any, names: Sequence[str] | None = None, alpha: flo
         if getattr(r, "converged", True) is False:
             warnings.append(f"model {nm!r} did not converge")
     N = float(known[0][1]) if known else float("nan")
+    if method not in METHODS:
+        raise ModelError(f"method={method!r} is not supported", hint=f"use one of {', '.join(METHODS)}")
+    requested = method
     rtests = [_robust_test(r, fm) for r, fm in zip(results, fms)]
     scaled_ok = [t is not None or d == 0 for t, d in zip(rtests, dfs)]
     method = "standard"
     if any(t is not None for t in rtests):
+        method = requested
         if not all(scaled_ok):
             plain = [nm for nm, t, d in zip(names, rtests, dfs) if t is None and d > 0]
             raise ModelError("some models (but not all) have scaled test statistics: " + ", ".join(plain)
                              + " without", hint="fit every model with the same estimator (e.g. estimator='MLR')")
         first = next(t for t in rtests if t is not None)
-        method = "satorra.bentler.2001" if first in ("satorra.bentler", "yuan.bentler", "yuan.bentler.mplus") \
-            else "satorra.2000"
+        if method == "default":
+            method = "satorra.bentler.2001" if first in ("satorra.bentler", "yuan.bentler", "yuan.bentler.mplus") \
+                else "satorra.2000"
         if method == "satorra.2000" and any(getattr(r, "robust", None) is None for r in results):
             raise ModelError("the scaled-shifted difference test (Satorra 2000) needs the fitted models' robust "
                              "ingredients (Gamma, Delta)", hint="pass sem.fit results, not stored fit measures")

@@ -734,14 +734,14 @@ def satorra_2000(rob1: RobustML, rob0: RobustML, T1: float, r1: float, T0: float
     m = r0 - r1
     if m == 0:
         return {"T.delta": T0 - T1, "df.delta": m, "a": float("nan"), "b": float("nan")}
-    kind = "expected" if information == "expected" else "observed"
+    kind = "expected"                  # lavTech(m1, "WLS.V"): the expected h1 information, always
     D1 = np.vstack([gp.Delta for gp in rob1.groups])
     D0 = np.vstack([gp.Delta for gp in rob0.groups])
     H = np.linalg.pinv(D1) @ D0
     U_, sv, _ = np.linalg.svd(H, full_matrices=True)
     rank = int(np.sum(sv > max(H.shape) * np.finfo(float).eps * (sv[0] if len(sv) else 1.0)))
     A = U_[:, rank:].T
-    P = rob1.information(information, "h1")
+    P = rob1.information(information, "hessian")      # lavTech(m1, "information")
     Pinv = inv_checked(P)
     APA = A @ Pinv @ A.T
     PAAPAAP = Pinv @ A.T @ np.linalg.pinv(APA) @ A @ Pinv
