@@ -196,9 +196,14 @@ def test_ordinal_fit_is_refused_clearly():
         res = sem.fit((REF / "hs_cfa.lav").read_text(), cut, ordered=True)
     except (ModelError, ImportError, NotImplementedError):
         pytest.skip("ordinal estimation not available")
+    # modification indices and the standardized solution of an ordinal fit come from the
+    # least-squares versions (checked against lavaan in test_sem_ordinal.py) ...
+    mi = sem.modindices(res)
+    assert list(mi.columns[:5]) == ["lhs", "op", "rhs", "mi", "epc"] and (mi["mi"] >= 0).all() and len(mi) > 0
+    ss = sem.standardized_solution(res)
+    assert "std.all" in ss.columns and ss["std.all"].notna().any()
     with pytest.raises(ModelError, match="ordinal"):
-        sem.modindices(res)
+        sem.standardized_solution(res, ci="bootstrap")
+    # ... the score test is not implemented for them and says so
     with pytest.raises(ModelError, match="ordinal"):
         sem.score_test(res)
-    with pytest.raises(ModelError, match="ordinal"):
-        sem.standardized_solution(res)

@@ -41,11 +41,11 @@ from .compare import ModelComparison, compare_models
 from .data import Moments, sample_moments
 from .fitting import fit
 from .measures import FIT_MEASURE_NAMES
-from .modindices import modindices, score_test
+from .modindices import score_test
 from .partable import parse
 from .result import (BootstrapResult, SEMResult, estimates_of, estimation_label, fit_measures_of, fit_sentence,
                      warnings_of)
-from .standardized import standardized_solution
+from .solutions import modindices, standardized_solution
 
 __all__ = ["fit", "parse", "modindices", "score_test", "standardized_solution", "SEMResult", "BootstrapResult", "FIT_MEASURE_NAMES", "compare_models",
            "ModelComparison", "sample_moments", "Moments", "estimates_of", "fit_measures_of", "warnings_of",
