@@ -304,3 +304,20 @@ def test_standardized_solution_matches_lavaan(name):
             assert _close(m[c + "_y"], m[c + "_x"], 1e-3).all(), (typ, c)
     with pytest.raises(ModelError, match="type"):
         standardized_solution_ls(res, type="std.nox")
+
+
+def test_summary_prints_thresholds_and_scales_as_lavaan():
+    """The text summary has lavaan's 'Thresholds' and 'Scales y*' sections for ordered items,
+    with the thresholds named x|t1, and says how the ordinal data were treated."""
+    hs = pd.read_csv(REF / "ord_hs_cut.csv")
+    res = sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", hs, ordered=True)
+    text = res.summary()
+    assert "Thresholds:" in text and "Scales y*:" in text
+    th = res.estimates[res.estimates["op"] == "|"]
+    first = th.iloc[0]
+    assert f"{first['lhs']}|{first['rhs']}" in text
+    assert text.index("Intercepts:" if "Intercepts:" in text else "Thresholds:") <= text.index("Thresholds:") \
+        < text.index("Variances:") < text.index("Scales y*:")
+    assert "AIC" not in text            # least squares: no likelihood, no information criteria
+    pw = sem.fit("visual =~ c1 + c2 + c3\ntextual =~ c4 + c5 + c6", hs, ordered=True, missing="pairwise")
+    assert pw.missing_summary.startswith("pairwise deletion")

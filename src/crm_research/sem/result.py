@@ -24,7 +24,9 @@ SECTIONS = [
     ("~", "Regressions"),
     ("~~cov", "Covariances"),
     ("~1", "Intercepts"),
+    ("|", "Thresholds"),
     ("~~var", "Variances"),
+    ("~*~", "Scales y*"),
     (":=", "Defined Parameters"),
 ]
 
@@ -193,6 +195,9 @@ class SEMResult:
             if self.n_dropped:
                 txt += f" ({self.n_dropped} without any answer to the model's items left out)"
             return txt
+        if self.missing == "pairwise":
+            return (f"pairwise deletion (missing = \"pairwise\"): each correlation from the respondents who "
+                    f"answered both items; {self.nobs} of {self.n_input} respondents used")
         return (f"listwise deletion: {self.nobs} of {self.n_input} respondents with complete answers used")
 
     # ------------------------------------------------------------------ text
@@ -273,8 +278,10 @@ class SEMResult:
                     indent = "    "
                 elif key == ":=":
                     name, indent = lhs, "    "
+                elif key == "|":
+                    name, indent = f"{lhs}|{rhs}", "    "
                 else:
-                    dot = "." if lhs in self.endogenous else " "
+                    dot = "." if lhs in self.endogenous and key != "~*~" else " "
                     name, indent = lhs, "   " + dot
                 if label and key != ":=" and not label.startswith(".p"):
                     name = f"{name} ({label})"
