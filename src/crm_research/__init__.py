@@ -10,8 +10,9 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "batch", "cases", "clv", "cli", "errors", "hypotheses", "instruments", "invariance", "kpi",
-    "measurement", "privacy", "reporting", "responses", "sem", "simulate",
+    "batch", "cases", "clv", "cli", "errors", "estimation", "hypotheses", "instruments", "invariance", "kpi",
+    "measurement", "methods", "normality", "path_diagram", "pls", "privacy", "reporting", "responses", "schema",
+    "sem", "simulate", "study",
 }
 
 
