@@ -7,6 +7,7 @@ Java 17; without them the Spark tests are skipped and say why (the error-path te
 """
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,11 @@ def assert_same_table(name: str, a: pd.DataFrame, b: pd.DataFrame) -> None:
         bad = np.flatnonzero(~ok)
         assert bad.size == 0, (f"{name}.{c}: {bad.size} cells differ, e.g. row {bad[0]}: "
                                f"DuckDB {x.iloc[bad[0]]!r}, Spark {y.iloc[bad[0]]!r}")
+
+
+def _csv(df: pd.DataFrame, path: Path) -> Path:
+    df.to_csv(path, index=False)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +169,7 @@ def test_real_log_cdnow_same_tables_on_spark(tmp_path, capsys, suites):
 
 
 @needs_spark
-def test_from_ibis_on_a_pyspark_connection(log, suites):
+def test_from_ibis_on_a_pyspark_connection(log, suites, tmp_path):
     """Tables a user already has in Spark: from_ibis runs the KPIs there and leaves the session running."""
     import ibis
 
@@ -181,6 +187,16 @@ def test_from_ibis_on_a_pyspark_connection(log, suites):
     assert_same_table("activity", duck_frames["activity"], act)
     rfm = kpi.rfm_scores(user, AS_OF)
     assert_same_table("rfm", duck_frames["rfm"], rfm)
+    # a per-customer table kept in Spark (as kpi_suite does from 2 million customers on) streams to CSV
+    from crm_research.kpi.rfm import rfm_table
+    from crm_research.kpi.suite import KPISuite
+
+    kept = KPISuite(dt.date(2023, 12, 31), "month", engine=user,
+                    tables={"rfm": user.materialize(rfm_table(user, AS_OF), "_kpi_rfm")})
+    assert kept.in_engine == ["rfm"] and kept.n_rows("rfm") == len(rfm)
+    kept.write(tmp_path / "kept", figures=False)
+    written = pd.read_csv(tmp_path / "kept" / "rfm.csv")
+    assert_same_table("rfm.csv", pd.read_csv(_csv(duck_frames["rfm"], tmp_path / "duck_rfm.csv")), written)
     user.close()
     assert session.sql("SELECT 1 AS x").collect()[0].x == 1      # the caller's session still runs
 
