@@ -62,8 +62,14 @@ def main(argv=None) -> int:
     ap.add_argument("--as-of", default="2023-12-31")
     args = ap.parse_args(argv)
 
+    from crm_research.kpi.spark import spark_unavailable
     from crm_research.simulate import simulate_transactions
     from test_kpi_spark import assert_same_table
+
+    why = spark_unavailable()
+    if why is not None:          # `make bench` on a machine without Java or pyspark
+        print(f"skipped: {why}")
+        return 0
 
     print(f"{'customers':>9} {'orders':>9} {'sessions':>9}  {'engine':<16} {'load s':>7} {'suite s':>8} "
           f"{'suite cpu s':>11}")
