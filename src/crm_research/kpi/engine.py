@@ -398,6 +398,8 @@ class KPIEngine:
         roles = {"orders": "orders", "order_lines": "orders_lines", "sessions": "sessions"}
         tables = {role: name for role, name in roles.items() if name in names}
         session, started = spark.spark_session(master, conf)
+        if not started:     # joined a running session: its master is the one in force
+            master = session.sparkContext.master
         try:
             views, folder, temporary = spark.hand_over(con, tables, session, staging, master)
         except BaseException:
