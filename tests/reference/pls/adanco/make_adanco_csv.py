@@ -18,9 +18,6 @@ import re
 import sys
 from pathlib import Path
 
-import openpyxl
-import xlrd
-
 HERE = Path(__file__).parent
 
 
@@ -29,6 +26,9 @@ def sheet_file(name: str) -> str:
 
 
 def main(src: Path) -> None:
+    import openpyxl   # imported here: pytest's --doctest-modules imports this file without them
+    import xlrd
+
     for book, out in (("results_cf_model.xls", "cf_model"), ("results_composite_model.xls", "composite_model")):
         wb = xlrd.open_workbook(str(src / book))
         (HERE / out).mkdir(exist_ok=True)
