@@ -915,13 +915,16 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
     # later copies in file order are marked here, in a table by an UPDATE once it exists (rowid)
     dup_col = spec.required[0]
     dup_part = ", ".join(["_rowhash"] + [_q(c) for c in exprs])
-    checks.append(("duplicate_row", dup_col,
-                   f"row_number() OVER (PARTITION BY {dup_part} ORDER BY {', '.join(extra)}) > 1" if as_view
-                   else "FALSE"))
+    dup_window = f"row_number() OVER (PARTITION BY {dup_part} ORDER BY {', '.join(extra)}) > 1"
+    checks.append(("duplicate_row", dup_col, dup_window if as_view else "FALSE"))
     # problem codes 1..n (UTINYINT; NULL = no problem): one byte per row, no strings stored
     code_of = {(p, c): i + 1 for i, (p, c, _) in enumerate(checks)}
-    problem_sql = ("CAST(CASE " + " ".join(f"WHEN {cond} THEN {i + 1}" for i, (_, _, cond) in enumerate(checks))
-                   + " END AS UTINYINT)")
+
+    def problem_case(chk):
+        return ("CAST(CASE " + " ".join(f"WHEN {cond} THEN {i + 1}" for i, (_, _, cond) in enumerate(chk))
+                + " END AS UTINYINT)")
+
+    problem_sql = problem_case(checks)
 
     stage = f"_{table}_stage"
     tmp = "TEMP " if temporary else ""
@@ -933,12 +936,34 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
                       + (["file_row_number AS _file_row"] if as_view else []))
     outer = ", ".join([_q(c) for c in exprs] + [f"{problem_sql} AS _problem", "_rowhash"] + extra)
     body = f"SELECT {outer} FROM (SELECT {inner} FROM {src.reader_rows if as_view else src.reader})"
+    found_codes = None
+    n_dup_known = None
     try:
         for kind, name in (("VIEW", table), ("TABLE", table), ("VIEW", table + "_lines"), ("TABLE", stage),
                            ("VIEW", stage), ("TABLE", stage + "_skip")):
             con.execute(f"DROP {kind} IF EXISTS {_q(name)}")
+        if as_view:
+            # one pass over the file: every problem count except exact copies, and a distinct
+            # count that proves there are none (exact copies share the order id / the row hash);
+            # the window that finds copies in file order only runs when there may be some
+            quick = checks[:-1] + [("duplicate_row", dup_col, "FALSE")]
+            q_outer = ", ".join([_q(c) for c in exprs] + [f"{problem_case(quick)} AS _problem", "_rowhash"] + extra)
+            q_body = f"SELECT {q_outer} FROM (SELECT {inner} FROM {src.reader_rows})"
+            uq = spec.unique if spec.unique and spec.unique in cmap else None
+            copies = (f"count({_q(uq)}) - count(DISTINCT {_q(uq)})" if uq
+                      else "count(*) - count(DISTINCT _rowhash)")
+            codes = sorted(code_of.values())
+            res = con.execute(f"SELECT count(*), {copies}, "
+                              + ", ".join(f"count(*) FILTER (WHERE _problem = {i})" for i in codes)
+                              + f" FROM ({q_body})").fetchall()[0]
+            if int(res[1]) == 0:
+                body = q_body
+                found_codes = {i: int(n) for i, n in zip(codes, res[2:]) if n}
+                if uq and not found_codes:
+                    n_dup_known = 0     # every row usable, every order id distinct
         con.execute(f"CREATE {tmp}{'VIEW' if as_view else 'TABLE'} {_q(stage)} AS {body}")
-        n_rows = int(con.execute(f"SELECT count(*) FROM {_q(stage)}").fetchall()[0][0])
+        n_rows = int(res[0]) if found_codes is not None else \
+            int(con.execute(f"SELECT count(*) FROM {_q(stage)}").fetchall()[0][0])
     except DataFileError:
         raise
     except Exception as e:
@@ -968,8 +993,9 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
                             f"timestamp and row (the same file always gets the same ids)")
 
     ctx = _Ctx(con=con, src=src, stage=stage, keys=keys, cmap=cmap, as_view=as_view, limit=max_examples)
-    found_codes = dict(con.execute(f"SELECT _problem, count(*) FROM {_q(stage)} WHERE _problem IS NOT NULL "
-                                   f"GROUP BY _problem").fetchall())
+    if found_codes is None:
+        found_codes = dict(con.execute(f"SELECT _problem, count(*) FROM {_q(stage)} WHERE _problem IS NOT NULL "
+                                       f"GROUP BY _problem").fetchall())
     order = {p: i for i, p in enumerate(PROBLEMS)}
     problems = sorted(((p, c, int(found_codes[code_of[(p, c)]])) for (p, c) in code_of if code_of[(p, c)] in found_codes),
                       key=lambda t: (order[t[0]], spec.columns.index(t[1])))
@@ -992,8 +1018,8 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
         u = _q(spec.unique)
         dup_ids = f"SELECT {u} FROM {_q(stage)} WHERE {usable} GROUP BY {u} HAVING count(*) > 1"
         # rows beyond the first per id; count(DISTINCT) is the cheapest exact check in DuckDB
-        n_dup = int(con.execute(f"SELECT count({u}) - count(DISTINCT {u}) FROM {_q(stage)} "
-                                f"WHERE {usable}").fetchall()[0][0])
+        n_dup = n_dup_known if n_dup_known is not None else int(con.execute(
+            f"SELECT count({u}) - count(DISTINCT {u}) FROM {_q(stage)} WHERE {usable}").fetchall()[0][0])
         if n_dup:
             key_list = ", ".join(f"s.{k}" for k in keys)
             later = (f"SELECT {key_list} FROM {_q(stage)} s JOIN ({dup_ids}) d USING ({u}) "
@@ -1160,12 +1186,26 @@ def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
 
     src_col = cmap["customer_id"]
     kind = header_kind(src_col)
-    ids = con.execute(f"SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id FROM {_q(stage)} "
-                      f"WHERE customer_id IS NOT NULL").df()
+    def distinct_ids(where: str = ""):
+        return con.execute(f"SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id FROM {_q(stage)} "
+                           f"WHERE customer_id IS NOT NULL{where}").df()
+
+    ids = None
     if kind is None:
+        typ = con.execute(f"SELECT typeof(customer_id) FROM {_q(stage)} LIMIT 1").fetchall()
+        integer = bool(typ) and typ[0][0] in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT",
+                                              "UINTEGER", "USMALLINT", "UTINYINT")
+        # an integer below 10**6 has at most 6 digits: no pattern of the detector can match it
+        # (each needs 7 digits in a row or a separator; see privacy._MAYBE_PII), so only
+        # larger ids are read back and checked
+        ids = distinct_ids(" AND abs(customer_id) >= 1000000") if integer else distinct_ids()
         kind = personal_kind(ids["customer_id"])
+        if integer:
+            ids = None
     if kind is None and not pseudonymize:
         return
+    if ids is None:
+        ids = distinct_ids()
     mapping = pd.DataFrame({"_v": ids["customer_id"].astype(str),
                             "_p": _pseudo(ids["customer_id"].astype(str), key,
                                           kind=kind if kind in ("phone", "email") else None).astype(str)})
