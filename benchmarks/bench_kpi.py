@@ -1,4 +1,4 @@
-"""Benchmark: the full KPI suite on a synthetic log, DuckDB engine vs straightforward pandas.
+"""Benchmark: the full KPI suite on a synthetic log: our engine, straightforward pandas, and hand-written DuckDB SQL (the limit).
 
 Usage::
 
@@ -359,6 +359,221 @@ def pandas_kpis(f, o, s, as_of) -> dict:
                 stage_kpis=res["product_stage_kpis"], _timings=timings)
 
 
+# ============================================================================ DuckDB-SQL limit side
+def run_sql(orders: str, sessions: str, memory_limit: str | None, threads: int | None) -> dict:
+    """The same KPIs hand-written as DuckDB SQL in as few passes as possible: the limit.
+
+    Passes: orders file once (validation counts), once into the per-order facts (one window);
+    the facts once into per-customer x month and once into per-customer aggregates (churn, RFM,
+    lifecycle and repurchase share that one pass); the facts once more for the 13 lifecycle
+    dates (one join on date ranges); the sessions file once (validation) and once (activity and
+    the churn visit windows in one grouping-sets pass); the orders file once for the product
+    KPIs. Small results only come back to Python.
+    """
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    t1, c1 = time.perf_counter(), _cpu()
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = false")
+    O, S = f"read_parquet('{orders}')", f"read_parquet('{sessions}')"
+    # validation: the same checks as the engine's loader (nulls, non-finite/negative, duplicate ids / rows)
+    bad, dup = con.execute(
+        f"SELECT count(*) FILTER (WHERE customer_id IS NULL OR order_id IS NULL OR timestamp IS NULL "
+        f"OR amount IS NULL OR NOT isfinite(amount) OR amount < 0), count(order_id) - count(DISTINCT order_id) "
+        f"FROM {O}").fetchone()
+    sbad, sdup = con.execute(
+        f"SELECT count(*) FILTER (WHERE customer_id IS NULL OR start IS NULL OR duration IS NULL OR duration < 0), "
+        f"count(*) - count(DISTINCT hash(customer_id, start, duration, page_views)) FROM {S}").fetchone()
+    assert bad == 0 and dup == 0 and sbad == 0 and sdup == 0, "benchmark data must be clean"
+    t_load, c_load = time.perf_counter() - t1, _cpu() - c1
+
+    t2, c2 = time.perf_counter(), _cpu()
+    con.execute(f"""CREATE TABLE f AS SELECT customer_id, order_id, CAST(timestamp AS DATE) AS d, amount,
+        row_number() OVER w AS seq,
+        CAST(timestamp AS DATE) - lag(CAST(timestamp AS DATE)) OVER w AS gap,
+        first_value(CAST(timestamp AS DATE)) OVER w AS first_date
+        FROM {O} WINDOW w AS (PARTITION BY customer_id ORDER BY timestamp, order_id)""")
+    t_prep, c_prep = time.perf_counter() - t2, _cpu() - c2
+
+    t3, c3 = time.perf_counter(), _cpu()
+    timings = {}
+    q = lambda sql: con.execute(sql).df()  # noqa: E731
+    as_of = pd.Timestamp(con.execute("SELECT max(d) FROM f").fetchone()[0])
+    A = f"DATE '{as_of.date()}'"
+    last_full = _last_complete_month(as_of)
+
+    def midx(col):
+        return f"(year({col}) * 12 + month({col}) - 1)"
+
+    t = time.perf_counter()
+    # per customer x month (retention, N-period retention, repeat customers)
+    con.execute(f"""CREATE TABLE cp AS SELECT customer_id, {midx('first_date')} AS cohort, {midx('d')} AS idx,
+        count(*) AS orders, sum(amount) AS revenue FROM f GROUP BY ALL""")
+    ret = q(f"""SELECT cohort, idx - cohort AS k, count(*) AS active_customers, sum(revenue) AS revenue
+        FROM cp WHERE idx <= {last_full} GROUP BY ALL""")
+    lastk = q(f"""SELECT cohort, last_k, count(*) AS n FROM
+        (SELECT customer_id, cohort, max(idx - cohort) AS last_k FROM cp WHERE idx <= {last_full} GROUP BY ALL)
+        GROUP BY ALL""")
+    rows = []
+    for n in (1, 2, 3, 6, 12):
+        el = lastk[lastk["cohort"] + n <= last_full]
+        e = int(el["n"].sum())
+        kept = int(ret.loc[ret["k"] == n, "active_customers"].sum())
+        rows.append(dict(n=n, retention_rate=kept / e if e else np.nan,
+                         rolling_retention_rate=int(el.loc[el["last_k"] >= n, "n"].sum()) / e if e else np.nan))
+    retention_n = pd.DataFrame(rows)
+    rep = q("""SELECT count(*) FILTER (WHERE idx > cohort) AS returning_customers FROM cp""")
+    rep["repeat_orders"] = con.execute("SELECT count(*) FILTER (WHERE seq > 1) FROM f").fetchone()[0]
+    timings["retention+repeat"] = round(time.perf_counter() - t, 2)
+
+    # one pass: per-customer aggregates for churn, RFM, lifecycle at as_of and repurchase
+    t = time.perf_counter()
+    con.execute(f"""CREATE TABLE c AS SELECT customer_id, count(*) AS orders,
+        count(*) FILTER (WHERE gap > 0 OR gap IS NULL) AS purchase_days, sum(amount) AS spend,
+        min(first_date) AS first_date, max(d) AS last_date,
+        median(gap) FILTER (WHERE gap > 0) AS typical,
+        count(*) FILTER (WHERE {A} - d < 90) AS rec,
+        count(*) FILTER (WHERE {A} - d >= 90 AND {A} - d < 180) AS prev,
+        max(gap) FILTER (WHERE {A} - d < 90) AS mg,
+        min(d) FILTER (WHERE d - first_date >= 1) AS rep_date
+        FROM f GROUP BY customer_id""")
+    cycle, pop = con.execute("SELECT (SELECT median(gap) FROM f WHERE gap > 0), median(typical) FROM c").fetchone()
+    repurchase = q(f"""SELECT w AS window_days,
+        count(*) FILTER (WHERE {A} - first_date >= w) AS eligible,
+        count(*) FILTER (WHERE {A} - first_date >= w AND rep_date - first_date <= w) AS r
+        FROM c, (VALUES (30), (90), (180)) v(w) GROUP BY w ORDER BY w""")
+    repurchase["repurchase_rate"] = repurchase["r"] / repurchase["eligible"]
+    timings["customer pass"] = round(time.perf_counter() - t, 2)
+
+    t = time.perf_counter()
+    # sessions: one grouping-sets pass for activity (month) and the churn visit windows (customer)
+    con.execute(f"""CREATE TABLE sa AS SELECT GROUPING(customer_id) AS g_c, GROUPING(idx) AS g_i,
+            customer_id, idx, count(*) AS sessions, sum(duration) AS seconds,
+            median(duration) AS med, bit_count(bit_or(day_bit)) AS days,
+            sum(duration) FILTER (WHERE age >= 0 AND age < 90) AS vr,
+            sum(duration) FILTER (WHERE age >= 90 AND age < 180) AS vp
+        FROM (SELECT customer_id, {midx('start')} AS idx, duration,
+                     CAST(1 AS BIGINT) << (day(start) - 1) AS day_bit, {A} - CAST(start AS DATE) AS age
+              FROM {S} WHERE CAST(start AS DATE) <= {A})
+        GROUP BY GROUPING SETS ((customer_id, idx), (idx), (customer_id))""")
+    act = q(f"""SELECT a.idx, a.sessions, a.med AS median_session_seconds, v.visitors, v.visitor_days
+        FROM (SELECT idx, sessions, med FROM sa WHERE g_c = 1 AND g_i = 0) a
+        JOIN (SELECT idx, count(*) AS visitors, sum(days) AS visitor_days FROM sa WHERE g_c = 0 AND g_i = 0
+              GROUP BY idx) v USING (idx) ORDER BY a.idx""")
+    first_s = pd.Timestamp(con.execute(f"SELECT min(CAST(start AS DATE)) FROM {S}").fetchone()[0])
+    days = [(min(_month_end(i), as_of) - max(pd.Timestamp(year=i // 12, month=i % 12 + 1, day=1), first_s)).days + 1
+            for i in act["idx"]]
+    act["stickiness"] = act["visitor_days"] / np.array(days) / act["visitors"]
+    timings["activity"] = round(time.perf_counter() - t, 2)
+
+    t = time.perf_counter()
+    churn = q(f"""SELECT customer_id FROM (
+        SELECT c.customer_id, c.spend, {A} - c.last_date AS since,
+          least(greatest((({A} - c.last_date) / coalesce(c.typical, {float(pop)}) - 1.0) / (2.0 - 1.0), 0), 1) AS so,
+          CASE WHEN prev > 0 THEN least(greatest(-((rec - prev) / prev) / 0.5, 0), 1) END AS sf,
+          CASE WHEN coalesce(s.vp, 0) > 0 THEN least(greatest(-((coalesce(s.vr, 0) - s.vp) / s.vp) / 0.5, 0), 1) END AS sv
+        FROM c LEFT JOIN (SELECT customer_id, vr, vp FROM sa WHERE g_c = 0 AND g_i = 1) s USING (customer_id))
+        WHERE since <= 365 AND (so >= 1 OR coalesce(sf >= 1, false) OR coalesce(sv >= 1, false))
+        ORDER BY (so + coalesce(sf, 0) + coalesce(sv, 0)) / (1 + (sf IS NOT NULL)::INT + (sv IS NOT NULL)::INT) DESC,
+                 spend DESC, customer_id""")
+    timings["churn_risk"] = round(time.perf_counter() - t, 2)
+
+    t = time.perf_counter()
+    caps = f"CASE WHEN r_days / {float(cycle)} <= 1 THEN 5 WHEN r_days / {float(cycle)} <= 2 THEN 3 " \
+           f"WHEN r_days / {float(cycle)} <= 4 THEN 2 ELSE 1 END"
+    seg_cases = " ".join(
+        f"WHEN least(r, {caps}) BETWEEN {a} AND {b} AND fs BETWEEN {x} AND {y} THEN '{s.replace(chr(39), chr(39) * 2)}'"
+        for s, a, b, x, y in [("Champions", 4, 5, 4, 5), ("Loyal", 3, 5, 3, 5), ("Potential loyalist", 4, 5, 2, 3),
+                              ("New", 4, 5, 1, 1), ("Promising", 3, 3, 1, 2), ("Can't lose them", 1, 1, 4, 5),
+                              ("At risk", 1, 2, 3, 5), ("About to sleep", 2, 2, 1, 2), ("Hibernating", 1, 1, 2, 2),
+                              ("Lost", 1, 1, 1, 1)])
+    rfm = q(f"""SELECT CASE {seg_cases} ELSE 'Unclassified' END AS segment, count(*) AS n FROM (
+        SELECT {A} - last_date AS r_days,
+          1 + (5 * (rank() OVER (ORDER BY {A} - last_date DESC) - 1)) // count(*) OVER () AS r,
+          1 + (5 * (rank() OVER (ORDER BY orders) - 1)) // count(*) OVER () AS fs FROM c) GROUP BY ALL""")
+    timings["rfm"] = round(time.perf_counter() - t, 2)
+
+    # lifecycle at as_of and at the 13 dates of the shares / transitions: one join on date ranges
+    t = time.perf_counter()
+    first = int(con.execute(f"SELECT {midx('min(d)')} FROM f").fetchone()[0])
+    ends = [_month_end(i) for i in range(first, last_full + 1)][-12:]
+    if not ends or ends[-1] != as_of:
+        ends.append(as_of)
+    d0 = max(as_of - pd.Timedelta(days=365), pd.Timestamp(con.execute("SELECT min(d) FROM f").fetchone()[0]))
+    dates = sorted(set(ends) | {d0})
+    vals = ", ".join(f"(DATE '{d.date()}')" for d in dates)
+    stage_sql = """CASE WHEN since > 180 THEN 'churned' WHEN tenure < 30 THEN 'new'
+        WHEN coalesce(mg, 0) > 180 THEN 'reactivated'
+        WHEN since > 90 OR (prev > 0 AND rec < 0.5 * prev) THEN 'declining'
+        WHEN tenure < 180 OR (rec >= 2 AND rec >= 1.5 * prev) THEN 'growing' ELSE 'mature' END"""
+    con.execute(f"""CREATE TABLE st AS SELECT dd, customer_id, {stage_sql} AS stage FROM (
+        SELECT dd, customer_id, dd - min(first_date) AS tenure, dd - max(d) AS since,
+          count(*) FILTER (WHERE dd - d < 90) AS rec, count(*) FILTER (WHERE dd - d >= 90 AND dd - d < 180) AS prev,
+          max(gap) FILTER (WHERE dd - d < 90) AS mg
+        FROM f JOIN (VALUES {vals}) v(dd) ON f.d <= dd AND f.d > dd - 181 GROUP BY dd, customer_id)""")
+    counted = q("SELECT dd, stage, count(*) AS n FROM st GROUP BY ALL")
+    acq = dict(con.execute(f"SELECT dd, count(*) FROM (SELECT DISTINCT customer_id, first_date FROM f WHERE seq = 1), "
+                           f"(VALUES {vals}) v(dd) WHERE first_date <= dd GROUP BY dd").fetchall())
+    shares = []
+    for d in ends:
+        cnt = counted[counted["dd"] == d]
+        for s_, n in zip(cnt["stage"], cnt["n"]):
+            shares.append(dict(date=d, stage=s_, customers=int(n) + (acq[d.date()] - int(cnt["n"].sum()) if s_ == "churned" else 0)))
+        if "churned" not in set(cnt["stage"]) and acq[d.date()] > cnt["n"].sum():
+            shares.append(dict(date=d, stage="churned", customers=acq[d.date()] - int(cnt["n"].sum())))
+    shares = pd.DataFrame(shares)
+    lifecycle = counted[counted["dd"] == as_of].copy()
+    lc = dict(zip(shares.loc[shares["date"] == as_of, "stage"], shares.loc[shares["date"] == as_of, "customers"]))
+    lifecycle = pd.DataFrame({"stage": np.repeat(list(lc), list(lc.values()))})
+    tr = q(f"""SELECT CASE WHEN a.stage IS NOT NULL THEN a.stage WHEN k.first_date <= DATE '{d0.date()}' THEN 'churned'
+            ELSE 'prospect' END AS from_stage, coalesce(b.stage, 'churned') AS to_stage, count(*) AS customers
+        FROM (SELECT customer_id, first_date FROM f WHERE seq = 1) k
+        LEFT JOIN (SELECT * FROM st WHERE dd = DATE '{d0.date()}') a USING (customer_id)
+        LEFT JOIN (SELECT * FROM st WHERE dd = {A}) b USING (customer_id) GROUP BY ALL""")
+    timings["lifecycle (13 dates)"] = round(time.perf_counter() - t, 2)
+
+    # products: product x month totals in one pass, stages in numpy, stage KPIs in one join
+    t = time.perf_counter()
+    ps = q(f"""SELECT product_id, {midx('timestamp')} AS idx, count(*) AS n FROM {O}
+        WHERE CAST(timestamp AS DATE) <= {A} GROUP BY ALL""")
+    ps = ps[ps["idx"] <= last_full]
+    firstp = ps.groupby("product_id")["idx"].min()
+    wide = ps.pivot(index="product_id", columns="idx", values="n").reindex(
+        columns=range(int(firstp.min()), last_full + 1)).fillna(0.0)
+    mask = np.arange(wide.shape[1])[None, :] >= (firstp.reindex(wide.index).to_numpy() - firstp.min())[:, None]
+    sm = wide.where(mask).T.rolling(3, min_periods=1).mean().T.where(mask)
+    peak, cur = sm.max(axis=1), sm.iloc[:, -1]
+    age = last_full - firstp.reindex(wide.index) + 1
+    prev = sm.iloc[:, -4].where(age > 3)
+    level = (cur / peak).where(peak > 0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(prev.isna(), np.nan, np.where(prev > 0, cur / prev - 1, np.where(cur > 0, np.inf, 0.0)))
+    stage = np.where(age <= 3, "introduction", np.where(growth >= 0.2, "growth",
+                     np.where((level < 0.5) | (growth <= -0.2), "decline", "maturity")))
+    products = pd.DataFrame({"product_id": wide.index, "stage": stage})
+    con.register("pst", products)
+    lo = pd.Timestamp(year=(last_full - 2) // 12, month=(last_full - 2) % 12 + 1, day=1)
+    stage_kpis = q(f"""SELECT p.stage, count(*) AS orders FROM {O} o JOIN pst p USING (product_id)
+        WHERE CAST(o.timestamp AS DATE) BETWEEN DATE '{lo.date()}' AND DATE '{_month_end(last_full).date()}'
+        GROUP BY ALL""")
+    timings["products"] = round(time.perf_counter() - t, 2)
+    t_kpi, c_kpi = time.perf_counter() - t3, _cpu() - c3
+    digest = make_digest(
+        retention=ret[ret["cohort"] + ret["k"] <= last_full], retention_n=retention_n, repurchase=repurchase,
+        repeat=rep, activity=act, churn=churn,
+        rfm=pd.DataFrame({"segment": np.repeat(rfm["segment"].to_numpy(), rfm["n"].to_numpy())}),
+        lifecycle=lifecycle, shares=shares, transitions=tr, products=products, stage_kpis=stage_kpis)
+    return dict(side="sql", load_s=t_load, load_cpu=c_load, prep_s=t_prep, prep_cpu=c_prep, kpi_s=t_kpi,
+                kpi_cpu=c_kpi, total_s=t_load + t_prep + t_kpi, total_cpu=c_load + c_prep + c_kpi,
+                maxrss_gib=_maxrss_gib(), per_table=timings, digest=digest)
+
+
 # ============================================================================ digest
 def make_digest(retention, retention_n, repurchase, repeat, activity, churn, rfm, lifecycle, shares,
                 transitions, products, stage_kpis) -> dict:
@@ -447,7 +662,8 @@ def main(argv=None) -> int:
     ap.add_argument("--database", default=None, help="DuckDB database file (default: in memory)")
     ap.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
     ap.add_argument("--pandas", action="store_true", help="run pandas even above 20 million orders")
-    ap.add_argument("--side", choices=["engine", "pandas"], help=argparse.SUPPRESS)
+    ap.add_argument("--no-sql", action="store_true", help="skip the hand-written DuckDB SQL limit")
+    ap.add_argument("--side", choices=["engine", "pandas", "sql"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     d = DATA / f"tx_{args.orders}_{args.seed}"
@@ -458,6 +674,10 @@ def main(argv=None) -> int:
         return 0
     if args.side == "pandas":
         print(json.dumps(run_pandas(str(d / "orders.parquet"), str(d / "sessions.parquet"))))
+        return 0
+    if args.side == "sql":
+        print(json.dumps(run_sql(str(d / "orders.parquet"), str(d / "sessions.parquet"), args.memory_limit,
+                                 args.threads)))
         return 0
 
     d, gen_s = ensure_data(args.orders, args.seed)
@@ -474,6 +694,7 @@ def main(argv=None) -> int:
     eng = child("engine", args)
     skip_pandas = args.no_pandas or (args.orders > 20_000_000 and not args.pandas)
     pdr = None if skip_pandas else child("pandas", args)
+    sql = None if args.no_sql else child("sql", args)
 
     def line(r):
         if r is None:
@@ -487,6 +708,8 @@ def main(argv=None) -> int:
     if pdr is not None and "error" in pdr:
         print(f"baseline failed: pandas KPI suite: {pdr['error']}")
     print(f"  pandas baseline     : {line(pdr)}")
+    if sql is not None:
+        print(f"  DuckDB SQL (limit)  : {line(sql)}")
     if pdr is not None and "error" not in pdr and "error" not in eng:
         print(f"  ratio pandas / engine: wall {pdr['total_s'] / eng['total_s']:.1f}x, "
               f"CPU {pdr['total_cpu'] / eng['total_cpu']:.1f}x, peak memory {pdr['maxrss_gib'] / eng['maxrss_gib']:.1f}x")
@@ -495,6 +718,18 @@ def main(argv=None) -> int:
                                        else "NO, differ in " + ", ".join(diff)))
         print("  per table (s):  " + "  ".join(f"{k} {eng['per_table'].get(k, '-')}/{v}"
                                              for k, v in pdr["per_table"].items()) + "   (engine/pandas)")
+    if sql is not None and "error" not in sql and "error" not in eng:
+        print(f"  ratio engine / SQL limit: wall {eng['total_s'] / sql['total_s']:.1f}x, "
+              f"CPU {eng['total_cpu'] / sql['total_cpu']:.1f}x")
+        if pdr is not None and "error" not in pdr:
+            print(f"  ratio pandas / SQL limit: wall {pdr['total_s'] / sql['total_s']:.1f}x, "
+                  f"CPU {pdr['total_cpu'] / sql['total_cpu']:.1f}x")
+            diff = compare(sql["digest"], pdr["digest"])
+            print("  SQL limit agrees with pandas: " + ("yes" if not diff else "NO, differ in " + ", ".join(diff)))
+        elif eng["digest"]:
+            diff = compare(sql["digest"], eng["digest"])
+            print("  SQL limit agrees with the engine: " + ("yes" if not diff else "NO, differ in " + ", ".join(diff)))
+        print("  SQL limit per step (s): " + "  ".join(f"{k} {v}" for k, v in sql["per_table"].items()))
     if "error" not in eng and args.orders == 10_000_000:
         ok_t = eng["total_s"] <= 30
         ok_m = eng["maxrss_gib"] <= 4
