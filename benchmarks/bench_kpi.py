@@ -365,10 +365,10 @@ def run_sql(orders: str, sessions: str, memory_limit: str | None, threads: int |
 
     Passes: orders file once (validation counts), once into the per-order facts (one window);
     the facts once into per-customer x month and once into per-customer aggregates (churn, RFM,
-    lifecycle and repurchase share that one pass); the facts once more for the 13 lifecycle
-    dates (one join on date ranges); the sessions file once (validation) and once (activity and
-    the churn visit windows in one grouping-sets pass); the orders file once for the product
-    KPIs. Small results only come back to Python.
+    lifecycle and repurchase share that one pass); the facts in date order once more for the 13
+    lifecycle dates (each date reads its 181-day window); the sessions file once (validation) and once (activity and
+    the churn visit windows from it); the orders file once for the product KPIs. Small results
+    only come back to Python.
     """
     import duckdb
     import numpy as np
@@ -452,20 +452,18 @@ def run_sql(orders: str, sessions: str, memory_limit: str | None, threads: int |
     timings["customer pass"] = round(time.perf_counter() - t, 2)
 
     t = time.perf_counter()
-    # sessions: one grouping-sets pass for activity (month) and the churn visit windows (customer)
-    con.execute(f"""CREATE TABLE sa AS SELECT GROUPING(customer_id) AS g_c, GROUPING(idx) AS g_i,
-            customer_id, idx, count(*) AS sessions, sum(duration) AS seconds,
-            median(duration) AS med, bit_count(bit_or(day_bit)) AS days,
-            sum(duration) FILTER (WHERE age >= 0 AND age < 90) AS vr,
-            sum(duration) FILTER (WHERE age >= 90 AND age < 180) AS vp
-        FROM (SELECT customer_id, {midx('start')} AS idx, duration,
-                     CAST(1 AS BIGINT) << (day(start) - 1) AS day_bit, {A} - CAST(start AS DATE) AS age
-              FROM {S} WHERE CAST(start AS DATE) <= {A})
-        GROUP BY GROUPING SETS ((customer_id, idx), (idx), (customer_id))""")
+    # sessions: per month (count, seconds, exact median) and per customer x month (active days as a
+    # bit mask) from one typed scan kept in memory; the churn visit windows from its last 180 days
+    con.execute(f"""CREATE TEMP TABLE s AS SELECT customer_id, CAST({midx('start')} AS USMALLINT) AS idx,
+        duration, CAST(day(start) - 1 AS UTINYINT) AS day0, CAST({A} - CAST(start AS DATE) AS INTEGER) AS age
+        FROM {S} WHERE CAST(start AS DATE) <= {A}""")
     act = q(f"""SELECT a.idx, a.sessions, a.med AS median_session_seconds, v.visitors, v.visitor_days
-        FROM (SELECT idx, sessions, med FROM sa WHERE g_c = 1 AND g_i = 0) a
-        JOIN (SELECT idx, count(*) AS visitors, sum(days) AS visitor_days FROM sa WHERE g_c = 0 AND g_i = 0
+        FROM (SELECT idx, count(*) AS sessions, median(duration) AS med FROM s GROUP BY idx) a
+        JOIN (SELECT idx, count(*) AS visitors, sum(days) AS visitor_days FROM
+              (SELECT customer_id, idx, bit_count(bit_or(CAST(1 AS INTEGER) << day0)) AS days FROM s GROUP BY ALL)
               GROUP BY idx) v USING (idx) ORDER BY a.idx""")
+    con.execute("""CREATE TEMP TABLE sa AS SELECT customer_id, sum(duration) FILTER (WHERE age < 90) AS vr,
+        sum(duration) FILTER (WHERE age >= 90) AS vp FROM s WHERE age < 180 GROUP BY customer_id""")
     first_s = pd.Timestamp(con.execute(f"SELECT min(CAST(start AS DATE)) FROM {S}").fetchone()[0])
     days = [(min(_month_end(i), as_of) - max(pd.Timestamp(year=i // 12, month=i % 12 + 1, day=1), first_s)).days + 1
             for i in act["idx"]]
@@ -478,7 +476,7 @@ def run_sql(orders: str, sessions: str, memory_limit: str | None, threads: int |
           least(greatest((({A} - c.last_date) / coalesce(c.typical, {float(pop)}) - 1.0) / (2.0 - 1.0), 0), 1) AS so,
           CASE WHEN prev > 0 THEN least(greatest(-((rec - prev) / prev) / 0.5, 0), 1) END AS sf,
           CASE WHEN coalesce(s.vp, 0) > 0 THEN least(greatest(-((coalesce(s.vr, 0) - s.vp) / s.vp) / 0.5, 0), 1) END AS sv
-        FROM c LEFT JOIN (SELECT customer_id, vr, vp FROM sa WHERE g_c = 0 AND g_i = 1) s USING (customer_id))
+        FROM c LEFT JOIN sa s USING (customer_id))
         WHERE since <= 365 AND (so >= 1 OR coalesce(sf >= 1, false) OR coalesce(sv >= 1, false))
         ORDER BY (so + coalesce(sf, 0) + coalesce(sv, 0)) / (1 + (sf IS NOT NULL)::INT + (sv IS NOT NULL)::INT) DESC,
                  spend DESC, customer_id""")
@@ -512,11 +510,17 @@ def run_sql(orders: str, sessions: str, memory_limit: str | None, threads: int |
         WHEN coalesce(mg, 0) > 180 THEN 'reactivated'
         WHEN since > 90 OR (prev > 0 AND rec < 0.5 * prev) THEN 'declining'
         WHEN tenure < 180 OR (rec >= 2 AND rec >= 1.5 * prev) THEN 'growing' ELSE 'mature' END"""
-    con.execute(f"""CREATE TABLE st AS SELECT dd, customer_id, {stage_sql} AS stage FROM (
-        SELECT dd, customer_id, dd - min(first_date) AS tenure, dd - max(d) AS since,
-          count(*) FILTER (WHERE dd - d < 90) AS rec, count(*) FILTER (WHERE dd - d >= 90 AND dd - d < 180) AS prev,
-          max(gap) FILTER (WHERE dd - d < 90) AS mg
-        FROM f JOIN (VALUES {vals}) v(dd) ON f.d <= dd AND f.d > dd - 181 GROUP BY dd, customer_id)""")
+    # one scan per date of the facts in its 181-day window (the facts are stored in date order,
+    # so each scan reads only that window's row groups)
+    con.execute("CREATE TABLE fd AS SELECT customer_id, d, gap, first_date FROM f ORDER BY d")
+    con.execute("CREATE TABLE st (dd DATE, customer_id BIGINT, stage VARCHAR)")
+    for dd in dates:
+        D = f"DATE '{dd.date()}'"
+        con.execute(f"""INSERT INTO st SELECT {D}, customer_id, {stage_sql} FROM (
+            SELECT customer_id, {D} - min(first_date) AS tenure, {D} - max(d) AS since,
+              count(*) FILTER (WHERE {D} - d < 90) AS rec, count(*) FILTER (WHERE {D} - d >= 90 AND {D} - d < 180) AS prev,
+              max(gap) FILTER (WHERE {D} - d < 90) AS mg
+            FROM fd WHERE d <= {D} AND d > {D} - 181 GROUP BY customer_id)""")
     counted = q("SELECT dd, stage, count(*) AS n FROM st GROUP BY ALL")
     acq = dict(con.execute(f"SELECT dd, count(*) FROM (SELECT DISTINCT customer_id, first_date FROM f WHERE seq = 1), "
                            f"(VALUES {vals}) v(dd) WHERE first_date <= dd GROUP BY dd").fetchall())
