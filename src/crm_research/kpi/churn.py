@@ -60,6 +60,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .customer_summary import customer_summary
 from .engine import KPIEngine, date_literal, memtable
 
 CHURN_COLUMNS = [
@@ -182,20 +183,12 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
 
     a = engine.as_of(as_of)
     W = int(rules.window_days)
-    f = engine.facts_until(a)
-    age = date_literal(a).delta(f.order_date, unit="day")
-    recent = age < W
-    previous = (age >= W) & (age < 2 * W)
-    c = f.group_by("customer_id").aggregate(
-        orders=f.count(),
-        purchase_days=((f.gap_days > 0) | f.gap_days.isnull()).cast("int64").sum(),
-        total_spend=f.amount.sum(),
-        first_order_date=f.first_date.min(),
-        last_order_date=f.order_date.max(),
-        typical_gap_days=engine.median(f.gap_days, where=f.gap_days > 0, what="typical_gap_days").cast("float64"),
-        orders_recent=recent.cast("int64").sum(),
-        orders_previous=previous.cast("int64").sum())
-    c = engine.materialize(c, "_kpi_churn_base")
+    # the per-customer aggregates (one pass over the orders, shared with RFM, lifecycle, repurchase)
+    c = customer_summary(engine, a, W).select(
+        "customer_id", "orders", "purchase_days", "total_spend", "first_order_date", "last_order_date",
+        "typical_gap_days", "orders_recent", "orders_previous")
+    if not engine.exact_median:
+        engine.note_approximate_median("typical_gap_days")
     pop_gap = engine.execute(engine.median(c.typical_gap_days, what="platform-typical gap"))
     pop_gap = float(pop_gap) if pop_gap is not None and not pd.isna(pop_gap) else float(W)
 

@@ -644,7 +644,7 @@ class KPIEngine:
         with quiet_ibis():
             return expr.cache()
 
-    def median(self, col, where=None, *, what: str | None = None):
+    def median(self, col, where=None, *, what: str | None = None, note: bool = True):
         """Median of a column expression: exact where the backend has one (DuckDB, Spark,
         Snowflake, PostgreSQL, ClickHouse), else approximate (Trino, BigQuery).
 
@@ -659,6 +659,9 @@ class KPIEngine:
             Filter.
         what : str, optional
             The KPI the median is part of, for the note (default ``median of <column>``).
+        note : bool
+            Record an approximate median in :attr:`approximations` now (False: the caller
+            records it where the median is used, e.g. a shared table read by several KPIs).
 
         Returns
         -------
@@ -673,6 +676,26 @@ class KPIEngine:
         >>> eng.approximations
         {}
         """
+        if self.exact_median:
+            return col.median(where=where)
+        if note:
+            self.note_approximate_median(what or f"median of {col.get_name()}")
+        return col.approx_median(where=where)
+
+    @property
+    def exact_median(self) -> bool:
+        """Whether the backend has an exact median (DuckDB, Spark: yes; Trino, BigQuery: no).
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> example_engine().exact_median
+        True
+        """
         if self._exact_median is None:
             import ibis.expr.operations as ops
 
@@ -680,12 +703,26 @@ class KPIEngine:
                 self._exact_median = bool(self.backend.has_operation(ops.Median))
             except Exception:
                 self._exact_median = True
-        if self._exact_median:
-            return col.median(where=where)
-        name = what or f"median of {col.get_name()}"
-        self.approximations[name] = (f"approximate median (approx_median): the {self.backend.name} backend "
+        return self._exact_median
+
+    def note_approximate_median(self, what: str) -> None:
+        """Record in :attr:`approximations` that the median ``what`` is approximate on this backend.
+
+        Parameters
+        ----------
+        what : str
+            The KPI the median is part of.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.note_approximate_median('typical_gap_days')
+        >>> eng.approximations
+        {'typical_gap_days': 'approximate median (approx_median): the duckdb backend has no exact median'}
+        """
+        self.approximations[what] = (f"approximate median (approx_median): the {self.backend.name} backend "
                                      "has no exact median")
-        return col.approx_median(where=where)
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run SQL on the DuckDB connection (DuckDB engines only).

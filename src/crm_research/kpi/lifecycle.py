@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .customer_summary import customer_summary
 from .engine import KPIEngine, date_literal, as_date, check_period, period_end
 
 STAGES = ("new", "growing", "mature", "declining", "churned", "reactivated")
@@ -180,17 +181,20 @@ def lifecycle_table(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifec
     a = engine.as_of(as_of)
     A = date_literal(a)
     W = int(rules.window_days)
-    f = engine.facts_until(a)
-    age = A.delta(f.order_date, unit="day")
     if recent_only:
-        f = f.filter(age < lookback_days(rules))
+        f = engine.facts_until(a)
+        f = f.filter(A.delta(f.order_date, unit="day") < lookback_days(rules))
         age = A.delta(f.order_date, unit="day")
-    recent = age < W
-    previous = (age >= W) & (age < 2 * W)
-    c = f.group_by("customer_id").aggregate(
-        first_order_date=f.first_date.min(), last_order_date=f.order_date.max(), orders=f.count(),
-        orders_recent=recent.cast("int64").sum(), orders_previous=previous.cast("int64").sum(),
-        max_recent_gap_days=f.gap_days.max(where=recent))
+        recent = age < W
+        previous = (age >= W) & (age < 2 * W)
+        c = f.group_by("customer_id").aggregate(
+            first_order_date=f.first_date.min(), last_order_date=f.order_date.max(), orders=f.count(),
+            orders_recent=recent.cast("int64").sum(), orders_previous=previous.cast("int64").sum(),
+            max_recent_gap_days=f.gap_days.max(where=recent))
+    else:   # every customer: the shared per-customer aggregates (no pass over the orders)
+        c = customer_summary(engine, a, W).select(
+            "customer_id", "first_order_date", "last_order_date", "orders", "orders_recent", "orders_previous",
+            "max_recent_gap_days")
     tenure = A.delta(c.first_order_date, unit="day")
     since = A.delta(c.last_order_date, unit="day")
     c = c.mutate(tenure_days=tenure, days_since_last=since)

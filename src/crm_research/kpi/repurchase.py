@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .customer_summary import customer_summary
 from .engine import KPIEngine, date_literal, add_period_columns, check_period, period_index, period_start_of_index
 from .retention import customer_periods_until
 
@@ -67,11 +68,15 @@ def first_repurchase(engine: KPIEngine, as_of=None, min_gap_days: int = 1):
     2            3       NaN
     3            4      20.0
     """
-    f = engine.facts_until(as_of)
-    later = (f.seq > 1) & (f.order_date.delta(f.first_date, unit="day") >= int(min_gap_days))
-    c = f.group_by("customer_id").aggregate(
-        first_date=f.first_date.min(),
-        repurchase_date=f.order_date.min(where=later))
+    if int(min_gap_days) == 1:   # the shared per-customer aggregates (no pass over the orders)
+        s = customer_summary(engine, as_of)
+        c = s.select("customer_id", first_date=s.first_order_date, repurchase_date=s.repurchase_date)
+    else:
+        f = engine.facts_until(as_of)
+        later = (f.seq > 1) & (f.order_date.delta(f.first_date, unit="day") >= int(min_gap_days))
+        c = f.group_by("customer_id").aggregate(
+            first_date=f.first_date.min(),
+            repurchase_date=f.order_date.min(where=later))
     return c.mutate(gap_days=c.repurchase_date.delta(c.first_date, unit="day"))
 
 

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .customer_summary import customer_summary
 from .engine import KPIEngine, date_literal, quiet_ibis
 
 RFM_SEGMENTS = pd.DataFrame(
@@ -185,10 +186,13 @@ def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "
     if monetary not in ("total", "mean"):
         raise ValueError("monetary must be 'total' or 'mean'")
     a = engine.as_of(as_of)
-    f = engine.facts_until(a)
-    c = f.group_by("customer_id").aggregate(
-        last_date=f.order_date.max(), frequency=f.count(),
-        monetary=(f.amount.sum() if monetary == "total" else f.amount.mean()))
+    if monetary == "total":   # from the shared per-customer aggregates (no pass over the orders)
+        s = customer_summary(engine, a)
+        c = s.select("customer_id", last_date=s.last_order_date, frequency=s.orders, monetary=s.total_spend)
+    else:
+        f = engine.facts_until(a)
+        c = f.group_by("customer_id").aggregate(
+            last_date=f.order_date.max(), frequency=f.count(), monetary=f.amount.mean())
     c = c.mutate(recency_days=date_literal(a).delta(c.last_date, unit="day"))
     cycle = purchase_cycle(engine, a, bins=bins)
     c = c.mutate(recency_cycles=c.recency_days.cast("float64") / cycle)

@@ -1,0 +1,76 @@
+"""One row per customer at an as-of date, computed in one pass and shared by several KPIs.
+
+Churn warnings (:mod:`.churn`), RFM (:mod:`.rfm`), the lifecycle stage at ``as_of``
+(:mod:`.lifecycle`) and repurchase rates (:mod:`.repurchase`) all aggregate the same per-order
+facts by customer. :func:`customer_summary` does that aggregation once per (as-of date, window
+length) and stores it in the engine; each KPI then reads the small per-customer table instead
+of scanning every order again.
+"""
+from __future__ import annotations
+
+from .engine import KPIEngine, date_literal
+
+SUMMARY_COLUMNS = [
+    "customer_id", "orders", "purchase_days", "total_spend", "first_order_date", "last_order_date",
+    "typical_gap_days", "orders_recent", "orders_previous", "max_recent_gap_days", "repurchase_date"]
+
+
+def customer_summary(engine: KPIEngine, as_of=None, window_days: int = 90):
+    """Per-customer aggregates of the orders on or before ``as_of`` (stored in the engine).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+        Last date counted (default: the date of the last order).
+    window_days : int
+        Length of the recent window ``(as_of - W, as_of]`` and of the previous window
+        ``(as_of - 2W, as_of - W]`` (by date).
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``; ``orders``; ``purchase_days`` (distinct order dates); ``total_spend``;
+        ``first_order_date``, ``last_order_date``; ``typical_gap_days`` (median gap in days
+        between consecutive purchase days, NULL with a single purchase day; exact where the
+        backend has an exact median); ``orders_recent``, ``orders_previous`` (orders in the two
+        windows); ``max_recent_gap_days`` (longest gap before an order in the recent window);
+        ``repurchase_date`` (first order at least one day after the first order date, NULL if
+        none). The same table is returned for the same ``as_of`` and ``window_days``. A KPI
+        that reads ``typical_gap_days`` notes an approximate median itself
+        (:meth:`KPIEngine.note_approximate_median`).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> c = customer_summary(eng, '2024-06-28')
+    >>> eng.execute(c.order_by('customer_id').limit(3))[['customer_id', 'orders', 'purchase_days', 'orders_recent']]
+       customer_id  orders  purchase_days  orders_recent
+    0            1       7              7              3
+    1            2       2              2              0
+    2            3       1              1              0
+    """
+    a = engine.as_of(as_of)
+    W = int(window_days)
+
+    def build():
+        f = engine.facts_until(a)
+        age = date_literal(a).delta(f.order_date, unit="day")
+        recent = age < W
+        previous = (age >= W) & (age < 2 * W)
+        later = (f.seq > 1) & (f.order_date.delta(f.first_date, unit="day") >= 1)
+        c = f.group_by("customer_id").aggregate(
+            orders=f.count(),
+            purchase_days=((f.gap_days > 0) | f.gap_days.isnull()).cast("int64").sum(),
+            total_spend=f.amount.sum(),
+            first_order_date=f.first_date.min(),
+            last_order_date=f.order_date.max(),
+            typical_gap_days=engine.median(f.gap_days, where=f.gap_days > 0, note=False).cast("float64"),
+            orders_recent=recent.cast("int64").sum(),
+            orders_previous=previous.cast("int64").sum(),
+            max_recent_gap_days=f.gap_days.max(where=recent),
+            repurchase_date=f.order_date.min(where=later))
+        return engine.materialize(c, f"_kpi_customer_summary_{a:%Y%m%d}_{W}")
+
+    return engine.cached(("customer_summary", a, W), build)
