@@ -56,9 +56,19 @@ def compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     >>> cols, w
     ([array([0., 1.]), array([2.5, 3. ])], array([2., 1.]))
     """
-    stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
-    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [uniq[:, j].copy() for j in range(uniq.shape[1])], counts.astype(float)
+    cols = [np.asarray(c, dtype=float).ravel() for c in columns]
+    if not cols or len(cols[0]) == 0 or any(np.isnan(c).any() for c in cols):
+        stacked = np.column_stack(cols)
+        uniq, counts = np.unique(stacked, axis=0, return_counts=True)
+        return [uniq[:, j].copy() for j in range(uniq.shape[1])], counts.astype(float)
+    # the same rows, order and counts as np.unique(axis=0) (lexicographic), several times faster
+    order = np.lexsort(cols[::-1])
+    srt = [c[order] for c in cols]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in srt])
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(order)))
+    return [c[starts] for c in srt], counts.astype(float)
 
 
 @dataclass
