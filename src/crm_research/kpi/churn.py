@@ -202,6 +202,9 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
         frequency_change=ibis.ifelse(c.orders_previous > 0,
                                      (c.orders_recent - c.orders_previous).cast("float64") / c.orders_previous,
                                      ibis.null("float64")))
+    # P(alive) from the per-customer aggregates alone (before the visit join: no session scan)
+    if model is not None:
+        pa, label = _p_alive_table(engine, t, a, model, freq, rules)
     if engine.has_sessions:
         from .activity import customer_activity
 
@@ -217,7 +220,6 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
                      visit_time_change=ibis.null("float64"))
 
     if model is not None:
-        pa, label = _p_alive_table(engine, t, a, model, freq, rules)
         if pa is None:  # not fitted: the column says why
             t = t.mutate(p_alive=ibis.null("float64"), p_alive_model=ibis.literal(label))
         else:
@@ -256,17 +258,27 @@ def _model_label(model) -> str:
     return {"ModifiedBetaGeoFitter": "MBG/NBD", "ParetoNBDFitter": "Pareto/NBD"}.get(name, str(name))
 
 
-def _fit_model(engine: KPIEngine, t, a, name: str):
+def _summary_frame(engine: KPIEngine, t, a, unit: float = 1.0, live_days: int | None = None):
+    """``customer_id, frequency, recency, T`` (in ``unit`` days) from the per-customer table, fetched once."""
+    if live_days is not None:
+        t = t.filter(t.days_since_last <= int(live_days))
+    q = t.select(
+        "customer_id",
+        frequency=(t.purchase_days - 1).cast("float64"),   # a count: not scaled by the time unit
+        recency=t.last_order_date.delta(t.first_order_date, unit="day").cast("float64") / unit,
+        T=date_literal(a).delta(t.first_order_date, unit="day").cast("float64") / unit,
+        days_since_last=t.days_since_last)
+    return engine.execute(q)
+
+
+def _fit_model(engine: KPIEngine, t, a, name: str, d=None):
     """Fit MBG/NBD or Pareto/NBD (weeks) to every customer's history up to ``a``."""
     from .. import clv
     from ..errors import DataFileError, ModelError
 
-    q = t.select(
-        "customer_id",
-        frequency=(t.purchase_days - 1).cast("float64"),
-        recency=t.last_order_date.delta(t.first_order_date, unit="day").cast("float64") / 7.0,
-        T=date_literal(a).delta(t.first_order_date, unit="day").cast("float64") / 7.0)
-    d = engine.execute(q)
+    if d is None:
+        d = _summary_frame(engine, t, a, 7.0)
+    d = d[["customer_id", "frequency", "recency", "T"]]
     fit = clv.fit_mbgnbd if name == "mbgnbd" else clv.fit_pareto_nbd
     if len(d) < 4 or not (d["frequency"] > 0).any():
         return None, f"{MODEL_CHOICES[name]} not fitted: {len(d)} customers, " \
@@ -292,10 +304,14 @@ def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
         key = {"mbgnbd": "mbgnbd", "pareto_nbd": "pareto_nbd", "paretonbd": "pareto_nbd", "pnbd": "pareto_nbd"}.get(key)
         if key is None:
             raise ValueError(f"model must be one of {sorted(MODEL_CHOICES)}, a fitted model or None, got {model!r}")
-        model, why = _fit_model(engine, t, a, key)
+        d_all = _summary_frame(engine, t, a, 7.0)     # one fetch: fit on everyone, P(alive) of the live ones
+        model, why = _fit_model(engine, t, a, key, d_all)
         if model is None:
             return None, why
-        freq = "W"
+        d = d_all[d_all["days_since_last"] <= rules.churned_after_days].drop(columns="days_since_last")
+        d = d.reset_index(drop=True)
+        d["p_alive"] = _call_p_alive(model, d)
+        return memtable(d[["customer_id", "p_alive"]]), _model_label(model)
     label = _model_label(model)
     if freq is None:
         data = getattr(model, "data", None)
@@ -303,13 +319,7 @@ def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
     unit = {"D": 1.0, "W": 7.0}.get(str(freq).upper())
     if unit is None:
         raise ValueError(f"freq must be 'D' or 'W', got {freq!r}")
-    live = t.filter(t.days_since_last <= rules.churned_after_days)
-    q = live.select(
-        "customer_id",
-        frequency=(live.purchase_days - 1).cast("float64"),   # a count: not scaled by the time unit
-        recency=live.last_order_date.delta(live.first_order_date, unit="day").cast("float64") / unit,
-        T=date_literal(a).delta(live.first_order_date, unit="day").cast("float64") / unit)
-    d = engine.execute(q)
+    d = _summary_frame(engine, t, a, unit, rules.churned_after_days).drop(columns="days_since_last")
     d["p_alive"] = _call_p_alive(model, d)
     return memtable(d[["customer_id", "p_alive"]]), label
 
