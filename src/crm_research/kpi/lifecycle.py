@@ -183,7 +183,8 @@ def lifecycle_table(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifec
     W = int(rules.window_days)
     if recent_only:
         f = engine.facts_until(a)
-        f = f.filter(A.delta(f.order_date, unit="day") < lookback_days(rules))
+        # age < lookback as a plain date bound (lets the engine skip older row groups)
+        f = f.filter(f.order_date > date_literal(a - dt.timedelta(days=lookback_days(rules))))
         age = A.delta(f.order_date, unit="day")
         recent = age < W
         previous = (age >= W) & (age < 2 * W)
