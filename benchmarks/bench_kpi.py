@@ -109,6 +109,23 @@ def run_pandas(orders: str, sessions: str) -> dict:
                 maxrss_gib=_maxrss_gib(), per_table=out.pop("_timings"), digest=make_digest(**out))
 
 
+def p_alive_mbgnbd(purchase_days, recency_days, T_days, days_since, lost_after: int = 365):
+    """P(alive) as the churn list has it: MBG/NBD (crm_research.clv, the same fitter on every side)
+    fitted in weeks to every customer, evaluated for customers not yet lost (NaN for the others)."""
+    import numpy as np
+    import pandas as pd
+
+    from crm_research import clv
+
+    rf = pd.DataFrame({"frequency": np.asarray(purchase_days, float) - 1.0,
+                       "recency": np.asarray(recency_days, float) / 7.0, "T": np.asarray(T_days, float) / 7.0})
+    m = clv.fit_mbgnbd(rf)
+    live = np.asarray(days_since) <= lost_after
+    out = np.full(len(rf), np.nan)
+    out[live] = np.asarray(m.p_alive(rf[live].reset_index(drop=True)), float)
+    return out
+
+
 def _midx(d):
     return d.dt.year * 12 + d.dt.month - 1
 
@@ -229,6 +246,7 @@ def pandas_kpis(f, o, s, as_of) -> dict:
                       gpos=f["gap_days"].where(f["gap_days"] > 0))
         c = ff.groupby("customer_id").agg(orders=("order_id", "size"), purchase_days=("newday", "sum"),
                                           total_spend=("amount", "sum"), last=("order_date", "max"),
+                                          first=("first_date", "first"),
                                           typical=("gpos", "median"), rec=("recent", "sum"), prev=("previous", "sum"))
         pop = c["typical"].median()
         ref = c["typical"].fillna(pop)
@@ -246,9 +264,13 @@ def pandas_kpis(f, o, s, as_of) -> dict:
         so = ((c["gap_ratio"] - 1) / (2.0 - 1)).clip(0, 1)
         sf = (-c["frequency_change"] / 0.5).clip(0, 1)
         sv = (-c["visit_time_change"] / 0.5).clip(0, 1)
-        sc = pd.concat([so, sf, sv], axis=1)
+        pa = p_alive_mbgnbd(c["purchase_days"], (c["last"] - c["first"]).dt.days, (as_of - c["first"]).dt.days,
+                            days_since)
+        sa = pd.Series(1.0 - pa, index=c.index)
+        sc = pd.concat([so, sf, sv, sa], axis=1)
         c["risk_score"] = sc.mean(axis=1)
-        c["n_warnings"] = (so >= 1).astype(int) + (sf >= 1).astype(int) + (sv >= 1).astype(int)
+        c["n_warnings"] = ((so >= 1).astype(int) + (sf >= 1).astype(int) + (sv >= 1).astype(int)
+                           + (pa < 0.5).astype(int))
         r = c[(c["n_warnings"] >= 1) & (c["days_since_last"] <= 365)].reset_index()
         return r.sort_values(["risk_score", "total_spend", "customer_id"], ascending=[False, False, True])
     timed("churn_risk", churn)
@@ -471,14 +493,20 @@ def run_sql(orders: str, sessions: str, memory_limit: str | None, threads: int |
     timings["activity"] = round(time.perf_counter() - t, 2)
 
     t = time.perf_counter()
+    rf = q(f"SELECT customer_id, purchase_days, last_date - first_date AS rd, {A} - first_date AS td, "
+           f"{A} - last_date AS since FROM c")
+    rf["p_alive"] = p_alive_mbgnbd(rf["purchase_days"], rf["rd"], rf["td"], rf["since"])
+    con.register("pa", rf[["customer_id", "p_alive"]])
     churn = q(f"""SELECT customer_id FROM (
         SELECT c.customer_id, c.spend, {A} - c.last_date AS since,
           least(greatest((({A} - c.last_date) / coalesce(c.typical, {float(pop)}) - 1.0) / (2.0 - 1.0), 0), 1) AS so,
           CASE WHEN prev > 0 THEN least(greatest(-((rec - prev) / prev) / 0.5, 0), 1) END AS sf,
-          CASE WHEN coalesce(s.vp, 0) > 0 THEN least(greatest(-((coalesce(s.vr, 0) - s.vp) / s.vp) / 0.5, 0), 1) END AS sv
-        FROM c LEFT JOIN sa s USING (customer_id))
-        WHERE since <= 365 AND (so >= 1 OR coalesce(sf >= 1, false) OR coalesce(sv >= 1, false))
-        ORDER BY (so + coalesce(sf, 0) + coalesce(sv, 0)) / (1 + (sf IS NOT NULL)::INT + (sv IS NOT NULL)::INT) DESC,
+          CASE WHEN coalesce(s.vp, 0) > 0 THEN least(greatest(-((coalesce(s.vr, 0) - s.vp) / s.vp) / 0.5, 0), 1) END AS sv,
+          1.0 - pa.p_alive AS sa, pa.p_alive AS p
+        FROM c LEFT JOIN sa s USING (customer_id) LEFT JOIN pa USING (customer_id))
+        WHERE since <= 365 AND (so >= 1 OR coalesce(sf >= 1, false) OR coalesce(sv >= 1, false) OR coalesce(p < 0.5, false))
+        ORDER BY (so + coalesce(sf, 0) + coalesce(sv, 0) + coalesce(sa, 0))
+                 / (1 + (sf IS NOT NULL)::INT + (sv IS NOT NULL)::INT + (sa IS NOT NULL)::INT) DESC,
                  spend DESC, customer_id""")
     timings["churn_risk"] = round(time.perf_counter() - t, 2)
 
