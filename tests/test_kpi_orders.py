@@ -248,3 +248,27 @@ def test_from_ibis_runs_the_same_definitions_on_tables_it_did_not_load():
         assert a.loc[(a["cohort"] == "2024-01-01") & (a["period"] == 1), "retention_rate"].item() == 0.5
     with pytest.raises(Exception, match="missing"):
         KPIEngine.from_ibis(con.table("orders_dw").drop("amount"))
+
+
+def test_integer_phone_numbers_as_customer_ids_are_found_and_small_ids_are_not(tmp_path):
+    # the personal-data scan reads back only integer ids of 11+ digits: a mobile number stored
+    # as an integer must still be found and pseudonymized, plain small ids left alone
+    import pandas as pd
+
+    from crm_research import kpi
+
+    df = pd.DataFrame({"customer_id": [13812345678, 2, 9999999999], "order_id": [1, 2, 3],
+                       "timestamp": pd.to_datetime(["2024-01-05", "2024-01-06", "2024-01-07"]),
+                       "amount": [10.0, 5.0, 2.0]})
+    p = tmp_path / "phones.parquet"
+    df.to_parquet(p)
+    with kpi.load(p, salt="s") as eng:
+        pdata = eng.reports["orders"].personal_data
+        assert list(pdata["kind"]) == ["phone"]
+        ids = set(eng.execute(eng.orders)["customer_id"].astype(str))
+        assert "13812345678" not in ids and len(ids) == 3
+    df["customer_id"] = [1, 2, 9999999999]
+    df.to_parquet(p)
+    with kpi.load(p) as eng:
+        assert eng.reports["orders"].personal_data.empty
+        assert set(eng.execute(eng.orders)["customer_id"]) == {1, 2, 9999999999}
