@@ -186,3 +186,16 @@ def test_degenerate_resamples_are_dropped():
     assert 0 < res.boot.n_ok < 200
     assert res.boot.estimates.paths.shape[0] == res.boot.n_ok
     assert np.isfinite(res.paths["se"]).all()
+
+
+def test_single_item_loading_has_no_t_or_p():
+    """A single item's loading is 1 in every resample: SE 0, no t, no p (not t ~ 1e15)."""
+    import pandas as pd
+    from crm_research import pls
+    mobi = pd.read_csv(Path(__file__).parent / "data" / "ecsi" / "mobi.csv")
+    res = pls.fit("CUSA =~ CUSA1 + CUSA2 + CUSA3\nCUSCO =~ CUSCO\nCUSCO ~ CUSA", mobi, bootstrap=200, seed=3)
+    row = res.loadings[(res.loadings["lhs"] == "CUSCO") & (res.loadings["rhs"] == "CUSCO")].iloc[0]
+    assert row["est"] == pytest.approx(1.0) and row["se"] == 0.0
+    assert np.isnan(row["t"]) and np.isnan(row["pvalue"])
+    path = res.paths.iloc[0]
+    assert path["se"] > 0 and np.isfinite(path["t"])

@@ -284,6 +284,9 @@ class BootstrapDraws:
         est = np.atleast_1d(np.asarray(est, float))
         draws = np.asarray(draws, float).reshape(len(draws), -1)
         se = draws.std(axis=0, ddof=1)
+        # a statistic that is constant by construction (a single item's loading of 1) varies only
+        # by rounding: its SE is 0 and it has no t or p value
+        se = np.where(se <= 1e-12 * np.maximum(1.0, np.abs(est)), 0.0, se)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = np.where(se > 0, est / se, np.nan)
         p = 2 * stdtr(max(draws.shape[0] - 1, 1), -np.abs(t))
