@@ -14,6 +14,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "lavaan"
 INSTRUMENT = ROOT / "surveys" / "ecommerce_crm.yaml"
+# The ECSI model of tests/data/ecsi/mobi.csv (SmartPLS's example, semPLS's ECSImobi) and
+# SmartPLS's construct names for it (its reference files name constructs in words)
+ECSI_MODEL = (ROOT / "tests" / "data" / "ecsi" / "ecsi.lav").read_text(encoding="utf-8")
+SMARTPLS_NAMES = dict(Complaints="CUSCO", Expectation="CUEX", Image="IMAG", Loyalty="CUSL", Quality="PERQ",
+                      Satisfaction="CUSA", Value="PERV")
 
 
 def lavaan_result(name: str) -> SimpleNamespace:

@@ -20,27 +20,13 @@ from crm_research import pls
 from crm_research.errors import ModelError, ModelSyntaxError
 from crm_research.pls import estimate, parse_model
 
+from _helpers import ECSI_MODEL, SMARTPLS_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference" / "pls"
 MOBI = ROOT / "tests" / "data" / "ecsi" / "mobi.csv"
 
-ECSI_SYNTAX = """
-IMAG =~ IMAG1 + IMAG2 + IMAG3 + IMAG4 + IMAG5
-CUEX =~ CUEX1 + CUEX2 + CUEX3
-PERQ =~ PERQ1 + PERQ2 + PERQ3 + PERQ4 + PERQ5 + PERQ6 + PERQ7
-PERV =~ PERV1 + PERV2
-CUSA =~ CUSA1 + CUSA2 + CUSA3
-CUSCO =~ CUSCO
-CUSL =~ CUSL1 + CUSL2 + CUSL3
-CUEX ~ IMAG
-PERQ ~ CUEX
-PERV ~ CUEX + PERQ
-CUSA ~ IMAG + CUEX + PERQ + PERV
-CUSCO ~ CUSA
-CUSL ~ IMAG + CUSA + CUSCO
-"""
-SMARTPLS_NAMES = dict(Complaints="CUSCO", Expectation="CUEX", Image="IMAG", Loyalty="CUSL",
-                      Quality="PERQ", Satisfaction="CUSA", Value="PERV")
+ECSI_SYNTAX = ECSI_MODEL   # tests/data/ecsi/ecsi.lav
 SAT_BLOCKS = dict(IMAG="imag1 + imag2 + imag3 + imag4 + imag5", EXPE="expe1 + expe2 + expe3 + expe4 + expe5",
                   QUAL="qual1 + qual2 + qual3 + qual4 + qual5", VAL="val1 + val2 + val3 + val4",
                   SAT="sat1 + sat2 + sat3 + sat4", LOY="loy1 + loy2 + loy3 + loy4")

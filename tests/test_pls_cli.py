@@ -12,25 +12,13 @@ from crm_research import methods, pls
 from crm_research.cli import main
 from crm_research.commands import pls as pls_cmd
 
+from _helpers import ECSI_MODEL, SMARTPLS_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 MOBI = ROOT / "tests" / "data" / "ecsi" / "mobi.csv"
 SMARTPLS = ROOT / "tests" / "reference" / "pls" / "smartpls" / "ecsi" / "pathWeighting" / "pathCoefficients.txt"
-NAMES = dict(Complaints="CUSCO", Expectation="CUEX", Image="IMAG", Loyalty="CUSL", Quality="PERQ",
-             Satisfaction="CUSA", Value="PERV")
-ECSI = """IMAG =~ IMAG1 + IMAG2 + IMAG3 + IMAG4 + IMAG5
-CUEX =~ CUEX1 + CUEX2 + CUEX3
-PERQ =~ PERQ1 + PERQ2 + PERQ3 + PERQ4 + PERQ5 + PERQ6 + PERQ7
-PERV =~ PERV1 + PERV2
-CUSA =~ CUSA1 + CUSA2 + CUSA3
-CUSCO =~ CUSCO
-CUSL =~ CUSL1 + CUSL2 + CUSL3
-CUEX ~ IMAG
-PERQ ~ CUEX
-PERV ~ CUEX + PERQ
-CUSA ~ IMAG + CUEX + PERQ + PERV
-CUSCO ~ CUSA
-CUSL ~ IMAG + CUSA + CUSCO
-"""
+NAMES = SMARTPLS_NAMES
+ECSI = ECSI_MODEL   # tests/data/ecsi/ecsi.lav
 
 
 def _smartpls_paths() -> dict[tuple[str, str], float]:

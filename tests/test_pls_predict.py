@@ -14,6 +14,8 @@ from crm_research import pls
 from crm_research.errors import ModelError
 from crm_research.pls.predict import blindfolding, predict
 
+from _helpers import ECSI_MODEL
+
 HERE = Path(__file__).parent
 CSEM = HERE / "reference" / "pls" / "csem"
 SATISFACTION = HERE / "reference" / "pls" / "adanco" / "satisfaction.csv"
@@ -32,21 +34,7 @@ SAT  =~ sat1  + sat2  + sat3  + sat4
 LOY  =~ loy1  + loy2  + loy3  + loy4
 """
 # semPLS's ECSImobi (the CUSCO single item, CUSL3 included)
-ECSI = """
-IMAG =~ IMAG1 + IMAG2 + IMAG3 + IMAG4 + IMAG5
-CUEX =~ CUEX1 + CUEX2 + CUEX3
-PERQ =~ PERQ1 + PERQ2 + PERQ3 + PERQ4 + PERQ5 + PERQ6 + PERQ7
-PERV =~ PERV1 + PERV2
-CUSA =~ CUSA1 + CUSA2 + CUSA3
-CUSCO =~ CUSCO
-CUSL =~ CUSL1 + CUSL2 + CUSL3
-CUEX ~ IMAG
-PERQ ~ CUEX
-PERV ~ CUEX + PERQ
-CUSA ~ IMAG + CUEX + PERQ + PERV
-CUSCO ~ CUSA
-CUSL ~ IMAG + CUSA + CUSCO
-"""
+ECSI = ECSI_MODEL   # tests/data/ecsi/ecsi.lav
 SMALL = "IMAG =~ IMAG1 + IMAG2 + IMAG3; CUSL =~ CUSL1 + CUSL2 + CUSL3; CUSL ~ IMAG"
 
 

@@ -10,25 +10,12 @@ import pytest
 from crm_research import pls
 from crm_research.errors import ModelError
 
+from _helpers import ECSI_MODEL, SMARTPLS_NAMES
+
 DATA = Path(__file__).parent / "data" / "ecsi" / "mobi.csv"
 SMARTPLS = Path(__file__).parent / "reference" / "pls" / "smartpls" / "ecsi"
-ECSI = """
-IMAG =~ IMAG1 + IMAG2 + IMAG3 + IMAG4 + IMAG5
-CUEX =~ CUEX1 + CUEX2 + CUEX3
-PERQ =~ PERQ1 + PERQ2 + PERQ3 + PERQ4 + PERQ5 + PERQ6 + PERQ7
-PERV =~ PERV1 + PERV2
-CUSA =~ CUSA1 + CUSA2 + CUSA3
-CUSCO =~ CUSCO
-CUSL =~ CUSL1 + CUSL2 + CUSL3
-CUEX ~ IMAG
-PERQ ~ CUEX
-PERV ~ CUEX + PERQ
-CUSA ~ IMAG + CUEX + PERQ + PERV
-CUSCO ~ CUSA
-CUSL ~ IMAG + CUSA + CUSCO
-"""
-NAMES = dict(Complaints="CUSCO", Expectation="CUEX", Image="IMAG", Loyalty="CUSL", Quality="PERQ",
-             Satisfaction="CUSA", Value="PERV")
+ECSI = ECSI_MODEL   # tests/data/ecsi/ecsi.lav
+NAMES = SMARTPLS_NAMES
 
 
 def smartpls_matrix(path: Path) -> pd.DataFrame:
