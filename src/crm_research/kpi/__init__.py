@@ -12,7 +12,8 @@ Quick start::
 
 Modules: :mod:`.orders` (reading and validation), :mod:`.engine` (the engine, dates and
 periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.before_after`, :mod:`.satisfaction`,
-:mod:`.churn`, :mod:`.rfm`, :mod:`.lifecycle`, :mod:`.product_lifecycle`, :mod:`.figures`,
+:mod:`.churn`, :mod:`.rfm`, :mod:`.lifecycle`, :mod:`.customer_summary` (per-customer aggregates the
+last three share), :mod:`.product_lifecycle`, :mod:`.figures`,
 :mod:`.suite`, :mod:`.examples` (the tiny log of the docstring examples), :mod:`.spark` (running the
 KPIs on Apache Spark: ``kpi.load(..., engine="spark")``). Names are resolved lazily: importing
 this package loads nothing heavy.
@@ -36,6 +37,8 @@ _WHERE = {
     "link_survey": "satisfaction", "loyalty_correlations": "satisfaction",
     # churn
     "ChurnRules": "churn", "churn_risk": "churn", "churn_indicators": "churn",
+    # per-customer aggregates shared by churn, RFM, lifecycle and repurchase
+    "customer_summary": "customer_summary",
     # RFM
     "rfm_scores": "rfm", "rfm_table": "rfm", "rfm_segment_summary": "rfm", "RFM_SEGMENTS": "rfm",
     # lifecycle
