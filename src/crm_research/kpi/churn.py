@@ -296,72 +296,16 @@ def _fit_model(engine: KPIEngine, t, a, name: str, d=None):
     return m, None
 
 
-def _model_key(model: str) -> str:
-    key = model.lower().replace("/", "").replace("-", "_")
-    key = {"mbgnbd": "mbgnbd", "pareto_nbd": "pareto_nbd", "paretonbd": "pareto_nbd", "pnbd": "pareto_nbd"}.get(key)
-    if key is None:
-        raise ValueError(f"model must be one of {sorted(MODEL_CHOICES)}, a fitted model or None, got {model!r}")
-    return key
-
-
-def start_model_fit(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), model: str = "mbgnbd") -> dict:
-    """Start fitting the churn list's P(alive) model in a background thread; returns at once.
-
-    The customers' purchase histories are fetched now (one query); the maximum-likelihood fit
-    (numpy, no engine access) then runs while the engine computes other KPIs, and
-    :func:`churn_indicators` with the same ``as_of``, window and ``model`` picks the result up.
-    :func:`~crm_research.kpi.suite.kpi_suite` calls this before the activity KPIs.
-
-    Parameters
-    ----------
-    engine : KPIEngine
-    as_of : date-like, optional
-    rules : ChurnRules
-    model : {"mbgnbd", "pareto_nbd"}
-
-    Returns
-    -------
-    dict
-        ``{"data": DataFrame, "fit": concurrent.futures.Future}`` (the same for the same
-        arguments; the data is handed over to the first churn computation that uses it).
-
-    Examples
-    --------
-    >>> from crm_research.kpi.examples import example_engine
-    >>> eng = example_engine()
-    >>> job = start_model_fit(eng)
-    >>> len(job["data"])                 # one row per customer, fetched at once
-    8
-    >>> fitted, why = job["fit"].result()   # eight customers are too few to fit MBG/NBD
-    >>> fitted is None, why[:24]
-    (True, 'MBG/NBD not fitted: did ')
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    a = engine.as_of(as_of)
-    key = _model_key(model)
-
-    def build():
-        s = customer_summary(engine, a, int(rules.window_days))
-        t = s.mutate(days_since_last=date_literal(a).delta(s.last_order_date, unit="day"))
-        d_all = _summary_frame(engine, t, a, 7.0)   # one fetch: fit on everyone, P(alive) of the live ones
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-kpi-fit")
-        fut = pool.submit(_fit_model, engine, None, a, key, d_all)
-        pool.shutdown(wait=False)
-        return {"data": d_all, "fit": fut}
-
-    return engine.cached(("churn_model_fit", a, int(rules.window_days), key), build)
-
-
 def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
     import ibis
 
     if isinstance(model, str):
-        job = start_model_fit(engine, a, rules, model)     # started earlier by kpi_suite, or now
-        d_all = job.pop("data", None)
-        if d_all is None:      # handed over to an earlier churn computation: fetch again
-            d_all = _summary_frame(engine, t, a, 7.0)
-        model, why = job["fit"].result()
+        key = model.lower().replace("/", "").replace("-", "_")
+        key = {"mbgnbd": "mbgnbd", "pareto_nbd": "pareto_nbd", "paretonbd": "pareto_nbd", "pnbd": "pareto_nbd"}.get(key)
+        if key is None:
+            raise ValueError(f"model must be one of {sorted(MODEL_CHOICES)}, a fitted model or None, got {model!r}")
+        d_all = _summary_frame(engine, t, a, 7.0)     # one fetch: fit on everyone, P(alive) of the live ones
+        model, why = _fit_model(engine, t, a, key, d_all)
         if model is None:
             return None, why
         d = d_all[d_all["days_since_last"] <= rules.churned_after_days].drop(columns="days_since_last")

@@ -419,10 +419,6 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     timed("repurchase_by_cohort", lambda: repurchase.repurchase_rates(engine, repurchase_windows, a,
                                                                       by_cohort=True, period=period))
     timed("repeat_customers", lambda: repurchase.repeat_customer_share(engine, period, a))
-    if isinstance(clv_model, str):
-        # the churn list's P(alive) model is fitted in the background (numpy, no engine access)
-        # while the engine computes the activity and RFM tables
-        churn.start_model_fit(engine, a, churn_rules, clv_model)
     if engine.has_sessions:
         timed("activity", lambda: act.activity_summary(engine, period, a))
     else:
