@@ -69,6 +69,8 @@ def abil():
     (dict(ordered="A1,NOPE"), "ordered: not an item of the data: NOPE"),
     (dict(ordered=3.5), "ordered: expected 'all', True or a list"),
     (dict(estimator="auto"), "estimator: 'auto' must be resolved"),
+    (dict(estimator="WLSMV"), "estimator: WLSMV .* no item is declared ordered"),
+    (dict(estimator="dwls"), "estimator: DWLS .* no item is declared ordered"),
 ])
 def test_bad_options_are_one_line_naming_the_parameter(kw, match):
     with pytest.raises(ConfigError, match=match) as e:

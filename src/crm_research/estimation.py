@@ -311,6 +311,11 @@ def check_estimation(estimator: Any = None, ordered: Any = None, se: Any = None,
         raise err("estimator", f"{est} cannot fit ordered (ordinal) items, as in lavaan",
                   hint=f"use one of {', '.join(LEAST_SQUARES)} (WLSMV is lavaan's default for ordered items), "
                        f"or drop {dict(option_names or {}).get('ordered', 'ordered')}")
+    if est in LEAST_SQUARES and not ordd:
+        opt = dict(option_names or {}).get("ordered", "ordered")
+        raise err("estimator", f"{est} is fitted here to ordered (categorical) items, and no item is declared ordered",
+                  hint=f"declare them with {opt} (all items, or a list of item names), or use ML or MLR for "
+                       "continuous answers")
     se_v = _choice(se, SE_CHOICES, "se", err)
     test_v = _choice(test, TEST_CHOICES, "test", err)
     if se_v == "bootstrap" and (est != "ML" or ordd):
