@@ -342,13 +342,19 @@ def _call_p_alive(model, d: pd.DataFrame) -> np.ndarray:
 
 
 def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), *, model="mbgnbd",
-                     freq: str | None = None, top: int | None = None, all_customers: bool = False):
+                     freq: str | None = None, top: int | None = None, all_customers: bool = False,
+                     stored_steps: bool = False):
     """The ranked at-risk list as an ibis Table (stays in the engine; see :func:`churn_risk`).
 
     Parameters
     ----------
     engine, as_of, rules, model, freq, top, all_customers
         As in :func:`churn_risk`.
+    stored_steps : bool
+        Store the indicators (joins with the visits and P(alive)) before ranking them, so the
+        joins and the ranking never hold memory at the same time (for logs larger than memory;
+        :func:`~crm_research.kpi.suite.kpi_suite` does this when it keeps the per-customer
+        tables in the engine).
 
     Returns
     -------
@@ -367,6 +373,8 @@ def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     t = churn_indicators(engine, as_of, rules, model=model, freq=freq)
     if not all_customers:
         t = t.filter((t.n_warnings >= 1) & (t.days_since_last <= rules.churned_after_days))
+    if stored_steps:
+        t = engine.materialize(t, "_kpi_churn_indicators")
     order = [t.risk_score.desc(), t.total_spend.desc(), t.customer_id.asc()]
     t = t.mutate(rank=(ibis.row_number().over(ibis.window(order_by=order)) + 1).cast("int64"))
     if top is not None:

@@ -430,7 +430,8 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
         per_customer == "auto" and engine.execute(lifecycle._customers(engine).count()) >= PER_CUSTOMER_IN_ENGINE)
     if keep:
         timed("churn_risk", lambda: engine.materialize(
-            churn.churn_risk_table(engine, a, churn_rules, model=clv_model, freq=clv_freq, top=churn_top),
+            churn.churn_risk_table(engine, a, churn_rules, model=clv_model, freq=clv_freq, top=churn_top,
+                                   stored_steps=True),
             "_kpi_churn_risk"))
         timed("rfm", lambda: engine.materialize(rfm.rfm_table(engine, a), "_kpi_rfm"))
         timed("lifecycle", lambda: engine.materialize(lifecycle.lifecycle_table(engine, a, lifecycle_rules),
