@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from ..errors import ModelError
 from .estimate import one_blas_thread, start_values
@@ -32,7 +31,7 @@ from .model import RAMModel
 from .nacov import categorical_stats
 from .partable import build_partable, categorical_partable, row_names, var_names
 from .polyserial import continuous_item
-from .result import SEMResult
+from .result import SEMResult, estimates_table
 from .syntax import parse_syntax
 from .thresholds import ordered_item
 from .wls import (LSFitState, LSModel, LSRobust, group_layouts, gauss_newton, information, robust_vcov, scaled_test,
@@ -318,7 +317,7 @@ def _fit_categorical(model, data, *, estimator, se, test, ordered, parameterizat
         se_vec = np.full(len(f), np.nan)
     std_lv, std_all = standardized_rows(lsm, est, theta, defined if len(defined) else None)
     grouped = G > 1
-    tab = _table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
+    tab = estimates_table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
     # ---- test statistics and fit ----
     chisq_g = np.array([cg[g] * _quad(weights[g], obs[g] - lsm.implied(theta, g)[0]) for g in range(G)])
     chisq = float(chisq_g.sum())
@@ -426,23 +425,6 @@ def _start(pt2, ram, lsm, stats, ov, is_ord):
 def _quad(W, r):
     return float(r @ (W * r)) if W.ndim == 1 else float(r @ W @ r)
 
-
-def _table(f, est, se_vec, std_lv, std_all, ci_level, grouped) -> pd.DataFrame:
-    se_clean = np.where(se_vec < np.sqrt(np.finfo(float).eps), 0.0, se_vec)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se_clean > 0, est / np.where(se_clean > 0, se_clean, 1.0), np.nan)
-    pval = 2 * norm.sf(np.abs(z))
-    crit = norm.ppf(1 - (1 - ci_level) / 2)
-    lo = np.where(np.isnan(se_clean), np.nan, est - crit * np.nan_to_num(se_clean))
-    hi = np.where(np.isnan(se_clean), np.nan, est + crit * np.nan_to_num(se_clean))
-    cols = {"lhs": f["lhs"].to_numpy(), "op": f["op"].to_numpy(), "rhs": f["rhs"].to_numpy()}
-    if grouped:
-        cols["group"] = f["group"].to_numpy()
-    cols.update({"label": f["label"].to_numpy(), "est": est, "se": se_clean, "z": z, "pvalue": pval,
-                 "ci.lower": lo, "ci.upper": hi, "std.lv": std_lv, "std.all": std_all})
-    out = pd.DataFrame(cols)
-    out.attrs["ci.level"] = float(ci_level)
-    return out
 
 
 def _r2(f, est, std_all, ov, lv, G, grouped):

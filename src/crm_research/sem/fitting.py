@@ -13,7 +13,7 @@ from .estimate import estimate, fisher_scoring, one_blas_thread, semopy_start
 from .measures import compute_fit_measures
 from .model import RAMModel
 from .partable import build_partable, row_names, var_names
-from .result import SEMResult
+from .result import SEMResult, estimates_table
 from .robust import ROBUST_TESTS, RobustML, baseline_pieces, fiml_corrected, model_pieces, scaled_fit_measures
 from .standardized import standardize
 from .syntax import parse_syntax
@@ -377,7 +377,7 @@ def _fit(model, data, *, estimator, test, information, se, bootstrap, seed, n_jo
     # ---- standardized ----
     std_lv, std_all = standardize(f, est, rm, theta, defined)
     # ---- table ----
-    tab = _table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
+    tab = estimates_table(f, est, se_vec, std_lv, std_all, ci_level, grouped)
     # ---- fit ----
     implied = [(rm.implied(theta, g)["Sigma"], rm.implied(theta, g)["mu"]) for g in range(G)]
     try:
@@ -462,22 +462,3 @@ def _public_partable(f, est, se_vec):
     out["se"] = se_vec
     return out
 
-
-def _table(f, est, se_vec, std_lv, std_all, ci_level, grouped) -> pd.DataFrame:
-    from scipy.stats import norm
-
-    se_clean = np.where(se_vec < np.sqrt(np.finfo(float).eps), 0.0, se_vec)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se_clean > 0, est / np.where(se_clean > 0, se_clean, 1.0), np.nan)
-    pval = 2 * norm.sf(np.abs(z))
-    crit = norm.ppf(1 - (1 - ci_level) / 2)
-    lo = np.where(np.isnan(se_clean), np.nan, est - crit * np.nan_to_num(se_clean))
-    hi = np.where(np.isnan(se_clean), np.nan, est + crit * np.nan_to_num(se_clean))
-    cols = {"lhs": f["lhs"].to_numpy(), "op": f["op"].to_numpy(), "rhs": f["rhs"].to_numpy()}
-    if grouped:
-        cols["group"] = f["group"].to_numpy()
-    cols.update({"label": f["label"].to_numpy(), "est": est, "se": se_clean, "z": z, "pvalue": pval,
-                 "ci.lower": lo, "ci.upper": hi, "std.lv": std_lv, "std.all": std_all})
-    out = pd.DataFrame(cols)
-    out.attrs["ci.level"] = float(ci_level)
-    return out

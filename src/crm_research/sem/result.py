@@ -635,3 +635,32 @@ def fit_sentence(fit_measures: Mapping[str, Any] | pd.Series | Any) -> str:
     if not math.isnan(g("srmr")):
         parts.append(f"SRMR = {format_number(g('srmr'), 3, bounded=True)}")
     return "; ".join(parts) or "no fit measures"
+
+
+def estimates_table(f: pd.DataFrame, est, se_vec, std_lv, std_all, ci_level: float, grouped: bool) -> pd.DataFrame:
+    """lavaan's ``parameterEstimates(fit, standardized = TRUE)`` layout from a parameter table and
+    its vectors: Wald z, p and confidence intervals; SEs below sqrt(machine epsilon) (fixed
+    parameters) are 0 with no z, p or interval; NaN SEs stay NaN.
+
+    >>> f = pd.DataFrame({"lhs": ["f"], "op": ["=~"], "rhs": ["x"], "label": [""]})
+    >>> t = estimates_table(f, np.array([0.5]), np.array([0.1]), [0.4], [0.3], 0.95, False)
+    >>> round(float(t["z"][0]), 1), round(float(t["ci.lower"][0]), 3), t.attrs["ci.level"]
+    (5.0, 0.304, 0.95)
+    """
+    from scipy.stats import norm
+
+    se_clean = np.where(se_vec < np.sqrt(np.finfo(float).eps), 0.0, se_vec)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se_clean > 0, est / np.where(se_clean > 0, se_clean, 1.0), np.nan)
+    pval = 2 * norm.sf(np.abs(z))
+    crit = norm.ppf(1 - (1 - ci_level) / 2)
+    lo = np.where(np.isnan(se_clean), np.nan, est - crit * np.nan_to_num(se_clean))
+    hi = np.where(np.isnan(se_clean), np.nan, est + crit * np.nan_to_num(se_clean))
+    cols = {"lhs": f["lhs"].to_numpy(), "op": f["op"].to_numpy(), "rhs": f["rhs"].to_numpy()}
+    if grouped:
+        cols["group"] = f["group"].to_numpy()
+    cols.update({"label": f["label"].to_numpy(), "est": est, "se": se_clean, "z": z, "pvalue": pval,
+                 "ci.lower": lo, "ci.upper": hi, "std.lv": std_lv, "std.all": std_all})
+    out = pd.DataFrame(cols)
+    out.attrs["ci.level"] = float(ci_level)
+    return out
