@@ -273,6 +273,51 @@ def reporting_tables():
     return {"fit": reporting.fit_table(res.fit_measures), "loadings": reporting.loadings_table(res.estimates)}
 
 
+def sem_estimators_and_diagnostics():
+    from crm_research import sem
+
+    hs = _hs()
+    mlr = sem.fit(HS_3F, hs, estimator="MLR")
+    cut = hs.assign(**{f"x{i}": pd.cut(hs[f"x{i}"], 3, labels=False) for i in range(1, 10)})
+    wlsmv = sem.fit(HS_3F, cut, ordered=True)
+    boot = sem.fit(HS_3F, hs, se="bootstrap", bootstrap=60, seed=1)
+    return {"mlr": mlr, "wlsmv": wlsmv, "modindices": sem.modindices(mlr), "mi_ordinal": sem.modindices(wlsmv),
+            "std": sem.standardized_solution(mlr), "std_ordinal": sem.standardized_solution(wlsmv),
+            "std_boot": sem.standardized_solution(boot, ci="bootstrap"),
+            "scaled_lrt": sem.compare_models(mlr, sem.fit(HS_3F + "\nvisual ~~ 0*textual", hs, estimator="MLR"))}
+
+
+def normality_tables():
+    from crm_research import normality
+
+    hs = _hs()
+    items = [f"x{i}" for i in range(1, 10)]
+    return {"mardia": normality.mardia(hs, items), "items": normality.item_distributions(hs, items),
+            "advice": normality.recommend_estimator(hs, items)}
+
+
+def pls_tables():
+    from crm_research import pls
+
+    mobi = pd.read_csv(ROOT / "tests" / "data" / "ecsi" / "mobi.csv")
+    model = (ROOT / "tests" / "data" / "ecsi" / "ecsi.lav").read_text(encoding="utf-8")
+    res = pls.fit(model, mobi, bootstrap=100, seed=1)
+    small = "IMAG =~ IMAG1 + IMAG2 + IMAG3\nCUSL =~ CUSL1 + CUSL2 + CUSL3\nCUSL ~ IMAG"
+    grouped = mobi.assign(g=(mobi["CUSA1"] > 7).astype(int))
+    return {"fit": res, "predict": pls.predict(small, mobi, k=5, repeats=1, seed=1),
+            "blindfolding": pls.blindfolding(small, mobi),
+            "mga": pls.multigroup(small, grouped, "g", test="both", n=100, seed=1)}
+
+
+def methods_side_by_side():
+    from crm_research import hypotheses, methods
+
+    hs, inst = _hs(), _inst(HS_INSTRUMENT)
+    cb = hypotheses.test_model(hs, inst, "mediated", missing="listwise")
+    pl = methods.test_pls_model(hs, inst, "mediated", bootstrap=100, seed=1)
+    return {"pls": pl, "both": methods.compare_methods(cb, pl)}
+
+
 CALLS: dict[str, Callable[..., Any]] = {
     "sem.fit": sem_fit, "sem.multigroup+compare_models": sem_multigroup_and_compare,
     "measurement.assess_measurement": measurement_report, "measurement.functions": measurement_functions,
@@ -281,6 +326,8 @@ CALLS: dict[str, Callable[..., Any]] = {
     "kpi.kpi_suite": kpi_suite, "clv": clv_models, "cases.evaluate_case": cases_evaluation,
     "cases.effects": cases_statistics, "responses.prepare_responses": responses_prepared,
     "study": study_tables, "simulate.simulate_survey": simulate_survey_sample, "reporting.tables": reporting_tables,
+    "sem.estimators+diagnostics": sem_estimators_and_diagnostics, "normality": normality_tables,
+    "pls": pls_tables, "methods.compare_methods": methods_side_by_side,
 }
 
 

@@ -8,7 +8,7 @@ For every pair of groups and every path (optionally loadings and weights too):
   (both tails, as cSEM's ``testMGD(.approach_mgd = "Chin")``).
 * ``test="henseler"`` (Henseler 2007; Henseler, Ringle & Sinkovics 2009): each group is
   bootstrapped ``n`` times, the draws are centred on the group's estimate (bias removed, as
-  cSEM), and ``p.henseler`` = P(θ₁ ≤ θ₂) over all pairs of draws (ties count one half): small
+  cSEM), and ``pvalue.henseler.onesided`` = P(θ₁ ≤ θ₂) over all pairs of draws (ties count one half): small
   values say group 1's parameter is larger, values near 1 that group 2's is. ``pvalue`` is the
   two-sided ``2·min(p, 1 − p)``.
 
@@ -121,7 +121,7 @@ def multigroup(model: Any, data: pd.DataFrame, group: str, *, test: str = "permu
     -------
     DataFrame
         ``lhs``, ``op``, ``rhs``, ``group.1``, ``group.2``, ``est.1``, ``est.2``, ``diff``
-        (``est.1 - est.2``), then ``pvalue.permutation`` and/or ``p.henseler`` (one-sided
+        (``est.1 - est.2``), then ``pvalue.permutation`` and/or ``pvalue.henseler.onesided`` (one-sided
         P(θ₁ ≤ θ₂)) and ``pvalue.henseler`` (two-sided), and ``pvalue``: the two-sided p-value
         of ``test`` (the permutation test's for ``"both"``).
 
@@ -210,7 +210,7 @@ def multigroup(model: Any, data: pd.DataFrame, group: str, *, test: str = "permu
             res["pvalue.permutation"] = (np.mean(d >= np.abs(diff), axis=0) + np.mean(d <= -np.abs(diff), axis=0))
         if test in ("henseler", "both"):
             ph = np.array([_p_less_equal(boot[g1][:, j], boot[g2][:, j]) for j in range(len(sel))])
-            res["p.henseler"] = ph
+            res["pvalue.henseler.onesided"] = ph
             res["pvalue.henseler"] = np.minimum(1.0, 2 * np.minimum(ph, 1 - ph))
         for j, (lhs, op, rhs, arr, _, _) in enumerate(sel):
             row = {"lhs": lhs, "op": op, "rhs": rhs, "group.1": g1, "group.2": g2,
