@@ -20,9 +20,11 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import ModelError
-from . import ls_modindices, ls_standardized
 from . import modindices as ml_modindices
 from . import standardized as ml_standardized
+
+# the least-squares versions (and scipy.stats behind them) are imported only for an ordinal fit,
+# so `import crm_research.sem` stays as quick as before
 
 
 def _ordinal(res) -> bool:
@@ -61,7 +63,10 @@ def modindices(res, *, minimum_value: float = 0.0, op=None, sort: bool = True,
     >>> top["lhs"], top["op"], top["rhs"], round(float(top["mi"]), 2)
     ('x2', '~~', 'x3', 10.43)
     """
-    fn = ls_modindices.modindices_ls if _ordinal(res) else ml_modindices.modindices
+    if _ordinal(res):
+        from .ls_modindices import modindices_ls as fn
+    else:
+        fn = ml_modindices.modindices
     return fn(res, minimum_value=minimum_value, op=op, sort=sort, standardized=standardized)
 
 
@@ -101,4 +106,6 @@ def standardized_solution(res, *, type: str = "std.all", ci: str = "delta",
     if ci != "delta":
         raise ModelError(f"ci={ci!r}: only delta-method intervals exist for an ordinal fit",
                          hint="use ci='delta' (lavaan's standardizedSolution() of a WLSMV fit)")
-    return ls_standardized.standardized_solution_ls(res, type=type, ci_level=level)
+    from .ls_standardized import standardized_solution_ls
+
+    return standardized_solution_ls(res, type=type, ci_level=level)
