@@ -245,3 +245,19 @@ def test_protect_speed_on_many_rows():
     safe, rep = protect(df, salt="x")
     assert rep.table.set_index("column").loc["phone", "action"] == "pseudonymized"
     assert (safe["comment"] == "打[phone]").sum() == (df["comment"] == "打13912345678").sum()
+
+
+def test_plain_integers_below_the_floor_are_never_personal():
+    """kpi skips the scan of integer ids below privacy.PLAIN_INTEGER_PII_FLOOR: the detector
+    must indeed read none of them as personal data (random ones, and shapes close to a phone or
+    an ID number), while 11-digit mobiles at the floor's side are still found."""
+    import random
+
+    from crm_research.privacy import PLAIN_INTEGER_PII_FLOOR, find_pii
+
+    rng = random.Random(12)
+    floor = PLAIN_INTEGER_PII_FLOOR
+    near = [floor - 1, 1381234567, 8613812345, 4155551234, 2125551212, 1100101199, 861012345, 8675512345]
+    sample = near + [rng.randrange(floor // 10, floor) for _ in range(20000)]
+    assert [v for v in sample if find_pii(str(v))] == []
+    assert find_pii("13812345678") and find_pii(str(8613812345678))

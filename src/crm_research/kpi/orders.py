@@ -1182,7 +1182,7 @@ def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
     """Replace a customer id that is personal data (by header or content) by a keyed pseudonym."""
     if pseudonymize is False or "customer_id" not in cmap:
         return
-    from ..privacy import header_kind, pseudonymize as _pseudo
+    from ..privacy import PLAIN_INTEGER_PII_FLOOR, header_kind, pseudonymize as _pseudo
 
     src_col = cmap["customer_id"]
     kind = header_kind(src_col)
@@ -1195,12 +1195,9 @@ def _pseudonymize_ids(con, stage: str, cmap: dict, report: ValidationReport,
         typ = con.execute(f"SELECT typeof(customer_id) FROM {_q(stage)} LIMIT 1").fetchall()
         integer = bool(typ) and typ[0][0] in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT",
                                               "UINTEGER", "USMALLINT", "UTINYINT")
-        # an integer below 10**10 (at most 10 digits, no separator, no leading 0, no + or @)
-        # matches no pattern of the detector: a mobile number has 11 digits, a landline without
-        # a leading 0 needs the 86 prefix (11+ digits), an ID number 15 or 18, and the other
-        # patterns need a separator, +, 00, @ or dots (privacy.PHONE_RE and friends). So only
+        # integers below privacy.PLAIN_INTEGER_PII_FLOOR match no pattern of the detector: only
         # larger ids are read back and checked
-        ids = distinct_ids(" AND abs(customer_id) >= 10000000000") if integer else distinct_ids()
+        ids = distinct_ids(f" AND abs(customer_id) >= {PLAIN_INTEGER_PII_FLOOR}") if integer else distinct_ids()
         kind = personal_kind(ids["customer_id"])
         if integer:
             ids = None
