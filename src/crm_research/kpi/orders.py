@@ -82,6 +82,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from ..errors import DataFileError
+from .distinct import key_check
 
 PROBLEMS = ("missing_value", "bad_timestamp", "bad_number", "negative_amount", "negative_value",
             "duplicate_row", "duplicate_order_id")
@@ -943,19 +944,24 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
                            ("VIEW", stage), ("TABLE", stage + "_skip")):
             con.execute(f"DROP {kind} IF EXISTS {_q(name)}")
         if as_view:
-            # one pass over the file: every problem count except exact copies, and a distinct
-            # count that proves there are none (exact copies share the order id / the row hash);
-            # the window that finds copies in file order only runs when there may be some
+            # one pass over the file: every problem count except exact copies, and a proof that
+            # there are none (exact copies share the order id / the row hash: all of them distinct,
+            # checked by sorting the keys outside DuckDB, see distinct.key_check); the window that
+            # finds copies in file order only runs when there may be some
             quick = checks[:-1] + [("duplicate_row", dup_col, "FALSE")]
             q_outer = ", ".join([_q(c) for c in exprs] + [f"{problem_case(quick)} AS _problem", "_rowhash"] + extra)
             q_body = f"SELECT {q_outer} FROM (SELECT {inner} FROM {src.reader_rows})"
             uq = spec.unique if spec.unique and spec.unique in cmap else None
-            copies = (f"count({_q(uq)}) - count(DISTINCT {_q(uq)})" if uq
-                      else "count(*) - count(DISTINCT _rowhash)")
+            if uq is None:
+                key, kind = "_rowhash", "hash"
+            elif id_kinds[uq] == "int":
+                key, kind = _q(uq), "int"
+            else:   # text ids: equal hashes are only candidates (then the exact path below decides)
+                key, kind = f"CASE WHEN {_q(uq)} IS NOT NULL THEN hash({_q(uq)}) END", "hash"
             codes = sorted(code_of.values())
-            res = con.execute(f"SELECT count(*), {copies}, "
-                              + ", ".join(f"count(*) FILTER (WHERE _problem = {i})" for i in codes)
-                              + f" FROM ({q_body})").fetchall()[0]
+            n_file = int(con.execute(f"SELECT count(*) FROM {src.reader}").fetchall()[0][0])
+            chk = key_check(con, f"({q_body})", key, kind=kind, code="_problem", rows=n_file)
+            res = [chk.rows, 0 if chk.unique else 1] + [chk.code_counts.get(i, 0) for i in codes]
             if int(res[1]) == 0:
                 body = q_body
                 found_codes = {i: int(n) for i, n in zip(codes, res[2:]) if n}

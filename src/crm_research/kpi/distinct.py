@@ -1,0 +1,211 @@
+"""Are all keys of a query distinct? An exact test without DuckDB's ``count(DISTINCT)`` hash table.
+
+``count(*) - count(DISTINCT key)`` over tens of millions of rows builds a hash table of every
+key, which costs seconds of CPU and hundreds of megabytes. Proving that there are *no* copies
+needs much less: stream the keys (8 bytes each) out of DuckDB, sort them in place and compare
+neighbours, or, for integers in a narrow range, mark them in a byte map. When the keys do not fit
+in the memory budget (a quarter of DuckDB's ``memory_limit``, at most 1 GiB) the key space is
+split into hash partitions, one scan of the query each.
+
+Keys are either exact integers (``kind="int"``: the answer is exact) or 64-bit hashes of the real
+key (``kind="hash"``: equal hashes are only candidates, so the answer is "unique" or "maybe
+not"; the caller then runs its exact check). NULL keys are ignored, as ``count(key)`` does.
+The same scan can count a small integer code per row (for example a problem code), so a
+validation pass needs one scan, not two.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["KeyCheck", "key_check", "memory_budget"]
+
+_UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+_BATCH = 1 << 20          # rows per Arrow batch
+_CMP_CHUNK = 1 << 23      # neighbours compared per step (bounds the temporary boolean array)
+
+
+@dataclass
+class KeyCheck:
+    """Result of :func:`key_check`.
+
+    Attributes
+    ----------
+    rows : int
+        Rows of the query (NULL keys included).
+    keys : int
+        Rows with a non-NULL key.
+    unique : bool
+        True: no two non-NULL keys are equal (proven). False: for ``kind="int"`` there are
+        equal keys; for ``kind="hash"`` there may be (two rows share a hash).
+    code_counts : dict
+        Code value -> number of rows, for the ``code`` expression (codes 0 included).
+    passes : int
+        Scans of the query that were needed (hash partitions, plus one for an integer range).
+    method : str
+        ``"sort"`` or ``"bytemap"``.
+    """
+
+    rows: int
+    keys: int
+    unique: bool
+    code_counts: dict = field(default_factory=dict)
+    passes: int = 1
+    method: str = "sort"
+
+
+def memory_budget(con, share: float = 0.25, cap: int = 1 << 30) -> int:
+    """Bytes this module may hold: ``share`` of DuckDB's ``memory_limit``, at most ``cap``.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("SET memory_limit = '400MB'")
+    >>> memory_budget(con) < 400 * 1000**2 / 4 + 1
+    True
+    """
+    try:
+        text = str(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    except Exception:  # pragma: no cover - an engine without the setting
+        return cap
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).upper() not in _UNITS:
+        return cap
+    limit = float(m.group(1)) * _UNITS[m.group(2).upper()]
+    return int(max(1 << 20, min(cap, share * limit)))
+
+
+def _scan(con, sql: str, code: str | None, out: np.ndarray | None, dtype, counts: np.ndarray | None,
+          mark=None):
+    """Stream ``sql`` (columns k[, c]); append non-NULL keys to ``out`` (grown when needed) or
+    pass them to ``mark``; add code counts to ``counts``. Returns (out, n_keys, n_rows)."""
+    reader = con.sql(sql).to_arrow_reader(_BATCH)
+    n = rows = 0
+    for batch in reader:
+        rows += batch.num_rows
+        k = batch.column(0)
+        if k.null_count:
+            k = k.drop_null()
+        a = k.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+        if mark is not None:
+            mark(a)
+        else:
+            if n + len(a) > len(out):
+                out = np.resize(out, max(2 * len(out), n + len(a)))
+            out[n:n + len(a)] = a
+        n += len(a)
+        if code is not None:
+            c = batch.column(1)
+            c = c.fill_null(0) if c.null_count else c
+            bc = np.bincount(c.to_numpy(zero_copy_only=False).astype(np.int64, copy=False))
+            if len(bc) > len(counts):
+                counts = np.concatenate([counts, np.zeros(len(bc) - len(counts), np.int64)])
+            counts[:len(bc)] += bc
+    return out, n, rows, counts
+
+
+def _has_neighbours(a: np.ndarray) -> bool:
+    """True when the sorted array ``a`` holds two equal values."""
+    for s in range(0, max(len(a) - 1, 0), _CMP_CHUNK):
+        e = min(s + _CMP_CHUNK, len(a) - 1)
+        if np.any(a[s + 1:e + 1] == a[s:e]):
+            return True
+    return False
+
+
+def key_check(con, relation: str, key: str, *, kind: str = "int", code: str | None = None,
+              rows: int | None = None, budget: int | None = None) -> KeyCheck:
+    """Are the non-NULL values of ``key`` over ``relation`` all distinct?
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The database.
+    relation : str
+        A FROM-clause item: a table name or a parenthesized query.
+    key : str
+        SQL expression over ``relation``: a BIGINT (``kind="int"``) or a 64-bit hash such as
+        ``hash(a, b)`` (``kind="hash"``). NULL keys are ignored.
+    kind : {"int", "hash"}
+        ``"int"``: the answer is exact. ``"hash"``: equal hashes make the answer False ("maybe").
+    code : str, optional
+        SQL expression of a small non-negative integer per row (NULL counts as 0) to count;
+        an integer type (UTINYINT keeps the transfer small).
+    rows : int, optional
+        Number of rows of ``relation`` if known (else counted); chooses the partitions.
+    budget : int, optional
+        Bytes of keys held at once (default :func:`memory_budget`).
+
+    Returns
+    -------
+    KeyCheck
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> key_check(con, "range(10)", "range").unique
+    True
+    >>> r = key_check(con, "(SELECT range % 7 AS k FROM range(10))", "hash(k)", kind="hash",
+    ...               code="k % 2", budget=32)   # 4 keys at a time: 3 hash partitions
+    >>> r.unique, r.passes, r.code_counts
+    (False, 3, {0: 6, 1: 4})
+    """
+    if kind not in ("int", "hash"):
+        raise ValueError(f"kind must be 'int' or 'hash', got {kind!r}")
+    budget = memory_budget(con) if budget is None else int(budget)
+    if rows is None:
+        rows = int(con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
+    dtype = np.int64 if kind == "int" else np.uint64
+    cols = f"{key} AS _k" + (f", {code} AS _c" if code is not None else "")
+    counts = np.zeros(1, np.int64) if code is not None else None
+    passes = 0
+    method = "sort"
+
+    def done(unique, n_keys, n_rows):
+        cc = {i: int(v) for i, v in enumerate(counts) if v} if counts is not None else {}
+        return KeyCheck(rows=n_rows, keys=n_keys, unique=unique, code_counts=cc, passes=passes, method=method)
+
+    per_part = max(1, budget // 8)
+    if kind == "int" and rows > per_part:
+        # integers in a range no wider than the budget: one byte per possible value, one scan
+        lo, hi = con.execute(f"SELECT min({key}), max({key}) FROM {relation}").fetchall()[0]
+        passes += 1
+        if lo is None:
+            method = "bytemap"
+            _, n, nr, counts = _scan(con, f"SELECT {cols} FROM {relation}", code, None, dtype, counts,
+                                     mark=lambda a: None)
+            passes += 1
+            return done(True, 0, nr)
+        if int(hi) - int(lo) + 1 <= budget:
+            method = "bytemap"
+            seen = np.zeros(int(hi) - int(lo) + 1, np.bool_)
+            lo = int(lo)
+
+            def mark(a):
+                seen[a - lo] = True
+            _, n, nr, counts = _scan(con, f"SELECT {cols} FROM {relation}", code, None, dtype, counts, mark=mark)
+            passes += 1
+            return done(int(np.count_nonzero(seen)) == n, n, nr)
+    k_parts = max(1, math.ceil(rows / per_part))
+    part_of = f"hash({key})" if kind == "int" else f"coalesce({key}, 0)"
+    unique, n_keys, n_rows = True, 0, 0
+    for p in range(k_parts):
+        sql = f"SELECT {cols} FROM {relation}" + (f" WHERE {part_of} % {k_parts} = {p}" if k_parts > 1 else "")
+        m = rows / k_parts
+        buf = np.empty(int(m + 8 * math.sqrt(m) + 1024), dtype)
+        buf, n, nr, counts = _scan(con, sql, code, buf, dtype, counts)
+        passes += 1
+        n_keys += n
+        n_rows += nr
+        a = buf[:n]
+        a.sort()
+        if unique and _has_neighbours(a):
+            unique = False
+        del buf, a
+    return done(unique, n_keys, n_rows)
