@@ -62,13 +62,13 @@ def customer_summary(engine: KPIEngine, as_of=None, window_days: int = 90):
         later = (f.seq > 1) & (f.order_date.delta(f.first_date, unit="day") >= 1)
         c = f.group_by("customer_id").aggregate(
             orders=f.count(),
-            purchase_days=((f.gap_days > 0) | f.gap_days.isnull()).cast("int64").sum(),
+            purchase_days=f.count(where=(f.gap_days > 0) | f.gap_days.isnull()),
             total_spend=f.amount.sum(),
             first_order_date=f.first_date.min(),
             last_order_date=f.order_date.max(),
             typical_gap_days=engine.median(f.gap_days, where=f.gap_days > 0, note=False).cast("float64"),
-            orders_recent=recent.cast("int64").sum(),
-            orders_previous=previous.cast("int64").sum(),
+            orders_recent=f.count(where=recent),
+            orders_previous=f.count(where=previous),
             max_recent_gap_days=f.gap_days.max(where=recent),
             repurchase_date=f.order_date.min(where=later))
         return engine.materialize(c, f"_kpi_customer_summary_{a:%Y%m%d}_{W}")

@@ -190,7 +190,7 @@ def lifecycle_table(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifec
         previous = (age >= W) & (age < 2 * W)
         c = f.group_by("customer_id").aggregate(
             first_order_date=f.first_date.min(), last_order_date=f.order_date.max(), orders=f.count(),
-            orders_recent=recent.cast("int64").sum(), orders_previous=previous.cast("int64").sum(),
+            orders_recent=f.count(where=recent), orders_previous=f.count(where=previous),
             max_recent_gap_days=f.gap_days.max(where=recent))
     else:   # every customer: the shared per-customer aggregates (no pass over the orders)
         c = customer_summary(engine, a, W).select(

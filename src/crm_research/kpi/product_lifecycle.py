@@ -306,11 +306,11 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
     j = ol.join(m, "product_id").left_join(firsts, ol.order_id == firsts.first_order_id)
     # product x buyer pairs in the window (stored once, read twice)
     pb = j.group_by(["stage", "product_id", "customer_id"]).aggregate(
-        n=j.count(), revenue=j.amount.sum(), first=j.first_order_id.notnull().cast("int64").sum())
+        n=j.count(), revenue=j.amount.sum(), first=j.count(where=j.first_order_id.notnull()))
     pb = engine.materialize(pb, "_kpi_product_buyers")
     per_stage = pb.group_by("stage").aggregate(
         products=pb.product_id.nunique(), orders=pb.n.sum(), revenue=pb.revenue.sum(),
-        product_buyers=pb.count(), repeat_pairs=(pb.n >= 2).cast("int64").sum(),
+        product_buyers=pb.count(), repeat_pairs=pb.count(where=pb.n >= 2),
         first_orders=pb.first.sum())
     buyers = pb.group_by("stage").aggregate(buyers=pb.customer_id.nunique())
     df = engine.execute(per_stage).merge(engine.execute(buyers), on="stage", how="left")

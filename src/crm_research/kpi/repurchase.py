@@ -123,8 +123,8 @@ def repurchase_rates(engine: KPIEngine, windows=(30, 90, 180), as_of=None, *, mi
     aggs = {}
     for w in ws:
         elig = observed >= w
-        aggs[f"e{w}"] = elig.cast("int64").sum()
-        aggs[f"r{w}"] = (elig & c.gap_days.notnull() & (c.gap_days <= w)).cast("int64").sum()
+        aggs[f"e{w}"] = c.count(where=elig)
+        aggs[f"r{w}"] = c.count(where=elig & c.gap_days.notnull() & (c.gap_days <= w))
     aggs["n"] = c.count()
     res = engine.execute(c.group_by(keys).aggregate(**aggs) if keys else c.aggregate(**aggs))
     rows = []
@@ -177,10 +177,10 @@ def repeat_customer_share(engine: KPIEngine, period: str = "month", as_of=None) 
     new = cp.idx == cp.cohort_idx
     agg = cp.group_by("idx").aggregate(
         customers=cp.count(),
-        new_customers=new.cast("int64").sum(),
+        new_customers=cp.count(where=new),
         orders=cp.orders.sum(),
         repeat_orders=cp.repeat_orders.sum(),
-        multi_order_customers=(cp.orders >= 2).cast("int64").sum(),
+        multi_order_customers=cp.count(where=cp.orders >= 2),
         revenue=cp.revenue.sum(),
         returning_revenue=cp.revenue.sum(where=~new))
     df = engine.execute(agg).sort_values("idx").reset_index(drop=True)

@@ -65,7 +65,7 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
         f = engine.facts
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
-            orders=f.count(), revenue=f.amount.sum(), repeat_orders=(f.seq > 1).cast("int64").sum(),
+            orders=f.count(), revenue=f.amount.sum(), repeat_orders=f.count(where=f.seq > 1),
             last_date=f.order_date.max())
         return engine.materialize(cp, f"_kpi_customer_{period}s")
 
@@ -102,7 +102,7 @@ def customer_periods_until(engine: KPIEngine, period: str, as_of):
         f = engine.facts_until(a)
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
-            orders=f.count(), revenue=f.amount.sum(), repeat_orders=(f.seq > 1).cast("int64").sum(),
+            orders=f.count(), revenue=f.amount.sum(), repeat_orders=f.count(where=f.seq > 1),
             last_date=f.order_date.max())
         return engine.materialize(cp, f"_kpi_customer_{period}s_{a:%Y%m%d}")
 

@@ -144,7 +144,7 @@ def _behaviour(engine: KPIEngine, want: pd.DataFrame, a, window_days: int) -> pd
     f = f.join(t, "customer_id")
     later = (f.seq > 1) & (f.order_date.delta(f.first_date, unit="day") >= 1)
     c = f.group_by("customer_id").aggregate(
-        orders=f.count(), purchase_days=((f.gap_days > 0) | f.gap_days.isnull()).cast("int64").sum(),
+        orders=f.count(), purchase_days=f.count(where=(f.gap_days > 0) | f.gap_days.isnull()),
         total_spend=f.amount.sum(), first_date=f.first_date.min(), last_date=f.order_date.max(),
         repurchase_date=f.order_date.min(where=later))
     df = engine.execute(c)
