@@ -6,8 +6,8 @@ Parameters of the CLV models are all positive, so the optimizer works on their l
 1. quasi-Newton (BFGS; analytic gradients for BG/NBD, Pareto/NBD and Gamma-Gamma, finite
    differences for a model without one) from the start values, with a Nelder-Mead fallback
    when BFGS fails to make progress;
-2. Newton polishing with a central-difference Hessian (of the analytic gradient where there
-   is one) until the Newton decrement, the predicted further gain in log-likelihood per
+2. Newton polishing with the analytic Hessian where the model has one (BG/NBD, MBG/NBD),
+   else a central-difference Hessian (of the analytic gradient where there is one) until the Newton decrement, the predicted further gain in log-likelihood per
    customer, is below 1e-14. This is what makes the published estimates reproducible to
    their last digit regardless of the start values; the final Hessian is also the one the
    standard errors come from.
@@ -138,7 +138,8 @@ def _gradient(f: Callable[[np.ndarray], float], u: np.ndarray, h: float = 1e-5) 
 
 def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: float, model: str,
              gradient: Callable[[np.ndarray], np.ndarray] | None = None,
-             upper: np.ndarray | None = None) -> Optimum:
+             upper: np.ndarray | None = None,
+             hessian: Callable[[np.ndarray], np.ndarray] | None = None) -> Optimum:
     """Maximize ``loglik(theta)`` over positive ``theta`` (see the module docstring).
 
     ``loglik`` returns the total (weighted) log-likelihood; non-finite values are treated
@@ -166,6 +167,9 @@ def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: flo
         Analytic gradient with respect to ``theta``.
     upper : numpy.ndarray, optional
         Upper bounds on the natural scale (``inf`` for none).
+    hessian : callable, optional
+        Analytic Hessian with respect to ``theta`` (with ``gradient``); replaces the
+        central differences of the gradient in Newton polishing and for the standard errors.
 
     Returns
     -------
@@ -201,6 +205,13 @@ def maximize(loglik: Callable[[np.ndarray], float], start: np.ndarray, *, n: flo
             return np.where(np.isfinite(g), g, 0.0)
 
         def hess(u: np.ndarray) -> np.ndarray:
+            if hessian is not None:
+                th = np.exp(u)
+                with np.errstate(all="ignore"):
+                    # chain rule: d2/du_i du_j = theta_i theta_j d2/dtheta_i dtheta_j + [i = j] theta_i d/dtheta_i
+                    H = -(np.outer(th, th) * hessian(th) + np.diag(th * gradient(th))) / n
+                if np.all(np.isfinite(H)):
+                    return (H + H.T) / 2.0
             return _jacobian(grad, u)
     else:
         grad = None

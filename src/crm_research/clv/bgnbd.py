@@ -25,11 +25,12 @@ problem").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
-from ._purchase import PurchaseModelResult, fit_purchase_model
+from ._purchase import PurchaseModelResult, beta_geometric_totals, fit_purchase_model
 
 PARAMS = ["r", "alpha", "a", "b"]
 P_ALIVE_CAVEAT = ("BG/NBD P(alive) is 1 for every customer without repeat purchases, however long ago they "
@@ -344,4 +345,5 @@ def fit_bgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_c
     (-9582.4, True)
     """
     return fit_purchase_model(BGNBDResult, data, bgnbd_loglik, PARAMS, start,
-                              frequency_col, recency_col, T_col, (REFERENCE,), gradient=bgnbd_loglik_gradient)
+                              frequency_col, recency_col, T_col, (REFERENCE,), gradient=bgnbd_loglik_gradient,
+                              totals=partial(beta_geometric_totals, after_first=False))

@@ -30,11 +30,12 @@ large ``x``; ``E[X(t)]`` is the conditional expectation of a customer with ``x =
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
-from ._purchase import PurchaseModelResult, fit_purchase_model
+from ._purchase import PurchaseModelResult, beta_geometric_totals, fit_purchase_model
 
 PARAMS = ["r", "alpha", "a", "b"]
 REFERENCE = ("Batislam, Gursoy & Dogan (2007), Empirical validation and comparison of models for customer "
@@ -286,4 +287,5 @@ def fit_mbgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_
     (-9582.14, True)
     """
     return fit_purchase_model(MBGNBDResult, data, mbgnbd_loglik, PARAMS, start,
-                              frequency_col, recency_col, T_col, (REFERENCE,), gradient=mbgnbd_loglik_gradient)
+                              frequency_col, recency_col, T_col, (REFERENCE,), gradient=mbgnbd_loglik_gradient,
+                              totals=partial(beta_geometric_totals, after_first=True))
