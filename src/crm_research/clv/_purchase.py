@@ -79,6 +79,9 @@ def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_
     return pd.DataFrame({"customer_id": ids, "frequency": x, "recency": np.minimum(tx, T), "T": T})
 
 
+_ONE_KEY_LIMIT = 2 ** 62  # above it, (x, t_x, T) codes do not fit one int64 key
+
+
 @dataclass(frozen=True, repr=False)
 class Histories:
     """Distinct purchase histories ``(x, t_x, T)`` with their multiplicities ``w``, each column
@@ -149,7 +152,7 @@ class Histories:
             raise ModelError("purchase histories must not contain missing values")
         # distinct (x, t_x) pairs first, then (pair, T): keys stay below n^2, no int64 overflow
         n_tx, n_T = len(values[1]), len(values[2])
-        if len(values[0]) * n_tx * n_T < 2 ** 62:  # one int64 key per history
+        if len(values[0]) * n_tx * n_T < _ONE_KEY_LIMIT:  # one int64 key per history
             inv, keys = pd.factorize((codes[0] * n_tx + codes[1]) * n_T + codes[2])
             xc, txc = np.divmod(keys // n_T, n_tx)
         else:  # distinct (x, t_x) pairs first, then (pair, T): keys stay below n^2
