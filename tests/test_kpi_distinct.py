@@ -30,13 +30,14 @@ def _expected(df):
     return bool(k.is_unique), len(k), {int(i): int(n) for i, n in codes.items()}
 
 
-@pytest.mark.parametrize("budget,method,passes", [
-    (None, "sort", 1),            # all keys fit: one scan, sort
-    (8 * 50, "bytemap", 2),       # 300 rows > 50 keys, ids within 400 values: min/max + byte map
-    (8 * 4, "sort", 1 + 75),      # range too wide for 32 bytes: 75 hash partitions
+@pytest.mark.parametrize("budget,spill,method,passes", [
+    (None, True, "sort", 1),          # all keys fit: one scan, sort
+    (8 * 50, True, "bytemap", 2),     # 300 rows > 50 keys, ids within 400 values: min/max + byte map
+    (8 * 4, True, "spill", 2),        # range too wide for 32 bytes: min/max + one scan to 128 files
+    (8 * 4, False, "sort", 1 + 75),   # ... or 75 hash partitions, one scan each
 ])
 @pytest.mark.parametrize("dups", [False, True])
-def test_integer_keys_match_pandas(budget, method, passes, dups):
+def test_integer_keys_match_pandas(budget, spill, method, passes, dups):
     rng = np.random.default_rng(1)
     if budget == 8 * 4:
         ids = rng.choice(10**12, 300, replace=False).astype(float)
@@ -47,26 +48,50 @@ def test_integer_keys_match_pandas(budget, method, passes, dups):
     ids[[5, 150, 151]] = np.nan                              # NULL keys are ignored
     df = pd.DataFrame({"k": pd.array(ids, dtype="Int64"), "c": pd.array(rng.integers(0, 4, 300), dtype="UInt8")})
     df.loc[[0, 7], "c"] = pd.NA                               # NULL code counts as 0
-    r = key_check(_frame_con(df), "t", "k", code="c", budget=budget)
+    r = key_check(_frame_con(df), "t", "k", code="c", budget=budget, spill=spill)
     unique, keys, counts = _expected(df)
     assert (r.unique, r.keys, r.rows, r.code_counts) == (unique, keys, 300, counts)
     assert unique is (not dups)
     assert r.method == method and r.passes == passes
 
 
-@pytest.mark.parametrize("budget", [None, 40])
-def test_hash_keys_are_exact_for_unique_and_maybe_for_equal_hashes(budget):
+@pytest.mark.parametrize("budget,spill", [(None, True), (40, True), (40, False)])
+def test_hash_keys_are_exact_for_unique_and_maybe_for_equal_hashes(budget, spill):
     words = pd.DataFrame({"s": [f"id{i}" for i in range(100)] + [None, None]})
     con = _frame_con(words)
     key = "CASE WHEN s IS NOT NULL THEN hash(s) END"
-    r = key_check(con, "t", key, kind="hash", budget=budget)
+    r = key_check(con, "t", key, kind="hash", budget=budget, spill=spill)
     assert r.unique and r.keys == 100 and r.rows == 102
-    assert r.passes == (1 if budget is None else 21)
+    assert r.passes == (1 if budget is None or spill else 21)
     # a copy of a value is found
     con2 = _frame_con(pd.DataFrame({"s": words["s"].tolist() + ["id42"]}))
-    assert not key_check(con2, "t", key, kind="hash", budget=budget).unique
+    assert not key_check(con2, "t", key, kind="hash", budget=budget, spill=spill).unique
     # distinct values whose (here deliberately weak) hashes are equal: only "maybe"
-    assert not key_check(con, "t", f"({key}) % 7", kind="hash", budget=budget).unique
+    assert not key_check(con, "t", f"({key}) % 7", kind="hash", budget=budget, spill=spill).unique
+
+
+def test_spill_files_go_to_duckdbs_temp_directory(tmp_path, monkeypatch):
+    con = _frame_con(pd.DataFrame({"k": np.arange(1000) * 7919}))
+    con.execute(f"SET temp_directory = '{tmp_path.as_posix()}'")
+    seen = []
+    real = distinct.tempfile.TemporaryFile
+
+    def spy(*a, **kw):
+        seen.append(kw.get("dir"))
+        return real(*a, **kw)
+    monkeypatch.setattr(distinct.tempfile, "TemporaryFile", spy)
+    r = key_check(con, "t", "k", budget=800)
+    assert r.unique and r.method == "spill" and seen and set(seen) == {tmp_path.as_posix()}
+    assert list(tmp_path.iterdir()) == []                                  # nothing left behind
+
+
+def test_no_room_for_spill_files_falls_back_to_one_scan_per_partition(monkeypatch):
+    def full(*a, **kw):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(distinct.tempfile, "TemporaryFile", full)
+    con = _frame_con(pd.DataFrame({"k": np.r_[np.arange(500) * 7919, 7919]}))
+    r = key_check(con, "t", "k", budget=800)
+    assert not r.unique and r.method == "sort" and r.passes == 1 + 6
 
 
 def test_all_null_and_empty_keys():
@@ -228,3 +253,18 @@ def test_sessions_row_hash_collisions_and_partitions(tmp_path, monkeypatch, copi
     monkeypatch.setattr(orders, "key_check", distinct.key_check)
     monkeypatch.setattr(distinct, "memory_budget", lambda con: 8 * 6)      # 7 partitions
     _same(plain, _run(str(f), SESSIONS, policy="drop"))
+
+
+@pytest.mark.parametrize("budget", [800, 8000, 12000])      # 0, 2 and 3 of 8 partitions kept in memory
+def test_spilled_and_in_memory_partitions_both_find_a_copy(budget):
+    rng = np.random.default_rng(budget)
+    found = []
+    for trial in range(12):
+        ids = rng.choice(2**62, 2000, replace=False)
+        if trial % 3:
+            ids[rng.integers(2000)] = ids[rng.integers(2000)]
+        df = pd.DataFrame({"k": ids})
+        r = key_check(_frame_con(df), "t", "k", budget=budget)
+        assert r.method == "spill" and r.unique == df["k"].is_unique and r.keys == 2000
+        found.append(r.unique)
+    assert found.count(False) >= 7          # the copies were placed (the same index twice is no copy)

@@ -16,7 +16,9 @@ validation pass needs one scan, not two.
 from __future__ import annotations
 
 import math
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +49,8 @@ class KeyCheck:
     passes : int
         Scans of the query that were needed (hash partitions, plus one for an integer range).
     method : str
-        ``"sort"`` or ``"bytemap"``.
+        ``"sort"`` (all keys, or one partition per scan), ``"spill"`` (one scan, partitions
+        in temporary files) or ``"bytemap"``.
     """
 
     rows: int
@@ -119,7 +122,7 @@ def _has_neighbours(a: np.ndarray) -> bool:
 
 
 def key_check(con, relation: str, key: str, *, kind: str = "int", code: str | None = None,
-              rows: int | None = None, budget: int | None = None) -> KeyCheck:
+              rows: int | None = None, budget: int | None = None, spill: bool = True) -> KeyCheck:
     """Are the non-NULL values of ``key`` over ``relation`` all distinct?
 
     Parameters
@@ -140,6 +143,10 @@ def key_check(con, relation: str, key: str, *, kind: str = "int", code: str | No
         Number of rows of ``relation`` if known (else counted); chooses the partitions.
     budget : int, optional
         Bytes of keys held at once (default :func:`memory_budget`).
+    spill : bool
+        When the keys need more than ``budget``: scan once and write them to hash-partition
+        files in DuckDB's ``temp_directory`` (or the system's), then sort one file at a time.
+        False (or no room on disk): scan once per partition, keeping only its keys.
 
     Returns
     -------
@@ -152,9 +159,9 @@ def key_check(con, relation: str, key: str, *, kind: str = "int", code: str | No
     >>> key_check(con, "range(10)", "range").unique
     True
     >>> r = key_check(con, "(SELECT range % 7 AS k FROM range(10))", "hash(k)", kind="hash",
-    ...               code="k % 2", budget=32)   # 4 keys at a time: 3 hash partitions
-    >>> r.unique, r.passes, r.code_counts
-    (False, 3, {0: 6, 1: 4})
+    ...               code="k % 2", budget=32)   # 4 keys at a time: partitions spilled to disk
+    >>> r.unique, r.method, r.code_counts
+    (False, 'spill', {0: 6, 1: 4})
     """
     if kind not in ("int", "hash"):
         raise ValueError(f"kind must be 'int' or 'hash', got {kind!r}")
@@ -193,6 +200,16 @@ def key_check(con, relation: str, key: str, *, kind: str = "int", code: str | No
             passes += 1
             return done(int(np.count_nonzero(seen)) == n, n, nr)
     k_parts = max(1, math.ceil(rows / per_part))
+    if k_parts > 1 and spill:
+        try:
+            r = _spill_check(con, f"SELECT {cols} FROM {relation}", code, dtype, counts, rows, budget)
+        except OSError:   # no room for the spill files: scan once per partition instead
+            r = None
+        if r is not None:
+            unique, n_keys, n_rows, counts = r
+            passes += 1
+            method = "spill"
+            return done(unique, n_keys, n_rows)
     part_of = f"hash({key})" if kind == "int" else f"coalesce({key}, 0)"
     unique, n_keys, n_rows = True, 0, 0
     for p in range(k_parts):
@@ -209,3 +226,65 @@ def key_check(con, relation: str, key: str, *, kind: str = "int", code: str | No
             unique = False
         del buf, a
     return done(unique, n_keys, n_rows)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)   # odd: x -> x * _GOLDEN (mod 2**64) is a bijection
+
+
+def _spill_dir(con) -> str | None:
+    try:
+        d = str(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+    except Exception:  # pragma: no cover
+        return None
+    return d if d and os.path.isdir(d) else None
+
+
+def _spill_check(con, sql, code, dtype, counts, rows, budget):
+    """One scan: keys go to 2**b partitions by their top bits (integers first multiplied by an odd
+    constant, a bijection, so equality is kept); as many partitions as the budget holds stay in
+    memory, the others go to temporary files; then each partition is sorted on its own."""
+    bits = max(1, math.ceil(math.log2(max(2, math.ceil(8 * rows / max(8, budget // 4))))))
+    n_parts = 1 << bits
+    shift = np.uint64(64 - bits)
+    m = rows / n_parts
+    cap = int(m + 6 * math.sqrt(m) + 16)
+    n_mem = min(n_parts - 1, budget // (8 * cap))
+    mem = [np.empty(cap, np.uint64) for _ in range(n_mem)]
+    fill = [0] * n_mem
+    files = []
+    try:
+        files = [tempfile.TemporaryFile(prefix="crm_keys_", dir=_spill_dir(con)) for _ in range(n_parts - n_mem)]
+        edges = np.arange(1, n_parts, dtype=np.uint64) << shift
+
+        def mark(a):   # sorting the batch and cutting it at the partition edges beats masks
+            u = a.view(np.uint64) * _GOLDEN if dtype == np.int64 else np.array(a, np.uint64)
+            u.sort()
+            for i, piece in enumerate(np.split(u, np.searchsorted(u, edges))):
+                if i < n_mem:
+                    j = fill[i] + len(piece)
+                    if j > len(mem[i]):
+                        mem[i] = np.concatenate([mem[i][:fill[i]], np.empty(j - fill[i] + cap // 8, np.uint64)])
+                    mem[i][fill[i]:j] = piece
+                    fill[i] = j
+                else:
+                    piece.tofile(files[i - n_mem])
+        _, n_keys, n_rows, counts = _scan(con, sql, code, None, dtype, counts, mark=mark)
+        unique = True
+        for i in range(n_mem):
+            a = mem[i][:fill[i]]
+            a.sort()
+            unique = unique and not _has_neighbours(a)
+            mem[i] = a = None
+        for f in files:
+            if not unique:
+                break
+            f.seek(0)
+            a = np.fromfile(f, np.uint64)
+            f.close()
+            a.sort()
+            unique = not _has_neighbours(a)
+            del a
+    finally:
+        for f in files:
+            f.close()
+    return unique, n_keys, n_rows, counts
