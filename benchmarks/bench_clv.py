@@ -9,12 +9,17 @@
 3. Pareto/NBD on 100,000 customers (target: at most 3 s): our fit (analytic gradient; best
    of ``--repeats`` runs, the machine is shared) vs. lifetimes' ``ParetoNBDFitter``, side by
    side: wall time, log-likelihood reached, estimates.
+4. MBG/NBD as the churn KPI uses it: every customer of the 10M-order log (1.25M; frequency =
+   purchase days - 1, recency and T in weeks) fitted, then P(alive) of all of them; ours (best
+   of ``--repeats``) vs. lifetimes' ``ModifiedBetaGeoFitter``: wall and CPU time, log-likelihood,
+   estimates, largest P(alive) difference.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_clv.py                 # default sizes
     .venv/bin/python benchmarks/bench_clv.py --orders 1e5 1e6 3e6
     .venv/bin/python benchmarks/bench_clv.py --only-pareto --pnbd-customers 100000
+    .venv/bin/python benchmarks/bench_clv.py --only-mbgnbd     # needs bench_kpi.py's 10M log
 """
 from __future__ import annotations
 
@@ -196,6 +201,74 @@ def _fit_lifetimes_pnbd(lt, s: pd.DataFrame) -> tuple[float, float, float, pd.Se
     return secs, cpu, float(np.sum(clv.pnbd_loglik(q.to_numpy(), s["frequency"], s["recency"], s["T"]))), q
 
 
+MBGNBD_ORDERS = "benchmarks/_data/tx_10000000_0/orders.parquet"  # made by bench_kpi.py
+
+
+def churn_summary(orders: str) -> pd.DataFrame:
+    """Per customer of an order log (parquet): frequency = purchase days - 1, recency and T in
+    weeks up to the last order date, as the churn KPI fits them."""
+    import duckdb
+
+    return duckdb.sql(f"""
+        WITH d AS (SELECT customer_id, COUNT(DISTINCT CAST("timestamp" AS DATE)) AS days,
+                          MIN(CAST("timestamp" AS DATE)) AS f, MAX(CAST("timestamp" AS DATE)) AS l
+                   FROM read_parquet('{orders}') GROUP BY customer_id),
+             m AS (SELECT MAX(l) AS a FROM d)
+        SELECT customer_id, CAST(days - 1 AS DOUBLE) AS frequency, DATEDIFF('day', f, l) / 7.0 AS recency,
+               DATEDIFF('day', f, a) / 7.0 AS "T"
+        FROM d, m ORDER BY customer_id""").df()
+
+
+def bench_mbgnbd(orders: str, repeats: int = 3) -> None:
+    """MBG/NBD fit + P(alive) on every customer of ``orders``: ours (best of ``repeats``) vs lifetimes."""
+    from pathlib import Path
+
+    from crm_research import clv
+
+    if Path(orders).exists():
+        s, what = churn_summary(orders), Path(orders).parent.name
+    else:
+        print(f"\n{orders} not found (benchmarks/bench_kpi.py makes it): a synthetic log instead")
+        s, what = clv.rfm_summary(synthetic_orders(8 * 100_000), calibration_end=CAL_END, freq="W"), "synthetic"
+    clv.fit_mbgnbd(s.head(2000))  # imports are not part of the fit
+    runs = []
+    for _ in range(max(1, repeats)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        ours = clv.fit_mbgnbd(s)
+        pa = ours.p_alive(s)
+        runs.append((time.perf_counter() - t0, time.process_time() - c0))
+    wall, cpu = min(w for w, _ in runs), min(c for _, c in runs)
+    print(f"\nMBG/NBD fit + P(alive) of {len(s):,} customers ({what}): wall and CPU time (s), best of {len(runs)} "
+          f"(wall: {', '.join(f'{w:.2f}' for w, _ in runs)}; CPU: {', '.join(f'{c:.2f}' for _, c in runs)})")
+    print(f"{'':<12}{'wall s':>9}{'CPU s':>9}{'log-likelihood':>20}{'r':>10}{'alpha':>10}{'a':>10}{'b':>10}")
+    p = ours.params
+    print(f"{'ours':<12}{wall:>9.2f}{cpu:>9.2f}{ours.loglik:>20.4f}{p['r']:>10.6f}{p['alpha']:>10.6f}"
+          f"{p['a']:>10.6f}{p['b']:>10.6f}")
+    lt = run_baseline("import lifetimes", _import_lifetimes)
+    res = None if lt is None else run_baseline(f"lifetimes MBG/NBD on {len(s):,}", _fit_lifetimes_mbgnbd, lt, s)
+    if res is not None:
+        t_lt, c_lt, ll, q, pa_lt = res
+        print(f"{'lifetimes':<12}{t_lt:>9.2f}{c_lt:>9.2f}{ll:>20.4f}{q['r']:>10.6f}{q['alpha']:>10.6f}"
+              f"{q['a']:>10.6f}{q['b']:>10.6f}")
+        print(f"speed-up {t_lt / wall:.1f}x wall, {c_lt / cpu:.1f}x CPU; log-likelihood ours - lifetimes = "
+              f"{ours.loglik - ll:+.2e}; largest |P(alive) ours - lifetimes| = "
+              f"{np.max(np.abs(pa.to_numpy() - pa_lt)):.2e}")
+
+
+def _fit_lifetimes_mbgnbd(lt, s: pd.DataFrame):
+    """(wall s, CPU s, log-likelihood at lifetimes' estimate by our log-likelihood, estimate, P(alive))."""
+    from crm_research import clv
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0, c0 = time.perf_counter(), time.process_time()
+        f = lt.ModifiedBetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+        pa = np.asarray(f.conditional_probability_alive(s["frequency"], s["recency"], s["T"]), dtype=float)
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    q = f.params_[["r", "alpha", "a", "b"]]
+    return secs, cpu, float(np.sum(clv.mbgnbd_loglik(q.to_numpy(), s["frequency"], s["recency"], s["T"]))), q, pa
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orders", nargs="+", type=float, default=[1e5, 1e6],
@@ -204,15 +277,23 @@ def main() -> None:
     ap.add_argument("--pnbd-customers", type=float, default=1e5, help="customers for the Pareto/NBD timing")
     ap.add_argument("--repeats", type=int, default=3, help="repeats of our Pareto/NBD fit (the best is reported)")
     ap.add_argument("--only-pareto", action="store_true", help="run only the Pareto/NBD timing")
+    ap.add_argument("--only-mbgnbd", action="store_true", help="run only the MBG/NBD churn-model timing")
+    ap.add_argument("--mbgnbd-orders", default=MBGNBD_ORDERS,
+                    help="order log (parquet) for the MBG/NBD timing (default: bench_kpi.py's 10M log)")
     ap.add_argument("--task", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.task:
         print(json.dumps(_task_summary(a.task[1], int(float(a.task[2])))))
         return
+    if a.only_mbgnbd:
+        bench_mbgnbd(a.mbgnbd_orders, a.repeats)
+        return
     if not a.only_pareto:
         bench_summary([int(n) for n in a.orders])
         bench_fits(int(a.fit_orders))
     bench_pareto_nbd(int(a.pnbd_customers), a.repeats)
+    if not a.only_pareto:
+        bench_mbgnbd(a.mbgnbd_orders, a.repeats)
 
 
 if __name__ == "__main__":
