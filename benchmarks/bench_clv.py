@@ -209,7 +209,9 @@ def churn_summary(orders: str) -> pd.DataFrame:
     weeks up to the last order date, as the churn KPI fits them."""
     import duckdb
 
-    return duckdb.sql(f"""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con.sql(f"""
         WITH d AS (SELECT customer_id, COUNT(DISTINCT CAST("timestamp" AS DATE)) AS days,
                           MIN(CAST("timestamp" AS DATE)) AS f, MAX(CAST("timestamp" AS DATE)) AS l
                    FROM read_parquet('{orders}') GROUP BY customer_id),
