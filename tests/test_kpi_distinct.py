@@ -196,7 +196,8 @@ def test_string_order_ids_with_colliding_hashes_end_in_the_exact_path(tmp_path, 
     assert ("row_number()" in _stage_sql(plain[0])) is copies
     calls = _weak_hashes(monkeypatch)
     weak = _run(str(f))
-    assert calls == [("hash", False)]                                       # "maybe": 8 ids, 2 hash values
+    # "maybe" (8 ids, 2 hash values) in the quick pass and in the order-id check of the usable rows
+    assert calls == [("hash", False), ("hash", False)]
     assert "row_number()" in _stage_sql(weak[0])
     _same(plain, weak)
     _same(plain, _run(str(f), materialize=True))
@@ -268,3 +269,15 @@ def test_spilled_and_in_memory_partitions_both_find_a_copy(budget):
         assert r.method == "spill" and r.unique == df["k"].is_unique and r.keys == 2000
         found.append(r.unique)
     assert found.count(False) >= 7          # the copies were placed (the same index twice is no copy)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_order_id_of_a_dropped_row_is_no_duplicate(tmp_path, fmt):
+    df = _log([11, 12, 13, 12, 15, 16, 15])
+    df.loc[1, "amount"] = -1.0                  # the first 12 is dropped: the second is no duplicate
+    f = tmp_path / f"o.{fmt}"
+    df.to_parquet(f) if fmt == "parquet" else df.to_csv(f, index=False)
+    con, rep, rows = _run(str(f), policy={"negative_amount": "drop", "duplicate_order_id": "drop"})
+    assert rep.counts.set_index("problem")["rows"].to_dict() == {"negative_amount": 1, "duplicate_order_id": 1}
+    assert rep.issues.set_index("problem").loc["duplicate_order_id", "row"] == (7 if fmt == "parquet" else 8)
+    assert sorted(r[0] for r in con.execute("SELECT order_id FROM orders").fetchall()) == [11, 12, 13, 15, 16]
