@@ -181,6 +181,27 @@ def test_copies_and_problems_match_the_materialized_path(tmp_path, monkeypatch):
     # hash partitions (a 16-byte budget: 2 keys at a time) give the same answer
     monkeypatch.setattr(distinct, "memory_budget", lambda con: 16)
     _same(quick, _run(str(f), policy=pol))
+    # colliding hashes: both paths end in their exact windows
+    calls = _weak_hashes(monkeypatch)
+    _same(quick, _run(str(f), policy=pol))
+    _same(quick, _run(str(f), policy=pol, materialize=True))
+    assert calls and not any(u for _, u in calls)
+
+
+@pytest.mark.parametrize("copies", [False, True])
+def test_csv_table_path_with_and_without_colliding_hashes(tmp_path, monkeypatch, copies):
+    df = _log([5, 6, 7, 8, 9, 10])
+    if copies:
+        df.loc[4] = df.loc[0]
+    f = tmp_path / "o.csv"
+    df.to_csv(f, index=False)
+    plain = _run(str(f))
+    assert plain[1].counts.set_index("problem")["rows"].to_dict() == ({"duplicate_row": 1} if copies else {})
+    if copies:
+        assert plain[1].issues["row"].tolist() == [6]          # CSV line 6 (header is line 1)
+    calls = _weak_hashes(monkeypatch)
+    _same(plain, _run(str(f)))
+    assert calls[0] == ("hash", False)
 
 
 @pytest.mark.parametrize("copies", [False, True])

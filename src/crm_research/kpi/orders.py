@@ -984,7 +984,8 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
         for c, k in kinds.items():
             if k == "int":
                 con.execute(f"ALTER TABLE {_q(stage)} ALTER {_q(c)} TYPE BIGINT USING TRY_CAST({_q(c)} AS BIGINT)")
-    if not as_view:   # exact copies of earlier rows, in file order (rowid)
+    if not as_view and not key_check(con, _q(stage), "_rowhash", kind="hash", rows=n_rows).unique:
+        # exact copies of earlier rows, in file order (rowid); none when all row hashes differ
         con.execute(f"UPDATE {_q(stage)} SET _problem = {code_of[('duplicate_row', dup_col)]} WHERE _problem IS NULL "
                     f"AND rowid IN (SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY {dup_part} "
                     f"ORDER BY rowid) AS n FROM {_q(stage)}) WHERE n > 1)")
