@@ -104,9 +104,11 @@ def test_histories_two_step_key_gives_the_same(monkeypatch):
         np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
 
 
-def test_histories_reject_missing_values():
+def test_histories_reject_missing_values_and_ragged_columns():
     with pytest.raises(ModelError, match="missing"):
         Histories.of([1.0, np.nan], [0.5, 0.0], [2.0, 3.0])
+    with pytest.raises(ModelError, match="equally long"):
+        Histories.of([1.0, 0.0], [0.5, 0.0], [2.0])
 
 
 def _simulated(n, seed, after_first, params=(0.5, 6.0, 0.9, 1.6)):

@@ -7,8 +7,9 @@ Parameters of the CLV models are all positive, so the optimizer works on their l
    differences for a model without one) from the start values, with a Nelder-Mead fallback
    when BFGS fails to make progress;
 2. Newton polishing with the analytic Hessian where the model has one (BG/NBD, MBG/NBD),
-   else a central-difference Hessian (of the analytic gradient where there is one) until the Newton decrement, the predicted further gain in log-likelihood per
-   customer, is below 1e-14. This is what makes the published estimates reproducible to
+   else a central-difference Hessian (of the analytic gradient where there is one), until
+   the Newton decrement, the predicted further gain in log-likelihood per customer, is
+   below 1e-14. This is what makes the published estimates reproducible to
    their last digit regardless of the start values; the final Hessian is also the one the
    standard errors come from.
 

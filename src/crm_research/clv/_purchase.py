@@ -143,14 +143,16 @@ class Histories:
         -------
         Histories
         """
+        cols = [np.asarray(c, dtype=float).ravel() for c in (x, t_x, T)]
+        if len({c.size for c in cols}) > 1:
+            raise ModelError(f"x, t_x and T must be equally long, got {[c.size for c in cols]}")
         codes, values = [], []
-        for c in (x, t_x, T):
-            k, u = pd.factorize(np.asarray(c, dtype=float).ravel(), sort=True)
+        for c in cols:
+            k, u = pd.factorize(c, sort=True)
             codes.append(k.astype(np.int64))
             values.append(np.asarray(u, dtype=float))
         if any((k < 0).any() for k in codes):
             raise ModelError("purchase histories must not contain missing values")
-        # distinct (x, t_x) pairs first, then (pair, T): keys stay below n^2, no int64 overflow
         n_tx, n_T = len(values[1]), len(values[2])
         if len(values[0]) * n_tx * n_T < _ONE_KEY_LIMIT:  # one int64 key per history
             inv, keys = pd.factorize((codes[0] * n_tx + codes[1]) * n_T + codes[2])
