@@ -131,3 +131,25 @@ def test_cdnow_recent_segments_respect_their_rule(cdnow_rfm):
     assert not s[(s["recency_days"] > 365) & s["segment"].isin(["Promising", "New", "Champions", "Loyal",
                                                                "Potential loyalist", "About to sleep"])].shape[0]
     assert "Promising: R 3-3" in s.attrs["segment_rules"]
+
+
+@pytest.mark.parametrize("bins", [2, 3, 5, 7])
+def test_scores_are_the_minimum_rank_formula_on_ties_and_awkward_floats(bins):
+    """score = 1 + floor(bins * (min rank - 1) / n), written here with pandas' rank, on data with
+    heavy ties (recency, frequency) and spends that are not short decimals (exact comparisons)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n_orders = 3000
+    cust = rng.integers(1, 700, n_orders)
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 200, n_orders), unit="D")
+    amount = np.round(rng.gamma(2.0, 30.0, n_orders) / 3.0, 12)      # e.g. 17.333333333333
+    amount[:50] = 1 / 3                                              # tied non-terminating spends
+    orders = pd.DataFrame({"customer_id": cust, "order_id": np.arange(1, n_orders + 1),
+                           "timestamp": day, "amount": amount})
+    s = kpi.rfm_scores(kpi.load(orders), bins=bins)
+    n = len(s)
+    for col, x in (("r_score", -s["recency_days"]), ("f_score", s["frequency"]), ("m_score", s["monetary"])):
+        want = 1 + (bins * (x.rank(method="min") - 1) // n).astype("int64")
+        assert (s[col].to_numpy() == want.to_numpy()).all(), col
+        assert s[col].between(1, bins).all()

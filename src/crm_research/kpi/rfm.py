@@ -128,6 +128,47 @@ def purchase_cycle(engine: KPIEngine, as_of=None, *, bins: int = 5) -> float:
     return max(1.0, span / bins)
 
 
+def order_statistics(engine: KPIEngine, col, positions, *, descending: bool = False) -> list:
+    """Values at 1-based positions of a column sorted ascending (or descending), computed in the engine.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    col : ibis column
+        A column of one table; NULLs are not counted.
+    positions : sequence of int
+        1-based positions in sort order (ties in any order: the value is the same).
+    descending : bool
+        Sort descending.
+
+    Returns
+    -------
+    list
+        One value per position (NaN/None beyond the number of values).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> order_statistics(eng, eng.orders.amount, [1, 2, 24])
+    [10.0, 11.0, 80.0]
+    >>> v = sorted(eng.execute(eng.orders.amount))
+    >>> [v[0], v[1], v[23]], order_statistics(eng, eng.orders.amount, [1], descending=True) == [max(v)]
+    ([10.0, 11.0, 80.0], True)
+    """
+    import ibis
+
+    positions = [int(p) for p in positions]
+    if not positions:
+        return []
+    t = col.name("v").as_table()
+    t = t.filter(t.v.notnull())
+    t = t.mutate(pos=ibis.row_number().over(ibis.window(order_by=t.v.desc() if descending else t.v.asc())) + 1)
+    got = engine.execute(t.filter(t.pos.isin(sorted(set(positions)))).select("pos", "v"))
+    at = dict(zip(got["pos"].astype("int64"), got["v"]))
+    return [at.get(p, np.nan) for p in positions]
+
+
 def histogram_median(values, counts) -> float:
     """The median (mean of the two middle values for an even count) from a histogram.
 
@@ -239,14 +280,22 @@ def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "
     c = c.mutate(recency_days=date_literal(a).delta(c.last_date, unit="day"))
     cycle = purchase_cycle(engine, a, bins=bins)
     c = c.mutate(recency_cycles=c.recency_days.cast("float64") / cycle)
-    n = c.count().over(ibis.window())
+    if monetary == "mean":   # scores read the measures several times: compute them once
+        c = engine.materialize(c, f"_kpi_rfm_measures_{a:%Y%m%d}")
+    n = int(engine.execute(c.count()))
 
-    def score(order):
-        rank0 = ibis.rank().over(ibis.window(order_by=order))      # 0-based min rank
-        return (1 + (bins * rank0) // n).cast("int64")
+    def score(col, descending=False):
+        # 1 + floor(bins * r / n), r the 0-based minimum rank, is 1 + the number of class
+        # bounds the value passes, the bounds being order statistics: r >= ceil(k n / bins)
+        # exactly when the value lies beyond the ceil(k n / bins)-th value in rank order. One
+        # sort of one column finds them, instead of a ranking window over whole rows per score
+        bounds = order_statistics(engine, c[col], [(k * n + bins - 1) // bins for k in range(1, bins)],
+                                  descending=descending)
+        passed = [(c[col] < x) if descending else (c[col] > x) for x in bounds]
+        return (1 + sum(p.cast("int64") for p in passed)).cast("int64") if passed else ibis.literal(1)
 
-    c = c.mutate(r_score=score(c.recency_days.desc()), f_score=score(c.frequency.asc()),
-                 m_score=score(c.monetary.asc()))
+    c = c.mutate(r_score=score("recency_days", descending=True), f_score=score("frequency"),
+                 m_score=score("monetary"))
     r5 = c.r_score if bins == 5 else ((c.r_score * 5 + bins - 1) // bins)
     cap = ibis.cases(*[(c.recency_cycles <= lim, r) for lim, r in RECENCY_CAPS], else_=1)
     r5 = ibis.least(r5, cap)
