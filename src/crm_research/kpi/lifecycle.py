@@ -322,12 +322,22 @@ def stage_counts(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifecycl
     {'new': 0, 'growing': 1, 'mature': 2, 'declining': 1, 'churned': 2, 'reactivated': 2}
     """
     a = engine.as_of(as_of)
+    return _stage_counts(engine, a, rules, _acquired(engine, [a])[0])
+
+
+def _acquired(engine: KPIEngine, dates) -> list[int]:
+    """Customers with a first order on or before each date (one query for all dates)."""
+    cust = _customers(engine)
+    res = engine.execute(cust.aggregate(**{f"d{i}": cust.count(where=cust.first_date <= date_literal(d))
+                                           for i, d in enumerate(dates)}))
+    return [int(res[f"d{i}"].iloc[0]) for i in range(len(dates))]
+
+
+def _stage_counts(engine: KPIEngine, a: dt.date, rules: LifecycleRules, acquired: int) -> dict[str, int]:
     t = lifecycle_table(engine, a, rules, recent_only=True)
     res = engine.execute(t.group_by("stage").aggregate(customers=t.count()))
     counts = {s: 0 for s in STAGES}
     counts.update({k: int(v) for k, v in zip(res["stage"], res["customers"])})
-    cust = _customers(engine)
-    acquired = int(engine.execute(cust.filter(cust.first_date <= date_literal(a)).count()))
     counts["churned"] += acquired - sum(counts.values())
     return counts
 
@@ -363,8 +373,9 @@ def stage_shares(engine: KPIEngine, dates=None, rules: LifecycleRules = Lifecycl
     """
     dates = default_dates(engine, as_of, period, n) if dates is None else [as_date(d, "dates") for d in dates]
     rows = []
-    for d in dates:
-        counts = stage_counts(engine, d, rules)
+    dates = [engine.as_of(d) for d in dates]
+    for d, acquired in zip(dates, _acquired(engine, dates) if dates else []):
+        counts = _stage_counts(engine, d, rules, acquired)
         total = sum(counts.values())
         for s in STAGES:
             k = counts[s]
