@@ -100,3 +100,39 @@ def test_transition_matrix(eng):
     assert wide.loc["churned"].sum() == 5 and list(wide.index)[0] == "prospect"
     with pytest.raises(ValueError):
         kpi.stage_transitions(eng, "2024-12-31", "2024-06-30")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_stage_shares_and_transitions_by_direct_addressing_equal_the_engine_rules(seed, monkeypatch):
+    """On DuckDB, stage shares and transitions count stages with numpy over date-sorted orders;
+    they must equal the rules run in the engine (lifecycle_table), for any thresholds, dates
+    before, inside and after the data, ids used as positions or coded."""
+    import datetime as dt
+
+    import numpy as np
+
+    from crm_research.kpi import lifecycle as L
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    ids = rng.integers(1, 250, n) * (1 if seed % 2 else 1_000_003)        # narrow or sparse id range
+    orders = pd.DataFrame({"customer_id": ids, "order_id": np.arange(n),
+                           "timestamp": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 900, n), unit="D"),
+                           "amount": 1.0})
+    eng = kpi.load(orders)
+    rules = L.LifecycleRules(
+        new_days=int(rng.integers(1, 40)), window_days=int(rng.integers(5, 100)), silent_days=int(rng.integers(20, 90)),
+        churn_days=int(rng.integers(90, 200)), decline_ratio=float(rng.uniform(0.2, 1)),
+        growth_days=int(rng.integers(30, 300)), growth_ratio=float(rng.uniform(1, 2)),
+        min_growth_orders=int(rng.integers(1, 4)))
+    dates = sorted({(pd.Timestamp("2022-01-01") + pd.Timedelta(days=int(k))).date()
+                    for k in rng.integers(-30, 950, 6)})
+    a = eng.as_of()
+    assert L._history(eng, dates, rules) is not None          # the fast path is taken
+    fast = (L.stage_shares(eng, dates, rules), L.stage_transitions(eng, dates[0], dates[-1], rules),
+            L.stage_transitions(eng, a - dt.timedelta(days=365), a, rules))
+    monkeypatch.setattr(L, "_history", lambda *args, **kw: None)
+    slow = (L.stage_shares(eng, dates, rules), L.stage_transitions(eng, dates[0], dates[-1], rules),
+            L.stage_transitions(eng, a - dt.timedelta(days=365), a, rules))
+    for x, y in zip(fast, slow):
+        pd.testing.assert_frame_equal(x, y)
