@@ -374,7 +374,7 @@ def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     if not all_customers:
         t = t.filter((t.n_warnings >= 1) & (t.days_since_last <= rules.churned_after_days))
     if stored_steps:
-        t = engine.materialize(t, "_kpi_churn_indicators")
+        t = engine.materialize(t, "_kpi_churn_indicators", compress=False)
     order = [t.risk_score.desc(), t.total_spend.desc(), t.customer_id.asc()]
     t = t.mutate(rank=(ibis.row_number().over(ibis.window(order_by=order)) + 1).cast("int64"))
     if top is not None:

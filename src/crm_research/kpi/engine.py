@@ -608,7 +608,7 @@ class KPIEngine:
                 return self.backend.to_pyarrow(expr).to_pandas()
             return self.backend.execute(expr)
 
-    def materialize(self, expr, name: str):
+    def materialize(self, expr, name: str, *, compress: bool = True):
         """Store an expression's result as a temporary table and return it as an ibis Table.
 
         Parameters
@@ -617,6 +617,11 @@ class KPIEngine:
             The expression to store.
         name : str
             Table name in the engine.
+        compress : bool
+            On an engine that compresses its tables (large logs, database files), compress this
+            one now. DuckDB compresses single-threaded: a table written once and read once
+            (an output streamed to CSV, a step of one KPI) costs less left as it is (DuckDB
+            spills it to ``temp_directory`` under its memory limit).
 
         Returns
         -------
@@ -643,7 +648,7 @@ class KPIEngine:
 
             sql = ibis.to_sql(expr, dialect="duckdb")
             self.con.execute(f'CREATE OR REPLACE TABLE "{name}" AS {sql}')
-            if self._compress:
+            if self._compress and compress:
                 _checkpoint(self.con)
             with quiet_ibis():
                 return self.backend.table(name)

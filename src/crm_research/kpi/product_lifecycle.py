@@ -307,7 +307,7 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
     # product x buyer pairs in the window (stored once, read twice)
     pb = j.group_by(["stage", "product_id", "customer_id"]).aggregate(
         n=j.count(), revenue=j.amount.sum(), first=j.count(where=j.first_order_id.notnull()))
-    pb = engine.materialize(pb, "_kpi_product_buyers")
+    pb = engine.materialize(pb, "_kpi_product_buyers", compress=False)
     per_stage = pb.group_by("stage").aggregate(
         products=pb.product_id.nunique(), orders=pb.n.sum(), revenue=pb.revenue.sum(),
         product_buyers=pb.count(), repeat_pairs=pb.count(where=pb.n >= 2),

@@ -435,13 +435,14 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     keep = per_customer == "engine" or (
         per_customer == "auto" and engine.execute(lifecycle._customers(engine).count()) >= PER_CUSTOMER_IN_ENGINE)
     if keep:
+        # per-customer outputs are written once and streamed to CSV once: not compressed
         timed("churn_risk", lambda: engine.materialize(
             churn.churn_risk_table(engine, a, churn_rules, model=clv_model, freq=clv_freq, top=churn_top,
                                    stored_steps=True),
-            "_kpi_churn_risk"))
-        timed("rfm", lambda: engine.materialize(rfm.rfm_table(engine, a), "_kpi_rfm"))
+            "_kpi_churn_risk", compress=False))
+        timed("rfm", lambda: engine.materialize(rfm.rfm_table(engine, a), "_kpi_rfm", compress=False))
         timed("lifecycle", lambda: engine.materialize(lifecycle.lifecycle_table(engine, a, lifecycle_rules),
-                                                      "_kpi_lifecycle"))
+                                                      "_kpi_lifecycle", compress=False))
     else:
         timed("churn_risk", lambda: churn.churn_risk(engine, a, churn_rules, model=clv_model, freq=clv_freq,
                                                      top=churn_top))
