@@ -100,3 +100,22 @@ def test_per_customer_tables_can_stay_in_the_engine(log, tmp_path):
         written = pd.read_csv(tmp_path / "k" / "churn_risk.csv")
         assert written["rank"].tolist() == a.churn_risk["rank"].tolist()
         assert written["reasons"].tolist() == a.churn_risk["reasons"].tolist()
+
+
+def test_queries_started_early_give_the_same_tables(log, monkeypatch):
+    """kpi_suite starts the session passes and product sales on a second DuckDB connection;
+    the tables must equal those of a suite that runs every query in turn."""
+    from crm_research.kpi import suite as S
+
+    orders, sessions = log.orders, log.sessions
+    eng = kpi.load(orders, sessions=sessions)
+    started = []
+    real = eng.prefetch
+    monkeypatch.setattr(eng, "prefetch", lambda exprs: started.append(real(exprs)) or started[-1])
+    early = kpi.kpi_suite(eng)
+    assert started and sum(started) >= 3            # two session passes, product sales (+ categories)
+    assert not eng._prefetched                      # every started query was collected
+    monkeypatch.setattr(S, "PREFETCH_MAX_ORDERS", 0)
+    plain = kpi.kpi_suite(kpi.load(orders, sessions=sessions))
+    for name in ("activity", "product_sales", "product_lifecycle", "retention", "churn_risk", "rfm"):
+        pd.testing.assert_frame_equal(early.tables[name], plain.tables[name], check_exact=False, rtol=1e-12)

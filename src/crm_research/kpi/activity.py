@@ -113,34 +113,12 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     2024-05-01           3         4    31       0.043       3
     2024-06-01           4         7    28       0.062       5
     """
-    import ibis
-
     from .retention import customer_periods_until
 
     check_period(period)
-    s = need_sessions(engine)
     a = engine.as_of(as_of)
-    s = s.filter(s.start < _day_after(a))
-    has_pv = "page_views" in s.columns
-    # day within the period (0..30): active days per customer and period are the set bits of
-    # BIT_OR(1 << day), which avoids a distinct count over customer x day pairs
-    if period == "month":
-        idx = (s.start.year() * 12 + s.start.month() - 1).cast("int64")
-        day_in = s.start.day() - 1
-    else:
-        d = s.start.date()
-        idx = period_index(d, period)
-        day_in = d.delta(ibis.date(1970, 1, 5), unit="day") % 7
-    s = s.mutate(idx=idx, day_bit=ibis.literal(1, type="int64") << day_in.cast("int64"))
-    # two passes over the sessions: visitors and their active days need the customer x period
-    # grouping (only the day mask is kept per group); every other figure is a plain per-period
-    # aggregate (a wide aggregate state per customer x period costs about a third more)
-    cp = s.group_by(["customer_id", "idx"]).aggregate(days_mask=s.day_bit.bit_or())
-    visitors = cp.group_by("idx").aggregate(visitors=cp.count(), visitor_days=_popcount31(cp.days_mask).sum())
-    per = s.group_by("idx").aggregate(
-        sessions=s.count(), seconds=s.duration.sum(),
-        page_views=(s.page_views.sum() if has_pv else ibis.literal(0, type="int64").sum()),
-        median_session_seconds=engine.median(s.duration, what="median_session_seconds"))
+    has_pv = "page_views" in need_sessions(engine).columns
+    visitors, per = activity_queries(engine, period, a)
     bp = customer_periods_until(engine, period, a)
     buyers = bp.group_by("idx").aggregate(buyers=bp.count())
     df = (engine.execute(visitors).merge(engine.execute(per), on="idx", how="left")
@@ -168,6 +146,62 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     df["visitor_conversion"] = df["buyers"] / df["visitors"]
     add_period_columns(df, a, period)
     return df[ACTIVITY_COLUMNS]
+
+
+def activity_queries(engine: KPIEngine, period: str = "month", as_of=None) -> list:
+    """The two passes over the session log behind :func:`activity_summary` (ibis Tables).
+
+    Visitors and their active days need the customer x period grouping (only the day mask is
+    kept per group); every other figure is a plain per-period aggregate. The KPI suite starts
+    them early with :meth:`KPIEngine.prefetch`.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+        Loaded with a session log.
+    period : {"month", "week"}
+    as_of : date-like, optional
+        Last session date counted (default: the date of the last order).
+
+    Returns
+    -------
+    list of ibis.Table
+        ``[idx, visitors, visitor_days]`` and ``[idx, sessions, seconds, page_views,
+        median_session_seconds]`` per period index.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> visitors, per = activity_queries(eng)
+    >>> eng.execute(visitors.order_by('idx')).values.tolist()
+    [[24292, 3, 4], [24293, 4, 7]]
+    """
+    import ibis
+
+    check_period(period)
+    s = need_sessions(engine)
+    a = engine.as_of(as_of)
+    s = s.filter(s.start < _day_after(a))
+    has_pv = "page_views" in s.columns
+    # day within the period (0..30): active days per customer and period are the set bits of
+    # BIT_OR(1 << day), which avoids a distinct count over customer x day pairs
+    if period == "month":
+        idx = (s.start.year() * 12 + s.start.month() - 1).cast("int64")
+        day_in = s.start.day() - 1
+    else:
+        d = s.start.date()
+        idx = period_index(d, period)
+        day_in = d.delta(ibis.date(1970, 1, 5), unit="day") % 7
+    s = s.mutate(idx=idx, day_bit=ibis.literal(1, type="int64") << day_in.cast("int64"))
+    # a wide aggregate state per customer x period costs about a third more than two passes
+    cp = s.group_by(["customer_id", "idx"]).aggregate(days_mask=s.day_bit.bit_or())
+    visitors = cp.group_by("idx").aggregate(visitors=cp.count(), visitor_days=_popcount31(cp.days_mask).sum())
+    per = s.group_by("idx").aggregate(
+        sessions=s.count(), seconds=s.duration.sum(),
+        page_views=(s.page_views.sum() if has_pv else ibis.literal(0, type="int64").sum()),
+        median_session_seconds=engine.median(s.duration, what="median_session_seconds"))
+    return [visitors, per]
 
 
 def _day_after(a):

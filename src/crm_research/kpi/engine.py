@@ -206,6 +206,8 @@ class KPIEngine:
         self._compress = False
         self._exact_median: bool | None = None
         self._spark = None                  # what a Spark engine started (crm_research.kpi.spark.SparkRun)
+        self._prefetched: dict = {}         # SQL text -> Future of an Arrow table (see prefetch)
+        self._pool = None
         self.approximations: dict[str, str] = {}    # KPI -> why it is approximate on this backend
         cols = set(orders.columns)
         missing = {"customer_id", "order_id", "timestamp", "amount"} - cols
@@ -602,11 +604,71 @@ class KPIEngine:
         import ibis.expr.types as ir
 
         with quiet_ibis():
+            if self._prefetched and isinstance(expr, ir.Table) and _is_duckdb(self.con):
+                import ibis
+
+                fut = self._prefetched.pop(str(ibis.to_sql(expr, dialect="duckdb")), None)
+                if fut is not None:     # started by prefetch(): collect it (its error is raised here)
+                    return expr.__pyarrow_result__(fut.result()).to_pandas()
             if isinstance(expr, ir.Table) and (_is_duckdb(self.con) or getattr(self.backend, "name", "") == "pyspark"):
                 # arrow round trip: on DuckDB faster than ibis' row conversion; on Spark the
                 # same dtypes as on DuckDB (dates as dates, not datetime64)
                 return self.backend.to_pyarrow(expr).to_pandas()
             return self.backend.execute(expr)
+
+    def prefetch(self, exprs) -> int:
+        """Start table expressions on a second DuckDB connection in the background.
+
+        :meth:`execute` of the same expression later collects the result instead of running it.
+        The KPI suite starts its session queries this way: they run while the order KPIs'
+        Python work (compiling, fitting, converting) leaves the cores idle. Only on DuckDB (a
+        no-op elsewhere); the expressions must read stored tables or views, not in-memory
+        tables registered on the main connection.
+
+        Parameters
+        ----------
+        exprs : sequence of ibis.Table
+
+        Returns
+        -------
+        int
+            Number of queries started.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> q = eng.orders.group_by('customer_id').aggregate(n=eng.orders.count()).order_by('customer_id')
+        >>> eng.prefetch([q])
+        1
+        >>> eng.execute(q).equals(example_engine().execute(q))
+        True
+        """
+        if not _is_duckdb(self.con):
+            return 0
+        import ibis
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-prefetch")
+        catalog = self.con.execute("SELECT current_database()").fetchall()[0][0]
+        started = 0
+        for e in exprs:
+            sql = str(ibis.to_sql(e, dialect="duckdb"))
+            if sql in self._prefetched:
+                continue
+            cur = self.con.cursor()             # a connection of its own: thread-safe
+            cur.execute(f'USE "{catalog}"')
+
+            def run(cur=cur, sql=sql):
+                try:
+                    return cur.sql(sql).to_arrow_table()
+                finally:
+                    cur.close()
+
+            self._prefetched[sql] = self._pool.submit(run)
+            started += 1
+        return started
 
     def materialize(self, expr, name: str, *, compress: bool = True):
         """Store an expression's result as a temporary table and return it as an ibis Table.
@@ -924,6 +986,10 @@ class KPIEngine:
         >>> eng.con is None
         True
         """
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)     # let started queries finish before the connection closes
+            self._pool = None
+            self._prefetched.clear()
         if self._owns and self.con is not None:
             self.con.close()
             self.con = None

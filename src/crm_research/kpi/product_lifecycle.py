@@ -151,11 +151,7 @@ def product_sales(engine: KPIEngine, period: str = "month", as_of=None) -> pd.Da
     _need_products(engine)
     check_period(period)
     a = engine.as_of(as_of)
-    ol = engine.order_lines
-    d = ol.timestamp.date()
-    ol = ol.filter(d <= date_literal(a)).mutate(idx=period_index(d, period))
-    res = engine.execute(ol.group_by(["product_id", "idx"]).aggregate(
-        orders=ol.count(), revenue=ol.amount.sum()))
+    res = engine.execute(product_queries(engine, period, a)[0])
     res = res.sort_values(["product_id", "idx"]).reset_index(drop=True)
     add_period_columns(res, a, period)
     res["orders"] = res["orders"].astype("int64")
@@ -255,10 +251,46 @@ def product_lifecycle_stages(engine: KPIEngine, as_of=None, period: str = "month
 def _categories(engine: KPIEngine, pids: pd.Series) -> pd.Series:
     if "category" not in engine.order_lines.columns:
         return pd.Series([None] * len(pids), index=pids.index, dtype=object)
-    ol = engine.order_lines
-    # a product's category; the smallest label if the log gives several (deterministic, cheap)
-    cat = engine.execute(ol.group_by("product_id").aggregate(category=ol.category.min()))
+    cat = engine.execute(product_queries(engine)[1])
     return pids.map(dict(zip(cat["product_id"], cat["category"])))
+
+
+def product_queries(engine: KPIEngine, period: str = "month", as_of=None) -> list:
+    """The passes over the order lines behind :func:`product_sales` and the products' categories.
+
+    The KPI suite starts them early with :meth:`KPIEngine.prefetch`.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+        Orders with a ``product_id`` column.
+    period : {"month", "week"}
+    as_of : date-like, optional
+        Last order date counted by the sales (default: the date of the last order).
+
+    Returns
+    -------
+    list of ibis.Table
+        Sales per ``product_id`` and period index (``orders``, ``revenue``), and, when the
+        orders have a ``category`` column, each product's category (the smallest label if the
+        log gives several: deterministic).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> queries = product_queries(eng)
+    >>> len(queries), int(eng.execute(queries[0].orders.sum()))      # the example log has no category
+    (1, 24)
+    """
+    a = engine.as_of(as_of)
+    ol = engine.order_lines
+    d = ol.timestamp.date()
+    f = ol.filter(d <= date_literal(a)).mutate(idx=period_index(d, period))
+    out = [f.group_by(["product_id", "idx"]).aggregate(orders=f.count(), revenue=f.amount.sum())]
+    if "category" in ol.columns:
+        out.append(ol.group_by("product_id").aggregate(category=ol.category.min()))
+    return out
 
 
 def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, period: str = "month",

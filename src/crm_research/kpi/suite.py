@@ -20,6 +20,7 @@ from .product_lifecycle import ProductLifecycleRules
 
 #: from this many customers on, kpi_suite(per_customer="auto") keeps per-customer tables in the engine
 PER_CUSTOMER_IN_ENGINE = 2_000_000
+PREFETCH_MAX_ORDERS = 20_000_000   # start independent queries early up to this many orders
 
 # name -> one-line description (also the CSV file names)
 TABLES = {
@@ -404,6 +405,16 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
         threading.Thread(target=importlib.import_module, args=("scipy.optimize",), daemon=True).start()
     suite = KPISuite(as_of=a, period=period, engine=engine)
     T = suite.tables
+    report = engine.reports.get("orders")
+    if getattr(engine.backend, "name", "") == "duckdb" and report is not None \
+            and report.rows_kept <= PREFETCH_MAX_ORDERS:
+        # the session passes and the product sales run on a second connection while the order
+        # KPIs below compile, fit and convert (time the cores would otherwise idle); the KPIs
+        # collect them. Not for logs beyond memory: two big aggregations at once would spill
+        if engine.has_sessions:
+            engine.prefetch(act.activity_queries(engine, period, a))
+        if engine.has_products:
+            engine.prefetch(plc.product_queries(engine, period, a))
 
     def timed(name, fn):
         before = set(engine.approximations)
