@@ -77,3 +77,15 @@ def test_without_sessions_a_clear_error():
     with kpi.load(o) as e:
         with pytest.raises(ConfigError, match="session log"):
             kpi.activity_summary(e)
+
+
+
+def test_a_session_log_without_page_views():
+    """page_views is optional: the summary still comes out, with no page views per session."""
+    orders = pd.DataFrame({"customer_id": [1, 2], "order_id": [1, 2], "timestamp": ["2024-01-05", "2024-01-20"],
+                           "amount": [10.0, 5.0]})
+    sessions = pd.DataFrame({"customer_id": [1, 1, 2], "start": ["2024-01-03 10:00", "2024-01-05 11:00", "2024-01-20 09:00"],
+                             "duration": [60.0, 120.0, 30.0]})
+    act = kpi.activity_summary(kpi.load(orders, sessions=sessions))
+    assert act["sessions"].tolist() == [3] and act["visitors"].tolist() == [2]
+    assert act["median_session_seconds"].tolist() == [60.0] and act["page_views_per_session"].isna().all()

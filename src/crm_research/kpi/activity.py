@@ -167,7 +167,7 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None) -> li
     -------
     list of ibis.Table
         ``[idx, visitors, visitor_days]`` and ``[idx, sessions, seconds, page_views,
-        median_session_seconds]`` per period index.
+        median_session_seconds]`` per period index (``page_views`` only when the log has it).
 
     Examples
     --------
@@ -197,9 +197,9 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None) -> li
     # a wide aggregate state per customer x period costs about a third more than two passes
     cp = s.group_by(["customer_id", "idx"]).aggregate(days_mask=s.day_bit.bit_or())
     visitors = cp.group_by("idx").aggregate(visitors=cp.count(), visitor_days=_popcount31(cp.days_mask).sum())
+    extra = {"page_views": s.page_views.sum()} if has_pv else {}     # a log without page views has none
     per = s.group_by("idx").aggregate(
-        sessions=s.count(), seconds=s.duration.sum(),
-        page_views=(s.page_views.sum() if has_pv else ibis.literal(0, type="int64").sum()),
+        sessions=s.count(), seconds=s.duration.sum(), **extra,
         median_session_seconds=engine.median(s.duration, what="median_session_seconds"))
     return [visitors, per]
 
