@@ -290,6 +290,28 @@ def default_dates(engine: KPIEngine, as_of=None, period: str = "month", n: int |
     return dates
 
 
+def customer_table(engine: KPIEngine):
+    """Every customer with their first order date, stored in the engine (ibis Table).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id, first_date``.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> eng.execute(customer_table(eng).count())
+    8
+    """
+    return _customers(engine)
+
+
 def _customers(engine: KPIEngine):
     """Customer table stored in the engine: ``customer_id, first_date``."""
     def build():

@@ -444,7 +444,7 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
         raise ConfigError("<argument>", "per_customer", f"{per_customer!r} is not a choice",
                           hint="use 'auto', 'pandas' or 'engine'")
     keep = per_customer == "engine" or (
-        per_customer == "auto" and engine.execute(lifecycle._customers(engine).count()) >= PER_CUSTOMER_IN_ENGINE)
+        per_customer == "auto" and engine.execute(lifecycle.customer_table(engine).count()) >= PER_CUSTOMER_IN_ENGINE)
     if keep:
         # per-customer outputs are written once and streamed to CSV once: not compressed
         timed("churn_risk", lambda: engine.materialize(
