@@ -407,10 +407,11 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     T = suite.tables
     report = engine.reports.get("orders")
     if getattr(engine.backend, "name", "") == "duckdb" and report is not None \
-            and report.rows_kept <= PREFETCH_MAX_ORDERS:
+            and report.rows_kept <= PREFETCH_MAX_ORDERS and engine.exact_median:
         # the session passes and the product sales run on a second connection while the order
         # KPIs below compile, fit and convert (time the cores would otherwise idle); the KPIs
-        # collect them. Not for logs beyond memory: two big aggregations at once would spill
+        # collect them. Not for logs beyond memory: two big aggregations at once would spill.
+        # (With exact medians only: an approximation must be noted against the table it is in)
         if engine.has_sessions:
             engine.prefetch(act.activity_queries(engine, period, a))
         if engine.has_products:
