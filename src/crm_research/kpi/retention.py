@@ -36,8 +36,8 @@ RETENTION_COLUMNS = ["cohort", "period", "period_start", "cohort_size", "active_
 def customer_periods(engine: KPIEngine, period: str = "month"):
     """Customer x period activity, stored in the engine (ibis Table).
 
-    Columns: ``customer_id, cohort_idx, idx`` (period indices), ``order_date_max``,
-    ``orders, revenue, repeat_orders`` (orders that are not the customer's first).
+    Columns: ``customer_id, cohort_idx, idx`` (period indices), ``orders, revenue,
+    repeat_orders`` (orders that are not the customer's first).
     Valid for any ``as_of`` that is the last day of a period or later than the data; for other
     dates :func:`cohort_retention` filters the facts directly.
 
@@ -65,8 +65,7 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
         f = engine.facts
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
-            orders=f.count(), revenue=f.amount.sum(), repeat_orders=f.count(where=f.seq > 1),
-            last_date=f.order_date.max())
+            orders=f.count(), revenue=f.amount.sum(), repeat_orders=f.count(where=f.seq > 1))
         return engine.materialize(cp, f"_kpi_customer_{period}s")
 
     return engine.cached(("customer_periods", period), build)
@@ -102,8 +101,7 @@ def customer_periods_until(engine: KPIEngine, period: str, as_of):
         f = engine.facts_until(a)
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
-            orders=f.count(), revenue=f.amount.sum(), repeat_orders=f.count(where=f.seq > 1),
-            last_date=f.order_date.max())
+            orders=f.count(), revenue=f.amount.sum(), repeat_orders=f.count(where=f.seq > 1))
         return engine.materialize(cp, f"_kpi_customer_{period}s_{a:%Y%m%d}")
 
     return engine.cached(("customer_periods", period, a), build)
