@@ -23,16 +23,9 @@ def row_values(lsm: LSModel, theta) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from crm_research.sem.model import RAMModel
-    >>> from crm_research.sem.nacov import categorical_stats
-    >>> from crm_research.sem.partable import build_partable, categorical_partable
-    >>> from crm_research.sem.thresholds import ordered_item
-    >>> from crm_research.sem.wls import group_layouts
-    >>> rng = np.random.default_rng(6)
-    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
-    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
-    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
-    >>> lsm = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> from crm_research.sem.examples import ordinal_example
+    >>> ex = ordinal_example()           # one factor, three 3-category items, N = 500
+    >>> st, pt, lsm = ex.stats, ex.partable, ex.model
     >>> est = row_values(lsm, np.r_[1.0, 1.0, st.th, 0.5])
     >>> f = pt.frame
     >>> float(est[((f["lhs"] == "y0") & (f["op"] == "~~")).to_numpy()][0])   # 1 - 1 * 0.5
@@ -70,16 +63,9 @@ def standardized_rows(lsm: LSModel, est, theta, defined=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from crm_research.sem.model import RAMModel
-    >>> from crm_research.sem.nacov import categorical_stats
-    >>> from crm_research.sem.partable import build_partable, categorical_partable
-    >>> from crm_research.sem.thresholds import ordered_item
-    >>> from crm_research.sem.wls import group_layouts
-    >>> rng = np.random.default_rng(6)
-    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
-    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
-    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
-    >>> lsm = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> from crm_research.sem.examples import ordinal_example
+    >>> ex = ordinal_example()           # one factor, three 3-category items, N = 500
+    >>> st, pt, lsm = ex.stats, ex.partable, ex.model
     >>> theta = np.r_[1.0, 1.0, st.th, 0.49]
     >>> slv, sall = standardized_rows(lsm, row_values(lsm, theta), theta)
     >>> round(float(sall[0]), 6)                      # marker loading: sqrt(0.49) / 1

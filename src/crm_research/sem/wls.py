@@ -58,15 +58,9 @@ class LSModel:
     Examples
     --------
     >>> import numpy as np
-    >>> from crm_research.sem.model import RAMModel
-    >>> from crm_research.sem.nacov import categorical_stats
-    >>> from crm_research.sem.partable import build_partable, categorical_partable
-    >>> from crm_research.sem.thresholds import ordered_item
-    >>> rng = np.random.default_rng(6)
-    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
-    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
-    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
-    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> from crm_research.sem.examples import ordinal_example
+    >>> ex = ordinal_example()           # one factor, three 3-category items, N = 500
+    >>> st, pt, model = ex.stats, ex.partable, ex.model
     >>> model.q, model.implied(np.r_[1.0, 1.0, st.th, 0.5], 0).shape   # 2 loadings, 6 thresholds, 1 variance
     (9, (1, 9))
     """
@@ -204,15 +198,9 @@ def objective(model: LSModel, theta, obs, weights, cg) -> float:
     Examples
     --------
     >>> import numpy as np
-    >>> from crm_research.sem.model import RAMModel
-    >>> from crm_research.sem.nacov import categorical_stats
-    >>> from crm_research.sem.partable import build_partable, categorical_partable
-    >>> from crm_research.sem.thresholds import ordered_item
-    >>> rng = np.random.default_rng(6)
-    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
-    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
-    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
-    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> from crm_research.sem.examples import ordinal_example
+    >>> ex = ordinal_example()           # one factor, three 3-category items, N = 500
+    >>> st, pt, model = ex.stats, ex.partable, ex.model
     >>> F = objective(model, np.r_[1.0, 1.0, st.th, 0.5], [st.obs], [np.ones(9)], [1.0])
     >>> bool(F > 0)
     True
@@ -234,15 +222,9 @@ def gauss_newton(model: LSModel, theta0, obs, weights, cg, *, max_iter: int = 50
     Examples
     --------
     >>> import numpy as np
-    >>> from crm_research.sem.model import RAMModel
-    >>> from crm_research.sem.nacov import categorical_stats
-    >>> from crm_research.sem.partable import build_partable, categorical_partable
-    >>> from crm_research.sem.thresholds import ordered_item
-    >>> rng = np.random.default_rng(6)
-    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
-    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
-    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
-    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> from crm_research.sem.examples import ordinal_example
+    >>> ex = ordinal_example()           # one factor, three 3-category items, N = 500
+    >>> st, pt, model = ex.stats, ex.partable, ex.model
     >>> w = weight_diag_or_full(st.nacov, len(st.obs), "DWLS")
     >>> fit = gauss_newton(model, np.r_[1.0, 1.0, st.th, 0.5], [st.obs], [w], [st.N - 1.0])
     >>> fit.converged, bool(np.allclose(fit.theta[2:8], st.th))      # thresholds fit exactly
@@ -296,15 +278,9 @@ def information(model: LSModel, theta, weights, fg):
     Examples
     --------
     >>> import numpy as np
-    >>> from crm_research.sem.model import RAMModel
-    >>> from crm_research.sem.nacov import categorical_stats
-    >>> from crm_research.sem.partable import build_partable, categorical_partable
-    >>> from crm_research.sem.thresholds import ordered_item
-    >>> rng = np.random.default_rng(6)
-    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
-    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
-    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
-    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> from crm_research.sem.examples import ordinal_example
+    >>> ex = ordinal_example()           # one factor, three 3-category items, N = 500
+    >>> st, pt, model = ex.stats, ex.partable, ex.model
     >>> E, J = information(model, np.r_[1.0, 1.0, st.th, 0.5], [np.ones(9)], [1.0])
     >>> E.shape, J[0].shape
     ((9, 9), (9, 9))
@@ -449,15 +425,9 @@ def group_layouts(pt, nth) -> list[GroupLayout]:
     Examples
     --------
     >>> import numpy as np
-    >>> from crm_research.sem.model import RAMModel
-    >>> from crm_research.sem.nacov import categorical_stats
-    >>> from crm_research.sem.partable import build_partable, categorical_partable
-    >>> from crm_research.sem.thresholds import ordered_item
-    >>> rng = np.random.default_rng(6)
-    >>> z = rng.normal(size=(500, 1)) * 0.8 + rng.normal(size=(500, 3)) * 0.6
-    >>> st = categorical_stats([ordered_item(f"y{i}", np.digitize(z[:, i], [-.5, .5])) for i in range(3)])
-    >>> pt = categorical_partable(build_partable("f =~ y0 + y1 + y2", meanstructure=True), [True] * 3, st.nth)
-    >>> model = LSModel(RAMModel(pt), group_layouts(pt, [st.nth]))
+    >>> from crm_research.sem.examples import ordinal_example
+    >>> ex = ordinal_example()           # one factor, three 3-category items, N = 500
+    >>> st, pt, model = ex.stats, ex.partable, ex.model
     >>> lay = group_layouts(pt, [st.nth])[0]
     >>> lay.th_var.tolist(), lay.pairs.tolist()
     ([0, 0, 1, 1, 2, 2], [[1, 0], [2, 0], [2, 1]])
