@@ -343,23 +343,7 @@ def pandas_kpis(f, o, s, as_of) -> dict:
     def products():
         ol = o[o["timestamp"].dt.normalize() <= as_of]
         ps = ol.groupby(["product_id", _midx(ol["timestamp"]).rename("idx")]).size().rename("n").reset_index()
-        ps = ps[ps["idx"] <= last_full]
-        first = ps.groupby("product_id")["idx"].min()
-        wide = ps.pivot(index="product_id", columns="idx", values="n").reindex(
-            columns=range(int(first.min()), last_full + 1)).fillna(0.0)
-        mask = np.arange(wide.shape[1])[None, :] >= (first.reindex(wide.index).to_numpy() - first.min())[:, None]
-        wide = wide.where(mask)
-        sm = wide.T.rolling(3, min_periods=1).mean().T.where(mask)
-        peak = sm.max(axis=1)
-        cur = sm.iloc[:, -1]
-        age = last_full - first.reindex(wide.index) + 1
-        prev = sm.iloc[:, -4].where(age > 3)
-        level = (cur / peak).where(peak > 0, 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            growth = np.where(prev.isna(), np.nan, np.where(prev > 0, cur / prev - 1, np.where(cur > 0, np.inf, 0.0)))
-        stage = np.where(age <= 3, "introduction", np.where(growth >= 0.2, "growth",
-                         np.where((level < 0.5) | (growth <= -0.2), "decline", "maturity")))
-        return pd.DataFrame({"product_id": wide.index, "stage": stage})
+        return product_stages(ps, last_full)
     timed("product_lifecycle", products)
 
     def stage_kpis():
@@ -379,6 +363,29 @@ def pandas_kpis(f, o, s, as_of) -> dict:
                 rfm=res["rfm"], lifecycle=res["lifecycle"].rename("stage").to_frame(),
                 shares=res["stage_shares"], transitions=res["stage_transitions"], products=res["product_lifecycle"],
                 stage_kpis=res["product_stage_kpis"], _timings=timings)
+
+
+def product_stages(ps, last_full: int):
+    """Product lifecycle stages (default rules: orders, 3-period moving average, lag 3) from
+    ``product_id, idx, n`` (orders per product and month index); both baselines use it."""
+    import numpy as np
+    import pandas as pd
+
+    ps = ps[ps["idx"] <= last_full]
+    first = ps.groupby("product_id")["idx"].min()
+    wide = ps.pivot(index="product_id", columns="idx", values="n").reindex(
+        columns=range(int(first.min()), last_full + 1)).fillna(0.0)
+    mask = np.arange(wide.shape[1])[None, :] >= (first.reindex(wide.index).to_numpy() - first.min())[:, None]
+    sm = wide.where(mask).T.rolling(3, min_periods=1).mean().T.where(mask)
+    peak, cur = sm.max(axis=1), sm.iloc[:, -1]
+    age = last_full - first.reindex(wide.index) + 1
+    prev = sm.iloc[:, -4].where(age > 3)
+    level = (cur / peak).where(peak > 0, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(prev.isna(), np.nan, np.where(prev > 0, cur / prev - 1, np.where(cur > 0, np.inf, 0.0)))
+    stage = np.where(age <= 3, "introduction", np.where(growth >= 0.2, "growth",
+                     np.where((level < 0.5) | (growth <= -0.2), "decline", "maturity")))
+    return pd.DataFrame({"product_id": wide.index, "stage": stage})
 
 
 # ============================================================================ DuckDB-SQL limit side
@@ -574,21 +581,7 @@ def run_sql(orders: str, sessions: str, memory_limit: str | None, threads: int |
     t = time.perf_counter()
     ps = q(f"""SELECT product_id, {midx('timestamp')} AS idx, count(*) AS n FROM {O}
         WHERE CAST(timestamp AS DATE) <= {A} GROUP BY ALL""")
-    ps = ps[ps["idx"] <= last_full]
-    firstp = ps.groupby("product_id")["idx"].min()
-    wide = ps.pivot(index="product_id", columns="idx", values="n").reindex(
-        columns=range(int(firstp.min()), last_full + 1)).fillna(0.0)
-    mask = np.arange(wide.shape[1])[None, :] >= (firstp.reindex(wide.index).to_numpy() - firstp.min())[:, None]
-    sm = wide.where(mask).T.rolling(3, min_periods=1).mean().T.where(mask)
-    peak, cur = sm.max(axis=1), sm.iloc[:, -1]
-    age = last_full - firstp.reindex(wide.index) + 1
-    prev = sm.iloc[:, -4].where(age > 3)
-    level = (cur / peak).where(peak > 0, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        growth = np.where(prev.isna(), np.nan, np.where(prev > 0, cur / prev - 1, np.where(cur > 0, np.inf, 0.0)))
-    stage = np.where(age <= 3, "introduction", np.where(growth >= 0.2, "growth",
-                     np.where((level < 0.5) | (growth <= -0.2), "decline", "maturity")))
-    products = pd.DataFrame({"product_id": wide.index, "stage": stage})
+    products = product_stages(ps, last_full)
     con.register("pst", products)
     lo = pd.Timestamp(year=(last_full - 2) // 12, month=(last_full - 2) % 12 + 1, day=1)
     stage_kpis = q(f"""SELECT p.stage, count(*) AS orders FROM {O} o JOIN pst p USING (product_id)
