@@ -209,6 +209,7 @@ class KPIEngine:
         self._prefetched: dict = {}         # SQL text -> Future of an Arrow table (see prefetch)
         self._pool = None
         self.approximations: dict[str, str] = {}    # KPI -> why it is approximate on this backend
+        self._collectors: list[dict] = []          # open collecting_approximations() blocks
         cols = set(orders.columns)
         missing = {"customer_id", "order_id", "timestamp", "amount"} - cols
         if missing:
@@ -794,8 +795,37 @@ class KPIEngine:
         >>> eng.approximations
         {'typical_gap_days': 'approximate median (approx_median): the duckdb backend has no exact median'}
         """
-        self.approximations[what] = (f"approximate median (approx_median): the {self.backend.name} backend "
-                                     "has no exact median")
+        why = f"approximate median (approx_median): the {self.backend.name} backend has no exact median"
+        self.approximations[what] = why
+        for notes in self._collectors:
+            notes[what] = why
+
+    @contextlib.contextmanager
+    def collecting_approximations(self):
+        """Collect the approximations noted while the block runs (``what`` -> why).
+
+        Each KPI that builds an approximate median notes it, so a table is marked approximate
+        whenever its own computation noted one, whatever was noted before.
+
+        Yields
+        ------
+        dict
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> with eng.collecting_approximations() as notes:
+        ...     eng.note_approximate_median('typical_gap_days')
+        >>> list(notes)
+        ['typical_gap_days']
+        """
+        notes: dict = {}
+        self._collectors.append(notes)
+        try:
+            yield notes
+        finally:
+            self._collectors.remove(notes)
 
     def sql(self, query: str) -> pd.DataFrame:
         """Run SQL on the DuckDB connection (DuckDB engines only).

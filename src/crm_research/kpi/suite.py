@@ -407,23 +407,21 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     T = suite.tables
     report = engine.reports.get("orders")
     if getattr(engine.backend, "name", "") == "duckdb" and report is not None \
-            and report.rows_kept <= PREFETCH_MAX_ORDERS and engine.exact_median:
+            and report.rows_kept <= PREFETCH_MAX_ORDERS:
         # the session passes and the product sales run on a second connection while the order
         # KPIs below compile, fit and convert (time the cores would otherwise idle); the KPIs
-        # collect them. Not for logs beyond memory: two big aggregations at once would spill.
-        # (With exact medians only: an approximation must be noted against the table it is in)
+        # collect them. Not for logs beyond memory: two big aggregations at once would spill
         if engine.has_sessions:
             engine.prefetch(act.activity_queries(engine, period, a))
         if engine.has_products:
             engine.prefetch(plc.product_queries(engine, period, a))
 
     def timed(name, fn):
-        before = set(engine.approximations)
         t0, c0 = time.perf_counter(), time.process_time()
-        T[name] = fn()
+        with engine.collecting_approximations() as new:
+            T[name] = fn()
         suite.timings[name] = time.perf_counter() - t0
         suite.cpu_seconds[name] = time.process_time() - c0
-        new = {k: v for k, v in engine.approximations.items() if k not in before}
         if new:      # the engine could only approximate part of this table: say so
             suite.approximate[name] = new
             if isinstance(T[name], pd.DataFrame):
