@@ -309,11 +309,7 @@ def customer_table(engine: KPIEngine):
     >>> eng.execute(customer_table(eng).count())
     8
     """
-    return _customers(engine)
 
-
-def _customers(engine: KPIEngine):
-    """Customer table stored in the engine: ``customer_id, first_date``."""
     def build():
         f = engine.facts
         return engine.materialize(f.filter(f.seq == 1).select("customer_id", "first_date"), "_kpi_customers")
@@ -349,7 +345,7 @@ def stage_counts(engine: KPIEngine, as_of=None, rules: LifecycleRules = Lifecycl
 
 def _acquired(engine: KPIEngine, dates) -> list[int]:
     """Customers with a first order on or before each date (one query for all dates)."""
-    cust = _customers(engine)
+    cust = customer_table(engine)
     res = engine.execute(cust.aggregate(**{f"d{i}": cust.count(where=cust.first_date <= date_literal(d))
                                            for i, d in enumerate(dates)}))
     return [int(res[f"d{i}"].iloc[0]) for i in range(len(dates))]
@@ -464,7 +460,7 @@ def stage_transitions(engine: KPIEngine, date_from, date_to, rules: LifecycleRul
         return _transition_table(res, wide)
     t0 = lifecycle_table(engine, d0, rules, recent_only=True).select("customer_id", from_stage="stage")
     t1 = lifecycle_table(engine, d1, rules, recent_only=True).select("customer_id", to_stage="stage")
-    cust = _customers(engine)
+    cust = customer_table(engine)
     cust = cust.filter(cust.first_date <= date_literal(d1))
     j = cust.left_join(t0, "customer_id").select(cust.customer_id, cust.first_date, t0.from_stage)
     j = j.left_join(t1, "customer_id").select(j.customer_id, j.first_date, j.from_stage, t1.to_stage)
@@ -517,7 +513,7 @@ def _history(engine: KPIEngine, dates, rules: LifecycleRules) -> "_History | Non
     """
     if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None or not dates:
         return None
-    if not str(_customers(engine).schema()["customer_id"]).startswith(("int", "uint")):
+    if not str(customer_table(engine).schema()["customer_id"]).startswith(("int", "uint")):
         return None
     lb = lookback_days(rules)
     hi = max(dates)
@@ -533,7 +529,7 @@ def _fetch_history(engine: KPIEngine, lo: dt.date, hi: dt.date, rules: Lifecycle
 
     from .distinct import memory_budget
 
-    cust = _customers(engine)
+    cust = customer_table(engine)
     con = engine.con
     D0 = f"DATE '{lo.isoformat()}'"
     csql = ibis.to_sql(cust, dialect="duckdb")
