@@ -38,6 +38,8 @@ import pandas as pd
 
 from .customer_summary import customer_summary
 from .engine import KPIEngine, date_literal, as_date, check_period, period_end
+from .order_arrays import (OrderArrays, array_plan, customer_first_parts, day_number, order_arrays,
+                           small_pages, store)
 
 STAGES = ("new", "growing", "mature", "declining", "churned", "reactivated")
 STAGE_LABELS = pd.DataFrame(
@@ -311,6 +313,8 @@ def customer_table(engine: KPIEngine):
     """
 
     def build():
+        if array_plan(engine) is not None:
+            return store(engine, "_kpi_customers", customer_first_parts(engine))
         f = engine.facts
         return engine.materialize(f.filter(f.seq == 1).select("customer_id", "first_date"), "_kpi_customers")
 
@@ -529,6 +533,10 @@ def _fetch_history(engine: KPIEngine, lo: dt.date, hi: dt.date, rules: Lifecycle
 
     from .distinct import memory_budget
 
+    plan = array_plan(engine)
+    if plan is not None and plan.parts == 1:      # from the customer-sorted arrays: no pass over the facts
+        with small_pages():
+            return _history_from_arrays(next(order_arrays(engine)), lo, hi, rules)
     cust = customer_table(engine)
     con = engine.con
     D0 = f"DATE '{lo.isoformat()}'"
@@ -567,6 +575,27 @@ def _fetch_history(engine: KPIEngine, lo: dt.date, hi: dt.date, rules: Lifecycle
     code = code.astype(np.intp, copy=False)       # bincount's index type: no conversion per window
     return _History(lo=lo, code=code, day=np.asarray(o["d"]).astype(np.int64), react=np.asarray(o["g"], dtype=bool),
                     first=first, acquired=acquired)
+
+
+def _history_from_arrays(a: OrderArrays, lo: dt.date, hi: dt.date, rules: LifecycleRules) -> _History:
+    L = day_number(lo)
+    starts = a.starts()
+    n_codes = int(a.code[-1]) + 1
+    first = np.zeros(n_codes, dtype=np.int64)
+    first[a.code[starts]] = a.day[starts].astype(np.int64) - L
+    acquired = np.zeros(n_codes, dtype=bool)
+    acquired[a.code[starts]] = True
+    gap = np.empty(len(a), dtype=np.int32)
+    gap[0] = 0
+    np.subtract(a.day[1:], a.day[:-1], out=gap[1:])
+    react = gap > int(rules.churn_days)
+    react[starts] = False                          # a first order has no previous one
+    sel = np.flatnonzero((a.day > L) & (a.day <= day_number(hi)))
+    day = a.day[sel] - L
+    order = np.argsort(day.astype(np.uint16) if (hi - lo).days < 65536 else day, kind="stable")   # radix sort
+    sel = sel[order]
+    return _History(lo=lo, code=a.code[sel].astype(np.intp, copy=False), day=day[order].astype(np.int64),
+                    react=react[sel], first=first, acquired=acquired)
 
 
 def _stages_at(h: _History, a: dt.date, rules: LifecycleRules) -> np.ndarray:

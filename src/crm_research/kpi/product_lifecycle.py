@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from .order_arrays import array_plan
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, last_complete_index, memtable,
                      period_end, period_index, period_start_of_index)
 
@@ -332,9 +333,18 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
     ol = ol.mutate(idx=period_index(d, period), order_date=d)
     start = period_start_of_index([lo_idx], period)[0].date()
     ol = ol.filter((ol.order_date >= date_literal(start)) & (ol.order_date <= date_literal(end)))
-    f = engine.facts
-    firsts = f.filter((f.seq == 1) & (f.order_date >= date_literal(start)) & (f.order_date <= date_literal(end)))
-    firsts = firsts.select(first_order_id="order_id")
+    if array_plan(engine) is not None:
+        # the array path builds no per-order facts: customers' first orders (earliest timestamp,
+        # then smallest order id) from one aggregation of the orders
+        o = engine.orders
+        ft = o.group_by("customer_id").aggregate(ft=o.timestamp.min())
+        ft = ft.filter((ft.ft.date() >= date_literal(start)) & (ft.ft.date() <= date_literal(end)))
+        c = o.join(ft, ["customer_id", o.timestamp == ft.ft])
+        firsts = c.group_by("customer_id").aggregate(first_order_id=c.order_id.min()).select("first_order_id")
+    else:
+        f = engine.facts
+        firsts = f.filter((f.seq == 1) & (f.order_date >= date_literal(start)) & (f.order_date <= date_literal(end)))
+        firsts = firsts.select(first_order_id="order_id")
     j = ol.join(m, "product_id").left_join(firsts, ol.order_id == firsts.first_order_id)
     # product x buyer pairs in the window (stored once, read twice)
     pb = j.group_by(["stage", "product_id", "customer_id"]).aggregate(

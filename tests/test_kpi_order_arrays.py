@@ -1,0 +1,132 @@
+"""The customer-level tables built from sorted order arrays (kpi.order_arrays) equal the engine's
+definitions (window over the orders, then a hash aggregation), on logs with ties, gaps in the ids,
+several orders a day, as-of dates inside and beyond the data, months and weeks, one part or many."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_research import kpi
+from crm_research.kpi import customer_summary as CS
+from crm_research.kpi import lifecycle as L
+from crm_research.kpi import order_arrays as OA
+from crm_research.kpi import retention as R
+from crm_research.kpi import rfm as F
+
+
+def _log(seed: int, n: int = 4000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n_cust = int(rng.integers(50, 600))
+    ids = rng.integers(0, n_cust, n) * int(rng.choice([1, 3])) + int(rng.integers(-5, 10_000))
+    # days: clustered so that several orders fall on one day; times of day make ties within a day
+    day = rng.integers(0, int(rng.integers(30, 800)), n)
+    ts = (pd.Timestamp("2023-01-01") + pd.to_timedelta(day, unit="D")
+          + pd.to_timedelta(rng.integers(0, 4, n) * 3600, unit="s"))
+    amount = np.round(rng.gamma(2.0, 30.0, n), 2)
+    return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(n) + 1, "timestamp": ts, "amount": amount})
+
+
+def _engines(orders: pd.DataFrame, parts: int = 1):
+    fast = kpi.load(orders)
+    plan = OA.array_plan(fast)
+    assert plan is not None                          # the array path is taken
+    if parts > 1:
+        fast = kpi.load(orders)
+        fast.cached("order_array_plan", lambda: dataclasses.replace(plan, parts=parts))
+    slow = kpi.load(orders)
+    slow.cached("order_array_plan", lambda: None)    # the engine's definitions
+    return fast, slow
+
+
+def _same(eng_fast, eng_slow, table_fast, table_slow, key):
+    a = eng_fast.execute(table_fast).sort_values(key).reset_index(drop=True)
+    b = eng_slow.execute(table_slow).sort_values(key).reset_index(drop=True)
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b) > 0
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-9)
+    # the stored types are the engine's too (downstream expressions compile against them)
+    assert table_fast.schema() == table_slow.schema()
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("parts", [1, 3])
+def test_customer_tables_equal_the_engine_definitions(seed, parts):
+    orders = _log(seed)
+    fast, slow = _engines(orders, parts)
+    lo = orders["timestamp"].min().date()
+    hi = orders["timestamp"].max().date()
+    mid = lo + (hi - lo) / 2
+    for period in ("month", "week"):
+        _same(fast, slow, R.customer_periods(fast, period), R.customer_periods(slow, period),
+              ["customer_id", "idx"])
+        _same(fast, slow, R.customer_periods_until(fast, period, mid), R.customer_periods_until(slow, period, mid),
+              ["customer_id", "idx"])
+    for as_of, W in ((hi, 90), (mid, 30), (hi + dt.timedelta(days=40), 7), (mid, 1)):
+        _same(fast, slow, CS.customer_summary(fast, as_of, W), CS.customer_summary(slow, as_of, W), ["customer_id"])
+    _same(fast, slow, L.customer_table(fast), L.customer_table(slow), ["customer_id"])
+    for as_of in (mid, hi):
+        assert F.purchase_cycle(fast, as_of) == F.purchase_cycle(slow, as_of)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kpi_suite_tables_are_the_same_on_both_paths(seed):
+    orders = _log(seed, 3000)
+    rng = np.random.default_rng(seed)
+    orders["product_id"] = rng.integers(1, 40, len(orders))
+    # ties of first orders: a customer's first two orders at the same time (the smaller id is first)
+    orders.loc[1, ["customer_id", "timestamp"]] = orders.loc[0, ["customer_id", "timestamp"]].to_numpy()
+    fast, slow = _engines(orders)
+    a = kpi.kpi_suite(fast).tables
+    b = kpi.kpi_suite(slow).tables
+    assert a.keys() == b.keys()
+    # the suite's tables come in a defined order: compared row by row as they are
+    for name in a:
+        x, y = a[name], b[name]
+        if not isinstance(x, pd.DataFrame) or x.empty:
+            continue
+        pd.testing.assert_frame_equal(x, y, check_exact=False, rtol=1e-12, atol=1e-9, obj=name)
+
+
+def test_the_sorted_arrays_hold_every_order_once():
+    orders = _log(7)
+    fast, _ = _engines(orders, parts=4)
+    parts = list(OA.order_arrays(fast))
+    assert len(parts) == 4
+    code = np.concatenate([p.code for p in parts])
+    day = np.concatenate([p.day for p in parts])
+    amount = np.concatenate([p.amount for p in parts])
+    key = code * 100_000 + day
+    assert (np.diff(key) >= 0).all()                        # sorted by customer, then date
+    got = pd.DataFrame({"customer_id": code + parts[0].id_lo,
+                        "day": day, "amount": amount}).sort_values(["customer_id", "day", "amount"])
+    want = pd.DataFrame({"customer_id": orders["customer_id"],
+                         "day": (orders["timestamp"].dt.normalize() - pd.Timestamp("1970-01-01")).dt.days,
+                         "amount": orders["amount"]}).sort_values(["customer_id", "day", "amount"])
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+
+
+def test_text_ids_and_ids_spread_far_apart_take_the_engine_path():
+    orders = _log(3, 500)
+    text = orders.assign(customer_id="C" + orders["customer_id"].astype(str))
+    assert OA.array_plan(kpi.load(text)) is None
+    sparse = orders.assign(customer_id=orders["customer_id"] * 1_000_003)
+    assert OA.array_plan(kpi.load(sparse)) is None
+    # and the KPIs still run there
+    eng = kpi.load(sparse)
+    assert eng.execute(CS.customer_summary(eng).count()) == orders["customer_id"].nunique()
+
+
+def test_a_log_larger_than_the_memory_budget_is_split_into_parts():
+    orders = _log(5, 100_000)
+    eng = kpi.load(orders)
+    eng.con.execute("SET memory_limit = '8MB'")      # arrays may hold a quarter of it: 2 MB
+    plan = OA.array_plan(eng)
+    assert plan.parts > 1
+    ranges = plan.ranges()
+    assert ranges[0][0] == 0 and ranges[-1][1] == plan.id_hi - plan.id_lo + 1
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert sum(len(p) for p in OA.order_arrays(eng)) == len(orders)
