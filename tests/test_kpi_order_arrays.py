@@ -130,3 +130,28 @@ def test_a_log_larger_than_the_memory_budget_is_split_into_parts():
     assert ranges[0][0] == 0 and ranges[-1][1] == plan.id_hi - plan.id_lo + 1
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
     assert sum(len(p) for p in OA.order_arrays(eng)) == len(orders)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_the_tables_are_the_same_whatever_the_number_of_threads(threads, monkeypatch):
+    orders = _log(11, 20_000)
+    one = kpi.load(orders, threads=1)
+    many = kpi.load(orders, threads=threads)
+    monkeypatch.setattr(OA, "CHUNK_MIN_ROWS", 100)     # chunk even a small log
+    assert OA.worker_threads(many) == threads
+    as_of = orders["timestamp"].max().date() - dt.timedelta(days=50)
+    for build, key in ((lambda e: R.customer_periods(e, "week"), ["customer_id", "idx"]),
+                       (lambda e: CS.customer_summary(e, as_of, 60), ["customer_id"])):
+        a = one.execute(build(one)).sort_values(key, ignore_index=True)
+        b = many.execute(build(many)).sort_values(key, ignore_index=True)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)     # the same rows to the last bit
+
+
+def test_chunks_split_between_customers():
+    rng = np.random.default_rng(4)
+    code = np.sort(rng.integers(0, 50, 1000))
+    a = OA.OrderArrays(code, np.zeros(1000, dtype=np.int32), np.ones(1000), 0, np.dtype("int64"))
+    chunks = OA.by_customer_chunks(a, lambda c: c, threads=4, min_rows=1)
+    assert len(chunks) > 1
+    assert sum(len(c) for c in chunks) == 1000
+    assert all(x.code[-1] < y.code[0] for x, y in zip(chunks, chunks[1:]))   # no customer in two chunks
