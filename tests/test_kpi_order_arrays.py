@@ -1,9 +1,8 @@
 """The customer-level tables built from sorted order arrays (kpi.order_arrays) equal the engine's
 definitions (window over the orders, then a hash aggregation), on logs with ties, gaps in the ids,
-several orders a day, as-of dates inside and beyond the data, months and weeks, one part or many."""
+several orders a day, as-of dates inside and beyond the data, months and weeks, any thread count."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -30,13 +29,9 @@ def _log(seed: int, n: int = 4000) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(n) + 1, "timestamp": ts, "amount": amount})
 
 
-def _engines(orders: pd.DataFrame, parts: int = 1):
+def _engines(orders: pd.DataFrame):
     fast = kpi.load(orders)
-    plan = OA.array_plan(fast)
-    assert plan is not None                          # the array path is taken
-    if parts > 1:
-        fast = kpi.load(orders)
-        fast.cached("order_array_plan", lambda: dataclasses.replace(plan, parts=parts))
+    assert OA.array_plan(fast) is not None           # the array path is taken
     slow = kpi.load(orders)
     slow.cached("order_array_plan", lambda: None)    # the engine's definitions
     return fast, slow
@@ -52,11 +47,10 @@ def _same(eng_fast, eng_slow, table_fast, table_slow, key):
     assert table_fast.schema() == table_slow.schema()
 
 
-@pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("parts", [1, 3])
-def test_customer_tables_equal_the_engine_definitions(seed, parts):
+@pytest.mark.parametrize("seed", range(8))
+def test_customer_tables_equal_the_engine_definitions(seed):
     orders = _log(seed)
-    fast, slow = _engines(orders, parts)
+    fast, slow = _engines(orders)
     lo = orders["timestamp"].min().date()
     hi = orders["timestamp"].max().date()
     mid = lo + (hi - lo) / 2
@@ -93,16 +87,12 @@ def test_kpi_suite_tables_are_the_same_on_both_paths(seed):
 
 def test_the_sorted_arrays_hold_every_order_once():
     orders = _log(7)
-    fast, _ = _engines(orders, parts=4)
-    parts = list(OA.order_arrays(fast))
-    assert len(parts) == 4
-    code = np.concatenate([p.code for p in parts])
-    day = np.concatenate([p.day for p in parts])
-    amount = np.concatenate([p.amount for p in parts])
-    key = code * 100_000 + day
+    fast, _ = _engines(orders)
+    a = OA.order_arrays(fast)
+    key = a.code * 100_000 + a.day
     assert (np.diff(key) >= 0).all()                        # sorted by customer, then date
-    got = pd.DataFrame({"customer_id": code + parts[0].id_lo,
-                        "day": day, "amount": amount}).sort_values(["customer_id", "day", "amount"])
+    got = pd.DataFrame({"customer_id": a.code + a.id_lo,
+                        "day": a.day, "amount": a.amount}).sort_values(["customer_id", "day", "amount"])
     want = pd.DataFrame({"customer_id": orders["customer_id"],
                          "day": (orders["timestamp"].dt.normalize() - pd.Timestamp("1970-01-01")).dt.days,
                          "amount": orders["amount"]}).sort_values(["customer_id", "day", "amount"])
@@ -120,16 +110,15 @@ def test_text_ids_and_ids_spread_far_apart_take_the_engine_path():
     assert eng.execute(CS.customer_summary(eng).count()) == orders["customer_id"].nunique()
 
 
-def test_a_log_larger_than_the_memory_budget_is_split_into_parts():
+def test_a_log_beyond_the_memory_budget_takes_the_engine_path():
     orders = _log(5, 100_000)
     eng = kpi.load(orders)
-    eng.con.execute("SET memory_limit = '8MB'")      # arrays may hold a quarter of it: 2 MB
-    plan = OA.array_plan(eng)
-    assert plan.parts > 1
-    ranges = plan.ranges()
-    assert ranges[0][0] == 0 and ranges[-1][1] == plan.id_hi - plan.id_lo + 1
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
-    assert sum(len(p) for p in OA.order_arrays(eng)) == len(orders)
+    eng.con.execute("SET memory_limit = '8MB'")      # arrays may hold a quarter of it: 2 MB < 100,000 x 48 B
+    assert OA.array_plan(eng) is None
+    with pytest.raises(ValueError, match="array_plan"):
+        OA.order_arrays(eng)
+    eng.con.execute("SET memory_limit = '2GB'")
+    assert eng.execute(CS.customer_summary(eng).count()) == orders["customer_id"].nunique()
 
 
 @pytest.mark.parametrize("threads", [2, 3])

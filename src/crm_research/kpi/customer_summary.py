@@ -9,7 +9,7 @@ of scanning every order again.
 from __future__ import annotations
 
 from .engine import KPIEngine, date_literal
-from .order_arrays import array_plan, customer_summary_parts, day_number, store
+from .order_arrays import array_plan, customer_summary_rows, day_number, store
 
 SUMMARY_COLUMNS = [
     "customer_id", "orders", "purchase_days", "total_spend", "first_order_date", "last_order_date",
@@ -58,7 +58,7 @@ def customer_summary(engine: KPIEngine, as_of=None, window_days: int = 90):
     def build():
         if array_plan(engine) is not None:   # by direct addressing (same table, about 4x less CPU)
             return store(engine, f"_kpi_customer_summary_{a:%Y%m%d}_{W}",
-                         customer_summary_parts(engine, day_number(a), W))
+                         customer_summary_rows(engine, day_number(a), W))
         f = engine.facts_until(a)
         age = date_literal(a).delta(f.order_date, unit="day")
         recent = age < W

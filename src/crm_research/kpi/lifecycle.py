@@ -38,7 +38,7 @@ import pandas as pd
 
 from .customer_summary import customer_summary
 from .engine import KPIEngine, date_literal, as_date, check_period, period_end
-from .order_arrays import (OrderArrays, array_plan, customer_first_parts, day_number, order_arrays,
+from .order_arrays import (OrderArrays, array_plan, customer_first_rows, day_number, order_arrays,
                            small_pages, store)
 
 STAGES = ("new", "growing", "mature", "declining", "churned", "reactivated")
@@ -314,7 +314,7 @@ def customer_table(engine: KPIEngine):
 
     def build():
         if array_plan(engine) is not None:
-            return store(engine, "_kpi_customers", customer_first_parts(engine))
+            return store(engine, "_kpi_customers", customer_first_rows(engine))
         f = engine.facts
         return engine.materialize(f.filter(f.seq == 1).select("customer_id", "first_date"), "_kpi_customers")
 
@@ -534,9 +534,9 @@ def _fetch_history(engine: KPIEngine, lo: dt.date, hi: dt.date, rules: Lifecycle
     from .distinct import memory_budget
 
     plan = array_plan(engine)
-    if plan is not None and plan.parts == 1:      # from the customer-sorted arrays: no pass over the facts
+    if plan is not None:      # from the customer-sorted arrays: no pass over the facts
         with small_pages():
-            return _history_from_arrays(next(order_arrays(engine)), lo, hi, rules)
+            return _history_from_arrays(order_arrays(engine), lo, hi, rules)
     cust = customer_table(engine)
     con = engine.con
     D0 = f"DATE '{lo.isoformat()}'"

@@ -10,11 +10,11 @@ columns and one numpy sort: with the orders in (customer, date) order every cust
 contiguous block, every customer-period is a run, and each aggregate is one ``reduceat`` or
 ``bincount`` (10M orders: about 1 s of one core for all three tables, against about 4 s of CPU).
 
-The arrays of a log that does not fit a quarter of DuckDB's ``memory_limit`` are fetched in
-customer-id ranges (each a filtered scan of the orders) and each table is written part by part:
-customers are independent, so the parts' rows together are the table. Other engines, text ids
-and ids spread far beyond the number of customers take the engine path; both paths give the same
-tables (``tests/test_kpi_order_arrays.py``).
+Other engines, text ids, ids spread far beyond the number of orders and logs whose arrays would
+not fit a quarter of DuckDB's ``memory_limit`` take the engine path; both paths give the same
+tables (``tests/test_kpi_order_arrays.py``). (Fetching a larger log in customer-id ranges, one
+filtered scan per range and per table, was measured at 100M orders and lost to the engine path:
+199 s against 141 s for the suite; so the arrays are for logs that fit.)
 
 Orders of one customer on one day are in no particular order here: no table built from these
 arrays depends on their order within a day (counts, sums, first and last dates, gaps in days).
@@ -32,9 +32,9 @@ from .distinct import memory_budget
 from .engine import KPIEngine, quiet_ibis
 
 EPOCH = dt.date(1970, 1, 1)
-_BYTES_PER_ORDER = 48        # fetched columns, sort key and the gathered copies, while a part is built
+_BYTES_PER_ORDER = 48        # fetched columns, sort key and the gathered copies while the arrays are built
 _MAX_ID_SPREAD = 8           # ids used as array positions when max - min < this x orders (else: engine path)
-_PART_VIEW = "_crm_order_arrays_part"
+_VIEW = "_crm_order_arrays_table"
 CHUNK_MIN_ROWS = 1_000_000   # orders per thread below which the array work stays on one thread
 
 
@@ -92,26 +92,20 @@ class OrderArrays:
 
 @dataclasses.dataclass(frozen=True)
 class ArrayPlan:
-    """How the orders are fetched: id range, number of orders and of customer-id ranges (parts)."""
+    """What the orders' arrays hold: customer id range and number of orders."""
 
     id_lo: int
     id_hi: int
     orders: int
-    parts: int
     id_dtype: np.dtype
-
-    def ranges(self) -> list[tuple[int, int]]:
-        """Customer code ranges ``[start, stop)`` of the parts."""
-        span = self.id_hi - self.id_lo + 1
-        step = -(-span // self.parts)
-        return [(k, min(k + step, span)) for k in range(0, span, step)]
 
 
 def array_plan(engine: KPIEngine) -> ArrayPlan | None:
     """The plan for fetching the orders as arrays, or None where the engine path applies.
 
-    None unless the engine runs on DuckDB, customer ids are integers and the id range is at most
-    8x the number of orders (ids that are positions, not hashes).
+    None unless the engine runs on DuckDB, customer ids are integers, the id range is at most
+    8x the number of orders (ids that are positions, not hashes) and the arrays fit a quarter of
+    DuckDB's ``memory_limit``.
 
     Parameters
     ----------
@@ -125,8 +119,8 @@ def array_plan(engine: KPIEngine) -> ArrayPlan | None:
     --------
     >>> from crm_research.kpi.examples import example_engine
     >>> p = array_plan(example_engine())
-    >>> p.orders, p.parts, p.id_hi - p.id_lo + 1
-    (24, 1, 8)
+    >>> p.orders, p.id_hi - p.id_lo + 1
+    (24, 8)
     """
     def build():
         import ibis
@@ -144,8 +138,9 @@ def array_plan(engine: KPIEngine) -> ArrayPlan | None:
         lo, hi, n = int(lo), int(hi), int(n)
         if hi - lo + 1 > _MAX_ID_SPREAD * n or hi - lo >= 2 ** 40:
             return None
-        parts = max(1, -(-(_BYTES_PER_ORDER * n + 8 * (hi - lo + 1)) // memory_budget(engine.con)))
-        return ArrayPlan(lo, hi, n, parts, np.dtype(t))
+        if _BYTES_PER_ORDER * n + 8 * (hi - lo + 1) > memory_budget(engine.con):
+            return None
+        return ArrayPlan(lo, hi, n, np.dtype(t))
 
     return engine.cached("order_array_plan", build)
 
@@ -242,12 +237,11 @@ def by_customer_chunks(a: OrderArrays, fn, threads: int, min_rows: int | None = 
         return list(ex.map(run, chunks))
 
 
-def _fetch(engine: KPIEngine, plan: ArrayPlan, start: int, stop: int) -> OrderArrays:
+def _fetch(engine: KPIEngine, plan: ArrayPlan) -> OrderArrays:
     import ibis
 
     o = engine.orders
-    if plan.parts > 1:
-        o = o.filter((o.customer_id >= plan.id_lo + start) & (o.customer_id < plan.id_lo + stop))
+    start, stop = 0, plan.id_hi - plan.id_lo + 1
     e = o.select(c=(o.customer_id - plan.id_lo).cast("int64"),
                  d=o.timestamp.date().delta(ibis.date(1970, 1, 1), unit="day").cast("int32"),
                  a=o.amount.cast("float64"))
@@ -277,18 +271,15 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, start: int, stop: int) -> OrderAr
     return OrderArrays(code, day.astype(np.int32, copy=False), amount[perm], plan.id_lo, plan.id_dtype)
 
 
-def order_arrays(engine: KPIEngine) -> Iterator[OrderArrays]:
-    """The orders, part by part (whole customers per part), as sorted arrays.
-
-    A log that fits one part is fetched once per engine and kept; larger logs are fetched part by
-    part on each call.
+def order_arrays(engine: KPIEngine) -> OrderArrays:
+    """The orders as customer-sorted arrays (fetched once per engine and kept).
 
     Parameters
     ----------
     engine : KPIEngine
 
-    Yields
-    ------
+    Returns
+    -------
     OrderArrays
 
     Raises
@@ -299,22 +290,19 @@ def order_arrays(engine: KPIEngine) -> Iterator[OrderArrays]:
     Examples
     --------
     >>> from crm_research.kpi.examples import example_engine
-    >>> a = next(order_arrays(example_engine()))
+    >>> a = order_arrays(example_engine())
     >>> len(a), bool((a.code[1:] >= a.code[:-1]).all())
     (24, True)
     """
     plan = array_plan(engine)
     if plan is None:
         raise ValueError("the orders of this engine are not fetched as arrays (see array_plan)")
-    if plan.parts == 1:
+
+    def build():
         with small_pages():
-            arrays = engine.cached("order_arrays", lambda: _fetch(engine, plan, 0, plan.id_hi - plan.id_lo + 1))
-        yield arrays
-        return
-    for start, stop in plan.ranges():
-        with small_pages():
-            arrays = _fetch(engine, plan, start, stop)
-        yield arrays
+            return _fetch(engine, plan)
+
+    return engine.cached("order_arrays", build)
 
 
 def _concat(tables):
@@ -354,8 +342,8 @@ def period_index_of_days(day: np.ndarray, period: str) -> np.ndarray:
     return np.floor_divide(day.astype(np.int64) - 4, 7)
 
 
-def customer_period_parts(engine: KPIEngine, period: str, last_day: int | None = None):
-    """Customer x period rows (:func:`~crm_research.kpi.retention.customer_periods`), part by part.
+def customer_period_rows(engine: KPIEngine, period: str, last_day: int | None = None):
+    """Customer x period rows (:func:`~crm_research.kpi.retention.customer_periods`).
 
     Parameters
     ----------
@@ -364,25 +352,22 @@ def customer_period_parts(engine: KPIEngine, period: str, last_day: int | None =
     last_day : int, optional
         Count orders on or before this day (days since 1970-01-01) only.
 
-    Yields
-    ------
+    Returns
+    -------
     pyarrow.Table
         Columns ``customer_id, cohort_idx, idx, orders, revenue, repeat_orders``.
 
     Examples
     --------
     >>> from crm_research.kpi.examples import example_engine
-    >>> t = next(customer_period_parts(example_engine(), 'month'))
+    >>> t = customer_period_rows(example_engine(), 'month')
     >>> t.num_rows, sum(t.column('orders').to_pylist())
     (20, 24)
     """
-    import pyarrow as pa
-
-    threads = worker_threads(engine)
-    for arr in order_arrays(engine):
-        with small_pages():
-            a = arr if last_day is None else arr.until(last_day)
-        yield _concat(by_customer_chunks(a, lambda c: _customer_periods(c, period), threads))
+    a = order_arrays(engine)
+    with small_pages():
+        a = a if last_day is None else a.until(last_day)
+    return _concat(by_customer_chunks(a, lambda c: _customer_periods(c, period), worker_threads(engine)))
 
 
 def _customer_periods(a: OrderArrays, period: str):
@@ -407,8 +392,8 @@ def _customer_periods(a: OrderArrays, period: str):
         "repeat_orders": (n - first_of_run).astype(np.int64)})
 
 
-def customer_summary_parts(engine: KPIEngine, last_day: int, window_days: int):
-    """Per-customer aggregates (:func:`~crm_research.kpi.customer_summary.customer_summary`), part by part.
+def customer_summary_rows(engine: KPIEngine, last_day: int, window_days: int):
+    """Per-customer aggregates (:func:`~crm_research.kpi.customer_summary.customer_summary`).
 
     Parameters
     ----------
@@ -418,8 +403,8 @@ def customer_summary_parts(engine: KPIEngine, last_day: int, window_days: int):
     window_days : int
         Length of the recent and previous windows.
 
-    Yields
-    ------
+    Returns
+    -------
     pyarrow.Table
         The columns of :data:`~crm_research.kpi.customer_summary.SUMMARY_COLUMNS`.
 
@@ -427,18 +412,18 @@ def customer_summary_parts(engine: KPIEngine, last_day: int, window_days: int):
     --------
     >>> from crm_research.kpi.examples import example_engine
     >>> A = (dt.date(2024, 6, 28) - EPOCH).days
-    >>> t = next(customer_summary_parts(example_engine(), A, 90)).to_pandas()
+    >>> t = customer_summary_rows(example_engine(), A, 90).to_pandas()
     >>> t[['customer_id', 'orders', 'purchase_days', 'orders_recent']].head(3)
        customer_id  orders  purchase_days  orders_recent
     0            1       7              7              3
     1            2       2              2              0
     2            3       1              1              0
     """
-    threads = worker_threads(engine)
-    for arr in order_arrays(engine):
-        with small_pages():
-            a = arr.until(last_day)
-        yield _concat(by_customer_chunks(a, lambda c: _customer_summary(c, last_day, int(window_days)), threads))
+    a = order_arrays(engine)
+    with small_pages():
+        a = a.until(last_day)
+    return _concat(by_customer_chunks(a, lambda c: _customer_summary(c, last_day, int(window_days)),
+                                      worker_threads(engine)))
 
 
 def _customer_summary(a: OrderArrays, last_day: int, W: int):
@@ -512,28 +497,28 @@ def _empty_summary(a: OrderArrays):
         "max_recent_gap_days": pa.array([], type=pa.int64()), "repurchase_date": _days_to_date(z)})
 
 
-def customer_first_parts(engine: KPIEngine):
-    """Each customer's first order date, part by part (columns ``customer_id, first_date``).
+def customer_first_rows(engine: KPIEngine):
+    """Each customer's first order date (columns ``customer_id, first_date``).
 
     Parameters
     ----------
     engine : KPIEngine
 
-    Yields
-    ------
+    Returns
+    -------
     pyarrow.Table
 
     Examples
     --------
     >>> from crm_research.kpi.examples import example_engine
-    >>> next(customer_first_parts(example_engine())).num_rows
+    >>> customer_first_rows(example_engine()).num_rows
     8
     """
     import pyarrow as pa
 
-    for a in order_arrays(engine):
-        s = a.starts()
-        yield pa.table({"customer_id": a.customer_ids(s), "first_date": _days_to_date(a.day[s])})
+    a = order_arrays(engine)
+    s = a.starts()
+    return pa.table({"customer_id": a.customer_ids(s), "first_date": _days_to_date(a.day[s])})
 
 
 def positive_gap_histogram(engine: KPIEngine, last_day: int) -> tuple[np.ndarray, np.ndarray]:
@@ -557,25 +542,16 @@ def positive_gap_histogram(engine: KPIEngine, last_day: int) -> tuple[np.ndarray
     >>> int(n.sum())
     16
     """
-    total = np.zeros(1, dtype=np.int64)
-    for arr in order_arrays(engine):
-        a = arr.until(last_day)
-        if len(a) < 2:
-            continue
+    with small_pages():
+        a = order_arrays(engine).until(last_day)
         g = np.diff(a.day).astype(np.int64)
-        g = g[(g > 0) & ~a.first_row[1:]]
-        c = np.bincount(g)
-        if len(c) > len(total):
-            c[:len(total)] += total
-            total = c
-        else:
-            total[:len(c)] += c
+        total = np.bincount(g[(g > 0) & ~a.first_row[1:]]) if len(g) else np.zeros(1, dtype=np.int64)
     v = np.flatnonzero(total)
     return v, total[v]
 
 
-def store(engine: KPIEngine, name: str, parts) -> "object":
-    """Write tables (pyarrow, same schema) into one engine table and return it as an ibis Table.
+def store(engine: KPIEngine, name: str, table) -> "object":
+    """Write a pyarrow table into the engine (replacing ``name``) and return it as an ibis Table.
 
     Parameters
     ----------
@@ -583,7 +559,7 @@ def store(engine: KPIEngine, name: str, parts) -> "object":
         A DuckDB engine.
     name : str
         Table name (replaced).
-    parts : iterable of pyarrow.Table
+    table : pyarrow.Table
 
     Returns
     -------
@@ -594,18 +570,16 @@ def store(engine: KPIEngine, name: str, parts) -> "object":
     >>> import pyarrow as pa
     >>> from crm_research.kpi.examples import example_engine
     >>> eng = example_engine()
-    >>> t = store(eng, 'two_parts', [pa.table({'x': [1, 2]}), pa.table({'x': [3]})])
+    >>> t = store(eng, 'numbers', pa.table({'x': [1, 2, 3]}))
     >>> eng.execute(t.x.sum())
     6
     """
     con = engine.con
-    for k, part in enumerate(parts):
-        con.register(_PART_VIEW, part)
-        try:
-            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{_PART_VIEW}"' if k == 0
-                        else f'INSERT INTO "{name}" SELECT * FROM "{_PART_VIEW}"')
-        finally:
-            con.unregister(_PART_VIEW)
+    con.register(_VIEW, table)
+    try:
+        con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{_VIEW}"')
+    finally:
+        con.unregister(_VIEW)
     with quiet_ibis():
         return engine.backend.table(name)
 
@@ -621,6 +595,6 @@ def day_number(d: dt.date) -> int:
     return (d - EPOCH).days
 
 
-__all__ = ["ArrayPlan", "OrderArrays", "array_plan", "by_customer_chunks", "customer_first_parts",
-           "customer_period_parts", "customer_summary_parts", "day_number", "order_arrays",
+__all__ = ["ArrayPlan", "OrderArrays", "array_plan", "by_customer_chunks", "customer_first_rows",
+           "customer_period_rows", "customer_summary_rows", "day_number", "order_arrays",
            "period_index_of_days", "positive_gap_histogram", "small_pages", "store", "worker_threads"]
