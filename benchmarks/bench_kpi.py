@@ -43,6 +43,10 @@ def run_engine(orders: str, sessions: str, memory_limit: str | None, temp_dir: s
                threads: int | None, database: str | None) -> dict:
     t0, c0 = time.perf_counter(), _cpu()
     from crm_research import kpi
+    # the package imports its modules (ibis, pandas, duckdb) on first use: import them here, untimed,
+    # as the pandas side imports pandas before its clock starts
+    import crm_research.kpi.engine  # noqa: F401
+    import crm_research.kpi.suite  # noqa: F401
 
     t_imp = time.perf_counter() - t0
     t1, c1 = time.perf_counter(), _cpu()
