@@ -154,7 +154,8 @@ def small_pages():
     array may compact memory synchronously: on a machine that has run for a while, writing a fresh
     10M-element array then takes several times longer than the arithmetic (measured here: a
     ``repeat`` of 10M integers 0.20 s with huge pages advised, 0.06 s without). The setting is
-    process-wide in numpy; it is switched off for the block and restored after.
+    process-wide in numpy; it is switched off for the block and restored after. Use it in the
+    thread that starts the work (workers it starts inherit the setting), not in each worker.
 
     Examples
     --------
@@ -222,19 +223,17 @@ def by_customer_chunks(a: OrderArrays, fn, threads: int, min_rows: int | None = 
     """
     k = max(1, min(int(threads), len(a) // max(1, int(CHUNK_MIN_ROWS if min_rows is None else min_rows))))
     if k == 1:
-        return [fn(a)]
+        with small_pages():
+            return [fn(a)]
     cuts = np.searchsorted(a.code, a.code[(np.arange(1, k) * len(a)) // k], side="left")
     bounds = np.unique(np.concatenate(([0], cuts, [len(a)])))
     chunks = [OrderArrays(a.code[i:j], a.day[i:j], a.amount[i:j], a.id_lo, a.id_dtype)
               for i, j in zip(bounds[:-1], bounds[1:])]
     from concurrent.futures import ThreadPoolExecutor
 
-    def run(c):
-        with small_pages():
-            return fn(c)
-
-    with ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="kpi-arrays") as ex:
-        return list(ex.map(run, chunks))
+    # numpy's huge-page switch is process-wide: set once here, not by each worker
+    with small_pages(), ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="kpi-arrays") as ex:
+        return list(ex.map(fn, chunks))
 
 
 def _fetch(engine: KPIEngine, plan: ArrayPlan) -> OrderArrays:
