@@ -144,3 +144,32 @@ def test_chunks_split_between_customers():
     assert len(chunks) > 1
     assert sum(len(c) for c in chunks) == 1000
     assert all(x.code[-1] < y.code[0] for x, y in zip(chunks, chunks[1:]))   # no customer in two chunks
+
+
+def test_product_stage_kpis_with_order_lines_equal_the_facts_path():
+    """Orders of several lines (a repeated order id kept as lines): the first orders and the
+    product x buyer pairs are the same on the array path and on the per-order facts."""
+    from crm_research.kpi import product_lifecycle as P
+
+    orders = _log(9, 3000)
+    rng = np.random.default_rng(9)
+    # customers acquired in the last months (the KPI window), two orders on their first day
+    last = orders["timestamp"].max().normalize()
+    new_ids = np.repeat(np.arange(50) + orders["customer_id"].max() + 1, 2)
+    first = last - pd.to_timedelta(np.repeat(rng.integers(0, 80, 50), 2), unit="D") + pd.Timedelta(hours=9)
+    late = pd.DataFrame({"customer_id": new_ids, "order_id": np.arange(100) + 10 ** 6,
+                         "timestamp": first + pd.to_timedelta(np.tile([0, 1], 50) * rng.integers(0, 2, 100), unit="h"),
+                         "amount": 10.0})
+    orders = pd.concat([orders, late], ignore_index=True)
+    orders["product_id"] = rng.integers(1, 30, len(orders))
+    extra = orders.sample(600, random_state=9).assign(product_id=lambda d: d["product_id"] + 1,
+                                                       amount=lambda d: d["amount"] / 2)
+    lines = pd.concat([orders, extra], ignore_index=True)
+    fast = kpi.load(lines, policy={"duplicate_order_id": "keep"})
+    slow = kpi.load(lines, policy={"duplicate_order_id": "keep"})
+    slow.cached("order_array_plan", lambda: None)
+    assert OA.array_plan(fast) is not None
+    assert fast.execute(fast.order_lines.count()) == len(lines) > fast.execute(fast.orders.count())
+    got = [P.product_stage_kpis(e, P.product_lifecycle_stages(e, sales=P.product_sales(e))) for e in (fast, slow)]
+    assert (got[0]["first_order_share"] > 0).any()
+    pd.testing.assert_frame_equal(*got, check_exact=False, rtol=1e-12)

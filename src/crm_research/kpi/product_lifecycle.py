@@ -30,12 +30,14 @@ the same product more than once, and the average line value.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from .lifecycle import customer_table
 from .order_arrays import array_plan
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, last_complete_index, memtable,
                      period_end, period_index, period_start_of_index)
@@ -294,6 +296,12 @@ def product_queries(engine: KPIEngine, period: str = "month", as_of=None) -> lis
     return out
 
 
+def _midnight(d: dt.date):
+    import ibis
+
+    return ibis.timestamp(dt.datetime.combine(d, dt.time()))
+
+
 def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, period: str = "month",
                        window_periods: int = 3) -> pd.DataFrame:
     """KPIs by product lifecycle stage over the last ``window_periods`` complete periods.
@@ -328,23 +336,33 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
     lo_idx = T - int(window_periods) + 1
     end = period_end(T, period)
     m = memtable(stages[["product_id", "stage"]].astype({"stage": str}))
-    ol = engine.order_lines
-    d = ol.timestamp.date()
-    ol = ol.mutate(idx=period_index(d, period), order_date=d)
     start = period_start_of_index([lo_idx], period)[0].date()
-    ol = ol.filter((ol.order_date >= date_literal(start)) & (ol.order_date <= date_literal(end)))
+    o = engine.orders
+    in_window = (o.timestamp >= _midnight(start)) & (o.timestamp < _midnight(end + dt.timedelta(days=1)))
     if array_plan(engine) is not None:
-        # the array path builds no per-order facts: customers' first orders (earliest timestamp,
-        # then smallest order id) from one aggregation of the orders
-        o = engine.orders
-        ft = o.group_by("customer_id").aggregate(ft=o.timestamp.min())
-        ft = ft.filter((ft.ft.date() >= date_literal(start)) & (ft.ft.date() <= date_literal(end)))
-        c = o.join(ft, ["customer_id", o.timestamp == ft.ft])
+        # the array path builds no per-order facts. A customer's first order (earliest timestamp,
+        # then smallest order id) lies on their first order date: only the window's orders on
+        # the first date of a customer acquired in the window are candidates. The window's
+        # orders are stored once (read three times below, instead of the log three times)
+        o = engine.materialize(o.filter(in_window), "_kpi_window_orders", compress=False)
+        cust = customer_table(engine)
+        cust = cust.filter((cust.first_date >= date_literal(start)) & (cust.first_date <= date_literal(end)))
+        c = o.join(cust, ["customer_id", o.timestamp.date() == cust.first_date])
+        ft = c.group_by("customer_id").aggregate(ft=c.timestamp.min())
+        c = c.join(ft, ["customer_id", c.timestamp == ft.ft])
         firsts = c.group_by("customer_id").aggregate(first_order_id=c.order_id.min()).select("first_order_id")
     else:
         f = engine.facts
         firsts = f.filter((f.seq == 1) & (f.order_date >= date_literal(start)) & (f.order_date <= date_literal(end)))
         firsts = firsts.select(first_order_id="order_id")
+        o = o.filter(in_window)
+    if engine.order_lines is engine.orders:
+        ol = o                               # the window's orders
+    else:
+        ol = engine.order_lines
+        ol = ol.filter((ol.timestamp >= _midnight(start)) & (ol.timestamp < _midnight(end + dt.timedelta(days=1))))
+    d = ol.timestamp.date()
+    ol = ol.mutate(idx=period_index(d, period), order_date=d)
     j = ol.join(m, "product_id").left_join(firsts, ol.order_id == firsts.first_order_id)
     # product x buyer pairs in the window (stored once, read twice)
     pb = j.group_by(["stage", "product_id", "customer_id"]).aggregate(
