@@ -173,3 +173,30 @@ def test_product_stage_kpis_with_order_lines_equal_the_facts_path():
     got = [P.product_stage_kpis(e, P.product_lifecycle_stages(e, sales=P.product_sales(e))) for e in (fast, slow)]
     assert (got[0]["first_order_share"] > 0).any()
     pd.testing.assert_frame_equal(*got, check_exact=False, rtol=1e-12)
+
+
+def test_small_pages_restores_numpy_setting_across_overlapping_threads():
+    import threading
+
+    core = getattr(np, "_core", None) or np.core
+    setter = core.multiarray._set_madvise_hugepage
+    before = setter(True)          # a known state: huge pages advised
+    try:
+        inside, leave = threading.Event(), threading.Event()
+
+        def worker():
+            with OA.small_pages():
+                inside.set()
+                leave.wait(5)
+
+        t = threading.Thread(target=worker)
+        with OA.small_pages():
+            t.start()
+            inside.wait(5)
+            assert setter(False) is False      # off while both threads are inside
+        assert setter(False) is False          # the worker is still inside: still off
+        leave.set()
+        t.join(5)
+        assert setter(True) is True            # both left: the advice is back on
+    finally:
+        setter(before)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import threading
 from typing import Iterator
 
 import numpy as np
@@ -153,8 +154,8 @@ def small_pages():
     array may compact memory synchronously: on a machine that has run for a while, writing a fresh
     10M-element array then takes several times longer than the arithmetic (measured here: a
     ``repeat`` of 10M integers 0.20 s with huge pages advised, 0.06 s without). The setting is
-    process-wide in numpy; it is switched off for the block and restored after. Use it in the
-    thread that starts the work (workers it starts inherit the setting), not in each worker.
+    process-wide in numpy: it is off while any thread is inside such a block, and restored when
+    the last one leaves (blocks nest and may overlap across threads).
 
     Examples
     --------
@@ -168,11 +169,21 @@ def small_pages():
     if setter is None:                         # pragma: no cover - a numpy without the switch
         yield
         return
-    previous = setter(False)
+    with _PAGES_LOCK:
+        if _PAGES_STATE["inside"] == 0:
+            _PAGES_STATE["previous"] = setter(False)
+        _PAGES_STATE["inside"] += 1
     try:
         yield
     finally:
-        setter(previous)
+        with _PAGES_LOCK:
+            _PAGES_STATE["inside"] -= 1
+            if _PAGES_STATE["inside"] == 0:
+                setter(_PAGES_STATE["previous"])
+
+
+_PAGES_LOCK = threading.Lock()
+_PAGES_STATE = {"inside": 0, "previous": True}
 
 
 def worker_threads(engine: KPIEngine) -> int:
@@ -230,7 +241,6 @@ def by_customer_chunks(a: OrderArrays, fn, threads: int, min_rows: int | None = 
               for i, j in zip(bounds[:-1], bounds[1:])]
     from concurrent.futures import ThreadPoolExecutor
 
-    # numpy's huge-page switch is process-wide: set once here, not by each worker
     with small_pages(), ThreadPoolExecutor(max_workers=len(chunks), thread_name_prefix="kpi-arrays") as ex:
         return list(ex.map(fn, chunks))
 
