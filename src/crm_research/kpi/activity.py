@@ -38,6 +38,7 @@ import pandas as pd
 from ..errors import ConfigError
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, period_end, period_index,
                      period_start_of_index)
+from .visitors import visitor_counts
 
 ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visitor",
                     "mean_session_seconds", "median_session_seconds", "dwell_seconds_per_visitor",
@@ -118,10 +119,13 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     check_period(period)
     a = engine.as_of(as_of)
     has_pv = "page_views" in need_sessions(engine).columns
-    visitors, per = activity_queries(engine, period, a)
+    vis = visitor_counts(engine, period, a)          # by sorting keys where it applies, else None
+    *visitors, per = activity_queries(engine, period, a, visitors=vis is None)
+    if vis is None:
+        vis = engine.execute(visitors[0])
     bp = customer_periods_until(engine, period, a)
     buyers = bp.group_by("idx").aggregate(buyers=bp.count())
-    df = (engine.execute(visitors).merge(engine.execute(per), on="idx", how="left")
+    df = (vis.merge(engine.execute(per), on="idx", how="left")
           .merge(engine.execute(buyers), on="idx", how="left").sort_values("idx").reset_index(drop=True))
     if df.empty:
         return pd.DataFrame(columns=ACTIVITY_COLUMNS)
@@ -148,12 +152,13 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     return df[ACTIVITY_COLUMNS]
 
 
-def activity_queries(engine: KPIEngine, period: str = "month", as_of=None) -> list:
+def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, visitors: bool = True) -> list:
     """The two passes over the session log behind :func:`activity_summary` (ibis Tables).
 
     Visitors and their active days need the customer x period grouping (only the day mask is
     kept per group); every other figure is a plain per-period aggregate. The KPI suite starts
-    them early with :meth:`KPIEngine.prefetch`.
+    them early with :meth:`KPIEngine.prefetch`. Where :func:`.visitors.counted_by_sorting`
+    holds, the summary counts visitors by sorting keys instead and runs the second query only.
 
     Parameters
     ----------
@@ -163,11 +168,15 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None) -> li
     as_of : date-like, optional
         Last session date counted (default: the date of the last order).
 
+    visitors : bool
+        Include the visitor pass (False: the per-period aggregate only).
+
     Returns
     -------
     list of ibis.Table
-        ``[idx, visitors, visitor_days]`` and ``[idx, sessions, seconds, page_views,
-        median_session_seconds]`` per period index (``page_views`` only when the log has it).
+        ``[idx, visitors, visitor_days]`` (when ``visitors``) and ``[idx, sessions, seconds,
+        page_views, median_session_seconds]`` per period index (``page_views`` only when the log
+        has it).
 
     Examples
     --------
@@ -196,12 +205,12 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None) -> li
     s = s.mutate(idx=idx, day_bit=ibis.literal(1, type="int64") << day_in.cast("int64"))
     # a wide aggregate state per customer x period costs about a third more than two passes
     cp = s.group_by(["customer_id", "idx"]).aggregate(days_mask=s.day_bit.bit_or())
-    visitors = cp.group_by("idx").aggregate(visitors=cp.count(), visitor_days=_popcount31(cp.days_mask).sum())
+    vis = cp.group_by("idx").aggregate(visitors=cp.count(), visitor_days=_popcount31(cp.days_mask).sum())
     extra = {"page_views": s.page_views.sum()} if has_pv else {}     # a log without page views has none
     per = s.group_by("idx").aggregate(
         sessions=s.count(), seconds=s.duration.sum(), **extra,
         median_session_seconds=engine.median(s.duration, what="median_session_seconds"))
-    return [visitors, per]
+    return [vis, per] if visitors else [per]
 
 
 def _day_after(a):

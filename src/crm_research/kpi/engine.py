@@ -671,6 +671,77 @@ class KPIEngine:
             started += 1
         return started
 
+    def prefetch_call(self, key, fn, *args) -> bool:
+        """Start ``fn(connection, *args)`` in the background on a DuckDB connection of its own.
+
+        For work that mixes a query with numpy (which releases the GIL), started like
+        :meth:`prefetch` and collected with :meth:`collect`. ``fn`` gets a cursor of this
+        engine's database and must not use the engine itself (its connection is busy elsewhere).
+
+        Parameters
+        ----------
+        key : hashable
+            Names the run for :meth:`collect`.
+        fn : callable
+            ``fn(connection, *args)``.
+        *args
+            Passed on (compile queries before: SQL text travels, ibis expressions need not).
+
+        Returns
+        -------
+        bool
+            True when started (DuckDB engines), False elsewhere.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.prefetch_call('n', lambda con, sql: con.execute(sql).fetchall()[0][0], 'SELECT count(*) FROM orders')
+        True
+        >>> eng.collect('n')
+        24
+        """
+        if not _is_duckdb(self.con):
+            return False
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-prefetch")
+        cur = self.con.cursor()
+        cur.execute(f'USE "{self.con.execute("SELECT current_database()").fetchall()[0][0]}"')
+
+        def run():
+            try:
+                return fn(cur, *args)
+            finally:
+                cur.close()
+
+        self._prefetched[("call", key)] = self._pool.submit(run)
+        return True
+
+    def collect(self, key, default=None):
+        """The result of the run :meth:`prefetch_call` started as ``key`` (waits for it), or ``default``.
+
+        Parameters
+        ----------
+        key : hashable
+        default : object
+            Returned when no run was started under ``key`` (or it was collected already).
+
+        Returns
+        -------
+        object
+            The run's result; its error is raised here.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> example_engine().collect('never started', default='none')
+        'none'
+        """
+        future = self._prefetched.pop(("call", key), None)
+        return default if future is None else future.result()
+
     def materialize(self, expr, name: str, *, compress: bool = True):
         """Store an expression's result as a temporary table and return it as an ibis Table.
 

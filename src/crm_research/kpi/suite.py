@@ -395,7 +395,7 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     {'satisfaction': 'no survey given'}
     """
     from . import activity as act
-    from . import churn, lifecycle, product_lifecycle as plc, repurchase, retention, rfm
+    from . import churn, lifecycle, product_lifecycle as plc, repurchase, retention, rfm, visitors
 
     check_period(period)
     a = engine.as_of(as_of)
@@ -412,7 +412,11 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
         # KPIs below compile, fit and convert (time the cores would otherwise idle); the KPIs
         # collect them. Not for logs beyond memory: two big aggregations at once would spill
         if engine.has_sessions:
-            engine.prefetch(act.activity_queries(engine, period, a))
+            # visitors by sorting keys (a query and a numpy sort, in the background too) where it applies
+            by_sorting = visitors.counted_by_sorting(engine)
+            engine.prefetch(act.activity_queries(engine, period, a, visitors=not by_sorting))
+            if by_sorting:
+                visitors.start_visitor_counts(engine, period, a)
         if engine.has_products:
             engine.prefetch(plc.product_queries(engine, period, a))
 
