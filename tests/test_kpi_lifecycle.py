@@ -136,3 +136,22 @@ def test_stage_shares_and_transitions_by_direct_addressing_equal_the_engine_rule
             L.stage_transitions(eng, a - dt.timedelta(days=365), a, rules))
     for x, y in zip(fast, slow):
         pd.testing.assert_frame_equal(x, y)
+
+
+def test_stage_history_built_in_the_background_gives_the_same_shares_and_transitions():
+    import numpy as np
+
+    from crm_research.kpi import lifecycle as L
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    orders = pd.DataFrame({"customer_id": rng.integers(1, 400, n), "order_id": np.arange(n),
+                           "timestamp": pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 800, n), unit="D"),
+                           "amount": 1.0})
+    ahead = kpi.load(orders)
+    assert L.prefetch_stage_history(ahead)                    # started (array path)
+    got = (L.stage_shares(ahead), L.stage_transitions(ahead, ahead.as_of() - pd.Timedelta(days=365), ahead.as_of()))
+    now = kpi.load(orders)
+    want = (L.stage_shares(now), L.stage_transitions(now, now.as_of() - pd.Timedelta(days=365), now.as_of()))
+    for x, y in zip(got, want):
+        pd.testing.assert_frame_equal(x, y)

@@ -406,8 +406,9 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     suite = KPISuite(as_of=a, period=period, engine=engine)
     T = suite.tables
     report = engine.reports.get("orders")
-    if getattr(engine.backend, "name", "") == "duckdb" and report is not None \
-            and report.rows_kept <= PREFETCH_MAX_ORDERS:
+    prefetching = getattr(engine.backend, "name", "") == "duckdb" and report is not None \
+        and report.rows_kept <= PREFETCH_MAX_ORDERS
+    if prefetching:
         # the session passes and the product sales run on a second connection while the order
         # KPIs below compile, fit and convert (time the cores would otherwise idle); the KPIs
         # collect them. Not for logs beyond memory: two big aggregations at once would spill
@@ -446,6 +447,8 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     if per_customer not in ("auto", "pandas", "engine"):
         raise ConfigError("<argument>", "per_customer", f"{per_customer!r} is not a choice",
                           hint="use 'auto', 'pandas' or 'engine'")
+    if prefetching:   # the stage-history arrays in the background, while the churn list's queries run
+        lifecycle.prefetch_stage_history(engine, stage_dates, lifecycle_rules, period=period, as_of=a)
     keep = per_customer == "engine" or (
         per_customer == "auto" and engine.execute(lifecycle.customer_table(engine).count()) >= PER_CUSTOMER_IN_ENGINE)
     if keep:
