@@ -167,7 +167,6 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, vi
     period : {"month", "week"}
     as_of : date-like, optional
         Last session date counted (default: the date of the last order).
-
     visitors : bool
         Include the visitor pass (False: the per-period aggregate only).
 

@@ -56,7 +56,7 @@ def customer_summary(engine: KPIEngine, as_of=None, window_days: int = 90):
     W = int(window_days)
 
     def build():
-        if array_plan(engine) is not None:   # by direct addressing (same table, about 4x less CPU)
+        if array_plan(engine) is not None:   # by direct addressing (same table, about half the CPU)
             return store(engine, f"_kpi_customer_summary_{a:%Y%m%d}_{W}",
                          customer_summary_rows(engine, day_number(a), W))
         f = engine.facts_until(a)
