@@ -32,12 +32,14 @@ the window before it, the input of the churn indicator "falling visit time".
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, period_end, period_index,
-                     period_start_of_index)
+                     period_start_of_index, timestamp_literal)
 from .visitors import visitor_counts
 
 ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visitor",
@@ -190,7 +192,7 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, vi
     check_period(period)
     s = need_sessions(engine)
     a = engine.as_of(as_of)
-    s = s.filter(s.start < _day_after(a))
+    s = s.filter(s.start < timestamp_literal(a + dt.timedelta(days=1)))
     has_pv = "page_views" in s.columns
     # day within the period (0..30): active days per customer and period are the set bits of
     # BIT_OR(1 << day), which avoids a distinct count over customer x day pairs
@@ -210,16 +212,6 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, vi
         sessions=s.count(), seconds=s.duration.sum(), **extra,
         median_session_seconds=engine.median(s.duration, what="median_session_seconds"))
     return [vis, per] if visitors else [per]
-
-
-def _day_after(a):
-    import datetime as _dt
-
-    import ibis
-
-    n = a + _dt.timedelta(days=1)
-    # a timestamp literal (not MAKE_TIMESTAMP(y, m, d, ...)): Spark SQL has no such constructor in ibis
-    return ibis.timestamp(_dt.datetime(n.year, n.month, n.day))
 
 
 def _popcount31(x):

@@ -648,27 +648,13 @@ class KPIEngine:
         if not _is_duckdb(self.con):
             return 0
         import ibis
-        from concurrent.futures import ThreadPoolExecutor
 
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-prefetch")
-        catalog = self.con.execute("SELECT current_database()").fetchall()[0][0]
         started = 0
         for e in exprs:
             sql = str(ibis.to_sql(e, dialect="duckdb"))
-            if sql in self._prefetched:
-                continue
-            cur = self.con.cursor()             # a connection of its own: thread-safe
-            cur.execute(f'USE "{catalog}"')
-
-            def run(cur=cur, sql=sql):
-                try:
-                    return cur.sql(sql).to_arrow_table()
-                finally:
-                    cur.close()
-
-            self._prefetched[sql] = self._pool.submit(run)
-            started += 1
+            if sql not in self._prefetched:
+                self._prefetched[sql] = self._submit(lambda con, sql=sql: con.sql(sql).to_arrow_table())
+                started += 1
         return started
 
     def prefetch_call(self, key, fn, *args) -> bool:
@@ -703,6 +689,12 @@ class KPIEngine:
         """
         if not _is_duckdb(self.con):
             return False
+        self._prefetched[("call", key)] = self._submit(fn, *args)
+        return True
+
+    def _submit(self, fn, *args):
+        """``fn(cursor, *args)`` on the background thread, with a DuckDB connection of its own
+        (thread-safe) on this engine's database; a Future of its result. Runs in the order started."""
         from concurrent.futures import ThreadPoolExecutor
 
         if self._pool is None:
@@ -716,8 +708,7 @@ class KPIEngine:
             finally:
                 cur.close()
 
-        self._prefetched[("call", key)] = self._pool.submit(run)
-        return True
+        return self._pool.submit(run)
 
     def collect(self, key, default=None):
         """The result of the run :meth:`prefetch_call` started as ``key`` (waits for it), or ``default``.
@@ -1286,6 +1277,33 @@ def date_literal(d: dt.date):
     import ibis
 
     return ibis.date(d.year, d.month, d.day)
+
+
+def timestamp_literal(d: dt.date):
+    """An ibis timestamp literal for midnight at the start of a date (portable across backends).
+
+    A literal, not ``MAKE_TIMESTAMP(y, m, d, ...)``: Spark SQL has no such constructor in ibis.
+    Comparing a timestamp column with it (``ts < timestamp_literal(d + 1 day)``) keeps the column
+    bare, so the engine can push the filter into the scan.
+
+    Parameters
+    ----------
+    d : datetime.date
+
+    Returns
+    -------
+    ibis.expr.types.TimestampScalar
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> import ibis
+    >>> ibis.duckdb.connect().execute(timestamp_literal(dt.date(2024, 3, 1)))
+    Timestamp('2024-03-01 00:00:00')
+    """
+    import ibis
+
+    return ibis.timestamp(dt.datetime(d.year, d.month, d.day))
 
 
 def period_index(d, period: str):

@@ -402,9 +402,9 @@ def stage_shares(engine: KPIEngine, dates=None, rules: LifecycleRules = Lifecycl
             return dict(zip(STAGES, np.bincount(k[k >= 0], minlength=len(STAGES)).tolist()))
 
         by_date = _map_dates(engine, count, dates)
-    for i, (d, acquired) in enumerate(zip(dates, _acquired(engine, dates) if dates and h is None
-                                          else [None] * len(dates))):
-        counts = _stage_counts(engine, d, rules, acquired) if h is None else by_date[i]
+    else:
+        by_date = [_stage_counts(engine, d, rules, n) for d, n in zip(dates, _acquired(engine, dates) if dates else [])]
+    for d, counts in zip(dates, by_date):
         total = sum(counts.values())
         for s in STAGES:
             k = counts[s]
@@ -556,11 +556,8 @@ def prefetch_stage_history(engine: KPIEngine, dates=None, rules: LifecycleRules 
         return False
     lo, hi, key = _history_key(dates, rules)
 
-    def build(con, arrays):
-        with small_pages():
-            return _history_from_arrays(arrays, lo, hi, rules)
-
-    return engine.prefetch_call(key, build, order_arrays(engine))
+    return engine.prefetch_call(key, lambda con, arrays: _history_from_arrays(arrays, lo, hi, rules),
+                                order_arrays(engine))
 
 
 def _history(engine: KPIEngine, dates, rules: LifecycleRules) -> "_History | None":
@@ -589,8 +586,7 @@ def _fetch_history(engine: KPIEngine, lo: dt.date, hi: dt.date, rules: Lifecycle
 
     plan = array_plan(engine)
     if plan is not None:      # from the customer-sorted arrays: no pass over the facts
-        with small_pages():
-            return _history_from_arrays(order_arrays(engine), lo, hi, rules)
+        return _history_from_arrays(order_arrays(engine), lo, hi, rules)
     cust = customer_table(engine)
     con = engine.con
     D0 = f"DATE '{lo.isoformat()}'"
@@ -632,24 +628,21 @@ def _fetch_history(engine: KPIEngine, lo: dt.date, hi: dt.date, rules: Lifecycle
 
 
 def _history_from_arrays(a: OrderArrays, lo: dt.date, hi: dt.date, rules: LifecycleRules) -> _History:
-    L = day_number(lo)
-    starts = a.starts()
-    n_codes = int(a.code[-1]) + 1
-    first = np.zeros(n_codes, dtype=np.int64)
-    first[a.code[starts]] = a.day[starts].astype(np.int64) - L
-    acquired = np.zeros(n_codes, dtype=bool)
-    acquired[a.code[starts]] = True
-    gap = np.empty(len(a), dtype=np.int32)
-    gap[0] = 0
-    np.subtract(a.day[1:], a.day[:-1], out=gap[1:])
-    react = gap > int(rules.churn_days)
-    react[starts] = False                          # a first order has no previous one
-    sel = np.flatnonzero((a.day > L) & (a.day <= day_number(hi)))
-    day = a.day[sel] - L
-    order = np.argsort(day.astype(np.uint16) if (hi - lo).days < 65536 else day, kind="stable")   # radix sort
-    sel = sel[order]
-    return _History(lo=lo, code=a.code[sel].astype(np.intp, copy=False), day=day[order].astype(np.int64),
-                    react=react[sel], first=first, acquired=acquired)
+    with small_pages():
+        L = day_number(lo)
+        starts = a.starts()
+        n_codes = int(a.code[-1]) + 1
+        first = np.zeros(n_codes, dtype=np.int64)
+        first[a.code[starts]] = a.day[starts].astype(np.int64) - L
+        acquired = np.zeros(n_codes, dtype=bool)
+        acquired[a.code[starts]] = True
+        react = a.gaps() > int(rules.churn_days)        # a first order (gap -1) has no previous one
+        sel = np.flatnonzero((a.day > L) & (a.day <= day_number(hi)))
+        day = a.day[sel] - L
+        order = np.argsort(day.astype(np.uint16) if (hi - lo).days < 65536 else day, kind="stable")   # radix sort
+        sel = sel[order]
+        return _History(lo=lo, code=a.code[sel].astype(np.intp, copy=False), day=day[order].astype(np.int64),
+                        react=react[sel], first=first, acquired=acquired)
 
 
 def _map_dates(engine: KPIEngine, fn, dates) -> list:

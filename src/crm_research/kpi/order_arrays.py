@@ -74,9 +74,21 @@ class OrderArrays:
             np.not_equal(self.code[1:], self.code[:-1], out=m[1:])
         return m
 
-    def starts(self, first_row: np.ndarray | None = None) -> np.ndarray:
+    def starts(self) -> np.ndarray:
         """Index of each customer's first row (customers in code order)."""
-        return np.flatnonzero(self.first_row if first_row is None else first_row)
+        return np.flatnonzero(self.first_row)
+
+    def gaps(self, first_row: np.ndarray | None = None) -> np.ndarray:
+        """Days since the customer's previous order (int32); -1 at each customer's first order.
+
+        ``first_row``: :attr:`first_row`, when the caller has it already.
+        """
+        gap = np.empty(len(self.code), dtype=np.int32)
+        if len(gap):
+            gap[0] = -1
+            np.subtract(self.day[1:], self.day[:-1], out=gap[1:])
+            gap[self.first_row if first_row is None else first_row] = -1
+        return gap
 
     def until(self, last_day: int) -> "OrderArrays":
         """The orders on or before ``last_day`` (days since 1970-01-01), still sorted."""
@@ -444,10 +456,7 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
     if k == 0:
         return _empty_summary(a)
     ends = np.append(starts[1:], m)
-    gap = np.empty(m, dtype=np.int32)           # days since the previous order; -1: the first order (NULL)
-    gap[0] = -1
-    np.subtract(a.day[1:], a.day[:-1], out=gap[1:])
-    gap[first] = -1
+    gap = a.gaps(first)                         # -1 at a first order: NULL
     age = last_day - a.day
     recent = age < W
     previous = (age >= W) & (age < 2 * W)
@@ -551,9 +560,8 @@ def positive_gap_histogram(engine: KPIEngine, last_day: int) -> tuple[np.ndarray
     16
     """
     with small_pages():
-        a = order_arrays(engine).until(last_day)
-        g = np.diff(a.day).astype(np.int64)
-        total = np.bincount(g[(g > 0) & ~a.first_row[1:]]) if len(g) else np.zeros(1, dtype=np.int64)
+        g = order_arrays(engine).until(last_day).gaps()
+        total = np.bincount(g[g > 0]) if len(g) else np.zeros(1, dtype=np.int64)
     v = np.flatnonzero(total)
     return v, total[v]
 

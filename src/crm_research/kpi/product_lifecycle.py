@@ -40,7 +40,7 @@ from ..errors import ConfigError
 from .lifecycle import customer_table
 from .order_arrays import array_plan
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, last_complete_index, memtable,
-                     period_end, period_index, period_start_of_index)
+                     period_end, period_index, period_start_of_index, timestamp_literal)
 
 PRODUCT_STAGES = ("introduction", "growth", "maturity", "decline")
 PRODUCT_STAGE_ZH = {"introduction": "引入期", "growth": "成长期", "maturity": "成熟期", "decline": "衰退期"}
@@ -296,12 +296,6 @@ def product_queries(engine: KPIEngine, period: str = "month", as_of=None) -> lis
     return out
 
 
-def _midnight(d: dt.date):
-    import ibis
-
-    return ibis.timestamp(dt.datetime.combine(d, dt.time()))
-
-
 def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, period: str = "month",
                        window_periods: int = 3) -> pd.DataFrame:
     """KPIs by product lifecycle stage over the last ``window_periods`` complete periods.
@@ -337,8 +331,9 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
     end = period_end(T, period)
     m = memtable(stages[["product_id", "stage"]].astype({"stage": str}))
     start = period_start_of_index([lo_idx], period)[0].date()
+    t0, t1 = timestamp_literal(start), timestamp_literal(end + dt.timedelta(days=1))     # the window [t0, t1)
     o = engine.orders
-    in_window = (o.timestamp >= _midnight(start)) & (o.timestamp < _midnight(end + dt.timedelta(days=1)))
+    in_window = (o.timestamp >= t0) & (o.timestamp < t1)
     if array_plan(engine) is not None:
         # the array path builds no per-order facts. A customer's first order (earliest timestamp,
         # then smallest order id) lies on their first order date: only the window's orders on
@@ -360,7 +355,7 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
         ol = o                               # the window's orders
     else:
         ol = engine.order_lines
-        ol = ol.filter((ol.timestamp >= _midnight(start)) & (ol.timestamp < _midnight(end + dt.timedelta(days=1))))
+        ol = ol.filter((ol.timestamp >= t0) & (ol.timestamp < t1))
     d = ol.timestamp.date()
     ol = ol.mutate(idx=period_index(d, period), order_date=d)
     j = ol.join(m, "product_id").left_join(firsts, ol.order_id == firsts.first_order_id)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .distinct import memory_budget
-from .engine import KPIEngine
+from .engine import KPIEngine, timestamp_literal
 from .order_arrays import period_index_of_days, small_pages
 
 _DAY_BITS = 16
@@ -80,7 +80,7 @@ def key_query(engine: KPIEngine, as_of: dt.date):
     import ibis
 
     s = engine.sessions
-    a = ibis.timestamp(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
+    a = timestamp_literal(as_of + dt.timedelta(days=1))
     d = s.start.date().delta(ibis.date(1970, 1, 1), unit="day")
     ok = (s.customer_id >= 0) & (s.customer_id < 2 ** 47) & (d >= 0) & (d < 2 ** _DAY_BITS)
     k = ibis.ifelse(ok, s.customer_id.cast("int64") * (1 << _DAY_BITS) + d, -1).cast("int64")
