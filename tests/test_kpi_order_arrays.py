@@ -200,3 +200,105 @@ def test_small_pages_restores_numpy_setting_across_overlapping_threads():
         assert setter(True) is True            # both left: the advice is back on
     finally:
         setter(before)
+
+
+# ---- RFM, lifecycle stages and the churn list from the summary's columns (no query per table)
+
+def _lifetimes_log(seed: int, n_cust: int = 400) -> pd.DataFrame:
+    """Customers active over different spans of 900 days, some coming back after a long pause:
+    every lifecycle stage occurs."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_cust):
+        start = int(rng.integers(0, 850))
+        stop = min(900, start + int(rng.integers(1, 400)))
+        days = rng.integers(start, stop, int(rng.integers(1, 12)))
+        if rng.random() < 0.15:                                   # back after a long pause
+            days = np.append(days, min(899, stop + int(rng.integers(200, 400))))
+        rows += [(c * 2 + 5, int(d)) for d in days]
+    ids, day = np.array(rows).T
+    ts = pd.Timestamp("2022-01-01") + pd.to_timedelta(day, unit="D") + pd.to_timedelta(rng.integers(0, 86400, len(day)), unit="s")
+    return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(len(ids)) + 1, "timestamp": ts,
+                         "amount": np.round(rng.gamma(2.0, 30.0, len(ids)), 2)})
+
+
+def _as_of_dates(orders):
+    lo, hi = orders["timestamp"].min().date(), orders["timestamp"].max().date()
+    return hi, lo + (hi - lo) * 2 // 3, hi + dt.timedelta(days=30)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lifecycle_stages_equal_the_engine_definitions(seed):
+    orders = _lifetimes_log(seed)
+    fast, slow = _engines(orders)
+    seen = set()
+    for as_of in _as_of_dates(orders):
+        for rules in (L.LifecycleRules(), L.LifecycleRules(window_days=30, churn_days=60, silent_days=20, new_days=10)):
+            a, b = L.lifecycle_stages(fast, as_of, rules), L.lifecycle_stages(slow, as_of, rules)
+            seen |= set(a["stage"])
+            pd.testing.assert_frame_equal(a, b)
+    assert seen == set(L.STAGES)        # every rule was exercised
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rfm_scores_equal_the_engine_definitions(seed):
+    """Scores and segments from the summary's columns equal rfm_table's on the same summary.
+    (Between the two paths total spend may differ in the last bit: sums in another order; a
+    tie in spend may then fall on either side of a class bound, so the paths are compared on
+    one engine here, and across paths in the suite test above.)"""
+    orders = _log(seed)
+    fast, _ = _engines(orders)
+    seen = set()
+    for as_of in _as_of_dates(orders):
+        for bins in (2, 3, 5, 7):
+            got = F.rfm_scores(fast, as_of, bins=bins)
+            want = fast.execute(F.rfm_table(fast, as_of, bins=bins).order_by("customer_id"))
+            for col in ("recency_days", "frequency", "r_score", "f_score", "m_score", "rfm_score"):
+                want[col] = want[col].astype("int64")
+            seen |= set(got["segment"])
+            pd.testing.assert_frame_equal(got, want)
+    assert len(seen) >= 5
+    assert F.rfm_scores(fast, monetary="mean").equals(
+        F.rfm_scores(kpi.load(orders), monetary="mean"))        # the mean takes the engine path
+
+
+def _engine_churn_list(eng, as_of, **kw):
+    from crm_research.kpi import churn as C
+
+    df = eng.execute(C.churn_risk_table(eng, as_of, **kw).order_by("rank"))
+    for col in ("rank", "orders", "orders_recent", "orders_previous", "days_since_last", "n_warnings"):
+        df[col] = df[col].astype("int64")
+    for col in ("overdue", "frequency_falling", "visit_time_falling", "low_p_alive"):
+        df[col] = df[col].astype(bool)
+    df["reasons"] = df["reasons"].fillna("").astype(object)
+    return df[C.CHURN_COLUMNS]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("with_sessions", [True, False])
+def test_churn_list_equals_the_engine_definitions(seed, with_sessions):
+    from crm_research import clv
+    from crm_research.kpi import churn as C
+
+    from crm_research.simulate import simulate_transactions
+
+    log = simulate_transactions(800, seed=seed, n_products=20)
+    orders = log.orders
+    eng = kpi.load(orders, sessions=log.sessions if with_sessions else None)
+    assert CS.summary_rows(eng) is not None
+    hi = orders["timestamp"].max().date()
+    fitted = clv.fit_mbgnbd(clv.rfm_summary(orders, "customer_id", "timestamp", "amount", freq="W",
+                                             calibration_end=orders["timestamp"].max().normalize()))
+    cases = [{}, {"model": None}, {"model": "pareto_nbd", "top": 20}, {"all_customers": True},
+             {"rules": C.ChurnRules(window_days=30, overdue_ratio=1.5, p_alive_threshold=0.8)},
+             {"model": fitted, "freq": "W"}, {"top": 0}]
+    for as_of in _as_of_dates(orders):
+        for kw in cases:
+            got = C.churn_risk(eng, as_of, **kw)
+            want = _engine_churn_list(eng, as_of, **kw)
+            assert len(got) == len(want)
+            pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-12)
+            assert got.attrs["p_alive_note"] == C.p_alive_note(want)
+    lst = C.churn_risk(eng, hi)
+    assert lst["n_warnings"].ge(1).all() and lst["reasons"].str.len().gt(0).all()
+    assert lst["p_alive"].notna().any() and (lst["visit_time_falling"].any() if with_sessions else True)

@@ -60,8 +60,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .customer_summary import customer_summary
+from .customer_summary import customer_summary, summary_rows
 from .engine import KPIEngine, date_literal, memtable
+from .order_arrays import day_number, store
 
 CHURN_COLUMNS = [
     "rank", "customer_id", "risk_score", "n_warnings", "reasons", "orders", "total_spend",
@@ -297,21 +298,29 @@ def _fit_model(engine: KPIEngine, t, a, name: str, d=None):
 
 
 def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
-    import ibis
+    pa, label = _p_alive(engine, lambda unit, live: _summary_frame(engine, t, a, unit, live), model, freq, rules)
+    return (None if pa is None else memtable(pa)), label
 
+
+def _p_alive(engine: KPIEngine, frame, model, freq, rules: ChurnRules):
+    """``(DataFrame customer_id, p_alive or None, label)`` of the customers not yet lost.
+
+    ``frame(unit, live_days)`` gives ``customer_id, frequency, recency, T, days_since_last`` (time
+    in ``unit`` days; only customers with ``days_since_last <= live_days`` unless None).
+    """
     if isinstance(model, str):
         key = model.lower().replace("/", "").replace("-", "_")
         key = {"mbgnbd": "mbgnbd", "pareto_nbd": "pareto_nbd", "paretonbd": "pareto_nbd", "pnbd": "pareto_nbd"}.get(key)
         if key is None:
             raise ValueError(f"model must be one of {sorted(MODEL_CHOICES)}, a fitted model or None, got {model!r}")
-        d_all = _summary_frame(engine, t, a, 7.0)     # one fetch: fit on everyone, P(alive) of the live ones
-        model, why = _fit_model(engine, t, a, key, d_all)
+        d_all = frame(7.0, None)     # one fetch: fit on everyone, P(alive) of the live ones
+        model, why = _fit_model(engine, None, None, key, d_all)
         if model is None:
             return None, why
         d = d_all[d_all["days_since_last"] <= rules.churned_after_days].drop(columns="days_since_last")
         d = d.reset_index(drop=True)
         d["p_alive"] = _call_p_alive(model, d)
-        return memtable(d[["customer_id", "p_alive"]]), _model_label(model)
+        return d[["customer_id", "p_alive"]], _model_label(model)
     label = _model_label(model)
     if freq is None:
         data = getattr(model, "data", None)
@@ -319,9 +328,9 @@ def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
     unit = {"D": 1.0, "W": 7.0}.get(str(freq).upper())
     if unit is None:
         raise ValueError(f"freq must be 'D' or 'W', got {freq!r}")
-    d = _summary_frame(engine, t, a, unit, rules.churned_after_days).drop(columns="days_since_last")
+    d = frame(unit, rules.churned_after_days).drop(columns="days_since_last")
     d["p_alive"] = _call_p_alive(model, d)
-    return memtable(d[["customer_id", "p_alive"]]), label
+    return d[["customer_id", "p_alive"]], label
 
 
 def _call_p_alive(model, d: pd.DataFrame) -> np.ndarray:
@@ -425,8 +434,12 @@ def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), 
     >>> print(risk['reasons'].iloc[0])
     overdue: 155 days since last order vs platform-typical gap 27 (5.7x)
     """
-    t = churn_risk_table(engine, as_of, rules, model=model, freq=freq, top=top, all_customers=all_customers)
-    df = engine.execute(t.order_by("rank"))
+    rows = summary_rows(engine, as_of, rules.window_days)
+    if rows is not None:      # the orders are held as arrays: the indicators from the summary's columns
+        df = _churn_list_of_summary(engine, rows, engine.as_of(as_of), rules, model, freq, top, all_customers)
+    else:
+        t = churn_risk_table(engine, as_of, rules, model=model, freq=freq, top=top, all_customers=all_customers)
+        df = engine.execute(t.order_by("rank"))
     for col in ("rank", "orders", "orders_recent", "orders_previous", "days_since_last", "n_warnings"):
         df[col] = df[col].astype("int64")
     for col in ("overdue", "frequency_falling", "visit_time_falling", "low_p_alive"):
@@ -434,6 +447,117 @@ def churn_risk(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRules(), 
     df["reasons"] = df["reasons"].fillna("").astype(object)
     df = df[CHURN_COLUMNS]
     df.attrs["p_alive_note"] = p_alive_note(df)
+    return df
+
+
+def _churn_list_of_summary(engine: KPIEngine, rows, a, rules: ChurnRules, model, freq, top, all_customers):
+    """:func:`churn_risk_table`'s indicators, warnings and ranking on the columns of
+    :func:`~.customer_summary.summary_rows` (customer order); the reasons are spelled out by the
+    engine's own expression over the ranked rows, so the text is the engine path's to the letter."""
+    import ibis
+    import pyarrow as pa
+
+    W = int(rules.window_days)
+    A = day_number(a)
+    ids = rows.column("customer_id").to_numpy()
+    first = rows.column("first_order_date").combine_chunks()
+    last = rows.column("last_order_date").combine_chunks()
+    first_day = first.cast(pa.int32()).to_numpy().astype(np.int64)
+    last_day = last.cast(pa.int32()).to_numpy().astype(np.int64)
+    rec = rows.column("orders_recent").to_numpy()
+    prev = rows.column("orders_previous").to_numpy()
+    typical = rows.column("typical_gap_days").combine_chunks().to_numpy(zero_copy_only=False)   # NaN: NULL
+    own = ~np.isnan(typical)
+    pop_gap = float(np.median(typical[own])) if own.any() else float(W)
+    ref_gap = np.where(own, typical, pop_gap)
+    days_since = A - last_day
+    gap_ratio = days_since.astype(np.float64) / ref_gap
+    with np.errstate(divide="ignore", invalid="ignore"):
+        freq_change = np.where(prev > 0, (rec - prev).astype(np.float64) / prev, np.nan)
+
+    def frame(unit, live_days):
+        d = pd.DataFrame({"customer_id": ids,
+                          "frequency": (rows.column("purchase_days").to_numpy() - 1).astype(np.float64),
+                          "recency": (last_day - first_day).astype(np.float64) / unit,
+                          "T": (A - first_day).astype(np.float64) / unit, "days_since_last": days_since})
+        return d if live_days is None else d[days_since <= int(live_days)].reset_index(drop=True)
+
+    p_alive = np.full(len(ids), np.nan)
+    got = p_label = None
+    if model is not None:
+        got, p_label = _p_alive(engine, frame, model, freq, rules)
+        if got is not None:
+            p_alive[np.searchsorted(ids, got["customer_id"].to_numpy())] = got["p_alive"].to_numpy(float)
+    if engine.has_sessions:
+        from .activity import customer_activity
+
+        v = engine.execute(customer_activity(engine, a, W))
+        vid = v["customer_id"].to_numpy()
+        at = np.searchsorted(ids, vid)
+        ok = at < len(ids)
+        ok[ok] = ids[at[ok]] == vid[ok]             # customers with sessions but no order: not listed
+        vr, vp = np.zeros(len(ids)), np.zeros(len(ids))
+        vr[at[ok]] = v["visit_seconds_recent"].to_numpy(float, na_value=0.0)[ok]
+        vp[at[ok]] = v["visit_seconds_previous"].to_numpy(float, na_value=0.0)[ok]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            visit_change = np.where(vp > 0, (vr - vp) / vp, np.nan)
+    else:
+        vr = vp = visit_change = np.full(len(ids), np.nan)
+
+    def clip01(x):      # NaN stands for NULL throughout (as in the engine path: NULL stays NULL)
+        return np.where(np.isnan(x), np.nan, np.where(x >= 1.0, 1.0, np.where(x <= 0.0, 0.0, x)))
+
+    with np.errstate(invalid="ignore"):
+        s_over = clip01((gap_ratio - 1.0) / (rules.overdue_ratio - 1.0))
+        s_freq = clip01(-freq_change / rules.frequency_drop)
+        s_visit = clip01(-visit_change / rules.visit_drop)
+        s_alive = 1.0 - p_alive
+        scores = [s_over, s_freq, s_visit, s_alive]
+        total = sum(np.where(np.isnan(x), 0.0, x) for x in scores)
+        count = sum((~np.isnan(x)).astype(np.float64) for x in scores)
+        risk = total / count
+        flags = [s_over >= 1.0, s_freq >= 1.0, s_visit >= 1.0, p_alive < rules.p_alive_threshold]
+    n_warn = sum(f.astype(np.int64) for f in flags)
+    keep = np.arange(len(ids)) if all_customers else \
+        np.flatnonzero((n_warn >= 1) & (days_since <= rules.churned_after_days))
+    # rank: risk score (desc), total spend (desc), customer id; NaN scores last as in the engine
+    spend = rows.column("total_spend").to_numpy()
+    order = keep[np.lexsort((ids[keep], -spend[keep], np.where(np.isnan(risk[keep]), np.inf, -risk[keep])))]
+    if top is not None:
+        order = order[:max(int(top), 0)]
+    if model is None:
+        model_col = pa.nulls(len(order), pa.string())
+    elif not np.isnan(p_alive).all() or p_label is None or got is not None:
+        model_col = pa.array(np.where(np.isnan(p_alive[order]), None, p_label).astype(object), pa.string())
+    else:                                   # not fitted: the column says why
+        model_col = pa.array(np.full(len(order), p_label, dtype=object), pa.string())
+
+    def col(x, typ=None):
+        x = x[order]
+        return pa.array(x, typ, mask=np.isnan(x)) if x.dtype.kind == "f" else pa.array(x, typ)
+
+    t = pa.table({
+        "rank": np.arange(1, len(order) + 1, dtype=np.int64), "customer_id": rows.column("customer_id").take(order),
+        "risk_score": col(risk), "n_warnings": n_warn[order], "orders": rows.column("orders").take(order),
+        "total_spend": spend[order], "first_order_date": first.take(order), "last_order_date": last.take(order),
+        "days_since_last": days_since[order], "typical_gap_days": ref_gap[order],
+        "gap_reference": pa.array(["population", "own"]).take(pa.array(own[order].astype(np.int8))),
+        "gap_ratio": gap_ratio[order], "orders_recent": rec[order], "orders_previous": prev[order],
+        "frequency_change": col(freq_change), "visit_seconds_recent": col(vr), "visit_seconds_previous": col(vp),
+        "visit_time_change": col(visit_change), "p_alive": col(p_alive), "p_alive_model": model_col,
+        "overdue": flags[0][order], "frequency_falling": flags[1][order], "visit_time_falling": flags[2][order],
+        "low_p_alive": flags[3][order]})
+    # the reasons: the engine's expression over the ranked rows, put back in rank order
+    st = store(engine, "_kpi_churn_ranked", t)
+    try:
+        text = engine.con.execute(str(ibis.to_sql(st.select("rank", reasons=_reasons_expr(st, rules)),
+                                                  dialect="duckdb"))).fetchnumpy()
+    finally:
+        engine.con.unregister("_kpi_churn_ranked")
+    reasons = np.empty(len(order), dtype=object)
+    reasons[np.asarray(text["rank"]) - 1] = np.asarray(text["reasons"], dtype=object)
+    df = t.to_pandas()
+    df["reasons"] = pd.Series(reasons, index=df.index, dtype=object)    # as the engine path: Python strings
     return df
 
 

@@ -56,9 +56,9 @@ def customer_summary(engine: KPIEngine, as_of=None, window_days: int = 90):
     W = int(window_days)
 
     def build():
-        if array_plan(engine) is not None:   # by direct addressing (same table, about half the CPU)
-            return store(engine, f"_kpi_customer_summary_{a:%Y%m%d}_{W}",
-                         customer_summary_rows(engine, day_number(a), W))
+        rows = summary_rows(engine, a, W)
+        if rows is not None:   # by direct addressing (same table, about half the CPU)
+            return store(engine, f"_kpi_customer_summary_{a:%Y%m%d}_{W}", rows)
         f = engine.facts_until(a)
         age = date_literal(a).delta(f.order_date, unit="day")
         recent = age < W
@@ -78,3 +78,36 @@ def customer_summary(engine: KPIEngine, as_of=None, window_days: int = 90):
         return engine.materialize(c, f"_kpi_customer_summary_{a:%Y%m%d}_{W}")
 
     return engine.cached(("customer_summary", a, W), build)
+
+
+def summary_rows(engine: KPIEngine, as_of=None, window_days: int = 90):
+    """The table of :func:`customer_summary` as Arrow columns in customer order, where the orders
+    are held as arrays (:func:`~crm_research.kpi.order_arrays.array_plan`); else None.
+
+    KPIs that read every customer (RFM, lifecycle stages, the churn list) compute from these
+    columns directly on that path, instead of a query over the stored table.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    as_of : date-like, optional
+    window_days : int
+
+    Returns
+    -------
+    pyarrow.Table or None
+        The columns of :data:`SUMMARY_COLUMNS`, sorted by ``customer_id`` (the same rows as
+        :func:`customer_summary`, built once per ``as_of`` and ``window_days``).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> rows = summary_rows(example_engine(), '2024-06-28')
+    >>> rows.num_rows, rows.column('customer_id').to_pylist()[:3]
+    (8, [1, 2, 3])
+    """
+    if array_plan(engine) is None:
+        return None
+    a = engine.as_of(as_of)
+    W = int(window_days)
+    return engine.cached(("customer_summary_rows", a, W), lambda: customer_summary_rows(engine, day_number(a), W))

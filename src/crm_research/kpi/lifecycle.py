@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .customer_summary import customer_summary
+from .customer_summary import customer_summary, summary_rows
 from .engine import KPIEngine, date_literal, as_date, check_period, period_end
 from .order_arrays import (OrderArrays, array_plan, customer_first_rows, day_number, order_arrays,
                            small_pages, store, worker_threads)
@@ -249,10 +249,43 @@ def lifecycle_stages(engine: KPIEngine, as_of=None, rules: LifecycleRules = Life
     6            7    declining               54
     7            8      growing                0
     """
-    df = engine.execute(lifecycle_table(engine, as_of, rules).order_by("customer_id"))
+    rows = summary_rows(engine, as_of, rules.window_days)
+    if rows is not None:      # the orders are held as arrays: the same rules on the summary's columns
+        df = _stages_of_summary(rows, engine.as_of(as_of), rules)
+    else:
+        df = engine.execute(lifecycle_table(engine, as_of, rules).order_by("customer_id"))
     for col in ("tenure_days", "days_since_last", "orders", "orders_recent", "orders_previous"):
         df[col] = df[col].astype("int64")
     return df.reset_index(drop=True)
+
+
+def _stages_of_summary(rows, a: dt.date, rules: LifecycleRules) -> pd.DataFrame:
+    """:func:`lifecycle_table`'s rules on the columns of :func:`~.customer_summary.summary_rows`
+    (customer order), as a DataFrame of the engine path's types."""
+    import pyarrow as pa
+
+    A = day_number(a)
+    first = rows.column("first_order_date").combine_chunks()
+    last = rows.column("last_order_date").combine_chunks()
+    tenure = A - first.cast(pa.int32()).to_numpy().astype(np.int64)
+    since = A - last.cast(pa.int32()).to_numpy().astype(np.int64)
+    rec = rows.column("orders_recent").to_numpy()
+    prev = rows.column("orders_previous").to_numpy()
+    gap = rows.column("max_recent_gap_days").combine_chunks()
+    gap0 = gap.fill_null(0).to_numpy()
+    r = rules
+    rf, pf = rec.astype(np.float64), prev.astype(np.float64)
+    code = np.select(
+        [since > r.churn_days, tenure < r.new_days, gap0 > r.churn_days,
+         (since > r.silent_days) | ((prev > 0) & (rf < r.decline_ratio * pf)),
+         (tenure < r.growth_days) | ((rec >= r.min_growth_orders) & (rf >= r.growth_ratio * pf))],
+        [STAGES.index(s) for s in ("churned", "new", "reactivated", "declining", "growing")], STAGES.index("mature"))
+    stage = pa.array(STAGES).take(pa.array(code))
+    group = pa.array([GROUPS.get(s, "active") for s in STAGES]).take(pa.array(code))
+    return pa.table({
+        "customer_id": rows.column("customer_id"), "stage": stage, "group": group, "first_order_date": first,
+        "last_order_date": last, "tenure_days": tenure, "days_since_last": since, "orders": rows.column("orders"),
+        "orders_recent": rec, "orders_previous": prev, "max_recent_gap_days": gap}).to_pandas()
 
 
 def default_dates(engine: KPIEngine, as_of=None, period: str = "month", n: int | None = 12) -> list[dt.date]:

@@ -65,7 +65,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .customer_summary import customer_summary
+from .customer_summary import customer_summary, summary_rows
 from .engine import KPIEngine, date_literal, quiet_ibis
 from .order_arrays import array_plan, day_number, positive_gap_histogram
 
@@ -311,6 +311,45 @@ def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "
     return c.select(*RFM_COLUMNS)
 
 
+def _rfm_of_summary(rows, a, cycle: float, bins: int, segments: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rfm_table` (total spend) on the columns of :func:`~.customer_summary.summary_rows`."""
+    import pyarrow as pa
+
+    last = rows.column("last_order_date").combine_chunks().cast(pa.int32()).to_numpy()
+    recency = day_number(a) - last.astype(np.int64)
+    frequency = rows.column("orders").to_numpy()
+    monetary = rows.column("total_spend").to_numpy()
+    n = len(recency)
+
+    def score(v, descending=False):
+        # as in rfm_table: 1 + the number of class bounds passed, the bounds being the values at
+        # 1-based positions ceil(k n / bins) in sort order (one partial sort finds them all)
+        pos = [(k * n + bins - 1) // bins - 1 for k in range(1, bins)]
+        w = -v if descending else v
+        bounds = np.partition(w, pos)[pos] if n else []
+        out = np.ones(n, dtype=np.int64)
+        for b in bounds:
+            out += w > b
+        return out
+
+    r, f, m = score(recency, descending=True), score(frequency), score(monetary)
+    cycles = recency.astype(np.float64) / cycle
+    r5 = r if bins == 5 else (r * 5 + bins - 1) // bins
+    cap = np.select([cycles <= lim for lim, _ in RECENCY_CAPS], [rr for _, rr in RECENCY_CAPS], 1)
+    r5 = np.minimum(r5, cap)
+    f5 = f if bins == 5 else (f * 5 + bins - 1) // bins
+    seg = np.select([(r5 >= int(x.r_min)) & (r5 <= int(x.r_max)) & (f5 >= int(x.f_min)) & (f5 <= int(x.f_max))
+                     for x in segments.itertuples()], np.arange(len(segments)), len(segments))
+    labels = pa.array([str(x) for x in segments["segment"]] + ["Unclassified"])
+    # the cell "RFM" as text: one label per combination of scores (bins**3 of them)
+    cells = pa.array([f"{i}{j}{k}" for i in range(bins + 1) for j in range(bins + 1) for k in range(bins + 1)])
+    cell = cells.take(pa.array((r * (bins + 1) + f) * (bins + 1) + m))
+    return pa.table({
+        "customer_id": rows.column("customer_id"), "recency_days": recency, "frequency": frequency,
+        "monetary": monetary, "r_score": r, "f_score": f, "m_score": m, "rfm_cell": cell, "rfm_score": r + f + m,
+        "recency_cycles": cycles, "segment": labels.take(pa.array(seg))}).to_pandas()
+
+
 def rfm_scores(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "total",
                segments: pd.DataFrame = RFM_SEGMENTS) -> pd.DataFrame:
     """RFM measures, scores (1..bins) and segment for every customer.
@@ -349,8 +388,12 @@ def rfm_scores(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = 
     6            7            54          1      80.0      214      About to sleep
     7            8             0          2      21.0      521  Potential loyalist
     """
-    t = rfm_table(engine, as_of, bins=bins, monetary=monetary, segments=segments)
-    df = engine.execute(t.order_by("customer_id"))
+    rows = summary_rows(engine, as_of) if monetary == "total" and bins >= 2 else None
+    if rows is not None:     # the orders are held as arrays: the same scores from the summary's columns
+        df = _rfm_of_summary(rows, engine.as_of(as_of), purchase_cycle(engine, as_of, bins=bins), bins, segments)
+    else:
+        t = rfm_table(engine, as_of, bins=bins, monetary=monetary, segments=segments)
+        df = engine.execute(t.order_by("customer_id"))
     for col in ("recency_days", "frequency", "r_score", "f_score", "m_score", "rfm_score"):
         df[col] = df[col].astype("int64")
     df = df.reset_index(drop=True)
