@@ -40,7 +40,9 @@ import pandas as pd
 from ..errors import ConfigError
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, period_end, period_index,
                      period_start_of_index, timestamp_literal)
-from .visitors import visitor_counts
+from .order_arrays import day_number
+from .session_arrays import customer_windows, period_table, session_arrays
+from .visitors import counted_by_sorting, visitor_counts
 
 ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visitor",
                     "mean_session_seconds", "median_session_seconds", "dwell_seconds_per_visitor",
@@ -121,13 +123,21 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     check_period(period)
     a = engine.as_of(as_of)
     has_pv = "page_views" in need_sessions(engine).columns
-    vis = visitor_counts(engine, period, a)          # by sorting keys where it applies, else None
-    *visitors, per = activity_queries(engine, period, a, visitors=vis is None)
+    arrays = session_arrays(engine)                  # the session log as arrays where they apply, else None
+    vis = visitor_counts(engine, period, a)
+    vis_query, per_query = session_queries(engine, period, a)
+    per = period_table(arrays, period, day_number(a)) if arrays is not None else None
+    if per is None:                                  # the engine's aggregate, maybe run in the background
+        import ibis
+
+        done = None if arrays is None else arrays.memo.pop(
+            ("period_query", str(ibis.to_sql(per_query, dialect="duckdb"))), None)
+        per = engine.execute(per_query) if done is None else per_query.__pyarrow_result__(done).to_pandas()
     if vis is None:
-        vis = engine.execute(visitors[0])
+        vis = engine.execute(vis_query)
     bp = customer_periods_until(engine, period, a)
     buyers = bp.group_by("idx").aggregate(buyers=bp.count())
-    df = (vis.merge(engine.execute(per), on="idx", how="left")
+    df = (vis.merge(per, on="idx", how="left")
           .merge(engine.execute(buyers), on="idx", how="left").sort_values("idx").reset_index(drop=True))
     if df.empty:
         return pd.DataFrame(columns=ACTIVITY_COLUMNS)
@@ -138,7 +148,8 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     df["mean_session_seconds"] = df["seconds"] / df["sessions"]
     df["dwell_seconds_per_visitor"] = df["seconds"] / df["visitors"]
     df["page_views_per_session"] = (df["page_views"] / df["sessions"]) if has_pv else np.nan
-    first_day = pd.Timestamp(engine.execute(engine.sessions.start.min())).date()
+    first_day = (arrays.first_day if arrays is not None
+                 else pd.Timestamp(engine.execute(engine.sessions.start.min())).date())
     days = []
     for i in df["idx"]:
         i = int(i)
@@ -155,12 +166,15 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
 
 
 def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, visitors: bool = True) -> list:
-    """The two passes over the session log behind :func:`activity_summary` (ibis Tables).
+    """The passes over the session log :func:`activity_summary` runs in the engine (ibis Tables).
 
     Visitors and their active days need the customer x period grouping (only the day mask is
     kept per group); every other figure is a plain per-period aggregate. The KPI suite starts
     them early with :meth:`KPIEngine.prefetch`. Where :func:`.visitors.counted_by_sorting`
-    holds, the summary counts visitors by sorting keys instead and runs the second query only.
+    holds, the summary takes visitors and the per-period aggregate from the session arrays
+    (:mod:`.session_arrays`, built in the background by
+    :func:`.visitors.start_visitor_counts`): with ``visitors=False`` there is then no query to
+    start (an empty list). :func:`session_queries` gives both queries always.
 
     Parameters
     ----------
@@ -177,7 +191,7 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, vi
     list of ibis.Table
         ``[idx, visitors, visitor_days]`` (when ``visitors``) and ``[idx, sessions, seconds,
         page_views, median_session_seconds]`` per period index (``page_views`` only when the log
-        has it).
+        has it; not where the session arrays apply).
 
     Examples
     --------
@@ -186,6 +200,39 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, vi
     >>> visitors, per = activity_queries(eng)
     >>> eng.execute(visitors.order_by('idx')).values.tolist()
     [[24292, 3, 4], [24293, 4, 7]]
+    >>> activity_queries(eng, visitors=False)     # DuckDB, integer ids: the arrays' work
+    []
+    """
+    vis, per = session_queries(engine, period, as_of)
+    if not visitors:
+        return [] if counted_by_sorting(engine) else [per]
+    return [vis, per]
+
+
+def session_queries(engine: KPIEngine, period: str = "month", as_of=None) -> tuple:
+    """The engine's definitions of visitors and of the per-period aggregate (ibis Tables).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+        Loaded with a session log.
+    period : {"month", "week"}
+    as_of : date-like, optional
+        Last session date counted (default: the date of the last order).
+
+    Returns
+    -------
+    tuple of ibis.Table
+        ``([idx, visitors, visitor_days], [idx, sessions, seconds, page_views,
+        median_session_seconds])`` per period index (``page_views`` only when the log has it).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> visitors, per = session_queries(eng)
+    >>> eng.execute(per.order_by('idx'))['median_session_seconds'].tolist()
+    [270.0, 180.0]
     """
     import ibis
 
@@ -211,7 +258,7 @@ def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, vi
     per = s.group_by("idx").aggregate(
         sessions=s.count(), seconds=s.duration.sum(), **extra,
         median_session_seconds=engine.median(s.duration, what="median_session_seconds"))
-    return [vis, per] if visitors else [per]
+    return vis, per
 
 
 def _popcount31(x):
@@ -227,7 +274,10 @@ def customer_activity(engine: KPIEngine, as_of=None, window_days: int = 90):
 
     Columns ``customer_id, visits_recent, visits_previous, visit_seconds_recent,
     visit_seconds_previous``: recent = sessions starting in ``(as_of - window_days, as_of]``,
-    previous = in ``(as_of - 2 window_days, as_of - window_days]`` (by date).
+    previous = in ``(as_of - 2 window_days, as_of - window_days]`` (by date); visit seconds
+    are NULL for a window without sessions. Where the session arrays apply with whole-second
+    durations (:func:`.session_arrays.customer_windows`) the table is computed from them and
+    stored in the engine, else it is the engine's aggregation.
 
     Parameters
     ----------
@@ -254,9 +304,14 @@ def customer_activity(engine: KPIEngine, as_of=None, window_days: int = 90):
     1            4              2                1                 800.0
     2            5              1                1                 420.0
     3            8              3                0                 300.0
+    >>> eng.execute(t.visit_seconds_previous.isnull().sum())   # customer 8: no session in the previous window
+    1
     """
     s = need_sessions(engine)
     a = engine.as_of(as_of)
+    stored = customer_windows(engine, a, window_days)
+    if stored is not None:
+        return stored
     d = s.start.date()
     age = date_literal(a).delta(d, unit="day")
     s = s.mutate(age=age).filter((age >= 0) & (age < 2 * window_days))

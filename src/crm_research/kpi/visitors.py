@@ -1,16 +1,20 @@
-"""Distinct visitors per period and per day from one sort of packed (customer, day) keys.
+"""Distinct visitors per period and per day from the sorted session keys of :mod:`.session_arrays`.
 
 Visitors per period (MAU for months) and the sum over days of distinct visitors (the numerator
 of average DAU) are distinct counts over customer x period and customer x day pairs. In an
 engine that is a hash aggregation with one group per customer and period (21M sessions: about
-1.8 s of CPU on DuckDB). On DuckDB with integer customer ids, DuckDB computes one 64-bit key per
-session, ``customer_id * 65536 + day`` (days since 1970-01-01), numpy sorts the keys, and equal
-neighbours are the same customer-day: both counts are then ``bincount`` s over the distinct keys
-(about 1.2 s of CPU, most of it a sort that releases the GIL, so the KPI suite runs it in the
-background with :meth:`KPIEngine.prefetch_call`). Other engines, text ids, ids outside
-``[0, 2**47)``, dates outside 1970-2149 and logs whose keys would not fit a quarter of DuckDB's
-``memory_limit`` take the engine path of :mod:`.activity`; both give the same counts
-(``tests/test_kpi_visitors.py``).
+1.8 s of CPU on DuckDB). On DuckDB with integer customer ids the session log is fetched once as
+keys ``customer_id * 65536 + day`` (days since 1970-01-01), sorted (:mod:`.session_arrays`);
+with each session's gap in days to the same customer's previous session, a customer is a
+visitor of a period from its first session there, the one whose gap reaches back before the
+period's first day, and a visitor of a day from its first session that day (gap above 0). A
+table of sessions per day and gap (0 .. 33 days) gives both counts for any period and as-of
+date. The same fetch gives the per-period aggregate and the customer windows of
+:mod:`.activity` (21M sessions: about 1.4 s of CPU for the three, against 2.8 s in the
+engine); the KPI suite builds it in the background with :meth:`KPIEngine.prefetch_call`.
+Other engines, text ids, ids outside ``[0, 2**47)``, dates outside 1970-2149 and logs whose
+arrays would not fit a quarter of DuckDB's ``memory_limit`` take the engine path of
+:mod:`.activity`; both give the same counts (``tests/test_kpi_visitors.py``).
 """
 from __future__ import annotations
 
@@ -20,17 +24,21 @@ import numpy as np
 import pandas as pd
 
 from .distinct import memory_budget
-from .engine import KPIEngine, timestamp_literal
-from .order_arrays import period_index_of_days, small_pages
+from .engine import KPIEngine
+from .order_arrays import day_number
+from .session_arrays import fetch_and_count, fetch_sql, id_dtype, session_arrays, visitor_table
 
-_DAY_BITS = 16
-_BYTES_PER_SESSION = 20      # the key, its sorted distinct copy and a mask
+# held: the key (8 bytes) and the duration (2 or 4); while building: the Arrow result and its
+# copy (24), or the packed sort key, its temporaries and the gathered durations (up to 32)
+_BYTES_PER_SESSION = 32
 
 
 def counted_by_sorting(engine: KPIEngine) -> bool:
-    """Whether :func:`visitor_counts` applies: DuckDB, integer customer ids, keys within budget.
+    """Whether :func:`visitor_counts` applies: DuckDB, integer customer ids, session arrays within budget.
 
-    (It may still find ids or dates beyond the key's range and return None.)
+    (It may still find ids or dates beyond the key's range and return None.) Where it holds,
+    :mod:`.session_arrays` gives the per-period aggregate and customer windows of
+    :mod:`.activity` too.
 
     Parameters
     ----------
@@ -54,93 +62,13 @@ def counted_by_sorting(engine: KPIEngine) -> bool:
     return report is not None and _BYTES_PER_SESSION * report.rows_kept <= memory_budget(engine.con)
 
 
-def key_query(engine: KPIEngine, as_of: dt.date):
-    """The sessions' packed keys ``customer_id * 65536 + day`` up to ``as_of`` (ibis Table, column ``k``).
-
-    -1 for a session whose id is outside ``[0, 2**47)`` or whose date is outside 1970-2149 (the
-    key cannot hold it).
-
-    Parameters
-    ----------
-    engine : KPIEngine
-    as_of : datetime.date
-
-    Returns
-    -------
-    ibis.Table
-
-    Examples
-    --------
-    >>> from crm_research.kpi.examples import example_engine
-    >>> eng = example_engine()
-    >>> k = eng.execute(key_query(eng, dt.date(2024, 6, 30)))['k']
-    >>> int(k.min() // 65536), str(dt.date(1970, 1, 1) + dt.timedelta(days=int(k.min() % 65536)))
-    (1, '2024-05-01')
-    """
-    import ibis
-
-    s = engine.sessions
-    a = timestamp_literal(as_of + dt.timedelta(days=1))
-    d = s.start.date().delta(ibis.date(1970, 1, 1), unit="day")
-    ok = (s.customer_id >= 0) & (s.customer_id < 2 ** 47) & (d >= 0) & (d < 2 ** _DAY_BITS)
-    k = ibis.ifelse(ok, s.customer_id.cast("int64") * (1 << _DAY_BITS) + d, -1).cast("int64")
-    return s.filter(s.start < a).select(k=k)
-
-
-def count_keys(con, sql: str, period: str) -> pd.DataFrame | None:
-    """Visitors and visitor-days per period from the keys a query returns (column ``k``).
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-    sql : str
-        The SQL of :func:`key_query`.
-    period : {"month", "week"}
-
-    Returns
-    -------
-    DataFrame or None
-        As :func:`visitor_counts`; None when a key is -1.
-
-    Examples
-    --------
-    >>> import duckdb
-    >>> keys = "SELECT unnest([65536 * 1 + 19800, 65536 * 1 + 19800, 65536 * 2 + 19801]) AS k"
-    >>> count_keys(duckdb.connect(), keys, 'month').values.tolist()   # 2024-03-18 and -19
-    [[24290, 2, 2]]
-    """
-    with small_pages():
-        key = np.sort(np.asarray(con.execute(sql).fetchnumpy()["k"], dtype=np.int64))
-        if len(key) and key[0] < 0:   # ids or dates beyond the key's range: the engine counts them
-            return None
-        if len(key) == 0:
-            return pd.DataFrame({"idx": np.zeros(0, np.int64), "visitors": np.zeros(0, np.int64),
-                                 "visitor_days": np.zeros(0, np.int64)})
-        new = np.empty(len(key), dtype=bool)
-        new[0] = True
-        np.not_equal(key[1:], key[:-1], out=new[1:])
-        key = key[new]                                     # each customer-day once, sorted
-        day = key & ((1 << _DAY_BITS) - 1)
-        d0, d1 = int(day.min()), int(day.max())
-        lut = period_index_of_days(np.arange(d0, d1 + 1), period)
-        p0 = int(lut[0])
-        lut = (lut - p0).astype(np.int64)
-        per_day = np.bincount(day - d0, minlength=d1 - d0 + 1)
-        visitor_days = np.bincount(lut, weights=per_day).astype(np.int64)
-        # customer-period pairs: the key with the day replaced by its period is still sorted
-        p = lut[day - d0]
-        cp = ((key >> _DAY_BITS) << 14) | p              # periods of 65536 days: < 2**14 weeks
-        first = np.empty(len(cp), dtype=bool)
-        first[0] = True
-        np.not_equal(cp[1:], cp[:-1], out=first[1:])
-        visitors = np.bincount(p[first], minlength=len(visitor_days))
-    at = np.flatnonzero(visitor_days)
-    return pd.DataFrame({"idx": (at + p0).astype(np.int64), "visitors": visitors[at].astype(np.int64),
-                         "visitor_days": visitor_days[at]})
-
-
 def start_visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> bool:
-    """Start :func:`visitor_counts` in the background (:meth:`KPIEngine.prefetch_call`).
+    """Start building the session arrays in the background (:meth:`KPIEngine.prefetch_call`).
+
+    With the visitor counts' inputs comes the per-period aggregate of
+    :func:`~crm_research.kpi.activity.activity_summary` for ``period`` and ``as_of``
+    (:func:`~crm_research.kpi.session_arrays.fetch_and_count`); :func:`visitor_counts`,
+    ``activity_summary`` and ``customer_activity`` collect them.
 
     Parameters
     ----------
@@ -151,7 +79,7 @@ def start_visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> bool
     Returns
     -------
     bool
-        True when started.
+        True when started (or built already).
 
     Examples
     --------
@@ -164,10 +92,17 @@ def start_visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> bool
     """
     import ibis
 
+    from .activity import session_queries
+
     if not counted_by_sorting(engine):
         return False
-    sql = str(ibis.to_sql(key_query(engine, as_of), dialect="duckdb"))
-    return engine.prefetch_call(("visitor_counts", period, as_of), count_keys, sql, period)
+    state = engine.cached("session_arrays_started", dict)
+    if state:
+        return True
+    state["started"] = True
+    per_sql = str(ibis.to_sql(session_queries(engine, period, as_of)[1], dialect="duckdb"))
+    return engine.prefetch_call(("session_arrays",), fetch_and_count, fetch_sql(engine), id_dtype(engine),
+                                period, day_number(as_of), per_sql)
 
 
 def visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> pd.DataFrame | None:
@@ -186,8 +121,7 @@ def visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> pd.DataFra
         Columns ``idx`` (:func:`~crm_research.kpi.engine.period_index`), ``visitors``
         (distinct customers with a session in the period), ``visitor_days`` (distinct customer
         x day pairs in the period), one row per period with a session; None where the engine
-        path applies (see the module docstring). The result of :func:`start_visitor_counts`
-        when it was started.
+        path applies (see the module docstring).
 
     Examples
     --------
@@ -195,15 +129,8 @@ def visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> pd.DataFra
     >>> visitor_counts(example_engine(), 'month', dt.date(2024, 6, 30)).values.tolist()
     [[24292, 3, 4], [24293, 4, 7]]
     """
-    import ibis
-
-    if not counted_by_sorting(engine):
-        return None
-    missing = object()
-    started = engine.collect(("visitor_counts", period, as_of), default=missing)
-    if started is not missing:
-        return started
-    return count_keys(engine.con, str(ibis.to_sql(key_query(engine, as_of), dialect="duckdb")), period)
+    a = session_arrays(engine)
+    return None if a is None else visitor_table(a, period, day_number(as_of))
 
 
-__all__ = ["count_keys", "counted_by_sorting", "key_query", "start_visitor_counts", "visitor_counts"]
+__all__ = ["counted_by_sorting", "start_visitor_counts", "visitor_counts"]

@@ -1,0 +1,181 @@
+"""The session arrays (kpi.session_arrays) give the engine's tables: visitor counts, the per-period
+aggregate of activity_summary (exact median) and customer_activity, for months and weeks, as-of
+dates inside and beyond the log, ties and several sessions a day, ids with gaps, odd and even
+counts per period, logs with and without page views (and with NULL page views), whole and
+fractional durations, sorted and shuffled logs."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_research import kpi
+from crm_research.kpi import activity as A
+from crm_research.kpi import session_arrays as SA
+from crm_research.kpi import visitors as V
+
+
+def _logs(seed: int, n_sessions: int = 5000, *, page_views: bool = True, whole: bool = True,
+          sort: bool = False, null_pv: bool = False):
+    rng = np.random.default_rng(seed)
+    n_cust = int(rng.integers(30, 300))
+    t0 = pd.Timestamp("2023-03-01")
+    ids = rng.integers(0, n_cust, 1500) * int(rng.choice([1, 7])) + int(rng.integers(0, 5000))
+    orders = pd.DataFrame({
+        "customer_id": ids, "order_id": np.arange(len(ids)),
+        "timestamp": t0 + pd.to_timedelta(rng.integers(0, 400 * 24, len(ids)), unit="h"),
+        "amount": np.round(rng.gamma(2.0, 20.0, len(ids)), 2)})
+    # few distinct durations and start hours: ties within a period and several sessions a day
+    dur = rng.integers(0, int(rng.choice([5, 60, 4000])), n_sessions).astype(float)
+    if not whole:
+        dur = dur + np.round(rng.random(n_sessions), 2)
+    sessions = pd.DataFrame({
+        "customer_id": rng.integers(-10, n_cust + 20, n_sessions) * int(rng.choice([1, 3])) + 5010,
+        "start": t0 + pd.to_timedelta(rng.integers(-20, 420, n_sessions) * 24 + rng.integers(0, 3, n_sessions) * 7,
+                                      unit="h"),
+        "duration": dur})
+    if page_views:
+        sessions["page_views"] = rng.integers(0, 30, n_sessions)
+        if null_pv:
+            pv = sessions["page_views"].astype("float")
+            pv[rng.random(n_sessions) < 0.3] = np.nan
+            pv[sessions["start"] < t0 + pd.Timedelta(days=40)] = np.nan      # periods without page views
+            sessions["page_views"] = pv.astype("Int64")
+    if sort:
+        sessions = sessions.sort_values(["customer_id", "start"]).reset_index(drop=True)
+    return orders, sessions
+
+
+def _engines(orders, sessions):
+    fast = kpi.load(orders, sessions=sessions)
+    assert SA.session_arrays(fast) is not None             # the array path is taken
+    slow = kpi.load(orders, sessions=sessions)
+    slow.cached("session_arrays", lambda: None)            # the engine's definitions
+    assert V.visitor_counts(slow, "month", dt.date(2024, 1, 1)) is None
+    return fast, slow
+
+
+def _cases(orders, sessions):
+    hi = orders["timestamp"].max().date()
+    lo = sessions["start"].min().date()
+    return [(period, as_of) for period in ("month", "week")
+            for as_of in (hi, lo + dt.timedelta(days=45), hi + dt.timedelta(days=60), lo - dt.timedelta(days=3))]
+
+
+def _same_activity(fast, slow, orders, sessions):
+    parity = set()
+    for period, as_of in _cases(orders, sessions):
+        got = A.activity_summary(fast, period, as_of)
+        want = A.activity_summary(slow, period, as_of)
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=0)
+        if as_of >= sessions["start"].min().date() + dt.timedelta(days=30):
+            assert len(got) > 1
+        parity |= set(got["sessions"] % 2)
+    assert parity == {0, 1}           # odd and even session counts per period: both medians are checked
+
+
+def _same_windows(fast, slow, orders):
+    hi = orders["timestamp"].max().date()
+    for as_of, W in ((hi, 90), (hi - dt.timedelta(days=100), 30), (hi + dt.timedelta(days=50), 45), (hi, 1)):
+        t_fast, t_slow = A.customer_activity(fast, as_of, W), A.customer_activity(slow, as_of, W)
+        a = fast.execute(t_fast).sort_values("customer_id").reset_index(drop=True)
+        b = slow.execute(t_slow).sort_values("customer_id").reset_index(drop=True)
+        assert len(a) == len(b) > 0
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=0)
+        assert t_fast.schema() == t_slow.schema()       # churn's join compiles against these types
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_arrays_equal_the_engine_definitions(seed):
+    orders, sessions = _logs(seed, page_views=seed % 2 == 0, sort=seed % 3 == 0)
+    fast, slow = _engines(orders, sessions)
+    assert SA.session_arrays(fast).periodic
+    _same_activity(fast, slow, orders, sessions)
+    _same_windows(fast, slow, orders)
+    for period, as_of in _cases(orders, sessions):
+        got = V.visitor_counts(fast, period, as_of)
+        want = slow.execute(A.session_queries(slow, period, as_of)[0])
+        pd.testing.assert_frame_equal(got.sort_values("idx").reset_index(drop=True),
+                                      want.sort_values("idx").reset_index(drop=True), check_dtype=False)
+
+
+def test_null_page_views_are_skipped_as_in_the_engine():
+    orders, sessions = _logs(11, null_pv=True)
+    fast, slow = _engines(orders, sessions)
+    _same_activity(fast, slow, orders, sessions)
+    act = A.activity_summary(fast, "month")
+    assert act["page_views_per_session"].isna().any() and act["page_views_per_session"].notna().any()
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_fractional_durations_leave_the_aggregate_and_windows_to_the_engine(sort):
+    orders, sessions = _logs(5, whole=False, sort=sort)
+    fast, slow = _engines(orders, sessions)
+    a = SA.session_arrays(fast)
+    assert a.duration is None and not a.periodic
+    assert SA.period_table(a, "month", 20000) is None
+    assert SA.customer_windows(fast, dt.date(2024, 1, 1), 30) is None
+    _same_activity(fast, slow, orders, sessions)              # visitors from the arrays, the rest the engine's
+    _same_windows(fast, slow, orders)
+
+
+def test_large_durations_take_the_sorted_median():
+    """Durations spread so wide that a histogram per period would exceed the log: a sort instead."""
+    orders, sessions = _logs(3)
+    sessions["duration"] = (np.random.default_rng(3).integers(0, 3, len(sessions)) * 40_000_000
+                            + np.arange(len(sessions)) % 5).astype(float)
+    fast, slow = _engines(orders, sessions)
+    a = SA.session_arrays(fast)
+    assert a.duration.dtype == np.int32 and len(SA._period_days(a, "week", 20000)[0]) * int(a.duration.max()) > len(a)
+    _same_activity(fast, slow, orders, sessions)
+
+
+def test_huge_page_views_and_durations_leave_the_aggregate_to_the_engine():
+    orders, sessions = _logs(4)
+    sessions.loc[3, "page_views"] = 2 ** 40
+    sessions.loc[5, "duration"] = 2.0 ** 33
+    fast, slow = _engines(orders, sessions)
+    a = SA.session_arrays(fast)
+    assert a.page_views is None and a.duration is None
+    _same_activity(fast, slow, orders, sessions)
+
+
+def test_the_background_build_gives_the_same_tables():
+    orders, sessions = _logs(8, whole=False)
+    fast, slow = _engines(orders, sessions)
+    fresh = kpi.load(orders, sessions=sessions)
+    as_of = orders["timestamp"].max().date()
+    assert V.start_visitor_counts(fresh, "week", as_of)
+    assert V.start_visitor_counts(fresh, "week", as_of)                # once per engine
+    pd.testing.assert_frame_equal(A.activity_summary(fresh, "week", as_of), A.activity_summary(slow, "week", as_of),
+                                  check_exact=False, rtol=1e-12)
+    orders, sessions = _logs(9)
+    fresh = kpi.load(orders, sessions=sessions)
+    _, slow = _engines(orders, sessions)
+    assert V.start_visitor_counts(fresh, "month", as_of)
+    got = A.activity_summary(fresh, "month", as_of)
+    assert SA.session_arrays(fresh).memo                               # the aggregate came from the background
+    pd.testing.assert_frame_equal(got, A.activity_summary(slow, "month", as_of), check_exact=False, rtol=1e-12)
+
+
+def test_suite_tables_are_the_same_on_both_paths():
+    orders, sessions = _logs(2)
+    fast, slow = _engines(orders, sessions)
+    a, b = kpi.kpi_suite(fast).tables, kpi.kpi_suite(slow).tables
+    for name in ("activity", "churn_risk"):
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=False, rtol=1e-12, atol=1e-9, obj=name)
+
+
+def test_session_arrays_hold_every_session_once_sorted():
+    orders, sessions = _logs(6, sort=False)
+    a = SA.session_arrays(kpi.load(orders, sessions=sessions))
+    assert len(a) == len(sessions) and bool(np.all(a.key[1:] >= a.key[:-1]))
+    day = (sessions["start"].dt.normalize() - pd.Timestamp("1970-01-01")).dt.days.to_numpy()
+    want = np.sort(sessions["customer_id"].to_numpy() * 65536 + day)
+    assert np.array_equal(a.key, want)
+    # durations travel with their keys: the multiset of (key, duration) pairs is the log's
+    pairs = sorted(zip(sessions["customer_id"].to_numpy() * 65536 + day, sessions["duration"].astype(int)))
+    assert sorted(zip(a.key.tolist(), a.duration.tolist())) == [(int(k), int(d)) for k, d in pairs]
+    assert int(a.day_gaps.sum()) == len(sessions)
