@@ -27,6 +27,10 @@ but falling fast as declining.
 periods: products, orders, revenue and its share, buyers, the share of order lines that were
 a customer's first order ever (the stage's role in acquisition), the share of buyers who bought
 the same product more than once, and the average line value.
+
+On DuckDB with integer ids the sales and the window's aggregates come from one numpy stream over
+the order lines (:mod:`~crm_research.kpi.product_arrays`) instead of the engine's queries below;
+the tables are the same.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ import pandas as pd
 from ..errors import ConfigError
 from .lifecycle import customer_table
 from .order_arrays import array_plan
+from .product_arrays import drop_pass, product_pass, product_plan, stage_rows
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, last_complete_index, memtable,
                      period_end, period_index, period_start_of_index, timestamp_literal)
 
@@ -154,8 +159,12 @@ def product_sales(engine: KPIEngine, period: str = "month", as_of=None) -> pd.Da
     _need_products(engine)
     check_period(period)
     a = engine.as_of(as_of)
-    res = engine.execute(product_queries(engine, period, a)[0])
-    res = res.sort_values(["product_id", "idx"]).reset_index(drop=True)
+    fast = product_pass(engine, period, a)
+    if fast is not None:      # one numpy stream over the lines (kept for product_stage_kpis' window)
+        res = fast.sales.copy()
+    else:
+        res = engine.execute(_sales_query(engine, period, a))
+        res = res.sort_values(["product_id", "idx"]).reset_index(drop=True)
     add_period_columns(res, a, period)
     res["orders"] = res["orders"].astype("int64")
     return res[["product_id", "period_start", "orders", "revenue", "complete", "idx"]]
@@ -254,8 +263,24 @@ def product_lifecycle_stages(engine: KPIEngine, as_of=None, period: str = "month
 def _categories(engine: KPIEngine, pids: pd.Series) -> pd.Series:
     if "category" not in engine.order_lines.columns:
         return pd.Series([None] * len(pids), index=pids.index, dtype=object)
-    cat = engine.execute(product_queries(engine)[1])
-    return pids.map(dict(zip(cat["product_id"], cat["category"])))
+    cat = engine.execute(_category_query(engine))
+    # the smallest label per product (NULL labels only where a product has no other)
+    cat = cat.sort_values(["product_id", "category"], na_position="last", kind="stable")
+    cat = cat.drop_duplicates("product_id")
+    return pids.map(dict(zip(cat["product_id"], cat["category"].astype(object).where(cat["category"].notna(), None))))
+
+
+def _sales_query(engine: KPIEngine, period: str, a: dt.date):
+    ol = engine.order_lines
+    d = ol.timestamp.date()
+    f = ol.filter(d <= date_literal(a)).mutate(idx=period_index(d, period))
+    return f.group_by(["product_id", "idx"]).aggregate(orders=f.count(), revenue=f.amount.sum())
+
+
+def _category_query(engine: KPIEngine):
+    # product x label pairs, the smallest label picked in pandas: cheaper than min() over strings
+    ol = engine.order_lines
+    return ol.select("product_id", "category").distinct()
 
 
 def product_queries(engine: KPIEngine, period: str = "month", as_of=None) -> list:
@@ -274,9 +299,10 @@ def product_queries(engine: KPIEngine, period: str = "month", as_of=None) -> lis
     Returns
     -------
     list of ibis.Table
-        Sales per ``product_id`` and period index (``orders``, ``revenue``), and, when the
-        orders have a ``category`` column, each product's category (the smallest label if the
-        log gives several: deterministic).
+        Sales per ``product_id`` and period index (``orders``, ``revenue``), unless the sales
+        come from the numpy stream of :mod:`~crm_research.kpi.product_arrays` (integer ids on
+        DuckDB), and, when the orders have a ``category`` column, the distinct product x
+        category pairs (a product's category is its smallest label: deterministic).
 
     Examples
     --------
@@ -287,12 +313,9 @@ def product_queries(engine: KPIEngine, period: str = "month", as_of=None) -> lis
     (1, 24)
     """
     a = engine.as_of(as_of)
-    ol = engine.order_lines
-    d = ol.timestamp.date()
-    f = ol.filter(d <= date_literal(a)).mutate(idx=period_index(d, period))
-    out = [f.group_by(["product_id", "idx"]).aggregate(orders=f.count(), revenue=f.amount.sum())]
-    if "category" in ol.columns:
-        out.append(ol.group_by("product_id").aggregate(category=ol.category.min()))
+    out = [] if product_plan(engine) is not None else [_sales_query(engine, period, a)]
+    if "category" in engine.order_lines.columns:
+        out.append(_category_query(engine))
     return out
 
 
@@ -329,6 +352,31 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
     T = last_complete_index(a, period)
     lo_idx = T - int(window_periods) + 1
     end = period_end(T, period)
+    fast = product_pass(engine, period, a, window_periods)
+    df = None if fast is None else stage_rows(engine, fast, stages[["product_id", "stage"]])
+    if fast is not None:
+        drop_pass(engine, period, a, window_periods)
+    if df is None:
+        df = _stage_rows(engine, stages, period, lo_idx, end)
+    df = df.set_index("stage").reindex(list(PRODUCT_STAGES)).reset_index()
+    for col in ("products", "orders", "buyers", "product_buyers", "repeat_pairs", "first_orders"):
+        df[col] = df[col].fillna(0).astype("int64")
+    df["revenue"] = df["revenue"].fillna(0.0)
+    total = df["revenue"].sum()
+    df["revenue_share"] = df["revenue"] / total if total else np.nan
+    df["first_order_share"] = np.where(df["orders"] > 0, df["first_orders"] / df["orders"].where(df["orders"] > 0, 1), np.nan)
+    df["repeat_buyer_share"] = np.where(df["product_buyers"] > 0,
+                                        df["repeat_pairs"] / df["product_buyers"].where(df["product_buyers"] > 0, 1), np.nan)
+    df["avg_line_value"] = np.where(df["orders"] > 0, df["revenue"] / df["orders"].where(df["orders"] > 0, 1), np.nan)
+    # products per stage as classified (also those without sales in the window)
+    df["products"] = df["stage"].map(stages["stage"].value_counts()).fillna(0).astype("int64")
+    df.attrs["window"] = (str(period_start_of_index([lo_idx], period)[0].date()), str(end))
+    return df[STAGE_KPI_COLUMNS]
+
+
+def _stage_rows(engine: KPIEngine, stages: pd.DataFrame, period: str, lo_idx: int, end: dt.date) -> pd.DataFrame:
+    """The engine's per-stage aggregates of the window (``stage, products, orders, revenue,
+    product_buyers, repeat_pairs, first_orders, buyers``)."""
     m = memtable(stages[["product_id", "stage"]].astype({"stage": str}))
     start = period_start_of_index([lo_idx], period)[0].date()
     t0, t1 = timestamp_literal(start), timestamp_literal(end + dt.timedelta(days=1))     # the window [t0, t1)
@@ -368,18 +416,4 @@ def product_stage_kpis(engine: KPIEngine, stages: pd.DataFrame, as_of=None, peri
         product_buyers=pb.count(), repeat_pairs=pb.count(where=pb.n >= 2),
         first_orders=pb.first.sum())
     buyers = pb.group_by("stage").aggregate(buyers=pb.customer_id.nunique())
-    df = engine.execute(per_stage).merge(engine.execute(buyers), on="stage", how="left")
-    df = df.set_index("stage").reindex(list(PRODUCT_STAGES)).reset_index()
-    for col in ("products", "orders", "buyers", "product_buyers", "repeat_pairs", "first_orders"):
-        df[col] = df[col].fillna(0).astype("int64")
-    df["revenue"] = df["revenue"].fillna(0.0)
-    total = df["revenue"].sum()
-    df["revenue_share"] = df["revenue"] / total if total else np.nan
-    df["first_order_share"] = np.where(df["orders"] > 0, df["first_orders"] / df["orders"].where(df["orders"] > 0, 1), np.nan)
-    df["repeat_buyer_share"] = np.where(df["product_buyers"] > 0,
-                                        df["repeat_pairs"] / df["product_buyers"].where(df["product_buyers"] > 0, 1), np.nan)
-    df["avg_line_value"] = np.where(df["orders"] > 0, df["revenue"] / df["orders"].where(df["orders"] > 0, 1), np.nan)
-    # products per stage as classified (also those without sales in the window)
-    df["products"] = df["stage"].map(stages["stage"].value_counts()).fillna(0).astype("int64")
-    df.attrs["window"] = (str(period_start_of_index([lo_idx], period)[0].date()), str(end))
-    return df[STAGE_KPI_COLUMNS]
+    return engine.execute(per_stage).merge(engine.execute(buyers), on="stage", how="left")

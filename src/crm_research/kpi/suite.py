@@ -395,7 +395,7 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     {'satisfaction': 'no survey given'}
     """
     from . import activity as act
-    from . import churn, lifecycle, product_lifecycle as plc, repurchase, retention, rfm, visitors
+    from . import churn, lifecycle, product_arrays, product_lifecycle as plc, repurchase, retention, rfm, visitors
 
     check_period(period)
     a = engine.as_of(as_of)
@@ -420,6 +420,7 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
                 visitors.start_visitor_counts(engine, period, a)
         if engine.has_products:
             engine.prefetch(plc.product_queries(engine, period, a))
+            product_arrays.start_product_pass(engine, period, a)     # the numpy stream, where it applies
 
     def timed(name, fn):
         t0, c0 = time.perf_counter(), time.process_time()
