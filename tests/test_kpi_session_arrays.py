@@ -179,3 +179,103 @@ def test_session_arrays_hold_every_session_once_sorted():
     pairs = sorted(zip(sessions["customer_id"].to_numpy() * 65536 + day, sessions["duration"].astype(int)))
     assert sorted(zip(a.key.tolist(), a.duration.tolist())) == [(int(k), int(d)) for k, d in pairs]
     assert int(a.day_gaps.sum()) == len(sessions)
+
+
+def _brute_gaps(key, day_lo, days):
+    """Reference for SA._day_gaps: a loop over sorted keys."""
+    hist = np.zeros((days, SA.GAP_COLUMNS), np.int64)
+    prev = None
+    for k in key.tolist():
+        c, d = k >> 16, k & 0xFFFF
+        gap = min(d - (prev & 0xFFFF), 33) if prev is not None and prev >> 16 == c else 33
+        hist[d - day_lo, gap] += 1
+        prev = k
+    return hist
+
+
+@pytest.mark.parametrize("span", [40, 900, 65503, 65504, 65536])
+def test_day_gaps_from_key_differences(span, monkeypatch):
+    """Gaps from key differences; logs spanning more than 65536 - 33 days compare customers."""
+    monkeypatch.setattr(SA, "_STEP", 64)                       # several steps, each with the key before it
+    rng = np.random.default_rng(span)
+    day_lo = 65536 - span
+    # neighbouring customers whose days go down by a little: the key difference is short there
+    c = np.repeat(np.arange(5, 60), 9)
+    d = np.where(rng.random(len(c)) < 0.5, rng.integers(day_lo, day_lo + 40, len(c)),
+                 rng.integers(65536 - 40, 65536, len(c)))
+    d[::7] = day_lo
+    d[3::7] = 65535
+    key = np.sort(c.astype(np.int64) * 65536 + d)
+    got = SA._day_gaps(key, day_lo, span)
+    assert np.array_equal(got, _brute_gaps(key, day_lo, span))
+
+
+def _fetch(rows, pv=None):
+    """fetch_session_arrays on literal rows (customer, day number, duration) in the given order."""
+    import duckdb
+    c, d, u = (list(map(int, x)) for x in zip(*rows))
+    dates = ", ".join(f"DATE '{dt.date(1970, 1, 1) + dt.timedelta(days=x)}'" for x in d)
+    sql = (f"SELECT unnest({c}::BIGINT[]) AS c, unnest([{dates}]) AS day, unnest({u}::INTEGER[]) AS d"
+           + (f", unnest({pv}::INTEGER[]) AS p" if pv is not None else ""))
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    return SA.fetch_session_arrays(con, sql)
+
+
+@pytest.mark.parametrize("ids", ["small", "far_but_close", "far_apart", "fractional"])
+def test_fetch_packs_durations_with_the_keys_where_they_fit(ids, monkeypatch):
+    """Durations packed below the keys (ids as they are or less the least), else carried by row number."""
+    calls = []
+    monkeypatch.setattr(SA, "_sorted", lambda k, d, f=SA._sorted: calls.append(d is not None) or f(k, d))
+    rng = np.random.default_rng(len(ids))
+    n = 3000
+    base = {"small": 0, "far_but_close": 2 ** 47 - 500, "far_apart": 0, "fractional": 10}[ids]
+    c = base + rng.integers(0, 300, n)
+    if ids == "far_apart":
+        c[::5] = 2 ** 47 - 1 - rng.integers(0, 3, len(c[::5]))
+    day = rng.integers(19000, 19100, n)
+    dur = rng.integers(0, 70000, n)
+    if ids == "fractional":
+        dur[7] = -1                                            # fetch_sql's mark of a fractional duration
+    pv = rng.integers(0, 50, n).tolist()
+    a = _fetch(list(zip(c, day, dur)), pv)
+    key = c.astype(np.int64) * 65536 + day
+    assert calls == {"far_apart": [True], "fractional": [False]}.get(ids, [])   # the row-number sort
+    assert np.array_equal(a.key, np.sort(key))
+    if ids == "fractional":
+        assert a.duration is None
+    else:
+        assert a.duration.dtype == np.int32
+        assert sorted(zip(a.key.tolist(), a.duration.tolist())) == sorted(zip(key.tolist(), dur.tolist()))
+    assert np.array_equal(a.day_gaps, _brute_gaps(np.sort(key), int(day.min()), int(day.max() - day.min()) + 1))
+    want_pv = np.bincount(day - day.min(), weights=pv).astype(np.int64)
+    assert np.array_equal(a.page_views, want_pv)
+    assert np.array_equal(a.page_view_rows, np.bincount(day - day.min()))
+
+
+def test_customer_windows_at_the_edges_of_the_key():
+    """Windows reaching before day 0 or beyond day 65535, and windows no session reaches."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    c = rng.integers(0, 40, n)
+    day = np.where(rng.random(n) < 0.5, rng.integers(0, 50, n), rng.integers(65480, 65536, n))
+    key = np.sort(c.astype(np.int64) * 65536 + day)
+    dur = rng.integers(0, 300, n).astype(np.int16)
+    a = SA.SessionArrays(key, dur, int(day.min()), np.zeros((0, 34), np.int64), None, None,
+                         np.dtype(np.int64), False)
+    for last, W in [(20, 30), (30, 7), (65530, 20), (65540, 10), (65560, 20), (65600, 40), (70000, 30), (-3, 5),
+                    (65535, 40000)]:
+        got = SA.customer_window_rows(a, last, W).to_pandas()
+        d = key & 0xFFFF
+        cust = key >> 16
+        rec = (d > last - W) & (d <= last)
+        prev = (d > last - 2 * W) & (d <= last - W)
+        rows = []
+        for cid in np.unique(cust[rec | prev]):
+            r, p = rec & (cust == cid), prev & (cust == cid)
+            rows.append((cid, r.sum(), p.sum(), dur[r].sum() if r.any() else np.nan,
+                         dur[p].sum() if p.any() else np.nan))
+        want = pd.DataFrame(rows, columns=got.columns)
+        assert len(got) == len(want), (last, W)
+        if len(want):
+            pd.testing.assert_frame_equal(got, want, check_dtype=False)
