@@ -309,3 +309,137 @@ def test_lines_without_a_product_id_take_the_engine_path():
     sales = P.product_sales(eng)
     assert sales["product_id"].isna().any()        # the engine's group of lines without a product
     assert sales["orders"].sum() == len(orders)
+
+
+# -- the lines taken from the order arrays (lines are the orders: no scan of their own)
+
+
+def _three_paths(frame: pd.DataFrame, **load):
+    """(pass from the order arrays, the stream (arrays built before the pass asked for products),
+    the engine's queries): the first two on the numpy path."""
+    arrays = kpi.load(frame, **load)
+    stream = kpi.load(frame, **load)
+    OA.order_arrays(stream)                          # built first: without products
+    slow = kpi.load(frame, **load)
+    slow.cached("order_array_plan", lambda: None)
+    return arrays, stream, slow
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_pass_from_the_order_arrays_equals_the_stream_and_the_engine(seed):
+    orders = _log(seed)
+    orders.loc[1, ["customer_id", "timestamp"]] = orders.loc[0, ["customer_id", "timestamp"]].to_numpy()
+    engines = _three_paths(orders)
+    lo = orders["timestamp"].min().date()
+    dates = _as_of_dates(orders) + [lo + dt.timedelta(days=40), lo - dt.timedelta(days=3)]   # early, before the data
+    for as_of in dates:
+        for period, window in (("month", 3), ("week", 2)):
+            got = [_tables(e, as_of, period, window) for e in engines]
+            _same(got[0], got[1])
+            _same(got[0], got[2])
+            for a, b in zip(got[0], got[1]):          # counts equal exactly (sums: up to their order)
+                ints = [c for c in a.columns if pd.api.types.is_integer_dtype(a[c])]
+                assert a[ints].equals(b[ints])
+    assert OA.order_arrays(engines[0]).product is not None          # the arrays path ran
+    assert OA.order_arrays(engines[1]).product is None              # the stream ran
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_first_orders_from_the_arrays_break_ties_by_timestamp_then_order_id(seed):
+    """Several orders on a customer's first date: the earliest timestamp; at one timestamp the
+    smallest order id (found by a query), whichever row the fetch put first."""
+    rng = np.random.default_rng(100 + seed)
+    base = pd.Timestamp("2024-03-10 09:00")
+    rows = []
+    oid = 1000
+    for c in range(60):
+        n = int(rng.integers(1, 5))
+        day = base + pd.Timedelta(days=int(rng.integers(0, 15)))
+        hours = rng.integers(0, 3, n) if c % 3 else np.zeros(n, dtype=int)       # every third: one timestamp
+        ids = rng.permutation(n) * 7 + oid                                      # order ids not in time order
+        oid += 7 * n
+        for h, o in zip(hours, ids):
+            rows.append((c + 10, int(o), day + pd.Timedelta(hours=int(h)), float(rng.integers(1, 50)),
+                         int(rng.integers(1, 6))))
+        if c % 4 == 0:                                                          # and a later order
+            rows.append((c + 10, oid, day + pd.Timedelta(days=3), 5.0, 1))
+            oid += 7
+    orders = pd.DataFrame(rows, columns=["customer_id", "order_id", "timestamp", "amount", "product_id"])
+    old = pd.DataFrame({"customer_id": [1, 1], "order_id": [1, 2], "amount": [1.0, 1.0], "product_id": [1, 2],
+                        "timestamp": pd.to_datetime(["2024-01-02", "2024-02-02"])})
+    orders = pd.concat([old, orders.sample(frac=1, random_state=seed)], ignore_index=True)   # fetch order: shuffled
+    engines = _three_paths(orders)
+    r = PA.product_pass(engines[0], "month", dt.date(2024, 3, 31), 1)
+    a = OA.order_arrays(engines[0])
+    assert a.product is not None and len(a.tie_rows) > 0
+    firsts = orders.sort_values(["customer_id", "timestamp", "order_id"]).drop_duplicates("customer_id")
+    want = firsts[firsts["timestamp"] >= "2024-03-01"].groupby("product_id").size()
+    got = pd.Series(r.first, index=r.p + PA.product_plan(engines[0]).p_lo).groupby(level=0).sum()
+    assert got[got > 0].sort_index().to_dict() == want.sort_index().to_dict()
+    stages = pd.DataFrame({"product_id": [1, 2, 3, 4, 5],
+                           "stage": ["growth", "maturity", "decline", "growth", "introduction"]})
+    k = [P.product_stage_kpis(e, stages, "2024-03-31", "month", 1) for e in engines]
+    for other in k[1:]:
+        pd.testing.assert_frame_equal(k[0], other, check_exact=False, rtol=1e-12)
+
+
+def test_lines_apart_from_orders_take_the_stream():
+    lines = _lines(1)
+    engines = _three_paths(lines, policy={"duplicate_order_id": "keep"})
+    e = engines[0]
+    assert e.order_lines is not e.orders
+    _same(_tables(e, None, "month", 3), _tables(engines[2], None, "month", 3))
+    assert OA.order_arrays(e).product is None                        # not asked for: the lines streamed
+
+
+def test_orders_given_through_ibis_take_the_stream():
+    """Without the loader's validation an order id may be shared: the stream compares order ids."""
+    import ibis
+
+    orders = _log(4, 2000)
+    engines = []
+    for _ in range(2):
+        con = ibis.duckdb.connect()
+        engines.append(kpi.KPIEngine.from_ibis(con.create_table("orders", ibis.memtable(orders))))
+    engines[1].cached("order_array_plan", lambda: None)
+    assert PA.product_plan(engines[0]) is not None
+    _same(_tables(engines[0], None, "month", 3), _tables(engines[1], None, "month", 3))
+    assert OA.order_arrays(engines[0]).product is None
+
+
+def test_products_beyond_the_memory_budget_of_the_arrays_take_the_stream(monkeypatch):
+    orders = _log(2, 3000)
+    ref = _tables(kpi.load(orders), None, "month", 3)
+    eng = kpi.load(orders)
+    plan = OA.array_plan(eng)
+    ids = plan.id_hi - plan.id_lo + 1
+    # room for the arrays, not for the products with them
+    monkeypatch.setattr(OA, "memory_budget", lambda con: 50 * plan.orders + 8 * ids)
+    assert not OA.request_products(eng, PA.product_plan(eng).p_lo)
+    _same(_tables(eng, None, "month", 3), ref)
+    assert OA.order_arrays(eng).product is None
+
+
+def test_products_asked_for_after_the_arrays_were_built_are_not_carried():
+    orders = _log(3, 1000)
+    eng = kpi.load(orders)
+    OA.order_arrays(eng)
+    assert not OA.request_products(eng, int(orders["product_id"].min()))
+    fresh = kpi.load(orders)
+    assert OA.request_products(fresh, int(orders["product_id"].min()))
+    a = OA.order_arrays(fresh)
+    # the product codes follow the orders through the sort
+    got = pd.DataFrame({"c": a.customer_ids(np.arange(len(a))), "d": a.day, "amount": a.amount,
+                        "p": a.product + a.p_lo}).sort_values(["c", "d", "amount", "p"]).reset_index(drop=True)
+    days = (orders["timestamp"].dt.normalize() - pd.Timestamp("1970-01-01")).dt.days
+    want = pd.DataFrame({"c": orders["customer_id"], "d": days, "amount": orders["amount"], "p": orders["product_id"]})
+    want = want.sort_values(["c", "d", "amount", "p"]).reset_index(drop=True)
+    assert (got.to_numpy() == want.to_numpy()).all()
+    # the first-date ties: every order on the first date of a customer with several there
+    o = orders.assign(d=orders["timestamp"].dt.normalize())
+    first_day = o.groupby("customer_id")["d"].transform("min")
+    on_first = o[o["d"] == first_day]
+    tied = on_first[on_first.groupby("customer_id")["d"].transform("size") > 1]
+    us = (tied["timestamp"] - pd.Timestamp("1970-01-01")) // pd.Timedelta(microseconds=1)
+    assert sorted(zip(tied["customer_id"], us)) == sorted(zip(a.customer_ids(a.tie_rows).tolist(), a.tie_time.tolist()))
+    assert len(a.tie_rows) and (np.diff(a.tie_rows) > 0).all()

@@ -18,6 +18,13 @@ filtered scan per range and per table, was measured at 100M orders and lost to t
 
 Orders of one customer on one day are in no particular order here: no table built from these
 arrays depends on their order within a day (counts, sums, first and last dates, gaps in days).
+
+Where the order lines are the orders, the product KPIs (:mod:`~crm_research.kpi.product_arrays`)
+may ask for more before the arrays are built (:func:`request_products`): the fetch then also
+reads each order's product code and its timestamp (instead of its date), and keeps the product
+code and, for the few customers with several orders on their first order date, those orders'
+timestamps (their first order is a tie-break by timestamp). The product pass then needs no scan of
+its own (10M orders: about 0.2 s of CPU more for the fetch, against 0.5 s for the scan).
 """
 from __future__ import annotations
 
@@ -33,7 +40,9 @@ from .distinct import memory_budget
 from .engine import KPIEngine, quiet_ibis
 
 EPOCH = dt.date(1970, 1, 1)
+US_PER_DAY = 86_400_000_000
 _BYTES_PER_ORDER = 48        # fetched columns, sort key and the gathered copies while the arrays are built
+_BYTES_PER_PRODUCT = 16      # more with products: timestamps for dates, the day from them, product codes and their copy
 _MAX_ID_SPREAD = 8           # ids used as array positions when max - min < this x orders (else: engine path)
 CHUNK_MIN_ROWS = 1_000_000   # orders per thread below which the array work stays on one thread
 
@@ -54,6 +63,16 @@ class OrderArrays:
         Smallest customer id of the log (code 0).
     id_dtype : numpy dtype
         Dtype of the customer ids in the engine.
+    product : ndarray of int32 or None
+        Product code of each order (``product_id - p_lo``) where :func:`request_products` asked
+        for it before the fetch; else None. (Not carried by :meth:`until` and chunks.)
+    p_lo : int
+        Smallest product id (product code 0), with ``product``.
+    tie_rows : ndarray of int64 or None
+        With ``product``: the rows of the orders on their customer's first order date, for the
+        customers with more than one such order (ascending).
+    tie_time : ndarray of int64 or None
+        The timestamps of those rows, as microseconds since 1970-01-01.
     """
 
     code: np.ndarray
@@ -61,6 +80,10 @@ class OrderArrays:
     amount: np.ndarray
     id_lo: int
     id_dtype: np.dtype
+    product: np.ndarray | None = None
+    p_lo: int = 0
+    tie_rows: np.ndarray | None = None
+    tie_time: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.code)
@@ -257,21 +280,33 @@ def by_customer_chunks(a: OrderArrays, fn, threads: int, min_rows: int | None = 
         return list(ex.map(fn, chunks))
 
 
-def _fetch(engine: KPIEngine, plan: ArrayPlan) -> OrderArrays:
+def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> OrderArrays:
+    """The arrays; with ``p_lo``: also the product codes and the first-date ties (see :class:`OrderArrays`)."""
     import ibis
 
     o = engine.orders
     start, stop = 0, plan.id_hi - plan.id_lo + 1
-    e = o.select(c=(o.customer_id - plan.id_lo).cast("int64"),
-                 d=o.timestamp.date().delta(ibis.date(1970, 1, 1), unit="day").cast("int32"),
-                 a=o.amount.cast("float64"))
-    r = engine.con.execute(ibis.to_sql(e, dialect="duckdb")).fetchnumpy()
+    cols = dict(c=(o.customer_id - plan.id_lo).cast("int64"),
+                d=o.timestamp.date().delta(ibis.date(1970, 1, 1), unit="day").cast("int32"),
+                a=o.amount.cast("float64"))
+    if p_lo is not None:     # the timestamp (a plain column: cheaper than its date) and the product code
+        cols["d"] = o.timestamp
+        cols["p"] = (o.product_id - p_lo).cast("int32")
+    r = engine.con.execute(ibis.to_sql(o.select(**cols), dialect="duckdb")).fetchnumpy()
     code, day, amount = (np.asarray(r[k]) for k in ("c", "d", "a"))
+    product = t = None
+    if p_lo is not None:
+        product = np.ma.getdata(np.asarray(r["p"]))
+        t = np.ma.getdata(day).astype("datetime64[us]", copy=False).view(np.int64)
+        day = np.floor_divide(t, US_PER_DAY).astype(np.int32)
+    del r
     if isinstance(amount, np.ma.MaskedArray) or isinstance(day, np.ma.MaskedArray):   # NULLs: loader rejects them
         amount, day = np.ma.getdata(amount), np.ma.getdata(day)
     n = len(code)
     if n == 0:
-        return OrderArrays(code.astype(np.int64), day.astype(np.int32), amount.astype(np.float64), plan.id_lo, plan.id_dtype)
+        z = np.zeros(0, dtype=np.int64)
+        return OrderArrays(code.astype(np.int64), day.astype(np.int32), amount.astype(np.float64), plan.id_lo,
+                           plan.id_dtype, *(() if p_lo is None else (product.astype(np.int32), p_lo, z, z)))
     d0 = int(day.min())
     c_bits = max(1, int(stop - start - 1).bit_length())
     d_bits = max(1, int(day.max() - d0).bit_length())
@@ -284,11 +319,96 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan) -> OrderArrays:
         perm = key & ((1 << r_bits) - 1)
         code = (key >> (d_bits + r_bits)) + start
         day = ((key >> r_bits) & ((1 << d_bits) - 1)).astype(np.int32) + d0
+        ties = None
+        if t is not None:    # runs of (customer, first day): their ends by a binary search of the keys
+            cand = _tie_candidates(code, day)
+            ends = np.searchsorted(key, ((key[cand] >> r_bits) + 1) << r_bits, side="left")
+            ties = _runs(cand, ends)
         del key
     else:   # pragma: no cover - beyond 63 bits (ids far apart and a log of billions)
         perm = np.lexsort((day, code))
         code, day = code[perm], day[perm]
-    return OrderArrays(code, day.astype(np.int32, copy=False), amount[perm], plan.id_lo, plan.id_dtype)
+        ties = None
+        if t is not None:
+            cand = _tie_candidates(code, day)
+            change = np.append(np.flatnonzero((code[1:] != code[:-1]) | (day[1:] != day[:-1])) + 1, n)
+            ties = _runs(cand, change[np.searchsorted(change, cand, side="right")])
+    a = OrderArrays(code, day.astype(np.int32, copy=False), amount[perm], plan.id_lo, plan.id_dtype)
+    if t is not None:
+        a.product, a.p_lo = product[perm], int(p_lo)
+        a.tie_rows, a.tie_time = ties, t[perm[ties]]
+    return a
+
+
+def _tie_candidates(code: np.ndarray, day: np.ndarray):
+    """The first rows of the customers with more than one order on their first order date."""
+    first = np.empty(len(code), dtype=bool)
+    first[0] = True
+    np.not_equal(code[1:], code[:-1], out=first[1:])
+    s = np.flatnonzero(first)
+    nxt = np.minimum(s + 1, len(code) - 1)
+    return s[(nxt > s) & (code[nxt] == code[s]) & (day[nxt] == day[s])]
+
+
+def _runs(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The rows of the runs ``[starts[i], ends[i])``, concatenated (int64)."""
+    n = (ends - starts).astype(np.int64)
+    if n.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    off = np.repeat(starts.astype(np.int64) - np.concatenate(([0], np.cumsum(n)[:-1])), n)
+    return off + np.arange(int(n.sum()), dtype=np.int64)
+
+
+def request_products(engine: KPIEngine, p_lo: int) -> bool:
+    """Ask the order arrays to carry each order's product code (``product_id - p_lo``) and the
+    timestamps of the first-date ties (:class:`OrderArrays`).
+
+    Only before the arrays are built (once built, they are kept as they are), where the orders
+    have integer product ids, timestamps without time zone, and the larger fetch fits the memory
+    budget. The caller checks the rest (as
+    :func:`~crm_research.kpi.product_arrays.product_plan` does): no product id is NULL, the codes
+    from ``p_lo`` fit int32, and the lines are the orders.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    p_lo : int
+        Smallest product id of the orders.
+
+    Returns
+    -------
+    bool
+        True when :func:`order_arrays` carries (or will carry) the products from ``p_lo``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from crm_research import kpi
+    >>> o = pd.DataFrame({'customer_id': [1, 2], 'order_id': [1, 2], 'amount': [5.0, 7.0],
+    ...                   'timestamp': pd.to_datetime(['2024-01-05', '2024-02-03']), 'product_id': [7, 9]})
+    >>> eng = kpi.load(o)
+    >>> request_products(eng, 7)
+    True
+    >>> order_arrays(eng).product.tolist()
+    [0, 2]
+    >>> request_products(kpi.load(o.drop(columns='product_id')), 7)      # no products to carry
+    False
+    """
+    plan = array_plan(engine)
+    state = engine.cached("order_array_products", dict)
+    if "built" in state:
+        return state.get("p_lo") == int(p_lo)
+    if plan is None or "product_id" not in engine.orders.columns:
+        return False
+    s = engine.orders.schema()
+    if not str(s["product_id"]).lstrip("!").startswith(("int", "uint")) \
+            or str(s["timestamp"]).lstrip("!") not in ("timestamp", "timestamp(6)"):
+        return False
+    if (_BYTES_PER_ORDER + _BYTES_PER_PRODUCT) * plan.orders + 8 * (plan.id_hi - plan.id_lo + 1) \
+            > memory_budget(engine.con):
+        return False
+    state["p_lo"] = int(p_lo)
+    return True
 
 
 def order_arrays(engine: KPIEngine) -> OrderArrays:
@@ -319,8 +439,10 @@ def order_arrays(engine: KPIEngine) -> OrderArrays:
         raise ValueError("the orders of this engine are not fetched as arrays (see array_plan)")
 
     def build():
+        state = engine.cached("order_array_products", dict)
+        state["built"] = True           # products asked for later: too late (see request_products)
         with small_pages():
-            return _fetch(engine, plan)
+            return _fetch(engine, plan, state.get("p_lo"))
 
     return engine.cached("order_arrays", build)
 
@@ -614,4 +736,5 @@ def day_number(d: dt.date) -> int:
 
 __all__ = ["ArrayPlan", "OrderArrays", "array_plan", "by_customer_chunks", "customer_first_rows",
            "customer_period_rows", "customer_summary_rows", "day_number", "order_arrays",
-           "period_index_of_days", "positive_gap_histogram", "small_pages", "store", "worker_threads"]
+           "period_index_of_days", "positive_gap_histogram", "request_products", "small_pages", "store",
+           "worker_threads"]
