@@ -147,14 +147,14 @@ def test_the_background_build_gives_the_same_tables():
     fast, slow = _engines(orders, sessions)
     fresh = kpi.load(orders, sessions=sessions)
     as_of = orders["timestamp"].max().date()
-    assert V.start_visitor_counts(fresh, "week", as_of)
-    assert V.start_visitor_counts(fresh, "week", as_of)                # once per engine
+    assert A.start_visitor_counts(fresh, "week", as_of)
+    assert A.start_visitor_counts(fresh, "week", as_of)                # once per engine
     pd.testing.assert_frame_equal(A.activity_summary(fresh, "week", as_of), A.activity_summary(slow, "week", as_of),
                                   check_exact=False, rtol=1e-12)
     orders, sessions = _logs(9)
     fresh = kpi.load(orders, sessions=sessions)
     _, slow = _engines(orders, sessions)
-    assert V.start_visitor_counts(fresh, "month", as_of)
+    assert A.start_visitor_counts(fresh, "month", as_of)
     got = A.activity_summary(fresh, "month", as_of)
     assert SA.session_arrays(fresh).memo                               # the aggregate came from the background
     pd.testing.assert_frame_equal(got, A.activity_summary(slow, "month", as_of), check_exact=False, rtol=1e-12)

@@ -11,6 +11,7 @@ import pytest
 
 from crm_research import kpi
 from crm_research.kpi import activity as A
+from crm_research.kpi import session_arrays as SA
 from crm_research.kpi import visitors as V
 
 
@@ -80,7 +81,7 @@ def test_ids_and_dates_beyond_the_key_and_text_ids_take_the_engine_path():
 def test_a_log_beyond_the_memory_budget_is_counted_in_the_engine(monkeypatch):
     orders, sessions = _logs(2, 300, 3000)
     eng = kpi.load(orders, sessions=sessions)
-    monkeypatch.setattr(V, "_BYTES_PER_SESSION", 10 ** 9)      # keys of 3,000 sessions beyond any budget
+    monkeypatch.setattr(SA, "BYTES_PER_SESSION", 10 ** 9)      # keys of 3,000 sessions beyond any budget
     assert not V.counted_by_sorting(eng)
     assert V.visitor_counts(eng, "month", dt.date(2025, 1, 1)) is None
     assert len(A.activity_summary(eng)) > 0

@@ -41,8 +41,9 @@ from ..errors import ConfigError
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, period_end, period_index,
                      period_start_of_index, timestamp_literal)
 from .order_arrays import day_number
-from .session_arrays import customer_windows, period_table, session_arrays
-from .visitors import counted_by_sorting, visitor_counts
+from .session_arrays import (counted_by_sorting, customer_windows, fetch_and_count, fetch_sql, id_dtype,
+                             period_table, session_arrays)
+from .visitors import visitor_counts
 
 ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visitor",
                     "mean_session_seconds", "median_session_seconds", "dwell_seconds_per_visitor",
@@ -165,15 +166,57 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     return df[ACTIVITY_COLUMNS]
 
 
+def start_visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> bool:
+    """Start building the session arrays in the background (:meth:`KPIEngine.prefetch_call`).
+
+    With the visitor counts' inputs comes the per-period aggregate of :func:`activity_summary`
+    for ``period`` and ``as_of`` (:func:`~crm_research.kpi.session_arrays.fetch_and_count`);
+    :func:`~crm_research.kpi.visitors.visitor_counts`, :func:`activity_summary` and
+    :func:`customer_activity` collect them.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    period : {"month", "week"}
+    as_of : datetime.date
+
+    Returns
+    -------
+    bool
+        True when started (or built already).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> from crm_research.kpi.visitors import visitor_counts
+    >>> eng = example_engine()
+    >>> start_visitor_counts(eng, 'month', dt.date(2024, 6, 30))
+    True
+    >>> visitor_counts(eng, 'month', dt.date(2024, 6, 30))['visitors'].tolist()
+    [3, 4]
+    """
+    import ibis
+
+    if not counted_by_sorting(engine):
+        return False
+    state = engine.cached("session_arrays_started", dict)
+    if state:
+        return True
+    state["started"] = True
+    per_sql = str(ibis.to_sql(session_queries(engine, period, as_of)[1], dialect="duckdb"))
+    return engine.prefetch_call(("session_arrays",), fetch_and_count, fetch_sql(engine), id_dtype(engine),
+                                period, day_number(as_of), per_sql)
+
+
 def activity_queries(engine: KPIEngine, period: str = "month", as_of=None, *, visitors: bool = True) -> list:
     """The passes over the session log :func:`activity_summary` runs in the engine (ibis Tables).
 
     Visitors and their active days need the customer x period grouping (only the day mask is
     kept per group); every other figure is a plain per-period aggregate. The KPI suite starts
-    them early with :meth:`KPIEngine.prefetch`. Where :func:`.visitors.counted_by_sorting`
+    them early with :meth:`KPIEngine.prefetch`. Where :func:`.session_arrays.counted_by_sorting`
     holds, the summary takes visitors and the per-period aggregate from the session arrays
     (:mod:`.session_arrays`, built in the background by
-    :func:`.visitors.start_visitor_counts`): with ``visitors=False`` there is then no query to
+    :func:`start_visitor_counts`): with ``visitors=False`` there is then no query to
     start (an empty list). :func:`session_queries` gives both queries always.
 
     Parameters

@@ -46,6 +46,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from .distinct import memory_budget
 from .engine import KPIEngine
 from .order_arrays import EPOCH, day_number, period_index_of_days, small_pages, store
 
@@ -347,12 +348,46 @@ def _day_gaps(key: np.ndarray, day_lo: int, days: int) -> np.ndarray:
     return hist.reshape(days, width)
 
 
+# held: the key (8 bytes) and the duration (2 or 4); while building: the Arrow result and its
+# copy (24), or the packed sort key, its temporaries and the gathered durations (up to 32)
+BYTES_PER_SESSION = 32
+
+
+def counted_by_sorting(engine: KPIEngine) -> bool:
+    """Whether :func:`session_arrays` applies: DuckDB, integer customer ids, arrays within budget.
+
+    (It may still find ids or dates beyond the key's range and return None.) Where it holds,
+    the visitor counts (:mod:`.visitors`), the per-period aggregate and the customer windows of
+    :mod:`.activity` come from the arrays.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> counted_by_sorting(example_engine())
+    True
+    """
+    if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None or not engine.has_sessions:
+        return False
+    if not str(engine.sessions.schema()["customer_id"]).lstrip("!").startswith(("int", "uint")):
+        return False
+    report = engine.reports.get("sessions")
+    return report is not None and BYTES_PER_SESSION * report.rows_kept <= memory_budget(engine.con)
+
+
 def session_arrays(engine: KPIEngine) -> SessionArrays | None:
     """The engine's sessions as :class:`SessionArrays` (fetched once per engine and kept), or None.
 
-    None where :func:`~crm_research.kpi.visitors.counted_by_sorting` does not hold or ids or
+    None where :func:`counted_by_sorting` does not hold or ids or
     dates lie beyond the key (the engine path applies). Collects the arrays
-    :func:`~crm_research.kpi.visitors.start_visitor_counts` built in the background.
+    :func:`~crm_research.kpi.activity.start_visitor_counts` built in the background.
 
     Parameters
     ----------
@@ -369,8 +404,6 @@ def session_arrays(engine: KPIEngine) -> SessionArrays | None:
     >>> len(a), a.first_day, a.duration.dtype.name
     (11, datetime.date(2024, 5, 1), 'int16')
     """
-    from .visitors import counted_by_sorting
-
     if not counted_by_sorting(engine):
         return None
 
@@ -400,7 +433,7 @@ def id_dtype(engine: KPIEngine) -> np.dtype:
 def fetch_and_count(con, sql: str, id_type, period: str, last_day: int, per_sql: str | None = None):
     """Build the :class:`SessionArrays` and the suite's tables for one period and as-of date (background work).
 
-    What :func:`~crm_research.kpi.visitors.start_visitor_counts` runs with
+    What :func:`~crm_research.kpi.activity.start_visitor_counts` runs with
     :meth:`KPIEngine.prefetch_call`: the arrays, with :func:`period_table` (or, where the
     arrays cannot give it, the result of ``per_sql`` as a pyarrow table) kept in their ``memo``.
 
@@ -709,6 +742,6 @@ def customer_windows(engine: KPIEngine, as_of: dt.date, window_days: int):
         engine, f"_kpi_customer_activity_{last_day}_{W}", customer_window_rows(a, last_day, W)))
 
 
-__all__ = ["CHUNK", "DAY_BITS", "GAP_COLUMNS", "SessionArrays", "customer_window_rows", "customer_windows",
+__all__ = ["BYTES_PER_SESSION", "CHUNK", "counted_by_sorting", "DAY_BITS", "GAP_COLUMNS", "SessionArrays", "customer_window_rows", "customer_windows",
            "fetch_and_count", "fetch_session_arrays", "fetch_sql", "id_dtype", "period_table",
            "session_arrays", "visitor_table"]

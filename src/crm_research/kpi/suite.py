@@ -417,7 +417,7 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
             by_sorting = visitors.counted_by_sorting(engine)
             engine.prefetch(act.activity_queries(engine, period, a, visitors=not by_sorting))
             if by_sorting:
-                visitors.start_visitor_counts(engine, period, a)
+                act.start_visitor_counts(engine, period, a)
         if engine.has_products:
             engine.prefetch(plc.product_queries(engine, period, a))
             product_arrays.start_product_pass(engine, period, a)     # the numpy stream, where it applies

@@ -20,89 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 
-from .distinct import memory_budget
 from .engine import KPIEngine
 from .order_arrays import day_number
-from .session_arrays import fetch_and_count, fetch_sql, id_dtype, session_arrays, visitor_table
-
-# held: the key (8 bytes) and the duration (2 or 4); while building: the Arrow result and its
-# copy (24), or the packed sort key, its temporaries and the gathered durations (up to 32)
-_BYTES_PER_SESSION = 32
-
-
-def counted_by_sorting(engine: KPIEngine) -> bool:
-    """Whether :func:`visitor_counts` applies: DuckDB, integer customer ids, session arrays within budget.
-
-    (It may still find ids or dates beyond the key's range and return None.) Where it holds,
-    :mod:`.session_arrays` gives the per-period aggregate and customer windows of
-    :mod:`.activity` too.
-
-    Parameters
-    ----------
-    engine : KPIEngine
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> from crm_research.kpi.examples import example_engine
-    >>> counted_by_sorting(example_engine())
-    True
-    """
-    if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None or not engine.has_sessions:
-        return False
-    if not str(engine.sessions.schema()["customer_id"]).lstrip("!").startswith(("int", "uint")):
-        return False
-    report = engine.reports.get("sessions")
-    return report is not None and _BYTES_PER_SESSION * report.rows_kept <= memory_budget(engine.con)
-
-
-def start_visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> bool:
-    """Start building the session arrays in the background (:meth:`KPIEngine.prefetch_call`).
-
-    With the visitor counts' inputs comes the per-period aggregate of
-    :func:`~crm_research.kpi.activity.activity_summary` for ``period`` and ``as_of``
-    (:func:`~crm_research.kpi.session_arrays.fetch_and_count`); :func:`visitor_counts`,
-    ``activity_summary`` and ``customer_activity`` collect them.
-
-    Parameters
-    ----------
-    engine : KPIEngine
-    period : {"month", "week"}
-    as_of : datetime.date
-
-    Returns
-    -------
-    bool
-        True when started (or built already).
-
-    Examples
-    --------
-    >>> from crm_research.kpi.examples import example_engine
-    >>> eng = example_engine()
-    >>> start_visitor_counts(eng, 'month', dt.date(2024, 6, 30))
-    True
-    >>> visitor_counts(eng, 'month', dt.date(2024, 6, 30))['visitors'].tolist()
-    [3, 4]
-    """
-    import ibis
-
-    from .activity import session_queries
-
-    if not counted_by_sorting(engine):
-        return False
-    state = engine.cached("session_arrays_started", dict)
-    if state:
-        return True
-    state["started"] = True
-    per_sql = str(ibis.to_sql(session_queries(engine, period, as_of)[1], dialect="duckdb"))
-    return engine.prefetch_call(("session_arrays",), fetch_and_count, fetch_sql(engine), id_dtype(engine),
-                                period, day_number(as_of), per_sql)
+from .session_arrays import counted_by_sorting, session_arrays, visitor_table
 
 
 def visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> pd.DataFrame | None:
@@ -133,4 +55,4 @@ def visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> pd.DataFra
     return None if a is None else visitor_table(a, period, day_number(as_of))
 
 
-__all__ = ["counted_by_sorting", "start_visitor_counts", "visitor_counts"]
+__all__ = ["counted_by_sorting", "visitor_counts"]
