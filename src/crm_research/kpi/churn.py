@@ -60,7 +60,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .customer_summary import customer_summary, summary_rows
+from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, memtable
 from .order_arrays import day_number, store
 
@@ -462,8 +462,7 @@ def _churn_list_of_summary(engine: KPIEngine, rows, a, rules: ChurnRules, model,
     ids = rows.column("customer_id").to_numpy()
     first = rows.column("first_order_date").combine_chunks()
     last = rows.column("last_order_date").combine_chunks()
-    first_day = first.cast(pa.int32()).to_numpy().astype(np.int64)
-    last_day = last.cast(pa.int32()).to_numpy().astype(np.int64)
+    first_day, last_day = day_numbers(first), day_numbers(last)
     rec = rows.column("orders_recent").to_numpy()
     prev = rows.column("orders_previous").to_numpy()
     typical = rows.column("typical_gap_days").combine_chunks().to_numpy(zero_copy_only=False)   # NaN: NULL
@@ -527,10 +526,10 @@ def _churn_list_of_summary(engine: KPIEngine, rows, a, rules: ChurnRules, model,
         order = order[:max(int(top), 0)]
     if model is None:
         model_col = pa.nulls(len(order), pa.string())
-    elif not np.isnan(p_alive).all() or p_label is None or got is not None:
-        model_col = pa.array(np.where(np.isnan(p_alive[order]), None, p_label).astype(object), pa.string())
-    else:                                   # not fitted: the column says why
+    elif got is None:                       # not fitted: the column says why
         model_col = pa.array(np.full(len(order), p_label, dtype=object), pa.string())
+    else:
+        model_col = pa.array(np.where(np.isnan(p_alive[order]), None, p_label).astype(object), pa.string())
 
     def col(x, typ=None):
         x = x[order]

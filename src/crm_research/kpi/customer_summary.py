@@ -111,3 +111,30 @@ def summary_rows(engine: KPIEngine, as_of=None, window_days: int = 90):
     a = engine.as_of(as_of)
     W = int(window_days)
     return engine.cached(("customer_summary_rows", a, W), lambda: customer_summary_rows(engine, day_number(a), W))
+
+
+def day_numbers(dates) -> "np.ndarray":
+    """A date column of :func:`summary_rows` (pyarrow ``date32``) as days since 1970-01-01 (int64).
+
+    Parameters
+    ----------
+    dates : pyarrow.Array or pyarrow.ChunkedArray
+        Without NULLs.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> import pyarrow as pa
+    >>> day_numbers(pa.array([dt.date(1970, 1, 2), dt.date(2024, 1, 1)])).tolist()
+    [1, 19723]
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(dates, pa.ChunkedArray):
+        dates = dates.combine_chunks()
+    return dates.cast(pa.int32()).to_numpy().astype(np.int64)

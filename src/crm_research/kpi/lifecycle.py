@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .customer_summary import customer_summary, summary_rows
+from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, as_date, check_period, period_end
 from .order_arrays import (OrderArrays, array_plan, customer_first_rows, day_number, order_arrays,
                            small_pages, store, worker_threads)
@@ -267,8 +267,7 @@ def _stages_of_summary(rows, a: dt.date, rules: LifecycleRules) -> pd.DataFrame:
     A = day_number(a)
     first = rows.column("first_order_date").combine_chunks()
     last = rows.column("last_order_date").combine_chunks()
-    tenure = A - first.cast(pa.int32()).to_numpy().astype(np.int64)
-    since = A - last.cast(pa.int32()).to_numpy().astype(np.int64)
+    tenure, since = A - day_numbers(first), A - day_numbers(last)
     rec = rows.column("orders_recent").to_numpy()
     prev = rows.column("orders_previous").to_numpy()
     gap = rows.column("max_recent_gap_days").combine_chunks()

@@ -32,7 +32,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import threading
-from typing import Iterator
 
 import numpy as np
 

@@ -65,7 +65,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .customer_summary import customer_summary, summary_rows
+from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, quiet_ibis
 from .order_arrays import array_plan, day_number, positive_gap_histogram
 
@@ -315,8 +315,7 @@ def _rfm_of_summary(rows, a, cycle: float, bins: int, segments: pd.DataFrame) ->
     """:func:`rfm_table` (total spend) on the columns of :func:`~.customer_summary.summary_rows`."""
     import pyarrow as pa
 
-    last = rows.column("last_order_date").combine_chunks().cast(pa.int32()).to_numpy()
-    recency = day_number(a) - last.astype(np.int64)
+    recency = day_number(a) - day_numbers(rows.column("last_order_date"))
     frequency = rows.column("orders").to_numpy()
     monetary = rows.column("total_spend").to_numpy()
     n = len(recency)
