@@ -94,3 +94,33 @@ def test_needs_product_ids():
     with kpi.load(o) as e:
         with pytest.raises(ConfigError, match="product_id"):
             kpi.product_lifecycle_stages(e)
+
+
+@pytest.mark.parametrize("ids", ["text", "int"])
+def test_lines_without_product_id_are_left_out_and_counted(ids):
+    lines = _lines()
+    if ids == "int":        # integer ids take the numpy stream where it applies
+        lines["product_id"] = lines["product_id"].str[1:].astype(int)
+        lines["customer_id"] = lines["customer_id"].str[1:].astype(int)
+    n = len(lines)
+    extra = lines.iloc[[0, 5, 9, 20]].copy()
+    extra["order_id"] = range(n + 1, n + 5)
+    extra["product_id"] = None                        # four lines sold without a product id
+    extra["timestamp"] = [pd.Timestamp(2024, m, 20) for m in (1, 2, 3, 5)]   # the May line is after as-of
+    both = pd.concat([lines, extra], ignore_index=True)
+    if ids == "int":        # as read from a file: integers with empty cells
+        both["product_id"] = both["product_id"].astype("Int64")
+    with kpi.load(lines) as e, kpi.load(both) as e2:
+        want = kpi.product_sales(e, as_of=AS_OF)
+        got = kpi.product_sales(e2, as_of=AS_OF)
+        pd.testing.assert_frame_equal(got, want)
+        assert got.attrs["lines_without_product"] == 3 and want.attrs["lines_without_product"] == 0
+        st = kpi.product_lifecycle_stages(e2, AS_OF, rules=NO_SMOOTHING)
+        pd.testing.assert_frame_equal(st, kpi.product_lifecycle_stages(e, AS_OF, rules=NO_SMOOTHING))
+        k2 = kpi.product_stage_kpis(e2, st, AS_OF, window_periods=2)
+        k = kpi.product_stage_kpis(e, st, AS_OF, window_periods=2)
+        cols = ["stage", "products", "orders", "revenue", "revenue_share", "buyers"]
+        pd.testing.assert_frame_equal(k2[cols], k[cols])
+        suite = kpi.kpi_suite(e2, as_of=AS_OF)
+        assert "3 order lines without a product_id: not in the product KPIs" in suite.summary()
+        assert "without a product_id" not in kpi.kpi_suite(e, as_of=AS_OF).summary()

@@ -140,7 +140,8 @@ def product_sales(engine: KPIEngine, period: str = "month", as_of=None) -> pd.Da
     -------
     DataFrame
         ``product_id, period_start, orders, revenue, complete`` (only periods with sales;
-        ``orders`` counts order lines).
+        ``orders`` counts order lines). Lines without a ``product_id`` belong to no product:
+        they are left out, and ``attrs['lines_without_product']`` counts them.
 
     Raises
     ------
@@ -165,9 +166,18 @@ def product_sales(engine: KPIEngine, period: str = "month", as_of=None) -> pd.Da
     else:
         res = engine.execute(_sales_query(engine, period, a))
         res = res.sort_values(["product_id", "idx"]).reset_index(drop=True)
+    # lines without a product id belong to no product: left out, and counted
+    none = res["product_id"].isna()
+    unattributed = int(res.loc[none, "orders"].sum())
+    if unattributed:
+        res = res[~none].reset_index(drop=True)
+        if engine.order_lines.product_id.type().is_integer():    # NULLs had made the ids floats
+            res["product_id"] = res["product_id"].astype("int64")
     add_period_columns(res, a, period)
     res["orders"] = res["orders"].astype("int64")
-    return res[["product_id", "period_start", "orders", "revenue", "complete", "idx"]]
+    res = res[["product_id", "period_start", "orders", "revenue", "complete", "idx"]]
+    res.attrs["lines_without_product"] = unattributed
+    return res
 
 
 def product_lifecycle_stages(engine: KPIEngine, as_of=None, period: str = "month",
@@ -206,7 +216,7 @@ def product_lifecycle_stages(engine: KPIEngine, as_of=None, period: str = "month
     if sales is None:
         sales = product_sales(engine, period, a)
     T = last_complete_index(a, period)
-    s = sales[sales["idx"] <= T]
+    s = sales[(sales["idx"] <= T) & sales["product_id"].notna()]
     if s.empty:
         return pd.DataFrame(columns=PRODUCT_COLUMNS)
     ms = rules.measure

@@ -214,6 +214,11 @@ class KPISuite:
         for name, notes in self.approximate.items():
             for what, why in notes.items():
                 lines.append(f"  {name:<22} approximate: {what}: {why}")
+        sales = self.tables.get("product_sales")
+        loose = 0 if not isinstance(sales, pd.DataFrame) else int(sales.attrs.get("lines_without_product", 0))
+        if loose:
+            lines.append(f"  {'product_sales':<22} {loose:,} order lines without a product_id: "
+                         "not in the product KPIs")
         rep = self.tables.get("repurchase")
         if rep is not None and len(rep):
             lines.append("  repurchase rate: " + ", ".join(
