@@ -307,8 +307,10 @@ def test_lines_without_a_product_id_take_the_engine_path():
     eng = kpi.load(orders)
     assert PA.product_plan(eng) is None and OA.array_plan(eng) is not None
     sales = P.product_sales(eng)
-    assert sales["product_id"].isna().any()        # the engine's group of lines without a product
-    assert sales["orders"].sum() == len(orders)
+    missing = int(orders["product_id"].isna().sum())
+    assert not sales["product_id"].isna().any() and sales["product_id"].dtype == np.int64
+    assert sales.attrs["lines_without_product"] == missing > 0      # left out, and counted
+    assert sales["orders"].sum() == len(orders) - missing
 
 
 # -- the lines taken from the order arrays (lines are the orders: no scan of their own)
