@@ -634,7 +634,7 @@ def _fetch_history(engine: KPIEngine, lo: dt.date, hi: dt.date, rules: Lifecycle
     n_codes = span if direct else n_cust
     if 24 * n_rows + 40 * n_codes + 24 * n_cust > memory_budget(con):
         return None
-    c = con.execute(f"SELECT customer_id, CAST(first_date - {D0} AS INTEGER) AS f FROM ({csql})").fetchnumpy()
+    c = con.sql(f"SELECT customer_id, CAST(first_date - {D0} AS INTEGER) AS f FROM ({csql})").fetchnumpy()
     ids = np.asarray(c["customer_id"], dtype=np.int64)
     if direct:
         ccode = ids - int(id_lo)
@@ -648,7 +648,7 @@ def _fetch_history(engine: KPIEngine, lo: dt.date, hi: dt.date, rules: Lifecycle
     # small types and DuckDB's parallel sort: the arrays arrive in date order
     cid = f"CAST(customer_id - {int(id_lo)} AS INTEGER)" if direct and n_codes < 2 ** 31 else "customer_id"
     dtype = "USMALLINT" if (hi - lo).days < 65536 else "INTEGER"
-    o = con.execute(f"SELECT {cid} AS c, CAST(order_date - {D0} AS {dtype}) AS d, "
+    o = con.sql(f"SELECT {cid} AS c, CAST(order_date - {D0} AS {dtype}) AS d, "
                     f"coalesce(gap_days > {int(rules.churn_days)}, false) AS g FROM ({fsql}) WHERE {where} "
                     f"ORDER BY d").fetchnumpy()
     code = np.asarray(o["c"])

@@ -551,7 +551,7 @@ def _first_rows(con, oa: OrderArrays, spec: _Spec, hi: int) -> np.ndarray:
                       "t": pa.array(earliest[same], type=pa.timestamp("us"))})
         con.register(_TIES, x)
         try:
-            r = con.execute(spec.ties_sql).fetchnumpy()
+            r = con.sql(spec.ties_sql).fetchnumpy()
         finally:
             con.unregister(_TIES)
         by_code = np.full(int(oa.code[-1]) + 1, -1, dtype=np.int64)
