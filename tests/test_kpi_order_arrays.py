@@ -302,3 +302,39 @@ def test_churn_list_equals_the_engine_definitions(seed, with_sessions):
     lst = C.churn_risk(eng, hi)
     assert lst["n_warnings"].ge(1).all() and lst["reasons"].str.len().gt(0).all()
     assert lst["p_alive"].notna().any() and (lst["visit_time_falling"].any() if with_sessions else True)
+
+
+@pytest.mark.parametrize("products", [False, True])
+def test_orders_on_one_day_are_added_in_the_same_order_whatever_the_row_order(products):
+    # DuckDB returns the rows in no fixed order; floating-point sums depend on the order. Orders
+    # of one customer on one day (runs of 2 and longer, equal amounts too) come out ordered by
+    # amount then product, so the arrays and every sum over them are the same to the last bit
+    rng = np.random.default_rng(5)
+    n = 6000
+    orders = pd.DataFrame({
+        "customer_id": rng.integers(1, 400, n), "order_id": np.arange(1, n + 1),
+        "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 40, n), unit="D")
+        + pd.to_timedelta(rng.integers(0, 86400, n), unit="s"),
+        "amount": rng.choice([0.1, 0.2, 0.3, 0.7, 1e8 + 0.01, 3.3], n), "product_id": rng.integers(1, 9, n)})
+    arrays, sums = [], []
+    for seed in range(4):
+        shuffled = orders.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        eng = kpi.load(shuffled)
+        if products:
+            assert OA.request_products(eng, int(orders["product_id"].min()))
+        a = OA.order_arrays(eng)
+        arrays.append((a.code.copy(), a.day.copy(), a.amount.copy(),
+                       None if a.product is None else a.product.copy()))
+        sums.append(eng.execute(CS.customer_summary(eng)).sort_values("customer_id")["total_spend"].to_numpy())
+    code, day, amount, product = arrays[0]
+    runs = (code[1:] == code[:-1]) & (day[1:] == day[:-1])
+    assert runs.sum() > 500                                   # many orders share a customer and a day
+    for c, d, am, p in arrays[1:]:
+        assert np.array_equal(c, code) and np.array_equal(d, day)
+        assert am.tobytes() == amount.tobytes()
+        if products:
+            assert np.array_equal(p, product)
+    within = runs & (amount[1:] < amount[:-1])
+    assert not within.any()                                  # ascending by amount within each run
+    for s in sums[1:]:
+        assert s.tobytes() == sums[0].tobytes()

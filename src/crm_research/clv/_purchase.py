@@ -112,7 +112,9 @@ class Histories:
     --------
     >>> h = Histories.of([0, 2, 2, 0], [0.0, 5.0, 5.0, 0.0], [10.0, 10.0, 10.0, 3.0])
     >>> len(h), h.w.tolist(), h.x_values.tolist(), h.T_values.tolist()
-    (3, [1.0, 2.0, 1.0], [0.0, 2.0], [3.0, 10.0])
+    (3, [1.0, 1.0, 2.0], [0.0, 2.0], [3.0, 10.0])
+    >>> Histories.of([2, 0, 0, 2], [5.0, 0.0, 0.0, 5.0], [10.0, 3.0, 10.0, 10.0]).w.tolist()   # any order
+    [1.0, 1.0, 2.0]
     """
 
     w: np.ndarray
@@ -154,12 +156,14 @@ class Histories:
         if any((k < 0).any() for k in codes):
             raise ModelError("purchase histories must not contain missing values")
         n_tx, n_T = len(values[1]), len(values[2])
+        # histories in sorted order, not in order of appearance: the likelihood adds them up in
+        # the same order however the customers are ordered, so a fit is the same to the last bit
         if len(values[0]) * n_tx * n_T < _ONE_KEY_LIMIT:  # one int64 key per history
-            inv, keys = pd.factorize((codes[0] * n_tx + codes[1]) * n_T + codes[2])
+            inv, keys = pd.factorize((codes[0] * n_tx + codes[1]) * n_T + codes[2], sort=True)
             xc, txc = np.divmod(keys // n_T, n_tx)
         else:  # distinct (x, t_x) pairs first, then (pair, T): keys stay below n^2
-            pair, pairs = pd.factorize(codes[0] * n_tx + codes[1])
-            inv, keys = pd.factorize(pair.astype(np.int64) * n_T + codes[2])
+            pair, pairs = pd.factorize(codes[0] * n_tx + codes[1], sort=True)
+            inv, keys = pd.factorize(pair.astype(np.int64) * n_T + codes[2], sort=True)
             xc, txc = np.divmod(np.asarray(pairs, dtype=np.int64)[keys // n_T], n_tx)
         w = np.bincount(inv).astype(float)
         Tc = keys % n_T

@@ -40,6 +40,7 @@ import pandas as pd
 from ..errors import ConfigError
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, period_end, period_index,
                      period_start_of_index, timestamp_literal)
+from .sums import exact_sum
 from .order_arrays import day_number
 from .session_arrays import (counted_by_sorting, customer_windows, fetch_and_count, fetch_sql, id_dtype,
                              period_table, session_arrays)
@@ -299,7 +300,7 @@ def session_queries(engine: KPIEngine, period: str = "month", as_of=None) -> tup
     vis = cp.group_by("idx").aggregate(visitors=cp.count(), visitor_days=_popcount31(cp.days_mask).sum())
     extra = {"page_views": s.page_views.sum()} if has_pv else {}     # a log without page views has none
     per = s.group_by("idx").aggregate(
-        sessions=s.count(), seconds=s.duration.sum(), **extra,
+        sessions=s.count(), seconds=exact_sum(s.duration), **extra,
         median_session_seconds=engine.median(s.duration, what="median_session_seconds"))
     return vis, per
 
@@ -362,5 +363,5 @@ def customer_activity(engine: KPIEngine, as_of=None, window_days: int = 90):
     return s.group_by("customer_id").aggregate(
         visits_recent=s.count(where=recent),
         visits_previous=s.count(where=~recent),
-        visit_seconds_recent=s.duration.sum(where=recent),
-        visit_seconds_previous=s.duration.sum(where=~recent))
+        visit_seconds_recent=exact_sum(s.duration, where=recent),
+        visit_seconds_previous=exact_sum(s.duration, where=~recent))

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .engine import KPIEngine, as_date, date_literal
+from .sums import exact_sum
 
 #: default length of each window in days (two halves of the last 364 days)
 DEFAULT_DAYS = 182
@@ -210,7 +211,7 @@ def period_buyers(engine: KPIEngine, start, end) -> pd.DataFrame:
     s, e = as_date(start, "start"), as_date(end, "end")
     f = engine.facts
     w = f.filter((f.order_date >= date_literal(s)) & (f.order_date <= date_literal(e)))
-    g = w.group_by("customer_id").aggregate(orders=w.order_id.nunique(), spend=w.amount.sum(),
+    g = w.group_by("customer_id").aggregate(orders=w.order_id.nunique(), spend=exact_sum(w.amount),
                                             first_date=w.first_date.min())
     out = engine.execute(g).sort_values("customer_id", kind="stable").reset_index(drop=True)
     out["orders"] = out["orders"].astype("int64")

@@ -9,6 +9,7 @@ of scanning every order again.
 from __future__ import annotations
 
 from .engine import KPIEngine, date_literal
+from .sums import exact_sum
 from .order_arrays import array_plan, customer_summary_rows, day_number, store
 
 SUMMARY_COLUMNS = [
@@ -67,7 +68,7 @@ def customer_summary(engine: KPIEngine, as_of=None, window_days: int = 90):
         c = f.group_by("customer_id").aggregate(
             orders=f.count(),
             purchase_days=f.count(where=(f.gap_days > 0) | f.gap_days.isnull()),
-            total_spend=f.amount.sum(),
+            total_spend=exact_sum(f.amount),
             first_order_date=f.first_date.min(),
             last_order_date=f.order_date.max(),
             typical_gap_days=engine.median(f.gap_days, where=f.gap_days > 0, note=False).cast("float64"),

@@ -332,6 +332,7 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> Order
         if start:
             code += start
         dk = np.right_shift(key, r_bits, out=None if t is not None else key)    # the ties read the keys
+        _canonical_ties(dk, perm, amount, product)
         dk &= (1 << d_bits) - 1
         day = dk.astype(np.int32)
         day += d0
@@ -343,7 +344,7 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> Order
             ties = _runs(cand, ends)
         del key, tmp
     else:   # pragma: no cover - beyond 63 bits (ids far apart and a log of billions)
-        perm = np.lexsort((day, code))
+        perm = np.lexsort((amount, day, code))
         code, day = code[perm], day[perm]
         ties = None
         if t is not None:
@@ -355,6 +356,59 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> Order
         a.product, a.p_lo = product[perm], int(p_lo)
         a.tie_rows, a.tie_time = ties, t[perm[ties]]
     return a
+
+
+def _canonical_ties(group: np.ndarray, perm: np.ndarray, amount: np.ndarray, product: np.ndarray | None) -> None:
+    """Put the rows of each run of equal ``group`` values (one customer's orders on one day) in
+    order of amount, then product code, in place in ``perm``.
+
+    The rows arrive in whatever order DuckDB's threads return them, and the sums over a customer
+    or a product add them in ``perm`` order: with ties ordered by value, rows that could still
+    swap are equal in every column a sum reads, so every sum is the same on every run.
+
+    >>> perm = np.array([0, 1, 2, 3, 4, 5])
+    >>> group = np.array([5, 7, 7, 7, 8, 8])
+    >>> _canonical_ties(group, perm, np.array([1.0, 3.0, 2.0, 3.0, 9.0, 4.0]), np.array([0, 2, 0, 1, 0, 0]))
+    >>> perm.tolist()
+    [0, 2, 3, 1, 5, 4]
+    """
+    n = len(group)
+    if n < 2:
+        return
+    tie = np.empty(n, dtype=bool)         # row i and row i + 1 are in one run
+    np.equal(group[1:], group[:-1], out=tie[:-1])
+    tie[-1] = False
+    at = np.flatnonzero(tie)
+    if not len(at):
+        return
+    starts = at[np.r_[True, at[1:] != at[:-1] + 1]]       # first row of each run of ties
+    lengths = np.diff(np.r_[np.flatnonzero(np.r_[True, at[1:] != at[:-1] + 1]), len(at)]) + 1
+
+    def later(i, j):         # row perm[i] comes after row perm[j] in the canonical order
+        ai, aj = amount[perm[i]], amount[perm[j]]
+        if product is None:
+            return ai > aj
+        return (ai > aj) | ((ai == aj) & (product[perm[i]] > product[perm[j]]))
+
+    pairs = starts[lengths == 2]          # most runs: two orders on one day, one swap each
+    swap = pairs[later(pairs, pairs + 1)]
+    perm[swap], perm[swap + 1] = perm[swap + 1], perm[swap].copy()
+    big = lengths > 2
+    if big.any():                         # longer runs: sorted together (few rows)
+        rows = np.repeat(starts[big], lengths[big]) + _ranks(lengths[big])
+        p = perm[rows]
+        keys = (amount[p], group[rows]) if product is None else (product[p], amount[p], group[rows])
+        perm[rows] = p[np.lexsort(keys)]
+
+
+def _ranks(lengths: np.ndarray) -> np.ndarray:
+    """0, 1, ..., k - 1 for each length k, concatenated."""
+    total = int(lengths.sum())
+    out = np.ones(total, dtype=np.int64)
+    out[0] = 0
+    ends = np.cumsum(lengths)[:-1]
+    out[ends] = 1 - lengths[:-1]
+    return np.cumsum(out)
 
 
 def _tie_candidates(code: np.ndarray, day: np.ndarray):

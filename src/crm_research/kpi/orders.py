@@ -83,6 +83,7 @@ import pandas as pd
 
 from ..errors import DataFileError
 from .distinct import key_check
+from .sums import EXACT_SUM_TYPE
 
 PROBLEMS = ("missing_value", "bad_timestamp", "bad_number", "negative_amount", "negative_value",
             "duplicate_row", "duplicate_order_id")
@@ -1108,9 +1109,10 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
     else:
         con.execute(f"CREATE {tmp}VIEW {_q(view)} AS SELECT {cols} FROM {frm} WHERE {usable}")
     if lines:
-        extra_cols = "".join(f", arg_min({_q(c)}, timestamp) AS {_q(c)}" for c in spec.optional if c in exprs)
+        # the earliest line's value (ties in time: the smallest value, so every run picks the same line)
+        extra_cols = "".join(f", arg_min({_q(c)}, (timestamp, {_q(c)})) AS {_q(c)}" for c in spec.optional if c in exprs)
         con.execute(f"CREATE OR REPLACE {tmp}TABLE {_q(table)} AS SELECT customer_id, order_id, "
-                    f"min(timestamp) AS timestamp, sum(amount) AS amount{extra_cols} "
+                    f"min(timestamp) AS timestamp, CAST(sum(CAST(amount AS {EXACT_SUM_TYPE})) AS DOUBLE) AS amount{extra_cols} "
                     f"FROM {_q(view)} GROUP BY customer_id, order_id")
         report.notes.append("duplicate order ids kept as order lines: the orders table has one row per "
                             "order (earliest timestamp, summed amount)")

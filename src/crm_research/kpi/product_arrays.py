@@ -46,6 +46,7 @@ from .distinct import memory_budget
 from .engine import KPIEngine, last_complete_index, period_end, period_start_of_index, quiet_ibis, timestamp_literal
 from .order_arrays import (OrderArrays, array_plan, day_number, order_arrays, period_index_of_days, request_products,
                            small_pages)
+from .sums import ExactSums
 
 US_PER_DAY = 86_400_000_000
 BYTES_PER_WINDOW_LINE = 96   # per line in the window: kept columns, their concatenation, the pair sort
@@ -371,7 +372,7 @@ def _read(con, spec: _Spec):
     import pyarrow as pa
 
     cnt = np.zeros(spec.cells, dtype=np.int64)
-    rev = np.zeros(spec.cells, dtype=np.float64)
+    rev = ExactSums(spec.cells)          # the lines arrive in no fixed order: sums that do not mind
     parts = []
     keys, amounts, held = [], [], 0
     n_window = 0
@@ -381,7 +382,7 @@ def _read(con, spec: _Spec):
         if held:
             k, a = (keys[0], amounts[0]) if len(keys) == 1 else (np.concatenate(keys), np.concatenate(amounts))
             cnt += np.bincount(k, minlength=spec.cells)
-            rev += np.bincount(k, weights=a, minlength=spec.cells)
+            rev.add(k, a)
         keys, amounts, held = [], [], 0
     n_window = 0
 
@@ -412,7 +413,7 @@ def _read(con, spec: _Spec):
                               amount[rows], cols[4].to_numpy()[rows].astype(np.int64, copy=False),
                               t[rows] if spec.keep_t else None))
         count()
-    return cnt, rev, parts
+    return cnt, rev.values(), parts
 
 
 def _finish(engine: KPIEngine, plan: ProductPlan, spec: _Spec, read) -> ProductPass:
@@ -665,7 +666,9 @@ def stage_rows(engine: KPIEngine, res: ProductPass, stages: pd.DataFrame) -> pd.
             return np.bincount(sl + 1, weights=weights, minlength=k + 1)[1:]
 
         orders = by_stage(wgt) if wgt is not None else by_stage()
-        revenue = by_stage(res.amount if wgt is None else res.amount * wgt)
+        exact = ExactSums(k + 1)         # the window's lines may come in no fixed order
+        exact.add(sl + 1, res.amount if wgt is None else res.amount * wgt)
+        revenue = exact.values()[1:]
         firsts = by_stage(res.first) if len(sl) else np.zeros(k)
         # product x buyer pairs: one sort of packed keys (stage, product, customer)
         keep = sl >= 0

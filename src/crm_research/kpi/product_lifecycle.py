@@ -46,6 +46,7 @@ from .order_arrays import array_plan
 from .product_arrays import drop_pass, product_pass, product_plan, stage_rows
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, last_complete_index, memtable,
                      period_end, period_index, period_start_of_index, timestamp_literal)
+from .sums import exact_sum
 
 PRODUCT_STAGES = ("introduction", "growth", "maturity", "decline")
 PRODUCT_STAGE_ZH = {"introduction": "引入期", "growth": "成长期", "maturity": "成熟期", "decline": "衰退期"}
@@ -284,7 +285,7 @@ def _sales_query(engine: KPIEngine, period: str, a: dt.date):
     ol = engine.order_lines
     d = ol.timestamp.date()
     f = ol.filter(d <= date_literal(a)).mutate(idx=period_index(d, period))
-    return f.group_by(["product_id", "idx"]).aggregate(orders=f.count(), revenue=f.amount.sum())
+    return f.group_by(["product_id", "idx"]).aggregate(orders=f.count(), revenue=exact_sum(f.amount))
 
 
 def _category_query(engine: KPIEngine):
@@ -419,10 +420,10 @@ def _stage_rows(engine: KPIEngine, stages: pd.DataFrame, period: str, lo_idx: in
     j = ol.join(m, "product_id").left_join(firsts, ol.order_id == firsts.first_order_id)
     # product x buyer pairs in the window (stored once, read twice)
     pb = j.group_by(["stage", "product_id", "customer_id"]).aggregate(
-        n=j.count(), revenue=j.amount.sum(), first=j.count(where=j.first_order_id.notnull()))
+        n=j.count(), revenue=exact_sum(j.amount), first=j.count(where=j.first_order_id.notnull()))
     pb = engine.materialize(pb, "_kpi_product_buyers", compress=False)
     per_stage = pb.group_by("stage").aggregate(
-        products=pb.product_id.nunique(), orders=pb.n.sum(), revenue=pb.revenue.sum(),
+        products=pb.product_id.nunique(), orders=pb.n.sum(), revenue=exact_sum(pb.revenue),
         product_buyers=pb.count(), repeat_pairs=pb.count(where=pb.n >= 2),
         first_orders=pb.first.sum())
     buyers = pb.group_by("stage").aggregate(buyers=pb.customer_id.nunique())

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from .customer_summary import customer_summary
-from .engine import KPIEngine, date_literal, add_period_columns, check_period, period_index, period_start_of_index
+from .engine import (KPIEngine, date_literal, add_period_columns, check_period, period_index,
+                     period_start_of_index)
+from .sums import exact_sum
 from .retention import customer_periods_until
 
 REPURCHASE_COLUMNS = ["window_days", "eligible_customers", "repurchasers", "repurchase_rate",
@@ -181,8 +183,8 @@ def repeat_customer_share(engine: KPIEngine, period: str = "month", as_of=None) 
         orders=cp.orders.sum(),
         repeat_orders=cp.repeat_orders.sum(),
         multi_order_customers=cp.count(where=cp.orders >= 2),
-        revenue=cp.revenue.sum(),
-        returning_revenue=cp.revenue.sum(where=~new))
+        revenue=exact_sum(cp.revenue),
+        returning_revenue=exact_sum(cp.revenue, where=~new))
     df = engine.execute(agg).sort_values("idx").reset_index(drop=True)
     for col in ("customers", "new_customers", "orders", "repeat_orders", "multi_order_customers"):
         df[col] = df[col].astype("int64")

@@ -28,6 +28,7 @@ import pandas as pd
 
 from .engine import (KPIEngine, check_period, last_complete_index, period_index,
                      period_start_of_index)
+from .sums import exact_sum
 from .order_arrays import array_plan, customer_period_rows, day_number, store
 
 RETENTION_COLUMNS = ["cohort", "period", "period_start", "cohort_size", "active_customers",
@@ -68,7 +69,7 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
         f = engine.facts
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
-            orders=f.count(), revenue=f.amount.sum(), repeat_orders=f.count(where=f.seq > 1))
+            orders=f.count(), revenue=exact_sum(f.amount), repeat_orders=f.count(where=f.seq > 1))
         return engine.materialize(cp, f"_kpi_customer_{period}s")
 
     return engine.cached(("customer_periods", period), build)
@@ -107,7 +108,7 @@ def customer_periods_until(engine: KPIEngine, period: str, as_of):
         f = engine.facts_until(a)
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
-            orders=f.count(), revenue=f.amount.sum(), repeat_orders=f.count(where=f.seq > 1))
+            orders=f.count(), revenue=exact_sum(f.amount), repeat_orders=f.count(where=f.seq > 1))
         return engine.materialize(cp, f"_kpi_customer_{period}s_{a:%Y%m%d}")
 
     return engine.cached(("customer_periods", period, a), build)
@@ -154,7 +155,7 @@ def cohort_retention(engine: KPIEngine, period: str = "month", as_of=None, *,
     cp = customer_periods_until(engine, period, a)
     cp = cp.mutate(k=cp.idx - cp.cohort_idx)
     agg = cp.group_by(["cohort_idx", "k"]).aggregate(
-        active_customers=cp.count(), orders=cp.orders.sum(), revenue=cp.revenue.sum())
+        active_customers=cp.count(), orders=cp.orders.sum(), revenue=exact_sum(cp.revenue))
     df = engine.execute(agg)
     return _retention_frame(df, period, last_full, include_partial, max_periods)
 

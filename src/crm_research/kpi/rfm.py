@@ -67,6 +67,7 @@ import pandas as pd
 
 from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, quiet_ibis
+from .sums import exact_mean, exact_sum
 from .order_arrays import array_plan, day_number, positive_gap_histogram
 
 RFM_SEGMENTS = pd.DataFrame(
@@ -279,7 +280,7 @@ def rfm_table(engine: KPIEngine, as_of=None, *, bins: int = 5, monetary: str = "
     else:
         f = engine.facts_until(a)
         c = f.group_by("customer_id").aggregate(
-            last_date=f.order_date.max(), frequency=f.count(), monetary=f.amount.mean())
+            last_date=f.order_date.max(), frequency=f.count(), monetary=exact_mean(f.amount))
     c = c.mutate(recency_days=date_literal(a).delta(c.last_date, unit="day"))
     cycle = purchase_cycle(engine, a, bins=bins)
     c = c.mutate(recency_cycles=c.recency_days.cast("float64") / cycle)
@@ -447,7 +448,7 @@ def rfm_segment_summary(scores, segments: pd.DataFrame = RFM_SEGMENTS) -> pd.Dat
         t = scores
         out = t.group_by("segment").aggregate(
             customers=t.count(), mean_recency_days=t.recency_days.mean(), mean_frequency=t.frequency.mean(),
-            mean_monetary=t.monetary.mean(), revenue=t.monetary.sum())
+            mean_monetary=exact_mean(t.monetary), revenue=exact_sum(t.monetary))
 
         with quiet_ibis():
             out = out.to_pyarrow().to_pandas().set_index("segment")

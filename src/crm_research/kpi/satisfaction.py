@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..errors import DataFileError
 from .engine import KPIEngine, memtable
+from .sums import exact_sum
 
 BEHAVIOURAL = ["orders", "repeat_orders", "purchase_days", "total_spend", "avg_order_value",
                "tenure_days", "recency_days", "repurchased", "orders_per_year"]
@@ -145,7 +146,7 @@ def _behaviour(engine: KPIEngine, want: pd.DataFrame, a, window_days: int) -> pd
     later = (f.seq > 1) & (f.order_date.delta(f.first_date, unit="day") >= 1)
     c = f.group_by("customer_id").aggregate(
         orders=f.count(), purchase_days=f.count(where=(f.gap_days > 0) | f.gap_days.isnull()),
-        total_spend=f.amount.sum(), first_date=f.first_date.min(), last_date=f.order_date.max(),
+        total_spend=exact_sum(f.amount), first_date=f.first_date.min(), last_date=f.order_date.max(),
         repurchase_date=f.order_date.min(where=later))
     df = engine.execute(c)
     asof = pd.Timestamp(a)
