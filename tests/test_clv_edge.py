@@ -50,3 +50,22 @@ def test_cli_writes_the_warning_column(tmp_path):
     fm = pd.read_csv(out / "fit_measures.csv", keep_default_na=False)
     assert "warning" in fm.columns
     assert (fm["warning"] == "").all()      # the CDNOW fits are interior maxima
+
+
+def test_rfm_summary_is_the_same_whatever_the_row_order():
+    # amounts are summed exactly: DuckDB's threads add doubles in no fixed order, so plain sums
+    # could differ in their last bits between runs and row orders
+    from crm_research.simulate import simulate_transactions
+
+    o = simulate_transactions(n_orders=300_000, seed=4, sessions=False).orders
+    o = o.assign(amount=o["amount"] * 1.1)                  # amounts with long binary expansions
+    runs = [clv.rfm_summary(o.sample(frac=1.0, random_state=seed), calibration_end="2023-06-30",
+                            observation_end="2023-12-31")
+            for seed in (0, 1, 2)]
+    for r in runs[1:]:
+        assert r["monetary_value"].to_numpy().tobytes() == runs[0]["monetary_value"].to_numpy().tobytes()
+        assert r["monetary_holdout"].to_numpy().tobytes() == runs[0]["monetary_holdout"].to_numpy().tobytes()
+    x = pd.DataFrame({"customer_id": [1, 1, 1, 1], "amount": [1.0, 0.1, 0.2, 0.3],
+                      "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-02"])})
+    s = clv.rfm_summary(x, calibration_end="2024-01-02", freq="D")
+    assert s["monetary_value"].tolist() == [0.6]           # 0.1 + 0.2 + 0.3 on one day, exactly

@@ -43,6 +43,7 @@ from ..errors import ConfigError, DataFileError
 FREQ_DAYS = {"D": 1.0, "W": 7.0}
 
 SUMMARY_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
+_EXACT = "DECIMAL(38, 10)"     # the type amounts are summed in
 HOLDOUT_COLUMNS = ["frequency_holdout", "monetary_holdout", "duration_holdout"]
 
 
@@ -448,7 +449,10 @@ def rfm_summary(orders, customer_col: str = "customer_id", datetime_col: str = "
 
         std_sql = "SELECT customer_id, CAST(day AS DATE) AS day, amount FROM orders_in"
     try:
-        days = f"days AS (SELECT customer_id, day, sum(amount) AS amount FROM ({std_sql}) GROUP BY ALL)"
+        # amounts summed exactly (DECIMAL, as crm_research.kpi.sums): engines add doubles in whatever
+        # order their threads meet the rows, so plain sums could differ in their last bits between runs
+        days = (f"days AS (SELECT customer_id, day, sum(CAST(amount AS {_EXACT})) AS amount "
+                f"FROM ({std_sql}) GROUP BY ALL)")
         cal, obs = f"DATE '{cal_end.date()}'", f"DATE '{(obs_end or cal_end).date()}'"
         span = query(f"""WITH {days}, firsts AS (SELECT customer_id, min(day) AS first_day FROM days GROUP BY ALL)
                          SELECT (SELECT min(day) FROM days) AS first_day, (SELECT max(day) FROM days) AS last_day,
@@ -467,7 +471,8 @@ def rfm_summary(orders, customer_col: str = "customer_id", datetime_col: str = "
         if obs_end is not None:
             hold_cte = f""",
             hold AS (
-                SELECT customer_id, count(*) AS frequency_holdout, avg(amount) AS monetary_holdout
+                SELECT customer_id, count(*) AS frequency_holdout,
+                       CAST(sum(amount) AS DOUBLE) / count(*) AS monetary_holdout
                 FROM days WHERE day > {cal} AND day <= {obs} GROUP BY customer_id)"""
             hold_cols = """,
                    coalesce(h.frequency_holdout, 0) AS frequency_holdout,
@@ -482,7 +487,8 @@ def rfm_summary(orders, customer_col: str = "customer_id", datetime_col: str = "
                        count(*) - 1 AS frequency,
                        date_diff('day', f.first_day, max(d.day)) AS recency_days,
                        date_diff('day', f.first_day, {cal}) AS age_days,
-                       coalesce(sum(d.amount) FILTER (WHERE d.day > f.first_day) / nullif(count(*) - 1, 0), 0.0)
+                       coalesce(CAST(sum(d.amount) FILTER (WHERE d.day > f.first_day) AS DOUBLE)
+                                / nullif(count(*) - 1, 0), 0.0)
                            AS monetary_value
                 FROM days d JOIN firsts f USING (customer_id)
                 WHERE d.day <= {cal}
