@@ -16,8 +16,10 @@ tables (``tests/test_kpi_order_arrays.py``). (Fetching a larger log in customer-
 filtered scan per range and per table, was measured at 100M orders and lost to the engine path:
 199 s against 141 s for the suite; so the arrays are for logs that fit.)
 
-Orders of one customer on one day are in no particular order here: no table built from these
-arrays depends on their order within a day (counts, sums, first and last dates, gaps in days).
+Orders of one customer on one day are in order of amount (then product code): DuckDB returns
+the rows in no fixed order, and floating-point sums depend on the order of the additions, so this
+fixed order makes every sum over the arrays the same on every run. No table depends otherwise on
+the order within a day (counts, first and last dates, gaps in days).
 
 Where the order lines are the orders, the product KPIs (:mod:`~crm_research.kpi.product_arrays`)
 may ask for more before the arrays are built (:func:`request_products`): the fetch then also
