@@ -488,16 +488,13 @@ def _churn_list_of_summary(engine: KPIEngine, rows, a, rules: ChurnRules, model,
         if got is not None:
             p_alive[np.searchsorted(ids, got["customer_id"].to_numpy())] = got["p_alive"].to_numpy(float)
     if engine.has_sessions:
-        from .activity import customer_activity
-
-        v = engine.execute(customer_activity(engine, a, W))
-        vid = v["customer_id"].to_numpy()
+        vid, v_recent, v_previous = _visit_windows(engine, a, W)
         at = np.searchsorted(ids, vid)
         ok = at < len(ids)
         ok[ok] = ids[at[ok]] == vid[ok]             # customers with sessions but no order: not listed
         vr, vp = np.zeros(len(ids)), np.zeros(len(ids))
-        vr[at[ok]] = v["visit_seconds_recent"].to_numpy(float, na_value=0.0)[ok]
-        vp[at[ok]] = v["visit_seconds_previous"].to_numpy(float, na_value=0.0)[ok]
+        vr[at[ok]] = v_recent[ok]
+        vp[at[ok]] = v_previous[ok]
         with np.errstate(divide="ignore", invalid="ignore"):
             visit_change = np.where(vp > 0, (vr - vp) / vp, np.nan)
     else:
@@ -558,6 +555,26 @@ def _churn_list_of_summary(engine: KPIEngine, rows, a, rules: ChurnRules, model,
     df = t.to_pandas()
     df["reasons"] = pd.Series(reasons, index=df.index, dtype=object)    # as the engine path: Python strings
     return df
+
+
+def _visit_windows(engine: KPIEngine, a, W: int):
+    """``(customer ids, visit seconds recent, previous)`` (0 for no session) of
+    :func:`~.activity.customer_activity`: from the session arrays where they apply (no round trip
+    through the engine), else the engine's table."""
+    from .activity import customer_activity
+    from .session_arrays import customer_window_rows, session_arrays
+
+    arrays = session_arrays(engine)
+    if arrays is not None and arrays.duration is not None:
+        t = customer_window_rows(arrays, day_number(a), W)
+
+        def seconds(name):
+            return np.nan_to_num(t.column(name).to_numpy(zero_copy_only=False), nan=0.0)
+        ids = t.column("customer_id").to_numpy()
+        return ids, seconds("visit_seconds_recent"), seconds("visit_seconds_previous")
+    v = engine.execute(customer_activity(engine, a, W))
+    return (v["customer_id"].to_numpy(), v["visit_seconds_recent"].to_numpy(float, na_value=0.0),
+            v["visit_seconds_previous"].to_numpy(float, na_value=0.0))
 
 
 def p_alive_note(table) -> str:
