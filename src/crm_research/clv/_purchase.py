@@ -76,7 +76,8 @@ def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_
         i = int(np.argmax(bad))
         raise DataFileError(what, f"recency must be 0 when frequency is 0 (customer {py_scalar(ids[i])!r})",
                             row=i + 2, column=recency_col, value=float(tx[i]))
-    return pd.DataFrame({"customer_id": ids, "frequency": x, "recency": np.minimum(tx, T), "T": T})
+    # copy=False: no 2-D block copy of the columns (copy-on-write keeps the caller's data safe)
+    return pd.DataFrame({"customer_id": ids, "frequency": x, "recency": np.minimum(tx, T), "T": T}, copy=False)
 
 
 _ONE_KEY_LIMIT = 2 ** 62  # above it, (x, t_x, T) codes do not fit one int64 key

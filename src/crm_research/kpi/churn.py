@@ -478,7 +478,8 @@ def _churn_list_of_summary(engine: KPIEngine, rows, a, rules: ChurnRules, model,
         d = pd.DataFrame({"customer_id": ids,
                           "frequency": (rows.column("purchase_days").to_numpy() - 1).astype(np.float64),
                           "recency": (last_day - first_day).astype(np.float64) / unit,
-                          "T": (A - first_day).astype(np.float64) / unit, "days_since_last": days_since})
+                          "T": (A - first_day).astype(np.float64) / unit, "days_since_last": days_since},
+                         copy=False)     # fresh arrays: one block each, no 2-D copy (pandas' consolidation)
         return d if live_days is None else d[days_since <= int(live_days)].reset_index(drop=True)
 
     p_alive = np.full(len(ids), np.nan)
