@@ -527,7 +527,9 @@ def _churn_list_of_summary(engine: KPIEngine, rows, a, rules: ChurnRules, model,
     elif got is None:                       # not fitted: the column says why
         model_col = pa.array(np.full(len(order), p_label, dtype=object), pa.string())
     else:
-        model_col = pa.array(np.where(np.isnan(p_alive[order]), None, p_label).astype(object), pa.string())
+        # the label where P(alive) is known, else NULL: a take from a one-label array (no Python strings)
+        model_col = pa.array([p_label], pa.string()).take(
+            pa.array(np.zeros(len(order), np.int8), mask=np.isnan(p_alive[order])))
 
     def col(x, typ=None):
         x = x[order]
