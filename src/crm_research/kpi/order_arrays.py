@@ -301,8 +301,7 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> Order
     if p_lo is not None:
         product = np.ma.getdata(np.asarray(r["p"]))
         t = np.ma.getdata(day).astype("datetime64[us]", copy=False).view(np.int64)
-        day = np.floor_divide(t, US_PER_DAY)
-        day = day.astype(np.int32)
+        day = np.floor_divide(t, US_PER_DAY).astype(np.int32)
     del r
     if isinstance(amount, np.ma.MaskedArray) or isinstance(day, np.ma.MaskedArray):   # NULLs: loader rejects them
         amount, day = np.ma.getdata(amount), np.ma.getdata(day)
