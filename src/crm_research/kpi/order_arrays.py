@@ -123,7 +123,9 @@ class OrderArrays:
 
     def customer_ids(self, rows: np.ndarray) -> np.ndarray:
         """Customer ids of the given rows, in the engine's dtype."""
-        return (self.code[rows] + self.id_lo).astype(self.id_dtype, copy=False)
+        ids = self.code[rows]
+        ids += self.id_lo
+        return ids.astype(self.id_dtype, copy=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -591,19 +593,25 @@ def _customer_periods(a: OrderArrays, period: str):
     if len(a):   # period of each row from a table over the days of the log (a small gather)
         d0 = int(a.day.min())
         lut = period_index_of_days(np.arange(d0, int(a.day.max()) + 1), period).astype(np.int32)
-        idx = lut[a.day - d0]
+        # indexed by the day itself where the days are not before 1970 (no shifted copy of the column)
+        idx = np.concatenate([np.zeros(d0, np.int32), lut])[a.day] if d0 >= 0 else lut[a.day - d0]
     else:
         idx = np.zeros(0, dtype=np.int32)
     run = first.copy()
     run[1:] |= idx[1:] != idx[:-1]
     rs = np.flatnonzero(run)
     first_of_run = first[rs]
-    cohort = idx[rs][first_of_run][np.cumsum(first_of_run) - 1]
+    run_idx = idx[rs]
+    owner = np.cumsum(first_of_run, dtype=np.int64)     # the customer of each run, 0-based
+    owner -= 1
+    cohort = run_idx[first_of_run][owner]
     n = np.diff(np.append(rs, len(a)))
+    repeat = n - first_of_run
     return pa.table({
-        "customer_id": a.customer_ids(rs), "cohort_idx": cohort.astype(np.int64), "idx": idx[rs].astype(np.int64),
-        "orders": n.astype(np.int64), "revenue": np.add.reduceat(a.amount, rs) if len(rs) else np.zeros(0),
-        "repeat_orders": (n - first_of_run).astype(np.int64)})
+        "customer_id": a.customer_ids(rs), "cohort_idx": cohort.astype(np.int64),
+        "idx": run_idx.astype(np.int64), "orders": n.astype(np.int64, copy=False),
+        "revenue": np.add.reduceat(a.amount, rs) if len(rs) else np.zeros(0),
+        "repeat_orders": repeat.astype(np.int64, copy=False)})
 
 
 def customer_summary_rows(engine: KPIEngine, last_day: int, window_days: int):
@@ -658,9 +666,7 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
     bounds = np.append(starts, m)
 
     def per_customer(mask):          # rows where mask holds before each bound: a running count
-        c = np.cumsum(mask.view(np.int8), dtype=np.int64 if m >= 2 ** 31 else np.int32)[bounds - 1].astype(np.int64)
-        c[0] = 0                     # bounds[0] = 0: no row before it
-        return c
+        return _running_counts(mask, bounds)
 
     # typical gap: median of the positive gaps per customer, from one sort of (customer, gap)
     pos = gap > 0
@@ -669,9 +675,12 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
     has = npos > 0
     if cpos[-1]:
         at = np.flatnonzero(pos)     # rows of positive gaps, in customer order
-        owner = np.repeat(np.arange(k, dtype=np.int64), npos)
+        v = np.repeat(np.arange(k, dtype=np.int64), npos)     # owner, then (owner, gap) packed in place
         g_bits = int(gap.max()).bit_length()
-        v = np.sort((owner << g_bits) | gap[at]) & ((1 << g_bits) - 1)
+        v <<= g_bits
+        v |= gap[at]
+        v.sort()
+        v &= (1 << g_bits) - 1
         off = cpos[:-1]
         med = (v[np.where(has, off + (npos - 1) // 2, 0)].astype(np.float64) + v[np.where(has, off + npos // 2, 0)]) / 2
         # first order at least one day after the first order date: the customer's first positive gap
@@ -695,6 +704,34 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
         "max_recent_gap_days": pa.array(mx.astype(np.int64), type=pa.int64(), mask=mx < 0),
         "repurchase_date": _days_to_date(rep, has_rep),
     })
+
+
+_COUNT_STEP = 1 << 18       # rows per step of a running count: a small buffer, reused, not faulted in
+
+
+def _running_counts(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Number of True values of ``mask`` before each of the ascending ``bounds`` (int64).
+
+    A cumulative count read at the bounds, in steps of :data:`_COUNT_STEP` rows: a cumulative
+    sum of the whole column would be a fresh 40-80 MB array at 10M orders, whose pages the
+    kernel zeroes on first touch.
+
+    >>> _running_counts(np.array([True, False, True, True, False]), np.array([0, 2, 3, 5])).tolist()
+    [0, 1, 2, 3]
+    """
+    out = np.zeros(len(bounds), dtype=np.int64)
+    flags = mask.view(np.int8)
+    total = 0
+    lo = int(np.searchsorted(bounds, 1, side="left"))       # bounds of 0: nothing before them
+    for s in range(0, len(mask), _COUNT_STEP):
+        e = min(s + _COUNT_STEP, len(mask))
+        hi = int(np.searchsorted(bounds, e, side="right"))   # bounds b with s < b <= e
+        c = np.cumsum(flags[s:e], dtype=np.int32)
+        if hi > lo:
+            out[lo:hi] = c[bounds[lo:hi] - 1 - s] + total
+        total += int(c[-1])
+        lo = hi
+    return out
 
 
 def _empty_summary(a: OrderArrays):
