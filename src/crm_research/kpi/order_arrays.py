@@ -602,7 +602,7 @@ def _customer_periods(a: OrderArrays, period: str):
     rs = np.flatnonzero(run)
     first_of_run = first[rs]
     run_idx = idx[rs]
-    owner = np.cumsum(first_of_run, dtype=np.int64)     # the customer of each run, 0-based
+    owner = np.cumsum(first_of_run, dtype=np.int32)     # the customer of each run, 0-based
     owner -= 1
     cohort = run_idx[first_of_run][owner]
     n = np.diff(np.append(rs, len(a)))
@@ -659,9 +659,8 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
         return _empty_summary(a)
     ends = np.append(starts[1:], m)
     gap = a.gaps(first)                         # -1 at a first order: NULL
-    age = last_day - a.day
-    recent = age < W
-    previous = (age >= W) & (age < 2 * W)
+    recent = a.day > last_day - W                   # age in days below W
+    previous = (a.day > last_day - 2 * W) & ~recent  # W <= age < 2W
 
     bounds = np.append(starts, m)
 
@@ -690,11 +689,13 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
         med = np.zeros(k)
         has_rep = np.zeros(k, dtype=bool)
         rep = np.zeros(k, dtype=np.int32)
-    mx = np.maximum.reduceat(np.where(recent, gap, -1), starts)
+    purchase_days = np.diff(per_customer(gap != 0))
+    np.putmask(gap, ~recent, -1)                # the gaps are not needed after this: reused in place
+    mx = np.maximum.reduceat(gap, starts)
     return pa.table({
         "customer_id": a.customer_ids(starts),
         "orders": (ends - starts).astype(np.int64),
-        "purchase_days": np.diff(per_customer(gap != 0)),
+        "purchase_days": purchase_days,
         "total_spend": np.add.reduceat(a.amount, starts),
         "first_order_date": _days_to_date(a.day[starts]),
         "last_order_date": _days_to_date(a.day[ends - 1]),
