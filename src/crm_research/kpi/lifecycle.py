@@ -669,8 +669,10 @@ def _history_from_arrays(a: OrderArrays, lo: dt.date, hi: dt.date, rules: Lifecy
         acquired = np.zeros(n_codes, dtype=bool)
         acquired[a.code[starts]] = True
         react = a.gaps() > int(rules.churn_days)        # a first order (gap -1) has no previous one
-        sel = np.flatnonzero((a.day > L) & (a.day <= day_number(hi)))
-        day = a.day[sel] - L
+        inside = (a.day > L) & (a.day <= day_number(hi))
+        sel = np.flatnonzero(inside)
+        day = a.day[inside]          # a compress (cheaper than a gather by index), shifted in place
+        day -= L
         order = np.argsort(day.astype(np.uint16) if (hi - lo).days < 65536 else day, kind="stable")   # radix sort
         sel = sel[order]
         return _History(lo=lo, code=a.code[sel].astype(np.intp, copy=False), day=day[order].astype(np.int64),
