@@ -303,7 +303,8 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> Order
     if p_lo is not None:
         product = np.ma.getdata(np.asarray(r["p"]))
         t = np.ma.getdata(day).astype("datetime64[us]", copy=False).view(np.int64)
-        day = np.floor_divide(t, US_PER_DAY).astype(np.int32)
+        day = np.empty(len(t), np.int32)                # straight into int32: no 64-bit temporary
+        np.floor_divide(t, US_PER_DAY, out=day, casting="unsafe")
     del r
     if isinstance(amount, np.ma.MaskedArray) or isinstance(day, np.ma.MaskedArray):   # NULLs: loader rejects them
         amount, day = np.ma.getdata(amount), np.ma.getdata(day)
@@ -328,7 +329,10 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> Order
         tmp -= d0
         tmp <<= r_bits
         key |= tmp
-        key |= np.arange(n, dtype=np.int64)
+        tmp.fill(1)                     # the row numbers 0 .. n-1, written into tmp (no fresh array)
+        tmp[0] = 0
+        np.cumsum(tmp, out=tmp)
+        key |= tmp
         key.sort()
         perm = np.bitwise_and(key, (1 << r_bits) - 1, out=tmp)
         code = np.right_shift(key, d_bits + r_bits)
