@@ -15,8 +15,9 @@ periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.before
 :mod:`.churn`, :mod:`.rfm`, :mod:`.lifecycle`, :mod:`.customer_summary` (per-customer aggregates the
 last three share), :mod:`.order_arrays` (those customer tables from customer-sorted numpy arrays on
 DuckDB), :mod:`.session_arrays` (visitors, the per-period session aggregate and per-customer visit
-windows from one fetch of the sessions on DuckDB), :mod:`.visitors` (visitor counts), :mod:`.distinct`
-(key checks of the loader), :mod:`.product_lifecycle`, :mod:`.product_arrays` (the product KPIs from
+windows from one fetch of the sessions on DuckDB), :mod:`.visitors` (visitor counts), :mod:`.sums` (sums of
+money and durations that are exact and the same on every run), :mod:`.distinct` (key checks of the
+loader), :mod:`.product_lifecycle`, :mod:`.product_arrays` (the product KPIs from
 one numpy stream over the order lines on DuckDB), :mod:`.figures`,
 :mod:`.suite`, :mod:`.examples` (the tiny log of the docstring examples), :mod:`.spark` (running the
 KPIs on Apache Spark: ``kpi.load(..., engine="spark")``). Names are resolved lazily: importing
