@@ -338,3 +338,17 @@ def test_orders_on_one_day_are_added_in_the_same_order_whatever_the_row_order(pr
     assert not within.any()                                  # ascending by amount within each run
     for s in sums[1:]:
         assert s.tobytes() == sums[0].tobytes()
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_n_period_retention_equals_the_engine_definitions(seed):
+    # the last active period per customer counted with numpy on the array path
+    orders = _log(seed, 3000)
+    fast, slow = _engines(orders)
+    end = fast.max_date()
+    for as_of in (end, end - dt.timedelta(days=95), end - dt.timedelta(days=400)):
+        for period in ("month", "week"):
+            a = R.n_period_retention(fast, n=(1, 2, 3, 6), period=period, as_of=as_of)
+            b = R.n_period_retention(slow, n=(1, 2, 3, 6), period=period, as_of=as_of)
+            pd.testing.assert_frame_equal(a, b)
+            assert a["customers"].sum() > 0

@@ -65,7 +65,7 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
 
     def build():
         if array_plan(engine) is not None:   # by direct addressing (same table, a third of the CPU)
-            return store(engine, f"_kpi_customer_{period}s", customer_period_rows(engine, period))
+            return store(engine, f"_kpi_customer_{period}s", _period_rows(engine, period, None))
         f = engine.facts
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
@@ -103,8 +103,7 @@ def customer_periods_until(engine: KPIEngine, period: str, as_of):
 
     def build():
         if array_plan(engine) is not None:
-            return store(engine, f"_kpi_customer_{period}s_{a:%Y%m%d}",
-                         customer_period_rows(engine, period, day_number(a)))
+            return store(engine, f"_kpi_customer_{period}s_{a:%Y%m%d}", _period_rows(engine, period, a))
         f = engine.facts_until(a)
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
@@ -112,6 +111,30 @@ def customer_periods_until(engine: KPIEngine, period: str, as_of):
         return engine.materialize(cp, f"_kpi_customer_{period}s_{a:%Y%m%d}")
 
     return engine.cached(("customer_periods", period, a), build)
+
+
+def _period_rows(engine: KPIEngine, period: str, a):
+    """The array path's customer-period rows (pyarrow, customers in order, periods ascending),
+    kept per ``(period, as_of)``; ``a`` None: the whole log."""
+    return engine.cached(("customer_period_rows", period, a), lambda: customer_period_rows(
+        engine, period, None if a is None else day_number(a)))
+
+
+def _last_active_counts(rows, last_full: int) -> pd.DataFrame:
+    """``cohort_idx, last_k, customers``: customers by cohort and by the last complete period
+    (periods since acquisition) they were active in, from customer-period rows in customer
+    order with ascending periods (numpy: no aggregation over the rows in the engine)."""
+    idx = rows.column("idx").to_numpy()
+    keep = np.flatnonzero(idx <= last_full)
+    cust = rows.column("customer_id").to_numpy()[keep]
+    last = np.ones(len(keep), dtype=bool)              # each customer's last kept row
+    if len(keep):
+        np.not_equal(cust[1:], cust[:-1], out=last[:-1])
+    rows_last = keep[last]
+    cohort = rows.column("cohort_idx").to_numpy()[rows_last]
+    k = idx[rows_last] - cohort
+    pairs, counts = np.unique(np.stack([cohort, k]), axis=1, return_counts=True)
+    return pd.DataFrame({"cohort_idx": pairs[0], "last_k": pairs[1], "customers": counts.astype(np.int64)})
 
 
 def cohort_retention(engine: KPIEngine, period: str = "month", as_of=None, *,
@@ -274,10 +297,13 @@ def n_period_retention(engine: KPIEngine, n=(1, 2, 3, 6, 12), period: str = "mon
     if retention is None:
         retention = cohort_retention(engine, period, a)
     # last complete period in which each customer was active
-    cp = customer_periods_until(engine, period, a)
-    cp = cp.filter(cp.idx <= last_full)
-    last = cp.group_by(["customer_id", "cohort_idx"]).aggregate(last_k=(cp.idx - cp.cohort_idx).max())
-    dist = engine.execute(last.group_by(["cohort_idx", "last_k"]).aggregate(customers=last.count()))
+    if array_plan(engine) is not None:
+        dist = _last_active_counts(_period_rows(engine, period, None if a >= engine.max_date() else a), last_full)
+    else:
+        cp = customer_periods_until(engine, period, a)
+        cp = cp.filter(cp.idx <= last_full)
+        last = cp.group_by(["customer_id", "cohort_idx"]).aggregate(last_k=(cp.idx - cp.cohort_idx).max())
+        dist = engine.execute(last.group_by(["cohort_idx", "last_k"]).aggregate(customers=last.count()))
     rows = []
     for k in ns:
         eligible = dist[dist["cohort_idx"] + k <= last_full]
