@@ -125,16 +125,24 @@ def _last_active_counts(rows, last_full: int) -> pd.DataFrame:
     (periods since acquisition) they were active in, from customer-period rows in customer
     order with ascending periods (numpy: no aggregation over the rows in the engine)."""
     idx = rows.column("idx").to_numpy()
-    keep = np.flatnonzero(idx <= last_full)
-    cust = rows.column("customer_id").to_numpy()[keep]
-    last = np.ones(len(keep), dtype=bool)              # each customer's last kept row
-    if len(keep):
-        np.not_equal(cust[1:], cust[:-1], out=last[:-1])
-    rows_last = keep[last]
+    cust = rows.column("customer_id").to_numpy()
+    keep = idx <= last_full
+    # each customer's last kept row: kept, and the next row is another customer's or not kept
+    # (a customer's periods ascend, so the kept rows come first)
+    last = keep.copy()
+    if len(last) > 1:
+        last[:-1] &= (cust[1:] != cust[:-1]) | ~keep[1:]
+    rows_last = np.flatnonzero(last)
     cohort = rows.column("cohort_idx").to_numpy()[rows_last]
     k = idx[rows_last] - cohort
-    pairs, counts = np.unique(np.stack([cohort, k]), axis=1, return_counts=True)
-    return pd.DataFrame({"cohort_idx": pairs[0], "last_k": pairs[1], "customers": counts.astype(np.int64)})
+    if not len(k):
+        return pd.DataFrame({"cohort_idx": np.zeros(0, np.int64), "last_k": np.zeros(0, np.int64),
+                             "customers": np.zeros(0, np.int64)})
+    c0, width = int(cohort.min()), int(k.max()) + 1       # (cohort, k) as one small integer
+    cells = np.bincount((cohort - c0) * width + k)
+    at = np.flatnonzero(cells)
+    return pd.DataFrame({"cohort_idx": (at // width + c0).astype(np.int64), "last_k": (at % width).astype(np.int64),
+                         "customers": cells[at].astype(np.int64)})
 
 
 def cohort_retention(engine: KPIEngine, period: str = "month", as_of=None, *,
