@@ -402,20 +402,10 @@ def _canonical_ties(group: np.ndarray, perm: np.ndarray, amount: np.ndarray, pro
     perm[swap], perm[swap + 1] = perm[swap + 1], perm[swap].copy()
     big = lengths > 2
     if big.any():                         # longer runs: sorted together (few rows)
-        rows = np.repeat(starts[big], lengths[big]) + _ranks(lengths[big])
+        rows = _runs(starts[big], starts[big] + lengths[big])
         p = perm[rows]
         keys = (amount[p], group[rows]) if product is None else (product[p], amount[p], group[rows])
         perm[rows] = p[np.lexsort(keys)]
-
-
-def _ranks(lengths: np.ndarray) -> np.ndarray:
-    """0, 1, ..., k - 1 for each length k, concatenated."""
-    total = int(lengths.sum())
-    out = np.ones(total, dtype=np.int64)
-    out[0] = 0
-    ends = np.cumsum(lengths)[:-1]
-    out[ends] = 1 - lengths[:-1]
-    return np.cumsum(out)
 
 
 def _tie_candidates(code: np.ndarray, day: np.ndarray):
@@ -669,7 +659,7 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
     bounds = np.append(starts, m)
 
     def per_customer(mask):          # rows where mask holds before each bound: a running count
-        return _running_counts(mask, bounds)
+        return running_sums(mask, bounds)
 
     # typical gap: median of the positive gaps per customer, from one sort of (customer, gap)
     pos = gap > 0
@@ -711,27 +701,42 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
     })
 
 
-_COUNT_STEP = 1 << 18       # rows per step of a running count: a small buffer, reused, not faulted in
+_COUNT_STEP = 1 << 18       # rows per step of a running sum: a small buffer, reused, not faulted in
 
 
-def _running_counts(mask: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Number of True values of ``mask`` before each of the ascending ``bounds`` (int64).
+def running_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` before each of the ascending ``bounds`` (int64; booleans count).
 
-    A cumulative count read at the bounds, in steps of :data:`_COUNT_STEP` rows: a cumulative
-    sum of the whole column would be a fresh 40-80 MB array at 10M orders, whose pages the
-    kernel zeroes on first touch.
+    A cumulative sum read at the bounds, in steps of :data:`_COUNT_STEP` rows: a cumulative sum
+    of the whole column would be a fresh 40-80 MB array at 10M orders, whose pages the kernel
+    zeroes on first touch. Sums over consecutive segments are its differences.
 
-    >>> _running_counts(np.array([True, False, True, True, False]), np.array([0, 2, 3, 5])).tolist()
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Booleans or integers.
+    bounds : numpy.ndarray
+        Ascending positions ``0 .. len(values)``.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> running_sums(np.array([True, False, True, True, False]), np.array([0, 2, 3, 5])).tolist()
     [0, 1, 2, 3]
+    >>> np.diff(running_sums(np.array([1, 2, 3, 4], np.int16), np.array([0, 1, 4]))).tolist()
+    [1, 9]
     """
     out = np.zeros(len(bounds), dtype=np.int64)
-    flags = mask.view(np.int8)
+    x = values.view(np.int8) if values.dtype == np.bool_ else values
     total = 0
     lo = int(np.searchsorted(bounds, 1, side="left"))       # bounds of 0: nothing before them
-    for s in range(0, len(mask), _COUNT_STEP):
-        e = min(s + _COUNT_STEP, len(mask))
+    for s in range(0, len(x), _COUNT_STEP):
+        e = min(s + _COUNT_STEP, len(x))
         hi = int(np.searchsorted(bounds, e, side="right"))   # bounds b with s < b <= e
-        c = np.cumsum(flags[s:e], dtype=np.int32)
+        c = np.cumsum(x[s:e], dtype=np.int64)
         if hi > lo:
             out[lo:hi] = c[bounds[lo:hi] - 1 - s] + total
         total += int(c[-1])
@@ -853,5 +858,5 @@ def day_number(d: dt.date) -> int:
 
 __all__ = ["ArrayPlan", "OrderArrays", "array_plan", "by_customer_chunks", "customer_first_rows",
            "customer_period_rows", "customer_summary_rows", "day_number", "order_arrays",
-           "period_index_of_days", "positive_gap_histogram", "request_products", "small_pages", "store",
+           "period_index_of_days", "positive_gap_histogram", "request_products", "running_sums", "small_pages", "store",
            "worker_threads"]

@@ -48,7 +48,7 @@ import pandas as pd
 
 from .distinct import memory_budget
 from .engine import KPIEngine
-from .order_arrays import EPOCH, day_number, period_index_of_days, small_pages, store
+from .order_arrays import EPOCH, day_number, period_index_of_days, running_sums, small_pages, store
 
 DAY_BITS = 16
 _DAY_MASK = (1 << DAY_BITS) - 1
@@ -627,20 +627,6 @@ def _period_durations(a: SessionArrays, period_of_day: np.ndarray, periods: int,
     return full, lower, upper
 
 
-def _segment_sums(x: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Sums of ``x`` over consecutive segments ending (exclusive) at ``ends`` (int64, exact).
-
-    A cumulative sum read at the ends: cheaper than ``np.add.reduceat`` over many short segments
-    and it widens narrow integers (and bools) as it goes.
-
-    >>> _segment_sums(np.array([1, 2, 3, 4], np.int16), np.array([1, 4])).tolist()
-    [1, 9]
-    """
-    c = np.cumsum(x, dtype=np.int64)[ends - 1]
-    c[1:] -= c[:-1].copy()
-    return c
-
-
 def customer_window_rows(a: SessionArrays, last_day: int, window_days: int):
     """Per customer visits and visit seconds in the recent and the previous window.
 
@@ -698,10 +684,15 @@ def customer_window_rows(a: SessionArrays, last_day: int, window_days: int):
         cust, dur, recent = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
     ends = np.r_[np.flatnonzero(cust[1:] != cust[:-1]) + 1, len(cust)] if len(cust) else np.zeros(0, np.int64)
     n = np.diff(ends, prepend=0)
-    v_recent = _segment_sums(recent, ends)
-    s_total = _segment_sums(dur, ends)
+    bounds = np.r_[0, ends]
+
+    def per_customer(x):         # sums over each customer's rows
+        return np.diff(running_sums(x, bounds))
+
+    v_recent = per_customer(recent)
+    s_total = per_customer(dur)
     np.multiply(dur, recent, out=dur)
-    s_recent = _segment_sums(dur, ends)
+    s_recent = per_customer(dur)
     v_prev = n - v_recent
     return pa.table({
         "customer_id": cust[ends - 1].astype(a.id_dtype, copy=False),
