@@ -604,7 +604,7 @@ def _history(engine: KPIEngine, dates, rules: LifecycleRules) -> "_History | Non
     """
     if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None or not dates:
         return None
-    if not str(customer_table(engine).schema()["customer_id"]).startswith(("int", "uint")):
+    if not customer_table(engine).schema()["customer_id"].is_integer():
         return None
     lo, hi, key = _history_key(dates, rules)
     # started in the background by prefetch_stage_history, or built now

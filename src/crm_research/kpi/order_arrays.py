@@ -165,8 +165,8 @@ def array_plan(engine: KPIEngine) -> ArrayPlan | None:
 
         if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None:
             return None
-        t = str(engine.orders.schema()["customer_id"]).lstrip("!")
-        if not t.startswith(("int", "uint")):
+        t = engine.orders.schema()["customer_id"]
+        if not t.is_integer():
             return None
         o = engine.orders
         sql = ibis.to_sql(o.aggregate(n=o.count(), lo=o.customer_id.min(), hi=o.customer_id.max()), dialect="duckdb")
@@ -178,7 +178,7 @@ def array_plan(engine: KPIEngine) -> ArrayPlan | None:
             return None
         if _BYTES_PER_ORDER * n + 8 * (hi - lo + 1) > memory_budget(engine.con):
             return None
-        return ArrayPlan(lo, hi, n, np.dtype(t))
+        return ArrayPlan(lo, hi, n, np.dtype(t.to_numpy()))
 
     return engine.cached("order_array_plan", build)
 
@@ -427,6 +427,19 @@ def _runs(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return off + np.arange(int(n.sum()), dtype=np.int64)
 
 
+def naive_timestamp(t) -> bool:
+    """Whether an ibis type is a timestamp without time zone, in microseconds or unscaled (the
+    timestamps the arrays read as microseconds since 1970-01-01 UTC).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> naive_timestamp(ibis.dtype("timestamp")), naive_timestamp(ibis.dtype("timestamp('UTC')"))
+    (True, False)
+    """
+    return t.is_timestamp() and t.timezone is None and t.scale in (None, 6)
+
+
 def request_products(engine: KPIEngine, p_lo: int) -> bool:
     """Ask the order arrays to carry each order's product code (``product_id - p_lo``) and the
     timestamps of the first-date ties (:class:`OrderArrays`).
@@ -469,8 +482,8 @@ def request_products(engine: KPIEngine, p_lo: int) -> bool:
     if plan is None or "product_id" not in engine.orders.columns:
         return False
     s = engine.orders.schema()
-    if not str(s["product_id"]).lstrip("!").startswith(("int", "uint")) \
-            or str(s["timestamp"]).lstrip("!") not in ("timestamp", "timestamp(6)"):
+    if not s["product_id"].is_integer() \
+            or not naive_timestamp(s["timestamp"]):
         return False
     if (_BYTES_PER_ORDER + _BYTES_PER_PRODUCT) * plan.orders + 8 * (plan.id_hi - plan.id_lo + 1) \
             > memory_budget(engine.con):
@@ -858,5 +871,5 @@ def day_number(d: dt.date) -> int:
 
 __all__ = ["ArrayPlan", "OrderArrays", "array_plan", "by_customer_chunks", "customer_first_rows",
            "customer_period_rows", "customer_summary_rows", "day_number", "order_arrays",
-           "period_index_of_days", "positive_gap_histogram", "request_products", "running_sums", "small_pages", "store",
+           "period_index_of_days", "naive_timestamp", "positive_gap_histogram", "request_products", "running_sums", "small_pages", "store",
            "worker_threads"]

@@ -44,8 +44,8 @@ import pandas as pd
 
 from .distinct import memory_budget
 from .engine import KPIEngine, last_complete_index, period_end, period_start_of_index, quiet_ibis, timestamp_literal
-from .order_arrays import (OrderArrays, array_plan, day_number, order_arrays, period_index_of_days, request_products,
-                           small_pages)
+from .order_arrays import (OrderArrays, array_plan, day_number, naive_timestamp, order_arrays, period_index_of_days,
+                           request_products, small_pages)
 from .sums import ExactSums
 
 US_PER_DAY = 86_400_000_000
@@ -110,10 +110,6 @@ class ProductPass:
     first: np.ndarray
 
 
-def _int_type(t) -> bool:
-    return str(t).lstrip("!").startswith(("int", "uint"))
-
-
 def product_plan(engine: KPIEngine) -> ProductPlan | None:
     """The plan of the product stream, or None where the engine path applies.
 
@@ -151,9 +147,9 @@ def product_plan(engine: KPIEngine) -> ProductPlan | None:
             return None
         ol = engine.order_lines
         s = ol.schema()
-        if not (_int_type(s["product_id"]) and _int_type(s["order_id"]) and _int_type(s["customer_id"])):
+        if not all(s[c].is_integer() for c in ("product_id", "order_id", "customer_id")):
             return None
-        if str(s["timestamp"]).lstrip("!") not in ("timestamp", "timestamp(6)"):
+        if not naive_timestamp(s["timestamp"]):
             return None          # a time zone (or another precision): dates are the engine's business
         if ol is engine.orders:
             # the orders' count and dates are known (array plan, engine): one column to read.
@@ -180,7 +176,7 @@ def product_plan(engine: KPIEngine) -> ProductPlan | None:
         if p_hi - p_lo + 1 > MAX_ID_SPREAD * n or p_hi - p_lo >= 2 ** 31:
             return None
         return ProductPlan(p_lo, p_hi, n, day_number(d_lo), day_number(d_hi),
-                           plan.id_lo, plan.id_hi, np.dtype(str(s["product_id"]).lstrip("!")))
+                           plan.id_lo, plan.id_hi, np.dtype(s["product_id"].to_numpy()))
 
     return engine.cached("product_array_plan", build)
 

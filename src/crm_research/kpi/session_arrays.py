@@ -376,7 +376,7 @@ def counted_by_sorting(engine: KPIEngine) -> bool:
     """
     if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None or not engine.has_sessions:
         return False
-    if not str(engine.sessions.schema()["customer_id"]).lstrip("!").startswith(("int", "uint")):
+    if not engine.sessions.schema()["customer_id"].is_integer():
         return False
     report = engine.reports.get("sessions")
     return report is not None and BYTES_PER_SESSION * report.rows_kept <= memory_budget(engine.con)
@@ -427,7 +427,7 @@ def id_dtype(engine: KPIEngine) -> np.dtype:
     >>> id_dtype(example_engine())
     dtype('int64')
     """
-    return np.dtype(str(engine.sessions.schema()["customer_id"]).lstrip("!"))
+    return np.dtype(engine.sessions.schema()["customer_id"].to_numpy())
 
 
 def fetch_and_count(con, sql: str, id_type, period: str, last_day: int, per_sql: str | None = None):
