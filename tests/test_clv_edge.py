@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 import pandas as pd
+import pytest
 
 from crm_research import clv
 
@@ -69,3 +70,20 @@ def test_rfm_summary_is_the_same_whatever_the_row_order():
                       "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-02"])})
     s = clv.rfm_summary(x, calibration_end="2024-01-02", freq="D")
     assert s["monetary_value"].tolist() == [0.6]           # 0.1 + 0.2 + 0.3 on one day, exactly
+
+
+def test_amounts_of_1e15_or_more_are_reported_with_row_and_column(tmp_path):
+    # no order amount; the exact sums (DECIMAL) need the room: a clear error, not a failed cast
+    from crm_research.errors import DataFileError
+
+    o = pd.DataFrame({"customer_id": [1, 1, 2], "amount": [5.0, 1e30, 3.0],
+                      "timestamp": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-02-03"])})
+    with pytest.raises(DataFileError, match=r"row 3, column 'amount'.*below 1e15"):
+        clv.rfm_summary(o, calibration_end="2024-02-03")
+    import duckdb
+
+    p = tmp_path / "orders.parquet"
+    o.to_parquet(p)
+    con = duckdb.connect()
+    with pytest.raises(DataFileError, match=r"amount\(s\) missing or not a finite number below 1e15"):
+        clv.rfm_summary(con.sql(f"SELECT * FROM read_parquet('{p}')"), calibration_end="2024-02-03")

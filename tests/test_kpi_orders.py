@@ -272,3 +272,18 @@ def test_integer_phone_numbers_as_customer_ids_are_found_and_small_ids_are_not(t
     with kpi.load(p) as eng:
         assert eng.reports["orders"].personal_data.empty
         assert set(eng.execute(eng.orders)["customer_id"]) == {1, 2, 9999999999}
+
+
+def test_numbers_beyond_1e15_are_bad_numbers(tmp_path):
+    # an amount of 1e30 is no amount (and exact sums, kpi.sums, need the room): reported with
+    # its row and column like any bad number, never an error deep inside a KPI query
+    p = tmp_path / "orders.csv"
+    p.write_text("customer_id,order_id,timestamp,amount\n1,1,2024-01-01,1e30\n1,2,2024-02-01,5\n"
+                 "2,3,2024-02-03,-2e15\n2,4,2024-02-05,999999999999999\n")
+    with pytest.raises(DataFileError) as e:
+        KPIEngine.load(p)
+    msg = str(e.value)
+    assert "row 2" in msg and "'amount'" in msg and "1e15" in msg and "2 row(s)" in msg
+    with KPIEngine.load(p, policy={"bad_number": "drop"}) as eng:
+        assert eng.reports["orders"].rows_kept == 2
+        assert eng.execute(eng.orders.amount.sum()) == 5 + 999999999999999

@@ -43,7 +43,8 @@ from ..errors import ConfigError, DataFileError
 FREQ_DAYS = {"D": 1.0, "W": 7.0}
 
 SUMMARY_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
-_EXACT = "DECIMAL(38, 10)"     # the type amounts are summed in
+_EXACT = "DECIMAL(38, 10)"     # the type amounts are summed in (as crm_research.kpi.sums.EXACT_SUM_TYPE)
+_MAX_AMOUNT = 1e15             # beyond: no order amount (and the exact sums need the room)
 HOLDOUT_COLUMNS = ["frequency_holdout", "monetary_holdout", "duration_holdout"]
 
 
@@ -302,11 +303,12 @@ def validate_orders_frame(orders: pd.DataFrame, customer_col: str, datetime_col:
         raw_amt = orders[monetary_col]
         amt = pd.to_numeric(raw_amt, errors="coerce").astype("float64")
         a = amt.to_numpy()
-        bad = ~np.isfinite(a)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(a) | (np.abs(a) >= _MAX_AMOUNT)
         if bad.any():
             i = int(np.argmax(bad))
             val = raw_amt.iloc[i]
-            raise DataFileError(source, "amount is missing or not a finite number", row=_row(i),
+            raise DataFileError(source, "amount is missing or not a finite number below 1e15", row=_row(i),
                                 column=monetary_col, value=None if pd.isna(val) else py_scalar(val),
                                 hint="every order needs a numeric amount (0 for free orders)")
         bad = a < 0
@@ -339,7 +341,8 @@ def _validate_relation(query, customer_col: str, datetime_col: str, monetary_col
     c, t = q(customer_col), q(datetime_col)
     amount_sql = f"TRY_CAST({q(monetary_col)} AS DOUBLE)" if monetary_col else "0.0"
     raw_amount = f"CAST({q(monetary_col)} AS VARCHAR)" if monetary_col else "NULL"
-    bad_amount = f"({amount_sql} IS NULL OR isnan({amount_sql}) OR isinf({amount_sql}))"
+    bad_amount = (f"({amount_sql} IS NULL OR isnan({amount_sql}) OR isinf({amount_sql}) "
+                  f"OR abs({amount_sql}) >= {_MAX_AMOUNT:.0f})")
     row = query(f"""
         SELECT count(*) AS n,
                count(*) FILTER (WHERE {c} IS NULL) AS null_customer,
@@ -359,7 +362,7 @@ def _validate_relation(query, customer_col: str, datetime_col: str, monetary_col
                             column=datetime_col, value=None if pd.isna(row["bad_ts"]) else row["bad_ts"],
                             hint="use ISO 8601, e.g. 2024-03-01 or 2024-03-01T14:30:00")
     if row["n_bad_amt"]:
-        raise DataFileError(source, f"{int(row['n_bad_amt'])} amount(s) missing or not a finite number",
+        raise DataFileError(source, f"{int(row['n_bad_amt'])} amount(s) missing or not a finite number below 1e15",
                             column=monetary_col, value=None if pd.isna(row["bad_amt"]) else row["bad_amt"],
                             hint="every order needs a numeric amount (0 for free orders)")
     if not pd.isna(row["min_amt"]) and row["min_amt"] < 0:

@@ -43,7 +43,8 @@ problem               meaning                                                pol
 ``missing_value``     a required cell is empty                               error, drop
 ``bad_timestamp``     timestamp text that is not a date/time                 error, drop
 ``bad_number``        amount / duration / page views that is not a finite    error, drop
-                      number
+                      number below 1e15 in magnitude (sums are exact to
+                      1e-10, see :mod:`.sums`)
 ``negative_amount``   amount < 0 (a refund?)                                 error, drop, keep
 ``negative_value``    duration or page views < 0                             error, drop
 ``duplicate_row``     an exact copy of an earlier row (every column of the   drop (default), keep,
@@ -85,12 +86,13 @@ from ..errors import DataFileError
 from .distinct import key_check
 from .sums import EXACT_SUM_TYPE
 
+MAX_NUMBER = 1e15     # beyond: not an amount, duration or count (and exact sums need the room)
 PROBLEMS = ("missing_value", "bad_timestamp", "bad_number", "negative_amount", "negative_value",
             "duplicate_row", "duplicate_order_id")
 PROBLEM_TEXT = {
     "missing_value": "required value is empty",
     "bad_timestamp": "not a date/time",
-    "bad_number": "not a finite number",
+    "bad_number": "not a finite number below 1e15 in magnitude",
     "negative_amount": "negative amount",
     "negative_value": "negative value",
     "duplicate_row": "exact copy of an earlier row",
@@ -902,7 +904,8 @@ def ingest(con, source, spec: TableSpec, *, table: str | None = None,
     checks.append(("bad_timestamp", spec.timestamp, f"{_q(spec.timestamp)} IS NULL"))
     for c in spec.numbers:
         if c in cmap:
-            cond = f"({_q(c)} IS NULL OR NOT isfinite(CAST({_q(c)} AS DOUBLE)))"
+            cond = (f"({_q(c)} IS NULL OR NOT isfinite(CAST({_q(c)} AS DOUBLE)) "
+                    f"OR abs(CAST({_q(c)} AS DOUBLE)) >= {MAX_NUMBER:.0f})")
             if c not in spec.required + spec.filled:   # optional numbers may be empty
                 cond = f"(NOT {empty(c)} AND {cond})"
             checks.append(("bad_number", c, cond))
