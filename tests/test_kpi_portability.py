@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from crm_research import kpi
+from crm_research.kpi import order_arrays as OA
 
 # dialect -> does it have an exact median (else the engine uses approx_median)
 DIALECTS = {"trino": False, "bigquery": False, "snowflake": True, "databricks": True, "postgres": True,
@@ -27,7 +28,7 @@ def _definitions(exact_median: bool) -> dict:
     eng = kpi.load(o, sessions=s)
     eng.materialize = lambda expr, name: expr          # keep every definition as one expression
     eng._exact_median = exact_median
-    eng.cached("order_array_plan", lambda: None)      # the engine definitions, not DuckDB's array paths
+    OA.engine_path_only(eng)      # the engine definitions, not DuckDB's array paths
     eng.cached("session_arrays", lambda: None)
     a = "2024-02-29"
     return {
@@ -84,7 +85,7 @@ def test_an_engine_without_exact_median_says_so():
     assert exact.approximate == {} and "approximate" not in exact.summary()
     eng = example_engine()
     eng._exact_median = False                                     # as on Trino / BigQuery
-    eng.cached("order_array_plan", lambda: None)                  # which have no DuckDB array paths
+    OA.engine_path_only(eng)                  # which have no DuckDB array paths
     eng.cached("session_arrays", lambda: None)
     suite = kpi.kpi_suite(eng, stage_dates=["2024-06-28"])
     assert "median_session_seconds" in suite.approximate["activity"]

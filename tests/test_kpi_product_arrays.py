@@ -50,7 +50,7 @@ def _engines(frame: pd.DataFrame, **load):
     mid = kpi.load(frame, **load)
     mid.cached("product_array_plan", lambda: None)        # the engine's queries; order arrays still used
     slow = kpi.load(frame, **load)
-    slow.cached("order_array_plan", lambda: None)         # the engine's queries on per-order facts
+    OA.engine_path_only(slow)         # the engine's queries on per-order facts
     assert PA.product_plan(slow) is None and OA.array_plan(mid) is not None
     return fast, mid, slow
 
@@ -169,7 +169,7 @@ def test_an_order_id_shared_by_two_customers_counts_as_the_engine_joins_it():
     lines = pd.concat([lines, shared], ignore_index=True)
     engines = [_from_ibis(lines) for _ in range(3)]
     engines[1].cached("product_array_plan", lambda: None)
-    engines[2].cached("order_array_plan", lambda: None)
+    OA.engine_path_only(engines[2])
     assert PA.product_plan(engines[0]) is not None and PA.product_plan(engines[2]) is None
     p = PA.product_pass(engines[0], "month", engines[0].as_of())
     assert p.first.max() == 2                   # order 2 is the first order of two customers
@@ -323,7 +323,7 @@ def _three_paths(frame: pd.DataFrame, **load):
     stream = kpi.load(frame, **load)
     OA.order_arrays(stream)                          # built first: without products
     slow = kpi.load(frame, **load)
-    slow.cached("order_array_plan", lambda: None)
+    OA.engine_path_only(slow)
     return arrays, stream, slow
 
 
@@ -403,7 +403,7 @@ def test_orders_given_through_ibis_take_the_stream():
     for _ in range(2):
         con = ibis.duckdb.connect()
         engines.append(kpi.KPIEngine.from_ibis(con.create_table("orders", ibis.memtable(orders))))
-    engines[1].cached("order_array_plan", lambda: None)
+    OA.engine_path_only(engines[1])
     assert PA.product_plan(engines[0]) is not None
     _same(_tables(engines[0], None, "month", 3), _tables(engines[1], None, "month", 3))
     assert OA.order_arrays(engines[0]).product is None

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .engine import KPIEngine, date_literal
 from .sums import exact_sum
-from .order_arrays import array_plan, customer_summary_rows, day_number, store
+from .order_arrays import (array_plan, customer_summary_parts, customer_summary_rows, day_number, part_plan, store,
+                           store_parts)
 
 SUMMARY_COLUMNS = [
     "customer_id", "orders", "purchase_days", "total_spend", "first_order_date", "last_order_date",
@@ -60,6 +61,9 @@ def customer_summary(engine: KPIEngine, as_of=None, window_days: int = 90):
         rows = summary_rows(engine, a, W)
         if rows is not None:   # by direct addressing (same table, about half the CPU)
             return store(engine, f"_kpi_customer_summary_{a:%Y%m%d}_{W}", rows)
+        if part_plan(engine) is not None:   # the same, one part of the customers at a time
+            return store_parts(engine, f"_kpi_customer_summary_{a:%Y%m%d}_{W}",
+                               customer_summary_parts(engine, day_number(a), W))
         f = engine.facts_until(a)
         age = date_literal(a).delta(f.order_date, unit="day")
         recent = age < W

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["KeyCheck", "key_check", "memory_budget"]
+__all__ = ["KeyCheck", "key_check", "memory_budget", "spill_dir"]
 
 _UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
@@ -231,7 +231,18 @@ def key_check(con, relation: str, key: str, *, kind: str = "int", code: str | No
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)   # odd: x -> x * _GOLDEN (mod 2**64) is a bijection
 
 
-def _spill_dir(con) -> str | None:
+def spill_dir(con) -> str | None:
+    """DuckDB's ``temp_directory`` where it exists (None: the system's temporary folder).
+
+    Examples
+    --------
+    >>> import duckdb, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> con = duckdb.connect()
+    >>> _ = con.execute(f"SET temp_directory = '{d}'")
+    >>> spill_dir(con) == d
+    True
+    """
     try:
         d = str(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
     except Exception:  # pragma: no cover
@@ -253,7 +264,7 @@ def _spill_check(con, sql, code, dtype, counts, rows, budget):
     fill = [0] * n_mem
     files = []
     try:
-        files = [tempfile.TemporaryFile(prefix="crm_keys_", dir=_spill_dir(con)) for _ in range(n_parts - n_mem)]
+        files = [tempfile.TemporaryFile(prefix="crm_keys_", dir=spill_dir(con)) for _ in range(n_parts - n_mem)]
         edges = np.arange(1, n_parts, dtype=np.uint64) << shift
 
         def mark(a):   # sorting the batch and cutting it at the partition edges beats masks

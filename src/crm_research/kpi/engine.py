@@ -699,8 +699,7 @@ class KPIEngine:
 
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-prefetch")
-        cur = self.con.cursor()
-        cur.execute(f'USE "{self.con.execute("SELECT current_database()").fetchall()[0][0]}"')
+        cur = self.cursor()
 
         def run():
             try:
@@ -709,6 +708,26 @@ class KPIEngine:
                 cur.close()
 
         return self._pool.submit(run)
+
+    def cursor(self):
+        """A new DuckDB connection to this engine's database, for work on another thread.
+
+        Returns
+        -------
+        duckdb.DuckDBPyConnection
+            Sees the engine's tables; close it when done.
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> cur = example_engine().cursor()
+        >>> cur.execute('SELECT count(*) FROM orders').fetchall()
+        [(24,)]
+        >>> cur.close()
+        """
+        cur = self.con.cursor()
+        cur.execute(f'USE "{self.con.execute("SELECT current_database()").fetchall()[0][0]}"')
+        return cur
 
     def collect(self, key, default=None):
         """The result of the run :meth:`prefetch_call` started as ``key`` (waits for it), or ``default``.
@@ -1061,6 +1080,26 @@ class KPIEngine:
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
+
+    def is_cached(self, key) -> bool:
+        """True when :meth:`cached` holds a value for ``key``.
+
+        Parameters
+        ----------
+        key : hashable
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.is_cached('n'), eng.cached('n', lambda: 1), eng.is_cached('n')
+        (False, 1, True)
+        """
+        return key in self._cache
 
     # ------------------------------------------------------------------ misc
     def close(self) -> None:

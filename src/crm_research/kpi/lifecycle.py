@@ -38,8 +38,8 @@ import pandas as pd
 
 from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, as_date, check_period, period_end
-from .order_arrays import (OrderArrays, array_plan, customer_first_rows, day_number, order_arrays,
-                           small_pages, store, worker_threads)
+from .order_arrays import (OrderArrays, array_plan, customer_first_parts, customer_first_rows, day_number,
+                           order_arrays, order_parts, part_plan, small_pages, store, store_parts, worker_threads)
 
 STAGES = ("new", "growing", "mature", "declining", "churned", "reactivated")
 STAGE_LABELS = pd.DataFrame(
@@ -347,6 +347,8 @@ def customer_table(engine: KPIEngine):
     def build():
         if array_plan(engine) is not None:
             return store(engine, "_kpi_customers", customer_first_rows(engine))
+        if part_plan(engine) is not None:
+            return store_parts(engine, "_kpi_customers", customer_first_parts(engine))
         f = engine.facts
         return engine.materialize(f.filter(f.seq == 1).select("customer_id", "first_date"), "_kpi_customers")
 
@@ -427,13 +429,16 @@ def stage_shares(engine: KPIEngine, dates=None, rules: LifecycleRules = Lifecycl
     """
     dates = _share_dates(engine, dates, period, n, as_of)
     rows = []
-    h = _history(engine, dates, rules)
-    if h is not None:
-        def count(d):
-            k = _stages_at(h, d, rules)
-            return dict(zip(STAGES, np.bincount(k[k >= 0], minlength=len(STAGES)).tolist()))
+    hs = _histories(engine, dates, rules)
+    if hs is not None:
+        totals = np.zeros((len(dates), len(STAGES)), dtype=np.int64)
+        for h in hs:        # the whole log, or one part of the customers at a time
+            def count(d, h=h):
+                k = _stages_at(h, d, rules)
+                return np.bincount(k[k >= 0], minlength=len(STAGES))
 
-        by_date = _map_dates(engine, count, dates)
+            totals += np.array(_map_dates(engine, count, dates), dtype=np.int64).reshape(len(dates), len(STAGES))
+        by_date = [dict(zip(STAGES, t.tolist())) for t in totals]
     else:
         by_date = [_stage_counts(engine, d, rules, n) for d, n in zip(dates, _acquired(engine, dates) if dates else [])]
     for d, counts in zip(dates, by_date):
@@ -484,14 +489,16 @@ def stage_transitions(engine: KPIEngine, date_from, date_to, rules: LifecycleRul
         raise ValueError("date_to must be after date_from")
     import ibis
 
-    h = _history(engine, [d0, d1], rules)
-    if h is not None:
-        s0, s1 = _map_dates(engine, lambda d: _stages_at(h, d, rules), [d0, d1])
-        keep = s1 >= 0
-        # before the first order at d0: prospect (code len(STAGES)); every stage at d0 else
-        f = np.where(s0[keep] >= 0, s0[keep], len(STAGES))
+    hs = _histories(engine, [d0, d1], rules)
+    if hs is not None:
         k = len(STAGES) + 1
-        cells = np.bincount(f * len(STAGES) + s1[keep], minlength=k * len(STAGES)).reshape(k, len(STAGES))
+        cells = np.zeros((k, len(STAGES)), dtype=np.int64)
+        for h in hs:        # the whole log, or one part of the customers at a time
+            s0, s1 = _map_dates(engine, lambda d, h=h: _stages_at(h, d, rules), [d0, d1])
+            keep = s1 >= 0
+            # before the first order at d0: prospect (code len(STAGES)); every stage at d0 else
+            f = np.where(s0[keep] >= 0, s0[keep], len(STAGES))
+            cells += np.bincount(f * len(STAGES) + s1[keep], minlength=k * len(STAGES)).reshape(k, len(STAGES))
         names = list(STAGES) + ["prospect"]
         res = pd.DataFrame([(names[i], STAGES[j], int(cells[i, j])) for i in range(k) for j in range(len(STAGES))
                             if cells[i, j]], columns=["from_stage", "to_stage", "customers"])
@@ -590,6 +597,19 @@ def prefetch_stage_history(engine: KPIEngine, dates=None, rules: LifecycleRules 
 
     return engine.prefetch_call(key, lambda con, arrays: _history_from_arrays(arrays, lo, hi, rules),
                                 order_arrays(engine))
+
+
+def _histories(engine: KPIEngine, dates, rules: LifecycleRules):
+    """The :class:`_History` of the whole log (a list of one), or an iterator of one per part of
+    the customers where the orders are read in parts (:func:`.order_arrays.part_plan`: stage
+    counts are sums over the parts); None where neither applies (the engine runs the rules)."""
+    if part_plan(engine) is not None:
+        if not dates:
+            return None
+        lo, hi, _ = _history_key(dates, rules)
+        return (_history_from_arrays(a, lo, hi, rules) for a in order_parts(engine))
+    h = _history(engine, dates, rules)
+    return None if h is None else [h]
 
 
 def _history(engine: KPIEngine, dates, rules: LifecycleRules) -> "_History | None":

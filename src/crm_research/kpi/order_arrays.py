@@ -161,6 +161,21 @@ def array_plan(engine: KPIEngine) -> ArrayPlan | None:
     (24, 8)
     """
     def build():
+        r = _id_range(engine)
+        if r is None:
+            return None
+        n, lo, hi, dtype = r
+        if _BYTES_PER_ORDER * n + 8 * (hi - lo + 1) > memory_budget(engine.con):
+            return None
+        return ArrayPlan(lo, hi, n, dtype)
+
+    return engine.cached("order_array_plan", build)
+
+
+def _id_range(engine: KPIEngine):
+    """``(orders, smallest id, largest id, id dtype)`` where customer-sorted arrays apply at all
+    (DuckDB, integer ids, ids that are positions rather than hashes), else None."""
+    def build():
         import ibis
 
         if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None:
@@ -176,11 +191,9 @@ def array_plan(engine: KPIEngine) -> ArrayPlan | None:
         lo, hi, n = int(lo), int(hi), int(n)
         if hi - lo + 1 > _MAX_ID_SPREAD * n or hi - lo >= 2 ** 40:
             return None
-        if _BYTES_PER_ORDER * n + 8 * (hi - lo + 1) > memory_budget(engine.con):
-            return None
-        return ArrayPlan(lo, hi, n, np.dtype(t.to_numpy()))
+        return n, lo, hi, np.dtype(t.to_numpy())
 
-    return engine.cached("order_array_plan", build)
+    return engine.cached("order_id_range", build)
 
 
 @contextlib.contextmanager
@@ -283,11 +296,18 @@ def by_customer_chunks(a: OrderArrays, fn, threads: int, min_rows: int | None = 
         return list(ex.map(fn, chunks))
 
 
-def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> OrderArrays:
-    """The arrays; with ``p_lo``: also the product codes and the first-date ties (see :class:`OrderArrays`)."""
+def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None, con=None,
+           part: bool = False) -> OrderArrays:
+    """The arrays; with ``p_lo``: also the product codes and the first-date ties (see :class:`OrderArrays`).
+
+    ``part``: only the customers from ``plan.id_lo`` to ``plan.id_hi`` (a part of :func:`part_plan`),
+    read on ``con`` (default: the engine's connection).
+    """
     import ibis
 
     o = engine.orders
+    if part:
+        o = o.filter(o.customer_id.between(plan.id_lo, plan.id_hi))
     start, stop = 0, plan.id_hi - plan.id_lo + 1
     cols = dict(c=(o.customer_id - plan.id_lo).cast("int64"),
                 d=o.timestamp.date().delta(ibis.date(1970, 1, 1), unit="day").cast("int32"),
@@ -297,7 +317,7 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None) -> Order
         cols["p"] = (o.product_id - p_lo).cast("int32")
     # a relation's fetch, not a cursor's: the cursor materializes its result before the copy
     # into numpy (10M orders: 165K page faults against 88K)
-    r = engine.con.sql(ibis.to_sql(o.select(**cols), dialect="duckdb")).fetchnumpy()
+    r = (engine.con if con is None else con).sql(ibis.to_sql(o.select(**cols), dialect="duckdb")).fetchnumpy()
     code, day, amount = (np.asarray(r[k]) for k in ("c", "d", "a"))
     product = t = None
     if p_lo is not None:
@@ -528,6 +548,269 @@ def order_arrays(engine: KPIEngine) -> OrderArrays:
     return engine.cached("order_arrays", build)
 
 
+@dataclasses.dataclass(frozen=True)
+class PartPlan:
+    """Customer-id ranges whose arrays each fit the memory budget, for a log whose arrays do not.
+
+    Attributes
+    ----------
+    parts : tuple of ArrayPlan
+        One plan per range of customer ids (ascending, disjoint, covering every customer).
+    """
+
+    parts: tuple
+
+    @property
+    def orders(self) -> int:
+        """Orders of the whole log."""
+        return sum(p.orders for p in self.parts)
+
+
+PART_BUCKETS = 4096     # the id range is cut into parts at multiples of 1/PART_BUCKETS of its span
+
+
+def part_plan(engine: KPIEngine, budget: int | None = None) -> PartPlan | None:
+    """Customer-id ranges for reading a log too large for :func:`array_plan` in parts.
+
+    Where the whole log's arrays would not fit the memory budget (a quarter of DuckDB's
+    ``memory_limit``) but the arrays apply otherwise (DuckDB, integer customer ids that are
+    positions), the customers are cut into consecutive id ranges of at most half the budget each
+    (two parts are built at a time), from one histogram of the ids. Every customer-level table is
+    a concatenation of per-customer rows and every count over customers is a sum over the parts,
+    so the parts give the tables of the whole log (:func:`order_parts`, :func:`store_parts`).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    budget : int, optional
+        Bytes per part (default: half of :func:`~crm_research.kpi.distinct.memory_budget`).
+
+    Returns
+    -------
+    PartPlan or None
+        None where :func:`array_plan` applies (the whole log fits), where the arrays do not apply,
+        or where one bucket of ids alone would exceed twice the budget (then the engine path).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> part_plan(eng) is None                       # the whole log fits: array_plan applies
+    True
+    >>> p = part_plan(eng, budget=500)
+    >>> [(q.id_lo, q.id_hi, q.orders) for q in p.parts][:3], p.orders
+    ([(1, 2, 9), (3, 4, 5), (5, 7, 8)], 24)
+    """
+    def build(budget):
+        if budget is None and array_plan(engine) is not None:
+            return None
+        r = _id_range(engine)
+        if r is None:
+            return None
+        n, lo, hi, dtype = r
+        budget = memory_budget(engine.con) // 2 if budget is None else int(budget)
+        import ibis
+
+        o = engine.orders
+        step = max(1, -(-(hi - lo + 1) // PART_BUCKETS))
+        b = ((o.customer_id - lo) // step).cast("int64").name("b")
+        sql = ibis.to_sql(o.group_by(b).aggregate(n=o.count()).order_by("b"), dialect="duckdb")
+        h = engine.con.sql(sql).fetchnumpy()
+        bucket, count = np.asarray(h["b"], dtype=np.int64), np.asarray(h["n"], dtype=np.int64)
+        # a part: buckets [start, end) of the id range (empty buckets included: their ids still
+        # take array positions), costing its orders' bytes and 8 bytes per id it spans
+        cuts, start, m = [], 0, 0
+        for b, c in zip(bucket.tolist(), count.tolist()):
+            if m and _BYTES_PER_ORDER * (m + c) + 8 * step * (b + 1 - start) > budget:
+                cuts.append((start, end, m))
+                start, m = end, 0
+            if _BYTES_PER_ORDER * c + 8 * step * (b + 1 - start) > 2 * budget:
+                return None        # one bucket (or the gap before it) alone: not in parts
+            m += c
+            end = b + 1
+        cuts.append((start, end, m))
+        plans = [ArrayPlan(lo + s0 * step, hi if j == len(cuts) - 1 else lo + s1 * step - 1, m, dtype)
+                 for j, (s0, s1, m) in enumerate(cuts)]
+        return PartPlan(tuple(plans))
+
+    if budget is not None:
+        return build(budget)
+    return engine.cached("order_part_plan", lambda: build(None))
+
+
+def order_parts(engine: KPIEngine):
+    """The orders of :func:`part_plan`'s parts as customer-sorted arrays, one part at a time.
+
+    The parts are read once per engine (one filtered scan and one sort each, two parts at a time
+    on two threads) and kept as ``.npy`` files in DuckDB's ``temp_directory`` (else the system's
+    temporary folder), removed with the engine; each later pass maps them back from there. Each
+    part is an :class:`OrderArrays` of its own customers, coded from the part's smallest id
+    (``id_lo``), so ``customer_ids`` gives the customers' ids.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+
+    Yields
+    ------
+    OrderArrays
+        The parts in order of customer id (read-only arrays).
+
+    Raises
+    ------
+    ValueError
+        :func:`part_plan` is None for this engine.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> read_in_parts(eng, budget=500).orders
+    24
+    >>> [a.customer_ids(a.starts()).tolist() for a in order_parts(eng)]
+    [[1, 2], [3, 4], [5, 6, 7], [8]]
+    """
+    plan = part_plan(engine)
+    if plan is None:
+        raise ValueError("the orders of this engine are not read in parts (see part_plan)")
+    folder, names = engine.cached("order_parts", lambda: _write_parts(engine, plan))
+    for p, name in zip(plan.parts, names):
+        code, day, amount = (np.load(f"{folder}/{name}_{k}.npy", mmap_mode="r") for k in ("code", "day", "amount"))
+        yield OrderArrays(code, day, amount, p.id_lo, p.id_dtype)
+
+
+def read_in_parts(engine: KPIEngine, budget: int) -> PartPlan | None:
+    """Have an engine read its orders in parts of at most ``budget`` bytes, even where they fit whole.
+
+    For a tighter memory budget than :func:`part_plan`'s default, and for checking that the parts
+    give the tables of the whole log. Call it before the first KPI (the choice is kept per engine).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    budget : int
+        Bytes per part.
+
+    Returns
+    -------
+    PartPlan or None
+        The plan (None where the arrays do not apply: the engine path stays).
+
+    Raises
+    ------
+    ValueError
+        The engine has read its orders already.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> len(read_in_parts(eng, budget=500).parts), array_plan(eng) is None, has_arrays(eng)
+    (4, True, True)
+    """
+    if engine.is_cached("order_array_plan") or engine.is_cached("order_part_plan"):
+        raise ValueError("read_in_parts: call it before the first KPI of this engine")
+    plan = part_plan(engine, budget=budget)
+    engine.cached("order_part_plan", lambda: plan)
+    engine.cached("order_array_plan", lambda: None)
+    return plan
+
+
+def engine_path_only(engine: KPIEngine) -> None:
+    """Have an engine compute every KPI with the engine's own definitions: no order arrays, whole
+    or in parts (for comparing the paths; call it before the first KPI).
+
+    Raises
+    ------
+    ValueError
+        The engine has read its orders already.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> engine_path_only(eng)
+    >>> has_arrays(eng)
+    False
+    """
+    if engine.is_cached("order_array_plan") or engine.is_cached("order_part_plan"):
+        raise ValueError("engine_path_only: call it before the first KPI of this engine")
+    engine.cached("order_array_plan", lambda: None)
+    engine.cached("order_part_plan", lambda: None)
+
+
+def _write_parts(engine: KPIEngine, plan: PartPlan):
+    import shutil
+    import tempfile
+    import weakref
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .distinct import spill_dir
+
+    folder = tempfile.mkdtemp(prefix="crm_kpi_orders_", dir=spill_dir(engine.con))
+    weakref.finalize(engine, shutil.rmtree, folder, ignore_errors=True)
+    names = [f"part{k:05d}" for k in range(len(plan.parts))]
+
+    threads = min(2, worker_threads(engine), len(plan.parts))
+    cons = [engine.cursor() for _ in range(threads)]     # opened here: the engine's connection serves one call at a time
+
+    def write(j):        # thread j reads parts j, j + threads, ...
+        for k in range(j, len(plan.parts), threads):
+            with small_pages():
+                a = _fetch(engine, plan.parts[k], con=cons[j], part=True)
+                for key, x in (("code", a.code), ("day", a.day), ("amount", a.amount)):
+                    np.save(f"{folder}/{names[k]}_{key}.npy", x)
+
+    try:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-parts") as ex:
+            list(ex.map(write, range(threads)))
+    finally:
+        for c in cons:
+            c.close()
+    return folder, names
+
+
+def array_parts(engine: KPIEngine, last_day: int | None = None):
+    """The order arrays, whole or in parts: ``[order_arrays(engine)]`` where :func:`array_plan`
+    applies, else :func:`order_parts`; each restricted to orders on or before ``last_day``.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    last_day : int, optional
+        Days since 1970-01-01.
+
+    Yields
+    ------
+    OrderArrays
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> sum(len(a) for a in array_parts(example_engine(), day_number(dt.date(2024, 1, 31))))
+    4
+    """
+    parts = [order_arrays(engine)] if array_plan(engine) is not None else order_parts(engine)
+    for a in parts:
+        if last_day is not None:
+            with small_pages():
+                a = a.until(last_day)
+        yield a
+
+
+def has_arrays(engine: KPIEngine) -> bool:
+    """True where the orders are read as arrays, whole (:func:`array_plan`) or in parts
+    (:func:`part_plan`).
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> has_arrays(example_engine())
+    True
+    """
+    return array_plan(engine) is not None or part_plan(engine) is not None
+
+
 def _concat(tables):
     import pyarrow as pa
 
@@ -587,10 +870,34 @@ def customer_period_rows(engine: KPIEngine, period: str, last_day: int | None = 
     >>> t.num_rows, sum(t.column('orders').to_pylist())
     (20, 24)
     """
-    a = order_arrays(engine)
-    with small_pages():
-        a = a if last_day is None else a.until(last_day)
-    return _concat(by_customer_chunks(a, lambda c: _customer_periods(c, period), worker_threads(engine)))
+    return _concat(list(customer_period_parts(engine, period, last_day)))
+
+
+def customer_period_parts(engine: KPIEngine, period: str, last_day: int | None = None):
+    """:func:`customer_period_rows` in consecutive pieces of whole customers (whole log or parts).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    period : {"month", "week"}
+    last_day : int, optional
+        Count orders on or before this day (days since 1970-01-01) only.
+
+    Yields
+    ------
+    pyarrow.Table
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> _ = read_in_parts(eng, budget=500)
+    >>> [t.num_rows for t in customer_period_parts(eng, 'month')]
+    [8, 4, 7, 1]
+    """
+    threads = worker_threads(engine)
+    for a in array_parts(engine, last_day):
+        yield from by_customer_chunks(a, lambda c: _customer_periods(c, period), threads)
 
 
 def _customer_periods(a: OrderArrays, period: str):
@@ -648,11 +955,36 @@ def customer_summary_rows(engine: KPIEngine, last_day: int, window_days: int):
     1            2       2              2              0
     2            3       1              1              0
     """
-    a = order_arrays(engine)
-    with small_pages():
-        a = a.until(last_day)
-    return _concat(by_customer_chunks(a, lambda c: _customer_summary(c, last_day, int(window_days)),
-                                      worker_threads(engine)))
+    return _concat(list(customer_summary_parts(engine, last_day, window_days)))
+
+
+def customer_summary_parts(engine: KPIEngine, last_day: int, window_days: int):
+    """:func:`customer_summary_rows` in consecutive pieces of whole customers (whole log or parts).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    last_day : int
+        The as-of date, as days since 1970-01-01.
+    window_days : int
+        Length of the recent and previous windows.
+
+    Yields
+    ------
+    pyarrow.Table
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> _ = read_in_parts(eng, budget=500)
+    >>> A = (dt.date(2024, 6, 28) - EPOCH).days
+    >>> [t.column('customer_id').to_pylist() for t in customer_summary_parts(eng, A, 90)]
+    [[1, 2], [3, 4], [5, 6, 7], [8]]
+    """
+    threads = worker_threads(engine)
+    for a in array_parts(engine, last_day):
+        yield from by_customer_chunks(a, lambda c: _customer_summary(c, last_day, int(window_days)), threads)
 
 
 def _customer_summary(a: OrderArrays, last_day: int, W: int):
@@ -785,11 +1117,33 @@ def customer_first_rows(engine: KPIEngine):
     >>> customer_first_rows(example_engine()).num_rows
     8
     """
+    return _concat(list(customer_first_parts(engine)))
+
+
+def customer_first_parts(engine: KPIEngine):
+    """:func:`customer_first_rows` in consecutive pieces of whole customers (whole log or parts).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+
+    Yields
+    ------
+    pyarrow.Table
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> _ = read_in_parts(eng, budget=500)
+    >>> [t.num_rows for t in customer_first_parts(eng)]
+    [2, 2, 3, 1]
+    """
     import pyarrow as pa
 
-    a = order_arrays(engine)
-    s = a.starts()
-    return pa.table({"customer_id": a.customer_ids(s), "first_date": _days_to_date(a.day[s])})
+    for a in array_parts(engine):
+        s = a.starts()
+        yield pa.table({"customer_id": a.customer_ids(s), "first_date": _days_to_date(a.day[s])})
 
 
 def positive_gap_histogram(engine: KPIEngine, last_day: int) -> tuple[np.ndarray, np.ndarray]:
@@ -813,9 +1167,14 @@ def positive_gap_histogram(engine: KPIEngine, last_day: int) -> tuple[np.ndarray
     >>> int(n.sum())
     16
     """
+    total = np.zeros(1, dtype=np.int64)
     with small_pages():
-        g = order_arrays(engine).until(last_day).gaps()
-        total = np.bincount(g[g > 0]) if len(g) else np.zeros(1, dtype=np.int64)
+        for a in array_parts(engine, last_day):
+            g = a.gaps()
+            c = np.bincount(g[g > 0]) if len(g) else total[:1]
+            if len(c) > len(total):
+                c, total = total, c
+            total[:len(c)] += c
     v = np.flatnonzero(total)
     return v, total[v]
 
@@ -858,6 +1217,54 @@ def store(engine: KPIEngine, name: str, table) -> "object":
         return engine.backend.table(name)
 
 
+def store_parts(engine: KPIEngine, name: str, tables) -> "object":
+    """Store pyarrow tables, one after the other, as one DuckDB table ``name`` (replacing it).
+
+    For the customer tables of a log read in parts (:func:`part_plan`): each piece goes into
+    the engine's table as it comes, so no more than one piece is held in Python at a time, and
+    DuckDB compresses the table and spills it to ``temp_directory`` under its memory limit.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+        A DuckDB engine.
+    name : str
+        Table name (replaced).
+    tables : iterable of pyarrow.Table
+        Pieces with the same columns; at least one.
+
+    Returns
+    -------
+    ibis.Table
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> t = store_parts(eng, 'numbers', (pa.table({'x': [i, i + 1]}) for i in (1, 3)))
+    >>> eng.execute(t.x.sum())
+    10
+    """
+    con = engine.con
+    con.unregister(name)
+    con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    piece = f"_kpi_piece_{threading.get_ident()}"
+    first = True
+    for t in tables:
+        con.register(piece, t)
+        try:
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "{piece}"' if first
+                        else f'INSERT INTO "{name}" SELECT * FROM "{piece}"')
+        finally:
+            con.unregister(piece)
+        first = False
+    if first:
+        raise ValueError(f"store_parts: no table to store as {name!r}")
+    with quiet_ibis():
+        return engine.backend.table(name)
+
+
 def day_number(d: dt.date) -> int:
     """Days since 1970-01-01.
 
@@ -869,7 +1276,9 @@ def day_number(d: dt.date) -> int:
     return (d - EPOCH).days
 
 
-__all__ = ["ArrayPlan", "OrderArrays", "array_plan", "by_customer_chunks", "customer_first_rows",
-           "customer_period_rows", "customer_summary_rows", "day_number", "order_arrays",
-           "period_index_of_days", "naive_timestamp", "positive_gap_histogram", "request_products", "running_sums", "small_pages", "store",
+__all__ = ["ArrayPlan", "OrderArrays", "PartPlan", "array_parts", "array_plan", "by_customer_chunks", "customer_first_rows",
+           "customer_first_parts", "customer_period_parts", "customer_period_rows", "customer_summary_parts",
+           "customer_summary_rows", "day_number", "engine_path_only", "order_arrays",
+           "has_arrays", "order_parts", "part_plan", "period_index_of_days", "naive_timestamp", "positive_gap_histogram",
+           "read_in_parts", "request_products", "running_sums", "small_pages", "store", "store_parts",
            "worker_threads"]

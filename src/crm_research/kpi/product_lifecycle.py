@@ -42,7 +42,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .lifecycle import customer_table
-from .order_arrays import array_plan
+from .order_arrays import has_arrays
 from .product_arrays import drop_pass, product_pass, product_plan, stage_rows
 from .engine import (KPIEngine, date_literal, add_period_columns, check_period, last_complete_index, memtable,
                      period_end, period_index, period_start_of_index, timestamp_literal)
@@ -393,8 +393,8 @@ def _stage_rows(engine: KPIEngine, stages: pd.DataFrame, period: str, lo_idx: in
     t0, t1 = timestamp_literal(start), timestamp_literal(end + dt.timedelta(days=1))     # the window [t0, t1)
     o = engine.orders
     in_window = (o.timestamp >= t0) & (o.timestamp < t1)
-    if array_plan(engine) is not None:
-        # the array path builds no per-order facts. A customer's first order (earliest timestamp,
+    if has_arrays(engine):
+        # the array path (whole or in parts) builds no per-order facts. A customer's first order (earliest timestamp,
         # then smallest order id) lies on their first order date: only the window's orders on
         # the first date of a customer acquired in the window are candidates. The window's
         # orders are stored once (read three times below, instead of the log three times)

@@ -29,7 +29,8 @@ import pandas as pd
 from .engine import (KPIEngine, check_period, last_complete_index, period_index,
                      period_start_of_index)
 from .sums import exact_sum
-from .order_arrays import array_plan, customer_period_rows, day_number, store
+from .order_arrays import (array_plan, customer_period_parts, customer_period_rows, day_number, part_plan, store,
+                           store_parts)
 
 RETENTION_COLUMNS = ["cohort", "period", "period_start", "cohort_size", "active_customers",
                      "retention_rate", "orders", "revenue", "revenue_per_customer", "complete"]
@@ -66,6 +67,8 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
     def build():
         if array_plan(engine) is not None:   # by direct addressing (same table, a third of the CPU)
             return store(engine, f"_kpi_customer_{period}s", _period_rows(engine, period, None))
+        if part_plan(engine) is not None:    # the same, one part of the customers at a time
+            return store_parts(engine, f"_kpi_customer_{period}s", customer_period_parts(engine, period))
         f = engine.facts
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
@@ -104,6 +107,9 @@ def customer_periods_until(engine: KPIEngine, period: str, as_of):
     def build():
         if array_plan(engine) is not None:
             return store(engine, f"_kpi_customer_{period}s_{a:%Y%m%d}", _period_rows(engine, period, a))
+        if part_plan(engine) is not None:
+            return store_parts(engine, f"_kpi_customer_{period}s_{a:%Y%m%d}",
+                               customer_period_parts(engine, period, day_number(a)))
         f = engine.facts_until(a)
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(

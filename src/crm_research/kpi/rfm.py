@@ -68,7 +68,7 @@ import pandas as pd
 from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, quiet_ibis
 from .sums import exact_mean, exact_sum
-from .order_arrays import array_plan, day_number, positive_gap_histogram
+from .order_arrays import day_number, has_arrays, positive_gap_histogram
 
 RFM_SEGMENTS = pd.DataFrame(
     [("Champions", 4, 5, 4, 5, "bought recently, buy often: reward, early access"),
@@ -118,7 +118,7 @@ def purchase_cycle(engine: KPIEngine, as_of=None, *, bins: int = 5) -> float:
     def median_gap():
         # gaps are whole days: the exact median from their histogram (a few hundred rows), one
         # hash aggregation instead of sorting every gap, and exact on every backend
-        if array_plan(engine) is not None:
+        if has_arrays(engine):
             return histogram_median(*positive_gap_histogram(engine, day_number(a)))
         f = engine.facts_until(a)
         f = f.filter(f.gap_days > 0)

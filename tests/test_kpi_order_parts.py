@@ -1,0 +1,214 @@
+"""A log read in parts of its customers (kpi.order_arrays.part_plan: logs whose arrays do not fit
+the memory budget at once) gives the tables of the engine's definitions and of the whole arrays:
+customer tables, purchase cycle, lifecycle stages at many dates, transitions, the whole suite."""
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_research import kpi
+from crm_research.kpi import customer_summary as CS
+from crm_research.kpi import lifecycle as L
+from crm_research.kpi import order_arrays as OA
+from crm_research.kpi import retention as R
+from crm_research.kpi import rfm as F
+
+
+def _log(seed: int, n: int = 4000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n_cust = int(rng.integers(200, 600))
+    ids = rng.integers(0, n_cust, n) * int(rng.choice([1, 3])) + int(rng.integers(-5, 10_000))
+    day = rng.integers(0, int(rng.integers(30, 800)), n)
+    ts = (pd.Timestamp("2023-01-01") + pd.to_timedelta(day, unit="D")
+          + pd.to_timedelta(rng.integers(0, 4, n) * 3600, unit="s"))
+    amount = np.round(rng.gamma(2.0, 30.0, n), 2)
+    return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(n) + 1, "timestamp": ts, "amount": amount})
+
+
+def _lifetimes_log(seed: int, n_cust: int = 400) -> pd.DataFrame:
+    """Customers active over different spans of 900 days, some back after a long pause."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_cust):
+        start = int(rng.integers(0, 850))
+        stop = min(900, start + int(rng.integers(1, 400)))
+        days = rng.integers(start, stop, int(rng.integers(1, 12)))
+        if rng.random() < 0.15:
+            days = np.append(days, min(899, stop + int(rng.integers(200, 400))))
+        rows += [(c * 2 + 5, int(d)) for d in days]
+    ids, day = np.array(rows).T
+    ts = (pd.Timestamp("2022-01-01") + pd.to_timedelta(day, unit="D")
+          + pd.to_timedelta(rng.integers(0, 86400, len(day)), unit="s"))
+    return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(len(ids)) + 1, "timestamp": ts,
+                         "amount": np.round(rng.gamma(2.0, 30.0, len(ids)), 2)})
+
+
+def _engines(orders: pd.DataFrame, budget: int = 48 * 500):
+    """(read in parts, whole arrays, engine definitions)."""
+    parts = kpi.load(orders)
+    plan = OA.read_in_parts(parts, budget)
+    assert plan is not None and len(plan.parts) >= 3         # several parts, really
+    whole = kpi.load(orders)
+    assert OA.array_plan(whole) is not None
+    slow = kpi.load(orders)
+    OA.engine_path_only(slow)
+    return parts, whole, slow
+
+
+def _same(e1, e2, t1, t2, key):
+    a = e1.execute(t1).sort_values(key).reset_index(drop=True)
+    b = e2.execute(t2).sort_values(key).reset_index(drop=True)
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b) > 0
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-9)
+    assert t1.schema() == t2.schema()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_plan_cuts_between_customers_within_the_budget(seed):
+    orders = _log(seed)
+    budget = 48 * int(np.random.default_rng(seed).integers(200, 900))
+    eng = kpi.load(orders)
+    plan = OA.part_plan(eng, budget=budget)
+    ids = orders["customer_id"]
+    assert plan.parts[0].id_lo == ids.min() and plan.parts[-1].id_hi == ids.max()
+    for p, q in zip(plan.parts[:-1], plan.parts[1:]):
+        assert q.id_lo == p.id_hi + 1                       # consecutive, disjoint ranges
+    for p in plan.parts:
+        n = int(ids.between(p.id_lo, p.id_hi).sum())
+        assert p.orders == n
+        # within the budget, unless one id bucket alone is larger (not here: one id per bucket)
+        assert 48 * n + 8 * (p.id_hi - p.id_lo + 1) <= budget or ids[ids.between(p.id_lo, p.id_hi)].nunique() == 1
+    assert plan.orders == len(orders)
+    # the parts hold every order once, each part sorted by customer then date
+    eng2 = kpi.load(orders)
+    OA.read_in_parts(eng2, budget)
+    got = []
+    for a in OA.order_parts(eng2):
+        assert (np.diff(a.code * 100_000 + a.day) >= 0).all()
+        got.append(pd.DataFrame({"customer_id": a.customer_ids(np.arange(len(a))), "day": a.day, "amount": a.amount}))
+    got = pd.concat(got).sort_values(["customer_id", "day", "amount"])
+    want = pd.DataFrame({"customer_id": ids,
+                         "day": (orders["timestamp"].dt.normalize() - pd.Timestamp("1970-01-01")).dt.days,
+                         "amount": orders["amount"]}).sort_values(["customer_id", "day", "amount"])
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_customer_tables_in_parts_equal_the_engine_definitions(seed):
+    orders = _log(seed)
+    parts, _, slow = _engines(orders)
+    lo, hi = orders["timestamp"].min().date(), orders["timestamp"].max().date()
+    mid = lo + (hi - lo) / 2
+    for period in ("month", "week"):
+        _same(parts, slow, R.customer_periods(parts, period), R.customer_periods(slow, period), ["customer_id", "idx"])
+        _same(parts, slow, R.customer_periods_until(parts, period, mid), R.customer_periods_until(slow, period, mid),
+              ["customer_id", "idx"])
+    for as_of, W in ((hi, 90), (mid, 30), (hi + dt.timedelta(days=40), 7), (mid, 1)):
+        _same(parts, slow, CS.customer_summary(parts, as_of, W), CS.customer_summary(slow, as_of, W), ["customer_id"])
+    _same(parts, slow, L.customer_table(parts), L.customer_table(slow), ["customer_id"])
+    for as_of in (mid, hi):
+        assert F.purchase_cycle(parts, as_of) == F.purchase_cycle(slow, as_of)
+    # and the KPIs from them
+    for period in ("month", "week"):
+        pd.testing.assert_frame_equal(R.cohort_retention(parts, period, mid), R.cohort_retention(slow, period, mid),
+                                      check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_stage_shares_and_transitions_in_parts_equal_the_engine_definitions(seed):
+    orders = _lifetimes_log(seed)
+    parts, whole, slow = _engines(orders, budget=48 * 300)
+    hi = orders["timestamp"].max().date()
+    for rules in (L.LifecycleRules(), L.LifecycleRules(window_days=30, churn_days=60, silent_days=20, new_days=10)):
+        a = L.stage_shares(parts, rules=rules, as_of=hi)
+        pd.testing.assert_frame_equal(a, L.stage_shares(slow, rules=rules, as_of=hi))
+        pd.testing.assert_frame_equal(a, L.stage_shares(whole, rules=rules, as_of=hi))
+        assert set(a.loc[a["customers"] > 0, "stage"]) == set(L.STAGES)
+        for d0, d1 in ((hi - dt.timedelta(days=365), hi), (hi - dt.timedelta(days=90), hi + dt.timedelta(days=20))):
+            t = L.stage_transitions(parts, d0, d1, rules)
+            pd.testing.assert_frame_equal(t, L.stage_transitions(slow, d0, d1, rules))
+            assert t["customers"].sum() == (orders["timestamp"].dt.date <= d1).groupby(orders["customer_id"]).any().sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_suite_in_parts_equals_the_whole_arrays_and_the_engine(seed):
+    orders = _log(seed, 3000)
+    rng = np.random.default_rng(seed)
+    orders["product_id"] = rng.integers(1, 40, len(orders))
+    orders.loc[1, ["customer_id", "timestamp"]] = orders.loc[0, ["customer_id", "timestamp"]].to_numpy()
+    parts, whole, slow = _engines(orders)
+    a = kpi.kpi_suite(parts).tables
+    b = kpi.kpi_suite(whole).tables
+    c = kpi.kpi_suite(slow).tables
+    assert a.keys() == b.keys() == c.keys()
+    compared = 0
+    for name in a:
+        if not isinstance(a[name], pd.DataFrame) or a[name].empty:
+            continue
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=False, rtol=1e-12, atol=1e-9, obj=name)
+        pd.testing.assert_frame_equal(a[name], c[name], check_exact=False, rtol=1e-12, atol=1e-9, obj=name)
+        compared += 1
+    assert compared >= 12
+    def tables(e):
+        return {r[0] for r in e.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+    assert "_kpi_order_facts" in tables(slow)          # the engine path builds its per-order facts ...
+    assert "_kpi_order_facts" not in tables(parts)     # ... the parts need none
+
+
+def test_a_log_beyond_the_memory_budget_is_read_in_parts():
+    orders = _log(5, 100_000)
+    eng = kpi.load(orders)
+    eng.con.execute("SET memory_limit = '8MB'")      # parts may hold an eighth of it: 1 MB, not 100,000 x 48 B
+    assert OA.array_plan(eng) is None
+    plan = OA.part_plan(eng)
+    assert plan is not None and len(plan.parts) >= 4
+    with pytest.raises(ValueError, match="array_plan"):
+        OA.order_arrays(eng)
+    eng.con.execute("SET memory_limit = '2GB'")
+    slow = kpi.load(orders)
+    OA.engine_path_only(slow)
+    _same(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
+
+
+def test_text_ids_and_ids_spread_far_apart_are_not_read_in_parts():
+    orders = _log(3, 500)
+    text = kpi.load(orders.assign(customer_id="C" + orders["customer_id"].astype(str)))
+    assert OA.part_plan(text, budget=4800) is None and not OA.has_arrays(text)
+    sparse = kpi.load(orders.assign(customer_id=orders["customer_id"] * 1_000_003))
+    assert OA.part_plan(sparse, budget=4800) is None
+
+
+def test_the_parts_files_go_with_the_engine_and_calls_out_of_order_are_refused():
+    orders = _log(2)
+    eng = kpi.load(orders)
+    OA.read_in_parts(eng, 48 * 500)
+    folder = os.path.dirname(OA.order_parts(eng).__next__().code.filename)
+    assert os.path.isdir(folder) and len(os.listdir(folder)) >= 9
+    with pytest.raises(ValueError, match="before the first KPI"):
+        OA.read_in_parts(eng, 48 * 800)
+    with pytest.raises(ValueError, match="before the first KPI"):
+        OA.engine_path_only(eng)
+    eng.close()
+    del eng
+    gc.collect()
+    assert not os.path.exists(folder)
+    with pytest.raises(ValueError, match="part_plan"):
+        next(OA.order_parts(kpi.load(orders)))       # fits whole: not read in parts
+
+
+def test_the_tables_in_parts_are_the_same_whatever_the_number_of_threads():
+    orders = _log(4, 6000)
+    got = []
+    for threads in (1, 2, 3):
+        eng = kpi.load(orders, threads=threads)
+        OA.read_in_parts(eng, 48 * 400)
+        t = eng.execute(CS.customer_summary(eng).order_by("customer_id"))
+        got.append(t.to_csv(index=False))
+    assert got[0] == got[1] == got[2]
