@@ -429,15 +429,12 @@ def stage_shares(engine: KPIEngine, dates=None, rules: LifecycleRules = Lifecycl
     """
     dates = _share_dates(engine, dates, period, n, as_of)
     rows = []
-    hs = _histories(engine, dates, rules)
-    if hs is not None:
+    cs = _stage_codes(engine, dates, rules)
+    if cs is not None:
         totals = np.zeros((len(dates), len(STAGES)), dtype=np.int64)
-        for h in hs:        # the whole log, or one part of the customers at a time
-            def count(d, h=h):
-                k = _stages_at(h, d, rules)
-                return np.bincount(k[k >= 0], minlength=len(STAGES))
-
-            totals += np.array(_map_dates(engine, count, dates), dtype=np.int64).reshape(len(dates), len(STAGES))
+        for codes in cs:        # the whole log, or one part of the customers at a time
+            counts = _map_dates(engine, lambda k: np.bincount(k[k >= 0], minlength=len(STAGES)), codes)
+            totals += np.array(counts, dtype=np.int64).reshape(len(dates), len(STAGES))
         by_date = [dict(zip(STAGES, t.tolist())) for t in totals]
     else:
         by_date = [_stage_counts(engine, d, rules, n) for d, n in zip(dates, _acquired(engine, dates) if dates else [])]
@@ -489,16 +486,17 @@ def stage_transitions(engine: KPIEngine, date_from, date_to, rules: LifecycleRul
         raise ValueError("date_to must be after date_from")
     import ibis
 
-    hs = _histories(engine, [d0, d1], rules)
-    if hs is not None:
+    cs = _stage_codes(engine, [d0, d1], rules)
+    if cs is not None:
         k = len(STAGES) + 1
         cells = np.zeros((k, len(STAGES)), dtype=np.int64)
-        for h in hs:        # the whole log, or one part of the customers at a time
-            s0, s1 = _map_dates(engine, lambda d, h=h: _stages_at(h, d, rules), [d0, d1])
+        for s0, s1 in cs:        # the whole log, or one part of the customers at a time
             keep = s1 >= 0
             # before the first order at d0: prospect (code len(STAGES)); every stage at d0 else
-            f = np.where(s0[keep] >= 0, s0[keep], len(STAGES))
-            cells += np.bincount(f * len(STAGES) + s1[keep], minlength=k * len(STAGES)).reshape(k, len(STAGES))
+            f = np.where(s0[keep] >= 0, s0[keep], len(STAGES)).astype(np.intp)   # codes kept as int8: widened
+            f *= len(STAGES)
+            f += s1[keep]
+            cells += np.bincount(f, minlength=k * len(STAGES)).reshape(k, len(STAGES))
         names = list(STAGES) + ["prospect"]
         res = pd.DataFrame([(names[i], STAGES[j], int(cells[i, j])) for i in range(k) for j in range(len(STAGES))
                             if cells[i, j]], columns=["from_stage", "to_stage", "customers"])
@@ -599,17 +597,65 @@ def prefetch_stage_history(engine: KPIEngine, dates=None, rules: LifecycleRules 
                                 order_arrays(engine))
 
 
-def _histories(engine: KPIEngine, dates, rules: LifecycleRules):
-    """The :class:`_History` of the whole log (a list of one), or an iterator of one per part of
-    the customers where the orders are read in parts (:func:`.order_arrays.part_plan`: stage
-    counts are sums over the parts); None where neither applies (the engine runs the rules)."""
-    if part_plan(engine) is not None:
-        if not dates:
-            return None
-        lo, hi, _ = _history_key(dates, rules)
-        return (_history_from_arrays(a, lo, hi, rules) for a in order_parts(engine))
-    h = _history(engine, dates, rules)
-    return None if h is None else [h]
+def plan_transitions(engine: KPIEngine, date_from, date_to, rules: LifecycleRules = LifecycleRules()) -> None:
+    """Say that :func:`stage_transitions` between these dates will follow :func:`stage_shares`.
+
+    On a log read in parts of its customers (:func:`.order_arrays.part_plan`) every count of
+    stages is a pass over the parts; the next such pass then also keeps each customer's stage at
+    these two dates (one byte each), and the transitions need no pass of their own. Elsewhere it
+    changes nothing.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    date_from, date_to : date-like
+    rules : LifecycleRules
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> from crm_research.kpi.order_arrays import read_in_parts
+    >>> eng = example_engine()
+    >>> _ = read_in_parts(eng, budget=500)
+    >>> plan_transitions(eng, '2024-03-31', '2024-06-28')
+    >>> int(stage_shares(eng, ['2024-06-28'])['customers'].sum())
+    8
+    >>> int(stage_transitions(eng, '2024-03-31', '2024-06-28')['customers'].sum())   # from the kept stages
+    8
+    """
+    wanted = engine.cached(("stage_codes_wanted", rules), set)
+    wanted.update((as_date(date_from, "date_from"), as_date(date_to, "date_to")))
+
+
+def _stage_codes(engine: KPIEngine, dates, rules: LifecycleRules):
+    """Stage codes per customer at each date (:func:`_stages_at`): an iterable of lists of arrays
+    (one list for the whole log, or one per part of the customers where the orders are read in
+    parts: counts are sums over the parts), or None where the engine runs the rules."""
+    if not dates:
+        return None
+    if part_plan(engine) is None:
+        h = _history(engine, dates, rules)
+        return None if h is None else [_map_dates(engine, lambda d: _stages_at(h, d, rules), dates)]
+    return _part_stage_codes(engine, list(dates), rules)
+
+
+def _part_stage_codes(engine: KPIEngine, dates: list, rules: LifecycleRules):
+    kept = engine.cached(("stage_codes", rules), dict)       # (part, date) -> int8 codes
+    wanted = engine.cached(("stage_codes_wanted", rules), set)
+    n_parts = len(part_plan(engine).parts)
+    if all((k, d) in kept for k in range(n_parts) for d in dates):
+        for k in range(n_parts):
+            yield [kept[(k, d)] for d in dates]
+        return
+    every = dates + sorted(wanted - set(dates) - {d for k_d in kept for d in k_d[1:]})
+    lo, hi, _ = _history_key(every, rules)
+    for k, a in enumerate(order_parts(engine)):
+        h = _history_from_arrays(a, lo, hi, rules)
+        codes = _map_dates(engine, lambda d, h=h: _stages_at(h, d, rules), every)
+        for d, c in zip(every, codes):
+            if d in wanted:
+                kept[(k, d)] = c.astype(np.int8)
+        yield codes[:len(dates)]
 
 
 def _history(engine: KPIEngine, dates, rules: LifecycleRules) -> "_History | None":

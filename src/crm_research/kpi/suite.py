@@ -472,9 +472,11 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
         timed("rfm", lambda: rfm.rfm_scores(engine, a))
         timed("lifecycle", lambda: lifecycle.lifecycle_stages(engine, a, lifecycle_rules))
     timed("rfm_segments", lambda: rfm.rfm_segment_summary(T["rfm"]))
-    timed("stage_shares", lambda: lifecycle.stage_shares(engine, stage_dates, lifecycle_rules, period=period, as_of=a))
     d0 = engine.as_of(transition_from) if transition_from is not None else max(
         a - dt.timedelta(days=365), engine.min_date())
+    if d0 < a:     # on a log read in parts, the stage shares' pass keeps the stages at both dates
+        lifecycle.plan_transitions(engine, d0, a, lifecycle_rules)
+    timed("stage_shares", lambda: lifecycle.stage_shares(engine, stage_dates, lifecycle_rules, period=period, as_of=a))
     if d0 < a:
         timed("stage_transitions", lambda: lifecycle.stage_transitions(engine, d0, a, lifecycle_rules))
         suite.transition_dates = (d0, a)
