@@ -17,6 +17,7 @@ from crm_research.kpi import lifecycle as L
 from crm_research.kpi import order_arrays as OA
 from crm_research.kpi import retention as R
 from crm_research.kpi import rfm as F
+from crm_research.kpi import session_arrays as SA
 
 
 def _log(seed: int, n: int = 4000) -> pd.DataFrame:
@@ -48,15 +49,17 @@ def _lifetimes_log(seed: int, n_cust: int = 400) -> pd.DataFrame:
                          "amount": np.round(rng.gamma(2.0, 30.0, len(ids)), 2)})
 
 
-def _engines(orders: pd.DataFrame, budget: int = 48 * 500):
+def _engines(orders: pd.DataFrame, budget: int = 48 * 500, sessions=None):
     """(read in parts, whole arrays, engine definitions)."""
-    parts = kpi.load(orders)
+    parts = kpi.load(orders, sessions=sessions)
     plan = OA.read_in_parts(parts, budget)
     assert plan is not None and len(plan.parts) >= 3         # several parts, really
-    whole = kpi.load(orders)
+    whole = kpi.load(orders, sessions=sessions)
     assert OA.array_plan(whole) is not None
-    slow = kpi.load(orders)
+    slow = kpi.load(orders, sessions=sessions)
     OA.engine_path_only(slow)
+    if sessions is not None:
+        slow.cached("session_arrays", lambda: None)         # the engine's session definitions
     return parts, whole, slow
 
 
@@ -142,7 +145,13 @@ def test_the_suite_in_parts_equals_the_whole_arrays_and_the_engine(seed):
     rng = np.random.default_rng(seed)
     orders["product_id"] = rng.integers(1, 40, len(orders))
     orders.loc[1, ["customer_id", "timestamp"]] = orders.loc[0, ["customer_id", "timestamp"]].to_numpy()
-    parts, whole, slow = _engines(orders)
+    n_s = 6000
+    sessions = pd.DataFrame({
+        "customer_id": rng.choice(orders["customer_id"].unique(), n_s),
+        "start": orders["timestamp"].min() + pd.to_timedelta(rng.integers(0, 800 * 24, n_s), unit="h"),
+        "duration": rng.integers(0, 900, n_s).astype(float), "page_views": rng.integers(0, 20, n_s)})
+    parts, whole, slow = _engines(orders, sessions=sessions)
+    assert SA.session_parts(parts, budget=32 * 500) is not None     # the sessions in parts too
     a = kpi.kpi_suite(parts).tables
     b = kpi.kpi_suite(whole).tables
     c = kpi.kpi_suite(slow).tables

@@ -279,3 +279,45 @@ def test_customer_windows_at_the_edges_of_the_key():
         assert len(got) == len(want), (last, W)
         if len(want):
             pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+# ---- the session log read in parts of its customers (logs too large for the arrays at once)
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sessions_read_in_parts_give_the_engine_tables(seed):
+    """Visitors, the per-period aggregate (exact median) and the customer windows from a log read
+    in parts (sums and concatenations over the parts) equal the engine's definitions."""
+    orders, sessions = _logs(seed, page_views=seed % 3 != 2, null_pv=seed % 3 == 1, sort=seed % 2 == 1)
+    fast, slow = _engines(orders, sessions)
+    parts = kpi.load(orders, sessions=sessions)
+    p = SA.session_parts(parts, budget=32 * 700)
+    assert p is not None and len(p.files) >= 4 and len(p) == parts.execute(parts.sessions.count())
+    assert SA.session_log(parts) is p
+    for period, as_of in _cases(orders, sessions):
+        pd.testing.assert_frame_equal(V.visitor_counts(parts, period, as_of), V.visitor_counts(fast, period, as_of))
+        got = A.activity_summary(parts, period, as_of)
+        pd.testing.assert_frame_equal(got, A.activity_summary(slow, period, as_of), check_exact=False, rtol=1e-12)
+    for as_of, W in ((dt.date(2023, 9, 30), 30), (dt.date(2024, 4, 10), 90)):
+        t = parts.execute(A.customer_activity(parts, as_of, W).order_by("customer_id"))
+        want = slow.execute(A.customer_activity(slow, as_of, W).order_by("customer_id"))
+        pd.testing.assert_frame_equal(t, want, check_dtype=False)
+        assert len(t) > 0
+
+
+def test_sessions_in_parts_with_fractional_durations_leave_those_tables_to_the_engine():
+    orders, sessions = _logs(3, whole=False)
+    _, slow = _engines(orders, sessions)
+    parts = kpi.load(orders, sessions=sessions)
+    p = SA.session_parts(parts, budget=32 * 700)
+    assert not p.periodic and p.duration is None
+    a = dt.date(2024, 1, 31)
+    pd.testing.assert_frame_equal(A.activity_summary(parts, "month", a), A.activity_summary(slow, "month", a))
+    assert SA.customer_windows(parts, a, 30) is None
+
+
+def test_sessions_in_parts_with_an_id_beyond_the_key_take_the_engine_path():
+    orders, sessions = _logs(4)
+    sessions.loc[3, "customer_id"] = -7
+    parts = kpi.load(orders, sessions=sessions)
+    assert SA.session_parts(parts, budget=32 * 700) is None
+    assert SA.session_log(parts) is None or isinstance(SA.session_log(parts), SA.SessionArrays)

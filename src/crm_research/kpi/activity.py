@@ -43,7 +43,7 @@ from .engine import (KPIEngine, date_literal, add_period_columns, check_period, 
 from .sums import exact_sum
 from .order_arrays import day_number
 from .session_arrays import (counted_by_sorting, customer_windows, fetch_and_count, fetch_sql, id_dtype,
-                             period_table, session_arrays)
+                             period_table, session_log)
 from .visitors import visitor_counts
 
 ACTIVITY_COLUMNS = ["period_start", "visitors", "sessions", "sessions_per_visitor",
@@ -125,7 +125,7 @@ def activity_summary(engine: KPIEngine, period: str = "month", as_of=None) -> pd
     check_period(period)
     a = engine.as_of(as_of)
     has_pv = "page_views" in need_sessions(engine).columns
-    arrays = session_arrays(engine)                  # the session log as arrays where they apply, else None
+    arrays = session_log(engine)       # the session log as arrays (whole or in parts) where they apply, else None
     vis = visitor_counts(engine, period, a)
     vis_query, per_query = session_queries(engine, period, a)
     per = period_table(arrays, period, day_number(a)) if arrays is not None else None

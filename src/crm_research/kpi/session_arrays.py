@@ -49,7 +49,7 @@ import pandas as pd
 
 from .distinct import memory_budget
 from .engine import KPIEngine
-from .order_arrays import EPOCH, day_number, period_index_of_days, running_sums, small_pages, store
+from .order_arrays import EPOCH, day_number, period_index_of_days, running_sums, small_pages, store, store_parts
 
 DAY_BITS = 16
 _DAY_MASK = (1 << DAY_BITS) - 1
@@ -567,6 +567,8 @@ def period_table(a: SessionArrays, period: str, last_day: int) -> pd.DataFrame |
     sessions = np.add.reduceat(a.day_gaps[:m].sum(axis=1), starts)
     keep = np.flatnonzero(sessions > 0)
     period_of_day = np.cumsum(np.r_[False, idx[1:] != idx[:-1]])       # 0 .. periods - 1
+    if isinstance(a, SessionParts) and len(starts) * _top(a) > max(len(a), 1 << 20):
+        return None     # the sort of (period, duration) keys would hold every session at once
     with small_pages():
         seconds, lower, upper = _period_durations(a, period_of_day, len(starts), sessions, m)
     out = {"idx": idx[starts][keep], "sessions": sessions[keep].astype(np.int64),
@@ -581,17 +583,16 @@ def period_table(a: SessionArrays, period: str, last_day: int) -> pd.DataFrame |
 
 def _period_durations(a: SessionArrays, period_of_day: np.ndarray, periods: int, sessions: np.ndarray, m: int):
     """Exact seconds and the two middle durations per period (sessions on days ``< m``)."""
-    top = int(a.duration.max()) + 1 if len(a) else 1
+    top = _top(a)
     lo_rank = np.maximum(sessions - 1, 0) // 2          # 0-based ranks of the middle values
     hi_rank = sessions // 2
     width = top
     if periods * width <= max(len(a), 1 << 20):          # histogram: one count per period and duration
         hist = np.zeros(periods * width, np.int64)
         lut = period_of_day.astype(np.int64) * width
-        for i in range(0, len(a), CHUNK):
-            d = a.key[i:i + CHUNK] & _DAY_MASK
+        for key, dur in _chunks(a):
+            d = key & _DAY_MASK
             d -= a.day0
-            dur = a.duration[i:i + CHUNK]
             if m < len(a.day_gaps):
                 inside = d < m
                 d, dur = d[inside], dur[inside]
@@ -607,10 +608,9 @@ def _period_durations(a: SessionArrays, period_of_day: np.ndarray, periods: int,
     # a sort of (period, duration) keys: each period's durations in order, periods one after another
     d_bits = max(1, (top - 1).bit_length())
     parts = []
-    for i in range(0, len(a), CHUNK):
-        d = a.key[i:i + CHUNK] & _DAY_MASK
+    for key, dur in _chunks(a):
+        d = key & _DAY_MASK
         d -= a.day0
-        dur = a.duration[i:i + CHUNK]
         if m < len(a.day_gaps):
             inside = d < m
             d, dur = d[inside], dur[inside]
@@ -626,6 +626,20 @@ def _period_durations(a: SessionArrays, period_of_day: np.ndarray, periods: int,
     full = np.zeros(periods, np.int64)
     full[has] = seconds
     return full, lower, upper
+
+
+def _top(a) -> int:
+    """Largest duration + 1 of a session log (1 when empty)."""
+    if isinstance(a, SessionParts):
+        return a.top
+    return int(a.duration.max()) + 1 if len(a) else 1
+
+
+def _chunks(a):
+    """``(keys, durations)`` of a session log in steps of :data:`CHUNK` (the parts one after another)."""
+    for p in (a.each() if isinstance(a, SessionParts) else [a]):
+        for i in range(0, len(p), CHUNK):
+            yield p.key[i:i + CHUNK], p.duration[i:i + CHUNK]
 
 
 def customer_window_rows(a: SessionArrays, last_day: int, window_days: int):
@@ -726,14 +740,237 @@ def customer_windows(engine: KPIEngine, as_of: dt.date, window_days: int):
     >>> eng.execute(t.visits_recent.sum())
     7
     """
-    a = session_arrays(engine)
+    a = session_log(engine)
     if a is None or a.duration is None:
         return None
     last_day, W = day_number(as_of), int(window_days)
+    name = f"_kpi_customer_activity_{last_day}_{W}"
+    if isinstance(a, SessionParts):      # part by part into the engine
+        return engine.cached(("customer_windows", last_day, W), lambda: store_parts(
+            engine, name, (customer_window_rows(p, last_day, W) for p in a.each())))
     return engine.cached(("customer_windows", last_day, W), lambda: store(
-        engine, f"_kpi_customer_activity_{last_day}_{W}", customer_window_rows(a, last_day, W)))
+        engine, name, customer_window_rows(a, last_day, W)))
 
 
-__all__ = ["BYTES_PER_SESSION", "CHUNK", "counted_by_sorting", "DAY_BITS", "GAP_COLUMNS", "SessionArrays", "customer_window_rows", "customer_windows",
-           "fetch_and_count", "fetch_session_arrays", "fetch_sql", "id_dtype", "period_table",
-           "session_arrays", "visitor_table"]
+@dataclasses.dataclass
+class SessionParts:
+    """A session log read in parts of its customers (:func:`session_parts`).
+
+    The per-day tables are those of the whole log (sums over the parts); the keys and durations
+    of each part stay in ``.npy`` files and come back one part at a time (:meth:`each`).
+    :func:`visitor_table`, :func:`period_table` and :func:`customer_window_rows` (per part)
+    read it as they read :class:`SessionArrays`.
+
+    Attributes
+    ----------
+    day0, day_gaps, page_views, page_view_rows, id_dtype, has_page_views, memo
+        As :class:`SessionArrays`, for the whole log.
+    sessions : int
+        Sessions of the whole log.
+    top : int
+        Largest duration + 1 (1 for an empty log or durations that are not whole).
+    whole : bool
+        Every duration is a whole number below 2**31.
+    files : list of tuple
+        ``(keys, durations)`` file paths per part (durations None when not whole).
+    """
+
+    day0: int
+    day_gaps: np.ndarray
+    page_views: np.ndarray | None
+    page_view_rows: np.ndarray | None
+    id_dtype: np.dtype
+    has_page_views: bool
+    sessions: int
+    top: int
+    whole: bool
+    files: list
+    memo: dict = dataclasses.field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.sessions
+
+    @property
+    def first_day(self) -> dt.date | None:
+        """Date of the first session (None for an empty log)."""
+        return EPOCH + dt.timedelta(days=self.day0) if self.sessions else None
+
+    @property
+    def duration(self):
+        """Not held here (see :meth:`each`); None where the durations are not whole."""
+        return True if self.whole else None
+
+    @property
+    def periodic(self) -> bool:
+        """Whether :func:`period_table` applies (whole durations, page views below 2**31)."""
+        return self.whole and (self.page_views is not None or not self.has_page_views)
+
+    def each(self):
+        """Each part as :class:`SessionArrays` (keys and durations mapped read-only from their
+        files; the per-day tables empty), in order of customer id."""
+        for kf, df in self.files:
+            key = np.load(kf, mmap_mode="r")
+            dur = None if df is None else np.load(df, mmap_mode="r")
+            yield SessionArrays(key, dur, self.day0, np.zeros((0, GAP_COLUMNS), np.int64), None, None,
+                                self.id_dtype, self.has_page_views)
+
+
+def session_parts(engine: KPIEngine, budget: int | None = None) -> SessionParts | None:
+    """The engine's sessions read in parts of their customers, where they are too many for
+    :func:`session_arrays` (built once per engine and kept), or None.
+
+    As :func:`~crm_research.kpi.order_arrays.part_plan` does for the orders: consecutive
+    customer-id ranges of at most half the memory budget each (from one histogram of the ids),
+    each read by one filtered query and sorted (two at a time), its keys and durations written to
+    ``.npy`` files in DuckDB's ``temp_directory`` (removed with the engine). Visitors, visitor
+    days, sessions, seconds, page views and the exact median per period are sums over the parts'
+    per-day tables and duration counts; the customer windows are concatenations.
+
+    Parameters
+    ----------
+    engine : KPIEngine
+    budget : int, optional
+        Bytes per part (default: half of :func:`~crm_research.kpi.distinct.memory_budget`);
+        given, the sessions are read in parts even where they would fit whole.
+
+    Returns
+    -------
+    SessionParts or None
+        None where :func:`session_arrays` applies (unless ``budget`` is given), the engine is not
+        DuckDB, the ids are not integers, an id or date lies beyond the key, or one bucket of
+        ids alone would exceed twice the budget.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> session_parts(eng) is None                  # the whole log fits: session_arrays applies
+    True
+    >>> p = session_parts(eng, budget=100)
+    >>> len(p.files), len(p), int(p.day_gaps.sum()) == len(session_arrays(eng))
+    (4, 11, True)
+    >>> visitor_table(p, 'month', 19904).equals(visitor_table(session_arrays(eng), 'month', 19904))
+    True
+    """
+    if budget is None:
+        if not engine.is_cached("session_parts") and counted_by_sorting(engine):
+            return None
+        return engine.cached("session_parts", lambda: _read_parts(engine, memory_budget(engine.con) // 2))
+    if engine.is_cached("session_parts"):
+        raise ValueError("session_parts: the sessions of this engine were read already")
+    return engine.cached("session_parts", lambda: _read_parts(engine, int(budget)))
+
+
+def _read_parts(engine: KPIEngine, budget: int) -> SessionParts | None:
+    import shutil
+    import tempfile
+    import weakref
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ibis
+
+    from .distinct import spill_dir
+
+    if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None or not engine.has_sessions:
+        return None
+    if not engine.sessions.schema()["customer_id"].is_integer():
+        return None
+    s = engine.sessions
+    lo, hi = engine.con.sql(ibis.to_sql(s.aggregate(lo=s.customer_id.min(), hi=s.customer_id.max()),
+                                        dialect="duckdb")).fetchall()[0]
+    if lo is None:
+        return None
+    lo, hi = int(lo), int(hi)
+    if lo < 0 or hi >= 2 ** 47:
+        return None
+    step = max(1, -(-(hi - lo + 1) // 4096))
+    b = ((s.customer_id - lo) // step).cast("int64").name("b")
+    h = engine.con.sql(ibis.to_sql(s.group_by(b).aggregate(n=s.count()).order_by("b"), dialect="duckdb")).fetchnumpy()
+    ranges, start, m = [], 0, 0
+    for bk, c in zip(np.asarray(h["b"]).tolist(), np.asarray(h["n"]).tolist()):
+        if BYTES_PER_SESSION * c > 2 * budget:
+            return None
+        if m and BYTES_PER_SESSION * (m + c) > budget:
+            ranges.append((lo + start * step, lo + bk * step - 1))
+            start, m = bk, 0
+        m += c
+    ranges.append((lo + start * step, hi))
+    folder = tempfile.mkdtemp(prefix="crm_kpi_sessions_", dir=spill_dir(engine.con))
+    weakref.finalize(engine, shutil.rmtree, folder, ignore_errors=True)
+    sql, dtype = fetch_sql(engine), id_dtype(engine)
+    threads = min(2, max(1, int(engine.con.execute("SELECT current_setting('threads')").fetchall()[0][0])),
+                  len(ranges))
+    cons = [engine.cursor() for _ in range(threads)]
+    got: list = [None] * len(ranges)
+
+    def read(j):        # thread j reads parts j, j + threads, ...
+        for k in range(j, len(ranges), threads):
+            r0, r1 = ranges[k]
+            a = fetch_session_arrays(cons[j], f"{sql} WHERE s.customer_id BETWEEN {r0} AND {r1}", dtype)
+            if a is None:
+                got[k] = False
+                return
+            kf = f"{folder}/part{k:05d}_key.npy"
+            np.save(kf, a.key)
+            df = None
+            if a.duration is not None:
+                df = f"{folder}/part{k:05d}_duration.npy"
+                np.save(df, a.duration)
+            top = int(a.duration.max()) + 1 if a.duration is not None and len(a) else 1
+            got[k] = (kf, df, len(a), top, a.day0, a.day_gaps, a.page_views, a.page_view_rows, a.has_page_views)
+
+    try:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-session-parts") as ex:
+            list(ex.map(read, range(threads)))
+    finally:
+        for c in cons:
+            c.close()
+    if any(g is False or g is None for g in got):
+        return None
+    full = [g for g in got if g[2]]
+    day0 = min((g[4] for g in full), default=0)
+    days = max((g[4] + len(g[5]) for g in full), default=day0) - day0
+    gaps = np.zeros((days, GAP_COLUMNS), np.int64)
+    has_pv = bool(got[0][8])
+    pv_ok = has_pv and all(g[6] is not None for g in full)
+    pv = np.zeros(days, np.int64) if pv_ok else None
+    pvr = np.zeros(days, np.int64) if pv_ok else None
+    for g in full:
+        at = slice(g[4] - day0, g[4] - day0 + len(g[5]))
+        gaps[at] += g[5]
+        if pv_ok:
+            pv[at] += g[6]
+            pvr[at] += g[7]
+    whole = all(g[1] is not None for g in got)
+    return SessionParts(day0, gaps, pv, pvr, dtype, has_pv, sum(g[2] for g in got),
+                        max((g[3] for g in got), default=1) if whole else 1, whole,
+                        [(g[0], g[1]) for g in got])
+
+
+def session_log(engine: KPIEngine):
+    """The engine's sessions as :class:`SessionArrays` where they fit, else as :class:`SessionParts`
+    (:func:`session_parts`), else None (the engine path).
+
+    Parameters
+    ----------
+    engine : KPIEngine
+
+    Returns
+    -------
+    SessionArrays, SessionParts or None
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> type(session_log(example_engine())).__name__
+    'SessionArrays'
+    """
+    if engine.is_cached("session_parts") and session_parts(engine) is not None:     # read in parts already
+        return session_parts(engine)
+    a = session_arrays(engine)
+    return a if a is not None else session_parts(engine)
+
+
+__all__ = ["BYTES_PER_SESSION", "CHUNK", "counted_by_sorting", "DAY_BITS", "GAP_COLUMNS", "SessionArrays", "SessionParts",
+           "customer_window_rows", "customer_windows", "fetch_and_count", "fetch_session_arrays", "fetch_sql", "id_dtype",
+           "period_table", "session_arrays", "session_log", "session_parts", "visitor_table"]

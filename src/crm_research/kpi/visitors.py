@@ -24,7 +24,7 @@ import pandas as pd
 
 from .engine import KPIEngine
 from .order_arrays import day_number
-from .session_arrays import counted_by_sorting, session_arrays, visitor_table
+from .session_arrays import counted_by_sorting, session_log, visitor_table
 
 
 def visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> pd.DataFrame | None:
@@ -51,7 +51,7 @@ def visitor_counts(engine: KPIEngine, period: str, as_of: dt.date) -> pd.DataFra
     >>> visitor_counts(example_engine(), 'month', dt.date(2024, 6, 30)).values.tolist()
     [[24292, 3, 4], [24293, 4, 7]]
     """
-    a = session_arrays(engine)
+    a = session_log(engine)
     return None if a is None else visitor_table(a, period, day_number(as_of))
 
 
