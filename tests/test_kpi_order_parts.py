@@ -15,6 +15,7 @@ from crm_research import kpi
 from crm_research.kpi import customer_summary as CS
 from crm_research.kpi import lifecycle as L
 from crm_research.kpi import order_arrays as OA
+from crm_research.kpi import product_arrays as PA
 from crm_research.kpi import retention as R
 from crm_research.kpi import rfm as F
 from crm_research.kpi import session_arrays as SA
@@ -169,6 +170,22 @@ def test_the_suite_in_parts_equals_the_whole_arrays_and_the_engine(seed):
 
     assert "_kpi_order_facts" in tables(slow)          # the engine path builds its per-order facts ...
     assert "_kpi_order_facts" not in tables(parts)     # ... the parts need none
+    # the product KPIs come from the numpy stream there, its first orders from the parts
+    assert PA.product_plan(parts) is not None
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_product_stream_finds_the_first_orders_in_the_parts(seed):
+    orders = _log(seed, 3000)
+    rng = np.random.default_rng(seed)
+    orders["product_id"] = rng.integers(1, 40, len(orders))
+    parts, whole, _ = _engines(orders)
+    for as_of in (orders["timestamp"].max().date(), orders["timestamp"].quantile(0.6).date()):
+        p, w = PA.product_pass(parts, "month", as_of, 3), PA.product_pass(whole, "month", as_of, 3)
+        pd.testing.assert_frame_equal(p.sales, w.sales)
+        # the same window lines (the stream in line order, the arrays in customer order) and first orders
+        key = lambda r: sorted(zip(r.c.tolist(), r.p.tolist(), r.amount.tolist(), r.first.tolist()))  # noqa: E731
+        assert key(p) == key(w) and p.first.sum() > 0
 
 
 def test_a_log_beyond_the_memory_budget_is_read_in_parts():
@@ -221,3 +238,22 @@ def test_the_tables_in_parts_are_the_same_whatever_the_number_of_threads():
         t = eng.execute(CS.customer_summary(eng).order_by("customer_id"))
         got.append(t.to_csv(index=False))
     assert got[0] == got[1] == got[2]
+
+
+def test_transitions_planned_before_the_shares_need_no_pass_of_their_own(monkeypatch):
+    orders = _lifetimes_log(5)
+    parts, _, slow = _engines(orders, budget=48 * 300)
+    hi = orders["timestamp"].max().date()
+    d0 = hi - dt.timedelta(days=365)
+    L.plan_transitions(parts, d0, hi)
+    shares = L.stage_shares(parts, as_of=hi)
+    pd.testing.assert_frame_equal(shares, L.stage_shares(slow, as_of=hi))
+
+    def no_pass(engine):
+        raise AssertionError("a pass over the parts")
+    monkeypatch.setattr(L, "order_parts", no_pass)
+    got = L.stage_transitions(parts, d0, hi)              # from the stages kept at both dates
+    pd.testing.assert_frame_equal(got, L.stage_transitions(slow, d0, hi))
+    assert got["customers"].sum() > 0
+    with pytest.raises(AssertionError, match="a pass"):  # dates not planned: a pass
+        L.stage_transitions(parts, d0 + dt.timedelta(days=1), hi)

@@ -44,8 +44,8 @@ import pandas as pd
 
 from .distinct import memory_budget
 from .engine import KPIEngine, last_complete_index, period_end, period_start_of_index, quiet_ibis, timestamp_literal
-from .order_arrays import (OrderArrays, array_plan, day_number, naive_timestamp, order_arrays, period_index_of_days,
-                           request_products, small_pages)
+from .order_arrays import (ArrayPlan, OrderArrays, array_parts, array_plan, day_number, naive_timestamp, order_arrays, part_plan,
+                           period_index_of_days, request_products, small_pages)
 from .sums import ExactSums
 
 US_PER_DAY = 86_400_000_000
@@ -113,7 +113,8 @@ class ProductPass:
 def product_plan(engine: KPIEngine) -> ProductPlan | None:
     """The plan of the product stream, or None where the engine path applies.
 
-    None unless :func:`~crm_research.kpi.order_arrays.array_plan` applies, product and order ids
+    None unless :func:`~crm_research.kpi.order_arrays.array_plan` or
+    :func:`~crm_research.kpi.order_arrays.part_plan` applies, product and order ids
     are integers without NULLs, timestamps carry no time zone and the product ids span at most
     4x the number of lines. (Whether a window's arrays fit the memory budget is decided per
     pass: see :func:`product_pass`.)
@@ -143,6 +144,10 @@ def product_plan(engine: KPIEngine) -> ProductPlan | None:
         import ibis
 
         plan = array_plan(engine)
+        if plan is None:        # a log read in parts of its customers: the stream, with their range
+            parts = part_plan(engine)
+            plan = None if parts is None else ArrayPlan(parts.parts[0].id_lo, parts.parts[-1].id_hi, parts.orders,
+                                                        parts.parts[0].id_dtype)
         if plan is None or not engine.has_products:
             return None
         ol = engine.order_lines
@@ -571,11 +576,12 @@ def _first_order_ids(engine: KPIEngine, plan: ProductPlan, c: np.ndarray, o: np.
     lies on its customer's first order date."""
     if len(c) == 0:
         return np.zeros(0, dtype=np.int64)
-    oa = order_arrays(engine)
-    s = oa.starts()
-    # each customer's first order date by customer code (the order arrays' budget counts 8 bytes a code)
+    # each customer's first order date by customer code (the order arrays' budget counts 8 bytes a
+    # code), from the whole arrays or part by part
     first_day = np.full(plan.c_hi - plan.c_lo + 1, np.iinfo(np.int32).min, dtype=np.int32)
-    first_day[oa.code[s]] = oa.day[s]
+    for oa in array_parts(engine):
+        s = oa.starts()
+        first_day[oa.code[s] + (oa.id_lo - plan.c_lo)] = oa.day[s]
     cand = np.flatnonzero(first_day[c] == t // US_PER_DAY)
     if len(cand) == 0:
         return np.zeros(0, dtype=np.int64)
