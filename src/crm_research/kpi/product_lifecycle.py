@@ -398,7 +398,10 @@ def _stage_rows(engine: KPIEngine, stages: pd.DataFrame, period: str, lo_idx: in
         # then smallest order id) lies on their first order date: only the window's orders on
         # the first date of a customer acquired in the window are candidates. The window's
         # orders are stored once (read three times below, instead of the log three times)
-        o = engine.materialize(o.filter(in_window), "_kpi_window_orders", compress=False)
+        # only the columns read below (not the log's other columns: 100M orders, 2.4 -> 1.0 s)
+        cols = ["customer_id", "order_id", "timestamp"] + (
+            ["product_id", "amount"] if engine.order_lines is engine.orders else [])
+        o = engine.materialize(o.filter(in_window).select(*cols), "_kpi_window_orders", compress=False)
         cust = customer_table(engine)
         cust = cust.filter((cust.first_date >= date_literal(start)) & (cust.first_date <= date_literal(end)))
         c = o.join(cust, ["customer_id", o.timestamp.date() == cust.first_date])
