@@ -257,3 +257,23 @@ def test_transitions_planned_before_the_shares_need_no_pass_of_their_own(monkeyp
     assert got["customers"].sum() > 0
     with pytest.raises(AssertionError, match="a pass"):  # dates not planned: a pass
         L.stage_transitions(parts, d0 + dt.timedelta(days=1), hi)
+
+
+def test_a_full_disk_gives_a_clear_error_and_leaves_no_files(monkeypatch, tmp_path):
+    from crm_research.errors import ConfigError
+
+    orders = _log(6)
+    eng = kpi.load(orders, temp_directory=str(tmp_path))
+    OA.read_in_parts(eng, 48 * 500)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(OA.np, "save", full)
+    with pytest.raises(ConfigError, match=r"temp_directory: .*No space left on device.*GB free"):
+        CS.customer_summary(eng)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("crm_kpi_orders_")]
+    monkeypatch.undo()                                   # space again: the next call reads the parts
+    slow = kpi.load(orders)
+    OA.engine_path_only(slow)
+    _same(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("crm_kpi_orders_")]   # written where DuckDB spills

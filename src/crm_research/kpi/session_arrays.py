@@ -49,7 +49,8 @@ import pandas as pd
 
 from .distinct import memory_budget
 from .engine import KPIEngine
-from .order_arrays import EPOCH, day_number, period_index_of_days, running_sums, small_pages, store, store_parts
+from .order_arrays import (EPOCH, day_number, parts_error, period_index_of_days, running_sums, small_pages, store,
+                           store_parts)
 
 DAY_BITS = 16
 _DAY_MASK = (1 << DAY_BITS) - 1
@@ -922,6 +923,9 @@ def _read_parts(engine: KPIEngine, budget: int) -> SessionParts | None:
     try:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-session-parts") as ex:
             list(ex.map(read, range(threads)))
+    except OSError as e:             # a full disk, say: the engine's folder for temporary files
+        shutil.rmtree(folder, ignore_errors=True)
+        raise parts_error(folder, e, 10 * int(np.asarray(h["n"]).sum())) from None
     finally:
         for c in cons:
             c.close()
