@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import os
 import threading
 
 import numpy as np
@@ -314,7 +315,6 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None, con=None
     o = engine.orders
     if part:
         o = o.filter(o.customer_id.between(plan.id_lo, plan.id_hi))
-    start, stop = 0, plan.id_hi - plan.id_lo + 1
     cols = dict(c=(o.customer_id - plan.id_lo).cast("int64"),
                 d=o.timestamp.date().delta(ibis.date(1970, 1, 1), unit="day").cast("int32"),
                 a=o.amount.cast("float64"))
@@ -334,6 +334,13 @@ def _fetch(engine: KPIEngine, plan: ArrayPlan, p_lo: int | None = None, con=None
     del r
     if isinstance(amount, np.ma.MaskedArray) or isinstance(day, np.ma.MaskedArray):   # NULLs: loader rejects them
         amount, day = np.ma.getdata(amount), np.ma.getdata(day)
+    return _arrange(plan, code, day, amount, product, t, p_lo)
+
+
+def _arrange(plan: ArrayPlan, code: np.ndarray, day: np.ndarray, amount: np.ndarray, product, t, p_lo) -> OrderArrays:
+    """Sort fetched orders by (customer code, day), ties canonical (the arrays of :func:`_fetch`);
+    ``code`` counts from ``plan.id_lo`` (may be modified in place)."""
+    start, stop = 0, plan.id_hi - plan.id_lo + 1
     n = len(code)
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
@@ -756,18 +763,40 @@ def _write_parts(engine: KPIEngine, plan: PartPlan):
     folder = tempfile.mkdtemp(prefix="crm_kpi_orders_", dir=spill_dir(engine.con))
     weakref.finalize(engine, shutil.rmtree, folder, ignore_errors=True)
     names = [f"part{k:05d}" for k in range(len(plan.parts))]
-
     threads = min(2, worker_threads(engine), len(plan.parts))
     cons = [engine.cursor() for _ in range(threads)]     # opened here: the engine's connection serves one call at a time
+    lo0 = plan.parts[0].id_lo
+    routed = scattered(engine, [p.id_lo for p in plan.parts], plan.orders)
+    if routed:        # one scan sends every order to its part's file (no scan of the whole log per part)
+        import ibis
 
-    def write(j):        # thread j reads parts j, j + threads, ...
+        o = engine.orders
+        sql = ibis.to_sql(o.select(c=(o.customer_id - lo0).cast("int64"),
+                                   d=o.timestamp.date().delta(ibis.date(1970, 1, 1), unit="day").cast("int32"),
+                                   a=o.amount.cast("float64")), dialect="duckdb")
+
+    def write(j):        # thread j builds parts j, j + threads, ...
         for k in range(j, len(plan.parts), threads):
+            p = plan.parts[k]
             with small_pages():
-                a = _fetch(engine, plan.parts[k], con=cons[j], part=True)
+                if routed:
+                    t = read_routed(f"{folder}/{names[k]}.arrow")
+                    code = t.column("c").to_numpy()
+                    if not code.flags.writeable:                 # sorted in place
+                        code = code.copy()
+                    if p.id_lo != lo0:
+                        code -= p.id_lo - lo0
+                    a = _arrange(p, code, t.column("d").to_numpy(), t.column("a").to_numpy(), None, None, None)
+                    del t
+                    os.remove(f"{folder}/{names[k]}.arrow")
+                else:
+                    a = _fetch(engine, p, con=cons[j], part=True)
                 for key, x in (("code", a.code), ("day", a.day), ("amount", a.amount)):
                     np.save(f"{folder}/{names[k]}_{key}.npy", x)
 
     try:
+        if routed:
+            route(cons[0], sql, "c", [p.id_lo - lo0 for p in plan.parts], [f"{folder}/{n}.arrow" for n in names])
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-parts") as ex:
             list(ex.map(write, range(threads)))
     except OSError as e:             # a full disk, say: the engine's folder for temporary files
@@ -777,6 +806,110 @@ def _write_parts(engine: KPIEngine, plan: PartPlan):
         for c in cons:
             c.close()
     return folder, names
+
+
+ROUTE_ROWS = 1 << 20        # rows per batch of the routing scan
+
+
+def scattered(engine: KPIEngine, starts, n: int, table: str = "orders") -> bool:
+    """Whether the customers of the parts beginning at ids ``starts`` lie all over the stored
+    ``table`` of ``n`` rows (a log in time order, say), judged from its first rows in storage order
+    (half a part's worth, at most 2**20): rows of more than half of the parts (at least three)
+    there. Then one scan routing each row to its
+    part (:func:`route`) beats a filtered scan per part, which reads the whole table each time
+    (100M orders in time order: 14 scans 24 s); in a log stored by customer each filtered scan
+    skips the other parts' row groups.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> scattered(eng, [1, 3, 5, 7], 24), scattered(eng, [1, 3, 5, 7], 24 * 1000)
+    (False, True)
+    """
+    import ibis
+
+    rows = max(1, min(1 << 20, int(n) // (2 * max(1, len(starts)))))
+    t = engine.orders if table == "orders" else engine.sessions
+    sql = ibis.to_sql(t.select("customer_id").limit(rows), dialect="duckdb")
+    ids = np.asarray(engine.con.sql(sql).fetchnumpy()["customer_id"])
+    k = np.searchsorted(np.asarray(starts, dtype=np.int64), ids, side="right")
+    return len(np.unique(k)) > max(2, len(starts) // 2)
+
+
+def route(con, sql: str, column: str, starts, paths) -> list:
+    """Stream a query's rows into Arrow IPC files, one per part: a row goes to the last part whose
+    start is at most its ``column`` value (starts ascending). One scan of the query, in batches of
+    :data:`ROUTE_ROWS` rows; within a part the rows keep their order.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    sql : str
+    column : str
+    starts : sequence of int
+        The first value of each part (ascending; values below the first go to part 0).
+    paths : sequence of str
+        One file per part.
+
+    Returns
+    -------
+    list of int
+        Rows per part.
+
+    Examples
+    --------
+    >>> import duckdb, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> paths = [f"{d}/a.arrow", f"{d}/b.arrow"]
+    >>> route(duckdb.connect(), "SELECT range AS c, range * 10 AS x FROM range(5)", "c", [0, 3], paths)
+    [3, 2]
+    >>> read_routed(paths[1]).column("x").to_pylist()
+    [30, 40]
+    """
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    rel = con.sql(sql)
+    reader = rel.to_arrow_reader(ROUTE_ROWS) if hasattr(rel, "to_arrow_reader") else rel.fetch_record_batch(ROUTE_ROWS)
+    s = np.asarray(starts, dtype=np.int64)[1:]
+    writers = [pa.ipc.new_file(p, reader.schema) for p in paths]
+    counts = [0] * len(paths)
+    try:
+        for b in reader:
+            if not b.num_rows:
+                continue
+            k = np.searchsorted(s, b.column(column).to_numpy(), side="right").astype(np.int16)
+            order = np.argsort(k, kind="stable")
+            bounds = np.searchsorted(k[order], np.arange(len(paths) + 1))
+            b = b.take(pa.array(order))
+            for j in range(len(paths)):
+                if bounds[j + 1] > bounds[j]:
+                    writers[j].write_batch(b.slice(bounds[j], bounds[j + 1] - bounds[j]))
+                    counts[j] += int(bounds[j + 1] - bounds[j])
+    finally:
+        for w in writers:
+            w.close()
+    return counts
+
+
+def read_routed(path: str):
+    """A part written by :func:`route`, as a pyarrow Table (mapped from its file).
+
+    Examples
+    --------
+    >>> import duckdb, tempfile
+    >>> p = f"{tempfile.mkdtemp()}/x.arrow"
+    >>> route(duckdb.connect(), "SELECT 1 AS c", "c", [0], [p])
+    [1]
+    >>> read_routed(p).num_rows
+    1
+    """
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    with pa.memory_map(path) as src:
+        return pa.ipc.open_file(src).read_all()
 
 
 def parts_error(folder: str, err: OSError, size: int):
@@ -1304,5 +1437,6 @@ __all__ = ["ArrayPlan", "OrderArrays", "PartPlan", "array_parts", "array_plan", 
            "customer_first_parts", "customer_period_parts", "customer_period_rows", "customer_summary_parts",
            "customer_summary_rows", "day_number", "engine_path_only", "order_arrays", "parts_error",
            "has_arrays", "order_parts", "part_plan", "period_index_of_days", "naive_timestamp", "positive_gap_histogram",
-           "read_in_parts", "request_products", "running_sums", "small_pages", "store", "store_parts",
+           "read_in_parts", "read_routed", "request_products", "route", "running_sums", "scattered", "small_pages", "store",
+           "store_parts",
            "worker_threads"]
