@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import sys
 
 import numpy as np
@@ -49,8 +50,8 @@ import pandas as pd
 
 from .distinct import memory_budget
 from .engine import KPIEngine
-from .order_arrays import (EPOCH, day_number, parts_error, period_index_of_days, running_sums, small_pages, store,
-                           store_parts)
+from .order_arrays import (EPOCH, day_number, parts_error, period_index_of_days, read_routed, route, running_sums,
+                           scattered, small_pages, store, store_parts)
 
 DAY_BITS = 16
 _DAY_MASK = (1 << DAY_BITS) - 1
@@ -182,10 +183,24 @@ def fetch_session_arrays(con, sql: str, id_dtype=np.int64) -> SessionArrays | No
     >>> a.day_gaps[:, [0, 33]].tolist()    # the second session of customer 1 that day: gap 0
     [[1, 1], [0, 1]]
     """
+    with small_pages():
+        return arrays_of_table(con.sql(sql).to_arrow_table(), id_dtype)
+
+
+def arrays_of_table(t, id_dtype=np.int64) -> SessionArrays | None:
+    """:func:`fetch_session_arrays` of a fetched table (columns ``c, day, d[, p]``; consumed).
+
+    Examples
+    --------
+    >>> import pyarrow as pa, datetime as dt
+    >>> t = pa.table({'c': [3, 3], 'day': pa.array([dt.date(2024, 1, 2), dt.date(2024, 1, 1)]), 'd': [5, 7]})
+    >>> a = arrays_of_table(t)
+    >>> (a.key & 0xFFFF).tolist(), a.duration.tolist()
+    ([19723, 19724], [7, 5])
+    """
     import pyarrow as pa
 
     with small_pages():
-        t = con.sql(sql).to_arrow_table()
         has_pv = "p" in t.column_names
         batches = [b for b in t.to_batches() if b.num_rows]
         del t
@@ -903,11 +918,18 @@ def _read_parts(engine: KPIEngine, budget: int) -> SessionParts | None:
                   len(ranges))
     cons = [engine.cursor() for _ in range(threads)]
     got: list = [None] * len(ranges)
+    # a log in time order: one scan routes the sessions to their parts (else one filtered scan each)
+    routed = scattered(engine, [r[0] for r in ranges], int(np.asarray(h["n"]).sum()), table="sessions")
+    paths = [f"{folder}/part{k:05d}.arrow" for k in range(len(ranges))]
 
     def read(j):        # thread j reads parts j, j + threads, ...
         for k in range(j, len(ranges), threads):
             r0, r1 = ranges[k]
-            a = fetch_session_arrays(cons[j], f"{sql} WHERE s.customer_id BETWEEN {r0} AND {r1}", dtype)
+            if routed:
+                a = arrays_of_table(read_routed(paths[k]), dtype)
+                os.remove(paths[k])
+            else:
+                a = fetch_session_arrays(cons[j], f"{sql} WHERE s.customer_id BETWEEN {r0} AND {r1}", dtype)
             if a is None:
                 got[k] = False
                 return
@@ -921,6 +943,8 @@ def _read_parts(engine: KPIEngine, budget: int) -> SessionParts | None:
             got[k] = (kf, df, len(a), top, a.day0, a.day_gaps, a.page_views, a.page_view_rows, a.has_page_views)
 
     try:
+        if routed:
+            route(cons[0], sql, "c", [r[0] for r in ranges], paths)
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-session-parts") as ex:
             list(ex.map(read, range(threads)))
     except OSError as e:             # a full disk, say: the engine's folder for temporary files
@@ -976,5 +1000,5 @@ def session_log(engine: KPIEngine):
 
 
 __all__ = ["BYTES_PER_SESSION", "CHUNK", "counted_by_sorting", "DAY_BITS", "GAP_COLUMNS", "SessionArrays", "SessionParts",
-           "customer_window_rows", "customer_windows", "fetch_and_count", "fetch_session_arrays", "fetch_sql", "id_dtype",
+           "arrays_of_table", "customer_window_rows", "customer_windows", "fetch_and_count", "fetch_session_arrays", "fetch_sql", "id_dtype",
            "period_table", "session_arrays", "session_log", "session_parts", "visitor_table"]
