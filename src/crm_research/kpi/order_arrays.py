@@ -796,7 +796,7 @@ def _write_parts(engine: KPIEngine, plan: PartPlan):
 
     try:
         if routed:
-            route(cons[0], sql, "c", [p.id_lo - lo0 for p in plan.parts], [f"{folder}/{n}.arrow" for n in names])
+            route(cons, sql, "c", [p.id_lo - lo0 for p in plan.parts], [f"{folder}/{n}.arrow" for n in names])
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-parts") as ex:
             list(ex.map(write, range(threads)))
     except OSError as e:             # a full disk, say: the engine's folder for temporary files
@@ -839,12 +839,14 @@ def scattered(engine: KPIEngine, starts, n: int, table: str = "orders") -> bool:
 
 def route(con, sql: str, column: str, starts, paths) -> list:
     """Stream a query's rows into Arrow IPC files, one per part: a row goes to the last part whose
-    start is at most its ``column`` value (starts ascending). One scan of the query, in batches of
-    :data:`ROUTE_ROWS` rows; within a part the rows keep their order.
+    start is at most its ``column`` value (starts ascending). One scan of the query, in batches;
+    within a part the rows keep their order. Given several connections, each thread routes the
+    rows of a consecutive group of parts (its own scan, filtered by DuckDB): the routing's numpy
+    work runs on as many cores.
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
+    con : duckdb.DuckDBPyConnection or list of them
     sql : str
     column : str
     starts : sequence of int
@@ -861,12 +863,36 @@ def route(con, sql: str, column: str, starts, paths) -> list:
     --------
     >>> import duckdb, tempfile
     >>> d = tempfile.mkdtemp()
-    >>> paths = [f"{d}/a.arrow", f"{d}/b.arrow"]
-    >>> route(duckdb.connect(), "SELECT range AS c, range * 10 AS x FROM range(5)", "c", [0, 3], paths)
-    [3, 2]
+    >>> paths = [f"{d}/a.arrow", f"{d}/b.arrow", f"{d}/c.arrow"]
+    >>> route(duckdb.connect(), "SELECT range AS c, range * 10 AS x FROM range(5)", "c", [0, 3, 4], paths)
+    [3, 1, 1]
     >>> read_routed(paths[1]).column("x").to_pylist()
-    [30, 40]
+    [30]
+    >>> c = duckdb.connect()
+    >>> route([c.cursor(), c.cursor()], "SELECT range AS c FROM range(5)", "c", [0, 3, 4], paths)
+    [3, 1, 1]
     """
+    cons = list(con) if isinstance(con, (list, tuple)) else [con]
+    n = len(paths)
+    groups = min(len(cons), n)
+    if groups <= 1:
+        return _route(cons[0], sql, column, starts, paths)
+    from concurrent.futures import ThreadPoolExecutor
+
+    cut = [round(i * n / groups) for i in range(groups + 1)]
+
+    def one(g):
+        i0, i1 = cut[g], cut[g + 1]
+        where = ([f'q."{column}" >= {int(starts[i0])}'] if i0 else []) + \
+                ([f'q."{column}" < {int(starts[i1])}'] if i1 < n else [])
+        return _route(cons[g], f"SELECT * FROM ({sql}) AS q WHERE {' AND '.join(where)}", column,
+                      starts[i0:i1], paths[i0:i1])
+
+    with ThreadPoolExecutor(max_workers=groups, thread_name_prefix="kpi-route") as ex:
+        return [c for part in ex.map(one, range(groups)) for c in part]
+
+
+def _route(con, sql: str, column: str, starts, paths) -> list:
     import pyarrow as pa
     import pyarrow.ipc
 
@@ -881,7 +907,7 @@ def route(con, sql: str, column: str, starts, paths) -> list:
                 continue
             k = np.searchsorted(s, b.column(column).to_numpy(), side="right").astype(np.int16)
             order = np.argsort(k, kind="stable")
-            bounds = np.searchsorted(k[order], np.arange(len(paths) + 1))
+            bounds = np.r_[0, np.cumsum(np.bincount(k, minlength=len(paths)))]
             b = b.take(pa.array(order))
             for j in range(len(paths)):
                 if bounds[j + 1] > bounds[j]:

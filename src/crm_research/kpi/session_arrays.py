@@ -944,7 +944,7 @@ def _read_parts(engine: KPIEngine, budget: int) -> SessionParts | None:
 
     try:
         if routed:
-            route(cons[0], sql, "c", [r[0] for r in ranges], paths)
+            route(cons, sql, "c", [r[0] for r in ranges], paths)
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-session-parts") as ex:
             list(ex.map(read, range(threads)))
     except OSError as e:             # a full disk, say: the engine's folder for temporary files
