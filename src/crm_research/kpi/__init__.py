@@ -14,8 +14,9 @@ Modules: :mod:`.orders` (reading and validation), :mod:`.engine` (the engine, da
 periods), :mod:`.retention`, :mod:`.repurchase`, :mod:`.activity`, :mod:`.before_after`, :mod:`.satisfaction`,
 :mod:`.churn`, :mod:`.rfm`, :mod:`.lifecycle`, :mod:`.customer_summary` (per-customer aggregates the
 last three share), :mod:`.order_arrays` (those customer tables from customer-sorted numpy arrays on
-DuckDB), :mod:`.session_arrays` (visitors, the per-period session aggregate and per-customer visit
-windows from one fetch of the sessions on DuckDB), :mod:`.visitors` (visitor counts), :mod:`.sums` (sums of
+DuckDB; a log beyond memory in parts of its customers), :mod:`.session_arrays` (visitors, the
+per-period session aggregate and per-customer visit windows from one fetch of the sessions on
+DuckDB, or in parts), :mod:`.visitors` (visitor counts), :mod:`.sums` (sums of
 money and durations that are exact and the same on every run), :mod:`.distinct` (key checks of the
 loader), :mod:`.product_lifecycle`, :mod:`.product_arrays` (the product KPIs from
 one numpy stream over the order lines on DuckDB), :mod:`.figures`,
