@@ -87,6 +87,41 @@ class ConfigError(CRMResearchError):
         super().__init__(f"{where}: {problem}", hint=hint)
 
 
+def out_of_memory(err: BaseException, what: str = "") -> ConfigError | None:
+    """The clear error for a database engine that ran out of memory (DuckDB's out-of-memory
+    error), or None for any other error.
+
+    Parameters
+    ----------
+    err : BaseException
+        The engine's error.
+    what : str
+        What was being computed, for the message (e.g. ``"KPI table 'churn_risk'"``).
+
+    Returns
+    -------
+    ConfigError or None
+
+    Examples
+    --------
+    >>> e = RuntimeError("Out of Memory Error: failed to pin block of size 256.0 KiB (7.6 MiB/7.6 MiB used)")
+    >>> print(out_of_memory(e, "KPI table 'rfm'"))
+    memory_limit: KPI table 'rfm': the database ran out of memory under its memory limit (failed to pin block of size 256.0 KiB (7.6 MiB/7.6 MiB used)) (fix: raise the memory limit (CLI: --memory-limit; Python: kpi.load(..., memory_limit=)), or name a temp_directory (--temp-directory) on a disk with room to spill to, or use fewer threads)
+    >>> out_of_memory(ValueError("something else")) is None
+    True
+    """
+    text = str(err).strip()
+    if type(err).__name__ != "OutOfMemoryException" and "Out of Memory Error" not in text:
+        return None
+    first = text.splitlines()[0] if text else type(err).__name__
+    detail = first.split("Out of Memory Error:", 1)[-1].strip()
+    return ConfigError("memory_limit", "", f"{what + ': ' if what else ''}the database ran out of memory under "
+                       f"its memory limit ({detail})",
+                       hint="raise the memory limit (CLI: --memory-limit; Python: kpi.load(..., memory_limit=)), "
+                            "or name a temp_directory (--temp-directory) on a disk with room to spill to, "
+                            "or use fewer threads")
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem found in data: who, where, what (used by validation reports)."""

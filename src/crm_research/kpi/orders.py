@@ -82,7 +82,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..errors import DataFileError
+from ..errors import DataFileError, out_of_memory
 from .distinct import key_check
 from .sums import EXACT_SUM_TYPE
 
@@ -597,7 +597,10 @@ def _whitespace_source(label: str, paths: list[str], plist: str, layout: dict) -
                    first_row=1 + skip, notes=notes)
 
 
-def _duck_error(source: _Source, err: Exception) -> DataFileError:
+def _duck_error(source: _Source, err: Exception):
+    oom = out_of_memory(err, f"reading {source.label}")     # not the file's fault
+    if oom is not None:
+        return oom
     msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     msg = re.sub(r"^[A-Za-z ]+Error: ", "", msg)
     what = {"csv": "CSV", "parquet": "Parquet"}.get(source.kind, "a table")

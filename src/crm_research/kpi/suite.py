@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, out_of_memory
 from ..reporting.format import format_percent
 from .churn import ChurnRules, p_alive_note
 from .engine import KPIEngine, check_period
@@ -430,7 +430,13 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
     def timed(name, fn):
         t0, c0 = time.perf_counter(), time.process_time()
         with engine.collecting_approximations() as new:
-            T[name] = fn()
+            try:
+                T[name] = fn()
+            except Exception as e:       # the engine out of memory: say so, and what to change
+                oom = out_of_memory(e, f"KPI table {name!r}")
+                if oom is None:
+                    raise
+                raise oom from None
         suite.timings[name] = time.perf_counter() - t0
         suite.cpu_seconds[name] = time.process_time() - c0
         if new:      # the engine could only approximate part of this table: say so
