@@ -286,3 +286,16 @@ def test_a_full_disk_gives_a_clear_error_and_leaves_no_files(monkeypatch, tmp_pa
     OA.engine_path_only(slow)
     _same(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
     assert [p for p in tmp_path.iterdir() if p.name.startswith("crm_kpi_orders_")]   # written where DuckDB spills
+
+
+def test_a_customer_beyond_the_budget_leaves_the_log_to_the_engine():
+    orders = _log(8, 3000)
+    orders.loc[:1999, "customer_id"] = orders["customer_id"].min()      # one customer with 2,000 orders
+    eng = kpi.load(orders)
+    assert OA.part_plan(eng, budget=48 * 500) is None                   # 96,000 B > twice the budget
+    assert OA.part_plan(eng, budget=48 * 1100) is not None
+    # and the KPIs run on the engine's definitions there
+    assert OA.read_in_parts(eng, 48 * 500) is None and not OA.has_arrays(eng)
+    slow = kpi.load(orders)
+    OA.engine_path_only(slow)
+    _same(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
