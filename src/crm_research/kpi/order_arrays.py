@@ -16,8 +16,8 @@ budget, each fetched by one filtered query and sorted once (two parts at a time)
 ``.npy`` files to DuckDB's ``temp_directory`` and mapped back for each later pass. Every
 customer-level table is a concatenation of per-customer rows, stored part by part in the engine
 (:func:`store_parts`), and every count over customers a sum over the parts, so the parts give the
-tables of the whole log without any per-order facts in the engine (100M orders: the suite 131.5
--> 76-78 s; ``tests/test_kpi_order_parts.py``). (An earlier attempt fetched each range once per
+tables of the whole log without any per-order facts in the engine (100M orders: the suite's KPIs
+124 -> 75-77 s; ``tests/test_kpi_order_parts.py``). (An earlier attempt fetched each range once per
 table, not once per log, and lost to the engine path: 199 s against 141 s.) Other engines, text
 ids and ids spread far beyond the number of orders take the engine path; all paths give the same
 tables (``tests/test_kpi_order_arrays.py``).

@@ -35,7 +35,7 @@ dates outside 1970-2149 leave everything to the engine. Both paths give the same
 A log whose arrays would not fit the memory budget is read in parts of its customers
 (:func:`session_parts`, as :func:`~crm_research.kpi.order_arrays.part_plan` does for the orders):
 the per-day tables and the duration counts are sums over the parts, the customer windows
-concatenations; 209M sessions of a 100M-order log: activity 17 -> 9.8 s.
+concatenations; 209M sessions of a 100M-order log: activity 16.4 -> 8.8-9.8 s.
 
 Measured at 10M orders / 20.9M sessions (2 cores, DuckDB ``memory_limit`` 3GB; visitor counts,
 per-period aggregate and customer windows together, CPU = user + system of the process): engine
