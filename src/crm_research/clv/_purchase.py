@@ -15,7 +15,7 @@ from .summary import py_scalar, summary_columns
 
 
 def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_col: str = "recency",
-                  T_col: str = "T", *, what: str = "summary") -> pd.DataFrame:
+                  T_col: str = "T", *, what: str = "summary", weights_col: str | None = None) -> pd.DataFrame:
     """Check an RFM summary and return ``customer_id, frequency, recency, T`` (float).
 
     ``customer_id`` is taken from a ``customer_id`` column when present, else the index.
@@ -51,7 +51,8 @@ def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_
     ...
     crm_research.errors.DataFileError: summary, row 2, column 'recency', value 12.0: recency 12 is larger than T 10 (customer 1) (fix: recency is the time from the first to the last purchase, T the time from the first purchase to the end of the calibration period)
     """
-    ids, cols = summary_columns(data, [frequency_col, recency_col, T_col], what, see=" (see rfm_summary)",
+    names = [frequency_col, recency_col, T_col] + ([weights_col] if weights_col else [])
+    ids, cols = summary_columns(data, names, what, see=" (see rfm_summary)",
                                 hint="build the summary with rfm_summary() or name the columns with "
                                      "frequency_col=, recency_col=, T_col=")
     if len(data) == 0:  # the column checks above pass trivially on an empty frame
@@ -76,8 +77,17 @@ def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_
         i = int(np.argmax(bad))
         raise DataFileError(what, f"recency must be 0 when frequency is 0 (customer {py_scalar(ids[i])!r})",
                             row=i + 2, column=recency_col, value=float(tx[i]))
+    out = {"customer_id": ids, "frequency": x, "recency": np.minimum(tx, T), "T": T}
+    if weights_col:        # customers per row: a whole number >= 1
+        w = cols[weights_col]
+        bad = (w != np.round(w)) | (w < 1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataFileError(what, "a weight (customers with this history) must be a whole number >= 1",
+                                row=i + 2, column=weights_col, value=float(w[i]))
+        out["weight"] = w.astype(np.int64)
     # copy=False: no 2-D block copy of the columns (copy-on-write keeps the caller's data safe)
-    return pd.DataFrame({"customer_id": ids, "frequency": x, "recency": np.minimum(tx, T), "T": T}, copy=False)
+    return pd.DataFrame(out, copy=False)
 
 
 _ONE_KEY_LIMIT = 2 ** 62  # above it, (x, t_x, T) codes do not fit one int64 key
@@ -134,13 +144,16 @@ class Histories:
         return self.w.size
 
     @classmethod
-    def of(cls, x, t_x, T) -> "Histories":
+    def of(cls, x, t_x, T, weights=None) -> "Histories":
         """Code the columns (hashing, no sort of the rows) and keep each distinct history once.
 
         Parameters
         ----------
         x, t_x, T : array-like
             Equally long columns of finite numbers (frequency, recency, age).
+        weights : array-like, optional
+            Customers per row (default 1 each): a summary of distinct histories with their counts
+            gives the same :class:`Histories` as the customers' rows.
 
         Returns
         -------
@@ -166,7 +179,8 @@ class Histories:
             pair, pairs = pd.factorize(codes[0] * n_tx + codes[1], sort=True)
             inv, keys = pd.factorize(pair.astype(np.int64) * n_T + codes[2], sort=True)
             xc, txc = np.divmod(np.asarray(pairs, dtype=np.int64)[keys // n_T], n_tx)
-        w = np.bincount(inv).astype(float)
+        w = np.bincount(inv).astype(float) if weights is None else \
+            np.bincount(inv, weights=np.asarray(weights, dtype=float).ravel(), minlength=len(keys))
         Tc = keys % n_T
         xv, Tv = values[0][xc], values[2]
         return cls(w=w, x=xv, x_values=values[0], t_x_values=values[1], T_values=Tv,
@@ -529,13 +543,16 @@ class PurchaseModelResult(FitResult):
         return out
 
     def _extra_lines(self) -> list[str]:
-        return [f"Mean repeat purchases per customer: observed {self.data['frequency'].mean():.4f}, "
-                f"expected {np.mean(type(self)._expected(self.params.to_numpy(), self.data['T'].to_numpy())):.4f}"]
+        w = self.data["weight"].to_numpy() if "weight" in self.data.columns else None   # a weighted fit
+        expected = type(self)._expected(self.params.to_numpy(), self.data["T"].to_numpy())
+        return [f"Mean repeat purchases per customer: observed {np.average(self.data['frequency'], weights=w):.4f}, "
+                f"expected {np.average(expected, weights=w):.4f}"]
 
 
 def fit_purchase_model(cls, data: pd.DataFrame, loglik: Callable, names: list[str], start,
                        frequency_col: str, recency_col: str, T_col: str, references: tuple[str, ...],
-                       gradient: Callable | None = None, totals: Callable | None = None):
+                       gradient: Callable | None = None, totals: Callable | None = None,
+                       weights_col: str | None = None):
     """Fit a purchase-count model by maximum likelihood (shared by :func:`fit_bgnbd`, :func:`fit_mbgnbd`
     and :func:`fit_pareto_nbd`).
 
@@ -562,6 +579,9 @@ def fit_purchase_model(cls, data: pd.DataFrame, loglik: Callable, names: list[st
         on :class:`Histories` (e.g. :func:`beta_geometric_totals`); when given, it replaces
         ``loglik`` and ``gradient`` in the fit (one evaluation serves the value, gradient and
         Hessian at a point).
+    weights_col : str, optional
+        Column of customers per row (whole numbers >= 1): the summary may hold each distinct
+        history once with its count (the same fit as one row per customer; needs ``totals``).
 
     Returns
     -------
@@ -578,11 +598,14 @@ def fit_purchase_model(cls, data: pd.DataFrame, loglik: Callable, names: list[st
     >>> pn.params.round(3).tolist()
     [0.553, 10.578, 0.606, 11.669]
     """
-    d = purchase_data(data, frequency_col, recency_col, T_col)
-    n = len(d)
+    d = purchase_data(data, frequency_col, recency_col, T_col, weights_col=weights_col)
+    n = len(d) if weights_col is None else int(d["weight"].sum())
+    if weights_col is not None and totals is None:
+        raise ValueError("weights_col needs a model fitted from distinct histories (totals=)")
     total_gradient = total_hessian = None
     if totals is not None:
-        h = Histories.of(d["frequency"].to_numpy(), d["recency"].to_numpy(), d["T"].to_numpy())
+        h = Histories.of(d["frequency"].to_numpy(), d["recency"].to_numpy(), d["T"].to_numpy(),
+                         None if weights_col is None else d["weight"].to_numpy())
         last: dict = {}
 
         def at(theta: np.ndarray, hess: bool = False):

@@ -315,7 +315,8 @@ class BGNBDResult(PurchaseModelResult):
 
 
 def fit_bgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_col: str = "recency",
-              T_col: str = "T", start=(1.0, 1.0, 1.0, 1.0)) -> BGNBDResult:
+              T_col: str = "T", start=(1.0, 1.0, 1.0, 1.0),
+              weights_col: str | None = None) -> BGNBDResult:
     """Fit the BG/NBD model by maximum likelihood.
 
     Parameters
@@ -327,6 +328,9 @@ def fit_bgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_c
         Column names, if they differ from the defaults.
     start : sequence of 4 floats
         Start values for ``r, alpha, a, b``.
+    weights_col : str, optional
+        Column of customers per row: a summary of distinct histories with their counts (e.g. a
+        GROUP BY in a database) gives the same fit as one row per customer.
 
     Returns
     -------
@@ -346,4 +350,4 @@ def fit_bgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_c
     """
     return fit_purchase_model(BGNBDResult, data, bgnbd_loglik, PARAMS, start,
                               frequency_col, recency_col, T_col, (REFERENCE,), gradient=bgnbd_loglik_gradient,
-                              totals=partial(beta_geometric_totals, after_first=False))
+                              totals=partial(beta_geometric_totals, after_first=False), weights_col=weights_col)

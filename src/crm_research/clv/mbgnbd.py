@@ -257,7 +257,8 @@ class MBGNBDResult(PurchaseModelResult):
 
 
 def fit_mbgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_col: str = "recency",
-               T_col: str = "T", start=(1.0, 1.0, 1.0, 1.0)) -> MBGNBDResult:
+               T_col: str = "T", start=(1.0, 1.0, 1.0, 1.0),
+               weights_col: str | None = None) -> MBGNBDResult:
     """Fit the MBG/NBD model by maximum likelihood.
 
     Parameters
@@ -269,6 +270,9 @@ def fit_mbgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_
         Column names, if they differ from the defaults.
     start : sequence of 4 floats
         Start values for ``r, alpha, a, b``.
+    weights_col : str, optional
+        Column of customers per row: a summary of distinct histories with their counts (e.g. a
+        GROUP BY in a database) gives the same fit as one row per customer.
 
     Returns
     -------
@@ -285,7 +289,11 @@ def fit_mbgnbd(data: pd.DataFrame, *, frequency_col: str = "frequency", recency_
     >>> mbg = clv.fit_mbgnbd(cal)
     >>> round(mbg.loglik, 2), mbg.converged
     (-9582.14, True)
+    >>> h = cal.groupby(['frequency', 'recency', 'T']).size().rename('n').reset_index()   # distinct histories
+    >>> w = clv.fit_mbgnbd(h, weights_col='n')
+    >>> len(h) < len(cal), w.n == mbg.n, bool((w.params == mbg.params).all())
+    (True, True, True)
     """
     return fit_purchase_model(MBGNBDResult, data, mbgnbd_loglik, PARAMS, start,
                               frequency_col, recency_col, T_col, (REFERENCE,), gradient=mbgnbd_loglik_gradient,
-                              totals=partial(beta_geometric_totals, after_first=True))
+                              totals=partial(beta_geometric_totals, after_first=True), weights_col=weights_col)

@@ -272,24 +272,26 @@ def _summary_frame(engine: KPIEngine, t, a, unit: float = 1.0, live_days: int | 
     return engine.execute(q)
 
 
-def _fit_model(engine: KPIEngine, t, a, name: str, d=None):
-    """Fit MBG/NBD or Pareto/NBD (weeks) to every customer's history up to ``a``."""
+def _fit_model(engine: KPIEngine, t, a, name: str, d=None, weights_col: str | None = None):
+    """Fit MBG/NBD or Pareto/NBD (weeks) to every customer's history up to ``a`` (``d``: one row
+    per customer, or per distinct history with its customers in ``weights_col``, MBG/NBD only)."""
     from .. import clv
     from ..errors import DataFileError, ModelError
 
     if d is None:
         d = _summary_frame(engine, t, a, 7.0)
-    d = d[["customer_id", "frequency", "recency", "T"]]
+    d = d[["customer_id", "frequency", "recency", "T"] + ([weights_col] if weights_col else [])]
     fit = clv.fit_mbgnbd if name == "mbgnbd" else clv.fit_pareto_nbd
-    if len(d) < 4 or not (d["frequency"] > 0).any():
-        return None, f"{MODEL_CHOICES[name]} not fitted: {len(d)} customers, " \
-                     f"{int((d['frequency'] > 0).sum())} with repeat purchases"
+    w = d[weights_col].to_numpy() if weights_col else np.ones(len(d), dtype=np.int64)
+    n, repeat = int(w.sum()), int(w[d["frequency"].to_numpy() > 0].sum())
+    if n < 4 or not repeat:
+        return None, f"{MODEL_CHOICES[name]} not fitted: {n} customers, {repeat} with repeat purchases"
     try:
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            m = fit(d)
+            m = fit(d) if weights_col is None else fit(d, weights_col=weights_col)
     except (ModelError, DataFileError, FloatingPointError) as e:
         return None, f"{MODEL_CHOICES[name]} not fitted: {e}"
     if not m.converged:
@@ -298,8 +300,46 @@ def _fit_model(engine: KPIEngine, t, a, name: str, d=None):
 
 
 def _p_alive_table(engine: KPIEngine, t, a, model, freq, rules: ChurnRules):
+    if _model_key(model) == "mbgnbd":
+        return _p_alive_by_history(engine, t, a, rules)
     pa, label = _p_alive(engine, lambda unit, live: _summary_frame(engine, t, a, unit, live), model, freq, rules)
     return (None if pa is None else memtable(pa)), label
+
+
+def _p_alive_by_history(engine: KPIEngine, t, a, rules: ChurnRules):
+    """MBG/NBD fitted on the distinct purchase histories counted in the engine (weights), and
+    P(alive) per history joined back to the customers there: the same fit and values as one row
+    per customer, without every customer's row in Python (100M orders: 12.5M customers, a frame
+    of 0.8 GiB and the fit's codes of 1 GiB more)."""
+    A = date_literal(a)
+    k = t.select("customer_id", hx=(t.purchase_days - 1).cast("int64"),
+                 htx=t.last_order_date.delta(t.first_order_date, unit="day").cast("int64"),
+                 hT=A.delta(t.first_order_date, unit="day").cast("int64"))
+    h = engine.execute(k.group_by(["hx", "htx", "hT"]).aggregate(n=k.count()))
+    hx, htx, hT = (h[c].to_numpy(np.int64) for c in ("hx", "htx", "hT"))
+    # the units of _summary_frame: whole days / 7.0 (the same doubles as the engine's division)
+    d = pd.DataFrame({"customer_id": np.arange(len(h)), "frequency": hx.astype(np.float64),
+                      "recency": htx.astype(np.float64) / 7.0, "T": hT.astype(np.float64) / 7.0,
+                      "n": h["n"].to_numpy(np.int64)})
+    model, why = _fit_model(engine, None, None, "mbgnbd", d, weights_col="n")
+    if model is None:
+        return None, why
+    live = np.flatnonzero(hT - htx <= rules.churned_after_days)
+    p = _call_p_alive(model, d.iloc[live].reset_index(drop=True))
+    ph = memtable(pd.DataFrame({"hx": hx[live], "htx": htx[live], "hT": hT[live], "p_alive": p}))
+    j = k.join(ph, ["hx", "htx", "hT"])
+    return j.select("customer_id", "p_alive"), _model_label(model)
+
+
+def _model_key(model) -> str | None:
+    """``"mbgnbd"`` or ``"pareto_nbd"`` for a model name (None for a fitted model or None)."""
+    if not isinstance(model, str):
+        return None
+    key = model.lower().replace("/", "").replace("-", "_")
+    key = {"mbgnbd": "mbgnbd", "pareto_nbd": "pareto_nbd", "paretonbd": "pareto_nbd", "pnbd": "pareto_nbd"}.get(key)
+    if key is None:
+        raise ValueError(f"model must be one of {sorted(MODEL_CHOICES)}, a fitted model or None, got {model!r}")
+    return key
 
 
 def _p_alive(engine: KPIEngine, frame, model, freq, rules: ChurnRules):
@@ -309,10 +349,7 @@ def _p_alive(engine: KPIEngine, frame, model, freq, rules: ChurnRules):
     in ``unit`` days; only customers with ``days_since_last <= live_days`` unless None).
     """
     if isinstance(model, str):
-        key = model.lower().replace("/", "").replace("-", "_")
-        key = {"mbgnbd": "mbgnbd", "pareto_nbd": "pareto_nbd", "paretonbd": "pareto_nbd", "pnbd": "pareto_nbd"}.get(key)
-        if key is None:
-            raise ValueError(f"model must be one of {sorted(MODEL_CHOICES)}, a fitted model or None, got {model!r}")
+        key = _model_key(model)
         d_all = frame(7.0, None)     # one fetch: fit on everyone, P(alive) of the live ones
         model, why = _fit_model(engine, None, None, key, d_all)
         if model is None:
