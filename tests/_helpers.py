@@ -47,3 +47,35 @@ def clean_responses(inst, n: int) -> pd.DataFrame:
                  purchase_frequency=1 + (i + 1) % 4, duration_sec=300 + 10 * i)
         rows.append(r)
     return pd.DataFrame(rows)
+
+
+def same_engine_tables(e1, e2, t1, t2, key) -> None:
+    """Two engines' ibis tables hold the same rows (sorted by ``key``; floats to 1e-12) and types."""
+    a = e1.execute(t1).sort_values(key).reset_index(drop=True)
+    b = e2.execute(t2).sort_values(key).reset_index(drop=True)
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b) > 0
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-9)
+    # the stored types are the same too (downstream expressions compile against them)
+    assert t1.schema() == t2.schema()
+
+
+def lifetimes_log(seed: int, n_cust: int = 400) -> pd.DataFrame:
+    """Orders of customers active over different spans of 900 days, some back after a long
+    pause: every lifecycle stage occurs."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_cust):
+        start = int(rng.integers(0, 850))
+        stop = min(900, start + int(rng.integers(1, 400)))
+        days = rng.integers(start, stop, int(rng.integers(1, 12)))
+        if rng.random() < 0.15:                                   # back after a long pause
+            days = np.append(days, min(899, stop + int(rng.integers(200, 400))))
+        rows += [(c * 2 + 5, int(d)) for d in days]
+    ids, day = np.array(rows).T
+    ts = pd.Timestamp("2022-01-01") + pd.to_timedelta(day, unit="D") + pd.to_timedelta(rng.integers(0, 86400, len(day)), unit="s")
+    return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(len(ids)) + 1, "timestamp": ts,
+                         "amount": np.round(rng.gamma(2.0, 30.0, len(ids)), 2)})
+

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _helpers import lifetimes_log, same_engine_tables
 from crm_research import kpi
 from crm_research.kpi import customer_summary as CS
 from crm_research.kpi import lifecycle as L
@@ -37,16 +38,6 @@ def _engines(orders: pd.DataFrame):
     return fast, slow
 
 
-def _same(eng_fast, eng_slow, table_fast, table_slow, key):
-    a = eng_fast.execute(table_fast).sort_values(key).reset_index(drop=True)
-    b = eng_slow.execute(table_slow).sort_values(key).reset_index(drop=True)
-    assert list(a.columns) == list(b.columns)
-    assert len(a) == len(b) > 0
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-9)
-    # the stored types are the engine's too (downstream expressions compile against them)
-    assert table_fast.schema() == table_slow.schema()
-
-
 @pytest.mark.parametrize("seed", range(8))
 def test_customer_tables_equal_the_engine_definitions(seed):
     orders = _log(seed)
@@ -55,13 +46,13 @@ def test_customer_tables_equal_the_engine_definitions(seed):
     hi = orders["timestamp"].max().date()
     mid = lo + (hi - lo) / 2
     for period in ("month", "week"):
-        _same(fast, slow, R.customer_periods(fast, period), R.customer_periods(slow, period),
+        same_engine_tables(fast, slow, R.customer_periods(fast, period), R.customer_periods(slow, period),
               ["customer_id", "idx"])
-        _same(fast, slow, R.customer_periods_until(fast, period, mid), R.customer_periods_until(slow, period, mid),
+        same_engine_tables(fast, slow, R.customer_periods_until(fast, period, mid), R.customer_periods_until(slow, period, mid),
               ["customer_id", "idx"])
     for as_of, W in ((hi, 90), (mid, 30), (hi + dt.timedelta(days=40), 7), (mid, 1)):
-        _same(fast, slow, CS.customer_summary(fast, as_of, W), CS.customer_summary(slow, as_of, W), ["customer_id"])
-    _same(fast, slow, L.customer_table(fast), L.customer_table(slow), ["customer_id"])
+        same_engine_tables(fast, slow, CS.customer_summary(fast, as_of, W), CS.customer_summary(slow, as_of, W), ["customer_id"])
+    same_engine_tables(fast, slow, L.customer_table(fast), L.customer_table(slow), ["customer_id"])
     for as_of in (mid, hi):
         assert F.purchase_cycle(fast, as_of) == F.purchase_cycle(slow, as_of)
 
@@ -204,23 +195,6 @@ def test_small_pages_restores_numpy_setting_across_overlapping_threads():
 
 # ---- RFM, lifecycle stages and the churn list from the summary's columns (no query per table)
 
-def _lifetimes_log(seed: int, n_cust: int = 400) -> pd.DataFrame:
-    """Customers active over different spans of 900 days, some coming back after a long pause:
-    every lifecycle stage occurs."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for c in range(n_cust):
-        start = int(rng.integers(0, 850))
-        stop = min(900, start + int(rng.integers(1, 400)))
-        days = rng.integers(start, stop, int(rng.integers(1, 12)))
-        if rng.random() < 0.15:                                   # back after a long pause
-            days = np.append(days, min(899, stop + int(rng.integers(200, 400))))
-        rows += [(c * 2 + 5, int(d)) for d in days]
-    ids, day = np.array(rows).T
-    ts = pd.Timestamp("2022-01-01") + pd.to_timedelta(day, unit="D") + pd.to_timedelta(rng.integers(0, 86400, len(day)), unit="s")
-    return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(len(ids)) + 1, "timestamp": ts,
-                         "amount": np.round(rng.gamma(2.0, 30.0, len(ids)), 2)})
-
 
 def _as_of_dates(orders):
     lo, hi = orders["timestamp"].min().date(), orders["timestamp"].max().date()
@@ -229,7 +203,7 @@ def _as_of_dates(orders):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_lifecycle_stages_equal_the_engine_definitions(seed):
-    orders = _lifetimes_log(seed)
+    orders = lifetimes_log(seed)
     fast, slow = _engines(orders)
     seen = set()
     for as_of in _as_of_dates(orders):

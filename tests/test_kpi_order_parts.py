@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _helpers import lifetimes_log, same_engine_tables
 from crm_research import kpi
 from crm_research.kpi import customer_summary as CS
 from crm_research.kpi import lifecycle as L
@@ -32,24 +33,6 @@ def _log(seed: int, n: int = 4000) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(n) + 1, "timestamp": ts, "amount": amount})
 
 
-def _lifetimes_log(seed: int, n_cust: int = 400) -> pd.DataFrame:
-    """Customers active over different spans of 900 days, some back after a long pause."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for c in range(n_cust):
-        start = int(rng.integers(0, 850))
-        stop = min(900, start + int(rng.integers(1, 400)))
-        days = rng.integers(start, stop, int(rng.integers(1, 12)))
-        if rng.random() < 0.15:
-            days = np.append(days, min(899, stop + int(rng.integers(200, 400))))
-        rows += [(c * 2 + 5, int(d)) for d in days]
-    ids, day = np.array(rows).T
-    ts = (pd.Timestamp("2022-01-01") + pd.to_timedelta(day, unit="D")
-          + pd.to_timedelta(rng.integers(0, 86400, len(day)), unit="s"))
-    return pd.DataFrame({"customer_id": ids, "order_id": rng.permutation(len(ids)) + 1, "timestamp": ts,
-                         "amount": np.round(rng.gamma(2.0, 30.0, len(ids)), 2)})
-
-
 def _engines(orders: pd.DataFrame, budget: int = 48 * 500, sessions=None):
     """(read in parts, whole arrays, engine definitions)."""
     parts = kpi.load(orders, sessions=sessions)
@@ -62,15 +45,6 @@ def _engines(orders: pd.DataFrame, budget: int = 48 * 500, sessions=None):
     if sessions is not None:
         slow.cached("session_arrays", lambda: None)         # the engine's session definitions
     return parts, whole, slow
-
-
-def _same(e1, e2, t1, t2, key):
-    a = e1.execute(t1).sort_values(key).reset_index(drop=True)
-    b = e2.execute(t2).sort_values(key).reset_index(drop=True)
-    assert list(a.columns) == list(b.columns)
-    assert len(a) == len(b) > 0
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-9)
-    assert t1.schema() == t2.schema()
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -119,12 +93,12 @@ def test_customer_tables_in_parts_equal_the_engine_definitions(seed, stored):
     lo, hi = orders["timestamp"].min().date(), orders["timestamp"].max().date()
     mid = lo + (hi - lo) / 2
     for period in ("month", "week"):
-        _same(parts, slow, R.customer_periods(parts, period), R.customer_periods(slow, period), ["customer_id", "idx"])
-        _same(parts, slow, R.customer_periods_until(parts, period, mid), R.customer_periods_until(slow, period, mid),
+        same_engine_tables(parts, slow, R.customer_periods(parts, period), R.customer_periods(slow, period), ["customer_id", "idx"])
+        same_engine_tables(parts, slow, R.customer_periods_until(parts, period, mid), R.customer_periods_until(slow, period, mid),
               ["customer_id", "idx"])
     for as_of, W in ((hi, 90), (mid, 30), (hi + dt.timedelta(days=40), 7), (mid, 1)):
-        _same(parts, slow, CS.customer_summary(parts, as_of, W), CS.customer_summary(slow, as_of, W), ["customer_id"])
-    _same(parts, slow, L.customer_table(parts), L.customer_table(slow), ["customer_id"])
+        same_engine_tables(parts, slow, CS.customer_summary(parts, as_of, W), CS.customer_summary(slow, as_of, W), ["customer_id"])
+    same_engine_tables(parts, slow, L.customer_table(parts), L.customer_table(slow), ["customer_id"])
     for as_of in (mid, hi):
         assert F.purchase_cycle(parts, as_of) == F.purchase_cycle(slow, as_of)
     # and the KPIs from them
@@ -135,7 +109,7 @@ def test_customer_tables_in_parts_equal_the_engine_definitions(seed, stored):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_stage_shares_and_transitions_in_parts_equal_the_engine_definitions(seed):
-    orders = _lifetimes_log(seed)
+    orders = lifetimes_log(seed)
     parts, whole, slow = _engines(orders, budget=48 * 300)
     hi = orders["timestamp"].max().date()
     for rules in (L.LifecycleRules(), L.LifecycleRules(window_days=30, churn_days=60, silent_days=20, new_days=10)):
@@ -209,7 +183,7 @@ def test_a_log_beyond_the_memory_budget_is_read_in_parts():
     eng.con.execute("SET memory_limit = '2GB'")
     slow = kpi.load(orders)
     OA.engine_path_only(slow)
-    _same(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
+    same_engine_tables(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
 
 
 def test_text_ids_and_ids_spread_far_apart_are_not_read_in_parts():
@@ -250,7 +224,7 @@ def test_the_tables_in_parts_are_the_same_whatever_the_number_of_threads():
 
 
 def test_transitions_planned_before_the_shares_need_no_pass_of_their_own(monkeypatch):
-    orders = _lifetimes_log(5)
+    orders = lifetimes_log(5)
     parts, _, slow = _engines(orders, budget=48 * 300)
     hi = orders["timestamp"].max().date()
     d0 = hi - dt.timedelta(days=365)
@@ -284,7 +258,7 @@ def test_a_full_disk_gives_a_clear_error_and_leaves_no_files(monkeypatch, tmp_pa
     monkeypatch.undo()                                   # space again: the next call reads the parts
     slow = kpi.load(orders)
     OA.engine_path_only(slow)
-    _same(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
+    same_engine_tables(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
     assert [p for p in tmp_path.iterdir() if p.name.startswith("crm_kpi_orders_")]   # written where DuckDB spills
 
 
@@ -298,4 +272,4 @@ def test_a_customer_beyond_the_budget_leaves_the_log_to_the_engine():
     assert OA.read_in_parts(eng, 48 * 500) is None and not OA.has_arrays(eng)
     slow = kpi.load(orders)
     OA.engine_path_only(slow)
-    _same(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])
+    same_engine_tables(eng, slow, CS.customer_summary(eng), CS.customer_summary(slow), ["customer_id"])

@@ -622,33 +622,105 @@ def part_plan(engine: KPIEngine, budget: int | None = None) -> PartPlan | None:
             return None
         n, lo, hi, dtype = r
         budget = memory_budget(engine.con) // 2 if budget is None else int(budget)
-        import ibis
-
-        o = engine.orders
-        step = max(1, -(-(hi - lo + 1) // PART_BUCKETS))
-        b = ((o.customer_id - lo) // step).cast("int64").name("b")
-        sql = ibis.to_sql(o.group_by(b).aggregate(n=o.count()).order_by("b"), dialect="duckdb")
-        h = engine.con.sql(sql).fetchnumpy()
-        bucket, count = np.asarray(h["b"], dtype=np.int64), np.asarray(h["n"], dtype=np.int64)
-        # a part: buckets [start, end) of the id range (empty buckets included: their ids still
-        # take array positions), costing its orders' bytes and 8 bytes per id it spans
-        cuts, start, m = [], 0, 0
-        for b, c in zip(bucket.tolist(), count.tolist()):
-            if m and _BYTES_PER_ORDER * (m + c) + 8 * step * (b + 1 - start) > budget:
-                cuts.append((start, end, m))
-                start, m = end, 0
-            if _BYTES_PER_ORDER * c + 8 * step * (b + 1 - start) > 2 * budget:
-                return None        # one bucket (or the gap before it) alone: not in parts
-            m += c
-            end = b + 1
-        cuts.append((start, end, m))
-        plans = [ArrayPlan(lo + s0 * step, hi if j == len(cuts) - 1 else lo + s1 * step - 1, m, dtype)
-                 for j, (s0, s1, m) in enumerate(cuts)]
-        return PartPlan(tuple(plans))
+        # ids take array positions (8 bytes each), empty ones too
+        cuts = cut_id_range(engine, engine.orders, lo, hi, _BYTES_PER_ORDER, 8, budget)
+        return None if cuts is None else PartPlan(tuple(ArrayPlan(a, b, m, dtype) for a, b, m in cuts))
 
     if budget is not None:
         return build(budget)
     return engine.cached("order_part_plan", lambda: build(None))
+
+
+def cut_id_range(engine: KPIEngine, table, lo: int, hi: int, row_bytes: int, id_bytes: int, budget: int):
+    """Consecutive customer-id ranges of ``table`` (ibis, on the engine), each costing at most
+    ``budget`` bytes: ``row_bytes`` per row and ``id_bytes`` per id it spans. The ids ``lo .. hi``
+    are cut at multiples of 1/:data:`PART_BUCKETS` of their span, from one histogram of the ids
+    (empty buckets belong to the next range).
+
+    Returns
+    -------
+    list of (int, int, int) or None
+        ``(first id, last id, rows)`` per range, covering ``lo .. hi``; None where one bucket (or
+        the gap before it) alone would cost more than twice the budget.
+
+    Examples
+    --------
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> cut_id_range(eng, eng.orders, 1, 8, 48, 8, 500)
+    [(1, 2, 9), (3, 4, 5), (5, 7, 8), (8, 8, 2)]
+    >>> cut_id_range(eng, eng.orders, 1, 8, 48, 8, 100) is None     # customer 1 alone: 7 orders
+    True
+    """
+    import ibis
+
+    step = max(1, -(-(hi - lo + 1) // PART_BUCKETS))
+    b = ((table.customer_id - lo) // step).cast("int64").name("b")
+    h = engine.con.sql(ibis.to_sql(table.group_by(b).aggregate(n=table.count()).order_by("b"),
+                                   dialect="duckdb")).fetchnumpy()
+    cuts, start, m, end = [], 0, 0, 0
+    for bk, c in zip(np.asarray(h["b"]).tolist(), np.asarray(h["n"]).tolist()):
+        if m and row_bytes * (m + c) + id_bytes * step * (bk + 1 - start) > budget:
+            cuts.append((start, end, m))
+            start, m = end, 0
+        if row_bytes * c + id_bytes * step * (bk + 1 - start) > 2 * budget:
+            return None
+        m += c
+        end = bk + 1
+    cuts.append((start, end, m))
+    return [(lo + s0 * step, hi if j == len(cuts) - 1 else lo + s1 * step - 1, m)
+            for j, (s0, s1, m) in enumerate(cuts)]
+
+
+def build_parts(engine: KPIEngine, prefix: str, n: int, work, size: int, first=None) -> str:
+    """Run ``work(connection, folder, k)`` for the parts ``k = 0 .. n - 1`` on up to two threads
+    (part ``k`` on thread ``k % threads``), each thread with a DuckDB connection of its own, in a
+    new folder in DuckDB's ``temp_directory`` (else the system's) that goes with the engine.
+    ``first(connections, folder)`` runs before (the routing scan). A folder that cannot take the
+    parts (``size`` bytes, about) gives :func:`parts_error`, and is removed.
+
+    Returns
+    -------
+    str
+        The folder.
+
+    Examples
+    --------
+    >>> import os
+    >>> from crm_research.kpi.examples import example_engine
+    >>> eng = example_engine()
+    >>> d = build_parts(eng, "crm_doc_", 3, lambda con, folder, k: open(f"{folder}/{k}", "w").close(), 0)
+    >>> sorted(os.listdir(d))
+    ['0', '1', '2']
+    """
+    import shutil
+    import tempfile
+    import weakref
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .distinct import spill_dir
+
+    folder = tempfile.mkdtemp(prefix=prefix, dir=spill_dir(engine.con))
+    weakref.finalize(engine, shutil.rmtree, folder, ignore_errors=True)
+    threads = max(1, min(2, worker_threads(engine), n))
+    cons = [engine.cursor() for _ in range(threads)]     # opened here: the engine's connection serves one call at a time
+
+    def run(j):
+        for k in range(j, n, threads):
+            work(cons[j], folder, k)
+
+    try:
+        if first is not None:
+            first(cons, folder)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-parts") as ex:
+            list(ex.map(run, range(threads)))
+    except OSError as e:             # a full disk, say
+        shutil.rmtree(folder, ignore_errors=True)
+        raise parts_error(folder, e, size) from None
+    finally:
+        for c in cons:
+            c.close()
+    return folder
 
 
 def order_parts(engine: KPIEngine):
@@ -753,18 +825,7 @@ def engine_path_only(engine: KPIEngine) -> None:
 
 
 def _write_parts(engine: KPIEngine, plan: PartPlan):
-    import shutil
-    import tempfile
-    import weakref
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .distinct import spill_dir
-
-    folder = tempfile.mkdtemp(prefix="crm_kpi_orders_", dir=spill_dir(engine.con))
-    weakref.finalize(engine, shutil.rmtree, folder, ignore_errors=True)
     names = [f"part{k:05d}" for k in range(len(plan.parts))]
-    threads = min(2, worker_threads(engine), len(plan.parts))
-    cons = [engine.cursor() for _ in range(threads)]     # opened here: the engine's connection serves one call at a time
     lo0 = plan.parts[0].id_lo
     routed = scattered(engine, [p.id_lo for p in plan.parts], plan.orders)
     if routed:        # one scan sends every order to its part's file (no scan of the whole log per part)
@@ -775,36 +836,29 @@ def _write_parts(engine: KPIEngine, plan: PartPlan):
                                    d=o.timestamp.date().delta(ibis.date(1970, 1, 1), unit="day").cast("int32"),
                                    a=o.amount.cast("float64")), dialect="duckdb")
 
-    def write(j):        # thread j builds parts j, j + threads, ...
-        for k in range(j, len(plan.parts), threads):
-            p = plan.parts[k]
-            with small_pages():
-                if routed:
-                    t = read_routed(f"{folder}/{names[k]}.arrow")
-                    code = t.column("c").to_numpy()
-                    if not code.flags.writeable:                 # sorted in place
-                        code = code.copy()
-                    if p.id_lo != lo0:
-                        code -= p.id_lo - lo0
-                    a = _arrange(p, code, t.column("d").to_numpy(), t.column("a").to_numpy(), None, None, None)
-                    del t
-                    os.remove(f"{folder}/{names[k]}.arrow")
-                else:
-                    a = _fetch(engine, p, con=cons[j], part=True)
-                for key, x in (("code", a.code), ("day", a.day), ("amount", a.amount)):
-                    np.save(f"{folder}/{names[k]}_{key}.npy", x)
+    def route_all(cons, folder):
+        route(cons, sql, "c", [p.id_lo - lo0 for p in plan.parts], [f"{folder}/{n}.arrow" for n in names])
 
-    try:
-        if routed:
-            route(cons, sql, "c", [p.id_lo - lo0 for p in plan.parts], [f"{folder}/{n}.arrow" for n in names])
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-parts") as ex:
-            list(ex.map(write, range(threads)))
-    except OSError as e:             # a full disk, say: the engine's folder for temporary files
-        shutil.rmtree(folder, ignore_errors=True)
-        raise parts_error(folder, e, 20 * plan.orders) from None
-    finally:
-        for c in cons:
-            c.close()
+    def write(con, folder, k):
+        p = plan.parts[k]
+        with small_pages():
+            if routed:
+                t = read_routed(f"{folder}/{names[k]}.arrow")
+                code = t.column("c").to_numpy()
+                if not code.flags.writeable:                 # sorted in place
+                    code = code.copy()
+                if p.id_lo != lo0:
+                    code -= p.id_lo - lo0
+                a = _arrange(p, code, t.column("d").to_numpy(), t.column("a").to_numpy(), None, None, None)
+                del t
+                os.remove(f"{folder}/{names[k]}.arrow")
+            else:
+                a = _fetch(engine, p, con=con, part=True)
+            for key, x in (("code", a.code), ("day", a.day), ("amount", a.amount)):
+                np.save(f"{folder}/{names[k]}_{key}.npy", x)
+
+    folder = build_parts(engine, "crm_kpi_orders_", len(plan.parts), write, 20 * plan.orders,
+                         route_all if routed else None)
     return folder, names
 
 
@@ -1461,7 +1515,7 @@ def day_number(d: dt.date) -> int:
 
 __all__ = ["ArrayPlan", "OrderArrays", "PartPlan", "array_parts", "array_plan", "by_customer_chunks", "customer_first_rows",
            "customer_first_parts", "customer_period_parts", "customer_period_rows", "customer_summary_parts",
-           "customer_summary_rows", "day_number", "engine_path_only", "order_arrays", "parts_error",
+           "customer_summary_rows", "build_parts", "cut_id_range", "day_number", "engine_path_only", "order_arrays", "parts_error",
            "has_arrays", "order_parts", "part_plan", "period_index_of_days", "naive_timestamp", "positive_gap_histogram",
            "read_in_parts", "read_routed", "request_products", "route", "running_sums", "scattered", "small_pages", "store",
            "store_parts",

@@ -55,8 +55,8 @@ import pandas as pd
 
 from .distinct import memory_budget
 from .engine import KPIEngine
-from .order_arrays import (EPOCH, day_number, parts_error, period_index_of_days, read_routed, route, running_sums,
-                           scattered, small_pages, store, store_parts)
+from .order_arrays import (EPOCH, build_parts, cut_id_range, day_number, period_index_of_days, read_routed, route,
+                           running_sums, scattered, small_pages, store, store_parts)
 
 DAY_BITS = 16
 _DAY_MASK = (1 << DAY_BITS) - 1
@@ -883,14 +883,7 @@ def session_parts(engine: KPIEngine, budget: int | None = None) -> SessionParts 
 
 
 def _read_parts(engine: KPIEngine, budget: int) -> SessionParts | None:
-    import shutil
-    import tempfile
-    import weakref
-    from concurrent.futures import ThreadPoolExecutor
-
     import ibis
-
-    from .distinct import spill_dir
 
     if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None or not engine.has_sessions:
         return None
@@ -899,65 +892,42 @@ def _read_parts(engine: KPIEngine, budget: int) -> SessionParts | None:
     s = engine.sessions
     lo, hi = engine.con.sql(ibis.to_sql(s.aggregate(lo=s.customer_id.min(), hi=s.customer_id.max()),
                                         dialect="duckdb")).fetchall()[0]
-    if lo is None:
+    if lo is None or lo < 0 or hi >= 2 ** 47:
         return None
-    lo, hi = int(lo), int(hi)
-    if lo < 0 or hi >= 2 ** 47:
+    ranges = cut_id_range(engine, s, int(lo), int(hi), BYTES_PER_SESSION, 0, budget)
+    if ranges is None:
         return None
-    step = max(1, -(-(hi - lo + 1) // 4096))
-    b = ((s.customer_id - lo) // step).cast("int64").name("b")
-    h = engine.con.sql(ibis.to_sql(s.group_by(b).aggregate(n=s.count()).order_by("b"), dialect="duckdb")).fetchnumpy()
-    ranges, start, m = [], 0, 0
-    for bk, c in zip(np.asarray(h["b"]).tolist(), np.asarray(h["n"]).tolist()):
-        if BYTES_PER_SESSION * c > 2 * budget:
-            return None
-        if m and BYTES_PER_SESSION * (m + c) > budget:
-            ranges.append((lo + start * step, lo + bk * step - 1))
-            start, m = bk, 0
-        m += c
-    ranges.append((lo + start * step, hi))
-    folder = tempfile.mkdtemp(prefix="crm_kpi_sessions_", dir=spill_dir(engine.con))
-    weakref.finalize(engine, shutil.rmtree, folder, ignore_errors=True)
+    n = sum(r[2] for r in ranges)
     sql, dtype = fetch_sql(engine), id_dtype(engine)
-    threads = min(2, max(1, int(engine.con.execute("SELECT current_setting('threads')").fetchall()[0][0])),
-                  len(ranges))
-    cons = [engine.cursor() for _ in range(threads)]
     got: list = [None] * len(ranges)
     # a log in time order: one scan routes the sessions to their parts (else one filtered scan each)
-    routed = scattered(engine, [r[0] for r in ranges], int(np.asarray(h["n"]).sum()), table="sessions")
-    paths = [f"{folder}/part{k:05d}.arrow" for k in range(len(ranges))]
+    routed = scattered(engine, [r[0] for r in ranges], n, table="sessions")
 
-    def read(j):        # thread j reads parts j, j + threads, ...
-        for k in range(j, len(ranges), threads):
-            r0, r1 = ranges[k]
-            if routed:
-                a = arrays_of_table(read_routed(paths[k]), dtype)
-                os.remove(paths[k])
-            else:
-                a = fetch_session_arrays(cons[j], f"{sql} WHERE s.customer_id BETWEEN {r0} AND {r1}", dtype)
-            if a is None:
-                got[k] = False
-                return
-            kf = f"{folder}/part{k:05d}_key.npy"
-            np.save(kf, a.key)
-            df = None
-            if a.duration is not None:
-                df = f"{folder}/part{k:05d}_duration.npy"
-                np.save(df, a.duration)
-            top = int(a.duration.max()) + 1 if a.duration is not None and len(a) else 1
-            got[k] = (kf, df, len(a), top, a.day0, a.day_gaps, a.page_views, a.page_view_rows, a.has_page_views)
+    def route_all(cons, folder):
+        route(cons, sql, "c", [r[0] for r in ranges], [f"{folder}/part{k:05d}.arrow" for k in range(len(ranges))])
 
-    try:
+    def read(con, folder, k):
+        if False in got:                 # a part beyond the key: the engine path for all
+            return
+        r0, r1 = ranges[k][:2]
         if routed:
-            route(cons, sql, "c", [r[0] for r in ranges], paths)
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kpi-session-parts") as ex:
-            list(ex.map(read, range(threads)))
-    except OSError as e:             # a full disk, say: the engine's folder for temporary files
-        shutil.rmtree(folder, ignore_errors=True)
-        raise parts_error(folder, e, 10 * int(np.asarray(h["n"]).sum())) from None
-    finally:
-        for c in cons:
-            c.close()
+            a = arrays_of_table(read_routed(f"{folder}/part{k:05d}.arrow"), dtype)
+            os.remove(f"{folder}/part{k:05d}.arrow")
+        else:
+            a = fetch_session_arrays(con, f"{sql} WHERE s.customer_id BETWEEN {r0} AND {r1}", dtype)
+        if a is None:
+            got[k] = False
+            return
+        kf = f"{folder}/part{k:05d}_key.npy"
+        np.save(kf, a.key)
+        df = None
+        if a.duration is not None:
+            df = f"{folder}/part{k:05d}_duration.npy"
+            np.save(df, a.duration)
+        top = int(a.duration.max()) + 1 if a.duration is not None and len(a) else 1
+        got[k] = (kf, df, len(a), top, a.day0, a.day_gaps, a.page_views, a.page_view_rows, a.has_page_views)
+
+    build_parts(engine, "crm_kpi_sessions_", len(ranges), read, 10 * n, route_all if routed else None)
     if any(g is False or g is None for g in got):
         return None
     full = [g for g in got if g[2]]
