@@ -35,3 +35,29 @@ def test_the_loader_out_of_memory_does_not_blame_the_file(tmp_path, capsys):
     assert code == 2
     assert "ran out of memory" in err and "--memory-limit" in err
     assert "valid Parquet" not in err and "internal error" not in err
+
+
+def test_the_memory_limit_covers_the_engine_and_the_arrays():
+    """DuckDB runs under its share of the configured limit; the arrays' budget is read from the
+    whole limit, so the two together stay within it (not DuckDB's limit plus the arrays)."""
+    from crm_research.kpi import distinct
+    from crm_research.kpi.engine import ENGINE_SHARE
+
+    eng = kpi.load(_orders(1000), memory_limit="2GB")
+    (duck,), = eng.con.execute("SELECT current_setting('memory_limit')").fetchall()
+    assert distinct.byte_size(duck) <= ENGINE_SHARE * 2e9 * 1.01 and ENGINE_SHARE < 1
+    budget = distinct.memory_budget(eng.con)
+    assert budget == int(0.25 * 2e9)
+    assert distinct.byte_size(duck) + 2 * budget <= 2e9     # both within the configured limit
+
+
+@pytest.mark.parametrize("bad", ["lots", "-3GB", "0", "3 parsecs"])
+def test_a_memory_limit_that_is_not_a_size_is_refused(bad, tmp_path, capsys):
+    with pytest.raises(ConfigError, match=r"memory_limit: .* is not a memory size"):
+        kpi.load(_orders(100), memory_limit=bad)
+    path = tmp_path / "orders.parquet"
+    _orders(100).to_parquet(path)
+    assert main(["kpi", str(path), "--out", str(tmp_path / "out"), f"--memory-limit={bad}"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a memory size" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

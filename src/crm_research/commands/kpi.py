@@ -89,7 +89,8 @@ def add_parser(sub) -> None:
                                        "(default: sniffed)")
     options.add_salt_options(p)
     p.add_argument("--database", help="DuckDB database file to load into (default: in memory)")
-    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 4GB (spills to --temp-directory)")
+    p.add_argument("--memory-limit", help="memory for the KPI engine, e.g. 4GB: DuckDB runs under half of it "
+                   "(spilling to --temp-directory), the arrays under a quarter")
     p.add_argument("--temp-directory", help="DuckDB spill folder")
     p.add_argument("--no-figures", action="store_true", help="write tables only")
     p.add_argument("--engine", choices=ENGINES, default="duckdb",

@@ -62,7 +62,7 @@ import pandas as pd
 
 from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, memtable
-from .order_arrays import day_number, store
+from .order_arrays import day_number, part_plan, store
 
 CHURN_COLUMNS = [
     "rank", "customer_id", "risk_score", "n_warnings", "reasons", "orders", "total_spend",
@@ -180,9 +180,15 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     6            7             0               1    False           1
     7            8             2               0    False           0
     """
+    a = engine.as_of(as_of)
+    return _indicators(_indicator_inputs(engine, a, rules, model, freq), rules)
+
+
+def _indicator_inputs(engine: KPIEngine, a, rules: ChurnRules, model, freq) -> dict:
+    """The inputs of :func:`_indicators`: the customer summary with its gap reference, the
+    platform-typical gap, P(alive) (fitted once, on every customer) and the visit windows."""
     import ibis
 
-    a = engine.as_of(as_of)
     W = int(rules.window_days)
     # the per-customer aggregates (one pass over the orders, shared with RFM, lifecycle, repurchase)
     c = customer_summary(engine, a, W).select(
@@ -204,12 +210,29 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
                                      (c.orders_recent - c.orders_previous).cast("float64") / c.orders_previous,
                                      ibis.null("float64")))
     # P(alive) from the per-customer aggregates alone (before the visit join: no session scan)
+    pa = label = None
     if model is not None:
         pa, label = _p_alive_table(engine, t, a, model, freq, rules)
+    v = None
     if engine.has_sessions:
         from .activity import customer_activity
 
         v = customer_activity(engine, a, W)
+    return {"t": t, "pa": pa, "label": label, "v": v, "model": model is not None}
+
+
+def _indicators(inputs: dict, rules: ChurnRules, ids: tuple | None = None):
+    """The indicators of :func:`churn_indicators` from :func:`_indicator_inputs`, for the customers
+    with ids in ``ids = (lo, hi)`` (inclusive; all where None). Each input is restricted before
+    the joins, so a range joins only its own rows."""
+    import ibis
+
+    def only(x):
+        return x if x is None or ids is None else x.filter(x.customer_id.between(*ids))
+
+    t, pa, v = only(inputs["t"]), only(inputs["pa"]), only(inputs["v"])
+    label = inputs["label"]
+    if v is not None:
         t = t.left_join(v, "customer_id").drop("customer_id_right")
         vr = t.visit_seconds_recent.fill_null(0).cast("float64")
         vp = t.visit_seconds_previous.fill_null(0).cast("float64")
@@ -220,7 +243,7 @@ def churn_indicators(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
         t = t.mutate(visit_seconds_recent=ibis.null("float64"), visit_seconds_previous=ibis.null("float64"),
                      visit_time_change=ibis.null("float64"))
 
-    if model is not None:
+    if inputs["model"]:
         if pa is None:  # not fitted: the column says why
             t = t.mutate(p_alive=ibis.null("float64"), p_alive_model=ibis.literal(label))
         else:
@@ -416,11 +439,22 @@ def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     """
     import ibis
 
-    t = churn_indicators(engine, as_of, rules, model=model, freq=freq)
-    if not all_customers:
-        t = t.filter((t.n_warnings >= 1) & (t.days_since_last <= rules.churned_after_days))
+    inputs = _indicator_inputs(engine, engine.as_of(as_of), rules, model, freq)
+
+    def listed(ids=None):
+        t = _indicators(inputs, rules, ids)
+        if not all_customers:
+            t = t.filter((t.n_warnings >= 1) & (t.days_since_last <= rules.churned_after_days))
+        return t
+
     if stored_steps:
-        t = engine.materialize(t, "_kpi_churn_indicators", compress=False)
+        # a log read in parts: one range of customers at a time, so that the joins hold one
+        # part's rows, not every customer's (100M orders: 12.5M customers x 25 columns)
+        plan = part_plan(engine)
+        ranges = [None] if plan is None else [(p.id_lo, p.id_hi) for p in plan.parts]
+        t = engine.materialize_pieces([listed(r) for r in ranges], "_kpi_churn_indicators")
+    else:
+        t = listed()
     order = [t.risk_score.desc(), t.total_spend.desc(), t.customer_id.asc()]
     t = t.mutate(rank=(ibis.row_number().over(ibis.window(order_by=order)) + 1).cast("int64"))
     if top is not None:

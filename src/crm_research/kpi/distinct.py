@@ -4,7 +4,7 @@
 key, which costs seconds of CPU and hundreds of megabytes. Proving that there are *no* copies
 needs much less: stream the keys (8 bytes each) out of DuckDB, sort them in place and compare
 neighbours, or, for integers in a narrow range, mark them in a byte map. When the keys do not fit
-in the memory budget (a quarter of DuckDB's ``memory_limit``, at most 1 GiB) the key space is
+in the memory budget (a quarter of the ``memory_limit``, at most 1 GiB) the key space is
 split into hash partitions, one scan of the query each.
 
 Keys are either exact integers (``kind="int"``: the answer is exact) or 64-bit hashes of the real
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["KeyCheck", "key_check", "memory_budget", "spill_dir"]
+__all__ = ["KeyCheck", "byte_size", "key_check", "memory_budget", "spill_dir"]
 
 _UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
@@ -61,26 +61,47 @@ class KeyCheck:
     method: str = "sort"
 
 
+def byte_size(text) -> int | None:
+    """Bytes of a memory size in DuckDB's spelling (``"3GB"``, ``"512 MiB"``, ``"2.5gb"``), else None.
+
+    Examples
+    --------
+    >>> byte_size("3GB"), byte_size("512 MiB"), byte_size("lots")
+    (3000000000, 536870912, None)
+    """
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).upper() not in _UNITS:
+        return None
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
 def memory_budget(con, share: float = 0.25, cap: int = 1 << 30) -> int:
-    """Bytes this module may hold: ``share`` of DuckDB's ``memory_limit``, at most ``cap``.
+    """Bytes this module may hold: ``share`` of the memory limit, at most ``cap``.
+
+    The memory limit is the one given to :meth:`~crm_research.kpi.engine.KPIEngine.load`
+    (kept in the DuckDB variable ``crm_research_memory_limit``; DuckDB itself runs under a
+    part of it), else DuckDB's own ``memory_limit``.
 
     Examples
     --------
     >>> import duckdb
     >>> con = duckdb.connect()
     >>> _ = con.execute("SET memory_limit = '400MB'")
-    >>> memory_budget(con) < 400 * 1000**2 / 4 + 1
+    >>> abs(memory_budget(con) - 400e6 / 4) < 1e6       # DuckDB reports the setting rounded (381.4 MiB)
+    True
+    >>> _ = con.execute("SET VARIABLE crm_research_memory_limit = 2000000000")
+    >>> memory_budget(con) == 2000000000 // 4
     True
     """
     try:
-        text = str(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        limit = con.execute("SELECT getvariable('crm_research_memory_limit')").fetchall()[0][0]
+        if limit is None:
+            limit = byte_size(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
     except Exception:  # pragma: no cover - an engine without the setting
         return cap
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
-    if not m or m.group(2).upper() not in _UNITS:
+    if limit is None:
         return cap
-    limit = float(m.group(1)) * _UNITS[m.group(2).upper()]
-    return int(max(1 << 20, min(cap, share * limit)))
+    return int(max(1 << 20, min(cap, share * int(limit))))
 
 
 def _scan(con, sql: str, code: str | None, out: np.ndarray | None, dtype, counts: np.ndarray | None,

@@ -10,7 +10,7 @@ columns and one numpy sort: with the orders in (customer, date) order every cust
 contiguous block, every customer-period is a run, and each aggregate is one ``reduceat`` or
 ``bincount`` (10M orders: about 1 s of one core for all three tables, against about 4 s of CPU).
 
-A log whose arrays would not fit a quarter of DuckDB's ``memory_limit`` is read in parts
+A log whose arrays would not fit a quarter of the ``memory_limit`` is read in parts
 (:func:`part_plan`, :func:`order_parts`): consecutive customer-id ranges of at most half that
 budget, each fetched by one filtered query and sorted once (two parts at a time), written as
 ``.npy`` files to DuckDB's ``temp_directory`` and mapped back for each later pass. Every
@@ -150,7 +150,7 @@ def array_plan(engine: KPIEngine) -> ArrayPlan | None:
 
     None unless the engine runs on DuckDB, customer ids are integers, the id range is at most
     8x the number of orders (ids that are positions, not hashes) and the arrays fit a quarter of
-    DuckDB's ``memory_limit``.
+    the ``memory_limit``.
 
     Parameters
     ----------
@@ -585,7 +585,7 @@ PART_BUCKETS = 4096     # the id range is cut into parts at multiples of 1/PART_
 def part_plan(engine: KPIEngine, budget: int | None = None) -> PartPlan | None:
     """Customer-id ranges for reading a log too large for :func:`array_plan` in parts.
 
-    Where the whole log's arrays would not fit the memory budget (a quarter of DuckDB's
+    Where the whole log's arrays would not fit the memory budget (a quarter of the
     ``memory_limit``) but the arrays apply otherwise (DuckDB, integer customer ids that are
     positions), the customers are cut into consecutive id ranges of at most half the budget each
     (two parts are built at a time), from one histogram of the ids. Every customer-level table is

@@ -13,7 +13,7 @@ date. The same fetch gives the per-period aggregate and the customer windows of
 :mod:`.activity` (21M sessions: about 1.4 s of CPU for the three, against 2.8 s in the
 engine); the KPI suite builds it in the background with :meth:`KPIEngine.prefetch_call`.
 Other engines, text ids, ids outside ``[0, 2**47)``, dates outside 1970-2149 and logs whose
-arrays would not fit a quarter of DuckDB's ``memory_limit`` take the engine path of
+arrays would not fit a quarter of the ``memory_limit`` take the engine path of
 :mod:`.activity`; both give the same counts (``tests/test_kpi_visitors.py``).
 """
 from __future__ import annotations
