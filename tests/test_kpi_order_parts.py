@@ -296,6 +296,9 @@ def test_the_churn_list_stored_range_by_range_equals_the_list_in_one_query(seed)
             one = parts.execute(C.churn_risk_table(parts, rules=rules, all_customers=everyone).order_by("rank"))
             assert len(got) > 20
             pd.testing.assert_frame_equal(got, one)
+            top = parts.execute(C.churn_risk_table(parts, rules=rules, stored_steps=True, top=7,
+                                                   all_customers=everyone).order_by("rank"))
+            pd.testing.assert_frame_equal(top, one.head(7))
             if not everyone:    # (every customer: the engine's float sums may break ties of spend otherwise)
                 want = slow.execute(C.churn_risk_table(slow, rules=rules).order_by("rank"))
                 pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-12)
