@@ -276,10 +276,13 @@ def test_a_customer_beyond_the_budget_leaves_the_log_to_the_engine():
 
 
 @pytest.mark.parametrize("seed", [0, 2])
-def test_the_churn_list_stored_range_by_range_equals_the_list_in_one_query(seed):
+def test_the_churn_list_stored_range_by_range_equals_the_list_in_one_query(seed, monkeypatch):
     """A log in parts stores its churn indicators one customer range at a time (the joins hold one
-    part's rows); the list is the one query's, customer for customer, with and without sessions."""
+    range's rows); the list is the one query's, customer for customer, with and without sessions."""
     from crm_research.kpi import churn as C
+
+    # as under a memory limit too small for the joins of all customers at once: one range per part
+    monkeypatch.setattr(C, "_JOIN_BYTES_PER_CUSTOMER", 1 << 40)
 
     orders = _log(seed, 3000)
     rng = np.random.default_rng(seed)
@@ -290,6 +293,9 @@ def test_the_churn_list_stored_range_by_range_equals_the_list_in_one_query(seed)
     for s in (None, sessions):
         parts, _, slow = _engines(orders, sessions=s)
         rules = C.ChurnRules(window_days=60)
+        ranges = C._customer_ranges(parts)
+        assert len(ranges) == len(OA.part_plan(parts).parts) >= 3
+        assert C._customer_ranges(slow) == [None]
         for everyone in (False, True):
             got = parts.execute(C.churn_risk_table(parts, rules=rules, stored_steps=True,
                                                    all_customers=everyone).order_by("rank"))
@@ -302,5 +308,10 @@ def test_the_churn_list_stored_range_by_range_equals_the_list_in_one_query(seed)
             if not everyone:    # (every customer: the engine's float sums may break ties of spend otherwise)
                 want = slow.execute(C.churn_risk_table(slow, rules=rules).order_by("rank"))
                 pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-12)
+        # under a roomy limit the parts join into one range
+        plan = OA.part_plan(parts).parts
+        monkeypatch.setattr(C, "_JOIN_BYTES_PER_CUSTOMER", 400)
+        assert C._customer_ranges(parts) == [(plan[0].id_lo, plan[-1].id_hi)]
+        monkeypatch.setattr(C, "_JOIN_BYTES_PER_CUSTOMER", 1 << 40)
         stored = parts.execute(parts.backend.table("_kpi_churn_indicators").customer_id)
         assert stored.is_unique and len(stored) == parts.execute(C.churn_indicators(parts, rules=rules).count())

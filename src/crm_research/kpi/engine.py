@@ -758,6 +758,24 @@ class KPIEngine:
         future = self._prefetched.pop(("call", key), None)
         return default if future is None else future.result()
 
+    def compress_tables(self) -> None:
+        """Compress the tables written since the last compression, where this engine compresses
+        (large logs, database files; elsewhere nothing happens).
+
+        A table stored piece by piece (:func:`~crm_research.kpi.order_arrays.store_parts`) is
+        written uncompressed; a large one that later queries read several times costs less
+        compressed (100M orders: the customer-month table 2.6 GB -> 0.35 GB, so DuckDB's share of
+        the memory limit holds it instead of spilling it to disk).
+
+        Examples
+        --------
+        >>> from crm_research.kpi.examples import example_engine
+        >>> eng = example_engine()
+        >>> eng.compress_tables()       # a small log: nothing to do
+        """
+        if self._compress and _is_duckdb(self.con):
+            _checkpoint(self.con)
+
     def materialize_pieces(self, pieces, name: str):
         """Store the union of several expressions' rows, one expression at a time.
 

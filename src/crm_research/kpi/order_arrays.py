@@ -621,7 +621,7 @@ def part_plan(engine: KPIEngine, budget: int | None = None) -> PartPlan | None:
         if r is None:
             return None
         n, lo, hi, dtype = r
-        budget = memory_budget(engine.con) // 2 if budget is None else int(budget)
+        budget = memory_budget(engine.con) // 4 if budget is None else int(budget)
         # ids take array positions (8 bytes each), empty ones too
         cuts = cut_id_range(engine, engine.orders, lo, hi, _BYTES_PER_ORDER, 8, budget)
         return None if cuts is None else PartPlan(tuple(ArrayPlan(a, b, m, dtype) for a, b, m in cuts))

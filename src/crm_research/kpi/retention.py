@@ -68,7 +68,9 @@ def customer_periods(engine: KPIEngine, period: str = "month"):
         if array_plan(engine) is not None:   # by direct addressing (same table, a third of the CPU)
             return store(engine, f"_kpi_customer_{period}s", _period_rows(engine, period, None))
         if part_plan(engine) is not None:    # the same, one part of the customers at a time
-            return store_parts(engine, f"_kpi_customer_{period}s", customer_period_parts(engine, period))
+            t = store_parts(engine, f"_kpi_customer_{period}s", customer_period_parts(engine, period))
+            engine.compress_tables()       # read by several KPIs: kept compressed in DuckDB's memory
+            return t
         f = engine.facts
         f = f.mutate(cohort_idx=period_index(f.first_date, period), idx=period_index(f.order_date, period))
         cp = f.group_by(["customer_id", "cohort_idx", "idx"]).aggregate(
