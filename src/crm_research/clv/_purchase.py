@@ -91,6 +91,7 @@ def purchase_data(data: pd.DataFrame, frequency_col: str = "frequency", recency_
 
 
 _ONE_KEY_LIMIT = 2 ** 62  # above it, (x, t_x, T) codes do not fit one int64 key
+_SLICE = 1 << 19          # histories per slice of the likelihood's per-history terms
 
 
 @dataclass(frozen=True, repr=False)
@@ -245,55 +246,83 @@ def alive_or_dropped_totals(h: Histories, r: float, alpha: float, K: np.ndarray,
     def dot(u, v):  # einsum: one thread, no BLAS start-up (a BLAS ddot costs 10x more here)
         return float(np.einsum("i,i", u, v))
 
-    def by_x(v):
-        return np.bincount(h.x_code, weights=v, minlength=len(h.x_values))
-
     LT, Ltx = np.log(alpha + h.T_values), np.log(alpha + h.t_x_values)
     iT, itx = 1.0 / (alpha + h.T_values), 1.0 / (alpha + h.t_x_values)
-    rx = r + h.x
-    D = np.take(LT, h.T_code)
-    D -= np.take(Ltx, h.t_x_code)                # log((alpha+T)/(alpha+t_x)) >= 0
-    d = rx * D
-    d += np.take(c, h.x_code)                    # A4 - A3 (-inf: no drop-out term)
-    e = np.abs(d)
-    np.negative(e, out=e)
-    np.exp(e, out=e)                             # exp(-|d|) in [0, 1]
     rw_by_T = r * h.w_by_T + h.wx_by_T           # sum of w*(r+x) per distinct T
-    # logaddexp(A3, A4) = A3 + max(d, 0) + log1p(exp(-|d|)); the A3 part summed per distinct T
-    ll = float(K @ h.w_by_x) - float(rw_by_T @ LT) + dot(h.w, np.maximum(d, 0.0) + np.log1p(e))
-    q = 1.0 / (1.0 + e)
-    s = np.where(d >= 0.0, q, e * q)             # expit(d): the share of the A4 term
-    u4 = h.w * s
-    Q = np.take(itx, h.t_x_code)
-    Q -= np.take(iT, h.T_code)                   # 1/(alpha+t_x) - 1/(alpha+T); dd/dalpha = -(r+x) Q
-    P = rx * Q
-    U4x = by_x(u4)
+    hessian = d2K is not None
+    # the per-history terms, summed over consecutive slices of the histories: the temporaries
+    # (a dozen arrays of one double per history) stay bounded however many histories there
+    # are (100M orders: 2.9M distinct histories, 0.6 GiB at once); one slice holds them all
+    # below _SLICE histories, so small fits sum in the same order as ever
+    nx = len(h.x_values)
+    ll_h = g_r = g_alpha = r_alpha = s_aa = h00 = h01 = h11 = 0.0
+    U4x = np.zeros(nx)
+    VD = np.zeros(nx)
+    VP = np.zeros(nx)
+    V = np.zeros(nx)
+    for lo in range(0, max(len(h.w), 1), _SLICE):
+        sl = slice(lo, lo + _SLICE)
+        w, xc, Tc, txc = h.w[sl], h.x_code[sl], h.T_code[sl], h.t_x_code[sl]
+
+        def by_x(v):
+            return np.bincount(xc, weights=v, minlength=nx)
+
+        rx = r + h.x[sl]
+        D = np.take(LT, Tc)
+        D -= np.take(Ltx, txc)                       # log((alpha+T)/(alpha+t_x)) >= 0
+        d = rx * D
+        d += np.take(c, xc)                          # A4 - A3 (-inf: no drop-out term)
+        e = np.abs(d)
+        np.negative(e, out=e)
+        np.exp(e, out=e)                             # exp(-|d|) in [0, 1]
+        # logaddexp(A3, A4) = A3 + max(d, 0) + log1p(exp(-|d|)); the A3 part summed per distinct T
+        ll_h += dot(w, np.maximum(d, 0.0) + np.log1p(e))
+        q = 1.0 / (1.0 + e)
+        s = np.where(d >= 0.0, q, e * q)             # expit(d): the share of the A4 term
+        u4 = w * s
+        Q = np.take(itx, txc)
+        Q -= np.take(iT, Tc)                         # 1/(alpha+t_x) - 1/(alpha+T); dd/dalpha = -(r+x) Q
+        P = rx * Q
+        U4x += by_x(u4)
+        g_r += dot(u4, D)
+        g_alpha += dot(u4, P)
+        if not hessian:
+            continue
+        S = np.take(itx, txc)
+        S += np.take(iT, Tc)
+        r_alpha += dot(u4, Q)
+        s_aa += dot(u4 * P, S)                       # (r+x)(1/(a+t_x)^2 - 1/(a+T)^2) = P S
+        # s (1 - s) dd dd' with dd = (D, -P, dc_a(x), dc_b(x))
+        v = u4 * (1.0 - s)
+        vD, vP = v * D, v * P
+        h00 += dot(vD, D)
+        h01 += dot(vD, P)
+        h11 += dot(vP, P)
+        VD += by_x(vD)
+        VP += by_x(vP)
+        V += by_x(v)
+    ll = float(K @ h.w_by_x) - float(rw_by_T @ LT) + ll_h
     g = dK.T @ h.w_by_x
-    g[0] += -float(h.w_by_T @ LT) + dot(u4, D)
-    g[1] += -float(rw_by_T @ iT) - dot(u4, P)
+    g[0] += -float(h.w_by_T @ LT) + g_r
+    g[1] += -float(rw_by_T @ iT) - g_alpha
     g[2:] += dc.T @ U4x
-    if d2K is None:
+    if not hessian:
         return ll, g
     H = np.einsum("k,kij->ij", h.w_by_x, d2K)
     H[2:, 2:] += np.einsum("k,kij->ij", U4x, d2c)
     # d2A3 and s * d2d: d2/dr dalpha, d2/dalpha2
-    S = np.take(itx, h.t_x_code)
-    S += np.take(iT, h.T_code)
-    r_alpha = -float(h.w_by_T @ iT) - dot(u4, Q)
-    H[0, 1] += r_alpha
-    H[1, 0] += r_alpha
-    H[1, 1] += float(rw_by_T @ iT ** 2) + dot(u4 * P, S)   # (r+x)(1/(a+t_x)^2 - 1/(a+T)^2) = P S
-    # s (1 - s) dd dd' with dd = (D, -P, dc_a(x), dc_b(x))
-    v = u4 * (1.0 - s)
-    vD, vP = v * D, v * P
-    H[0, 0] += dot(vD, D)
-    H[0, 1] -= dot(vD, P)
-    H[1, 0] -= dot(vD, P)
-    H[1, 1] += dot(vP, P)
-    cross = np.column_stack([by_x(vD), -by_x(vP)]).T @ dc    # (r, alpha) x (a, b)
+    ra = -float(h.w_by_T @ iT) - r_alpha
+    H[0, 1] += ra
+    H[1, 0] += ra
+    H[1, 1] += float(rw_by_T @ iT ** 2) + s_aa
+    H[0, 0] += h00
+    H[0, 1] -= h01
+    H[1, 0] -= h01
+    H[1, 1] += h11
+    cross = np.column_stack([VD, -VP]).T @ dc    # (r, alpha) x (a, b)
     H[:2, 2:] += cross
     H[2:, :2] += cross.T
-    H[2:, 2:] += dc.T @ (by_x(v)[:, None] * dc)
+    H[2:, 2:] += dc.T @ (V[:, None] * dc)
     return ll, g, H
 
 
