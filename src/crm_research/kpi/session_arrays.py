@@ -55,7 +55,8 @@ import pandas as pd
 
 from .distinct import memory_budget
 from .engine import KPIEngine
-from .order_arrays import (EPOCH, build_parts, cut_id_range, day_number, period_index_of_days, read_routed, route,
+from .order_arrays import (EPOCH, build_parts, cut_id_range, day_number, period_index_of_days, read_routed,
+                           release_free_memory, route,
                            running_sums, scattered, small_pages, store, store_parts)
 
 DAY_BITS = 16
@@ -834,6 +835,7 @@ class SessionParts:
             dur = None if df is None else np.load(df, mmap_mode="r")
             yield SessionArrays(key, dur, self.day0, np.zeros((0, GAP_COLUMNS), np.int64), None, None,
                                 self.id_dtype, self.has_page_views)
+            release_free_memory()        # the last part's temporaries, before the next part's
 
 
 def session_parts(engine: KPIEngine, budget: int | None = None) -> SessionParts | None:

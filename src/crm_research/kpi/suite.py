@@ -16,6 +16,7 @@ from ..reporting.format import format_percent
 from .churn import ChurnRules, p_alive_note
 from .engine import KPIEngine, check_period
 from .lifecycle import LifecycleRules
+from .order_arrays import part_plan, release_free_memory
 from .product_lifecycle import ProductLifecycleRules
 
 #: from this many customers on, kpi_suite(per_customer="auto") keeps per-customer tables in the engine
@@ -427,6 +428,8 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
             engine.prefetch(plc.product_queries(engine, period, a))
             product_arrays.start_product_pass(engine, period, a)     # the numpy stream, where it applies
 
+    in_parts = part_plan(engine) is not None
+
     def timed(name, fn):
         t0, c0 = time.perf_counter(), time.process_time()
         with engine.collecting_approximations() as new:
@@ -437,6 +440,8 @@ def kpi_suite(engine: KPIEngine, as_of=None, *, period: str = "month",
                 if oom is None:
                     raise
                 raise oom from None
+        if in_parts:          # a log beyond memory: the table's freed temporaries back to the system
+            release_free_memory()
         suite.timings[name] = time.perf_counter() - t0
         suite.cpu_seconds[name] = time.process_time() - c0
         if new:      # the engine could only approximate part of this table: say so
