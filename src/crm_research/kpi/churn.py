@@ -442,8 +442,6 @@ def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
     >>> eng.execute(churn_risk_table(eng, rules=ChurnRules(window_days=30)).count())
     3
     """
-    import ibis
-
     inputs = _indicator_inputs(engine, engine.as_of(as_of), rules, model, freq, stored=stored_steps)
 
     def listed(ids=None):
@@ -454,7 +452,8 @@ def churn_risk_table(engine: KPIEngine, as_of=None, rules: ChurnRules = ChurnRul
 
     if stored_steps:
         # a log read in parts: one range of customers at a time, so that the joins hold one
-        # part's rows, not every customer's (100M orders: 12.5M customers x 25 columns)
+        # range's rows, not every customer's (100M orders: 12.5M customers x 25 columns failed
+        # under DuckDB's 1.5 GB share of a 3 GB limit; 4 ranges of 3.1M ran)
         t = engine.materialize_pieces([listed(r) for r in _customer_ranges(engine)], "_kpi_churn_indicators")
         # the ranking sorts three columns, not the whole rows (100M orders, 4.9M listed: 5.0 ->
         # 1.1 s), and the ranks are joined back
