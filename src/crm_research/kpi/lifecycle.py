@@ -39,7 +39,8 @@ import pandas as pd
 from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, as_date, check_period, period_end
 from .order_arrays import (OrderArrays, array_plan, customer_first_parts, customer_first_rows, day_number,
-                           order_arrays, order_parts, part_plan, small_pages, store, store_parts, worker_threads)
+                           order_arrays, order_parts, part_plan, release_free_memory, small_pages, store, store_parts,
+                           worker_threads)
 
 STAGES = ("new", "growing", "mature", "declining", "churned", "reactivated")
 STAGE_LABELS = pd.DataFrame(
@@ -655,7 +656,12 @@ def _part_stage_codes(engine: KPIEngine, dates: list, rules: LifecycleRules):
         for d, c in zip(every, codes):
             if d in wanted:
                 kept[(k, d)] = c.astype(np.int8)
+        del h
         yield codes[:len(dates)]
+        # the part's history and its per-date temporaries, freed on two threads' heaps: back to
+        # the system before the next part's (100M orders in time order: the stage shares' peak
+        # RSS 2.85 -> 2.52 GiB for ~0.9 s; trimming between the parts of every pass cost ~7 s)
+        release_free_memory()
 
 
 def _history(engine: KPIEngine, dates, rules: LifecycleRules) -> "_History | None":
