@@ -258,7 +258,7 @@ class KPIEngine:
             Memory for the whole engine, e.g. ``"3GB"``: DuckDB runs under
             :data:`ENGINE_SHARE` (half) of it and spills to ``temp_directory`` beyond that; the
             orders' and sessions' arrays take at most a quarter; the rest is left to the KPI
-            tables in Python and the interpreter (100M orders at ``"3GB"``: peak RSS 2.7 GiB).
+            tables in Python and the interpreter (100M orders at ``"3GB"``: peak RSS 2.3-2.5 GiB).
         temp_directory, threads
             DuckDB settings.
         engine : {"duckdb", "spark"}
