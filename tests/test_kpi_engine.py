@@ -74,3 +74,26 @@ def test_facts_built_in_customer_parts_equal_one_window(monkeypatch):
     got = eng.execute(eng.facts).sort_values(keys).reset_index(drop=True)
     assert eng.execute(eng.facts.count()) == n
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_materialize_pieces_stores_the_union_piece_by_piece():
+    """Pieces that read in-memory tables are registered one by one; the stored rows are the
+    union's; no piece is refused clearly."""
+    import pandas as pd
+
+    from crm_research.kpi.engine import memtable
+    from crm_research.kpi.examples import example_engine
+
+    eng = example_engine()
+    o = eng.orders
+    pieces = []
+    for lo, hi in ((1, 3), (4, 6), (7, 8)):
+        m = memtable(pd.DataFrame({"customer_id": list(range(lo, hi + 1)), "tag": [f"r{lo}"] * (hi - lo + 1)}))
+        pieces.append(o.join(m, "customer_id").select("customer_id", "order_id", "tag"))
+    t = eng.materialize_pieces(pieces, "_pieces")
+    got = eng.execute(t).sort_values("order_id").reset_index(drop=True)
+    want = eng.execute(o.select("customer_id", "order_id")).sort_values("order_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got[["customer_id", "order_id"]], want)
+    assert set(got["tag"]) == {"r1", "r4", "r7"}
+    with pytest.raises(ValueError, match="no piece"):
+        eng.materialize_pieces([], "_none")

@@ -804,18 +804,18 @@ class KPIEngine:
         >>> eng.execute(t.count()) == eng.execute(o.count())
         True
         """
-        pieces = list(pieces)
-        if len(pieces) == 1 or not _is_duckdb(self.con):
-            import ibis
+        import ibis
 
+        pieces = list(pieces)
+        if not pieces:
+            raise ValueError(f"materialize_pieces: no piece to store as {name!r}")
+        if len(pieces) == 1 or not _is_duckdb(self.con):     # elsewhere the engine plans the union
             one = pieces[0] if len(pieces) == 1 else ibis.union(*pieces)
             return self.materialize(one, name, compress=False)
         first = self.materialize(pieces[0], name, compress=False)
-        import ibis
-
+        hook = getattr(self.backend, "_run_pre_execute_hooks", None)
         for piece in pieces[1:]:
-            hook = getattr(self.backend, "_run_pre_execute_hooks", None)
-            if hook is not None:
+            if hook is not None:        # in-memory tables the piece uses (as in materialize)
                 with quiet_ibis():
                     hook(piece)
             self.con.execute(f'INSERT INTO "{name}" {ibis.to_sql(piece, dialect="duckdb")}')
