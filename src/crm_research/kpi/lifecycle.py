@@ -671,7 +671,7 @@ def _history(engine: KPIEngine, dates, rules: LifecycleRules) -> "_History | Non
     orders in date order every window is a contiguous slice, and with customers numbered 0..n-1
     each count is one ``bincount``: no hash table per date (12 dates of a 10M-order log: about a
     third of the engine's time). None when the engine is not DuckDB, customer ids are not
-    integers, or the arrays would not fit a quarter of DuckDB's memory limit: the callers then run
+    integers, or the arrays would not fit a quarter of the memory limit: the callers then run
     the same rules in the engine.
     """
     if getattr(engine.backend, "name", "") != "duckdb" or engine.con is None or not dates:
