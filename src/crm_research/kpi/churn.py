@@ -62,7 +62,7 @@ import pandas as pd
 
 from .customer_summary import customer_summary, day_numbers, summary_rows
 from .engine import KPIEngine, date_literal, memtable
-from .distinct import byte_size
+from .distinct import duckdb_memory_limit
 from .order_arrays import day_number, part_plan, store
 
 CHURN_COLUMNS = [
@@ -478,8 +478,7 @@ def _customer_ranges(engine: KPIEngine) -> list:
     plan = part_plan(engine)
     if plan is None:
         return [None]
-    limit = byte_size(engine.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
-    cap = max(1, (limit or 1 << 30) // _JOIN_BYTES_PER_CUSTOMER)
+    cap = max(1, (duckdb_memory_limit(engine.con) or 1 << 30) // _JOIN_BYTES_PER_CUSTOMER)
     ranges = []
     for p in plan.parts:
         if ranges and p.id_hi - ranges[-1][0] + 1 <= cap:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["KeyCheck", "byte_size", "key_check", "memory_budget", "spill_dir"]
+__all__ = ["KeyCheck", "byte_size", "duckdb_memory_limit", "key_check", "memory_budget", "spill_dir"]
 
 _UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
@@ -95,13 +95,30 @@ def memory_budget(con, share: float = 0.25, cap: int = 1 << 30) -> int:
     """
     try:
         limit = con.execute("SELECT getvariable('crm_research_memory_limit')").fetchall()[0][0]
-        if limit is None:
-            limit = byte_size(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
-    except Exception:  # pragma: no cover - an engine without the setting
-        return cap
+    except Exception:  # pragma: no cover - an engine without variables
+        limit = None
+    if limit is None:
+        limit = duckdb_memory_limit(con)
     if limit is None:
         return cap
     return int(max(1 << 20, min(cap, share * int(limit))))
+
+
+def duckdb_memory_limit(con) -> int | None:
+    """DuckDB's own ``memory_limit`` in bytes (None where it cannot be read).
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = con.execute("SET memory_limit = '1GB'")
+    >>> abs(duckdb_memory_limit(con) - 1e9) < 1e7       # reported rounded (953.6 MiB)
+    True
+    """
+    try:
+        return byte_size(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    except Exception:  # pragma: no cover - an engine without the setting
+        return None
 
 
 def _scan(con, sql: str, code: str | None, out: np.ndarray | None, dtype, counts: np.ndarray | None,

@@ -813,13 +813,19 @@ class KPIEngine:
             one = pieces[0] if len(pieces) == 1 else ibis.union(*pieces)
             return self.materialize(one, name, compress=False)
         first = self.materialize(pieces[0], name, compress=False)
-        hook = getattr(self.backend, "_run_pre_execute_hooks", None)
         for piece in pieces[1:]:
-            if hook is not None:        # in-memory tables the piece uses (as in materialize)
-                with quiet_ibis():
-                    hook(piece)
+            self._register_memtables(piece)
             self.con.execute(f'INSERT INTO "{name}" {ibis.to_sql(piece, dialect="duckdb")}')
         return first
+
+    def _register_memtables(self, expr) -> None:
+        """Register the in-memory tables (``ibis.memtable``) an expression uses with the backend,
+        before its SQL runs on the connection directly. ibis' ``create_table`` would do this too,
+        but its overwrite path breaks on DuckDB 2, and ``Table.cache()`` on Spark forgets it."""
+        hook = getattr(self.backend, "_run_pre_execute_hooks", None)
+        if hook is not None:
+            with quiet_ibis():
+                hook(expr)
 
     def materialize(self, expr, name: str, *, compress: bool = True):
         """Store an expression's result as a temporary table and return it as an ibis Table.
@@ -849,13 +855,7 @@ class KPIEngine:
         >>> eng.execute(big.count())
         7
         """
-        # register in-memory tables (ibis.memtable) the expression uses: ibis' create_table
-        # would do this too, but its overwrite path breaks on DuckDB 2, and Table.cache() on
-        # Spark forgets it
-        hook = getattr(self.backend, "_run_pre_execute_hooks", None)
-        if hook is not None:
-            with quiet_ibis():
-                hook(expr)
+        self._register_memtables(expr)
         if _is_duckdb(self.con):
             import ibis
 
