@@ -742,13 +742,32 @@ def _history_from_arrays(a: OrderArrays, lo: dt.date, hi: dt.date, rules: Lifecy
         acquired[a.code[starts]] = True
         react = a.gaps() > int(rules.churn_days)        # a first order (gap -1) has no previous one
         inside = (a.day > L) & (a.day <= day_number(hi))
-        sel = np.flatnonzero(inside)
-        day = a.day[inside]          # a compress (cheaper than a gather by index), shifted in place
-        day -= L
-        order = np.argsort(day.astype(np.uint16) if (hi - lo).days < 65536 else day, kind="stable")   # radix sort
-        sel = sel[order]
-        return _History(lo=lo, code=a.code[sel].astype(np.intp, copy=False), day=day[order].astype(np.int64),
-                        react=react[sel], first=first, acquired=acquired)
+        c_bits = max(1, (n_codes - 1).bit_length())
+        shift = c_bits + 1
+        if shift + max(1, (hi - lo).days.bit_length()) > 63:   # pragma: no cover - ids beyond 2**50
+            sel = np.flatnonzero(inside)
+            day = a.day[inside] - L
+            order = np.argsort(day, kind="stable")
+            sel = sel[order]
+            return _History(lo=lo, code=a.code[sel].astype(np.intp, copy=False), day=day[order].astype(np.int64),
+                            react=react[sel], first=first, acquired=acquired)
+        # one sort of packed keys (day, customer code, reactivation flag) instead of an argsort and
+        # four gathers by its permutation (random reads: 10M orders 0.63 -> 0.2 s); the order of a
+        # day's orders is free (every count over them is a bincount)
+        key = np.subtract(a.day[inside], L, dtype=np.int64)
+        key <<= shift
+        code = a.code[inside].astype(np.int64, copy=False)
+        code <<= 1
+        key |= code
+        key |= react[inside]
+        key.sort()
+        np.right_shift(key, 1, out=code)
+        code &= (1 << c_bits) - 1
+        flag = np.empty(len(key), dtype=bool)
+        np.bitwise_and(key, 1, out=flag, casting="unsafe")
+        key >>= shift
+        return _History(lo=lo, code=code.astype(np.intp, copy=False), day=key, react=flag,
+                        first=first, acquired=acquired)
 
 
 def _map_dates(engine: KPIEngine, fn, dates) -> list:
