@@ -102,6 +102,20 @@ def test_all_null_and_empty_keys():
     assert (r.unique, r.keys, r.rows) == (True, 0, 0)
 
 
+@pytest.mark.parametrize("budget", [None, 8 * 4])
+def test_codes_counted_when_whole_batches_have_none(budget, monkeypatch):
+    """Batches where no row has a code (all NULL, the usual case of a clean file) add their rows
+    to code 0 without a pass over them; batches with codes are counted as before."""
+    monkeypatch.setattr(distinct, "_BATCH", 16)
+    c = pd.array([pd.NA] * 200, dtype="UInt8")
+    c[[40, 41, 150]] = [2, 3, 2]                     # three batches of 16 hold codes, the others none
+    df = pd.DataFrame({"k": pd.array(np.arange(200), dtype="Int64"), "c": c})
+    r = key_check(_frame_con(df), "t", "k", code="c", budget=budget)
+    assert r.code_counts == {0: 197, 2: 2, 3: 1} and r.rows == 200 and r.unique
+    r = key_check(_frame_con(df.assign(c=pd.array([pd.NA] * 200, dtype="UInt8"))), "t", "k", code="c", budget=budget)
+    assert r.code_counts == {0: 200} and r.rows == 200
+
+
 def test_bad_kind_and_memory_budget():
     con = duckdb.connect()
     with pytest.raises(ValueError, match="kind must be 'int' or 'hash'"):

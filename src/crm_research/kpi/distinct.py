@@ -142,6 +142,9 @@ def _scan(con, sql: str, code: str | None, out: np.ndarray | None, dtype, counts
         n += len(a)
         if code is not None:
             c = batch.column(1)
+            if c.null_count == len(c):          # the usual case (no code on any row): no pass over the rows
+                counts[0] += len(c)
+                continue
             c = c.fill_null(0) if c.null_count else c
             bc = np.bincount(c.to_numpy(zero_copy_only=False).astype(np.int64, copy=False))
             if len(bc) > len(counts):

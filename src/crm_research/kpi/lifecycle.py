@@ -807,7 +807,10 @@ def _stages_at(h: _History, a: dt.date, rules: LifecycleRules) -> np.ndarray:
     rec = count(since(W))
     prev = count(since(2 * W), since(W))
     silent = count(since(int(rules.silent_days) + 1)) == 0     # last order more than X days ago:
-    churned = count(since(int(rules.churn_days) + 1)) == 0     # none in (a - X - 1, a]
+    if lookback_days(rules) == int(rules.churn_days) + 1:      # the lookback is that window: every p has an order
+        churned = np.zeros(len(p), dtype=bool)
+    else:
+        churned = count(since(int(rules.churn_days) + 1)) == 0     # none in (a - X - 1, a]
     react = count(since(W), mask=h.react) > 0
     tenure = A - h.first[p]
     rf, pf = rec.astype(np.float64), prev.astype(np.float64)
