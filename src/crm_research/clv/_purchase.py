@@ -173,15 +173,26 @@ class Histories:
         n_tx, n_T = len(values[1]), len(values[2])
         # histories in sorted order, not in order of appearance: the likelihood adds them up in
         # the same order however the customers are ordered, so a fit is the same to the last bit
+        w = None
         if len(values[0]) * n_tx * n_T < _ONE_KEY_LIMIT:  # one int64 key per history
-            inv, keys = pd.factorize((codes[0] * n_tx + codes[1]) * n_T + codes[2], sort=True)
+            key = (codes[0] * n_tx + codes[1]) * n_T + codes[2]
+            if weights is None:   # one customer per row: the sorted keys give the histories and their counts
+                key.sort()        # (2.5M customers: 0.11 -> 0.03 s against a sorted factorization)
+                new = np.ones(len(key), dtype=bool)
+                np.not_equal(key[1:], key[:-1], out=new[1:])
+                at = np.flatnonzero(new)
+                keys = key[at]
+                w = np.diff(np.append(at, len(key))).astype(float)
+            else:
+                inv, keys = pd.factorize(key, sort=True)
             xc, txc = np.divmod(keys // n_T, n_tx)
         else:  # distinct (x, t_x) pairs first, then (pair, T): keys stay below n^2
             pair, pairs = pd.factorize(codes[0] * n_tx + codes[1], sort=True)
             inv, keys = pd.factorize(pair.astype(np.int64) * n_T + codes[2], sort=True)
             xc, txc = np.divmod(np.asarray(pairs, dtype=np.int64)[keys // n_T], n_tx)
-        w = np.bincount(inv).astype(float) if weights is None else \
-            np.bincount(inv, weights=np.asarray(weights, dtype=float).ravel(), minlength=len(keys))
+        if w is None:
+            w = np.bincount(inv).astype(float) if weights is None else \
+                np.bincount(inv, weights=np.asarray(weights, dtype=float).ravel(), minlength=len(keys))
         Tc = keys % n_T
         xv, Tv = values[0][xc], values[2]
         return cls(w=w, x=xv, x_values=values[0], t_x_values=values[1], T_values=Tv,
