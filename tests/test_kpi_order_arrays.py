@@ -326,3 +326,40 @@ def test_n_period_retention_equals_the_engine_definitions(seed):
             b = R.n_period_retention(slow, n=(1, 2, 3, 6), period=period, as_of=as_of)
             pd.testing.assert_frame_equal(a, b)
             assert a["customers"].sum() > 0
+
+
+# ----------------------------------------------------------------------------- streamed fetch
+@pytest.mark.parametrize("planned", [1, 7, 50, 5000])
+def test_fetch_columns_streams_every_row_whatever_the_planned_count(planned, monkeypatch):
+    """Fewer, as many or more rows than planned (the arrays grow, then are cut to the rows read),
+    over many batches; NULLs as 0; timestamps of any unit or zone as UTC microseconds."""
+    import duckdb
+
+    from crm_research.kpi import order_arrays as oa
+
+    monkeypatch.setattr(oa, "FETCH_BATCH", 8)
+    con = duckdb.connect()
+    sql = ("SELECT range AS k, CASE WHEN range % 5 = 0 THEN NULL ELSE range * 1.5 END AS a, "
+           "CAST(TIMESTAMP '2024-03-01 10:00:00' + range * INTERVAL 1 HOUR AS TIMESTAMP_NS) AS tn, "
+           "CAST(TIMESTAMP '2024-03-01 10:00:00' AS TIMESTAMPTZ) AS tz, "
+           "TIMESTAMP '2024-03-01 10:00:00' + range * INTERVAL 1 DAY AS t FROM range(50) ORDER BY range")
+    con.execute("SET TimeZone = 'UTC'")
+    r = oa.fetch_columns(con, sql, {"k": np.int32, "a": np.float64, "tn": np.int64, "tz": np.int64, "t": np.int64},
+                         planned)
+    assert {k: v.dtype for k, v in r.items()} == {"k": np.int32, "a": np.float64, "tn": np.int64, "tz": np.int64,
+                                                  "t": np.int64}
+    assert r["k"].tolist() == list(range(50))
+    assert r["a"].tolist() == [0.0 if i % 5 == 0 else i * 1.5 for i in range(50)]
+    t0 = int(np.datetime64("2024-03-01T10:00:00", "us").astype(np.int64))
+    assert r["t"].tolist() == [t0 + i * oa.US_PER_DAY for i in range(50)]
+    assert r["tn"].tolist() == [t0 + i * 3_600_000_000 for i in range(50)]
+    assert set(r["tz"].tolist()) == {t0}
+
+
+def test_fetch_columns_of_no_rows():
+    import duckdb
+
+    from crm_research.kpi.order_arrays import fetch_columns
+
+    r = fetch_columns(duckdb.connect(), "SELECT range AS k FROM range(0)", {"k": np.int64}, 10)
+    assert r["k"].dtype == np.int64 and len(r["k"]) == 0
