@@ -31,7 +31,7 @@ between two dates (customers not yet acquired at the first date appear as ``pros
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -543,6 +543,7 @@ class _History:
     react: np.ndarray        # the order came more than churn_days after the customer's previous one
     first: np.ndarray        # first order date per customer code (days after ``lo``; may be negative)
     acquired: np.ndarray     # customer code has a first order (every code that is a customer)
+    stages: dict = field(default_factory=dict, repr=False)   # date -> stage codes (int8) already computed
 
 
 def _share_dates(engine: KPIEngine, dates, period: str, n, as_of) -> list:
@@ -636,7 +637,12 @@ def _stage_codes(engine: KPIEngine, dates, rules: LifecycleRules):
         return None
     if part_plan(engine) is None:
         h = _history(engine, dates, rules)
-        return None if h is None else [_map_dates(engine, lambda d: _stages_at(h, d, rules), dates)]
+        if h is None:
+            return None
+        # each date once (the stage shares end at as_of, where the default transitions end too)
+        todo = [d for d in dict.fromkeys(dates) if d not in h.stages]
+        h.stages.update(zip(todo, _map_dates(engine, lambda d: _stages_at(h, d, rules), todo)))
+        return [[h.stages[d] for d in dates]]
     return _part_stage_codes(engine, list(dates), rules)
 
 
@@ -655,7 +661,7 @@ def _part_stage_codes(engine: KPIEngine, dates: list, rules: LifecycleRules):
         codes = _map_dates(engine, lambda d, h=h: _stages_at(h, d, rules), every)
         for d, c in zip(every, codes):
             if d in wanted:
-                kept[(k, d)] = c.astype(np.int8)
+                kept[(k, d)] = c.astype(np.int8, copy=False)
         del h
         yield codes[:len(dates)]
         # the part's history and its per-date temporaries, freed on two threads' heaps: back to
@@ -784,7 +790,7 @@ def _map_dates(engine: KPIEngine, fn, dates) -> list:
 
 
 def _stages_at(h: _History, a: dt.date, rules: LifecycleRules) -> np.ndarray:
-    """Stage code (index into :data:`STAGES`) per customer code at ``a``; -1 before the first order.
+    """Stage code (index into :data:`STAGES`, int8) per customer code at ``a``; -1 before the first order.
 
     The rules of :func:`lifecycle_table`: days since the last order above a threshold X is "no
     order in the last X + 1 days", so every quantity is an order count over a window ``(a - X, a]``.
@@ -814,11 +820,11 @@ def _stages_at(h: _History, a: dt.date, rules: LifecycleRules) -> np.ndarray:
     react = count(since(W), mask=h.react) > 0
     tenure = A - h.first[p]
     rf, pf = rec.astype(np.float64), prev.astype(np.float64)
-    out = np.full(n, STAGES.index("churned"), dtype=np.int64)
+    out = np.full(n, STAGES.index("churned"), dtype=np.int8)
     out[p] = np.select(
         [churned, tenure < rules.new_days, react,
          silent | ((prev > 0) & (rf < rules.decline_ratio * pf)),
          (tenure < rules.growth_days) | ((rec >= rules.min_growth_orders) & (rf >= rules.growth_ratio * pf))],
         [STAGES.index("churned"), STAGES.index("new"), STAGES.index("reactivated"), STAGES.index("declining"),
          STAGES.index("growing")], STAGES.index("mature"))
-    return np.where(h.acquired & (h.first <= A), out, -1)
+    return np.where(h.acquired & (h.first <= A), out, np.int8(-1))
