@@ -1249,10 +1249,15 @@ def _customer_periods(a: OrderArrays, period: str):
     rs = np.flatnonzero(run)
     first_of_run = first[rs]
     run_idx = idx[rs]
-    owner = np.cumsum(first_of_run, dtype=np.int32)     # the customer of each run, 0-based
-    owner -= 1
-    cohort = run_idx[first_of_run][owner]
-    n = np.diff(np.append(rs, len(a)))
+    # each customer's first period, repeated over the customer's runs (consecutive: no gather)
+    starts = np.flatnonzero(first_of_run)
+    runs = np.empty(len(starts), np.int64)
+    np.subtract(starts[1:], starts[:-1], out=runs[:-1])
+    runs[-1:] = len(rs) - starts[-1:]
+    cohort = np.repeat(run_idx[starts], runs)
+    n = np.empty(len(rs), np.int64)                      # orders per run
+    np.subtract(rs[1:], rs[:-1], out=n[:-1])
+    n[-1:] = len(a) - rs[-1:]
     repeat = n - first_of_run
     return pa.table({
         "customer_id": a.customer_ids(rs), "cohort_idx": cohort.astype(np.int64),
