@@ -155,3 +155,18 @@ def test_stage_history_built_in_the_background_gives_the_same_shares_and_transit
     want = (L.stage_shares(now), L.stage_transitions(now, now.as_of() - pd.Timedelta(days=365), now.as_of()))
     for x, y in zip(got, want):
         pd.testing.assert_frame_equal(x, y)
+
+
+def test_first_rule_is_numpy_select_for_every_pattern_of_rules():
+    """The stage rule lookup gives np.select's answer for every combination of five rules."""
+    import numpy as np
+
+    from crm_research.kpi.lifecycle import _first_rule
+
+    patterns = np.arange(32)
+    holds = [((patterns >> j) & 1).astype(bool) for j in range(5)]
+    codes = [4, 0, 5, 3, 1]
+    got = _first_rule(holds, codes, 2)
+    assert got.dtype == np.int8
+    assert got.tolist() == np.select(holds, codes, 2).tolist()
+    assert _first_rule([h[:0] for h in holds], codes, 2).tolist() == []
