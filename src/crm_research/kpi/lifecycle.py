@@ -275,7 +275,7 @@ def _stages_of_summary(rows, a: dt.date, rules: LifecycleRules) -> pd.DataFrame:
     gap0 = gap.fill_null(0).to_numpy()
     r = rules
     rf, pf = rec.astype(np.float64), prev.astype(np.float64)
-    code = np.select(
+    code = _first_rule(
         [since > r.churn_days, tenure < r.new_days, gap0 > r.churn_days,
          (since > r.silent_days) | ((prev > 0) & (rf < r.decline_ratio * pf)),
          (tenure < r.growth_days) | ((rec >= r.min_growth_orders) & (rf >= r.growth_ratio * pf))],
