@@ -1351,8 +1351,13 @@ def _customer_summary(a: OrderArrays, last_day: int, W: int):
     has = npos > 0
     if cpos[-1]:
         at = np.flatnonzero(pos)     # rows of positive gaps, in customer order
-        v = np.repeat(np.arange(k, dtype=np.int64), npos)     # owner, then (owner, gap) packed in place
         g_bits = int(gap.max()).bit_length()
+        # the owner (customer code: ascending with the customers), then (owner, gap) packed in place;
+        # a gather of the codes is 3x faster than a repeat of 0..k-1 by the counts
+        if int(a.code[-1]).bit_length() + g_bits <= 63 and int(a.code[0]) >= 0:
+            v = a.code[at].astype(np.int64, copy=False)
+        else:   # pragma: no cover - codes beyond 2**52
+            v = np.repeat(np.arange(k, dtype=np.int64), npos)
         v <<= g_bits
         v |= gap[at]
         v.sort()
