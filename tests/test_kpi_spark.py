@@ -208,6 +208,8 @@ def test_spark_engine_cleans_up(log):
     views, folder, started = list(run.views.values()), run.folder, run.started
     session = run.session
     assert eng.max_date() == pd.Timestamp(log.orders.head(50)["timestamp"].max()).date()
+    # local mode: Spark's warehouse in the temporary folder, not ./spark-warehouse in the user's folder
+    assert session.conf.get("spark.sql.warehouse.dir").rstrip("/").endswith("crm-research-spark-warehouse")
     eng.close()
     import os
 

@@ -237,6 +237,8 @@ def spark_session(master: str = DEFAULT_MASTER, conf: Mapping[str, Any] | None =
 
     started = SparkSession.getActiveSession() is None
     settings = {**SESSION_CONF, **(LOCAL_CONF if is_local(master) else {}), **dict(conf or {})}
+    if is_local(master):   # Spark's default warehouse is ./spark-warehouse: not in the user's folder
+        settings.setdefault("spark.sql.warehouse.dir", os.path.join(tempfile.gettempdir(), "crm-research-spark-warehouse"))
     b = SparkSession.builder.master(master).appName(app_name)
     for k, v in settings.items():
         b = b.config(k, str(v))
