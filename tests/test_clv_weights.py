@@ -79,3 +79,32 @@ def test_the_likelihood_summed_in_slices_equals_the_likelihood_in_one(monkeypatc
         for a, b in zip(whole, sliced):
             np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-9)
         assert whole[0] != 0 and np.abs(whole[2]).min() > 0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_histories_hold_few_arrays_at_their_peak(weighted):
+    """Coding the histories keeps at most nine doubles per history alive at once (the five kept
+    arrays and the keys being unpacked): 2.9M weighted histories at 100M orders ran the churn list
+    at the memory limit when the factorization and its hash table held twice as much."""
+    import tracemalloc
+
+    from crm_research.clv._purchase import Histories
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 40, 400_000).astype(float)
+    T = rng.integers(0, 1100, 400_000).astype(float)
+    tx = np.floor(rng.random(400_000) * T)
+    tx[x == 0] = 0
+    k = pd.DataFrame({"x": x, "tx": tx, "T": T}).drop_duplicates().head(200_000)
+    cols = [k[c].to_numpy() for c in ("x", "tx", "T")]
+    weights = rng.integers(1, 9, len(k)).astype(float) if weighted else None
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        h = Histories.of(*cols, weights=weights)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert len(h) == len(k)
+    assert peak <= 9 * 8 * len(k), f"{peak / len(k):.0f} bytes per history at the peak"
