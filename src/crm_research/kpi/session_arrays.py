@@ -835,7 +835,7 @@ class SessionParts:
             dur = None if df is None else np.load(df, mmap_mode="r")
             yield SessionArrays(key, dur, self.day0, np.zeros((0, GAP_COLUMNS), np.int64), None, None,
                                 self.id_dtype, self.has_page_views)
-    
+
 
 def session_parts(engine: KPIEngine, budget: int | None = None) -> SessionParts | None:
     """The engine's sessions read in parts of their customers, where they are too many for
